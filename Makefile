@@ -1,0 +1,47 @@
+# The two commands a new user runs: `make test` and `make demo`. Both install
+# everything the project needs first (Python packages into .venv, Debian and npm
+# packages through deploy/install-deps.sh) and generate the protobuf code.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROTOS := $(wildcard proto/*.proto)
+GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
+
+.PHONY: install test demo proto lint format bench clean
+
+install: $(STAMP) proto
+
+$(STAMP): pyproject.toml deploy/install-deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	bash deploy/install-deps.sh
+	touch $@
+
+# Our own services' protobufs (Fabric's come from the hyperledger-fabric-protos package).
+proto: $(STAMP) $(GENERATED)
+
+proto/%_pb2.py proto/%_pb2_grpc.py: proto/%.proto $(STAMP)
+	$(PY) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $<
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(VENV)/bin/pytest
+
+demo: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash deploy/demo.sh
+
+bench: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tests/bench/run.sh
+
+clean:
+	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

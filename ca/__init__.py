@@ -1,0 +1,1 @@
+"""Member certificate authorities, key protection, MSP identities and Fabric policies."""

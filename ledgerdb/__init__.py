@@ -1,0 +1,1 @@
+"""ledgerdb: a QLDB-style verifiable ledger database (journal, documents, PartiQL)."""

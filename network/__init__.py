@@ -1,0 +1,1 @@
+"""The AMB-style control plane, the network spec, the supervisor, the SDK and the CLI."""

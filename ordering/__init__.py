@@ -1,0 +1,1 @@
+"""The ordering service node: Broadcast, block cutting, signing, Deliver, channels."""

@@ -1,0 +1,1 @@
+"""The peer node: Gateway, Endorser, Deliver, simulation, validation and commit."""

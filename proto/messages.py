@@ -1,0 +1,155 @@
+"""Builders for the messages of Fabric's transaction flow, in the order the flow uses them.
+
+1. ``build_proposal`` / ``sign_proposal`` — step 1, Propose.
+2. ``build_transaction_envelope`` — step 4, Assemble: the client wraps the endorsements.
+3. ``build_block`` — step 5, Order: the orderer packs envelopes into a block.
+
+Each builder returns Fabric's own protobuf types, so what it makes is what a Fabric peer
+or orderer would accept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import (
+    chaincode_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
+from google.protobuf import timestamp_pb2
+
+from proto.blockhash import block_data_hash
+from proto.signer import Signer
+from proto.txid import compute_txid, new_nonce
+
+
+def _timestamp(now: float | None = None) -> timestamp_pb2.Timestamp:
+    now = time.time() if now is None else now
+    seconds = int(now)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=int((now - seconds) * 1e9))
+
+
+def build_channel_header(
+    header_type: int,
+    channel_id: str,
+    tx_id: str = "",
+    extension: bytes = b"",
+    now: float | None = None,
+) -> common_pb2.ChannelHeader:
+    return common_pb2.ChannelHeader(
+        type=header_type,
+        channel_id=channel_id,
+        tx_id=tx_id,
+        timestamp=_timestamp(now),
+        extension=extension,
+    )
+
+
+def build_proposal(
+    signer: Signer,
+    channel_id: str,
+    chaincode: str,
+    args: Sequence[bytes],
+    transient: Mapping[str, bytes] | None = None,
+    nonce: bytes | None = None,
+    now: float | None = None,
+) -> tuple[proposal_pb2.Proposal, str]:
+    """An unsigned chaincode proposal and its txid (hex SHA-256 of nonce ‖ creator)."""
+    nonce = new_nonce() if nonce is None else nonce
+    tx_id = compute_txid(nonce, signer.creator)
+    extension = proposal_pb2.ChaincodeHeaderExtension(
+        chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode)
+    )
+    channel_header = build_channel_header(
+        common_pb2.ENDORSER_TRANSACTION,
+        channel_id,
+        tx_id,
+        extension.SerializeToString(),
+        now,
+    )
+    signature_header = common_pb2.SignatureHeader(creator=signer.creator, nonce=nonce)
+    header = common_pb2.Header(
+        channel_header=channel_header.SerializeToString(),
+        signature_header=signature_header.SerializeToString(),
+    )
+    invocation = chaincode_pb2.ChaincodeInvocationSpec(
+        chaincode_spec=chaincode_pb2.ChaincodeSpec(
+            type=chaincode_pb2.ChaincodeSpec.GOLANG,
+            chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode),
+            input=chaincode_pb2.ChaincodeInput(args=list(args)),
+        )
+    )
+    payload = proposal_pb2.ChaincodeProposalPayload(
+        input=invocation.SerializeToString(), TransientMap=dict(transient or {})
+    )
+    proposal = proposal_pb2.Proposal(
+        header=header.SerializeToString(), payload=payload.SerializeToString()
+    )
+    return proposal, tx_id
+
+
+def sign_proposal(signer: Signer, proposal: proposal_pb2.Proposal) -> proposal_pb2.SignedProposal:
+    proposal_bytes = proposal.SerializeToString()
+    return proposal_pb2.SignedProposal(
+        proposal_bytes=proposal_bytes, signature=signer.sign(proposal_bytes)
+    )
+
+
+def build_transaction_envelope(
+    signer: Signer,
+    proposal: proposal_pb2.Proposal,
+    responses: Sequence[proposal_response_pb2.ProposalResponse],
+) -> common_pb2.Envelope:
+    """Wrap matching endorsements into the signed envelope the orderer receives.
+
+    The transient map is dropped from the proposal payload: it is private to the
+    endorsers and must never reach the ledger.
+    """
+    if not responses:
+        raise ValueError("responses: at least one endorsement is needed")
+    response_payload = responses[0].payload
+    for response in responses[1:]:
+        if response.payload != response_payload:
+            raise ValueError("responses: endorsers returned different results")
+    header = common_pb2.Header.FromString(proposal.header)
+    proposal_payload = proposal_pb2.ChaincodeProposalPayload.FromString(proposal.payload)
+    public_payload = proposal_pb2.ChaincodeProposalPayload(input=proposal_payload.input)
+    action_payload = transaction_pb2.ChaincodeActionPayload(
+        chaincode_proposal_payload=public_payload.SerializeToString(),
+        action=transaction_pb2.ChaincodeEndorsedAction(
+            proposal_response_payload=response_payload,
+            endorsements=[response.endorsement for response in responses],
+        ),
+    )
+    transaction = transaction_pb2.Transaction(
+        actions=[
+            transaction_pb2.TransactionAction(
+                header=header.signature_header, payload=action_payload.SerializeToString()
+            )
+        ]
+    )
+    payload = common_pb2.Payload(header=header, data=transaction.SerializeToString())
+    return sign_payload(signer, payload)
+
+
+def sign_payload(signer: Signer, payload: common_pb2.Payload) -> common_pb2.Envelope:
+    payload_bytes = payload.SerializeToString()
+    return common_pb2.Envelope(payload=payload_bytes, signature=signer.sign(payload_bytes))
+
+
+def build_block(number: int, previous_hash: bytes, envelopes: Sequence[bytes]) -> common_pb2.Block:
+    """A block with Fabric's header and the five (empty) metadata slots, unsigned."""
+    data = list(envelopes)
+    return common_pb2.Block(
+        header=common_pb2.BlockHeader(
+            number=number, previous_hash=previous_hash, data_hash=block_data_hash(data)
+        ),
+        data=common_pb2.BlockData(data=data),
+        metadata=common_pb2.BlockMetadata(
+            metadata=[b""] * len(common_pb2.BlockMetadataIndex.items())
+        ),
+    )
