@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 import click
 
-from network.commands import COMMANDS
+from network.commands import discover
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,7 +24,7 @@ def cli() -> None:
     """
 
 
-for command in COMMANDS:
+for command in discover():
     cli.add_command(command)
 
 
