@@ -1,0 +1,503 @@
+"""Ion Hash (SHA-256) of Ion values, as the Amazon Ion Hash specification 1.0 defines it.
+
+QLDB hashes every document revision this way, so ledgerdb must reproduce it byte for byte.
+The reference implementation (`ionhash` 1.2.1) only runs on the slow pure-Python Ion codec
+(`amazon.ion` <= 0.9.3); this module works on the values `amazon.ion` 0.15 loads and on
+plain Python values, and is checked against vectors produced by `ionhash` itself
+(`tests/unit/ledgerdb/data/`). The exact byte rules are written down in `docs/ionhash.md`.
+
+Public API: `ion_hash(value) -> bytes` (32-byte digest), `hash_input(value) -> bytes`
+(the serialized bytes s(value) that get hashed) and `IonHashError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from amazon.ion.core import IonType, Timestamp
+from amazon.ion.simple_types import (
+    IonPyBool,
+    IonPyBytes,
+    IonPyDecimal,
+    IonPyDict,
+    IonPyFloat,
+    IonPyInt,
+    IonPyList,
+    IonPyNull,
+    IonPyStdDict,
+    IonPySymbol,
+    IonPyText,
+    IonPyTimestamp,
+)
+from amazon.ion.symbols import SymbolToken
+
+__all__ = ["IonHashError", "hash_input", "ion_hash"]
+
+
+class IonHashError(ValueError):
+    """A value cannot be Ion-hashed; the message names where in the value it sits."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot Ion-hash value at {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class _Unhashable(Exception):
+    """Raised deep inside serialization; containers add their step to `path` on the way out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.steps: list[str] = []
+
+
+def ion_hash(value: Any) -> bytes:
+    """SHA-256 Ion Hash of `value` (an amazon.ion simpleion value or a plain Python value)."""
+    return _sha256(hash_input(value)).digest()
+
+
+def hash_input(value: Any) -> bytes:
+    """The bytes s(value) whose SHA-256 is the Ion Hash: useful to explain or debug a hash."""
+    try:
+        return _serialize(value)
+    except _Unhashable as exc:
+        raise IonHashError("$" + "".join(reversed(exc.steps)), exc.reason) from None
+
+
+_sha256 = hashlib.sha256
+
+# Markers of the specification: Begin, End, and the escape that precedes either (or itself)
+# inside a representation.
+_B = b"\x0b"
+_E = b"\x0e"
+_ESC = b"\x0c"
+
+# Type qualifier (TQ) byte prefixes: high nibble = Ion binary type code.
+_TQ_NULL = 0x0F
+_BEGIN_POS_INT = b"\x0b\x20"
+_BEGIN_NEG_INT = b"\x0b\x30"
+_BEGIN_FLOAT = b"\x0b\x40"
+_BEGIN_DECIMAL = b"\x0b\x50"
+_BEGIN_TIMESTAMP = b"\x0b\x60"
+_BEGIN_SYMBOL = b"\x0b\x70"
+_BEGIN_STRING = b"\x0b\x80"
+_BEGIN_CLOB = b"\x0b\x90"
+_BEGIN_BLOB = b"\x0b\xa0"
+_BEGIN_LIST = b"\x0b\xb0"
+_BEGIN_SEXP = b"\x0b\xc0"
+_BEGIN_STRUCT = b"\x0b\xd0"
+_BEGIN_ANNOTATED = b"\x0b\xe0"
+
+_S_FALSE = b"\x0b\x10\x0e"
+_S_TRUE = b"\x0b\x11\x0e"
+_S_ZERO_INT = b"\x0b\x20\x0e"
+_S_ZERO_FLOAT = b"\x0b\x40\x0e"
+_S_ZERO_DECIMAL = b"\x0b\x50\x0e"
+_S_EMPTY_STRING = b"\x0b\x80\x0e"
+_S_SYMBOL_ZERO = b"\x0b\x71\x0e"
+_S_NAN = b"\x0b\x40\x7f\xf8\x00\x00\x00\x00\x00\x00\x0e"
+
+# Ion binary type code of each Ion type, used for the TQ byte of typed nulls.
+_TYPE_CODE = {
+    IonType.NULL: 0x0,
+    IonType.BOOL: 0x1,
+    IonType.INT: 0x2,
+    IonType.FLOAT: 0x4,
+    IonType.DECIMAL: 0x5,
+    IonType.TIMESTAMP: 0x6,
+    IonType.SYMBOL: 0x7,
+    IonType.STRING: 0x8,
+    IonType.CLOB: 0x9,
+    IonType.BLOB: 0xA,
+    IonType.LIST: 0xB,
+    IonType.SEXP: 0xC,
+    IonType.STRUCT: 0xD,
+}
+_S_NULL = {t: bytes((0x0B, (code << 4) | _TQ_NULL, 0x0E)) for t, code in _TYPE_CODE.items()}
+_S_NULL_NULL = _S_NULL[IonType.NULL]
+
+_pack_double = struct.Struct(">d").pack
+
+
+def _escape(data: bytes) -> bytes:
+    """Precede every marker byte (0x0B, 0x0C, 0x0E) with the escape byte 0x0C."""
+    if _B in data or _E in data or _ESC in data:
+        return data.replace(_ESC, b"\x0c\x0c").replace(_B, b"\x0c\x0b").replace(_E, b"\x0c\x0e")
+    return data
+
+
+# --- Ion binary subfields, always in minimal form ------------------------------------------
+
+
+def _uint(magnitude: int) -> bytes:
+    """UInt: big-endian magnitude, no leading zero bytes (empty for zero)."""
+    return magnitude.to_bytes((magnitude.bit_length() + 7) >> 3, "big")
+
+
+def _int(value: int) -> bytes:
+    """Int: sign-and-magnitude, the sign in the top bit of the first byte."""
+    magnitude = -value if value < 0 else value
+    data = magnitude.to_bytes((magnitude.bit_length() >> 3) + 1, "big")
+    if value < 0:
+        return bytes((data[0] | 0x80,)) + data[1:]
+    return data
+
+
+def _varuint_uncached(value: int) -> bytes:
+    out = bytearray(((value & 0x7F) | 0x80,))
+    value >>= 7
+    while value:
+        out.append(value & 0x7F)
+        value >>= 7
+    out.reverse()
+    return bytes(out)
+
+
+def _varint_uncached(value: int) -> bytes:
+    magnitude = -value if value < 0 else value
+    out = bytearray(((magnitude & 0x7F) | 0x80,))
+    magnitude >>= 7
+    while magnitude:
+        out.append(magnitude & 0x7F)
+        magnitude >>= 7
+    if out[-1] & 0x40:  # the first byte has only six value bits next to the sign bit
+        out.append(0)
+    if value < 0:
+        out[-1] |= 0x40
+    out.reverse()
+    return bytes(out)
+
+
+_VARUINT_CACHE = [_varuint_uncached(i) for i in range(128)]
+_VARINT_CACHE = {i: _varint_uncached(i) for i in range(-64, 64)}
+
+
+def _varuint(value: int) -> bytes:
+    return _VARUINT_CACHE[value] if value < 128 else _varuint_uncached(value)
+
+
+def _varint(value: int) -> bytes:
+    cached = _VARINT_CACHE.get(value)
+    return cached if cached is not None else _varint_uncached(value)
+
+
+# --- scalars: B || TQ || escape(representation) || E ---------------------------------------
+
+
+def _s_bool(value: Any) -> bytes:
+    return _S_TRUE if value else _S_FALSE
+
+
+def _s_int_uncached(value: int) -> bytes:
+    if value == 0:
+        return _S_ZERO_INT
+    if value > 0:
+        return _BEGIN_POS_INT + _escape(_uint(value)) + _E
+    return _BEGIN_NEG_INT + _escape(_uint(-value)) + _E
+
+
+_INT_CACHE = {i: _s_int_uncached(i) for i in range(-256, 1025)}
+
+
+def _s_int(value: int) -> bytes:
+    cached = _INT_CACHE.get(value)
+    return cached if cached is not None else _s_int_uncached(int(value))
+
+
+def _s_float(value: float) -> bytes:
+    if value == 0.0 and math.copysign(1.0, value) > 0:
+        return _S_ZERO_FLOAT
+    if value != value:
+        return _S_NAN
+    return _BEGIN_FLOAT + _escape(_pack_double(value)) + _E
+
+
+def _decimal_repr(sign: int, digits: tuple[int, ...], exponent: int) -> bytes:
+    """VarInt exponent, then the Int coefficient (absent for +0, 0x80 for -0)."""
+    coefficient = int("".join(map(str, digits))) if digits else 0
+    if coefficient:
+        return _varint(exponent) + _int(-coefficient if sign else coefficient)
+    return _varint(exponent) + (b"\x80" if sign else b"")
+
+
+def _s_decimal(value: Decimal) -> bytes:
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise _Unhashable(f"decimal {value} is not finite; Ion decimals are")
+    if not sign and not exponent and digits == (0,):
+        return _S_ZERO_DECIMAL
+    return _BEGIN_DECIMAL + _escape(_decimal_repr(sign, digits, exponent)) + _E
+
+
+# Timestamp precision levels (TimestampPrecision values: YEAR=0 ... SECOND=4).
+_MONTH, _DAY, _MINUTE, _SECOND = 1, 2, 3, 4
+_UNKNOWN_OFFSET = b"\xc0"  # VarInt -0
+
+
+def _timestamp_repr(value: datetime) -> bytes:
+    """Offset (minutes, -0 = unknown), then the UTC fields down to the value's precision."""
+    precision = getattr(value, "precision", None)
+    level = _SECOND if precision is None else int(precision)
+    offset = value.utcoffset() if value.tzinfo is not None else None
+    if offset is None:
+        parts = [_UNKNOWN_OFFSET]
+        utc = value
+    else:
+        parts = [_varint(int(offset.total_seconds() // 60))]
+        utc = _to_utc(value, offset)
+    parts.append(_varuint(utc.year))
+    if level >= _MONTH:
+        parts.append(_VARUINT_CACHE[utc.month])
+    if level >= _DAY:
+        parts.append(_VARUINT_CACHE[utc.day])
+    if level >= _MINUTE:
+        parts.append(_VARUINT_CACHE[utc.hour])
+        parts.append(_VARUINT_CACHE[utc.minute])
+    if level >= _SECOND:
+        parts.append(_VARUINT_CACHE[utc.second])
+        parts.append(_fraction_repr(value))
+    return b"".join(parts)
+
+
+def _to_utc(value: datetime, offset: timedelta) -> datetime:
+    naive = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second)
+    try:
+        return naive - offset
+    except OverflowError:
+        raise _Unhashable(f"timestamp {value} is outside years 1..9999 in UTC") from None
+
+
+def _fraction_repr(value: datetime) -> bytes:
+    """Fractional seconds: an Ion Timestamp's exact decimal; a plain datetime's microseconds."""
+    if isinstance(value, Timestamp):
+        fraction = value.fractional_seconds
+        if fraction is None:
+            return b""
+        sign, digits, exponent = fraction.as_tuple()
+        if not isinstance(exponent, int):
+            raise _Unhashable(f"timestamp fraction {fraction} is not finite")
+        if exponent >= 0 and not any(digits):
+            return b""
+        return _decimal_repr(sign, digits, exponent)
+    micro = value.microsecond
+    return _VARINT_CACHE[-6] + (_int(micro) if micro else b"")
+
+
+def _s_timestamp(value: datetime) -> bytes:
+    return _BEGIN_TIMESTAMP + _escape(_timestamp_repr(value)) + _E
+
+
+def _s_text(prefix: bytes, text: str) -> bytes:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _Unhashable(f"text {text!r} is not valid Unicode ({exc.reason})") from None
+    return prefix + _escape(data) + _E
+
+
+def _s_string(value: str) -> bytes:
+    return _s_text(_BEGIN_STRING, value) if value else _S_EMPTY_STRING
+
+
+_SYMBOL_CACHE: dict[str, bytes] = {}
+_SYMBOL_CACHE_LIMIT = 16384
+
+
+def _s_symbol_text(text: str) -> bytes:
+    cached = _SYMBOL_CACHE.get(text)
+    if cached is None:
+        cached = _s_text(_BEGIN_SYMBOL, text)
+        if len(_SYMBOL_CACHE) < _SYMBOL_CACHE_LIMIT:
+            _SYMBOL_CACHE[text] = cached
+    return cached
+
+
+def _s_symbol_name(token: Any) -> bytes:
+    """A field name or annotation: text, a SymbolToken, or None/unknown text meaning $0."""
+    if token.__class__ is str:
+        return _s_symbol_text(token)
+    if token is None:
+        return _S_SYMBOL_ZERO
+    if isinstance(token, SymbolToken):
+        return _S_SYMBOL_ZERO if token.text is None else _s_symbol_text(token.text)
+    if isinstance(token, str):
+        return _s_symbol_text(str(token))
+    raise _Unhashable(f"field name or annotation {token!r} is not text or a symbol")
+
+
+def _s_symbol(value: Any) -> bytes:
+    """A symbol value; unknown text is only allowed for symbol zero ($0)."""
+    if isinstance(value, SymbolToken):
+        if value.text is None:
+            if value.sid == 0:
+                return _S_SYMBOL_ZERO
+            raise _Unhashable(f"symbol ${value.sid} has unknown text")
+        return _s_symbol_text(value.text)
+    if isinstance(value, str):
+        return _s_symbol_text(str(value))
+    raise _Unhashable(f"symbol {value!r} is not text or a SymbolToken")
+
+
+def _s_lob(prefix: bytes) -> Callable[[bytes], bytes]:
+    def serialize(value: bytes) -> bytes:
+        return prefix + _escape(bytes(value)) + _E
+
+    return serialize
+
+
+_s_clob = _s_lob(_BEGIN_CLOB)
+_s_blob = _s_lob(_BEGIN_BLOB)
+
+
+# --- containers ------------------------------------------------------------------------------
+
+
+def _s_sequence(prefix: bytes, values: Iterable[Any]) -> bytes:
+    """List or sexp: the children's serializations, not escaped again."""
+    parts = [prefix]
+    index = 0
+    try:
+        for child in values:
+            parts.append(_serialize(child))
+            index += 1
+    except _Unhashable as exc:
+        exc.steps.append(f"[{index}]")
+        raise
+    parts.append(_E)
+    return b"".join(parts)
+
+
+def _s_list(value: Iterable[Any]) -> bytes:
+    return _s_sequence(_BEGIN_LIST, value)
+
+
+def _s_sexp(value: Iterable[Any]) -> bytes:
+    return _s_sequence(_BEGIN_SEXP, value)
+
+
+def _s_struct_fields(fields: Iterable[tuple[Any, Any]]) -> bytes:
+    """Struct: each field hashed as H(s(name) || s(value)); sorted digests, escaped."""
+    digests = []
+    name = None
+    try:
+        for name, child in fields:
+            digests.append(_sha256(_s_symbol_name(name) + _serialize(child)).digest())
+    except _Unhashable as exc:
+        exc.steps.append(f".{name}" if isinstance(name, str) else f".{name!r}")
+        raise
+    digests.sort()
+    return _BEGIN_STRUCT + _escape(b"".join(digests)) + _E
+
+
+def _s_ion_dict(value: IonPyDict) -> bytes:
+    return _s_struct_fields(value.iteritems())
+
+
+def _s_mapping(value: Mapping[Any, Any]) -> bytes:
+    return _s_struct_fields(value.items())
+
+
+# --- dispatch --------------------------------------------------------------------------------
+
+_BY_ION_TYPE: dict[IonType, Callable[[Any], bytes]] = {
+    IonType.BOOL: _s_bool,
+    IonType.INT: _s_int,
+    IonType.FLOAT: _s_float,
+    IonType.DECIMAL: _s_decimal,
+    IonType.TIMESTAMP: _s_timestamp,
+    IonType.SYMBOL: _s_symbol,
+    IonType.STRING: _s_string,
+    IonType.CLOB: _s_clob,
+    IonType.BLOB: _s_blob,
+    IonType.LIST: _s_list,
+    IonType.SEXP: _s_sexp,
+    IonType.STRUCT: _s_mapping,
+}
+
+
+def _annotated(annotations: Iterable[Any], body: bytes) -> bytes:
+    """B || 0xE0 || s(annotation)... || s(value) || E."""
+    return _BEGIN_ANNOTATED + b"".join(map(_s_symbol_name, annotations)) + body + _E
+
+
+def _ion_typed(value: Any) -> bytes:
+    handler = _BY_ION_TYPE.get(value.ion_type)
+    if handler is None:
+        raise _Unhashable(f"unknown Ion type {value.ion_type!r}")
+    body = handler(value)
+    annotations = value.ion_annotations
+    return _annotated(annotations, body) if annotations else body
+
+
+def _ion_null(value: IonPyNull) -> bytes:
+    body = _S_NULL.get(value.ion_type)
+    if body is None:
+        raise _Unhashable(f"unknown Ion type {value.ion_type!r}")
+    annotations = value.ion_annotations
+    return _annotated(annotations, body) if annotations else body
+
+
+def _ion_struct(value: IonPyDict) -> bytes:
+    body = _s_ion_dict(value)
+    annotations = value.ion_annotations
+    return _annotated(annotations, body) if annotations else body
+
+
+def _s_none(_: None) -> bytes:
+    return _S_NULL_NULL
+
+
+_BY_CLASS: dict[type, Callable[[Any], bytes]] = {
+    # simpleion values: ion_type tells which Ion type the Python type stands for
+    IonPyNull: _ion_null,
+    IonPyBool: _ion_typed,
+    IonPyInt: _ion_typed,
+    IonPyFloat: _ion_typed,
+    IonPyDecimal: _ion_typed,
+    IonPyTimestamp: _ion_typed,
+    IonPySymbol: _ion_typed,
+    IonPyText: _ion_typed,
+    IonPyBytes: _ion_typed,
+    IonPyList: _ion_typed,
+    IonPyDict: _ion_struct,
+    IonPyStdDict: _ion_typed,
+    # plain Python values, typed the way simpleion dumps them
+    type(None): _s_none,
+    bool: _s_bool,
+    int: _s_int,
+    float: _s_float,
+    Decimal: _s_decimal,
+    datetime: _s_timestamp,
+    Timestamp: _s_timestamp,
+    str: _s_string,
+    SymbolToken: _s_symbol,
+    bytes: _s_blob,
+    list: _s_list,
+    tuple: _s_list,
+    dict: _s_mapping,
+}
+
+
+def _resolve(cls: type) -> Callable[[Any], bytes]:
+    """Handler for a class not in _BY_CLASS: that of its nearest known base class."""
+    handler = next((_BY_CLASS[base] for base in cls.__mro__ if base in _BY_CLASS), None)
+    if handler is None and issubclass(cls, Mapping):
+        handler = _s_mapping
+    if handler is None:
+        raise _Unhashable(f"{cls.__name__} values have no Ion type")
+    _BY_CLASS[cls] = handler
+    return handler
+
+
+def _serialize(value: Any) -> bytes:
+    handler = _BY_CLASS.get(value.__class__)
+    if handler is None:
+        handler = _resolve(value.__class__)
+    return handler(value)
