@@ -7,3 +7,31 @@ class CaError(Exception):
 
 class SignatureError(CaError):
     """A signature is malformed, high-S, or does not match the message and key."""
+
+
+class CertificateError(CaError):
+    """A certificate, CSR or CRL cannot be parsed or does not meet the CA's rules."""
+
+
+class IdentityError(CaError):
+    """An identity is malformed, from another MSP, untrusted, expired, revoked or has no role."""
+
+
+class MspConfigError(CaError):
+    """An MSP folder or ``config.yaml`` is missing a part or names an unusable file."""
+
+
+class PolicyError(CaError):
+    """A policy is malformed or cannot be evaluated (unknown sub-policy, bad principal)."""
+
+
+class PolicyParseError(PolicyError):
+    """Fabric policy-language text does not parse; the message gives the position."""
+
+
+class KeyStoreError(CaError):
+    """A key cannot be stored or unlocked: missing master key, wrong master key, bad file."""
+
+
+class RegistryError(CaError):
+    """The identity registry refused a change (unknown or duplicate identity, bad field)."""
