@@ -1,0 +1,198 @@
+"""Running a Python contract as chaincode-as-a-service, in-process or as a gRPC server.
+
+The contract is served by ``fabric-chaincode-python``'s own shim, with two repairs the
+harness and dev mode need and that a real Fabric peer would also want: the chaincode event
+set with ``stub.set_event`` is sent in the COMPLETED message (2.5.4 drops it), a contract
+that raises answers ERROR with the exception text instead of leaving the peer to time out,
+``stub.get_transient()`` returns the proposal's transient map, and writes to the stream
+are serialized (concurrent transactions otherwise break the gRPC call).
+A contract directory is a Python package; every ``Contract`` subclass defined in it (or the
+ones listed in its ``CONTRACTS``) becomes part of the chaincode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+from fabric_protos.peer import (
+    chaincode_pb2,
+    chaincode_shim_pb2,
+    chaincode_shim_pb2_grpc,
+    proposal_response_pb2,
+)
+
+from chaincode.errors import ContractLoadError
+
+# Importing the Python shim runs logging.basicConfig(level=DEBUG); keep the caller's level.
+_root_level = logging.getLogger().level
+from fabric_chaincode_python.fabric_contract_api import (  # noqa: E402
+    Contract,
+    ContractChaincode,
+)
+from fabric_chaincode_python.fabric_shim.handler import Handler  # noqa: E402
+from fabric_chaincode_python.fabric_shim.server import ChaincodeService  # noqa: E402
+from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub  # noqa: E402
+
+logging.getLogger().setLevel(_root_level)
+
+Message = chaincode_shim_pb2.ChaincodeMessage
+
+
+class _QuietShim(logging.Filter):
+    """The Python shim logs every message on the ``asyncio`` logger; keep only its errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fabric_shim" not in record.pathname or record.levelno >= logging.ERROR
+
+
+logging.getLogger("asyncio").addFilter(_QuietShim())
+
+
+class ContractStub(ChaincodeStub):
+    """The Python shim's stub plus ``get_transient``, which 2.5.4 declares but leaves empty."""
+
+    def get_transient(self) -> dict[str, bytes]:
+        decoded = self.signed_proposal_pb
+        if not decoded:
+            return {}
+        return dict(decoded["proposal"]["payload"].TransientMap)
+
+
+class _SerialWriter:
+    """gRPC allows one write in flight per call; the shim writes from concurrent tasks."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._lock = asyncio.Lock()
+
+    async def write(self, message: Message) -> None:
+        async with self._lock:
+            await self._context.write(message)
+
+
+class ContractHandler(Handler):
+    """The Python shim's handler, sending the event and turning crashes into ERROR."""
+
+    async def chat_with_peer(self, stream: Any, context: Any) -> Any:
+        return await super().chat_with_peer(stream, _SerialWriter(context))
+
+    async def handle_stub_interaction(self, msg: Message, action: str = "Invoke") -> None:
+        try:
+            chaincode_input = chaincode_pb2.ChaincodeInput.FromString(msg.payload)
+            stub = ContractStub(self, msg.channel_id, msg.txid, chaincode_input, msg.proposal)
+            stub.chaincode_id_name = self.chaincode_id.name
+            if action == "Init":
+                response = await self.chaincode.init(stub)
+            else:
+                response = await self.chaincode.invoke(stub)
+        except Exception as exc:  # the contract's own failure, reported to the peer
+            await self.context.write(
+                Message(
+                    type=Message.ERROR,
+                    payload=f"{type(exc).__name__}: {exc}".encode(),
+                    txid=msg.txid,
+                    channel_id=msg.channel_id,
+                )
+            )
+            return
+        if not isinstance(response, proposal_response_pb2.Response) or not response.status:
+            response = proposal_response_pb2.Response(
+                status=500, message=f"chaincode {action}() returned no response"
+            )
+        events = stub.get_events()
+        await self.context.write(
+            Message(
+                type=Message.COMPLETED,
+                payload=response.SerializeToString(),
+                txid=msg.txid,
+                channel_id=msg.channel_id,
+                chaincode_event=events[-1] if events else None,
+            )
+        )
+
+
+class ContractService(ChaincodeService):
+    """``protos.Chaincode`` servicer: one ``ContractHandler`` per peer connection."""
+
+    async def Connect(self, request_iterator: Any, context: Any) -> None:
+        await ContractHandler(self._ccid, self._cc).chat_with_peer(request_iterator, context)
+
+
+def as_chaincode(contracts: ContractChaincode | Contract | list[Contract]) -> ContractChaincode:
+    if isinstance(contracts, ContractChaincode):
+        return contracts
+    if isinstance(contracts, Contract):
+        contracts = [contracts]
+    if not contracts:
+        raise ContractLoadError("contracts: at least one Contract is needed")
+    return ContractChaincode.new_chaincode(*contracts)
+
+
+def load_contracts(directory: str | Path) -> list[Contract]:
+    """Import the package at ``directory`` under a private name and instantiate its contracts.
+
+    The private name keeps a contract package called e.g. ``token`` from shadowing the
+    standard library, and lets dev mode load a fresh copy after each change.
+    """
+    path = Path(directory).resolve()
+    init = path / "__init__.py"
+    if not init.is_file():
+        raise ContractLoadError(f"directory {path}: not a Python package (no __init__.py)")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    name = f"_contract_{path.name}_{digest}"
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[loaded]
+    spec = importlib.util.spec_from_file_location(
+        name, init, submodule_search_locations=[str(path)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ContractLoadError(
+            f"directory {path}: import failed ({type(exc).__name__}: {exc})"
+        ) from exc
+    classes = getattr(module, "CONTRACTS", None)
+    if classes is None:
+        classes = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, Contract)
+            and value.__module__.startswith(name)
+        ]
+    if not classes:
+        raise ContractLoadError(f"directory {path}: defines no Contract subclass")
+    return [cls() for cls in classes]
+
+
+def contract_service(chaincode_id: str, contracts: Any) -> ContractService:
+    return ContractService(chaincode_id, as_chaincode(contracts))
+
+
+async def serve(
+    service: ContractService,
+    address: str = "127.0.0.1:0",
+    tls: tuple[bytes, bytes] | None = None,
+) -> tuple[grpc.aio.Server, int]:
+    """Start a CCaaS gRPC server; returns it and the bound port. ``tls`` = (key, cert) PEM."""
+    server = grpc.aio.server()
+    chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(service, server)
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
+    if port == 0:
+        raise ContractLoadError(f"address {address}: could not listen")
+    await server.start()
+    return server, port

@@ -1,0 +1,1 @@
+"""Sample contracts. Each imports only the Fabric contract API and the standard library."""

@@ -1,0 +1,99 @@
+"""Assets with an ID, colour, size, owner and appraised value.
+
+The JSON matches the Go sample byte for byte (fields in alphabetical order, no spaces),
+so the Fabric gateway application samples read these assets unchanged.
+"""
+
+import json
+
+from fabric_chaincode_python.fabric_contract_api import Contract, TransactionContext
+
+
+def _asset(asset_id: str, color: str, size: int, owner: str, appraised_value: int) -> dict:
+    return {
+        "AppraisedValue": appraised_value,
+        "Color": color,
+        "ID": asset_id,
+        "Owner": owner,
+        "Size": size,
+    }
+
+
+def _encode(value) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+INITIAL_ASSETS = [
+    _asset("asset1", "blue", 5, "Tomoko", 300),
+    _asset("asset2", "red", 5, "Brad", 400),
+    _asset("asset3", "green", 10, "Jin Soo", 500),
+    _asset("asset4", "yellow", 10, "Max", 600),
+    _asset("asset5", "black", 15, "Adriana", 700),
+    _asset("asset6", "white", 15, "Michel", 800),
+]
+
+
+class AssetTransfer(Contract):
+    Name = "basic"
+
+    def get_evaluate_transactions(self):
+        return ["ReadAsset", "AssetExists", "GetAllAssets"]
+
+    async def InitLedger(self, ctx: TransactionContext) -> None:
+        for asset in INITIAL_ASSETS:
+            await ctx.get_stub().put_state(asset["ID"], _encode(asset).encode())
+
+    async def CreateAsset(
+        self,
+        ctx: TransactionContext,
+        asset_id: str,
+        color: str,
+        size: int,
+        owner: str,
+        appraised_value: int,
+    ) -> None:
+        if await self.AssetExists(ctx, asset_id):
+            raise ValueError(f"the asset {asset_id} already exists")
+        asset = _asset(asset_id, color, size, owner, appraised_value)
+        await ctx.get_stub().put_state(asset_id, _encode(asset).encode())
+
+    async def ReadAsset(self, ctx: TransactionContext, asset_id: str) -> str:
+        value = await ctx.get_stub().get_state(asset_id)
+        if not value:
+            raise ValueError(f"the asset {asset_id} does not exist")
+        return value.decode()
+
+    async def UpdateAsset(
+        self,
+        ctx: TransactionContext,
+        asset_id: str,
+        color: str,
+        size: int,
+        owner: str,
+        appraised_value: int,
+    ) -> None:
+        if not await self.AssetExists(ctx, asset_id):
+            raise ValueError(f"the asset {asset_id} does not exist")
+        asset = _asset(asset_id, color, size, owner, appraised_value)
+        await ctx.get_stub().put_state(asset_id, _encode(asset).encode())
+
+    async def DeleteAsset(self, ctx: TransactionContext, asset_id: str) -> None:
+        if not await self.AssetExists(ctx, asset_id):
+            raise ValueError(f"the asset {asset_id} does not exist")
+        await ctx.get_stub().delete_state(asset_id)
+
+    async def AssetExists(self, ctx: TransactionContext, asset_id: str) -> bool:
+        return bool(await ctx.get_stub().get_state(asset_id))
+
+    async def TransferAsset(self, ctx: TransactionContext, asset_id: str, new_owner: str) -> str:
+        asset = json.loads(await self.ReadAsset(ctx, asset_id))
+        old_owner = asset["Owner"]
+        asset["Owner"] = new_owner
+        await ctx.get_stub().put_state(asset_id, _encode(asset).encode())
+        return old_owner
+
+    async def GetAllAssets(self, ctx: TransactionContext) -> str:
+        assets = []
+        async for record in await ctx.get_stub().get_state_by_range("", ""):
+            assets.append(json.loads(record.value))
+        return _encode(assets)

@@ -1,0 +1,382 @@
+"""Run a contract against an in-memory world state through the real shim protocol.
+
+``ContractHarness`` plays the endorsing and committing peer: it signs a real proposal for
+the chosen identity, executes it over ``Chaincode.Connect`` (an in-process pipe or a real
+gRPC connection, or any external CCaaS process by address), records the read/write set,
+and on ``invoke`` validates (MVCC, phantoms) and commits it as the next block.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fabric_protos.msp import identities_pb2
+from fabric_protos.peer import chaincode_pb2
+from google.protobuf.message import DecodeError
+
+from chaincode import mvcc
+from chaincode.errors import ChaincodeError, CollectionAccessError, ShimError
+from chaincode.memory import MemoryState
+from chaincode.runner import as_chaincode, contract_service, load_contracts, serve
+from chaincode.rwset import TxRWSet
+from chaincode.shim import ChaincodeFailed, ChaincodeHandler, TxContext
+from chaincode.simulation import TxSimulator
+from chaincode.state import KeyModification, StateStore, Version
+from chaincode.testing.identities import Identity, IdentityFactory
+from chaincode.transport import ClientTLS, GrpcStream, InProcessStream, Message
+from proto.messages import build_proposal, sign_proposal
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A private data collection definition, as far as access checks need it."""
+
+    name: str
+    members: tuple[str, ...]
+    member_only_read: bool = True
+    member_only_write: bool = True
+
+
+class CollectionPolicy:
+    """Fabric's collection access rules for the chaincodes of one harness."""
+
+    def __init__(self) -> None:
+        self._by_chaincode: dict[str, dict[str, Collection]] = {}
+
+    def define(self, chaincode: str, collections: Iterable[Collection]) -> None:
+        self._by_chaincode[chaincode] = {c.name: c for c in collections}
+
+    def check(self, namespace: str, collection: str, creator: bytes, write: bool) -> None:
+        definition = self._by_chaincode.get(namespace, {}).get(collection)
+        if definition is None:
+            raise CollectionAccessError(
+                f"collection {collection}: not defined for chaincode {namespace}"
+            )
+        restricted = definition.member_only_write if write else definition.member_only_read
+        if restricted and _mspid(creator) not in definition.members:
+            access = "write" if write else "read"
+            raise CollectionAccessError(
+                f"tx creator does not have {access} access permission on privatedata in "
+                f"chaincodeName:{namespace} collectionName: {collection}"
+            )
+
+
+def _mspid(creator: bytes) -> str:
+    try:
+        return identities_pb2.SerializedIdentity.FromString(creator).mspid
+    except DecodeError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    payload: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+@dataclass
+class TxResult:
+    """What one simulated transaction produced, for assertions."""
+
+    tx_id: str
+    function: str
+    status: int = 0
+    payload: bytes = b""
+    message: str = ""
+    event: Event | None = None
+    rwset: TxRWSet = field(default_factory=TxRWSet)
+    error: str | None = None
+    validation: str | None = None
+    chaincode: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.error is None
+            and 200 <= self.status < 400
+            and self.validation in (None, mvcc.VALID)
+        )
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+    def failure(self) -> str:
+        """Why the transaction failed, in the words the client would see."""
+        if self.error:
+            return self.error
+        if not 200 <= self.status < 400:
+            return self.message
+        return self.validation or ""
+
+    def raise_for_status(self) -> TxResult:
+        if not self.ok:
+            raise AssertionError(f"{self.function} failed: {self.failure()}")
+        return self
+
+    def writes(self, chaincode: str | None = None) -> dict[str, bytes | None]:
+        return dict(self.rwset.namespace(chaincode or self.chaincode).writes)
+
+    def reads(self, chaincode: str | None = None) -> dict[str, Version | None]:
+        return dict(self.rwset.namespace(chaincode or self.chaincode).reads)
+
+
+def _arg(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value).encode()
+
+
+class ContractHarness:
+    """A one-channel, in-memory peer for testing contracts; use ``async with``."""
+
+    def __init__(
+        self,
+        *,
+        channel: str = "mychannel",
+        state: StateStore | None = None,
+        timeout: float = 5.0,
+        identities: IdentityFactory | None = None,
+    ) -> None:
+        self.channel = channel
+        self.state: StateStore = state or MemoryState()
+        self.timeout = timeout
+        self.identities = identities or IdentityFactory()
+        self.collections = CollectionPolicy()
+        self.default_chaincode = ""
+        self._handlers: dict[str, ChaincodeHandler] = {}
+        self._servers: list[Any] = []
+        self._height = 1
+
+    async def __aenter__(self) -> ContractHarness:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for handler in self._handlers.values():
+            await handler.close()
+        self._handlers.clear()
+        for server in self._servers:
+            await server.stop(None)
+        self._servers.clear()
+
+    # --- chaincodes ------------------------------------------------------------------
+
+    async def deploy(
+        self,
+        contracts: Any,
+        name: str = "basic",
+        *,
+        transport: str = "inprocess",
+        collections: Iterable[Collection] = (),
+    ) -> None:
+        """Run a contract (instances, a ContractChaincode, or a package directory)."""
+        if isinstance(contracts, str | Path):
+            contracts = load_contracts(contracts)
+        service = contract_service(name, as_chaincode(contracts))
+        await self.deploy_service(service, name, transport=transport, collections=collections)
+
+    async def deploy_service(
+        self,
+        service: Any,
+        name: str,
+        *,
+        transport: str = "inprocess",
+        collections: Iterable[Collection] = (),
+    ) -> None:
+        """Run any ``protos.Chaincode`` servicer (e.g. a scripted one) as chaincode ``name``."""
+        if transport == "inprocess":
+            stream: Any = InProcessStream()
+            stream.serve(service)
+        elif transport == "grpc":
+            server, port = await serve(service)
+            self._servers.append(server)
+            stream = await GrpcStream.dial(f"127.0.0.1:{port}")
+        else:
+            raise ValueError(f"transport: {transport!r} is neither 'inprocess' nor 'grpc'")
+        await self._attach(stream, name, collections)
+
+    async def connect(
+        self,
+        address: str,
+        name: str,
+        *,
+        tls: ClientTLS | None = None,
+        collections: Iterable[Collection] = (),
+    ) -> None:
+        """Drive a chaincode-as-a-service process (Python, Node, Go) listening at ``address``."""
+        stream = await GrpcStream.dial(address, tls=tls)
+        await self._attach(stream, name, collections, expected=None)
+
+    async def _attach(
+        self,
+        stream: Any,
+        name: str,
+        collections: Iterable[Collection],
+        expected: str | None = "",
+    ) -> None:
+        handler = ChaincodeHandler(stream, invoker=self._invoke_chaincode, timeout=self.timeout)
+        try:
+            await handler.register(expected_name=name if expected == "" else expected)
+        except ShimError:
+            await stream.close()
+            raise
+        if name in self._handlers:
+            await self._handlers[name].close()
+        self._handlers[name] = handler
+        self.collections.define(name, collections)
+        self.default_chaincode = self.default_chaincode or name
+
+    def _handler(self, chaincode: str | None) -> tuple[str, ChaincodeHandler]:
+        name = chaincode or self.default_chaincode
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise ChaincodeError(f"chaincode {name!r}: not deployed in this harness")
+        return name, handler
+
+    async def _invoke_chaincode(
+        self, name: str, channel: str, chaincode_input: Any, parent: TxContext
+    ) -> Message:
+        if channel != self.channel:
+            raise ChaincodeError(f"channel {channel}: the harness has only {self.channel}")
+        _name, handler = self._handler(name)
+        try:
+            result = await handler.execute(
+                parent.channel_id,
+                parent.txid,
+                chaincode_input,
+                parent.simulator,
+                signed_proposal=parent.signed_proposal,
+                creator=parent.creator,
+                namespace=name,
+                collections=self.collections,
+            )
+        except ChaincodeFailed as exc:
+            return Message(type=Message.ERROR, payload=str(exc).encode(), txid=parent.txid)
+        return Message(
+            type=Message.COMPLETED,
+            payload=result.response.SerializeToString(),
+            txid=parent.txid,
+            channel_id=parent.channel_id,
+            chaincode_event=result.event,
+        )
+
+    # --- identities and state ------------------------------------------------------------
+
+    def identity(self, mspid: str = "Org1MSP", name: str = "user1", **options: Any) -> Identity:
+        return self.identities(mspid, name, **options)
+
+    def _commit_writes(self, rwset: TxRWSet, tx_id: str) -> Version:
+        position = Version(self._height, 0)
+        self.state.commit(position, tx_id, time.time(), rwset)
+        self._height += 1
+        return position
+
+    def seed(self, key: str, value: Any, chaincode: str | None = None) -> Version:
+        """Write ``value`` (bytes, str, or JSON-able) as if a transaction had committed it."""
+        rwset = TxRWSet()
+        rwset.namespace(chaincode or self.default_chaincode).writes[key] = _arg(value)
+        return self._commit_writes(rwset, f"seed-{self._height}")
+
+    def seed_private(
+        self, collection: str, key: str, value: Any, chaincode: str | None = None
+    ) -> Version:
+        rwset = TxRWSet()
+        ns = rwset.namespace(chaincode or self.default_chaincode)
+        ns.collection(collection).writes[key] = _arg(value)
+        return self._commit_writes(rwset, f"seed-{self._height}")
+
+    def get(self, key: str, chaincode: str | None = None) -> bytes | None:
+        current = self.state.get(chaincode or self.default_chaincode, key)
+        return current.value if current else None
+
+    def get_json(self, key: str, chaincode: str | None = None) -> Any:
+        value = self.get(key, chaincode)
+        return None if value is None else json.loads(value)
+
+    def get_private(self, collection: str, key: str, chaincode: str | None = None) -> bytes | None:
+        current = self.state.get_private(chaincode or self.default_chaincode, collection, key)
+        return current.value if current else None
+
+    def history(self, key: str, chaincode: str | None = None) -> list[KeyModification]:
+        return list(self.state.history(chaincode or self.default_chaincode, key))
+
+    # --- transactions ----------------------------------------------------------------
+
+    async def simulate(
+        self,
+        function: str,
+        *args: Any,
+        chaincode: str | None = None,
+        identity: Identity | None = None,
+        transient: dict[str, Any] | None = None,
+        init: bool = False,
+    ) -> TxResult:
+        """Endorse: run the function and record its read/write set; commit nothing."""
+        name, handler = self._handler(chaincode)
+        signer = identity or self.identity()
+        call_args = [_arg(function), *(_arg(a) for a in args)]
+        transient_bytes = {k: _arg(v) for k, v in (transient or {}).items()}
+        proposal, tx_id = build_proposal(signer, self.channel, name, call_args, transient_bytes)
+        simulator = TxSimulator(self.state, tx_id)
+        result = TxResult(tx_id=tx_id, function=function, chaincode=name)
+        try:
+            executed = await handler.execute(
+                self.channel,
+                tx_id,
+                chaincode_pb2.ChaincodeInput(args=call_args, is_init=init),
+                simulator,
+                signed_proposal=sign_proposal(signer, proposal),
+                creator=signer.creator,
+                is_init=init,
+                collections=self.collections,
+            )
+        except ChaincodeError as exc:
+            result.error = str(exc)
+            result.rwset = simulator.rwset
+            return result
+        response = executed.response
+        result.status, result.payload, result.message = (
+            response.status,
+            response.payload,
+            response.message,
+        )
+        if executed.event is not None:
+            result.event = Event(executed.event.event_name, executed.event.payload)
+        result.rwset = simulator.rwset
+        return result
+
+    def commit(self, result: TxResult) -> str:
+        """Validate (MVCC, phantoms) and, if valid, commit as the next block."""
+        if result.error is not None or not 200 <= result.status < 400:
+            raise ChaincodeError(f"transaction {result.tx_id}: failed endorsement, not committed")
+        result.validation = mvcc.validate(result.rwset, self.state)
+        if result.validation == mvcc.VALID:
+            self._commit_writes(result.rwset, result.tx_id)
+        return result.validation
+
+    async def invoke(self, function: str, *args: Any, **options: Any) -> TxResult:
+        """Submit: simulate, then validate and commit if the endorsement succeeded."""
+        result = await self.simulate(function, *args, **options)
+        if result.error is None and 200 <= result.status < 400:
+            self.commit(result)
+        return result
+
+    async def query(self, function: str, *args: Any, **options: Any) -> TxResult:
+        """Evaluate: simulate only."""
+        return await self.simulate(function, *args, **options)
