@@ -1,0 +1,65 @@
+"""The journal's one error hierarchy: every failure names the input it is about.
+
+Callers (the orderer, the CLI) catch ``LedgerError`` to tell a user's or an operator's
+problem apart from a bug; the subclasses say which kind of problem it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LedgerError(Exception):
+    """Base class of everything the journal raises on purpose."""
+
+
+class LedgerNotFound(LedgerError):
+    """The directory holds no journal (and the caller did not ask to create one)."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The directory cannot be used: unreadable, not a directory, or locked by a writer."""
+
+
+class LedgerClosed(LedgerError):
+    """The journal was closed, or stopped after a storage failure; nothing more is accepted."""
+
+
+class StorageFailure(LedgerError):
+    """A write or fsync failed; the journal refuses further appends (fsync cannot be retried)."""
+
+
+class CorruptRecord(LedgerError):
+    """A record that should be whole is not: the journal will not skip it.
+
+    ``sequence_no`` is the block the record would have held, when it is known.
+    """
+
+    def __init__(
+        self, segment: Path, offset: int, reason: str, sequence_no: int | None = None
+    ) -> None:
+        self.segment = segment
+        self.offset = offset
+        self.reason = reason
+        self.sequence_no = sequence_no
+        block = f"block {sequence_no}: " if sequence_no is not None else ""
+        super().__init__(f"{block}{reason} in segment {segment} at offset {offset}")
+
+
+class InvalidInput(LedgerError):
+    """A caller passed something the journal cannot store or answer (names the field)."""
+
+
+class BlockNotFound(InvalidInput):
+    """A sequence number beyond the tip (or below zero) was asked for."""
+
+
+class VerificationError(LedgerError):
+    """A block, chain link, proof or digest does not check out.
+
+    ``sequence_no`` names the first bad block when the failure is about one.
+    """
+
+    def __init__(self, message: str, sequence_no: int | None = None) -> None:
+        self.sequence_no = sequence_no
+        super().__init__(message)

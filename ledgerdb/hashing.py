@@ -1,0 +1,64 @@
+"""SHA-256 and QLDB's ``dot`` operator, the two hash primitives of the journal.
+
+``dot`` is the pairing function of QLDB's published verifier: it orders the two hashes
+by a fixed comparison before hashing them together, so it is commutative and proofs
+need no left/right flags. An empty side returns the other unchanged, which is how a
+missing sibling (or the genesis block's absent predecessor) drops out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+HASH_SIZE = 32
+EMPTY = b""
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+# Flipping the top bit maps signed-byte order onto unsigned-byte order.
+_SIGNED_ORDER = bytes(byte ^ 0x80 for byte in range(256))
+
+
+def _order_key(value: bytes) -> bytes:
+    return value[::-1].translate(_SIGNED_ORDER)
+
+
+def compare(left: bytes, right: bytes) -> int:
+    """QLDB's hash order: signed bytes, compared from the last byte to the first."""
+    if len(left) != len(right):
+        raise ValueError("only hashes of equal length can be compared")
+    a, b = _order_key(left), _order_key(right)
+    return (a > b) - (a < b)
+
+
+def dot(left: bytes, right: bytes) -> bytes:
+    """SHA-256 of the smaller hash followed by the other; an empty side returns the other."""
+    if not left:
+        return right
+    if not right:
+        return left
+    if _order_key(left) < _order_key(right):
+        return hashlib.sha256(left + right).digest()
+    return hashlib.sha256(right + left).digest()
+
+
+def merkle_root(hashes: Sequence[bytes]) -> bytes:
+    """Root of a list: pair left to right with ``dot``, an odd last one moves up unchanged.
+
+    This level-by-level pairing builds the same tree as RFC 6962's split at the largest
+    power of two below n, so block entries and the journal tree share one shape.
+    An empty list has the empty hash.
+    """
+    level = list(hashes)
+    if not level:
+        return EMPTY
+    while len(level) > 1:
+        paired = [dot(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]

@@ -1,0 +1,588 @@
+"""The journal: durable, hash-chained blocks in segment files, with a Merkle tree over them.
+
+``Journal`` is the synchronous engine (CLI, tests, bulk loads); ``AsyncJournal`` wraps it
+for asyncio callers such as the orderer, running every blocking call (fsync included) on
+a thread pool. Both answer the small interface of ``BlockJournal``, which is all a
+replicated backend (NATS JetStream, later) has to provide.
+
+Durability: ``append`` returns only after an fsync covered its block. Concurrent
+appenders share fsyncs (group commit): appends queue up; a writer thread seals and writes
+everything queued, a syncer thread fsyncs everything written so far and acknowledges it,
+and while one fsync runs the next group is already being written.
+
+Directory layout: ``journal.meta`` (format and strand id), ``segments/`` (the records:
+the truth), ``tree.nodes`` (every complete subtree hash, derived from the blocks),
+``tree.synced`` (how many leaves of ``tree.nodes`` were fsynced) and ``LOCK``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import crc32c
+
+from ledgerdb.block import (
+    BLOCK_HASH_OFFSET,
+    Block,
+    BlockAddress,
+    Payload,
+    Revision,
+    Transaction,
+    decode,
+    encode,
+    new_id,
+    prepare,
+    seal,
+)
+from ledgerdb.errors import (
+    BlockNotFound,
+    CorruptRecord,
+    InvalidInput,
+    LedgerClosed,
+    LedgerError,
+    LedgerNotFound,
+    LedgerUnavailable,
+    StorageFailure,
+    VerificationError,
+)
+from ledgerdb.hashing import EMPTY, HASH_SIZE
+from ledgerdb.merkle import FileNodes, MerkleTree, OverlayNodes, node_count
+from ledgerdb.segments import DEFAULT_SEGMENT_BYTES, SegmentLog
+
+META = "journal.meta"
+SEGMENTS = "segments"
+TREE_NODES = "tree.nodes"
+TREE_SYNCED = "tree.synced"
+LOCK = "LOCK"
+FORMAT = 1
+CHECKPOINT_SECONDS = 1.0
+_CHECKPOINT = struct.Struct("<Q32sI")  # leaves, root at that size, CRC32C of the first 40
+
+Entries = Sequence[Payload | Revision]
+_Written = tuple[list[BlockAddress], Future]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """QLDB's GetDigest answer: the tree root over blocks 0..tip, and the tip's address."""
+
+    digest: bytes
+    tip: BlockAddress
+
+
+class BlockJournal(Protocol):
+    """What callers rely on; a replicated backend implements exactly this."""
+
+    @property
+    def tip(self) -> BlockAddress | None: ...
+
+    def append(
+        self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
+    ) -> BlockAddress: ...
+
+    def read(self, sequence_no: int) -> Block: ...
+
+    def read_range(self, start: int, stop: int) -> Iterator[Block]: ...
+
+    def digest(self, tip: int | None = None) -> Digest: ...
+
+    def inclusion_proof(self, sequence_no: int, tip: int | None = None) -> list[bytes]: ...
+
+    def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def _now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_directory(path.parent)
+
+
+def _lock(directory: Path, exclusive: bool) -> int:
+    try:
+        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LedgerUnavailable(f"ledger directory {directory} is not usable: {exc}") from None
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LedgerUnavailable(
+            f"ledger directory {directory} is in use by another process"
+        ) from None
+    return fd
+
+
+def _check_directory(directory: Path, create: bool) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise LedgerUnavailable(f"ledger path {directory} is not a directory")
+    if not directory.exists():
+        if not create:
+            raise LedgerNotFound(f"ledger directory {directory} does not exist")
+        try:
+            directory.mkdir(parents=True)
+        except OSError as exc:
+            raise LedgerUnavailable(f"cannot create ledger directory {directory}: {exc}") from None
+    if not os.access(directory, os.R_OK | os.X_OK | (os.W_OK if create else 0)):
+        raise LedgerUnavailable(f"ledger directory {directory} is not readable and writable")
+
+
+def _read_meta(directory: Path, create: bool) -> str:
+    """The strand id, creating the journal's meta file on first open."""
+    path = directory / META
+    if not path.exists():
+        if (directory / SEGMENTS).exists():
+            raise LedgerUnavailable(f"{path} is missing but segments exist")
+        if not create:
+            raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
+        strand_id = new_id()
+        _write_durably(path, json.dumps({"format": FORMAT, "strandId": strand_id}).encode())
+        return strand_id
+    try:
+        meta = json.loads(path.read_text())
+        if meta["format"] != FORMAT:
+            raise LedgerUnavailable(f"{path}: journal format {meta['format']} is not supported")
+        return str(meta["strandId"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LedgerUnavailable(f"{path} is not a journal meta file: {exc}") from None
+
+
+class Journal:
+    """A journal opened for appending (``read_only=False``, one process) or for reading."""
+
+    def __init__(self, directory: Path, read_only: bool, segment_bytes: int) -> None:
+        self.directory = directory
+        self.read_only = read_only
+        self._lock_fd = _lock(directory, exclusive=not read_only)
+        try:
+            self.strand_id = _read_meta(directory, create=not read_only)
+            self._log = SegmentLog(directory / SEGMENTS, segment_bytes, recover=not read_only)
+            self._nodes = FileNodes(directory / TREE_NODES, writable=not read_only)
+            self._synced_fd = (
+                None
+                if read_only
+                else os.open(directory / TREE_SYNCED, os.O_RDWR | os.O_CREAT, 0o644)
+            )
+            self._tree = self._recover_tree()
+            self._last_hash = (
+                self._log_block_hash(self._log.count - 1) if self._log.count else EMPTY
+            )
+        except BaseException:
+            self._release_files()
+            raise
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[list[Any], Future]] = deque()
+        self._durable = self._log.count - 1
+        self._closed = False
+        self._failure: LedgerError | None = None
+        self._last_micros = 0
+        self._last_checkpoint = time.monotonic()
+        self._written: deque[list[_Written] | None] = deque()
+        self._threads = (
+            []
+            if read_only
+            else [
+                threading.Thread(target=loop, name=f"ledgerdb-{name}", daemon=True)
+                for name, loop in (("writer", self._commit_loop), ("syncer", self._sync_loop))
+            ]
+        )
+        for thread in self._threads:
+            thread.start()
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+    ) -> Journal:
+        """Open (and recover) the journal in ``path``; ``create`` makes an empty one."""
+        directory = Path(path)
+        _check_directory(directory, create and not read_only)
+        if read_only and not (directory / META).exists():
+            raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
+        return cls(directory, read_only, segment_bytes)
+
+    def _log_block_hash(self, number: int) -> bytes:
+        payload = self._log.read(number)
+        return payload[BLOCK_HASH_OFFSET : BLOCK_HASH_OFFSET + HASH_SIZE]
+
+    def _checkpoint(self) -> tuple[int, bytes]:
+        """Leaves of ``tree.nodes`` known durable, and the root they had (0 if unreadable)."""
+        fd = self._synced_fd
+        if fd is None:
+            path = self.directory / TREE_SYNCED
+            data = path.read_bytes() if path.exists() else b""
+        else:
+            data = os.pread(fd, _CHECKPOINT.size, 0)
+        if len(data) != _CHECKPOINT.size:
+            return 0, EMPTY
+        leaves, root, check = _CHECKPOINT.unpack(data)
+        return (leaves, root) if crc32c.crc32c(data[:40]) == check else (0, EMPTY)
+
+    def _recover_tree(self) -> MerkleTree:
+        """The tree over every block: trusted up to the checkpoint, recomputed after it."""
+        count = self._log.count
+        leaves, root = self._checkpoint()
+        tree = self._tree_trusting(leaves if leaves <= count else 0)
+        if tree.size and (
+            tree.root(tree.size) != root
+            or tree.leaf(tree.size - 1) != self._log_block_hash(tree.size - 1)
+        ):
+            tree = self._tree_trusting(0)  # the stored tree disagrees with its checkpoint
+        if tree.size > count:
+            tree.truncate(count)
+        for start in range(tree.size, count, 4096):
+            stop = min(start + 4096, count)
+            tree.append([self._log_block_hash(n) for n in range(start, stop)])
+        if not self.read_only and leaves != count:
+            self._nodes.sync()
+            self._write_checkpoint(tree)
+        return tree
+
+    def _tree_trusting(self, leaves: int) -> MerkleTree:
+        if self.read_only:
+            return MerkleTree(OverlayNodes(self._nodes, node_count(leaves)))
+        self._nodes.truncate(node_count(leaves))
+        return MerkleTree(self._nodes)
+
+    def _write_checkpoint(self, tree: MerkleTree, leaves: int | None = None) -> None:
+        """Record that ``tree.nodes`` is durable up to ``leaves`` (call after syncing it)."""
+        leaves = tree.size if leaves is None else leaves
+        head = struct.pack("<Q32s", leaves, tree.root(leaves) if leaves else bytes(32))
+        os.pwrite(self._synced_fd, head + struct.pack("<I", crc32c.crc32c(head)), 0)
+        os.fdatasync(self._synced_fd)
+
+    # ---- appending -----------------------------------------------------------------------
+
+    def append(
+        self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
+    ) -> BlockAddress:
+        """Append one block (one transaction); returns once it is durable."""
+        return self.submit([(entries, transaction_info, transaction_id)]).result()[0]
+
+    def append_many(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]:
+        """Append several blocks under one fsync (bulk loads); returns once all are durable."""
+        return self.submit(transactions).result()
+
+    def submit(self, transactions: Sequence[tuple[Entries, Any, str | None]]) -> Future:
+        """Queue blocks for the committer; the future resolves once they are durable."""
+        future: Future = Future()
+        with self._cond:
+            self._check_writable()
+            self._queue.append((list(transactions), future))
+            self._cond.notify()
+        return future
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise LedgerClosed(f"journal {self.directory} is open read-only")
+        self._check_open()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerClosed(f"journal {self.directory} is closed")
+        if self._failure is not None:
+            raise LedgerClosed(f"journal {self.directory} stopped: {self._failure}")
+
+    def _commit_loop(self) -> None:
+        """The writer thread: seals and writes whatever is queued, then hands it to the syncer.
+
+        While the syncer's fsync runs, the next group is already being hashed and written,
+        so an append costs the larger of the two, not their sum.
+        """
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    self._written.append(None)
+                    self._cond.notify_all()
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+            written = self._write_batch(batch)
+            if written:
+                with self._cond:
+                    self._written.append(written)
+                    self._cond.notify_all()
+
+    def _write_batch(self, batch: list[tuple[list[Any], Future]]) -> list[_Written]:
+        accepted: list[tuple[list[Transaction], Future]] = []
+        for transactions, future in batch:
+            try:
+                if not transactions:
+                    raise InvalidInput("transactions: nothing to append")
+                accepted.append(([prepare(*item) for item in transactions], future))
+            except LedgerError as exc:
+                future.set_exception(exc)
+            except Exception as exc:  # a caller's malformed tuple: its error, nobody else's
+                future.set_exception(InvalidInput(f"transactions: {exc}"))
+        if not accepted:
+            return []
+        try:
+            if self._failure is not None:
+                raise self._failure
+            addresses = self._write([item for group, _ in accepted for item in group])
+        except BaseException as exc:
+            self._stop(exc, [future for _, future in accepted])
+            return []
+        written = []
+        for group, future in accepted:
+            written.append((addresses[: len(group)], future))
+            del addresses[: len(group)]
+        return written
+
+    def _stop(self, exc: BaseException, futures: Sequence[Future]) -> None:
+        """A write or fsync failed: nothing after it can be acknowledged, ever."""
+        failure = exc if isinstance(exc, LedgerError) else StorageFailure(f"storage: {exc}")
+        with self._cond:
+            self._failure = self._failure or failure
+        for future in futures:
+            if not future.done():
+                future.set_exception(self._failure)
+
+    def _write(self, transactions: Sequence[Transaction]) -> list[BlockAddress]:
+        """Seal and write blocks: chained, framed, added to the tree; not yet durable."""
+        blocks = []
+        previous = self._last_hash
+        micros = self._last_micros = max(_now_micros(), self._last_micros)
+        for number, transaction in enumerate(transactions, start=self._log.count):
+            block = seal(transaction, BlockAddress(self.strand_id, number), micros, previous)
+            blocks.append(block)
+            previous = block.block_hash
+        self._log.append([encode(block) for block in blocks])
+        self._tree.append([block.block_hash for block in blocks])
+        self._last_hash = previous
+        return [block.address for block in blocks]
+
+    def _sync_loop(self) -> None:
+        """The syncer thread: one fsync acknowledges every group written before it began."""
+        while True:
+            with self._cond:
+                while not self._written:
+                    self._cond.wait()
+                groups = list(self._written)
+                self._written.clear()
+            done = groups[-1] is None
+            pending = [item for group in groups if group for item in group]
+            if pending:
+                self._sync(pending)
+            if done:
+                return
+
+    def _sync(self, pending: list[_Written]) -> None:
+        target = pending[-1][0][-1].sequence_no
+        try:
+            if self._failure is not None:
+                raise self._failure
+            self._log.sync()
+            if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+                self._nodes.sync()
+                self._write_checkpoint(self._tree, target + 1)
+                self._last_checkpoint = time.monotonic()
+        except BaseException as exc:
+            self._stop(exc, [future for _, future in pending])
+            return
+        self._durable = target
+        for addresses, future in pending:
+            future.set_result(addresses)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def tree(self) -> MerkleTree:
+        """The tree over every block (read it; only the journal appends to it)."""
+        return self._tree
+
+    @property
+    def torn_bytes(self) -> int:
+        """Bytes of a torn tail left in place (read-only opens do not cut it)."""
+        return self._log.torn_bytes
+
+    @property
+    def tip(self) -> BlockAddress | None:
+        """The newest durable block's address (None while the journal is empty)."""
+        durable = self._durable
+        return None if durable < 0 else BlockAddress(self.strand_id, durable)
+
+    def _check_sequence(self, sequence_no: int, field: str = "sequence number") -> None:
+        if not isinstance(sequence_no, int) or isinstance(sequence_no, bool):
+            raise BlockNotFound(f"{field} must be an integer, got {sequence_no!r}")
+        if not 0 <= sequence_no <= self._durable:
+            tip = "the journal is empty" if self._durable < 0 else f"the tip is {self._durable}"
+            raise BlockNotFound(f"{field} {sequence_no} does not exist: {tip}")
+
+    def read(self, sequence_no: int) -> Block:
+        self._check_open()
+        self._check_sequence(sequence_no)
+        payload = self._log.read(sequence_no)
+        try:
+            block = decode(payload)
+        except VerificationError as exc:
+            path, offset = self._log.location(sequence_no)
+            raise CorruptRecord(path, offset, str(exc), sequence_no) from None
+        if block.sequence_no != sequence_no:
+            path, offset = self._log.location(sequence_no)
+            raise CorruptRecord(
+                path, offset, f"record holds block {block.sequence_no}", sequence_no
+            )
+        return block
+
+    def read_range(self, start: int, stop: int) -> Iterator[Block]:
+        """Blocks ``start`` up to (not including) ``stop``, clipped to the durable tip."""
+        for sequence_no in range(max(start, 0), min(stop, self._durable + 1)):
+            yield self.read(sequence_no)
+
+    def digest(self, tip: int | None = None) -> Digest:
+        self._check_open()
+        tip = self._durable if tip is None else tip
+        self._check_sequence(tip, "digest tip")
+        return Digest(self._tree.root(tip + 1), BlockAddress(self.strand_id, tip))
+
+    def inclusion_proof(self, sequence_no: int, tip: int | None = None) -> list[bytes]:
+        """Hashes leading from block ``sequence_no`` to the digest at ``tip`` (default: now)."""
+        self._check_open()
+        tip = self._durable if tip is None else tip
+        self._check_sequence(tip, "digest tip")
+        self._check_sequence(sequence_no)
+        if sequence_no > tip:
+            raise BlockNotFound(f"block {sequence_no} is beyond the digest tip {tip}")
+        return self._tree.inclusion_path(sequence_no, tip + 1)
+
+    def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]:
+        """Hashes proving the journal at ``second_tip`` extends the one at ``first_tip``."""
+        self._check_open()
+        self._check_sequence(first_tip, "first tip")
+        self._check_sequence(second_tip, "second tip")
+        if first_tip > second_tip:
+            raise BlockNotFound(f"first tip {first_tip} is after second tip {second_tip}")
+        return self._tree.consistency_proof(first_tip + 1, second_tip + 1)
+
+    # ---- closing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop accepting appends, finish the queued ones, make the tree durable."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+        try:
+            if not self.read_only and self._failure is None:
+                self._log.sync()
+                self._nodes.sync()
+                self._write_checkpoint(self._tree)
+        finally:
+            self._release_files()
+
+    def _release_files(self) -> None:
+        for name in ("_log", "_nodes"):
+            resource = getattr(self, name, None)
+            if resource is not None:
+                resource.close()
+        for name in ("_synced_fd", "_lock_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, None)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class AsyncJournal:
+    """The journal for asyncio callers: every call that may block runs on a thread pool.
+
+    Concurrent ``await journal.append(...)`` calls share fsyncs through the journal's
+    group commit, and the event loop never waits on the disk.
+    """
+
+    def __init__(self, journal: Journal, workers: int = 64) -> None:
+        self.journal = journal
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="ledgerdb-journal")
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], **options: Any) -> AsyncJournal:
+        return cls(await asyncio.to_thread(Journal.open, path, **options))
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+
+    @property
+    def tip(self) -> BlockAddress | None:
+        return self.journal.tip
+
+    async def append(
+        self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
+    ) -> BlockAddress:
+        submitted = self.journal.submit([(entries, transaction_info, transaction_id)])
+        return (await asyncio.wrap_future(submitted))[0]
+
+    async def append_many(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]:
+        return await asyncio.wrap_future(self.journal.submit(transactions))
+
+    async def read(self, sequence_no: int) -> Block:
+        return await self._run(self.journal.read, sequence_no)
+
+    async def read_range(self, start: int, stop: int) -> list[Block]:
+        return await self._run(lambda: list(self.journal.read_range(start, stop)))
+
+    async def digest(self, tip: int | None = None) -> Digest:
+        return await self._run(self.journal.digest, tip)
+
+    async def inclusion_proof(self, sequence_no: int, tip: int | None = None) -> list[bytes]:
+        return await self._run(self.journal.inclusion_proof, sequence_no, tip)
+
+    async def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]:
+        return await self._run(self.journal.consistency_proof, first_tip, second_tip)
+
+    async def close(self) -> None:
+        await self._run(self.journal.close)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,260 @@
+"""Segment files: the journal's records, framed and checksummed, recovered after a crash.
+
+A record is a 12-byte header and a payload. The header is the payload length, the
+payload's CRC32C, and a CRC32C of those first 8 bytes, all little-endian u32; the header's
+own checksum is what lets recovery tell a torn tail (a write cut short by a crash) from a
+damaged record: a torn tail is cut back, a damaged record anywhere stops the open with the
+segment file and offset. Records are numbered from 0; a segment file is named after the
+number of its first record, so the numbering survives without an index.
+
+Nothing here fsyncs on its own schedule: ``append`` only writes, ``sync`` makes what was
+written durable, and a caller acknowledges only what a ``sync`` covered.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import crc32c
+
+from ledgerdb.errors import BlockNotFound, CorruptRecord, InvalidInput, StorageFailure
+
+HEADER = struct.Struct("<III")
+HEADER_SIZE = HEADER.size
+MAX_PAYLOAD = 256 * 1024 * 1024
+SUFFIX = ".seg"
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+_LENGTH_AND_CRC = struct.Struct("<II")
+
+
+def segment_name(first_record: int) -> str:
+    return f"{first_record:020d}{SUFFIX}"
+
+
+def frame(payload: bytes) -> bytes:
+    """Header + payload, as stored."""
+    if not payload or len(payload) > MAX_PAYLOAD:
+        raise InvalidInput(f"record payload must be 1..{MAX_PAYLOAD} bytes, got {len(payload)}")
+    head = _LENGTH_AND_CRC.pack(len(payload), crc32c.crc32c(payload))
+    return head + struct.pack("<I", crc32c.crc32c(head)) + payload
+
+
+@dataclass
+class Scan:
+    """Where a segment's whole records start, where they end, and what follows them."""
+
+    offsets: array = field(default_factory=lambda: array("Q"))
+    end: int = 0
+    torn_bytes: int = 0
+
+
+def scan(path: Path, data: bytes, first_record: int, is_last: bool) -> Scan:
+    """Check every record of a segment; only the last segment may end in a torn record."""
+    result = Scan()
+    view = memoryview(data)
+    size = len(data)
+    offset = 0
+    offsets = result.offsets
+    crc = crc32c.crc32c
+    unpack = HEADER.unpack_from
+    while offset < size:
+        number = first_record + len(offsets)
+        torn = ""
+        if size - offset < HEADER_SIZE:
+            torn = "record header is cut short"
+        else:
+            length, payload_crc, header_crc = unpack(data, offset)
+            if crc(view[offset : offset + 8]) != header_crc:
+                if not any(view[offset:]):
+                    torn = "segment ends in zeros"
+                else:
+                    raise CorruptRecord(path, offset, "record header checksum mismatch", number)
+            elif length == 0 or length > MAX_PAYLOAD:
+                raise CorruptRecord(path, offset, f"record length {length} is invalid", number)
+            elif offset + HEADER_SIZE + length > size:
+                torn = "record is cut short"
+            elif crc(view[offset + HEADER_SIZE : offset + HEADER_SIZE + length]) != payload_crc:
+                raise CorruptRecord(path, offset, "record checksum mismatch", number)
+        if torn:
+            if not is_last:
+                raise CorruptRecord(path, offset, f"{torn} before the last segment", number)
+            result.torn_bytes = size - offset
+            break
+        offsets.append(offset)
+        offset += HEADER_SIZE + length
+    result.end = offset
+    return result
+
+
+class Segment:
+    """One segment file: its records' offsets, read by number, appended at the end."""
+
+    def __init__(self, path: Path, first_record: int, fd: int, scanned: Scan) -> None:
+        self.path = path
+        self.first_record = first_record
+        self.fd = fd
+        self.offsets = scanned.offsets
+        self.size = scanned.end
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
+
+    def read(self, number: int) -> bytes:
+        index = number - self.first_record
+        start = self.offsets[index]
+        end = self.offsets[index + 1] if index + 1 < len(self.offsets) else self.size
+        data = os.pread(self.fd, end - start, start)
+        length, payload_crc, header_crc = HEADER.unpack_from(data)
+        payload = data[HEADER_SIZE:]
+        if (
+            len(data) != end - start
+            or crc32c.crc32c(data[:8]) != header_crc
+            or length != len(payload)
+            or crc32c.crc32c(payload) != payload_crc
+        ):
+            raise CorruptRecord(self.path, start, "record checksum mismatch", number)
+        return payload
+
+    def write(self, frames: Sequence[bytes]) -> None:
+        data = b"".join(frames)
+        try:
+            written = os.pwrite(self.fd, data, self.size)
+        except OSError as exc:
+            raise StorageFailure(f"cannot write segment {self.path}: {exc}") from exc
+        if written != len(data):
+            raise StorageFailure(f"short write to segment {self.path}")
+        for item in frames:
+            self.offsets.append(self.size)
+            self.size += len(item)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SegmentLog:
+    """Numbered records across segment files: open with recovery, append, sync, read.
+
+    ``recover=False`` opens without changing any file (a torn tail is left in place and
+    reported by ``torn_bytes``), for checking a journal without repairing it.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        recover: bool = True,
+    ) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.segments: list[Segment] = []
+        self.torn_bytes = 0
+        self._writable = recover
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = sorted(directory.glob(f"*{SUFFIX}"))
+        try:
+            for index, path in enumerate(paths):
+                self._open_segment(path, is_last=index == len(paths) - 1)
+        except BaseException:
+            self.close()
+            raise
+        if not self.segments and recover:
+            self._create_segment(0)
+
+    @property
+    def count(self) -> int:
+        last = self.segments[-1] if self.segments else None
+        return last.first_record + last.count if last else 0
+
+    @property
+    def active_fd(self) -> int:
+        return self.segments[-1].fd
+
+    def _open_segment(self, path: Path, is_last: bool) -> None:
+        try:
+            first_record = int(path.name.removesuffix(SUFFIX))
+        except ValueError:
+            raise CorruptRecord(path, 0, "segment file name is not a record number") from None
+        if first_record != self.count:
+            raise CorruptRecord(
+                path, 0, f"segment starts at record {first_record}, expected {self.count}"
+            )
+        fd = os.open(path, os.O_RDWR if self._writable else os.O_RDONLY)
+        try:
+            with open(fd, "rb", closefd=False) as handle:
+                data = handle.read()
+            scanned = scan(path, data, first_record, is_last)
+            if scanned.torn_bytes and self._writable:
+                os.ftruncate(fd, scanned.end)
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.torn_bytes = scanned.torn_bytes
+        self.segments.append(Segment(path, first_record, fd, scanned))
+
+    def _create_segment(self, first_record: int) -> None:
+        path = self.directory / segment_name(first_record)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        _fsync_directory(self.directory)
+        self.segments.append(Segment(path, first_record, fd, Scan()))
+
+    def append(self, payloads: Sequence[bytes]) -> None:
+        """Write records at the end (not yet durable: see ``sync``)."""
+        frames = [frame(payload) for payload in payloads]
+        active = self.segments[-1]
+        if active.size and active.size + sum(map(len, frames)) > self.segment_bytes:
+            self.sync()
+            self._create_segment(self.count)
+            active = self.segments[-1]
+        active.write(frames)
+
+    def sync(self, fd: int | None = None) -> None:
+        try:
+            os.fdatasync(self.active_fd if fd is None else fd)
+        except OSError as exc:
+            raise StorageFailure(f"fsync of segment failed: {exc}") from exc
+
+    def _segment_of(self, number: int) -> Segment:
+        if not 0 <= number < self.count:
+            raise BlockNotFound(f"record {number} does not exist (the log has {self.count})")
+        low, high = 0, len(self.segments) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.segments[middle].first_record <= number:
+                low = middle
+            else:
+                high = middle - 1
+        return self.segments[low]
+
+    def read(self, number: int) -> bytes:
+        return self._segment_of(number).read(number)
+
+    def location(self, number: int) -> tuple[Path, int]:
+        """Segment file and offset of a record, for error messages."""
+        segment = self._segment_of(number)
+        return segment.path, segment.offsets[number - segment.first_record]
+
+    def truncate(self, count: int) -> None:
+        """Drop records from ``count`` on (used only to undo a failed, unacknowledged write)."""
+        segment = self._segment_of(count) if count < self.count else self.segments[-1]
+        index = count - segment.first_record
+        end = segment.offsets[index] if index < segment.count else segment.size
+        os.ftruncate(segment.fd, end)
+        del segment.offsets[index:]
+        segment.size = end
+
+    def close(self) -> None:
+        for segment in self.segments:
+            os.close(segment.fd)
+        self.segments = []

@@ -1,0 +1,201 @@
+"""Block hashing as QLDB does it, the record bytes, and tamper detection on blocks."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledgerdb.block import (
+    Block,
+    BlockAddress,
+    EntryKind,
+    Payload,
+    Revision,
+    decode,
+    encode,
+    make_entry,
+    new_id,
+    prepare,
+    seal,
+)
+from ledgerdb.errors import InvalidInput, VerificationError
+from ledgerdb.hashing import dot, merkle_root
+from ledgerdb.ionhash import ion_hash
+from ledgerdb.verify import verify_block, verify_link
+
+STRAND = "A" * 22
+META = {"id": "doc1", "version": 0, "txId": "T" * 22}
+
+
+def build(entries, info=None, number=0, previous=b"", micros=1_700_000_000_123_456) -> Block:
+    return seal(prepare(entries, info, "tx-1"), BlockAddress(STRAND, number), micros, previous)
+
+
+def test_payload_entry_is_sha256_of_its_bytes() -> None:
+    entry = make_entry(Payload(b"fabric block"))
+    assert entry.kind is EntryKind.PAYLOAD
+    assert entry.hash == hashlib.sha256(b"fabric block").digest()
+
+
+def test_revision_hash_is_dot_of_metadata_and_data_ion_hashes() -> None:
+    data = {"VIN": "1N4AL11D75C109151", "Owners": ["Alice"]}
+    entry = make_entry(Revision(META, data))
+    assert entry.hash == dot(ion_hash(META), ion_hash(data))
+    assert entry.revision().data == data
+    deleted = make_entry(Revision(META))
+    assert deleted.hash == ion_hash(META)
+    assert deleted.revision().data is None
+
+
+def test_block_hash_follows_the_published_rules() -> None:
+    info = {"channel": "mychannel", "number": 7}
+    entries = [Payload(b"one"), Revision(META, {"a": 1}), Payload(b"three")]
+    previous = hashlib.sha256(b"previous block").digest()
+    block = build(entries, info, number=5, previous=previous)
+    entry_hashes = [make_entry(item).hash for item in entries]
+    strand, tx = STRAND.encode(), b"tx-1"
+    header = hashlib.sha256(
+        struct.pack(">H", len(strand))
+        + strand
+        + struct.pack(">Q", 5)
+        + struct.pack(">H", len(tx))
+        + tx
+        + struct.pack(">q", 1_700_000_000_123_456)
+    ).digest()
+    hash_list = [ion_hash(info), merkle_root(entry_hashes), header]
+    assert list(block.entries_hash_list) == hash_list
+    assert block.entries_hash == dot(dot(hash_list[0], hash_list[1]), hash_list[2])
+    assert block.block_hash == dot(block.entries_hash, previous)
+    verify_block(block)
+
+
+def test_genesis_block_hash_is_its_entries_hash() -> None:
+    block = build([Payload(b"genesis")])
+    assert block.block_hash == block.entries_hash
+    verify_link(None, block)
+
+
+def test_chain_links_are_checked() -> None:
+    first = build([Payload(b"a")])
+    second = build([Payload(b"b")], number=1, previous=first.block_hash)
+    verify_link(first, second)
+    stray = build([Payload(b"b")], number=1, previous=hashlib.sha256(b"x").digest())
+    with pytest.raises(VerificationError, match="block 1: previousBlockHash"):
+        verify_link(first, stray)
+    with pytest.raises(VerificationError, match="sequence gap"):
+        verify_link(first, build([Payload(b"c")], number=2, previous=first.block_hash))
+
+
+ion_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+)
+ion_values = st.recursive(
+    ion_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+entries_strategy = st.lists(
+    st.one_of(
+        st.binary(min_size=0, max_size=64).map(Payload),
+        st.dictionaries(st.text(max_size=8), ion_values, max_size=4).map(
+            lambda data: Revision(META, data)
+        ),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries_strategy, st.dictionaries(st.text(max_size=8), ion_values, max_size=3))
+def test_blocks_survive_their_record_bytes(entries, info) -> None:
+    block = build(entries, info, number=3, previous=hashlib.sha256(b"p").digest())
+    assert decode(encode(block)) == block
+    verify_block(decode(encode(block)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(entries_strategy, st.data())
+def test_any_flipped_bit_in_a_block_fails_verification(entries, data) -> None:
+    block = build(entries, {"k": "v"}, number=2, previous=hashlib.sha256(b"p").digest())
+    field = data.draw(
+        st.sampled_from(
+            [
+                "block_hash",
+                "entries_hash",
+                "previous_block_hash",
+                "entries_hash_list",
+                "transaction_info",
+                "entry_body",
+                "entry_hash",
+                "transaction_id",
+                "timestamp_micros",
+            ]
+        )
+    )
+    bit = data.draw(st.integers(0, 255))
+    index = data.draw(st.integers(0, len(block.entries) - 1))
+
+    def flip(value: bytes) -> bytes:
+        raw = bytearray(value)
+        raw[bit // 8 % len(raw)] ^= 1 << (bit % 8)
+        return bytes(raw)
+
+    if field == "entries_hash_list":
+        changed = dataclasses.replace(
+            block,
+            entries_hash_list=(flip(block.entries_hash_list[0]), *block.entries_hash_list[1:]),
+        )
+    elif field in ("entry_body", "entry_hash"):
+        entry = block.entries[index]
+        if field == "entry_body" and not entry.body:
+            entry = dataclasses.replace(entry, body=b"\x00")
+        else:
+            name = "body" if field == "entry_body" else "hash"
+            entry = dataclasses.replace(entry, **{name: flip(getattr(entry, name))})
+        entries_changed = (*block.entries[:index], entry, *block.entries[index + 1 :])
+        changed = dataclasses.replace(block, entries=entries_changed)
+    elif field == "transaction_id":
+        changed = dataclasses.replace(block, transaction_id="tx-2")
+    elif field == "timestamp_micros":
+        changed = dataclasses.replace(
+            block, timestamp_micros=block.timestamp_micros ^ (1 << (bit % 60))
+        )
+    else:
+        changed = dataclasses.replace(block, **{field: flip(getattr(block, field))})
+    with pytest.raises(VerificationError):
+        verify_block(changed)
+
+
+@pytest.mark.parametrize(
+    ("entries", "info", "message"),
+    [
+        ([], None, "non-empty list"),
+        (Payload(b"x"), None, "non-empty list"),
+        (["text"], None, "Payload or Revision"),
+        ([Payload("text")], None, "payload data must be bytes"),
+        ([Revision(["not", "a", "struct"])], None, "metadata must be an Ion struct"),
+        ([Payload(b"x")], ["not", "a", "struct"], "transaction_info must be an Ion struct"),
+        ([Payload(b"x")], {"bad": object()}, "transaction_info is not an Ion value"),
+    ],
+)
+def test_bad_block_input_names_the_field(entries, info, message) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        prepare(entries, info)
+
+
+def test_ids_look_like_qldb_ids() -> None:
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(value) == 22 and value.isalnum() for value in ids)

@@ -1,0 +1,247 @@
+"""The journal as its callers use it: append, read, digests, proofs, group commit, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ledger_files import fill
+
+import ledgerdb.segments
+from ledgerdb.audit import audit
+from ledgerdb.block import Payload, Revision
+from ledgerdb.errors import (
+    BlockNotFound,
+    InvalidInput,
+    LedgerClosed,
+    LedgerNotFound,
+    LedgerUnavailable,
+    StorageFailure,
+)
+from ledgerdb.journal import AsyncJournal, Journal
+from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion, verify_link
+
+
+def test_append_read_digest_and_proofs(ledger: Path) -> None:
+    with Journal.open(ledger) as journal:
+        assert journal.tip is None
+        first = journal.append([Payload(b"fabric block 0")], {"channel": "mychannel"})
+        second = journal.append([Revision({"id": "d1", "version": 0}, {"colour": "red"})])
+        assert (first.sequence_no, second.sequence_no) == (0, 1)
+        assert first.strand_id == second.strand_id == journal.strand_id
+        assert journal.tip == second
+        digest = journal.digest()
+        assert digest.tip == second
+        blocks = list(journal.read_range(0, 10))
+        assert [block.sequence_no for block in blocks] == [0, 1]
+        verify_link(None, blocks[0])
+        verify_link(blocks[0], blocks[1])
+        for block in blocks:
+            verify_block(block)
+            proof = journal.inclusion_proof(block.sequence_no)
+            verify_inclusion(block.block_hash, block.sequence_no, 1, proof, digest.digest)
+        assert blocks[0].transaction_info_value() == {"channel": "mychannel"}
+        assert blocks[1].entries[0].revision().data == {"colour": "red"}
+
+
+def test_proofs_against_a_digest_saved_long_ago(ledger: Path) -> None:
+    fill(ledger, 10)
+    with Journal.open(ledger) as journal:
+        old = journal.digest()
+        for number in range(10, 60):
+            journal.append([Payload(b"later %d" % number)])
+        new = journal.digest()
+        for number in range(10):
+            block = journal.read(number)
+            proof = journal.inclusion_proof(number, old.tip.sequence_no)
+            verify_inclusion(block.block_hash, number, 9, proof, old.digest)
+        verify_consistency(9, old.digest, 59, new.digest, journal.consistency_proof(9, 59))
+        assert journal.digest(9) == old
+
+
+def test_reopen_keeps_every_block_and_the_digest(ledger: Path) -> None:
+    payloads = fill(ledger, 25)
+    with Journal.open(ledger) as journal:
+        digest = journal.digest()
+        assert [journal.read(n).entries[0].body for n in range(25)] == payloads
+    with Journal.open(ledger) as journal:
+        assert journal.digest() == digest
+
+
+def test_the_tree_is_rebuilt_from_the_blocks(ledger: Path) -> None:
+    fill(ledger, 30)
+    with Journal.open(ledger) as journal:
+        digest = journal.digest()
+    (ledger / "tree.nodes").unlink()
+    with Journal.open(ledger, read_only=True) as journal:
+        assert journal.digest() == digest
+    with Journal.open(ledger) as journal:
+        assert journal.digest() == digest
+    nodes = ledger / "tree.nodes"
+    data = bytearray(nodes.read_bytes())
+    data[-1] ^= 1
+    nodes.write_bytes(bytes(data))
+    with Journal.open(ledger) as journal:
+        assert journal.digest() == digest
+    assert audit(ledger).ok
+
+
+def test_group_commit_shares_fsyncs_and_acknowledges_only_synced_blocks(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = []
+    real_fdatasync = os.fdatasync
+    journal = Journal.open(ledger)
+
+    def slow_fdatasync(fd: int) -> None:
+        count = journal._log.count if hasattr(journal, "_log") else 0
+        time.sleep(0.002)
+        real_fdatasync(fd)
+        synced.append(count)
+
+    monkeypatch.setattr(ledgerdb.segments.os, "fdatasync", slow_fdatasync)
+    acknowledged: list[tuple[int, int]] = []
+
+    def writer(number: int) -> None:
+        for index in range(40):
+            address = journal.append([Payload(b"w%d-%d" % (number, index))])
+            acknowledged.append((address.sequence_no, max(synced)))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    journal.close()
+    assert sorted(seq for seq, _ in acknowledged) == list(range(320))
+    assert all(seq < synced_count for seq, synced_count in acknowledged)
+    assert len(synced) < 320 / 2  # groups shared fsyncs
+
+
+async def test_async_appenders_share_the_journal(ledger: Path) -> None:
+    journal = await AsyncJournal.open(ledger)
+
+    async def writer(number: int) -> list[int]:
+        addresses = [await journal.append([Payload(b"%d-%d" % (number, i))]) for i in range(25)]
+        return [address.sequence_no for address in addresses]
+
+    results = await asyncio.gather(*(writer(n) for n in range(8)))
+    assert sorted(seq for result in results for seq in result) == list(range(200))
+    assert all(result == sorted(result) for result in results)
+    digest = await journal.digest()
+    proof = await journal.inclusion_proof(17)
+    block = await journal.read(17)
+    verify_inclusion(block.block_hash, 17, 199, proof, digest.digest)
+    assert len(await journal.read_range(190, 300)) == 10
+    await journal.close()
+    assert audit(ledger).ok
+
+
+def test_a_failed_fsync_stops_the_journal(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(ledger, 3)
+    journal = Journal.open(ledger)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(ledgerdb.segments.os, "fdatasync", broken)
+    with pytest.raises(StorageFailure, match="Input/output error"):
+        journal.append([Payload(b"never acknowledged")])
+    with pytest.raises(LedgerClosed, match="stopped"):
+        journal.append([Payload(b"refused")])
+    assert journal.tip.sequence_no == 2
+    journal.close()
+    monkeypatch.undo()
+    with Journal.open(ledger) as reopened:
+        assert reopened.tip.sequence_no >= 2  # the unacknowledged block may or may not be there
+    assert audit(ledger).ok
+
+
+def test_bad_requests_name_what_is_wrong(ledger: Path) -> None:
+    fill(ledger, 5)
+    with Journal.open(ledger) as journal:
+        with pytest.raises(BlockNotFound, match="sequence number 5 does not exist: the tip is 4"):
+            journal.read(5)
+        with pytest.raises(BlockNotFound, match="digest tip 9 does not exist"):
+            journal.digest(9)
+        with pytest.raises(BlockNotFound, match="block 3 is beyond the digest tip 2"):
+            journal.inclusion_proof(3, 2)
+        with pytest.raises(BlockNotFound, match="first tip 4 is after second tip 1"):
+            journal.consistency_proof(4, 1)
+        with pytest.raises(InvalidInput, match="non-empty list"):
+            journal.append([])
+        assert journal.tip.sequence_no == 4  # the bad append wrote nothing
+
+
+def test_one_writer_per_directory(ledger: Path) -> None:
+    fill(ledger, 1)
+    with Journal.open(ledger):
+        with pytest.raises(LedgerUnavailable, match="in use by another process"):
+            Journal.open(ledger)
+        with pytest.raises(LedgerUnavailable, match="in use"):
+            Journal.open(ledger, read_only=True)
+    with (
+        Journal.open(ledger, read_only=True) as reader,
+        Journal.open(ledger, read_only=True),
+        pytest.raises(LedgerClosed, match="read-only"),
+    ):
+        reader.append([Payload(b"x")])
+
+
+def test_missing_and_unusable_directories(tmp_path: Path) -> None:
+    with pytest.raises(LedgerNotFound):
+        Journal.open(tmp_path / "absent", create=False)
+    with pytest.raises(LedgerNotFound):
+        Journal.open(tmp_path, read_only=True)
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    with pytest.raises(LedgerUnavailable, match="not a directory"):
+        Journal.open(afile)
+
+
+def test_closed_journal_refuses(ledger: Path) -> None:
+    journal = Journal.open(ledger)
+    journal.close()
+    with pytest.raises(LedgerClosed):
+        journal.append([Payload(b"late")])
+    journal.close()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.binary(min_size=0, max_size=40), min_size=1, max_size=3),
+        min_size=1,
+        max_size=40,
+    ),
+    st.data(),
+)
+def test_any_appends_give_proofs_that_verify(batches: list[list[bytes]], data) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        digests = []
+        with Journal.open(directory) as journal:
+            for batch in batches:
+                journal.append([Payload(item) for item in batch])
+                digests.append(journal.digest())
+            size = len(batches)
+            for tip in data.draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=5)):
+                number = data.draw(st.integers(0, tip))
+                block = journal.read(number)
+                proof = journal.inclusion_proof(number, tip)
+                verify_inclusion(block.block_hash, number, tip, proof, digests[tip].digest)
+                first = data.draw(st.integers(0, tip))
+                verify_consistency(
+                    first,
+                    digests[first].digest,
+                    tip,
+                    digests[tip].digest,
+                    journal.consistency_proof(first, tip),
+                )
+        assert audit(directory).ok
