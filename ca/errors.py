@@ -35,3 +35,26 @@ class KeyStoreError(CaError):
 
 class RegistryError(CaError):
     """The identity registry refused a change (unknown or duplicate identity, bad field)."""
+
+
+class SettingsError(CaError):
+    """``ca.yaml`` is unreadable or a field has the wrong type or range."""
+
+
+class TokenError(SignatureError):
+    """A Fabric CA token is malformed or its signature does not cover this request."""
+
+
+class CaRequestError(CaError):
+    """A Fabric CA REST request failed: the HTTP status, Fabric CA error code and message.
+
+    ``detail`` is the specific reason (logged by the server); for authentication and
+    authorization failures Fabric CA sends clients only the generic message, and so do we.
+    """
+
+    def __init__(self, status: int, code: int, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = detail or message

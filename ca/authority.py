@@ -1,0 +1,807 @@
+"""A member's certificate authority: register, enroll, reenroll, revoke, CRLs, TLS CA.
+
+This is the transport-free core of ``consortium ca serve``: every method takes what the
+REST request carried (authorization header, method, URI, raw body) and returns the
+``result`` of Fabric CA's response envelope or raises ``CaRequestError`` with Fabric
+CA's HTTP status and error code. Each request's writes happen in one registry
+transaction after every check has passed, so a refused request writes nothing.
+
+A home folder holds ``ca.yaml``, the encrypted keys (``keys/``), the two CA
+certificates, and ``registry.db``. Two CAs live in one home: the signing CA (enrollment
+certificates, the member's MSP) and the TLS CA (node TLS certificates), addressed by
+``caname`` or the ``tls`` profile, sharing one identity registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import os
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from ca import certificates, protocol
+from ca.errors import CaRequestError, RegistryError, SignatureError
+from ca.issuing import Issuer, ca_name, self_signed_ca
+from ca.keystore import (
+    MASTER_KEY_ENV,
+    MASTER_KEY_FILE_ENV,
+    EncryptedKeyStore,
+    create_master_key_file,
+    master_key_from_environment,
+)
+from ca.msp import MspConfig, NodeOUs
+from ca.registry import (
+    ACTIVE,
+    REVOKED,
+    Attribute,
+    CertificateRecord,
+    IdentityRecord,
+    Registry,
+)
+from ca.settings import CaSettings
+from ca.token import verify_token
+
+IDENTITY_TYPES = ("client", "peer", "admin", "orderer")
+REGISTRAR_ROLES = "hf.Registrar.Roles"
+DELEGATE_ROLES = "hf.Registrar.DelegateRoles"
+REGISTRAR_ATTRIBUTES = "hf.Registrar.Attributes"
+REVOKER = "hf.Revoker"
+GENCRL = "hf.GenCRL"
+_BOOLEAN_ATTRIBUTES = (REVOKER, GENCRL, "hf.IntermediateCA", "hf.AffiliationMgr")
+_SET_BY_CA = ("hf.EnrollmentID", "hf.Type", "hf.Affiliation")
+_BOOTSTRAP_ATTRIBUTES = (
+    Attribute(REGISTRAR_ROLES, "*"),
+    Attribute(DELEGATE_ROLES, "*"),
+    Attribute(REGISTRAR_ATTRIBUTES, "*"),
+    Attribute(REVOKER, "true"),
+    Attribute(GENCRL, "true"),
+    Attribute("hf.IntermediateCA", "true"),
+    Attribute("hf.AffiliationMgr", "true"),
+)
+# golang.org/x/crypto/ocsp reason names, as Fabric CA accepts them.
+REVOCATION_REASONS = {
+    "unspecified": 0,
+    "keycompromise": 1,
+    "cacompromise": 2,
+    "affiliationchanged": 3,
+    "superseded": 4,
+    "cessationofoperation": 5,
+    "certificatehold": 6,
+    "removefromcrl": 8,
+    "privilegewithdrawn": 9,
+    "aacompromise": 10,
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An identity authenticated by token: its registry record and the certificate used."""
+
+    record: IdentityRecord
+    certificate: x509.Certificate
+
+    def has_true(self, attribute: str) -> bool:
+        return (self.record.attribute(attribute) or "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class _Ca:
+    """One of the two CAs in a home: its caname and issuer."""
+
+    name: str
+    issuer: Issuer
+    tls: bool
+
+    @property
+    def pem(self) -> bytes:
+        return certificates.to_pem(self.issuer.certificate)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class CertificateAuthority:
+    def __init__(
+        self, home: Path, settings: CaSettings, signing: _Ca, tls: _Ca, registry: Registry
+    ):
+        self.home = home
+        self.settings = settings
+        self.signing = signing
+        self.tls = tls
+        self.registry = registry
+
+    # -- home folder -------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        home: str | os.PathLike[str],
+        *,
+        settings: CaSettings | None = None,
+        boot: tuple[str, str] | None = None,
+        master_key: bytes | None = None,
+    ) -> CertificateAuthority:
+        """Open a CA home, creating keys, certificates and the bootstrap identity if new."""
+        root = Path(home)
+        root.mkdir(parents=True, exist_ok=True)
+        settings_path = root / "ca.yaml"
+        if settings_path.exists():
+            settings = CaSettings.load(settings_path)
+        else:
+            settings = settings or CaSettings()
+            settings.save(settings_path)
+        key = master_key or _master_key(root)
+        store = EncryptedKeyStore(root / "keys", key)
+        signing = _open_ca(root, store, settings.name, settings, tls=False)
+        tls = _open_ca(root, store, settings.tls_name, settings, tls=True)
+        registry = Registry(root / "registry.db")
+        authority = cls(root, settings, signing, tls, registry)
+        if not registry.affiliations():
+            registry.add_affiliations(list(settings.affiliations))
+        if boot is not None:
+            authority.bootstrap(*boot)
+        return authority
+
+    def close(self) -> None:
+        self.registry.close()
+
+    def bootstrap(self, identity_id: str, secret: str) -> None:
+        """Register the bootstrap admin once (``--boot admin:adminpw``), as Fabric CA does."""
+        if not identity_id or not secret:
+            raise RegistryError("bootstrap identity needs a name and a password (name:password)")
+        if self.registry.get(identity_id) is not None:
+            return
+        record = IdentityRecord(
+            id=identity_id,
+            type="client",
+            affiliation="",
+            attrs=_BOOTSTRAP_ATTRIBUTES + _ca_attributes(identity_id, "client", ""),
+            max_enrollments=-1,
+        )
+        with self.registry.transaction() as db:
+            self.registry.insert(db, record, secret)
+
+    # -- what others need --------------------------------------------------------------
+
+    def msp_config(self) -> MspConfig:
+        """The member's MSP as this CA defines it, with the current CRL."""
+        crl = self._crl(self.signing, self.registry.revoked(self.signing.name))
+        return MspConfig(
+            mspid=self.settings.mspid,
+            root_certs=(self.signing.pem,),
+            tls_root_certs=(self.tls.pem,),
+            crls=(crl,),
+            node_ous=NodeOUs(),
+        )
+
+    def _ca(self, caname: str | None, profile: str | None = None) -> _Ca:
+        if caname in (None, "", self.signing.name):
+            return self.tls if profile == "tls" else self.signing
+        if caname == self.tls.name:
+            return self.tls
+        raise protocol.http_error(404, protocol.ERR_CA_NOT_FOUND, f"CA '{caname}' does not exist")
+
+    def info(self, caname: str | None = None) -> dict[str, Any]:
+        ca = self._ca(caname)
+        return {
+            "CAName": ca.name,
+            "CAChain": _b64(ca.pem),
+            "IssuerPublicKey": "",
+            "IssuerRevocationPublicKey": "",
+            "Version": protocol.FABRIC_CA_VERSION,
+        }
+
+    # -- authentication ----------------------------------------------------------------
+
+    def _basic(self, authorization: str | None) -> IdentityRecord:
+        if not authorization:
+            raise protocol.http_error(401, protocol.ERR_NO_AUTH_HDR, "No authorization header")
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            user, sep, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            sep = ""
+        if scheme.lower() != "basic" or not sep:
+            raise protocol.authentication_error(
+                protocol.ERR_NO_USER_PASS, "No user/pass in authorization header"
+            )
+        if self.settings.max_enrollments == 0:
+            raise protocol.authentication_error(protocol.ERR_ENROLL_DISABLED, "Enroll is disabled")
+        record = self.registry.get(user)
+        if record is None:
+            raise protocol.authentication_error(
+                protocol.ERR_INVALID_USER, f"Failed to get user: {user} not found"
+            )
+        if not self.registry.check_secret(user, secret):
+            raise protocol.authentication_error(
+                protocol.ERR_INVALID_PASS, f"Login failure: incorrect password for '{user}'"
+            )
+        if record.state == REVOKED:
+            raise protocol.authentication_error(
+                protocol.ERR_INVALID_PASS, f"Login failure: identity '{user}' is revoked"
+            )
+        if 0 <= record.max_enrollments <= record.enrollments:
+            raise protocol.authentication_error(
+                protocol.ERR_INVALID_PASS,
+                f"Login failure: the identity {user} has already enrolled {record.enrollments} "
+                "times, it has reached its maximum enrollment allowance",
+            )
+        return record
+
+    def authenticate(self, authorization: str | None, method: str, uri: str, body: bytes) -> Caller:
+        """Fabric CA's token check: signature, issuer, expiry, revocation, registration."""
+        if not authorization:
+            raise protocol.http_error(401, protocol.ERR_NO_AUTH_HDR, "No authorization header")
+        try:
+            cert = verify_token(authorization, method, uri, body)
+        except SignatureError as exc:
+            raise protocol.authentication_error(
+                protocol.ERR_INVALID_TOKEN, f"Invalid token in authorization header: {exc}"
+            ) from None
+        if not certificates.issued_by(cert, self.signing.issuer.certificate):
+            raise protocol.authentication_error(
+                protocol.ERR_UNTRUSTED_CERTIFICATE, "Untrusted certificate: not issued by this CA"
+            )
+        if certificates.is_expired(cert):
+            raise protocol.authentication_error(
+                protocol.ERR_CERT_EXPIRED, "The certificate in the authorization header is expired"
+            )
+        serial, aki = certificates.hex_id(cert.serial_number), self._aki(cert)
+        stored = self.registry.certificate(serial, aki)
+        if stored is None:
+            raise protocol.authentication_error(
+                protocol.ERR_CERT_NOT_FOUND,
+                f"Certificate not found with AKI '{aki}' and serial '{serial}'",
+            )
+        if stored.status == "revoked":
+            raise protocol.authentication_error(
+                protocol.ERR_CERT_REVOKED,
+                "The certificate in the authorization header is a revoked certificate",
+            )
+        record = self.registry.get(certificates.common_name(cert))
+        if record is None or record.state == REVOKED:
+            raise protocol.authentication_error(
+                protocol.ERR_CERT_REVOKED, "The identity of the token is unknown or revoked"
+            )
+        return Caller(record, cert)
+
+    @staticmethod
+    def _aki(cert: x509.Certificate) -> str:
+        return certificates.hex_id(certificates.authority_key_id(cert))
+
+    # -- enroll ------------------------------------------------------------------------
+
+    def enroll(self, authorization: str | None, body: bytes) -> dict[str, Any]:
+        record = self._basic(authorization)
+        request = _json_object(body)
+        return self._issue(record, request, count=True)
+
+    def reenroll(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
+        caller = self.authenticate(authorization, "POST", uri, body)
+        return self._issue(caller.record, _json_object(body), count=False)
+
+    def _issue(self, record: IdentityRecord, request: Mapping[str, Any], count: bool) -> dict:
+        ca = self._ca(_opt_str(request, "caname"), _opt_str(request, "profile"))
+        csr = _parse_csr(request.get("certificate_request"), record.id)
+        hosts = list(_opt_list_of_str(request, "hosts")) or _csr_hosts(csr)
+        attributes = None if ca.tls else _certificate_attributes(record, request.get("attr_reqs"))
+        public_key = csr.public_key()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        cert = ca.issuer.issue(
+            public_key,
+            record.id,
+            ous=() if ca.tls else _subject_ous(record),
+            attributes=attributes,
+            hosts=hosts,
+            tls=ca.tls,
+            days=self.settings.cert_expiry_days,
+        )
+        pem = certificates.to_pem(cert)
+        stored = CertificateRecord(
+            serial=certificates.hex_id(cert.serial_number),
+            aki=self._aki(cert),
+            id=record.id,
+            ca=ca.name,
+            pem=pem.decode(),
+            status="good",
+            not_after=cert.not_valid_after_utc,
+        )
+        with self.registry.transaction() as db:
+            self.registry.add_certificate(db, stored)
+            if count:
+                self.registry.count_enrollment(db, record.id)
+        return {"Cert": _b64(pem), "ServerInfo": self.info(ca.name)}
+
+    # -- register ----------------------------------------------------------------------
+
+    def register(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
+        request = _json_object(body)
+        caller = self.authenticate(authorization, "POST", uri, body)
+        self._ca(_opt_str(request, "caname"))
+        identity_id = _required_str(request, "id")
+        identity_type = _opt_str(request, "type") or caller.record.type
+        if identity_type not in IDENTITY_TYPES:
+            raise protocol.bad_request(
+                f"Identity type '{identity_type}' is not one of {', '.join(IDENTITY_TYPES)}"
+            )
+        affiliation = _opt_str(request, "affiliation")
+        affiliation = caller.record.affiliation if affiliation is None else affiliation
+        affiliation = "" if affiliation == "." else affiliation
+        self._require_registrar_for(caller, identity_type, affiliation)
+        if affiliation and affiliation not in self.registry.affiliations():
+            raise protocol.http_error(
+                500,
+                protocol.ERR_UNKNOWN,
+                f"Registration of '{identity_id}' failed in affiliation validation: "
+                f"Failed getting affiliation '{affiliation}'",
+            )
+        attrs = _requested_attributes(request)
+        _check_can_register_attributes(caller, attrs)
+        max_enrollments = self._max_enrollments(identity_id, _opt_int(request, "max_enrollments"))
+        secret = _opt_str(request, "secret") or _random_secret()
+        record = IdentityRecord(
+            id=identity_id,
+            type=identity_type,
+            affiliation=affiliation,
+            attrs=attrs + _ca_attributes(identity_id, identity_type, affiliation),
+            max_enrollments=max_enrollments,
+        )
+        try:
+            with self.registry.transaction() as db:
+                self.registry.insert(db, record, secret)
+        except RegistryError as exc:
+            raise protocol.http_error(
+                500, protocol.ERR_UNKNOWN, f"Registration of '{identity_id}' failed: {exc}"
+            ) from None
+        return {"secret": secret}
+
+    def _max_enrollments(self, identity_id: str, requested: int | None) -> int:
+        """Fabric CA's rule combining the request's and the CA's max enrollments."""
+        ca_max = self.settings.max_enrollments
+        value = requested or 0
+        if value < -1:
+            raise protocol.bad_request(f"max_enrollments of '{identity_id}' must be -1 or more")
+        if ca_max == -1:
+            return -1 if value == 0 else value
+        if value == 0:
+            return ca_max
+        if value == -1 or value > ca_max:
+            raise protocol.http_error(
+                500,
+                protocol.ERR_UNKNOWN,
+                f"Registration of '{identity_id}' failed: max_enrollments {value} exceeds the "
+                f"CA's maximum of {ca_max}",
+            )
+        return value
+
+    def _require_registrar_for(self, caller: Caller, identity_type: str, affiliation: str) -> None:
+        roles = caller.record.attribute(REGISTRAR_ROLES) or ""
+        if not roles:
+            raise protocol.authorization_error(
+                protocol.ERR_MISSING_REG_ATTR, f"'{caller.record.id}' is not a registrar"
+            )
+        allowed = {r.strip() for r in roles.split(",")}
+        if "*" not in allowed and identity_type not in allowed:
+            raise protocol.authorization_error(
+                protocol.ERR_REGISTRAR_INVALID_TYPE,
+                f"Registrar does not have authority to act on type '{identity_type}'",
+            )
+        self._require_affiliation(caller, affiliation)
+
+    @staticmethod
+    def _require_affiliation(caller: Caller, affiliation: str) -> None:
+        own = caller.record.affiliation
+        if own and affiliation != own and not affiliation.startswith(own + "."):
+            raise protocol.authorization_error(
+                protocol.ERR_CALLER_NOT_AFFILIATED,
+                f"Caller does not have authority to act on affiliation '{affiliation}'",
+            )
+
+    def _require_can_manage(self, caller: Caller, target: IdentityRecord) -> None:
+        self._require_affiliation(caller, target.affiliation)
+        roles = {r.strip() for r in (caller.record.attribute(REGISTRAR_ROLES) or "").split(",")}
+        if "*" not in roles and target.type not in roles and caller.record.id != target.id:
+            raise protocol.authorization_error(
+                protocol.ERR_REGISTRAR_INVALID_TYPE,
+                f"Caller does not have authority to act on type '{target.type}'",
+            )
+
+    # -- revoke and CRLs ---------------------------------------------------------------
+
+    def revoke(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
+        request = _json_object(body)
+        caller = self.authenticate(authorization, "POST", uri, body)
+        ca = self._ca(_opt_str(request, "caname"))
+        if not caller.has_true(REVOKER):
+            raise protocol.authorization_error(
+                protocol.ERR_NOT_REVOKER,
+                f"'{caller.record.id}' does not have the hf.Revoker attribute",
+            )
+        reason = _revocation_reason(request)
+        identity_id = _opt_str(request, "id") or ""
+        serial = _normalize_hex(_opt_str(request, "serial"))
+        aki = _normalize_hex(_opt_str(request, "aki"))
+        if serial and aki:
+            targets, revoke_identity = [self._certificate_to_revoke(serial, aki, identity_id)], None
+        elif identity_id:
+            revoke_identity = self.registry.get(identity_id)
+            if revoke_identity is None:
+                raise protocol.http_error(
+                    404, protocol.ERR_REVOKE_ID_NOT_FOUND, f"Identity '{identity_id}' not found"
+                )
+            targets = [c for c in self.registry.certificates_of(identity_id) if c.status == "good"]
+        else:
+            raise protocol.bad_request(
+                "Either Name or Serial and AKI are required for a revocation request",
+                protocol.ERR_MISSING_REVOKE_ARGS,
+            )
+        owners = {c.id for c in targets} | ({revoke_identity.id} if revoke_identity else set())
+        for owner in owners:
+            record = self.registry.get(owner)
+            if record is not None:
+                self._require_can_manage(caller, record)
+        with self.registry.transaction() as db:
+            for target in targets:
+                self.registry.mark_revoked(db, target, reason)
+            if revoke_identity is not None:
+                self.registry.set_state(db, revoke_identity.id, REVOKED)
+        result: dict[str, Any] = {
+            "RevokedCerts": [{"Serial": c.serial, "AKI": c.aki} for c in targets],
+            "CRL": "",
+        }
+        if request.get("gencrl") is True:
+            result["CRL"] = _b64(self._crl(ca, self.registry.revoked(ca.name)))
+        return result
+
+    def _certificate_to_revoke(self, serial: str, aki: str, identity_id: str) -> CertificateRecord:
+        record = self.registry.certificate(serial, aki)
+        if record is None:
+            raise protocol.http_error(
+                404,
+                protocol.ERR_REV_CERT_NOT_FOUND,
+                f"Certificate with serial {serial} and AKI {aki} was not found",
+            )
+        if identity_id and record.id != identity_id:
+            raise protocol.bad_request(
+                f"Certificate with serial {serial} and AKI {aki} is not owned by '{identity_id}'",
+                protocol.ERR_CERT_WRONG_OWNER,
+            )
+        if record.status == "revoked":
+            raise protocol.http_error(
+                404,
+                protocol.ERR_CERT_ALREADY_REVOKED,
+                f"Certificate with serial {serial} and AKI {aki} was already revoked",
+            )
+        return record
+
+    def gencrl(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
+        request = _json_object(body)
+        caller = self.authenticate(authorization, "POST", uri, body)
+        ca = self._ca(_opt_str(request, "caname"))
+        if not caller.has_true(GENCRL):
+            raise protocol.authorization_error(
+                protocol.ERR_NO_GENCRL_AUTH, f"'{caller.record.id}' does not have hf.GenCRL"
+            )
+        revoked_after = _opt_time(request, "revokedAfter", protocol.ERR_INVALID_REVOKED_AFTER)
+        revoked_before = _opt_time(request, "revokedBefore", protocol.ERR_INVALID_REVOKED_AFTER)
+        expire_after = _opt_time(request, "expireAfter", protocol.ERR_INVALID_EXPIRED_AFTER)
+        expire_before = _opt_time(request, "expireBefore", protocol.ERR_INVALID_EXPIRED_AFTER)
+        for low, high, code in (
+            (revoked_after, revoked_before, protocol.ERR_INVALID_REVOKED_AFTER),
+            (expire_after, expire_before, protocol.ERR_INVALID_EXPIRED_AFTER),
+        ):
+            if low and high and low > high:
+                raise protocol.bad_request(f"{low.isoformat()} is after {high.isoformat()}", code)
+        chosen = [
+            c
+            for c in self.registry.revoked(ca.name)
+            if c.revoked_at is not None
+            and _within(c.revoked_at, revoked_after, revoked_before)
+            and _within(c.not_after, expire_after, expire_before)
+        ]
+        return {"CRL": _b64(self._crl(ca, chosen))}
+
+    def _crl(self, ca: _Ca, revoked: list[CertificateRecord]) -> bytes:
+        entries = [(int(c.serial, 16), c.revoked_at or certificates.now()) for c in revoked]
+        crl = ca.issuer.crl(entries, next_update_hours=self.settings.crl_expiry_hours)
+        return crl.public_bytes(Encoding.PEM)
+
+    # -- identities --------------------------------------------------------------------
+
+    def identities(
+        self, authorization: str | None, uri: str, identity_id: str | None = None
+    ) -> dict[str, Any]:
+        caller = self.authenticate(authorization, "GET", uri, b"")
+        if not caller.record.attribute(REGISTRAR_ROLES):
+            raise protocol.authorization_error(
+                protocol.ERR_MISSING_REG_ATTR, f"'{caller.record.id}' is not a registrar"
+            )
+        if identity_id is not None:
+            record = self.registry.get(identity_id)
+            if record is None:
+                raise protocol.http_error(
+                    404, protocol.ERR_GETTING_USER, f"Failed to get User: '{identity_id}'"
+                )
+            self._require_can_manage(caller, record)
+            return {**record.to_json(), "caname": self.signing.name}
+        visible = []
+        for record in self.registry.all():
+            try:
+                self._require_can_manage(caller, record)
+            except CaRequestError:
+                continue
+            visible.append(record.to_json())
+        return {"identities": visible, "caname": self.signing.name}
+
+
+# -- helpers: home ---------------------------------------------------------------------
+
+
+def _master_key(root: Path) -> bytes:
+    """Env or ``--master-key-file`` first; a new home without either gets its own file."""
+    if os.environ.get(MASTER_KEY_ENV) or os.environ.get(MASTER_KEY_FILE_ENV):
+        return master_key_from_environment()
+    path = root / "master.key"
+    if path.exists():
+        return master_key_from_environment(path)
+    return create_master_key_file(path)
+
+
+def _open_ca(
+    root: Path, store: EncryptedKeyStore, name: str, settings: CaSettings, tls: bool
+) -> _Ca:
+    cert_path = root / f"{name}-cert.pem"
+    if store.exists(name) and cert_path.exists():
+        key = store.load(name)
+        cert = certificates.load_certificate(cert_path.read_bytes(), str(cert_path))
+        return _Ca(name, Issuer(cert, key), tls)
+    key = store.load_or_create(name)
+    label = "tlsca" if tls else "ca"
+    subject = ca_name(f"{label}.{settings.organization.lower()}", settings.organization)
+    cert = self_signed_ca(key, subject, settings.ca_expiry_days)
+    temp = cert_path.with_name(f".{cert_path.name}.tmp")
+    temp.write_bytes(certificates.to_pem(cert))
+    os.replace(temp, cert_path)
+    return _Ca(name, Issuer(cert, key), tls)
+
+
+# -- helpers: request fields -----------------------------------------------------------
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    if not body:
+        raise protocol.bad_request("Empty request body", protocol.ERR_EMPTY_REQ_BODY)
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise protocol.bad_request(f"Invalid request body: {exc}") from None
+    if not isinstance(value, dict):
+        raise protocol.bad_request("Invalid request body: not a JSON object")
+    return value
+
+
+def _opt_str(request: Mapping[str, Any], name: str) -> str | None:
+    value = request.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise protocol.bad_request(f"Invalid request body: field '{name}' must be a string")
+    return value
+
+
+def _required_str(request: Mapping[str, Any], name: str) -> str:
+    value = _opt_str(request, name)
+    if not value:
+        raise protocol.bad_request(f"Invalid request body: field '{name}' is required")
+    return value
+
+
+def _opt_int(request: Mapping[str, Any], name: str) -> int | None:
+    value = request.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise protocol.bad_request(f"Invalid request body: field '{name}' must be a number")
+    return value
+
+
+def _opt_list_of_str(request: Mapping[str, Any], name: str) -> list[str]:
+    value = request.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise protocol.bad_request(f"Invalid request body: field '{name}' must be a string list")
+    return value
+
+
+def _opt_time(request: Mapping[str, Any], name: str, code: int) -> datetime.datetime | None:
+    text = _opt_str(request, name)
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise protocol.bad_request(f"Invalid '{name}' value '{text}': not RFC 3339", code) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def _within(
+    moment: datetime.datetime, after: datetime.datetime | None, before: datetime.datetime | None
+) -> bool:
+    return (after is None or moment >= after) and (before is None or moment <= before)
+
+
+def _normalize_hex(value: str | None) -> str:
+    return (value or "").strip().lower().lstrip("0")
+
+
+def _revocation_reason(request: Mapping[str, Any]) -> int:
+    reason = request.get("reason")
+    if reason in (None, ""):
+        return 0
+    if isinstance(reason, int) and not isinstance(reason, bool):
+        if reason in REVOCATION_REASONS.values():
+            return reason
+    elif isinstance(reason, str) and reason.lower() in REVOCATION_REASONS:
+        return REVOCATION_REASONS[reason.lower()]
+    raise protocol.bad_request(f"Invalid reason '{reason}' in revocation request")
+
+
+def _random_secret() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+# -- helpers: CSR and certificate contents ---------------------------------------------
+
+
+def _parse_csr(value: Any, identity_id: str) -> x509.CertificateSigningRequest:
+    if not isinstance(value, str) or not value.strip():
+        raise protocol.bad_request(
+            "Invalid request body: field 'certificate_request' (a PEM CSR) is required",
+            protocol.ERR_BAD_CSR,
+        )
+    try:
+        csr = x509.load_pem_x509_csr(value.encode())
+    except ValueError as exc:
+        raise protocol.bad_request(
+            f"Invalid certificate request: {exc}", protocol.ERR_BAD_CSR
+        ) from None
+    if not csr.is_signature_valid:
+        raise protocol.bad_request(
+            "Invalid certificate request: signature does not match its key", protocol.ERR_BAD_CSR
+        )
+    key = csr.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise protocol.bad_request(
+            "Invalid certificate request: key must be ECDSA P-256", protocol.ERR_BAD_CSR
+        )
+    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if names and names[0].value != identity_id:
+        raise protocol.bad_request(
+            f"The CSR subject common name '{names[0].value}' must equal the enrollment ID "
+            f"'{identity_id}'",
+            protocol.ERR_BAD_CSR,
+        )
+    return csr
+
+
+def _csr_hosts(csr: x509.CertificateSigningRequest) -> list[str]:
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(v) for v in san.get_values_for_type(x509.DNSName)] + [
+        str(v) for v in san.get_values_for_type(x509.IPAddress)
+    ]
+
+
+def _subject_ous(record: IdentityRecord) -> tuple[str, ...]:
+    """Fabric CA's subject OUs: the type (the NodeOU), then each affiliation level."""
+    return (record.type, *[p for p in record.affiliation.split(".") if p])
+
+
+def _ca_attributes(identity_id: str, identity_type: str, affiliation: str) -> tuple[Attribute, ...]:
+    return (
+        Attribute("hf.EnrollmentID", identity_id, True),
+        Attribute("hf.Type", identity_type, True),
+        Attribute("hf.Affiliation", affiliation, True),
+    )
+
+
+def _certificate_attributes(record: IdentityRecord, attr_reqs: Any) -> dict[str, str] | None:
+    """Fabric CA's choice: requested attributes, else those registered with ``ecert``."""
+    owned = {a.name: a for a in record.attrs}
+    if attr_reqs is None:
+        chosen = {a.name: a.value for a in record.attrs if a.ecert}
+        return chosen or None
+    if not isinstance(attr_reqs, list):
+        raise protocol.bad_request("Invalid request body: field 'attr_reqs' must be a list")
+    chosen = {}
+    for n, req in enumerate(attr_reqs):
+        if not isinstance(req, dict) or not isinstance(req.get("name"), str):
+            raise protocol.bad_request(f"Invalid request body: attr_reqs[{n}] needs a 'name'")
+        name = req["name"]
+        if name in owned:
+            chosen[name] = owned[name].value
+        elif not req.get("optional", False):
+            raise protocol.bad_request(
+                f"Attribute '{name}' was requested but the identity '{record.id}' does not have it"
+            )
+    return chosen or None
+
+
+def _requested_attributes(request: Mapping[str, Any]) -> tuple[Attribute, ...]:
+    raw = request.get("attrs")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise protocol.bad_request("Invalid request body: field 'attrs' must be a list")
+    attrs = []
+    for n, item in enumerate(raw):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not item["name"]
+            or not isinstance(item.get("value", ""), str)
+        ):
+            raise protocol.bad_request(
+                f"Invalid request body: attrs[{n}] must be {{name, value, ecert}}"
+            )
+        if item["name"] in _SET_BY_CA:
+            raise protocol.bad_request(f"Attribute '{item['name']}' is set by the CA")
+        attrs.append(Attribute(item["name"], item.get("value", ""), bool(item.get("ecert"))))
+    return tuple(attrs)
+
+
+def _pattern_allows(patterns: str, name: str) -> bool:
+    for pattern in (p.strip() for p in patterns.split(",")):
+        if pattern == "*" or pattern == name:
+            return True
+        if pattern.endswith("*") and name.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def _check_can_register_attributes(caller: Caller, attrs: tuple[Attribute, ...]) -> None:
+    """Fabric CA's rules: the registrar may hand out only attributes it may register,
+    and ``hf.*`` powers only up to its own."""
+    allowed = caller.record.attribute(REGISTRAR_ATTRIBUTES) or ""
+    for attr in attrs:
+        problem = None
+        if not _pattern_allows(allowed, attr.name):
+            problem = f"registrar may not register attribute '{attr.name}'"
+        elif attr.name in _BOOLEAN_ATTRIBUTES:
+            if attr.value.lower() not in ("true", "false"):
+                problem = f"attribute '{attr.name}' must be true or false"
+            elif attr.value.lower() == "true" and not caller.has_true(attr.name):
+                problem = f"registrar does not itself have '{attr.name}'"
+        elif attr.name in (REGISTRAR_ROLES, DELEGATE_ROLES):
+            own = caller.record.attribute(DELEGATE_ROLES) or ""
+            wanted = [r.strip() for r in attr.value.split(",") if r.strip()]
+            if not all(_pattern_allows(own, r) for r in wanted):
+                problem = f"'{attr.value}' exceeds the registrar's {DELEGATE_ROLES}"
+        elif attr.name == REGISTRAR_ATTRIBUTES:
+            wanted = [r.strip() for r in attr.value.split(",") if r.strip()]
+            if not all(_pattern_allows(allowed, r.rstrip("*") or "*") for r in wanted):
+                problem = f"'{attr.value}' exceeds the registrar's {REGISTRAR_ATTRIBUTES}"
+        if problem:
+            raise protocol.authorization_error(
+                protocol.ERR_REG_ATTR_AUTH, f"Failed to register attribute: {problem}"
+            )
+
+
+__all__ = ["ACTIVE", "IDENTITY_TYPES", "Caller", "CertificateAuthority"]

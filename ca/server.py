@@ -1,0 +1,148 @@
+"""``consortium ca serve``: the Fabric CA REST API over aiohttp.
+
+The transport only maps routes to ``CertificateAuthority`` methods and wraps results in
+Fabric CA's envelope; every decision is the authority's. The token covers the request
+URI exactly as received (path and query), so ``request.raw_path`` is what is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ca import protocol
+from ca.authority import CertificateAuthority
+from ca.errors import CaRequestError
+
+log = logging.getLogger("consortium.ca")
+API = "/api/v1"
+
+_Handler = Callable[[web.Request, CertificateAuthority], Awaitable[Any]]
+
+
+def _envelope(status: int, body: dict[str, Any]) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _endpoint(handler: _Handler, success_status: int = 200) -> Callable:
+    async def run(request: web.Request) -> web.Response:
+        authority: CertificateAuthority = request.app["authority"]
+        try:
+            result = await handler(request, authority)
+        except CaRequestError as error:
+            log.warning(
+                "%s %s -> %d code %d: %s",
+                request.method,
+                request.path,
+                error.status,
+                error.code,
+                error.detail,
+            )
+            return _envelope(error.status, protocol.failure(error))
+        return _envelope(success_status, protocol.success(result))
+
+    return run
+
+
+async def _cainfo(request: web.Request, authority: CertificateAuthority) -> Any:
+    caname = request.query.get("ca")
+    if caname is None and request.can_read_body:
+        body = await request.read()
+        if body.strip():
+            try:
+                parsed = json.loads(body)
+                caname = parsed.get("caname") if isinstance(parsed, dict) else None
+            except ValueError:
+                raise protocol.bad_request("Invalid request body: not JSON") from None
+    return authority.info(caname if isinstance(caname, str) else None)
+
+
+async def _enroll(request: web.Request, authority: CertificateAuthority) -> Any:
+    return authority.enroll(request.headers.get("Authorization"), await request.read())
+
+
+def _token_call(method_name: str) -> _Handler:
+    async def call(request: web.Request, authority: CertificateAuthority) -> Any:
+        method = getattr(authority, method_name)
+        return method(request.headers.get("Authorization"), request.raw_path, await request.read())
+
+    return call
+
+
+async def _identities(request: web.Request, authority: CertificateAuthority) -> Any:
+    identity_id = request.match_info.get("id")
+    return authority.identities(request.headers.get("Authorization"), request.raw_path, identity_id)
+
+
+@web.middleware
+async def _fabric_errors(request: web.Request, handler: Callable) -> web.StreamResponse:
+    """Unknown paths, wrong methods and crashes still answer in Fabric CA's envelope."""
+    try:
+        return await handler(request)
+    except web.HTTPMethodNotAllowed:
+        error = protocol.http_error(405, protocol.ERR_METHOD_NOT_ALLOWED, "Method not allowed")
+    except web.HTTPNotFound:
+        error = protocol.http_error(404, protocol.ERR_UNKNOWN, f"Not found: {request.path}")
+    except web.HTTPRequestEntityTooLarge:
+        error = protocol.http_error(
+            413, protocol.ERR_READING_REQ_BODY, "Failed reading request body: too large"
+        )
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        error = protocol.http_error(500, protocol.ERR_UNKNOWN, "Internal server error")
+    return _envelope(error.status, protocol.failure(error))
+
+
+def make_app(authority: CertificateAuthority) -> web.Application:
+    app = web.Application(middlewares=[_fabric_errors])
+    app["authority"] = authority
+    app.router.add_route("GET", f"{API}/cainfo", _endpoint(_cainfo))
+    app.router.add_route("POST", f"{API}/cainfo", _endpoint(_cainfo))
+    app.router.add_route("POST", f"{API}/enroll", _endpoint(_enroll, 201))
+    app.router.add_route("POST", f"{API}/reenroll", _endpoint(_token_call("reenroll"), 201))
+    app.router.add_route("POST", f"{API}/register", _endpoint(_token_call("register"), 201))
+    app.router.add_route("POST", f"{API}/revoke", _endpoint(_token_call("revoke")))
+    app.router.add_route("POST", f"{API}/gencrl", _endpoint(_token_call("gencrl")))
+    app.router.add_route("GET", f"{API}/identities", _endpoint(_identities))
+    app.router.add_route("GET", f"{API}/identities/{{id}}", _endpoint(_identities))
+    return app
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+async def serve(
+    authority: CertificateAuthority,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; ``on_ready`` gets the URL once the port is bound."""
+    runner = web.AppRunner(make_app(authority), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    scheme = "https" if ssl_context else "http"
+    if on_ready:
+        on_ready(f"{scheme}://{host}:{bound}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        authority.close()

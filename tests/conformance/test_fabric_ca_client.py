@@ -1,0 +1,95 @@
+"""The unmodified Node fabric-ca-client (npm 2.2.x) against ``consortium ca serve``.
+
+It enrolls the bootstrap admin, registers a user with an attribute, enrolls and
+re-enrolls it, revokes it and generates a CRL; the revoked certificate then fails MSP
+validation with that CRL. The Node packages come from ``deploy/install-deps.sh``
+(``npm install`` in this folder); if they are missing this test fails, it never skips.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from ca import certificates
+from ca.errors import IdentityError
+from ca.msp import Msp, MspConfig, NodeOUs, Role
+from proto.signer import serialize_identity
+from tests.conformance.ca_process import HERE
+
+MSPID = "Org1MSP"
+
+
+def run_node_flow(url: str) -> dict:
+    node = shutil.which("node")
+    assert node, "node is not installed: run deploy/install-deps.sh"
+    assert (HERE / "node_modules" / "fabric-ca-client").is_dir(), (
+        "tests/conformance/node_modules is missing: run deploy/install-deps.sh"
+    )
+    done = subprocess.run(
+        [node, str(HERE / "ca_flow.js"), url, MSPID],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=HERE,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def flow(ca_url: str) -> dict:
+    return run_node_flow(ca_url)
+
+
+def _msp(flow: dict, crls: tuple[bytes, ...] = ()) -> Msp:
+    return Msp(
+        MspConfig(MSPID, root_certs=(flow["caChain"].encode(),), crls=crls, node_ous=NodeOUs())
+    )
+
+
+def _identity(msp: Msp, pem: str):
+    return msp.deserialize(serialize_identity(MSPID, pem.encode()))
+
+
+def test_enroll_register_enroll_revoke_gencrl(flow: dict) -> None:
+    assert flow["caName"] == "ca"
+    assert flow["badPassword"]["errors"] == [{"code": 20, "message": "Authentication failure"}]
+    assert flow["duplicate"]["errors"][0]["code"] == 0
+    assert "already registered" in flow["duplicate"]["errors"][0]["message"]
+    assert flow["userCannotRegister"]["errors"] == [
+        {"code": 71, "message": "Authorization failure"}
+    ]
+    assert flow["revokedCannotEnroll"]["errors"][0]["code"] == 20
+
+    user = certificates.load_certificate(flow["userCert"].encode())
+    assert certificates.common_name(user) == "user1"
+    assert certificates.organizational_units(user)[0] == "client"
+    assert certificates.certificate_attributes(user)["app.role"] == "auditor"
+
+    revoked = {c["Serial"] for c in flow["revoke"]["result"]["RevokedCerts"]}
+    reenrolled = certificates.load_certificate(flow["reenrolledCert"].encode())
+    assert revoked == {
+        certificates.hex_id(user.serial_number),
+        certificates.hex_id(reenrolled.serial_number),
+    }
+
+    crl_pem = base64.b64decode(flow["crl"])
+    crl = certificates.load_crl(crl_pem)
+    assert {entry.serial_number for entry in crl} == {user.serial_number, reenrolled.serial_number}
+
+
+def test_revoked_certificate_fails_msp_validation(flow: dict) -> None:
+    before = _msp(flow)
+    assert Role.CLIENT in before.roles(_identity(before, flow["userCert"]))
+
+    after = _msp(flow, crls=(base64.b64decode(flow["crl"]),))
+    with pytest.raises(IdentityError, match="revoked"):
+        after.validate(_identity(after, flow["userCert"]))
+    with pytest.raises(IdentityError, match="revoked"):
+        after.validate(_identity(after, flow["reenrolledCert"]))
+    assert Role.MEMBER in after.roles(_identity(after, flow["adminCert"]))
