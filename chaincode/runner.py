@@ -196,3 +196,45 @@ async def serve(
         raise ContractLoadError(f"address {address}: could not listen")
     await server.start()
     return server, port
+
+
+async def run_server(directory: Path, chaincode_id: str, address: str) -> None:
+    """Serve the contract in ``directory`` until cancelled or terminated."""
+    server, port = await serve(contract_service(chaincode_id, load_contracts(directory)), address)
+    host = address.rpartition(":")[0] or "0.0.0.0"
+    print(f"serving chaincode {chaincode_id} on {host}:{port}", flush=True)
+    try:
+        await server.wait_for_termination()
+    finally:
+        await server.stop(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chaincode.runner DIR``: a contract package as a CCaaS server.
+
+    Like Fabric's own shims it reads ``CHAINCODE_ID`` and ``CHAINCODE_SERVER_ADDRESS``
+    when the options are not given.
+    """
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m chaincode.runner")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--id", dest="chaincode_id", default=os.environ.get("CHAINCODE_ID"))
+    parser.add_argument(
+        "--address", default=os.environ.get("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:9999")
+    )
+    args = parser.parse_args(argv)
+    chaincode_id = args.chaincode_id or args.directory.resolve().name
+    try:
+        asyncio.run(run_server(args.directory, chaincode_id, args.address))
+    except ContractLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

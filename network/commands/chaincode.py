@@ -1,0 +1,72 @@
+"""``consortium chaincode``: package a contract for Fabric CCaaS, run it in dev mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chaincode.errors import ChaincodeError
+from chaincode.packaging import Connection, write_package
+from network.output import OUTPUT_OPTION, emit_record, fail
+
+
+@click.group("chaincode")
+def COMMAND() -> None:
+    """Package and run chaincode (contracts served as chaincode-as-a-service)."""
+
+
+@COMMAND.command("package")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--label", required=True, help="Package label, e.g. basic_1.0.")
+@click.option(
+    "--address",
+    default="127.0.0.1:9999",
+    show_default=True,
+    help="host:port where peers dial the contract (connection.json).",
+)
+@click.option("--dial-timeout", default="10s", show_default=True)
+@click.option("--tls", "tls_required", is_flag=True, help="Peers must dial with TLS.")
+@click.option(
+    "--file", "output_file", type=click.Path(path_type=Path), help="Default: ./<label>.tar.gz"
+)
+@OUTPUT_OPTION
+def package(
+    directory: Path,
+    label: str,
+    address: str,
+    dial_timeout: str,
+    tls_required: bool,
+    output_file: Path | None,
+    output: str,
+) -> None:
+    """Write a Fabric chaincode-as-a-service package for the contract in DIRECTORY."""
+    connection = Connection(address, dial_timeout=dial_timeout, tls_required=tls_required)
+    try:
+        built = write_package(directory, label, connection, output_file)
+    except ChaincodeError as exc:
+        fail(str(exc))
+    emit_record(
+        {"package_id": built.package_id, "file": str(built.path), "address": address},
+        output,
+        "chaincode package",
+    )
+
+
+@COMMAND.command("dev")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--address", default="127.0.0.1:9999", show_default=True)
+@click.option("--id", "chaincode_id", help="Chaincode id to register (default: directory name).")
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between file checks.")
+def dev(directory: Path, address: str, chaincode_id: str | None, interval: float) -> None:
+    """Serve the contract in DIRECTORY as CCaaS and restart it when its files change."""
+    from chaincode.devmode import DevServer
+
+    try:
+        server = DevServer(
+            directory.resolve(), chaincode_id or directory.resolve().name, address, click.echo
+        )
+    except ChaincodeError as exc:
+        fail(str(exc))
+    click.echo(f"dev mode: watching {directory} (Ctrl-C to stop)")
+    server.run(interval)
