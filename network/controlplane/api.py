@@ -1,0 +1,305 @@
+"""AMB's REST-JSON routes over the service, so the unmodified boto3 client works.
+
+Paths, methods and member locations (path, query string, body) are those of the
+``managedblockchain`` 2018-09-24 model. Every answer is JSON; an error is the HTTP
+status of its exception type, the ``x-amzn-ErrorType`` header and ``{"message"}``,
+which botocore turns into ``client.exceptions.<Type>``. Non-AMB routes (the supervisor's
+report, the verifiable history, the test clock) live under ``/internal`` and
+``/proposals/{id}/history``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from network.controlplane import sigv4
+from network.controlplane.errors import (
+    AccessDeniedException,
+    ControlPlaneError,
+    InternalServiceErrorException,
+    InvalidRequestException,
+    ThrottlingException,
+)
+from network.controlplane.service import ControlPlane, ManualClock
+from network.controlplane.validation import ResourceIdString
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request, str], Awaitable[Any]]
+MAX_BODY = 1 << 20
+
+
+@dataclass
+class Limiter:
+    """Per-account token bucket; ``rate`` 0 means unlimited (AMB's ThrottlingException)."""
+
+    rate: float = 0.0
+    burst: float = 0.0
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, account: str) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, last = self.buckets.get(account, (self.burst or self.rate, now))
+        tokens = min(self.burst or self.rate, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self.buckets[account] = (tokens, now)
+            raise ThrottlingException(f"Rate exceeded for account {account}.")
+        self.buckets[account] = (tokens - 1, now)
+
+
+@dataclass
+class Auth:
+    keys: Mapping[str, sigv4.Key] = field(default_factory=dict)
+    strict: bool = False
+
+    def caller(self, request: web.Request, body: bytes) -> str:
+        auth = sigv4.parse_authorization(request.headers.get("Authorization"))
+        key = self.keys.get(auth.access_key_id)
+        if self.strict:
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            path, _, query = request.raw_path.partition("?")
+            sigv4.verify(auth, key, request.method, path, query, headers, body, datetime.now(UTC))
+        return sigv4.account_for(auth.access_key_id, self.keys)
+
+
+def _error(exc: ControlPlaneError, request_id: str) -> web.Response:
+    return web.json_response(
+        {"message": exc.message},
+        status=exc.status,
+        headers={"x-amzn-ErrorType": exc.code, "x-amzn-RequestId": request_id},
+    )
+
+
+async def _body(request: web.Request) -> tuple[bytes, Any]:
+    raw = await request.read()
+    if not raw:
+        return raw, {}
+    try:
+        return raw, json.loads(raw)
+    except ValueError:
+        raise InvalidRequestException("The request body is not valid JSON.") from None
+
+
+def _query(request: web.Request) -> dict[str, Any]:
+    """Query members; a repeated key (``tagKeys``) becomes a list."""
+    found: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        found[key] = values if len(values) > 1 or key == "tagKeys" else values[0]
+    return found
+
+
+def _arn(request: web.Request) -> str:
+    return unquote(request.match_info["resourceArn"])
+
+
+def _ids(request: web.Request) -> dict[str, str]:
+    return {
+        name: ResourceIdString.check(value, name)
+        for name, value in request.match_info.items()
+        if name != "resourceArn"
+    }
+
+
+class Api:
+    def __init__(self, service: ControlPlane, auth: Auth, limiter: Limiter) -> None:
+        self.service = service
+        self.auth = auth
+        self.limiter = limiter
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
+        s = self.service
+        routes: list[tuple[str, str, Handler]] = [
+            ("POST", "/networks", lambda r, c: s.create_network(c, r["body"])),
+            ("GET", "/networks", lambda r, c: s.list_networks(c, _query(r))),
+            ("GET", "/networks/{networkId}", lambda r, c: s.get_network(c, r["ids"]["networkId"])),
+            (
+                "POST",
+                "/networks/{networkId}/members",
+                lambda r, c: s.create_member(c, r["ids"]["networkId"], r["body"]),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/members",
+                lambda r, c: s.list_members(c, r["ids"]["networkId"], _query(r)),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/members/{memberId}",
+                lambda r, c: s.get_member(c, r["ids"]["networkId"], r["ids"]["memberId"]),
+            ),
+            (
+                "PATCH",
+                "/networks/{networkId}/members/{memberId}",
+                lambda r, c: s.update_member(
+                    c, r["ids"]["networkId"], r["ids"]["memberId"], r["body"]
+                ),
+            ),
+            (
+                "DELETE",
+                "/networks/{networkId}/members/{memberId}",
+                lambda r, c: s.delete_member(c, r["ids"]["networkId"], r["ids"]["memberId"]),
+            ),
+            (
+                "POST",
+                "/networks/{networkId}/nodes",
+                lambda r, c: s.create_node(c, r["ids"]["networkId"], r["body"]),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/nodes",
+                lambda r, c: s.list_nodes(c, r["ids"]["networkId"], _query(r)),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/nodes/{nodeId}",
+                lambda r, c: s.get_node(c, r["ids"]["networkId"], r["ids"]["nodeId"], _query(r)),
+            ),
+            (
+                "PATCH",
+                "/networks/{networkId}/nodes/{nodeId}",
+                lambda r, c: s.update_node(c, r["ids"]["networkId"], r["ids"]["nodeId"], r["body"]),
+            ),
+            (
+                "DELETE",
+                "/networks/{networkId}/nodes/{nodeId}",
+                lambda r, c: s.delete_node(c, r["ids"]["networkId"], r["ids"]["nodeId"], _query(r)),
+            ),
+            (
+                "POST",
+                "/networks/{networkId}/proposals",
+                lambda r, c: s.create_proposal(c, r["ids"]["networkId"], r["body"]),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/proposals",
+                lambda r, c: s.list_proposals(c, r["ids"]["networkId"], _query(r)),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/proposals/{proposalId}",
+                lambda r, c: s.get_proposal(c, r["ids"]["networkId"], r["ids"]["proposalId"]),
+            ),
+            (
+                "POST",
+                "/networks/{networkId}/proposals/{proposalId}/votes",
+                lambda r, c: s.vote_on_proposal(
+                    c, r["ids"]["networkId"], r["ids"]["proposalId"], r["body"]
+                ),
+            ),
+            (
+                "GET",
+                "/networks/{networkId}/proposals/{proposalId}/votes",
+                lambda r, c: s.list_proposal_votes(
+                    c, r["ids"]["networkId"], r["ids"]["proposalId"], _query(r)
+                ),
+            ),
+            ("GET", "/invitations", lambda r, c: s.list_invitations(c, _query(r))),
+            (
+                "DELETE",
+                "/invitations/{invitationId}",
+                lambda r, c: s.reject_invitation(c, r["ids"]["invitationId"]),
+            ),
+            (
+                "POST",
+                "/tags/{resourceArn:.+}",
+                lambda r, c: s.tag_resource(c, _arn(r), r["body"]),
+            ),
+            (
+                "DELETE",
+                "/tags/{resourceArn:.+}",
+                lambda r, c: s.untag_resource(c, _arn(r), _query(r)),
+            ),
+            ("GET", "/tags/{resourceArn:.+}", lambda r, c: s.list_tags(c, _arn(r))),
+            (
+                "GET",
+                "/proposals/{proposalId}/history",
+                lambda r, c: s.history(c, r["ids"]["proposalId"]),
+            ),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, path, self._signed(handler))
+        app.router.add_get("/internal/desired", self._local(lambda r: s.desired_state()))
+        app.router.add_post("/internal/report", self._local(lambda r: s.report(r["body"])))
+        app.router.add_post("/internal/clock", self._local(self._advance_clock))
+        app.router.add_get("/ping", self._ping)
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            response = await handler(request)
+        except ControlPlaneError as exc:
+            return _error(exc, request_id)
+        except web.HTTPNotFound:
+            failure = InvalidRequestException(f"No operation at {request.method} {request.path}.")
+            return _error(failure, request_id)
+        except web.HTTPMethodNotAllowed:
+            failure = InvalidRequestException(f"{request.method} is not allowed on {request.path}.")
+            return _error(failure, request_id)
+        except web.HTTPRequestEntityTooLarge:
+            failure = InvalidRequestException(f"The request body exceeds {MAX_BODY} bytes.")
+            return _error(failure, request_id)
+        except Exception:
+            log.exception("internal error in %s %s", request.method, request.path)
+            return _error(InternalServiceErrorException("Internal service error."), request_id)
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
+
+    def _signed(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def route(request: web.Request) -> web.Response:
+            raw, body = await _body(request)
+            caller = self.auth.caller(request, raw)
+            self.limiter.take(caller)
+            request["body"] = body
+            request["ids"] = _ids(request)
+            return web.json_response(await handler(request, caller))
+
+        return route
+
+    def _local(
+        self, handler: Callable[[web.Request], Awaitable[Any]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """The supervisor's routes answer loopback callers only."""
+
+        async def route(request: web.Request) -> web.Response:
+            remote = request.remote or ""
+            try:
+                loopback = ip_address(remote).is_loopback
+            except ValueError:
+                loopback = False
+            if not loopback:
+                raise AccessDeniedException("Internal routes answer loopback callers only.")
+            request["body"] = (await _body(request))[1]
+            return web.json_response(await handler(request))
+
+        return route
+
+    async def _advance_clock(self, request: web.Request) -> dict[str, Any]:
+        clock = self.service.clock
+        if not isinstance(clock, ManualClock):
+            raise InvalidRequestException("The clock is the system clock (config: clock: manual).")
+        seconds = request["body"].get("AdvanceSeconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise InvalidRequestException("AdvanceSeconds must be a non-negative number.")
+        now = clock.advance(seconds)
+        expired = await self.service.sweep()
+        return {"Now": now.isoformat(), "Expired": expired}
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.json_response({"Status": "ok"})

@@ -1,0 +1,129 @@
+"""Governance events, derived in one place from what a committed transaction changed.
+
+Events are computed from (before, after) pairs of documents, never raised ad hoc by the
+operations, so every path that changes governance state (a vote, an expiry sweep, a
+supervisor report, a replay) yields the same events. They are published only after the
+transaction is durable. The MQTT bridge subscribes to ``EventBus``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DECIDED = ("APPROVED", "REJECTED", "EXPIRED", "ACTION_FAILED")
+GONE = ("DELETING", "DELETED")
+
+
+@dataclass(frozen=True)
+class GovernanceEvent:
+    kind: str  # ProposalCreated | VoteCast | ProposalDecided | MemberJoined | MemberRemoved
+    #          | InvitationIssued | InvitationChanged
+    network_id: str
+    subject_id: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "Kind": self.kind,
+            "NetworkId": self.network_id,
+            "SubjectId": self.subject_id,
+            **self.detail,
+        }
+
+
+Transition = tuple[str, Mapping[str, Any] | None, Mapping[str, Any]]
+
+
+def _proposal(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[GovernanceEvent]:
+    found = []
+    network, subject = after["NetworkId"], after["ProposalId"]
+    if before is None:
+        found.append(
+            GovernanceEvent(
+                "ProposalCreated",
+                network,
+                subject,
+                {"ProposedByMemberId": after["ProposedByMemberId"], "Actions": after["Actions"]},
+            )
+        )
+    was = None if before is None else before["Status"]
+    if after["Status"] in DECIDED and was not in DECIDED:
+        found.append(
+            GovernanceEvent("ProposalDecided", network, subject, {"Status": after["Status"]})
+        )
+    return found
+
+
+def _vote(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[GovernanceEvent]:
+    if before is not None:
+        return []
+    detail = {"ProposalId": after["ProposalId"], "Vote": after["Vote"]}
+    return [GovernanceEvent("VoteCast", after["NetworkId"], after["MemberId"], detail)]
+
+
+def _member(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[GovernanceEvent]:
+    was = None if before is None else before["Status"]
+    network, subject = after["NetworkId"], after["Id"]
+    if after["Status"] == "AVAILABLE" and was in (None, "CREATING"):
+        return [GovernanceEvent("MemberJoined", network, subject, {"Name": after["Name"]})]
+    if after["Status"] in GONE and was not in GONE:
+        return [GovernanceEvent("MemberRemoved", network, subject, {"Name": after["Name"]})]
+    return []
+
+
+def _invitation(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> list[GovernanceEvent]:
+    network, subject = after["NetworkId"], after["InvitationId"]
+    detail = {"Principal": after["Principal"], "Status": after["Status"]}
+    if before is None:
+        return [GovernanceEvent("InvitationIssued", network, subject, detail)]
+    if before["Status"] != after["Status"]:
+        return [GovernanceEvent("InvitationChanged", network, subject, detail)]
+    return []
+
+
+_RULES: dict[str, Callable[[Mapping[str, Any] | None, Mapping[str, Any]], list[GovernanceEvent]]]
+_RULES = {
+    "proposals": _proposal,
+    "votes": _vote,
+    "members": _member,
+    "invitations": _invitation,
+}
+
+
+def events_for(transitions: Sequence[Transition]) -> list[GovernanceEvent]:
+    """The governance events of one transaction, in the order its documents changed."""
+    found: list[GovernanceEvent] = []
+    for table, before, after in transitions:
+        rule = _RULES.get(table)
+        if rule is not None:
+            found.extend(rule(before, after))
+    return found
+
+
+Subscriber = Callable[[GovernanceEvent], None]
+
+
+class EventBus:
+    """Fan-out to subscribers; a failing subscriber is logged and never blocks the others."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def publish(self, events: Sequence[GovernanceEvent]) -> None:
+        for event in events:
+            for subscriber in list(self._subscribers):
+                try:
+                    subscriber(event)
+                except Exception:
+                    log.exception("governance event subscriber failed on %s", event.kind)
