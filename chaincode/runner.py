@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from fabric_chaincode_python.fabric_contract_api import Contract, ContractChaincode
+from fabric_chaincode_python.fabric_shim.handler import Handler
+from fabric_chaincode_python.fabric_shim.server import ChaincodeService
+from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub
 from fabric_protos.peer import (
     chaincode_pb2,
     chaincode_shim_pb2,
@@ -29,18 +33,6 @@ from fabric_protos.peer import (
 )
 
 from chaincode.errors import ContractLoadError
-
-# Importing the Python shim runs logging.basicConfig(level=DEBUG); keep the caller's level.
-_root_level = logging.getLogger().level
-from fabric_chaincode_python.fabric_contract_api import (  # noqa: E402
-    Contract,
-    ContractChaincode,
-)
-from fabric_chaincode_python.fabric_shim.handler import Handler  # noqa: E402
-from fabric_chaincode_python.fabric_shim.server import ChaincodeService  # noqa: E402
-from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub  # noqa: E402
-
-logging.getLogger().setLevel(_root_level)
 
 Message = chaincode_shim_pb2.ChaincodeMessage
 
@@ -53,6 +45,25 @@ class _QuietShim(logging.Filter):
 
 
 logging.getLogger("asyncio").addFilter(_QuietShim())
+
+_SHIM_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def _undo_shim_logging_config() -> None:
+    """Importing the Python shim runs ``logging.basicConfig(level=DEBUG)`` on the root
+    logger, which floods every program that imports a contract; undo exactly that."""
+    root = logging.getLogger()
+    handlers = root.handlers
+    if (
+        root.level == logging.DEBUG
+        and len(handlers) == 1
+        and getattr(handlers[0].formatter, "_fmt", None) == _SHIM_LOG_FORMAT
+    ):
+        root.removeHandler(handlers[0])
+        root.setLevel(logging.WARNING)
+
+
+_undo_shim_logging_config()
 
 
 class ContractStub(ChaincodeStub):
