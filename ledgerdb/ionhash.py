@@ -37,10 +37,12 @@ from amazon.ion.simple_types import (
 )
 from amazon.ion.symbols import SymbolToken
 
+from ledgerdb.errors import LedgerError
+
 __all__ = ["IonHashError", "hash_input", "ion_hash"]
 
 
-class IonHashError(ValueError):
+class IonHashError(LedgerError, ValueError):
     """A value cannot be Ion-hashed; the message names where in the value it sits."""
 
     def __init__(self, path: str, reason: str) -> None:
@@ -233,6 +235,8 @@ def _decimal_parts(value: Decimal, what: str) -> tuple[bool, int, int]:
     if value.is_zero():  # common in fractions (".000"); a zero's adjusted() is its exponent
         return value.is_signed(), 0, value.adjusted()
     text = str(value)  # "-12.340", "1.5E-10", "0E+3": exponent = E-part - fraction digits
+    if "e" in text:  # a decimal context with capitals=0 is in force
+        text = text.upper()
     negative = text[0] == "-"
     if negative:
         text = text[1:]
@@ -324,23 +328,18 @@ def _s_timestamp(value: datetime) -> bytes:
 
 
 def _s_text(prefix: bytes, text: str) -> bytes:
+    """String or symbol: its UTF-8 bytes (the markers test is inlined: strings dominate)."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _Unhashable(f"text {text!r} is not valid Unicode ({exc.reason})") from None
-    return prefix + _escape(data) + _E
+    if 0x0B in data or 0x0C in data or 0x0E in data:
+        data = _escape(data)
+    return prefix + data + _E
 
 
 def _s_string(value: str) -> bytes:
-    if not value:
-        return _S_EMPTY_STRING
-    try:
-        data = value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _Unhashable(f"text {value!r} is not valid Unicode ({exc.reason})") from None
-    if 0x0B in data or 0x0C in data or 0x0E in data:
-        data = _escape(data)
-    return _BEGIN_STRING + data + _E
+    return _s_text(_BEGIN_STRING, value) if value else _S_EMPTY_STRING
 
 
 _SYMBOL_CACHE: dict[str, bytes] = {}

@@ -11,7 +11,7 @@ import re
 import struct
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -25,6 +25,7 @@ from amazon.ion.symbols import SymbolToken
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from ledgerdb.errors import LedgerError
 from ledgerdb.ionhash import IonHashError, hash_input, ion_hash
 
 VECTORS = Path(__file__).parent / "data" / "ionhash_vectors.jsonl"
@@ -202,6 +203,14 @@ def test_duplicate_fields_count() -> None:
     assert ion_hash(simpleion.loads("{a: 1, a: 2}")) == ion_hash(simpleion.loads("{a: 2, a: 1}"))
 
 
+def test_decimals_hash_the_same_under_any_decimal_context() -> None:
+    expected = ion_hash(simpleion.loads("1.50d-10"))
+    with localcontext() as context:
+        context.capitals = 0  # str(Decimal) then writes "1.50e-10"
+        context.prec = 3
+        assert ion_hash(Decimal("1.50E-10")) == expected
+
+
 # --- bad input -------------------------------------------------------------------------------
 
 
@@ -219,6 +228,7 @@ def test_duplicate_fields_count() -> None:
 def test_bad_input_names_where_it_is(value: Any, path: str, reason: str) -> None:
     with pytest.raises(IonHashError, match=re.escape(reason)) as caught:
         ion_hash(value)
+    assert isinstance(caught.value, LedgerError)
     assert caught.value.path == path
     assert path in str(caught.value)
 
