@@ -68,12 +68,17 @@ class ExecuteResult:
     event: chaincode_event_pb2.ChaincodeEvent | None
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class _OpenQuery:
     results: Iterator[bytes]
     paginated: bool
     limit: int
     bookmark: Callable[[], str] = lambda: ""
+    close: Callable[[], None] = _nothing
     returned: int = 0
     pending: bytes | None = None
 
@@ -211,7 +216,11 @@ class ChaincodeHandler:
         collections: CollectionGuard | None = None,
         timeout: float | None = None,
     ) -> ExecuteResult:
-        """Run one INIT/TRANSACTION to COMPLETED; raise ``ChaincodeFailed`` on ERROR."""
+        """Run one INIT/TRANSACTION to COMPLETED; raise ``ChaincodeFailed`` on ERROR.
+
+        ``namespace`` is the chaincode *name* of the definition, whose state the contract
+        sees; it defaults to the registered name, which for CCaaS is the package ID.
+        """
         if self._closed is not None:
             raise ChaincodeDisconnected(f"chaincode {self.name}: not connected ({self._closed})")
         key = (channel_id, txid)
@@ -247,10 +256,12 @@ class ChaincodeHandler:
             ) from None
         finally:
             del self._contexts[key]
+            for query in context.queries.values():
+                query.close()
             context.queries.clear()
-        return self._result(reply, txid)
+        return self._result(reply, txid, context.namespace)
 
-    def _result(self, reply: Message, txid: str) -> ExecuteResult:
+    def _result(self, reply: Message, txid: str, namespace: str) -> ExecuteResult:
         if reply.type == T.ERROR:
             text = reply.payload.decode("utf-8", "replace")
             raise ChaincodeFailed(f"transaction returned with failure: {text}")
@@ -262,7 +273,7 @@ class ChaincodeHandler:
         if reply.HasField("chaincode_event") and reply.chaincode_event.event_name:
             event = chaincode_event_pb2.ChaincodeEvent()
             event.CopyFrom(reply.chaincode_event)
-            event.chaincode_id = self.name
+            event.chaincode_id = namespace
             event.tx_id = txid
         return ExecuteResult(response, event)
 
@@ -388,7 +399,7 @@ class ChaincodeHandler:
         return b""
 
     def _purge_private_data(self, context: TxContext, message: Message) -> bytes:
-        request = shim.DelState.FromString(message.payload)
+        request = shim.PurgePrivateState.FromString(message.payload)
         self._write(context, T.PURGE_PRIVATE_DATA, request.collection, request.key)
         return b""
 
@@ -449,15 +460,17 @@ class ChaincodeHandler:
         if request.collection:
             self._guard(context, request.collection, write=False)
             scan = sim.private_range_scan(ns, request.collection, request.startKey, request.endKey)
-            return self._open(context, _kv_results(ns, scan), False, self._total_limit)
-        if metadata is not None:
+            paginated, limit = False, self._total_limit
+        elif metadata is not None:
             start = metadata.bookmark or request.startKey
             scan = sim.range_scan(ns, start, request.endKey, page_size=metadata.pageSize)
-            return self._open(
-                context, _kv_results(ns, scan), True, metadata.pageSize, scan.bookmark
-            )
-        scan = sim.range_scan(ns, request.startKey, request.endKey)
-        return self._open(context, _kv_results(ns, scan), False, self._total_limit)
+            paginated, limit = True, metadata.pageSize
+        else:
+            scan = sim.range_scan(ns, request.startKey, request.endKey)
+            paginated, limit = False, self._total_limit
+        return self._open(
+            context, _kv_results(ns, scan), paginated, limit, scan.bookmark, scan.close
+        )
 
     def _get_query_result(self, context: TxContext, message: Message) -> bytes:
         request = shim.GetQueryResult.FromString(message.payload)
@@ -497,7 +510,9 @@ class ChaincodeHandler:
 
     def _query_state_close(self, context: TxContext, message: Message) -> bytes:
         request = shim.QueryStateClose.FromString(message.payload)
-        context.queries.pop(request.id, None)
+        query = context.queries.pop(request.id, None)
+        if query is not None:
+            query.close()
         return shim.QueryResponse(has_more=False, id=request.id).SerializeToString()
 
     async def _invoke_chaincode(self, context: TxContext, message: Message) -> bytes:
@@ -520,10 +535,11 @@ class ChaincodeHandler:
         paginated: bool,
         limit: int,
         bookmark: Callable[[], str] = lambda: "",
+        close: Callable[[], None] = _nothing,
     ) -> bytes:
         query_id = f"{context.txid[:8]}-{context.next_query}"
         context.next_query += 1
-        query = _OpenQuery(results, paginated, limit, bookmark)
+        query = _OpenQuery(results, paginated, limit, bookmark, close)
         context.queries[query_id] = query
         return self._page(context, query_id, query)
 
@@ -544,6 +560,7 @@ class ChaincodeHandler:
             batch.append(item)
             query.returned += 1
         del context.queries[query_id]
+        query.close()
         response = shim.QueryResponse(
             results=[shim.QueryResultBytes(resultBytes=b) for b in batch],
             has_more=False,

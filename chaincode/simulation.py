@@ -66,8 +66,7 @@ class RangeScan:
 
     def bookmark(self) -> str:
         """The key the next page starts at (Fabric's range bookmark), or ``""`` at the end."""
-        if self._lookahead is None and not self._done:
-            self._lookahead = self._pull()
+        self.close()
         return self._lookahead[0] if self._lookahead else ""
 
 

@@ -344,6 +344,7 @@ class ContractHarness:
                 signed_proposal=sign_proposal(signer, proposal),
                 creator=signer.creator,
                 is_init=init,
+                namespace=name,
                 collections=self.collections,
             )
         except ChaincodeError as exc:

@@ -62,7 +62,9 @@ async def test_private_data_put_get_hash_and_purge(identities):
         seen["old"] = reply.payload
         reply = await ask(T.GET_PRIVATE_DATA_HASH, shim.GetState(key="old", collection="secrets"))
         seen["hash"] = reply.payload
-        reply = await ask(T.PURGE_PRIVATE_DATA, shim.DelState(key="old", collection="secrets"))
+        reply = await ask(
+            T.PURGE_PRIVATE_DATA, shim.PurgePrivateState(key="old", collection="secrets")
+        )
         assert reply.type == T.RESPONSE
         return completed(request)
 

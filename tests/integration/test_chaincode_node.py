@@ -1,0 +1,153 @@
+"""A real Node ``fabric-shim`` chaincode, served as CCaaS, driven by the harness.
+
+This is the proof that the peer-side handler speaks the protocol as Fabric does for the
+messages our Python contracts never send. The contract lives in
+``chaincode/conformance/node_contract``; its npm packages are installed on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from chaincode.samples.asset_transfer import AssetTransfer
+from chaincode.testing import Collection, ContractHarness, IdentityFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = ROOT / "chaincode" / "conformance" / "node_contract"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def node_address() -> Iterator[str]:
+    if not (CONTRACT / "node_modules" / "fabric-shim").is_dir():
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--silent"],
+            cwd=CONTRACT,
+            check=True,
+            timeout=300,
+        )
+    address = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "CHAINCODE_ID": "probe_1.0:abc", "CHAINCODE_SERVER_ADDRESS": address}
+    process = subprocess.Popen(
+        ["node", "index.js"], cwd=CONTRACT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "serving chaincode" in line:
+            break
+        if not line and process.poll() is not None:
+            raise AssertionError("node contract exited before serving")
+    try:
+        yield address
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest_asyncio.fixture
+async def harness(node_address: str) -> AsyncIterator[ContractHarness]:
+    async with ContractHarness(identities=IDENTITIES) as harness:
+        collections = [Collection("secrets", members=("Org1MSP",))]
+        await harness.connect(node_address, "probe", collections=collections)
+        await harness.deploy(AssetTransfer(), name="basic")
+        yield harness
+
+
+IDENTITIES = IdentityFactory()
+
+
+async def call(harness: ContractHarness, *args: str, **options) -> dict:
+    result = await harness.invoke(*args, chaincode="probe", **options)
+    assert result.ok, result.failure()
+    return result.json()
+
+
+async def test_state_and_event(harness):
+    await call(harness, "put", "k", "v")
+    assert (await call(harness, "get", "k")) == {"value": "v"}
+    emitted = await harness.invoke("emit", "Done", "x", chaincode="probe")
+    assert (emitted.event.name, emitted.event.payload) == ("Done", b"x")
+
+
+async def test_paginated_range_with_bookmarks(harness):
+    for i in range(7):
+        harness.seed(f"p{i}", str(i), chaincode="probe")
+    first = await call(harness, "page", "p0", "p9", "3", "")
+    assert first == {"keys": ["p0", "p1", "p2"], "bookmark": "p3", "count": 3}
+    last = await call(harness, "page", "p0", "p9", "3", "p6")
+    assert last == {"keys": ["p6"], "bookmark": "", "count": 1}
+
+
+async def test_range_past_one_batch_and_rich_query(harness):
+    for i in range(150):
+        harness.seed(f"r{i:03d}", json.dumps({"n": i}), chaincode="probe")
+    keys = (await call(harness, "range", "r000", "r999"))["keys"]
+    assert len(keys) == 150
+    query = json.dumps({"selector": {"n": {"$gte": 147}}, "sort": [{"n": "desc"}]})
+    assert (await call(harness, "query", query))["keys"] == ["r149", "r148", "r147"]
+
+
+async def test_history(harness):
+    await call(harness, "put", "h", "1")
+    await call(harness, "put", "h", "2")
+    entries = (await call(harness, "history", "h"))["entries"]
+    assert [e["value"] for e in entries] == ["2", "1"]
+
+
+async def test_private_data_and_its_hash(harness):
+    await call(harness, "putPrivate", "secrets", "s", transient={"value": "hush"})
+    assert (await call(harness, "getPrivate", "secrets", "s")) == {"value": "hush"}
+    digest = (await call(harness, "privateHash", "secrets", "s"))["hash"]
+    assert digest == hashlib.sha256(b"hush").hexdigest()
+    outsider = IDENTITIES("Org2MSP", "eve")
+    refused = await harness.invoke(
+        "getPrivate", "secrets", "s", chaincode="probe", identity=outsider
+    )
+    assert "does not have read access" in refused.message
+
+
+async def test_key_level_endorsement_policy_is_state_metadata(harness):
+    harness.seed("asset", "1", chaincode="probe")
+    await call(harness, "setPolicy", "asset", "policy-bytes")
+    assert (await call(harness, "getPolicy", "asset")) == {"policy": "policy-bytes"}
+
+
+async def test_client_identity_reads_our_certificates(harness):
+    who = IDENTITIES("Org1MSP", "ann", attributes={"role": "auditor"})
+    answer = await call(harness, "whoami", identity=who)
+    assert answer["mspid"] == "Org1MSP" and answer["role"] == "auditor"
+    # Node renders DNs its own way ("/"-separated, certificate order); Go, and our
+    # client_identity, use pkix.Name.String() and base64 (see test_client_identity).
+    assert answer["id"] == "x509::/C=US/OU=client/CN=ann::/C=US/O=org1/CN=ca.org1"
+
+
+async def test_chaincode_to_chaincode_call(harness):
+    answer = await call(harness, "call", "basic", "CreateAsset", "n1", "red", "1", "Al", "5")
+    assert answer["status"] == 200
+    assert harness.get("n1", chaincode="basic") is not None
+
+
+async def test_contract_error_is_a_500(harness):
+    result = await harness.invoke("fail", chaincode="probe")
+    assert result.status == 500 and result.message == "deliberate failure"
