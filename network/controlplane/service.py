@@ -294,7 +294,7 @@ class ControlPlane:
         ):
             return True
         return any(
-            i["NetworkId"] == network_id and i["Principal"] == caller
+            i["NetworkId"] == network_id and i["Principal"] == caller and i["Status"] == "PENDING"
             for i in self.tables.rows("invitations")
         )
 

@@ -151,17 +151,19 @@ def invite_and_join(
     )["MemberId"]
 
 
-def grow(url: str, network_id: str, first_member: str, size: int) -> list[tuple[Any, str]]:
-    """A network of ``size`` members, accounts 111111111111, 222222222222, …"""
-    members = [(client(url, FIRST), first_member)]
-    for index in range(2, size + 1):
+def grow(url: str, network_id: str, first: tuple[Any, str], size: int) -> list[tuple[Any, str]]:
+    """The first member plus new ones of accounts 222222222222, 333333333333, … up to ``size``."""
+    return grow_more(url, network_id, [first], size)
+
+
+def grow_more(
+    url: str, network_id: str, members: list[tuple[Any, str]], size: int
+) -> list[tuple[Any, str]]:
+    """Extend ``members`` (in place) with invited accounts until there are ``size``."""
+    for index in range(len(members) + 1, size + 1):
         account = str(index) * 12
-        members.append(
-            (
-                client(url, account),
-                invite_and_join(url, network_id, members, account, f"org{index}"),
-            )
-        )
+        joined = invite_and_join(url, network_id, members, account, f"org{index}")
+        members.append((client(url, account), joined))
     return members
 
 
@@ -232,7 +234,7 @@ def test_kill_9_during_a_vote_storm_loses_no_acknowledged_vote(fresh: ControlPla
     """Five members vote on many proposals from threads; the server is SIGKILLed mid-storm."""
     api = client(fresh.url)
     network_id, first = create_network(api, voting=policy(100, 168, "GREATER_THAN_OR_EQUAL_TO"))
-    members = grow(fresh.url, network_id, first, 5)
+    members = grow(fresh.url, network_id, (api, first), 5)
     proposals = [
         api.create_proposal(
             NetworkId=network_id,
@@ -287,7 +289,7 @@ def test_kill_9_during_a_vote_storm_loses_no_acknowledged_vote(fresh: ControlPla
 def test_history_proves_every_vote(server: ControlPlaneProcess) -> None:
     api = client(server.url)
     network_id, first = create_network(api, name="history")
-    members = grow(server.url, network_id, first, 3)
+    members = grow(server.url, network_id, (api, first), 3)
     proposal_id = api.create_proposal(
         NetworkId=network_id,
         MemberId=first,
