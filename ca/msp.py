@@ -13,7 +13,9 @@ Fabric tools and folders from ``cryptogen``/Fabric CA load here.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
+import functools
 import hashlib
 import itertools
 import os
@@ -90,6 +92,14 @@ class MspConfig:
 
 
 @dataclass(frozen=True)
+class _Verdict:
+    chain: tuple[x509.Certificate, ...]
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime
+    roles: frozenset[Role]
+
+
+@dataclass(frozen=True)
 class Identity:
     """A deserialized ``SerializedIdentity``; not yet known to be valid."""
 
@@ -97,7 +107,7 @@ class Identity:
     certificate_pem: bytes
     certificate: x509.Certificate
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """Fabric's identity identifier: SHA-256 of the certificate's DER."""
         return hashlib.sha256(self.certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
@@ -151,7 +161,7 @@ class Msp:
             for p in config.admins
         }
         self._revoked = self._index_crls(config.crls)
-        self._chains: dict[bytes, list[x509.Certificate]] = {}
+        self._verdicts: dict[bytes, _Verdict] = {}
 
     # -- configuration -------------------------------------------------------------
 
@@ -185,18 +195,20 @@ class Msp:
 
     def validate(self, identity: Identity) -> None:
         """Raise ``IdentityError`` unless the identity is currently valid in this MSP."""
+        verdict = self._verdict(identity)
+        moment = certificates.now()
+        if not verdict.valid_from <= moment <= verdict.valid_until:
+            self._raise_expired(verdict.chain, moment)
+
+    def _verdict(self, identity: Identity) -> _Verdict:
+        """The time-independent checks (chain, CRL, NodeOU), cached: an ``Msp`` is immutable."""
         if identity.mspid != self.mspid:
             raise IdentityError(f"identity belongs to MSP {identity.mspid!r}, not {self.mspid!r}")
-        chain = self._chain(identity.certificate)
-        moment = certificates.now()
-        for cert in chain:
-            if certificates.is_expired(cert, moment):
-                what = "identity certificate" if cert is chain[0] else "CA certificate"
-                raise IdentityError(
-                    f"{what} {certificates.common_name(cert)!r} of MSP {self.mspid} is expired "
-                    f"or not yet valid (valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
-                    f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)"
-                )
+        cert = identity.certificate
+        cached = self._verdicts.get(cert.signature)
+        if cached is not None and cached.chain[0] == cert:
+            return cached
+        chain = self._chain(cert)
         for child, parent in itertools.pairwise(chain):
             serials = self._revoked.get(certificates.subject_key_id(parent), ())
             if child.serial_number in serials:
@@ -205,15 +217,37 @@ class Msp:
                     f"{certificates.hex_id(child.serial_number)}) has been revoked by MSP "
                     f"{self.mspid}"
                 )
-        if self.config.node_ous and self.config.node_ous.enabled:
-            self._require_one_node_role(identity)
+        roles = self._node_roles(cert)
+        if self.config.node_ous and self.config.node_ous.enabled and len(roles) != 1:
+            found = ", ".join(sorted(r.name.lower() for r in roles)) or "none"
+            raise IdentityError(
+                f"identity {identity.enrollment_id!r} of MSP {self.mspid} must carry exactly one "
+                f"NodeOU role (client, peer, admin or orderer); found: {found}"
+            )
+        admin = cert.public_bytes(serialization.Encoding.DER) in self._admins or Role.ADMIN in roles
+        verdict = _Verdict(
+            chain=tuple(chain),
+            valid_from=max(c.not_valid_before_utc for c in chain),
+            valid_until=min(c.not_valid_after_utc for c in chain),
+            roles=frozenset({Role.MEMBER, *roles, *((Role.ADMIN,) if admin else ())}),
+        )
+        if len(self._verdicts) >= _VALIDATION_CACHE_SIZE:
+            self._verdicts.clear()
+        self._verdicts[cert.signature] = verdict
+        return verdict
+
+    def _raise_expired(self, chain: tuple[x509.Certificate, ...], moment) -> None:
+        for cert in chain:
+            if certificates.is_expired(cert, moment):
+                what = "identity certificate" if cert is chain[0] else "CA certificate"
+                raise IdentityError(
+                    f"{what} {certificates.common_name(cert)!r} of MSP {self.mspid} is expired "
+                    f"or not yet valid (valid {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+                    f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)"
+                )
 
     def _chain(self, leaf: x509.Certificate) -> list[x509.Certificate]:
-        """Leaf → … → root, built from this MSP's CAs; cached because it is pure."""
-        key = leaf.signature
-        cached = self._chains.get(key)
-        if cached is not None and cached[0] == leaf:
-            return cached
+        """Leaf → … → root, built from this MSP's CAs."""
         if _is_ca(leaf):
             raise IdentityError("a CA certificate cannot be used as an identity")
         chain = [leaf]
@@ -222,9 +256,6 @@ class Msp:
             root = next((r for r in self._roots if certificates.issued_by(current, r)), None)
             if root is not None:
                 chain.append(root)
-                if len(self._chains) >= _VALIDATION_CACHE_SIZE:
-                    self._chains.clear()
-                self._chains[key] = chain
                 return chain
             parent = next(
                 (
@@ -243,33 +274,23 @@ class Msp:
             f"{self.mspid}"
         )
 
-    def node_roles(self, identity: Identity) -> set[Role]:
+    def _node_roles(self, cert: x509.Certificate) -> set[Role]:
         node_ous = self.config.node_ous
         if not node_ous or not node_ous.enabled:
             return set()
-        ous = set(certificates.organizational_units(identity.certificate))
+        ous = set(certificates.organizational_units(cert))
         return {role for role in NODE_ROLES if node_ous.ou_for(role) in ous}
 
-    def _require_one_node_role(self, identity: Identity) -> None:
-        roles = self.node_roles(identity)
-        if len(roles) != 1:
-            found = ", ".join(sorted(r.name.lower() for r in roles)) or "none"
-            raise IdentityError(
-                f"identity {identity.enrollment_id!r} of MSP {self.mspid} must carry exactly one "
-                f"NodeOU role (client, peer, admin or orderer); found: {found}"
-            )
+    def node_roles(self, identity: Identity) -> set[Role]:
+        return self._node_roles(identity.certificate)
 
     def is_admin(self, identity: Identity) -> bool:
-        der = identity.certificate.public_bytes(serialization.Encoding.DER)
-        return der in self._admins or Role.ADMIN in self.node_roles(identity)
+        return Role.ADMIN in self.roles(identity)
 
     def roles(self, identity: Identity) -> set[Role]:
-        """Every role the (validated) identity holds: MEMBER plus admin/node roles."""
+        """Every role the (valid) identity holds: MEMBER plus admin and NodeOU roles."""
         self.validate(identity)
-        roles = {Role.MEMBER, *self.node_roles(identity)}
-        if self.is_admin(identity):
-            roles.add(Role.ADMIN)
-        return roles
+        return set(self._verdict(identity).roles)
 
     def satisfies_principal(
         self, identity: Identity, principal: msp_principal_pb2.MSPPrincipal
@@ -350,6 +371,7 @@ class MspManager:
 
     def __init__(self, msps: Iterable[Msp] = ()) -> None:
         self._msps: dict[str, Msp] = {}
+        self._parsed: dict[bytes, Identity] = {}
         for msp in msps:
             self.add(msp)
 
@@ -370,7 +392,13 @@ class MspManager:
         return sorted(self._msps)
 
     def deserialize(self, identity_bytes: bytes) -> tuple[Msp, Identity]:
-        identity = parse_serialized_identity(identity_bytes)
+        """Creator bytes → (its MSP, identity); parsed identities are cached by their bytes."""
+        identity = self._parsed.get(identity_bytes)
+        if identity is None:
+            identity = parse_serialized_identity(identity_bytes)
+            if len(self._parsed) >= _VALIDATION_CACHE_SIZE:
+                self._parsed.clear()
+            self._parsed[identity_bytes] = identity
         return self.get(identity.mspid), identity
 
     def validate(self, identity_bytes: bytes) -> Identity:
