@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from amazon.ion.core import IonType, Timestamp
@@ -71,6 +72,8 @@ def hash_input(value: Any) -> bytes:
         return _serialize(value)
     except _Unhashable as exc:
         raise IonHashError("$" + "".join(reversed(exc.steps)), exc.reason) from None
+    except RecursionError:
+        raise IonHashError("$", "nested deeper than Python's recursion limit") from None
 
 
 _sha256 = hashlib.sha256
@@ -102,7 +105,6 @@ _S_TRUE = b"\x0b\x11\x0e"
 _S_ZERO_INT = b"\x0b\x20\x0e"
 _S_ZERO_FLOAT = b"\x0b\x40\x0e"
 _S_ZERO_DECIMAL = b"\x0b\x50\x0e"
-_S_EMPTY_STRING = b"\x0b\x80\x0e"
 _S_EMPTY_STRUCT = b"\x0b\xd0\x0e"
 _S_SYMBOL_ZERO = b"\x0b\x71\x0e"
 _S_NAN = b"\x0b\x40\x7f\xf8\x00\x00\x00\x00\x00\x00\x0e"
@@ -338,8 +340,8 @@ def _s_text(prefix: bytes, text: str) -> bytes:
     return prefix + data + _E
 
 
-def _s_string(value: str) -> bytes:
-    return _s_text(_BEGIN_STRING, value) if value else _S_EMPTY_STRING
+# partial() binds the type prefix without another Python frame per value.
+_s_string = partial(_s_text, _BEGIN_STRING)
 
 
 _SYMBOL_CACHE: dict[str, bytes] = {}
@@ -381,15 +383,12 @@ def _s_symbol(value: Any) -> bytes:
     raise _Unhashable(f"symbol {value!r} is not text or a SymbolToken")
 
 
-def _s_lob(prefix: bytes) -> Callable[[bytes], bytes]:
-    def serialize(value: bytes) -> bytes:
-        return prefix + _escape(bytes(value)) + _E
-
-    return serialize
+def _s_lob(prefix: bytes, value: bytes) -> bytes:
+    return prefix + _escape(bytes(value)) + _E
 
 
-_s_clob = _s_lob(_BEGIN_CLOB)
-_s_blob = _s_lob(_BEGIN_BLOB)
+_s_clob = partial(_s_lob, _BEGIN_CLOB)
+_s_blob = partial(_s_lob, _BEGIN_BLOB)
 
 
 # --- containers ------------------------------------------------------------------------------
@@ -410,12 +409,8 @@ def _s_sequence(prefix: bytes, values: Iterable[Any]) -> bytes:
     return b"".join(parts)
 
 
-def _s_list(value: Iterable[Any]) -> bytes:
-    return _s_sequence(_BEGIN_LIST, value)
-
-
-def _s_sexp(value: Iterable[Any]) -> bytes:
-    return _s_sequence(_BEGIN_SEXP, value)
+_s_list = partial(_s_sequence, _BEGIN_LIST)
+_s_sexp = partial(_s_sequence, _BEGIN_SEXP)
 
 
 def _s_struct(digests: list[bytes]) -> bytes:
