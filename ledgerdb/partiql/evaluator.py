@@ -1,0 +1,1067 @@
+"""Evaluates a parsed statement against a ``Catalog``: values for queries, changes for DML.
+
+Nothing here writes: INSERT/UPDATE/DELETE/DDL produce ``Change`` objects and QLDB's result
+documents (``{documentId: …}``, ``{tableId: …}``); the database applies the changes in its
+transaction. Rows are read only through the plan ``planner.py`` made for the statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cmp_to_key, lru_cache
+from typing import Any
+
+from ledgerdb.partiql import ast
+from ledgerdb.partiql import changes as ch
+from ledgerdb.partiql.catalog import Catalog, Row
+from ledgerdb.partiql.errors import (
+    PartiQLEvaluationError,
+    PartiQLSemanticError,
+    PartiQLTypeError,
+    UnknownIndex,
+    UnknownTable,
+    UnknownVariable,
+)
+from ledgerdb.partiql.functions import cast, scalar_functions
+from ledgerdb.partiql.parser import parse
+from ledgerdb.partiql.planner import (
+    EXPRESSION,
+    INDEX,
+    SCAN,
+    Access,
+    Plan,
+    QueryPlan,
+    catalog_opener,
+    plan_statement,
+    table_name,
+    walk,
+)
+from ledgerdb.partiql.values import (
+    MISSING,
+    Bag,
+    Kind,
+    SortKey,
+    compare,
+    equal,
+    index_key,
+    is_float,
+    is_integer,
+    is_true,
+    is_unknown,
+    kind,
+    plain,
+    struct_get,
+    struct_items,
+    text,
+    type_name,
+    unknown_result,
+)
+
+MAX_INDEXES_PER_TABLE = 5
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_UNBOUND = object()
+
+
+@dataclass
+class StatementResult:
+    """What one statement produced: result documents, changes to apply, and its plan."""
+
+    values: list[Any]
+    ordered: bool
+    changes: list[ch.Change] = field(default_factory=list)
+    plan: Plan | None = None
+
+
+def execute(
+    statement: str | ast.Statement,
+    catalog: Catalog,
+    parameters: Sequence[Any] = (),
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> StatementResult:
+    """Parse (if needed), plan and evaluate one statement."""
+    parsed = parse(statement) if isinstance(statement, str) else statement
+    return _Evaluator(catalog, parameters, clock).run(parsed)
+
+
+def explain(
+    statement: str | ast.Statement, catalog: Catalog, parameters: Sequence[Any] = ()
+) -> Plan:
+    """The plan a statement would run with, without running it."""
+    parsed = parse(statement) if isinstance(statement, str) else statement
+    evaluator = _Evaluator(catalog, parameters, None)
+    return evaluator.make_plan(parsed)
+
+
+class Env:
+    """Variables in scope: this level's bindings, the enclosing ones, and the FROM row
+    values an unqualified name may be a field of (``SELECT VIN FROM t``)."""
+
+    __slots__ = ("group", "parent", "row", "rows", "vars")
+
+    def __init__(
+        self,
+        variables: dict[str, Any],
+        parent: Env | None = None,
+        rows: tuple[Any, ...] = (),
+        row: tuple[str, Row] | None = None,
+        group: _Group | None = None,
+    ) -> None:
+        self.vars = variables
+        self.parent = parent
+        self.rows = rows
+        self.row = row
+        self.group = group
+
+    def find(self, name: str) -> Any:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name]
+            env = env.parent
+        return _UNBOUND
+
+    def implicit(self, name: str) -> Any:
+        env: Env | None = self
+        while env is not None:
+            for value in env.rows:
+                if kind(value) is Kind.STRUCT:
+                    found = struct_get(value, name)
+                    if found is not MISSING:
+                        return found
+            env = env.parent
+        return _UNBOUND
+
+    def in_query(self) -> bool:
+        env: Env | None = self
+        while env is not None:
+            if env.rows or env.group is not None:
+                return True
+            env = env.parent
+        return False
+
+    def source_row(self, alias: str) -> Row | None:
+        env: Env | None = self
+        while env is not None:
+            if env.row is not None and env.row[0] == alias:
+                return env.row[1]
+            env = env.parent
+        return None
+
+    def nearest_group(self) -> _Group | None:
+        env: Env | None = self
+        while env is not None:
+            if env.group is not None:
+                return env.group
+            env = env.parent
+        return None
+
+
+@dataclass
+class _Group:
+    keys: list[tuple[ast.Expr, Any]]
+    members: list[Env]
+
+
+class _Evaluator:
+    def __init__(
+        self,
+        catalog: Catalog,
+        parameters: Sequence[Any],
+        clock: Callable[[], dt.datetime] | None,
+    ) -> None:
+        self.catalog = catalog
+        self.parameters = list(parameters)
+        self.functions = scalar_functions(clock or (lambda: dt.datetime.now(dt.UTC)))
+        self.plan = Plan("")
+        self.dispatch: dict[type, Callable[[Any, Env], Any]] = {
+            ast.Literal: lambda e, env: e.value,
+            ast.Var: self._var,
+            ast.Param: self._param,
+            ast.Path: self._path,
+            ast.Unary: self._unary,
+            ast.Binary: self._binary,
+            ast.IsTest: self._is_test,
+            ast.InTest: self._in_test,
+            ast.Between: self._between,
+            ast.Like: self._like,
+            ast.Call: self._call,
+            ast.Aggregate: self._aggregate,
+            ast.Cast: lambda e, env: cast(self.eval(e.operand, env), e.type_name, e.type_args),
+            ast.Case: self._case,
+            ast.ListCtor: lambda e, env: [_element(self.eval(i, env)) for i in e.items],
+            ast.BagCtor: lambda e, env: Bag(_element(self.eval(i, env)) for i in e.items),
+            ast.StructCtor: self._struct,
+            ast.Select: self._select,
+        }
+
+    # -- statements ----------------------------------------------------------------------
+    def make_plan(self, statement: ast.Statement) -> Plan:
+        self._check_parameters(statement)
+        opener = catalog_opener(self.catalog, lambda expr: self.eval(expr, Env({})))
+        return plan_statement(statement, opener)
+
+    def run(self, statement: ast.Statement) -> StatementResult:
+        self.plan = self.make_plan(statement)
+        handler = {
+            ast.Query: self._query,
+            ast.Insert: self._insert,
+            ast.Update: self._update,
+            ast.Delete: self._delete,
+            ast.CreateTable: self._create_table,
+            ast.DropTable: self._drop_table,
+            ast.UndropTable: self._undrop_table,
+            ast.CreateIndex: self._create_index,
+            ast.DropIndex: self._drop_index,
+        }[type(statement)]
+        result = handler(statement)
+        result.plan = self.plan
+        return result
+
+    def _check_parameters(self, statement: ast.Statement) -> None:
+        wanted = sum(1 for node in walk(statement) if isinstance(node, ast.Param))
+        if wanted != len(self.parameters):
+            raise PartiQLEvaluationError(
+                f"the statement has {wanted} parameter(s) (?) but {len(self.parameters)} were given"
+            )
+
+    def _query(self, statement: ast.Query) -> StatementResult:
+        value = self.eval(statement.expr, Env({}))
+        if isinstance(statement.expr, ast.Select):
+            return StatementResult([_output(v) for v in value], not isinstance(value, Bag))
+        return StatementResult([] if value is MISSING else [_output(value)], True)
+
+    def _table(self, name: str) -> Any:
+        table = self.catalog.table(name)
+        if table is None:
+            raise UnknownTable(name)
+        return table
+
+    def _insert(self, statement: ast.Insert) -> StatementResult:
+        self._table(statement.table)
+        value = self.eval(statement.value, Env({}))
+        if statement.single or kind(value) is Kind.STRUCT:
+            documents = [value]
+        elif kind(value) in (Kind.BAG, Kind.LIST):
+            documents = list(value)
+        else:
+            raise PartiQLTypeError("INSERT", f"expected documents, got {type_name(value)}")
+        changes: list[ch.Change] = []
+        results = []
+        for position, document in enumerate(documents):
+            if kind(document) is not Kind.STRUCT:
+                raise PartiQLTypeError(
+                    "INSERT", f"document {position + 1} is a {type_name(document)}, not a struct"
+                )
+            document_id = self.catalog.new_id()
+            changes.append(ch.InsertDocument(statement.table, document_id, plain(document)))
+            results.append({"documentId": document_id})
+        return StatementResult(results, False, changes)
+
+    def _target_rows(self, statement: ast.Update | ast.Delete) -> tuple[str, list[Env]]:
+        query_plan = self.plan.queries[id(statement)]
+        first = query_plan.accesses[0]
+        if first.method == EXPRESSION or first.table is None:
+            raise PartiQLSemanticError(
+                f"{first.alias}: DML needs a table as its first source, not an expression"
+            )
+        label = table_name(statement.sources[0].source)
+        if label is None:
+            raise PartiQLSemanticError("DML works on a table's user view only")
+        envs = self._bindings(statement.sources, query_plan, Env({}))
+        if statement.where is not None:
+            envs = (e for e in envs if is_true(self.eval(statement.where, e)))
+        return label, list(envs)
+
+    def _update(self, statement: ast.Update) -> StatementResult:
+        table, envs = self._target_rows(statement)
+        alias = statement.sources[0].alias
+        documents: dict[str, Any] = {}
+        deleted: set[str] = set()
+        for env in envs:
+            row = env.source_row(alias)
+            assert row is not None
+            if row.document_id in deleted:
+                continue
+            document = documents.setdefault(row.document_id, plain(row.data))
+            for operation in statement.operations:
+                if self._modify(document, operation, alias, env):
+                    deleted.add(row.document_id)
+                    break
+        changes: list[ch.Change] = []
+        for document_id, document in documents.items():
+            if document_id in deleted:
+                changes.append(ch.DeleteDocument(table, document_id))
+            else:
+                changes.append(ch.UpdateDocument(table, document_id, document))
+        return StatementResult(_document_ids(documents), False, changes)
+
+    def _delete(self, statement: ast.Delete) -> StatementResult:
+        table, envs = self._target_rows(statement)
+        alias = statement.sources[0].alias
+        ids: dict[str, None] = {}
+        for env in envs:
+            row = env.source_row(alias)
+            assert row is not None
+            ids[row.document_id] = None
+        changes: list[ch.Change] = [ch.DeleteDocument(table, i) for i in ids]
+        return StatementResult(_document_ids(ids), False, changes)
+
+    def _create_table(self, statement: ast.CreateTable) -> StatementResult:
+        if not TABLE_NAME.fullmatch(statement.name):
+            raise PartiQLSemanticError(
+                f"invalid table name {statement.name!r}: 1-128 letters, digits or _, "
+                "not starting with a digit"
+            )
+        if self.catalog.table(statement.name) is not None:
+            raise PartiQLSemanticError(f"table {statement.name} already exists")
+        for name, value in statement.options:
+            if name != "aws_tags":
+                raise PartiQLSemanticError(f"CREATE TABLE: unknown option {name!r}")
+            if kind(self.eval(value, Env({}))) is not Kind.STRUCT:
+                raise PartiQLTypeError("CREATE TABLE", "aws_tags must be a struct")
+        table_id = self.catalog.new_id()
+        return _ddl_result(ch.CreateTable(statement.name, table_id))
+
+    def _drop_table(self, statement: ast.DropTable) -> StatementResult:
+        table = self._table(statement.name)
+        return _ddl_result(ch.DropTable(statement.name, table.table_id))
+
+    def _undrop_table(self, statement: ast.UndropTable) -> StatementResult:
+        name = self.catalog.dropped_table(statement.table_id)
+        if name is None:
+            raise UnknownTable(statement.table_id)
+        if self.catalog.table(name) is not None:
+            raise PartiQLSemanticError(f"cannot undrop {statement.table_id}: {name} is active")
+        return _ddl_result(ch.UndropTable(name, statement.table_id))
+
+    def _create_index(self, statement: ast.CreateIndex) -> StatementResult:
+        table = self._table(statement.table)
+        indexes = table.indexes()
+        if statement.path in indexes.values():
+            field_name = ".".join(statement.path)
+            raise PartiQLSemanticError(
+                f"table {statement.table} already has an index on {field_name}"
+            )
+        if len(indexes) >= MAX_INDEXES_PER_TABLE:
+            raise PartiQLSemanticError(
+                f"table {statement.table} already has {MAX_INDEXES_PER_TABLE} indexes (the limit)"
+            )
+        change = ch.CreateIndex(
+            statement.table, table.table_id, self.catalog.new_id(), statement.path
+        )
+        return _ddl_result(change)
+
+    def _drop_index(self, statement: ast.DropIndex) -> StatementResult:
+        table = self._table(statement.table)
+        options = {name: self.eval(value, Env({})) for name, value in statement.options}
+        if options.get("purge") is not True:
+            raise PartiQLSemanticError("DROP INDEX requires WITH (purge = true)")
+        if statement.index_id not in table.indexes():
+            raise UnknownIndex(statement.index_id, statement.table)
+        return _ddl_result(ch.DropIndex(statement.table, table.table_id, statement.index_id))
+
+    # -- DML paths -----------------------------------------------------------------------
+    def _modify(self, document: Any, operation: ast.DmlOp, alias: str, env: Env) -> bool:
+        """Applies one SET/REMOVE/INSERT to ``document``; True when it removes the document."""
+        steps = self._target_steps(operation.target, alias, env)
+        if isinstance(operation, ast.RemoveOp):
+            if not steps:
+                return True
+            _remove(document, steps)
+        elif isinstance(operation, ast.SetOp):
+            if not steps:
+                raise PartiQLSemanticError("SET needs a field of the document, not the document")
+            value = self.eval(operation.value, env)
+            if value is MISSING:
+                _remove(document, steps)
+            else:
+                _assign(document, steps, plain(value))
+        else:
+            value = self.eval(operation.value, env)
+            key = None if operation.key is None else self.eval(operation.key, env)
+            _insert_into(_navigate(document, steps), plain(_element(value)), key)
+        return False
+
+    def _target_steps(self, target: ast.Expr, alias: str, env: Env) -> list[str | int]:
+        if isinstance(target, ast.Var):
+            return [] if target.name == alias else [target.name]
+        if not isinstance(target, ast.Path) or not isinstance(target.root, ast.Var):
+            raise PartiQLSemanticError("a DML target must be a path into the document")
+        steps: list[str | int] = [] if target.root.name == alias else [target.root.name]
+        if target.root.name != alias and env.find(target.root.name) is not _UNBOUND:
+            raise PartiQLSemanticError(
+                f"DML paths must start at the table alias {alias!r}, not {target.root.name!r}"
+            )
+        for step in target.steps:
+            if isinstance(step, ast.FieldStep):
+                steps.append(step.name)
+            elif isinstance(step, ast.IndexStep):
+                index = self.eval(step.index, env)
+                if not is_integer(index) and kind(index) is not Kind.TEXT:
+                    raise PartiQLTypeError("DML path", f"[{index!r}] is not an index or a name")
+                steps.append(int(index) if is_integer(index) else text(index))
+            else:
+                raise PartiQLSemanticError("a DML target cannot contain wildcards")
+        return steps
+
+    # -- expressions ---------------------------------------------------------------------
+    def eval(self, expr: ast.Expr, env: Env) -> Any:
+        group = env.group
+        if group is not None:
+            for key_expr, value in group.keys:
+                if key_expr == expr:
+                    return value
+        return self.dispatch[type(expr)](expr, env)
+
+    def _var(self, expr: ast.Var, env: Env) -> Any:
+        value = env.find(expr.name)
+        if value is not _UNBOUND:
+            return value
+        if expr.local:
+            raise UnknownVariable(expr.name)
+        value = env.implicit(expr.name)
+        if value is not _UNBOUND:
+            return value
+        table = self.catalog.table(expr.name)
+        if table is not None:
+            return Bag(row.data for row in table.scan())
+        if env.in_query():
+            return MISSING
+        raise UnknownVariable(expr.name)
+
+    def _param(self, expr: ast.Param, env: Env) -> Any:
+        return self.parameters[expr.index]
+
+    def _path(self, expr: ast.Path, env: Env) -> Any:
+        return self._steps(self.eval(expr.root, env), expr.steps, env)
+
+    def _steps(self, value: Any, steps: tuple[ast.Step, ...], env: Env) -> Any:
+        for position, step in enumerate(steps):
+            if is_unknown(value):
+                return unknown_result(value)  # NULL.a is NULL (e.g. an unmatched LEFT JOIN)
+            if isinstance(step, ast.FieldStep):
+                value = struct_get(value, step.name) if kind(value) is Kind.STRUCT else MISSING
+            elif isinstance(step, ast.IndexStep):
+                value = _index(value, self.eval(step.index, env))
+            else:
+                return self._wildcard(value, step, steps[position + 1 :], env)
+        return value
+
+    def _wildcard(
+        self, value: Any, step: ast.WildcardStep, rest: tuple[ast.Step, ...], env: Env
+    ) -> Bag:
+        value_kind = kind(value)
+        if step.fields:
+            items = [v for _, v in struct_items(value)] if value_kind is Kind.STRUCT else []
+        elif value_kind in (Kind.LIST, Kind.SEXP, Kind.BAG):
+            items = list(value)
+        else:
+            items = []
+        more = any(isinstance(s, ast.WildcardStep) for s in rest)
+        result = Bag()
+        for item in items:
+            found = self._steps(item, rest, env)
+            if more and isinstance(found, Bag):
+                result.extend(found)
+            elif found is not MISSING:
+                result.append(found)
+        return result
+
+    def _operand(self, expr: ast.Expr, env: Env) -> Any:
+        """A comparison operand; a SQL-style subquery there yields its single value."""
+        value = self.eval(expr, env)
+        if isinstance(expr, ast.Select) and not isinstance(expr.projection, ast.SelectValue):
+            return _scalar_of(value)
+        return value
+
+    def _unary(self, expr: ast.Unary, env: Env) -> Any:
+        value = self.eval(expr.operand, env)
+        if expr.op == "not":
+            if is_unknown(value):
+                return unknown_result(value)
+            _require_bool("NOT", value)
+            return not value
+        if is_unknown(value):
+            return unknown_result(value)
+        if kind(value) is not Kind.NUMBER:
+            raise PartiQLTypeError(f"unary {expr.op}", f"expected a number, got {type_name(value)}")
+        return -value if expr.op == "-" else value
+
+    def _binary(self, expr: ast.Binary, env: Env) -> Any:
+        op = expr.op
+        if op in ("and", "or"):
+            return self._logic(expr, env)
+        left, right = self._operand(expr.left, env), self._operand(expr.right, env)
+        if op in ("=", "<>"):
+            if is_unknown(left) or is_unknown(right):
+                return unknown_result(left, right)
+            same = equal(left, right)
+            return same if op == "=" else not same
+        if op in ("<", "<=", ">", ">="):
+            return _ordered(op, left, right)
+        if op == "||":
+            return _concat(left, right)
+        return _arithmetic(op, left, right)
+
+    def _logic(self, expr: ast.Binary, env: Env) -> Any:
+        stop = expr.op == "or"  # the value that decides the result on its own
+        left = self.eval(expr.left, env)
+        if not is_unknown(left):
+            _require_bool(expr.op.upper(), left)
+            if bool(left) is stop:
+                return stop
+        right = self.eval(expr.right, env)
+        if not is_unknown(right):
+            _require_bool(expr.op.upper(), right)
+            if bool(right) is stop:
+                return stop
+        if is_unknown(left) or is_unknown(right):
+            return unknown_result(left, right)
+        return not stop
+
+    def _is_test(self, expr: ast.IsTest, env: Env) -> bool:
+        value = self.eval(expr.operand, env)
+        found = value is MISSING if expr.what == "missing" else is_unknown(value)
+        return found is not expr.negated
+
+    def _in_test(self, expr: ast.InTest, env: Env) -> Any:
+        value = self._operand(expr.operand, env)
+        collection = self.eval(expr.collection, env)
+        if is_unknown(value):
+            return unknown_result(value)
+        if kind(collection) not in (Kind.LIST, Kind.SEXP, Kind.BAG):
+            if is_unknown(collection):
+                return unknown_result(collection)
+            raise PartiQLTypeError("IN", f"expected a collection, got {type_name(collection)}")
+        if isinstance(expr.collection, ast.Select) and not isinstance(
+            expr.collection.projection, ast.SelectValue
+        ):
+            collection = [_scalar_of(Bag([v])) for v in collection]
+        unknown = False
+        for item in collection:
+            if is_unknown(item):
+                unknown = True
+            elif equal(value, item):
+                return not expr.negated
+        return None if unknown else expr.negated
+
+    def _between(self, expr: ast.Between, env: Env) -> Any:
+        value = self.eval(expr.operand, env)
+        low, high = self.eval(expr.low, env), self.eval(expr.high, env)
+        above, below = _ordered(">=", value, low), _ordered("<=", value, high)
+        if above is False or below is False:
+            result: Any = False
+        elif is_unknown(above) or is_unknown(below):
+            return unknown_result(above, below)
+        else:
+            result = True
+        return (not result) if expr.negated else result
+
+    def _like(self, expr: ast.Like, env: Env) -> Any:
+        value, pattern = self.eval(expr.operand, env), self.eval(expr.pattern, env)
+        escape = None if expr.escape is None else self.eval(expr.escape, env)
+        if is_unknown(value) or is_unknown(pattern) or (escape is not None and is_unknown(escape)):
+            return unknown_result(value, pattern, escape if escape is not None else 0)
+        for what, item in (("value", value), ("pattern", pattern)):
+            if kind(item) is not Kind.TEXT:
+                raise PartiQLTypeError(
+                    "LIKE", f"the {what} must be a string, got {type_name(item)}"
+                )
+        if escape is not None and (kind(escape) is not Kind.TEXT or len(text(escape)) != 1):
+            raise PartiQLTypeError("LIKE", "ESCAPE must be a single character")
+        regex = _like_regex(text(pattern), None if escape is None else text(escape))
+        matched = regex.fullmatch(text(value)) is not None
+        return matched is not expr.negated
+
+    def _call(self, expr: ast.Call, env: Env) -> Any:
+        function = self.functions.get(expr.name)
+        if function is None:
+            if expr.name == "history":
+                raise PartiQLSemanticError("history() can only be used as a FROM source")
+            raise PartiQLEvaluationError(f"unknown function {expr.name}")
+        args = [self.eval(a, env) for a in expr.args]
+        try:
+            return function(*args)
+        except TypeError as error:
+            raise PartiQLEvaluationError(f"{expr.name}: wrong number of arguments") from error
+
+    def _aggregate(self, expr: ast.Aggregate, env: Env) -> Any:
+        group = env.nearest_group()
+        if group is None:
+            raise PartiQLSemanticError(f"{expr.name.upper()} is only allowed in SELECT/HAVING")
+        if expr.arg is None:
+            return len(group.members)
+        values = [self.eval(expr.arg, member) for member in group.members]
+        values = [v for v in values if not is_unknown(v)]
+        if expr.distinct:
+            values = list({index_key(v): v for v in values}.values())
+        return _aggregate(expr.name, values)
+
+    def _case(self, expr: ast.Case, env: Env) -> Any:
+        subject = None if expr.operand is None else self.eval(expr.operand, env)
+        for condition, result in expr.whens:
+            tested = self.eval(condition, env)
+            if expr.operand is None:
+                hit = is_true(tested)
+            else:
+                hit = not is_unknown(subject) and not is_unknown(tested) and equal(subject, tested)
+            if hit:
+                return self.eval(result, env)
+        return None if expr.default is None else self.eval(expr.default, env)
+
+    def _struct(self, expr: ast.StructCtor, env: Env) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_expr, value_expr in expr.fields:
+            key = self.eval(key_expr, env)
+            if kind(key) is not Kind.TEXT:
+                raise PartiQLTypeError(
+                    "struct", f"a field name must be a string, got {type_name(key)}"
+                )
+            value = self.eval(value_expr, env)
+            if value is not MISSING:
+                result[text(key)] = value
+        return result
+
+    # -- SELECT --------------------------------------------------------------------------
+    def _select(self, query: ast.Select, env: Env) -> list[Any]:
+        query_plan = self.plan.queries.get(id(query))
+        if query.sources:
+            assert query_plan is not None
+            rows: list[Env] = list(self._bindings(query.sources, query_plan, env))
+        else:
+            rows = [Env({}, env, rows=({},))]
+        if query.where is not None:
+            rows = [r for r in rows if is_true(self.eval(query.where, r))]
+        if query.group_by or _has_aggregates(query):
+            rows = self._group(query, rows, env)
+        if query.order_by:
+            rows = self._sort(query, rows)
+        values = [self._project(query.projection, r, len(query.sources)) for r in rows]
+        values = [v for v in values if v is not MISSING]
+        if query.distinct:
+            values = list({index_key(v): v for v in values}.values())
+        values = self._limit(query, values, env)
+        return values if query.order_by else Bag(values)
+
+    def _bindings(
+        self, items: tuple[ast.FromItem, ...], query_plan: QueryPlan, env: Env
+    ) -> Iterator[Env]:
+        def bind(position: int, outer: Env) -> Iterator[Env]:
+            if position == len(items):
+                yield outer
+                return
+            item, access = items[position], query_plan.accesses[position]
+            produced = False
+            for child in self._source_rows(item, access, outer):
+                if item.on is not None and not is_true(self.eval(item.on, child)):
+                    continue
+                produced = True
+                yield from bind(position + 1, child)
+            if item.join == "left" and not produced:
+                names = (item.alias, item.at, item.by)
+                yield from bind(position + 1, Env({n: None for n in names if n}, outer))
+
+        return bind(0, env)
+
+    def _source_rows(self, item: ast.FromItem, access: Access, env: Env) -> Iterator[Env]:
+        if access.method == EXPRESSION:
+            yield from self._expression_rows(item, env)
+            return
+        assert access.table is not None
+        if access.method == SCAN:
+            rows: Iterator[Row] = access.table.scan()
+        else:
+            keys = self._lookup_keys(access, env)
+            if access.method == INDEX:
+                rows = access.table.lookup(access.path, keys) if keys else iter(())
+            else:
+                found = (access.table.get(text(k)) for k in keys if kind(k) is Kind.TEXT)
+                rows = (r for r in found if r is not None)
+        for row in rows:
+            variables = {item.alias: row.data}
+            if item.by:
+                variables[item.by] = row.document_id
+            if item.at:
+                variables[item.at] = MISSING
+            yield Env(variables, env, rows=(row.data,), row=(item.alias, row))
+
+    def _lookup_keys(self, access: Access, env: Env) -> list[Any]:
+        assert access.key is not None
+        value = self.eval(access.key, env)
+        if access.many:
+            if kind(value) not in (Kind.LIST, Kind.SEXP, Kind.BAG):
+                return []
+            values = list(value)
+        else:
+            values = [value]
+        return [v for v in values if not is_unknown(v)]
+
+    def _expression_rows(self, item: ast.FromItem, env: Env) -> Iterator[Env]:
+        name = table_name(item.source)
+        root = item.source.root if isinstance(item.source, ast.Path) else item.source
+        if (
+            name is not None
+            and isinstance(root, ast.Var)
+            and env.find(root.name) is _UNBOUND
+            and env.implicit(root.name) is _UNBOUND
+        ):
+            raise UnknownTable(name)
+        value = self.eval(item.source, env)
+        value_kind = kind(value)
+        if value_kind in (Kind.MISSING, Kind.NULL):
+            return
+        if value_kind in (Kind.LIST, Kind.SEXP, Kind.BAG):
+            ordered = value_kind is not Kind.BAG
+            pairs: Iterator[tuple[Any, Any]] = (
+                (position if ordered else MISSING, element)
+                for position, element in enumerate(value)
+            )
+        else:
+            pairs = iter([(MISSING, value)])
+        for position, element in pairs:
+            variables = {item.alias: element}
+            if item.at:
+                variables[item.at] = position
+            if item.by:
+                variables[item.by] = MISSING
+            yield Env(variables, env, rows=(element,))
+
+    def _group(self, query: ast.Select, rows: list[Env], outer: Env) -> list[Env]:
+        groups: dict[Any, tuple[list[Any], list[Env]]] = {}
+        for row in rows:
+            keys = [self.eval(k.expr, row) for k in query.group_by]
+            entry = groups.setdefault(tuple(index_key(v) for v in keys), (keys, []))
+            entry[1].append(row)
+        if not query.group_by and not groups:
+            groups[()] = ([], [])
+        result = []
+        for keys, members in groups.values():
+            pairs = [(k.expr, v) for k, v in zip(query.group_by, keys, strict=True)]
+            pairs += [(ast.Var(k.alias), v) for k, v in zip(query.group_by, keys, strict=True)]
+            variables = {k.alias: v for k, v in zip(query.group_by, keys, strict=True)}
+            group_env = Env(variables, outer, group=_Group(pairs, members))
+            if query.having is None or is_true(self.eval(query.having, group_env)):
+                result.append(group_env)
+        return result
+
+    def _sort(self, query: ast.Select, rows: list[Env]) -> list[Env]:
+        """ORDER BY (an extension: QLDB has none). NULL/MISSING sort first ascending and
+        last descending unless NULLS FIRST/LAST says otherwise."""
+        aliases = _projection_aliases(query.projection)
+        items = query.order_by
+        keyed = [([self._order_value(i.expr, row, aliases) for i in items], row) for row in rows]
+
+        def compare_rows(left: tuple[list[Any], Env], right: tuple[list[Any], Env]) -> int:
+            for item, a, b in zip(items, left[0], right[0], strict=True):
+                nulls_first = (
+                    item.nulls_first if item.nulls_first is not None else not item.descending
+                )
+                unknown_a, unknown_b = is_unknown(a), is_unknown(b)
+                if unknown_a or unknown_b:
+                    if unknown_a and unknown_b:
+                        continue
+                    return (-1 if unknown_a else 1) * (1 if nulls_first else -1)
+                order = SortKey(a).compare(SortKey(b))
+                if order:
+                    return -order if item.descending else order
+            return 0
+
+        keyed.sort(key=cmp_to_key(compare_rows))
+        return [row for _, row in keyed]
+
+    def _order_value(self, expr: ast.Expr, row: Env, aliases: dict[str, ast.Expr]) -> Any:
+        if isinstance(expr, ast.Var) and expr.name in aliases and row.find(expr.name) is _UNBOUND:
+            return self.eval(aliases[expr.name], row)
+        return self.eval(expr, row)
+
+    def _project(self, projection: ast.Projection, row: Env, sources: int) -> Any:
+        if isinstance(projection, ast.SelectValue):
+            return self.eval(projection.expr, row)
+        if isinstance(projection, ast.SelectStar):
+            return _star(row, sources)
+        result: dict[str, Any] = {}
+        for position, item in enumerate(projection.items, start=1):
+            if isinstance(item, ast.ProjectAll):
+                value = self.eval(item.expr, row)
+                if kind(value) is Kind.STRUCT:
+                    result.update(struct_items(value))
+                elif value is not MISSING:
+                    result[f"_{position}"] = value
+                continue
+            value = self.eval(item.expr, row)
+            if value is not MISSING:
+                result[item.alias] = value
+        return result
+
+    def _limit(self, query: ast.Select, values: list[Any], env: Env) -> list[Any]:
+        start = 0 if query.offset is None else _count("OFFSET", self.eval(query.offset, env))
+        if query.limit is None:
+            return values[start:]
+        return values[start : start + _count("LIMIT", self.eval(query.limit, env))]
+
+
+def _star(row: Env, sources: int) -> dict[str, Any]:
+    """SELECT *: the fields of every struct bound by FROM, other values (BY ids, AT
+    positions, scalars) under their variable's name."""
+    scopes: list[dict[str, Any]] = []
+    env: Env | None = row
+    for _ in range(max(sources, 1)):
+        if env is None:
+            break
+        scopes.append(env.vars)
+        if env.group is not None:
+            break
+        env = env.parent
+    result: dict[str, Any] = {}
+    for variables in reversed(scopes):
+        for position, (name, value) in enumerate(variables.items()):
+            if value is MISSING:
+                continue
+            if position == 0 and kind(value) is Kind.STRUCT and row.group is None:
+                result.update(struct_items(value))
+            else:
+                result[name] = value
+    return result
+
+
+def _projection_aliases(projection: ast.Projection) -> dict[str, ast.Expr]:
+    if isinstance(projection, ast.SelectList):
+        return {i.alias: i.expr for i in projection.items if isinstance(i, ast.ProjectItem)}
+    return {}
+
+
+def _has_aggregates(query: ast.Select) -> bool:
+    parts: list[Any] = [query.projection, query.having]
+    return any(_contains_aggregate(p) for p in parts if p is not None)
+
+
+def _contains_aggregate(node: Any) -> bool:
+    from ledgerdb.partiql.planner import _children
+
+    if isinstance(node, ast.Aggregate):
+        return True
+    if isinstance(node, ast.Select):
+        return False
+    return any(_contains_aggregate(c) for c in _children(node))
+
+
+def _aggregate(name: str, values: list[Any]) -> Any:
+    if name == "count":
+        return len(values)
+    if name in ("min", "max"):
+        if not values:
+            return None
+        keys = [SortKey(v) for v in values]
+        return (min(keys) if name == "min" else max(keys)).value
+    for value in values:
+        if kind(value) is not Kind.NUMBER:
+            raise PartiQLTypeError(name.upper(), f"expected numbers, got {type_name(value)}")
+    if not values:
+        return None
+    total = values[0]
+    for value in values[1:]:
+        total = _arithmetic("+", total, value)
+    if name == "sum":
+        return total
+    if any(is_float(v) for v in values):
+        return float(total) / len(values)
+    return Decimal(total) / Decimal(len(values))
+
+
+def _count(clause: str, value: Any) -> int:
+    if not is_integer(value) or value < 0:
+        raise PartiQLTypeError(clause, f"expected a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _scalar_of(value: Any) -> Any:
+    """SQL coercion of a one-row, one-column subquery result to that column's value."""
+    if kind(value) in (Kind.BAG, Kind.LIST) and len(value) == 1:
+        row = next(iter(value))
+        if kind(row) is Kind.STRUCT:
+            fields = list(struct_items(row))
+            if len(fields) == 1:
+                return fields[0][1]
+    return value
+
+
+def _element(value: Any) -> Any:
+    """A collection element: MISSING becomes NULL, as PartiQL requires."""
+    return None if value is MISSING else value
+
+
+def _output(value: Any) -> Any:
+    return None if value is MISSING else plain(value)
+
+
+def _index(value: Any, index: Any) -> Any:
+    value_kind = kind(value)
+    if value_kind in (Kind.LIST, Kind.SEXP) and is_integer(index):
+        position = int(index)
+        return value[position] if 0 <= position < len(value) else MISSING
+    if value_kind is Kind.STRUCT and kind(index) is Kind.TEXT:
+        return struct_get(value, text(index))
+    return MISSING
+
+
+def _require_bool(operation: str, value: Any) -> None:
+    if kind(value) is not Kind.BOOL:
+        raise PartiQLTypeError(operation, f"expected a boolean, got {type_name(value)}")
+
+
+def _ordered(op: str, left: Any, right: Any) -> Any:
+    if is_unknown(left) or is_unknown(right):
+        return unknown_result(left, right)
+    result = compare(left, right)
+    if result is None:
+        return MISSING
+    return {"<": result < 0, "<=": result <= 0, ">": result > 0, ">=": result >= 0}[op]
+
+
+def _concat(left: Any, right: Any) -> Any:
+    if is_unknown(left) or is_unknown(right):
+        return unknown_result(left, right)
+    for value in (left, right):
+        if kind(value) is not Kind.TEXT:
+            raise PartiQLTypeError("||", f"expected strings, got {type_name(value)}")
+    return text(left) + text(right)
+
+
+def _arithmetic(op: str, left: Any, right: Any) -> Any:
+    if is_unknown(left) or is_unknown(right):
+        return unknown_result(left, right)
+    for value in (left, right):
+        if kind(value) is not Kind.NUMBER:
+            raise PartiQLTypeError(op, f"expected numbers, got {type_name(value)}")
+    if is_float(left) or is_float(right):
+        a, b = float(left), float(right)
+    elif is_integer(left) and is_integer(right):
+        a, b = int(left), int(right)
+    else:
+        a, b = Decimal(left), Decimal(right)
+    if op in ("/", "%") and b == 0:
+        raise PartiQLEvaluationError(f"division by zero ({left!r} {op} {right!r})")
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        if isinstance(a, int) and isinstance(b, int):
+            quotient = abs(a) // abs(b)
+            return quotient if (a >= 0) == (b >= 0) else -quotient
+        return a / b
+    if isinstance(a, float):
+        return math.fmod(a, b)
+    if isinstance(a, int):
+        remainder = abs(a) % abs(b)
+        return remainder if a >= 0 else -remainder
+    return a % b
+
+
+@lru_cache(maxsize=256)
+def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
+    parts = []
+    chars = iter(pattern)
+    for char in chars:
+        if escape is not None and char == escape:
+            following = next(chars, None)
+            if following is None:
+                raise PartiQLEvaluationError("LIKE pattern ends with its escape character")
+            parts.append(re.escape(following))
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _document_ids(ids: Any) -> list[dict[str, str]]:
+    return [{"documentId": document_id} for document_id in ids]
+
+
+def _ddl_result(change: ch.Change) -> StatementResult:
+    return StatementResult([{"tableId": change.table_id}], False, [change])  # type: ignore[union-attr]
+
+
+# -- in-place document edits (UPDATE / FROM … SET / REMOVE / INSERT) --------------------------
+
+
+def _navigate(document: Any, steps: list[str | int]) -> Any:
+    current = document
+    for step in steps:
+        current = _child(current, step)
+        if current is MISSING:
+            where = ".".join(map(str, steps))
+            raise PartiQLEvaluationError(f"INSERT INTO: no value at {where}")
+    return current
+
+
+def _child(container: Any, step: str | int) -> Any:
+    if isinstance(step, int):
+        if isinstance(container, list) and 0 <= step < len(container):
+            return container[step]
+        return MISSING
+    if isinstance(container, dict):
+        return container.get(step, MISSING)
+    return MISSING
+
+
+def _assign(document: Any, steps: list[str | int], value: Any) -> None:
+    """SET: writes ``value`` at the path, creating missing structs on the way (as QLDB)."""
+    current = document
+    for position, step in enumerate(steps):
+        last = position == len(steps) - 1
+        if isinstance(step, int):
+            if not isinstance(current, list) or not 0 <= step < len(current):
+                raise PartiQLEvaluationError(f"SET: no list element [{step}] to assign")
+            if last:
+                current[step] = value
+                return
+            current = current[step]
+            continue
+        if not isinstance(current, dict):
+            raise PartiQLTypeError("SET", f"cannot set field {step!r} of a non-struct value")
+        if last:
+            current[step] = value
+            return
+        if not isinstance(current.get(step), dict | list):
+            current[step] = {}
+        current = current[step]
+
+
+def _remove(document: Any, steps: list[str | int]) -> None:
+    parent = document
+    for step in steps[:-1]:
+        parent = _child(parent, step)
+        if parent is MISSING:
+            return
+    last = steps[-1]
+    if isinstance(last, int) and isinstance(parent, list) and 0 <= last < len(parent):
+        del parent[last]
+    elif isinstance(last, str) and isinstance(parent, dict):
+        parent.pop(last, None)
+
+
+def _insert_into(target: Any, value: Any, key: Any) -> None:
+    if isinstance(target, list):
+        if key is not None:
+            raise PartiQLSemanticError("INSERT INTO a list takes no AT key")
+        target.append(value)
+        return
+    if not isinstance(target, dict):
+        raise PartiQLTypeError("INSERT INTO", "the target must be a list or a struct")
+    if key is None or kind(key) is not Kind.TEXT:
+        raise PartiQLSemanticError("INSERT INTO a struct needs AT 'field name'")
+    if text(key) in target:
+        raise PartiQLEvaluationError(f"INSERT INTO: field {text(key)!r} already exists")
+    target[text(key)] = value
