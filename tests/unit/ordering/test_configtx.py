@@ -6,58 +6,12 @@ import pytest
 from fabric_protos.common import common_pb2
 
 from ca.channelconfig import ChannelConfig
-from ca.msp import write_msp
 from ca.policy import SignedData
 from ca.signing import SoftwareSigner
 from ordering.configtx import genesis_block, load_profile, parse_duration, parse_size
 from ordering.errors import ConfigError
 from proto.blockhash import block_data_hash
-from tests.unit.ca.ca_pki import Org, make_org
-
-PROFILE = """
-Profiles:
-  TwoOrgsChannel:
-    Orderer:
-      OrdererType: solo
-      BatchTimeout: 250ms
-      BatchSize:
-        MaxMessageCount: 50
-        AbsoluteMaxBytes: 1 MB
-        PreferredMaxBytes: 512 KB
-      Organizations:
-        - Name: OrdererOrg
-          ID: OrdererMSP
-          MSPDir: msp/orderer
-          OrdererEndpoints: ["127.0.0.1:7050"]
-    Application:
-      Organizations:
-        - Name: Org1
-          ID: Org1MSP
-          MSPDir: msp/org1
-          AnchorPeers: [{Host: 127.0.0.1, Port: 7051}]
-        - Name: Org2
-          ID: Org2MSP
-          MSPDir: msp/org2
-          Policies:
-            Readers: {Type: Signature, Rule: "OR('Org2MSP.member')"}
-            Writers: {Type: Signature, Rule: "OR('Org2MSP.client', 'Org2MSP.admin')"}
-            Admins: {Type: Signature, Rule: "OR('Org2MSP.admin')"}
-            Endorsement: {Type: Signature, Rule: "OR('Org2MSP.peer')"}
-"""
-
-
-@pytest.fixture(scope="module")
-def orgs() -> dict[str, Org]:
-    return {mspid: make_org(mspid) for mspid in ("OrdererMSP", "Org1MSP", "Org2MSP")}
-
-
-@pytest.fixture
-def profile_path(tmp_path: Path, orgs: dict[str, Org]) -> Path:
-    for mspid, folder in (("OrdererMSP", "orderer"), ("Org1MSP", "org1"), ("Org2MSP", "org2")):
-        write_msp(tmp_path / "msp" / folder, orgs[mspid].config())
-    path = tmp_path / "configtx.yaml"
-    path.write_text(PROFILE)
-    return path
+from tests.unit.ca.ca_pki import Org
 
 
 def _signed(signer: SoftwareSigner, data: bytes = b"payload") -> SignedData:
@@ -124,7 +78,7 @@ def test_sizes_and_durations_read_like_configtx() -> None:
     ],
 )
 def test_bad_profiles_name_the_field(profile_path: Path, old: str, new: str, message: str) -> None:
-    profile_path.write_text(PROFILE.replace(old, new, 1))
+    profile_path.write_text(profile_path.read_text().replace(old, new, 1))
     with pytest.raises(ConfigError, match=message):
         genesis_block(load_profile(profile_path), "mychannel")
 
