@@ -41,9 +41,12 @@ def dot(left: bytes, right: bytes) -> bytes:
         return right
     if not right:
         return left
-    if _order_key(left) < _order_key(right):
-        return hashlib.sha256(left + right).digest()
-    return hashlib.sha256(right + left).digest()
+    last_left, last_right = left[-1], right[-1]
+    if last_left != last_right:  # decided by the last byte, as nearly always
+        smaller_first = (last_left ^ 0x80) < (last_right ^ 0x80)
+    else:
+        smaller_first = _order_key(left) < _order_key(right)
+    return hashlib.sha256(left + right if smaller_first else right + left).digest()
 
 
 def merkle_root(hashes: Sequence[bytes]) -> bytes:

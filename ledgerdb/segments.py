@@ -160,7 +160,8 @@ class SegmentLog:
         self.segments: list[Segment] = []
         self.torn_bytes = 0
         self._writable = recover
-        directory.mkdir(parents=True, exist_ok=True)
+        if recover:
+            directory.mkdir(parents=True, exist_ok=True)
         paths = sorted(directory.glob(f"*{SUFFIX}"))
         try:
             for index, path in enumerate(paths):

@@ -233,12 +233,13 @@ def verify(ledger: str, output: str) -> None:
 @COMMAND.command("export")
 @LEDGER_OPTION
 @click.option(
-    "--format",
+    "--output",
+    "-o",
     "form",
     type=click.Choice(["ion", "json"]),
     default="ion",
     show_default=True,
-    help="Ion text (exact) or JSON lines (with each Ion value's binary in base64).",
+    help="Ion text, one block a line (exact), or JSON lines (each Ion value's binary added).",
 )
 @click.option("--from", "first", type=int, default=0, show_default=True)
 @click.option("--to", "last", type=int, help="Last block to export (default: the tip).")

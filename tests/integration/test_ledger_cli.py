@@ -126,7 +126,7 @@ def test_an_outside_verifier_recomputes_everything_from_the_export(ledger: Path)
         previous = block_hash
     digest = run_json("digest", "--ledger", str(ledger))
     assert _root(block_hashes) == base64.b64decode(digest["digest"])
-    lines = run("export", "--ledger", str(ledger), "--format", "json").stdout.splitlines()
+    lines = run("export", "--ledger", str(ledger), "--output", "json").stdout.splitlines()
     assert [json.loads(line)["blockHash"] for line in lines] == [
         base64.b64encode(value).decode() for value in block_hashes
     ]

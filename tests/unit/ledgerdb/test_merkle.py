@@ -46,6 +46,10 @@ def test_dot_orders_by_signed_bytes_from_the_end() -> None:
     assert compare(low, high) == -1
     assert dot(low, high) == hashlib.sha256(low + high).digest() == dot(high, low)
     assert dot(b"", high) == high and dot(low, b"") == low
+    same_last = bytes(30) + b"\x80\x01", bytes(30) + b"\x7f\x01"  # decided one byte earlier
+    assert compare(*same_last) == -1
+    assert dot(*same_last) == hashlib.sha256(same_last[0] + same_last[1]).digest()
+    assert dot(*reversed(same_last)) == dot(*same_last)
 
 
 def test_list_root_pairs_left_to_right_and_lifts_the_odd_one() -> None:

@@ -1,0 +1,192 @@
+"""ledgerdb journal figures: durable appends/s next to SQLite, proofs and open at 1,000,000 blocks.
+
+Run: ``python tests/bench/bench_journal.py [--blocks N] [--dir DIR]``. Prints figures and
+never asserts on them. Everything happens in one directory (default: a temporary folder
+under the repository, i.e. on the same disk as a real ledger), which is removed at the end.
+
+1. Durable appends/s, 8 concurrent writers, 1 KB entries, every append acknowledged only
+   after fsync: the journal (8 asyncio tasks, as the orderer appends; and 8 threads) and
+   SQLite (WAL, synchronous=FULL, one INSERT transaction per entry, 8 threads, one
+   connection each), side by side in this run, same directory.
+2. A journal of ``--blocks`` blocks (default 1,000,000) built with the bulk path
+   (``append_many``: 10,000 blocks per fsync, 32-byte payloads), then closed.
+3. Open/recover time of that journal (every record's checksum is read).
+4. Inclusion proof produce + verify at that size, against the newest digest and against
+   random historic digests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ledgerdb.block import Payload
+from ledgerdb.journal import AsyncJournal, Journal
+from ledgerdb.verify import verify_inclusion
+
+WRITERS = 8
+ENTRY = 1024
+
+
+def journal_async(directory: Path, per_writer: int) -> float:
+    async def main() -> float:
+        journal = await AsyncJournal.open(directory)
+
+        async def writer(number: int) -> None:
+            for index in range(per_writer):
+                await journal.append([Payload(os.urandom(ENTRY))], {"writer": number, "n": index})
+
+        start = time.perf_counter()
+        await asyncio.gather(*(writer(n) for n in range(WRITERS)))
+        elapsed = time.perf_counter() - start
+        await journal.close()
+        return WRITERS * per_writer / elapsed
+
+    return asyncio.run(main())
+
+
+def journal_threads(directory: Path, per_writer: int) -> float:
+    journal = Journal.open(directory)
+
+    def writer(number: int) -> None:
+        for index in range(per_writer):
+            journal.append([Payload(os.urandom(ENTRY))], {"writer": number, "n": index})
+
+    elapsed = _in_threads(writer)
+    journal.close()
+    return WRITERS * per_writer / elapsed
+
+
+def sqlite_threads(directory: Path, per_writer: int) -> float:
+    path = directory / "bench.sqlite"
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, writer INT, data BLOB)")
+    setup.commit()
+    setup.close()
+
+    def writer(number: int) -> None:
+        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+        connection.execute("PRAGMA synchronous=FULL")
+        for _ in range(per_writer):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT INTO entries (writer, data) VALUES (?, ?)", (number, os.urandom(ENTRY))
+            )
+            connection.execute("COMMIT")
+        connection.close()
+
+    elapsed = _in_threads(writer)
+    return WRITERS * per_writer / elapsed
+
+
+def _in_threads(writer) -> float:
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def appends(root: Path, per_writer: int) -> None:
+    print(f"\n1. durable appends/s, {WRITERS} writers, {ENTRY}-byte entries, fsync per ack")
+    rounds = {"journal (8 asyncio tasks)": [], "journal (8 threads)": [], "sqlite WAL FULL": []}
+    for round_number in range(2):  # interleaved, so a noisy minute hits both sides
+        for name, function in (
+            ("sqlite WAL FULL", sqlite_threads),
+            ("journal (8 asyncio tasks)", journal_async),
+            ("journal (8 threads)", journal_threads),
+        ):
+            directory = root / f"{name.split()[0]}-{round_number}"
+            directory.mkdir()
+            rounds[name].append(function(directory, per_writer))
+            shutil.rmtree(directory)
+    sqlite = statistics.median(rounds["sqlite WAL FULL"])
+    for name, figures in rounds.items():
+        rate = statistics.median(figures)
+        runs = ", ".join(f"{figure:,.0f}" for figure in figures)
+        print(f"   {name:28s} {rate:9,.0f} appends/s  ({runs}; {rate / sqlite:.1f}x SQLite)")
+
+
+def build(directory: Path, blocks: int) -> None:
+    print(f"\n2. building {blocks:,} blocks (bulk path: append_many, 10,000 blocks per fsync)")
+    start, cpu = time.perf_counter(), time.process_time()
+    with Journal.open(directory) as journal:
+        for first in range(0, blocks, 10_000):
+            count = min(10_000, blocks - first)
+            journal.append_many(
+                [([Payload(b"%032d" % n)], None, None) for n in range(first, first + count)]
+            )
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    size = sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
+    print(
+        f"   {elapsed:.1f} s wall, {cpu:.1f} s CPU ({blocks / elapsed:,.0f} blocks/s), "
+        f"{size / 2**20:,.0f} MiB on disk"
+    )
+
+
+def open_and_prove(directory: Path, blocks: int) -> None:
+    start, cpu = time.perf_counter(), time.process_time()
+    journal = Journal.open(directory)
+    opened, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(
+        f"\n3. open/recover of {blocks:,} blocks: {opened:.2f} s wall, {cpu:.2f} s CPU "
+        "(every record's CRC32C read)"
+    )
+    randomness = random.Random(1)
+    tip = journal.tip.sequence_no
+    digests = {tip: journal.digest(tip).digest}
+    samples = []
+    for _ in range(2000):
+        at = tip if randomness.random() < 0.5 else randomness.randrange(tip // 2, tip + 1)
+        number = randomness.randrange(0, at + 1)
+        begin = time.perf_counter()
+        if at not in digests:
+            digests[at] = journal.digest(at).digest
+        proof = journal.inclusion_proof(number, at)
+        block_hash = journal.tree.leaf(number)
+        verify_inclusion(block_hash, number, at, proof, digests[at])
+        samples.append(time.perf_counter() - begin)
+    samples.sort()
+    median, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    print(
+        f"\n4. inclusion proof produce + verify at {blocks:,} blocks "
+        f"(half at the newest digest, half at random historic ones): "
+        f"median {median * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms"
+    )
+    journal.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=1_000_000)
+    parser.add_argument("--per-writer", type=int, default=400)
+    parser.add_argument("--dir", type=Path, default=Path(__file__).resolve().parents[2])
+    args = parser.parse_args()
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    )
+    root = Path(tempfile.mkdtemp(prefix=".bench-journal-", dir=args.dir))
+    try:
+        appends(root, args.per_writer)
+        build(root / "big", args.blocks)
+        open_and_prove(root / "big", args.blocks)
+    finally:
+        shutil.rmtree(root)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
