@@ -148,6 +148,9 @@ TIMESTAMPS = [
     "0002-01-01T00:00Z",
     "9998-12-31T23:59:59.9999Z",
     "2020-02-29T12:00:00+05:45",
+    "2000-01-01T00:30+01:00",  # UTC is the year before
+    "1999-12-31T23:30-01:00",  # UTC is the year after
+    "2000-03-01T00:00:00.5+00:01",  # UTC is a leap day
 ]
 SYMBOLS = [
     "a",
@@ -225,6 +228,29 @@ CONTAINERS = [
     "'\\x0b'::'\\x0c'::\"\\x0e\"",
     '{name: "Alice", age: 30, balance: 12.50, tags: ["a", "b"], active: true}',
 ]
+
+# Ion binary written by hand (after the version marker): encodings the 0.9.3 writer never
+# produces but a reader must accept; each hashes as the minimal form of the same value.
+IVM = bytes.fromhex("e00100ea")
+RAW_BINARY = {
+    "443fc00000": "float32 1.5",
+    "4480000000": "float32 -0e0",
+    "447fc00000": "float32 nan",
+    "220005": "int 5 with a padded magnitude",
+    "320006": "int -6 with a padded magnitude",
+    "53008105": "decimal 5d1 with a padded exponent",
+    "52c180": "decimal -0.0 (negative-zero coefficient)",
+    "68800fd08181808080": "2000-01-01T00:00:00Z",
+    "69800fd0818180808080": "the same with 0d0 fractional seconds, implicit coefficient",
+    "6a800fd081818080808000": "the same with 0d0 fractional seconds, explicit zero",
+    "69800fd08181808080c0": "the same with 0d-0 fractional seconds",
+    "69800fd0818180808081": "the same with 0d1 fractional seconds",
+    "69800fd08181808080c1": "2000-01-01T00:00:00.0Z: distinct",
+    "002107": "a NOP pad before int 7",
+    "e481802101": "$0::1 (annotation with symbol ID 0)",
+    "70": "symbol $0",
+    "d3802101": "{$0: 1} (field name with symbol ID 0)",
+}
 
 # --- random trees ----------------------------------------------------------------------------
 
@@ -411,6 +437,15 @@ def reference_hash(binary: bytes) -> str:
     return by_value.hex()
 
 
+def binary_vector(body: str, note: str) -> dict[str, str]:
+    binary = IVM + bytes.fromhex(body)
+    return {
+        "ion": base64.b64encode(binary).decode(),
+        "sha256": reference_hash(binary),
+        "text": f"binary {body}: {note}",
+    }
+
+
 def vector(text: str, keep_text: bool) -> dict[str, str]:
     try:
         binary = simpleion.dumps(simpleion.loads(text), binary=True)
@@ -430,6 +465,7 @@ def main() -> int:
     edge_cases += [f"a::{case}" for case in NULLS + SYMBOLS]
     edge_cases += [f"{{f: {case}}}" for case in TIMESTAMPS + DECIMALS]
     entries = [vector(text, keep_text=True) for text in edge_cases]
+    entries += [binary_vector(body, note) for body, note in RAW_BINARY.items()]
     skipped = 0
     for _ in range(RANDOM_TREES):
         text = trees.value(depth=rng.randint(0, 4))
