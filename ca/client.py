@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -19,7 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ca import certificates
 from ca.errors import CaRequestError
+from ca.msp import MspConfig, write_msp
 from ca.signing import SoftwareSigner
 from ca.token import make_token
 
@@ -130,3 +134,65 @@ def _csr(key: ec.EllipticCurvePrivateKey, common_name: str) -> str:
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def split_chain(chain_pem: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """A CA chain as (roots, intermediates): self-issued certificates are roots."""
+    roots, intermediates = [], []
+    for cert in certificates.load_certificates(chain_pem, "CA chain"):
+        (roots if cert.issuer == cert.subject else intermediates).append(certificates.to_pem(cert))
+    return tuple(roots), tuple(intermediates)
+
+
+def save_enrollment(enrollment: Enrollment, out: str | os.PathLike[str], tls: bool) -> Path:
+    """Write an enrollment the way nodes read it.
+
+    An enrollment certificate becomes a local MSP folder (cacerts, intermediatecerts,
+    signcerts, keystore, config.yaml with NodeOUs); a TLS certificate becomes
+    ``ca.crt``, ``server.crt`` and ``server.key`` (0600), the layout Fabric nodes use.
+    """
+    roots, intermediates = split_chain(enrollment.ca_chain_pem)
+    target = Path(out)
+    if not tls:
+        config = MspConfig(
+            mspid=enrollment.signer.mspid, root_certs=roots, intermediate_certs=intermediates
+        )
+        return write_msp(target, config, signer=enrollment.signer)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "ca.crt").write_bytes(b"".join(roots + intermediates))
+    (target / "server.crt").write_bytes(enrollment.signer.certificate_pem)
+    key_pem = enrollment.signer.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    key_file = target / "server.key"
+    temp = key_file.with_name(".server.key.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key_pem)
+    os.replace(temp, key_file)
+    return target
+
+
+def parse_attributes(text: str) -> list[dict[str, Any]]:
+    """fabric-ca-client's ``--id.attrs`` syntax: ``name=value[:ecert],...``."""
+    attrs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"attribute {item!r} is not name=value[:ecert]")
+        ecert = value.endswith(":ecert")
+        attrs.append({"name": name, "value": value.removesuffix(":ecert"), "ecert": ecert})
+    return attrs
+
+
+def parse_attribute_requests(text: str) -> list[dict[str, Any]]:
+    """fabric-ca-client's ``--enrollment.attrs`` syntax: ``name[:opt],...``."""
+    requests = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name = item.removesuffix(":opt")
+        if not name:
+            raise ValueError(f"attribute request {item!r} has no name")
+        requests.append({"name": name, "optional": item.endswith(":opt")})
+    return requests
