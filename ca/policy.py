@@ -26,20 +26,12 @@ from google.protobuf.message import DecodeError
 
 from ca.errors import CaError, PolicyError, PolicyParseError
 from ca.msp import Identity, Msp, MspManager, Role
+from proto.signer import SignedData
 
 SignaturePolicy = policies_pb2.SignaturePolicy
 SignaturePolicyEnvelope = policies_pb2.SignaturePolicyEnvelope
 ImplicitMetaPolicy = policies_pb2.ImplicitMetaPolicy
 Policy = policies_pb2.Policy
-
-
-@dataclass(frozen=True)
-class SignedData:
-    """Fabric's ``protoutil.SignedData``: bytes, who claims to have signed them, signature."""
-
-    data: bytes
-    identity: bytes
-    signature: bytes
 
 
 @dataclass(frozen=True)

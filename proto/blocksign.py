@@ -9,22 +9,11 @@ LAST_CONFIG slot repeats the last config block number unsigned, for older reader
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fabric_protos.common import common_pb2
 
 from proto.blockhash import block_header_bytes
-from proto.signer import Signer
+from proto.signer import SignedData, Signer
 from proto.txid import new_nonce
-
-
-@dataclass(frozen=True)
-class SignedData:
-    """Fabric's ``protoutil.SignedData``: what a policy evaluates one signature on."""
-
-    data: bytes
-    identity: bytes
-    signature: bytes
 
 
 def _header_bytes(block: common_pb2.Block) -> bytes:

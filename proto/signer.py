@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from fabric_protos.msp import identities_pb2
@@ -20,6 +21,16 @@ class Signer(Protocol):
     def sign(self, message: bytes) -> bytes:
         """DER-encoded, low-S ECDSA signature over SHA-256 of ``message``."""
         ...
+
+
+@dataclass(frozen=True)
+class SignedData:
+    """Fabric's ``protoutil.SignedData``: bytes, who claims to have signed them, the
+    signature. Policies are evaluated on lists of these."""
+
+    data: bytes
+    identity: bytes
+    signature: bytes
 
 
 def serialize_identity(mspid: str, certificate_pem: bytes) -> bytes:
