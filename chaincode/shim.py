@@ -341,7 +341,7 @@ class ChaincodeHandler:
     # --- request handlers: each returns the RESPONSE payload ---------------------------
 
     def _guard(self, context: TxContext, collection: str, write: bool) -> None:
-        if write and context.is_init:
+        if context.is_init:
             raise CollectionAccessError("private data APIs are not allowed in chaincode Init()")
         if context.collections is None:
             raise CollectionAccessError(

@@ -293,3 +293,16 @@ async def test_malformed_message_fails_the_call_with_a_clear_error(identities):
     result = await _connect_raw(identities, [register, garbage])
     assert result.error is not None
     assert "malformed ChaincodeMessage" in result.error or "stream" in result.error
+
+
+async def test_private_data_is_refused_in_init(identities):
+    replies = []
+
+    async def script(ask, request):
+        assert request.type == T.INIT
+        replies.append(await ask(T.GET_STATE, shim.GetState(key="p", collection="secrets")))
+        return completed(request)
+
+    _harness, result = await run_script(identities, script, init=True)
+    assert result.ok
+    assert replies[0].type == T.ERROR and b"not allowed in chaincode Init()" in replies[0].payload
