@@ -20,6 +20,7 @@ from fabric_protos.peer import chaincode_pb2
 from google.protobuf.message import DecodeError
 
 from chaincode import mvcc
+from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError, CollectionAccessError, ShimError
 from chaincode.memory import MemoryState
 from chaincode.runner import as_chaincode, contract_service, load_contracts, serve
@@ -157,7 +158,7 @@ class ContractHarness:
         self.identities = identities or IdentityFactory()
         self.collections = CollectionPolicy()
         self.default_chaincode = ""
-        self._handlers: dict[str, ChaincodeHandler] = {}
+        self._chaincodes: dict[str, ChaincodeHandler | ChaincodeEndpoint] = {}
         self._servers: list[Any] = []
         self._height = 1
 
@@ -168,9 +169,9 @@ class ContractHarness:
         await self.close()
 
     async def close(self) -> None:
-        for handler in self._handlers.values():
-            await handler.close()
-        self._handlers.clear()
+        for chaincode in self._chaincodes.values():
+            await chaincode.close()
+        self._chaincodes.clear()
         for server in self._servers:
             await server.stop(None)
         self._servers.clear()
@@ -219,42 +220,49 @@ class ContractHarness:
         tls: ClientTLS | None = None,
         collections: Iterable[Collection] = (),
     ) -> None:
-        """Drive a chaincode-as-a-service process (Python, Node, Go) listening at ``address``."""
-        stream = await GrpcStream.dial(address, tls=tls)
-        await self._attach(stream, name, collections, expected=None)
+        """Drive a chaincode-as-a-service process (Python, Node, Go) listening at ``address``.
 
-    async def _attach(
-        self,
-        stream: Any,
-        name: str,
-        collections: Iterable[Collection],
-        expected: str | None = "",
-    ) -> None:
+        The harness dials again whenever the contract's stream has ended, as a peer does,
+        so a contract restarted by dev mode is picked up by the next call.
+        """
+        endpoint = ChaincodeEndpoint(
+            address, tls=tls, invoker=self._invoke_chaincode, timeout=self.timeout
+        )
+        await endpoint.handler()
+        await self._replace(name, endpoint)
+        self.collections.define(name, collections)
+
+    async def _attach(self, stream: Any, name: str, collections: Iterable[Collection]) -> None:
         handler = ChaincodeHandler(stream, invoker=self._invoke_chaincode, timeout=self.timeout)
         try:
-            await handler.register(expected_name=name if expected == "" else expected)
+            await handler.register(expected_name=name)
         except ShimError:
             await stream.close()
             raise
-        if name in self._handlers:
-            await self._handlers[name].close()
-        self._handlers[name] = handler
+        await self._replace(name, handler)
         self.collections.define(name, collections)
+
+    async def _replace(self, name: str, chaincode: ChaincodeHandler | ChaincodeEndpoint) -> None:
+        if name in self._chaincodes:
+            await self._chaincodes[name].close()
+        self._chaincodes[name] = chaincode
         self.default_chaincode = self.default_chaincode or name
 
-    def _handler(self, chaincode: str | None) -> tuple[str, ChaincodeHandler]:
+    async def _handler(self, chaincode: str | None) -> tuple[str, ChaincodeHandler]:
         name = chaincode or self.default_chaincode
-        handler = self._handlers.get(name)
-        if handler is None:
+        found = self._chaincodes.get(name)
+        if found is None:
             raise ChaincodeError(f"chaincode {name!r}: not deployed in this harness")
-        return name, handler
+        if isinstance(found, ChaincodeEndpoint):
+            return name, await found.handler()
+        return name, found
 
     async def _invoke_chaincode(
         self, name: str, channel: str, chaincode_input: Any, parent: TxContext
     ) -> Message:
         if channel != self.channel:
             raise ChaincodeError(f"channel {channel}: the harness has only {self.channel}")
-        _name, handler = self._handler(name)
+        _name, handler = await self._handler(name)
         try:
             result = await handler.execute(
                 parent.channel_id,
@@ -328,7 +336,7 @@ class ContractHarness:
         init: bool = False,
     ) -> TxResult:
         """Endorse: run the function and record its read/write set; commit nothing."""
-        name, handler = self._handler(chaincode)
+        name, handler = await self._handler(chaincode)
         signer = identity or self.identity()
         call_args = [_arg(function), *(_arg(a) for a in args)]
         transient_bytes = {k: _arg(v) for k, v in (transient or {}).items()}
