@@ -515,16 +515,23 @@ class CertificateAuthority:
         return {"CRL": _b64(self._crl(ca, chosen))}
 
     def _crl(self, ca: _Ca, revoked: list[CertificateRecord]) -> bytes:
-        entries = [(int(c.serial, 16), c.revoked_at or certificates.now()) for c in revoked]
+        entries = [
+            (int(c.serial, 16), c.revoked_at or certificates.now(), c.reason) for c in revoked
+        ]
         crl = ca.issuer.crl(entries, next_update_hours=self.settings.crl_expiry_hours)
         return crl.public_bytes(Encoding.PEM)
 
     # -- identities --------------------------------------------------------------------
 
     def identities(
-        self, authorization: str | None, uri: str, identity_id: str | None = None
+        self,
+        authorization: str | None,
+        uri: str,
+        identity_id: str | None = None,
+        caname: str | None = None,
     ) -> dict[str, Any]:
         caller = self.authenticate(authorization, "GET", uri, b"")
+        self._ca(caname)
         if not caller.record.attribute(REGISTRAR_ROLES):
             raise protocol.authorization_error(
                 protocol.ERR_MISSING_REG_ATTR, f"'{caller.record.id}' is not a registrar"

@@ -21,6 +21,17 @@ from ca import certificates
 from ca.keystore import CaKey
 
 _BACKDATE = datetime.timedelta(minutes=5)
+_REASONS = {
+    1: x509.ReasonFlags.key_compromise,
+    2: x509.ReasonFlags.ca_compromise,
+    3: x509.ReasonFlags.affiliation_changed,
+    4: x509.ReasonFlags.superseded,
+    5: x509.ReasonFlags.cessation_of_operation,
+    6: x509.ReasonFlags.certificate_hold,
+    8: x509.ReasonFlags.remove_from_crl,
+    9: x509.ReasonFlags.privilege_withdrawn,
+    10: x509.ReasonFlags.aa_compromise,
+}
 
 
 def ca_name(common_name: str, organization: str = "") -> x509.Name:
@@ -142,10 +153,10 @@ class Issuer:
 
     def crl(
         self,
-        revoked: Sequence[tuple[int, datetime.datetime]],
+        revoked: Sequence[tuple[int, datetime.datetime, int]],
         next_update_hours: int = 24,
     ) -> x509.CertificateRevocationList:
-        """A CRL listing (serial, revocation time) pairs, signed by this CA."""
+        """A CRL listing (serial, revocation time, RFC 5280 reason code), signed by this CA."""
         moment = certificates.now()
         builder = (
             x509.CertificateRevocationListBuilder()
@@ -159,10 +170,11 @@ class Issuer:
                 critical=False,
             )
         )
-        for serial, when in revoked:
-            builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
-            )
+        for serial, when, reason in revoked:
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+            if reason in _REASONS:  # RFC 5280: leave "unspecified" (0) out
+                entry = entry.add_extension(x509.CRLReason(_REASONS[reason]), critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
         return self.key.sign_crl(builder)
 
 

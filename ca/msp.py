@@ -292,6 +292,13 @@ class Msp:
         self.validate(identity)
         return set(self._verdict(identity).roles)
 
+    def certifiers_identifier(self, identity: Identity) -> bytes:
+        """Fabric's chain identifier: SHA-256 over the DER of the identity's CA chain."""
+        chain = self._verdict(identity).chain
+        return hashlib.sha256(
+            b"".join(c.public_bytes(serialization.Encoding.DER) for c in chain[1:])
+        ).digest()
+
     def satisfies_principal(
         self, identity: Identity, principal: msp_principal_pb2.MSPPrincipal
     ) -> bool:
@@ -314,6 +321,9 @@ class Msp:
                 if unit.msp_identifier != self.mspid:
                     return False
                 self.validate(identity)
+                certifiers = unit.certifiers_identifier
+                if certifiers and certifiers != self.certifiers_identifier(identity):
+                    return False
                 ous = certificates.organizational_units(identity.certificate)
                 return unit.organizational_unit_identifier in ous
         except (IdentityError, DecodeError, ValueError):

@@ -78,7 +78,12 @@ def _token_call(method_name: str) -> _Handler:
 
 async def _identities(request: web.Request, authority: CertificateAuthority) -> Any:
     identity_id = request.match_info.get("id")
-    return authority.identities(request.headers.get("Authorization"), request.raw_path, identity_id)
+    return authority.identities(
+        request.headers.get("Authorization"),
+        request.raw_path,
+        identity_id,
+        caname=request.query.get("ca"),
+    )
 
 
 @web.middleware

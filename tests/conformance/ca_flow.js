@@ -21,7 +21,7 @@ async function userFrom(name, enrollment, mspid) {
 
 async function main() {
 	const [url, mspid] = process.argv.slice(2);
-	const ca = new FabricCAServices(url);
+	const ca = new FabricCAServices(url, null, 'ca');
 	const out = {};
 
 	out.badPassword = await failureOf(ca.enroll({enrollmentID: 'admin', enrollmentSecret: 'wrong'}));
@@ -42,6 +42,9 @@ async function main() {
 		attrs: [{name: 'app.role', value: 'auditor', ecert: true}],
 	}, admin);
 	out.secret = secret;
+	const identities = ca.newIdentityService();
+	out.identity = (await identities.getOne('user1', admin)).result;
+	out.identityIds = (await identities.getAll(admin)).result.identities.map((i) => i.id);
 	out.duplicate = await failureOf(ca.register({enrollmentID: 'user1', affiliation: 'org1.department1'}, admin));
 
 	const userEnrollment = await ca.enroll({enrollmentID: 'user1', enrollmentSecret: secret});

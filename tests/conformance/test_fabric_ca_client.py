@@ -58,6 +58,10 @@ def _identity(msp: Msp, pem: str):
 
 def test_enroll_register_enroll_revoke_gencrl(flow: dict) -> None:
     assert flow["caName"] == "ca"
+    assert flow["identity"]["id"] == "user1" and flow["identity"]["type"] == "client"
+    assert flow["identity"]["affiliation"] == "org1.department1"
+    assert {"name": "app.role", "value": "auditor", "ecert": True} in flow["identity"]["attrs"]
+    assert {"admin", "user1"} <= set(flow["identityIds"])
     assert flow["badPassword"]["errors"] == [{"code": 20, "message": "Authentication failure"}]
     assert flow["duplicate"]["errors"][0]["code"] == 0
     assert "already registered" in flow["duplicate"]["errors"][0]["message"]

@@ -46,7 +46,7 @@ class Org:
 
     def revoke(self, signer: SoftwareSigner, issuer: Issuer | None = None) -> None:
         serial = certificates.load_certificate(signer.certificate_pem).serial_number
-        crl = (issuer or self.intermediate).crl([(serial, certificates.now())])
+        crl = (issuer or self.intermediate).crl([(serial, certificates.now(), 1)])
         self.crls.append(crl.public_bytes(Encoding.PEM))
 
     def config(self, node_ous: NodeOUs | None = None, **extra) -> MspConfig:

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from ca_pki import make_org
-from fabric_protos.msp import identities_pb2
+from fabric_protos.msp import identities_pb2, msp_principal_pb2
 
 from ca import certificates
 from ca.errors import IdentityError, MspConfigError, SignatureError
@@ -89,7 +89,7 @@ def test_revoked_identity_is_rejected_once_the_crl_is_in_the_msp() -> None:
 
 
 def test_crl_signed_by_a_foreign_ca_is_refused(org1, org2) -> None:
-    foreign_crl = org2.intermediate.crl([(1, certificates.now())])
+    foreign_crl = org2.intermediate.crl([(1, certificates.now(), 0)])
     with pytest.raises(MspConfigError, match="not signed by any of its CAs"):
         org1.msp().with_crl(foreign_crl.public_bytes(certificates.serialization.Encoding.PEM))
 
@@ -199,3 +199,34 @@ def test_to_proto_carries_node_ous(org1) -> None:
     assert proto.name == "Org1MSP"
     assert proto.fabric_node_ous.enable
     assert proto.fabric_node_ous.peer_ou_identifier.organizational_unit_identifier == "peer"
+
+
+def _ou_principal(mspid: str, ou: str, certifiers: bytes = b"") -> msp_principal_pb2.MSPPrincipal:
+    unit = msp_principal_pb2.OrganizationUnit(
+        msp_identifier=mspid, organizational_unit_identifier=ou, certifiers_identifier=certifiers
+    )
+    return msp_principal_pb2.MSPPrincipal(
+        principal_classification=msp_principal_pb2.MSPPrincipal.ORGANIZATION_UNIT,
+        principal=unit.SerializeToString(),
+    )
+
+
+def test_organization_unit_and_identity_principals(org1) -> None:
+    msp = org1.msp()
+    signer = org1.identity("u", "client", extra_ous=("department1",))
+    identity = msp.deserialize(signer.creator)
+    chain_id = msp.certifiers_identifier(identity)
+    assert msp.satisfies_principal(identity, _ou_principal("Org1MSP", "department1"))
+    assert msp.satisfies_principal(identity, _ou_principal("Org1MSP", "department1", chain_id))
+    assert not msp.satisfies_principal(identity, _ou_principal("Org1MSP", "department1", b"x"))
+    assert not msp.satisfies_principal(identity, _ou_principal("Org1MSP", "department2"))
+    assert not msp.satisfies_principal(identity, _ou_principal("Org2MSP", "department1"))
+    same = msp_principal_pb2.MSPPrincipal(
+        principal_classification=msp_principal_pb2.MSPPrincipal.IDENTITY, principal=signer.creator
+    )
+    other = msp_principal_pb2.MSPPrincipal(
+        principal_classification=msp_principal_pb2.MSPPrincipal.IDENTITY,
+        principal=org1.identity("v", "client").creator,
+    )
+    assert msp.satisfies_principal(identity, same)
+    assert not msp.satisfies_principal(identity, other)
