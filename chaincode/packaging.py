@@ -103,10 +103,22 @@ def _meta_inf(directory: Path) -> list[tuple[str, bytes]]:
     ]
 
 
+def check_connection(connection: Connection) -> None:
+    check_address(connection.address)
+    if not re.fullmatch(r"\d+(ms|s|m|h)", connection.dial_timeout):
+        raise PackagingError(
+            f"dial_timeout {connection.dial_timeout!r}: use a Go duration, e.g. 10s"
+        )
+    if (connection.root_cert or connection.client_auth_required) and not connection.tls_required:
+        raise PackagingError("tls_required: certificates given but TLS is not required")
+    if connection.client_auth_required and not (connection.client_cert and connection.client_key):
+        raise PackagingError("client_cert/client_key: mutual TLS needs both")
+
+
 def build_package(directory: Path, label: str, connection: Connection) -> bytes:
     """The package file's bytes for the contract in ``directory``."""
     check_label(label)
-    check_address(connection.address)
+    check_connection(connection)
     if not directory.is_dir():
         raise PackagingError(f"directory {directory}: does not exist")
     if not (directory / "__init__.py").is_file() and not (directory / "META-INF").is_dir():

@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -191,27 +192,59 @@ def contract_service(chaincode_id: str, contracts: Any) -> ContractService:
     return ContractService(chaincode_id, as_chaincode(contracts))
 
 
+@dataclass(frozen=True)
+class ServerTLS:
+    """The contract server's TLS key pair (PEM); with ``client_ca``, peers must present a
+    certificate it issued (mutual TLS, ``client_auth_required`` in connection.json)."""
+
+    private_key: bytes
+    certificate: bytes
+    client_ca: bytes | None = None
+
+    @classmethod
+    def from_files(cls, key: Path, cert: Path, client_ca: Path | None = None) -> ServerTLS:
+        try:
+            return cls(
+                key.read_bytes(), cert.read_bytes(), client_ca.read_bytes() if client_ca else None
+            )
+        except OSError as exc:
+            raise ContractLoadError(f"TLS file {exc.filename}: {exc.strerror}") from None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.private_key, self.certificate)],
+            root_certificates=self.client_ca,
+            require_client_auth=self.client_ca is not None,
+        )
+
+
 async def serve(
     service: ContractService,
     address: str = "127.0.0.1:0",
-    tls: tuple[bytes, bytes] | None = None,
+    tls: ServerTLS | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start a CCaaS gRPC server; returns it and the bound port. ``tls`` = (key, cert) PEM."""
+    """Start a CCaaS gRPC server; returns it and the bound port."""
     server = grpc.aio.server()
     chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(service, server)
-    if tls is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
+    try:
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, tls.credentials())
+    except RuntimeError:
+        port = 0
     if port == 0:
         raise ContractLoadError(f"address {address}: could not listen")
     await server.start()
     return server, port
 
 
-async def run_server(directory: Path, chaincode_id: str, address: str) -> None:
+async def run_server(
+    directory: Path, chaincode_id: str, address: str, tls: ServerTLS | None = None
+) -> None:
     """Serve the contract in ``directory`` until cancelled or terminated."""
-    server, port = await serve(contract_service(chaincode_id, load_contracts(directory)), address)
+    service = contract_service(chaincode_id, load_contracts(directory))
+    server, port = await serve(service, address, tls)
     host = address.rpartition(":")[0] or "0.0.0.0"
     print(f"serving chaincode {chaincode_id} on {host}:{port}", flush=True)
     try:
@@ -223,22 +256,30 @@ async def run_server(directory: Path, chaincode_id: str, address: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m chaincode.runner DIR``: a contract package as a CCaaS server.
 
-    Like Fabric's own shims it reads ``CHAINCODE_ID`` and ``CHAINCODE_SERVER_ADDRESS``
-    when the options are not given.
+    Like Fabric's CCaaS samples it reads ``CHAINCODE_ID``, ``CHAINCODE_SERVER_ADDRESS``
+    and, for TLS, ``CHAINCODE_TLS_KEY``, ``CHAINCODE_TLS_CERT``, ``CHAINCODE_CLIENT_CA_CERT``
+    (file paths) when the options are not given.
     """
     import argparse
     import os
 
+    env = os.environ.get
     parser = argparse.ArgumentParser(prog="python -m chaincode.runner")
     parser.add_argument("directory", type=Path)
-    parser.add_argument("--id", dest="chaincode_id", default=os.environ.get("CHAINCODE_ID"))
-    parser.add_argument(
-        "--address", default=os.environ.get("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:9999")
-    )
+    parser.add_argument("--id", dest="chaincode_id", default=env("CHAINCODE_ID"))
+    parser.add_argument("--address", default=env("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:9999"))
+    parser.add_argument("--tls-key", type=Path, default=env("CHAINCODE_TLS_KEY"))
+    parser.add_argument("--tls-cert", type=Path, default=env("CHAINCODE_TLS_CERT"))
+    parser.add_argument("--client-ca", type=Path, default=env("CHAINCODE_CLIENT_CA_CERT"))
     args = parser.parse_args(argv)
     chaincode_id = args.chaincode_id or args.directory.resolve().name
     try:
-        asyncio.run(run_server(args.directory, chaincode_id, args.address))
+        tls = None
+        if args.tls_key or args.tls_cert:
+            if not (args.tls_key and args.tls_cert):
+                raise ContractLoadError("TLS: --tls-key and --tls-cert go together")
+            tls = ServerTLS.from_files(Path(args.tls_key), Path(args.tls_cert), args.client_ca)
+        asyncio.run(run_server(args.directory, chaincode_id, args.address, tls))
     except ContractLoadError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -219,6 +219,7 @@ class ContractHarness:
         *,
         tls: ClientTLS | None = None,
         collections: Iterable[Collection] = (),
+        dial_timeout: float = 5.0,
     ) -> None:
         """Drive a chaincode-as-a-service process (Python, Node, Go) listening at ``address``.
 
@@ -226,7 +227,11 @@ class ContractHarness:
         so a contract restarted by dev mode is picked up by the next call.
         """
         endpoint = ChaincodeEndpoint(
-            address, tls=tls, invoker=self._invoke_chaincode, timeout=self.timeout
+            address,
+            tls=tls,
+            invoker=self._invoke_chaincode,
+            timeout=self.timeout,
+            dial_timeout=dial_timeout,
         )
         await endpoint.handler()
         await self._replace(name, endpoint)

@@ -27,6 +27,9 @@ def COMMAND() -> None:
 )
 @click.option("--dial-timeout", default="10s", show_default=True)
 @click.option("--tls", "tls_required", is_flag=True, help="Peers must dial with TLS.")
+@click.option("--root-cert", type=click.Path(path_type=Path), help="PEM that signed the server.")
+@click.option("--client-cert", type=click.Path(path_type=Path), help="Peer's TLS cert (mTLS).")
+@click.option("--client-key", type=click.Path(path_type=Path), help="Peer's TLS key (mTLS).")
 @click.option(
     "--file", "output_file", type=click.Path(path_type=Path), help="Default: ./<label>.tar.gz"
 )
@@ -37,12 +40,23 @@ def package(
     address: str,
     dial_timeout: str,
     tls_required: bool,
+    root_cert: Path | None,
+    client_cert: Path | None,
+    client_key: Path | None,
     output_file: Path | None,
     output: str,
 ) -> None:
     """Write a Fabric chaincode-as-a-service package for the contract in DIRECTORY."""
-    connection = Connection(address, dial_timeout=dial_timeout, tls_required=tls_required)
     try:
+        connection = Connection(
+            address,
+            dial_timeout=dial_timeout,
+            tls_required=tls_required,
+            client_auth_required=bool(client_cert or client_key),
+            root_cert=_pem(root_cert, "--root-cert"),
+            client_cert=_pem(client_cert, "--client-cert"),
+            client_key=_pem(client_key, "--client-key"),
+        )
         built = write_package(directory, label, connection, output_file)
     except ChaincodeError as exc:
         fail(str(exc))
@@ -51,6 +65,15 @@ def package(
         output,
         "chaincode package",
     )
+
+
+def _pem(path: Path | None, option: str) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ChaincodeError(f"{option} {path}: cannot read ({exc})") from None
 
 
 @COMMAND.command("dev")

@@ -97,3 +97,74 @@ def test_cli_bad_directory_is_one_line_and_exit_2(tmp_path):
     )
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_tls_connection_json_carries_the_pems(tmp_path):
+    connection = Connection(
+        "cc:9999",
+        tls_required=True,
+        client_auth_required=True,
+        root_cert="ROOT",
+        client_cert="CERT",
+        client_key="KEY",
+    )
+    _metadata, code = read_package(build_package(SAMPLE, "tls_1", connection))
+    assert json.loads(code["connection.json"]) == {
+        "address": "cc:9999",
+        "dial_timeout": "10s",
+        "tls_required": True,
+        "client_auth_required": True,
+        "root_cert": "ROOT",
+        "client_key": "KEY",
+        "client_cert": "CERT",
+    }
+
+
+@pytest.mark.parametrize(
+    ("connection", "message"),
+    [
+        (Connection("cc:1", dial_timeout="ten"), "dial_timeout"),
+        (Connection("cc:1", root_cert="R"), "tls_required"),
+        (Connection("cc:1", tls_required=True, client_auth_required=True), "mutual TLS"),
+    ],
+)
+def test_inconsistent_connection_is_refused(connection, message):
+    with pytest.raises(PackagingError, match=message):
+        build_package(SAMPLE, "x", connection)
+
+
+def test_cli_tls_options(tmp_path):
+    (tmp_path / "root.pem").write_text("ROOT")
+    out = tmp_path / "t.tar.gz"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "chaincode",
+            "package",
+            str(SAMPLE),
+            "--label",
+            "t_1",
+            "--tls",
+            "--root-cert",
+            str(tmp_path / "root.pem"),
+            "--file",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    _metadata, code = read_package(out.read_bytes())
+    assert json.loads(code["connection.json"])["root_cert"] == "ROOT"
+    missing = CliRunner().invoke(
+        cli,
+        [
+            "chaincode",
+            "package",
+            str(SAMPLE),
+            "--label",
+            "t_1",
+            "--tls",
+            "--root-cert",
+            str(tmp_path / "nope.pem"),
+        ],
+    )
+    assert missing.exit_code == 2 and "--root-cert" in missing.output
