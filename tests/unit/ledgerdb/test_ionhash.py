@@ -37,8 +37,10 @@ def _vectors() -> list[tuple[bytes, str, str | None]]:
     return [(base64.b64decode(e["ion"]), e["sha256"], e.get("text")) for e in entries]
 
 
+@cache
 def _load_exact(data: bytes) -> Any:
-    """amazon.ion 0.15's pure-Python reader: slower than the C extension, but exact."""
+    """amazon.ion 0.15's pure-Python reader: slower than the C extension, but exact.
+    Cached: several tests decode every vector (the values are only read)."""
     return simpleion.load_python(BytesIO(data))
 
 
@@ -98,6 +100,12 @@ def test_vectors_loaded_by_the_c_extension_match_the_reference() -> None:
 def test_c_extension_reads_picosecond_timestamps() -> None:
     text = "2007-02-23T12:14:33.123456789012Z"
     assert simpleion.loads(text).fractional_seconds == Decimal("0.123456789012")
+
+
+@pytest.mark.xfail(reason="amazon.ion 0.15 C writer trims 35-36 digit decimals", strict=False)
+def test_c_extension_writes_long_decimals_exactly() -> None:
+    value = Decimal("0.193648771387520910743400876240312000")
+    assert simpleion.loads(simpleion.dumps(value)).as_tuple() == value.as_tuple()
 
 
 # --- the specification's bytes ---------------------------------------------------------------
@@ -252,7 +260,10 @@ _scalars = (
     | st.floats()
     | st.text()
     | st.binary(max_size=40)
-    | st.decimals(allow_nan=False, allow_infinity=False)
+    # <= 34 digits: amazon.ion 0.15's C writer trims some longer ones (see the xfail above)
+    | st.decimals(allow_nan=False, allow_infinity=False).filter(
+        lambda d: len(d.as_tuple().digits) <= 34
+    )
     | st.datetimes(
         min_value=datetime(2, 1, 1),
         max_value=datetime(9998, 12, 31),
