@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 from fabric_chaincode_python.fabric_contract_api import Contract, ContractChaincode
 from fabric_chaincode_python.fabric_shim.handler import Handler
+from fabric_chaincode_python.fabric_shim.interfaces import Chaincode
 from fabric_chaincode_python.fabric_shim.server import ChaincodeService
 from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub
 from fabric_protos.peer import (
@@ -137,8 +138,9 @@ class ContractService(ChaincodeService):
         await ContractHandler(self._ccid, self._cc).chat_with_peer(request_iterator, context)
 
 
-def as_chaincode(contracts: ContractChaincode | Contract | list[Contract]) -> ContractChaincode:
-    if isinstance(contracts, ContractChaincode):
+def as_chaincode(contracts: Chaincode | Contract | list[Contract]) -> Chaincode:
+    """Contracts become a ``ContractChaincode``; a low-level ``Chaincode`` is used as is."""
+    if isinstance(contracts, Chaincode):
         return contracts
     if isinstance(contracts, Contract):
         contracts = [contracts]

@@ -318,6 +318,12 @@ class ChaincodeHandler:
         except (ChaincodeError, DecodeError, ValueError) as exc:
             await self._reply_error(message, f"{T.Name(message.type)} failed: {exc}")
             return
+        except Exception as exc:  # a state backend fault must not end the connection
+            log.exception("chaincode %s: %s failed", self.name, T.Name(message.type))
+            await self._reply_error(
+                message, f"{T.Name(message.type)} failed: internal error ({type(exc).__name__})"
+            )
+            return
         await self._send(
             Message(
                 type=T.RESPONSE,

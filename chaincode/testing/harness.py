@@ -339,6 +339,7 @@ class ContractHarness:
         identity: Identity | None = None,
         transient: dict[str, Any] | None = None,
         init: bool = False,
+        timeout: float | None = None,
     ) -> TxResult:
         """Endorse: run the function and record its read/write set; commit nothing."""
         name, handler = await self._handler(chaincode)
@@ -359,6 +360,7 @@ class ContractHarness:
                 is_init=init,
                 namespace=name,
                 collections=self.collections,
+                timeout=timeout,
             )
         except ChaincodeError as exc:
             result.error = str(exc)

@@ -78,3 +78,36 @@ async def test_signed_proposal_carries_the_chosen_creator(identities):
         result = await harness.invoke("Put", "k", "v", identity=who)
         assert result.ok
         assert who.creator.startswith(b"\n\x07Org9MSP")
+
+
+class Crashing:
+    """A low-level chaincode whose Invoke raises outside any contract function."""
+
+    async def init(self, stub):
+        raise RuntimeError("init exploded")
+
+    async def invoke(self, stub):
+        raise RuntimeError("invoke exploded")
+
+
+async def test_crashing_chaincode_is_an_error_and_the_harness_keeps_working(identities):
+    from fabric_chaincode_python.fabric_shim.interfaces import Chaincode
+
+    class CrashingChaincode(Crashing, Chaincode):
+        pass
+
+    async with ContractHarness(identities=identities) as harness:
+        await harness.deploy(CrashingChaincode(), name="crash")
+        await harness.deploy(Probe(), name="probe")
+        crashed = await harness.invoke("anything", chaincode="crash")
+        assert crashed.error == "transaction returned with failure: RuntimeError: invoke exploded"
+        assert (await harness.invoke("Put", "k", "v", chaincode="probe")).ok
+        again = await harness.invoke("anything", chaincode="crash")
+        assert "invoke exploded" in again.error
+
+
+async def test_per_call_timeout_overrides_the_harness_default(identities):
+    async with ContractHarness(identities=identities, timeout=5.0) as harness:
+        await harness.deploy(Probe(), name="probe")
+        slow = await harness.query("Sleep", 1, timeout=0.1)
+        assert "timeout expired" in slow.error and "(0.1s)" in slow.error

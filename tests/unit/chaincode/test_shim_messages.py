@@ -13,6 +13,7 @@ from fabric_protos.peer import chaincode_pb2
 from fabric_protos.peer import chaincode_shim_pb2 as shim
 
 from chaincode.errors import ShimError
+from chaincode.memory import MemoryState
 from chaincode.samples.asset_transfer import AssetTransfer
 from chaincode.testing import Collection, ContractHarness
 
@@ -306,3 +307,29 @@ async def test_private_data_is_refused_in_init(identities):
     _harness, result = await run_script(identities, script, init=True)
     assert result.ok
     assert replies[0].type == T.ERROR and b"not allowed in chaincode Init()" in replies[0].payload
+
+
+class FaultyState(MemoryState):
+    """A state backend that fails on one key, as a disk error would."""
+
+    def get(self, namespace, key):
+        if key == "boom":
+            raise OSError("disk on fire")
+        return super().get(namespace, key)
+
+
+async def test_state_backend_fault_is_an_error_reply_and_the_stream_survives(identities):
+    replies = []
+
+    async def script(ask, request):
+        replies.append(await ask(T.GET_STATE, shim.GetState(key="boom")))
+        replies.append(await ask(T.GET_STATE, shim.GetState(key="fine")))
+        return completed(request)
+
+    async with ContractHarness(identities=identities, state=FaultyState()) as harness:
+        await harness.deploy_service(ScriptedChaincode(script), "scripted")
+        harness.seed("fine", "ok")
+        result = await harness.invoke("run")
+    assert result.ok
+    assert replies[0].type == T.ERROR and b"internal error (OSError)" in replies[0].payload
+    assert (replies[1].type, replies[1].payload) == (T.RESPONSE, b"ok")
