@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -131,5 +132,34 @@ async def test_dev_mode_restarts_on_change_and_peers_reconnect(tmp_path, identit
             wait_for_line(process, "serving chaincode basic")
             after = await message_after_restart(harness, "is unknown")
             assert "the asset x is unknown" in after
+    finally:
+        stop(process)
+
+
+async def test_sample_runs_on_the_official_shim_alone(identities):
+    """``python -m chaincode.samples.asset_transfer`` uses only fabric-chaincode-python's
+    own server, as it would on a real Fabric CCaaS deployment."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHAINCODE_ID": "basic_1.0:y",
+        "CHAINCODE_SERVER_ADDRESS": f"127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chaincode.samples.asset_transfer"], cwd=ROOT, env=env
+    )
+    try:
+        async with ContractHarness(identities=identities) as harness:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    await harness.connect(f"127.0.0.1:{port}", "basic", dial_timeout=1.0)
+                    break
+                except ShimError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise
+            assert (await harness.invoke("InitLedger")).ok
+            asset = await harness.query("ReadAsset", "asset2")
+            assert asset.json()["Owner"] == "Brad"
     finally:
         stop(process)
