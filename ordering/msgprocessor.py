@@ -1,0 +1,112 @@
+"""Admission: what the orderer checks before it accepts an envelope (step 5, Order).
+
+Like Fabric's ``orderer/common/msgprocessor``, every check answers with the
+``common.Status`` a Fabric client expects and one sentence naming what is wrong; an
+envelope that fails any check is never written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fabric_protos.common import common_pb2, configtx_pb2
+from google.protobuf.message import DecodeError
+
+from ca.channelconfig import ChannelConfig
+from ca.errors import CaError
+from ordering.configupdate import apply_update
+from ordering.errors import ConfigError, OrderingError
+from proto.signer import SignedData
+
+NORMAL_TYPES = {common_pb2.ENDORSER_TRANSACTION, common_pb2.MESSAGE}
+
+
+class Rejected(OrderingError):
+    """An envelope the orderer refuses, with the Fabric status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Admitted:
+    channel_id: str
+    envelope: bytes
+    is_config_update: bool
+
+
+def _parse(envelope_bytes: bytes) -> tuple[common_pb2.Envelope, common_pb2.Payload, int, str]:
+    try:
+        envelope = common_pb2.Envelope.FromString(envelope_bytes)
+        payload = common_pb2.Payload.FromString(envelope.payload)
+    except DecodeError:
+        raise Rejected(common_pb2.BAD_REQUEST, "envelope does not decode") from None
+    if not payload.header.channel_header:
+        raise Rejected(common_pb2.BAD_REQUEST, "envelope payload has no channel header")
+    try:
+        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+    except DecodeError:
+        raise Rejected(common_pb2.BAD_REQUEST, "channel header does not decode") from None
+    return envelope, payload, header.type, header.channel_id
+
+
+def creator_of(payload: common_pb2.Payload) -> bytes:
+    try:
+        creator = common_pb2.SignatureHeader.FromString(payload.header.signature_header).creator
+    except DecodeError:
+        raise Rejected(common_pb2.BAD_REQUEST, "signature header does not decode") from None
+    if not creator:
+        raise Rejected(common_pb2.BAD_REQUEST, "envelope has no creator in its signature header")
+    return creator
+
+
+def check_signed_by_policy(
+    config: ChannelConfig, policy: str, signed: SignedData, action: str
+) -> None:
+    """The creator must be a valid identity whose signature verifies, and ``policy``
+    must be satisfied; the rejection says which of the two failed and why."""
+    try:
+        config.msps.check_signature(signed.identity, signed.data, signed.signature)
+    except CaError as exc:
+        raise Rejected(common_pb2.FORBIDDEN, f"{action} refused: {exc}") from None
+    if not config.evaluate(policy, [signed]):
+        raise Rejected(
+            common_pb2.FORBIDDEN,
+            f"{action} refused: the creator does not satisfy policy {policy}",
+        )
+
+
+def admit(envelope_bytes: bytes, channel: Callable[[str], ChannelConfig | None]) -> Admitted:
+    """Check one Broadcast envelope; return what to order or raise ``Rejected``."""
+    envelope, payload, header_type, channel_id = _parse(envelope_bytes)
+    config = channel(channel_id)
+    if config is None:
+        raise Rejected(common_pb2.NOT_FOUND, f"channel {channel_id!r} does not exist")
+    limit = config.batch_size.absolute_max_bytes
+    if len(envelope_bytes) > limit:
+        raise Rejected(
+            common_pb2.REQUEST_ENTITY_TOO_LARGE,
+            f"envelope is {len(envelope_bytes)} bytes, over the channel's AbsoluteMaxBytes "
+            f"of {limit}",
+        )
+    if header_type not in NORMAL_TYPES | {common_pb2.CONFIG_UPDATE}:
+        name = common_pb2.HeaderType.Name(header_type) if header_type in range(7) else header_type
+        raise Rejected(
+            common_pb2.BAD_REQUEST,
+            f"header type {name} cannot be broadcast; submit a CONFIG_UPDATE to change config",
+        )
+    signed = SignedData(envelope.payload, creator_of(payload), envelope.signature)
+    check_signed_by_policy(config, "/Channel/Writers", signed, "broadcast")
+    if header_type == common_pb2.CONFIG_UPDATE:
+        try:
+            update = configtx_pb2.ConfigUpdateEnvelope.FromString(payload.data)
+            apply_update(config, update)
+        except DecodeError:
+            raise Rejected(
+                common_pb2.BAD_REQUEST, "CONFIG_UPDATE data is not a ConfigUpdateEnvelope"
+            ) from None
+        except ConfigError as exc:
+            raise Rejected(common_pb2.BAD_REQUEST, f"config update refused: {exc}") from None
+    return Admitted(channel_id, envelope_bytes, header_type == common_pb2.CONFIG_UPDATE)

@@ -1,0 +1,268 @@
+"""The orderer process: its config file, its channels, its gRPC and admin servers.
+
+``consortium node run orderer --config FILE`` runs ``serve``. The config is YAML::
+
+    listen: 127.0.0.1:7050          # AtomicBroadcast (Broadcast, Deliver) + health
+    admin_listen: 127.0.0.1:7053    # channel participation API (osnadmin's)
+    mspid: OrdererMSP
+    msp_dir: msp                    # local MSP: signcerts/ and keystore/ sign blocks
+    data_dir: data                  # channels/<id>/{blocks,inbox}: ledgerdb journals
+    tls:                            # on unless `enabled: false` is written
+      cert: tls/server.crt
+      key: tls/server.key
+      client_root_cas: [tls/ca.crt] # when set, clients must present a certificate
+
+Relative paths are relative to the config file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from aiohttp import web
+from fabric_protos.common import common_pb2
+from fabric_protos.orderer import ab_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from ca.channelconfig import ChannelConfig, ChannelConfigError
+from ca.errors import CaError
+from ca.msp import load_signing_identity
+from ca.signing import SoftwareSigner
+from ordering.chain import Chain
+from ordering.configtx import validate_channel_id, yaml_problem
+from ordering.errors import ConfigError, OrderingError
+from ordering.participation import participation_routes
+from ordering.service import AtomicBroadcast
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "orderer.AtomicBroadcast"
+_ADDRESS = re.compile(r"^(?P<host>[^:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    cert: Path
+    key: Path
+    client_root_cas: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrdererConfig:
+    listen: str
+    admin_listen: str
+    mspid: str
+    msp_dir: Path
+    data_dir: Path
+    tls: TlsConfig | None
+    batch_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def _address(value: Any, name: str, where: Path) -> str:
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise ConfigError(f"{where}: {name} must be HOST:PORT, got {value!r}")
+    return value
+
+
+def load_config(path: Path) -> OrdererConfig:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: {yaml_problem(exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    known = {"listen", "admin_listen", "mspid", "msp_dir", "data_dir", "tls"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; known: {sorted(known)}")
+    for key in ("listen", "admin_listen", "mspid", "msp_dir", "data_dir"):
+        if not raw.get(key):
+            raise ConfigError(f"{path}: {key} is required")
+    base = path.parent
+
+    def resolve(value: Any) -> Path:
+        candidate = Path(str(value))
+        return candidate if candidate.is_absolute() else base / candidate
+
+    tls_raw = raw.get("tls")
+    if tls_raw is None:
+        raise ConfigError(
+            f"{path}: tls is required (write `tls: {{enabled: false}}` to turn it off)"
+        )
+    tls = None
+    if tls_raw.get("enabled", True):
+        for key in ("cert", "key"):
+            if not tls_raw.get(key):
+                raise ConfigError(f"{path}: tls.{key} is required when TLS is enabled")
+        tls = TlsConfig(
+            cert=resolve(tls_raw["cert"]),
+            key=resolve(tls_raw["key"]),
+            client_root_cas=tuple(resolve(p) for p in tls_raw.get("client_root_cas") or ()),
+        )
+    return OrdererConfig(
+        listen=_address(raw["listen"], "listen", path),
+        admin_listen=_address(raw["admin_listen"], "admin_listen", path),
+        mspid=str(raw["mspid"]),
+        msp_dir=resolve(raw["msp_dir"]),
+        data_dir=resolve(raw["data_dir"]),
+        tls=tls,
+    )
+
+
+class OrdererNode:
+    """Owns the channels of one orderer and the servers that expose them."""
+
+    def __init__(self, config: OrdererConfig, signer: SoftwareSigner) -> None:
+        self.config = config
+        self.signer = signer
+        self.chains: dict[str, Chain] = {}
+        self._lock = asyncio.Lock()
+        self._grpc: grpc.aio.Server | None = None
+        self._admin: web.AppRunner | None = None
+        self.port = 0
+        self.admin_port = 0
+
+    @property
+    def channels_dir(self) -> Path:
+        return self.config.data_dir / "channels"
+
+    async def open_channels(self) -> None:
+        self.channels_dir.mkdir(parents=True, exist_ok=True)
+        for directory in sorted(self.channels_dir.iterdir()):
+            if (directory / "blocks").is_dir():
+                self.chains[directory.name] = await Chain.open(
+                    directory.name, directory, self.signer
+                )
+                log.info(
+                    "channel %s: height %d", directory.name, self.chains[directory.name].height
+                )
+
+    # -- channel participation ------------------------------------------------------------
+
+    async def join(self, block: common_pb2.Block) -> Chain:
+        try:
+            channel_id = ChannelConfig.from_block(block).channel_id
+        except ChannelConfigError as exc:
+            raise ConfigError(f"config-block: {exc}") from None
+        validate_channel_id(channel_id)
+        async with self._lock:
+            if channel_id in self.chains:
+                raise FileExistsError(f"channel {channel_id!r} already exists")
+            directory = self.channels_dir / channel_id
+            if directory.exists():  # a join that crashed half-way: start it again
+                shutil.rmtree(directory)
+            chain = await Chain.open(channel_id, directory, self.signer, genesis=block)
+            self.chains[channel_id] = chain
+            return chain
+
+    async def remove(self, channel_id: str) -> None:
+        async with self._lock:
+            chain = self.chains.pop(channel_id, None)
+            if chain is None:
+                raise KeyError(channel_id)
+            await chain.close()
+            shutil.rmtree(chain.directory)
+
+    # -- servers ---------------------------------------------------------------------------
+
+    def _credentials(self) -> grpc.ServerCredentials | None:
+        tls = self.config.tls
+        if tls is None:
+            return None
+        roots = b"".join(p.read_bytes() for p in tls.client_root_cas) or None
+        return grpc.ssl_server_credentials(
+            [(tls.key.read_bytes(), tls.cert.read_bytes())],
+            root_certificates=roots,
+            require_client_auth=roots is not None,
+        )
+
+    async def start(self) -> None:
+        await self.open_channels()
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", 100 * 1024 * 1024),
+                ("grpc.max_send_message_length", 100 * 1024 * 1024),
+            ]
+        )
+        ab_pb2_grpc.add_AtomicBroadcastServicer_to_server(AtomicBroadcast(self.chains.get), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        credentials = self._credentials()
+        if credentials is None:
+            self.port = server.add_insecure_port(self.config.listen)
+        else:
+            self.port = server.add_secure_port(self.config.listen, credentials)
+        if self.port == 0:
+            raise OrderingError(f"cannot listen on {self.config.listen}")
+        await server.start()
+        self._grpc = server
+        await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+
+        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app.add_routes(participation_routes(self))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = self.config.admin_listen.rsplit(":", 1)
+        ssl_context = self._admin_ssl()
+        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=ssl_context)
+        await site.start()
+        self._admin = runner
+        self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
+
+    def _admin_ssl(self) -> Any:
+        tls = self.config.tls
+        if tls is None:
+            return None
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert, tls.key)
+        if tls.client_root_cas:
+            context.verify_mode = ssl.CERT_REQUIRED
+            for root in tls.client_root_cas:
+                context.load_verify_locations(root)
+        return context
+
+    async def stop(self) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=2)
+        if self._admin is not None:
+            await self._admin.cleanup()
+        for chain in list(self.chains.values()):
+            await chain.close()
+        self.chains.clear()
+
+
+async def serve(config: OrdererConfig, ready: Any = None) -> None:
+    """Run until SIGTERM or SIGINT; print where it listens once ready."""
+    try:
+        signer = load_signing_identity(config.msp_dir, config.mspid)
+    except CaError as exc:
+        raise ConfigError(f"msp_dir: {exc}") from None
+    node = OrdererNode(config, signer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    print(
+        f"orderer {config.mspid} listening on port {node.port} (admin {node.admin_port})",
+        flush=True,
+    )
+    if ready is not None:
+        ready(node)
+    try:
+        await stop.wait()
+    finally:
+        await node.stop()

@@ -1,0 +1,107 @@
+"""Fabric's ``AtomicBroadcast`` service: Broadcast in, Deliver out.
+
+Broadcast answers each envelope of a stream in order, but checks and orders envelopes of
+one stream concurrently, so a client that pipelines many envelopes on one stream is not
+held to one fsync per envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
+
+from ca.channelconfig import ChannelConfig
+from ordering.chain import Chain
+from ordering.errors import OrderingError
+from ordering.msgprocessor import Rejected, admit, check_signed_by_policy
+from proto.seek import SeekError, parse_seek_envelope, seek_range
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
+    def __init__(self, chains: Callable[[str], Chain | None]) -> None:
+        self._chains = chains
+
+    def _config(self, channel_id: str) -> ChannelConfig | None:
+        chain = self._chains(channel_id)
+        return chain.config if chain is not None else None
+
+    # -- Broadcast ------------------------------------------------------------------------
+
+    async def _broadcast_one(self, envelope: common_pb2.Envelope) -> ab_pb2.BroadcastResponse:
+        try:
+            admitted = admit(envelope.SerializeToString(), self._config)
+            chain = self._chains(admitted.channel_id)
+            if chain is None:
+                raise Rejected(common_pb2.NOT_FOUND, f"channel {admitted.channel_id!r} was removed")
+            await chain.order(admitted.envelope)
+        except Rejected as rejected:
+            return ab_pb2.BroadcastResponse(status=rejected.status, info=str(rejected))
+        except OrderingError as exc:
+            return ab_pb2.BroadcastResponse(
+                status=common_pb2.SERVICE_UNAVAILABLE, info=f"cannot order now: {exc}"
+            )
+        return ab_pb2.BroadcastResponse(status=common_pb2.SUCCESS)
+
+    async def Broadcast(
+        self,
+        request_iterator: AsyncIterator[common_pb2.Envelope],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ab_pb2.BroadcastResponse]:
+        answers: asyncio.Queue[object] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                async for envelope in request_iterator:
+                    await answers.put(asyncio.ensure_future(self._broadcast_one(envelope)))
+            finally:
+                await answers.put(_END)
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while (answer := await answers.get()) is not _END:
+                assert isinstance(answer, asyncio.Future)
+                yield await answer
+        finally:
+            reader.cancel()
+
+    # -- Deliver --------------------------------------------------------------------------
+
+    async def Deliver(
+        self,
+        request_iterator: AsyncIterator[common_pb2.Envelope],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ab_pb2.DeliverResponse]:
+        async for envelope in request_iterator:
+            status = common_pb2.SUCCESS
+            try:
+                async for block in self._deliver_one(envelope):
+                    yield ab_pb2.DeliverResponse(block=block)
+            except (SeekError, Rejected) as error:
+                status = error.status
+                log.info("deliver refused: %s", error)
+            except OrderingError as error:
+                status = common_pb2.SERVICE_UNAVAILABLE
+                log.info("deliver stopped: %s", error)
+            yield ab_pb2.DeliverResponse(status=status)
+
+    async def _deliver_one(self, envelope: common_pb2.Envelope) -> AsyncIterator[common_pb2.Block]:
+        request = parse_seek_envelope(envelope)
+        chain = self._chains(request.channel_id)
+        if chain is None:
+            raise SeekError(common_pb2.NOT_FOUND, f"channel {request.channel_id!r} not found")
+        check_signed_by_policy(chain.config, "/Channel/Readers", request.signed_data, "deliver")
+        height = chain.height
+        start, stop = seek_range(request.seek_info, height)
+        available = min(stop, height - 1) if request.fail_if_not_ready else stop
+        async for block in chain.stream(start, available):
+            yield block
+        if available < stop:  # FAIL_IF_NOT_READY: what exists was sent, the rest is not there
+            raise SeekError(common_pb2.NOT_FOUND, f"block {max(start, height)} is not ready")

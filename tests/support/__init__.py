@@ -1,0 +1,1 @@
+"""Helpers shared by integration and conformance tests: real processes, real PKI."""
