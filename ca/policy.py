@@ -87,7 +87,12 @@ _TOKEN = re.compile(
     r"|'(?P<squote>[^']*)'|\"(?P<dquote>[^\"]*)\"|(?P<word>[A-Za-z0-9_.\-]+))"
 )
 _PRINCIPAL = re.compile(r"^([A-Za-z0-9.\-]+)\.(admin|member|client|peer|orderer)$")
-_GATES = {"and", "or", "outof"}
+# Exactly the spellings Fabric's policydsl registers with govaluate.
+_GATES = {
+    **dict.fromkeys(("And", "and", "AND"), "and"),
+    **dict.fromkeys(("Or", "or", "OR"), "or"),
+    **dict.fromkeys(("OutOf", "outof", "OUTOF"), "outof"),
+}
 
 
 class _Parser:
@@ -129,6 +134,12 @@ class _Parser:
         return value
 
     def parse(self) -> SignaturePolicyEnvelope:
+        kind, value, at = self._peek()
+        if kind != "word" or value not in _GATES:
+            raise PolicyParseError(
+                f"policy {self.text!r}: must start with AND, OR or OutOf (Fabric does not accept "
+                "a bare principal; write OR('Org1.member'))"
+            )
         rule = self._expression()
         kind, value, at = self._peek()
         if kind != "end":
@@ -140,12 +151,14 @@ class _Parser:
         if kind in ("squote", "dquote"):
             self.pos += 1
             return self._principal(value, at)
-        if kind == "word" and value.lower() in _GATES:
+        if kind == "word" and value in _GATES:
             self.pos += 1
-            return self._gate(value.lower(), at)
+            return self._gate(_GATES[value], at)
         if kind == "word":
-            self.pos += 1
-            return self._principal(value, at)
+            raise PolicyParseError(
+                f"policy {self.text!r}: unrecognized token {value!r} at {at} (principals are "
+                "quoted, gates are AND, OR, OutOf)"
+            )
         raise PolicyParseError(f"policy {self.text!r}: expected a rule at {at}")
 
     def _gate(self, gate: str, at: int) -> SignaturePolicy:
@@ -167,9 +180,9 @@ class _Parser:
         self._take("close")
         if n is None:
             n = len(rules) if gate == "and" else 1
-        if n > len(rules):
+        if n > len(rules) + 1:  # Fabric permits t = n + 1 (never satisfiable), not more
             raise PolicyParseError(
-                f"policy {self.text!r}: OutOf at {at} asks for {n} of only {len(rules)} rules"
+                f"policy {self.text!r}: invalid t-out-of-n predicate at {at}, t {n}, n {len(rules)}"
             )
         return n_out_of(n, rules)
 

@@ -50,11 +50,11 @@ def sig(signer, data: bytes = DATA) -> SignedData:
 
 
 TABLE = [
-    ("'Org1.member'", ["o1client"], True),
-    ("'Org1.member'", ["o2peer"], False),
-    ("'Org1.peer'", ["o1client"], False),
-    ("'Org1.admin'", ["o1admin"], True),
-    ("'Org1.client'", ["o1admin"], False),
+    ("OR('Org1.member')", ["o1client"], True),
+    ("OR('Org1.member')", ["o2peer"], False),
+    ("OR('Org1.peer')", ["o1client"], False),
+    ("OR('Org1.admin')", ["o1admin"], True),
+    ("OR('Org1.client')", ["o1admin"], False),
     ("AND('Org1.member', 'Org2.member')", ["o1peer", "o2peer"], True),
     ("AND('Org1.member', 'Org2.member')", ["o1peer"], False),
     # One identity signing twice counts once.
@@ -96,17 +96,19 @@ def test_revoked_signer_does_not_count(orgs, people) -> None:
     manager = MspManager([org.msp()])
     env = from_string("AND('OrgR.member', 'OrgR.member')")
     assert not evaluate(env, [sig(good), sig(bad)], manager)
-    assert evaluate(from_string("'OrgR.member'"), [sig(good)], manager)
+    assert evaluate(from_string("OR('OrgR.member')"), [sig(good)], manager)
 
 
 def _org_group(mspid: str) -> PolicyGroup:
     return PolicyGroup(
         policies={
             "Admins": signature_policy(
-                from_string(f"'{mspid}.admin'").rule, from_string(f"'{mspid}.admin'").identities
+                from_string(f"OR('{mspid}.admin')").rule,
+                from_string(f"OR('{mspid}.admin')").identities,
             ),
             "Readers": signature_policy(
-                from_string(f"'{mspid}.member'").rule, from_string(f"'{mspid}.member'").identities
+                from_string(f"OR('{mspid}.member')").rule,
+                from_string(f"OR('{mspid}.member')").identities,
             ),
         }
     )
@@ -167,4 +169,4 @@ def test_policy_errors_name_the_problem(manager, channel) -> None:
     with pytest.raises(PolicyError, match="not ANY, ALL or MAJORITY"):
         implicit_meta("SOME", "Readers")
     with pytest.raises(PolicyError, match="Writers is not satisfied"):
-        require(from_string("'Org1.admin'"), [], manager, name="Writers")
+        require(from_string("OR('Org1.admin')"), [], manager, name="Writers")

@@ -35,16 +35,21 @@ def test_nested_and_outof() -> None:
     assert [r.signed_by for r in second.n_out_of.rules] == [1, 2, 3]
 
 
-def test_or_is_one_of_and_case_is_free() -> None:
-    env = from_string("or('Org1MSP.client', 'Org2MSP.orderer')")
+@pytest.mark.parametrize("gate", ["OR", "Or", "or"])
+def test_or_is_one_of_in_fabrics_spellings(gate: str) -> None:
+    env = from_string(f"{gate}('Org1MSP.client', 'Org2MSP.orderer')")
     assert env.rule.n_out_of.n == 1
     assert _principals(env) == [("Org1MSP", Role.CLIENT), ("Org2MSP", Role.ORDERER)]
 
 
 def test_msp_ids_may_contain_dots() -> None:
-    env = from_string("'org1.example.com.peer'")
+    env = from_string("OutOf('1', 'org1.example.com.peer')")
     assert _principals(env) == [("org1.example.com", Role.PEER)]
-    assert env.rule.signed_by == 0
+    assert env.rule.n_out_of.n == 1 and env.rule.n_out_of.rules[0].signed_by == 0
+
+
+def test_outof_may_ask_one_more_than_it_has_as_fabric_allows() -> None:
+    assert from_string("OutOf(3, 'Org1.member', 'Org2.member')").rule.n_out_of.n == 3
 
 
 @pytest.mark.parametrize(
@@ -54,7 +59,10 @@ def test_msp_ids_may_contain_dots() -> None:
         ("AND('Org1.member'", "expected close"),
         ("AND('Org1.boss')", "is not '<MSPID>"),
         ("OutOf('x', 'Org1.member')", "needs a whole number"),
-        ("OutOf(3, 'Org1.member', 'Org2.member')", "asks for 3 of only 2"),
+        ("OutOf(4, 'Org1.member', 'Org2.member')", "t 4, n 2"),
+        ("'Org1.member'", "must start with AND, OR or OutOf"),
+        ("AND(Org1.member)", "unrecognized token 'Org1.member'"),
+        ("aNd('Org1.member')", "must start with"),
         ("AND('Org1.member') junk", "unexpected 'junk'"),
         ("AND('Org1.member' ; )", "unexpected character"),
     ],
