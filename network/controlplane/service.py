@@ -886,9 +886,9 @@ class ControlPlane:
         )
         outcome = decide(self._policy(network), tally, res.parse_iso(proposal["CreationDate"]), now)
         proposal["Status"] = outcome.value
+        txn.put("proposals", proposal["ProposalId"], proposal)  # first: decided, then effects
         if outcome is Outcome.APPROVED and not self._run_actions(txn, network, proposal, now):
-            proposal["Status"] = "ACTION_FAILED"
-        txn.put("proposals", proposal["ProposalId"], proposal)
+            txn.put("proposals", proposal["ProposalId"], {**proposal, "Status": "ACTION_FAILED"})
 
     def _run_actions(
         self, txn: Txn, network: Mapping[str, Any], proposal: Mapping[str, Any], now: datetime

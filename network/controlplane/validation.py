@@ -143,7 +143,9 @@ FrameworkVersionString = Str(min=1, max=8)
 NetworkMemberNameString = Str(min=1, max=64, pattern=r"^(?!-|[0-9])(?!.*-$)(?!.*?--)[a-zA-Z0-9-]+$")
 UsernameString = Str(min=1, max=16, pattern=r"^[a-zA-Z][a-zA-Z0-9]*$")
 PasswordString = Str(
-    min=8, max=32, pattern=r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?!.*[@'\\\"/])[a-zA-Z0-9\S]*$"
+    min=8,
+    max=32,
+    pattern=r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?!.*[@'\\" + '"' + r"/])[a-zA-Z0-9\S]*$",
 )
 ArnString = Str(min=1, max=1011, pattern=r"^arn:.+:.+:.+:.+:.+")
 PaginationToken = Str(max=128)

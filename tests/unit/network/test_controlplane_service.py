@@ -1,0 +1,179 @@
+"""The service in-process on a real journal: events from one place, replay, proofs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from network.controlplane.client import HistoryNotVerified, verify_history
+from network.controlplane.errors import IllegalActionException
+from network.controlplane.events import GovernanceEvent
+from network.controlplane.service import ControlPlane, ManualClock
+from network.controlplane.store import JournalStore
+
+A, B, C = "111111111111", "222222222222", "333333333333"
+
+
+def network_body(percentage: int = 50, hours: int = 24) -> dict[str, Any]:
+    return {
+        "ClientRequestToken": "t",
+        "Name": "n",
+        "Framework": "HYPERLEDGER_FABRIC",
+        "FrameworkVersion": "2.2",
+        "FrameworkConfiguration": {"Fabric": {"Edition": "STARTER"}},
+        "VotingPolicy": {
+            "ApprovalThresholdPolicy": {
+                "ThresholdPercentage": percentage,
+                "ProposalDurationInHours": hours,
+                "ThresholdComparator": "GREATER_THAN",
+            }
+        },
+        "MemberConfiguration": member("org1"),
+    }
+
+
+def member(name: str) -> dict[str, Any]:
+    fabric = {"AdminUsername": "admin", "AdminPassword": "Password123"}
+    return {"Name": name, "FrameworkConfiguration": {"Fabric": fabric}}
+
+
+def open_service(path: Path, clock: ManualClock | None = None) -> ControlPlane:
+    return ControlPlane(JournalStore.open(path), clock or ManualClock())
+
+
+async def join(cp: ControlPlane, network: str, proposer: str, voters: list, account: str) -> str:
+    proposal = await cp.create_proposal(
+        A,
+        network,
+        {
+            "ClientRequestToken": account,
+            "MemberId": proposer,
+            "Actions": {"Invitations": [{"Principal": account}]},
+        },
+    )
+    for owner, member_id in voters:
+        current = (await cp.get_proposal(A, network, proposal["ProposalId"]))["Proposal"]
+        if current["Status"] != "IN_PROGRESS":
+            break
+        await cp.vote_on_proposal(
+            owner, network, proposal["ProposalId"], {"VoterMemberId": member_id, "Vote": "YES"}
+        )
+    invitation = (await cp.list_invitations(account, {}))["Invitations"][-1]
+    body = {
+        "ClientRequestToken": "j",
+        "InvitationId": invitation["InvitationId"],
+        "MemberConfiguration": member(f"o{account[0]}"),
+    }
+    return (await cp.create_member(account, network, body))["MemberId"]
+
+
+async def test_events_come_from_committed_changes(tmp_path: Path) -> None:
+    cp = open_service(tmp_path / "ledger")
+    seen: list[GovernanceEvent] = []
+    cp.bus.subscribe(seen.append)
+    created = await cp.create_network(A, network_body())
+    network, first = created["NetworkId"], created["MemberId"]
+    second = await join(cp, network, first, [(A, first)], B)
+    kinds = [event.kind for event in seen]
+    assert kinds == [
+        "MemberJoined",
+        "ProposalCreated",
+        "VoteCast",
+        "ProposalDecided",
+        "InvitationIssued",
+        "MemberJoined",
+        "InvitationChanged",
+    ]
+    seen.clear()
+    removal = await cp.create_proposal(
+        A,
+        network,
+        {
+            "ClientRequestToken": "r",
+            "MemberId": first,
+            "Actions": {"Removals": [{"MemberId": second}]},
+        },
+    )
+    for owner, member_id in ((A, first), (B, second)):
+        await cp.vote_on_proposal(
+            owner, network, removal["ProposalId"], {"VoterMemberId": member_id, "Vote": "YES"}
+        )
+    assert [event.kind for event in seen] == [
+        "ProposalCreated",
+        "VoteCast",
+        "VoteCast",
+        "ProposalDecided",
+        "MemberRemoved",
+    ]
+    assert seen[3].detail == {"Status": "APPROVED"} and seen[4].subject_id == second
+    cp.store.close()
+
+
+async def test_replay_rebuilds_the_same_state(tmp_path: Path) -> None:
+    clock = ManualClock()
+    cp = open_service(tmp_path / "ledger", clock)
+    created = await cp.create_network(A, network_body(hours=1))
+    network, first = created["NetworkId"], created["MemberId"]
+    second = await join(cp, network, first, [(A, first)], B)
+    proposal = await cp.create_proposal(
+        A,
+        network,
+        {
+            "ClientRequestToken": "p",
+            "MemberId": first,
+            "Actions": {"Invitations": [{"Principal": C}]},
+        },
+    )
+    await cp.vote_on_proposal(
+        B, network, proposal["ProposalId"], {"VoterMemberId": second, "Vote": "YES"}
+    )
+    clock.advance(3600)
+    assert await cp.sweep() == 1
+    before = {table: dict(rows) for table, rows in cp.tables.current.items()}
+    cp.store.close()
+    again = open_service(tmp_path / "ledger", clock)
+    after = {table: dict(rows) for table, rows in again.tables.current.items()}
+    assert {t: {k: v.document for k, v in rows.items()} for t, rows in after.items()} == {
+        t: {k: v.document for k, v in rows.items()} for t, rows in before.items()
+    }
+    with pytest.raises(IllegalActionException, match="EXPIRED"):
+        await again.vote_on_proposal(
+            A, network, proposal["ProposalId"], {"VoterMemberId": first, "Vote": "YES"}
+        )
+    again.store.close()
+
+
+async def test_history_verifies_and_catches_tampering(tmp_path: Path) -> None:
+    cp = open_service(tmp_path / "ledger")
+    created = await cp.create_network(A, network_body())
+    network, first = created["NetworkId"], created["MemberId"]
+    second = await join(cp, network, first, [(A, first)], B)
+    proposal = await cp.create_proposal(
+        A,
+        network,
+        {
+            "ClientRequestToken": "h",
+            "MemberId": first,
+            "Actions": {"Invitations": [{"Principal": C}]},
+        },
+    )
+    await cp.vote_on_proposal(
+        B, network, proposal["ProposalId"], {"VoterMemberId": second, "Vote": "NO"}
+    )
+    history = await cp.history(A, proposal["ProposalId"])
+    entries = verify_history(history)
+    assert [e["Document"]["Vote"] for e in entries if e["Table"] == "votes"] == ["NO"]
+
+    forged = copy.deepcopy(history)
+    vote = next(e for e in forged["Entries"] if e["Table"] == "votes")
+    vote["Document"]["Vote"] = "YES"  # the server lies about the vote
+    with pytest.raises(HistoryNotVerified, match="differs"):
+        verify_history(forged)
+    forged = copy.deepcopy(history)
+    forged["Entries"][0]["Proof"] = forged["Entries"][0]["Proof"][:-1] or ["AAAA"]
+    with pytest.raises(HistoryNotVerified):
+        verify_history(forged)
+    cp.store.close()
