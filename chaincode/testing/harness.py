@@ -24,7 +24,7 @@ from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError, CollectionAccessError, ShimError
 from chaincode.memory import MemoryState
 from chaincode.runner import as_chaincode, contract_service, load_contracts, serve
-from chaincode.rwset import TxRWSet
+from chaincode.rwset import NamespaceRWSet, RangeQuery, TxRWSet
 from chaincode.shim import ChaincodeFailed, ChaincodeHandler, TxContext
 from chaincode.simulation import TxSimulator
 from chaincode.state import KeyModification, StateStore, Version
@@ -126,11 +126,23 @@ class TxResult:
             raise AssertionError(f"{self.function} failed: {self.failure()}")
         return self
 
+    def _namespace(self, chaincode: str | None) -> NamespaceRWSet:
+        return self.rwset.namespaces.get(chaincode or self.chaincode, NamespaceRWSet())
+
     def writes(self, chaincode: str | None = None) -> dict[str, bytes | None]:
-        return dict(self.rwset.namespace(chaincode or self.chaincode).writes)
+        """Public writes of ``chaincode`` (default: the one invoked); ``None`` = delete."""
+        return dict(self._namespace(chaincode).writes)
 
     def reads(self, chaincode: str | None = None) -> dict[str, Version | None]:
-        return dict(self.rwset.namespace(chaincode or self.chaincode).reads)
+        """Public reads with the version seen; ``None`` = the key did not exist."""
+        return dict(self._namespace(chaincode).reads)
+
+    def range_reads(self, chaincode: str | None = None) -> list[RangeQuery]:
+        return list(self._namespace(chaincode).range_queries)
+
+    def private_writes(self, collection: str, chaincode: str | None = None) -> dict:
+        found = self._namespace(chaincode).collections.get(collection)
+        return dict(found.writes) if found else {}
 
 
 def _arg(value: Any) -> bytes:

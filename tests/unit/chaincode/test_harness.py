@@ -42,7 +42,7 @@ async def test_private_data_from_a_python_contract(identities):
         assert b"hush" not in put.rwset.to_proto().SerializeToString()
         read = await harness.query("GetPrivate", "secrets", "k")
         assert read.text == "hush"
-        assert put.rwset.namespace("probe").collections["secrets"].writes == {"k": b"hush"}
+        assert put.private_writes("secrets") == {"k": b"hush"}
 
 
 async def test_private_write_to_an_undefined_collection_is_refused(identities):

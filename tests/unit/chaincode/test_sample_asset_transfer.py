@@ -52,7 +52,7 @@ async def test_get_all_assets_records_an_exhausted_range_read(chaincode_harness)
     await chaincode_harness.invoke("InitLedger")
     result = await chaincode_harness.query("GetAllAssets")
     assert [a["ID"] for a in result.json()] == [f"asset{i}" for i in range(1, 7)]
-    (range_read,) = result.rwset.namespace("basic").range_queries
+    (range_read,) = result.range_reads()
     assert range_read.exhausted and len(range_read.reads) == 6
 
 
