@@ -337,6 +337,12 @@ class Msp:
             raise IdentityError(f"identity {identity.enrollment_id!r} does not hold an EC key")
         verify(public_key, message, signature)
 
+    def to_channel_value(self) -> bytes:
+        """The serialized ``msp.MSPConfig`` a channel config stores under "MSP"."""
+        return msp_config_pb2.MSPConfig(
+            type=0, config=self.to_proto().SerializeToString()
+        ).SerializeToString()
+
     def to_proto(self) -> msp_config_pb2.FabricMSPConfig:
         """The ``FabricMSPConfig`` that goes into a channel configuration."""
         config = self.config
@@ -360,6 +366,46 @@ class Msp:
             node.admin_ou_identifier.organizational_unit_identifier = config.node_ous.admin
             node.orderer_ou_identifier.organizational_unit_identifier = config.node_ous.orderer
         return proto
+
+
+def msp_config_from_proto(proto: msp_config_pb2.FabricMSPConfig) -> MspConfig:
+    """The inverse of ``Msp.to_proto``: an MSP from a channel configuration's MSP value.
+
+    A ``FabricNodeOUs`` with an empty OU name for a role keeps Fabric's default name.
+    """
+    node_ous = None
+    if proto.HasField("fabric_node_ous"):
+        node = proto.fabric_node_ous
+        defaults = NodeOUs()
+        node_ous = NodeOUs(
+            enabled=node.enable,
+            client=node.client_ou_identifier.organizational_unit_identifier or defaults.client,
+            peer=node.peer_ou_identifier.organizational_unit_identifier or defaults.peer,
+            admin=node.admin_ou_identifier.organizational_unit_identifier or defaults.admin,
+            orderer=node.orderer_ou_identifier.organizational_unit_identifier or defaults.orderer,
+        )
+    return MspConfig(
+        mspid=proto.name,
+        root_certs=tuple(proto.root_certs),
+        intermediate_certs=tuple(proto.intermediate_certs),
+        tls_root_certs=tuple(proto.tls_root_certs),
+        tls_intermediate_certs=tuple(proto.tls_intermediate_certs),
+        admins=tuple(proto.admins),
+        crls=tuple(proto.revocation_list),
+        node_ous=node_ous,
+    )
+
+
+def msp_from_channel_value(value: bytes) -> Msp:
+    """An ``Msp`` from the serialized ``msp.MSPConfig`` stored under a channel's "MSP" key."""
+    try:
+        wrapper = msp_config_pb2.MSPConfig.FromString(value)
+        if wrapper.type != 0:
+            raise MspConfigError(f"MSPConfig.type {wrapper.type} is not FABRIC (0)")
+        proto = msp_config_pb2.FabricMSPConfig.FromString(wrapper.config)
+    except DecodeError as exc:
+        raise MspConfigError(f"MSP config value does not decode: {exc}") from None
+    return Msp(msp_config_from_proto(proto))
 
 
 def _is_ca(certificate: x509.Certificate) -> bool:

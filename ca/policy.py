@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fabric_protos.common import policies_pb2
+from fabric_protos.common import configtx_pb2, policies_pb2
 from fabric_protos.msp import msp_principal_pb2
 from google.protobuf.message import DecodeError
 
@@ -303,6 +303,14 @@ class PolicyGroup:
     def evaluate(self, name: str, signed_data: Sequence[SignedData], msps: MspManager) -> bool:
         group, policy = self.resolve(name)
         return evaluate(policy, signed_data, msps, group)
+
+
+def policy_group_from_config(group: configtx_pb2.ConfigGroup) -> PolicyGroup:
+    """The policy tree of a channel's ``ConfigGroup`` (its policies and child groups)."""
+    return PolicyGroup(
+        policies={name: entry.policy for name, entry in group.policies.items()},
+        groups={name: policy_group_from_config(child) for name, child in group.groups.items()},
+    )
 
 
 def _implicit_meta_threshold(rule: int, count: int) -> int:

@@ -16,6 +16,7 @@ from ca.msp import (
     Role,
     load_msp,
     load_signing_identity,
+    msp_from_channel_value,
     parse_serialized_identity,
     write_msp,
 )
@@ -230,3 +231,19 @@ def test_organization_unit_and_identity_principals(org1) -> None:
     )
     assert msp.satisfies_principal(identity, same)
     assert not msp.satisfies_principal(identity, other)
+
+
+def test_channel_config_value_round_trip() -> None:
+    org1 = make_org("OrgC")
+    signer = org1.identity("p", "peer")
+    org1.revoke(revoked := org1.identity("r", "client"))
+    msp = org1.msp(node_ous=NodeOUs(peer="node"))
+    again = msp_from_channel_value(msp.to_channel_value())
+    assert again.config == msp.config
+    assert again.node_roles(again.deserialize(org1.identity("q", "node").creator)) == {Role.PEER}
+    with pytest.raises(IdentityError, match="revoked"):
+        again.validate(again.deserialize(revoked.creator))
+    with pytest.raises(IdentityError, match="found: none"):
+        again.validate(again.deserialize(signer.creator))  # OU "peer" is not this MSP's
+    with pytest.raises(MspConfigError, match="does not decode"):
+        msp_from_channel_value(b"\xff\xff")

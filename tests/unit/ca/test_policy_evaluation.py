@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ca_pki import make_org
+from fabric_protos.common import configtx_pb2
 
 from ca.errors import PolicyError
 from ca.msp import MspManager
@@ -13,6 +14,7 @@ from ca.policy import (
     evaluate,
     from_string,
     implicit_meta,
+    policy_group_from_config,
     require,
     signature_policy,
 )
@@ -170,3 +172,21 @@ def test_policy_errors_name_the_problem(manager, channel) -> None:
         implicit_meta("SOME", "Readers")
     with pytest.raises(PolicyError, match="Writers is not satisfied"):
         require(from_string("OR('Org1.admin')"), [], manager, name="Writers")
+
+
+def test_policy_tree_from_a_channel_config_group(manager, people) -> None:
+    org_policy = signature_policy(
+        from_string("OR('Org1.admin')").rule, from_string("OR('Org1.admin')").identities
+    )
+    org2_policy = signature_policy(
+        from_string("OR('Org2.admin')").rule, from_string("OR('Org2.admin')").identities
+    )
+    channel = configtx_pb2.ConfigGroup()
+    application = channel.groups["Application"]
+    application.policies["Admins"].policy.CopyFrom(implicit_meta("MAJORITY", "Admins"))
+    application.groups["Org1"].policies["Admins"].policy.CopyFrom(org_policy)
+    application.groups["Org2"].policies["Admins"].policy.CopyFrom(org2_policy)
+    tree = policy_group_from_config(channel)
+    two = [sig(people["o1admin"]), sig(people["o2admin"])]
+    assert tree.evaluate("/Application/Admins", two, manager)
+    assert not tree.evaluate("Application/Admins", two[:1], manager)
