@@ -25,8 +25,9 @@ from ca.channelconfig import ChannelConfig
 from ca.errors import CaError
 from ca.policy import SignedData
 from ordering.errors import ConfigError
+from proto.messages import build_channel_header, sign_payload
 from proto.signer import Signer
-from proto.txid import new_nonce
+from proto.txid import compute_txid, new_nonce
 
 Kind = Literal["Group", "Value", "Policy"]
 ROOT = "Channel"
@@ -317,3 +318,19 @@ def sign_config_update(
             )
         )
     return envelope
+
+
+def config_update_transaction(
+    signer: Signer, channel_id: str, update: configtx_pb2.ConfigUpdateEnvelope
+) -> common_pb2.Envelope:
+    """The CONFIG_UPDATE envelope a channel admin broadcasts to the orderer."""
+    nonce = new_nonce()
+    header = common_pb2.Header(
+        channel_header=build_channel_header(
+            common_pb2.CONFIG_UPDATE, channel_id, compute_txid(nonce, signer.creator)
+        ).SerializeToString(),
+        signature_header=common_pb2.SignatureHeader(
+            creator=signer.creator, nonce=nonce
+        ).SerializeToString(),
+    )
+    return sign_payload(signer, common_pb2.Payload(header=header, data=update.SerializeToString()))
