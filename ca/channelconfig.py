@@ -12,49 +12,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2, configtx_pb2
-from fabric_protos.msp import msp_config_pb2
 from fabric_protos.orderer import configuration_pb2 as orderer_config_pb2
 from google.protobuf.message import DecodeError
 
 from ca.errors import CaError
-from ca.msp import Msp, MspConfig, MspManager, NodeOUs
-from ca.policy import PolicyGroup, SignedData
+from ca.msp import MspManager, msp_from_channel_value
+from ca.policy import PolicyGroup, SignedData, policy_group_from_config
 
 
 class ChannelConfigError(CaError):
     """A config block or config tree cannot be read."""
-
-
-def msp_from_proto(config: msp_config_pb2.FabricMSPConfig) -> Msp:
-    node_ous = None
-    if config.HasField("fabric_node_ous"):
-        ous = config.fabric_node_ous
-        node_ous = NodeOUs(
-            enabled=ous.enable,
-            client=ous.client_ou_identifier.organizational_unit_identifier or "client",
-            peer=ous.peer_ou_identifier.organizational_unit_identifier or "peer",
-            admin=ous.admin_ou_identifier.organizational_unit_identifier or "admin",
-            orderer=ous.orderer_ou_identifier.organizational_unit_identifier or "orderer",
-        )
-    return Msp(
-        MspConfig(
-            mspid=config.name,
-            root_certs=tuple(config.root_certs),
-            intermediate_certs=tuple(config.intermediate_certs),
-            tls_root_certs=tuple(config.tls_root_certs),
-            tls_intermediate_certs=tuple(config.tls_intermediate_certs),
-            admins=tuple(config.admins),
-            crls=tuple(config.revocation_list),
-            node_ous=node_ous,
-        )
-    )
-
-
-def _policy_group(group: configtx_pb2.ConfigGroup) -> PolicyGroup:
-    return PolicyGroup(
-        policies={name: entry.policy for name, entry in group.policies.items()},
-        groups={name: _policy_group(child) for name, child in group.groups.items()},
-    )
 
 
 def _organization_groups(
@@ -82,13 +49,12 @@ class ChannelConfig:
             if "MSP" not in group.values:
                 raise ChannelConfigError(f"{section}/{name} has no MSP value")
             try:
-                wrapper = msp_config_pb2.MSPConfig.FromString(group.values["MSP"].value)
-                fabric = msp_config_pb2.FabricMSPConfig.FromString(wrapper.config)
-            except DecodeError as exc:
+                msp = msp_from_channel_value(group.values["MSP"].value)
+            except CaError as exc:
                 raise ChannelConfigError(f"{section}/{name} MSP value: {exc}") from None
-            if fabric.name not in msps:
-                msps.add(msp_from_proto(fabric))
-        return cls(channel_id, config, msps, _policy_group(config.channel_group))
+            if msp.mspid not in msps:
+                msps.add(msp)
+        return cls(channel_id, config, msps, policy_group_from_config(config.channel_group))
 
     @classmethod
     def from_block(cls, block: common_pb2.Block) -> ChannelConfig:

@@ -21,7 +21,6 @@ from typing import Any
 
 import yaml
 from fabric_protos.common import common_pb2, configtx_pb2, configuration_pb2
-from fabric_protos.msp import msp_config_pb2
 from fabric_protos.orderer import configuration_pb2 as orderer_config_pb2
 from fabric_protos.peer import configuration_pb2 as peer_config_pb2
 
@@ -283,8 +282,9 @@ def organization_group(org: Organization, orderer: bool) -> configtx_pb2.ConfigG
     except CaError as exc:
         raise ConfigError(f"organization {org.name}: {exc}") from None
     group = configtx_pb2.ConfigGroup(mod_policy=ADMINS)
-    msp_config = msp_config_pb2.MSPConfig(type=0, config=msp.to_proto().SerializeToString())
-    group.values["MSP"].CopyFrom(_value(msp_config))
+    group.values["MSP"].CopyFrom(
+        configtx_pb2.ConfigValue(value=msp.to_channel_value(), mod_policy=ADMINS)
+    )
     if orderer and org.endpoints:
         endpoints = configuration_pb2.OrdererAddresses(addresses=list(org.endpoints))
         group.values["Endpoints"].CopyFrom(_value(endpoints))
