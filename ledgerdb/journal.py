@@ -152,6 +152,7 @@ def _check_directory(directory: Path, create: bool) -> None:
             raise LedgerNotFound(f"ledger directory {directory} does not exist")
         try:
             directory.mkdir(parents=True)
+            _fsync_directory(directory.parent)
         except OSError as exc:
             raise LedgerUnavailable(f"cannot create ledger directory {directory}: {exc}") from None
     if not os.access(directory, os.R_OK | os.X_OK | (os.W_OK if create else 0)):

@@ -160,8 +160,9 @@ class SegmentLog:
         self.segments: list[Segment] = []
         self.torn_bytes = 0
         self._writable = recover
-        if recover:
-            directory.mkdir(parents=True, exist_ok=True)
+        if recover and not directory.exists():
+            directory.mkdir(parents=True)
+            _fsync_directory(directory.parent)
         paths = sorted(directory.glob(f"*{SUFFIX}"))
         try:
             for index, path in enumerate(paths):
