@@ -190,6 +190,24 @@ def load_contracts(directory: str | Path) -> list[Contract]:
     return [cls() for cls in classes]
 
 
+_LOADED: dict[Path, tuple[tuple, list[Contract]]] = {}
+
+
+def _source_state(path: Path) -> tuple:
+    return tuple(sorted((str(f), f.stat().st_mtime_ns) for f in path.rglob("*.py") if f.is_file()))
+
+
+def load_contracts_cached(directory: str | Path) -> list[Contract]:
+    """``load_contracts``, reusing the last import while no ``.py`` file has changed, so a
+    test suite that deploys a directory per test imports it once."""
+    path = Path(directory).resolve()
+    state = _source_state(path) if path.is_dir() else ()
+    cached = _LOADED.get(path)
+    if cached is None or cached[0] != state:
+        _LOADED[path] = (state, load_contracts(path))
+    return _LOADED[path][1]
+
+
 def contract_service(chaincode_id: str, contracts: Any) -> ContractService:
     return ContractService(chaincode_id, as_chaincode(contracts))
 

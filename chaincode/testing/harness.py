@@ -23,7 +23,7 @@ from chaincode import mvcc
 from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError, CollectionAccessError, ShimError
 from chaincode.memory import MemoryState
-from chaincode.runner import as_chaincode, contract_service, load_contracts, serve
+from chaincode.runner import as_chaincode, contract_service, load_contracts_cached, serve
 from chaincode.rwset import NamespaceRWSet, RangeQuery, TxRWSet
 from chaincode.shim import ChaincodeFailed, ChaincodeHandler, TxContext
 from chaincode.simulation import TxSimulator
@@ -200,7 +200,7 @@ class ContractHarness:
     ) -> None:
         """Run a contract (instances, a ContractChaincode, or a package directory)."""
         if isinstance(contracts, str | Path):
-            contracts = load_contracts(contracts)
+            contracts = load_contracts_cached(contracts)
         service = contract_service(name, as_chaincode(contracts))
         await self.deploy_service(service, name, transport=transport, collections=collections)
 
