@@ -221,7 +221,7 @@ class ContractHarness:
             self._servers.append(server)
             stream = await GrpcStream.dial(f"127.0.0.1:{port}")
         else:
-            raise ValueError(f"transport: {transport!r} is neither 'inprocess' nor 'grpc'")
+            raise ChaincodeError(f"transport: {transport!r} is neither 'inprocess' nor 'grpc'")
         await self._attach(stream, name, collections)
 
     async def connect(

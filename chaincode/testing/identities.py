@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.x509.oid import NameOID
 
+from chaincode.errors import ChaincodeError
 from proto.signer import serialize_identity
 
 ATTRIBUTE_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
@@ -136,7 +137,7 @@ class IdentityFactory:
         affiliation: Sequence[str] = (),
     ) -> Identity:
         if not mspid:
-            raise ValueError("mspid: must not be empty")
+            raise ChaincodeError("mspid: must not be empty")
         cache_key = (mspid, name, role, tuple(sorted((attributes or {}).items())), *affiliation)
         if cache_key not in self._issued:
             self._issued[cache_key] = self.ca(mspid).issue(name, role, attributes, affiliation)

@@ -59,7 +59,7 @@ async def test_unknown_chaincode_and_bad_transport_are_clear_errors(identities):
     async with ContractHarness(identities=identities) as harness:
         with pytest.raises(ChaincodeError, match="not deployed"):
             await harness.invoke("Put", "k", "v")
-        with pytest.raises(ValueError, match="transport"):
+        with pytest.raises(ChaincodeError, match="transport"):
             await harness.deploy(Probe(), name="probe", transport="carrier-pigeon")
 
 

@@ -52,6 +52,8 @@ DOC = {
         ({"price": {"$mod": [2, 0]}}, False),  # $mod only matches integers
         ({"name": {"$regex": "^wid"}}, True),
         ({"name": {"$regex": "^gad"}}, False),
+        ({"name": {"$beginsWith": "wid"}}, True),
+        ({"owner.org": {"$beginsWith": "Org2"}}, False),
         ({"size": {"$regex": "1"}}, False),
         ({"parts": {"$elemMatch": {"qty": {"$gt": 2}}}}, True),
         ({"parts": {"$elemMatch": {"qty": {"$gt": 5}}}}, False),
@@ -91,6 +93,7 @@ def test_selector(selector, expected):
         ({"selector": {"a": {"$mod": [2]}}}, "$mod"),
         ({"selector": {"a": {"$regex": "("}}}, "$regex"),
         ({"selector": {"a": {"$exists": "yes"}}}, "$exists"),
+        ({"selector": {"a": {"$beginsWith": 1}}}, "$beginsWith"),
         ({"selector": {"a": {"$type": "date"}}}, "$type"),
         ({"selector": {"$and": {}}}, "$and"),
         ({"selector": {"$or": []}}, "$or"),
