@@ -221,6 +221,8 @@ class ChaincodeHandler:
         ``namespace`` is the chaincode *name* of the definition, whose state the contract
         sees; it defaults to the registered name, which for CCaaS is the package ID.
         """
+        if not self.name:
+            raise ShimError("chaincode has not registered yet; call register() first")
         if self._closed is not None:
             raise ChaincodeDisconnected(f"chaincode {self.name}: not connected ({self._closed})")
         key = (channel_id, txid)

@@ -120,3 +120,10 @@ async def test_init_message_reaches_the_contract():
 def test_completed_helper_builds_a_response():
     request = Message(type=T.TRANSACTION, txid="t", channel_id="c")
     assert completed(request).type == T.COMPLETED
+
+
+async def test_execute_before_register_is_refused():
+    handler = ChaincodeHandler(_pipe(contract_service("probe", Probe())))
+    with pytest.raises(ShimError, match="has not registered"):
+        await _execute(handler, "tx4", b"Get", b"k")
+    await handler.close()
