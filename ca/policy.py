@@ -272,8 +272,11 @@ def evaluate_envelope(
     envelope: SignaturePolicyEnvelope, signed_data: Sequence[SignedData], msps: MspManager
 ) -> bool:
     """True when the signed data satisfy the signature policy."""
+    return _satisfies(envelope, valid_signers(signed_data, msps))
+
+
+def _satisfies(envelope: SignaturePolicyEnvelope, signers: list[_Signer]) -> bool:
     rule = _compile(envelope.rule, list(envelope.identities))
-    signers = valid_signers(signed_data, msps)
     return rule(signers, [False] * len(signers))
 
 
@@ -301,8 +304,11 @@ class PolicyGroup:
         return group, group.policies[leaf]
 
     def evaluate(self, name: str, signed_data: Sequence[SignedData], msps: MspManager) -> bool:
+        return self._evaluate_signers(name, valid_signers(signed_data, msps))
+
+    def _evaluate_signers(self, name: str, signers: list[_Signer]) -> bool:
         group, policy = self.resolve(name)
-        return evaluate(policy, signed_data, msps, group)
+        return _evaluate(policy, signers, group)
 
 
 def policy_group_from_config(group: configtx_pb2.ConfigGroup) -> PolicyGroup:
@@ -329,9 +335,22 @@ def evaluate(
     msps: MspManager,
     group: PolicyGroup | None = None,
 ) -> bool:
-    """Evaluate any Fabric policy; implicit-meta policies need the ``group`` they sit in."""
+    """Evaluate any Fabric policy; implicit-meta policies need the ``group`` they sit in.
+
+    Signatures are verified once, up front; every sub-policy then works on the same list
+    of valid signers (an implicit-meta policy over N groups would otherwise verify each
+    signature N times).
+    """
+    return _evaluate(policy, valid_signers(signed_data, msps), group)
+
+
+def _evaluate(
+    policy: Policy | SignaturePolicyEnvelope | ImplicitMetaPolicy,
+    signers: list[_Signer],
+    group: PolicyGroup | None,
+) -> bool:
     if isinstance(policy, SignaturePolicyEnvelope):
-        return evaluate_envelope(policy, signed_data, msps)
+        return _satisfies(policy, signers)
     if isinstance(policy, ImplicitMetaPolicy):
         if group is None:
             raise PolicyError("an implicit-meta policy needs the config group it belongs to")
@@ -339,12 +358,12 @@ def evaluate(
         threshold = _implicit_meta_threshold(policy.rule, len(children))
         satisfied = 0
         for child in children.values():
-            if policy.sub_policy in child.policies and child.evaluate(
-                policy.sub_policy, signed_data, msps
+            if policy.sub_policy in child.policies and child._evaluate_signers(
+                policy.sub_policy, signers
             ):
                 satisfied += 1
         return satisfied >= threshold
-    return evaluate(_unwrap(policy), signed_data, msps, group)
+    return _evaluate(_unwrap(policy), signers, group)
 
 
 def _unwrap(policy: Policy) -> SignaturePolicyEnvelope | ImplicitMetaPolicy:

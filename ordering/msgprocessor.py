@@ -66,16 +66,21 @@ def check_signed_by_policy(
     config: ChannelConfig, policy: str, signed: SignedData, action: str
 ) -> None:
     """The creator must be a valid identity whose signature verifies, and ``policy``
-    must be satisfied; the rejection says which of the two failed and why."""
+    must be satisfied; the rejection says which of the two failed and why.
+
+    The policy is evaluated first (it verifies the signature once); only a refusal pays
+    for the second check that explains it.
+    """
+    if config.evaluate(policy, [signed]):
+        return
     try:
         config.msps.check_signature(signed.identity, signed.data, signed.signature)
     except CaError as exc:
         raise Rejected(common_pb2.FORBIDDEN, f"{action} refused: {exc}") from None
-    if not config.evaluate(policy, [signed]):
-        raise Rejected(
-            common_pb2.FORBIDDEN,
-            f"{action} refused: the creator does not satisfy policy {policy}",
-        )
+    raise Rejected(
+        common_pb2.FORBIDDEN,
+        f"{action} refused: the creator does not satisfy policy {policy}",
+    )
 
 
 def admit(envelope_bytes: bytes, channel: Callable[[str], ChannelConfig | None]) -> Admitted:

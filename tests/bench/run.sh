@@ -5,5 +5,5 @@ cd "$(dirname "$0")/../.."
 shopt -s nullglob
 for bench in tests/bench/bench_*.py; do
   echo "== $bench"
-  python "$bench"
+  PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" python "$bench"
 done
