@@ -39,8 +39,10 @@ class RangeScan:
         if self._done:
             return None
         if self.limit and self.taken >= self.limit:
+            # As Fabric's paginated iterator does, the end of a page reads as exhaustion
+            # of the requested range: a paginated query only suits read-only transactions.
             self._lookahead = self._pull()
-            self._finish(exhausted=self._lookahead is None)
+            self._finish(exhausted=True)
             return None
         item = self._pull()
         if item is None:
@@ -62,7 +64,8 @@ class RangeScan:
     def close(self) -> None:
         if not self._done:
             self._lookahead = self._pull()
-            self._finish(exhausted=self._lookahead is None)
+            paged_out = bool(self.limit) and self.taken >= self.limit
+            self._finish(exhausted=self._lookahead is None or paged_out)
 
     def bookmark(self) -> str:
         """The key the next page starts at (Fabric's range bookmark), or ``""`` at the end."""

@@ -116,3 +116,16 @@ def test_metadata_write_keeps_value_and_bumps_version(state):
     current = state.get("cc", "a")
     assert current.value == b"1" and current.version == Version(5, 1)
     assert current.metadata == {"VALIDATION_PARAMETER": b"p"}
+
+
+def test_a_page_records_the_requested_range_as_fabric_does(state):
+    sim = TxSimulator(state, "t")
+    scan = sim.range_scan("cc", "a", "z", page_size=2)
+    while scan.next() is not None:
+        pass
+    assert scan.bookmark() == "c"
+    (record,) = sim.rwset.namespace("cc").range_queries
+    assert (record.start, record.end, record.exhausted) == ("a", "z", True)
+    assert [k for k, _ in record.reads] == ["a", "b"]
+    # so submitting a paginated read is a phantom conflict, as on Fabric
+    assert mvcc.validate(sim.rwset, state) == mvcc.PHANTOM_READ_CONFLICT
