@@ -472,7 +472,7 @@ class ChaincodeHandler:
         elif metadata is not None:
             start = metadata.bookmark or request.startKey
             scan = sim.range_scan(ns, start, request.endKey, page_size=metadata.pageSize)
-            paginated, limit = True, metadata.pageSize
+            paginated, limit = True, metadata.pageSize or self._total_limit
         else:
             scan = sim.range_scan(ns, request.startKey, request.endKey)
             paginated, limit = False, self._total_limit
@@ -491,7 +491,8 @@ class ChaincodeHandler:
         if metadata is not None:
             page = sim.rich_query(ns, request.query, metadata.pageSize, metadata.bookmark)
             results = _kv_pairs(ns, page.results)
-            return self._open(context, results, True, metadata.pageSize, lambda: page.bookmark)
+            limit = metadata.pageSize or self._total_limit
+            return self._open(context, results, True, limit, lambda: page.bookmark)
         page = sim.rich_query(ns, request.query)
         return self._open(context, _kv_pairs(ns, page.results), False, self._total_limit)
 

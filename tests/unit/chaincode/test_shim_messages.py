@@ -333,3 +333,21 @@ async def test_state_backend_fault_is_an_error_reply_and_the_stream_survives(ide
     assert result.ok
     assert replies[0].type == T.ERROR and b"internal error (OSError)" in replies[0].payload
     assert (replies[1].type, replies[1].payload) == (T.RESPONSE, b"ok")
+
+
+async def test_bookmark_without_page_size_resumes_and_returns_the_rest(identities):
+    pages = []
+
+    async def script(ask, request):
+        meta = shim.QueryMetadata(pageSize=0, bookmark="k4").SerializeToString()
+        reply = await ask(
+            T.GET_STATE_BY_RANGE, shim.GetStateByRange(startKey="k0", endKey="", metadata=meta)
+        )
+        response = shim.QueryResponse.FromString(reply.payload)
+        pages.append(
+            [kv_query_result_pb2.KV.FromString(r.resultBytes).key for r in response.results]
+        )
+        return completed(request)
+
+    await run_script(identities, script, seed=[(f"k{i}", str(i)) for i in range(7)])
+    assert pages == [["k4", "k5", "k6"]]
