@@ -102,7 +102,7 @@ class Env:
     """Variables in scope: this level's bindings, the enclosing ones, and the FROM row
     values an unqualified name may be a field of (``SELECT VIN FROM t``)."""
 
-    __slots__ = ("group", "parent", "row", "rows", "vars")
+    __slots__ = ("group", "origin", "parent", "row", "rows", "vars")
 
     def __init__(
         self,
@@ -111,8 +111,10 @@ class Env:
         rows: tuple[Any, ...] = (),
         row: tuple[str, Row] | None = None,
         group: _Group | None = None,
+        origin: tuple[str, str, tuple[str | int, ...]] | None = None,
     ) -> None:
         self.vars = variables
+        self.origin = origin
         self.parent = parent
         self.rows = rows
         self.row = row
@@ -150,6 +152,15 @@ class Env:
         while env is not None:
             if env.row is not None and env.row[0] == alias:
                 return env.row[1]
+            env = env.parent
+        return None
+
+    def origin_of(self, name: str) -> tuple[str, tuple[str | int, ...]] | None:
+        """Where an unnested variable's value sits: (the variable it came from, path)."""
+        env: Env | None = self
+        while env is not None:
+            if env.origin is not None and env.origin[0] == name:
+                return env.origin[1], env.origin[2]
             env = env.parent
         return None
 
@@ -282,20 +293,17 @@ class _Evaluator:
         table, envs = self._target_rows(statement)
         alias = statement.sources[0].alias
         documents: dict[str, Any] = {}
-        deleted: set[str] = set()
+        removals: dict[str, list[list[str | int]]] = {}
         for env in envs:
             row = env.source_row(alias)
             assert row is not None
-            if row.document_id in deleted:
-                continue
             document = documents.setdefault(row.document_id, plain(row.data))
+            pending = removals.setdefault(row.document_id, [])
             for operation in statement.operations:
-                if self._modify(document, operation, alias, env):
-                    deleted.add(row.document_id)
-                    break
+                self._modify(document, operation, alias, env, pending)
         changes: list[ch.Change] = []
         for document_id, document in documents.items():
-            if document_id in deleted:
+            if _apply_removals(document, removals[document_id]):
                 changes.append(ch.DeleteDocument(table, document_id))
             else:
                 changes.append(ch.UpdateDocument(table, document_id, document))
@@ -367,38 +375,51 @@ class _Evaluator:
         return _ddl_result(ch.DropIndex(statement.table, table.table_id, statement.index_id))
 
     # -- DML paths -----------------------------------------------------------------------
-    def _modify(self, document: Any, operation: ast.DmlOp, alias: str, env: Env) -> bool:
-        """Applies one SET/REMOVE/INSERT to ``document``; True when it removes the document."""
+    def _modify(
+        self,
+        document: Any,
+        operation: ast.DmlOp,
+        alias: str,
+        env: Env,
+        removals: list[list[str | int]],
+    ) -> None:
+        """Applies one SET/INSERT to ``document``; REMOVEs are collected in ``removals``
+        and applied last, so removing list elements keeps the other positions valid."""
         steps = self._target_steps(operation.target, alias, env)
         if isinstance(operation, ast.RemoveOp):
-            if not steps:
-                return True
-            _remove(document, steps)
+            removals.append(steps)
         elif isinstance(operation, ast.SetOp):
             if not steps:
                 raise PartiQLSemanticError("SET needs a field of the document, not the document")
             value = self.eval(operation.value, env)
             if value is MISSING:
-                _remove(document, steps)
+                removals.append(steps)
             else:
                 _assign(document, steps, plain(value))
         else:
             value = self.eval(operation.value, env)
             key = None if operation.key is None else self.eval(operation.key, env)
             _insert_into(_navigate(document, steps), plain(_element(value)), key)
-        return False
 
     def _target_steps(self, target: ast.Expr, alias: str, env: Env) -> list[str | int]:
+        """The concrete path (field names, list positions) a DML target names in the
+        document: rooted at the table alias, at a nested-collection alias declared in FROM
+        (``FROM t AS x, @x.list AS e … SET e.a = 1``), or at the document's top level."""
         if isinstance(target, ast.Var):
-            return [] if target.name == alias else [target.name]
-        if not isinstance(target, ast.Path) or not isinstance(target.root, ast.Var):
+            root, path_steps = target, ()
+        elif isinstance(target, ast.Path) and isinstance(target.root, ast.Var):
+            root, path_steps = target.root, target.steps
+        else:
             raise PartiQLSemanticError("a DML target must be a path into the document")
-        steps: list[str | int] = [] if target.root.name == alias else [target.root.name]
-        if target.root.name != alias and env.find(target.root.name) is not _UNBOUND:
-            raise PartiQLSemanticError(
-                f"DML paths must start at the table alias {alias!r}, not {target.root.name!r}"
-            )
-        for step in target.steps:
+        anchor = _anchor(root.name, alias, env)
+        if anchor is None:
+            if env.find(root.name) is not _UNBOUND:
+                raise PartiQLSemanticError(
+                    f"{root.name!r} is not a path into a document of the table alias {alias!r}"
+                )
+            anchor = [root.name]
+        steps = list(anchor)
+        for step in path_steps:
             if isinstance(step, ast.FieldStep):
                 steps.append(step.name)
             elif isinstance(step, ast.IndexStep):
@@ -716,6 +737,7 @@ class _Evaluator:
         value_kind = kind(value)
         if value_kind in (Kind.MISSING, Kind.NULL):
             return
+        base = _static_path(item.source, env)
         if value_kind in (Kind.LIST, Kind.SEXP, Kind.BAG):
             ordered = value_kind is not Kind.BAG
             pairs: Iterator[tuple[Any, Any]] = (
@@ -730,7 +752,11 @@ class _Evaluator:
                 variables[item.at] = position
             if item.by:
                 variables[item.by] = MISSING
-            yield Env(variables, env, rows=(element,))
+            origin = None
+            if base is not None and (position is not MISSING or value_kind is not Kind.BAG):
+                steps = base[1] if position is MISSING else (*base[1], position)
+                origin = (item.alias, base[0], steps)
+            yield Env(variables, env, rows=(element,), origin=origin)
 
     def _group(self, query: ast.Select, rows: list[Env], outer: Env) -> list[Env]:
         groups: dict[Any, tuple[list[Any], list[Env]]] = {}
@@ -994,6 +1020,40 @@ def _ddl_result(change: ch.Change) -> StatementResult:
 
 
 # -- in-place document edits (UPDATE / FROM … SET / REMOVE / INSERT) --------------------------
+
+
+def _static_path(source: ast.Expr, env: Env) -> tuple[str, tuple[str, ...]] | None:
+    """(variable, field names) when a FROM source is a plain path from a bound variable."""
+    if not isinstance(source, ast.Path) or not isinstance(source.root, ast.Var):
+        return None
+    if env.find(source.root.name) is _UNBOUND:
+        return None
+    if not all(isinstance(step, ast.FieldStep) for step in source.steps):
+        return None
+    return source.root.name, tuple(step.name for step in source.steps)  # type: ignore[attr-defined]
+
+
+def _anchor(name: str, alias: str, env: Env) -> list[str | int] | None:
+    """The path from the document root to the value variable ``name`` is bound to."""
+    if name == alias:
+        return []
+    origin = env.origin_of(name)
+    if origin is None:
+        return None
+    root, steps = origin
+    prefix = _anchor(root, alias, env)
+    return None if prefix is None else [*prefix, *steps]
+
+
+def _apply_removals(document: Any, removals: list[list[str | int]]) -> bool:
+    """Removes paths deepest and highest-positioned first; True if the document itself goes."""
+    if any(not steps for steps in removals):
+        return True
+    unique = {tuple(steps): steps for steps in removals}.values()
+    ordered = sorted(unique, key=lambda p: [(1, s) if isinstance(s, int) else (0, s) for s in p])
+    for steps in reversed(ordered):
+        _remove(document, steps)
+    return False
 
 
 def _navigate(document: Any, steps: list[str | int]) -> Any:

@@ -67,6 +67,8 @@ def _lark() -> Lark:
     return Lark(
         _GRAMMAR.read_text(),
         parser="lalr",
+        lexer="basic",
+        cache=True,  # the LALR tables take ~2 s to build; lark keys the cache on the grammar
         maybe_placeholders=True,
         propagate_positions=False,
     )
