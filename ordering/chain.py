@@ -101,7 +101,7 @@ class Chain:
         self._height = 0
         self._previous_hash = b""
         self._last_config = 0
-        self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._queue: list[tuple[bytes, bool, asyncio.Future[None]]] = []
         self._queue_ready = asyncio.Event()
         self._pending_blocks: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._new_block = asyncio.Condition()
@@ -170,7 +170,8 @@ class Chain:
             for index, entry in enumerate(inbox_block.entries):
                 position = (inbox_block.sequence_no, index)
                 if position > self._last_fed:
-                    self._feed(entry.body, position)
+                    is_config_update = _header_type(entry.body) == common_pb2.CONFIG_UPDATE
+                    self._feed(entry.body, position, is_config_update)
                     replayed += 1
         if replayed:
             log.info("channel %s: re-ordered %d acknowledged envelopes", self.channel_id, replayed)
@@ -185,11 +186,11 @@ class Chain:
 
     # -- step 1: durable admission -------------------------------------------------------
 
-    async def order(self, envelope: bytes) -> None:
+    async def order(self, envelope: bytes, is_config_update: bool) -> None:
         """Return once ``envelope`` is durable in the inbox (Broadcast's SUCCESS)."""
         self._check_running()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((envelope, future))
+        self._queue.append((envelope, is_config_update, future))
         self._queue_ready.set()
         await future
 
@@ -201,23 +202,23 @@ class Chain:
             if not batch:
                 continue
             try:
-                address = await self.inbox.append([Payload(envelope) for envelope, _ in batch])
+                address = await self.inbox.append([Payload(envelope) for envelope, _, _ in batch])
             except Exception as exc:  # the disk failed: nothing in this batch is acknowledged
                 self._fail(exc)
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(OrderingError(f"inbox append failed: {exc}"))
                 return
-            for index, (envelope, future) in enumerate(batch):
-                self._feed(envelope, (address.sequence_no, index))
+            for index, (envelope, is_config_update, future) in enumerate(batch):
+                self._feed(envelope, (address.sequence_no, index), is_config_update)
                 if not future.done():
                     future.set_result(None)
 
     # -- step 2: cutting ----------------------------------------------------------------
 
-    def _feed(self, envelope: bytes, position: Position) -> None:
+    def _feed(self, envelope: bytes, position: Position, is_config_update: bool) -> None:
         self._last_fed = position
-        if _header_type(envelope) == common_pb2.CONFIG_UPDATE:
+        if is_config_update:
             self._feed_config_update(envelope, position)
             return
         self._positions.append(position)

@@ -30,7 +30,6 @@ import grpc
 import yaml
 from aiohttp import web
 from fabric_protos.common import common_pb2
-from fabric_protos.orderer import ab_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
@@ -41,7 +40,7 @@ from ordering.chain import Chain
 from ordering.configtx import validate_channel_id, yaml_problem
 from ordering.errors import ConfigError, OrderingError
 from ordering.participation import participation_routes
-from ordering.service import AtomicBroadcast
+from ordering.service import AtomicBroadcast, add_to_server
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orderer.AtomicBroadcast"
@@ -194,7 +193,7 @@ class OrdererNode:
                 ("grpc.max_send_message_length", 100 * 1024 * 1024),
             ]
         )
-        ab_pb2_grpc.add_AtomicBroadcastServicer_to_server(AtomicBroadcast(self.chains.get), server)
+        add_to_server(AtomicBroadcast(self.chains.get), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         credentials = self._credentials()

@@ -35,13 +35,13 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
 
     # -- Broadcast ------------------------------------------------------------------------
 
-    async def _broadcast_one(self, envelope: common_pb2.Envelope) -> ab_pb2.BroadcastResponse:
+    async def _broadcast_one(self, envelope: bytes) -> ab_pb2.BroadcastResponse:
         try:
-            admitted = admit(envelope.SerializeToString(), self._config)
+            admitted = admit(envelope, self._config)
             chain = self._chains(admitted.channel_id)
             if chain is None:
                 raise Rejected(common_pb2.NOT_FOUND, f"channel {admitted.channel_id!r} was removed")
-            await chain.order(admitted.envelope)
+            await chain.order(admitted.envelope, admitted.is_config_update)
         except Rejected as rejected:
             return ab_pb2.BroadcastResponse(status=rejected.status, info=str(rejected))
         except OrderingError as exc:
@@ -105,3 +105,22 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
             yield block
         if available < stop:  # FAIL_IF_NOT_READY: what exists was sent, the rest is not there
             raise SeekError(common_pb2.NOT_FOUND, f"block {max(start, height)} is not ready")
+
+
+def add_to_server(servicer: AtomicBroadcast, server: grpc.aio.Server) -> None:
+    """Register the service; Broadcast takes undecoded envelopes, Deliver decoded ones."""
+    handlers = {
+        "Broadcast": grpc.stream_stream_rpc_method_handler(
+            servicer.Broadcast,
+            request_deserializer=None,
+            response_serializer=ab_pb2.BroadcastResponse.SerializeToString,
+        ),
+        "Deliver": grpc.stream_stream_rpc_method_handler(
+            servicer.Deliver,
+            request_deserializer=common_pb2.Envelope.FromString,
+            response_serializer=ab_pb2.DeliverResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("orderer.AtomicBroadcast", handlers),)
+    )

@@ -75,6 +75,7 @@ async def run(count: int, streams: int) -> None:
                     acked[chunk[index].SerializeToString()] = time.perf_counter()
                     index += 1
 
+        print("broadcasting …", flush=True)
         follower = asyncio.ensure_future(follow())
         await asyncio.sleep(0.3)
         start = time.perf_counter()
