@@ -1,8 +1,9 @@
 """Builders for the messages of Fabric's transaction flow, in the order the flow uses them.
 
 1. ``build_proposal`` / ``sign_proposal`` — step 1, Propose.
-2. ``build_transaction_envelope`` — step 4, Assemble: the client wraps the endorsements.
-3. ``build_block`` — step 5, Order: the orderer packs envelopes into a block.
+2. ``sign_endorsement`` — step 3, Endorse: a peer signs its simulation result.
+3. ``build_transaction_envelope`` — step 4, Assemble: the client wraps the endorsements.
+4. ``build_block`` — step 5, Order: the orderer packs envelopes into a block.
 
 Each builder returns Fabric's own protobuf types, so what it makes is what a Fabric peer
 or orderer would accept.
@@ -10,6 +11,7 @@ or orderer would accept.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 
@@ -90,6 +92,36 @@ def build_proposal(
         header=header.SerializeToString(), payload=payload.SerializeToString()
     )
     return proposal, tx_id
+
+
+def proposal_hash(proposal: proposal_pb2.Proposal) -> bytes:
+    """What an endorsement binds to: SHA-256 of channel header ‖ signature header ‖ the
+    proposal payload without its transient map (Fabric's ``GetProposalHash1``)."""
+    header = common_pb2.Header.FromString(proposal.header)
+    payload = proposal_pb2.ChaincodeProposalPayload.FromString(proposal.payload)
+    public = proposal_pb2.ChaincodeProposalPayload(input=payload.input)
+    digest = hashlib.sha256()
+    digest.update(header.channel_header)
+    digest.update(header.signature_header)
+    digest.update(public.SerializeToString())
+    return digest.digest()
+
+
+def sign_endorsement(
+    signer: Signer, proposal: proposal_pb2.Proposal, action: proposal_pb2.ChaincodeAction
+) -> proposal_response_pb2.ProposalResponse:
+    """An endorser's signed answer: its signature over the response payload ‖ its identity."""
+    payload = proposal_response_pb2.ProposalResponsePayload(
+        proposal_hash=proposal_hash(proposal), extension=action.SerializeToString()
+    ).SerializeToString()
+    return proposal_response_pb2.ProposalResponse(
+        version=1,
+        response=action.response,
+        payload=payload,
+        endorsement=proposal_response_pb2.Endorsement(
+            endorser=signer.creator, signature=signer.sign(payload + signer.creator)
+        ),
+    )
 
 
 def sign_proposal(signer: Signer, proposal: proposal_pb2.Proposal) -> proposal_pb2.SignedProposal:

@@ -1,0 +1,242 @@
+"""The peer's world state: current values with versions, key history, private data, the
+committed transaction ids, and the height they reflect — all in one LMDB environment
+per channel.
+
+A block is committed in **one** LMDB write transaction (every valid transaction's
+writes, every transaction id with its validation code, and the new height), so after a
+crash the state is exactly that of some block boundary and the peer replays the blocks
+after it from its block store.
+
+Keys are ``namespace \\0 key`` (bytes order = Fabric's string order for range scans).
+Values carry their version (block, tx) and metadata (key-level endorsement policies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lmdb
+
+from chaincode.rwset import TxRWSet
+from chaincode.state import KeyModification, Version, VersionedValue
+from peers.errors import StorageError
+
+_VERSION = struct.Struct(">QI")
+_SEP = b"\x00"
+_MAP_SIZE = 1 << 36  # address space only; LMDB grows the file as it fills
+
+
+@dataclass
+class BlockUpdate:
+    """Everything one block changes in the world state, applied atomically."""
+
+    number: int
+    timestamp: float = 0.0
+    transactions: list[tuple[str, int]] = field(default_factory=list)  # (txid, code)
+    writes: list[tuple[Version, str, TxRWSet]] = field(default_factory=list)  # valid ones
+    hashed_writes: list[tuple[Version, str, str, bytes, bytes | None]] = field(
+        default_factory=list
+    )  # (version, namespace, collection, key hash, value hash or None = delete)
+
+
+def _key(*parts: str | bytes) -> bytes:
+    return _SEP.join(p.encode() if isinstance(p, str) else p for p in parts)
+
+
+def _history_prefix(namespace: str, key: str) -> bytes:
+    """Length-prefixed: composite keys contain NUL, so a separator alone is ambiguous."""
+    encoded = key.encode()
+    return _key(namespace, b"") + struct.pack(">I", len(encoded)) + encoded
+
+
+def _encode_value(value: bytes, version: Version, metadata: Mapping[str, bytes]) -> bytes:
+    meta = (
+        json.dumps({k: v.hex() for k, v in sorted(metadata.items())}).encode() if metadata else b""
+    )
+    return _VERSION.pack(version.block, version.tx) + struct.pack(">I", len(meta)) + meta + value
+
+
+def _decode_value(raw: bytes) -> VersionedValue:
+    block, tx = _VERSION.unpack_from(raw)
+    (meta_len,) = struct.unpack_from(">I", raw, _VERSION.size)
+    start = _VERSION.size + 4
+    metadata = (
+        {k: bytes.fromhex(v) for k, v in json.loads(raw[start : start + meta_len]).items()}
+        if meta_len
+        else {}
+    )
+    return VersionedValue(raw[start + meta_len :], Version(block, tx), metadata)
+
+
+class WorldState:
+    """LMDB-backed ``chaincode.state.StateStore`` for one channel."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.env = lmdb.open(str(path), map_size=_MAP_SIZE, max_dbs=8, sync=True)
+        except lmdb.Error as exc:
+            raise StorageError(f"cannot open world state in {path}: {exc}") from None
+        self._state = self.env.open_db(b"state")
+        self._history = self.env.open_db(b"history")
+        self._private = self.env.open_db(b"private")
+        self._hashes = self.env.open_db(b"private-hashes")
+        self._txids = self.env.open_db(b"txids")
+        self._meta = self.env.open_db(b"meta")
+
+    def close(self) -> None:
+        self.env.close()
+
+    # -- reads (StateReader) ------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """How many blocks the state reflects (the next block to commit)."""
+        with self.env.begin(db=self._meta) as txn:
+            raw = txn.get(b"height")
+        return struct.unpack(">Q", raw)[0] if raw else 0
+
+    def get(self, namespace: str, key: str) -> VersionedValue | None:
+        with self.env.begin(db=self._state) as txn:
+            raw = txn.get(_key(namespace, key))
+        return _decode_value(raw) if raw is not None else None
+
+    def _scan(
+        self, db: lmdb._Database, prefix: bytes, start: str, end: str
+    ) -> Iterator[tuple[str, VersionedValue]]:
+        with self.env.begin(db=db) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(prefix + start.encode()):
+                return
+            stop = prefix + end.encode() if end else None
+            for raw_key, raw in cursor:
+                if not raw_key.startswith(prefix) or (stop is not None and raw_key >= stop):
+                    return
+                yield raw_key[len(prefix) :].decode(), _decode_value(raw)
+
+    def scan(self, namespace: str, start: str, end: str) -> Iterator[tuple[str, VersionedValue]]:
+        return self._scan(self._state, _key(namespace, b""), start, end)
+
+    def history(self, namespace: str, key: str) -> Iterator[KeyModification]:
+        prefix = _history_prefix(namespace, key)
+        entries = []
+        with self.env.begin(db=self._history) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for raw_key, raw in cursor:
+                    if not raw_key.startswith(prefix):
+                        break
+                    entries.append(raw)
+        for raw in reversed(entries):  # newest first, as Fabric 2.x
+            record = json.loads(raw)
+            yield KeyModification(
+                record["txid"], bytes.fromhex(record["value"]), record["ts"], record["delete"]
+            )
+
+    def get_private(self, namespace: str, collection: str, key: str) -> VersionedValue | None:
+        with self.env.begin(db=self._private) as txn:
+            raw = txn.get(_key(namespace, collection, key))
+        return _decode_value(raw) if raw is not None else None
+
+    def scan_private(
+        self, namespace: str, collection: str, start: str, end: str
+    ) -> Iterator[tuple[str, VersionedValue]]:
+        return self._scan(self._private, _key(namespace, collection, b""), start, end)
+
+    def get_private_hash(
+        self, namespace: str, collection: str, key_hash: bytes
+    ) -> VersionedValue | None:
+        with self.env.begin(db=self._hashes) as txn:
+            raw = txn.get(_key(namespace, collection, key_hash))
+        return _decode_value(raw) if raw is not None else None
+
+    def transaction(self, tx_id: str) -> tuple[int, int, int] | None:
+        """(block, tx number, validation code) of a committed transaction id."""
+        with self.env.begin(db=self._txids) as txn:
+            raw = txn.get(tx_id.encode())
+        return struct.unpack(">QIi", raw) if raw else None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def commit(self, position: Version, tx_id: str, timestamp: float, rwset: TxRWSet) -> None:
+        """One transaction's writes (the ``StateStore`` protocol; no height change)."""
+        with self.env.begin(write=True) as txn:
+            self._apply(txn, position, tx_id, timestamp, rwset)
+
+    def commit_block(self, update: BlockUpdate) -> None:
+        """Apply a whole validated block, its txids and the new height, atomically."""
+        if update.number != self.height:
+            raise StorageError(f"block {update.number} does not follow height {self.height}")
+        try:
+            with self.env.begin(write=True) as txn:
+                for number, (tx_id, code) in enumerate(update.transactions):
+                    if tx_id and txn.get(tx_id.encode(), db=self._txids) is None:
+                        txn.put(
+                            tx_id.encode(),
+                            struct.pack(">QIi", update.number, number, code),
+                            db=self._txids,
+                        )
+                for position, tx_id, rwset in update.writes:
+                    self._apply(txn, position, tx_id, update.timestamp, rwset)
+                for position, namespace, collection, key_hash, value_hash in update.hashed_writes:
+                    key = _key(namespace, collection, key_hash)
+                    if value_hash is None:
+                        txn.delete(key, db=self._hashes)
+                    else:
+                        txn.put(key, _encode_value(value_hash, position, {}), db=self._hashes)
+                txn.put(b"height", struct.pack(">Q", update.number + 1), db=self._meta)
+        except lmdb.Error as exc:
+            raise StorageError(f"cannot commit block {update.number}: {exc}") from None
+
+    def _apply(
+        self, txn: lmdb.Transaction, position: Version, tx_id: str, timestamp: float, rwset: TxRWSet
+    ) -> None:
+        for namespace, ns in rwset.namespaces.items():
+            for key, value in ns.writes.items():
+                state_key = _key(namespace, key)
+                if value is None:
+                    txn.delete(state_key, db=self._state)
+                else:
+                    old = txn.get(state_key, db=self._state)
+                    metadata = _decode_value(old).metadata if old is not None else {}
+                    txn.put(state_key, _encode_value(value, position, metadata), db=self._state)
+                record = {
+                    "txid": tx_id,
+                    "value": (value or b"").hex(),
+                    "ts": timestamp,
+                    "delete": value is None,
+                }
+                history_key = _history_prefix(namespace, key) + _VERSION.pack(
+                    position.block, position.tx
+                )
+                txn.put(history_key, json.dumps(record).encode(), db=self._history)
+            for key, metadata in ns.metadata_writes.items():
+                state_key = _key(namespace, key)
+                current = txn.get(state_key, db=self._state)
+                if current is not None:
+                    value = _decode_value(current).value
+                    txn.put(state_key, _encode_value(value, position, metadata), db=self._state)
+            for collection, coll in ns.collections.items():
+                for key, value in coll.writes.items():
+                    private_key = _key(namespace, collection, key)
+                    if value is None:
+                        txn.delete(private_key, db=self._private)
+                    else:
+                        txn.put(private_key, _encode_value(value, position, {}), db=self._private)
+
+    def state_hash(self, namespaces: Sequence[str] = ()) -> str:
+        """SHA-256 over every (key, value, version) in key order: two peers with the same
+        committed blocks have the same hash (the crash test compares peers with it)."""
+        digest = hashlib.sha256()
+        with self.env.begin(db=self._state) as txn:
+            for raw_key, raw in txn.cursor():
+                if namespaces and raw_key.split(_SEP, 1)[0].decode() not in namespaces:
+                    continue
+                digest.update(struct.pack(">I", len(raw_key)) + raw_key)
+                digest.update(struct.pack(">I", len(raw)) + raw)
+        return digest.hexdigest()

@@ -1,0 +1,73 @@
+"""An in-process channel for peer tests: orgs, a genesis block, orderer-signed blocks
+and endorsed transactions built with the same helpers the real nodes use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2
+
+from ca.msp import write_msp
+from ca.signing import SoftwareSigner
+from chaincode.rwset import TxRWSet
+from ordering.configtx import genesis_block, load_profile
+from proto.blockhash import block_header_hash
+from proto.blocksign import sign_block
+from proto.messages import build_block, build_proposal, build_transaction_envelope, sign_endorsement
+from tests.support.orderer import CHANNEL, PROFILE
+from tests.support.pki import Org, make_org
+
+
+@dataclass
+class ChannelFixture:
+    root: Path
+    orgs: dict[str, Org] = field(init=False)
+    genesis: common_pb2.Block = field(init=False)
+    orderer: SoftwareSigner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.orgs = {m: make_org(m) for m in ("OrdererMSP", "Org1MSP", "Org2MSP")}
+        for mspid, org in self.orgs.items():
+            write_msp(self.root / "msp" / mspid, org.config())
+        batch = {"timeout": "1s", "count": "10", "absolute": "1 MB", "preferred": "512 KB"}
+        (self.root / "configtx.yaml").write_text(PROFILE.format(**batch))
+        self.genesis = genesis_block(load_profile(self.root / "configtx.yaml"), CHANNEL)
+        self.orderer = self.orgs["OrdererMSP"].identity("orderer0", "orderer")
+        self._previous = block_header_hash(self.genesis.header)
+        self._number = 1
+        self.peers = {
+            m: self.orgs[m].identity(f"peer0.{m}", "peer") for m in ("Org1MSP", "Org2MSP")
+        }
+        self.clients = {
+            m: self.orgs[m].identity(f"user.{m}", "client") for m in ("Org1MSP", "Org2MSP")
+        }
+
+    def block(self, envelopes: list[common_pb2.Envelope], signer: SoftwareSigner | None = None):
+        block = build_block(
+            self._number, self._previous, [e.SerializeToString() for e in envelopes]
+        )
+        sign_block(block, signer or self.orderer, last_config_index=0)
+        self._previous = block_header_hash(block.header)
+        self._number += 1
+        return block
+
+    def transaction(
+        self,
+        rwset: TxRWSet,
+        chaincode: str = "basic",
+        version: str = "1.0",
+        client: SoftwareSigner | None = None,
+        endorsers: tuple[str, ...] = ("Org1MSP", "Org2MSP"),
+        results: bytes | None = None,
+    ) -> common_pb2.Envelope:
+        client = client or self.clients["Org1MSP"]
+        proposal, _ = build_proposal(client, CHANNEL, chaincode, [b"invoke"])
+        action = proposal_pb2.ChaincodeAction(
+            results=rwset.to_proto().SerializeToString() if results is None else results,
+            response=proposal_response_pb2.Response(status=200),
+            chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode, version=version),
+        )
+        responses = [sign_endorsement(self.peers[m], proposal, action) for m in endorsers]
+        return build_transaction_envelope(client, proposal, responses)
