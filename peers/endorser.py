@@ -1,0 +1,177 @@
+"""Step 3 of the flow, Endorse: check a signed proposal, simulate it, sign the result.
+
+As Fabric's ``core/endorser``: the proposal must be well formed, signed by a valid
+identity of the channel whose txid follows the rule, recent enough, allowed by the
+channel's ``Writers`` policy and not a replay; then the chaincode runs against the
+peer's world state (nothing is written — the simulator records the read/write set), and
+a successful result is signed. A failure is a ``ProposalResponse`` whose response has
+status 500 and a message saying what was wrong, as Fabric answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import (
+    chaincode_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+)
+from google.protobuf.message import DecodeError
+
+from ca.errors import CaError
+from chaincode.endpoint import ChaincodeEndpoint
+from chaincode.errors import ChaincodeError
+from chaincode.simulation import TxSimulator
+from peers.committer import Ledger
+from peers.errors import PeerError
+from peers.lifecycle import read_definition
+from proto.messages import sign_endorsement
+from proto.signer import SignedData, Signer
+from proto.txid import compute_txid
+
+log = logging.getLogger(__name__)
+ERROR_THRESHOLD = 400
+"""Chaincode responses at or above this status are errors and are not endorsed."""
+
+
+class ProposalRefused(PeerError):
+    """A proposal the endorser will not simulate; the message says why."""
+
+
+@dataclass(frozen=True)
+class UnpackedProposal:
+    proposal: proposal_pb2.Proposal
+    channel_header: common_pb2.ChannelHeader
+    signature_header: common_pb2.SignatureHeader
+    chaincode: str
+    input: chaincode_pb2.ChaincodeInput
+
+
+def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
+    """Decode every layer of a signed proposal, naming the first that is malformed."""
+    try:
+        proposal = proposal_pb2.Proposal.FromString(signed.proposal_bytes)
+        header = common_pb2.Header.FromString(proposal.header)
+        channel_header = common_pb2.ChannelHeader.FromString(header.channel_header)
+        signature_header = common_pb2.SignatureHeader.FromString(header.signature_header)
+        extension = proposal_pb2.ChaincodeHeaderExtension.FromString(channel_header.extension)
+        payload = proposal_pb2.ChaincodeProposalPayload.FromString(proposal.payload)
+        invocation = chaincode_pb2.ChaincodeInvocationSpec.FromString(payload.input)
+    except DecodeError as exc:
+        raise ProposalRefused(f"proposal does not decode: {exc}") from None
+    if channel_header.type != common_pb2.ENDORSER_TRANSACTION:
+        raise ProposalRefused(
+            f"invalid header type {common_pb2.HeaderType.Name(channel_header.type)}; "
+            "a proposal is an ENDORSER_TRANSACTION"
+        )
+    name = extension.chaincode_id.name or invocation.chaincode_spec.chaincode_id.name
+    if not name:
+        raise ProposalRefused("proposal names no chaincode")
+    return UnpackedProposal(
+        proposal, channel_header, signature_header, name, invocation.chaincode_spec.input
+    )
+
+
+class Endorser:
+    """Endorses proposals for the channels this peer has joined."""
+
+    def __init__(
+        self,
+        signer: Signer,
+        ledgers: Callable[[str], Ledger | None],
+        chaincodes: Callable[[str], ChaincodeEndpoint | None],
+        timestamp_window: float = 15 * 60,
+    ) -> None:
+        self.signer = signer
+        self._ledgers = ledgers
+        self._chaincodes = chaincodes
+        self.timestamp_window = timestamp_window
+
+    async def process_proposal(
+        self, signed: proposal_pb2.SignedProposal
+    ) -> proposal_response_pb2.ProposalResponse:
+        try:
+            unpacked = unpack_proposal(signed)
+            ledger = self._check(signed, unpacked)
+            return await self._simulate(signed, unpacked, ledger)
+        except ProposalRefused as refused:
+            return proposal_response_pb2.ProposalResponse(
+                version=1,
+                response=proposal_response_pb2.Response(status=500, message=str(refused)),
+            )
+
+    def _check(self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal) -> Ledger:
+        header, signature_header = unpacked.channel_header, unpacked.signature_header
+        ledger = self._ledgers(header.channel_id)
+        if ledger is None or ledger.config is None:
+            raise ProposalRefused(f"channel '{header.channel_id}' not found")
+        config = ledger.config
+        creator = signature_header.creator
+        try:
+            identity = config.msps.check_signature(creator, signed.proposal_bytes, signed.signature)
+        except CaError as exc:
+            raise ProposalRefused(
+                f"access denied: channel [{header.channel_id}] creator: {exc}"
+            ) from None
+        if header.tx_id != compute_txid(signature_header.nonce, creator):
+            raise ProposalRefused(f"incorrectly computed txid {header.tx_id!r}")
+        skew = abs(time.time() - header.timestamp.seconds)
+        if skew > self.timestamp_window:
+            raise ProposalRefused(
+                f"request unauthorized due to incorrect timestamp: {skew:.0f}s away from now, "
+                f"the window is {self.timestamp_window:.0f}s"
+            )
+        signed_data = SignedData(signed.proposal_bytes, creator, signed.signature)
+        if not config.evaluate("/Channel/Application/Writers", [signed_data]):
+            raise ProposalRefused(
+                f"access denied: channel [{header.channel_id}] creator org [{identity.mspid}] "
+                "does not satisfy /Channel/Application/Writers"
+            )
+        if ledger.state.transaction(header.tx_id) is not None:
+            raise ProposalRefused(f"duplicate transaction found [{header.tx_id}]")
+        return ledger
+
+    async def _simulate(
+        self,
+        signed: proposal_pb2.SignedProposal,
+        unpacked: UnpackedProposal,
+        ledger: Ledger,
+    ) -> proposal_response_pb2.ProposalResponse:
+        name, channel_id = unpacked.chaincode, unpacked.channel_header.channel_id
+        definition = read_definition(ledger.state, name)
+        if definition is None:
+            raise ProposalRefused(
+                f"make sure the chaincode {name} has been successfully defined on channel "
+                f"{channel_id} and try again: chaincode {name} not found"
+            )
+        endpoint = self._chaincodes(name)
+        if endpoint is None:
+            raise ProposalRefused(f"chaincode {name} is defined but not installed on this peer")
+        simulator = TxSimulator(ledger.state, unpacked.channel_header.tx_id)
+        try:
+            handler = await endpoint.handler()
+            result = await handler.execute(
+                channel_id,
+                unpacked.channel_header.tx_id,
+                unpacked.input,
+                simulator,
+                signed_proposal=signed,
+                creator=unpacked.signature_header.creator,
+                namespace=name,
+            )
+        except ChaincodeError as exc:
+            raise ProposalRefused(f"error in simulation: {exc}") from None
+        if result.response.status >= ERROR_THRESHOLD:
+            return proposal_response_pb2.ProposalResponse(version=1, response=result.response)
+        action = proposal_pb2.ChaincodeAction(
+            results=simulator.rwset.to_proto().SerializeToString(deterministic=True),
+            events=result.event.SerializeToString(deterministic=True) if result.event else b"",
+            response=result.response,
+            chaincode_id=chaincode_pb2.ChaincodeID(name=name, version=definition.version),
+        )
+        return sign_endorsement(self.signer, unpacked.proposal, action)
