@@ -1,0 +1,146 @@
+"""A channel this peer has joined: its ledger, the block puller that feeds it from the
+ordering service, and the notifications that commit status and events wait on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.orderer import ab_pb2_grpc
+
+from peers.committer import BlockRejected, CommittedBlock, Ledger
+from proto.seek import FOREVER, build_seek_envelope
+from proto.signer import Signer
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class OrdererEndpoint:
+    address: str
+    tls_root: bytes | None = None
+    hostname_override: str = ""
+
+    def channel(self) -> grpc.aio.Channel:
+        options = [("grpc.max_receive_message_length", 100 * 1024 * 1024)]
+        if self.tls_root is None:
+            return grpc.aio.insecure_channel(self.address, options=options)
+        if self.hostname_override:
+            options.append(("grpc.ssl_target_name_override", self.hostname_override))
+        credentials = grpc.ssl_channel_credentials(self.tls_root)
+        return grpc.aio.secure_channel(self.address, credentials, options=options)
+
+
+class PeerChannel:
+    """Commits blocks from the orderer into the ledger and tells waiters about them."""
+
+    def __init__(self, channel_id: str, ledger: Ledger, signer: Signer) -> None:
+        self.channel_id = channel_id
+        self.ledger = ledger
+        self.signer = signer
+        self._committed = asyncio.Condition()
+        self._listeners: list[Callable[[CommittedBlock], None]] = []
+        self._puller: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    @property
+    def height(self) -> int:
+        return self.ledger.height
+
+    def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:
+        self._listeners.append(listener)
+
+    # -- committing --------------------------------------------------------------------
+
+    async def commit(self, block: common_pb2.Block) -> CommittedBlock:
+        committed = await asyncio.to_thread(self.ledger.commit, block)
+        for listener in self._listeners:
+            listener(committed)
+        async with self._committed:
+            self._committed.notify_all()
+        return committed
+
+    def start_pulling(self, orderers: list[OrdererEndpoint]) -> None:
+        self._puller = asyncio.create_task(self._pull(orderers), name=f"pull:{self.channel_id}")
+
+    async def _pull(self, orderers: list[OrdererEndpoint]) -> None:
+        """Follow the channel on the ordering service forever, resuming at our height."""
+        attempt = 0
+        while not self._stopped:
+            endpoint = orderers[attempt % len(orderers)]
+            attempt += 1
+            try:
+                await self._pull_from(endpoint)
+            except (grpc.aio.AioRpcError, BlockRejected, OSError) as exc:
+                log.warning(
+                    "channel %s: deliver from %s: %s", self.channel_id, endpoint.address, exc
+                )
+            if not self._stopped:
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def _pull_from(self, endpoint: OrdererEndpoint) -> None:
+        seek = build_seek_envelope(self.signer, self.channel_id, self.height, FOREVER)
+        async with endpoint.channel() as channel:
+            stub = ab_pb2_grpc.AtomicBroadcastStub(channel)
+            async for response in stub.Deliver(iter([seek])):
+                if response.WhichOneof("Type") != "block":
+                    log.warning(
+                        "channel %s: orderer answered status %s",
+                        self.channel_id,
+                        common_pb2.Status.Name(response.status),
+                    )
+                    return
+                if response.block.header.number < self.height:
+                    continue
+                committed = await self.commit(response.block)
+                invalid = sum(1 for v in committed.verdicts if v.code != 0)
+                log.info(
+                    "channel %s: committed block %d (%d txs, %d invalid)",
+                    self.channel_id,
+                    response.block.header.number,
+                    len(committed.verdicts),
+                    invalid,
+                )
+
+    # -- waiting -----------------------------------------------------------------------
+
+    async def wait_for_height(self, height: int) -> None:
+        async with self._committed:
+            await self._committed.wait_for(lambda: self.height >= height or self._stopped)
+
+    async def wait_for_transaction(self, tx_id: str) -> tuple[int, int, int]:
+        """(block, tx number, validation code) once ``tx_id`` is committed."""
+        async with self._committed:
+            await self._committed.wait_for(
+                lambda: self._stopped or self.ledger.state.transaction(tx_id) is not None
+            )
+        found = self.ledger.state.transaction(tx_id)
+        if found is None:
+            raise asyncio.CancelledError(f"channel {self.channel_id} stopped")
+        return found
+
+    async def blocks(self, start: int, stop: int) -> AsyncIterator[common_pb2.Block]:
+        """Committed blocks ``start``..``stop``, waiting for those not committed yet."""
+        number = start
+        while number <= stop and not self._stopped:
+            if number >= self.height:
+                await self.wait_for_height(number + 1)
+                continue
+            yield await asyncio.to_thread(self.ledger.read_block, number)
+            number += 1
+
+    async def close(self) -> None:
+        self._stopped = True
+        if self._puller is not None:
+            self._puller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._puller
+        async with self._committed:
+            self._committed.notify_all()
+        self.ledger.close()
