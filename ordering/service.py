@@ -19,7 +19,7 @@ from ca.channelconfig import ChannelConfig
 from ordering.chain import Chain
 from ordering.errors import OrderingError
 from ordering.msgprocessor import Rejected, admit, check_signed_by_policy
-from proto.seek import SeekError, parse_seek_envelope, seek_range
+from proto.seek import SeekError, parse_seek_envelope, seek_blocks
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -98,13 +98,8 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
         if chain is None:
             raise SeekError(common_pb2.NOT_FOUND, f"channel {request.channel_id!r} not found")
         check_signed_by_policy(chain.config, "/Channel/Readers", request.signed_data, "deliver")
-        height = chain.height
-        start, stop = seek_range(request.seek_info, height)
-        available = min(stop, height - 1) if request.fail_if_not_ready else stop
-        async for block in chain.stream(start, available):
+        async for block in seek_blocks(request, chain.height, chain.stream):
             yield block
-        if available < stop:  # FAIL_IF_NOT_READY: what exists was sent, the rest is not there
-            raise SeekError(common_pb2.NOT_FOUND, f"block {max(start, height)} is not ready")
 
 
 def add_to_server(servicer: AtomicBroadcast, server: grpc.aio.Server) -> None:

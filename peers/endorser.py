@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2
@@ -77,6 +77,13 @@ def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
     )
 
 
+SystemChaincode = Callable[
+    [proposal_pb2.SignedProposal, "UnpackedProposal"],
+    Awaitable[proposal_response_pb2.ProposalResponse],
+]
+"""A chaincode built into the peer (``cscc``), answering proposals itself."""
+
+
 class Endorser:
     """Endorses proposals for the channels this peer has joined."""
 
@@ -86,17 +93,21 @@ class Endorser:
         ledgers: Callable[[str], Ledger | None],
         chaincodes: Callable[[str], ChaincodeEndpoint | None],
         timestamp_window: float = 15 * 60,
+        system: Mapping[str, SystemChaincode] | None = None,
     ) -> None:
         self.signer = signer
         self._ledgers = ledgers
         self._chaincodes = chaincodes
         self.timestamp_window = timestamp_window
+        self.system = dict(system or {})
 
     async def process_proposal(
         self, signed: proposal_pb2.SignedProposal
     ) -> proposal_response_pb2.ProposalResponse:
         try:
             unpacked = unpack_proposal(signed)
+            if unpacked.chaincode in self.system:
+                return await self.system[unpacked.chaincode](signed, unpacked)
             ledger = self._check(signed, unpacked)
             return await self._simulate(signed, unpacked, ledger)
         except ProposalRefused as refused:

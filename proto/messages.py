@@ -131,12 +131,12 @@ def sign_proposal(signer: Signer, proposal: proposal_pb2.Proposal) -> proposal_p
     )
 
 
-def build_transaction_envelope(
-    signer: Signer,
+def build_transaction_payload(
     proposal: proposal_pb2.Proposal,
     responses: Sequence[proposal_response_pb2.ProposalResponse],
-) -> common_pb2.Envelope:
-    """Wrap matching endorsements into the signed envelope the orderer receives.
+) -> common_pb2.Payload:
+    """The transaction the client signs: the proposal's header, its public payload and
+    the matching endorsements (what a Fabric gateway returns from Endorse).
 
     The transient map is dropped from the proposal payload: it is private to the
     endorsers and must never reach the ledger.
@@ -164,8 +164,16 @@ def build_transaction_envelope(
             )
         ]
     )
-    payload = common_pb2.Payload(header=header, data=transaction.SerializeToString())
-    return sign_payload(signer, payload)
+    return common_pb2.Payload(header=header, data=transaction.SerializeToString())
+
+
+def build_transaction_envelope(
+    signer: Signer,
+    proposal: proposal_pb2.Proposal,
+    responses: Sequence[proposal_response_pb2.ProposalResponse],
+) -> common_pb2.Envelope:
+    """The signed envelope the orderer receives."""
+    return sign_payload(signer, build_transaction_payload(proposal, responses))
 
 
 def sign_payload(signer: Signer, payload: common_pb2.Payload) -> common_pb2.Envelope:

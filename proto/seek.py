@@ -7,6 +7,7 @@ block store and its ``Readers`` policy check.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2
@@ -128,3 +129,22 @@ def seek_range(seek_info: ab_pb2.SeekInfo, height: int) -> tuple[int, int]:
             f"seek stop {stop} is before start {start}",
         )
     return start, stop
+
+
+BlockSource = Callable[[int, int], AsyncIterator[common_pb2.Block]]
+
+
+async def seek_blocks(
+    request: SeekRequest, height: int, blocks: BlockSource
+) -> AsyncIterator[common_pb2.Block]:
+    """The blocks a request asks for, from a node's ``blocks(start, stop)`` source.
+
+    BLOCK_UNTIL_READY waits for blocks not yet there; FAIL_IF_NOT_READY sends what exists
+    and then fails with NOT_FOUND, as Fabric's deliver service does.
+    """
+    start, stop = seek_range(request.seek_info, height)
+    available = min(stop, height - 1) if request.fail_if_not_ready else stop
+    async for block in blocks(start, available):
+        yield block
+    if available < stop:
+        raise SeekError(common_pb2.NOT_FOUND, f"block {max(start, height)} is not ready")

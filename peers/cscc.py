@@ -1,0 +1,76 @@
+"""The configuration system chaincode (``cscc``): how an admin joins a peer to a channel.
+
+As on Fabric (``peer channel join -b block``): a proposal to chaincode ``cscc`` with
+function ``JoinChain`` and the channel's genesis block as argument, signed by an admin
+of the peer's own organization, and ``GetChannels`` to list joined channels. These are
+not transactions: nothing is ordered, the peer acts on the proposal directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import proposal_pb2, proposal_response_pb2, query_pb2
+from google.protobuf.message import DecodeError
+
+from ca.errors import CaError
+from ca.msp import Msp
+from peers.endorser import ProposalRefused, UnpackedProposal
+
+CSCC = "cscc"
+
+
+class ConfigSystemChaincode:
+    def __init__(
+        self,
+        local_msp: Msp,
+        join: Callable[[common_pb2.Block], Awaitable[str]],
+        channels: Callable[[], list[str]],
+    ) -> None:
+        self.local_msp = local_msp
+        self._join = join
+        self._channels = channels
+
+    def _require_admin(self, signed: proposal_pb2.SignedProposal, creator: bytes) -> None:
+        try:
+            identity = self.local_msp.deserialize(creator)
+            self.local_msp.validate(identity)
+            self.local_msp.verify(identity, signed.proposal_bytes, signed.signature)
+        except CaError as exc:
+            raise ProposalRefused(f"access denied for [cscc]: {exc}") from None
+        if not self.local_msp.is_admin(identity):
+            raise ProposalRefused(
+                f"access denied for [cscc]: {identity.enrollment_id} is not an admin of "
+                f"{self.local_msp.mspid}"
+            )
+
+    async def __call__(
+        self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal
+    ) -> proposal_response_pb2.ProposalResponse:
+        args = list(unpacked.input.args)
+        function = args[0].decode() if args else ""
+        self._require_admin(signed, unpacked.signature_header.creator)
+        if function == "JoinChain":
+            if len(args) < 2:
+                raise ProposalRefused("JoinChain needs the channel's genesis block as argument")
+            try:
+                block = common_pb2.Block.FromString(args[1])
+            except DecodeError:
+                raise ProposalRefused("JoinChain argument is not a Fabric block") from None
+            channel_id = await self._join(block)
+            message = f"joined channel {channel_id}"
+            return proposal_response_pb2.ProposalResponse(
+                version=1, response=proposal_response_pb2.Response(status=200, message=message)
+            )
+        if function == "GetChannels":
+            answer = query_pb2.ChannelQueryResponse(
+                channels=[query_pb2.ChannelInfo(channel_id=c) for c in self._channels()]
+            )
+            return proposal_response_pb2.ProposalResponse(
+                version=1,
+                response=proposal_response_pb2.Response(
+                    status=200, payload=answer.SerializeToString()
+                ),
+            )
+        raise ProposalRefused(f"cscc has no function {function!r}; use JoinChain or GetChannels")

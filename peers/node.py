@@ -1,0 +1,307 @@
+"""The peer process: its config file, its channels, and the gRPC services it serves
+(Gateway, Endorser, Deliver, health).
+
+``consortium node run peer --config FILE`` runs ``serve``. The config is YAML::
+
+    listen: 127.0.0.1:7051
+    mspid: Org1MSP
+    msp_dir: msp                  # local MSP: signcerts/ and keystore/ sign endorsements
+    data_dir: data                # channels/<id>/{blocks,state}
+    tls:                          # on unless `enabled: false` is written
+      cert: tls/server.crt
+      key: tls/server.key
+    orderers:                     # where blocks come from and transactions go
+      - address: 127.0.0.1:7050
+        tls_root: orderer-tls-ca.pem
+    peers:                        # other organizations' peers, for endorsement
+      - mspid: Org2MSP
+        address: 127.0.0.1:8051
+        tls_root: org2-tls-ca.pem
+    chaincodes:                   # chaincode name -> its CCaaS address
+      basic: 127.0.0.1:9999
+
+Relative paths are relative to the config file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2_grpc
+from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc, proposal_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from ca.channelconfig import ChannelConfig, ChannelConfigError
+from ca.errors import CaError
+from ca.msp import load_msp, load_signing_identity
+from ca.signing import SoftwareSigner
+from chaincode.endpoint import ChaincodeEndpoint
+from peers.channel import OrdererEndpoint, PeerChannel
+from peers.committer import Ledger
+from peers.cscc import CSCC, ConfigSystemChaincode
+from peers.deliver import PeerDeliver
+from peers.endorser import Endorser, ProposalRefused
+from peers.errors import PeerError
+from peers.gateway import Gateway, RemotePeer
+
+log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r"^(?P<host>[^:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+_MAX_MESSAGE = 100 * 1024 * 1024
+
+
+class PeerConfigError(PeerError):
+    """The peer's config file is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class RemotePeerConfig:
+    mspid: str
+    address: str
+    tls_root: Path | None
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    listen: str
+    mspid: str
+    msp_dir: Path
+    data_dir: Path
+    tls_cert: Path | None
+    tls_key: Path | None
+    orderers: tuple[OrdererEndpoint, ...]
+    peers: tuple[RemotePeerConfig, ...] = ()
+    chaincodes: dict[str, str] = field(default_factory=dict)
+
+
+def _address(value: Any, name: str, where: Path) -> str:
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise PeerConfigError(f"{where}: {name} must be HOST:PORT, got {value!r}")
+    return value
+
+
+def load_config(path: Path) -> PeerConfig:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise PeerConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise PeerConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise PeerConfigError(f"{path}: expected a mapping of settings")
+    known = {"listen", "mspid", "msp_dir", "data_dir", "tls", "orderers", "peers", "chaincodes"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise PeerConfigError(f"{path}: unknown setting {unknown[0]!r}; known: {sorted(known)}")
+    for key in ("listen", "mspid", "msp_dir", "data_dir", "orderers"):
+        if not raw.get(key):
+            raise PeerConfigError(f"{path}: {key} is required")
+    base = path.parent
+
+    def resolve(value: Any) -> Path:
+        candidate = Path(str(value))
+        return candidate if candidate.is_absolute() else base / candidate
+
+    def read(value: Any, name: str) -> bytes | None:
+        if not value:
+            return None
+        try:
+            return resolve(value).read_bytes()
+        except OSError as exc:
+            raise PeerConfigError(f"{path}: {name}: {exc.strerror}: {value}") from None
+
+    tls = raw.get("tls")
+    if tls is None:
+        raise PeerConfigError(f"{path}: tls is required (`tls: {{enabled: false}}` turns it off)")
+    tls_on = tls.get("enabled", True)
+    if tls_on and not (tls.get("cert") and tls.get("key")):
+        raise PeerConfigError(f"{path}: tls.cert and tls.key are required when TLS is on")
+    orderers = tuple(
+        OrdererEndpoint(
+            _address(o.get("address"), f"orderers[{n}].address", path),
+            read(o.get("tls_root"), f"orderers[{n}].tls_root"),
+            str(o.get("hostname_override", "")),
+        )
+        for n, o in enumerate(raw["orderers"])
+    )
+    peers = tuple(
+        RemotePeerConfig(
+            str(p.get("mspid", "")),
+            _address(p.get("address"), f"peers[{n}].address", path),
+            resolve(p["tls_root"]) if p.get("tls_root") else None,
+        )
+        for n, p in enumerate(raw.get("peers") or ())
+    )
+    chaincodes = {
+        str(name): _address(address, f"chaincodes.{name}", path)
+        for name, address in (raw.get("chaincodes") or {}).items()
+    }
+    return PeerConfig(
+        listen=_address(raw["listen"], "listen", path),
+        mspid=str(raw["mspid"]),
+        msp_dir=resolve(raw["msp_dir"]),
+        data_dir=resolve(raw["data_dir"]),
+        tls_cert=resolve(tls["cert"]) if tls_on else None,
+        tls_key=resolve(tls["key"]) if tls_on else None,
+        orderers=orderers,
+        peers=peers,
+        chaincodes=chaincodes,
+    )
+
+
+class PeerNode:
+    """Owns one peer's channels, chaincode connections and servers."""
+
+    def __init__(self, config: PeerConfig, signer: SoftwareSigner) -> None:
+        self.config = config
+        self.signer = signer
+        self.channels: dict[str, PeerChannel] = {}
+        self.endpoints = {name: ChaincodeEndpoint(a) for name, a in config.chaincodes.items()}
+        self.remote_peers = [self._remote(p) for p in config.peers]
+        self._join_lock = asyncio.Lock()
+        self._server: grpc.aio.Server | None = None
+        self.gateway: Gateway | None = None
+        self.port = 0
+
+    @staticmethod
+    def _remote(peer: RemotePeerConfig) -> RemotePeer:
+        options = [("grpc.max_receive_message_length", _MAX_MESSAGE)]
+        if peer.tls_root is None:
+            channel = grpc.aio.insecure_channel(peer.address, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(peer.tls_root.read_bytes())
+            channel = grpc.aio.secure_channel(peer.address, credentials, options=options)
+        return RemotePeer(peer.mspid, peer.address, channel)
+
+    @property
+    def channels_dir(self) -> Path:
+        return self.config.data_dir / "channels"
+
+    def _open_channel(self, channel_id: str) -> PeerChannel:
+        ledger = Ledger(self.channels_dir / channel_id)
+        ledger.recover()
+        channel = PeerChannel(channel_id, ledger, self.signer)
+        self.channels[channel_id] = channel
+        channel.start_pulling(list(self.config.orderers))
+        return channel
+
+    async def join(self, block: common_pb2.Block) -> str:
+        """Join the channel whose genesis block this is (cscc JoinChain)."""
+        try:
+            channel_id = ChannelConfig.from_block(block).channel_id
+        except ChannelConfigError as exc:
+            raise ProposalRefused(f"JoinChain: {exc}") from None
+        if block.header.number != 0:
+            raise ProposalRefused("JoinChain needs the channel's genesis block (number 0)")
+        async with self._join_lock:
+            if channel_id in self.channels:
+                raise ProposalRefused(
+                    f"cannot create ledger from genesis block: ledger [{channel_id}] already exists"
+                )
+            directory = self.channels_dir / channel_id
+            if directory.exists():  # a join that crashed half-way
+                shutil.rmtree(directory)
+            ledger = Ledger(directory)
+            ledger.commit(block)
+            ledger.close()
+            self._open_channel(channel_id)
+        log.info("joined channel %s", channel_id)
+        return channel_id
+
+    async def start(self) -> None:
+        self.channels_dir.mkdir(parents=True, exist_ok=True)
+        for directory in sorted(self.channels_dir.iterdir()):
+            if (directory / "blocks").is_dir():
+                self._open_channel(directory.name)
+        local_msp = load_msp(self.config.msp_dir, self.config.mspid)
+        endorser = Endorser(
+            self.signer,
+            lambda name: self.channels[name].ledger if name in self.channels else None,
+            self.endpoints.get,
+            system={
+                CSCC: ConfigSystemChaincode(local_msp, self.join, lambda: sorted(self.channels))
+            },
+        )
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ]
+        )
+        if self.config.tls_cert is None:
+            self.port = server.add_insecure_port(self.config.listen)
+        else:
+            assert self.config.tls_key is not None
+            credentials = grpc.ssl_server_credentials(
+                [(self.config.tls_key.read_bytes(), self.config.tls_cert.read_bytes())]
+            )
+            self.port = server.add_secure_port(self.config.listen, credentials)
+        if self.port == 0:
+            raise PeerError(f"cannot listen on {self.config.listen}")
+        host = self.config.listen.rsplit(":", 1)[0]
+        self.gateway = Gateway(
+            self.config.mspid,
+            f"{host}:{self.port}",
+            endorser,
+            self.channels.get,
+            lambda: self.remote_peers,
+            lambda: self.config.orderers,
+        )
+        peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
+        gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway, server)
+        events_pb2_grpc.add_DeliverServicer_to_server(PeerDeliver(self.channels.get), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        await server.start()
+        self._server = server
+        await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(grace=2)
+        if self.gateway is not None:
+            await self.gateway.close()
+        for endpoint in self.endpoints.values():
+            await endpoint.close()
+        for channel in list(self.channels.values()):
+            await channel.close()
+        for peer in self.remote_peers:
+            await peer.channel.close()
+
+
+class _EndorserService(peer_pb2_grpc.EndorserServicer):
+    def __init__(self, endorser: Endorser) -> None:
+        self._endorser = endorser
+
+    async def ProcessProposal(
+        self, request: proposal_pb2.SignedProposal, context: grpc.aio.ServicerContext
+    ):
+        return await self._endorser.process_proposal(request)
+
+
+async def serve(config: PeerConfig) -> None:
+    """Run until SIGTERM or SIGINT; print where it listens once ready."""
+    try:
+        signer = load_signing_identity(config.msp_dir, config.mspid)
+    except CaError as exc:
+        raise PeerConfigError(f"msp_dir: {exc}") from None
+    node = PeerNode(config, signer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    print(f"peer {config.mspid} listening on port {node.port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await node.stop()
