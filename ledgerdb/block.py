@@ -34,6 +34,8 @@ FORMAT_VERSION = 1
 ID_LENGTH = 22
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TEXT_BYTES = 0xFFFF
+# A block is one record; this keeps every block well inside a record's 256 MiB limit.
+MAX_CONTENT_BYTES = 128 * 1024 * 1024
 
 
 def ion_hash(value: Any) -> bytes:
@@ -260,6 +262,9 @@ def prepare(
     txid = new_id() if transaction_id is None else transaction_id
     if not isinstance(txid, str) or not txid or len(txid.encode()) > MAX_TEXT_BYTES:
         raise InvalidInput("transaction_id must be a non-empty string of at most 65535 bytes")
+    size = len(info_bytes) + sum(len(entry.body) for entry in stored)
+    if size > MAX_CONTENT_BYTES:
+        raise InvalidInput(f"entries: a block holds at most {MAX_CONTENT_BYTES} bytes, got {size}")
     return Transaction(txid, info_bytes, _info_hash(info_bytes), stored)
 
 

@@ -309,7 +309,7 @@ class Journal:
         with self._cond:
             self._check_writable()
             self._queue.append((list(transactions), future))
-            self._cond.notify()
+            self._cond.notify_all()  # the writer and the syncer share this condition
         return future
 
     def _check_writable(self) -> None:

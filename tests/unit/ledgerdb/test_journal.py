@@ -177,7 +177,10 @@ def test_bad_requests_name_what_is_wrong(ledger: Path) -> None:
             journal.consistency_proof(4, 1)
         with pytest.raises(InvalidInput, match="non-empty list"):
             journal.append([])
-        assert journal.tip.sequence_no == 4  # the bad append wrote nothing
+        with pytest.raises(InvalidInput, match="a block holds at most"):
+            journal.append([Payload(bytes(100 * 2**20)), Payload(bytes(30 * 2**20))])
+        assert journal.tip.sequence_no == 4  # the bad appends wrote nothing ...
+        assert journal.append([Payload(b"fine")]).sequence_no == 5  # ... and stopped nothing
 
 
 def test_one_writer_per_directory(ledger: Path) -> None:
@@ -245,3 +248,16 @@ def test_any_appends_give_proofs_that_verify(batches: list[list[bytes]], data) -
                     journal.consistency_proof(first, tip),
                 )
         assert audit(directory).ok
+
+
+def test_every_append_wakes_the_writer(ledger: Path) -> None:
+    """The writer and the syncer wait on one condition. After a refused append the writer
+    waits behind the syncer, so a lone notify() woke only the syncer and the next append
+    hung forever; every submit must wake the writer."""
+    with Journal.open(ledger) as journal:
+        for number in range(20):
+            refused = journal.submit([([], None, None)])
+            with pytest.raises(InvalidInput):
+                refused.result(timeout=10)
+            accepted = journal.submit([([Payload(b"%d" % number)], None, None)])
+            assert accepted.result(timeout=10)[0].sequence_no == number
