@@ -20,7 +20,14 @@ from typing import Any
 import amazon.ion.simpleion as simpleion
 import pytest
 from amazon.ion.core import IonType, Timestamp, TimestampPrecision
-from amazon.ion.simple_types import IonPyDict, IonPyInt, IonPyList, IonPyNull, IonPySymbol
+from amazon.ion.simple_types import (
+    IonPyDict,
+    IonPyInt,
+    IonPyList,
+    IonPyNull,
+    IonPySymbol,
+    IonPyText,
+)
 from amazon.ion.symbols import SymbolToken
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -227,6 +234,7 @@ def test_decimals_hash_the_same_under_any_decimal_context() -> None:
     [
         ({"a": [1, object()]}, "$.a[1]", "object values have no Ion type"),
         ([{"k": "\ud800"}], "$[0].k", "not valid Unicode"),
+        ([IonPyText.from_value(IonType.STRING, "\ud800")], "$[0]", "not valid Unicode"),
         ({"d": Decimal("NaN")}, "$.d", "not finite"),
         ({1: "x"}, "$.1", "not text or a symbol"),
         ([SymbolToken(None, 10)], "$[0]", "symbol $10 has unknown text"),
