@@ -49,6 +49,7 @@ from ca.registry import (
     CertificateRecord,
     IdentityRecord,
     Registry,
+    Secret,
 )
 from ca.settings import CaSettings
 from ca.token import verify_token
@@ -171,8 +172,9 @@ class CertificateAuthority:
             attrs=_BOOTSTRAP_ATTRIBUTES + _ca_attributes(identity_id, "client", ""),
             max_enrollments=-1,
         )
+        prepared = Secret.of(secret)
         with self.registry.transaction() as db:
-            self.registry.insert(db, record, secret)
+            self.registry.insert(db, record, prepared)
 
     # -- what others need --------------------------------------------------------------
 
@@ -320,9 +322,14 @@ class CertificateAuthority:
             not_after=cert.not_valid_after_utc,
         )
         with self.registry.transaction() as db:
+            if count and not self.registry.count_enrollment(db, record.id):
+                # Another request took the last enrollment (or revoked the identity) while
+                # this certificate was being made; nothing is written.
+                raise protocol.authentication_error(
+                    protocol.ERR_INVALID_PASS,
+                    f"Login failure: '{record.id}' reached its maximum enrollments or is revoked",
+                )
             self.registry.add_certificate(db, stored)
-            if count:
-                self.registry.count_enrollment(db, record.id)
         return {"Cert": _b64(pem), "ServerInfo": self.info(ca.name)}
 
     # -- register ----------------------------------------------------------------------
@@ -359,9 +366,10 @@ class CertificateAuthority:
             attrs=attrs + _ca_attributes(identity_id, identity_type, affiliation),
             max_enrollments=max_enrollments,
         )
+        prepared = Secret.of(secret)
         try:
             with self.registry.transaction() as db:
-                self.registry.insert(db, record, secret)
+                self.registry.insert(db, record, prepared)
         except RegistryError as exc:
             raise protocol.http_error(
                 500, protocol.ERR_UNKNOWN, f"Registration of '{identity_id}' failed: {exc}"

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,58 +115,80 @@ def hash_secret(secret: str, salt: bytes, kdf: str = _kdf_name(_SCRYPT)) -> byte
     return hashlib.scrypt(secret.encode(), salt=salt, n=int(n), r=int(r), p=int(p))
 
 
+@dataclass(frozen=True)
+class Secret:
+    """A secret as stored; hashed before any lock is taken (hashing is deliberately slow)."""
+
+    hash: bytes
+    salt: bytes
+    kdf: str
+
+    @classmethod
+    def of(cls, secret: str) -> Secret:
+        salt = os.urandom(16)
+        kdf = _kdf_name(_SCRYPT)
+        return cls(hash_secret(secret, salt, kdf), salt, kdf)
+
+
+_IDENTITY_COLUMNS = "id, type, affiliation, attrs, max_enrollments, enrollments, state"
+
+
 class Registry:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the server's worker threads: the lock serializes its use
+        # (single reads and whole transactions) while slow work (hashing, signing) runs
+        # outside it.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         os.chmod(self.path, 0o600)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All writes of one request: committed together, or rolled back on any error."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- identities --------------------------------------------------------------------
 
     def get(self, identity_id: str) -> IdentityRecord | None:
-        row = self._db.execute(
-            "SELECT id, type, affiliation, attrs, max_enrollments, enrollments, state "
-            "FROM identities WHERE id = ?",
-            (identity_id,),
-        ).fetchone()
-        return _identity(row) if row else None
+        rows = self._rows(
+            f"SELECT {_IDENTITY_COLUMNS} FROM identities WHERE id = ?", (identity_id,)
+        )
+        return _identity(rows[0]) if rows else None
 
     def all(self) -> list[IdentityRecord]:
-        rows = self._db.execute(
-            "SELECT id, type, affiliation, attrs, max_enrollments, enrollments, state "
-            "FROM identities ORDER BY id"
-        ).fetchall()
+        rows = self._rows(f"SELECT {_IDENTITY_COLUMNS} FROM identities ORDER BY id")
         return [_identity(r) for r in rows]
 
-    def insert(self, db: sqlite3.Connection, record: IdentityRecord, secret: str) -> None:
-        salt = os.urandom(16)
+    def insert(self, db: sqlite3.Connection, record: IdentityRecord, secret: Secret) -> None:
         try:
             db.execute(
                 "INSERT INTO identities (id, secret_hash, salt, kdf, type, affiliation, attrs, "
                 "max_enrollments, enrollments, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (
                     record.id,
-                    hash_secret(secret, salt),
-                    salt,
-                    _kdf_name(_SCRYPT),
+                    secret.hash,
+                    secret.salt,
+                    secret.kdf,
                     record.type,
                     record.affiliation,
                     json.dumps([a.to_json() for a in record.attrs]),
@@ -177,17 +200,26 @@ class Registry:
             raise RegistryError(f"Identity '{record.id}' is already registered") from None
 
     def check_secret(self, identity_id: str, secret: str) -> bool:
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT secret_hash, salt, kdf FROM identities WHERE id = ?", (identity_id,)
-        ).fetchone()
-        if row is None:
-            return False
-        return hmac.compare_digest(bytes(row[0]), hash_secret(secret, bytes(row[1]), row[2]))
-
-    def count_enrollment(self, db: sqlite3.Connection, identity_id: str) -> None:
-        db.execute(
-            "UPDATE identities SET enrollments = enrollments + 1 WHERE id = ?", (identity_id,)
         )
+        if not rows:
+            return False
+        stored, salt, kdf = rows[0]
+        return hmac.compare_digest(bytes(stored), hash_secret(secret, bytes(salt), kdf))
+
+    def count_enrollment(self, db: sqlite3.Connection, identity_id: str) -> bool:
+        """Count one enrollment unless that passes the maximum or the identity is revoked.
+
+        Check and increment are one statement in the request's transaction, so two
+        concurrent enrollments cannot both take the last one.
+        """
+        cursor = db.execute(
+            "UPDATE identities SET enrollments = enrollments + 1 WHERE id = ? AND state = 0 "
+            "AND (max_enrollments < 0 OR enrollments < max_enrollments)",
+            (identity_id,),
+        )
+        return cursor.rowcount == 1
 
     def set_state(self, db: sqlite3.Connection, identity_id: str, state: int) -> None:
         db.execute("UPDATE identities SET state = ? WHERE id = ?", (state, identity_id))
@@ -195,7 +227,7 @@ class Registry:
     # -- affiliations ------------------------------------------------------------------
 
     def affiliations(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT name FROM affiliations")}
+        return {r[0] for r in self._rows("SELECT name FROM affiliations")}
 
     def add_affiliations(self, names: list[str]) -> None:
         """Every prefix of ``org1.department1`` is an affiliation too, as in Fabric CA."""
@@ -218,25 +250,25 @@ class Registry:
         )
 
     def certificate(self, serial: str, aki: str) -> CertificateRecord | None:
-        row = self._db.execute(
+        rows = self._rows(
             f"SELECT {_CERT_COLUMNS} FROM certificates WHERE serial = ? AND aki = ?",
             (serial, aki),
-        ).fetchone()
-        return _certificate(row) if row else None
+        )
+        return _certificate(rows[0]) if rows else None
 
     def certificates_of(self, identity_id: str) -> list[CertificateRecord]:
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT {_CERT_COLUMNS} FROM certificates WHERE id = ? ORDER BY rowid",
             (identity_id,),
-        ).fetchall()
+        )
         return [_certificate(r) for r in rows]
 
     def revoked(self, ca: str) -> list[CertificateRecord]:
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT {_CERT_COLUMNS} FROM certificates WHERE ca = ? AND status = 'revoked' "
             "ORDER BY revoked_at",
             (ca,),
-        ).fetchall()
+        )
         return [_certificate(r) for r in rows]
 
     def mark_revoked(self, db: sqlite3.Connection, record: CertificateRecord, reason: int) -> None:

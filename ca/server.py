@@ -1,8 +1,11 @@
 """``consortium ca serve``: the Fabric CA REST API over aiohttp.
 
 The transport only maps routes to ``CertificateAuthority`` methods and wraps results in
-Fabric CA's envelope; every decision is the authority's. The token covers the request
-URI exactly as received (path and query), so ``request.raw_path`` is what is checked.
+Fabric CA's envelope; every decision is the authority's. Authority calls run in worker
+threads, so slow work (secret hashing, signing) never stalls the event loop and two
+cores serve two enrollments at once; the registry serializes database access. The token
+covers the request URI exactly as received (path and query), so ``request.raw_path`` is
+what is checked.
 """
 
 from __future__ import annotations
@@ -61,24 +64,29 @@ async def _cainfo(request: web.Request, authority: CertificateAuthority) -> Any:
                 caname = parsed.get("caname") if isinstance(parsed, dict) else None
             except ValueError:
                 raise protocol.bad_request("Invalid request body: not JSON") from None
-    return authority.info(caname if isinstance(caname, str) else None)
+    return await asyncio.to_thread(authority.info, caname if isinstance(caname, str) else None)
 
 
 async def _enroll(request: web.Request, authority: CertificateAuthority) -> Any:
-    return authority.enroll(request.headers.get("Authorization"), await request.read())
+    body = await request.read()
+    return await asyncio.to_thread(authority.enroll, request.headers.get("Authorization"), body)
 
 
 def _token_call(method_name: str) -> _Handler:
     async def call(request: web.Request, authority: CertificateAuthority) -> Any:
         method = getattr(authority, method_name)
-        return method(request.headers.get("Authorization"), request.raw_path, await request.read())
+        body = await request.read()
+        return await asyncio.to_thread(
+            method, request.headers.get("Authorization"), request.raw_path, body
+        )
 
     return call
 
 
 async def _identities(request: web.Request, authority: CertificateAuthority) -> Any:
     identity_id = request.match_info.get("id")
-    return authority.identities(
+    return await asyncio.to_thread(
+        authority.identities,
         request.headers.get("Authorization"),
         request.raw_path,
         identity_id,

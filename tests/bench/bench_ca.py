@@ -2,8 +2,8 @@
 
 - CSR signing: parse + check a CSR and issue a Fabric-shaped enrollment certificate
   (``Issuer.issue``), against raw ECDSA P-256 signing (the one private-key operation).
-- Enrollments over REST: a real ``consortium ca serve`` process, sequential Python
-  client; includes scrypt on the secret, the registry transaction and HTTP.
+- Enrollments over REST: a real ``consortium ca serve`` process, one and four Python
+  clients; includes scrypt on the secret, the registry transaction and HTTP.
 - MSP verifications: ``MspManager.check_signature`` (deserialize the creator, validate
   chain/expiry/CRL/NodeOU, verify a low-S signature) against raw ``public_key.verify``.
 - Policy: ``AND('Org1.member', 'Org2.member')`` over two signed data.
@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -105,10 +106,17 @@ def bench_rest_enrollments(count: int = 40) -> dict[str, float]:
             start = time.perf_counter()
             for _ in range(count):
                 client.enroll("bench", secret)
-            elapsed = time.perf_counter() - start
+            sequential = count / (time.perf_counter() - start)
+            start = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda _: client.enroll("bench", secret), range(count)))
+            concurrent = count / (time.perf_counter() - start)
         finally:
             stop(process)
-    return {"REST enrollments/s (consortium ca serve, sequential)": count / elapsed}
+    return {
+        "REST enrollments/s (consortium ca serve, 1 client)": sequential,
+        "REST enrollments/s (consortium ca serve, 4 clients)": concurrent,
+    }
 
 
 def bench_msp() -> dict[str, float]:

@@ -10,6 +10,7 @@ import http.client
 import json
 import ssl
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -324,3 +325,26 @@ def test_ca_keys_are_encrypted_at_rest(server: Server) -> None:
             if path.is_file():
                 content = path.read_bytes()
                 assert scalar not in content and scalar.hex().encode() not in content, path
+
+
+def test_concurrent_enrollments_never_pass_the_maximum(server: Server, admin) -> None:
+    client = server.client()
+    secret = client.register(admin, "racer", max_enrollments=3)
+
+    def attempt(_: int) -> bool:
+        try:
+            client.enroll("racer", secret)
+        except CaRequestError as exc:
+            assert (exc.status, exc.code) == (401, 20)
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(12)))
+    assert outcomes.count(True) == 3
+    registry = Registry(server.home / "registry.db")
+    try:
+        assert len(registry.certificates_of("racer")) == 3
+        assert registry.get("racer").enrollments == 3
+    finally:
+        registry.close()
