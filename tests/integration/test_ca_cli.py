@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ca import certificates
+from ca.authority import CertificateAuthority
 from ca.errors import IdentityError
 from ca.msp import Role, load_msp, load_signing_identity
 from network.cli import cli
@@ -143,3 +144,25 @@ def test_bad_input_is_one_line_and_exit_2(ca, tmp_path: Path, args, message) -> 
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_wrong_master_key_is_one_clear_line(tmp_path: Path) -> None:
+    CertificateAuthority.open(tmp_path / "home", master_key=b"the right master key").close()
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("a wrong master key, long enough\n")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "ca",
+            "msp",
+            "--home",
+            str(tmp_path / "home"),
+            "--out",
+            str(tmp_path / "m"),
+            "--master-key-file",
+            str(wrong),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "cannot be decrypted with this master key" in result.output
+    assert not (tmp_path / "m").exists()

@@ -247,3 +247,15 @@ def test_channel_config_value_round_trip() -> None:
         again.validate(again.deserialize(signer.creator))  # OU "peer" is not this MSP's
     with pytest.raises(MspConfigError, match="does not decode"):
         msp_from_channel_value(b"\xff\xff")
+
+
+def test_revoking_an_intermediate_invalidates_everything_it_issued() -> None:
+    org = make_org("OrgI")
+    leaf = org.identity("x", "client")
+    direct = org.identity("y", "client", issuer=org.root)
+    serial = org.intermediate.certificate.serial_number
+    crl = org.root.crl([(serial, certificates.now(), 2)])
+    msp = org.msp().with_crl(crl.public_bytes(certificates.serialization.Encoding.PEM))
+    with pytest.raises(IdentityError, match=r"'ica.OrgI'.*revoked"):
+        msp.validate(msp.deserialize(leaf.creator))
+    msp.validate(msp.deserialize(direct.creator))
