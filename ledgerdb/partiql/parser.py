@@ -75,7 +75,16 @@ def _lark() -> Lark:
 
 
 def parse(text: str) -> ast.Statement:
-    """Parse one PartiQL statement (a trailing ``;`` is allowed)."""
+    """Parse one PartiQL statement (a trailing ``;`` is allowed).
+
+    Results are cached by text: ASTs are immutable, and a database sees the same
+    parameterised statements again and again.
+    """
+    return _parse_cached(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_cached(text: str) -> ast.Statement:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as error:

@@ -16,8 +16,19 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from amazon.ion.core import IonType
-from amazon.ion.simple_types import IonPyDict, IonPyNull
+from amazon.ion.core import IonType, Timestamp
+from amazon.ion.simple_types import (
+    IonPyBool,
+    IonPyBytes,
+    IonPyDecimal,
+    IonPyDict,
+    IonPyFloat,
+    IonPyInt,
+    IonPyNull,
+    IonPySymbol,
+    IonPyText,
+    IonPyTimestamp,
+)
 from amazon.ion.symbols import SymbolToken
 
 Value = Any
@@ -98,7 +109,17 @@ TYPE_NAMES = {
 
 
 def kind(value: Value) -> Kind:
-    """The PartiQL type of ``value`` (IonPy values by their ``ion_type``)."""
+    """The PartiQL type of ``value`` (IonPy values by their ``ion_type``).
+
+    The hot path of every operator: an exact-type table answers almost every call.
+    """
+    found = _EXACT_KINDS.get(type(value))
+    if found is not None:
+        return found
+    return _slow_kind(value)
+
+
+def _slow_kind(value: Value) -> Kind:
     if value is MISSING:
         return Kind.MISSING
     if value is None or isinstance(value, IonPyNull):
@@ -127,6 +148,35 @@ def _python_kind(value: Value) -> Kind:
     if isinstance(value, Mapping):
         return Kind.STRUCT
     raise TypeError(f"not an Ion value: {type(value).__name__}")
+
+
+_EXACT_KINDS: dict[type, Kind] = {
+    _Missing: Kind.MISSING,
+    type(None): Kind.NULL,
+    IonPyNull: Kind.NULL,
+    Bag: Kind.BAG,
+    bool: Kind.BOOL,
+    IonPyBool: Kind.BOOL,
+    int: Kind.NUMBER,
+    float: Kind.NUMBER,
+    Decimal: Kind.NUMBER,
+    IonPyInt: Kind.NUMBER,
+    IonPyFloat: Kind.NUMBER,
+    IonPyDecimal: Kind.NUMBER,
+    str: Kind.TEXT,
+    IonPyText: Kind.TEXT,
+    IonPySymbol: Kind.TEXT,
+    SymbolToken: Kind.TEXT,
+    dt.datetime: Kind.TIMESTAMP,
+    Timestamp: Kind.TIMESTAMP,
+    IonPyTimestamp: Kind.TIMESTAMP,
+    bytes: Kind.LOB,
+    IonPyBytes: Kind.LOB,
+    dict: Kind.STRUCT,
+    IonPyDict: Kind.STRUCT,
+    list: Kind.LIST,
+    tuple: Kind.LIST,
+}
 
 
 def type_name(value: Value) -> str:
