@@ -705,11 +705,13 @@ def _parse_csr(value: Any, identity_id: str) -> x509.CertificateSigningRequest:
             "Invalid certificate request: key must be ECDSA P-256", protocol.ERR_BAD_CSR
         )
     names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if names and names[0].value != identity_id:
-        raise protocol.bad_request(
-            f"The CSR subject common name '{names[0].value}' must equal the enrollment ID "
-            f"'{identity_id}'",
+    common = str(names[0].value) if names else ""
+    if common != identity_id:
+        # Fabric CA answers 403 here: a CSR for another name is an attempt to masquerade.
+        raise protocol.http_error(
+            403,
             protocol.ERR_BAD_CSR,
+            f"The CSR subject common name '{common}' must equal the enrollment ID '{identity_id}'",
         )
     return csr
 

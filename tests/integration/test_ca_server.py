@@ -138,7 +138,8 @@ def test_bad_enrollments_write_nothing(server: Server, admin: SoftwareSigner) ->
         json.dumps({"certificate_request": other}).encode(),
         {"Authorization": basic},
     )
-    assert (status, body["errors"][0]["code"]) == (400, 31)
+    assert (status, body["errors"][0]["code"]) == (403, 31)
+    assert "must equal the enrollment ID" in body["errors"][0]["message"]
     assert _registry_counts(server) == before
     # The one allowed enrollment works, the second is refused and writes nothing.
     client.enroll("once", "oncepw")
