@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from functools import cmp_to_key, lru_cache
 from typing import Any
 
@@ -277,13 +277,17 @@ class _Evaluator:
     def _target_rows(self, statement: ast.Update | ast.Delete) -> tuple[str, list[Env]]:
         query_plan = self.plan.queries[id(statement)]
         first = query_plan.accesses[0]
-        if first.method == EXPRESSION or first.table is None:
+        label = table_name(statement.sources[0].source)
+        if label is not None and ("." in label or label.startswith("_ql_committed_")):
+            raise PartiQLSemanticError(
+                f"DML statements work on a table's user view only, not {label}"
+            )
+        if first.method == EXPRESSION or label is None:
+            if label is not None:
+                raise UnknownTable(label)
             raise PartiQLSemanticError(
                 f"{first.alias}: DML needs a table as its first source, not an expression"
             )
-        label = table_name(statement.sources[0].source)
-        if label is None:
-            raise PartiQLSemanticError("DML works on a table's user view only")
         envs = self._bindings(statement.sources, query_plan, Env({}))
         if statement.where is not None:
             envs = (e for e in envs if is_true(self.eval(statement.where, e)))
@@ -897,7 +901,7 @@ def _aggregate(name: str, values: list[Any]) -> Any:
         return total
     if any(is_float(v) for v in values):
         return float(total) / len(values)
-    return Decimal(total) / Decimal(len(values))
+    return _DIVIDE.divide(Decimal(total), Decimal(len(values)))
 
 
 def _count(clause: str, value: Any) -> int:
@@ -973,6 +977,8 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
         a, b = Decimal(left), Decimal(right)
     if op in ("/", "%") and b == 0:
         raise PartiQLEvaluationError(f"division by zero ({left!r} {op} {right!r})")
+    if isinstance(a, Decimal):
+        return _decimal_arithmetic(op, a, b)
     if op == "+":
         return a + b
     if op == "-":
@@ -990,6 +996,23 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
         remainder = abs(a) % abs(b)
         return remainder if a >= 0 else -remainder
     return a % b
+
+
+# Ion decimals have arbitrary precision: + - * are exact; / keeps 38 significant digits.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_DIVIDE = Context(prec=38)
+
+
+def _decimal_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal:
+    if op == "+":
+        return _EXACT.add(a, b)
+    if op == "-":
+        return _EXACT.subtract(a, b)
+    if op == "*":
+        return _EXACT.multiply(a, b)
+    if op == "/":
+        return _DIVIDE.divide(a, b)
+    return _EXACT.remainder(a, b)
 
 
 @lru_cache(maxsize=256)

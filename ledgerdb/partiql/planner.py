@@ -33,7 +33,7 @@ class Access:
 
     alias: str
     method: str  # SCAN | INDEX | DOCUMENT_ID | EXPRESSION
-    table: TableSource | None = None
+    table: TableSource | None = field(default=None, repr=False, compare=False)
     table_label: str = ""
     path: tuple[str, ...] = ()
     key: ast.Expr | None = None
@@ -61,7 +61,7 @@ class Plan:
     """The plan of a whole statement: one ``QueryPlan`` per SELECT / DML source list."""
 
     statement: str
-    queries: dict[int, QueryPlan] = field(default_factory=dict)
+    queries: dict[int, QueryPlan] = field(default_factory=dict, repr=False)
     order: list[QueryPlan] = field(default_factory=list)
 
     @property
