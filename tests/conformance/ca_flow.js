@@ -52,6 +52,18 @@ async function main() {
 	const user = await userFrom('user1', userEnrollment, mspid);
 	out.userCannotRegister = await failureOf(ca.register({enrollmentID: 'user2', affiliation: 'org1.department1'}, user));
 
+	const onlyRole = await ca.enroll({
+		enrollmentID: 'user1',
+		enrollmentSecret: secret,
+		attr_reqs: [{name: 'app.role', optional: false}, {name: 'app.missing', optional: true}],
+	});
+	out.attrCert = onlyRole.certificate;
+	out.pastMax = await failureOf(ca.enroll({enrollmentID: 'user1', enrollmentSecret: secret}));
+
+	const tls = await ca.enroll({enrollmentID: 'admin', enrollmentSecret: 'adminpw', profile: 'tls'});
+	out.tlsCert = tls.certificate;
+	out.tlsChain = tls.rootCertificate;
+
 	const reenrolled = await ca.reenroll(user);
 	out.reenrolledCert = reenrolled.certificate;
 

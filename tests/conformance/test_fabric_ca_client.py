@@ -1,9 +1,11 @@
 """The unmodified Node fabric-ca-client (npm 2.2.x) against ``consortium ca serve``.
 
-It enrolls the bootstrap admin, registers a user with an attribute, enrolls and
-re-enrolls it, revokes it and generates a CRL; the revoked certificate then fails MSP
-validation with that CRL. The Node packages come from ``deploy/install-deps.sh``
-(``npm install`` in this folder); if they are missing this test fails, it never skips.
+It enrolls the bootstrap admin, registers a user with an attribute, reads it back
+through the identity service, enrolls it (with and without attribute requests) up to
+its maximum, enrolls a TLS certificate, re-enrolls, revokes the user and generates a
+CRL; the revoked certificates then fail MSP validation with that CRL. The Node packages
+come from ``deploy/install-deps.sh`` (``npm install`` in this folder); if they are
+missing this test fails, it never skips.
 """
 
 from __future__ import annotations
@@ -75,16 +77,23 @@ def test_enroll_register_enroll_revoke_gencrl(flow: dict) -> None:
     assert certificates.organizational_units(user)[0] == "client"
     assert certificates.certificate_attributes(user)["app.role"] == "auditor"
 
-    revoked = {c["Serial"] for c in flow["revoke"]["result"]["RevokedCerts"]}
-    reenrolled = certificates.load_certificate(flow["reenrolledCert"].encode())
-    assert revoked == {
-        certificates.hex_id(user.serial_number),
-        certificates.hex_id(reenrolled.serial_number),
-    }
+    # attr_reqs: exactly the requested attribute, the optional missing one is skipped.
+    only_role = certificates.load_certificate(flow["attrCert"].encode())
+    assert certificates.certificate_attributes(only_role) == {"app.role": "auditor"}
+    # maxEnrollments 2 was used up by the two enrollments (reenroll does not count).
+    assert flow["pastMax"]["errors"] == [{"code": 20, "message": "Authentication failure"}]
 
-    crl_pem = base64.b64decode(flow["crl"])
-    crl = certificates.load_crl(crl_pem)
-    assert {entry.serial_number for entry in crl} == {user.serial_number, reenrolled.serial_number}
+    tls = certificates.load_certificate(flow["tlsCert"].encode())
+    assert certificates.issued_by(tls, certificates.load_certificate(flow["tlsChain"].encode()))
+    assert flow["tlsChain"] != flow["caChain"]
+
+    reenrolled = certificates.load_certificate(flow["reenrolledCert"].encode())
+    issued = {user.serial_number, only_role.serial_number, reenrolled.serial_number}
+    revoked = {c["Serial"] for c in flow["revoke"]["result"]["RevokedCerts"]}
+    assert revoked == {certificates.hex_id(serial) for serial in issued}
+
+    crl = certificates.load_crl(base64.b64decode(flow["crl"]))
+    assert {entry.serial_number for entry in crl} == issued
 
 
 def test_revoked_certificate_fails_msp_validation(flow: dict) -> None:
