@@ -36,6 +36,7 @@ class PartiQLTypeError(PartiQLEvaluationError):
 
     def __init__(self, operation: str, detail: str) -> None:
         self.operation = operation
+        self.detail = detail
         super().__init__(f"Evaluation Error: {operation}: {detail}")
 
 

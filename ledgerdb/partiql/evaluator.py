@@ -41,6 +41,7 @@ from ledgerdb.partiql.planner import (
     table_name,
     walk,
 )
+from ledgerdb.partiql.render import render
 from ledgerdb.partiql.values import (
     MISSING,
     Bag,
@@ -515,7 +516,9 @@ class _Evaluator:
         if is_unknown(value):
             return unknown_result(value)
         if kind(value) is not Kind.NUMBER:
-            raise PartiQLTypeError(f"unary {expr.op}", f"expected a number, got {type_name(value)}")
+            raise PartiQLTypeError(
+                f"unary {expr.op}", f"expected a number, got {type_name(value)} in {render(expr)}"
+            )
         return -value if expr.op == "-" else value
 
     def _binary(self, expr: ast.Binary, env: Env) -> Any:
@@ -530,9 +533,12 @@ class _Evaluator:
             return same if op == "=" else not same
         if op in ("<", "<=", ">", ">="):
             return _ordered(op, left, right)
-        if op == "||":
-            return _concat(left, right)
-        return _arithmetic(op, left, right)
+        try:
+            if op == "||":
+                return _concat(left, right)
+            return _arithmetic(op, left, right)
+        except PartiQLTypeError as error:
+            raise PartiQLTypeError(op, f"{error.detail} in {render(expr)}") from None
 
     def _logic(self, expr: ast.Binary, env: Env) -> Any:
         stop = expr.op == "or"  # the value that decides the result on its own
@@ -615,6 +621,8 @@ class _Evaluator:
             return function(*args)
         except TypeError as error:
             raise PartiQLEvaluationError(f"{expr.name}: wrong number of arguments") from error
+        except PartiQLTypeError as error:
+            raise PartiQLTypeError(error.operation, f"{error.detail} in {render(expr)}") from None
 
     def _aggregate(self, expr: ast.Aggregate, env: Env) -> Any:
         group = env.nearest_group()

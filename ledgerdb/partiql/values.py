@@ -180,11 +180,18 @@ _EXACT_KINDS: dict[type, Kind] = {
 
 
 def type_name(value: Value) -> str:
-    """The type's name as error messages show it (Ion's names where they differ)."""
+    """The value's Ion type name as error messages show it (``int``, ``decimal``, …)."""
     ion_type = getattr(value, "ion_type", None)
     if ion_type is not None and not isinstance(value, IonPyNull):
         return ion_type.name.lower()
-    return TYPE_NAMES[kind(value)]
+    value_kind = kind(value)
+    if value_kind is Kind.NUMBER:
+        return "int" if is_integer(value) else "float" if is_float(value) else "decimal"
+    if value_kind is Kind.TEXT:
+        return "symbol" if isinstance(value, SymbolToken) else "string"
+    if value_kind is Kind.LOB:
+        return "blob"
+    return TYPE_NAMES[value_kind]
 
 
 def is_unknown(value: Value) -> bool:
