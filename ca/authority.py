@@ -28,7 +28,11 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+)
 from cryptography.x509.oid import NameOID
 
 from ca import certificates, protocol
@@ -116,9 +120,16 @@ def _b64(data: bytes) -> str:
 
 class CertificateAuthority:
     def __init__(
-        self, home: Path, settings: CaSettings, signing: _Ca, tls: _Ca, registry: Registry
+        self,
+        home: Path,
+        settings: CaSettings,
+        signing: _Ca,
+        tls: _Ca,
+        registry: Registry,
+        master_key: bytes,
     ):
         self.home = home
+        self._master_key = master_key
         self.settings = settings
         self.signing = signing
         self.tls = tls
@@ -149,7 +160,7 @@ class CertificateAuthority:
         signing = _open_ca(root, store, settings.name, settings, tls=False)
         tls = _open_ca(root, store, settings.tls_name, settings, tls=True)
         registry = Registry(root / "registry.db")
-        authority = cls(root, settings, signing, tls, registry)
+        authority = cls(root, settings, signing, tls, registry, key)
         if not registry.affiliations():
             registry.add_affiliations(list(settings.affiliations))
         if boot is not None:
@@ -188,6 +199,38 @@ class CertificateAuthority:
             crls=(crl,),
             node_ous=NodeOUs(),
         )
+
+    def server_tls_files(self, hosts: list[str]) -> tuple[Path, Path, bytes]:
+        """A fresh TLS certificate for this CA's own listener, issued by its TLS CA.
+
+        Returns (certificate file, encrypted key file, key password). The key is written
+        PKCS#8-encrypted under the master key, 0600, like the CA keys; clients trust
+        ``tlsca-cert.pem``.
+        """
+        if not hosts:
+            raise RegistryError("the CA's TLS certificate needs at least one host name")
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self.tls.issuer.issue(
+            key.public_key(),
+            f"{self.settings.name}-server",
+            hosts=hosts,
+            tls=True,
+            days=self.settings.cert_expiry_days,
+        )
+        folder = self.home / "server-tls"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        cert_file, key_file = folder / "server.crt", folder / "server.key"
+        _write_atomically(cert_file, certificates.to_pem(cert), 0o644)
+        _write_atomically(
+            key_file,
+            key.private_bytes(
+                Encoding.PEM,
+                PrivateFormat.PKCS8,
+                BestAvailableEncryption(self._master_key),
+            ),
+            0o600,
+        )
+        return cert_file, key_file, self._master_key
 
     def _ca(self, caname: str | None, profile: str | None = None) -> _Ca:
         if caname in (None, "", self.signing.name):
@@ -573,6 +616,14 @@ def _master_key(root: Path) -> bytes:
     if path.exists():
         return master_key_from_environment(path)
     return create_master_key_file(path)
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temp, path)
 
 
 def _open_ca(

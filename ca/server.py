@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import ssl
 from collections.abc import Awaitable, Callable
@@ -128,9 +129,13 @@ def make_app(authority: CertificateAuthority) -> web.Application:
     return app
 
 
-def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+def tls_context(
+    cert_file: str | os.PathLike[str],
+    key_file: str | os.PathLike[str],
+    password: bytes | None = None,
+) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
+    context.load_cert_chain(cert_file, key_file, password=password)
     return context
 
 

@@ -64,6 +64,12 @@ def _open(home: str, settings: CaSettings | None, boot: str | None, key_file: st
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False))
 @click.option(
+    "--tls-hosts",
+    default="",
+    help="Serve TLS with a certificate from this CA's own TLS CA for these comma-separated "
+    "hosts (clients trust HOME/tlsca-cert.pem).",
+)
+@click.option(
     "--master-key-file",
     type=click.Path(exists=True, dir_okay=False),
     help="Master key for the CA key store (else $CONSORTIUM_CA_MASTER_KEY[_FILE], "
@@ -86,6 +92,7 @@ def serve_command(
     boot: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    tls_hosts: str,
     master_key_file: str | None,
     name: str,
     mspid: str,
@@ -95,6 +102,8 @@ def serve_command(
     """Serve the Fabric CA REST API (cainfo, enroll, reenroll, register, revoke, gencrl)."""
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together")
+    if tls_hosts and tls_cert:
+        fail("--tls-hosts and --tls-cert/--tls-key exclude each other")
     try:
         settings = CaSettings(
             name=name, mspid=mspid, organization=organization, max_enrollments=max_enrollments
@@ -102,7 +111,17 @@ def serve_command(
     except CaError as exc:
         fail(str(exc))
     authority = _open(home, settings, boot, master_key_file)
-    context = tls_context(tls_cert, tls_key) if tls_cert and tls_key else None
+    context = None
+    try:
+        if tls_cert and tls_key:
+            context = tls_context(tls_cert, tls_key)
+        elif tls_hosts:
+            hosts = [h for h in tls_hosts.split(",") if h]
+            context = tls_context(*authority.server_tls_files(hosts))
+    except CaError as exc:
+        fail(str(exc))
+    except OSError as exc:  # ssl.SSLError included: unusable certificate or key file
+        fail(f"cannot use the TLS certificate and key: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     def ready(url: str) -> None:

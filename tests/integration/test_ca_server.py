@@ -34,11 +34,11 @@ MSPID = "Org1MSP"
 
 
 class Server:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *extra: str) -> None:
         self.home = home
         self.process = None
         self.url = ""
-        self.start()
+        self.start(*extra)
 
     def start(self, *extra: str) -> None:
         self.process, self.url = start_ca(self.home, *extra)
@@ -349,3 +349,20 @@ def test_concurrent_enrollments_never_pass_the_maximum(server: Server, admin) ->
         assert registry.get("racer").enrollments == 3
     finally:
         registry.close()
+
+
+def test_serving_tls_from_its_own_tls_ca(tmp_path: Path) -> None:
+    server = Server(tmp_path / "home", "--tls-hosts", "127.0.0.1,localhost")
+    try:
+        assert server.url.startswith("https://")
+        context = ssl.create_default_context(cafile=str(server.home / "tlsca-cert.pem"))
+        client = server.client(context)
+        assert client.enroll("admin", "adminpw").signer.certificate_pem
+        key_file = server.home / "server-tls" / "server.key"
+        assert key_file.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        # A client that does not trust the member's TLS CA is refused.
+        with pytest.raises(OSError):
+            server.client(ssl.create_default_context()).cainfo()
+    finally:
+        server.stop()
