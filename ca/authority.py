@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
-import json
 import os
 import secrets
 import string
@@ -33,9 +31,8 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     PrivateFormat,
 )
-from cryptography.x509.oid import NameOID
 
-from ca import certificates, protocol
+from ca import attributes, certificates, protocol, requests
 from ca.errors import CaRequestError, RegistryError, SignatureError
 from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import (
@@ -49,7 +46,6 @@ from ca.msp import MspConfig, NodeOUs
 from ca.registry import (
     ACTIVE,
     REVOKED,
-    Attribute,
     CertificateRecord,
     IdentityRecord,
     Registry,
@@ -59,35 +55,6 @@ from ca.settings import CaSettings
 from ca.token import verify_token
 
 IDENTITY_TYPES = ("client", "peer", "admin", "orderer")
-REGISTRAR_ROLES = "hf.Registrar.Roles"
-DELEGATE_ROLES = "hf.Registrar.DelegateRoles"
-REGISTRAR_ATTRIBUTES = "hf.Registrar.Attributes"
-REVOKER = "hf.Revoker"
-GENCRL = "hf.GenCRL"
-_BOOLEAN_ATTRIBUTES = (REVOKER, GENCRL, "hf.IntermediateCA", "hf.AffiliationMgr")
-_SET_BY_CA = ("hf.EnrollmentID", "hf.Type", "hf.Affiliation")
-_BOOTSTRAP_ATTRIBUTES = (
-    Attribute(REGISTRAR_ROLES, "*"),
-    Attribute(DELEGATE_ROLES, "*"),
-    Attribute(REGISTRAR_ATTRIBUTES, "*"),
-    Attribute(REVOKER, "true"),
-    Attribute(GENCRL, "true"),
-    Attribute("hf.IntermediateCA", "true"),
-    Attribute("hf.AffiliationMgr", "true"),
-)
-# golang.org/x/crypto/ocsp reason names, as Fabric CA accepts them.
-REVOCATION_REASONS = {
-    "unspecified": 0,
-    "keycompromise": 1,
-    "cacompromise": 2,
-    "affiliationchanged": 3,
-    "superseded": 4,
-    "cessationofoperation": 5,
-    "certificatehold": 6,
-    "removefromcrl": 8,
-    "privilegewithdrawn": 9,
-    "aacompromise": 10,
-}
 
 
 @dataclass(frozen=True)
@@ -98,7 +65,7 @@ class Caller:
     certificate: x509.Certificate
 
     def has_true(self, attribute: str) -> bool:
-        return (self.record.attribute(attribute) or "").lower() == "true"
+        return attributes.is_true(self.record, attribute)
 
 
 @dataclass(frozen=True)
@@ -180,7 +147,8 @@ class CertificateAuthority:
             id=identity_id,
             type="client",
             affiliation="",
-            attrs=_BOOTSTRAP_ATTRIBUTES + _ca_attributes(identity_id, "client", ""),
+            attrs=attributes.BOOTSTRAP_ATTRIBUTES
+            + attributes.ca_attributes(identity_id, "client", ""),
             max_enrollments=-1,
         )
         prepared = Secret.of(secret)
@@ -331,25 +299,27 @@ class CertificateAuthority:
 
     def enroll(self, authorization: str | None, body: bytes) -> dict[str, Any]:
         record = self._basic(authorization)
-        request = _json_object(body)
+        request = requests.json_object(body)
         return self._issue(record, request, count=True)
 
     def reenroll(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
         caller = self.authenticate(authorization, "POST", uri, body)
-        return self._issue(caller.record, _json_object(body), count=False)
+        return self._issue(caller.record, requests.json_object(body), count=False)
 
     def _issue(self, record: IdentityRecord, request: Mapping[str, Any], count: bool) -> dict:
-        ca = self._ca(_opt_str(request, "caname"), _opt_str(request, "profile"))
-        csr = _parse_csr(request.get("certificate_request"), record.id)
-        hosts = list(_opt_list_of_str(request, "hosts")) or _csr_hosts(csr)
-        attributes = None if ca.tls else _certificate_attributes(record, request.get("attr_reqs"))
+        ca = self._ca(requests.opt_str(request, "caname"), requests.opt_str(request, "profile"))
+        csr = requests.parse_csr(request.get("certificate_request"), record.id)
+        hosts = list(requests.opt_list_of_str(request, "hosts")) or requests.csr_hosts(csr)
+        embedded = (
+            None if ca.tls else attributes.certificate_attributes(record, request.get("attr_reqs"))
+        )
         public_key = csr.public_key()
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         cert = ca.issuer.issue(
             public_key,
             record.id,
             ous=() if ca.tls else _subject_ous(record),
-            attributes=attributes,
+            attributes=embedded,
             hosts=hosts,
             tls=ca.tls,
             days=self.settings.cert_expiry_days,
@@ -378,16 +348,16 @@ class CertificateAuthority:
     # -- register ----------------------------------------------------------------------
 
     def register(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
-        request = _json_object(body)
+        request = requests.json_object(body)
         caller = self.authenticate(authorization, "POST", uri, body)
-        self._ca(_opt_str(request, "caname"))
-        identity_id = _required_str(request, "id")
-        identity_type = _opt_str(request, "type") or caller.record.type
+        self._ca(requests.opt_str(request, "caname"))
+        identity_id = requests.required_str(request, "id")
+        identity_type = requests.opt_str(request, "type") or caller.record.type
         if identity_type not in IDENTITY_TYPES:
             raise protocol.bad_request(
                 f"Identity type '{identity_type}' is not one of {', '.join(IDENTITY_TYPES)}"
             )
-        affiliation = _opt_str(request, "affiliation")
+        affiliation = requests.opt_str(request, "affiliation")
         affiliation = caller.record.affiliation if affiliation is None else affiliation
         affiliation = "" if affiliation == "." else affiliation
         self._require_registrar_for(caller, identity_type, affiliation)
@@ -398,15 +368,17 @@ class CertificateAuthority:
                 f"Registration of '{identity_id}' failed in affiliation validation: "
                 f"Failed getting affiliation '{affiliation}'",
             )
-        attrs = _requested_attributes(request)
-        _check_can_register_attributes(caller, attrs)
-        max_enrollments = self._max_enrollments(identity_id, _opt_int(request, "max_enrollments"))
-        secret = _opt_str(request, "secret") or _random_secret()
+        attrs = attributes.requested_attributes(request)
+        attributes.check_can_register_attributes(caller.record, attrs)
+        max_enrollments = self._max_enrollments(
+            identity_id, requests.opt_int(request, "max_enrollments")
+        )
+        secret = requests.opt_str(request, "secret") or _random_secret()
         record = IdentityRecord(
             id=identity_id,
             type=identity_type,
             affiliation=affiliation,
-            attrs=attrs + _ca_attributes(identity_id, identity_type, affiliation),
+            attrs=attrs + attributes.ca_attributes(identity_id, identity_type, affiliation),
             max_enrollments=max_enrollments,
         )
         prepared = Secret.of(secret)
@@ -439,7 +411,7 @@ class CertificateAuthority:
         return value
 
     def _require_registrar_for(self, caller: Caller, identity_type: str, affiliation: str) -> None:
-        roles = caller.record.attribute(REGISTRAR_ROLES) or ""
+        roles = caller.record.attribute(attributes.REGISTRAR_ROLES) or ""
         if not roles:
             raise protocol.authorization_error(
                 protocol.ERR_MISSING_REG_ATTR, f"'{caller.record.id}' is not a registrar"
@@ -463,7 +435,10 @@ class CertificateAuthority:
 
     def _require_can_manage(self, caller: Caller, target: IdentityRecord) -> None:
         self._require_affiliation(caller, target.affiliation)
-        roles = {r.strip() for r in (caller.record.attribute(REGISTRAR_ROLES) or "").split(",")}
+        roles = {
+            r.strip()
+            for r in (caller.record.attribute(attributes.REGISTRAR_ROLES) or "").split(",")
+        }
         if "*" not in roles and target.type not in roles and caller.record.id != target.id:
             raise protocol.authorization_error(
                 protocol.ERR_REGISTRAR_INVALID_TYPE,
@@ -473,18 +448,18 @@ class CertificateAuthority:
     # -- revoke and CRLs ---------------------------------------------------------------
 
     def revoke(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
-        request = _json_object(body)
+        request = requests.json_object(body)
         caller = self.authenticate(authorization, "POST", uri, body)
-        ca = self._ca(_opt_str(request, "caname"))
-        if not caller.has_true(REVOKER):
+        ca = self._ca(requests.opt_str(request, "caname"))
+        if not caller.has_true(attributes.REVOKER):
             raise protocol.authorization_error(
                 protocol.ERR_NOT_REVOKER,
                 f"'{caller.record.id}' does not have the hf.Revoker attribute",
             )
-        reason = _revocation_reason(request)
-        identity_id = _opt_str(request, "id") or ""
-        serial = _normalize_hex(_opt_str(request, "serial"))
-        aki = _normalize_hex(_opt_str(request, "aki"))
+        reason = requests.revocation_reason(request)
+        identity_id = requests.opt_str(request, "id") or ""
+        serial = requests.normalize_hex(requests.opt_str(request, "serial"))
+        aki = requests.normalize_hex(requests.opt_str(request, "aki"))
         if serial and aki:
             targets, revoke_identity = [self._certificate_to_revoke(serial, aki, identity_id)], None
         elif identity_id:
@@ -539,17 +514,23 @@ class CertificateAuthority:
         return record
 
     def gencrl(self, authorization: str | None, uri: str, body: bytes) -> dict[str, Any]:
-        request = _json_object(body)
+        request = requests.json_object(body)
         caller = self.authenticate(authorization, "POST", uri, body)
-        ca = self._ca(_opt_str(request, "caname"))
-        if not caller.has_true(GENCRL):
+        ca = self._ca(requests.opt_str(request, "caname"))
+        if not caller.has_true(attributes.GENCRL):
             raise protocol.authorization_error(
                 protocol.ERR_NO_GENCRL_AUTH, f"'{caller.record.id}' does not have hf.GenCRL"
             )
-        revoked_after = _opt_time(request, "revokedAfter", protocol.ERR_INVALID_REVOKED_AFTER)
-        revoked_before = _opt_time(request, "revokedBefore", protocol.ERR_INVALID_REVOKED_AFTER)
-        expire_after = _opt_time(request, "expireAfter", protocol.ERR_INVALID_EXPIRED_AFTER)
-        expire_before = _opt_time(request, "expireBefore", protocol.ERR_INVALID_EXPIRED_AFTER)
+        revoked_after = requests.opt_time(
+            request, "revokedAfter", protocol.ERR_INVALID_REVOKED_AFTER
+        )
+        revoked_before = requests.opt_time(
+            request, "revokedBefore", protocol.ERR_INVALID_REVOKED_AFTER
+        )
+        expire_after = requests.opt_time(request, "expireAfter", protocol.ERR_INVALID_EXPIRED_AFTER)
+        expire_before = requests.opt_time(
+            request, "expireBefore", protocol.ERR_INVALID_EXPIRED_AFTER
+        )
         for low, high, code in (
             (revoked_after, revoked_before, protocol.ERR_INVALID_REVOKED_AFTER),
             (expire_after, expire_before, protocol.ERR_INVALID_EXPIRED_AFTER),
@@ -560,8 +541,8 @@ class CertificateAuthority:
             c
             for c in self.registry.revoked(ca.name)
             if c.revoked_at is not None
-            and _within(c.revoked_at, revoked_after, revoked_before)
-            and _within(c.not_after, expire_after, expire_before)
+            and requests.within(c.revoked_at, revoked_after, revoked_before)
+            and requests.within(c.not_after, expire_after, expire_before)
         ]
         return {"CRL": _b64(self._crl(ca, chosen))}
 
@@ -583,7 +564,7 @@ class CertificateAuthority:
     ) -> dict[str, Any]:
         caller = self.authenticate(authorization, "GET", uri, b"")
         self._ca(caname)
-        if not caller.record.attribute(REGISTRAR_ROLES):
+        if not caller.record.attribute(attributes.REGISTRAR_ROLES):
             raise protocol.authorization_error(
                 protocol.ERR_MISSING_REG_ATTR, f"'{caller.record.id}' is not a registrar"
             )
@@ -644,232 +625,14 @@ def _open_ca(
     return _Ca(name, Issuer(cert, key), tls)
 
 
-# -- helpers: request fields -----------------------------------------------------------
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    if not body:
-        raise protocol.bad_request("Empty request body", protocol.ERR_EMPTY_REQ_BODY)
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise protocol.bad_request(f"Invalid request body: {exc}") from None
-    if not isinstance(value, dict):
-        raise protocol.bad_request("Invalid request body: not a JSON object")
-    return value
-
-
-def _opt_str(request: Mapping[str, Any], name: str) -> str | None:
-    value = request.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise protocol.bad_request(f"Invalid request body: field '{name}' must be a string")
-    return value
-
-
-def _required_str(request: Mapping[str, Any], name: str) -> str:
-    value = _opt_str(request, name)
-    if not value:
-        raise protocol.bad_request(f"Invalid request body: field '{name}' is required")
-    return value
-
-
-def _opt_int(request: Mapping[str, Any], name: str) -> int | None:
-    value = request.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise protocol.bad_request(f"Invalid request body: field '{name}' must be a number")
-    return value
-
-
-def _opt_list_of_str(request: Mapping[str, Any], name: str) -> list[str]:
-    value = request.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise protocol.bad_request(f"Invalid request body: field '{name}' must be a string list")
-    return value
-
-
-def _opt_time(request: Mapping[str, Any], name: str, code: int) -> datetime.datetime | None:
-    text = _opt_str(request, name)
-    if not text:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise protocol.bad_request(f"Invalid '{name}' value '{text}': not RFC 3339", code) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
-def _within(
-    moment: datetime.datetime, after: datetime.datetime | None, before: datetime.datetime | None
-) -> bool:
-    return (after is None or moment >= after) and (before is None or moment <= before)
-
-
-def _normalize_hex(value: str | None) -> str:
-    return (value or "").strip().lower().lstrip("0")
-
-
-def _revocation_reason(request: Mapping[str, Any]) -> int:
-    reason = request.get("reason")
-    if reason in (None, ""):
-        return 0
-    if isinstance(reason, int) and not isinstance(reason, bool):
-        if reason in REVOCATION_REASONS.values():
-            return reason
-    elif isinstance(reason, str) and reason.lower() in REVOCATION_REASONS:
-        return REVOCATION_REASONS[reason.lower()]
-    raise protocol.bad_request(f"Invalid reason '{reason}' in revocation request")
-
-
-def _random_secret() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-# -- helpers: CSR and certificate contents ---------------------------------------------
-
-
-def _parse_csr(value: Any, identity_id: str) -> x509.CertificateSigningRequest:
-    if not isinstance(value, str) or not value.strip():
-        raise protocol.bad_request(
-            "Invalid request body: field 'certificate_request' (a PEM CSR) is required",
-            protocol.ERR_BAD_CSR,
-        )
-    try:
-        csr = x509.load_pem_x509_csr(value.encode())
-    except ValueError as exc:
-        raise protocol.bad_request(
-            f"Invalid certificate request: {exc}", protocol.ERR_BAD_CSR
-        ) from None
-    if not csr.is_signature_valid:
-        raise protocol.bad_request(
-            "Invalid certificate request: signature does not match its key", protocol.ERR_BAD_CSR
-        )
-    key = csr.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        raise protocol.bad_request(
-            "Invalid certificate request: key must be ECDSA P-256", protocol.ERR_BAD_CSR
-        )
-    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    common = str(names[0].value) if names else ""
-    if common != identity_id:
-        # Fabric CA answers 403 here: a CSR for another name is an attempt to masquerade.
-        raise protocol.http_error(
-            403,
-            protocol.ERR_BAD_CSR,
-            f"The CSR subject common name '{common}' must equal the enrollment ID '{identity_id}'",
-        )
-    return csr
-
-
-def _csr_hosts(csr: x509.CertificateSigningRequest) -> list[str]:
-    try:
-        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    return [str(v) for v in san.get_values_for_type(x509.DNSName)] + [
-        str(v) for v in san.get_values_for_type(x509.IPAddress)
-    ]
-
-
 def _subject_ous(record: IdentityRecord) -> tuple[str, ...]:
     """Fabric CA's subject OUs: the type (the NodeOU), then each affiliation level."""
     return (record.type, *[p for p in record.affiliation.split(".") if p])
 
 
-def _ca_attributes(identity_id: str, identity_type: str, affiliation: str) -> tuple[Attribute, ...]:
-    return (
-        Attribute("hf.EnrollmentID", identity_id, True),
-        Attribute("hf.Type", identity_type, True),
-        Attribute("hf.Affiliation", affiliation, True),
-    )
-
-
-def _certificate_attributes(record: IdentityRecord, attr_reqs: Any) -> dict[str, str] | None:
-    """Fabric CA's choice: requested attributes, else those registered with ``ecert``."""
-    owned = {a.name: a for a in record.attrs}
-    if attr_reqs is None:
-        chosen = {a.name: a.value for a in record.attrs if a.ecert}
-        return chosen or None
-    if not isinstance(attr_reqs, list):
-        raise protocol.bad_request("Invalid request body: field 'attr_reqs' must be a list")
-    chosen = {}
-    for n, req in enumerate(attr_reqs):
-        if not isinstance(req, dict) or not isinstance(req.get("name"), str):
-            raise protocol.bad_request(f"Invalid request body: attr_reqs[{n}] needs a 'name'")
-        name = req["name"]
-        if name in owned:
-            chosen[name] = owned[name].value
-        elif not req.get("optional", False):
-            raise protocol.bad_request(
-                f"Attribute '{name}' was requested but the identity '{record.id}' does not have it"
-            )
-    return chosen or None
-
-
-def _requested_attributes(request: Mapping[str, Any]) -> tuple[Attribute, ...]:
-    raw = request.get("attrs")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise protocol.bad_request("Invalid request body: field 'attrs' must be a list")
-    attrs = []
-    for n, item in enumerate(raw):
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("name"), str)
-            or not item["name"]
-            or not isinstance(item.get("value", ""), str)
-        ):
-            raise protocol.bad_request(
-                f"Invalid request body: attrs[{n}] must be {{name, value, ecert}}"
-            )
-        if item["name"] in _SET_BY_CA:
-            raise protocol.bad_request(f"Attribute '{item['name']}' is set by the CA")
-        attrs.append(Attribute(item["name"], item.get("value", ""), bool(item.get("ecert"))))
-    return tuple(attrs)
-
-
-def _pattern_allows(patterns: str, name: str) -> bool:
-    for pattern in (p.strip() for p in patterns.split(",")):
-        if pattern == "*" or pattern == name:
-            return True
-        if pattern.endswith("*") and name.startswith(pattern[:-1]):
-            return True
-    return False
-
-
-def _check_can_register_attributes(caller: Caller, attrs: tuple[Attribute, ...]) -> None:
-    """Fabric CA's rules: the registrar may hand out only attributes it may register,
-    and ``hf.*`` powers only up to its own."""
-    allowed = caller.record.attribute(REGISTRAR_ATTRIBUTES) or ""
-    for attr in attrs:
-        problem = None
-        if not _pattern_allows(allowed, attr.name):
-            problem = f"registrar may not register attribute '{attr.name}'"
-        elif attr.name in _BOOLEAN_ATTRIBUTES:
-            if attr.value.lower() not in ("true", "false"):
-                problem = f"attribute '{attr.name}' must be true or false"
-            elif attr.value.lower() == "true" and not caller.has_true(attr.name):
-                problem = f"registrar does not itself have '{attr.name}'"
-        elif attr.name in (REGISTRAR_ROLES, DELEGATE_ROLES):
-            own = caller.record.attribute(DELEGATE_ROLES) or ""
-            wanted = [r.strip() for r in attr.value.split(",") if r.strip()]
-            if not all(_pattern_allows(own, r) for r in wanted):
-                problem = f"'{attr.value}' exceeds the registrar's {DELEGATE_ROLES}"
-        elif attr.name == REGISTRAR_ATTRIBUTES:
-            wanted = [r.strip() for r in attr.value.split(",") if r.strip()]
-            if not all(_pattern_allows(allowed, r.rstrip("*") or "*") for r in wanted):
-                problem = f"'{attr.value}' exceeds the registrar's {REGISTRAR_ATTRIBUTES}"
-        if problem:
-            raise protocol.authorization_error(
-                protocol.ERR_REG_ATTR_AUTH, f"Failed to register attribute: {problem}"
-            )
+def _random_secret() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(12))
 
 
 __all__ = ["ACTIVE", "IDENTITY_TYPES", "Caller", "CertificateAuthority"]
