@@ -259,3 +259,23 @@ def test_revoking_an_intermediate_invalidates_everything_it_issued() -> None:
     with pytest.raises(IdentityError, match=r"'ica.OrgI'.*revoked"):
         msp.validate(msp.deserialize(leaf.creator))
     msp.validate(msp.deserialize(direct.creator))
+
+
+def test_msp_signatures_are_low_s_only(org1) -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        decode_dss_signature,
+        encode_dss_signature,
+    )
+
+    from ca.signing import P256_ORDER, is_low_s
+
+    manager = MspManager([org1.msp()])
+    signer = org1.identity("s", "client")
+    signature = signer.sign(b"tx")
+    assert is_low_s(signature)
+    manager.check_signature(signer.creator, b"tx", signature)
+    r, s = decode_dss_signature(signature)
+    with pytest.raises(SignatureError, match="high S"):
+        manager.check_signature(signer.creator, b"tx", encode_dss_signature(r, P256_ORDER - s))
+    with pytest.raises(SignatureError, match="not DER"):
+        manager.check_signature(signer.creator, b"tx", b"\x01\x02")
