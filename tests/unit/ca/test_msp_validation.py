@@ -6,6 +6,10 @@ import datetime
 
 import pytest
 from ca_pki import make_org
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from fabric_protos.msp import identities_pb2, msp_principal_pb2
 
 from ca import certificates
@@ -20,6 +24,7 @@ from ca.msp import (
     parse_serialized_identity,
     write_msp,
 )
+from ca.signing import P256_ORDER, is_low_s
 
 
 @pytest.fixture(scope="module")
@@ -262,13 +267,6 @@ def test_revoking_an_intermediate_invalidates_everything_it_issued() -> None:
 
 
 def test_msp_signatures_are_low_s_only(org1) -> None:
-    from cryptography.hazmat.primitives.asymmetric.utils import (
-        decode_dss_signature,
-        encode_dss_signature,
-    )
-
-    from ca.signing import P256_ORDER, is_low_s
-
     manager = MspManager([org1.msp()])
     signer = org1.identity("s", "client")
     signature = signer.sign(b"tx")
