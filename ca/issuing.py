@@ -125,10 +125,7 @@ class Issuer:
         moment = certificates.now()
         start = not_before or moment - _BACKDATE
         end = not_after or moment + datetime.timedelta(days=days)
-        subject = x509.Name(
-            [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou) for ou in ous]
-            + [x509.NameAttribute(NameOID.COMMON_NAME, enrollment_id)]
-        )
+        subject = _subject(enrollment_id, ous)
         builder = self._base(subject, public_key, start, end).add_extension(
             x509.BasicConstraints(ca=False, path_length=None), critical=True
         )
@@ -176,6 +173,18 @@ class Issuer:
                 entry = entry.add_extension(x509.CRLReason(_REASONS[reason]), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
         return self.key.sign_crl(builder)
+
+
+def _subject(enrollment_id: str, ous: Sequence[str]) -> x509.Name:
+    """Fabric CA's subject: all OUs in one multi-valued RDN, then the CN
+    (``CN=user1,OU=client+OU=org1+OU=department1``), which chaincode sees in client IDs."""
+    cn = x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, enrollment_id)])
+    if not ous:
+        return x509.Name([cn])
+    units = x509.RelativeDistinguishedName(
+        [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou) for ou in dict.fromkeys(ous)]
+    )
+    return x509.Name([units, cn])
 
 
 def _key_usage(tls: bool) -> x509.KeyUsage:
