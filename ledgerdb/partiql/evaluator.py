@@ -236,6 +236,12 @@ class _Evaluator:
         return result
 
     def _check_parameters(self, statement: ast.Statement) -> None:
+        for position, value in enumerate(self.parameters, start=1):
+            try:
+                kind(value)
+            except TypeError:
+                detail = f"parameter {position} is not an Ion value: {type(value).__name__}"
+                raise PartiQLTypeError("parameters", detail) from None
         wanted = sum(1 for node in walk(statement) if isinstance(node, ast.Param))
         if wanted != len(self.parameters):
             raise PartiQLEvaluationError(

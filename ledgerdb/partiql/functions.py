@@ -195,16 +195,25 @@ def date_add(part: str, quantity: Any, value: Any) -> Any:
         return unknown_result(quantity, value)
     _require("date_add", quantity, Kind.NUMBER, "an integer quantity")
     _require("date_add", value, Kind.TIMESTAMP, "a timestamp")
-    amount = int(quantity)
+    try:
+        moment = _shift(value, part, int(quantity))
+    except (ValueError, OverflowError):
+        raise PartiQLEvaluationError(
+            f"date_add: adding {quantity} {part}(s) to {value} leaves the timestamp range"
+        ) from None
+    precision = max(_precision(value), _PRECISION_OF_PART[part])
+    return _timestamp(moment, precision, _fraction(value))
+
+
+def _shift(value: dt.datetime, part: str, amount: int) -> dt.datetime:
     if part in ("year", "month"):
         months = value.month - 1 + amount * (12 if part == "year" else 1)
         year, month = value.year + months // 12, months % 12 + 1
+        if not dt.MINYEAR <= year <= dt.MAXYEAR:
+            raise ValueError(year)
         day = min(value.day, calendar.monthrange(year, month)[1])
-        moment = value.replace(year=year, month=month, day=day)
-    else:
-        moment = value + dt.timedelta(**{part + "s": amount})
-    precision = max(_precision(value), _PRECISION_OF_PART[part])
-    return _timestamp(moment, precision, _fraction(value))
+        return value.replace(year=year, month=month, day=day)
+    return value + dt.timedelta(**{part + "s": amount})
 
 
 def date_diff(part: str, first: Any, second: Any) -> Any:
@@ -461,6 +470,8 @@ def _cast_decimal(value: Any, type_args: tuple[int, ...]) -> Decimal:
         number = Decimal(text(value).strip())
     else:
         raise ValueError
+    if not number.is_finite():
+        raise ValueError(number)
     if len(type_args) == 2:
         with localcontext(Context(prec=max(type_args[0], 1) + 2, rounding=ROUND_HALF_UP)):
             number = number.quantize(Decimal(1).scaleb(-type_args[1]))

@@ -18,6 +18,7 @@ from ledgerdb.partiql import (
     MemoryCatalog,
     PartiQLSemanticError,
     PartiQLSyntaxError,
+    PartiQLTypeError,
     UndropTable,
     UnknownTable,
     UpdateDocument,
@@ -175,3 +176,8 @@ def test_syntax_errors_name_line_column_and_token(
 def test_duplicate_from_variables_are_rejected() -> None:
     with pytest.raises(PartiQLSemanticError, match="bound twice"):
         parse("SELECT * FROM T AS x, U AS x")
+
+
+def test_parameters_must_be_ion_values() -> None:
+    with pytest.raises(PartiQLTypeError, match="parameter 2 is not an Ion value: set"):
+        execute("SELECT * FROM <<?, ?>> AS x", MemoryCatalog(), [1, {1}])
