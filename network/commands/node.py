@@ -47,7 +47,7 @@ def RUN() -> None:
     "config_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML: host, region, strict, credentials_file, reconcile, "
-    "clock, rate_limit, burst, sweep_seconds.",
+    "clock, rate_limit, burst, sweep_seconds, member_quota.",
 )
 def control_plane(data: Path, port: int, config_file: Path | None) -> None:
     """The AMB-style control plane: networks, members, proposals, votes, invitations, nodes."""

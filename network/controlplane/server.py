@@ -45,6 +45,7 @@ class Config:
     rate_limit: float = 0.0
     burst: float = 0.0
     sweep_seconds: float = 1.0
+    member_quota: int | None = None
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -57,6 +58,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "rate_limit": (int, float),
     "burst": (int, float),
     "sweep_seconds": (int, float),
+    "member_quota": (int,),
 }
 _CHOICES = {"reconcile": ("immediate", "external"), "clock": ("system", "manual")}
 
@@ -82,6 +84,8 @@ def load_config(path: Path | None) -> Config:
     if "credentials_file" in values:
         values["credentials_file"] = (path.parent / values["credentials_file"]).expanduser()
     config = Config(**values)
+    if config.member_quota is not None and config.member_quota < 1:
+        raise ConfigError("config key 'member_quota' must be at least 1")
     if config.strict and config.credentials_file is None:
         raise ConfigError("config key 'strict' needs 'credentials_file' (the secrets to verify)")
     return config
@@ -97,6 +101,7 @@ def build(data: Path, config: Config) -> tuple[ControlPlane, web.Application]:
         region=config.region,
         reconcile=config.reconcile,
         secrets=Secrets(data / "secrets.json"),
+        member_quota=config.member_quota,
     )
     api = Api(service, Auth(keys, config.strict), Limiter(config.rate_limit, config.burst))
     return service, api.app()

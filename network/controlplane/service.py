@@ -186,7 +186,9 @@ class ControlPlane:
         reconcile: str = "immediate",
         secrets: Secrets | None = None,
         bus: EventBus | None = None,
+        member_quota: int | None = None,
     ) -> None:
+        """``member_quota`` replaces the edition's member limit (AMB's quota increase)."""
         if reconcile not in ("immediate", "external"):
             raise ValueError(f"reconcile must be 'immediate' or 'external', not {reconcile!r}")
         self.store = store
@@ -195,6 +197,7 @@ class ControlPlane:
         self.reconcile = reconcile
         self.secrets = secrets or Secrets(None)
         self.bus = bus or EventBus()
+        self.member_quota = member_quota
         self.tables = Tables()
         self._last: Future | None = None
         self._broken: str | None = None
@@ -502,11 +505,11 @@ class ControlPlane:
             raise ResourceAlreadyExistsException(
                 f"A member named {config['Name']} already exists in network {network_id}."
             )
-        limit = self._edition(network).members
+        limit = self.member_quota or self._edition(network).members
         if len(live) >= limit:
             raise ResourceLimitExceededException(
-                f"Network {network_id} already has {len(live)} members, the limit of its "
-                f"{network['FrameworkAttributes']['Fabric']['Edition']} edition."
+                f"Network {network_id} already has {len(live)} members, its limit "
+                f"({network['FrameworkAttributes']['Fabric']['Edition']} edition or quota)."
             )
         member_id = res.new_id("members")
         member_arn = res.arn(self.region, caller, "members", member_id)
@@ -869,9 +872,12 @@ class ControlPlane:
             "OutstandingVoteCount": len(electorate),
             "Tags": self._tags(params.get("Tags"), proposal_arn),
             "Arn": proposal_arn,
-            "Electorate": electorate,
         }
         txn = Txn(self.tables)
+        # written once: every later revision of the proposal only carries the counts.
+        # Document ids are unique across tables, as the journal's documents map needs.
+        electorate_doc = {"ProposalId": proposal_id, "NetworkId": network_id, "Members": electorate}
+        txn.put("electorates", f"{proposal_id}.electorate", electorate_doc)
         self._stage_outcome(txn, network, proposal, now)
         answer = {"ProposalId": proposal_id}
         self._remember(txn, key, caller, "CreateProposal", params, answer)
@@ -882,7 +888,9 @@ class ControlPlane:
     ) -> None:
         """Record the proposal with its status; on approval its actions run in the same txn."""
         tally = Tally(
-            len(proposal["Electorate"]), proposal["YesVoteCount"], proposal["NoVoteCount"]
+            proposal["YesVoteCount"] + proposal["NoVoteCount"] + proposal["OutstandingVoteCount"],
+            proposal["YesVoteCount"],
+            proposal["NoVoteCount"],
         )
         outcome = decide(self._policy(network), tally, res.parse_iso(proposal["CreationDate"]), now)
         proposal["Status"] = outcome.value
@@ -972,7 +980,8 @@ class ControlPlane:
             raise IllegalActionException(
                 f"Proposal {proposal_id} is {proposal['Status']}; votes are no longer accepted."
             )
-        if voter_id not in proposal["Electorate"]:
+        electorate = self.tables.get("electorates", f"{proposal_id}.electorate") or {"Members": []}
+        if voter_id not in electorate["Members"]:
             raise IllegalActionException(
                 f"Member {voter_id} was not a member of the network when proposal "
                 f"{proposal_id} was created, so it cannot vote on it."

@@ -28,7 +28,16 @@ from ledgerdb.errors import LedgerError
 from ledgerdb.journal import Journal
 from network.controlplane.errors import StoreError
 
-TABLES = ("networks", "members", "invitations", "proposals", "votes", "nodes", "requests")
+TABLES = (
+    "networks",
+    "members",
+    "invitations",
+    "proposals",
+    "electorates",
+    "votes",
+    "nodes",
+    "requests",
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,8 @@ class JournalStore:
             for change in changes
         ]
         documents = {change.id: {"tableName": change.table} for change in changes}
+        if len(documents) != len(changes):
+            raise StoreError("document ids must be unique across tables within a transaction")
         try:
             submitted = self.journal.submit([(entries, {**info, "documents": documents}, None)])
         except LedgerError as exc:

@@ -427,7 +427,7 @@ def test_already_exists_and_member_limit(server: ControlPlaneProcess) -> None:  
 
 
 def test_throttling(tmp_path: Path) -> None:
-    process = ControlPlaneProcess(tmp_path / "data", {"rate_limit": 1, "burst": 2}).start()
+    process = ControlPlaneProcess(tmp_path / "data", {"rate_limit": 0.1, "burst": 2}).start()
     try:
         api = client(process.url, account())
         api.list_networks()

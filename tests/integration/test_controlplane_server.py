@@ -241,7 +241,7 @@ def test_kill_9_during_a_vote_storm_loses_no_acknowledged_vote(fresh: ControlPla
             MemberId=first,
             Actions={"Invitations": [{"Principal": f"{n:012d}"}]},
         )["ProposalId"]
-        for n in range(900000000000, 900000000040)
+        for n in range(900000000000, 900000000100)
     ]
     acknowledged: list[tuple[str, str]] = []
     lock = threading.Lock()
