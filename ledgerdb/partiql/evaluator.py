@@ -84,10 +84,15 @@ def execute(
     parameters: Sequence[Any] = (),
     *,
     clock: Callable[[], dt.datetime] | None = None,
+    transaction_id: str | None = None,
 ) -> StatementResult:
-    """Parse (if needed), plan and evaluate one statement."""
+    """Parse (if needed), plan and evaluate one statement.
+
+    ``clock`` is what ``utcnow()`` reads (UTC now by default); ``transaction_id`` is what
+    ``txid()`` returns (the database passes the id its commit will record).
+    """
     parsed = parse(statement) if isinstance(statement, str) else statement
-    return _Evaluator(catalog, parameters, clock).run(parsed)
+    return _Evaluator(catalog, parameters, clock, transaction_id).run(parsed)
 
 
 def explain(
@@ -186,10 +191,12 @@ class _Evaluator:
         catalog: Catalog,
         parameters: Sequence[Any],
         clock: Callable[[], dt.datetime] | None,
+        transaction_id: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.parameters = list(parameters)
-        self.functions = scalar_functions(clock or (lambda: dt.datetime.now(dt.UTC)))
+        now = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.functions = scalar_functions(now, transaction_id)
         self.plan = Plan("")
         self.dispatch: dict[type, Callable[[Any, Env], Any]] = {
             ast.Literal: lambda e, env: e.value,

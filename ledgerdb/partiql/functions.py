@@ -1,8 +1,8 @@
-"""The scalar functions QLDB documents, plus CAST, with PartiQL's NULL/MISSING rules.
+"""The scalar functions QLDB documents, plus CAST, with QLDB's NULL/MISSING rule.
 
-Unless a function says otherwise (``coalesce``, ``exists``, ``nullif``, ``size`` of
-``null``), an unknown argument makes the result unknown: MISSING if any argument is
-MISSING, else NULL.
+QLDB documents that, unless a function says otherwise (``coalesce``, ``exists``,
+``nullif``), a NULL *or MISSING* argument makes the result NULL: ``char_length(missing)``
+is ``null``. (Operators, unlike functions, keep PartiQL's MISSING propagation.)
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from ledgerdb.partiql.values import (
     struct_items,
     text,
     type_name,
-    unknown_result,
     utc,
 )
 
@@ -51,7 +50,7 @@ def _strict(function: Function) -> Function:
 
     def wrapper(*args: Any) -> Any:
         if any(is_unknown(a) for a in args):
-            return unknown_result(*args)
+            return None
         return function(*args)
 
     wrapper.__name__ = function.__name__
@@ -108,7 +107,7 @@ def trim(spec: str, chars: Any, value: Any) -> str:
 def size(value: Any) -> Any:
     """Number of elements of a list/sexp/bag or fields of a struct (QLDB's SIZE)."""
     if is_unknown(value):
-        return unknown_result(value)
+        return None
     value_kind = kind(value)
     if value_kind in (Kind.LIST, Kind.SEXP, Kind.BAG):
         return len(value)
@@ -144,7 +143,7 @@ def nullif(first: Any, second: Any) -> Any:
 
 def _abs(value: Any) -> Any:
     if is_unknown(value):
-        return unknown_result(value)
+        return None
     _require("abs", value, Kind.NUMBER, "a number")
     return abs(value)
 
@@ -192,7 +191,7 @@ def _check_part(function: str, part: str, allowed: tuple[str, ...]) -> None:
 def date_add(part: str, quantity: Any, value: Any) -> Any:
     _check_part("date_add", part, DATE_PARTS)
     if is_unknown(quantity) or is_unknown(value):
-        return unknown_result(quantity, value)
+        return None
     _require("date_add", quantity, Kind.NUMBER, "an integer quantity")
     _require("date_add", value, Kind.TIMESTAMP, "a timestamp")
     try:
@@ -220,7 +219,7 @@ def date_diff(part: str, first: Any, second: Any) -> Any:
     """Whole ``part`` units from ``first`` to ``second`` (truncated toward zero)."""
     _check_part("date_diff", part, DATE_PARTS)
     if is_unknown(first) or is_unknown(second):
-        return unknown_result(first, second)
+        return None
     _require("date_diff", first, Kind.TIMESTAMP, "a timestamp")
     _require("date_diff", second, Kind.TIMESTAMP, "a timestamp")
     start, end = utc(first), utc(second)
@@ -239,7 +238,7 @@ def date_diff(part: str, first: Any, second: Any) -> Any:
 def extract(part: str, value: Any) -> Any:
     _check_part("extract", part, EXTRACT_PARTS)
     if is_unknown(value):
-        return unknown_result(value)
+        return None
     _require("extract", value, Kind.TIMESTAMP, "a timestamp")
     if part.startswith("timezone"):
         offset = value.utcoffset() or dt.timedelta(0)
@@ -411,10 +410,8 @@ def _offset(offset: str | None) -> dt.tzinfo | None:
 
 
 def cast(value: Any, type_name_: str, type_args: tuple[int, ...] = ()) -> Any:
-    """PartiQL CAST: MISSING stays MISSING, NULL stays NULL, impossible casts are errors."""
+    """CAST: NULL and MISSING become NULL (QLDB's rule), impossible casts are errors."""
     if type_name_ == "missing":
-        return MISSING
-    if value is MISSING:
         return MISSING
     if type_name_ == "null" or is_unknown(value):
         return None
@@ -547,9 +544,20 @@ _CASTS: dict[str, Function] = {
 }
 
 
-def scalar_functions(clock: Clock) -> dict[str, Function]:
-    """Name (lower case) → implementation; ``utcnow`` reads ``clock``."""
+def txid_function(transaction_id: str | None) -> Function:
+    def txid() -> str:
+        if transaction_id is None:
+            raise PartiQLEvaluationError("txid(): the statement runs outside a transaction")
+        return transaction_id
+
+    return txid
+
+
+def scalar_functions(clock: Clock, transaction_id: str | None = None) -> dict[str, Function]:
+    """Name (lower case) → implementation; ``utcnow`` reads ``clock``, ``txid`` returns
+    the id of the transaction the database runs the statement in."""
     return {
+        "txid": txid_function(transaction_id),
         "upper": upper,
         "lower": lower,
         "char_length": char_length,

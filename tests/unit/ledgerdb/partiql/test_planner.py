@@ -185,3 +185,18 @@ def test_dotted_system_view_names_resolve_through_the_catalog() -> None:
     catalog = _LedgerCatalog()
     result = execute("SELECT VALUE t.name FROM information_schema.user_tables AS t", catalog)
     assert result.values == ["T"]
+
+
+def test_join_on_document_id_as_qldb_documents_it() -> None:
+    catalog = MemoryCatalog()
+    people = catalog.create("Person", [{"Name": "Raul"}, {"Name": "Brent"}])
+    raul = next(i for i, d in people.documents.items() if d["Name"] == "Raul")
+    catalog.create("DriversLicense", [{"PersonId": raul, "Class": "A"}, {"PersonId": "x"}])
+    result = execute(
+        "SELECT * FROM DriversLicense AS d INNER JOIN Person AS p BY pid "
+        "ON d.PersonId = pid WHERE pid = ?",
+        catalog,
+        [raul],
+    )
+    assert result.values == [{"PersonId": raul, "Class": "A", "Name": "Raul", "pid": raul}]
+    assert "Person AS p: document id lookup" in result.plan.describe()

@@ -181,3 +181,10 @@ def test_duplicate_from_variables_are_rejected() -> None:
 def test_parameters_must_be_ion_values() -> None:
     with pytest.raises(PartiQLTypeError, match="parameter 2 is not an Ion value: set"):
         execute("SELECT * FROM <<?, ?>> AS x", MemoryCatalog(), [1, {1}])
+
+
+def test_txid_returns_the_transaction_id_the_database_passes() -> None:
+    result = execute(
+        "SELECT TXID() FROM <<0>>", MemoryCatalog(), transaction_id="L7S9iJqcn9W2M4qOEn27ay"
+    )
+    assert result.values == [{"_1": "L7S9iJqcn9W2M4qOEn27ay"}]
