@@ -24,6 +24,8 @@ from proto.signer import serialize_identity
 from tests.conformance.ca_process import HERE
 
 MSPID = "Org1MSP"
+# One Node run (~3-6 s) serves both tests; the whole module is bounded by its timeout.
+pytestmark = pytest.mark.slow
 
 
 def run_node_flow(url: str) -> dict:
