@@ -57,6 +57,10 @@ class CollectionGuard(Protocol):
         """Raise ``CollectionAccessError`` if ``creator`` may not use the collection."""
         ...
 
+    def require_defined(self, namespace: str, collection: str) -> None:
+        """Raise ``CollectionAccessError`` if the chaincode defines no such collection."""
+        ...
+
 
 Invoker = Callable[[str, str, chaincode_pb2.ChaincodeInput, "TxContext"], Awaitable[Message]]
 """(chaincode name, channel, input, caller's context) → the callee's COMPLETED/ERROR message."""
@@ -380,6 +384,10 @@ class ChaincodeHandler:
         request = shim.GetState.FromString(message.payload)
         if not request.collection:
             raise ChaincodeError("collection: must not be empty for GET_PRIVATE_DATA_HASH")
+        if context.collections is None:
+            raise CollectionAccessError(f"collection {request.collection!r}: none defined")
+        # Hashes are on every peer of the channel: no membership check, only existence.
+        context.collections.require_defined(context.namespace, request.collection)
         value = context.simulator.get_private_hash(
             context.namespace, request.collection, request.key
         )

@@ -52,12 +52,16 @@ class CollectionPolicy:
     def define(self, chaincode: str, collections: Iterable[Collection]) -> None:
         self._by_chaincode[chaincode] = {c.name: c for c in collections}
 
-    def check(self, namespace: str, collection: str, creator: bytes, write: bool) -> None:
+    def require_defined(self, namespace: str, collection: str) -> Collection:
         definition = self._by_chaincode.get(namespace, {}).get(collection)
         if definition is None:
             raise CollectionAccessError(
                 f"collection {collection}: not defined for chaincode {namespace}"
             )
+        return definition
+
+    def check(self, namespace: str, collection: str, creator: bytes, write: bool) -> None:
+        definition = self.require_defined(namespace, collection)
         restricted = definition.member_only_write if write else definition.member_only_read
         if restricted and _mspid(creator) not in definition.members:
             access = "write" if write else "read"

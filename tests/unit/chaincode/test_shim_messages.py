@@ -351,3 +351,21 @@ async def test_bookmark_without_page_size_resumes_and_returns_the_rest(identitie
 
     await run_script(identities, script, seed=[(f"k{i}", str(i)) for i in range(7)])
     assert pages == [["k4", "k5", "k6"]]
+
+
+async def test_private_hash_is_open_to_non_members_but_needs_a_defined_collection(identities):
+    replies = []
+
+    async def script(ask, request):
+        replies.append(
+            await ask(T.GET_PRIVATE_DATA_HASH, shim.GetState(key="p", collection="secrets"))
+        )
+        replies.append(
+            await ask(T.GET_PRIVATE_DATA_HASH, shim.GetState(key="p", collection="nope"))
+        )
+        return completed(request)
+
+    outsider = identities("Org2MSP", "mallory")
+    await run_script(identities, script, identity=outsider)
+    assert (replies[0].type, replies[0].payload) == (T.RESPONSE, b"")
+    assert replies[1].type == T.ERROR and b"not defined" in replies[1].payload
