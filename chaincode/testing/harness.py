@@ -101,6 +101,8 @@ class TxResult:
     error: str | None = None
     validation: str | None = None
     chaincode: str = ""
+    timestamp: float = 0.0
+    """The proposal's channel-header time; key history records it, as Fabric does."""
 
     @property
     def ok(self) -> bool:
@@ -310,9 +312,9 @@ class ContractHarness:
     def identity(self, mspid: str = "Org1MSP", name: str = "user1", **options: Any) -> Identity:
         return self.identities(mspid, name, **options)
 
-    def _commit_writes(self, rwset: TxRWSet, tx_id: str) -> Version:
+    def _commit_writes(self, rwset: TxRWSet, tx_id: str, timestamp: float | None = None) -> Version:
         position = Version(self._height, 0)
-        self.state.commit(position, tx_id, time.time(), rwset)
+        self.state.commit(position, tx_id, time.time() if timestamp is None else timestamp, rwset)
         self._height += 1
         return position
 
@@ -362,9 +364,12 @@ class ContractHarness:
         signer = identity or self.identity()
         call_args = [_arg(function), *(_arg(a) for a in args)]
         transient_bytes = {k: _arg(v) for k, v in (transient or {}).items()}
-        proposal, tx_id = build_proposal(signer, self.channel, name, call_args, transient_bytes)
+        now = time.time()
+        proposal, tx_id = build_proposal(
+            signer, self.channel, name, call_args, transient_bytes, now=now
+        )
         simulator = TxSimulator(self.state, tx_id)
-        result = TxResult(tx_id=tx_id, function=function, chaincode=name)
+        result = TxResult(tx_id=tx_id, function=function, chaincode=name, timestamp=now)
         try:
             executed = await handler.execute(
                 self.channel,
@@ -399,7 +404,7 @@ class ContractHarness:
             raise ChaincodeError(f"transaction {result.tx_id}: failed endorsement, not committed")
         result.validation = mvcc.validate(result.rwset, self.state)
         if result.validation == mvcc.VALID:
-            self._commit_writes(result.rwset, result.tx_id)
+            self._commit_writes(result.rwset, result.tx_id, result.timestamp)
         return result.validation
 
     async def invoke(self, function: str, *args: Any, **options: Any) -> TxResult:

@@ -111,3 +111,11 @@ async def test_per_call_timeout_overrides_the_harness_default(identities):
         await harness.deploy(Probe(), name="probe")
         slow = await harness.query("Sleep", 1, timeout=0.1)
         assert "timeout expired" in slow.error and "(0.1s)" in slow.error
+
+
+async def test_history_carries_the_proposal_timestamp(identities):
+    async with ContractHarness(identities=identities) as harness:
+        await harness.deploy(Probe(), name="probe")
+        result = await harness.invoke("Put", "k", "v")
+        (entry,) = harness.history("k")
+        assert entry.timestamp == result.timestamp and entry.tx_id == result.tx_id
