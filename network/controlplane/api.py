@@ -83,12 +83,11 @@ def _error(exc: ControlPlaneError, request_id: str) -> web.Response:
     )
 
 
-async def _body(request: web.Request) -> tuple[bytes, Any]:
-    raw = await request.read()
+def _json(raw: bytes) -> Any:
     if not raw:
-        return raw, {}
+        return {}
     try:
-        return raw, json.loads(raw)
+        return json.loads(raw)
     except ValueError:
         raise InvalidRequestException("The request body is not valid JSON.") from None
 
@@ -263,10 +262,10 @@ class Api:
 
     def _signed(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def route(request: web.Request) -> web.Response:
-            raw, body = await _body(request)
-            caller = self.auth.caller(request, raw)
+            raw = await request.read()
+            caller = self.auth.caller(request, raw)  # who is asking comes before what
             self.limiter.take(caller)
-            request["body"] = body
+            request["body"] = _json(raw)
             request["ids"] = _ids(request)
             return web.json_response(await handler(request, caller))
 
@@ -285,7 +284,7 @@ class Api:
                 loopback = False
             if not loopback:
                 raise AccessDeniedException("Internal routes answer loopback callers only.")
-            request["body"] = (await _body(request))[1]
+            request["body"] = _json(await request.read())
             return web.json_response(await handler(request))
 
         return route
