@@ -26,9 +26,12 @@ from chaincode.testing import Collection, ContractHarness, IdentityFactory
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "chaincode" / "conformance" / "node_contract"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm"
+    ),
+    pytest.mark.slow,  # one Node process for the module, plus an npm install on first use
+]
 
 
 def _free_port() -> int:

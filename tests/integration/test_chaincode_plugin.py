@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = """
@@ -58,6 +60,7 @@ async def test_many_cases(chaincode_harness, n):
 """
 
 
+@pytest.mark.slow  # a whole pytest run in a subprocess: about five seconds
 def test_plugin_runs_an_authors_suite_of_200_cases(tmp_path):
     (tmp_path / "my_contract").mkdir()
     (tmp_path / "my_contract" / "__init__.py").write_text(CONTRACT)
