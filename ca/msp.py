@@ -67,6 +67,9 @@ class NodeOUs:
     peer: str = "peer"
     admin: str = "admin"
     orderer: str = "orderer"
+    # Fabric's OUIdentifier.Certificate: a role counts only for identities issued directly
+    # by this CA certificate (PEM). Roles not listed are not restricted.
+    certificates: tuple[tuple[Role, bytes], ...] = ()
 
     def ou_for(self, role: Role) -> str:
         return {
@@ -75,6 +78,9 @@ class NodeOUs:
             Role.ADMIN: self.admin,
             Role.ORDERER: self.orderer,
         }[role]
+
+    def certificate_for(self, role: Role) -> bytes | None:
+        return next((pem for r, pem in self.certificates if r == role), None)
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,7 @@ class Msp:
             for p in config.admins
         }
         self._revoked = self._index_crls(config.crls)
+        self._role_issuers = self._index_role_restrictions(config.node_ous)
         self._verdicts: dict[bytes, _Verdict] = {}
 
     # -- configuration -------------------------------------------------------------
@@ -180,6 +187,44 @@ class Msp:
             serials = revoked.setdefault(certificates.subject_key_id(issuer), set())
             serials.update(entry.serial_number for entry in crl)
         return revoked
+
+    def _index_role_restrictions(
+        self, node_ous: NodeOUs | None
+    ) -> dict[Role, tuple[x509.Certificate, ...]]:
+        """Each restricted role's CA chain (the CA itself up to its root)."""
+        if node_ous is None:
+            return {}
+        chains = {}
+        for role, pem in node_ous.certificates:
+            ca = certificates.load_certificate(pem, f"NodeOUs certificate for {role.name}")
+            chains[role] = self._ca_chain(ca, role)
+        return chains
+
+    def _ca_chain(self, ca: x509.Certificate, role: Role) -> tuple[x509.Certificate, ...]:
+        chain = [ca]
+        while not (
+            chain[-1].issuer == chain[-1].subject and certificates.issued_by(chain[-1], chain[-1])
+        ):
+            parent = next(
+                (
+                    c
+                    for c in self._roots + self._intermediates
+                    if c not in chain and certificates.issued_by(chain[-1], c)
+                ),
+                None,
+            )
+            if parent is None or len(chain) > _MAX_CHAIN_DEPTH:
+                raise MspConfigError(
+                    f"NodeOUs certificate for {role.name.lower()} of MSP {self.mspid} is not one "
+                    "of its CAs"
+                )
+            chain.append(parent)
+        if chain[-1] not in self._roots:
+            raise MspConfigError(
+                f"NodeOUs certificate for {role.name.lower()} of MSP {self.mspid} does not chain "
+                "to its root CAs"
+            )
+        return tuple(chain)
 
     def with_crl(self, crl: bytes) -> Msp:
         """A copy of this MSP that also honours ``crl`` (revocation reaching validation)."""
@@ -217,7 +262,7 @@ class Msp:
                     f"{certificates.hex_id(child.serial_number)}) has been revoked by MSP "
                     f"{self.mspid}"
                 )
-        roles = self._node_roles(cert)
+        roles = self._node_roles(cert, chain)
         if self.config.node_ous and self.config.node_ous.enabled and len(roles) != 1:
             found = ", ".join(sorted(r.name.lower() for r in roles)) or "none"
             raise IdentityError(
@@ -274,15 +319,20 @@ class Msp:
             f"{self.mspid}"
         )
 
-    def _node_roles(self, cert: x509.Certificate) -> set[Role]:
+    def _node_roles(self, cert: x509.Certificate, chain: list[x509.Certificate]) -> set[Role]:
         node_ous = self.config.node_ous
         if not node_ous or not node_ous.enabled:
             return set()
         ous = set(certificates.organizational_units(cert))
-        return {role for role in NODE_ROLES if node_ous.ou_for(role) in ous}
+        return {
+            role
+            for role in NODE_ROLES
+            if node_ous.ou_for(role) in ous
+            and (role not in self._role_issuers or tuple(chain[1:]) == self._role_issuers[role])
+        }
 
     def node_roles(self, identity: Identity) -> set[Role]:
-        return self._node_roles(identity.certificate)
+        return self._node_roles(identity.certificate, self._chain(identity.certificate))
 
     def is_admin(self, identity: Identity) -> bool:
         return Role.ADMIN in self.roles(identity)
@@ -365,7 +415,20 @@ class Msp:
             node.peer_ou_identifier.organizational_unit_identifier = config.node_ous.peer
             node.admin_ou_identifier.organizational_unit_identifier = config.node_ous.admin
             node.orderer_ou_identifier.organizational_unit_identifier = config.node_ous.orderer
+            for role, pem in config.node_ous.certificates:
+                _ou_identifier(node, role).certificate = pem
         return proto
+
+
+def _ou_identifier(
+    node: msp_config_pb2.FabricNodeOUs, role: Role
+) -> msp_config_pb2.FabricOUIdentifier:
+    return {
+        Role.CLIENT: node.client_ou_identifier,
+        Role.PEER: node.peer_ou_identifier,
+        Role.ADMIN: node.admin_ou_identifier,
+        Role.ORDERER: node.orderer_ou_identifier,
+    }[role]
 
 
 def msp_config_from_proto(proto: msp_config_pb2.FabricMSPConfig) -> MspConfig:
@@ -383,6 +446,11 @@ def msp_config_from_proto(proto: msp_config_pb2.FabricMSPConfig) -> MspConfig:
             peer=node.peer_ou_identifier.organizational_unit_identifier or defaults.peer,
             admin=node.admin_ou_identifier.organizational_unit_identifier or defaults.admin,
             orderer=node.orderer_ou_identifier.organizational_unit_identifier or defaults.orderer,
+            certificates=tuple(
+                (role, bytes(_ou_identifier(node, role).certificate))
+                for role in NODE_ROLES
+                if _ou_identifier(node, role).certificate
+            ),
         )
     return MspConfig(
         mspid=proto.name,
@@ -508,10 +576,11 @@ def load_msp_config(path: str | os.PathLike[str], mspid: str) -> MspConfig:
         parts[attr] = blobs if attr == "crls" else _split_pems(blobs, f"{root / folder}")
     if not parts["root_certs"]:
         raise MspConfigError(f"MSP folder {root} has no certificate in cacerts/")
-    return MspConfig(mspid=mspid, node_ous=_read_node_ous(root / "config.yaml"), **parts)
+    return MspConfig(mspid=mspid, node_ous=_read_node_ous(root), **parts)
 
 
-def _read_node_ous(path: Path) -> NodeOUs | None:
+def _read_node_ous(root: Path) -> NodeOUs | None:
+    path = root / "config.yaml"
     if not path.is_file():
         return None
     try:
@@ -522,13 +591,24 @@ def _read_node_ous(path: Path) -> NodeOUs | None:
     if not section:
         return None
     names = {}
+    restrictions = []
     for role, key in _CONFIG_KEYS.items():
         entry = section.get(key) or {}
         ou = entry.get("OrganizationalUnitIdentifier")
         if ou is not None and not isinstance(ou, str):
             raise MspConfigError(f"{path}: NodeOUs.{key}.OrganizationalUnitIdentifier is not text")
         names[role.name.lower()] = ou or role.name.lower()
-    return NodeOUs(enabled=bool(section.get("Enable", False)), **names)
+        certificate = entry.get("Certificate")
+        if certificate:
+            try:
+                restrictions.append((role, (root / str(certificate)).read_bytes()))
+            except OSError:
+                raise MspConfigError(
+                    f"{path}: NodeOUs.{key}.Certificate {certificate} cannot be read"
+                ) from None
+    return NodeOUs(
+        enabled=bool(section.get("Enable", False)), certificates=tuple(restrictions), **names
+    )
 
 
 def load_msp(path: str | os.PathLike[str], mspid: str) -> Msp:
@@ -546,6 +626,7 @@ def write_msp(
     leaves half an MSP behind.
     """
     target = Path(path)
+    config_yaml = _node_ous_yaml(config) if config.node_ous is not None else None
     staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     if staging.exists():
         _remove_tree(staging)
@@ -557,8 +638,8 @@ def write_msp(
             suffix = "crl.pem" if attr == "crls" else "cert.pem"
             for n, blob in enumerate(blobs):
                 (staging / folder / f"{n}-{suffix}").write_bytes(blob)
-    if config.node_ous is not None:
-        (staging / "config.yaml").write_text(_node_ous_yaml(config))
+    if config_yaml is not None:
+        (staging / "config.yaml").write_text(config_yaml)
     if signer is not None:
         (staging / "signcerts").mkdir()
         (staging / "signcerts" / "cert.pem").write_bytes(signer.certificate_pem)
@@ -584,11 +665,21 @@ def _node_ous_yaml(config: MspConfig) -> str:
     assert node_ous is not None
     section: dict[str, object] = {"Enable": node_ous.enabled}
     for role, key in _CONFIG_KEYS.items():
-        section[key] = {
-            "Certificate": "cacerts/0-cert.pem",
-            "OrganizationalUnitIdentifier": node_ous.ou_for(role),
-        }
+        entry: dict[str, str] = {"OrganizationalUnitIdentifier": node_ous.ou_for(role)}
+        restriction = node_ous.certificate_for(role)
+        if restriction is not None:
+            entry = {"Certificate": _folder_path_of(config, restriction), **entry}
+        section[key] = entry
     return yaml.safe_dump({"NodeOUs": section}, sort_keys=False)
+
+
+def _folder_path_of(config: MspConfig, pem: bytes) -> str:
+    """Where ``write_msp`` puts a CA certificate, for ``config.yaml`` to point at."""
+    for attr in ("root_certs", "intermediate_certs"):
+        for n, blob in enumerate(getattr(config, attr)):
+            if blob == pem:
+                return f"{_FOLDERS[attr]}/{n}-cert.pem"
+    raise MspConfigError("a NodeOUs certificate must be one of the MSP's CA certificates")
 
 
 def _remove_tree(path: Path) -> None:

@@ -277,3 +277,36 @@ def test_msp_signatures_are_low_s_only(org1) -> None:
         manager.check_signature(signer.creator, b"tx", encode_dss_signature(r, P256_ORDER - s))
     with pytest.raises(SignatureError, match="not DER"):
         manager.check_signature(signer.creator, b"tx", b"\x01\x02")
+
+
+def test_node_ou_certificate_restricts_a_role_to_one_issuing_ca(tmp_path) -> None:
+    org = make_org("OrgN")
+    inter_pem = certificates.to_pem(org.intermediate.certificate)
+    node_ous = NodeOUs(certificates=((Role.PEER, inter_pem),))
+    msp = org.msp(node_ous=node_ous)
+    via_intermediate = org.identity("p1", "peer")
+    via_root = org.identity("p2", "peer", issuer=org.root)
+    client_via_root = org.identity("c1", "client", issuer=org.root)
+    assert Role.PEER in msp.roles(msp.deserialize(via_intermediate.creator))
+    with pytest.raises(IdentityError, match="found: none"):
+        msp.validate(msp.deserialize(via_root.creator))
+    assert Role.CLIENT in msp.roles(msp.deserialize(client_via_root.creator))  # unrestricted
+
+    folder = write_msp(tmp_path / "msp", msp.config)
+    assert "intermediatecerts/0-cert.pem" in (folder / "config.yaml").read_text()
+    loaded = load_msp(folder, "OrgN")
+    assert loaded.config.node_ous == node_ous
+    again = msp_from_channel_value(msp.to_channel_value())
+    assert again.config.node_ous == node_ous
+    with pytest.raises(IdentityError, match="found: none"):
+        again.validate(again.deserialize(via_root.creator))
+
+    stranger = certificates.to_pem(make_org("OrgZ").root.certificate)
+    with pytest.raises(MspConfigError, match="NodeOUs certificate for client of MSP OrgN"):
+        org.msp(node_ous=NodeOUs(certificates=((Role.CLIENT, stranger),)))
+    with pytest.raises(MspConfigError, match="must be one of the MSP's CA certificates"):
+        write_msp(
+            tmp_path / "bad",
+            org.config(node_ous=NodeOUs(certificates=((Role.CLIENT, stranger),))),
+        )
+    assert not (tmp_path / "bad").exists()
