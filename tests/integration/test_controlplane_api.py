@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_controlplane_server import (  # the helpers and the module-scoped server
+
+from tests.integration.test_controlplane_server import (  # the helpers and the module-scoped server
     PASSWORD,
     ControlPlaneProcess,
     client,

@@ -8,7 +8,8 @@ import subprocess
 from typing import Any
 
 import pytest
-from test_controlplane_server import (
+
+from tests.integration.test_controlplane_server import (
     CONSORTIUM,
     PASSWORD,
     ControlPlaneProcess,

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_controlplane_server import (
+
+from tests.integration.test_controlplane_server import (
     ControlPlaneProcess,
     client,
     create_network,
