@@ -73,7 +73,40 @@ CHECKPOINT_SECONDS = 1.0
 _CHECKPOINT = struct.Struct("<Q32sI")  # leaves, root at that size, CRC32C of the first 40
 
 Entries = Sequence[Payload | Revision]
-_Written = tuple[list[BlockAddress], Future]
+# Who waits for an append: a concurrent Future (threads) or an asyncio Future (tasks).
+Waiter = Future | asyncio.Future
+_Written = tuple[list[BlockAddress], Waiter]
+
+
+def _settle(outcomes: Sequence[tuple[Waiter, Any, bool]]) -> None:
+    """Deliver (waiter, result or exception, failed) outcomes.
+
+    Asyncio waiters get one thread-safe call per event loop per group, not one per
+    append: waking a loop costs a syscall, and a group can hold hundreds of appends.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Any, bool]]] = {}
+    for waiter, value, failed in outcomes:
+        if isinstance(waiter, Future):
+            _settle_one(waiter, value, failed)
+        else:
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, value, failed))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle_in_loop, items)
+
+
+def _settle_one(waiter: Waiter, value: Any, failed: bool) -> None:
+    if waiter.done():
+        return
+    if failed:
+        waiter.set_exception(value)
+    else:
+        waiter.set_result(value)
+
+
+def _settle_in_loop(items: list[tuple[Waiter, Any, bool]]) -> None:
+    for waiter, value, failed in items:
+        _settle_one(waiter, value, failed)
 
 
 @dataclass(frozen=True)
@@ -203,7 +236,7 @@ class Journal:
             self._release_files()
             raise
         self._cond = threading.Condition()
-        self._queue: deque[tuple[list[Any], Future]] = deque()
+        self._queue: deque[tuple[list[Any], Waiter]] = deque()
         self._durable = self._log.count - 1
         self._closed = False
         self._failure: LedgerError | None = None
@@ -303,9 +336,17 @@ class Journal:
         """Append several blocks under one fsync (bulk loads); returns once all are durable."""
         return self.submit(transactions).result()
 
-    def submit(self, transactions: Sequence[tuple[Entries, Any, str | None]]) -> Future:
-        """Queue blocks for the committer; the future resolves once they are durable."""
-        future: Future = Future()
+    def submit(
+        self,
+        transactions: Sequence[tuple[Entries, Any, str | None]],
+        waiter: Waiter | None = None,
+    ) -> Waiter:
+        """Queue blocks for the writer; the waiter resolves once they are durable.
+
+        ``waiter`` may be an asyncio future of the caller's loop (``AsyncJournal`` passes
+        one); by default a new ``concurrent.futures.Future`` is returned.
+        """
+        future: Waiter = Future() if waiter is None else waiter
         with self._cond:
             self._check_writable()
             self._queue.append((list(transactions), future))
@@ -345,17 +386,19 @@ class Journal:
                     self._written.append(written)
                     self._cond.notify_all()
 
-    def _write_batch(self, batch: list[tuple[list[Any], Future]]) -> list[_Written]:
-        accepted: list[tuple[list[Transaction], Future]] = []
+    def _write_batch(self, batch: list[tuple[list[Any], Waiter]]) -> list[_Written]:
+        accepted: list[tuple[list[Transaction], Waiter]] = []
+        refused: list[tuple[Waiter, Any, bool]] = []
         for transactions, future in batch:
             try:
                 if not transactions:
                     raise InvalidInput("transactions: nothing to append")
                 accepted.append(([prepare(*item) for item in transactions], future))
             except LedgerError as exc:
-                future.set_exception(exc)
+                refused.append((future, exc, True))
             except Exception as exc:  # a caller's malformed tuple: its error, nobody else's
-                future.set_exception(InvalidInput(f"transactions: {exc}"))
+                refused.append((future, InvalidInput(f"transactions: {exc}"), True))
+        _settle(refused)
         if not accepted:
             return []
         try:
@@ -371,14 +414,12 @@ class Journal:
             del addresses[: len(group)]
         return written
 
-    def _stop(self, exc: BaseException, futures: Sequence[Future]) -> None:
+    def _stop(self, exc: BaseException, futures: Sequence[Waiter]) -> None:
         """A write or fsync failed: nothing after it can be acknowledged, ever."""
         failure = exc if isinstance(exc, LedgerError) else StorageFailure(f"storage: {exc}")
         with self._cond:
             self._failure = self._failure or failure
-        for future in futures:
-            if not future.done():
-                future.set_exception(self._failure)
+        _settle([(future, self._failure, True) for future in futures])
 
     def _write(self, transactions: Sequence[Transaction]) -> list[BlockAddress]:
         """Seal and write blocks: chained, framed, added to the tree; not yet durable."""
@@ -423,8 +464,7 @@ class Journal:
             self._stop(exc, [future for _, future in pending])
             return
         self._durable = target
-        for addresses, future in pending:
-            future.set_result(addresses)
+        _settle([(future, addresses, False) for addresses, future in pending])
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -561,13 +601,16 @@ class AsyncJournal:
     async def append(
         self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
     ) -> BlockAddress:
-        submitted = self.journal.submit([(entries, transaction_info, transaction_id)])
-        return (await asyncio.wrap_future(submitted))[0]
+        waiter = asyncio.get_running_loop().create_future()
+        self.journal.submit([(entries, transaction_info, transaction_id)], waiter)
+        return (await waiter)[0]
 
     async def append_many(
         self, transactions: Sequence[tuple[Entries, Any, str | None]]
     ) -> list[BlockAddress]:
-        return await asyncio.wrap_future(self.journal.submit(transactions))
+        waiter = asyncio.get_running_loop().create_future()
+        self.journal.submit(transactions, waiter)
+        return await waiter
 
     async def read(self, sequence_no: int) -> Block:
         return await self._run(self.journal.read, sequence_no)

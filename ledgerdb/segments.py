@@ -247,15 +247,6 @@ class SegmentLog:
         segment = self._segment_of(number)
         return segment.path, segment.offsets[number - segment.first_record]
 
-    def truncate(self, count: int) -> None:
-        """Drop records from ``count`` on (used only to undo a failed, unacknowledged write)."""
-        segment = self._segment_of(count) if count < self.count else self.segments[-1]
-        index = count - segment.first_record
-        end = segment.offsets[index] if index < segment.count else segment.size
-        os.ftruncate(segment.fd, end)
-        del segment.offsets[index:]
-        segment.size = end
-
     def close(self) -> None:
         for segment in self.segments:
             os.close(segment.fd)
