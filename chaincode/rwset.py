@@ -86,19 +86,7 @@ class NamespaceRWSet:
                 kv_rwset_pb2.KVRead(key=key, version=_version(v))
                 for key, v in sorted(self.reads.items())
             ],
-            range_queries_info=[
-                kv_rwset_pb2.RangeQueryInfo(
-                    start_key=rq.start,
-                    end_key=rq.end,
-                    itr_exhausted=rq.exhausted,
-                    raw_reads=kv_rwset_pb2.QueryReads(
-                        kv_reads=[
-                            kv_rwset_pb2.KVRead(key=k, version=_version(v)) for k, v in rq.reads
-                        ]
-                    ),
-                )
-                for rq in self.range_queries
-            ],
+            range_queries_info=[_range_query_info(rq) for rq in self.range_queries],
             writes=_kv_writes(self.writes),
             metadata_writes=_metadata_writes(self.metadata_writes),
         )
@@ -159,6 +147,58 @@ class TxRWSet:
                 for name, ns in sorted(self.namespaces.items())
             ],
         )
+
+
+MAX_DEGREE_QUERY_READS_HASHING = 50
+"""Fabric hashes a range's reads into a Merkle summary once there are more than this."""
+
+
+def _range_query_info(query: RangeQuery) -> kv_rwset_pb2.RangeQueryInfo:
+    info = kv_rwset_pb2.RangeQueryInfo(
+        start_key=query.start, end_key=query.end, itr_exhausted=query.exhausted
+    )
+    reads = [kv_rwset_pb2.KVRead(key=k, version=_version(v)) for k, v in query.reads]
+    if len(reads) <= MAX_DEGREE_QUERY_READS_HASHING:
+        info.raw_reads.CopyFrom(kv_rwset_pb2.QueryReads(kv_reads=reads))
+    else:
+        info.reads_merkle_hashes.CopyFrom(reads_merkle_summary(reads))
+    return info
+
+
+def reads_merkle_summary(
+    reads: list[kv_rwset_pb2.KVRead], max_degree: int = MAX_DEGREE_QUERY_READS_HASHING
+) -> kv_rwset_pb2.QueryReadsMerkleSummary:
+    """Fabric's ``RangeQueryResultsHelper``: every ``max_degree + 1`` reads are serialised as
+    ``QueryReads`` and hashed into a leaf; a level holding more than ``max_degree`` hashes
+    is combined (concatenated, hashed) into one node of the next level."""
+    tree: dict[int, list[bytes]] = {}
+    max_level = 1
+
+    def add(level: int, node: bytes) -> None:
+        nonlocal max_level
+        tree.setdefault(level, []).append(node)
+        while len(tree[level]) > max_degree:
+            combined = sha256(b"".join(tree.pop(level)))
+            level += 1
+            tree.setdefault(level, []).append(combined)
+            max_level = max(max_level, level)
+
+    chunk = max_degree + 1
+    for start in range(0, len(reads), chunk):
+        leaf = kv_rwset_pb2.QueryReads(kv_reads=reads[start : start + chunk])
+        add(1, sha256(leaf.SerializeToString()))
+    for level in range(1, max_level):  # finish: fold lower levels up to the top one
+        hashes = tree.pop(level, [])
+        if hashes:
+            node = hashes[0] if len(hashes) == 1 else sha256(b"".join(hashes))
+            tree.setdefault(level + 1, []).append(node)
+    top = tree.get(max_level, [])
+    if len(top) > max_degree:
+        max_level += 1
+        top = [sha256(b"".join(top))]
+    return kv_rwset_pb2.QueryReadsMerkleSummary(
+        max_degree=max_degree, max_level=max_level, max_level_hashes=top
+    )
 
 
 def _version(version: Version | None) -> kv_rwset_pb2.Version | None:

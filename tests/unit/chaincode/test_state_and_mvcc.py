@@ -129,3 +129,59 @@ def test_a_page_records_the_requested_range_as_fabric_does(state):
     assert [k for k, _ in record.reads] == ["a", "b"]
     # so submitting a paginated read is a phantom conflict, as on Fabric
     assert mvcc.validate(sim.rwset, state) == mvcc.PHANTOM_READ_CONFLICT
+
+
+def _reads(n: int) -> list:
+    from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+
+    return [
+        kv_rwset_pb2.KVRead(key=f"k{i:05d}", version=kv_rwset_pb2.Version(block_num=1, tx_num=i))
+        for i in range(n)
+    ]
+
+
+def _leaf(reads) -> bytes:
+    import hashlib
+
+    from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+
+    return hashlib.sha256(kv_rwset_pb2.QueryReads(kv_reads=reads).SerializeToString()).digest()
+
+
+def test_range_of_50_reads_keeps_raw_reads_and_51_becomes_a_merkle_summary():
+    from chaincode.rwset import RangeQuery, _range_query_info
+
+    small = _range_query_info(
+        RangeQuery("a", "z", True, [(f"k{i}", Version(1, i)) for i in range(50)])
+    )
+    assert len(small.raw_reads.kv_reads) == 50 and not small.HasField("reads_merkle_hashes")
+    big = _range_query_info(
+        RangeQuery("a", "z", True, [(f"k{i:05d}", Version(1, i)) for i in range(51)])
+    )
+    assert not big.HasField("raw_reads")
+    summary = big.reads_merkle_hashes
+    assert (summary.max_degree, summary.max_level) == (50, 1)
+    assert list(summary.max_level_hashes) == [_leaf(_reads(51))]
+
+
+def test_merkle_summary_levels_follow_fabric():
+    import hashlib
+
+    from chaincode.rwset import reads_merkle_summary
+
+    reads = _reads(120)  # leaves of 51, 51 and 18 reads
+    summary = reads_merkle_summary(reads)
+    assert summary.max_level == 1
+    assert list(summary.max_level_hashes) == [
+        _leaf(reads[0:51]),
+        _leaf(reads[51:102]),
+        _leaf(reads[102:120]),
+    ]
+    reads = _reads(51 * 51 + 1)  # 51 leaves fold into one level-2 node, one leaf is left over
+    leaves = [_leaf(reads[i : i + 51]) for i in range(0, 51 * 51, 51)]
+    summary = reads_merkle_summary(reads)
+    assert summary.max_level == 2
+    assert list(summary.max_level_hashes) == [
+        hashlib.sha256(b"".join(leaves)).digest(),
+        _leaf(reads[51 * 51 :]),
+    ]
