@@ -377,7 +377,8 @@ def _s_symbol(value: Any) -> bytes:
         if value.text is None:
             if value.sid == 0:
                 return _S_SYMBOL_ZERO
-            raise _Unhashable(f"symbol ${value.sid} has unknown text")
+            sid = "without a symbol ID" if value.sid is None else f"${value.sid}"
+            raise _Unhashable(f"symbol {sid} has unknown text")
         return _s_symbol_text(value.text)
     if isinstance(value, str):
         return _s_symbol_text(str(value))
@@ -440,12 +441,22 @@ def _field_digests(fields: Iterable[tuple[Any, Any]]) -> list[bytes]:
     return digests
 
 
-def _ion_dict_digests(value: IonPyDict) -> list[bytes]:
-    """As _field_digests, reading IonPyDict's name -> [values] store directly (3x faster
-    than iteritems(), and each name is serialized once)."""
+def _field_step(name: Any) -> str:
+    return f".{name}" if isinstance(name, str) else f".{name!r}"
+
+
+def _s_mapping(value: Mapping[Any, Any]) -> bytes:
+    if isinstance(value, IonPyDict):  # only reached without its annotations
+        return _s_struct(_field_digests(value.iteritems()))
+    return _s_struct(_field_digests(value.items()))
+
+
+def _ion_struct(value: IonPyDict) -> bytes:
+    """IonPyDict, read from its name -> [values] store: 3x faster than iteritems(), and
+    each name is serialized once. Then its annotations, if any."""
     store = getattr(value, "_IonPyDict__store", None)
     if store is None:
-        return _field_digests(value.iteritems())
+        return _ion_typed(value)
     digests: list[bytes] = []
     append = digests.append
     by_class = _BY_CLASS
@@ -460,21 +471,7 @@ def _ion_dict_digests(value: IonPyDict) -> list[bytes]:
     except _Unhashable as exc:
         exc.steps.append(_field_step(name))
         raise
-    return digests
-
-
-def _field_step(name: Any) -> str:
-    return f".{name}" if isinstance(name, str) else f".{name!r}"
-
-
-def _s_mapping(value: Mapping[Any, Any]) -> bytes:
-    if isinstance(value, IonPyDict):
-        return _s_struct(_ion_dict_digests(value))
-    return _s_struct(_field_digests(value.items()))
-
-
-def _ion_struct(value: IonPyDict) -> bytes:
-    body = _s_struct(_ion_dict_digests(value))
+    body = _s_struct(digests)
     annotations = value.ion_annotations
     return _annotated(annotations, body) if annotations else body
 

@@ -238,6 +238,7 @@ def test_decimals_hash_the_same_under_any_decimal_context() -> None:
         ({"d": Decimal("NaN")}, "$.d", "not finite"),
         ({1: "x"}, "$.1", "not text or a symbol"),
         ([SymbolToken(None, 10)], "$[0]", "symbol $10 has unknown text"),
+        ({"s": SymbolToken(None, None)}, "$.s", "symbol without a symbol ID has unknown text"),
         (bytearray(b"x"), "$", "bytearray values have no Ion type"),
     ],
 )
