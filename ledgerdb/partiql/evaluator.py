@@ -8,17 +8,16 @@ transaction. Rows are read only through the plan ``planner.py`` made for the sta
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
-from functools import cmp_to_key, lru_cache
+from functools import cmp_to_key
 from typing import Any
 
 from ledgerdb.partiql import ast
 from ledgerdb.partiql import changes as ch
 from ledgerdb.partiql.catalog import Catalog, Row
+from ledgerdb.partiql.edits import apply_removals, assign, insert_into, navigate
 from ledgerdb.partiql.errors import (
     PartiQLEvaluationError,
     PartiQLSemanticError,
@@ -28,6 +27,14 @@ from ledgerdb.partiql.errors import (
     UnknownVariable,
 )
 from ledgerdb.partiql.functions import cast, scalar_functions
+from ledgerdb.partiql.operators import (
+    aggregate,
+    arithmetic,
+    concat,
+    like_regex,
+    ordered,
+    require_bool,
+)
 from ledgerdb.partiql.parser import parse
 from ledgerdb.partiql.planner import (
     EXPRESSION,
@@ -37,6 +44,7 @@ from ledgerdb.partiql.planner import (
     Plan,
     QueryPlan,
     catalog_opener,
+    children,
     plan_statement,
     table_name,
     walk,
@@ -47,10 +55,8 @@ from ledgerdb.partiql.values import (
     Bag,
     Kind,
     SortKey,
-    compare,
     equal,
     index_key,
-    is_float,
     is_integer,
     is_true,
     is_unknown,
@@ -321,7 +327,7 @@ class _Evaluator:
                 self._modify(document, operation, alias, env, pending)
         changes: list[ch.Change] = []
         for document_id, document in documents.items():
-            if _apply_removals(document, removals[document_id]):
+            if apply_removals(document, removals[document_id]):
                 changes.append(ch.DeleteDocument(table, document_id))
             else:
                 changes.append(ch.UpdateDocument(table, document_id, document))
@@ -413,11 +419,11 @@ class _Evaluator:
             if value is MISSING:
                 removals.append(steps)
             else:
-                _assign(document, steps, plain(value))
+                assign(document, steps, plain(value))
         else:
             value = self.eval(operation.value, env)
             key = None if operation.key is None else self.eval(operation.key, env)
-            _insert_into(_navigate(document, steps), plain(_element(value)), key)
+            insert_into(navigate(document, steps), plain(_element(value)), key)
 
     def _target_steps(self, target: ast.Expr, alias: str, env: Env) -> list[str | int]:
         """The concrete path (field names, list positions) a DML target names in the
@@ -524,7 +530,7 @@ class _Evaluator:
         if expr.op == "not":
             if is_unknown(value):
                 return unknown_result(value)
-            _require_bool("NOT", value)
+            require_bool("NOT", value)
             return not value
         if is_unknown(value):
             return unknown_result(value)
@@ -545,11 +551,11 @@ class _Evaluator:
             same = equal(left, right)
             return same if op == "=" else not same
         if op in ("<", "<=", ">", ">="):
-            return _ordered(op, left, right)
+            return ordered(op, left, right)
         try:
             if op == "||":
-                return _concat(left, right)
-            return _arithmetic(op, left, right)
+                return concat(left, right)
+            return arithmetic(op, left, right)
         except PartiQLTypeError as error:
             raise PartiQLTypeError(op, f"{error.detail} in {render(expr)}") from None
 
@@ -557,12 +563,12 @@ class _Evaluator:
         stop = expr.op == "or"  # the value that decides the result on its own
         left = self.eval(expr.left, env)
         if not is_unknown(left):
-            _require_bool(expr.op.upper(), left)
+            require_bool(expr.op.upper(), left)
             if bool(left) is stop:
                 return stop
         right = self.eval(expr.right, env)
         if not is_unknown(right):
-            _require_bool(expr.op.upper(), right)
+            require_bool(expr.op.upper(), right)
             if bool(right) is stop:
                 return stop
         if is_unknown(left) or is_unknown(right):
@@ -598,7 +604,7 @@ class _Evaluator:
     def _between(self, expr: ast.Between, env: Env) -> Any:
         value = self.eval(expr.operand, env)
         low, high = self.eval(expr.low, env), self.eval(expr.high, env)
-        above, below = _ordered(">=", value, low), _ordered("<=", value, high)
+        above, below = ordered(">=", value, low), ordered("<=", value, high)
         if above is False or below is False:
             result: Any = False
         elif is_unknown(above) or is_unknown(below):
@@ -619,7 +625,7 @@ class _Evaluator:
                 )
         if escape is not None and (kind(escape) is not Kind.TEXT or len(text(escape)) != 1):
             raise PartiQLTypeError("LIKE", "ESCAPE must be a single character")
-        regex = _like_regex(text(pattern), None if escape is None else text(escape))
+        regex = like_regex(text(pattern), None if escape is None else text(escape))
         matched = regex.fullmatch(text(value)) is not None
         return matched is not expr.negated
 
@@ -647,7 +653,7 @@ class _Evaluator:
         values = [v for v in values if not is_unknown(v)]
         if expr.distinct:
             values = list({index_key(v): v for v in values}.values())
-        return _aggregate(expr.name, values)
+        return aggregate(expr.name, values)
 
     def _case(self, expr: ast.Case, env: Env) -> Any:
         subject = None if expr.operand is None else self.eval(expr.operand, env)
@@ -893,36 +899,11 @@ def _has_aggregates(query: ast.Select) -> bool:
 
 
 def _contains_aggregate(node: Any) -> bool:
-    from ledgerdb.partiql.planner import _children
-
     if isinstance(node, ast.Aggregate):
         return True
     if isinstance(node, ast.Select):
         return False
-    return any(_contains_aggregate(c) for c in _children(node))
-
-
-def _aggregate(name: str, values: list[Any]) -> Any:
-    if name == "count":
-        return len(values)
-    if name in ("min", "max"):
-        if not values:
-            return None
-        keys = [SortKey(v) for v in values]
-        return (min(keys) if name == "min" else max(keys)).value
-    for value in values:
-        if kind(value) is not Kind.NUMBER:
-            raise PartiQLTypeError(name.upper(), f"expected numbers, got {type_name(value)}")
-    if not values:
-        return None
-    total = values[0]
-    for value in values[1:]:
-        total = _arithmetic("+", total, value)
-    if name == "sum":
-        return total
-    if any(is_float(v) for v in values):
-        return float(total) / len(values)
-    return _DIVIDE.divide(Decimal(total), Decimal(len(values)))
+    return any(_contains_aggregate(c) for c in children(node))
 
 
 def _count(clause: str, value: Any) -> int:
@@ -961,100 +942,6 @@ def _index(value: Any, index: Any) -> Any:
     return MISSING
 
 
-def _require_bool(operation: str, value: Any) -> None:
-    if kind(value) is not Kind.BOOL:
-        raise PartiQLTypeError(operation, f"expected a boolean, got {type_name(value)}")
-
-
-def _ordered(op: str, left: Any, right: Any) -> Any:
-    if is_unknown(left) or is_unknown(right):
-        return unknown_result(left, right)
-    result = compare(left, right)
-    if result is None:
-        return MISSING
-    return {"<": result < 0, "<=": result <= 0, ">": result > 0, ">=": result >= 0}[op]
-
-
-def _concat(left: Any, right: Any) -> Any:
-    if is_unknown(left) or is_unknown(right):
-        return unknown_result(left, right)
-    for value in (left, right):
-        if kind(value) is not Kind.TEXT:
-            raise PartiQLTypeError("||", f"expected strings, got {type_name(value)}")
-    return text(left) + text(right)
-
-
-def _arithmetic(op: str, left: Any, right: Any) -> Any:
-    if is_unknown(left) or is_unknown(right):
-        return unknown_result(left, right)
-    for value in (left, right):
-        if kind(value) is not Kind.NUMBER:
-            raise PartiQLTypeError(op, f"expected numbers, got {type_name(value)}")
-    if is_float(left) or is_float(right):
-        a, b = float(left), float(right)
-    elif is_integer(left) and is_integer(right):
-        a, b = int(left), int(right)
-    else:
-        a, b = Decimal(left), Decimal(right)
-    if op in ("/", "%") and b == 0:
-        raise PartiQLEvaluationError(f"division by zero ({left!r} {op} {right!r})")
-    if isinstance(a, Decimal):
-        return _decimal_arithmetic(op, a, b)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        if isinstance(a, int) and isinstance(b, int):
-            quotient = abs(a) // abs(b)
-            return quotient if (a >= 0) == (b >= 0) else -quotient
-        return a / b
-    if isinstance(a, float):
-        return math.fmod(a, b)
-    if isinstance(a, int):
-        remainder = abs(a) % abs(b)
-        return remainder if a >= 0 else -remainder
-    return a % b
-
-
-# Ion decimals have arbitrary precision: + - * are exact; / keeps 38 significant digits.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-_DIVIDE = Context(prec=38)
-
-
-def _decimal_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal:
-    if op == "+":
-        return _EXACT.add(a, b)
-    if op == "-":
-        return _EXACT.subtract(a, b)
-    if op == "*":
-        return _EXACT.multiply(a, b)
-    if op == "/":
-        return _DIVIDE.divide(a, b)
-    return _EXACT.remainder(a, b)
-
-
-@lru_cache(maxsize=256)
-def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
-    parts = []
-    chars = iter(pattern)
-    for char in chars:
-        if escape is not None and char == escape:
-            following = next(chars, None)
-            if following is None:
-                raise PartiQLEvaluationError("LIKE pattern ends with its escape character")
-            parts.append(re.escape(following))
-        elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
-
-
 def _document_ids(ids: Any) -> list[dict[str, str]]:
     return [{"documentId": document_id} for document_id in ids]
 
@@ -1087,85 +974,3 @@ def _anchor(name: str, alias: str, env: Env) -> list[str | int] | None:
     root, steps = origin
     prefix = _anchor(root, alias, env)
     return None if prefix is None else [*prefix, *steps]
-
-
-def _apply_removals(document: Any, removals: list[list[str | int]]) -> bool:
-    """Removes paths deepest and highest-positioned first; True if the document itself goes."""
-    if any(not steps for steps in removals):
-        return True
-    unique = {tuple(steps): steps for steps in removals}.values()
-    ordered = sorted(unique, key=lambda p: [(1, s) if isinstance(s, int) else (0, s) for s in p])
-    for steps in reversed(ordered):
-        _remove(document, steps)
-    return False
-
-
-def _navigate(document: Any, steps: list[str | int]) -> Any:
-    current = document
-    for step in steps:
-        current = _child(current, step)
-        if current is MISSING:
-            where = ".".join(map(str, steps))
-            raise PartiQLEvaluationError(f"INSERT INTO: no value at {where}")
-    return current
-
-
-def _child(container: Any, step: str | int) -> Any:
-    if isinstance(step, int):
-        if isinstance(container, list) and 0 <= step < len(container):
-            return container[step]
-        return MISSING
-    if isinstance(container, dict):
-        return container.get(step, MISSING)
-    return MISSING
-
-
-def _assign(document: Any, steps: list[str | int], value: Any) -> None:
-    """SET: writes ``value`` at the path, creating missing structs on the way (as QLDB)."""
-    current = document
-    for position, step in enumerate(steps):
-        last = position == len(steps) - 1
-        if isinstance(step, int):
-            if not isinstance(current, list) or not 0 <= step < len(current):
-                raise PartiQLEvaluationError(f"SET: no list element [{step}] to assign")
-            if last:
-                current[step] = value
-                return
-            current = current[step]
-            continue
-        if not isinstance(current, dict):
-            raise PartiQLTypeError("SET", f"cannot set field {step!r} of a non-struct value")
-        if last:
-            current[step] = value
-            return
-        if not isinstance(current.get(step), dict | list):
-            current[step] = {}
-        current = current[step]
-
-
-def _remove(document: Any, steps: list[str | int]) -> None:
-    parent = document
-    for step in steps[:-1]:
-        parent = _child(parent, step)
-        if parent is MISSING:
-            return
-    last = steps[-1]
-    if isinstance(last, int) and isinstance(parent, list) and 0 <= last < len(parent):
-        del parent[last]
-    elif isinstance(last, str) and isinstance(parent, dict):
-        parent.pop(last, None)
-
-
-def _insert_into(target: Any, value: Any, key: Any) -> None:
-    if isinstance(target, list):
-        if key is not None:
-            raise PartiQLSemanticError("INSERT INTO a list takes no AT key")
-        target.append(value)
-        return
-    if not isinstance(target, dict):
-        raise PartiQLTypeError("INSERT INTO", "the target must be a list or a struct")
-    if key is None or kind(key) is not Kind.TEXT:
-        raise PartiQLSemanticError("INSERT INTO a struct needs AT 'field name'")
-    if text(key) in target:
-        raise PartiQLEvaluationError(f"INSERT INTO: field {text(key)!r} already exists")
-    target[text(key)] = value

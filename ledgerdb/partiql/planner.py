@@ -154,7 +154,7 @@ class _Planner:
             bound = self.sources(statement, statement.sources, statement.where, frozenset())
             self.expression(statement.where, bound)
             for operation in getattr(statement, "operations", ()):
-                for child in _children(operation):
+                for child in children(operation):
                     self.expression(child, bound)
         elif isinstance(statement, ast.Insert):
             self.expression(statement.value, frozenset())
@@ -163,7 +163,7 @@ class _Planner:
         """Plan the SELECTs inside ``expr`` (a subquery sees the names bound around it)."""
         for node in _selects(expr):
             inner = self.sources(node, node.sources, node.where, bound)
-            for child in _children(node):
+            for child in children(node):
                 if not isinstance(child, ast.FromItem):
                     self.expression(child, inner)
 
@@ -272,14 +272,14 @@ def free_variables(expr: Any) -> set[str]:
             inner.update(n for n in (item.alias, item.at, item.by) if n)
             if item.on is not None:
                 names |= free_variables(item.on) - inner
-        for child in _children(expr):
+        for child in children(expr):
             if not isinstance(child, ast.FromItem):
                 names |= free_variables(child) - inner
         return names
     if isinstance(expr, ast.Var):
         return {expr.name}
     names = set()
-    for child in _children(expr):
+    for child in children(expr):
         names |= free_variables(child)
     return names
 
@@ -294,7 +294,7 @@ def _conjuncts(expr: ast.Expr | None) -> Iterator[ast.Expr]:
         yield expr
 
 
-def _children(node: Any) -> Iterator[Any]:
+def children(node: Any) -> Iterator[Any]:
     """The AST nodes directly inside ``node`` (through tuples, e.g. CASE's WHEN pairs)."""
     if not dataclasses.is_dataclass(node):
         return
@@ -313,7 +313,7 @@ def _flatten(value: Any) -> Iterator[Any]:
 def walk(node: Any) -> Iterator[Any]:
     """Every node in ``node``'s tree, including subqueries."""
     yield node
-    for child in _children(node):
+    for child in children(node):
         yield from walk(child)
 
 
@@ -322,7 +322,7 @@ def _selects(node: Any) -> Iterator[ast.Select]:
     if isinstance(node, ast.Select):
         yield node
         return
-    for child in _children(node):
+    for child in children(node):
         yield from _selects(child)
 
 
