@@ -369,3 +369,15 @@ def test_a_renamed_field_changes_the_hash(value: dict[str, Any], new_key: str, d
 @given(st.lists(_trees, min_size=2, max_size=6, unique_by=lambda v: hash_input(v)))
 def test_list_order_matters(items: list[Any]) -> None:
     assert ion_hash(items) != ion_hash(list(reversed(items)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(_trees, st.lists(_keys, max_size=3), st.lists(_keys, max_size=3))
+def test_annotations_change_the_hash(value: Any, first: list[str], second: list[str]) -> None:
+    assume(first != second)
+    annotated = []
+    for names in (first, second):
+        loaded = simpleion.loads(simpleion.dumps(value))
+        loaded.ion_annotations = tuple(names)
+        annotated.append(ion_hash(loaded))
+    assert annotated[0] != annotated[1]
