@@ -224,6 +224,7 @@ class Api:
                 lambda r, c: s.untag_resource(c, _arn(r), _query(r)),
             ),
             ("GET", "/tags/{resourceArn:.+}", lambda r, c: s.list_tags(c, _arn(r))),
+            ("POST", "/governance/query", lambda r, c: s.query(c, r["body"])),
             (
                 "GET",
                 "/proposals/{proposalId}/history",

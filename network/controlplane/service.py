@@ -40,6 +40,7 @@ from network.controlplane.errors import (
     TooManyTagsException,
 )
 from network.controlplane.events import EventBus, GovernanceEvent, events_for
+from network.controlplane.query import run_query
 from network.controlplane.store import Change, Store, compact, settled
 from network.controlplane.tables import Tables
 from network.controlplane.voting import Comparator, Outcome, Policy, Tally, decide
@@ -1185,6 +1186,24 @@ class ControlPlane:
 
         return await self._mutate("ReportStatus", res.SYSTEM, build)
 
+    # ---- PartiQL ---------------------------------------------------------------------------
+
+    async def query(self, caller: str, body: Any) -> dict[str, Any]:
+        """A read-only PartiQL statement over the caller's view of the governance tables."""
+        params = _QUERY.check(body, "")
+
+        def read() -> dict[str, Any]:
+            values = run_query(
+                self.tables,
+                caller,
+                lambda network_id: self._participates(caller, network_id),
+                params["Statement"],
+                params.get("Parameters", []),
+            )
+            return {"Values": values}
+
+        return await self._read(read)
+
     # ---- verifiable history --------------------------------------------------------------
 
     async def history(self, caller: str, proposal_id: str) -> dict[str, Any]:
@@ -1228,6 +1247,15 @@ class ControlPlane:
         return await self._read(read)
 
 
+class _Values:
+    """PartiQL parameters: a JSON list of values, passed on as they are."""
+
+    def check(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise InvalidRequestException(f"{path} must be a list of values.")
+        return value
+
+
 _REPORTABLE = {
     "networks": shapes.NetworkStatus,
     "members": shapes.MemberStatus,
@@ -1238,6 +1266,10 @@ _ENDPOINT_FIELD = {
     "members": "CaEndpoint",
     "nodes": "PeerEndpoint",
 }
+_QUERY = shapes.Struct(
+    {"Statement": shapes.Str(min=1, max=4096), "Parameters": _Values()},
+    required=("Statement",),
+)
 _REPORT = shapes.Struct(
     {
         "Resource": shapes.Str(enum=tuple(_REPORTABLE)),

@@ -99,6 +99,16 @@ def test_governance_from_the_cli(server: ControlPlaneProcess) -> None:  # noqa: 
     assert all(entry["Verified"] for entry in history["Entries"])
     votes = [e["Document"] for e in history["Entries"] if e["Table"] == "votes"]
     assert [(v["MemberId"], v["Vote"]) for v in votes] == [(alice, "YES")]
+    rows = as_json(
+        url,
+        ALICE,
+        "governance",
+        "query",
+        "SELECT v.MemberName, v.Vote FROM votes AS v WHERE v.ProposalId = ?",
+        "--param",
+        json.dumps(proposal),
+    )
+    assert rows == [{"MemberName": "alice", "Vote": "YES"}]
     table = run(url, ALICE, "governance", "history", proposal).stdout
     assert "voted YES" in table and "verified" in table
 

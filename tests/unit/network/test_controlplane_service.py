@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from network.controlplane.client import HistoryNotVerified, verify_history
-from network.controlplane.errors import IllegalActionException
+from network.controlplane.errors import IllegalActionException, InvalidRequestException
 from network.controlplane.events import GovernanceEvent
 from network.controlplane.service import ControlPlane, ManualClock
 from network.controlplane.store import JournalStore
@@ -176,4 +176,39 @@ async def test_history_verifies_and_catches_tampering(tmp_path: Path) -> None:
     forged["Entries"][0]["Proof"] = forged["Entries"][0]["Proof"][:-1] or ["AAAA"]
     with pytest.raises(HistoryNotVerified):
         verify_history(forged)
+    cp.store.close()
+
+
+async def test_partiql_over_the_callers_view(tmp_path: Path) -> None:
+    cp = open_service(tmp_path / "ledger")
+    mine = await cp.create_network(A, network_body())
+    other = await cp.create_network(C, {**network_body(), "ClientRequestToken": "c"})
+    network, first = mine["NetworkId"], mine["MemberId"]
+    second = await join(cp, network, first, [(A, first)], B)
+    proposal = await cp.create_proposal(
+        A,
+        network,
+        {
+            "ClientRequestToken": "q",
+            "MemberId": first,
+            "Actions": {"Invitations": [{"Principal": C}]},
+        },
+    )
+    await cp.vote_on_proposal(
+        B, network, proposal["ProposalId"], {"VoterMemberId": second, "Vote": "NO"}
+    )
+    statement = "SELECT v.MemberName, v.Vote FROM votes AS v WHERE v.ProposalId = ?"
+    answer = await cp.query(A, {"Statement": statement, "Parameters": [proposal["ProposalId"]]})
+    assert answer == {"Values": [{"MemberName": "o2", "Vote": "NO"}]}
+    names = await cp.query(A, {"Statement": "SELECT VALUE n.Id FROM networks AS n"})
+    assert names["Values"] == [network]  # account C's network is not visible to A
+    theirs = await cp.query(C, {"Statement": "SELECT VALUE n.Id FROM networks AS n"})
+    assert theirs["Values"] == [other["NetworkId"]]  # the invitation of C was voted down
+    for bad, message in (
+        ("DELETE FROM votes", "must be a query"),
+        ("SELECT * FROM requests", "requests"),
+        ("SELEC * FROM votes", "Statement"),
+    ):
+        with pytest.raises(InvalidRequestException, match=message):
+            await cp.query(A, {"Statement": bad})
     cp.store.close()
