@@ -185,7 +185,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args()
     print(
-        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
     )
     root = Path(tempfile.mkdtemp(prefix=".bench-journal-", dir=args.dir))
     try:
