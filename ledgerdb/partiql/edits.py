@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledgerdb.partiql.errors import PartiQLEvaluationError, PartiQLSemanticError, PartiQLTypeError
-from ledgerdb.partiql.values import MISSING, Kind, kind, text
+from ledgerdb.partiql.values import MISSING, Kind, is_integer, kind, text
 
 
 def apply_removals(document: Any, removals: list[list[str | int]]) -> bool:
@@ -79,10 +79,17 @@ def remove(document: Any, steps: list[str | int]) -> None:
 
 
 def insert_into(target: Any, value: Any, key: Any) -> None:
+    """Adds ``value`` to a list (at the end, or at position ``key``) or to a struct (as
+    field ``key``, which must not exist yet)."""
     if isinstance(target, list):
-        if key is not None:
-            raise PartiQLSemanticError("INSERT INTO a list takes no AT key")
-        target.append(value)
+        if key is None:
+            target.append(value)
+        elif is_integer(key) and 0 <= int(key) <= len(target):
+            target.insert(int(key), value)
+        else:
+            raise PartiQLEvaluationError(
+                f"INSERT INTO a list: AT {key!r} is not a position from 0 to {len(target)}"
+            )
         return
     if not isinstance(target, dict):
         raise PartiQLTypeError("INSERT INTO", "the target must be a list or a struct")
