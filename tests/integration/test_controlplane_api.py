@@ -498,3 +498,40 @@ def test_not_ready_and_the_supervisor_report(tmp_path: Path) -> None:
         assert api.get_node(NetworkId=network_id, NodeId=node_id)["Node"]["Status"] == "DELETING"
     finally:
         process.stop()
+
+
+def test_pagination_of_members_votes_and_filters(server: ControlPlaneProcess) -> None:  # noqa: F811
+    first = client(server.url, account())
+    network_id, first_member = create_network(
+        first, voting=policy(100, 24, "GREATER_THAN_OR_EQUAL_TO")
+    )
+    members = grow(server.url, network_id, (first, first_member), 3)
+    pages = [first.list_members(NetworkId=network_id, MaxResults=2)]
+    pages.append(
+        first.list_members(NetworkId=network_id, MaxResults=2, NextToken=pages[0]["NextToken"])
+    )
+    assert [len(p["Members"]) for p in pages] == [2, 1] and "NextToken" not in pages[1]
+    assert {m["Id"] for p in pages for m in p["Members"]} == {m for _, m in members}
+    proposal_id = first.create_proposal(
+        NetworkId=network_id,
+        MemberId=first_member,
+        Actions={"Invitations": [{"Principal": account()}]},
+    )["ProposalId"]
+    for voter, member_id in members:
+        voter.vote_on_proposal(
+            NetworkId=network_id, ProposalId=proposal_id, VoterMemberId=member_id, Vote="YES"
+        )
+    seen, token = [], None
+    while True:
+        extra = {"NextToken": token} if token else {}
+        page = first.list_proposal_votes(
+            NetworkId=network_id, ProposalId=proposal_id, MaxResults=1, **extra
+        )
+        seen += [v["MemberId"] for v in page["ProposalVotes"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert seen == [m for _, m in members]  # in the order they were cast
+    expect("InvalidRequestException", first.list_members, NetworkId=network_id, Status="BOGUS")
+    expect("InvalidRequestException", first.list_members, NetworkId=network_id, MaxResults=21)
+    expect("InvalidRequestException", first.list_proposals, NetworkId=network_id, MaxResults=101)
