@@ -14,13 +14,19 @@ class PartiQLError(Exception):
 class PartiQLSyntaxError(PartiQLError):
     """The statement does not parse; names the line, column and offending token."""
 
-    def __init__(self, line: int, column: int, token: str, detail: str = "") -> None:
+    def __init__(
+        self, line: int, column: int, token: str, detail: str = "", lexer: bool = False
+    ) -> None:
         self.line = line
         self.column = column
         self.token = token
         where = f"at line {line}, column {column}"
-        what = "unexpected end of statement" if token == "" else f"unexpected token {token!r}"
-        super().__init__(f"Parser Error: {where}: {what}" + (f" ({detail})" if detail else ""))
+        if lexer:
+            head, what = "Lexer Error", f"invalid character {token!r}"
+        else:
+            head = "Parser Error"
+            what = "unexpected end of statement" if token == "" else f"unexpected token {token!r}"
+        super().__init__(f"{head}: {where}: {what}" + (f" ({detail})" if detail else ""))
 
 
 class PartiQLSemanticError(PartiQLError):

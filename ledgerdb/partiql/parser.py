@@ -105,7 +105,7 @@ def _syntax_error(error: UnexpectedInput, text: str) -> PartiQLSyntaxError:
             return PartiQLSyntaxError(line, column, "", _expected(error.expected))
         return PartiQLSyntaxError(token.line, token.column, str(token), _expected(error.expected))
     if isinstance(error, UnexpectedCharacters):
-        return PartiQLSyntaxError(error.line, error.column, text[error.pos_in_stream])
+        return PartiQLSyntaxError(error.line, error.column, text[error.pos_in_stream], lexer=True)
     if isinstance(error, UnexpectedEOF):
         line, column = _end_position(text)
         return PartiQLSyntaxError(line, column, "")

@@ -253,10 +253,24 @@ def is_collection(value: Value) -> bool:
 
 
 def utc(moment: dt.datetime) -> dt.datetime:
-    """A timestamp as an aware UTC instant (Ion's unknown offset, -00:00, counts as UTC)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    """A timestamp as an aware UTC instant (Ion's unknown offset, -00:00, counts as UTC).
+
+    Always a plain ``datetime``: arithmetic on an Ion ``Timestamp`` keeps its subclass but
+    not its precision attributes, which breaks its ``repr``.
+    """
+    plain_moment = dt.datetime(
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+        moment.tzinfo,
+    )
+    if plain_moment.tzinfo is None:
+        return plain_moment.replace(tzinfo=dt.UTC)
+    return plain_moment.astimezone(dt.UTC)
 
 
 def compare(left: Value, right: Value) -> int | None:

@@ -161,6 +161,7 @@ def test_literals_and_quoting() -> None:
         ("CREATE TABLE", 1, 13, ""),
         ("SELECT value FROM T", 1, 14, "FROM"),
         ("SELECT FROM T", 1, 8, "FROM"),
+        ('SELECT *\nFROM T WHERE a = "x', 2, 18, '"'),
         ("SELECT x.value, count FROM T x", 1, 23, "FROM"),
     ],
 )
@@ -170,7 +171,7 @@ def test_syntax_errors_name_line_column_and_token(
     with pytest.raises(PartiQLSyntaxError) as raised:
         parse(statement)
     assert (raised.value.line, raised.value.column, raised.value.token) == (line, column, token)
-    assert str(raised.value).startswith(f"Parser Error: at line {line}, column {column}: ")
+    assert f"Error: at line {line}, column {column}: " in str(raised.value)
 
 
 def test_duplicate_from_variables_are_rejected() -> None:
