@@ -25,6 +25,7 @@ from ledgerdb.partiql.errors import (
     PartiQLTypeError,
     UnknownIndex,
     UnknownTable,
+    UnknownVariable,
 )
 from ledgerdb.partiql.evaluator import StatementResult, execute, explain
 from ledgerdb.partiql.parser import parse
@@ -56,6 +57,7 @@ __all__ = [
     "UndropTable",
     "UnknownIndex",
     "UnknownTable",
+    "UnknownVariable",
     "UpdateDocument",
     "execute",
     "explain",
