@@ -32,7 +32,7 @@ from network.controlplane.errors import (
     ThrottlingException,
 )
 from network.controlplane.service import ControlPlane, ManualClock
-from network.controlplane.validation import ResourceIdString
+from network.controlplane.validation import Int, ResourceIdString, Struct
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,9 @@ def _ids(request: web.Request) -> dict[str, str]:
         for name, value in request.match_info.items()
         if name != "resourceArn"
     }
+
+
+_EVENTS_QUERY = Struct({"after": Int(min=-1), "wait": Int(min=0, max=60)})
 
 
 class Api:
@@ -236,6 +239,7 @@ class Api:
         app.router.add_get("/internal/desired", self._local(lambda r: s.desired_state()))
         app.router.add_post("/internal/report", self._local(lambda r: s.report(r["body"])))
         app.router.add_post("/internal/clock", self._local(self._advance_clock))
+        app.router.add_get("/internal/events", self._local(self._events))
         app.router.add_get("/ping", self._ping)
         return app
 
@@ -300,6 +304,16 @@ class Api:
         now = clock.advance(seconds)
         expired = await self.service.sweep()
         return {"Now": now.isoformat(), "Expired": expired}
+
+    async def _events(self, request: web.Request) -> dict[str, Any]:
+        """Governance events after block ``after`` (-1: all), long-polling up to ``wait`` s."""
+        query = _EVENTS_QUERY.check(dict(request.query), "")
+        after = query.get("after", -1)
+        found = await self.service.feed.wait_after(after, query.get("wait", 0))
+        return {
+            "Events": [{"SequenceNo": number, **event.to_dict()} for number, event in found],
+            "LastSequenceNo": found[-1][0] if found else max(after, -1),
+        }
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.json_response({"Status": "ok"})

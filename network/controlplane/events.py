@@ -8,6 +8,8 @@ transaction is durable. The MQTT bridge subscribes to ``EventBus``.
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,3 +129,56 @@ class EventBus:
                     subscriber(event)
                 except Exception:
                     log.exception("governance event subscriber failed on %s", event.kind)
+
+
+class EventFeed:
+    """Every event with the journal block it came from, for consumers in other processes.
+
+    Rebuilt from the journal at start, so a consumer that remembers the last block it saw
+    resumes with ``after`` and misses nothing across restarts. Blocks may become durable
+    out of order under group commit; only the contiguous durable prefix is served, so a
+    consumer never skips a block that lands late.
+    """
+
+    MAX_BATCH = 1000
+
+    def __init__(self) -> None:
+        self._events: list[tuple[int, int, GovernanceEvent]] = []
+        self._done: set[int] = set()
+        self.upto = -1
+        self._changed = asyncio.Event()
+
+    def record(self, sequence_no: int, events: Sequence[GovernanceEvent]) -> None:
+        for index, event in enumerate(events):
+            bisect.insort(self._events, (sequence_no, index, event), key=lambda e: e[:2])
+        self._done.add(sequence_no)
+        while self.upto + 1 in self._done:
+            self.upto += 1
+            self._done.discard(self.upto)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def after(self, sequence_no: int) -> list[tuple[int, GovernanceEvent]]:
+        start = bisect.bisect_right(self._events, (sequence_no, 1 << 62), key=lambda e: e[:2])
+        found = []
+        for number, _, event in self._events[start : start + self.MAX_BATCH]:
+            if number > self.upto:
+                break
+            found.append((number, event))
+        return found
+
+    async def wait_after(
+        self, sequence_no: int, seconds: float
+    ) -> list[tuple[int, GovernanceEvent]]:
+        """Events after ``sequence_no``, waiting up to ``seconds`` for the first one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            found = self.after(sequence_no)
+            remaining = deadline - loop.time()
+            if found or remaining <= 0:
+                return found
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return self.after(sequence_no)

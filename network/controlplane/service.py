@@ -13,6 +13,7 @@ their own transactions, before any operation and periodically by the server.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -20,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,7 +40,7 @@ from network.controlplane.errors import (
     StoreError,
     TooManyTagsException,
 )
-from network.controlplane.events import EventBus, GovernanceEvent, events_for
+from network.controlplane.events import EventBus, EventFeed, GovernanceEvent, events_for
 from network.controlplane.query import run_query
 from network.controlplane.store import Change, Store, compact, settled
 from network.controlplane.tables import Tables
@@ -122,7 +123,6 @@ class Txn:
 @dataclass
 class Pending:
     future: Future
-    events: list[GovernanceEvent] = field(default_factory=list)
 
 
 def _fingerprint(params: Mapping[str, Any]) -> str:
@@ -202,8 +202,14 @@ class ControlPlane:
         self.tables = Tables()
         self._last: Future | None = None
         self._broken: str | None = None
+        self.feed = EventFeed()
         for committed in store.replay():
+            transitions = [
+                (change.table, self.tables.get(change.table, change.id), change.document)
+                for change in committed.changes
+            ]
             self.tables.apply(committed.changes, committed.sequence_no)
+            self.feed.record(committed.sequence_no, events_for(transitions))
 
     # ---- committing ----------------------------------------------------------------------
 
@@ -223,15 +229,23 @@ class ControlPlane:
         except StoreError as exc:
             raise InternalServiceErrorException(str(exc)) from exc
         located = self.tables.apply(changes, None)
+        events = events_for(transitions)
+        loop = asyncio.get_running_loop()
 
-        def note(done: Future) -> None:
+        def note(done: Future) -> None:  # on the journal's committer thread
             if done.exception() is None:
                 for record in located:
                     record.sequence_no = done.result()
+                loop.call_soon_threadsafe(self._deliver, done.result(), events)
 
         future.add_done_callback(note)
         self._last = future
-        return Pending(future, events_for(transitions))
+        return Pending(future)
+
+    def _deliver(self, sequence_no: int, events: list[GovernanceEvent]) -> None:
+        """The one place events leave: once their block is durable, in block order."""
+        self.feed.record(sequence_no, events)
+        self.bus.publish(events)
 
     async def _settle(self, pending: Pending) -> int:
         try:
@@ -240,7 +254,6 @@ class ControlPlane:
             self._broken = str(exc)
             log.error("control-plane ledger failed; refusing further requests: %s", exc)
             raise InternalServiceErrorException(str(exc)) from exc
-        self.bus.publish(pending.events)
         return sequence_no
 
     async def barrier(self) -> None:

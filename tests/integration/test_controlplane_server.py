@@ -378,3 +378,33 @@ def test_unsigned_requests_are_refused(server: ControlPlaneProcess) -> None:
         urllib.request.urlopen(request, timeout=10)
     assert excinfo.value.code == 403
     assert excinfo.value.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+
+
+def test_event_feed_long_polls_and_survives_restart(fresh: ControlPlaneProcess) -> None:
+    api = client(fresh.url)
+    network_id, member_id = create_network(api)
+    proposal_id = api.create_proposal(
+        NetworkId=network_id,
+        MemberId=member_id,
+        Actions={"Invitations": [{"Principal": "222222222222"}]},
+    )["ProposalId"]
+    first = fresh.internal("/internal/events?after=-1")
+    assert [e["Kind"] for e in first["Events"]] == ["MemberJoined", "ProposalCreated"]
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(
+            fresh.internal, f"/internal/events?after={first['LastSequenceNo']}&wait=20"
+        )
+        api.vote_on_proposal(
+            NetworkId=network_id, ProposalId=proposal_id, VoterMemberId=member_id, Vote="YES"
+        )
+        woken = waiting.result(timeout=30)
+    assert [e["Kind"] for e in woken["Events"]] == [
+        "VoteCast",
+        "ProposalDecided",
+        "InvitationIssued",
+    ]
+    assert woken["Events"][1]["Status"] == "APPROVED"
+    assert fresh.stop() == 0
+    fresh.start()
+    replayed = fresh.internal("/internal/events?after=-1")["Events"]
+    assert replayed == first["Events"] + woken["Events"]
