@@ -14,9 +14,9 @@ from fabric_protos.common import common_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, query_pb2
 from google.protobuf.message import DecodeError
 
-from ca.errors import CaError
 from ca.msp import Msp
 from peers.endorser import ProposalRefused, UnpackedProposal
+from peers.local_admin import require_local_admin
 
 CSCC = "cscc"
 
@@ -32,25 +32,12 @@ class ConfigSystemChaincode:
         self._join = join
         self._channels = channels
 
-    def _require_admin(self, signed: proposal_pb2.SignedProposal, creator: bytes) -> None:
-        try:
-            identity = self.local_msp.deserialize(creator)
-            self.local_msp.validate(identity)
-            self.local_msp.verify(identity, signed.proposal_bytes, signed.signature)
-        except CaError as exc:
-            raise ProposalRefused(f"access denied for [cscc]: {exc}") from None
-        if not self.local_msp.is_admin(identity):
-            raise ProposalRefused(
-                f"access denied for [cscc]: {identity.enrollment_id} is not an admin of "
-                f"{self.local_msp.mspid}"
-            )
-
     async def __call__(
         self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal
     ) -> proposal_response_pb2.ProposalResponse:
         args = list(unpacked.input.args)
         function = args[0].decode() if args else ""
-        self._require_admin(signed, unpacked.signature_header.creator)
+        require_local_admin(self.local_msp, signed, unpacked.signature_header.creator, CSCC)
         if function == "JoinChain":
             if len(args) < 2:
                 raise ProposalRefused("JoinChain needs the channel's genesis block as argument")

@@ -14,22 +14,25 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import (
+    chaincode_event_pb2,
     chaincode_pb2,
     proposal_pb2,
     proposal_response_pb2,
 )
 from google.protobuf.message import DecodeError
 
+from ca.channelconfig import ChannelConfig
 from ca.errors import CaError
 from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError
 from chaincode.simulation import TxSimulator
 from peers.committer import Ledger
 from peers.errors import PeerError
-from peers.lifecycle import read_definition
+from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
 from proto.messages import sign_endorsement
 from proto.signer import SignedData, Signer
 from proto.txid import compute_txid
@@ -81,7 +84,21 @@ SystemChaincode = Callable[
     [proposal_pb2.SignedProposal, "UnpackedProposal"],
     Awaitable[proposal_response_pb2.ProposalResponse],
 ]
-"""A chaincode built into the peer (``cscc``), answering proposals itself."""
+"""A chaincode built into the peer answering channel-less proposals itself (``cscc``,
+``_lifecycle`` install)."""
+
+
+class InProcessChaincode(Protocol):
+    """A system chaincode simulated on a channel like any other (``_lifecycle``)."""
+
+    def execute(
+        self,
+        channel_id: str,
+        config: ChannelConfig,
+        simulator: TxSimulator,
+        creator: bytes,
+        args: list[bytes],
+    ) -> proposal_response_pb2.Response: ...
 
 
 class Endorser:
@@ -91,23 +108,28 @@ class Endorser:
         self,
         signer: Signer,
         ledgers: Callable[[str], Ledger | None],
-        chaincodes: Callable[[str], ChaincodeEndpoint | None],
+        chaincodes: Callable[[str, ChaincodeDefinition], ChaincodeEndpoint | None],
         timestamp_window: float = 15 * 60,
         system: Mapping[str, SystemChaincode] | None = None,
+        lifecycle: InProcessChaincode | None = None,
     ) -> None:
         self.signer = signer
         self._ledgers = ledgers
         self._chaincodes = chaincodes
         self.timestamp_window = timestamp_window
         self.system = dict(system or {})
+        self.lifecycle = lifecycle
 
     async def process_proposal(
         self, signed: proposal_pb2.SignedProposal
     ) -> proposal_response_pb2.ProposalResponse:
         try:
             unpacked = unpack_proposal(signed)
-            if unpacked.chaincode in self.system:
-                return await self.system[unpacked.chaincode](signed, unpacked)
+            if not unpacked.channel_header.channel_id:
+                system = self.system.get(unpacked.chaincode)
+                if system is None:
+                    raise ProposalRefused(f"chaincode {unpacked.chaincode} needs a channel")
+                return await system(signed, unpacked)
             ledger = self._check(signed, unpacked)
             return await self._simulate(signed, unpacked, ledger)
         except ProposalRefused as refused:
@@ -154,16 +176,26 @@ class Endorser:
         ledger: Ledger,
     ) -> proposal_response_pb2.ProposalResponse:
         name, channel_id = unpacked.chaincode, unpacked.channel_header.channel_id
+        simulator = TxSimulator(ledger.state, unpacked.channel_header.tx_id)
+        if name == LIFECYCLE_NAMESPACE and self.lifecycle is not None:
+            assert ledger.config is not None
+            response = self.lifecycle.execute(
+                channel_id,
+                ledger.config,
+                simulator,
+                unpacked.signature_header.creator,
+                list(unpacked.input.args),
+            )
+            return self._endorse(unpacked, simulator, response, None, "")
         definition = read_definition(ledger.state, name)
         if definition is None:
             raise ProposalRefused(
                 f"make sure the chaincode {name} has been successfully defined on channel "
                 f"{channel_id} and try again: chaincode {name} not found"
             )
-        endpoint = self._chaincodes(name)
+        endpoint = self._chaincodes(channel_id, definition)
         if endpoint is None:
             raise ProposalRefused(f"chaincode {name} is defined but not installed on this peer")
-        simulator = TxSimulator(ledger.state, unpacked.channel_header.tx_id)
         try:
             handler = await endpoint.handler()
             result = await handler.execute(
@@ -177,12 +209,23 @@ class Endorser:
             )
         except ChaincodeError as exc:
             raise ProposalRefused(f"error in simulation: {exc}") from None
-        if result.response.status >= ERROR_THRESHOLD:
-            return proposal_response_pb2.ProposalResponse(version=1, response=result.response)
+        return self._endorse(unpacked, simulator, result.response, result.event, definition.version)
+
+    def _endorse(
+        self,
+        unpacked: UnpackedProposal,
+        simulator: TxSimulator,
+        response: proposal_response_pb2.Response,
+        event: chaincode_event_pb2.ChaincodeEvent | None,
+        version: str,
+    ) -> proposal_response_pb2.ProposalResponse:
+        """Sign a successful simulation; an error response is returned unsigned."""
+        if response.status >= ERROR_THRESHOLD:
+            return proposal_response_pb2.ProposalResponse(version=1, response=response)
         action = proposal_pb2.ChaincodeAction(
             results=simulator.rwset.to_proto().SerializeToString(deterministic=True),
-            events=result.event.SerializeToString(deterministic=True) if result.event else b"",
-            response=result.response,
-            chaincode_id=chaincode_pb2.ChaincodeID(name=name, version=definition.version),
+            events=event.SerializeToString(deterministic=True) if event else b"",
+            response=response,
+            chaincode_id=chaincode_pb2.ChaincodeID(name=unpacked.chaincode, version=version),
         )
         return sign_endorsement(self.signer, unpacked.proposal, action)

@@ -41,7 +41,8 @@ from grpc_status import rpc_status
 from ca.errors import CaError
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.endorser import Endorser, ProposalRefused, unpack_proposal
-from peers.lifecycle import read_definition
+from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
+from peers.lifecycle_chaincode import LIFECYCLE_POLICY
 from peers.planning import NoEndorsementPlan, plan
 from peers.validation import Invalid, unpack_endorsed_action
 from proto.messages import build_transaction_payload
@@ -171,15 +172,19 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         channel = self._channel(unpacked.channel_header.channel_id)
         if requested:
             return list(dict.fromkeys(requested))
-        definition = read_definition(channel.ledger.state, unpacked.chaincode)
-        if definition is None:
-            return [self.mspid]  # the local endorser will say the chaincode is not defined
+        if unpacked.chaincode == LIFECYCLE_NAMESPACE:
+            policy = LIFECYCLE_POLICY
+        else:
+            definition = read_definition(channel.ledger.state, unpacked.chaincode)
+            if definition is None:
+                return [self.mspid]  # the local endorser says the chaincode is not defined
+            policy = definition.endorsement_policy
         config = channel.ledger.config
         assert config is not None
         reachable = {self.mspid, *(p.mspid for p in self._peers())}
         reachable &= set(config.organizations("Application"))
         try:
-            return plan(definition.endorsement_policy, config, self.mspid, reachable)
+            return plan(policy, config, self.mspid, reachable)
         except NoEndorsementPlan as exc:
             raise GatewayError(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
 

@@ -24,6 +24,7 @@ from chaincode.state import StateReader
 
 LIFECYCLE_NAMESPACE = "_lifecycle"
 DEFINITION_PREFIX = "namespaces/"
+APPROVAL_PREFIX = "approvals/"
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,17 @@ def encode_definition(result: lifecycle_pb2.QueryChaincodeDefinitionResult) -> b
     return stored.SerializeToString(deterministic=True)
 
 
-def read_definition(state: StateReader, name: str) -> ChaincodeDefinition | None:
-    stored = state.get(LIFECYCLE_NAMESPACE, definition_key(name))
+def decode_definition(name: str, stored: bytes | None) -> ChaincodeDefinition | None:
     if stored is None:
         return None
     return ChaincodeDefinition(
-        name, lifecycle_pb2.QueryChaincodeDefinitionResult.FromString(stored.value)
+        name, lifecycle_pb2.QueryChaincodeDefinitionResult.FromString(stored)
     )
+
+
+def read_definition(state: StateReader, name: str) -> ChaincodeDefinition | None:
+    stored = state.get(LIFECYCLE_NAMESPACE, definition_key(name))
+    return decode_definition(name, stored.value if stored else None)
 
 
 def list_definitions(state: StateReader) -> list[ChaincodeDefinition]:

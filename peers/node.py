@@ -53,6 +53,9 @@ from peers.deliver import PeerDeliver
 from peers.endorser import Endorser, ProposalRefused
 from peers.errors import PeerError
 from peers.gateway import Gateway, RemotePeer
+from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
+from peers.lifecycle_chaincode import LifecycleChaincode
+from peers.packages import PackageStore
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"^(?P<host>[^:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
@@ -165,7 +168,8 @@ class PeerNode:
         self.config = config
         self.signer = signer
         self.channels: dict[str, PeerChannel] = {}
-        self.endpoints = {name: ChaincodeEndpoint(a) for name, a in config.chaincodes.items()}
+        self.packages = PackageStore(config.data_dir / "packages")
+        self.endpoints: dict[str, ChaincodeEndpoint] = {}
         self.remote_peers = [self._remote(p) for p in config.peers]
         self._join_lock = asyncio.Lock()
         self._server: grpc.aio.Server | None = None
@@ -181,6 +185,23 @@ class PeerNode:
             credentials = grpc.ssl_channel_credentials(peer.tls_root.read_bytes())
             channel = grpc.aio.secure_channel(peer.address, credentials, options=options)
         return RemotePeer(peer.mspid, peer.address, channel)
+
+    def _endpoint(
+        self, channel_id: str, definition: ChaincodeDefinition
+    ) -> ChaincodeEndpoint | None:
+        """Where the chaincode runs: the package this org approved for the definition's
+        sequence (its connection.json), else the peer config's ``chaincodes`` entry."""
+        package = self.packages.approved_package(channel_id, definition.name, definition.sequence)
+        address = (
+            self.packages.get(package).address
+            if package
+            else self.config.chaincodes.get(definition.name)
+        )
+        if address is None:
+            return None
+        if address not in self.endpoints:
+            self.endpoints[address] = ChaincodeEndpoint(address)
+        return self.endpoints[address]
 
     @property
     def channels_dir(self) -> Path:
@@ -223,13 +244,16 @@ class PeerNode:
             if (directory / "blocks").is_dir():
                 self._open_channel(directory.name)
         local_msp = load_msp(self.config.msp_dir, self.config.mspid)
+        lifecycle = LifecycleChaincode(local_msp, self.packages)
         endorser = Endorser(
             self.signer,
             lambda name: self.channels[name].ledger if name in self.channels else None,
-            self.endpoints.get,
+            self._endpoint,
             system={
-                CSCC: ConfigSystemChaincode(local_msp, self.join, lambda: sorted(self.channels))
+                CSCC: ConfigSystemChaincode(local_msp, self.join, lambda: sorted(self.channels)),
+                LIFECYCLE_NAMESPACE: lifecycle,
             },
+            lifecycle=lifecycle,
         )
         server = grpc.aio.server(
             options=[

@@ -36,7 +36,7 @@ from ca.errors import CaError
 from ca.policy import evaluate
 from chaincode.mvcc import MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT, validate
 from chaincode.state import StateReader, Version, VersionedValue
-from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
+from peers.lifecycle import APPROVAL_PREFIX, LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.rwset import BadRWSet, CommittedRWSet, decode_rwset
 from peers.worldstate import BlockUpdate, WorldState
 from proto.signer import SignedData
@@ -267,7 +267,8 @@ class BlockValidator:
                 key_policies.append((key, current.metadata[VALIDATION_PARAMETER]))
         plain_writes = len(rwset.written_keys()) > len(key_policies)
         if plain_writes or not key_policies:
-            policy_name, satisfied = self._chaincode_policy(name, definition, endorsements)
+            keys = [key for _, key in rwset.written_keys()]
+            policy_name, satisfied = self._chaincode_policy(name, definition, endorsements, keys)
             if not satisfied:
                 raise Invalid(
                     Code.ENDORSEMENT_POLICY_FAILURE,
@@ -287,10 +288,14 @@ class BlockValidator:
                 )
 
     def _chaincode_policy(
-        self, name: str, definition: ChaincodeDefinition | None, endorsements: list[SignedData]
+        self,
+        name: str,
+        definition: ChaincodeDefinition | None,
+        endorsements: list[SignedData],
+        written: list[str],
     ) -> tuple[str, bool]:
         if definition is None:  # _lifecycle itself
-            path = "/Channel/Application/LifecycleEndorsement"
+            path = lifecycle_policy_path(written)
             return path, self.config.evaluate(path, endorsements)
         policy = definition.endorsement_policy
         if policy.HasField("signature_policy"):
@@ -312,6 +317,16 @@ class BlockValidator:
             if (current.version if current else None) != read.version:
                 return Code.MVCC_READ_CONFLICT
         return Code.VALID
+
+
+def lifecycle_policy_path(written: list[str]) -> str:
+    """An org's approval needs only that org's endorsement (Fabric keeps approvals in the
+    org's implicit collection); anything else in ``_lifecycle`` needs the channel's
+    LifecycleEndorsement policy."""
+    owners = {key.rsplit("/", 1)[-1] for key in written if key.startswith(APPROVAL_PREFIX)}
+    if written and len(owners) == 1 and all(k.startswith(APPROVAL_PREFIX) for k in written):
+        return f"/Channel/Application/{owners.pop()}/Endorsement"
+    return "/Channel/Application/LifecycleEndorsement"
 
 
 _MVCC_REASONS = {

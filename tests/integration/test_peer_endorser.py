@@ -81,7 +81,9 @@ async def network(tmp_path: Path, contract_address: str):
         endorsers[mspid] = Endorser(
             channel.peers[mspid],
             lambda name, ledger=ledger: ledger if name == CHANNEL else None,
-            lambda name, endpoint=endpoint: endpoint if name == "basic" else None,
+            lambda _channel, definition, endpoint=endpoint: (
+                endpoint if definition.name == "basic" else None
+            ),
         )
     yield channel, ledgers, endorsers
     for endpoint in endpoints:

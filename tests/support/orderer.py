@@ -63,6 +63,7 @@ class OrdererFixture:
     process: NodeProcess | None = field(init=False, default=None)
     port: int = field(init=False, default=0)
     admin_port: int = field(init=False, default=0)
+    _genesis: common_pb2.Block | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.orgs = {m: make_org(m) for m in ("OrdererMSP", "Org1MSP", "Org2MSP")}
@@ -91,7 +92,10 @@ class OrdererFixture:
         return self.root / "node" / "data"
 
     def genesis(self) -> common_pb2.Block:
-        return genesis_block(load_profile(self.root / "configtx.yaml"), CHANNEL)
+        """The channel's genesis block (made once: a new one would carry a new timestamp)."""
+        if self._genesis is None:
+            self._genesis = genesis_block(load_profile(self.root / "configtx.yaml"), CHANNEL)
+        return self._genesis
 
     def start(self) -> None:
         """Start (or restart, on the same ports) the orderer process."""

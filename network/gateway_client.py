@@ -1,0 +1,234 @@
+"""A Python client for a peer's Gateway service — what ``@hyperledger/fabric-gateway`` does
+in Node, in a few calls: ``evaluate``, ``submit`` (endorse → sign → submit → wait for
+commit), ``chaincode_events``, and the admin proposals (join a channel, install, approve,
+commit a chaincode definition).
+
+The client signs everything itself; the gateway never sees a private key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.orderer import ab_pb2
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    peer_pb2_grpc,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
+from google.rpc import status_pb2
+from grpc_status import rpc_status
+
+from peers.validation import unpack_endorsed_action
+from proto.messages import build_proposal, sign_proposal
+from proto.signer import Signer
+
+Code = transaction_pb2.TxValidationCode
+
+
+class GatewayClientError(Exception):
+    """A gateway call failed; ``details`` are the per-node ``ErrorDetail``s it returned."""
+
+    def __init__(
+        self, message: str, code: grpc.StatusCode | None = None, details: Sequence = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = list(details)
+
+
+class CommitError(GatewayClientError):
+    """The transaction was ordered but committed with a code other than VALID."""
+
+    def __init__(self, tx_id: str, code: int, block: int) -> None:
+        super().__init__(
+            f"transaction {tx_id} committed in block {block} with status {Code.Name(code)}"
+        )
+        self.tx_id, self.status, self.block = tx_id, code, block
+
+
+def _error(exc: grpc.aio.AioRpcError, action: str) -> GatewayClientError:
+    details = []
+    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    if isinstance(status, status_pb2.Status):
+        for item in status.details:
+            detail = gateway_pb2.ErrorDetail()
+            if item.Unpack(detail):
+                details.append(detail)
+    return GatewayClientError(f"{action}: {exc.details()}", exc.code(), details)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    tx_id: str
+    result: bytes
+    block: int
+
+
+class GatewayClient:
+    def __init__(
+        self,
+        address: str,
+        signer: Signer,
+        tls_root: bytes | None = None,
+        hostname_override: str = "",
+    ) -> None:
+        options = [("grpc.max_receive_message_length", 100 * 1024 * 1024)]
+        if hostname_override:
+            options.append(("grpc.ssl_target_name_override", hostname_override))
+        if tls_root is None:
+            self.channel = grpc.aio.insecure_channel(address, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(tls_root)
+            self.channel = grpc.aio.secure_channel(address, credentials, options=options)
+        self.signer = signer
+        self.gateway = gateway_pb2_grpc.GatewayStub(self.channel)
+        self.endorser = peer_pb2_grpc.EndorserStub(self.channel)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> GatewayClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def _proposal(
+        self,
+        channel_id: str,
+        chaincode: str,
+        args: Sequence[str | bytes],
+        transient: dict[str, bytes] | None = None,
+    ) -> tuple[proposal_pb2.Proposal, proposal_pb2.SignedProposal, str]:
+        encoded = [a.encode() if isinstance(a, str) else a for a in args]
+        proposal, tx_id = build_proposal(self.signer, channel_id, chaincode, encoded, transient)
+        return proposal, sign_proposal(self.signer, proposal), tx_id
+
+    async def evaluate(
+        self, channel_id: str, chaincode: str, *args: str | bytes, target: Sequence[str] = ()
+    ) -> bytes:
+        _, signed, tx_id = self._proposal(channel_id, chaincode, args)
+        try:
+            response = await self.gateway.Evaluate(
+                gateway_pb2.EvaluateRequest(
+                    transaction_id=tx_id,
+                    channel_id=channel_id,
+                    proposed_transaction=signed,
+                    target_organizations=list(target),
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, "evaluate") from None
+        return response.result.payload
+
+    async def submit_async(
+        self,
+        channel_id: str,
+        chaincode: str,
+        *args: str | bytes,
+        endorsing_organizations: Sequence[str] = (),
+        transient: dict[str, bytes] | None = None,
+    ) -> tuple[str, bytes]:
+        """Endorse, sign and submit; return (txid, result) once the orderer accepted it."""
+        _, signed, tx_id = self._proposal(channel_id, chaincode, args, transient)
+        try:
+            endorsed = await self.gateway.Endorse(
+                gateway_pb2.EndorseRequest(
+                    transaction_id=tx_id,
+                    channel_id=channel_id,
+                    proposed_transaction=signed,
+                    endorsing_organizations=list(endorsing_organizations),
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, "endorse") from None
+        envelope = endorsed.prepared_transaction
+        envelope.signature = self.signer.sign(envelope.payload)
+        try:
+            await self.gateway.Submit(
+                gateway_pb2.SubmitRequest(
+                    transaction_id=tx_id, channel_id=channel_id, prepared_transaction=envelope
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, "submit") from None
+        return tx_id, _result_of(envelope)
+
+    async def commit_status(self, channel_id: str, tx_id: str) -> tuple[int, int]:
+        """(validation code, block number) once the gateway's peer committed ``tx_id``."""
+        request = gateway_pb2.CommitStatusRequest(
+            transaction_id=tx_id, channel_id=channel_id, identity=self.signer.creator
+        ).SerializeToString()
+        try:
+            response = await self.gateway.CommitStatus(
+                gateway_pb2.SignedCommitStatusRequest(
+                    request=request, signature=self.signer.sign(request)
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, "commit status") from None
+        return response.result, response.block_number
+
+    async def submit(
+        self, channel_id: str, chaincode: str, *args: str | bytes, **options
+    ) -> Submitted:
+        """Submit and wait for commit; a non-VALID commit raises ``CommitError``."""
+        tx_id, result = await self.submit_async(channel_id, chaincode, *args, **options)
+        code, block = await self.commit_status(channel_id, tx_id)
+        if code != Code.VALID:
+            raise CommitError(tx_id, code, block)
+        return Submitted(tx_id, result, block)
+
+    async def chaincode_events(
+        self, channel_id: str, chaincode: str, start_block: int | None = None, after_tx: str = ""
+    ) -> AsyncIterator[tuple[int, chaincode_event_pb2.ChaincodeEvent]]:
+        start = (
+            ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=start_block))
+            if start_block is not None
+            else ab_pb2.SeekPosition(next_commit=ab_pb2.SeekNextCommit())
+        )
+        request = gateway_pb2.ChaincodeEventsRequest(
+            channel_id=channel_id,
+            chaincode_id=chaincode,
+            identity=self.signer.creator,
+            start_position=start,
+            after_transaction_id=after_tx,
+        ).SerializeToString()
+        call = self.gateway.ChaincodeEvents(
+            gateway_pb2.SignedChaincodeEventsRequest(
+                request=request, signature=self.signer.sign(request)
+            )
+        )
+        try:
+            async for response in call:
+                for event in response.events:
+                    yield response.block_number, event
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise _error(exc, "chaincode events") from None
+
+    # -- admin proposals sent straight to this peer's endorser --------------------------
+
+    async def propose(
+        self, channel_id: str, chaincode: str, *args: str | bytes
+    ) -> proposal_response_pb2.ProposalResponse:
+        _, signed, _ = self._proposal(channel_id, chaincode, args)
+        response = await self.endorser.ProcessProposal(signed)
+        if response.response.status != 200:
+            raise GatewayClientError(
+                f"{chaincode} {args[0]!r}: {response.response.status} {response.response.message}"
+            )
+        return response
+
+
+def _result_of(envelope: common_pb2.Envelope) -> bytes:
+    """The chaincode's response payload, read back from the endorsed transaction."""
+    payload = common_pb2.Payload.FromString(envelope.payload)
+    return unpack_endorsed_action(payload.data)[1].response.payload

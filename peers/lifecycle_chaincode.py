@@ -1,0 +1,264 @@
+"""The ``_lifecycle`` system chaincode, run inside the peer: how a channel agrees on a
+chaincode definition, with the function names and protobuf arguments ``peer lifecycle``
+uses.
+
+- ``InstallChaincode`` / ``QueryInstalledChaincodes`` (no channel, org admin only):
+  keep a package on this peer.
+- ``ApproveChaincodeDefinitionForMyOrg`` (a transaction, endorsed by the org's own peer):
+  records the org's approval of exact parameters at the next sequence.
+- ``CheckCommitReadiness`` / ``QueryChaincodeDefinition(s)``: read what was agreed.
+- ``CommitChaincodeDefinition`` (a transaction): succeeds only when the approvals satisfy
+  the channel's ``LifecycleEndorsement`` policy, and writes the definition every peer
+  then validates against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from fabric_protos.peer import policy_pb2, proposal_pb2, proposal_response_pb2
+from fabric_protos.peer.lifecycle import lifecycle_pb2
+from google.protobuf.message import DecodeError, Message
+
+from ca.channelconfig import ChannelConfig
+from ca.errors import CaError
+from ca.msp import Msp, Role
+from chaincode.simulation import TxSimulator
+from peers.endorser import UnpackedProposal
+from peers.lifecycle import (
+    APPROVAL_PREFIX,
+    LIFECYCLE_NAMESPACE,
+    ChaincodeDefinition,
+    decode_definition,
+    definition_key,
+    encode_definition,
+)
+from peers.local_admin import require_local_admin
+from peers.packages import PackageError, PackageStore
+from peers.planning import policy_satisfied
+
+LIFECYCLE_POLICY = policy_pb2.ApplicationPolicy(
+    channel_config_policy_reference="/Channel/Application/LifecycleEndorsement"
+)
+_PARAMETERS = (
+    "sequence",
+    "version",
+    "endorsement_plugin",
+    "validation_plugin",
+    "validation_parameter",
+    "collections",
+    "init_required",
+)
+
+
+class LifecycleError(Exception):
+    """A lifecycle call that fails; the chaincode answers status 500 with this message."""
+
+
+def approval_key(name: str, sequence: int, mspid: str) -> str:
+    return f"{APPROVAL_PREFIX}{name}/{sequence}/{mspid}"
+
+
+def parameters_hash(args: Message) -> bytes:
+    """What an approval binds to: every definition parameter, not the package."""
+    params = lifecycle_pb2.CommitChaincodeDefinitionArgs()
+    _copy_parameters(args, params)
+    return hashlib.sha256(params.SerializeToString(deterministic=True)).digest()
+
+
+def _parse(message_type: type[Message], data: bytes, function: str) -> Message:
+    try:
+        return message_type.FromString(data)
+    except DecodeError:
+        raise LifecycleError(f"{function}: argument is not a {message_type.__name__}") from None
+
+
+def _copy_parameters(source: Message, target: Message) -> None:
+    for name in _PARAMETERS:
+        value = getattr(source, name)
+        if isinstance(value, Message):
+            getattr(target, name).CopyFrom(value)
+        else:
+            setattr(target, name, value)
+
+
+def _ok(payload: Message) -> proposal_response_pb2.Response:
+    return proposal_response_pb2.Response(status=200, payload=payload.SerializeToString())
+
+
+class LifecycleChaincode:
+    def __init__(self, local_msp: Msp, packages: PackageStore) -> None:
+        self.local_msp = local_msp
+        self.mspid = local_msp.mspid
+        self.packages = packages
+
+    async def __call__(
+        self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal
+    ) -> proposal_response_pb2.ProposalResponse:
+        """Channel-less calls (install, query installed): org admins only."""
+        require_local_admin(
+            self.local_msp, signed, unpacked.signature_header.creator, LIFECYCLE_NAMESPACE
+        )
+        args = list(unpacked.input.args)
+        function = args[0].decode() if args else ""
+        response = self.local(function, args[1] if len(args) > 1 else b"")
+        return proposal_response_pb2.ProposalResponse(version=1, response=response)
+
+    # -- peer-local functions -----------------------------------------------------------
+
+    def local(self, function: str, argument: bytes) -> proposal_response_pb2.Response:
+        """Install and query installed packages (the caller was checked to be an admin)."""
+        try:
+            if function == "InstallChaincode":
+                args = _parse(lifecycle_pb2.InstallChaincodeArgs, argument, function)
+                installed = self.packages.install(args.chaincode_install_package)
+                return _ok(
+                    lifecycle_pb2.InstallChaincodeResult(
+                        package_id=installed.package_id, label=installed.label
+                    )
+                )
+            if function == "QueryInstalledChaincodes":
+                Installed = lifecycle_pb2.QueryInstalledChaincodesResult.InstalledChaincode
+                return _ok(
+                    lifecycle_pb2.QueryInstalledChaincodesResult(
+                        installed_chaincodes=[
+                            Installed(package_id=p.package_id, label=p.label)
+                            for p in self.packages.installed()
+                        ]
+                    )
+                )
+        except (PackageError, LifecycleError) as exc:
+            return proposal_response_pb2.Response(status=500, message=str(exc))
+        return proposal_response_pb2.Response(
+            status=500, message=f"_lifecycle function {function!r} needs a channel"
+        )
+
+    # -- channel functions ----------------------------------------------------------------
+
+    def execute(
+        self,
+        channel_id: str,
+        config: ChannelConfig,
+        simulator: TxSimulator,
+        creator: bytes,
+        args: list[bytes],
+    ) -> proposal_response_pb2.Response:
+        function = args[0].decode() if args else ""
+        argument = args[1] if len(args) > 1 else b""
+        handlers = {
+            "ApproveChaincodeDefinitionForMyOrg": self._approve,
+            "CommitChaincodeDefinition": self._commit,
+            "CheckCommitReadiness": self._readiness,
+            "QueryChaincodeDefinition": self._query,
+            "QueryChaincodeDefinitions": self._query_all,
+        }
+        if function not in handlers:
+            return proposal_response_pb2.Response(
+                status=500, message=f"unknown _lifecycle function {function!r}"
+            )
+        try:
+            return handlers[function](channel_id, config, simulator, creator, argument)
+        except LifecycleError as exc:
+            return proposal_response_pb2.Response(status=500, message=f"{function}: {exc}")
+
+    def _current(self, simulator: TxSimulator, name: str) -> ChaincodeDefinition | None:
+        return decode_definition(
+            name, simulator.get_state(LIFECYCLE_NAMESPACE, definition_key(name))
+        )
+
+    def _next_sequence(self, simulator: TxSimulator, name: str, sequence: int) -> None:
+        current = self._current(simulator, name)
+        expected = (current.sequence if current else 0) + 1
+        if sequence != expected:
+            raise LifecycleError(
+                f"requested sequence is {sequence}, but new definition must be sequence {expected}"
+            )
+
+    def _approvals(
+        self, config: ChannelConfig, simulator: TxSimulator, name: str, args: Message
+    ) -> dict[str, bool]:
+        expected = parameters_hash(args)
+        return {
+            mspid: simulator.get_state(
+                LIFECYCLE_NAMESPACE, approval_key(name, args.sequence, mspid)
+            )
+            == expected
+            for mspid in config.organizations("Application")
+        }
+
+    def _approve(self, channel_id, config, simulator, creator, argument):
+        args = _parse(lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs, argument, "approve")
+        try:
+            msp, identity = config.msps.deserialize(creator)
+            roles = msp.roles(identity)
+        except CaError as exc:
+            raise LifecycleError(str(exc)) from None
+        if identity.mspid != self.mspid or Role.ADMIN not in roles:
+            raise LifecycleError(
+                f"an admin of {self.mspid} must approve for {self.mspid} "
+                f"(the creator is {identity.enrollment_id} of {identity.mspid})"
+            )
+        if not args.name:
+            raise LifecycleError("name is required")
+        self._next_sequence(simulator, args.name, args.sequence)
+        package = args.source.local_package.package_id
+        if package:
+            try:
+                self.packages.get(package)
+            except PackageError as exc:
+                raise LifecycleError(str(exc)) from None
+        simulator.put_state(
+            LIFECYCLE_NAMESPACE,
+            approval_key(args.name, args.sequence, self.mspid),
+            parameters_hash(args),
+        )
+        if package:
+            self.packages.record_approval(channel_id, args.name, args.sequence, package)
+        return _ok(lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgResult())
+
+    def _readiness(self, channel_id, config, simulator, creator, argument):
+        args = _parse(lifecycle_pb2.CheckCommitReadinessArgs, argument, "readiness")
+        self._next_sequence(simulator, args.name, args.sequence)
+        approvals = self._approvals(config, simulator, args.name, args)
+        return _ok(lifecycle_pb2.CheckCommitReadinessResult(approvals=approvals))
+
+    def _commit(self, channel_id, config, simulator, creator, argument):
+        args = _parse(lifecycle_pb2.CommitChaincodeDefinitionArgs, argument, "commit")
+        if not args.name:
+            raise LifecycleError("name is required")
+        self._next_sequence(simulator, args.name, args.sequence)
+        approvals = self._approvals(config, simulator, args.name, args)
+        agreed = {mspid for mspid, approved in approvals.items() if approved}
+        if not policy_satisfied(LIFECYCLE_POLICY, config, agreed):
+            raise LifecycleError(
+                f"chaincode definition not agreed to by enough orgs: approvals {approvals}"
+            )
+        result = lifecycle_pb2.QueryChaincodeDefinitionResult()
+        _copy_parameters(args, result)
+        simulator.put_state(
+            LIFECYCLE_NAMESPACE, definition_key(args.name), encode_definition(result)
+        )
+        return _ok(lifecycle_pb2.CommitChaincodeDefinitionResult())
+
+    def _query(self, channel_id, config, simulator, creator, argument):
+        args = _parse(lifecycle_pb2.QueryChaincodeDefinitionArgs, argument, "query")
+        current = self._current(simulator, args.name)
+        if current is None:
+            raise LifecycleError(f"namespace {args.name} is not defined")
+        result = lifecycle_pb2.QueryChaincodeDefinitionResult()
+        result.CopyFrom(current.result)
+        for mspid, approved in self._approvals(config, simulator, args.name, result).items():
+            result.approvals[mspid] = approved
+        return _ok(result)
+
+    def _query_all(self, channel_id, config, simulator, creator, argument):
+        Definition = lifecycle_pb2.QueryChaincodeDefinitionsResult.ChaincodeDefinition
+        definitions = []
+        for key, value in simulator.state.scan(
+            LIFECYCLE_NAMESPACE, "namespaces/", "namespaces/\U0010ffff"
+        ):
+            stored = lifecycle_pb2.QueryChaincodeDefinitionResult.FromString(value.value)
+            entry = Definition(name=key.removeprefix("namespaces/"))
+            _copy_parameters(stored, entry)
+            definitions.append(entry)
+        return _ok(lifecycle_pb2.QueryChaincodeDefinitionsResult(chaincode_definitions=definitions))

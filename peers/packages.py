@@ -1,0 +1,98 @@
+"""Chaincode packages installed on this peer, and which one each approved definition uses.
+
+Installing is local to a peer (``peer lifecycle chaincode install``): the package file is
+kept under ``packages/<package id>.tar.gz``. A chaincode-as-a-service package names the
+contract's address in its ``connection.json``; when an org approves a definition with a
+package ID, this peer records which package serves that (channel, name, sequence), so the
+endorser knows where to dial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaincode.errors import PackagingError
+from chaincode.packaging import package_id, read_package
+from peers.errors import PeerError
+
+
+class PackageError(PeerError):
+    """A package cannot be installed or is not installed."""
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    package_id: str
+    label: str
+    address: str
+
+
+class PackageStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._approved_file = directory / "approved.json"
+
+    def install(self, data: bytes) -> InstalledPackage:
+        try:
+            metadata, code = read_package(data)
+        except PackagingError as exc:
+            raise PackageError(str(exc)) from None
+        label = str(metadata.get("label", ""))
+        if metadata.get("type") != "ccaas":
+            raise PackageError(
+                f"package type {metadata.get('type')!r} is not supported; use a "
+                "chaincode-as-a-service package (type ccaas)"
+            )
+        try:
+            address = json.loads(code["connection.json"])["address"]
+        except (KeyError, ValueError) as exc:
+            raise PackageError(f"package {label}: connection.json has no address ({exc})") from None
+        identifier = package_id(label, data)
+        target = self.directory / f"{identifier}.tar.gz"
+        if target.exists():
+            raise PackageError(f"chaincode already successfully installed: {identifier}")
+        _write_atomically(target, data)
+        return InstalledPackage(identifier, label, address)
+
+    def get(self, identifier: str) -> InstalledPackage:
+        path = self.directory / f"{identifier}.tar.gz"
+        if not path.exists():
+            raise PackageError(f"chaincode install package '{identifier}' not found")
+        metadata, code = read_package(path.read_bytes())
+        return InstalledPackage(
+            identifier, metadata["label"], json.loads(code["connection.json"])["address"]
+        )
+
+    def installed(self) -> list[InstalledPackage]:
+        return [
+            self.get(p.name.removesuffix(".tar.gz"))
+            for p in sorted(self.directory.glob("*.tar.gz"))
+        ]
+
+    # -- approvals ---------------------------------------------------------------------
+
+    def _approvals(self) -> dict[str, str]:
+        if not self._approved_file.exists():
+            return {}
+        return json.loads(self._approved_file.read_text())
+
+    def record_approval(self, channel: str, name: str, sequence: int, identifier: str) -> None:
+        approvals = self._approvals()
+        approvals[f"{channel}/{name}/{sequence}"] = identifier
+        _write_atomically(self._approved_file, json.dumps(approvals, indent=2).encode())
+
+    def approved_package(self, channel: str, name: str, sequence: int) -> str | None:
+        return self._approvals().get(f"{channel}/{name}/{sequence}")
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    temporary = target.with_suffix(target.suffix + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.rename(target)

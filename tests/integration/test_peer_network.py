@@ -1,0 +1,75 @@
+"""A real network — orderer, two peers, a CCaaS contract, TLS — driven through the
+Gateway the way a client application drives Fabric."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fabric_protos.peer import transaction_pb2
+
+from network.gateway_client import CommitError, GatewayClient, GatewayClientError
+from tests.support.fabric_network import FabricNetwork
+from tests.support.orderer import CHANNEL
+from tests.support.pki import make_org
+
+Code = transaction_pb2.TxValidationCode
+
+
+@pytest.fixture
+async def network(tmp_path: Path) -> AsyncIterator[FabricNetwork]:
+    fabric = FabricNetwork(tmp_path)
+    try:
+        await fabric.start()
+        await fabric.join_and_deploy()
+        yield fabric
+    finally:
+        fabric.stop()
+
+
+async def test_submit_evaluate_and_conflicts(network: FabricNetwork) -> None:
+    async with network.client("Org1MSP") as org1, network.client("Org2MSP") as org2:
+        created = await org1.submit(CHANNEL, "basic", "CreateAsset", "a1", "blue", "5", "Tom", "9")
+        assert created.block > 0
+        # The other org's peer committed it too: its gateway reads the same value.
+        await org2.commit_status(CHANNEL, created.tx_id)
+        asset = json.loads(await org2.evaluate(CHANNEL, "basic", "ReadAsset", "a1"))
+        assert asset["Owner"] == "Tom"
+
+        # Two transfers of the same asset endorsed before either commits: one wins.
+        first, second = await asyncio.gather(
+            org1.submit_async(CHANNEL, "basic", "TransferAsset", "a1", "Ann"),
+            org2.submit_async(CHANNEL, "basic", "TransferAsset", "a1", "Bob"),
+        )
+        codes = sorted(
+            [
+                (await org1.commit_status(CHANNEL, first[0]))[0],
+                (await org1.commit_status(CHANNEL, second[0]))[0],
+            ]
+        )
+        assert codes == [Code.VALID, Code.MVCC_READ_CONFLICT]
+        with pytest.raises(CommitError, match="MVCC_READ_CONFLICT"):
+            await asyncio.gather(
+                org1.submit(CHANNEL, "basic", "TransferAsset", "a1", "Cy"),
+                org1.submit(CHANNEL, "basic", "TransferAsset", "a1", "Di"),
+            )
+
+
+async def test_gateway_errors_carry_details(network: FabricNetwork) -> None:
+    peer = network.peers["Org1MSP"]
+    stranger = make_org("Org9MSP").identity("mallory", "client")
+    async with GatewayClient(peer.address, stranger, peer.tls["ca"].read_bytes()) as client:
+        with pytest.raises(GatewayClientError) as failure:
+            await client.submit(CHANNEL, "basic", "CreateAsset", "x", "red", "1", "M", "1")
+    error = failure.value
+    assert "failed to endorse transaction" in str(error)
+    assert {d.msp_id for d in error.details} == {"Org1MSP", "Org2MSP"}
+    assert all("Org9MSP" in d.message for d in error.details)
+
+    async with network.client("Org1MSP") as client:
+        with pytest.raises(GatewayClientError, match="does not exist") as failure:
+            await client.evaluate(CHANNEL, "basic", "ReadAsset", "missing")
+        assert failure.value.details[0].msp_id == "Org1MSP"

@@ -1,0 +1,191 @@
+"""A whole network of real processes for tests: one orderer, a peer per organization, a
+chaincode-as-a-service contract, TLS everywhere — and the admin steps that make it usable
+(join, install, approve, commit), done through the same gateway and proposals a user's
+tools would use."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fabric_protos.peer import policy_pb2
+from fabric_protos.peer.lifecycle import lifecycle_pb2
+
+from ca.policy import from_string
+from ca.signing import SoftwareSigner
+from chaincode.packaging import Connection, build_package
+from network.gateway_client import GatewayClient
+from tests.support.orderer import CHANNEL, OrdererFixture
+from tests.support.pki import write_local_msp, write_tls
+from tests.support.processes import NodeProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "chaincode" / "samples"
+ORGS = ("Org1MSP", "Org2MSP")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class PeerProcess:
+    mspid: str
+    directory: Path
+    config: Path
+    tls: dict[str, Path]
+    process: NodeProcess | None = None
+    port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass
+class FabricNetwork:
+    root: Path
+    sample: str = "asset_transfer"
+    chaincode: str = "basic"
+    policy: str = "AND('Org1MSP.peer', 'Org2MSP.peer')"
+    orderer: OrdererFixture = field(init=False)
+    peers: dict[str, PeerProcess] = field(init=False, default_factory=dict)
+    contract: subprocess.Popen | None = field(init=False, default=None)
+    contract_address: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self.orderer = OrdererFixture(self.root / "orderer")
+        self.orgs = self.orderer.orgs
+        self.admins = {m: self.orgs[m].identity(f"admin.{m}", "admin") for m in ORGS}
+        self.users = {m: self.orgs[m].identity(f"user.{m}", "client") for m in ORGS}
+
+    # -- processes ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.orderer.start()
+        status, body = await self.orderer.join()
+        assert status == 201, body
+        self._start_contract()
+        ports = {m: free_port() for m in ORGS}
+        for mspid in ORGS:
+            self.peers[mspid] = self._write_peer(mspid, ports)
+        for peer in self.peers.values():
+            self.start_peer(peer)
+
+    def _start_contract(self) -> None:
+        self.contract_address = f"127.0.0.1:{free_port()}"
+        self.contract = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chaincode.runner",
+                str(SAMPLES / self.sample),
+                "--id",
+                f"{self.chaincode}_1.0",
+                "--address",
+                self.contract_address,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.contract.stdout is not None
+        for line in self.contract.stdout:
+            if "serving chaincode" in line:
+                return
+        raise AssertionError("the contract process did not start")
+
+    def _write_peer(self, mspid: str, ports: dict[str, int]) -> PeerProcess:
+        directory = self.root / mspid
+        org = self.orgs[mspid]
+        write_local_msp(org, directory / "msp", f"peer0.{mspid}", "peer")
+        tls = write_tls(org, directory / "tls", f"peer0.{mspid}", ("127.0.0.1", "localhost"))
+        others = "".join(
+            f"  - mspid: {other}\n    address: 127.0.0.1:{ports[other]}\n"
+            f"    tls_root: {self.root / other / 'tls' / 'ca.crt'}\n"
+            for other in ORGS
+            if other != mspid
+        )
+        config = directory / "peer.yaml"
+        config.write_text(
+            f"listen: 127.0.0.1:{ports[mspid]}\nmspid: {mspid}\nmsp_dir: msp\ndata_dir: data\n"
+            f"tls:\n  cert: {tls['cert']}\n  key: {tls['key']}\n"
+            f"orderers:\n  - address: 127.0.0.1:{self.orderer.port}\n"
+            f"    tls_root: {self.orderer.tls_paths['ca']}\n"
+            f"peers:\n{others}"
+        )
+        return PeerProcess(mspid, directory, config, tls)
+
+    def start_peer(self, peer: PeerProcess) -> None:
+        peer.process = NodeProcess(["node", "run", "peer", "--config", str(peer.config)])
+        peer.port = int(peer.process.wait_for(r"listening on port (\d+)").group(1))
+
+    def stop(self) -> None:
+        for peer in self.peers.values():
+            if peer.process is not None:
+                peer.process.stop()
+        if self.contract is not None:
+            self.contract.terminate()
+            self.contract.wait(timeout=10)
+        self.orderer.stop()
+
+    # -- clients --------------------------------------------------------------------------
+
+    def client(self, mspid: str, signer: SoftwareSigner | None = None) -> GatewayClient:
+        peer = self.peers[mspid]
+        return GatewayClient(peer.address, signer or self.users[mspid], peer.tls["ca"].read_bytes())
+
+    # -- the admin steps ----------------------------------------------------------------
+
+    async def join_and_deploy(self) -> None:
+        genesis = self.orderer.genesis().SerializeToString()
+        package = build_package(
+            SAMPLES / self.sample, f"{self.chaincode}_1.0", Connection(self.contract_address)
+        )
+        package_ids = {}
+        for mspid in ORGS:
+            async with self.client(mspid, self.admins[mspid]) as admin:
+                await admin.propose("", "cscc", "JoinChain", genesis)
+                installed = await admin.propose(
+                    "",
+                    "_lifecycle",
+                    "InstallChaincode",
+                    lifecycle_pb2.InstallChaincodeArgs(
+                        chaincode_install_package=package
+                    ).SerializeToString(),
+                )
+                result = lifecycle_pb2.InstallChaincodeResult.FromString(installed.response.payload)
+                package_ids[mspid] = result.package_id
+        validation = policy_pb2.ApplicationPolicy(
+            signature_policy=from_string(self.policy)
+        ).SerializeToString()
+        for mspid in ORGS:
+            approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
+                name=self.chaincode, version="1.0", sequence=1, validation_parameter=validation
+            )
+            approve.source.local_package.package_id = package_ids[mspid]
+            async with self.client(mspid, self.admins[mspid]) as admin:
+                await admin.submit(
+                    CHANNEL,
+                    "_lifecycle",
+                    "ApproveChaincodeDefinitionForMyOrg",
+                    approve.SerializeToString(),
+                    endorsing_organizations=[mspid],
+                )
+        commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
+            name=self.chaincode, version="1.0", sequence=1, validation_parameter=validation
+        )
+        async with self.client("Org1MSP", self.admins["Org1MSP"]) as admin:
+            committed = await admin.submit(
+                CHANNEL, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString()
+            )
+        # Both peers have the definition once both committed that block.
+        for mspid in ORGS:
+            async with self.client(mspid) as client:
+                await client.commit_status(CHANNEL, committed.tx_id)
