@@ -316,4 +316,9 @@ class Api:
         }
 
     async def _ping(self, request: web.Request) -> web.Response:
+        """Health: 503 once the ledger failed, so a supervisor restarts the process."""
+        if self.service.broken is not None:
+            return web.json_response(
+                {"Status": "failed", "Reason": self.service.broken}, status=503
+            )
         return web.json_response({"Status": "ok"})

@@ -107,9 +107,14 @@ def build(data: Path, config: Config) -> tuple[ControlPlane, web.Application]:
     return service, api.app()
 
 
-async def _sweep_forever(service: ControlPlane, seconds: float) -> None:
-    while True:
+async def _sweep_forever(service: ControlPlane, seconds: float, stop: asyncio.Event) -> None:
+    """Write expiries on time; stop the process if the ledger failed (restart replays it)."""
+    while not stop.is_set():
         await asyncio.sleep(seconds)
+        if service.broken is not None:
+            log.error("stopping: the ledger failed: %s", service.broken)
+            stop.set()
+            return
         try:
             await service.sweep()
         except Exception:
@@ -131,7 +136,7 @@ async def serve(data: Path, port: int, config: Config, ready: Any = None) -> Non
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    sweeper = asyncio.create_task(_sweep_forever(service, config.sweep_seconds))
+    sweeper = asyncio.create_task(_sweep_forever(service, config.sweep_seconds, stop))
     try:
         await stop.wait()
     finally:
@@ -141,3 +146,5 @@ async def serve(data: Path, port: int, config: Config, ready: Any = None) -> Non
         await runner.cleanup()
         with contextlib.suppress(StoreError):
             service.store.close()
+    if service.broken is not None:
+        raise StoreError(f"the control-plane ledger failed: {service.broken}")

@@ -213,6 +213,11 @@ class ControlPlane:
 
     # ---- committing ----------------------------------------------------------------------
 
+    @property
+    def broken(self) -> str | None:
+        """Why the ledger failed, if it did: the process must restart and replay."""
+        return self._broken
+
     def _check_healthy(self) -> None:
         if self._broken is not None:
             raise InternalServiceErrorException(f"the control plane stopped: {self._broken}")

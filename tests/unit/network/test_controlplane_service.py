@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from network.controlplane.client import HistoryNotVerified, verify_history
-from network.controlplane.errors import IllegalActionException, InvalidRequestException
+from network.controlplane.errors import (
+    IllegalActionException,
+    InternalServiceErrorException,
+    InvalidRequestException,
+    StoreError,
+)
 from network.controlplane.events import GovernanceEvent
 from network.controlplane.service import ControlPlane, ManualClock
 from network.controlplane.store import JournalStore
@@ -212,3 +218,40 @@ async def test_partiql_over_the_callers_view(tmp_path: Path) -> None:
         with pytest.raises(InvalidRequestException, match=message):
             await cp.query(A, {"Statement": bad})
     cp.store.close()
+
+
+class FailingStore(JournalStore):
+    """A real journal whose writes start failing, as a full or broken disk would."""
+
+    fail = False
+
+    def submit(self, info: Any, changes: Any, now: Any) -> Future:
+        if not self.fail:
+            return super().submit(info, changes, now)
+        failed: Future = Future()
+        failed.set_exception(StoreError("disk full"))
+        return failed
+
+
+async def test_a_failed_write_stops_the_service(tmp_path: Path) -> None:
+    store = FailingStore.open(tmp_path / "ledger")
+    cp = ControlPlane(store, ManualClock())
+    created = await cp.create_network(A, network_body())
+    store.fail = True
+    with pytest.raises(InternalServiceErrorException, match="disk full"):
+        await cp.create_proposal(
+            A,
+            created["NetworkId"],
+            {
+                "ClientRequestToken": "f",
+                "MemberId": created["MemberId"],
+                "Actions": {"Invitations": [{"Principal": B}]},
+            },
+        )
+    assert cp.broken is not None
+    with pytest.raises(InternalServiceErrorException, match="stopped"):
+        await cp.get_network(A, created["NetworkId"])  # nothing is served from memory
+    store.close()
+    again = open_service(tmp_path / "ledger")  # a restart replays only what is durable
+    assert (await again.list_proposals(A, created["NetworkId"], {}))["Proposals"] == []
+    again.store.close()
