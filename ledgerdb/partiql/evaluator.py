@@ -255,7 +255,7 @@ class _Evaluator:
             except TypeError:
                 detail = f"parameter {position} is not an Ion value: {type(value).__name__}"
                 raise PartiQLTypeError("parameters", detail) from None
-        wanted = sum(1 for node in walk(statement) if isinstance(node, ast.Param))
+        wanted = _parameter_count(statement)
         if wanted != len(self.parameters):
             raise PartiQLEvaluationError(
                 f"the statement has {wanted} parameter(s) (?) but {len(self.parameters)} were given"
@@ -861,6 +861,21 @@ class _Evaluator:
         if query.limit is None:
             return values[start:]
         return values[start : start + _count("LIMIT", self.eval(query.limit, env))]
+
+
+_PARAMETER_COUNTS: dict[int, tuple[ast.Statement, int]] = {}
+
+
+def _parameter_count(statement: ast.Statement) -> int:
+    """How many ``?`` a statement has; remembered per (cached, immutable) statement."""
+    entry = _PARAMETER_COUNTS.get(id(statement))
+    if entry is not None and entry[0] is statement:
+        return entry[1]
+    count = sum(1 for node in walk(statement) if isinstance(node, ast.Param))
+    if len(_PARAMETER_COUNTS) >= 4096:
+        _PARAMETER_COUNTS.clear()
+    _PARAMETER_COUNTS[id(statement)] = (statement, count)
+    return count
 
 
 def _star(row: Env, sources: int) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from amazon.ion.symbols import SymbolToken
+
 from ledgerdb.partiql import ast
 from ledgerdb.partiql.catalog import Catalog, TableSource
 
@@ -294,19 +296,39 @@ def _conjuncts(expr: ast.Expr | None) -> Iterator[ast.Expr]:
         yield expr
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_NODES: set[type] = set()
+
+
+def _node_fields(node: Any) -> tuple[str, ...] | None:
+    """The field names of an AST node class (cached: this runs for every node, every
+    statement), or None for values that are not nodes."""
+    node_type = type(node)
+    names = _FIELDS.get(node_type)
+    if names is None:
+        if node_type in _NOT_NODES:
+            return None
+        if not dataclasses.is_dataclass(node) or isinstance(node, type):
+            _NOT_NODES.add(node_type)
+            return None
+        names = _FIELDS[node_type] = tuple(f.name for f in dataclasses.fields(node))
+    return names
+
+
 def children(node: Any) -> Iterator[Any]:
     """The AST nodes directly inside ``node`` (through tuples, e.g. CASE's WHEN pairs)."""
-    if not dataclasses.is_dataclass(node):
+    names = _node_fields(node)
+    if names is None:
         return
-    for f in dataclasses.fields(node):
-        yield from _flatten(getattr(node, f.name))
+    for name in names:
+        yield from _flatten(getattr(node, name))
 
 
 def _flatten(value: Any) -> Iterator[Any]:
-    if isinstance(value, tuple):
+    if isinstance(value, tuple) and not isinstance(value, SymbolToken):
         for item in value:
             yield from _flatten(item)
-    elif dataclasses.is_dataclass(value):
+    elif _node_fields(value) is not None:
         yield value
 
 
