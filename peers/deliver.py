@@ -87,25 +87,35 @@ class PeerDeliver(events_pb2_grpc.DeliverServicer):
                 log.info("deliver refused: %s", error)
             yield events_pb2.DeliverResponse(status=status)
 
-    def Deliver(
+    async def Deliver(
         self, request_iterator: Requests, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.DeliverResponse]:
-        return self._serve(request_iterator, lambda b: events_pb2.DeliverResponse(block=b))
+        async for response in self._serve(request_iterator, _full):
+            yield response
 
-    def DeliverFiltered(
+    async def DeliverFiltered(
         self, request_iterator: Requests, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.DeliverResponse]:
-        return self._serve(
-            request_iterator, lambda b: events_pb2.DeliverResponse(filtered_block=filtered_block(b))
-        )
+        async for response in self._serve(request_iterator, _filtered):
+            yield response
 
-    def DeliverWithPrivateData(
+    async def DeliverWithPrivateData(
         self, request_iterator: Requests, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.DeliverResponse]:
-        # No private data store yet: blocks come with an empty private data map.
-        return self._serve(
-            request_iterator,
-            lambda b: events_pb2.DeliverResponse(
-                block_and_private_data=events_pb2.BlockAndPrivateData(block=b)
-            ),
-        )
+        async for response in self._serve(request_iterator, _with_private_data):
+            yield response
+
+
+def _full(block: common_pb2.Block) -> events_pb2.DeliverResponse:
+    return events_pb2.DeliverResponse(block=block)
+
+
+def _filtered(block: common_pb2.Block) -> events_pb2.DeliverResponse:
+    return events_pb2.DeliverResponse(filtered_block=filtered_block(block))
+
+
+def _with_private_data(block: common_pb2.Block) -> events_pb2.DeliverResponse:
+    """No private data store yet: blocks come with an empty private data map."""
+    return events_pb2.DeliverResponse(
+        block_and_private_data=events_pb2.BlockAndPrivateData(block=block)
+    )

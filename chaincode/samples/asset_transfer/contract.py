@@ -1,7 +1,9 @@
 """Assets with an ID, colour, size, owner and appraised value.
 
 The JSON matches the Go sample byte for byte (fields in alphabetical order, no spaces),
-so the Fabric gateway application samples read these assets unchanged.
+so the Fabric gateway application samples read these assets unchanged. Like
+fabric-samples' asset-transfer-events, every change emits a chaincode event named after
+the function, carrying the asset's JSON.
 """
 
 import json
@@ -21,6 +23,12 @@ def _asset(asset_id: str, color: str, size: int, owner: str, appraised_value: in
 
 def _encode(value) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+async def _save(ctx: TransactionContext, asset: dict, event: str) -> None:
+    encoded = _encode(asset).encode()
+    await ctx.get_stub().put_state(asset["ID"], encoded)
+    ctx.get_stub().set_event(event, encoded)
 
 
 INITIAL_ASSETS = [
@@ -55,7 +63,7 @@ class AssetTransfer(Contract):
         if await self.AssetExists(ctx, asset_id):
             raise ValueError(f"the asset {asset_id} already exists")
         asset = _asset(asset_id, color, size, owner, appraised_value)
-        await ctx.get_stub().put_state(asset_id, _encode(asset).encode())
+        await _save(ctx, asset, "CreateAsset")
 
     async def ReadAsset(self, ctx: TransactionContext, asset_id: str) -> str:
         value = await ctx.get_stub().get_state(asset_id)
@@ -75,12 +83,14 @@ class AssetTransfer(Contract):
         if not await self.AssetExists(ctx, asset_id):
             raise ValueError(f"the asset {asset_id} does not exist")
         asset = _asset(asset_id, color, size, owner, appraised_value)
-        await ctx.get_stub().put_state(asset_id, _encode(asset).encode())
+        await _save(ctx, asset, "UpdateAsset")
 
     async def DeleteAsset(self, ctx: TransactionContext, asset_id: str) -> None:
         if not await self.AssetExists(ctx, asset_id):
             raise ValueError(f"the asset {asset_id} does not exist")
+        asset = await ctx.get_stub().get_state(asset_id)
         await ctx.get_stub().delete_state(asset_id)
+        ctx.get_stub().set_event("DeleteAsset", asset)
 
     async def AssetExists(self, ctx: TransactionContext, asset_id: str) -> bool:
         return bool(await ctx.get_stub().get_state(asset_id))
@@ -89,7 +99,7 @@ class AssetTransfer(Contract):
         asset = json.loads(await self.ReadAsset(ctx, asset_id))
         old_owner = asset["Owner"]
         asset["Owner"] = new_owner
-        await ctx.get_stub().put_state(asset_id, _encode(asset).encode())
+        await _save(ctx, asset, "TransferAsset")
         return old_owner
 
     async def GetAllAssets(self, ctx: TransactionContext) -> str:

@@ -27,11 +27,14 @@ async def test_create_read_update_transfer_delete(chaincode_harness):
         "a1": b'{"AppraisedValue":50,"Color":"red","ID":"a1","Owner":"Ann","Size":3}'
     }
     assert created.reads() == {"a1": None}
+    assert created.event.name == "CreateAsset"
+    assert created.event.json()["Owner"] == "Ann"
     assert (await chaincode_harness.query("AssetExists", "a1")).payload == b"true"
     updated = await chaincode_harness.invoke("UpdateAsset", "a1", "green", 4, "Ann", 60)
     assert updated.ok
     transferred = await chaincode_harness.invoke("TransferAsset", "a1", "Bob")
     assert transferred.text == "Ann"
+    assert (transferred.event.name, transferred.event.json()["Owner"]) == ("TransferAsset", "Bob")
     assert chaincode_harness.get_json("a1")["Owner"] == "Bob"
     assert (await chaincode_harness.invoke("DeleteAsset", "a1")).ok
     assert (await chaincode_harness.query("AssetExists", "a1")).payload == b"false"
