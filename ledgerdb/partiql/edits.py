@@ -37,7 +37,7 @@ def _child(container: Any, step: str | int) -> Any:
         if isinstance(container, list) and 0 <= step < len(container):
             return container[step]
         return MISSING
-    if isinstance(container, dict):
+    if kind(container) is Kind.STRUCT:
         return container.get(step, MISSING)
     return MISSING
 
@@ -55,12 +55,12 @@ def assign(document: Any, steps: list[str | int], value: Any) -> None:
                 return
             current = current[step]
             continue
-        if not isinstance(current, dict):
+        if kind(current) is not Kind.STRUCT:
             raise PartiQLTypeError("SET", f"cannot set field {step!r} of a non-struct value")
         if last:
             current[step] = value
             return
-        if not isinstance(current.get(step), dict | list):
+        if kind(current.get(step)) not in (Kind.STRUCT, Kind.LIST, Kind.SEXP):
             current[step] = {}
         current = current[step]
 
@@ -74,7 +74,7 @@ def remove(document: Any, steps: list[str | int]) -> None:
     last = steps[-1]
     if isinstance(last, int) and isinstance(parent, list) and 0 <= last < len(parent):
         del parent[last]
-    elif isinstance(last, str) and isinstance(parent, dict):
+    elif isinstance(last, str) and kind(parent) is Kind.STRUCT:
         parent.pop(last, None)
 
 
@@ -91,7 +91,7 @@ def insert_into(target: Any, value: Any, key: Any) -> None:
                 f"INSERT INTO a list: AT {key!r} is not a position from 0 to {len(target)}"
             )
         return
-    if not isinstance(target, dict):
+    if kind(target) is not Kind.STRUCT:
         raise PartiQLTypeError("INSERT INTO", "the target must be a list or a struct")
     if key is None or kind(key) is not Kind.TEXT:
         raise PartiQLSemanticError("INSERT INTO a struct needs AT 'field name'")

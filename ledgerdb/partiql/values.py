@@ -24,6 +24,7 @@ from amazon.ion.simple_types import (
     IonPyDict,
     IonPyFloat,
     IonPyInt,
+    IonPyList,
     IonPyNull,
     IonPySymbol,
     IonPyText,
@@ -419,16 +420,18 @@ def _number_key(value: Value) -> Any:
 def plain(value: Value) -> Value:
     """A deep, mutable copy that ``simpleion.dumps`` can write (bags become lists).
 
-    Scalars stay as they are (IonPy scalars keep their Ion type); containers become plain
-    ``dict``/``list`` so that a document can be modified without touching the stored one.
+    Scalars stay as they are (IonPy scalars keep their Ion type and annotations);
+    containers are rebuilt so a document can be edited without touching the stored one,
+    keeping their annotations (an annotated container is rebuilt as an IonPy container).
     """
     value_kind = kind(value)
+    annotations = getattr(value, "ion_annotations", ())
     if value_kind is Kind.STRUCT:
-        return {text(k): plain(v) for k, v in struct_items(value) if v is not MISSING}
+        fields = {text(k): plain(v) for k, v in struct_items(value) if v is not MISSING}
+        return IonPyDict.from_value(IonType.STRUCT, fields, annotations) if annotations else fields
     if value_kind in (Kind.LIST, Kind.BAG):
-        return [None if v is MISSING else plain(v) for v in value]
+        items = [None if v is MISSING else plain(v) for v in value]
+        return IonPyList.from_value(IonType.LIST, items, annotations) if annotations else items
     if value_kind is Kind.SEXP:
-        from amazon.ion.simple_types import IonPyList
-
-        return IonPyList.from_value(IonType.SEXP, [plain(v) for v in value])
+        return IonPyList.from_value(IonType.SEXP, [plain(v) for v in value], annotations)
     return value

@@ -189,3 +189,12 @@ def test_txid_returns_the_transaction_id_the_database_passes() -> None:
         "SELECT TXID() FROM <<0>>", MemoryCatalog(), transaction_id="L7S9iJqcn9W2M4qOEn27ay"
     )
     assert result.values == [{"_1": "L7S9iJqcn9W2M4qOEn27ay"}]
+
+
+def test_updates_keep_the_annotations_of_untouched_values() -> None:
+    catalog = MemoryCatalog()
+    catalog.create("T", [simpleion.loads("{k: 1, a: tag::{b: 1}, c: t2::[1, 2], d: x::5}")])
+    result = execute("UPDATE T AS t SET t.a.z = 2, t.e = 3 WHERE t.k = 1", catalog)
+    [change] = result.changes
+    text = simpleion.dumps(change.document, binary=False, omit_version_marker=True)
+    assert text == "{k:1,a:tag::{b:1,z:2},c:t2::[1,2],d:x::5,e:3}"
