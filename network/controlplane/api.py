@@ -24,6 +24,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from network.controlplane import sigv4
+from network.controlplane.clock import ManualClock
 from network.controlplane.errors import (
     AccessDeniedException,
     ControlPlaneError,
@@ -31,7 +32,7 @@ from network.controlplane.errors import (
     InvalidRequestException,
     ThrottlingException,
 )
-from network.controlplane.service import ControlPlane, ManualClock
+from network.controlplane.service import ControlPlane
 from network.controlplane.validation import Int, ResourceIdString, Struct
 
 log = logging.getLogger(__name__)

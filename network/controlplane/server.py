@@ -22,9 +22,11 @@ from aiohttp import web
 
 from network.controlplane import sigv4
 from network.controlplane.api import Api, Auth, Limiter
+from network.controlplane.clock import ManualClock, SystemClock
 from network.controlplane.errors import StoreError
+from network.controlplane.passwords import Secrets
 from network.controlplane.resources import DEFAULT_REGION
-from network.controlplane.service import ControlPlane, ManualClock, Secrets, SystemClock
+from network.controlplane.service import ControlPlane
 from network.controlplane.store import JournalStore
 
 log = logging.getLogger(__name__)

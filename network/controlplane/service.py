@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from network.controlplane import resources as res
 from network.controlplane import validation as shapes
+from network.controlplane.clock import Clock, SystemClock
 from network.controlplane.errors import (
     AccessDeniedException,
     IllegalActionException,
@@ -41,6 +40,8 @@ from network.controlplane.errors import (
     TooManyTagsException,
 )
 from network.controlplane.events import EventBus, EventFeed, GovernanceEvent, events_for
+from network.controlplane.pagination import by_creation, paginate
+from network.controlplane.passwords import Secrets
 from network.controlplane.query import run_query
 from network.controlplane.store import Change, Store, compact, settled
 from network.controlplane.tables import Tables
@@ -52,51 +53,6 @@ LIVE_MEMBER = ("CREATING", "AVAILABLE", "UPDATING")
 LIVE_NODE = ("CREATING", "AVAILABLE", "UPDATING", "UNHEALTHY", "FAILED")
 MAX_TAGS = 50
 Document = dict[str, Any]
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock tests move by hand (``--config`` ``clock: manual``); starts at real time."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, seconds: float) -> datetime:
-        self._now += timedelta(seconds=seconds)
-        return self._now
-
-
-class Secrets:
-    """Members' CA admin passwords: kept out of the immutable journal, in a 0600 file."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._values: dict[str, str] = {}
-        if path is not None and path.exists():
-            self._values = json.loads(path.read_text())
-
-    def put(self, member_id: str, password: str) -> None:
-        self._values[member_id] = password
-        if self.path is None:
-            return
-        temporary = self.path.with_suffix(".tmp")
-        temporary.touch(mode=0o600)
-        temporary.write_text(json.dumps(self._values))
-        temporary.replace(self.path)
-
-    def get(self, member_id: str) -> str | None:
-        return self._values.get(member_id)
 
 
 class Txn:
@@ -139,42 +95,6 @@ def _fingerprint(params: Mapping[str, Any]) -> str:
 
     text = json.dumps(scrub(params), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _encode_token(key: Sequence[str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
-
-
-def _decode_token(token: str) -> tuple[str, ...]:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidRequestException(f"nextToken '{token}' is not a token we issued") from None
-    if not isinstance(key, list) or not all(isinstance(part, str) for part in key):
-        raise InvalidRequestException(f"nextToken '{token}' is not a token we issued")
-    return tuple(key)
-
-
-def paginate(
-    rows: Iterable[Mapping[str, Any]],
-    key: Callable[[Mapping[str, Any]], tuple[str, ...]],
-    max_results: int | None,
-    next_token: str | None,
-    limit: int,
-) -> tuple[list[Mapping[str, Any]], str | None]:
-    """One page in a stable order; the token is the sort key of the last row returned."""
-    ordered = sorted(rows, key=key)
-    if next_token:
-        after = _decode_token(next_token)
-        ordered = [row for row in ordered if key(row) > after]
-    size = max_results or limit
-    page = ordered[:size]
-    token = _encode_token(key(page[-1])) if len(ordered) > size else None
-    return page, token
-
-
-def _by_creation(row: Mapping[str, Any]) -> tuple[str, ...]:
-    return (row["CreationDate"], row.get("Id") or row.get("ProposalId") or row["InvitationId"])
 
 
 class ControlPlane:
@@ -491,7 +411,7 @@ class ControlPlane:
                 and params.get("status") in (None, n["Status"])
             ]
             page, token = paginate(
-                rows, _by_creation, params.get("maxResults"), params.get("nextToken"), 10
+                rows, by_creation, params.get("maxResults"), params.get("nextToken"), 10
             )
             answer: dict[str, Any] = {
                 "Networks": [res.project(n, res.NETWORK_SUMMARY) for n in page]
@@ -613,7 +533,7 @@ class ControlPlane:
                 and owned in (None, m["Owner"] == caller)
             ]
             page, token = paginate(
-                rows, _by_creation, params.get("maxResults"), params.get("nextToken"), 20
+                rows, by_creation, params.get("maxResults"), params.get("nextToken"), 20
             )
             fields = (*res.MEMBER_SUMMARY, "IsOwned")
             answer: dict[str, Any] = {"Members": [res.project(m, fields) for m in page]}
@@ -775,7 +695,7 @@ class ControlPlane:
                 and params.get("status") in (None, n["Status"])
             ]
             page, token = paginate(
-                rows, _by_creation, params.get("maxResults"), params.get("nextToken"), 20
+                rows, by_creation, params.get("maxResults"), params.get("nextToken"), 20
             )
             answer: dict[str, Any] = {"Nodes": [res.project(n, res.NODE_SUMMARY) for n in page]}
             if token:
@@ -969,7 +889,7 @@ class ControlPlane:
             self._visible_network(caller, network_id)
             rows = [p for p in self.tables.rows("proposals") if p["NetworkId"] == network_id]
             page, token = paginate(
-                rows, _by_creation, params.get("maxResults"), params.get("nextToken"), 100
+                rows, by_creation, params.get("maxResults"), params.get("nextToken"), 100
             )
             answer: dict[str, Any] = {
                 "Proposals": [res.project(p, res.PROPOSAL_SUMMARY) for p in page]
@@ -1068,7 +988,7 @@ class ControlPlane:
         def read() -> dict[str, Any]:
             rows = [i for i in self.tables.rows("invitations") if i["Principal"] == caller]
             page, token = paginate(
-                rows, _by_creation, params.get("maxResults"), params.get("nextToken"), 100
+                rows, by_creation, params.get("maxResults"), params.get("nextToken"), 100
             )
             invitations = []
             for invitation in page:

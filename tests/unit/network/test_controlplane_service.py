@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from network.controlplane.client import HistoryNotVerified, verify_history
+from network.controlplane.clock import ManualClock
 from network.controlplane.errors import (
     IllegalActionException,
     InternalServiceErrorException,
@@ -17,7 +18,7 @@ from network.controlplane.errors import (
     StoreError,
 )
 from network.controlplane.events import GovernanceEvent
-from network.controlplane.service import ControlPlane, ManualClock
+from network.controlplane.service import ControlPlane
 from network.controlplane.store import JournalStore
 
 A, B, C = "111111111111", "222222222222", "333333333333"
