@@ -26,7 +26,7 @@ from typing import NoReturn
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
+from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
     peer_pb2_grpc,
@@ -39,6 +39,7 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from ca.errors import CaError
+from peers.broadcaster import Broadcaster
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.endorser import Endorser, ProposalRefused, unpack_proposal
 from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
@@ -101,7 +102,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         self._channels = channels
         self._peers = peers
         self._orderers = orderers
-        self._orderer_channels: dict[str, grpc.aio.Channel] = {}
+        self._broadcasters: dict[str, Broadcaster] = {}
 
     def _channel(self, channel_id: str) -> PeerChannel:
         channel = self._channels(channel_id)
@@ -228,11 +229,11 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
 
     # -- submitting ----------------------------------------------------------------------
 
-    def _orderer_channel(self, endpoint: OrdererEndpoint) -> grpc.aio.Channel:
-        channel = self._orderer_channels.get(endpoint.address)
-        if channel is None:
-            channel = self._orderer_channels[endpoint.address] = endpoint.channel()
-        return channel
+    def _broadcaster(self, endpoint: OrdererEndpoint) -> Broadcaster:
+        broadcaster = self._broadcasters.get(endpoint.address)
+        if broadcaster is None:
+            broadcaster = self._broadcasters[endpoint.address] = Broadcaster(endpoint)
+        return broadcaster
 
     async def Submit(
         self, request: gateway_pb2.SubmitRequest, context: grpc.aio.ServicerContext
@@ -247,15 +248,15 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             details = []
             for endpoint in self._orderers():
                 try:
-                    stub = ab_pb2_grpc.AtomicBroadcastStub(self._orderer_channel(endpoint))
-                    call = stub.Broadcast(iter([envelope]), timeout=30)
-                    response: ab_pb2.BroadcastResponse = await call.read()
-                    call.cancel()
-                except grpc.aio.AioRpcError as exc:
+                    response = await self._broadcaster(endpoint).broadcast(envelope)
+                except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+                    reason = (
+                        f"{exc.code().name}: {exc.details()}"
+                        if isinstance(exc, grpc.aio.AioRpcError)
+                        else str(exc) or type(exc).__name__
+                    )
                     details.append(
-                        gateway_pb2.ErrorDetail(
-                            address=endpoint.address, message=f"{exc.code().name}: {exc.details()}"
-                        )
+                        gateway_pb2.ErrorDetail(address=endpoint.address, message=reason)
                     )
                     continue
                 if response.status == common_pb2.SUCCESS:
@@ -325,8 +326,8 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
                 )
 
     async def close(self) -> None:
-        for channel in self._orderer_channels.values():
-            await channel.close()
+        for broadcaster in self._broadcasters.values():
+            await broadcaster.close()
 
 
 def _start_block(position: ab_pb2.SeekPosition, height: int) -> int:

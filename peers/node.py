@@ -170,6 +170,7 @@ class PeerNode:
         self.channels: dict[str, PeerChannel] = {}
         self.packages = PackageStore(config.data_dir / "packages")
         self.endpoints: dict[str, ChaincodeEndpoint] = {}
+        self._resolved: dict[tuple[str, str, int], ChaincodeEndpoint] = {}
         self.remote_peers = [self._remote(p) for p in config.peers]
         self._join_lock = asyncio.Lock()
         self._server: grpc.aio.Server | None = None
@@ -190,18 +191,22 @@ class PeerNode:
         self, channel_id: str, definition: ChaincodeDefinition
     ) -> ChaincodeEndpoint | None:
         """Where the chaincode runs: the package this org approved for the definition's
-        sequence (its connection.json), else the peer config's ``chaincodes`` entry."""
-        package = self.packages.approved_package(channel_id, definition.name, definition.sequence)
-        address = (
-            self.packages.get(package).address
-            if package
-            else self.config.chaincodes.get(definition.name)
-        )
-        if address is None:
-            return None
-        if address not in self.endpoints:
-            self.endpoints[address] = ChaincodeEndpoint(address)
-        return self.endpoints[address]
+        sequence (its connection.json), else the peer config's ``chaincodes`` entry.
+        Resolved once per definition sequence, then cached."""
+        key = (channel_id, definition.name, definition.sequence)
+        if key not in self._resolved:
+            package = self.packages.approved_package(*key)
+            address = (
+                self.packages.get(package).address
+                if package
+                else self.config.chaincodes.get(definition.name)
+            )
+            if address is None:
+                return None
+            if address not in self.endpoints:
+                self.endpoints[address] = ChaincodeEndpoint(address)
+            self._resolved[key] = self.endpoints[address]
+        return self._resolved[key]
 
     @property
     def channels_dir(self) -> Path:

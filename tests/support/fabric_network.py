@@ -53,13 +53,17 @@ class FabricNetwork:
     sample: str = "asset_transfer"
     chaincode: str = "basic"
     policy: str = "AND('Org1MSP.peer', 'Org2MSP.peer')"
+    batch: dict[str, str] | None = None
     orderer: OrdererFixture = field(init=False)
     peers: dict[str, PeerProcess] = field(init=False, default_factory=dict)
     contract: subprocess.Popen | None = field(init=False, default=None)
     contract_address: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        self.orderer = OrdererFixture(self.root / "orderer")
+        if self.batch is None:
+            self.orderer = OrdererFixture(self.root / "orderer")
+        else:
+            self.orderer = OrdererFixture(self.root / "orderer", batch=self.batch)
         self.orgs = self.orderer.orgs
         self.admins = {m: self.orgs[m].identity(f"admin.{m}", "admin") for m in ORGS}
         self.users = {m: self.orgs[m].identity(f"user.{m}", "client") for m in ORGS}
