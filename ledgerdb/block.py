@@ -265,14 +265,27 @@ def prepare(
     size = len(info_bytes) + sum(len(entry.body) for entry in stored)
     if size > MAX_CONTENT_BYTES:
         raise InvalidInput(f"entries: a block holds at most {MAX_CONTENT_BYTES} bytes, got {size}")
-    return Transaction(txid, info_bytes, _info_hash(info_bytes), stored)
+    return Transaction(txid, info_bytes, _info_hash(transaction_info, info_bytes), stored)
 
 
 _EMPTY_STRUCT = simpleion.dumps({}, binary=True)
+# Python types that simpleion writes as exactly one Ion type (str → string, int → int,
+# bool → bool, None → null): a flat struct of these hashes the same before and after
+# the round trip through its stored bytes, so the round trip can be skipped.
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _info_hash(info: Any, info_bytes: bytes) -> bytes:
+    """IonHash of transactionInfo; always equal to the hash of its stored bytes."""
+    if type(info) is dict and all(
+        type(key) is str and type(value) in _PLAIN_SCALARS for key, value in info.items()
+    ):
+        return ion_hash(info)
+    return _stored_info_hash(info_bytes)
 
 
 @functools.lru_cache(maxsize=256)
-def _info_hash(info_bytes: bytes) -> bytes:
+def _stored_info_hash(info_bytes: bytes) -> bytes:
     """IonHash of stored transactionInfo bytes; repeated infos (often ``{}``) hash once."""
     return ion_hash(ion_value(info_bytes, "transaction_info"))
 
