@@ -169,19 +169,22 @@ class FabricNetwork:
         validation = policy_pb2.ApplicationPolicy(
             signature_policy=from_string(self.policy)
         ).SerializeToString()
+        approvals = []
         for mspid in ORGS:
             approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
                 name=self.chaincode, version="1.0", sequence=1, validation_parameter=validation
             )
             approve.source.local_package.package_id = package_ids[mspid]
             async with self.client(mspid, self.admins[mspid]) as admin:
-                await admin.submit(
+                approved = await admin.submit(
                     CHANNEL,
                     "_lifecycle",
                     "ApproveChaincodeDefinitionForMyOrg",
                     approve.SerializeToString(),
                     endorsing_organizations=[mspid],
                 )
+                approvals.append(approved.tx_id)
+        await self.wait_committed(approvals)
         commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
             name=self.chaincode, version="1.0", sequence=1, validation_parameter=validation
         )
@@ -189,7 +192,11 @@ class FabricNetwork:
             committed = await admin.submit(
                 CHANNEL, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString()
             )
-        # Both peers have the definition once both committed that block.
+        await self.wait_committed([committed.tx_id])
+
+    async def wait_committed(self, tx_ids: list[str]) -> None:
+        """Return once every peer has committed every one of ``tx_ids``."""
         for mspid in ORGS:
             async with self.client(mspid) as client:
-                await client.commit_status(CHANNEL, committed.tx_id)
+                for tx_id in tx_ids:
+                    await client.commit_status(CHANNEL, tx_id)
