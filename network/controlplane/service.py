@@ -273,13 +273,17 @@ class ControlPlane:
             )
 
     def _live_members(self, network_id: str, txn: Txn | None = None) -> list[Document]:
-        source = txn.tables if txn else self.tables
-        members = [
-            (txn.get("members", m["Id"]) if txn else dict(m))
-            for m in source.rows("members")
-            if m["NetworkId"] == network_id
-        ]
-        return [m for m in members if m["Status"] in LIVE_MEMBER]
+        """Members that count (electorate, limits), as the transaction would leave them."""
+        view = txn or Txn(self.tables)
+        ids = {m["Id"] for m in self.tables.rows("members") if m["NetworkId"] == network_id}
+        if txn is not None:
+            ids |= {
+                doc_id
+                for (table, doc_id), document in txn.staged.items()
+                if table == "members" and document["NetworkId"] == network_id
+            }
+        members = [view.get("members", member_id) for member_id in sorted(ids)]
+        return [m for m in members if m is not None and m["Status"] in LIVE_MEMBER]
 
     def _edition(self, network: Mapping[str, Any]) -> res.Edition:
         return res.EDITIONS[network["FrameworkAttributes"]["Fabric"]["Edition"]]
