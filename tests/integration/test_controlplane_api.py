@@ -535,3 +535,47 @@ def test_pagination_of_members_votes_and_filters(server: ControlPlaneProcess) ->
     expect("InvalidRequestException", first.list_members, NetworkId=network_id, Status="BOGUS")
     expect("InvalidRequestException", first.list_members, NetworkId=network_id, MaxResults=21)
     expect("InvalidRequestException", first.list_proposals, NetworkId=network_id, MaxResults=101)
+
+
+def test_refused_requests_write_nothing(server: ControlPlaneProcess) -> None:  # noqa: F811
+    owner = client(server.url, account())
+    network_id, member_id = create_network(owner)
+    proposal_id = owner.create_proposal(
+        NetworkId=network_id,
+        MemberId=member_id,
+        Actions={"Invitations": [{"Principal": "123123123123"}]},
+    )["ProposalId"]
+    owner.vote_on_proposal(
+        NetworkId=network_id, ProposalId=proposal_id, VoterMemberId=member_id, Vote="YES"
+    )
+    stranger = client(server.url, account())
+    tip = server.internal("/ping")["LedgerTip"]
+    vote = {"NetworkId": network_id, "ProposalId": proposal_id, "Vote": "YES"}
+    expect("AccessDeniedException", stranger.vote_on_proposal, VoterMemberId=member_id, **vote)
+    expect("ResourceNotFoundException", owner.vote_on_proposal, VoterMemberId="m-NOBODY", **vote)
+    expect("IllegalActionException", owner.vote_on_proposal, VoterMemberId=member_id, **vote)
+    expect(
+        "ResourceNotFoundException",
+        owner.vote_on_proposal,
+        NetworkId=network_id,
+        ProposalId="p-NOPE",
+        VoterMemberId=member_id,
+        Vote="NO",
+    )
+    expect(
+        "InvalidRequestException",
+        owner.create_node,
+        NetworkId=network_id,
+        MemberId=member_id,
+        NodeConfiguration={"InstanceType": "bc.x9.huge"},
+    )
+    expect(
+        "InvalidRequestException",
+        owner.create_network,
+        Name="   ",
+        Framework="HYPERLEDGER_FABRIC",
+        FrameworkVersion="2.2",
+        VotingPolicy=policy(),
+        MemberConfiguration=member_config("a"),
+    )
+    assert server.internal("/ping")["LedgerTip"] == tip
