@@ -62,12 +62,32 @@ class ChannelFixture:
         endorsers: tuple[str, ...] = ("Org1MSP", "Org2MSP"),
         results: bytes | None = None,
     ) -> common_pb2.Envelope:
-        client = client or self.clients["Org1MSP"]
-        proposal, _ = build_proposal(client, CHANNEL, chaincode, [b"invoke"])
-        action = proposal_pb2.ChaincodeAction(
-            results=rwset.to_proto().SerializeToString() if results is None else results,
-            response=proposal_response_pb2.Response(status=200),
-            chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode, version=version),
+        return endorsed_transaction(
+            client or self.clients["Org1MSP"],
+            [self.peers[m] for m in endorsers],
+            rwset,
+            chaincode,
+            version,
+            results,
         )
-        responses = [sign_endorsement(self.peers[m], proposal, action) for m in endorsers]
-        return build_transaction_envelope(client, proposal, responses)
+
+
+def endorsed_transaction(
+    client: SoftwareSigner,
+    endorsers: list[SoftwareSigner],
+    rwset: TxRWSet,
+    chaincode: str = "basic",
+    version: str = "1.0",
+    results: bytes | None = None,
+    channel_id: str = CHANNEL,
+) -> common_pb2.Envelope:
+    """A signed transaction whose read/write set the test chose, endorsed by ``endorsers``
+    exactly as peers sign — how a test crafts what no honest endorser would produce."""
+    proposal, _ = build_proposal(client, channel_id, chaincode, [b"invoke"])
+    action = proposal_pb2.ChaincodeAction(
+        results=rwset.to_proto().SerializeToString() if results is None else results,
+        response=proposal_response_pb2.Response(status=200),
+        chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode, version=version),
+    )
+    responses = [sign_endorsement(peer, proposal, action) for peer in endorsers]
+    return build_transaction_envelope(client, proposal, responses)
