@@ -14,8 +14,10 @@ from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
 from peers.committer import BlockRejected, CommittedBlock, Ledger
+from peers.tracestore import Tracer, no_trace
 from proto.seek import FOREVER, build_seek_envelope
 from proto.signer import Signer
+from proto.tracing import Step
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
@@ -40,8 +42,11 @@ class OrdererEndpoint:
 class PeerChannel:
     """Commits blocks from the orderer into the ledger and tells waiters about them."""
 
-    def __init__(self, channel_id: str, ledger: Ledger, signer: Signer) -> None:
+    def __init__(
+        self, channel_id: str, ledger: Ledger, signer: Signer, trace: Tracer = no_trace
+    ) -> None:
         self.channel_id = channel_id
+        self.trace = trace
         self.ledger = ledger
         self.signer = signer
         self._committed = asyncio.Condition()
@@ -53,6 +58,29 @@ class PeerChannel:
     def height(self) -> int:
         return self.ledger.height
 
+    def _trace_block(self, committed: CommittedBlock) -> None:
+        number = committed.block.header.number
+        for index, verdict in enumerate(committed.verdicts):
+            if not verdict.tx_id:
+                continue
+            self.trace(Step.ORDER, verdict.tx_id, self.channel_id, block=number, index=index)
+            self.trace(
+                Step.VALIDATE,
+                verdict.tx_id,
+                self.channel_id,
+                code=verdict.code_name,
+                reason=verdict.reason,
+                block=number,
+            )
+            self.trace(
+                Step.COMMIT,
+                verdict.tx_id,
+                self.channel_id,
+                block=number,
+                applied=verdict.code == 0,
+                height=number + 1,
+            )
+
     def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:
         self._listeners.append(listener)
 
@@ -60,6 +88,7 @@ class PeerChannel:
 
     async def commit(self, block: common_pb2.Block) -> CommittedBlock:
         committed = await asyncio.to_thread(self.ledger.commit, block)
+        self._trace_block(committed)
         for listener in self._listeners:
             listener(committed)
         async with self._committed:

@@ -29,12 +29,15 @@ from ca.channelconfig import ChannelConfig
 from ca.errors import CaError
 from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError
+from chaincode.rwset import TxRWSet
 from chaincode.simulation import TxSimulator
 from peers.committer import Ledger
 from peers.errors import PeerError
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
+from peers.tracestore import Tracer, no_trace
 from proto.messages import sign_endorsement
 from proto.signer import SignedData, Signer
+from proto.tracing import Step
 from proto.txid import compute_txid
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,7 @@ class Endorser:
         timestamp_window: float = 15 * 60,
         system: Mapping[str, SystemChaincode] | None = None,
         lifecycle: InProcessChaincode | None = None,
+        trace: Tracer = no_trace,
     ) -> None:
         self.signer = signer
         self._ledgers = ledgers
@@ -119,10 +123,13 @@ class Endorser:
         self.timestamp_window = timestamp_window
         self.system = dict(system or {})
         self.lifecycle = lifecycle
+        self.trace = trace
 
     async def process_proposal(
         self, signed: proposal_pb2.SignedProposal
     ) -> proposal_response_pb2.ProposalResponse:
+        unpacked: UnpackedProposal | None = None
+        rwset: TxRWSet | None = None
         try:
             unpacked = unpack_proposal(signed)
             if not unpacked.channel_header.channel_id:
@@ -131,12 +138,48 @@ class Endorser:
                     raise ProposalRefused(f"chaincode {unpacked.chaincode} needs a channel")
                 return await system(signed, unpacked)
             ledger = self._check(signed, unpacked)
-            return await self._simulate(signed, unpacked, ledger)
+            response, rwset = await self._simulate(signed, unpacked, ledger)
         except ProposalRefused as refused:
-            return proposal_response_pb2.ProposalResponse(
+            response = proposal_response_pb2.ProposalResponse(
                 version=1,
                 response=proposal_response_pb2.Response(status=500, message=str(refused)),
             )
+        if unpacked is not None:
+            self._trace_endorsement(unpacked, response, rwset)
+        return response
+
+    def _trace_endorsement(
+        self,
+        unpacked: UnpackedProposal,
+        response: proposal_response_pb2.ProposalResponse,
+        rwset: TxRWSet | None,
+    ) -> None:
+        details: dict[str, object] = {
+            "chaincode": unpacked.chaincode,
+            "function": unpacked.input.args[0].decode("utf-8", "replace")
+            if unpacked.input.args
+            else "",
+            "status": response.response.status,
+            "message": response.response.message,
+            "endorsed": bool(response.endorsement.signature),
+        }
+        if rwset is not None:
+            details["reads"] = {
+                f"{ns}/{key}": (None if v is None else [v.block, v.tx])
+                for ns, rw in rwset.namespaces.items()
+                for key, v in rw.reads.items()
+            }
+            details["writes"] = {
+                f"{ns}/{key}": (None if value is None else len(value))
+                for ns, rw in rwset.namespaces.items()
+                for key, value in rw.writes.items()
+            }
+        self.trace(
+            Step.ENDORSE,
+            unpacked.channel_header.tx_id,
+            unpacked.channel_header.channel_id,
+            **details,
+        )
 
     def _check(self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal) -> Ledger:
         header, signature_header = unpacked.channel_header, unpacked.signature_header
@@ -174,7 +217,7 @@ class Endorser:
         signed: proposal_pb2.SignedProposal,
         unpacked: UnpackedProposal,
         ledger: Ledger,
-    ) -> proposal_response_pb2.ProposalResponse:
+    ) -> tuple[proposal_response_pb2.ProposalResponse, TxRWSet]:
         name, channel_id = unpacked.chaincode, unpacked.channel_header.channel_id
         simulator = TxSimulator(ledger.state, unpacked.channel_header.tx_id)
         if name == LIFECYCLE_NAMESPACE and self.lifecycle is not None:
@@ -186,7 +229,7 @@ class Endorser:
                 unpacked.signature_header.creator,
                 list(unpacked.input.args),
             )
-            return self._endorse(unpacked, simulator, response, None, "")
+            return self._endorse(unpacked, simulator, response, None, ""), simulator.rwset
         definition = read_definition(ledger.state, name)
         if definition is None:
             raise ProposalRefused(
@@ -209,7 +252,10 @@ class Endorser:
             )
         except ChaincodeError as exc:
             raise ProposalRefused(f"error in simulation: {exc}") from None
-        return self._endorse(unpacked, simulator, result.response, result.event, definition.version)
+        endorsed = self._endorse(
+            unpacked, simulator, result.response, result.event, definition.version
+        )
+        return endorsed, simulator.rwset
 
     def _endorse(
         self,

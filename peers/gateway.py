@@ -26,6 +26,7 @@ from typing import NoReturn
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.msp import identities_pb2
 from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
@@ -45,10 +46,12 @@ from peers.endorser import Endorser, ProposalRefused, unpack_proposal
 from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
 from peers.lifecycle_chaincode import LIFECYCLE_POLICY
 from peers.planning import NoEndorsementPlan, plan
+from peers.tracestore import Tracer, no_trace
 from peers.validation import Invalid, unpack_endorsed_action
 from proto.messages import build_transaction_payload
 from proto.seek import FOREVER
 from proto.signer import SignedData
+from proto.tracing import Step
 
 log = logging.getLogger(__name__)
 Code = transaction_pb2.TxValidationCode
@@ -95,6 +98,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         channels: Callable[[str], PeerChannel | None],
         peers: Callable[[], Sequence[RemotePeer]],
         orderers: Callable[[], Sequence[OrdererEndpoint]],
+        trace: Tracer = no_trace,
     ) -> None:
         self.mspid = mspid
         self.address = address
@@ -103,6 +107,10 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         self._peers = peers
         self._orderers = orderers
         self._broadcasters: dict[str, Broadcaster] = {}
+        self.trace = trace
+
+    def _tracer(self, tx_id: str, channel_id: str) -> Callable[..., None]:
+        return lambda step, **details: self.trace(step, tx_id, channel_id, **details)
 
     def _channel(self, channel_id: str) -> PeerChannel:
         channel = self._channels(channel_id)
@@ -192,13 +200,21 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
     async def Endorse(
         self, request: gateway_pb2.EndorseRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.EndorseResponse:
+        trace = self._tracer(request.transaction_id, request.channel_id)
         try:
             signed = request.proposed_transaction
+            trace(Step.PROPOSE, requested_organizations=list(request.endorsing_organizations))
             organizations = self._plan(signed, request.endorsing_organizations)
+            trace(Step.PLAN, organizations=organizations)
             responses = await self._endorse(signed, organizations)
+            trace(
+                Step.ENDORSE,
+                endorsers=[_mspid(r.endorsement.endorser) for r in responses],
+            )
             proposal = proposal_pb2.Proposal.FromString(signed.proposal_bytes)
             payload = build_transaction_payload(proposal, responses)
         except GatewayError as error:
+            trace(Step.ENDORSE, error=str(error), details=[d.message for d in error.details])
             await _abort(context, error)
         return gateway_pb2.EndorseResponse(
             prepared_transaction=common_pb2.Envelope(payload=payload.SerializeToString())
@@ -259,6 +275,12 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
                         gateway_pb2.ErrorDetail(address=endpoint.address, message=reason)
                     )
                     continue
+                self._tracer(request.transaction_id, request.channel_id)(
+                    Step.SUBMIT,
+                    orderer=endpoint.address,
+                    status=common_pb2.Status.Name(response.status),
+                    info=response.info,
+                )
                 if response.status == common_pb2.SUCCESS:
                     return gateway_pb2.SubmitResponse()
                 details.append(
@@ -328,6 +350,10 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
     async def close(self) -> None:
         for broadcaster in self._broadcasters.values():
             await broadcaster.close()
+
+
+def _mspid(identity: bytes) -> str:
+    return identities_pb2.SerializedIdentity.FromString(identity).mspid
 
 
 def _start_block(position: ab_pb2.SeekPosition, height: int) -> int:

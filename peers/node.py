@@ -56,6 +56,9 @@ from peers.gateway import Gateway, RemotePeer
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.lifecycle_chaincode import LifecycleChaincode
 from peers.packages import PackageStore
+from peers.tracestore import TraceService, TraceStore
+from proto import trace_pb2_grpc
+from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"^(?P<host>[^:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
@@ -173,6 +176,7 @@ class PeerNode:
         self._resolved: dict[tuple[str, str, int], ChaincodeEndpoint] = {}
         self.remote_peers = [self._remote(p) for p in config.peers]
         self._join_lock = asyncio.Lock()
+        self.traces = TraceStore(config.data_dir / "trace")
         self._server: grpc.aio.Server | None = None
         self.gateway: Gateway | None = None
         self.port = 0
@@ -212,10 +216,14 @@ class PeerNode:
     def channels_dir(self) -> Path:
         return self.config.data_dir / "channels"
 
+    def trace(self, step: int, tx_id: str, channel_id: str, **details: object) -> None:
+        node = f"{self.config.mspid}@{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
+        self.traces.add(trace_record(step, tx_id, channel_id, node, **details))
+
     def _open_channel(self, channel_id: str) -> PeerChannel:
         ledger = Ledger(self.channels_dir / channel_id)
         ledger.recover()
-        channel = PeerChannel(channel_id, ledger, self.signer)
+        channel = PeerChannel(channel_id, ledger, self.signer, self.trace)
         self.channels[channel_id] = channel
         channel.start_pulling(list(self.config.orderers))
         return channel
@@ -259,6 +267,7 @@ class PeerNode:
                 LIFECYCLE_NAMESPACE: lifecycle,
             },
             lifecycle=lifecycle,
+            trace=self.trace,
         )
         server = grpc.aio.server(
             options=[
@@ -284,10 +293,12 @@ class PeerNode:
             self.channels.get,
             lambda: self.remote_peers,
             lambda: self.config.orderers,
+            self.trace,
         )
         peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
         gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway, server)
         events_pb2_grpc.add_DeliverServicer_to_server(PeerDeliver(self.channels.get), server)
+        trace_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(self.traces), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         await server.start()
@@ -305,6 +316,7 @@ class PeerNode:
             await channel.close()
         for peer in self.remote_peers:
             await peer.channel.close()
+        self.traces.close()
 
 
 class _EndorserService(peer_pb2_grpc.EndorserServicer):

@@ -12,6 +12,9 @@ import pytest
 from fabric_protos.peer import transaction_pb2
 
 from network.gateway_client import CommitError, GatewayClient, GatewayClientError
+from proto.trace_pb2 import TraceRequest
+from proto.trace_pb2_grpc import TraceServiceStub
+from proto.tracing import Step, details_of
 from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
 from tests.support.pki import make_org
@@ -38,6 +41,17 @@ async def test_submit_evaluate_and_conflicts(network: FabricNetwork) -> None:
         await org2.commit_status(CHANNEL, created.tx_id)
         asset = json.loads(await org2.evaluate(CHANNEL, "basic", "ReadAsset", "a1"))
         assert asset["Owner"] == "Tom"
+
+        # Every step of the flow left a trace record on the gateway's peer.
+        trace = await TraceServiceStub(org1.channel).GetTrace(TraceRequest(tx_id=created.tx_id))
+        steps = [Step.Name(r.step) for r in trace.records]
+        for step in ("PROPOSE", "PLAN", "ENDORSE", "SUBMIT", "ORDER", "VALIDATE", "COMMIT"):
+            assert step in steps, steps
+        by_step = {Step.Name(r.step): details_of(r) for r in trace.records}
+        assert by_step["PLAN"]["organizations"] == ["Org1MSP", "Org2MSP"]
+        assert by_step["VALIDATE"]["code"] == "VALID"
+        endorsed = [details_of(r) for r in trace.records if Step.Name(r.step) == "ENDORSE"]
+        assert any("basic/a1" in d.get("writes", {}) for d in endorsed)
 
         # Two transfers of the same asset endorsed before either commits: one wins.
         first, second = await asyncio.gather(
