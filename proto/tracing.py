@@ -16,9 +16,7 @@ from proto.trace_pb2 import Step, TraceRecord
 __all__ = ["Step", "TraceRecord", "details_of", "trace_record"]
 
 
-def trace_record(
-    step: int, tx_id: str, channel_id: str, node: str, **details: Any
-) -> TraceRecord:
+def trace_record(step: int, tx_id: str, channel_id: str, node: str, **details: Any) -> TraceRecord:
     return TraceRecord(
         tx_id=tx_id,
         channel_id=channel_id,
