@@ -31,7 +31,8 @@ from ledgerdb.partiql.operators import (
     aggregate,
     arithmetic,
     concat,
-    like_regex,
+    like,
+    like_pattern,
     ordered,
     require_bool,
 )
@@ -98,7 +99,10 @@ def execute(
     ``txid()`` returns (the database passes the id its commit will record).
     """
     parsed = parse(statement) if isinstance(statement, str) else statement
-    return _Evaluator(catalog, parameters, clock, transaction_id).run(parsed)
+    try:
+        return _Evaluator(catalog, parameters, clock, transaction_id).run(parsed)
+    except RecursionError:
+        raise PartiQLEvaluationError("the statement nests too deeply to evaluate") from None
 
 
 def explain(
@@ -625,8 +629,8 @@ class _Evaluator:
                 )
         if escape is not None and (kind(escape) is not Kind.TEXT or len(text(escape)) != 1):
             raise PartiQLTypeError("LIKE", "ESCAPE must be a single character")
-        regex = like_regex(text(pattern), None if escape is None else text(escape))
-        matched = regex.fullmatch(text(value)) is not None
+        segments = like_pattern(text(pattern), None if escape is None else text(escape))
+        matched = like(text(value), segments)
         return matched is not expr.negated
 
     def _call(self, expr: ast.Call, env: Env) -> Any:

@@ -4,7 +4,6 @@ the aggregate functions. Unknown operands (NULL/MISSING) propagate; MISSING wins
 from __future__ import annotations
 
 import math
-import re
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from functools import lru_cache
 from typing import Any
@@ -123,20 +122,60 @@ def _decimal_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal:
     return _EXACT.remainder(a, b)
 
 
+_ANY = None  # a ``_`` in a LIKE segment: any one character
+
+
 @lru_cache(maxsize=256)
-def like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
-    parts = []
+def like_pattern(pattern: str, escape: str | None) -> tuple[tuple[str | None, ...], ...]:
+    """A LIKE pattern as its ``%``-separated segments; ``_`` becomes ``_ANY``."""
+    segments: list[tuple[str | None, ...]] = []
+    current: list[str | None] = []
     chars = iter(pattern)
     for char in chars:
         if escape is not None and char == escape:
             following = next(chars, None)
             if following is None:
                 raise PartiQLEvaluationError("LIKE pattern ends with its escape character")
-            parts.append(re.escape(following))
+            current.append(following)
         elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
+            segments.append(tuple(current))
+            current = []
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+            current.append(_ANY if char == "_" else char)
+    segments.append(tuple(current))
+    return tuple(segments)
+
+
+def like(value: str, segments: tuple[tuple[str | None, ...], ...]) -> bool:
+    """Whether ``value`` matches: O(len(value) × len(pattern)), never backtracking.
+
+    The first segment must match at the start and the last at the end; each middle
+    segment is matched at its leftmost place after the previous one, which is enough
+    because ``%`` can absorb whatever lies between.
+    """
+    first, last = segments[0], segments[-1]
+    if len(segments) == 1:
+        return len(value) == len(first) and _segment_at(value, first, 0)
+    if len(first) + len(last) > len(value) or not _segment_at(value, first, 0):
+        return False
+    end = len(value) - len(last)
+    if not _segment_at(value, last, end):
+        return False
+    position = len(first)
+    for segment in segments[1:-1]:
+        found = _find_segment(value, segment, position, end)
+        if found < 0:
+            return False
+        position = found + len(segment)
+    return True
+
+
+def _segment_at(value: str, segment: tuple[str | None, ...], start: int) -> bool:
+    return all(want is _ANY or value[start + offset] == want for offset, want in enumerate(segment))
+
+
+def _find_segment(value: str, segment: tuple[str | None, ...], start: int, end: int) -> int:
+    for position in range(start, end - len(segment) + 1):
+        if _segment_at(value, segment, position):
+            return position
+    return -1

@@ -95,6 +95,8 @@ def _parse_cached(text: str) -> ast.Statement:
         if isinstance(error.orig_exc, PartiQLError):
             raise error.orig_exc from None
         raise
+    except RecursionError:
+        raise PartiQLSemanticError("the statement nests too deeply") from None
 
 
 def _syntax_error(error: UnexpectedInput, text: str) -> PartiQLSyntaxError:

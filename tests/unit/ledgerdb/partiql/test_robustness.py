@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,9 @@ def test_well_shaped_statements_with_odd_expressions_never_crash(
     shape: str, first: str, second: str
 ) -> None:
     _run(shape.format(first, second))
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    deep = "SELECT VALUE " + " + ".join(["1"] * 5000) + " FROM <<0>>"
+    with pytest.raises(PartiQLError, match="nests too deeply"):
+        execute(deep, _catalog())
