@@ -14,9 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.conformance.test_fabric_gateway import _write_identity
 from tests.support.fabric_network import FabricNetwork
-from tests.support.orderer import CHANNEL
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,21 +27,14 @@ async def run(total: int, in_flight: int) -> None:
         try:
             await network.start()
             await network.join_and_deploy()
-            config = {
-                "channel": CHANNEL,
-                "chaincode": network.chaincode,
-                "peers": {
-                    m: {"address": p.address, "tlsRootCert": str(p.tls["ca"])}
-                    for m, p in network.peers.items()
-                },
-                "identities": {"user1": _write_identity(network.users["Org1MSP"], root / "u1")},
-            }
-            (root / "config.json").write_text(json.dumps(config))
+            config = network.node_client_config(
+                root / "clients", {"user1": network.users["Org1MSP"]}
+            )
             result = subprocess.run(
                 [
                     "node",
                     str(HERE / "load_gateway.js"),
-                    str(root / "config.json"),
+                    str(config),
                     str(total),
                     str(in_flight),
                 ],

@@ -11,33 +11,13 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from cryptography.hazmat.primitives import serialization
 from fabric_protos.peer import transaction_pb2
 
-from ca.signing import SoftwareSigner
 from tests.support.fabric_network import FabricNetwork
-from tests.support.orderer import CHANNEL
 from tests.support.pki import make_org
 
 HERE = Path(__file__).resolve().parent
 Code = transaction_pb2.TxValidationCode
-
-
-def _write_identity(signer: SoftwareSigner, directory: Path) -> dict[str, str]:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "cert.pem").write_bytes(signer.certificate_pem)
-    (directory / "key.pem").write_bytes(
-        signer.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return {
-        "mspId": signer.mspid,
-        "cert": str(directory / "cert.pem"),
-        "key": str(directory / "key.pem"),
-    }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -52,24 +32,16 @@ async def report(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict
     try:
         await network.start()
         await network.join_and_deploy()
-        config = {
-            "channel": CHANNEL,
-            "chaincode": network.chaincode,
-            "peers": {
-                mspid: {"address": peer.address, "tlsRootCert": str(peer.tls["ca"])}
-                for mspid, peer in network.peers.items()
+        config = network.node_client_config(
+            root / "clients",
+            {
+                "user1": network.users["Org1MSP"],
+                "user2": network.users["Org2MSP"],
+                "stranger": make_org("Org9MSP").identity("mallory", "client"),
             },
-            "identities": {
-                "user1": _write_identity(network.users["Org1MSP"], root / "id" / "user1"),
-                "user2": _write_identity(network.users["Org2MSP"], root / "id" / "user2"),
-                "stranger": _write_identity(
-                    make_org("Org9MSP").identity("mallory", "client"), root / "id" / "stranger"
-                ),
-            },
-        }
-        (root / "config.json").write_text(json.dumps(config))
+        )
         result = subprocess.run(
-            [node, str(HERE / "gateway_flow.js"), str(root / "config.json")],
+            [node, str(HERE / "gateway_flow.js"), str(config)],
             capture_output=True,
             text=True,
             timeout=180,

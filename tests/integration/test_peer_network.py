@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from fabric_protos.peer import transaction_pb2
@@ -22,18 +20,8 @@ from tests.support.pki import make_org
 Code = transaction_pb2.TxValidationCode
 
 
-@pytest.fixture
-async def network(tmp_path: Path) -> AsyncIterator[FabricNetwork]:
-    fabric = FabricNetwork(tmp_path)
-    try:
-        await fabric.start()
-        await fabric.join_and_deploy()
-        yield fabric
-    finally:
-        fabric.stop()
-
-
-async def test_submit_evaluate_and_conflicts(network: FabricNetwork) -> None:
+async def test_submit_evaluate_and_conflicts(fabric_network: FabricNetwork) -> None:
+    network = fabric_network
     async with network.client("Org1MSP") as org1, network.client("Org2MSP") as org2:
         created = await org1.submit(CHANNEL, "basic", "CreateAsset", "a1", "blue", "5", "Tom", "9")
         assert created.block > 0
@@ -72,7 +60,8 @@ async def test_submit_evaluate_and_conflicts(network: FabricNetwork) -> None:
             )
 
 
-async def test_gateway_errors_carry_details(network: FabricNetwork) -> None:
+async def test_gateway_errors_carry_details(fabric_network: FabricNetwork) -> None:
+    network = fabric_network
     peer = network.peers["Org1MSP"]
     stranger = make_org("Org9MSP").identity("mallory", "client")
     async with GatewayClient(peer.address, stranger, peer.tls["ca"].read_bytes()) as client:

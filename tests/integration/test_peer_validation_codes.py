@@ -4,10 +4,7 @@ craft the transaction, broadcast it, read its code back from the peer's DeliverF
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import events_pb2_grpc, transaction_pb2
 
@@ -20,17 +17,6 @@ from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
 
 Code = transaction_pb2.TxValidationCode
-
-
-@pytest.fixture
-async def network(tmp_path: Path) -> AsyncIterator[FabricNetwork]:
-    fabric = FabricNetwork(tmp_path)
-    try:
-        await fabric.start()
-        await fabric.join_and_deploy()
-        yield fabric
-    finally:
-        fabric.stop()
 
 
 def _txid(envelope: common_pb2.Envelope) -> str:
@@ -54,7 +40,8 @@ async def _filtered_codes(network: FabricNetwork, start: int) -> list[tuple[str,
         return found
 
 
-async def test_each_code_on_a_real_network(network: FabricNetwork) -> None:
+async def test_each_code_on_a_real_network(fabric_network: FabricNetwork) -> None:
+    network = fabric_network
     org1, org2 = network.orgs["Org1MSP"], network.orgs["Org2MSP"]
     user = network.users["Org1MSP"]
     peers = [org1.identity("peer9", "peer"), org2.identity("peer9", "peer")]

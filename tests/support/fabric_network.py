@@ -5,12 +5,14 @@ tools would use."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from fabric_protos.peer import policy_pb2
 from fabric_protos.peer.lifecycle import lifecycle_pb2
 
@@ -25,6 +27,23 @@ from tests.support.processes import NodeProcess
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "chaincode" / "samples"
 ORGS = ("Org1MSP", "Org2MSP")
+
+
+def write_identity_files(signer: SoftwareSigner, directory: Path) -> dict[str, str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "cert.pem").write_bytes(signer.certificate_pem)
+    (directory / "key.pem").write_bytes(
+        signer.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return {
+        "mspId": signer.mspid,
+        "cert": str(directory / "cert.pem"),
+        "key": str(directory / "key.pem"),
+    }
 
 
 def free_port() -> int:
@@ -144,6 +163,25 @@ class FabricNetwork:
     def client(self, mspid: str, signer: SoftwareSigner | None = None) -> GatewayClient:
         peer = self.peers[mspid]
         return GatewayClient(peer.address, signer or self.users[mspid], peer.tls["ca"].read_bytes())
+
+    def node_client_config(self, directory: Path, identities: dict[str, SoftwareSigner]) -> Path:
+        """The JSON file the Node fabric-gateway scripts read: peers, TLS roots, identities
+        (certificate and PKCS#8 key files)."""
+        config = {
+            "channel": CHANNEL,
+            "chaincode": self.chaincode,
+            "peers": {
+                mspid: {"address": peer.address, "tlsRootCert": str(peer.tls["ca"])}
+                for mspid, peer in self.peers.items()
+            },
+            "identities": {
+                name: write_identity_files(signer, directory / name)
+                for name, signer in identities.items()
+            },
+        }
+        path = directory / "config.json"
+        path.write_text(json.dumps(config))
+        return path
 
     # -- the admin steps ----------------------------------------------------------------
 
