@@ -121,8 +121,12 @@ def build_package(directory: Path, label: str, connection: Connection) -> bytes:
     check_connection(connection)
     if not directory.is_dir():
         raise PackagingError(f"directory {directory}: does not exist")
-    if not (directory / "__init__.py").is_file() and not (directory / "META-INF").is_dir():
-        raise PackagingError(f"directory {directory}: not a contract package (no __init__.py)")
+    markers = ("__init__.py", "package.json", "go.mod", "META-INF")
+    if not any((directory / marker).exists() for marker in markers):
+        raise PackagingError(
+            f"directory {directory}: not a contract (no __init__.py, package.json, go.mod "
+            "or META-INF)"
+        )
     code = _tar([("connection.json", connection.to_json()), *_meta_inf(directory)])
     metadata = json.dumps({"type": "ccaas", "label": label}).encode()
     return _tar([("metadata.json", metadata), ("code.tar.gz", code)])

@@ -2,7 +2,8 @@
 # Installs the non-Python things the project needs. Idempotent: it installs only what
 # is missing, so `make` can call it on every fresh machine.
 #   Debian: mosquitto (MQTT broker for the events bridge), nats-server (replicated journal).
-#   npm:    the real Fabric clients used by tests/conformance (when package.json exists).
+#   npm:    the real Fabric clients (tests/conformance) and the Node contract
+#           (chaincode/conformance/node_contract).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-if [ -f tests/conformance/package.json ]; then
-  if [ ! -d tests/conformance/node_modules ] \
-     || [ tests/conformance/package.json -nt tests/conformance/node_modules ]; then
-    echo "install-deps: installing npm packages for the conformance tests"
-    (cd tests/conformance && npm install --no-audit --no-fund --silent)
-    touch tests/conformance/node_modules
+# npm projects: the real Fabric clients of the conformance tests, and the Node contract
+# (fabric-shim) the chaincode and conformance tests run as chaincode-as-a-service.
+for project in tests/conformance chaincode/conformance/node_contract; do
+  [ -f "$project/package.json" ] || continue
+  if [ ! -d "$project/node_modules" ] || [ "$project/package.json" -nt "$project/node_modules" ]; then
+    echo "install-deps: installing npm packages in $project"
+    (cd "$project" && npm install --no-audit --no-fund --silent)
+    touch "$project/node_modules"
   fi
-fi
+done

@@ -6,6 +6,7 @@ tools would use."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -73,6 +74,8 @@ class FabricNetwork:
     chaincode: str = "basic"
     policy: str = "AND('Org1MSP.peer', 'Org2MSP.peer')"
     batch: dict[str, str] | None = None
+    contract_dir: Path | None = None  # default: chaincode/samples/<sample>
+    node_contract: bool = False  # a Node fabric-shim contract instead of a Python one
     orderer: OrdererFixture = field(init=False)
     peers: dict[str, PeerProcess] = field(init=False, default_factory=dict)
     contract: subprocess.Popen | None = field(init=False, default=None)
@@ -100,20 +103,24 @@ class FabricNetwork:
         for peer in self.peers.values():
             self.start_peer(peer)
 
+    @property
+    def contract_path(self) -> Path:
+        return self.contract_dir or SAMPLES / self.sample
+
     def _start_contract(self) -> None:
         self.contract_address = f"127.0.0.1:{free_port()}"
+        label = f"{self.chaincode}_1.0"
+        if self.node_contract:
+            command = ["node", "index.js"]
+            environment = {"CHAINCODE_ID": label, "CHAINCODE_SERVER_ADDRESS": self.contract_address}
+        else:
+            command = [sys.executable, "-m", "chaincode.runner", str(self.contract_path)]
+            command += ["--id", label, "--address", self.contract_address]
+            environment = {}
         self.contract = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chaincode.runner",
-                str(SAMPLES / self.sample),
-                "--id",
-                f"{self.chaincode}_1.0",
-                "--address",
-                self.contract_address,
-            ],
-            cwd=ROOT,
+            command,
+            cwd=self.contract_path if self.node_contract else ROOT,
+            env={**os.environ, **environment},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -188,7 +195,7 @@ class FabricNetwork:
     async def join_and_deploy(self) -> None:
         genesis = self.orderer.genesis().SerializeToString()
         package = build_package(
-            SAMPLES / self.sample, f"{self.chaincode}_1.0", Connection(self.contract_address)
+            self.contract_path, f"{self.chaincode}_1.0", Connection(self.contract_address)
         )
         package_ids = {}
         for mspid in ORGS:
