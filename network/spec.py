@@ -1,0 +1,468 @@
+"""The network spec: one YAML file describing a whole consortium network.
+
+``consortium up`` starts what a spec describes; ``consortium spec validate`` checks one
+without starting anything. Every problem is reported as ``file:line: field: what is
+wrong`` so a person can go straight to it. The shape::
+
+    network:
+      name: supply-net
+      voting_policy: {threshold_percentage: 50, proposal_duration_hours: 24,
+                      threshold_comparator: GREATER_THAN}
+    control_plane: {port: 7100}
+    ordering:
+      mspid: OrdererMSP
+      orderers: [{name: orderer0, port: 7050, admin_port: 7053}]
+    members:
+      - name: org1
+        account: "111111111111"
+        mspid: Org1MSP
+        ca: {port: 7054}
+        peers: [{name: peer0, port: 7051}]
+    channels:
+      - name: mychannel
+        members: [org1, org2]
+        batch: {timeout: 2s, max_message_count: 500}
+    chaincodes:
+      - name: basic
+        sample: asset_transfer          # or: path: ./contracts/my_contract
+        channel: mychannel
+        port: 9999
+        endorsement_policy: "AND('Org1MSP.peer', 'Org2MSP.peer')"
+
+Ports are on ``host`` (default ``127.0.0.1``); a member or node may name another host.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ca.errors import CaError
+from ca.policy import from_string
+
+COMPARATORS = ("GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_MSPID = re.compile(r"^[A-Za-z][A-Za-z0-9.-]{0,62}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_CHANNEL = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")
+SAMPLES = ("asset_transfer", "supply_chain", "token")
+
+Path_ = tuple[str | int, ...]
+
+
+class SpecError(Exception):
+    """A spec problem: the file, the line and the field it is about."""
+
+    def __init__(self, file: str, line: int, field_path: str, message: str) -> None:
+        super().__init__(f"{file}:{line}: {field_path}: {message}")
+        self.file, self.line, self.field, self.message = file, line, field_path, message
+
+
+# -- YAML with line numbers ----------------------------------------------------------------
+
+
+def _construct(
+    loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int]
+) -> Any:
+    """Python values from a composed YAML node, recording each value's line by path."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in result:
+                raise ValueError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            result[key] = _construct(loader, value_node, (*path, key), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(loader, item, (*path, n), lines) for n, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_with_lines(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(file, line, "(yaml)", problem) from None
+    if node is None:
+        raise SpecError(file, 1, "(file)", "the spec is empty")
+    lines: dict[Path_, int] = {}
+    loader = yaml.SafeLoader("")
+    try:
+        return _construct(loader, node, (), lines), lines
+    except ValueError as exc:
+        raise SpecError(file, 1, "(yaml)", str(exc)) from None
+    finally:
+        loader.dispose()
+
+
+# -- the spec ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VotingPolicy:
+    threshold_percentage: int = 50
+    proposal_duration_hours: int = 24
+    threshold_comparator: str = "GREATER_THAN"
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    host: str
+    port: int
+    admin_port: int = 0
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    account: str
+    mspid: str
+    ca: Node
+    peers: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    members: tuple[str, ...]
+    batch: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chaincode:
+    name: str
+    channel: str
+    port: int
+    endorsement_policy: str
+    sample: str = ""
+    path: str = ""
+    version: str = "1.0"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    file: Path
+    name: str
+    description: str
+    voting_policy: VotingPolicy
+    control_plane: Node
+    ordering_mspid: str
+    orderers: tuple[Node, ...]
+    members: tuple[Member, ...]
+    channels: tuple[Channel, ...]
+    chaincodes: tuple[Chaincode, ...]
+
+    def member(self, name: str) -> Member:
+        return next(m for m in self.members if m.name == name)
+
+    def ports(self) -> list[tuple[str, str, int, int]]:
+        """(what, host, port, spec line) for every socket the network will listen on."""
+        plane = self.control_plane
+        found = [("control plane", plane.host, plane.port, plane.line)]
+        for orderer in self.orderers:
+            found.append((f"orderer {orderer.name}", orderer.host, orderer.port, orderer.line))
+            found.append(
+                (f"orderer {orderer.name} admin", orderer.host, orderer.admin_port, orderer.line)
+            )
+        for member in self.members:
+            ca = member.ca
+            found.append((f"member {member.name} CA", ca.host, ca.port, ca.line))
+            for peer in member.peers:
+                found.append((f"peer {member.name}/{peer.name}", peer.host, peer.port, peer.line))
+        for chaincode in self.chaincodes:
+            found.append((f"chaincode {chaincode.name}", "127.0.0.1", chaincode.port, 0))
+        return found
+
+
+class _Reader:
+    """Reads one mapping of the spec, naming unknown keys and missing fields by line."""
+
+    def __init__(self, file: str, lines: dict[Path_, int]) -> None:
+        self.file = file
+        self.lines = lines
+
+    def error(self, path: Path_, message: str) -> SpecError:
+        line = self.lines.get(path) or self.lines.get(path[:-1], 1)
+        return SpecError(self.file, line, _dotted(path), message)
+
+    def mapping(self, value: Any, path: Path_, known: set[str], required: set[str]) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(path, "must be a mapping")
+        for key in value:
+            if key not in known:
+                raise self.error(
+                    (*path, key), f"unknown key; expected one of {', '.join(sorted(known))}"
+                )
+        for key in sorted(required):
+            if key not in value or value[key] in (None, ""):
+                raise self.error(path, f"{key} is required")
+        return value
+
+    def sequence(self, value: Any, path: Path_, minimum: int = 0) -> list:
+        if not isinstance(value, list) or len(value) < minimum:
+            raise self.error(path, f"must be a list of at least {minimum} item(s)")
+        return value
+
+    def text(self, value: Any, path: Path_, pattern: re.Pattern[str], what: str) -> str:
+        if not isinstance(value, str | int) or not pattern.match(str(value)):
+            raise self.error(path, f"{value!r} is not {what}")
+        return str(value)
+
+    def number(self, value: Any, path: Path_, low: int, high: int) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise self.error(path, f"{value!r} must be a whole number from {low} to {high}")
+        return value
+
+
+def _dotted(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(top)"
+
+
+def load_spec(path: str | Path) -> NetworkSpec:
+    """Read and validate a spec; raise ``SpecError`` naming file, line and field."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise SpecError(str(file), 0, "(file)", exc.strerror or str(exc)) from None
+    data, lines = load_with_lines(text, str(file))
+    reader = _Reader(str(file), lines)
+    top = reader.mapping(
+        data,
+        (),
+        {"network", "control_plane", "ordering", "members", "channels", "chaincodes", "host"},
+        {"network", "ordering", "members"},
+    )
+    host = str(top.get("host", "127.0.0.1"))
+    spec = NetworkSpec(
+        file=file,
+        **_network(reader, top["network"]),
+        control_plane=_node(
+            reader, top.get("control_plane") or {"port": 7100}, ("control_plane",), host, "cp"
+        ),
+        ordering_mspid=_ordering_mspid(reader, top["ordering"]),
+        orderers=_orderers(reader, top["ordering"], host),
+        members=_members(reader, top["members"], host),
+        channels=(),
+        chaincodes=(),
+    )
+    channels = _channels(reader, top.get("channels") or [], spec)
+    chaincodes = _chaincodes(reader, top.get("chaincodes") or [], channels)
+    spec = NetworkSpec(**{**spec.__dict__, "channels": channels, "chaincodes": chaincodes})
+    _check_ports(reader, spec)
+    return spec
+
+
+def _network(reader: _Reader, raw: Any) -> dict[str, Any]:
+    path: Path_ = ("network",)
+    network = reader.mapping(raw, path, {"name", "description", "voting_policy"}, {"name"})
+    voting = reader.mapping(
+        network.get("voting_policy") or {},
+        (*path, "voting_policy"),
+        {"threshold_percentage", "proposal_duration_hours", "threshold_comparator"},
+        set(),
+    )
+    comparator = voting.get("threshold_comparator", "GREATER_THAN")
+    if comparator not in COMPARATORS:
+        raise reader.error(
+            (*path, "voting_policy", "threshold_comparator"),
+            f"{comparator!r} must be {' or '.join(COMPARATORS)}",
+        )
+    policy = VotingPolicy(
+        reader.number(
+            voting.get("threshold_percentage", 50),
+            (*path, "voting_policy", "threshold_percentage"),
+            0,
+            100,
+        ),
+        reader.number(
+            voting.get("proposal_duration_hours", 24),
+            (*path, "voting_policy", "proposal_duration_hours"),
+            1,
+            168,
+        ),
+        comparator,
+    )
+    return {
+        "name": reader.text(
+            network["name"], (*path, "name"), _NAME, "a network name (a-z, 0-9, -)"
+        ),
+        "description": str(network.get("description", "")),
+        "voting_policy": policy,
+    }
+
+
+def _node(reader: _Reader, raw: Any, path: Path_, host: str, default_name: str) -> Node:
+    node = reader.mapping(raw, path, {"name", "host", "port", "admin_port"}, {"port"})
+    return Node(
+        name=str(node.get("name", default_name)),
+        host=str(node.get("host", host)),
+        port=reader.number(node["port"], (*path, "port"), 1, 65535),
+        admin_port=reader.number(node["admin_port"], (*path, "admin_port"), 1, 65535)
+        if "admin_port" in node
+        else 0,
+        line=reader.lines.get((*path, "port"), 0),
+    )
+
+
+def _ordering_mspid(reader: _Reader, raw: Any) -> str:
+    ordering = reader.mapping(raw, ("ordering",), {"mspid", "orderers"}, {"orderers"})
+    return reader.text(
+        ordering.get("mspid", "OrdererMSP"), ("ordering", "mspid"), _MSPID, "an MSP ID"
+    )
+
+
+def _orderers(reader: _Reader, raw: Any, host: str) -> tuple[Node, ...]:
+    items = reader.sequence(raw["orderers"], ("ordering", "orderers"), 1)
+    orderers = []
+    for n, item in enumerate(items):
+        path: Path_ = ("ordering", "orderers", n)
+        reader.mapping(
+            item, path, {"name", "host", "port", "admin_port"}, {"name", "port", "admin_port"}
+        )
+        orderers.append(_node(reader, item, path, host, f"orderer{n}"))
+    return tuple(orderers)
+
+
+def _members(reader: _Reader, raw: Any, host: str) -> tuple[Member, ...]:
+    members = []
+    for n, item in enumerate(reader.sequence(raw, ("members",), 1)):
+        path: Path_ = ("members", n)
+        member = reader.mapping(
+            item, path, {"name", "account", "mspid", "ca", "peers"}, {"name", "mspid", "ca"}
+        )
+        peers = tuple(
+            _node(reader, peer, (*path, "peers", p), host, f"peer{p}")
+            for p, peer in enumerate(reader.sequence(member.get("peers") or [], (*path, "peers")))
+        )
+        members.append(
+            Member(
+                name=reader.text(member["name"], (*path, "name"), _NAME, "a member name"),
+                account=reader.text(
+                    member.get("account", "123456789012"),
+                    (*path, "account"),
+                    _ACCOUNT,
+                    "a 12-digit AWS account ID",
+                ),
+                mspid=reader.text(member["mspid"], (*path, "mspid"), _MSPID, "an MSP ID"),
+                ca=_node(reader, member["ca"], (*path, "ca"), host, "ca"),
+                peers=peers,
+            )
+        )
+    _unique(
+        reader, [(("members", n, "name"), m.name) for n, m in enumerate(members)], "member name"
+    )
+    _unique(reader, [(("members", n, "mspid"), m.mspid) for n, m in enumerate(members)], "MSP ID")
+    return tuple(members)
+
+
+def _channels(reader: _Reader, raw: Any, spec: NetworkSpec) -> tuple[Channel, ...]:
+    names = {m.name for m in spec.members}
+    channels = []
+    for n, item in enumerate(reader.sequence(raw, ("channels",))):
+        path: Path_ = ("channels", n)
+        channel = reader.mapping(item, path, {"name", "members", "batch"}, {"name", "members"})
+        for m, member in enumerate(reader.sequence(channel["members"], (*path, "members"), 1)):
+            if member not in names:
+                raise reader.error((*path, "members", m), f"no member named {member!r} in members")
+        batch = reader.mapping(
+            channel.get("batch") or {},
+            (*path, "batch"),
+            {"timeout", "max_message_count", "preferred_max_bytes", "absolute_max_bytes"},
+            set(),
+        )
+        channels.append(
+            Channel(
+                name=reader.text(channel["name"], (*path, "name"), _CHANNEL, "a channel ID"),
+                members=tuple(channel["members"]),
+                batch=batch,
+            )
+        )
+    _unique(reader, [(("channels", n, "name"), c.name) for n, c in enumerate(channels)], "channel")
+    return tuple(channels)
+
+
+def _chaincodes(reader: _Reader, raw: Any, channels: tuple[Channel, ...]) -> tuple[Chaincode, ...]:
+    channel_names = {c.name for c in channels}
+    chaincodes = []
+    known = {"name", "sample", "path", "channel", "port", "endorsement_policy", "version"}
+    for n, item in enumerate(reader.sequence(raw, ("chaincodes",))):
+        path: Path_ = ("chaincodes", n)
+        chaincode = reader.mapping(
+            item, path, known, {"name", "channel", "port", "endorsement_policy"}
+        )
+        if ("sample" in chaincode) == ("path" in chaincode):
+            raise reader.error(path, "give exactly one of sample or path")
+        if chaincode.get("sample", "asset_transfer") not in SAMPLES:
+            raise reader.error(
+                (*path, "sample"), f"{chaincode['sample']!r} is not one of {', '.join(SAMPLES)}"
+            )
+        if chaincode["channel"] not in channel_names:
+            raise reader.error((*path, "channel"), f"no channel named {chaincode['channel']!r}")
+        try:
+            from_string(str(chaincode["endorsement_policy"]))
+        except CaError as exc:
+            raise reader.error((*path, "endorsement_policy"), str(exc)) from None
+        chaincodes.append(
+            Chaincode(
+                name=reader.text(chaincode["name"], (*path, "name"), _NAME, "a chaincode name"),
+                channel=chaincode["channel"],
+                port=reader.number(chaincode["port"], (*path, "port"), 1, 65535),
+                endorsement_policy=str(chaincode["endorsement_policy"]),
+                sample=str(chaincode.get("sample", "")),
+                path=str(chaincode.get("path", "")),
+                version=str(chaincode.get("version", "1.0")),
+            )
+        )
+    return tuple(chaincodes)
+
+
+def _unique(reader: _Reader, values: list[tuple[Path_, str]], what: str) -> None:
+    seen: dict[str, Path_] = {}
+    for path, value in values:
+        if value in seen:
+            raise reader.error(path, f"{what} {value!r} is used twice")
+        seen[value] = path
+
+
+def _check_ports(reader: _Reader, spec: NetworkSpec) -> None:
+    seen: dict[tuple[str, int], str] = {}
+    for what, host, port, line in spec.ports():
+        if (host, port) in seen:
+            raise SpecError(
+                str(spec.file),
+                line,
+                what,
+                f"port {host}:{port} is also used by {seen[(host, port)]}",
+            )
+        seen[(host, port)] = what
+
+
+def ports_in_use(spec: NetworkSpec) -> list[tuple[str, str, int, int]]:
+    """The spec's local ports that something already listens on (checked before ``up``)."""
+    busy = []
+    for what, host, port, line in spec.ports():
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                busy.append((what, host, port, line))
+    return busy

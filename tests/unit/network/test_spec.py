@@ -1,0 +1,131 @@
+"""Network specs: the shipped ones are valid; every mistake names file, line and field."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from network.spec import SpecError, load_spec, ports_in_use
+
+ROOT = Path(__file__).resolve().parents[3]
+TWO = (ROOT / "deploy" / "two-members.yaml").read_text()
+
+
+@pytest.mark.parametrize("name", ["two-members.yaml", "three-members.yaml"])
+def test_shipped_specs_are_valid(name: str) -> None:
+    spec = load_spec(ROOT / "deploy" / name)
+    assert spec.members and spec.channels and spec.chaincodes
+    assert {c.name for c in spec.chaincodes} == {"basic"}
+
+
+def _error(tmp_path: Path, text: str) -> SpecError:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    return caught.value
+
+
+def _last_line_with(text: str, needle: str) -> int:
+    return max(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message", "at"),
+    [
+        (
+            "  voting_policy:",
+            "  votes: 3\n  voting_policy:",
+            "network.votes",
+            "unknown key",
+            "votes",
+        ),
+        (
+            "threshold_percentage: 50",
+            "threshold_percentage: 150",
+            "threshold_percentage",
+            "0 to 100",
+            "threshold_percentage",
+        ),
+        ("GREATER_THAN\n", "MORE\n", "threshold_comparator", "GREATER_THAN", "MORE"),
+        ("    mspid: Org2MSP", "    mspid: Org1MSP", "members[1].mspid", "used twice", "mspid"),
+        (
+            "members: [org1, org2]",
+            "members: [org1, org9]",
+            "channels[0].members[1]",
+            "org9",
+            "org9",
+        ),
+        ("port: 8051", "port: 7051", "peer org2/peer0", "also used by", "port: 7051"),
+        (
+            "\"AND('Org1MSP.peer', 'Org2MSP.peer')\"",
+            "\"AND('Org1MSP.peer', \"",
+            "chaincodes[0].endorsement_policy",
+            "",
+            "endorsement_policy",
+        ),
+        (
+            '    account: "222222222222"',
+            '    account: "22"',
+            "members[1].account",
+            "12-digit",
+            '"22"',
+        ),
+        (
+            "sample: asset_transfer",
+            "sample: nothing",
+            "chaincodes[0].sample",
+            "not one of",
+            "nothing",
+        ),
+    ],
+)
+def test_mistakes_name_file_line_and_field(
+    tmp_path: Path, old: str, new: str, field: str, message: str, at: str
+) -> None:
+    assert old in TWO
+    text = TWO.replace(old, new, 1)
+    error = _error(tmp_path, text)
+    assert field in error.field, str(error)
+    assert message in error.message, str(error)
+    assert error.line == _last_line_with(text, at), str(error)
+    assert str(error).startswith(f"{tmp_path / 'spec.yaml'}:{error.line}: ")
+
+
+def test_missing_field_and_broken_yaml(tmp_path: Path) -> None:
+    error = _error(tmp_path, TWO.replace("    mspid: Org1MSP\n", "", 1))
+    assert error.field == "members[0]" and "mspid is required" in error.message
+    error = _error(tmp_path, "network: [unclosed\n")
+    assert error.line == 2 and error.field == "(yaml)"
+
+
+def test_port_in_use_is_found_and_the_cli_exits_2(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        text = TWO.replace("port: 9999", f"port: {port}")
+        path = tmp_path / "spec.yaml"
+        path.write_text(text)
+        spec = load_spec(path)
+        assert [what for what, *_ in ports_in_use(spec)] == ["chaincode basic"]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from network.cli import main; main()",
+                "spec",
+                "validate",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"port 127.0.0.1:{port} is already in use" in result.stderr
+    assert result.stderr.count("\n") == 1
