@@ -93,6 +93,9 @@ class DevServer:
         return True
 
     def run(self, interval: float = 0.5) -> None:
+        # SIGTERM (a supervisor, `kill`, a test's terminate()) must stop the contract too:
+        # turn it into the same clean exit as Ctrl-C, so `finally` stops the child.
+        signal.signal(signal.SIGTERM, _interrupt)
         self.start()
         try:
             while True:
@@ -102,3 +105,7 @@ class DevServer:
             pass
         finally:
             self.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
