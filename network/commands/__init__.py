@@ -1,7 +1,8 @@
 """The CLI's command groups, one module each.
 
-Every module in this package that defines ``COMMAND`` (a click command or group) is
-attached to ``consortium`` by ``network.cli``, so adding a command group means adding
+Every module in this package that defines ``COMMAND`` (a click command or group), or
+``COMMANDS`` (several top-level commands), is attached to ``consortium`` by
+``network.cli``, so adding a command group means adding
 one file here and touching nothing else.
 """
 
@@ -20,4 +21,5 @@ def discover() -> list[click.Command]:
         command = getattr(module, "COMMAND", None)
         if isinstance(command, click.Command):
             commands.append(command)
+        commands.extend(getattr(module, "COMMANDS", ()))
     return commands

@@ -1,0 +1,99 @@
+"""``consortium up | down | status | logs | connection``: a whole network's life."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
+
+HOME_OPTION = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".consortium"),
+    show_default=True,
+    help="Folder holding every network's files.",
+)
+
+
+def _supervisor(spec_file: Path, home: Path, quiet: bool = False):
+    from network.spec import SpecError, load_spec
+    from network.supervisor import Home, Supervisor
+
+    try:
+        spec = load_spec(spec_file)
+    except SpecError as exc:
+        fail(str(exc))
+    progress = (lambda _: None) if quiet else (lambda line: click.echo(line, err=True))
+    return Supervisor(spec, Home(home / spec.name), progress)
+
+
+@click.command("up")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@HOME_OPTION
+@OUTPUT_OPTION
+def up(spec_file: Path, home: Path, output: str) -> None:
+    """Start the network SPEC describes (or resume it with its data) and print where each
+    node listens."""
+    from network.errors import SupervisorError
+    from network.spec import ports_in_use
+
+    supervisor = _supervisor(spec_file, home, quiet=output == "json")
+    if not supervisor.home.state_file().exists():
+        busy = ports_in_use(supervisor.spec)
+        if busy:
+            what, host, port, line = busy[0]
+            fail(f"{spec_file}:{line}: {what}: port {host}:{port} is already in use")
+    try:
+        nodes = supervisor.up()
+    except SupervisorError as exc:
+        fail(str(exc))
+    rows = [(name, f"{host}:{port}") for name, host, port in nodes]
+    if output == "json":
+        emit_json({"network": supervisor.spec.name, "nodes": dict(rows)})
+    else:
+        emit_table(["node", "listens on"], rows, title=f"network {supervisor.spec.name} is up")
+
+
+@click.command("down")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@HOME_OPTION
+@click.option("--purge", is_flag=True, help="Also delete the network's folder (all its data).")
+def down(spec_file: Path, home: Path, purge: bool) -> None:
+    """Stop every node of the network (gracefully); --purge deletes its data too."""
+    supervisor = _supervisor(spec_file, home, quiet=True)
+    stopped = supervisor.down(purge=purge)
+    click.echo(f"stopped {len(stopped)} node(s)" + (", data deleted" if purge else ""))
+
+
+@click.command("status")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@HOME_OPTION
+@OUTPUT_OPTION
+def status(spec_file: Path, home: Path, output: str) -> None:
+    """Which nodes run (pid) and the network's ids."""
+    supervisor = _supervisor(spec_file, home, quiet=True)
+    rows = [(p.name, p.pid or "stopped") for p in supervisor.all_processes()]
+    state = supervisor.home.load_state()
+    if output == "json":
+        emit_json({"network_id": state.get("network_id"), "nodes": dict(rows)})
+    else:
+        emit_table(["node", "pid"], rows, title=f"network {supervisor.spec.name}")
+
+
+@click.command("connection")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("member")
+@HOME_OPTION
+def connection(spec_file: Path, member: str, home: Path) -> None:
+    """Print MEMBER's connection file (gateway endpoint, TLS root, identities)."""
+    supervisor = _supervisor(spec_file, home, quiet=True)
+    path = supervisor.home.root / "connection" / f"{member}.json"
+    if not path.exists():
+        fail(f"no connection file for member {member!r}; is the network up?")
+    click.echo(json.dumps(json.loads(path.read_text()), indent=2))
+
+
+COMMANDS = [up, down, status, connection]

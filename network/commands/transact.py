@@ -1,0 +1,110 @@
+"""``consortium invoke | query CHAINCODE FUNCTION [ARGS…] --member M``: transactions from
+the command line, through the member's gateway, as the member's user."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from network.output import OUTPUT_OPTION, emit_json, emit_record, fail
+
+
+def connection_file(home: Path, network: str | None, member: str) -> dict[str, Any]:
+    """The member's connection file of the named network, or of the only one."""
+    networks = sorted(p.name for p in home.iterdir() if p.is_dir()) if home.is_dir() else []
+    if network is None:
+        if len(networks) != 1:
+            fail(f"{home} holds {len(networks)} networks ({', '.join(networks)}); use --network")
+        network = networks[0]
+    path = home / network / "connection" / f"{member}.json"
+    if not path.exists():
+        fail(f"no member {member!r} in network {network!r} (no {path})")
+    return json.loads(path.read_text())
+
+
+def _client(connection: dict[str, Any], identity: str):
+    from cryptography.hazmat.primitives import serialization
+
+    from ca.signing import SoftwareSigner
+    from network.gateway_client import GatewayClient
+
+    files = connection["identities"][identity]
+    key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
+    signer = SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
+    gateway = connection["gateway"]
+    return GatewayClient(gateway["endpoint"], signer, Path(gateway["tlsRootCert"]).read_bytes())
+
+
+def _options(function):
+    for option in reversed(
+        [
+            click.argument("chaincode"),
+            click.argument("function_name", metavar="FUNCTION"),
+            click.argument("args", nargs=-1),
+            click.option("--member", required=True, help="Whose gateway and user to use."),
+            click.option("--channel", default=None, help="Default: the member's channel."),
+            click.option("--network", default=None, help="Default: the only network."),
+            click.option(
+                "--home",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=Path(".consortium"),
+                show_default=True,
+            ),
+            OUTPUT_OPTION,
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+async def _run(submit: bool, **options: Any) -> dict[str, Any]:
+    from network.gateway_client import CommitError, GatewayClientError
+
+    connection = connection_file(options["home"], options["network"], options["member"])
+    channel = options["channel"] or connection["channel"]
+    async with _client(connection, "user1") as client:
+        args = (options["function_name"], *options["args"])
+        try:
+            if not submit:
+                result = await client.evaluate(channel, options["chaincode"], *args)
+                return {"result": result.decode("utf-8", "replace")}
+            done = await client.submit(channel, options["chaincode"], *args)
+        except CommitError as exc:
+            fail(str(exc), code=1)
+        except GatewayClientError as exc:
+            details = "; ".join(f"{d.msp_id}: {d.message}" for d in exc.details)
+            fail(f"{exc}" + (f" ({details})" if details else ""), code=1)
+    return {
+        "txid": done.tx_id,
+        "block": done.block,
+        "status": "VALID",
+        "result": done.result.decode("utf-8", "replace"),
+    }
+
+
+def _show(answer: dict[str, Any], output: str) -> None:
+    if output == "json":
+        emit_json(answer)
+    else:
+        emit_record(answer, output)
+
+
+@click.command("invoke")
+@_options
+def invoke(output: str, **options: Any) -> None:
+    """Submit a transaction and wait until it is committed (VALID or an error)."""
+    _show(asyncio.run(_run(True, **options)), output)
+
+
+@click.command("query")
+@_options
+def query(output: str, **options: Any) -> None:
+    """Evaluate a transaction on the member's peer; nothing is ordered."""
+    _show(asyncio.run(_run(False, **options)), output)
+
+
+COMMANDS = [invoke, query]

@@ -1,0 +1,111 @@
+"""Node processes the supervisor starts and stops: each its own OS process, in its own
+session (so it outlives the `consortium up` that started it), with its log file and pid
+file under the network's folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from network.errors import SupervisorError
+
+CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
+
+
+@dataclass(frozen=True)
+class NodeProcess:
+    name: str
+    command: tuple[str, ...]
+    host: str
+    port: int
+    log: Path
+    pid_file: Path
+    cwd: Path | None = None
+
+    def start(self, environment: dict[str, str] | None = None) -> int:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            child = subprocess.Popen(
+                list(self.command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.cwd,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(child.pid))
+        return child.pid
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until the node accepts TCP connections; fail with the end of its log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid is None:
+                raise SupervisorError(f"{self.name} exited while starting:\n{self.tail()}")
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex((self.host, self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise SupervisorError(
+            f"{self.name} did not listen on {self.port} in {timeout:g}s:\n{self.tail()}"
+        )
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        pid = self.pid
+        if pid is None:  # already gone: forget it
+            self.pid_file.unlink(missing_ok=True)
+            return
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return status != "Z"

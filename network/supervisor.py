@@ -1,0 +1,680 @@
+"""``consortium up``: a whole multi-member network from one spec, the AMB way.
+
+The steps, in order (each a method below, named for what it does):
+
+1. ``start_control_plane`` — the AMB-compatible API, its state in a ledgerdb journal.
+2. ``create_network_and_members`` — the first member creates the network; every other
+   member is invited by proposal, voted in by the members before it, and creates its
+   member from the invitation (as on AMB).
+3. ``start_member_cas`` — each member's CA; its admin, peers and users enroll over the
+   Fabric CA REST API; MSP folders and TLS certificates are written.
+4. ``prepare_ordering_org`` — the ordering service's organization (AMB runs it for you).
+5. ``start_orderers`` — each channel's genesis block from the spec; orderers join them.
+6. ``start_peers`` — peers start and join their channels (``cscc JoinChain``).
+7. ``deploy_chaincodes`` — contracts start as chaincode-as-a-service; the lifecycle
+   installs, approves per org and commits each definition.
+8. ``write_connection_files`` — one per member, for any Fabric gateway client.
+
+Everything lives under ``.consortium/<network>/``; every node is its own process with its
+log in ``logs/`` and pid in ``pids/``. ``down`` stops them; ``down --purge`` also deletes
+the folder. ``up`` on an existing folder starts the nodes again with their data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+import ssl
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fabric_protos.peer import policy_pb2
+from fabric_protos.peer.lifecycle import lifecycle_pb2
+
+from ca import certificates
+from ca.client import FabricCaClient, save_enrollment, split_chain
+from ca.issuing import Issuer, ca_name, self_signed_ca
+from ca.keystore import SoftwareCaKey
+from ca.msp import MspConfig, NodeOUs, load_signing_identity, write_msp
+from ca.policy import from_string
+from ca.signing import SoftwareSigner
+from chaincode.packaging import Connection, build_package
+from network.controlplane.client import Client
+from network.errors import SupervisorError
+from network.gateway_client import GatewayClient
+from network.processes import CONSORTIUM, NodeProcess
+from network.spec import Member, NetworkSpec
+from ordering.configtx import genesis_block, load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "chaincode" / "samples"
+
+
+def _password() -> str:
+    """An AMB-acceptable admin password: 8–32 characters with upper, lower and a digit."""
+    return "Aa1" + secrets.token_hex(8)
+
+
+@dataclass
+class Home:
+    """The network's folder and where each thing lives in it."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()  # child processes run elsewhere
+
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    def load_state(self) -> dict[str, Any]:
+        path = self.state_file()
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        path = self.state_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        temporary.chmod(0o600)
+        temporary.replace(path)
+
+    def process(self, name: str, command: list[str], host: str, port: int) -> NodeProcess:
+        return NodeProcess(
+            name,
+            tuple(command),
+            host,
+            port,
+            self.root / "logs" / f"{name}.log",
+            self.root / "pids" / f"{name}.pid",
+            ROOT,
+        )
+
+    def member(self, member: str) -> Path:
+        return self.root / "members" / member
+
+
+@dataclass
+class Supervisor:
+    spec: NetworkSpec
+    home: Home
+    progress: Any = print
+    state: dict[str, Any] = field(default_factory=dict)
+    processes: dict[str, NodeProcess] = field(default_factory=dict)
+
+    # -- 1. control plane --------------------------------------------------------------
+
+    @property
+    def control_plane_url(self) -> str:
+        plane = self.spec.control_plane
+        return f"http://{plane.host}:{plane.port}"
+
+    def _client(self, account: str) -> Client:
+        return Client(self.control_plane_url, access_key_id=account)
+
+    def start_control_plane(self) -> None:
+        plane = self.spec.control_plane
+        self._start(
+            "control-plane",
+            [
+                *CONSORTIUM,
+                "node",
+                "run",
+                "control-plane",
+                "--data",
+                str(self.home.root / "control-plane"),
+                "--port",
+                str(plane.port),
+            ],
+            plane.host,
+            plane.port,
+        )
+
+    def _start(self, name: str, command: list[str], host: str, port: int, **env: str) -> None:
+        process = self.home.process(name, command, host, port)
+        self.processes[name] = process
+        if process.pid is None:
+            process.start(env or None)
+        process.wait_ready()
+        self.progress(f"  {name} listening on {host}:{port}")
+
+    # -- 2. network and members, by proposal and vote ---------------------------------
+
+    def create_network_and_members(self) -> None:
+        if self.state.get("network_id"):
+            return
+        first, *others = self.spec.members
+        policy = self.spec.voting_policy
+        passwords = {m.name: _password() for m in self.spec.members}
+        created = self._client(first.account).call(
+            "POST",
+            "/networks",
+            {
+                "ClientRequestToken": str(uuid.uuid4()),
+                "Name": self.spec.name,
+                "Framework": "HYPERLEDGER_FABRIC",
+                "FrameworkVersion": "2.2",
+                "FrameworkConfiguration": {"Fabric": {"Edition": "STANDARD"}},
+                "VotingPolicy": {
+                    "ApprovalThresholdPolicy": {
+                        "ThresholdPercentage": policy.threshold_percentage,
+                        "ProposalDurationInHours": policy.proposal_duration_hours,
+                        "ThresholdComparator": policy.threshold_comparator,
+                    }
+                },
+                "MemberConfiguration": self._member_configuration(first, passwords),
+            },
+        )
+        network_id = created["NetworkId"]
+        member_ids = {first.name: created["MemberId"]}
+        self.progress(f"  network {self.spec.name} ({network_id}) created by {first.name}")
+        for member in others:
+            member_ids[member.name] = self._vote_in(network_id, member, member_ids, passwords)
+        self.state.update(network_id=network_id, member_ids=member_ids, passwords=passwords)
+        self.home.save_state(self.state)
+
+    def _member_configuration(self, member: Member, passwords: dict[str, str]) -> dict:
+        return {
+            "Name": member.name,
+            "FrameworkConfiguration": {
+                "Fabric": {"AdminUsername": "admin", "AdminPassword": passwords[member.name]}
+            },
+        }
+
+    def _vote_in(
+        self, network_id: str, member: Member, member_ids: dict[str, str], passwords: dict
+    ) -> str:
+        proposer = self.spec.member(next(iter(member_ids)))
+        proposal = self._client(proposer.account).call(
+            "POST",
+            f"/networks/{network_id}/proposals",
+            {
+                "ClientRequestToken": str(uuid.uuid4()),
+                "MemberId": member_ids[proposer.name],
+                "Actions": {"Invitations": [{"Principal": member.account}]},
+                "Description": f"invite {member.name}",
+            },
+        )["ProposalId"]
+        base = f"/networks/{network_id}/proposals/{proposal}"
+        for voter, voter_id in member_ids.items():
+            status = self._client(self.spec.member(voter).account).call("GET", base)["Proposal"][
+                "Status"
+            ]
+            if status != "IN_PROGRESS":
+                break
+            self._client(self.spec.member(voter).account).call(
+                "POST", f"{base}/votes", {"VoterMemberId": voter_id, "Vote": "YES"}
+            )
+        invitations = self._client(member.account).call("GET", "/invitations")["Invitations"]
+        invitation = next(
+            i["InvitationId"]
+            for i in invitations
+            if i["NetworkSummary"]["Id"] == network_id and i["Status"] == "PENDING"
+        )
+        created = self._client(member.account).call(
+            "POST",
+            f"/networks/{network_id}/members",
+            {
+                "ClientRequestToken": str(uuid.uuid4()),
+                "InvitationId": invitation,
+                "MemberConfiguration": self._member_configuration(member, passwords),
+            },
+        )
+        self.progress(f"  {member.name} invited by proposal, voted in, member created")
+        return created["MemberId"]
+
+    # -- 3. member CAs and enrollment -------------------------------------------------
+
+    def _ca_ssl(self, member: Member) -> ssl.SSLContext:
+        return ssl.create_default_context(
+            cafile=str(self.home.member(member.name) / "ca" / "tlsca-cert.pem")
+        )
+
+    def start_member_cas(self) -> None:
+        for member in self.spec.members:
+            home = self.home.member(member.name) / "ca"
+            password = self.state["passwords"][member.name]
+            self._start(
+                f"ca-{member.name}",
+                [
+                    *CONSORTIUM,
+                    "ca",
+                    "serve",
+                    "--home",
+                    str(home),
+                    "--host",
+                    member.ca.host,
+                    "--port",
+                    str(member.ca.port),
+                    "--boot",
+                    f"admin:{password}",
+                    "--tls-hosts",
+                    member.ca.host,
+                    "--mspid",
+                    member.mspid,
+                    "--organization",
+                    member.name,
+                    "--name",
+                    f"ca-{member.name}",
+                ],
+                member.ca.host,
+                member.ca.port,
+            )
+            if not (self.home.member(member.name) / "msp").exists():
+                self._enroll_member(member, password)
+
+    def _enroll_member(self, member: Member, password: str) -> None:
+        folder = self.home.member(member.name)
+        url = f"https://{member.ca.host}:{member.ca.port}"
+        client = FabricCaClient(url, member.mspid, self._ca_ssl(member))
+        registrar = client.enroll("admin", password).signer
+        roots, intermediates = split_chain(client.enroll("admin", password).ca_chain_pem)
+        tls_roots = (folder / "ca" / "tlsca-cert.pem").read_bytes()
+        write_msp(
+            folder / "msp",
+            MspConfig(
+                member.mspid, roots, intermediates, tls_root_certs=(tls_roots,), node_ous=NodeOUs()
+            ),
+        )
+        for user, kind in (("orgadmin", "admin"), ("user1", "client")):
+            secret = client.register(registrar, user, type=kind)
+            save_enrollment(client.enroll(user, secret), folder / "users" / user / "msp", tls=False)
+        for peer in member.peers:
+            secret = client.register(registrar, f"{peer.name}.{member.name}", type="peer")
+            enrolled = client.enroll(f"{peer.name}.{member.name}", secret)
+            save_enrollment(enrolled, folder / "peers" / peer.name / "msp", tls=False)
+            tls = client.enroll(
+                f"{peer.name}.{member.name}", secret, profile="tls", hosts=[peer.host, "localhost"]
+            )
+            save_enrollment(tls, folder / "peers" / peer.name / "tls", tls=True)
+        self.progress(f"  {member.name}: admin, user1 and {len(member.peers)} peer(s) enrolled")
+
+    def _admin(self, member: Member) -> SoftwareSigner:
+        return load_signing_identity(
+            self.home.member(member.name) / "users" / "orgadmin" / "msp", member.mspid
+        )
+
+    def _user(self, member: Member) -> SoftwareSigner:
+        return load_signing_identity(
+            self.home.member(member.name) / "users" / "user1" / "msp", member.mspid
+        )
+
+    # -- 4. the ordering organization -----------------------------------------------
+
+    def prepare_ordering_org(self) -> None:
+        folder = self.home.root / "ordering"
+        if (folder / "msp").exists():
+            return
+        root_key = SoftwareCaKey(ec.generate_private_key(ec.SECP256R1()))
+        issuer = Issuer(
+            self_signed_ca(root_key, ca_name(f"ca.{self.spec.ordering_mspid}", "ordering"), 3650),
+            root_key,
+        )
+        root_pem = certificates.to_pem(issuer.certificate)
+        write_msp(
+            folder / "msp",
+            MspConfig(self.spec.ordering_mspid, (root_pem,), tls_root_certs=(root_pem,)),
+        )
+        for orderer in self.spec.orderers:
+            key = ec.generate_private_key(ec.SECP256R1())
+            cert = issuer.issue(key.public_key(), orderer.name, ous=("orderer",))
+            signer = SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(cert), key)
+            write_msp(
+                folder / orderer.name / "msp",
+                MspConfig(self.spec.ordering_mspid, (root_pem,)),
+                signer,
+            )
+            tls_key = ec.generate_private_key(ec.SECP256R1())
+            tls_cert = issuer.issue(
+                tls_key.public_key(), orderer.name, hosts=(orderer.host, "localhost"), tls=True
+            )
+            tls = folder / orderer.name / "tls"
+            tls.mkdir(parents=True, exist_ok=True)
+            (tls / "server.crt").write_bytes(certificates.to_pem(tls_cert))
+            (tls / "server.key").write_bytes(
+                tls_key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            (tls / "server.key").chmod(0o600)
+            (tls / "ca.crt").write_bytes(root_pem)
+        self.progress(f"  ordering organization {self.spec.ordering_mspid} ready")
+
+    # -- 5. channels and orderers ---------------------------------------------------------
+
+    def _profile(self, channel) -> Path:
+        folder = self.home.root / "channels" / channel.name
+        folder.mkdir(parents=True, exist_ok=True)
+        batch = channel.batch
+        orgs = "".join(
+            f"    - Name: {m}\n      ID: {self.spec.member(m).mspid}\n"
+            f"      MSPDir: {self.home.member(m) / 'msp'}\n"
+            for m in channel.members
+        )
+        endpoints = ", ".join(f'"{o.host}:{o.port}"' for o in self.spec.orderers)
+        text = (
+            "Orderer:\n"
+            f"  BatchTimeout: {batch.get('timeout', '2s')}\n"
+            "  BatchSize:\n"
+            f"    MaxMessageCount: {batch.get('max_message_count', 500)}\n"
+            f"    AbsoluteMaxBytes: {batch.get('absolute_max_bytes', '10 MB')}\n"
+            f"    PreferredMaxBytes: {batch.get('preferred_max_bytes', '2 MB')}\n"
+            "  Organizations:\n"
+            f"    - Name: ordering\n      ID: {self.spec.ordering_mspid}\n"
+            f"      MSPDir: {self.home.root / 'ordering' / 'msp'}\n"
+            f"      OrdererEndpoints: [{endpoints}]\n"
+            f"Application:\n  Organizations:\n{orgs}"
+        )
+        path = folder / "configtx.yaml"
+        path.write_text(text)
+        return path
+
+    def start_orderers(self) -> None:
+        for channel in self.spec.channels:
+            block_file = self.home.root / "channels" / channel.name / "genesis.block"
+            if not block_file.exists():
+                block = genesis_block(load_profile(self._profile(channel)), channel.name)
+                block_file.write_bytes(block.SerializeToString())
+        for orderer in self.spec.orderers:
+            folder = self.home.root / "ordering" / orderer.name
+            config = folder / "orderer.yaml"
+            config.write_text(
+                f"listen: {orderer.host}:{orderer.port}\n"
+                f"admin_listen: {orderer.host}:{orderer.admin_port}\n"
+                f"mspid: {self.spec.ordering_mspid}\nmsp_dir: msp\ndata_dir: data\n"
+                "tls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
+            )
+            self._start(
+                orderer.name,
+                [*CONSORTIUM, "node", "run", "orderer", "--config", str(config)],
+                orderer.host,
+                orderer.port,
+            )
+            self._join_orderer(orderer)
+
+    def _join_orderer(self, orderer) -> None:
+        import urllib.request
+
+        context = ssl.create_default_context(
+            cafile=str(self.home.root / "ordering" / orderer.name / "tls" / "ca.crt")
+        )
+        base = f"https://{orderer.host}:{orderer.admin_port}/participation/v1/channels"
+        with urllib.request.urlopen(base, context=context, timeout=10) as response:
+            joined = {c["name"] for c in json.loads(response.read())["channels"]}
+        for channel in self.spec.channels:
+            if channel.name in joined:
+                continue
+            block = (self.home.root / "channels" / channel.name / "genesis.block").read_bytes()
+            boundary = uuid.uuid4().hex
+            body = (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="config-block"; '
+                    f'filename="genesis.block"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                ).encode()
+                + block
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            request = urllib.request.Request(
+                base,
+                data=body,
+                method="POST",
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+            with urllib.request.urlopen(request, context=context, timeout=30):
+                pass
+            self.progress(f"  {orderer.name} joined channel {channel.name}")
+
+    # -- 6. peers ---------------------------------------------------------------------
+
+    def _peer_tls_root(self, member: str, peer: str) -> Path:
+        return self.home.member(member) / "peers" / peer / "tls" / "ca.crt"
+
+    def start_peers(self) -> None:
+        orderer_tls = self.home.root / "ordering" / self.spec.orderers[0].name / "tls" / "ca.crt"
+        for member in self.spec.members:
+            for peer in member.peers:
+                folder = self.home.member(member.name) / "peers" / peer.name
+                others = "".join(
+                    f"  - mspid: {other.mspid}\n    address: {p.host}:{p.port}\n"
+                    f"    tls_root: {self._peer_tls_root(other.name, p.name)}\n"
+                    for other in self.spec.members
+                    if other.name != member.name
+                    for p in other.peers[:1]
+                )
+                orderers = "".join(
+                    f"  - address: {o.host}:{o.port}\n    tls_root: {orderer_tls}\n"
+                    for o in self.spec.orderers
+                )
+                config = folder / "peer.yaml"
+                config.write_text(
+                    f"listen: {peer.host}:{peer.port}\nmspid: {member.mspid}\nmsp_dir: msp\n"
+                    "data_dir: data\ntls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
+                    f"orderers:\n{orderers}" + (f"peers:\n{others}" if others else "")
+                )
+                self._start(
+                    f"peer-{member.name}-{peer.name}",
+                    [*CONSORTIUM, "node", "run", "peer", "--config", str(config)],
+                    peer.host,
+                    peer.port,
+                )
+        asyncio.run(self._join_peers())
+
+    def gateway(self, member: Member, signer: SoftwareSigner | None = None) -> GatewayClient:
+        peer = member.peers[0]
+        tls = self._peer_tls_root(member.name, peer.name).read_bytes()
+        return GatewayClient(f"{peer.host}:{peer.port}", signer or self._user(member), tls)
+
+    async def _join_peers(self) -> None:
+        for channel in self.spec.channels:
+            block = (self.home.root / "channels" / channel.name / "genesis.block").read_bytes()
+            for name in channel.members:
+                member = self.spec.member(name)
+                for peer in member.peers:
+                    tls = (
+                        self.home.member(name) / "peers" / peer.name / "tls" / "ca.crt"
+                    ).read_bytes()
+                    async with GatewayClient(
+                        f"{peer.host}:{peer.port}", self._admin(member), tls
+                    ) as admin:
+                        joined = await admin.propose("", "cscc", "GetChannels")
+                        if channel.name.encode() in joined.response.payload:
+                            continue
+                        await admin.propose("", "cscc", "JoinChain", block)
+                    self.progress(f"  {name}/{peer.name} joined channel {channel.name}")
+
+    # -- 7. chaincodes ----------------------------------------------------------------
+
+    def deploy_chaincodes(self) -> None:
+        for chaincode in self.spec.chaincodes:
+            directory = (
+                SAMPLES / chaincode.sample
+                if chaincode.sample
+                else (self.spec.file.parent / chaincode.path)
+            )
+            label = f"{chaincode.name}_{chaincode.version}"
+            address = f"127.0.0.1:{chaincode.port}"
+            self._start(
+                f"chaincode-{chaincode.name}",
+                [
+                    sys.executable,
+                    "-m",
+                    "chaincode.runner",
+                    str(directory),
+                    "--id",
+                    label,
+                    "--address",
+                    address,
+                ],
+                "127.0.0.1",
+                chaincode.port,
+            )
+            deployed = self.state.setdefault("deployed", [])
+            if chaincode.name in deployed:
+                continue
+            package = build_package(directory, label, Connection(address))
+            asyncio.run(self._lifecycle(chaincode, package))
+            deployed.append(chaincode.name)
+            self.home.save_state(self.state)
+            self.progress(
+                f"  chaincode {chaincode.name} {chaincode.version} committed on {chaincode.channel}"
+            )
+
+    async def _lifecycle(self, chaincode, package: bytes) -> None:
+        channel = next(c for c in self.spec.channels if c.name == chaincode.channel)
+        members = [self.spec.member(m) for m in channel.members]
+        validation = policy_pb2.ApplicationPolicy(
+            signature_policy=from_string(chaincode.endorsement_policy)
+        ).SerializeToString()
+        approvals = []
+        for member in members:
+            package_id = ""
+            for peer in member.peers:
+                tls = self._peer_tls_root(member.name, peer.name).read_bytes()
+                async with GatewayClient(
+                    f"{peer.host}:{peer.port}", self._admin(member), tls
+                ) as admin:
+                    installed = await admin.propose(
+                        "",
+                        "_lifecycle",
+                        "InstallChaincode",
+                        lifecycle_pb2.InstallChaincodeArgs(
+                            chaincode_install_package=package
+                        ).SerializeToString(),
+                    )
+                    package_id = lifecycle_pb2.InstallChaincodeResult.FromString(
+                        installed.response.payload
+                    ).package_id
+            approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
+                name=chaincode.name,
+                version=chaincode.version,
+                sequence=1,
+                validation_parameter=validation,
+            )
+            approve.source.local_package.package_id = package_id
+            async with self.gateway(member, self._admin(member)) as admin:
+                approved = await admin.submit(
+                    channel.name,
+                    "_lifecycle",
+                    "ApproveChaincodeDefinitionForMyOrg",
+                    approve.SerializeToString(),
+                    endorsing_organizations=[member.mspid],
+                )
+                approvals.append(approved.tx_id)
+        await self._wait_everywhere(channel.name, members, approvals)
+        commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
+            name=chaincode.name,
+            version=chaincode.version,
+            sequence=1,
+            validation_parameter=validation,
+        )
+        async with self.gateway(members[0], self._admin(members[0])) as admin:
+            committed = await admin.submit(
+                channel.name, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString()
+            )
+        await self._wait_everywhere(channel.name, members, [committed.tx_id])
+
+    async def _wait_everywhere(
+        self, channel: str, members: list[Member], tx_ids: list[str]
+    ) -> None:
+        for member in members:
+            async with self.gateway(member) as client:
+                for tx_id in tx_ids:
+                    await asyncio.wait_for(client.commit_status(channel, tx_id), timeout=60)
+
+    # -- 8. connection files ------------------------------------------------------------
+
+    def write_connection_files(self) -> None:
+        folder = self.home.root / "connection"
+        folder.mkdir(parents=True, exist_ok=True)
+        for member in self.spec.members:
+            peer = member.peers[0]
+            base = self.home.member(member.name)
+            identities = {}
+            for user in ("user1", "orgadmin"):
+                msp = base / "users" / user / "msp"
+                identities[user] = {
+                    "cert": str(next((msp / "signcerts").iterdir()).resolve()),
+                    "key": str(next((msp / "keystore").iterdir()).resolve()),
+                }
+            channel = next((c.name for c in self.spec.channels if member.name in c.members), "")
+            connection = {
+                "network": self.spec.name,
+                "channel": channel,
+                "mspId": member.mspid,
+                "gateway": {
+                    "endpoint": f"{peer.host}:{peer.port}",
+                    "tlsRootCert": str((base / "peers" / peer.name / "tls" / "ca.crt").resolve()),
+                    "hostnameOverride": peer.host,
+                },
+                "identities": identities,
+            }
+            (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))
+
+    # -- the whole thing ----------------------------------------------------------------
+
+    def up(self) -> list[tuple[str, str, int]]:
+        started = time.monotonic()
+        self.state = self.home.load_state()
+        steps = [
+            ("control plane", self.start_control_plane),
+            ("network and members (proposals and votes)", self.create_network_and_members),
+            ("member certificate authorities", self.start_member_cas),
+            ("ordering organization", self.prepare_ordering_org),
+            ("orderers and channels", self.start_orderers),
+            ("peers", self.start_peers),
+            ("chaincodes", self.deploy_chaincodes),
+            ("connection files", self.write_connection_files),
+        ]
+        try:
+            for title, step in steps:
+                self.progress(f"{title} …")
+                try:
+                    step()
+                except SupervisorError:
+                    raise
+                except Exception as exc:  # a CA, control-plane or gateway call failed
+                    raise SupervisorError(f"{title}: {type(exc).__name__}: {exc}") from exc
+        except SupervisorError:
+            self.down()
+            raise
+        self.progress(f"network {self.spec.name} is up in {time.monotonic() - started:.1f}s")
+        return [(name, p.host, p.port) for name, p in self.processes.items()]
+
+    def all_processes(self) -> list[NodeProcess]:
+        pids = self.home.root / "pids"
+        found = []
+        for pid_file in sorted(pids.glob("*.pid")) if pids.exists() else []:
+            found.append(
+                NodeProcess(
+                    pid_file.stem,
+                    (),
+                    "",
+                    0,
+                    self.home.root / "logs" / f"{pid_file.stem}.log",
+                    pid_file,
+                )
+            )
+        return found
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop every node (peers and chaincodes first, the control plane last)."""
+        order = {"peer": 0, "chaincode": 1, "orderer": 2, "ca": 3, "control": 4}
+        processes = sorted(self.all_processes(), key=lambda p: order.get(p.name.split("-")[0], 2))
+        stopped = []
+        for process in processes:
+            if process.pid is not None:
+                stopped.append(process.name)
+            process.stop()
+        if purge and self.home.root.exists():
+            shutil.rmtree(self.home.root)
+        return stopped

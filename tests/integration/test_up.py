@@ -1,0 +1,121 @@
+"""`consortium up`: a whole network from one spec, transactions from the CLI, down and
+resume with all data — real processes, the CLI as a user types it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.fabric_network import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def consortium(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-c", "from network.cli import main; main()", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def spec_with_free_ports(directory: Path) -> Path:
+    text = (ROOT / "deploy" / "two-members.yaml").read_text()
+    text = re.sub(r"port: \d+", lambda _: f"port: {free_port()}", text)
+    path = directory / "net.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+def test_up_invoke_down_resume(tmp_path: Path) -> None:
+    spec = spec_with_free_ports(tmp_path)
+    try:
+        up = json.loads(consortium(tmp_path, "up", str(spec), "-o", "json").stdout)
+        assert set(up["nodes"]) >= {"control-plane", "orderer0", "peer-org1-peer0", "ca-org2"}
+
+        created = consortium(
+            tmp_path,
+            "invoke",
+            "basic",
+            "CreateAsset",
+            "a1",
+            "red",
+            "3",
+            "Ann",
+            "9",
+            "--member",
+            "org1",
+            "-o",
+            "json",
+        )
+        assert json.loads(created.stdout)["status"] == "VALID"
+        read = consortium(
+            tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org2", "-o", "json"
+        )
+        assert json.loads(json.loads(read.stdout)["result"])["Owner"] == "Ann"
+
+        connection = json.loads(consortium(tmp_path, "connection", str(spec), "org1").stdout)
+        assert (
+            connection["mspId"] == "Org1MSP"
+            and Path(connection["gateway"]["tlsRootCert"]).is_file()
+        )
+
+        consortium(tmp_path, "down", str(spec))
+        status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
+        assert status["nodes"] == {}
+
+        consortium(tmp_path, "up", str(spec), "-o", "json")  # resumes with its data
+        again = consortium(
+            tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org1", "-o", "json"
+        )
+        assert json.loads(json.loads(again.stdout)["result"])["Owner"] == "Ann"
+        moved = consortium(
+            tmp_path,
+            "invoke",
+            "basic",
+            "TransferAsset",
+            "a1",
+            "Bob",
+            "--member",
+            "org2",
+            "-o",
+            "json",
+        )
+        assert json.loads(moved.stdout)["result"] == "Ann"
+    finally:
+        consortium(tmp_path, "down", str(spec), "--purge", check=False)
+    assert not (tmp_path / ".consortium" / "two-members").exists()
+
+
+def test_invalid_spec_starts_nothing(tmp_path: Path) -> None:
+    spec = spec_with_free_ports(tmp_path)
+    spec.write_text(spec.read_text().replace("members: [org1, org2]", "members: [org1, orgX]"))
+    result = consortium(tmp_path, "up", str(spec), check=False)
+    assert result.returncode == 2
+    assert "channels[0].members[1]" in result.stderr and "orgX" in result.stderr
+    assert not (tmp_path / ".consortium").exists()
+
+
+def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path) -> None:
+    spec = spec_with_free_ports(tmp_path)
+    broken = tmp_path / "broken_contract"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise RuntimeError('this contract cannot load')\n")
+    spec.write_text(spec.read_text().replace("sample: asset_transfer", f"path: {broken}"))
+    result = consortium(tmp_path, "up", str(spec), check=False)
+    assert result.returncode == 2
+    assert "chaincode-basic exited while starting" in result.stderr
+    assert "this contract cannot load" in result.stderr  # the end of its log
+    status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
+    assert status["nodes"] == {}  # what had started was stopped
