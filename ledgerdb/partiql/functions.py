@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
@@ -43,6 +44,20 @@ EXTRACT_PARTS = (*DATE_PARTS, "timezone_hour", "timezone_minute")
 def _require(name: str, value: Any, wanted: Kind, label: str) -> None:
     if kind(value) is not wanted:
         raise PartiQLTypeError(name, f"expected {label}, got {type_name(value)}")
+
+
+_MAX_DIGITS = 4300  # Python's own limit for int <-> str conversions
+
+
+def _integer(name: str, value: Any, label: str) -> int:
+    """An integer-valued argument as a Python int, refusing absurd magnitudes."""
+    _require(name, value, Kind.NUMBER, label)
+    if is_float(value) and not math.isfinite(value):
+        raise PartiQLTypeError(name, f"expected {label}, got {value!r}")
+    number = Decimal(repr(value)) if is_float(value) else Decimal(value)
+    if number.adjusted() > _MAX_DIGITS:
+        raise PartiQLTypeError(name, f"{label} is too large")
+    return int(number)
 
 
 def _strict(function: Function) -> Function:
@@ -80,15 +95,14 @@ def char_length(value: Any) -> int:
 def substring(value: Any, start: Any, length: Any = None) -> str:
     """SQL SUBSTRING: 1-based start; a start before 1 shortens the length accordingly."""
     _require("substring", value, Kind.TEXT, "a string")
-    _require("substring", start, Kind.NUMBER, "an integer start")
+    first = _integer("substring", start, "an integer start")
     chars = text(value)
-    first = int(start)
     if length is None:
         return chars[max(first, 1) - 1 :]
-    _require("substring", length, Kind.NUMBER, "an integer length")
-    if int(length) < 0:
+    count = _integer("substring", length, "an integer length")
+    if count < 0:
         raise PartiQLEvaluationError("substring: length must not be negative")
-    end = first + int(length)
+    end = first + count
     return chars[max(first, 1) - 1 : max(end - 1, 0)]
 
 
@@ -192,10 +206,10 @@ def date_add(part: str, quantity: Any, value: Any) -> Any:
     _check_part("date_add", part, DATE_PARTS)
     if is_unknown(quantity) or is_unknown(value):
         return None
-    _require("date_add", quantity, Kind.NUMBER, "an integer quantity")
+    amount = _integer("date_add", quantity, "an integer quantity")
     _require("date_add", value, Kind.TIMESTAMP, "a timestamp")
     try:
-        moment = _shift(value, part, int(quantity))
+        moment = _shift(value, part, amount)
     except (ValueError, OverflowError):
         raise PartiQLEvaluationError(
             f"date_add: adding {quantity} {part}(s) to {value} leaves the timestamp range"
@@ -442,10 +456,14 @@ def _cast_int(value: Any, _: tuple[int, ...]) -> int:
     if value_kind is Kind.BOOL:
         return int(bool(value))
     if value_kind is Kind.NUMBER:
-        return int(value)
-    if value_kind is Kind.TEXT:
-        return int(Decimal(text(value).strip()))
-    raise ValueError
+        number = Decimal(repr(value)) if is_float(value) else Decimal(value)
+    elif value_kind is Kind.TEXT:
+        number = Decimal(text(value).strip())
+    else:
+        raise ValueError
+    if not number.is_finite() or number.adjusted() > _MAX_DIGITS:
+        raise ValueError(number)
+    return int(number)
 
 
 def _cast_float(value: Any, _: tuple[int, ...]) -> float:
@@ -467,7 +485,7 @@ def _cast_decimal(value: Any, type_args: tuple[int, ...]) -> Decimal:
         number = Decimal(text(value).strip())
     else:
         raise ValueError
-    if not number.is_finite():
+    if not number.is_finite() or (number and not -6143 <= number.adjusted() <= 6144):
         raise ValueError(number)
     if len(type_args) == 2:
         with localcontext(Context(prec=max(type_args[0], 1) + 2, rounding=ROUND_HALF_UP)):

@@ -4,7 +4,14 @@ the aggregate functions. Unknown operands (NULL/MISSING) propagate; MISSING wins
 from __future__ import annotations
 
 import math
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from functools import lru_cache
 from typing import Any
 
@@ -44,7 +51,7 @@ def aggregate(name: str, values: list[Any]) -> Any:
         return total
     if any(is_float(v) for v in values):
         return float(total) / len(values)
-    return _DIVIDE.divide(Decimal(total), Decimal(len(values)))
+    return DECIMAL.divide(Decimal(total), Decimal(len(values)))
 
 
 def require_bool(operation: str, value: Any) -> None:
@@ -105,21 +112,32 @@ def arithmetic(op: str, left: Any, right: Any) -> Any:
     return a % b
 
 
-# Ion decimals have arbitrary precision: + - * are exact; / keeps 38 significant digits.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-_DIVIDE = Context(prec=38)
+# Decimal arithmetic is decimal128 (34 digits, exponents to ±6144): the range the Ion C
+# extension round-trips. Past it amazon.ion 0.15 fails to read (or, far past it, corrupts
+# memory), so a result that overflows is an error here rather than a bad document later.
+DECIMAL = Context(
+    prec=34,
+    Emax=6144,
+    Emin=-6143,
+    rounding=ROUND_HALF_EVEN,
+    traps=[Overflow, InvalidOperation, DivisionByZero],
+)
 
 
 def _decimal_arithmetic(op: str, a: Decimal, b: Decimal) -> Decimal:
-    if op == "+":
-        return _EXACT.add(a, b)
-    if op == "-":
-        return _EXACT.subtract(a, b)
-    if op == "*":
-        return _EXACT.multiply(a, b)
-    if op == "/":
-        return _DIVIDE.divide(a, b)
-    return _EXACT.remainder(a, b)
+    operation = {
+        "+": DECIMAL.add,
+        "-": DECIMAL.subtract,
+        "*": DECIMAL.multiply,
+        "/": DECIMAL.divide,
+        "%": DECIMAL.remainder,
+    }[op]
+    try:
+        return operation(a, b)
+    except Overflow:
+        raise PartiQLEvaluationError(
+            f"decimal result out of range: {a} {op} {b} (decimal128: 34 digits, exponent ±6144)"
+        ) from None
 
 
 _ANY = None  # a ``_`` in a LIKE segment: any one character

@@ -448,10 +448,16 @@ class _Builder(Transformer):
         return ast.Literal(_string(children[0]))
 
     def number(self, children: list[Any]) -> ast.Literal:
-        text = str(children[0])
-        if any(c in text for c in ".eE"):
-            return ast.Literal(Decimal(text))
-        return ast.Literal(int(text))
+        token = children[0]
+        text = str(token)
+        if not any(c in text for c in ".eE"):
+            return ast.Literal(int(text))
+        number = Decimal(text)
+        if number and not -6143 <= number.adjusted() <= 6144:
+            raise PartiQLSyntaxError(
+                token.line, token.column, text, "decimal out of range (exponent ±6144)"
+            )
+        return ast.Literal(number)
 
     def ion(self, children: list[Any]) -> ast.Literal:
         body = str(children[0])[1:-1]

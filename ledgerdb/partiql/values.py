@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import IntEnum
 from typing import Any
 
@@ -406,15 +406,14 @@ def index_key(value: Value) -> Any:
     return (value_kind,)
 
 
+_KEY_CONTEXT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _number_key(value: Value) -> Any:
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return ("float", repr(value))
-        value = Decimal(value)
-    number = Decimal(value)
-    if number == number.to_integral_value():
-        return int(number)
-    return number.normalize()
+    """Equal numbers share a key: the normalized exact decimal (cheap even for 1e999999)."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return ("float", repr(value))
+    return Decimal(value).normalize(_KEY_CONTEXT)
 
 
 def plain(value: Value) -> Value:
