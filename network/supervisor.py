@@ -138,13 +138,20 @@ class Supervisor:
             plane.port,
         )
 
-    def _start(self, name: str, command: list[str], host: str, port: int, **env: str) -> None:
+    def _start(self, name: str, command: list[str], host: str, port: int) -> None:
+        """Launch a node (unless it already runs); ``_ready`` waits for it. Nodes that do
+        not depend on each other are launched together and waited for together, so their
+        start-up times overlap."""
         process = self.home.process(name, command, host, port)
         self.processes[name] = process
         if process.pid is None:
-            process.start(env or None)
-        process.wait_ready()
-        self.progress(f"  {name} listening on {host}:{port}")
+            process.start()
+
+    def _ready(self, prefix: str) -> None:
+        for name, process in self.processes.items():
+            if name.startswith(prefix):
+                process.wait_ready()
+                self.progress(f"  {name} listening on {process.host}:{process.port}")
 
     # -- 2. network and members, by proposal and vote ---------------------------------
 
@@ -153,7 +160,7 @@ class Supervisor:
             return
         first, *others = self.spec.members
         policy = self.spec.voting_policy
-        passwords = {m.name: _password() for m in self.spec.members}
+        passwords = self.state["passwords"]
         created = self._client(first.account).call(
             "POST",
             "/networks",
@@ -178,7 +185,7 @@ class Supervisor:
         self.progress(f"  network {self.spec.name} ({network_id}) created by {first.name}")
         for member in others:
             member_ids[member.name] = self._vote_in(network_id, member, member_ids, passwords)
-        self.state.update(network_id=network_id, member_ids=member_ids, passwords=passwords)
+        self.state.update(network_id=network_id, member_ids=member_ids)
         self.home.save_state(self.state)
 
     def _member_configuration(self, member: Member, passwords: dict[str, str]) -> dict:
@@ -268,8 +275,12 @@ class Supervisor:
                 member.ca.host,
                 member.ca.port,
             )
+
+    def enroll_members(self) -> None:
+        self._ready("ca-")
+        for member in self.spec.members:
             if not (self.home.member(member.name) / "msp").exists():
-                self._enroll_member(member, password)
+                self._enroll_member(member, self.state["passwords"][member.name])
 
     def _enroll_member(self, member: Member, password: str) -> None:
         folder = self.home.member(member.name)
@@ -395,12 +406,11 @@ class Supervisor:
                 "tls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
             )
             self._start(
-                orderer.name,
+                f"orderer-{orderer.name}",
                 [*CONSORTIUM, "node", "run", "orderer", "--config", str(config)],
                 orderer.host,
                 orderer.port,
             )
-            self._join_orderer(orderer)
 
     def _join_orderer(self, orderer) -> None:
         import urllib.request
@@ -467,7 +477,6 @@ class Supervisor:
                     peer.host,
                     peer.port,
                 )
-        asyncio.run(self._join_peers())
 
     def gateway(self, member: Member, signer: SoftwareSigner | None = None) -> GatewayClient:
         peer = member.peers[0]
@@ -494,34 +503,38 @@ class Supervisor:
 
     # -- 7. chaincodes ----------------------------------------------------------------
 
-    def deploy_chaincodes(self) -> None:
+    def _contract_directory(self, chaincode) -> Path:
+        if chaincode.sample:
+            return SAMPLES / chaincode.sample
+        return self.spec.file.parent / chaincode.path
+
+    def launch_contracts(self) -> None:
         for chaincode in self.spec.chaincodes:
-            directory = (
-                SAMPLES / chaincode.sample
-                if chaincode.sample
-                else (self.spec.file.parent / chaincode.path)
-            )
-            label = f"{chaincode.name}_{chaincode.version}"
-            address = f"127.0.0.1:{chaincode.port}"
             self._start(
                 f"chaincode-{chaincode.name}",
                 [
                     sys.executable,
                     "-m",
                     "chaincode.runner",
-                    str(directory),
+                    str(self._contract_directory(chaincode)),
                     "--id",
-                    label,
+                    f"{chaincode.name}_{chaincode.version}",
                     "--address",
-                    address,
+                    f"127.0.0.1:{chaincode.port}",
                 ],
                 "127.0.0.1",
                 chaincode.port,
             )
-            deployed = self.state.setdefault("deployed", [])
+
+    def deploy_chaincodes(self) -> None:
+        self._ready("chaincode-")
+        deployed = self.state.setdefault("deployed", [])
+        for chaincode in self.spec.chaincodes:
             if chaincode.name in deployed:
                 continue
-            package = build_package(directory, label, Connection(address))
+            label = f"{chaincode.name}_{chaincode.version}"
+            connection = Connection(f"127.0.0.1:{chaincode.port}")
+            package = build_package(self._contract_directory(chaincode), label, connection)
             asyncio.run(self._lifecycle(chaincode, package))
             deployed.append(chaincode.name)
             self.home.save_state(self.state)
@@ -622,16 +635,37 @@ class Supervisor:
 
     # -- the whole thing ----------------------------------------------------------------
 
+    def launch_first(self) -> None:
+        """What depends on nothing starts at once, so start-up times overlap."""
+        if "passwords" not in self.state:
+            self.state["passwords"] = {m.name: _password() for m in self.spec.members}
+            self.home.save_state(self.state)
+        self.start_control_plane()
+        self.start_member_cas()
+        self.launch_contracts()
+        self._ready("control-plane")
+
+    def start_orderers_and_peers(self) -> None:
+        self.start_orderers()
+        self.start_peers()
+
+    def join_channels(self) -> None:
+        self._ready("orderer-")
+        for orderer in self.spec.orderers:
+            self._join_orderer(orderer)
+        self._ready("peer-")
+        asyncio.run(self._join_peers())
+
     def up(self) -> list[tuple[str, str, int]]:
         started = time.monotonic()
         self.state = self.home.load_state()
         steps = [
-            ("control plane", self.start_control_plane),
+            ("launching the control plane, member CAs and contracts", self.launch_first),
             ("network and members (proposals and votes)", self.create_network_and_members),
-            ("member certificate authorities", self.start_member_cas),
+            ("member enrollment", self.enroll_members),
             ("ordering organization", self.prepare_ordering_org),
-            ("orderers and channels", self.start_orderers),
-            ("peers", self.start_peers),
+            ("orderers and peers", self.start_orderers_and_peers),
+            ("channels", self.join_channels),
             ("chaincodes", self.deploy_chaincodes),
             ("connection files", self.write_connection_files),
         ]

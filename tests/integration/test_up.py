@@ -42,7 +42,7 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
     spec = spec_with_free_ports(tmp_path)
     try:
         up = json.loads(consortium(tmp_path, "up", str(spec), "-o", "json").stdout)
-        assert set(up["nodes"]) >= {"control-plane", "orderer0", "peer-org1-peer0", "ca-org2"}
+        assert set(up["nodes"]) >= {"control-plane", "orderer-orderer0", "peer-org1-peer0", "ca-org2"}
 
         created = consortium(
             tmp_path,
