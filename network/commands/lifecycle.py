@@ -96,4 +96,38 @@ def connection(spec_file: Path, member: str, home: Path) -> None:
     click.echo(json.dumps(json.loads(path.read_text()), indent=2))
 
 
-COMMANDS = [up, down, status, connection]
+@click.command("logs")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("node", required=False)
+@HOME_OPTION
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
+@click.option("-n", "--lines", default=40, show_default=True, help="How many last lines.")
+def logs(spec_file: Path, node: str | None, home: Path, follow: bool, lines: int) -> None:
+    """The last lines of NODE's log (or of every node's, each prefixed with its name)."""
+    import time
+
+    supervisor = _supervisor(spec_file, home, quiet=True)
+    folder = supervisor.home.root / "logs"
+    files = sorted(folder.glob("*.log")) if folder.exists() else []
+    if node is not None:
+        files = [f for f in files if f.stem == node]
+        if not files:
+            known = ", ".join(f.stem for f in sorted(folder.glob("*.log"))) or "none"
+            fail(f"no log for node {node!r}; nodes with logs: {known}")
+    positions = {}
+    for file in files:
+        text = file.read_text(errors="replace").splitlines()[-lines:]
+        for line in text:
+            click.echo(line if node else f"{file.stem}: {line}")
+        positions[file] = file.stat().st_size
+    while follow:
+        time.sleep(0.5)
+        for file in files:
+            with open(file, errors="replace") as handle:
+                handle.seek(positions[file])
+                for line in handle.read().splitlines():
+                    click.echo(line if node else f"{file.stem}: {line}")
+                positions[file] = handle.tell()
+
+
+COMMANDS = [up, down, status, connection, logs]

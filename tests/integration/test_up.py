@@ -42,7 +42,12 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
     spec = spec_with_free_ports(tmp_path)
     try:
         up = json.loads(consortium(tmp_path, "up", str(spec), "-o", "json").stdout)
-        assert set(up["nodes"]) >= {"control-plane", "orderer-orderer0", "peer-org1-peer0", "ca-org2"}
+        assert set(up["nodes"]) >= {
+            "control-plane",
+            "orderer-orderer0",
+            "peer-org1-peer0",
+            "ca-org2",
+        }
 
         created = consortium(
             tmp_path,
@@ -60,6 +65,12 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
             "json",
         )
         assert json.loads(created.stdout)["status"] == "VALID"
+        txid = json.loads(created.stdout)["txid"]
+        explained = consortium(tmp_path, "tx", "explain", txid, "--member", "org1", "-o", "json")
+        steps = [s["step"] for s in json.loads(explained.stdout)["steps"]]
+        assert {"PROPOSE", "PLAN", "ENDORSE", "SUBMIT", "ORDER", "VALIDATE", "COMMIT"} <= set(steps)
+        log = consortium(tmp_path, "logs", str(spec), "orderer-orderer0", "-n", "5").stdout
+        assert "listening on port" in log
         read = consortium(
             tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org2", "-o", "json"
         )

@@ -1,0 +1,69 @@
+"""``consortium tx explain TXID``: the six steps of a past transaction, from the trace
+records the peers kept (who was asked, who endorsed, what was read and written, the
+block, the validation code and what it means)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from network.commands.transact import _client, connection_file
+from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
+
+MEANINGS = {
+    "VALID": "every check passed; its writes are in the world state",
+    "MVCC_READ_CONFLICT": "a key it read changed before it committed; retry it",
+    "PHANTOM_READ_CONFLICT": "a range it scanned changed before it committed; retry it",
+    "ENDORSEMENT_POLICY_FAILURE": "its endorsements do not satisfy the chaincode's policy",
+    "DUPLICATE_TXID": "this transaction id was already used",
+}
+
+
+@click.group("tx")
+def COMMAND() -> None:
+    """Look back at transactions."""
+
+
+@COMMAND.command("explain")
+@click.argument("tx_id")
+@click.option("--member", required=True, help="Ask this member's peer.")
+@click.option("--network", default=None)
+@click.option(
+    "--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".consortium")
+)
+@OUTPUT_OPTION
+def explain(tx_id: str, member: str, network: str | None, home: Path, output: str) -> None:
+    """Each step of TX_ID's flow as this member's peer recorded it."""
+    from proto.trace_pb2 import TraceRequest
+    from proto.trace_pb2_grpc import TraceServiceStub
+    from proto.tracing import Step, details_of
+
+    async def fetch() -> list[Any]:
+        async with _client(connection_file(home, network, member), "user1") as client:
+            answer = await TraceServiceStub(client.channel).GetTrace(TraceRequest(tx_id=tx_id))
+            return list(answer.records)
+
+    records = asyncio.run(fetch())
+    if not records:
+        fail(f"member {member}'s peer has no trace of transaction {tx_id}")
+    rows = []
+    for record in records:
+        details = details_of(record)
+        step = Step.Name(record.step)
+        if step == "VALIDATE":
+            details["meaning"] = MEANINGS.get(
+                details.get("code", ""), "see docs/validation-codes.md"
+            )
+        rows.append({"step": step, "node": record.node, "details": details})
+    if output == "json":
+        emit_json({"txid": tx_id, "steps": rows})
+    else:
+        emit_table(
+            ["step", "node", "details"],
+            [(r["step"], r["node"], json.dumps(r["details"], sort_keys=True)) for r in rows],
+            title=f"transaction {tx_id}",
+        )
