@@ -36,17 +36,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fabric_protos.peer import policy_pb2
-from fabric_protos.peer.lifecycle import lifecycle_pb2
 
 from ca import certificates
 from ca.client import FabricCaClient, save_enrollment, split_chain
 from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import SoftwareCaKey
 from ca.msp import MspConfig, NodeOUs, load_signing_identity, write_msp
-from ca.policy import from_string
 from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package
+from network.chaincode_deploy import Definition, OrgAdmins, deploy
 from network.controlplane.client import Client
 from network.errors import SupervisorError
 from network.gateway_client import GatewayClient
@@ -545,56 +543,29 @@ class Supervisor:
     async def _lifecycle(self, chaincode, package: bytes) -> None:
         channel = next(c for c in self.spec.channels if c.name == chaincode.channel)
         members = [self.spec.member(m) for m in channel.members]
-        validation = policy_pb2.ApplicationPolicy(
-            signature_policy=from_string(chaincode.endorsement_policy)
-        ).SerializeToString()
-        approvals = []
-        for member in members:
-            package_id = ""
-            for peer in member.peers:
-                tls = self._peer_tls_root(member.name, peer.name).read_bytes()
-                async with GatewayClient(
-                    f"{peer.host}:{peer.port}", self._admin(member), tls
-                ) as admin:
-                    installed = await admin.propose(
-                        "",
-                        "_lifecycle",
-                        "InstallChaincode",
-                        lifecycle_pb2.InstallChaincodeArgs(
-                            chaincode_install_package=package
-                        ).SerializeToString(),
-                    )
-                    package_id = lifecycle_pb2.InstallChaincodeResult.FromString(
-                        installed.response.payload
-                    ).package_id
-            approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
-                name=chaincode.name,
-                version=chaincode.version,
-                sequence=1,
-                validation_parameter=validation,
-            )
-            approve.source.local_package.package_id = package_id
-            async with self.gateway(member, self._admin(member)) as admin:
-                approved = await admin.submit(
-                    channel.name,
-                    "_lifecycle",
-                    "ApproveChaincodeDefinitionForMyOrg",
-                    approve.SerializeToString(),
-                    endorsing_organizations=[member.mspid],
+        clients = {
+            member.name: [
+                GatewayClient(
+                    f"{peer.host}:{peer.port}",
+                    self._admin(member),
+                    self._peer_tls_root(member.name, peer.name).read_bytes(),
                 )
-                approvals.append(approved.tx_id)
-        await self._wait_everywhere(channel.name, members, approvals)
-        commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
-            name=chaincode.name,
-            version=chaincode.version,
-            sequence=1,
-            validation_parameter=validation,
-        )
-        async with self.gateway(members[0], self._admin(members[0])) as admin:
-            committed = await admin.submit(
-                channel.name, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString()
+                for peer in member.peers
+            ]
+            for member in members
+        }
+        try:
+            await deploy(
+                channel.name,
+                Definition(chaincode.name, chaincode.version, 1, chaincode.endorsement_policy),
+                package,
+                [OrgAdmins(m.mspid, clients[m.name]) for m in members],
+                lambda tx_ids: self._wait_everywhere(channel.name, members, tx_ids),
             )
-        await self._wait_everywhere(channel.name, members, [committed.tx_id])
+        finally:
+            for peer_clients in clients.values():
+                for client in peer_clients:
+                    await client.close()
 
     async def _wait_everywhere(
         self, channel: str, members: list[Member], tx_ids: list[str]

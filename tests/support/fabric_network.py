@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from fabric_protos.peer import policy_pb2
-from fabric_protos.peer.lifecycle import lifecycle_pb2
 
-from ca.policy import from_string
 from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package
+from network.chaincode_deploy import Definition, OrgAdmins, deploy
 from network.gateway_client import GatewayClient
 from tests.support.orderer import CHANNEL, OrdererFixture
 from tests.support.pki import write_local_msp, write_tls
@@ -197,47 +195,21 @@ class FabricNetwork:
         package = build_package(
             self.contract_path, f"{self.chaincode}_1.0", Connection(self.contract_address)
         )
-        package_ids = {}
         for mspid in ORGS:
             async with self.client(mspid, self.admins[mspid]) as admin:
                 await admin.propose("", "cscc", "JoinChain", genesis)
-                installed = await admin.propose(
-                    "",
-                    "_lifecycle",
-                    "InstallChaincode",
-                    lifecycle_pb2.InstallChaincodeArgs(
-                        chaincode_install_package=package
-                    ).SerializeToString(),
-                )
-                result = lifecycle_pb2.InstallChaincodeResult.FromString(installed.response.payload)
-                package_ids[mspid] = result.package_id
-        validation = policy_pb2.ApplicationPolicy(
-            signature_policy=from_string(self.policy)
-        ).SerializeToString()
-        approvals = []
-        for mspid in ORGS:
-            approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
-                name=self.chaincode, version="1.0", sequence=1, validation_parameter=validation
+        admins = {m: self.client(m, self.admins[m]) for m in ORGS}
+        try:
+            await deploy(
+                CHANNEL,
+                Definition(self.chaincode, "1.0", 1, self.policy),
+                package,
+                [OrgAdmins(m, [admins[m]]) for m in ORGS],
+                self.wait_committed,
             )
-            approve.source.local_package.package_id = package_ids[mspid]
-            async with self.client(mspid, self.admins[mspid]) as admin:
-                approved = await admin.submit(
-                    CHANNEL,
-                    "_lifecycle",
-                    "ApproveChaincodeDefinitionForMyOrg",
-                    approve.SerializeToString(),
-                    endorsing_organizations=[mspid],
-                )
-                approvals.append(approved.tx_id)
-        await self.wait_committed(approvals)
-        commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
-            name=self.chaincode, version="1.0", sequence=1, validation_parameter=validation
-        )
-        async with self.client("Org1MSP", self.admins["Org1MSP"]) as admin:
-            committed = await admin.submit(
-                CHANNEL, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString()
-            )
-        await self.wait_committed([committed.tx_id])
+        finally:
+            for admin in admins.values():
+                await admin.close()
 
     async def wait_committed(self, tx_ids: list[str]) -> None:
         """Return once every peer has committed every one of ``tx_ids``."""

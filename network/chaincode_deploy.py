@@ -1,0 +1,94 @@
+"""Deploying a chaincode through Fabric's lifecycle, as org admins do it with
+``peer lifecycle chaincode …``: install the package on every peer of every org, approve
+the definition once per org (endorsed by that org's own peer), wait until every peer has
+seen every approval, commit the definition, and wait until every peer has committed it.
+Used by ``consortium up`` and by the test networks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from fabric_protos.peer import policy_pb2
+from fabric_protos.peer.lifecycle import lifecycle_pb2
+
+from ca.policy import from_string
+from network.gateway_client import GatewayClient
+
+WaitCommitted = Callable[[list[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OrgAdmins:
+    """One organization's admin, connected to each of its peers (the first is its
+    gateway, through which it approves)."""
+
+    mspid: str
+    peers: Sequence[GatewayClient]
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    version: str
+    sequence: int
+    endorsement_policy: str  # Fabric's policy language, e.g. AND('Org1MSP.peer', ...)
+
+    def validation_parameter(self) -> bytes:
+        return policy_pb2.ApplicationPolicy(
+            signature_policy=from_string(self.endorsement_policy)
+        ).SerializeToString()
+
+
+async def install(admin: GatewayClient, package: bytes) -> str:
+    """Install on the admin's peer; return the package ID."""
+    installed = await admin.propose(
+        "",
+        "_lifecycle",
+        "InstallChaincode",
+        lifecycle_pb2.InstallChaincodeArgs(chaincode_install_package=package).SerializeToString(),
+    )
+    return lifecycle_pb2.InstallChaincodeResult.FromString(installed.response.payload).package_id
+
+
+async def deploy(
+    channel: str,
+    definition: Definition,
+    package: bytes,
+    orgs: Sequence[OrgAdmins],
+    wait_committed: WaitCommitted,
+) -> str:
+    """Install, approve per org, commit; return the commit's transaction id."""
+    validation = definition.validation_parameter()
+    approvals = []
+    for org in orgs:
+        package_ids = [await install(admin, package) for admin in org.peers]
+        approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
+            name=definition.name,
+            version=definition.version,
+            sequence=definition.sequence,
+            validation_parameter=validation,
+        )
+        approve.source.local_package.package_id = package_ids[0]
+        approved = await org.peers[0].submit(
+            channel,
+            "_lifecycle",
+            "ApproveChaincodeDefinitionForMyOrg",
+            approve.SerializeToString(),
+            endorsing_organizations=[org.mspid],
+        )
+        approvals.append(approved.tx_id)
+    await wait_committed(approvals)
+    commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
+        name=definition.name,
+        version=definition.version,
+        sequence=definition.sequence,
+        validation_parameter=validation,
+    )
+    committed = (
+        await orgs[0]
+        .peers[0]
+        .submit(channel, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString())
+    )
+    await wait_committed([committed.tx_id])
+    return committed.tx_id
