@@ -174,6 +174,19 @@ class LifecycleChaincode:
                 f"requested sequence is {sequence}, but new definition must be sequence {expected}"
             )
 
+    def _approvable_sequence(self, simulator: TxSimulator, args: Message) -> None:
+        """An org approves the next sequence, or — as Fabric allows, so an org that joins
+        later can run a chaincode already defined — the committed one, unchanged."""
+        current = self._current(simulator, args.name)
+        if current is not None and args.sequence == current.sequence:
+            if parameters_hash(args) != parameters_hash(current.result):
+                raise LifecycleError(
+                    f"attempted to redefine the current committed sequence ({current.sequence}) "
+                    f"for namespace {args.name} with different parameters"
+                )
+            return
+        self._next_sequence(simulator, args.name, args.sequence)
+
     def _approvals(
         self, config: ChannelConfig, simulator: TxSimulator, name: str, args: Message
     ) -> dict[str, bool]:
@@ -200,7 +213,7 @@ class LifecycleChaincode:
             )
         if not args.name:
             raise LifecycleError("name is required")
-        self._next_sequence(simulator, args.name, args.sequence)
+        self._approvable_sequence(simulator, args)
         package = args.source.local_package.package_id
         if package:
             try:
