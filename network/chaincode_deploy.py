@@ -13,7 +13,8 @@ from fabric_protos.peer import policy_pb2
 from fabric_protos.peer.lifecycle import lifecycle_pb2
 
 from ca.policy import from_string
-from network.gateway_client import GatewayClient
+from chaincode.packaging import package_id, read_package
+from network.gateway_client import GatewayClient, GatewayClientError
 
 WaitCommitted = Callable[[list[str]], Awaitable[None]]
 
@@ -41,14 +42,44 @@ class Definition:
 
 
 async def install(admin: GatewayClient, package: bytes) -> str:
-    """Install on the admin's peer; return the package ID."""
-    installed = await admin.propose(
-        "",
-        "_lifecycle",
-        "InstallChaincode",
-        lifecycle_pb2.InstallChaincodeArgs(chaincode_install_package=package).SerializeToString(),
-    )
+    """Install on the admin's peer (once: a package already there is fine); return the
+    package ID."""
+    try:
+        installed = await admin.propose(
+            "",
+            "_lifecycle",
+            "InstallChaincode",
+            lifecycle_pb2.InstallChaincodeArgs(
+                chaincode_install_package=package
+            ).SerializeToString(),
+        )
+    except GatewayClientError as exc:
+        if "already successfully installed" not in str(exc):
+            raise
+        metadata, _ = read_package(package)
+        return package_id(metadata["label"], package)
     return lifecycle_pb2.InstallChaincodeResult.FromString(installed.response.payload).package_id
+
+
+async def approve(
+    admin: GatewayClient, channel: str, definition: Definition, package_id: str, mspid: str
+) -> str:
+    """Approve ``definition`` for the admin's org (endorsed by its own peer); its txid."""
+    args = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
+        name=definition.name,
+        version=definition.version,
+        sequence=definition.sequence,
+        validation_parameter=definition.validation_parameter(),
+    )
+    args.source.local_package.package_id = package_id
+    approved = await admin.submit(
+        channel,
+        "_lifecycle",
+        "ApproveChaincodeDefinitionForMyOrg",
+        args.SerializeToString(),
+        endorsing_organizations=[mspid],
+    )
+    return approved.tx_id
 
 
 async def deploy(
@@ -59,31 +90,18 @@ async def deploy(
     wait_committed: WaitCommitted,
 ) -> str:
     """Install, approve per org, commit; return the commit's transaction id."""
-    validation = definition.validation_parameter()
     approvals = []
     for org in orgs:
         package_ids = [await install(admin, package) for admin in org.peers]
-        approve = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
-            name=definition.name,
-            version=definition.version,
-            sequence=definition.sequence,
-            validation_parameter=validation,
+        approvals.append(
+            await approve(org.peers[0], channel, definition, package_ids[0], org.mspid)
         )
-        approve.source.local_package.package_id = package_ids[0]
-        approved = await org.peers[0].submit(
-            channel,
-            "_lifecycle",
-            "ApproveChaincodeDefinitionForMyOrg",
-            approve.SerializeToString(),
-            endorsing_organizations=[org.mspid],
-        )
-        approvals.append(approved.tx_id)
     await wait_committed(approvals)
     commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
         name=definition.name,
         version=definition.version,
         sequence=definition.sequence,
-        validation_parameter=validation,
+        validation_parameter=definition.validation_parameter(),
     )
     committed = (
         await orgs[0]

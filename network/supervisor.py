@@ -26,6 +26,7 @@ import asyncio
 import json
 import secrets
 import shutil
+import socket
 import ssl
 import sys
 import time
@@ -36,24 +37,37 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fabric_protos.common import common_pb2, configtx_pb2
+from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 
 from ca import certificates
+from ca.channelconfig import ChannelConfig
 from ca.client import FabricCaClient, save_enrollment, split_chain
 from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import SoftwareCaKey
 from ca.msp import MspConfig, NodeOUs, load_signing_identity, write_msp
 from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package
-from network.chaincode_deploy import Definition, OrgAdmins, deploy
+from network.chaincode_deploy import Definition, OrgAdmins, approve, deploy, install
 from network.controlplane.client import Client
 from network.errors import SupervisorError
-from network.gateway_client import GatewayClient
+from network.gateway_client import GatewayClient, GatewayClientError
 from network.processes import CONSORTIUM, NodeProcess
-from network.spec import Member, NetworkSpec
-from ordering.configtx import genesis_block, load_profile
+from network.spec import Member, NetworkSpec, Node
+from ordering.configtx import Organization, genesis_block, load_profile, organization_group
+from ordering.configupdate import compute_update, config_update_transaction, sign_config_update
+from peers.channel import OrdererEndpoint
+from proto.blocksign import last_config_index
+from proto.seek import build_seek_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "chaincode" / "samples"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _password() -> str:
@@ -107,6 +121,29 @@ class Supervisor:
     progress: Any = print
     state: dict[str, Any] = field(default_factory=dict)
     processes: dict[str, NodeProcess] = field(default_factory=dict)
+
+    # -- who is in the network -------------------------------------------------------------
+
+    @property
+    def members(self) -> list[Member]:
+        """The spec's members plus those voted in after `up` (recorded by reconcile)."""
+        joined = [
+            Member(
+                name=m["name"],
+                account=m["account"],
+                mspid=m["mspid"],
+                ca=Node("ca", "127.0.0.1", m["ca_port"]),
+                peers=(Node("peer0", "127.0.0.1", m["peer_port"]),),
+            )
+            for m in self.state.get("joined", [])
+        ]
+        return [*self.spec.members, *joined]
+
+    def member(self, name: str) -> Member:
+        return next(m for m in self.members if m.name == name)
+
+    def channel_members(self, channel) -> list[str]:
+        return [*channel.members, *self.state.get("joined_channels", {}).get(channel.name, [])]
 
     # -- 1. control plane --------------------------------------------------------------
 
@@ -197,7 +234,7 @@ class Supervisor:
     def _vote_in(
         self, network_id: str, member: Member, member_ids: dict[str, str], passwords: dict
     ) -> str:
-        proposer = self.spec.member(next(iter(member_ids)))
+        proposer = self.member(next(iter(member_ids)))
         proposal = self._client(proposer.account).call(
             "POST",
             f"/networks/{network_id}/proposals",
@@ -210,12 +247,12 @@ class Supervisor:
         )["ProposalId"]
         base = f"/networks/{network_id}/proposals/{proposal}"
         for voter, voter_id in member_ids.items():
-            status = self._client(self.spec.member(voter).account).call("GET", base)["Proposal"][
+            status = self._client(self.member(voter).account).call("GET", base)["Proposal"][
                 "Status"
             ]
             if status != "IN_PROGRESS":
                 break
-            self._client(self.spec.member(voter).account).call(
+            self._client(self.member(voter).account).call(
                 "POST", f"{base}/votes", {"VoterMemberId": voter_id, "Vote": "YES"}
             )
         invitations = self._client(member.account).call("GET", "/invitations")["Invitations"]
@@ -244,7 +281,7 @@ class Supervisor:
         )
 
     def start_member_cas(self) -> None:
-        for member in self.spec.members:
+        for member in self.members:
             home = self.home.member(member.name) / "ca"
             password = self.state["passwords"][member.name]
             self._start(
@@ -276,7 +313,7 @@ class Supervisor:
 
     def enroll_members(self) -> None:
         self._ready("ca-")
-        for member in self.spec.members:
+        for member in self.members:
             if not (self.home.member(member.name) / "msp").exists():
                 self._enroll_member(member, self.state["passwords"][member.name])
 
@@ -366,7 +403,7 @@ class Supervisor:
         folder.mkdir(parents=True, exist_ok=True)
         batch = channel.batch
         orgs = "".join(
-            f"    - Name: {m}\n      ID: {self.spec.member(m).mspid}\n"
+            f"    - Name: {m}\n      ID: {self.member(m).mspid}\n"
             f"      MSPDir: {self.home.member(m) / 'msp'}\n"
             for m in channel.members
         )
@@ -449,13 +486,13 @@ class Supervisor:
 
     def start_peers(self) -> None:
         orderer_tls = self.home.root / "ordering" / self.spec.orderers[0].name / "tls" / "ca.crt"
-        for member in self.spec.members:
+        for member in self.members:
             for peer in member.peers:
                 folder = self.home.member(member.name) / "peers" / peer.name
                 others = "".join(
                     f"  - mspid: {other.mspid}\n    address: {p.host}:{p.port}\n"
                     f"    tls_root: {self._peer_tls_root(other.name, p.name)}\n"
-                    for other in self.spec.members
+                    for other in self.members
                     if other.name != member.name
                     for p in other.peers[:1]
                 )
@@ -484,8 +521,8 @@ class Supervisor:
     async def _join_peers(self) -> None:
         for channel in self.spec.channels:
             block = (self.home.root / "channels" / channel.name / "genesis.block").read_bytes()
-            for name in channel.members:
-                member = self.spec.member(name)
+            for name in self.channel_members(channel):
+                member = self.member(name)
                 for peer in member.peers:
                     tls = (
                         self.home.member(name) / "peers" / peer.name / "tls" / "ca.crt"
@@ -542,7 +579,7 @@ class Supervisor:
 
     async def _lifecycle(self, chaincode, package: bytes) -> None:
         channel = next(c for c in self.spec.channels if c.name == chaincode.channel)
-        members = [self.spec.member(m) for m in channel.members]
+        members = [self.member(m) for m in channel.members]
         clients = {
             member.name: [
                 GatewayClient(
@@ -580,7 +617,7 @@ class Supervisor:
     def write_connection_files(self) -> None:
         folder = self.home.root / "connection"
         folder.mkdir(parents=True, exist_ok=True)
-        for member in self.spec.members:
+        for member in self.members:
             peer = member.peers[0]
             base = self.home.member(member.name)
             identities = {}
@@ -590,7 +627,10 @@ class Supervisor:
                     "cert": str(next((msp / "signcerts").iterdir()).resolve()),
                     "key": str(next((msp / "keystore").iterdir()).resolve()),
                 }
-            channel = next((c.name for c in self.spec.channels if member.name in c.members), "")
+            channel = next(
+                (c.name for c in self.spec.channels if member.name in self.channel_members(c)),
+                "",
+            )
             connection = {
                 "network": self.spec.name,
                 "channel": channel,
@@ -603,6 +643,162 @@ class Supervisor:
                 "identities": identities,
             }
             (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))
+
+    # -- reconcile: members voted in after `up` -------------------------------------------
+
+    def _desired(self) -> dict[str, Any]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.control_plane_url}/internal/desired", timeout=10) as r:
+            return json.loads(r.read())
+
+    def _record_new_members(self) -> list[str]:
+        """Members the control plane has that this network does not run yet."""
+        known = {m.name for m in self.members}
+        added = []
+        for row in self._desired()["Members"]:
+            if row["Status"] != "AVAILABLE" or row["Name"] in known:
+                continue
+            name = row["Name"]
+            self.state.setdefault("joined", []).append(
+                {
+                    "name": name,
+                    "account": row["Owner"],
+                    "mspid": f"{name[:1].upper()}{name[1:]}MSP",
+                    "ca_port": _free_port(),
+                    "peer_port": _free_port(),
+                }
+            )
+            self.state["passwords"][name] = row["AdminPassword"]
+            added.append(name)
+        self.home.save_state(self.state)
+        return added
+
+    def reconcile(self) -> list[str]:
+        try:
+            return self._reconcile()
+        except SupervisorError:
+            raise
+        except Exception as exc:
+            raise SupervisorError(f"reconcile: {type(exc).__name__}: {exc}") from exc
+
+    def _reconcile(self) -> list[str]:
+        """Make the network run what the control plane says: start a newly voted-in
+        member's CA and peer, add its organization to every channel by a config update
+        signed by the channel's admins, join its peer, let it run the chaincodes. Every
+        step is idempotent, so a reconcile that failed half-way is finished by the next."""
+        self.state = self.home.load_state()
+        self._start_existing()
+        self._record_new_members()
+        joined = [m["name"] for m in self.state.get("joined", [])]
+        self.start_member_cas()
+        self.enroll_members()
+        self.start_peers()
+        for channel in self.spec.channels:
+            missing = [n for n in joined if n not in self.channel_members(channel)]
+            if missing:
+                asyncio.run(self._add_organizations(channel, missing))
+        self._ready("peer-")
+        asyncio.run(self._join_peers())
+        for chaincode in self.spec.chaincodes:
+            approved = self.state.setdefault("approved", {}).setdefault(chaincode.name, [])
+            missing = [n for n in joined if n not in approved]
+            if missing:
+                asyncio.run(self._approve_for(chaincode, missing))
+                approved.extend(missing)
+                self.home.save_state(self.state)
+        self.write_connection_files()
+        return joined
+
+    def _start_existing(self) -> None:
+        for process in self.all_processes():
+            self.processes[process.name] = process
+
+    async def _add_organizations(self, channel, added: list[str]) -> None:
+        current_members = self.channel_members(channel)
+        config = await self._channel_config(channel.name)
+        present = set(config.organizations("Application"))
+        joined = self.state.setdefault("joined_channels", {}).setdefault(channel.name, [])
+        joined.extend(n for n in added if self.member(n).mspid in present and n not in joined)
+        added = [n for n in added if self.member(n).mspid not in present]
+        if not added:  # an earlier reconcile got this far
+            self.home.save_state(self.state)
+            return
+        updated = configtx_pb2.Config()
+        updated.CopyFrom(config.config)
+        application = updated.channel_group.groups["Application"]
+        for name in added:
+            member = self.member(name)
+            organization = Organization(name, member.mspid, self.home.member(name) / "msp")
+            application.groups[member.mspid].CopyFrom(organization_group(organization, False))
+        update = compute_update(channel.name, config.config, updated)
+        admins = [self._admin(self.member(m)) for m in current_members]
+        envelope = config_update_transaction(
+            admins[0], channel.name, sign_config_update(update, admins)
+        )
+        answer = await self._broadcast(envelope)
+        if answer.status != common_pb2.SUCCESS:
+            raise SupervisorError(
+                f"adding {', '.join(added)} to {channel.name}: orderer answered "
+                f"{common_pb2.Status.Name(answer.status)}: {answer.info}"
+            )
+        wanted = {self.member(n).mspid for n in added}
+        for _ in range(100):  # until the config block is cut
+            if wanted <= set((await self._channel_config(channel.name)).msps.mspids):
+                break
+            await asyncio.sleep(0.1)
+        joined.extend(n for n in added if n not in joined)
+        self.home.save_state(self.state)
+        self.progress(f"  {', '.join(added)} added to channel {channel.name} by config update")
+
+    def _orderer_channel(self):
+        orderer = self.spec.orderers[0]
+        tls = (self.home.root / "ordering" / orderer.name / "tls" / "ca.crt").read_bytes()
+        return OrdererEndpoint(f"{orderer.host}:{orderer.port}", tls).channel()
+
+    async def _broadcast(self, envelope: common_pb2.Envelope) -> ab_pb2.BroadcastResponse:
+        async with self._orderer_channel() as channel:
+            call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(iter([envelope]))
+            return await call.read()
+
+    async def _channel_config(self, channel_id: str) -> ChannelConfig:
+        reader = self._admin(self.member(self.spec.channels[0].members[0]))
+        async with self._orderer_channel() as channel:
+            stub = ab_pb2_grpc.AtomicBroadcastStub(channel)
+
+            async def block(position: int | str) -> common_pb2.Block:
+                seek = build_seek_envelope(reader, channel_id, position, position, True)
+                async for response in stub.Deliver(iter([seek])):
+                    if response.WhichOneof("Type") == "block":
+                        return response.block
+                raise SupervisorError(f"channel {channel_id}: block {position} not delivered")
+
+            newest = await block("newest")
+            number = last_config_index(newest) if newest.header.number else 0
+            return ChannelConfig.from_block(await block(number))
+
+    async def _approve_for(self, chaincode, added: list[str]) -> None:
+        label = f"{chaincode.name}_{chaincode.version}"
+        connection = Connection(f"127.0.0.1:{chaincode.port}")
+        package = build_package(self._contract_directory(chaincode), label, connection)
+        definition = Definition(chaincode.name, chaincode.version, 1, chaincode.endorsement_policy)
+        for name in added:
+            member = self.member(name)
+            async with self.gateway(member, self._admin(member)) as admin:
+                package_id = await install(admin, package)
+                # The new peer replays the channel up to the config block that admitted
+                # its organization; until then it does not know its own org's admin.
+                for attempt in range(60):
+                    try:
+                        await approve(
+                            admin, chaincode.channel, definition, package_id, member.mspid
+                        )
+                        break
+                    except GatewayClientError:
+                        if attempt == 59:
+                            raise
+                        await asyncio.sleep(0.25)
+            self.progress(f"  {name} can run chaincode {chaincode.name}")
 
     # -- the whole thing ----------------------------------------------------------------
 

@@ -130,4 +130,23 @@ def logs(spec_file: Path, node: str | None, home: Path, follow: bool, lines: int
                 positions[file] = handle.tell()
 
 
-COMMANDS = [up, down, status, connection, logs]
+@click.command("reconcile")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@HOME_OPTION
+def reconcile(spec_file: Path, home: Path) -> None:
+    """Start what the control plane has and the network does not run yet: a member voted
+    in after `up` gets its CA and peer, and its organization joins every channel."""
+    from network.errors import SupervisorError
+
+    supervisor = _supervisor(spec_file, home)
+    try:
+        joined = supervisor.reconcile()
+    except SupervisorError as exc:
+        fail(str(exc))
+    if joined:
+        click.echo(f"running the members voted in after up: {', '.join(joined)}")
+    else:
+        click.echo("nothing to do: the network runs what the control plane has")
+
+
+COMMANDS = [up, down, status, connection, logs, reconcile]

@@ -130,3 +130,81 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert "this contract cannot load" in result.stderr  # the end of its log
     status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
     assert status["nodes"] == {}  # what had started was stopped
+
+
+@pytest.mark.slow
+def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> None:
+    from network.controlplane.client import Client
+
+    spec = spec_with_free_ports(tmp_path)
+    try:
+        consortium(tmp_path, "up", str(spec), "-o", "json")
+        network_id = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)[
+            "network_id"
+        ]
+        port = re.search(r"control_plane:\n  port: (\d+)", spec.read_text()).group(1)
+        endpoint = f"http://127.0.0.1:{port}"
+        org1, org2, org3 = (
+            Client(endpoint, access_key_id=a) for a in ("1" * 12, "2" * 12, "3" * 12)
+        )
+        members = {
+            m["Name"]: m["Id"]
+            for m in org1.call("GET", f"/networks/{network_id}/members")["Members"]
+        }
+        proposal = org1.call(
+            "POST",
+            f"/networks/{network_id}/proposals",
+            {
+                "ClientRequestToken": "t1",
+                "MemberId": members["org1"],
+                "Actions": {"Invitations": [{"Principal": "3" * 12}]},
+            },
+        )["ProposalId"]
+        for client, member in ((org1, "org1"), (org2, "org2")):
+            client.call(
+                "POST",
+                f"/networks/{network_id}/proposals/{proposal}/votes",
+                {"VoterMemberId": members[member], "Vote": "YES"},
+            )
+        invitation = org3.call("GET", "/invitations")["Invitations"][0]["InvitationId"]
+        org3.call(
+            "POST",
+            f"/networks/{network_id}/members",
+            {
+                "ClientRequestToken": "t2",
+                "InvitationId": invitation,
+                "MemberConfiguration": {
+                    "Name": "org3",
+                    "FrameworkConfiguration": {
+                        "Fabric": {"AdminUsername": "admin", "AdminPassword": "Aa1secretpass"}
+                    },
+                },
+            },
+        )
+
+        reconciled = consortium(tmp_path, "reconcile", str(spec))
+        assert "org3" in reconciled.stdout
+        created = consortium(
+            tmp_path,
+            "invoke",
+            "basic",
+            "CreateAsset",
+            "o3",
+            "green",
+            "1",
+            "Org3",
+            "1",
+            "--member",
+            "org3",
+            "-o",
+            "json",
+        )
+        assert json.loads(created.stdout)["status"] == "VALID"
+        read = consortium(
+            tmp_path, "query", "basic", "ReadAsset", "o3", "--member", "org1", "-o", "json"
+        )
+        assert json.loads(json.loads(read.stdout)["result"])["Owner"] == "Org3"
+        again = consortium(tmp_path, "reconcile", str(spec))  # idempotent
+        assert again.returncode == 0
+    finally:
+        consortium(tmp_path, "down", str(spec), "--purge", check=False)
