@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: consortium's story with real commands only — a two-member network from
-# one spec, transactions from both members, a conflict explained, the governance record
-# with proofs, the orderer's journal verified, then the ledgerdb journal on its own.
+# one spec, transactions from both members, a conflict explained, a third member invited
+# by proposal and vote who then transacts, the governance record with proofs, the
+# orderer's journal verified, then the ledgerdb journal on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +33,36 @@ echo "(exit codes $a and $b: the loser read a version of asset1 that the winner 
 echo " its block records MVCC_READ_CONFLICT and its writes were not applied — see docs/validation-codes.md)"
 consortium query basic ReadAsset asset1 --member org1 --home "$HOME_DIR"
 
-step "the governance record: the network, its members and the vote that let org2 in"
-NETWORK_ID=$(consortium status "$SPEC" --home "$HOME_DIR" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["network_id"])')
-export AWS_ACCESS_KEY_ID=111111111111 CONSORTIUM_ENDPOINT=http://127.0.0.1:7100
-consortium member list --network "$NETWORK_ID"
-PROPOSAL=$(consortium proposal list --network "$NETWORK_ID" -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d if isinstance(d, list) else d["Proposals"])[0]["ProposalId"])')
-consortium governance history "$PROPOSAL"
+json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+NETWORK_ID=$(consortium status "$SPEC" --home "$HOME_DIR" -o json | json_field 'd["network_id"]')
+export CONSORTIUM_ENDPOINT=http://127.0.0.1:7100
+as_account() { AWS_ACCESS_KEY_ID=$1 "${@:2}"; }
+member_id() { as_account "$1" consortium member list --network "$NETWORK_ID" -o json |
+  json_field "[m['Id'] for m in (d if isinstance(d, list) else d['Members']) if m['Name']=='$2'][0]"; }
+ORG1=$(member_id 111111111111 org1)
+ORG2=$(member_id 222222222222 org2)
+
+step "org1 proposes inviting a third account (333333333333); org1 and org2 vote YES"
+PROPOSAL=$(as_account 111111111111 consortium proposal create --network "$NETWORK_ID" \
+  --member "$ORG1" --invite 333333333333 -o json | json_field 'd["ProposalId"]')
+as_account 111111111111 consortium proposal vote "$PROPOSAL" --network "$NETWORK_ID" --member "$ORG1" --yes >/dev/null
+as_account 222222222222 consortium proposal vote "$PROPOSAL" --network "$NETWORK_ID" --member "$ORG2" --yes
+
+step "the invited account accepts by creating its member, org3"
+INVITATION=$(as_account 333333333333 consortium invitation list -o json |
+  json_field '(d if isinstance(d, list) else d["Invitations"])[0]["InvitationId"]')
+as_account 333333333333 consortium member create --network "$NETWORK_ID" \
+  --invitation "$INVITATION" --name org3 --admin-password "Aa1$(date +%s)x"
+
+step "reconcile: org3's CA and peer start, a config update signed by org1's and org2's admins adds Org3MSP to the channel"
+consortium reconcile "$SPEC" --home "$HOME_DIR"
+
+step "org3 transacts on the channel; org1 reads what org3 wrote"
+consortium invoke basic CreateAsset asset9 green 3 Org3 900 --member org3 --home "$HOME_DIR"
+consortium query basic ReadAsset asset9 --member org1 --home "$HOME_DIR"
+
+step "the governance record of that vote, every entry verified against the ledger digest"
+as_account 111111111111 consortium governance history "$PROPOSAL"
 
 step "down, then verify the orderer's ledgerdb journal: every block, every link, the digest"
 consortium down "$SPEC" --home "$HOME_DIR"
