@@ -137,13 +137,16 @@ class Supervisor:
             )
             for m in self.state.get("joined", [])
         ]
-        return [*self.spec.members, *joined]
+        removed = set(self.state.get("removed", []))
+        return [m for m in (*self.spec.members, *joined) if m.name not in removed]
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
 
     def channel_members(self, channel) -> list[str]:
-        return [*channel.members, *self.state.get("joined_channels", {}).get(channel.name, [])]
+        removed = set(self.state.get("removed", []))
+        later = self.state.get("joined_channels", {}).get(channel.name, [])
+        return [m for m in (*channel.members, *later) if m not in removed]
 
     # -- 1. control plane --------------------------------------------------------------
 
@@ -689,8 +692,10 @@ class Supervisor:
         step is idempotent, so a reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
         self._start_existing()
+        self._remove_deleted_members()
         self._record_new_members()
-        joined = [m["name"] for m in self.state.get("joined", [])]
+        removed = set(self.state.get("removed", []))
+        joined = [m["name"] for m in self.state.get("joined", []) if m["name"] not in removed]
         self.start_member_cas()
         self.enroll_members()
         self.start_peers()
@@ -709,6 +714,58 @@ class Supervisor:
                 self.home.save_state(self.state)
         self.write_connection_files()
         return joined
+
+    def _remove_deleted_members(self) -> None:
+        """A member the consortium voted out: its organization leaves every channel by a
+        config update, its nodes stop, its connection file goes. Its data stays."""
+        deleted = {
+            row["Name"]
+            for row in self._desired()["Members"]
+            if row["Status"] in ("DELETING", "DELETED")
+        }
+        for member in [m for m in self.members if m.name in deleted]:
+            for channel in self.spec.channels:
+                if member.name in self.channel_members(channel):
+                    asyncio.run(self._remove_organization(channel, member))
+            for process in self.all_processes():
+                if process.name == f"ca-{member.name}" or process.name.startswith(
+                    f"peer-{member.name}-"
+                ):
+                    process.stop()
+                    self.processes.pop(process.name, None)
+            (self.home.root / "connection" / f"{member.name}.json").unlink(missing_ok=True)
+            self.state.setdefault("removed", []).append(member.name)
+            self.home.save_state(self.state)
+            self.progress(f"  {member.name} removed: left the channels, nodes stopped")
+
+    async def _remove_organization(self, channel, leaving: Member) -> None:
+        config = await self._channel_config(channel.name)
+        if leaving.mspid not in config.organizations("Application"):
+            return  # an earlier reconcile got this far
+        updated = configtx_pb2.Config()
+        updated.CopyFrom(config.config)
+        del updated.channel_group.groups["Application"].groups[leaving.mspid]
+        update = compute_update(channel.name, config.config, updated)
+        staying = [self.member(n) for n in self.channel_members(channel) if n != leaving.name]
+        signers = [self._admin(m) for m in staying]
+        # The Admins policy is a MAJORITY of the orgs in the channel now, the leaving one
+        # included; when the others alone are not a majority (two orgs), the vote already
+        # decided, and the supervisor adds the leaving org's admin signature too.
+        if len(staying) < len(config.organizations("Application")) // 2 + 1:
+            signers.append(self._admin(leaving))
+        envelope = config_update_transaction(
+            signers[0], channel.name, sign_config_update(update, signers)
+        )
+        answer = await self._broadcast(envelope)
+        if answer.status != common_pb2.SUCCESS:
+            raise SupervisorError(
+                f"removing {leaving.name} from {channel.name}: orderer answered "
+                f"{common_pb2.Status.Name(answer.status)}: {answer.info}"
+            )
+        for _ in range(100):  # until the config block is cut
+            if leaving.mspid not in (await self._channel_config(channel.name)).msps.mspids:
+                break
+            await asyncio.sleep(0.1)
 
     def _start_existing(self) -> None:
         for process in self.all_processes():
@@ -762,7 +819,7 @@ class Supervisor:
             return await call.read()
 
     async def _channel_config(self, channel_id: str) -> ChannelConfig:
-        reader = self._admin(self.member(self.spec.channels[0].members[0]))
+        reader = self._admin(self.members[0])
         async with self._orderer_channel() as channel:
             stub = ab_pb2_grpc.AtomicBroadcastStub(channel)
 

@@ -3,6 +3,7 @@ resume with all data — real processes, the CLI as a user types it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -132,6 +133,25 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert status["nodes"] == {}  # what had started was stopped
 
 
+async def _submit_as_org3_through_org1(tmp_path: Path) -> str:
+    """Org3's user, still holding its keys, tries org1's gateway; the refusal text."""
+    from ca.msp import load_signing_identity
+    from network.gateway_client import GatewayClient, GatewayClientError
+
+    network = tmp_path / ".consortium" / "two-members"
+    user = load_signing_identity(
+        network / "members" / "org3" / "users" / "user1" / "msp", "Org3MSP"
+    )
+    org1 = json.loads((network / "connection" / "org1.json").read_text())["gateway"]
+    tls = Path(org1["tlsRootCert"]).read_bytes()
+    async with GatewayClient(org1["endpoint"], user, tls) as client:
+        try:
+            await client.submit("mychannel", "basic", "CreateAsset", "x", "red", "1", "M", "1")
+        except GatewayClientError as exc:
+            return str(exc) + " " + " ".join(d.message for d in exc.details)
+    raise AssertionError("org3 could still transact after it was voted out")
+
+
 @pytest.mark.slow
 def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> None:
     from network.controlplane.client import Client
@@ -206,5 +226,32 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         assert json.loads(json.loads(read.stdout)["result"])["Owner"] == "Org3"
         again = consortium(tmp_path, "reconcile", str(spec))  # idempotent
         assert again.returncode == 0
+
+        # Now the consortium votes org3 out: its nodes stop, its organization leaves the
+        # channel, and its identity can no longer transact through anyone's gateway.
+        members = {
+            m["Name"]: m["Id"]
+            for m in org1.call("GET", f"/networks/{network_id}/members")["Members"]
+        }
+        removal = org1.call(
+            "POST",
+            f"/networks/{network_id}/proposals",
+            {
+                "ClientRequestToken": "t3",
+                "MemberId": members["org1"],
+                "Actions": {"Removals": [{"MemberId": members["org3"]}]},
+            },
+        )["ProposalId"]
+        for client, member in ((org1, "org1"), (org2, "org2")):
+            client.call(
+                "POST",
+                f"/networks/{network_id}/proposals/{removal}/votes",
+                {"VoterMemberId": members[member], "Vote": "YES"},
+            )
+        consortium(tmp_path, "reconcile", str(spec))
+        status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
+        assert not [n for n in status["nodes"] if "org3" in n]
+        refused = asyncio.run(_submit_as_org3_through_org1(tmp_path))
+        assert "Org3MSP" in refused
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
