@@ -696,9 +696,13 @@ class Supervisor:
         self._record_new_members()
         removed = set(self.state.get("removed", []))
         joined = [m["name"] for m in self.state.get("joined", []) if m["name"] not in removed]
-        self.start_member_cas()
+        self.start_member_cas()  # (re)starts any CA, orderer, peer or contract that died
         self.enroll_members()
+        self.start_orderers()
         self.start_peers()
+        self.launch_contracts()
+        self._ready("orderer-")
+        self._ready("chaincode-")
         for channel in self.spec.channels:
             missing = [n for n in joined if n not in self.channel_members(channel)]
             if missing:

@@ -133,20 +133,32 @@ def logs(spec_file: Path, node: str | None, home: Path, follow: bool, lines: int
 @click.command("reconcile")
 @click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
 @HOME_OPTION
-def reconcile(spec_file: Path, home: Path) -> None:
-    """Start what the control plane has and the network does not run yet: a member voted
-    in after `up` gets its CA and peer, and its organization joins every channel."""
+@click.option("--watch", is_flag=True, help="Keep reconciling until Ctrl-C.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+def reconcile(spec_file: Path, home: Path, watch: bool, interval: float) -> None:
+    """Make the network run what the control plane has: a member voted in after `up` gets
+    its CA and peer and joins every channel, a member voted out leaves, a node that died
+    is restarted."""
+    import time
+
     from network.errors import SupervisorError
 
     supervisor = _supervisor(spec_file, home)
-    try:
-        joined = supervisor.reconcile()
-    except SupervisorError as exc:
-        fail(str(exc))
-    if joined:
-        click.echo(f"running the members voted in after up: {', '.join(joined)}")
-    else:
-        click.echo("nothing to do: the network runs what the control plane has")
+    while True:
+        try:
+            joined = supervisor.reconcile()
+        except SupervisorError as exc:
+            if not watch:
+                fail(str(exc))
+            click.echo(f"error: {exc}", err=True)
+            joined = None
+        if joined:
+            click.echo(f"running the members voted in after up: {', '.join(joined)}")
+        elif joined is not None and not watch:
+            click.echo("the network runs what the control plane has")
+        if not watch:
+            return
+        time.sleep(interval)
 
 
 COMMANDS = [up, down, status, connection, logs, reconcile]

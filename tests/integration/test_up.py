@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +90,16 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         assert status["nodes"] == {}
 
         consortium(tmp_path, "up", str(spec), "-o", "json")  # resumes with its data
+        # A peer killed with -9 is restarted by the next reconcile, with its data.
+        pid_file = tmp_path / ".consortium" / "two-members" / "pids" / "peer-org2-peer0.pid"
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        consortium(tmp_path, "reconcile", str(spec))
+        status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
+        assert status["nodes"]["peer-org2-peer0"] != "stopped"
+        back = consortium(
+            tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org2", "-o", "json"
+        )
+        assert json.loads(json.loads(back.stdout)["result"])["Owner"] == "Ann"
         again = consortium(
             tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org1", "-o", "json"
         )
