@@ -95,9 +95,21 @@ def _show(answer: dict[str, Any], output: str) -> None:
 
 @click.command("invoke")
 @_options
-def invoke(output: str, **options: Any) -> None:
+@click.option("--explain", is_flag=True, help="Then show every step of its flow.")
+def invoke(output: str, explain: bool, **options: Any) -> None:
     """Submit a transaction and wait until it is committed (VALID or an error)."""
-    _show(asyncio.run(_run(True, **options)), output)
+    answer = asyncio.run(_run(True, **options))
+    if not explain:
+        _show(answer, output)
+        return
+    from network.commands.tx import show_steps, trace_steps
+
+    steps = trace_steps(answer["txid"], options["member"], options["network"], options["home"])
+    if output == "json":
+        emit_json({**answer, "steps": steps})
+    else:
+        _show(answer, output)
+        show_steps(answer["txid"], steps, output)
 
 
 @click.command("query")

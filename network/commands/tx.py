@@ -38,6 +38,11 @@ def COMMAND() -> None:
 @OUTPUT_OPTION
 def explain(tx_id: str, member: str, network: str | None, home: Path, output: str) -> None:
     """Each step of TX_ID's flow as this member's peer recorded it."""
+    show_steps(tx_id, trace_steps(tx_id, member, network, home), output)
+
+
+def trace_steps(tx_id: str, member: str, network: str | None, home: Path) -> list[dict]:
+    """The trace records of ``tx_id`` on the member's peer, with each code's meaning."""
     from proto.trace_pb2 import TraceRequest
     from proto.trace_pb2_grpc import TraceServiceStub
     from proto.tracing import Step, details_of
@@ -55,10 +60,13 @@ def explain(tx_id: str, member: str, network: str | None, home: Path, output: st
         details = details_of(record)
         step = Step.Name(record.step)
         if step == "VALIDATE":
-            details["meaning"] = MEANINGS.get(
-                details.get("code", ""), "see docs/validation-codes.md"
-            )
+            code = details.get("code", "")
+            details["meaning"] = MEANINGS.get(code, "see docs/validation-codes.md")
         rows.append({"step": step, "node": record.node, "details": details})
+    return rows
+
+
+def show_steps(tx_id: str, rows: list[dict], output: str) -> None:
     if output == "json":
         emit_json({"txid": tx_id, "steps": rows})
     else:

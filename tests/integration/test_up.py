@@ -113,10 +113,13 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
             "Bob",
             "--member",
             "org2",
+            "--explain",
             "-o",
             "json",
         )
-        assert json.loads(moved.stdout)["result"] == "Ann"
+        moved_answer = json.loads(moved.stdout)
+        assert moved_answer["result"] == "Ann"
+        assert [s["step"] for s in moved_answer["steps"]][-1] == "COMMIT"
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
     assert not (tmp_path / ".consortium" / "two-members").exists()
