@@ -324,8 +324,9 @@ class Supervisor:
         folder = self.home.member(member.name)
         url = f"https://{member.ca.host}:{member.ca.port}"
         client = FabricCaClient(url, member.mspid, self._ca_ssl(member))
-        registrar = client.enroll("admin", password).signer
-        roots, intermediates = split_chain(client.enroll("admin", password).ca_chain_pem)
+        bootstrap = client.enroll("admin", password)
+        registrar = bootstrap.signer
+        roots, intermediates = split_chain(bootstrap.ca_chain_pem)
         tls_roots = (folder / "ca" / "tlsca-cert.pem").read_bytes()
         write_msp(
             folder / "msp",

@@ -4,7 +4,6 @@ endorsements commit as VALID; bad proposals get Fabric's refusals."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from peers.committer import Ledger
 from peers.endorser import Endorser
 from proto.messages import build_proposal, build_transaction_envelope, sign_proposal
 from tests.support.channel import ChannelFixture
+from tests.support.fabric_network import free_port
 from tests.support.orderer import CHANNEL
 from tests.support.pki import make_org
 from tests.unit.peers.test_committer import define
@@ -29,15 +29,9 @@ SAMPLE = ROOT / "chaincode" / "samples" / "asset_transfer"
 Code = transaction_pb2.TxValidationCode
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def contract_address() -> AsyncIterator[str]:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [
             sys.executable,

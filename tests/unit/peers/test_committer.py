@@ -166,9 +166,15 @@ def test_block_without_a_valid_orderer_signature_is_rejected(ledger: Ledger, cha
 
 
 def test_gaps_and_broken_links_are_rejected(ledger: Ledger, channel) -> None:
-    channel.block([])  # block 1, never delivered
+    skipped = channel.block([])  # block 1, never delivered
     with pytest.raises(BlockRejected, match="not the next block"):
         ledger.commit(channel.block([channel.transaction(writes(a=b"1"))]))
+    forged = common_pb2.Block()
+    forged.CopyFrom(skipped)
+    forged.header.previous_hash = b"\x00" * 32  # block 1, but not linked to block 0
+    with pytest.raises(BlockRejected, match="does not link to block 0"):
+        ledger.commit(forged)
+    assert ledger.height == 1
 
 
 def test_recovery_replays_blocks_the_state_missed(tmp_path: Path, channel) -> None:
