@@ -32,3 +32,17 @@ for project in tests/conformance chaincode/conformance/node_contract; do
     touch "$project/node_modules"
   fi
 done
+
+# The QLDB Python driver's own environment (tests/conformance/test_pyqldb.py): pyqldb needs
+# botocore's qldb-session model (dropped after botocore 1.40.60) and amazon.ion <= 0.9.3,
+# neither of which the project venv can have. Rebuilt only when missing or when its
+# requirements file is newer than it.
+pyqldb_venv=.venv-pyqldb
+pyqldb_requirements=tests/conformance/pyqldb-requirements.txt
+if [ ! -x "$pyqldb_venv/bin/python" ] || [ "$pyqldb_requirements" -nt "$pyqldb_venv/.installed" ]; then
+  echo "install-deps: creating $pyqldb_venv (pyqldb driver for the QLDB session conformance test)"
+  python3 -m venv "$pyqldb_venv"
+  "$pyqldb_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r "$pyqldb_requirements"
+  touch "$pyqldb_venv/.installed"
+fi
