@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,12 +20,14 @@ from amazon.ion import simpleion
 from ledgerdb.audit import audit
 from ledgerdb.block import Revision, new_id
 from ledgerdb.errors import LedgerError
-from ledgerdb.export import b64, block_ion_text, block_json, digest_json
+from ledgerdb.export import b64, block_ion_text, block_json, digest_json, to_json
+from ledgerdb.journal import META as JOURNAL_META
 from ledgerdb.journal import Journal
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion
 from network.output import OUTPUT_OPTION, emit_json, emit_record, emit_table, fail
 
 EXIT_NOT_VERIFIED = 1
+DATABASE_JOURNAL = "journal"
 ION_BINARY_MARKER = b"\xe0\x01\x00\xea"
 
 LEDGER_OPTION = click.option(
@@ -32,7 +35,7 @@ LEDGER_OPTION = click.option(
     "ledger",
     required=True,
     type=click.Path(),
-    help="The journal's directory.",
+    help="The journal's directory (or a database directory: its journal/ is used).",
 )
 
 
@@ -41,11 +44,24 @@ def COMMAND() -> None:
     """A ledgerdb journal: durable, hash-chained blocks with Merkle digests and proofs."""
 
 
+def journal_dir(path: str) -> Path:
+    """The journal directory ``path`` names: itself, or a database directory's ``journal/``.
+
+    The journal commands predate the database; a database keeps its journal in
+    ``DIR/journal``, so pointing them at the database directory works too.
+    """
+    directory = Path(path)
+    inner = directory / DATABASE_JOURNAL
+    if inner.is_dir() and not (directory / JOURNAL_META).exists():
+        return inner
+    return directory
+
+
 @contextmanager
 def _journal(path: str, writable: bool = False) -> Iterator[Journal]:
     """The journal at ``path``; any ledger error becomes one line and exit code 2."""
     try:
-        with Journal.open(path, create=writable, read_only=not writable) as journal:
+        with Journal.open(journal_dir(path), create=writable, read_only=not writable) as journal:
             yield journal
     except LedgerError as exc:
         fail(str(exc))
@@ -217,7 +233,7 @@ def verify(ledger: str, output: str) -> None:
     Exits 1 naming the first bad block if anything fails, 2 if the ledger cannot be read.
     """
     try:
-        report = audit(ledger)
+        report = audit(journal_dir(ledger))
     except LedgerError as exc:
         fail(str(exc))
     if not report.ok:
@@ -264,3 +280,269 @@ def export(ledger: str, form: str, first: int, last: int | None) -> None:
 
 def emit_line(value: Any) -> None:
     click.echo(json.dumps(value, separators=(",", ":")))
+
+
+# ---- the database: serve, query, shell, revision, rebuild -----------------------------------
+# For these commands --ledger names a database directory (journal in DIR/journal, indexed
+# storage in DIR/index); --endpoint reaches a running `consortium ledger serve` instead.
+
+DATABASE_OPTION = click.option(
+    "--ledger", "ledger", type=click.Path(file_okay=False), help="The database's directory."
+)
+ENDPOINT_OPTION = click.option(
+    "--endpoint", help="host:port of a running `consortium ledger serve` (instead of --ledger)."
+)
+HISTORY_FILE = ".consortium_ledger_history"
+
+
+def _database(path: str) -> Any:
+    """Open the database at ``path`` (created if missing); errors are one line, exit 2."""
+    from ledgerdb.database import LedgerDatabase
+
+    try:
+        return LedgerDatabase.open(path, create=True)
+    except LedgerError as exc:
+        fail(f"cannot open the database in {path}: {exc}")
+
+
+@contextmanager
+def _backend(ledger: str | None, endpoint: str | None) -> Iterator[Any]:
+    """The embedded database or a client of the service: the same API either way."""
+    if (ledger is None) == (endpoint is None):
+        fail("give exactly one of --ledger DIR (embedded) or --endpoint HOST:PORT (a server)")
+    if endpoint is not None:
+        from ledgerdb.client import LedgerClient
+
+        backend = LedgerClient(endpoint)
+    else:
+        backend = _database(ledger)
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    from ledgerdb.partiql.errors import PartiQLError
+
+    return (LedgerError, PartiQLError)
+
+
+def _ion_parameter(text: str) -> Any:
+    try:
+        return simpleion.loads(text, single_value=True)
+    except Exception as exc:  # amazon.ion raises several unrelated types on bad text
+        fail(f"--param {text!r} is not one Ion value: {exc}")
+
+
+@COMMAND.command("serve")
+@DATABASE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+def serve(ledger: str | None, host: str, port: int) -> None:
+    """Serve the database over gRPC (ledgerdb.v1.LedgerDB + health) until SIGTERM/SIGINT.
+
+    Prints the address it listens on (with the chosen port when --port is 0).
+    """
+    import asyncio
+
+    from ledgerdb.service import serve as run_server
+
+    if ledger is None:
+        fail("--ledger DIR is required: the database to serve")
+    database = _database(ledger)
+
+    def announce(bound: int) -> None:
+        click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
+
+    try:
+        asyncio.run(run_server(database, f"{host}:{port}", announce))
+    except LedgerError as exc:
+        fail(str(exc))
+    finally:
+        database.close()
+    click.echo("ledgerdb stopped")
+
+
+def _show_values(values: list[Any], form: str) -> None:
+    from network.commands.ledger_shell import ion_text
+
+    for value in values:
+        click.echo(ion_text(value) if form == "ion" else json.dumps(to_json(value)))
+
+
+@COMMAND.command("query")
+@DATABASE_OPTION
+@ENDPOINT_OPTION
+@click.argument("statement")
+@click.option("--param", "params", multiple=True, help="A parameter for the next ?, as Ion text.")
+@click.option(
+    "--output",
+    "-o",
+    "form",
+    type=click.Choice(["ion", "json"]),
+    default="ion",
+    show_default=True,
+    help="Ion text, one value a line; or one JSON object with the values and the commit.",
+)
+@click.option("--plan", is_flag=True, help="Also print the plan (which index, or a scan).")
+def query(
+    ledger: str | None,
+    endpoint: str | None,
+    statement: str,
+    params: tuple[str, ...],
+    form: str,
+    plan: bool,
+) -> None:
+    """Run STATEMENT in its own transaction and commit it; print the result documents."""
+    parameters = [_ion_parameter(text) for text in params]
+    with _backend(ledger, endpoint) as backend:
+        try:
+            outcome, commit = _execute_committed(backend, statement, parameters, plan)
+        except _database_errors() as exc:
+            fail(str(exc))
+    if form == "json":
+        record: dict[str, Any] = {
+            "values": [to_json(value) for value in outcome.values],
+            "transactionId": commit.transaction_id,
+            "blockAddress": commit.block_address.to_dict() if commit.block_address else None,
+            "readIOs": outcome.read_ios,
+            "processingTimeMs": outcome.processing_time_ms,
+        }
+        if plan:
+            record["plan"] = _plan_record(outcome.plan)
+        emit_json(record)
+        return
+    _show_values(outcome.values, form)
+    if plan:
+        for line in _plan_record(outcome.plan)["text"].splitlines():
+            click.echo(f"// plan: {line}")
+
+
+def _execute_committed(
+    backend: Any, statement: str, parameters: list[Any], plan: bool
+) -> tuple[Any, Any]:
+    """One statement, one transaction, committed: (StatementOutcome, CommitResult)."""
+    if hasattr(backend, "execute_with_summary"):  # the service: one round trip
+        return backend.execute_with_summary(statement, *parameters, include_plan=plan)
+    transaction = backend.start_transaction()
+    try:
+        outcome = transaction.execute(statement, *parameters)
+        return outcome, transaction.commit()
+    except BaseException:
+        transaction.abort()
+        raise
+
+
+def _plan_record(plan: Any) -> dict[str, Any]:
+    if plan is None:
+        return {"text": "(no plan: the statement reads no table)", "usesIndex": False}
+    return {"text": plan.describe(), "usesIndex": bool(plan.uses_index)}
+
+
+@COMMAND.command("shell")
+@DATABASE_OPTION
+@ENDPOINT_OPTION
+def shell(ledger: str | None, endpoint: str | None) -> None:
+    """An interactive PartiQL shell (like qldbshell); statements end with ';'.
+
+    History is kept in DIR/.consortium_ledger_history with --ledger, else in
+    ~/.consortium_ledger_history. Input may be piped: prompts are then left out, and the
+    exit status is 2 if any statement failed.
+    """
+    from network.commands import ledger_shell
+
+    history = Path(ledger) / HISTORY_FILE if ledger else Path.home() / HISTORY_FILE
+    with _backend(ledger, endpoint) as backend:
+        status = ledger_shell.run(backend, history)
+    sys.exit(status)
+
+
+@COMMAND.command("revision")
+@DATABASE_OPTION
+@ENDPOINT_OPTION
+@click.option("--document-id", required=True, help="The document's id (metadata.id).")
+@click.option("--seq", "sequence_no", required=True, type=int, help="The block holding it.")
+@click.option("--digest-tip", type=int, help="Prove against the digest at this tip (default: now).")
+@OUTPUT_OPTION
+def revision(
+    ledger: str | None,
+    endpoint: str | None,
+    document_id: str,
+    sequence_no: int,
+    digest_tip: int | None,
+    output: str,
+) -> None:
+    """A document revision with its proof, verified here: revision → block → digest."""
+    with _backend(ledger, endpoint) as backend:
+        try:
+            proof = backend.get_revision(document_id, sequence_no, digest_tip)
+            verify_revision(proof, document_id)
+        except _database_errors() as exc:
+            fail(str(exc))
+    record = {
+        "revision": to_json(proof.revision),
+        "blockHash": b64(proof.block.block_hash),
+        "proof": [b64(item) for item in proof.block_proof],
+        **digest_json(proof.digest),
+        "verified": True,
+    }
+    if output == "json":
+        emit_json(record)
+        return
+    from network.commands.ledger_shell import ion_text
+
+    emit_record(
+        {
+            "revision": ion_text(proof.revision),
+            "blockHash": record["blockHash"],
+            "digest": record["digest"],
+            "digestTipAddress": record["digestTipAddress"],
+            "proof": "\n".join(record["proof"]) or "(none: the block is the whole tree)",
+            "verified": "yes: revision hash recomputed, found in its block, block proof "
+            "leads to the digest",
+        },
+        output,
+        f"document {document_id} in block {sequence_no}",
+    )
+
+
+def verify_revision(proof: Any, document_id: str) -> None:
+    """Recompute the revision's hash, find it in the block, prove the block in the digest."""
+    from ledgerdb.errors import VerificationError
+    from ledgerdb.revisions import revision_body, revision_hash
+
+    row = proof.revision
+    if str(row["metadata"]["id"]) != document_id:
+        raise VerificationError(f"the revision is of document {row['metadata']['id']}")
+    computed = revision_hash(revision_body(row["metadata"], row.get("data")))
+    if computed != bytes(row["hash"]):
+        raise VerificationError("the revision's hash does not match its metadata and data")
+    if computed not in {entry.hash for entry in proof.block.entries}:
+        raise VerificationError(f"block {proof.block.sequence_no} does not hold the revision")
+    verify_block(proof.block)
+    verify_inclusion(
+        proof.block.block_hash,
+        proof.block.sequence_no,
+        proof.digest.tip.sequence_no,
+        proof.block_proof,
+        proof.digest.digest,
+    )
+
+
+@COMMAND.command("rebuild")
+@DATABASE_OPTION
+def rebuild(ledger: str | None) -> None:
+    """Rebuild the indexed storage (DIR/index) from the journal; refuses while served."""
+    from ledgerdb.database import LedgerDatabase
+
+    if ledger is None:
+        fail("--ledger DIR is required: the database to rebuild")
+    try:
+        with LedgerDatabase.open(ledger, create=False) as database:
+            database.rebuild()
+            tip = database.journal.tip
+    except LedgerError as exc:
+        fail(f"cannot rebuild {ledger}: {exc}")
+    blocks = tip.sequence_no + 1 if tip is not None else 0
+    click.echo(f"rebuilt {ledger}/index from {blocks} journal block(s)")
