@@ -42,7 +42,21 @@ class NodeProcess:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(child.pid))
+        if self.port:
+            self.address_file.write_text(f"{self.host}:{self.port}")
         return child.pid
+
+    @property
+    def address_file(self) -> Path:
+        """Where the node listens, beside its pid file, so ``status`` can probe it later."""
+        return self.pid_file.with_suffix(".addr")
+
+    def address(self) -> str:
+        """``host:port`` as recorded at start, or "" for a node started without one."""
+        try:
+            return self.address_file.read_text().strip()
+        except OSError:
+            return ""
 
     @property
     def pid(self) -> int | None:
@@ -77,6 +91,7 @@ class NodeProcess:
         pid = self.pid
         if pid is None:  # already gone: forget it
             self.pid_file.unlink(missing_ok=True)
+            self.address_file.unlink(missing_ok=True)
             return
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -85,6 +100,7 @@ class NodeProcess:
         if _alive(pid):
             os.killpg(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        self.address_file.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

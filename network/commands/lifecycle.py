@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
+from network.output import OUTPUT_OPTION, emit_json, emit_record, emit_table, fail
 
 HOME_OPTION = click.option(
     "--home",
@@ -16,6 +20,18 @@ HOME_OPTION = click.option(
     show_default=True,
     help="Folder holding every network's files.",
 )
+
+
+SPEC_ARGUMENT = click.argument(
+    "spec_file",
+    metavar="[SPEC]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+NETWORK_OPTION = click.option(
+    "--network", default=None, help="Which network under --home (default: the only one)."
+)
+RECONCILER = "reconciler"
 
 
 def _supervisor(spec_file: Path, home: Path, quiet: bool = False):
@@ -30,14 +46,82 @@ def _supervisor(spec_file: Path, home: Path, quiet: bool = False):
     return Supervisor(spec, Home(home / spec.name), progress)
 
 
+def _spec(spec_file: Path | None, home: Path, network: str | None) -> Path:
+    """SPEC as given, else the one ``up`` recorded for the network (``consortium status``
+    works without naming a file, as on Fabric's test network)."""
+    from network.locate import NetworkNotFound, recorded_spec
+
+    if spec_file is not None:
+        return spec_file
+    try:
+        return recorded_spec(home, network)
+    except NetworkNotFound as exc:
+        fail(str(exc))
+
+
+def _split_spec(arguments: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
+    """A leading argument that is a file is the SPEC; the rest are the command's own."""
+    if arguments and Path(arguments[0]).is_file():
+        return Path(arguments[0]), arguments[1:]
+    return None, arguments
+
+
+@contextmanager
+def _reconcile_lock(supervisor) -> Iterator[None]:
+    """One reconcile (or ``up``) at a time per network: the watcher ``up`` starts and a
+    ``consortium reconcile`` typed by hand must not both add the same member."""
+    folder = supervisor.home.root
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "reconcile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _start_reconciler(supervisor, spec_file: Path, home: Path) -> None:
+    """``reconcile --watch`` as a node of the network: members voted in later get their
+    nodes, members voted out lose them, and dead nodes come back, with nobody typing."""
+    from network.processes import CONSORTIUM
+
+    watcher = supervisor.home.process(
+        RECONCILER,
+        [
+            *CONSORTIUM,
+            "reconcile",
+            str(spec_file.resolve()),
+            "--home",
+            str(home.resolve()),
+            "--watch",
+        ],
+        "",
+        0,
+    )
+    if watcher.pid is None:
+        watcher.start()
+
+
+def _stop_reconciler(supervisor) -> None:
+    for process in supervisor.all_processes():
+        if process.name == RECONCILER:
+            process.stop()
+
+
 @click.command("up")
 @click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
 @HOME_OPTION
 @OUTPUT_OPTION
-def up(spec_file: Path, home: Path, output: str) -> None:
+@click.option(
+    "--no-reconcile",
+    is_flag=True,
+    help="Do not start the reconciler (run `consortium reconcile` by hand instead).",
+)
+def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     """Start the network SPEC describes (or resume it with its data) and print where each
-    node listens."""
+    node listens; a reconciler keeps it matching the control plane afterwards."""
     from network.errors import SupervisorError
+    from network.locate import SPEC_KEY
     from network.spec import ports_in_use
 
     supervisor = _supervisor(spec_file, home, quiet=output == "json")
@@ -47,9 +131,15 @@ def up(spec_file: Path, home: Path, output: str) -> None:
             what, host, port, line = busy[0]
             fail(f"{spec_file}:{line}: {what}: port {host}:{port} is already in use")
     try:
-        nodes = supervisor.up()
+        with _reconcile_lock(supervisor):
+            nodes = supervisor.up()
     except SupervisorError as exc:
         fail(str(exc))
+    state = supervisor.home.load_state()
+    state[SPEC_KEY] = str(spec_file.resolve())
+    supervisor.home.save_state(state)
+    if not no_reconcile:
+        _start_reconciler(supervisor, spec_file, home)
     rows = [(name, f"{host}:{port}") for name, host, port in nodes]
     if output == "json":
         emit_json({"network": supervisor.spec.name, "nodes": dict(rows)})
@@ -58,55 +148,115 @@ def up(spec_file: Path, home: Path, output: str) -> None:
 
 
 @click.command("down")
-@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@SPEC_ARGUMENT
 @HOME_OPTION
+@NETWORK_OPTION
 @click.option("--purge", is_flag=True, help="Also delete the network's folder (all its data).")
-def down(spec_file: Path, home: Path, purge: bool) -> None:
+def down(spec_file: Path | None, home: Path, network: str | None, purge: bool) -> None:
     """Stop every node of the network (gracefully); --purge deletes its data too."""
-    supervisor = _supervisor(spec_file, home, quiet=True)
+    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    _stop_reconciler(supervisor)  # first, or it would restart what down stops
     stopped = supervisor.down(purge=purge)
     click.echo(f"stopped {len(stopped)} node(s)" + (", data deleted" if purge else ""))
 
 
 @click.command("status")
-@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@SPEC_ARGUMENT
 @HOME_OPTION
+@NETWORK_OPTION
 @OUTPUT_OPTION
-def status(spec_file: Path, home: Path, output: str) -> None:
-    """Which nodes run (pid) and the network's ids."""
-    supervisor = _supervisor(spec_file, home, quiet=True)
-    rows = [(p.name, p.pid or "stopped") for p in supervisor.all_processes()]
-    state = supervisor.home.load_state()
+def status(spec_file: Path | None, home: Path, network: str | None, output: str) -> None:
+    """Nodes (alive, listening), block heights per channel, members and open proposals."""
+    from network.status import network_status
+
+    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    report = network_status(supervisor)
+    nodes = report.pop("nodes")
     if output == "json":
-        emit_json({"network_id": state.get("network_id"), "nodes": dict(rows)})
+        emit_json({**report, "nodes": {n.name: asdict(n) for n in nodes}})
+        return
+    emit_table(
+        ["node", "state", "pid", "listens on", "listening"],
+        [(n.name, n.state, n.pid or "-", n.address or "-", _yes_no(n)) for n in nodes],
+        title=f"network {report['network']} ({report['network_id'] or 'not created'})",
+    )
+    for channel, heights in report["channels"].items():
+        emit_table(
+            ["node", "height"],
+            [(node, "?" if h is None else h) for node, h in heights.items()],
+            title=f"channel {channel}",
+        )
+    emit_table(
+        ["member", "id", "status"],
+        [(m["name"], m["id"], m["status"]) for m in report["members"]],
+        title="members",
+    )
+    if report["open_proposals"]:
+        emit_table(
+            ["open proposal", "proposed by"],
+            [(p["id"], p["proposed_by"]) for p in report["open_proposals"]],
+        )
     else:
-        emit_table(["node", "pid"], rows, title=f"network {supervisor.spec.name}")
+        click.echo("no open proposals")
+
+
+def _yes_no(node) -> str:
+    if not node.address:
+        return "-"  # the reconciler listens nowhere
+    return "yes" if node.listening else "no"
 
 
 @click.command("connection")
-@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("member")
+@click.argument("arguments", metavar="[SPEC] MEMBER", nargs=-1, required=True)
 @HOME_OPTION
-def connection(spec_file: Path, member: str, home: Path) -> None:
+@NETWORK_OPTION
+@OUTPUT_OPTION
+def connection(arguments: tuple[str, ...], home: Path, network: str | None, output: str) -> None:
     """Print MEMBER's connection file (gateway endpoint, TLS root, identities)."""
-    supervisor = _supervisor(spec_file, home, quiet=True)
-    path = supervisor.home.root / "connection" / f"{member}.json"
+    spec_file, rest = _split_spec(arguments)
+    if len(rest) != 1:
+        fail("name one MEMBER (and optionally the SPEC before it)")
+    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    path = supervisor.home.root / "connection" / f"{rest[0]}.json"
     if not path.exists():
-        fail(f"no connection file for member {member!r}; is the network up?")
-    click.echo(json.dumps(json.loads(path.read_text()), indent=2))
+        fail(f"no connection file for member {rest[0]!r}; is the network up?")
+    document = json.loads(path.read_text())
+    if output == "json":
+        emit_json(document)
+        return
+    gateway = document["gateway"]
+    emit_record(
+        {
+            "network": document["network"],
+            "channel": document["channel"],
+            "mspId": document["mspId"],
+            "gateway endpoint": gateway["endpoint"],
+            "TLS root certificate": gateway["tlsRootCert"],
+            "identities": ", ".join(document["identities"]),
+            "file": str(path),
+        },
+        "table",
+        f"member {rest[0]}",
+    )
 
 
 @click.command("logs")
-@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("node", required=False)
+@click.argument("arguments", metavar="[SPEC] [NODE]", nargs=-1)
 @HOME_OPTION
+@NETWORK_OPTION
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
 @click.option("-n", "--lines", default=40, show_default=True, help="How many last lines.")
-def logs(spec_file: Path, node: str | None, home: Path, follow: bool, lines: int) -> None:
+def logs(
+    arguments: tuple[str, ...], home: Path, network: str | None, follow: bool, lines: int
+) -> None:
     """The last lines of NODE's log (or of every node's, each prefixed with its name)."""
     import time
 
-    supervisor = _supervisor(spec_file, home, quiet=True)
+    spec_file, rest = _split_spec(arguments)
+    if len(rest) > 1:
+        fail("name at most one NODE (and optionally the SPEC before it)")
+    node = rest[0] if rest else None
+    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
     folder = supervisor.home.root / "logs"
     files = sorted(folder.glob("*.log")) if folder.exists() else []
     if node is not None:
@@ -131,33 +281,61 @@ def logs(spec_file: Path, node: str | None, home: Path, follow: bool, lines: int
 
 
 @click.command("reconcile")
-@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@SPEC_ARGUMENT
 @HOME_OPTION
+@NETWORK_OPTION
 @click.option("--watch", is_flag=True, help="Keep reconciling until Ctrl-C.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
-def reconcile(spec_file: Path, home: Path, watch: bool, interval: float) -> None:
+def reconcile(
+    spec_file: Path | None, home: Path, network: str | None, watch: bool, interval: float
+) -> None:
     """Make the network run what the control plane has: a member voted in after `up` gets
     its CA and peer and joins every channel, a member voted out leaves, a node that died
     is restarted."""
+    from network.errors import SupervisorError
+
+    supervisor = _supervisor(_spec(spec_file, home, network), home)
+    if watch:
+        _watch(supervisor, interval)
+    try:
+        with _reconcile_lock(supervisor):
+            joined = supervisor.reconcile()
+    except SupervisorError as exc:
+        fail(str(exc))
+    if joined:
+        click.echo(f"running the members voted in after up: {', '.join(joined)}")
+    else:
+        click.echo("the network runs what the control plane has")
+
+
+def _pids(supervisor) -> dict[str, int | None]:
+    return {process.name: process.pid for process in supervisor.all_processes()}
+
+
+def _watch(supervisor, interval: float) -> None:
+    """Reconcile every ``interval`` seconds, forever; a pass that changed nothing (no node
+    started or stopped, no member joined or left) prints nothing, so the log shows events."""
     import time
 
     from network.errors import SupervisorError
 
-    supervisor = _supervisor(spec_file, home)
+    lines: list[str] = []
+    supervisor.progress = lines.append
+    reported: list[str] | None = None
     while True:
+        lines.clear()
+        before = _pids(supervisor)
         try:
-            joined = supervisor.reconcile()
+            with _reconcile_lock(supervisor):
+                joined = supervisor.reconcile()
         except SupervisorError as exc:
-            if not watch:
-                fail(str(exc))
-            click.echo(f"error: {exc}", err=True)
-            joined = None
-        if joined:
-            click.echo(f"running the members voted in after up: {', '.join(joined)}")
-        elif joined is not None and not watch:
-            click.echo("the network runs what the control plane has")
-        if not watch:
-            return
+            click.echo(f"{time.strftime('%H:%M:%S')} error: {exc}", err=True)
+            joined = reported
+        if _pids(supervisor) != before or joined != reported:
+            for line in lines:
+                click.echo(f"{time.strftime('%H:%M:%S')} {line}", err=True)
+            click.echo(f"members voted in after up: {', '.join(joined or []) or 'none'}")
+        reported = joined
         time.sleep(interval)
 
 

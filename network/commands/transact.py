@@ -15,14 +15,15 @@ from network.output import OUTPUT_OPTION, emit_json, emit_record, fail
 
 def connection_file(home: Path, network: str | None, member: str) -> dict[str, Any]:
     """The member's connection file of the named network, or of the only one."""
-    networks = sorted(p.name for p in home.iterdir() if p.is_dir()) if home.is_dir() else []
-    if network is None:
-        if len(networks) != 1:
-            fail(f"{home} holds {len(networks)} networks ({', '.join(networks)}); use --network")
-        network = networks[0]
-    path = home / network / "connection" / f"{member}.json"
+    from network.locate import NetworkNotFound, network_folder
+
+    try:
+        folder = network_folder(home, network)
+    except NetworkNotFound as exc:
+        fail(str(exc))
+    path = folder / "connection" / f"{member}.json"
     if not path.exists():
-        fail(f"no member {member!r} in network {network!r} (no {path})")
+        fail(f"no member {member!r} in network {folder.name!r} (no {path})")
     return json.loads(path.read_text())
 
 

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,30 +73,49 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         explained = consortium(tmp_path, "tx", "explain", txid, "--member", "org1", "-o", "json")
         steps = [s["step"] for s in json.loads(explained.stdout)["steps"]]
         assert {"PROPOSE", "PLAN", "ENDORSE", "SUBMIT", "ORDER", "VALIDATE", "COMMIT"} <= set(steps)
-        log = consortium(tmp_path, "logs", str(spec), "orderer-orderer0", "-n", "5").stdout
+        log = consortium(tmp_path, "logs", "orderer-orderer0", "-n", "5").stdout
         assert "listening on port" in log
         read = consortium(
             tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org2", "-o", "json"
         )
         assert json.loads(json.loads(read.stdout)["result"])["Owner"] == "Ann"
 
-        connection = json.loads(consortium(tmp_path, "connection", str(spec), "org1").stdout)
+        # As the issue types them: no SPEC, the only network under .consortium is meant.
+        connection = json.loads(consortium(tmp_path, "connection", "org1", "-o", "json").stdout)
         assert (
             connection["mspId"] == "Org1MSP"
             and Path(connection["gateway"]["tlsRootCert"]).is_file()
         )
 
-        consortium(tmp_path, "down", str(spec))
+        status = json.loads(consortium(tmp_path, "status", "-o", "json").stdout)
+        assert status["nodes"]["reconciler"]["state"] == "RUNNING"
+        assert status["nodes"]["peer-org1-peer0"]["listening"] is True
+        heights = status["channels"]["mychannel"]
+        assert heights["peer-org1-peer0"] == heights["orderer-orderer0"] >= 2
+        assert sorted(m["name"] for m in status["members"]) == ["org1", "org2"]
+        assert status["open_proposals"] == []
+
+        consortium(tmp_path, "down")
         status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
         assert status["nodes"] == {}
 
         consortium(tmp_path, "up", str(spec), "-o", "json")  # resumes with its data
         # A peer killed with -9 is restarted by the next reconcile, with its data.
         pid_file = tmp_path / ".consortium" / "two-members" / "pids" / "peer-org2-peer0.pid"
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        killed = int(pid_file.read_text())
+        os.kill(killed, signal.SIGKILL)
         consortium(tmp_path, "reconcile", str(spec))
         status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
-        assert status["nodes"]["peer-org2-peer0"] != "stopped"
+        assert status["nodes"]["peer-org2-peer0"]["state"] == "RUNNING"
+        # Killed again, with nobody typing: the reconciler `up` started brings it back.
+        killed = int(pid_file.read_text())
+        os.kill(killed, signal.SIGKILL)
+        for _ in range(150):
+            time.sleep(0.2)
+            node = json.loads(consortium(tmp_path, "status", "-o", "json").stdout)["nodes"]
+            if node["peer-org2-peer0"]["pid"] not in (None, killed):
+                break
+        assert node["peer-org2-peer0"]["pid"] not in (None, killed)
         back = consortium(
             tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org2", "-o", "json"
         )

@@ -1,0 +1,140 @@
+"""``consortium status``: what a running network looks like right now.
+
+Read-only and best effort: each question (is the process alive, does it listen, how high is
+each channel on each peer, who are the members, which proposals are open) is answered on its
+own, so one unreachable node shows as such instead of hiding the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from fabric_protos.orderer import ab_pb2_grpc
+from fabric_protos.peer import events_pb2_grpc
+
+from network.controlplane.client import Client
+from network.controlplane.errors import ControlPlaneError
+from network.supervisor import Supervisor
+from peers.channel import OrdererEndpoint
+from proto.seek import build_seek_envelope
+
+RUNNING, FAILED = "RUNNING", "FAILED"
+TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    pid: int | None
+    state: str  # RUNNING, or FAILED: it has a pid file but its process is gone
+    address: str  # host:port, "" when not known
+    listening: bool
+
+
+def listening(address: str) -> bool:
+    if not address:
+        return False
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, int(port))) == 0
+
+
+def node_statuses(supervisor: Supervisor) -> list[NodeStatus]:
+    """Every node the network started; ``down`` removes pid files, so a pid file whose
+    process is gone is a node that died (FAILED) until ``reconcile`` restarts it."""
+    statuses = []
+    for process in supervisor.all_processes():
+        address = process.address()
+        pid = process.pid
+        state = RUNNING if pid is not None else FAILED
+        statuses.append(
+            NodeStatus(process.name, pid, state, address, pid is not None and listening(address))
+        )
+    return statuses
+
+
+async def _height(stub: Any, signer: Any, channel_id: str) -> int | None:
+    """Blocks on ``channel_id`` (newest block number + 1) as this Deliver service has them."""
+    seek = build_seek_envelope(signer, channel_id, "newest", "newest", True)
+    async for response in stub.Deliver(iter([seek]), timeout=TIMEOUT):
+        if response.WhichOneof("Type") == "block":
+            return response.block.header.number + 1
+        return None
+    return None
+
+
+async def _safely(question: Any) -> int | None:
+    try:
+        return await question
+    except (TimeoutError, grpc.aio.AioRpcError, OSError):
+        return None
+
+
+async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, Any]]:
+    """Channel → node → height, from the orderer and every running peer of its members."""
+    heights: dict[str, dict[str, Any]] = {}
+    for channel in supervisor.spec.channels:
+        row: dict[str, Any] = heights.setdefault(channel.name, {})
+        reader = supervisor._user(supervisor.member(supervisor.channel_members(channel)[0]))
+        orderer = supervisor.spec.orderers[0]
+        if f"orderer-{orderer.name}" in running:
+            async with supervisor._orderer_channel() as grpc_channel:
+                stub = ab_pb2_grpc.AtomicBroadcastStub(grpc_channel)
+                row[f"orderer-{orderer.name}"] = await _safely(_height(stub, reader, channel.name))
+        for name in supervisor.channel_members(channel):
+            member = supervisor.member(name)
+            for peer in member.peers:
+                node = f"peer-{member.name}-{peer.name}"
+                if node not in running:
+                    continue
+                tls = supervisor._peer_tls_root(member.name, peer.name).read_bytes()
+                endpoint = OrdererEndpoint(f"{peer.host}:{peer.port}", tls)
+                async with endpoint.channel() as grpc_channel:
+                    stub = events_pb2_grpc.DeliverStub(grpc_channel)
+                    reader = supervisor._user(member)
+                    row[node] = await _safely(_height(stub, reader, channel.name))
+    return heights
+
+
+def governance(supervisor: Supervisor) -> dict[str, Any]:
+    """Members and open proposals, as the control plane (AMB's API) reports them."""
+    network_id = supervisor.home.load_state().get("network_id")
+    if not network_id:
+        return {"members": [], "open_proposals": []}
+    account = supervisor.spec.members[0].account
+    client = Client(supervisor.control_plane_url, access_key_id=account, timeout=TIMEOUT)
+    try:
+        members = list(client.pages(f"/networks/{network_id}/members", "Members"))
+        proposals = list(client.pages(f"/networks/{network_id}/proposals", "Proposals"))
+    except ControlPlaneError as exc:
+        return {"members": [], "open_proposals": [], "error": str(exc)}
+    return {
+        "members": [{"name": m["Name"], "id": m["Id"], "status": m["Status"]} for m in members],
+        "open_proposals": [
+            {"id": p["ProposalId"], "proposed_by": p.get("ProposedByMemberName", "")}
+            for p in proposals
+            if p["Status"] == "IN_PROGRESS"
+        ],
+    }
+
+
+def network_status(supervisor: Supervisor) -> dict[str, Any]:
+    nodes = node_statuses(supervisor)
+    running = {n.name for n in nodes if n.listening}
+    state = supervisor.home.load_state()
+    heights: dict[str, dict[str, Any]] = {}
+    if state.get("network_id") and running:
+        heights = asyncio.run(channel_heights(supervisor, running))
+    plane_up = "control-plane" in running
+    return {
+        "network": supervisor.spec.name,
+        "network_id": state.get("network_id"),
+        "nodes": nodes,
+        "channels": heights,
+        **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),
+    }
