@@ -1,0 +1,153 @@
+"""The events bridge process (``consortium node run mqtt-bridge --config FILE``).
+
+One MQTT connection carries everything: per channel, a pump that reads blocks from the
+peer's Deliver and publishes their messages (QoS 1); a pump for the control plane's
+governance feed; and the ingress, which answers submit requests. Each pump publishes a
+block's (or a feed batch's) messages, waits until the broker acknowledged all of them, and
+only then advances the durable checkpoint — publish, then checkpoint.
+
+When the broker goes away every pump stops, the bridge reconnects with backoff, and each
+pump starts again from the checkpoint: whatever was not acknowledged is published again,
+nothing acknowledged is skipped (at-least-once; ``docs/events.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+from collections.abc import Sequence
+
+import aiomqtt
+
+from network.gateway_client import GatewayClient
+from network.mqtt import broker, payloads
+from network.mqtt.checkpoint import GOVERNANCE, Checkpoint, Position
+from network.mqtt.config import BridgeConfig, load_config, open_gateway
+from network.mqtt.deliver import follow_blocks
+from network.mqtt.governance import follow_governance
+from network.mqtt.ingress import Ingress, ReplyTo, reply_properties
+from network.mqtt.retry import Backoff
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Bridge", "load_config", "serve"]
+
+
+class Bridge:
+    def __init__(self, config: BridgeConfig) -> None:
+        self.config = config
+        self.checkpoint = Checkpoint(config.checkpoint)
+
+    async def run(self) -> None:
+        """Publish forever, reconnecting to the broker with backoff."""
+        async with contextlib.AsyncExitStack() as stack:
+            deliver = await stack.enter_async_context(open_gateway(self.config.deliver))
+            ingress = None
+            if self.config.ingress is not None:
+                gateway = await stack.enter_async_context(open_gateway(self.config.ingress))
+                ingress = Ingress(self.config.network, self.config.channels, gateway)
+            backoff = Backoff()
+            while True:
+                try:
+                    await self._session(deliver, ingress, backoff)
+                except* aiomqtt.MqttError as group:
+                    delay = backoff.next_delay()
+                    log.warning(
+                        "broker %s: %s; reconnecting in %.1fs",
+                        self.config.broker,
+                        group.exceptions[0],
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+
+    async def _session(
+        self, deliver: GatewayClient, ingress: Ingress | None, backoff: Backoff
+    ) -> None:
+        config = self.config
+        client = broker.client(
+            config.broker_host,
+            config.broker_port,
+            config.client_id,
+            persistent=ingress is not None,
+        )
+        async with client:
+            backoff.reset()
+            log.info(
+                "mqtt bridge publishing network %s channels %s to %s",
+                config.network,
+                ",".join(config.channels),
+                config.broker,
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._receive(client, ingress))
+                for channel in config.channels:
+                    group.create_task(self._pump_channel(client, deliver, channel))
+                if config.control_plane:
+                    group.create_task(self._pump_governance(client))
+
+    async def _publish(self, client: aiomqtt.Client, messages: Sequence[payloads.Message]) -> None:
+        """Publish in order and wait for every PUBACK (a lost connection raises)."""
+        await asyncio.gather(
+            *(client.publish(m.topic, m.payload, qos=1, timeout=math.inf) for m in messages)
+        )
+
+    async def _pump_channel(
+        self, client: aiomqtt.Client, deliver: GatewayClient, channel: str
+    ) -> None:
+        config = self.config
+        done = self.checkpoint.get(channel)
+        start: int | str = done.number if done is not None else _start_block(config.start)
+        async for block in follow_blocks(deliver, channel, start):
+            messages = payloads.block_messages(config.network, channel, block)
+            fresh = [m for m in messages if done is None or m.position > done.key]
+            if not fresh:
+                continue
+            await self._publish(client, fresh)
+            last = fresh[-1]
+            done = Position(*last.position, tx=last.body.get("tx"))
+            await self.checkpoint.advance(channel, done)
+
+    async def _pump_governance(self, client: aiomqtt.Client) -> None:
+        config = self.config
+        after = self.checkpoint.get(GOVERNANCE)
+        async for batch in follow_governance(config.control_plane, after, config.network_id):
+            messages = [
+                payloads.governance_message(config.network, p.number, p.index, event)
+                for p, event in batch
+            ]
+            await self._publish(client, messages)
+            await self.checkpoint.advance(GOVERNANCE, batch[-1][0])
+
+    async def _receive(self, client: aiomqtt.Client, ingress: Ingress | None) -> None:
+        """Ingress requests; also how a lost connection is noticed (the iterator raises)."""
+
+        async def reply(target: ReplyTo, body: dict) -> None:
+            properties = reply_properties(target)
+            payload = payloads.Message(target.topic, body, (0, 0)).payload
+            await client.publish(target.topic, payload, qos=1, properties=properties)
+
+        if ingress is not None:
+            for topic in ingress.filters():
+                await client.subscribe(topic, qos=1)
+        async for message in client.messages:
+            if ingress is not None:
+                await ingress.dispatch(message, reply)
+
+
+def _start_block(start: str) -> int | str:
+    return 0 if start == "oldest" else "newest"
+
+
+async def serve(config: BridgeConfig) -> None:
+    """Run the bridge until SIGTERM or SIGINT."""
+    bridge = Bridge(config)
+    task = asyncio.create_task(bridge.run())
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    log.info("mqtt bridge stopped")

@@ -1,0 +1,158 @@
+"""The bridge's YAML config (``consortium node run mqtt-bridge --config FILE``)::
+
+    network: two-members              # the topic prefix: consortium/<network>/...
+    broker: 127.0.0.1:1883            # the MQTT broker (MQTT 5)
+    client_id: bridge-two-members     # default: consortium-bridge-<network>
+    channels: [mychannel]             # whose blocks to publish
+    deliver: {connection: connection/org1.json, identity: user1}
+    checkpoint: events/checkpoint.json
+    start: oldest                     # where a bridge without a checkpoint starts: oldest | newest
+    governance:                       # optional: the control plane's event feed
+      control_plane: http://127.0.0.1:7100
+      network_id: n-...               # optional: only this network's events
+    ingress: {connection: connection/org1.json, identity: user1}   # optional
+
+``connection`` files are the ones ``consortium up`` writes (any Fabric gateway client
+reads them); relative paths are relative to the config file. Errors name file, line and
+field, like the network spec's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from network.gateway_client import GatewayClient
+from network.mqtt.errors import BridgeConfigError
+from network.spec import SpecError, _Reader, load_with_lines
+
+_ADDRESS = re.compile(r"^(?P<host>[A-Za-z0-9.:_-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_CHANNEL = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")
+_URL = re.compile(r"^https?://[^\s/]+$")
+STARTS = ("oldest", "newest")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A member's gateway and one of its identities, from a connection file."""
+
+    connection: Path
+    identity: str
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    network: str
+    broker_host: str
+    broker_port: int
+    channels: tuple[str, ...]
+    deliver: Identity
+    checkpoint: Path
+    client_id: str
+    start: str = "oldest"
+    control_plane: str = ""
+    network_id: str = ""
+    ingress: Identity | None = None
+
+    @property
+    def broker(self) -> str:
+        return f"{self.broker_host}:{self.broker_port}"
+
+
+def parse_address(text: Any) -> tuple[str, int]:
+    """``host:port`` → (host, port), or ValueError naming what is wrong."""
+    match = _ADDRESS.match(str(text))
+    if not match or not 1 <= int(match["port"]) <= 65535:
+        raise ValueError(f"{text!r} is not host:port")
+    return match["host"].strip("[]"), int(match["port"])
+
+
+def _identity(reader: _Reader, raw: Any, key: str, base: Path) -> Identity:
+    value = reader.mapping(raw, (key,), {"connection", "identity"}, {"connection"})
+    identity = str(value.get("identity", "user1"))
+    if not _NAME.match(identity):
+        raise reader.error((key, "identity"), f"{identity!r} is not an identity name")
+    return Identity(base / str(value["connection"]), identity)
+
+
+def load_config(file: Path) -> BridgeConfig:
+    """Read and check the bridge config; raise ``BridgeConfigError`` naming the field."""
+    try:
+        return _load(Path(file))
+    except SpecError as exc:
+        raise BridgeConfigError(str(exc)) from None
+
+
+def _load(file: Path) -> BridgeConfig:
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise SpecError(str(file), 0, "(file)", exc.strerror or str(exc)) from None
+    data, lines = load_with_lines(text, str(file))
+    reader = _Reader(str(file), lines)
+    known = {"network", "broker", "client_id", "channels", "deliver", "checkpoint", "start"}
+    top = reader.mapping(
+        data,
+        (),
+        known | {"governance", "ingress"},
+        {"network", "broker", "channels", "deliver", "checkpoint"},
+    )
+    base = file.parent
+    network = reader.text(top["network"], ("network",), _NAME, "a network name")
+    try:
+        host, port = parse_address(top["broker"])
+    except ValueError as exc:
+        raise reader.error(("broker",), str(exc)) from None
+    channels = tuple(
+        reader.text(c, ("channels", n), _CHANNEL, "a channel ID")
+        for n, c in enumerate(reader.sequence(top["channels"], ("channels",), 1))
+    )
+    start = str(top.get("start", "oldest"))
+    if start not in STARTS:
+        raise reader.error(("start",), f"{start!r} must be {' or '.join(STARTS)}")
+    governance = reader.mapping(
+        top.get("governance") or {}, ("governance",), {"control_plane", "network_id"}, set()
+    )
+    control_plane = str(governance.get("control_plane", "")).rstrip("/")
+    if control_plane and not _URL.match(control_plane):
+        raise reader.error(
+            ("governance", "control_plane"), f"{control_plane!r} is not http://host:port"
+        )
+    client_id = str(top.get("client_id", f"consortium-bridge-{network}"))
+    if not _NAME.match(client_id):
+        raise reader.error(("client_id",), f"{client_id!r} is not a client id")
+    return BridgeConfig(
+        network=network,
+        broker_host=host,
+        broker_port=port,
+        channels=channels,
+        deliver=_identity(reader, top["deliver"], "deliver", base),
+        checkpoint=base / str(top["checkpoint"]),
+        client_id=client_id,
+        start=start,
+        control_plane=control_plane,
+        network_id=str(governance.get("network_id", "")),
+        ingress=_identity(reader, top["ingress"], "ingress", base) if "ingress" in top else None,
+    )
+
+
+def open_gateway(who: Identity) -> GatewayClient:
+    """A gateway client for ``who``: the connection file's peer, as the named identity."""
+    from network.commands.transact import _client
+
+    try:
+        connection = json.loads(who.connection.read_text())
+    except (OSError, ValueError) as exc:
+        raise BridgeConfigError(
+            f"{who.connection}: not a readable connection file: {exc}"
+        ) from None
+    if who.identity not in connection.get("identities", {}):
+        known = ", ".join(sorted(connection.get("identities", {}))) or "none"
+        raise BridgeConfigError(
+            f"{who.connection}: no identity {who.identity!r} (identities: {known})"
+        )
+    return _client(connection, who.identity)
