@@ -1,0 +1,109 @@
+"""Single-document INSERT transactions/s with 8 client threads: ledgerdb over gRPC vs SQLite.
+
+ledgerdb: a real ``consortium ledger serve`` process; each client thread runs
+StartTransaction + ExecuteStatement (one INSERT) + CommitTransaction per document, so
+every document is one durable journal block. SQLite: the same documents, one INSERT
+transaction each, WAL with synchronous=FULL, 8 threads each with its own connection, in
+the same directory (same disk). Prints both figures; asserts nothing about speed.
+
+Run: PYTHONPATH=. .venv/bin/python tests/bench/bench_ledgerdb_grpc.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ledgerdb.client import LedgerClient
+from tests.support.processes import NodeProcess
+
+CLIENTS = 8
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _document(worker: int, n: int) -> dict:
+    return {"VIN": f"VIN-{worker}-{n}", "Make": "Tesla", "Year": 2020, "Owner": f"P{n}"}
+
+
+def _run_threads(work, seconds: float) -> tuple[int, float]:
+    """Run ``work(worker, stop, counts)`` in CLIENTS threads for ``seconds``."""
+    stop = threading.Event()
+    counts = [0] * CLIENTS
+    threads = [threading.Thread(target=work, args=(w, stop, counts)) for w in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return sum(counts), time.perf_counter() - started
+
+
+def bench_ledgerdb(directory: Path, seconds: float) -> float:
+    node = NodeProcess(["ledger", "serve", "--ledger", str(directory), "--port", "0"], cwd=ROOT)
+    try:
+        port = node.wait_for(r"ledgerdb serving .* on 127\.0\.0\.1:(\d+)").group(1)
+        endpoint = f"127.0.0.1:{port}"
+        with LedgerClient(endpoint) as client:
+            client.execute("CREATE TABLE Vehicle")
+
+        def work(worker: int, stop: threading.Event, counts: list[int]) -> None:
+            with LedgerClient(endpoint) as client:
+                while not stop.is_set():
+                    transaction = client.start_transaction()
+                    transaction.execute("INSERT INTO Vehicle ?", _document(worker, counts[worker]))
+                    transaction.commit()
+                    counts[worker] += 1
+
+        done, elapsed = _run_threads(work, seconds)
+    finally:
+        node.stop()
+    return done / elapsed
+
+
+def bench_sqlite(directory: Path, seconds: float) -> float:
+    path = directory / "bench.sqlite"
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE Vehicle (id INTEGER PRIMARY KEY, doc TEXT)")
+    setup.close()
+
+    def work(worker: int, stop: threading.Event, counts: list[int]) -> None:
+        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        connection.execute("PRAGMA synchronous=FULL")
+        while not stop.is_set():
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT INTO Vehicle (doc) VALUES (?)",
+                (json.dumps(_document(worker, counts[worker])),),
+            )
+            connection.execute("COMMIT")
+            counts[worker] += 1
+        connection.close()
+
+    done, elapsed = _run_threads(work, seconds)
+    return done / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as scratch:
+        directory = Path(scratch)
+        grpc_rate = bench_ledgerdb(directory / "db", args.seconds)
+        sqlite_rate = bench_sqlite(directory, args.seconds)
+    print(f"single-document INSERT transactions, {CLIENTS} client threads, {args.seconds:g} s each")
+    print(f"  ledgerdb over gRPC (Start+Execute+Commit): {grpc_rate:8.0f} tx/s")
+    print(f"  SQLite WAL synchronous=FULL:               {sqlite_rate:8.0f} tx/s")
+
+
+if __name__ == "__main__":
+    main()
