@@ -1,0 +1,87 @@
+"""Ingress requests: what is accepted, what is refused (naming the part), where the
+reply goes."""
+
+from __future__ import annotations
+
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from network.mqtt.errors import IngressError
+from network.mqtt.ingress import chosen_id, parse_request, reply_properties, reply_target
+
+TOPIC = "consortium/net/ch/submit/basic/CreateAsset"
+
+
+def _parse(payload: bytes, topic: str = TOPIC):
+    return parse_request("net", ("ch",), topic, payload)
+
+
+def test_a_list_of_strings_is_a_request_with_a_generated_id() -> None:
+    request = _parse(b'["a1", "blue", "5"]')
+    assert (request.channel, request.chaincode, request.function) == ("ch", "basic", "CreateAsset")
+    assert request.args == ("a1", "blue", "5")
+    assert len(request.request_id) == 36
+    assert _parse(b"[]").request_id != request.request_id
+
+
+def test_an_object_chooses_the_id() -> None:
+    request = _parse(b'{"id": "sensor-7:1", "args": ["a1"]}')
+    assert request.request_id == "sensor-7:1"
+    assert request.args == ("a1",)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "reason"),
+    [
+        (b"not json", "payload", "is not JSON"),
+        (b"\xff\xfe", "payload", "is not JSON"),
+        (b'{"a": 1}', "payload.a", "unknown key"),
+        (b'{"id": "x"}', "payload.args", "is required"),
+        (b'"a1"', "payload", "must be a JSON list of strings, not str"),
+        (b'["a1", 5]', "payload[1]", "must be a string, not 5"),
+        (b'{"args": ["a", null]}', "payload.args[1]", "must be a string, not null"),
+        (b'{"id": "a/b", "args": []}', "id", "is not 1-128 characters"),
+        (b"[" + b'"x",' * 64 + b'"x"]', "payload", "at most 64"),
+    ],
+)
+def test_a_malformed_request_is_refused_naming_the_part(
+    payload: bytes, field: str, reason: str
+) -> None:
+    with pytest.raises(IngressError) as caught:
+        _parse(payload)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_a_channel_the_bridge_does_not_serve_is_refused() -> None:
+    with pytest.raises(IngressError, match=r"^topic: "):
+        _parse(b"[]", "consortium/net/other/submit/basic/Fn")
+
+
+def test_replies_go_to_the_response_topic_with_correlation_data() -> None:
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.ResponseTopic = "devices/7/replies"
+    properties.CorrelationData = b"\x01\x02"
+    target = reply_target("net", "ch", "r1", properties)
+    assert (target.topic, target.correlation) == ("devices/7/replies", b"\x01\x02")
+    assert reply_properties(target).CorrelationData == b"\x01\x02"
+
+
+def test_replies_without_response_topic_go_to_result_id() -> None:
+    target = reply_target("net", "ch", "r1", None)
+    assert target.topic == "consortium/net/ch/result/r1"
+    assert reply_properties(target) is None
+
+
+def test_a_wildcard_response_topic_is_refused() -> None:
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.ResponseTopic = "devices/#"
+    with pytest.raises(IngressError, match="response_topic"):
+        reply_target("net", "ch", "r1", properties)
+
+
+def test_the_id_of_a_bad_request_is_still_used_when_readable() -> None:
+    assert chosen_id(b'{"id": "r9", "args": [1]}') == "r9"
+    assert chosen_id(b"[1]") is None
+    assert chosen_id(b"nonsense") is None
