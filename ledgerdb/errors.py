@@ -63,3 +63,30 @@ class VerificationError(LedgerError):
     def __init__(self, message: str, sequence_no: int | None = None) -> None:
         self.sequence_no = sequence_no
         super().__init__(message)
+
+
+class OccConflict(LedgerError):
+    """Something the transaction read changed before it committed; it wrote nothing.
+
+    Optimistic concurrency control, as QLDB's ``OccConflictException``: retry the whole
+    transaction (``LedgerDatabase.execute_lambda`` does).
+    """
+
+
+class TransactionClosed(LedgerError):
+    """The transaction was already committed or aborted; it takes no more statements."""
+
+
+class TransactionExpired(TransactionClosed):
+    """The transaction outlived its 30-second lifetime (QLDB's limit); it wrote nothing."""
+
+
+class LimitExceeded(InvalidInput):
+    """A QLDB limit was passed: ``limit`` names it, ``value`` is what was asked for."""
+
+    def __init__(self, limit: str, value: int, maximum: int, detail: str = "") -> None:
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"limit exceeded: {limit} is {maximum}, got {value}{suffix}")
