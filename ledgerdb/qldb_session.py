@@ -416,6 +416,8 @@ class QldbSessionServer:
             body = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise SerializationException(f"request body is not JSON: {exc}") from None
+        except RecursionError:
+            raise SerializationException("request body is nested too deeply") from None
         if not isinstance(body, dict):
             raise SerializationException("request body must be a JSON object")
         return body

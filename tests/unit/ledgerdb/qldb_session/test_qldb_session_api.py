@@ -316,6 +316,7 @@ async def test_bad_requests_name_the_field(
         ({**HEADERS, "Content-Type": "text/plain"}, None, 400, "BadRequestException"),
         (HEADERS, b"{not json", 400, "SerializationException"),
         (HEADERS, b"[1, 2]", 400, "SerializationException"),
+        (HEADERS, b"[" * 100_000 + b"]" * 100_000, 400, "SerializationException"),
     ],
 )
 async def test_protocol_errors(
@@ -377,7 +378,11 @@ async def test_partiql_errors_are_bad_requests(vehicles: Api) -> None:
 @pytest.fixture
 async def strict(tmp_path: Path) -> AsyncIterator[Api]:
     limits = QldbSessionLimits(
-        max_sessions=3, max_open_transactions=2, transaction_lifetime=0.5, session_idle=1.5
+        max_sessions=3,
+        max_open_transactions=2,
+        transaction_lifetime=0.5,
+        session_idle=1.5,
+        max_body_bytes=256 * 1024,
     )
     async for client in _serve(tmp_path / "strict", limits):
         yield client
@@ -411,3 +416,11 @@ async def test_too_many_sessions_and_transactions(strict: Api) -> None:
     assert "2" in message
     await strict.ok({"SessionToken": tokens[0], "AbortTransaction": {}})
     await strict.begin(tokens[2])
+
+
+async def test_an_oversized_body_is_a_bad_request(strict: Api) -> None:
+    token = await strict.session()
+    body = {"SessionToken": token, "EndSession": {}, "Padding": "x" * 300_000}
+    message = await strict.error(body, "BadRequestException")
+    assert "262144 bytes" in message
+    await strict.ok({"SessionToken": token, "EndSession": {}})
