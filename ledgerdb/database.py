@@ -81,6 +81,7 @@ class LedgerDatabase:
         self._open: weakref.WeakSet[Transaction] = weakref.WeakSet()
         self._snapshots: dict[int, int] = {}  # id(transaction) → snapshot height
         self._closed = False
+        self.clock: Callable[[], float] = time.monotonic  # transactions' lifetime clock
 
     @classmethod
     def open(cls, directory: str | Path, *, create: bool = True) -> LedgerDatabase:
@@ -140,7 +141,7 @@ class LedgerDatabase:
 
     def start_transaction(self) -> Transaction:
         self._check_usable()
-        transaction = Transaction(self, Workspace(self._storage.snapshot()))
+        transaction = Transaction(self, Workspace(self._storage.snapshot()), self.clock)
         with self._apply_cond:
             self._open.add(transaction)
             self._snapshots[id(transaction)] = transaction.snapshot_height
