@@ -28,6 +28,11 @@ wrong`` so a person can go straight to it. The shape::
         channel: mychannel
         port: 9999
         endorsement_policy: "AND('Org1MSP.peer', 'Org2MSP.peer')"
+    events:                             # optional: the MQTT events bridge (docs/events.md)
+      broker: local                     # `up` runs Mosquitto; or host:port of a broker
+      port: 1883                        # the local broker's port
+      member: org1                      # the bridge reads blocks as this member's user1
+      ingress: {member: org1, identity: user1}   # optional: MQTT → transactions
 
 Ports are on ``host`` (default ``127.0.0.1``); a member or node may name another host.
 """
@@ -45,6 +50,7 @@ import yaml
 
 from ca.errors import CaError
 from ca.policy import from_string
+from network.mqtt.address import parse_address
 
 COMPARATORS = ("GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -152,6 +158,20 @@ class Chaincode:
 
 
 @dataclass(frozen=True)
+class Events:
+    """The events bridge: its broker (``local``: run by ``up``), whose peer it reads, and
+    who submits ingress requests (no ingress when ``ingress_member`` is empty)."""
+
+    broker_host: str
+    broker_port: int
+    local: bool
+    member: str
+    ingress_member: str = ""
+    ingress_identity: str = "user1"
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     file: Path
     name: str
@@ -163,6 +183,7 @@ class NetworkSpec:
     members: tuple[Member, ...]
     channels: tuple[Channel, ...]
     chaincodes: tuple[Chaincode, ...]
+    events: Events | None = None
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -183,6 +204,9 @@ class NetworkSpec:
                 found.append((f"peer {member.name}/{peer.name}", peer.host, peer.port, peer.line))
         for chaincode in self.chaincodes:
             found.append((f"chaincode {chaincode.name}", "127.0.0.1", chaincode.port, 0))
+        if self.events is not None and self.events.local:
+            events = self.events
+            found.append(("events broker", events.broker_host, events.broker_port, events.line))
         return found
 
 
@@ -245,7 +269,16 @@ def load_spec(path: str | Path) -> NetworkSpec:
     top = reader.mapping(
         data,
         (),
-        {"network", "control_plane", "ordering", "members", "channels", "chaincodes", "host"},
+        {
+            "network",
+            "control_plane",
+            "ordering",
+            "members",
+            "channels",
+            "chaincodes",
+            "host",
+            "events",
+        },
         {"network", "ordering", "members"},
     )
     host = str(top.get("host", "127.0.0.1"))
@@ -264,6 +297,10 @@ def load_spec(path: str | Path) -> NetworkSpec:
     channels = _channels(reader, top.get("channels") or [], spec)
     chaincodes = _chaincodes(reader, top.get("chaincodes") or [], channels)
     spec = NetworkSpec(**{**spec.__dict__, "channels": channels, "chaincodes": chaincodes})
+    if top.get("events") is not None:
+        spec = NetworkSpec(
+            **{**spec.__dict__, "events": _events(reader, top["events"], spec, host)}
+        )
     _check_ports(reader, spec)
     return spec
 
@@ -430,6 +467,51 @@ def _chaincodes(reader: _Reader, raw: Any, channels: tuple[Channel, ...]) -> tup
             )
         )
     return tuple(chaincodes)
+
+
+def _events(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Events:
+    """``events``: ``broker: local`` (``up`` runs Mosquitto on ``port``) or ``host:port``."""
+    path: Path_ = ("events",)
+    events = reader.mapping(raw, path, {"broker", "port", "member", "ingress"}, {"broker"})
+    local = events["broker"] == "local"
+    if local:
+        broker_host = host
+        broker_port = reader.number(events.get("port", 1883), (*path, "port"), 1, 65535)
+    else:
+        if "port" in events:
+            raise reader.error((*path, "port"), "only a local broker takes a port")
+        try:
+            broker_host, broker_port = parse_address(events["broker"])
+        except ValueError as exc:
+            raise reader.error((*path, "broker"), f"{exc} (or local)") from None
+    names = [m.name for m in spec.members]
+    member = str(events.get("member", names[0]))
+    if member not in names:
+        raise reader.error((*path, "member"), f"no member named {member!r} in members")
+    ingress_member, ingress_identity = "", "user1"
+    if events.get("ingress") is not None:
+        ingress = reader.mapping(
+            events["ingress"], (*path, "ingress"), {"member", "identity"}, {"member"}
+        )
+        ingress_member = str(ingress["member"])
+        if ingress_member not in names:
+            raise reader.error(
+                (*path, "ingress", "member"), f"no member named {ingress_member!r} in members"
+            )
+        ingress_identity = str(ingress.get("identity", "user1"))
+        if ingress_identity not in ("user1", "orgadmin"):
+            raise reader.error(
+                (*path, "ingress", "identity"), f"{ingress_identity!r} must be user1 or orgadmin"
+            )
+    return Events(
+        broker_host,
+        broker_port,
+        local,
+        member,
+        ingress_member,
+        ingress_identity,
+        line=reader.lines.get((*path, "broker"), 0),
+    )
 
 
 def _unique(reader: _Reader, values: list[tuple[Path_, str]], what: str) -> None:

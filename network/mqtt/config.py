@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from network.gateway_client import GatewayClient
+from network.mqtt.address import parse_address
 from network.mqtt.errors import BridgeConfigError
 from network.spec import SpecError, _Reader, load_with_lines
 
-_ADDRESS = re.compile(r"^(?P<host>[A-Za-z0-9.:_-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")
 _URL = re.compile(r"^https?://[^\s/]+$")
@@ -61,14 +61,6 @@ class BridgeConfig:
     @property
     def broker(self) -> str:
         return f"{self.broker_host}:{self.broker_port}"
-
-
-def parse_address(text: Any) -> tuple[str, int]:
-    """``host:port`` → (host, port), or ValueError naming what is wrong."""
-    match = _ADDRESS.match(str(text))
-    if not match or not 1 <= int(match["port"]) <= 65535:
-        raise ValueError(f"{text!r} is not host:port")
-    return match["host"].strip("[]"), int(match["port"])
 
 
 def _identity(reader: _Reader, raw: Any, key: str, base: Path) -> Identity:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from network.mqtt.config import load_config, parse_address
+from network.mqtt.address import parse_address
+from network.mqtt.config import load_config
 from network.mqtt.errors import BridgeConfigError
 
 GOOD = """\
