@@ -53,7 +53,7 @@ from network.controlplane.client import Client
 from network.errors import SupervisorError
 from network.gateway_client import GatewayClient, GatewayClientError
 from network.processes import CONSORTIUM, NodeProcess
-from network.spec import Member, NetworkSpec, Node
+from network.spec import Events, Member, NetworkSpec, Node
 from ordering.configtx import Organization, genesis_block, load_profile, organization_group
 from ordering.configupdate import compute_update, config_update_transaction, sign_config_update
 from peers.channel import OrdererEndpoint
@@ -648,6 +648,75 @@ class Supervisor:
             }
             (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))
 
+    # -- 9. the events bridge (issue 12), when the spec has `events` ------------------------
+
+    def start_events(self) -> None:
+        """A local Mosquitto (``broker: local``) and the MQTT bridge, supervised like the
+        nodes; the bridge's checkpoint lives in ``events/`` so a restart resumes."""
+        events = self.spec.events
+        if events is None:
+            return
+        folder = self.home.root / "events"
+        folder.mkdir(parents=True, exist_ok=True)
+        if events.local:
+            self._start_mosquitto(events, folder)
+        self._start_bridge(events, folder)
+
+    def _start_mosquitto(self, events: Events, folder: Path) -> None:
+        from network.mqtt.broker import mosquitto_binary, mosquitto_config
+
+        binary = mosquitto_binary()
+        if binary is None:
+            raise SupervisorError(
+                "events: broker local needs mosquitto (deploy/install-deps.sh installs it)"
+            )
+        config = folder / "mosquitto.conf"
+        host, port = events.broker_host, events.broker_port
+        config.write_text(mosquitto_config(host, port, folder / "mosquitto"))
+        self._start("mosquitto", [binary, "-c", str(config)], host, port)
+        self._ready("mosquitto")
+
+    def _start_bridge(self, events: Events, folder: Path) -> None:
+        connections = self.home.root / "connection"
+        member = self.member(events.member)
+        config: dict[str, Any] = {
+            "network": self.spec.name,
+            "broker": f"{events.broker_host}:{events.broker_port}",
+            "channels": [
+                c.name for c in self.spec.channels if member.name in self.channel_members(c)
+            ],
+            "deliver": {"connection": str(connections / f"{member.name}.json")},
+            "checkpoint": str(folder / "checkpoint.json"),
+            "governance": {
+                "control_plane": self.control_plane_url,
+                "network_id": self.state.get("network_id", ""),
+            },
+        }
+        if events.ingress_member:
+            config["ingress"] = {
+                "connection": str(connections / f"{events.ingress_member}.json"),
+                "identity": events.ingress_identity,
+            }
+        path = folder / "bridge.yaml"
+        path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        command = [*CONSORTIUM, "node", "run", "mqtt-bridge", "--config", str(path)]
+        # host:port is where it publishes (it listens nowhere), shown by `up` and `status`
+        self._start("mqtt-bridge", command, events.broker_host, events.broker_port)
+        self._wait_logged(self.processes["mqtt-bridge"], "mqtt bridge publishing")
+        self.progress(f"  mqtt-bridge publishing to {config['broker']}")
+
+    @staticmethod
+    def _wait_logged(process: NodeProcess, text: str, timeout: float = 30.0) -> None:
+        """Until ``text`` is in the process's log (for processes that listen nowhere)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in process.tail(200):
+                return
+            if process.pid is None:
+                raise SupervisorError(f"{process.name} exited while starting:\n{process.tail()}")
+            time.sleep(0.1)
+        raise SupervisorError(f"{process.name} did not start in {timeout:g}s:\n{process.tail()}")
+
     # -- reconcile: members voted in after `up` -------------------------------------------
 
     def _desired(self) -> dict[str, Any]:
@@ -718,6 +787,7 @@ class Supervisor:
                 approved.extend(missing)
                 self.home.save_state(self.state)
         self.write_connection_files()
+        self.start_events()  # restarts the bridge (or broker) if it died
         return joined
 
     def _remove_deleted_members(self) -> None:
@@ -897,6 +967,7 @@ class Supervisor:
             ("channels", self.join_channels),
             ("chaincodes", self.deploy_chaincodes),
             ("connection files", self.write_connection_files),
+            ("events bridge", self.start_events),
         ]
         try:
             for title, step in steps:
@@ -931,7 +1002,7 @@ class Supervisor:
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop every node (peers and chaincodes first, the control plane last)."""
-        order = {"peer": 0, "chaincode": 1, "orderer": 2, "ca": 3, "control": 4}
+        order = {"mqtt": 0, "peer": 0, "chaincode": 1, "orderer": 2, "ca": 3, "control": 4}
         processes = sorted(self.all_processes(), key=lambda p: order.get(p.name.split("-")[0], 2))
         stopped = []
         for process in processes:

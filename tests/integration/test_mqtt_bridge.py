@@ -93,9 +93,11 @@ def bridge(
         ingress=True,
     )
     process = NodeProcess(["node", "run", "mqtt-bridge", "--config", str(config)])
-    process.wait_for(READY)
-    yield process
-    process.stop()
+    try:
+        process.wait_for(READY)
+        yield process
+    finally:
+        process.stop()
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -316,19 +318,22 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing(
     filters = topics.event_filters(network, CHANNEL)
     async with Subscriber(mosquitto.address, filters) as subscriber:
         process = NodeProcess(["node", "run", "mqtt-bridge", "--config", str(config)])
-        await asyncio.to_thread(process.wait_for, READY)
-        load = asyncio.create_task(_submit_many(fabric, "k", 40))
-        await subscriber.wait_for(lambda got: any(is_event_of(r, "k") for r in got))
-        process.kill()  # kill -9 while transactions keep committing
-        assert not load.done()
-        seen_before_kill = len(deduplicated(subscriber.received, network))
-        restarted = NodeProcess(["node", "run", "mqtt-bridge", "--config", str(config)])
+        restarted = None
         try:
+            await asyncio.to_thread(process.wait_for, READY)
+            load = asyncio.create_task(_submit_many(fabric, "k", 40))
+            await subscriber.wait_for(lambda got: any(is_event_of(r, "k") for r in got))
+            process.kill()  # kill -9 while transactions keep committing
+            assert not load.done()
+            seen_before_kill = len(deduplicated(subscriber.received, network))
+            restarted = NodeProcess(["node", "run", "mqtt-bridge", "--config", str(config)])
             last = await load
             expected = await expected_messages(fabric, network, last)
             await subscriber.wait_for(all_of(expected, network), timeout=30)
         finally:
-            restarted.stop()
+            process.kill()
+            if restarted is not None:
+                restarted.stop()
     assert seen_before_kill < len(expected)  # the rest came from the restarted bridge
     assert deduplicated(subscriber.received, network) == expected
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
