@@ -208,9 +208,7 @@ class LedgerDatabase:
             self._check_usable()
             self._validate(workspace)
             sequence_no = self._next_sequence
-            future = self.journal.submit(
-                [(prepared.entries, prepared.transaction_info, transaction_id)]
-            )
+            future = self.journal.submit([prepared.block])
             self._next_sequence = sequence_no + 1
             self._tracker.record(prepared.write_keys, sequence_no)
             self._prune()

@@ -212,6 +212,13 @@ def _read_meta(directory: Path, create: bool) -> str:
         raise LedgerUnavailable(f"{path} is not a journal meta file: {exc}") from None
 
 
+def _prepared(item: Transaction | tuple[Entries, Any, str | None]) -> Transaction:
+    """A queued block's contents: already prepared by the caller (``block.prepare``, so
+    its hashing ran in the caller's thread and the caller knows the entry hashes), or
+    the (entries, transaction_info, transaction_id) tuple to prepare now."""
+    return item if isinstance(item, Transaction) else prepare(*item)
+
+
 class Journal:
     """A journal opened for appending (``read_only=False``, one process) or for reading."""
 
@@ -338,10 +345,13 @@ class Journal:
 
     def submit(
         self,
-        transactions: Sequence[tuple[Entries, Any, str | None]],
+        transactions: Sequence[Transaction | tuple[Entries, Any, str | None]],
         waiter: Waiter | None = None,
     ) -> Waiter:
         """Queue blocks for the writer; the waiter resolves once they are durable.
+
+        Each block is an (entries, transaction_info, transaction_id) tuple or a
+        ``block.Transaction`` the caller prepared itself.
 
         ``waiter`` may be an asyncio future of the caller's loop (``AsyncJournal`` passes
         one); by default a new ``concurrent.futures.Future`` is returned.
@@ -393,7 +403,7 @@ class Journal:
             try:
                 if not transactions:
                     raise InvalidInput("transactions: nothing to append")
-                accepted.append(([prepare(*item) for item in transactions], future))
+                accepted.append(([_prepared(item) for item in transactions], future))
             except LedgerError as exc:
                 refused.append((future, exc, True))
             except Exception as exc:  # a caller's malformed tuple: its error, nobody else's

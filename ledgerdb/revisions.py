@@ -17,7 +17,7 @@ from typing import Any
 from amazon.ion import simpleion
 from amazon.ion.core import Timestamp, TimestampPrecision
 
-from ledgerdb.block import Block, EntryKind, entry_hash
+from ledgerdb.block import Block, EntryKind
 from ledgerdb.errors import InvalidInput, VerificationError
 
 
@@ -39,14 +39,6 @@ def tx_time(moment: datetime) -> Timestamp:
 
 def metadata(document_id: str, version: int, time: Timestamp, transaction_id: str) -> dict:
     return {"id": document_id, "version": version, "txTime": time, "txId": transaction_id}
-
-
-def revision_body(meta: Mapping[str, Any], data: Any) -> bytes:
-    """The journal entry's bytes: exactly what ``ledgerdb.block.make_entry`` stores."""
-    value: dict[str, Any] = {"metadata": meta}
-    if data is not None:
-        value["data"] = data
-    return simpleion.dumps(value, binary=True)
 
 
 @dataclass(frozen=True)
@@ -153,8 +145,3 @@ def writes_from_block(block: Block) -> BlockWrites:
             RevisionWrite(str(place["tableId"]), document_id, version, data, entry.body, entry.hash)
         )
     return BlockWrites(block.sequence_no, tuple(writes))
-
-
-def revision_hash(body: bytes) -> bytes:
-    """dot(IonHash(metadata), IonHash(data)), the journal's rule for a revision entry."""
-    return entry_hash(EntryKind.REVISION, body)

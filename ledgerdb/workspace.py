@@ -15,7 +15,7 @@ from typing import Any
 from amazon.ion import simpleion
 
 from ledgerdb import limits, occ
-from ledgerdb.block import Revision
+from ledgerdb.block import Revision, Transaction, prepare
 from ledgerdb.errors import InvalidInput
 from ledgerdb.hashing import dot
 from ledgerdb.ionhash import ion_hash
@@ -25,8 +25,6 @@ from ledgerdb.partiql.values import MISSING
 from ledgerdb.revisions import (
     RevisionWrite,
     metadata,
-    revision_body,
-    revision_hash,
     tx_time,
 )
 from ledgerdb.schema import CATALOG_TABLE, CATALOG_TABLE_ID, DDL_CHANGES, TableInfo, apply_ddl
@@ -50,8 +48,7 @@ class PendingDocument:
 class PreparedCommit:
     """A workspace turned into a journal block's contents."""
 
-    entries: list[Revision]
-    transaction_info: dict[str, Any]
+    block: Transaction  # the journal block's contents, hashed (``block.prepare``)
     revisions: tuple[RevisionWrite, ...]
     write_keys: list[occ.ReadKey]
 
@@ -100,7 +97,7 @@ class Workspace:
         self.statements.append(
             {
                 "statement": statement,
-                "startTime": tx_time(at),
+                "startTime": at,  # a datetime: µs precision, cheaper than a Timestamp
                 "statementDigest": statement_digest(statement, parameters),
             }
         )
@@ -181,18 +178,15 @@ class Workspace:
         time = tx_time(at)
         places: dict[str, dict[str, Any]] = {}
         entries: list[Revision] = []
-        revisions: list[RevisionWrite] = []
+        written: list[tuple[str, str, int, Any]] = []
         keys: list[occ.ReadKey] = []
 
         def add(
             table_id: str, name: str, document_id: str, version: int, data: Any, where: list[int]
         ) -> None:
             meta = metadata(document_id, version, time, transaction_id)
-            body = revision_body(meta, data)
             entries.append(Revision(meta, data))
-            revisions.append(
-                RevisionWrite(table_id, document_id, version, data, body, revision_hash(body))
-            )
+            written.append((table_id, document_id, version, data))
             places[document_id] = {"tableName": name, "tableId": table_id, "statements": where}
 
         if self.tables:
@@ -223,7 +217,14 @@ class Workspace:
                 keys += _index_read_keys(indexes, doc.base_data)
                 keys += _index_read_keys(indexes, doc.data)
         info = {"statements": self.statements, "documents": places}
-        return PreparedCommit(entries, info, tuple(revisions), keys)
+        block = prepare(entries, info, transaction_id)  # Ion and hashes, in this thread
+        revisions = tuple(
+            RevisionWrite(table_id, document_id, version, data, entry.body, entry.hash)
+            for (table_id, document_id, version, data), entry in zip(
+                written, block.entries, strict=True
+            )
+        )
+        return PreparedCommit(block, revisions, keys)
 
 
 def _index_read_keys(indexes: dict[str, tuple[str, ...]], data: Any) -> list[occ.ReadKey]:

@@ -1,0 +1,236 @@
+"""ledgerdb database figures, embedded (no server): commits/s next to SQLite, point reads,
+history of a much-revised document, and a full rebuild of indexed storage.
+
+Run: ``PYTHONPATH=. .venv/bin/python tests/bench/bench_ledgerdb.py [--documents N]``.
+Prints figures and never asserts on them. Everything happens in one directory (default:
+a temporary folder under the repository, i.e. on the same disk as a real ledger), which
+is removed at the end. (Over gRPC: ``tests/bench/bench_ledgerdb_grpc.py``.)
+
+1. Single-document INSERT transactions/s, 8 threads, each ``db.execute("INSERT …")`` its
+   own transaction, acknowledged only once its journal block is fsynced; SQLite in WAL
+   mode with ``synchronous=FULL`` doing the same inserts (one transaction each, 8 threads
+   with a connection each) in the same directory; interleaved twice, medians shown.
+2. Indexed point SELECT (``WHERE VIN = ?`` on 10,000 documents): latency p50/p99 of the
+   statement inside an open transaction, and of a whole one-statement transaction.
+3. ``history()`` of one document with 1,000 revisions (looked up by document id).
+4. Full rebuild of indexed storage from a journal holding ``--documents`` documents
+   (default 100,000, inserted 40 per transaction, one index): ``rebuild()``, and the
+   open of a database whose ``index/`` directory was deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ledgerdb.database import INDEX_DIRECTORY, LedgerDatabase
+from ledgerdb.limits import DOCUMENTS_PER_TRANSACTION
+
+WRITERS = 8
+
+
+def document(writer: int, index: int) -> dict:
+    return {
+        "VIN": f"VIN-{writer:02d}-{index:08d}",
+        "Make": "Tesla",
+        "Model": "Model S",
+        "Year": 2020,
+        "Owners": {"PrimaryOwner": {"PersonId": f"P{index}"}, "SecondaryOwners": []},
+    }
+
+
+def _in_threads(writer: Callable[[int], None]) -> float:
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def ledgerdb_inserts(directory: Path, per_writer: int) -> float:
+    with LedgerDatabase.open(directory) as db:
+        db.execute("CREATE TABLE Vehicle")
+        db.execute("CREATE INDEX ON Vehicle (VIN)")
+
+        def writer(number: int) -> None:
+            for index in range(per_writer):
+                db.execute("INSERT INTO Vehicle ?", document(number, index))
+
+        elapsed = _in_threads(writer)
+    return WRITERS * per_writer / elapsed
+
+
+def sqlite_inserts(directory: Path, per_writer: int) -> float:
+    import json
+
+    path = directory / "bench.sqlite"
+    setup = sqlite3.connect(path)
+    setup.execute("PRAGMA journal_mode=WAL")
+    setup.execute("CREATE TABLE vehicle (id INTEGER PRIMARY KEY, vin TEXT UNIQUE, doc TEXT)")
+    setup.commit()
+    setup.close()
+
+    def writer(number: int) -> None:
+        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+        connection.execute("PRAGMA synchronous=FULL")
+        for index in range(per_writer):
+            doc = document(number, index)
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(
+                "INSERT INTO vehicle (vin, doc) VALUES (?, ?)", (doc["VIN"], json.dumps(doc))
+            )
+            connection.execute("COMMIT")
+        connection.close()
+
+    return WRITERS * per_writer / _in_threads(writer)
+
+
+def inserts(root: Path, per_writer: int) -> None:
+    print(f"\n1. single-document INSERT transactions/s, {WRITERS} threads, fsync per commit")
+    rounds: dict[str, list[float]] = {"ledgerdb (embedded)": [], "sqlite WAL FULL": []}
+    for round_number in range(2):  # interleaved, so a noisy minute hits both sides
+        for name, function in (
+            ("sqlite WAL FULL", sqlite_inserts),
+            ("ledgerdb (embedded)", ledgerdb_inserts),
+        ):
+            directory = root / f"inserts-{name.split()[0]}-{round_number}"
+            directory.mkdir()
+            rounds[name].append(function(directory, per_writer))
+            shutil.rmtree(directory)
+    sqlite = statistics.median(rounds["sqlite WAL FULL"])
+    for name, figures in rounds.items():
+        rate = statistics.median(figures)
+        runs = ", ".join(f"{figure:,.0f}" for figure in figures)
+        print(f"   {name:22s} {rate:8,.0f} commits/s  ({runs}; {rate / sqlite:.2f}x SQLite)")
+
+
+def _percentiles(samples: list[float]) -> str:
+    samples = sorted(samples)
+    p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    return f"p50 {p50 * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms"
+
+
+def point_selects(root: Path, documents: int = 10_000, samples: int = 2_000) -> None:
+    print(f"\n2. indexed point SELECT on {documents:,} documents ({samples:,} samples each)")
+    with LedgerDatabase.open(root / "point") as db:
+        db.execute("CREATE TABLE Vehicle")
+        db.execute("CREATE INDEX ON Vehicle (VIN)")
+        batch = DOCUMENTS_PER_TRANSACTION
+        for first in range(0, documents, batch):
+            db.execute(
+                "INSERT INTO Vehicle ?", [document(0, i) for i in range(first, first + batch)]
+            )
+        randomness = random.Random(2)
+        query = "SELECT * FROM Vehicle WHERE VIN = ?"
+        keys = [document(0, randomness.randrange(documents))["VIN"] for _ in range(samples)]
+        transaction = db.start_transaction()
+        inside = []
+        for key in keys:
+            begin = time.perf_counter()
+            assert len(transaction.execute(query, key).values) == 1
+            inside.append(time.perf_counter() - begin)
+        transaction.abort()
+        whole = []
+        for key in keys:
+            begin = time.perf_counter()
+            db.execute(query, key)
+            whole.append(time.perf_counter() - begin)
+    print(f"   statement in an open transaction:   {_percentiles(inside)}")
+    print(f"   one-statement transaction (commit): {_percentiles(whole)}")
+
+
+def history(root: Path, revisions: int = 1_000, samples: int = 50) -> None:
+    print(f"\n3. history() of one document with {revisions:,} revisions")
+    with LedgerDatabase.open(root / "history") as db:
+        db.execute("CREATE TABLE Counter")
+        (made,) = db.execute("INSERT INTO Counter ?", {"n": 0}).values
+        document_id = made["documentId"]
+        start = time.perf_counter()
+        for _ in range(revisions - 1):
+            db.execute("UPDATE Counter AS c BY id SET c.n = c.n + 1 WHERE id = ?", document_id)
+        built = time.perf_counter() - start
+        query = "SELECT * FROM history(Counter) AS h WHERE h.metadata.id = ?"
+        times = []
+        for _ in range(samples):
+            begin = time.perf_counter()
+            rows = db.execute(query, document_id).values
+            times.append(time.perf_counter() - begin)
+        assert len(rows) == revisions
+    print(f"   (built with {revisions - 1:,} sequential UPDATE transactions: {built:.1f} s)")
+    print(f"   all {revisions:,} revisions: {_percentiles(times)}")
+
+
+def rebuild(root: Path, documents: int) -> None:
+    print(f"\n4. full rebuild of {documents:,} documents")
+    path = root / "rebuild"
+    batch = DOCUMENTS_PER_TRANSACTION
+    with LedgerDatabase.open(path) as db:
+        db.execute("CREATE TABLE Vehicle")
+        db.execute("CREATE INDEX ON Vehicle (VIN)")
+        per_writer = documents // batch // WRITERS
+
+        def writer(number: int) -> None:
+            for block in range(per_writer):
+                docs = [document(number, block * batch + i) for i in range(batch)]
+                db.execute("INSERT INTO Vehicle ?", docs)
+
+        loaded = _in_threads(writer)
+        count = WRITERS * per_writer * batch
+        print(
+            f"   (loaded {count:,} documents in {count // batch:,} transactions, 8 threads: "
+            f"{loaded:.1f} s, {count / loaded:,.0f} documents/s)"
+        )
+        start, cpu = time.perf_counter(), time.process_time()
+        db.rebuild()
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(
+            f"   rebuild(): {elapsed:.1f} s wall, {cpu:.1f} s CPU ({count / elapsed:,.0f} docs/s)"
+        )
+    shutil.rmtree(path / INDEX_DIRECTORY)
+    start = time.perf_counter()
+    with LedgerDatabase.open(path) as db:
+        opened = time.perf_counter() - start
+        found = db.execute("SELECT COUNT(*) AS n FROM Vehicle").values
+    print(f"   open with index/ deleted (replays the journal): {opened:.1f} s; {found}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--per-writer", type=int, default=300)
+    parser.add_argument("--dir", type=Path, default=Path(__file__).resolve().parents[2])
+    parser.add_argument("--only", choices=["inserts", "select", "history", "rebuild"])
+    args = parser.parse_args()
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
+    root = Path(tempfile.mkdtemp(prefix=".bench-ledgerdb-", dir=args.dir))
+    try:
+        if args.only in (None, "inserts"):
+            inserts(root, args.per_writer)
+        if args.only in (None, "select"):
+            point_selects(root)
+        if args.only in (None, "history"):
+            history(root)
+        if args.only in (None, "rebuild"):
+            rebuild(root, args.documents)
+    finally:
+        shutil.rmtree(root)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
