@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
@@ -26,12 +27,13 @@ from amazon.ion import simpleion
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ledgerdb import errors
-from ledgerdb.block import Block, BlockAddress, decode
-from ledgerdb.database import CommitResult, RevisionProof, StatementOutcome
+from ledgerdb.block import EPOCH, Block, BlockAddress, decode
 from ledgerdb.journal import Digest
 from ledgerdb.partiql import errors as partiql_errors
+from ledgerdb.revision_proof import RevisionProof
 from ledgerdb.service import ERROR_KEY, MAX_MESSAGE_BYTES, SERVICE_NAME, encode_values
-from ledgerdb.sessions import SessionBusy, TransactionNotOpen, UnknownPage, UnknownSession
+from ledgerdb.sessions import TransactionNotOpen, UnknownSession
+from ledgerdb.transaction import CommitResult, StatementOutcome
 from proto import ledgerdb_pb2 as pb
 from proto import ledgerdb_pb2_grpc as pb_grpc
 
@@ -39,15 +41,23 @@ T = TypeVar("T")
 BACKOFF_BASE_SECONDS = 0.01
 BACKOFF_CAP_SECONDS = 5.0
 
-_KNOWN: dict[str, type[Exception]] = {
-    cls.__name__: cls
-    for module in (errors, partiql_errors)
-    for cls in vars(module).values()
-    if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == module.__name__
-}
-_KNOWN.update(
-    {cls.__name__: cls for cls in (SessionBusy, TransactionNotOpen, UnknownPage, UnknownSession)}
+_ROOTS: tuple[type[Exception], ...] = (
+    errors.LedgerError,
+    partiql_errors.PartiQLError,
 )
+
+
+def _error_class(name: str) -> type[Exception] | None:
+    """The database's exception class called ``name`` (any subclass of the two roots)."""
+    pending: list[type[Exception]] = list(_ROOTS)
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return None
+
+
 _BY_STATUS: dict[grpc.StatusCode, type[Exception]] = {
     grpc.StatusCode.ABORTED: errors.OccConflict,
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidInput,
@@ -61,7 +71,7 @@ _BY_STATUS: dict[grpc.StatusCode, type[Exception]] = {
 def _error(exc: grpc.RpcError, endpoint: str) -> Exception:
     """The exception the embedded database would have raised for this status."""
     name = dict(exc.trailing_metadata() or ()).get(ERROR_KEY, "")
-    cls = _KNOWN.get(name) or _BY_STATUS.get(exc.code(), errors.LedgerError)
+    cls = _error_class(name) or _BY_STATUS.get(exc.code(), errors.LedgerError)
     message = exc.details() or exc.code().name
     if exc.code() is grpc.StatusCode.UNAVAILABLE and not name:
         message = f"ledgerdb service at {endpoint} is unavailable: {message}"
@@ -96,6 +106,10 @@ def _address(message: Any) -> BlockAddress:
 
 def _digest(message: Any) -> Digest:
     return Digest(message.digest, _address(message.tip))
+
+
+def _commit_time(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def _values(data: Sequence[bytes]) -> list[Any]:
@@ -214,7 +228,7 @@ class LedgerClient:
         commit = CommitResult(
             summary.transaction_id,
             _address(summary.block_address) if summary.HasField("block_address") else None,
-            summary.commit_time_micros,
+            _commit_time(summary.commit_time_micros),
         )
         return outcome, commit
 
@@ -297,6 +311,11 @@ class RemoteTransaction:
         self.transaction_id = transaction_id
         self._open = True
 
+    @property
+    def state(self) -> str:
+        """ "open" until this client commits or aborts it (the server may expire it sooner)."""
+        return "open" if self._open else "closed"
+
     def execute(
         self, statement: str, *parameters: Any, include_plan: bool = False
     ) -> StatementOutcome:
@@ -340,7 +359,7 @@ class RemoteTransaction:
         return CommitResult(
             answer.transaction_id,
             _address(answer.block_address) if answer.HasField("block_address") else None,
-            answer.commit_time_micros,
+            _commit_time(answer.commit_time_micros),
         )
 
     def abort(self) -> None:

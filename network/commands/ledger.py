@@ -477,7 +477,7 @@ def revision(
     with _backend(ledger, endpoint) as backend:
         try:
             proof = backend.get_revision(document_id, sequence_no, digest_tip)
-            verify_revision(proof, document_id)
+            proof.verify()  # revision hash → found in its block → block hash → digest
         except _database_errors() as exc:
             fail(str(exc))
     record = {
@@ -490,11 +490,11 @@ def revision(
     if output == "json":
         emit_json(record)
         return
-    from network.commands.ledger_shell import ion_text
-
     emit_record(
         {
-            "revision": ion_text(proof.revision),
+            "revision": simpleion.dumps(
+                proof.revision, binary=False, omit_version_marker=True, indent="  "
+            ),
             "blockHash": record["blockHash"],
             "digest": record["digest"],
             "digestTipAddress": record["digestTipAddress"],
@@ -504,29 +504,6 @@ def revision(
         },
         output,
         f"document {document_id} in block {sequence_no}",
-    )
-
-
-def verify_revision(proof: Any, document_id: str) -> None:
-    """Recompute the revision's hash, find it in the block, prove the block in the digest."""
-    from ledgerdb.errors import VerificationError
-    from ledgerdb.revisions import revision_body, revision_hash
-
-    row = proof.revision
-    if str(row["metadata"]["id"]) != document_id:
-        raise VerificationError(f"the revision is of document {row['metadata']['id']}")
-    computed = revision_hash(revision_body(row["metadata"], row.get("data")))
-    if computed != bytes(row["hash"]):
-        raise VerificationError("the revision's hash does not match its metadata and data")
-    if computed not in {entry.hash for entry in proof.block.entries}:
-        raise VerificationError(f"block {proof.block.sequence_no} does not hold the revision")
-    verify_block(proof.block)
-    verify_inclusion(
-        proof.block.block_hash,
-        proof.block.sequence_no,
-        proof.digest.tip.sequence_no,
-        proof.block_proof,
-        proof.digest.digest,
     )
 
 
