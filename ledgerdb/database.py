@@ -141,8 +141,10 @@ class LedgerDatabase:
 
     def start_transaction(self) -> Transaction:
         self._check_usable()
-        transaction = Transaction(self, Workspace(self._storage.snapshot()), self.clock)
+        # Snapshot and registration are one step, so OCC pruning (which keeps every write
+        # after the oldest registered snapshot) can never drop a write this one needs.
         with self._apply_cond:
+            transaction = Transaction(self, Workspace(self._storage.snapshot()), self.clock)
             self._open.add(transaction)
             self._snapshots[id(transaction)] = transaction.snapshot_height
         return transaction
@@ -236,9 +238,12 @@ class LedgerDatabase:
             )
 
     def _prune(self) -> None:
+        """Forget OCC writes older than every open snapshot, once there are many."""
+        if len(self._tracker) < self._tracker.PRUNE_AT:
+            return
         with self._apply_cond:
             horizon = min(self._snapshots.values(), default=self._applied)
-        self._tracker.prune(min(horizon, self._applied))
+            self._tracker.prune(min(horizon, self._applied))
 
     def _apply_in_order(self, writes: BlockWrites) -> None:
         """Apply this block once every earlier one is; one caller applies a whole run."""

@@ -67,9 +67,7 @@ class ConflictTracker:
 
     def prune(self, horizon: int) -> None:
         """Forget writes no open transaction can conflict with (at or before ``horizon``,
-        the oldest snapshot still open); cheap unless the table has grown large."""
-        if len(self._written) < self.PRUNE_AT:
-            return
+        the oldest snapshot still open)."""
         self._written = {k: v for k, v in self._written.items() if v > horizon}
 
     def __len__(self) -> int:

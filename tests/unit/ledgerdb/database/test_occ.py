@@ -155,3 +155,18 @@ def test_execute_lambda_aborts_on_other_errors(vehicles: LedgerDatabase) -> None
     with pytest.raises(ValueError):
         vehicles.execute_lambda(fails)
     assert vehicles.journal.tip == tip
+
+
+def test_pruned_conflict_table_still_catches_an_old_open_transaction(
+    vehicles: LedgerDatabase,
+) -> None:
+    vehicles._tracker.PRUNE_AT = 10  # type: ignore[misc]  # prune after every few commits
+    reader = vehicles.start_transaction()
+    _bump(reader, "V1")
+    vehicles.execute("UPDATE Vehicle AS v SET v.Make = 'X' WHERE v.VIN = 'V1'")
+    for number in range(30):
+        vehicles.execute("INSERT INTO Vehicle ?", {"VIN": f"N{number}"})
+    with pytest.raises(OccConflict):
+        reader.commit()
+    vehicles.execute("INSERT INTO Vehicle ?", {"VIN": "last"})
+    assert len(vehicles._tracker) < 10  # with no transaction open, old writes are forgotten
