@@ -650,9 +650,11 @@ class Supervisor:
 
     # -- 9. the events bridge (issue 12), when the spec has `events` ------------------------
 
-    def start_events(self) -> None:
+    def launch_events(self) -> None:
         """A local Mosquitto (``broker: local``) and the MQTT bridge, supervised like the
-        nodes; the bridge's checkpoint lives in ``events/`` so a restart resumes."""
+        nodes. Launched once members are enrolled, so the bridge boots while orderers and
+        peers start (it retries them until they serve); ``events_ready`` waits for it.
+        Its checkpoint lives in ``events/``, so a restart resumes where it was."""
         events = self.spec.events
         if events is None:
             return
@@ -660,7 +662,16 @@ class Supervisor:
         folder.mkdir(parents=True, exist_ok=True)
         if events.local:
             self._start_mosquitto(events, folder)
+        self.write_connection_files()  # the bridge reads its identities from them
         self._start_bridge(events, folder)
+
+    def events_ready(self) -> None:
+        events = self.spec.events
+        if events is None:
+            return
+        self._ready("mosquitto")
+        self._wait_logged(self.processes["mqtt-bridge"], "mqtt bridge publishing")
+        self.progress(f"  mqtt-bridge publishing to {events.broker_host}:{events.broker_port}")
 
     def _start_mosquitto(self, events: Events, folder: Path) -> None:
         from network.mqtt.broker import mosquitto_binary, mosquitto_config
@@ -674,7 +685,6 @@ class Supervisor:
         host, port = events.broker_host, events.broker_port
         config.write_text(mosquitto_config(host, port, folder / "mosquitto"))
         self._start("mosquitto", [binary, "-c", str(config)], host, port)
-        self._ready("mosquitto")
 
     def _start_bridge(self, events: Events, folder: Path) -> None:
         connections = self.home.root / "connection"
@@ -702,8 +712,6 @@ class Supervisor:
         command = [*CONSORTIUM, "node", "run", "mqtt-bridge", "--config", str(path)]
         # host:port is where it publishes (it listens nowhere), shown by `up` and `status`
         self._start("mqtt-bridge", command, events.broker_host, events.broker_port)
-        self._wait_logged(self.processes["mqtt-bridge"], "mqtt bridge publishing")
-        self.progress(f"  mqtt-bridge publishing to {config['broker']}")
 
     @staticmethod
     def _wait_logged(process: NodeProcess, text: str, timeout: float = 30.0) -> None:
@@ -787,7 +795,8 @@ class Supervisor:
                 approved.extend(missing)
                 self.home.save_state(self.state)
         self.write_connection_files()
-        self.start_events()  # restarts the bridge (or broker) if it died
+        self.launch_events()  # restarts the bridge (or broker) if it died
+        self.events_ready()
         return joined
 
     def _remove_deleted_members(self) -> None:
@@ -962,12 +971,13 @@ class Supervisor:
             ("launching the control plane, member CAs and contracts", self.launch_first),
             ("network and members (proposals and votes)", self.create_network_and_members),
             ("member enrollment", self.enroll_members),
+            ("events broker and bridge (launch)", self.launch_events),
             ("ordering organization", self.prepare_ordering_org),
             ("orderers and peers", self.start_orderers_and_peers),
             ("channels", self.join_channels),
             ("chaincodes", self.deploy_chaincodes),
             ("connection files", self.write_connection_files),
-            ("events bridge", self.start_events),
+            ("events bridge", self.events_ready),
         ]
         try:
             for title, step in steps:
