@@ -359,8 +359,10 @@ class LedgerServer:
         *,
         transaction_lifetime: float | None = None,
         session_idle: float | None = None,
+        reap_every: float = REAP_SECONDS,
     ) -> None:
         self.database = database
+        self.reap_every = reap_every
         limits = {}
         if transaction_lifetime is not None:
             limits["transaction_lifetime"] = transaction_lifetime
@@ -396,7 +398,7 @@ class LedgerServer:
     async def _reap(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(REAP_SECONDS)
+            await asyncio.sleep(self.reap_every)
             await loop.run_in_executor(self.executor, self.sessions.reap)
 
     async def stop(self, grace: float = 5.0) -> None:

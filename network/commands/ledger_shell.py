@@ -22,7 +22,6 @@ from typing import Any, TextIO
 from amazon.ion import simpleion
 
 from ledgerdb.errors import LedgerError
-from ledgerdb.partiql.errors import PartiQLError
 
 PROMPT = "ledgerdb> "
 PROMPT_IN_TRANSACTION = "ledgerdb *> "
@@ -137,6 +136,8 @@ class Shell:
     @contextlib.contextmanager
     def _reporting(self) -> Iterator[None]:
         """A database error is one line on stderr; the shell goes on."""
+        from ledgerdb.partiql.errors import PartiQLError  # the engine loads only when used
+
         try:
             yield
         except (LedgerError, PartiQLError) as exc:

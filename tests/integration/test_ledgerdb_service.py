@@ -10,8 +10,11 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -296,19 +299,21 @@ class _ThreadServer:
 
 
 def test_transactions_expire_and_idle_sessions_are_reaped(tmp_path: Path) -> None:
-    served = _ThreadServer(tmp_path / "db", transaction_lifetime=0.5, session_idle=2.0)
+    served = _ThreadServer(
+        tmp_path / "db", transaction_lifetime=0.3, session_idle=0.8, reap_every=0.1
+    )
     try:
         with grpc.insecure_channel(served.endpoint) as channel:
             stub = pb_grpc.LedgerDBStub(channel)
             token, txid = _session_transaction(stub)
-            asyncio.run(asyncio.sleep(0.7))
+            time.sleep(0.4)
             expired = _status(
                 stub.CommitTransaction,
                 pb.CommitTransactionRequest(session_token=token, transaction_id=txid),
             )
             assert expired.code() is grpc.StatusCode.FAILED_PRECONDITION
             assert "expired" in expired.details()
-            asyncio.run(asyncio.sleep(3.2))  # idle > 2 s, and the reaper runs every second
+            time.sleep(1.1)  # idle for longer than 0.8 s: the reaper ended the session
             gone = _status(stub.StartTransaction, pb.StartTransactionRequest(session_token=token))
             assert gone.code() is grpc.StatusCode.NOT_FOUND
     finally:
@@ -329,52 +334,71 @@ def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclass
+class Target:
+    """Where the CLI points (--endpoint or --ledger) and a fast way to prepare tables there."""
+
+    args: list[str]
+    endpoint: str | None = None
+    directory: Path | None = None
+
+    def prepare(self, *statements: str) -> list[Any]:
+        """Run statements in-process (each committed); returns the last one's values."""
+        if self.endpoint is not None:
+            with LedgerClient(self.endpoint) as client:
+                return [client.execute(s).values for s in statements][-1]
+        with LedgerDatabase.open(self.directory) as database:
+            return [database.execute(s).values for s in statements][-1]
+
+
 @pytest.fixture(params=["endpoint", "embedded"])
-def target(request: pytest.FixtureRequest, server: str, tmp_path: Path) -> list[str]:
+def target(request: pytest.FixtureRequest, server: str, tmp_path: Path) -> Target:
     if request.param == "endpoint":
-        return ["--endpoint", server]
-    return ["--ledger", str(tmp_path / "embedded")]
+        return Target(["--endpoint", server], endpoint=server)
+    directory = tmp_path / "embedded"
+    return Target(["--ledger", str(directory)], directory=directory)
 
 
-def test_cli_query_plan_json_and_errors(target: list[str]) -> None:
+def test_cli_query_plan_json_and_errors(target: Target) -> None:
     table = "Q" + new_id()[:8]
-    assert cli("query", *target, f"CREATE TABLE {table}").returncode == 0
-    assert cli("query", *target, f"CREATE INDEX ON {table} (VIN)").returncode == 0
-    inserted = cli("query", *target, f"INSERT INTO {table} ?", "--param", '{VIN: "V1", Year: 2020}')
+    target.prepare(f"CREATE TABLE {table}", f"CREATE INDEX ON {table} (VIN)")
+    inserted = cli(
+        "query", *target.args, f"INSERT INTO {table} ?", "--param", '{VIN: "V1", Year: 2020}'
+    )
     assert inserted.returncode == 0, inserted.stderr
     assert "documentId" in inserted.stdout
     found = cli(
-        "query", *target, f"SELECT * FROM {table} WHERE VIN = ?", "--param", '"V1"', "--plan"
+        "query", *target.args, f"SELECT * FROM {table} WHERE VIN = ?", "--param", '"V1"', "--plan"
     )
     assert found.returncode == 0, found.stderr
     values = [line for line in found.stdout.splitlines() if not line.startswith("//")]
     assert simpleion.loads("\n".join(values)) == {"VIN": "V1", "Year": 2020}
     assert "index used" in found.stdout
-    as_json = cli("query", *target, f"SELECT VALUE Year FROM {table}", "--output", "json")
+    as_json = cli("query", *target.args, f"SELECT VALUE Year FROM {table}", "--output", "json")
     assert json.loads(as_json.stdout)["values"] == [2020]
-    bad = cli("query", *target, "SELECT * FROM")
+    bad = cli("query", *target.args, "SELECT * FROM")
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_cli_revision_is_verified(target: list[str]) -> None:
+def test_cli_revision_is_verified(target: Target) -> None:
     table = "R" + new_id()[:8]
-    cli("query", *target, f"CREATE TABLE {table}")
-    inserted = cli("query", *target, f"INSERT INTO {table} VALUE {{'a': 1}}", "-o", "json")
+    target.prepare(f"CREATE TABLE {table}")
+    inserted = cli("query", *target.args, f"INSERT INTO {table} VALUE {{'a': 1}}", "-o", "json")
     record = json.loads(inserted.stdout)
     document_id = record["values"][0]["documentId"]
-    sequence_no = record["blockAddress"]["sequenceNo"]
+    sequence_no = str(record["blockAddress"]["sequenceNo"])
     shown = cli(
-        "revision", *target, "--document-id", document_id, "--seq", str(sequence_no), "-o", "json"
+        "revision", *target.args, "--document-id", document_id, "--seq", sequence_no, "-o", "json"
     )
     assert shown.returncode == 0, shown.stderr
     answer = json.loads(shown.stdout)
     assert answer["verified"] is True and answer["revision"]["data"] == {"a": 1}
-    wrong = cli("revision", *target, "--document-id", "nope", "--seq", str(sequence_no))
+    wrong = cli("revision", *target.args, "--document-id", "nope", "--seq", sequence_no)
     assert wrong.returncode == 2 and "nope" in wrong.stderr
 
 
-def test_cli_shell_piped(target: list[str]) -> None:
+def test_cli_shell_piped(target: Target) -> None:
     table = "S" + new_id()[:8]
     script = f"""CREATE TABLE {table};
 INSERT INTO {table}
@@ -392,22 +416,23 @@ help
 exit
 SELECT 'never' FROM <<1>>;
 """
-    result = cli("shell", *target, stdin=script)
+    result = cli("shell", *target.args, stdin=script)
     assert result.returncode == 0, result.stderr
     assert "committed (block" in result.stdout and "aborted" in result.stdout
     assert '"auto"' in result.stdout and '"kept"' in result.stdout
     assert '"dropped"' not in result.stdout.split("aborted")[1]
     assert "read IOs" in result.stdout and "start transaction" in result.stdout
     assert "never" not in result.stdout
-    failing = cli("shell", *target, stdin="SELECT * FROM;\nSELECT 1 FROM <<1>>;\n")
+    failing = cli("shell", *target.args, stdin="SELECT * FROM;\nSELECT 1 FROM <<1>>;\n")
     assert failing.returncode == 2 and "error: " in failing.stderr
     assert "1 document(s)" in failing.stdout  # the shell went on after the error
 
 
 def test_rebuild_refuses_a_served_database_and_works_embedded(tmp_path: Path) -> None:
     directory = tmp_path / "db"
-    assert cli("query", "--ledger", str(directory), "CREATE TABLE Car").returncode == 0
-    cli("query", "--ledger", str(directory), "INSERT INTO Car VALUE {'VIN': 'V'}")
+    Target([], directory=directory).prepare(
+        "CREATE TABLE Car", "INSERT INTO Car VALUE {'VIN': 'V'}"
+    )
     node = NodeProcess(["ledger", "serve", "--ledger", str(directory), "--port", "0"], cwd=ROOT)
     try:
         node.wait_for(SERVING)
@@ -417,7 +442,6 @@ def test_rebuild_refuses_a_served_database_and_works_embedded(tmp_path: Path) ->
         node.stop()
     rebuilt = cli("rebuild", "--ledger", str(directory))
     assert rebuilt.returncode == 0, rebuilt.stderr
-    again = cli("query", "--ledger", str(directory), "SELECT VALUE VIN FROM Car")
-    assert again.stdout.strip() == '"V"'
+    assert Target([], directory=directory).prepare("SELECT VALUE VIN FROM Car") == ["V"]
     verified = cli("verify", "--ledger", str(directory))  # a database dir: its journal/
     assert verified.returncode == 0, verified.stderr
