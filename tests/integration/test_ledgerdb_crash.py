@@ -84,7 +84,9 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
                 worker.join(timeout=30)
             assert len(acknowledged) > before, "no insert was acknowledged before the kill"
             node, endpoint = _serve(directory)
-            missing = set(acknowledged) - _visible(endpoint)
+            visible = _visible(endpoint)
+            print(f"round {_round}: {len(acknowledged)} acknowledged, {len(visible)} visible")
+            missing = set(acknowledged) - visible
             assert not missing, f"{len(missing)} acknowledged documents lost: {sorted(missing)[:5]}"
     finally:
         node.stop()
