@@ -16,6 +16,7 @@ from typing import Any
 
 from amazon.ion import simpleion
 from amazon.ion.core import Timestamp, TimestampPrecision
+from amazon.ion.simpleion import IonPyValueModel
 
 from ledgerdb.block import Block, EntryKind
 from ledgerdb.errors import InvalidInput, VerificationError
@@ -62,6 +63,16 @@ class BlockWrites:
     revisions: tuple[RevisionWrite, ...]
 
 
+# Reads keep every Ion type but let scalars be bare Python values where that loses
+# nothing (int, str, Decimal, …; symbols, clobs, sexps, typed nulls and annotated values
+# stay IonPy): about twice as fast to load, and equal under Ion Hash.
+BARE = IonPyValueModel.MAY_BE_BARE
+
+
+def load(body: bytes) -> Any:
+    return simpleion.loads(body, value_model=BARE)
+
+
 # ---- stored revisions ----------------------------------------------------------------------
 # Indexed storage keeps a revision as u64 block sequence number ‖ hash ‖ entry body.
 
@@ -88,7 +99,7 @@ class StoredRevision:
 
     @property
     def value(self) -> Any:
-        return simpleion.loads(self.raw[_STORED.size :])
+        return load(self.raw[_STORED.size :])
 
     @property
     def data(self) -> Any:
@@ -130,7 +141,7 @@ def writes_from_block(block: Block) -> BlockWrites:
     documents = info.get("documents", {}) if isinstance(info, Mapping) else {}
     writes: list[RevisionWrite] = []
     for entry in revisions:
-        value = simpleion.loads(entry.body)
+        value = load(entry.body)
         meta = value["metadata"]
         document_id = str(meta["id"])
         place = documents.get(document_id)

@@ -40,12 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import lmdb
-from amazon.ion import simpleion
 
 from ledgerdb.errors import LedgerUnavailable, StorageFailure
 from ledgerdb.partiql.catalog import indexed_value
 from ledgerdb.partiql.values import MISSING, index_key
-from ledgerdb.revisions import BlockWrites, StoredRevision, encode_stored
+from ledgerdb.revisions import BlockWrites, StoredRevision, encode_stored, load
 from ledgerdb.schema import CATALOG_TABLE_ID, Schema, TableInfo
 
 MAP_SIZE = 1 << 38  # address space only; the file grows as it fills
@@ -269,7 +268,7 @@ class Storage:
     def _apply_block(self, txn: lmdb.Transaction, block: BlockWrites, schema: Schema) -> Schema:
         for revision in block.revisions:
             if revision.table_id == CATALOG_TABLE_ID:
-                value = simpleion.loads(revision.body)
+                value = load(revision.body)
                 table = _table_info(value)
                 self._apply_indexes(txn, table, schema.tables.get(table.table_id))
                 schema = Schema(schema.replace(table).tables, block.sequence_no)
