@@ -217,3 +217,21 @@ def test_rebuild_closes_open_transactions(vehicles: LedgerDatabase) -> None:
     with pytest.raises(Exception, match="rebuilt"):
         transaction.execute("SELECT * FROM Vehicle")
     assert len(vehicles.execute("SELECT * FROM Vehicle").values) == 3
+
+
+def test_storage_left_unsynced_by_another_boot_is_rebuilt(tmp_path: Path) -> None:
+    """A marker from another boot means the OS went down with unsynced LMDB pages."""
+    path = tmp_path / "db"
+    db = LedgerDatabase.open(path)
+    _document(db)
+    expected = _answers_person(db)
+    db.journal.close()  # a crash: storage is not closed, so its marker stays behind
+    marker = path / INDEX_DIRECTORY / "unsynced"
+    assert marker.exists()
+    marker.write_text("another-boot")
+    sentinel = path / INDEX_DIRECTORY / "sentinel"
+    sentinel.write_text("")
+    with LedgerDatabase.open(path) as reopened:
+        assert not sentinel.exists()  # the whole directory was thrown away
+        assert _answers_person(reopened) == expected
+    assert not marker.exists()  # a clean close synced storage and removed the marker
