@@ -2,7 +2,8 @@
 
 ledgerdb: a real ``consortium ledger serve`` process; each client thread runs
 StartTransaction + ExecuteStatement (one INSERT) + CommitTransaction per document, so
-every document is one durable journal block. SQLite: the same documents, one INSERT
+every document is one durable journal block; then the same with the one-shot Execute RPC
+(one round trip per transaction). SQLite: the same documents, one INSERT
 transaction each, WAL with synchronous=FULL, 8 threads each with its own connection, in
 the same directory (same disk). Prints both figures; asserts nothing about speed.
 
@@ -46,7 +47,8 @@ def _run_threads(work, seconds: float) -> tuple[int, float]:
     return sum(counts), time.perf_counter() - started
 
 
-def bench_ledgerdb(directory: Path, seconds: float) -> float:
+def bench_ledgerdb(directory: Path, seconds: float) -> tuple[float, float]:
+    """(transactions/s with Start+Execute+Commit, with the one-shot Execute RPC)."""
     node = NodeProcess(["ledger", "serve", "--ledger", str(directory), "--port", "0"], cwd=ROOT)
     try:
         port = node.wait_for(r"ledgerdb serving .* on 127\.0\.0\.1:(\d+)").group(1)
@@ -54,7 +56,7 @@ def bench_ledgerdb(directory: Path, seconds: float) -> float:
         with LedgerClient(endpoint) as client:
             client.execute("CREATE TABLE Vehicle")
 
-        def work(worker: int, stop: threading.Event, counts: list[int]) -> None:
+        def three_calls(worker: int, stop: threading.Event, counts: list[int]) -> None:
             with LedgerClient(endpoint) as client:
                 while not stop.is_set():
                     transaction = client.start_transaction()
@@ -62,10 +64,17 @@ def bench_ledgerdb(directory: Path, seconds: float) -> float:
                     transaction.commit()
                     counts[worker] += 1
 
-        done, elapsed = _run_threads(work, seconds)
+        def one_call(worker: int, stop: threading.Event, counts: list[int]) -> None:
+            with LedgerClient(endpoint) as client:
+                while not stop.is_set():
+                    client.execute("INSERT INTO Vehicle ?", _document(worker, -counts[worker] - 1))
+                    counts[worker] += 1
+
+        done, elapsed = _run_threads(three_calls, seconds)
+        one_done, one_elapsed = _run_threads(one_call, seconds)
     finally:
         node.stop()
-    return done / elapsed
+    return done / elapsed, one_done / one_elapsed
 
 
 def bench_sqlite(directory: Path, seconds: float) -> float:
@@ -98,10 +107,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as scratch:
         directory = Path(scratch)
-        grpc_rate = bench_ledgerdb(directory / "db", args.seconds)
+        grpc_rate, one_shot_rate = bench_ledgerdb(directory / "db", args.seconds)
         sqlite_rate = bench_sqlite(directory, args.seconds)
     print(f"single-document INSERT transactions, {CLIENTS} client threads, {args.seconds:g} s each")
     print(f"  ledgerdb over gRPC (Start+Execute+Commit): {grpc_rate:8.0f} tx/s")
+    print(f"  ledgerdb over gRPC (one-shot Execute):     {one_shot_rate:8.0f} tx/s")
     print(f"  SQLite WAL synchronous=FULL:               {sqlite_rate:8.0f} tx/s")
 
 
