@@ -24,8 +24,9 @@ from typing import Any
 
 from ledgerdb.block import new_id
 from ledgerdb.errors import LedgerError
+from ledgerdb.limits import TRANSACTION_SECONDS
 
-TRANSACTION_LIFETIME_SECONDS = 30.0
+TRANSACTION_LIFETIME_SECONDS = TRANSACTION_SECONDS
 SESSION_IDLE_SECONDS = 15 * 60.0
 PAGE_VALUES = 200
 PAGE_BYTES = 1024 * 1024

@@ -37,7 +37,7 @@ Statements end with ';' (or a blank line) and may span lines.
   exit | quit | Ctrl-D        leave (an open transaction is aborted)
 Outside a transaction every statement is committed on its own (auto-commit).
 Results print as Ion text; the line after them (an Ion comment) gives the count,
-read IOs and server time."""
+read IOs and processing time."""
 
 _BEGIN = {"start transaction", "begin", "begin transaction"}
 _COMMANDS = _BEGIN | {"commit", "abort", "rollback", "help", "exit", "quit"}
@@ -50,7 +50,7 @@ def ion_text(value: Any) -> str:
 def summary_line(count: int, outcome: Any) -> str:
     return (
         f"// {count} document(s); read IOs: {outcome.read_ios}; "
-        f"server time: {outcome.processing_time_ms:.2f} ms"
+        f"processing time: {outcome.processing_time_ms:.2f} ms"
     )
 
 
