@@ -79,7 +79,9 @@ class WorldState:
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         try:
-            self.env = lmdb.open(str(path), map_size=_MAP_SIZE, max_dbs=8, sync=True)
+            self.env = lmdb.open(
+                str(path), map_size=_MAP_SIZE, max_dbs=8, sync=True, readahead=False
+            )
         except lmdb.Error as exc:
             raise StorageError(f"cannot open world state in {path}: {exc}") from None
         self._state = self.env.open_db(b"state")
