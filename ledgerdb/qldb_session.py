@@ -30,7 +30,6 @@ serving.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import binascii
@@ -38,7 +37,6 @@ import contextlib
 import json
 import logging
 import re
-import signal
 import threading
 import time
 import uuid
@@ -46,7 +44,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -671,40 +668,3 @@ async def start_qldb_session_server(
     site = web.TCPSite(runner, host, port)
     await site.start()
     return runner, runner.addresses[0][1]
-
-
-async def _serve(ledger: Path, host: str, port: int, ledger_name: str | None) -> None:
-    from ledgerdb.database import LedgerDatabase
-
-    database = LedgerDatabase.open(ledger)
-    try:
-        runner, bound = await start_qldb_session_server(
-            database, host, port, ledger_name=ledger_name
-        )
-        print(f"QLDB session API listening on http://{host}:{bound}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-        await runner.cleanup()
-    finally:
-        database.close()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m ledgerdb.qldb_session",
-        description="Serve QLDB's session API (QLDBSession.SendCommand) for one ledger.",
-    )
-    parser.add_argument("--ledger", type=Path, required=True, help="ledger directory")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--ledger-name", help="accept only this LedgerName (default: any)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    asyncio.run(_serve(args.ledger, args.host, args.port, args.ledger_name))
-
-
-if __name__ == "__main__":
-    main()

@@ -339,14 +339,26 @@ def _ion_parameter(text: str) -> Any:
 @DATABASE_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
-def serve(ledger: str | None, host: str, port: int) -> None:
-    """Serve the database over gRPC (ledgerdb.v1.LedgerDB + health) until SIGTERM/SIGINT.
+@click.option(
+    "--qldb-port",
+    type=int,
+    default=None,
+    help="Also serve QLDB's session API (QLDBSession.SendCommand, for pyqldb) on this port.",
+)
+@click.option(
+    "--ledger-name",
+    default=None,
+    help="The LedgerName QLDB clients must start sessions with (default: any).",
+)
+def serve(
+    ledger: str | None, host: str, port: int, qldb_port: int | None, ledger_name: str | None
+) -> None:
+    """Serve the database over gRPC (ledgerdb.v1.LedgerDB + health) until SIGTERM/SIGINT,
+    and with --qldb-port also over QLDB's own session API, so QLDB drivers work unchanged.
 
     Prints the address it listens on (with the chosen port when --port is 0).
     """
     import asyncio
-
-    from ledgerdb.service import serve as run_server
 
     if ledger is None:
         fail("--ledger DIR is required: the database to serve")
@@ -356,12 +368,33 @@ def serve(ledger: str | None, host: str, port: int) -> None:
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
 
     try:
-        asyncio.run(run_server(database, f"{host}:{port}", announce))
+        asyncio.run(_serve(database, host, port, (qldb_port, ledger_name), announce))
     except LedgerError as exc:
         fail(str(exc))
     finally:
         database.close()
     click.echo("ledgerdb stopped")
+
+
+async def _serve(
+    database: Any, host: str, port: int, qldb: tuple[int | None, str | None], announce: Any
+) -> None:
+    """The gRPC service, and beside it (same database, same process) the QLDB session API."""
+    from ledgerdb.qldb_session import start_qldb_session_server
+    from ledgerdb.service import serve as run_server
+
+    runner = None
+    qldb_port, ledger_name = qldb
+    if qldb_port is not None:
+        runner, bound = await start_qldb_session_server(
+            database, host, qldb_port, ledger_name=ledger_name
+        )
+        click.echo(f"QLDB session API listening on http://{host}:{bound}")
+    try:
+        await run_server(database, f"{host}:{port}", announce)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
 
 
 def _show_values(values: list[Any], form: str) -> None:

@@ -1,6 +1,6 @@
 """The unmodified QLDB Python driver (pyqldb 3.2.x) against ledgerdb's QLDB session API.
 
-The server runs as its own process (`python -m ledgerdb.qldb_session`) on a fresh ledger;
+The server runs as its own process (`consortium ledger serve --qldb-port`) on a fresh ledger;
 the driver runs in `.venv-pyqldb` (pinned by `tests/conformance/pyqldb-requirements.txt`,
 created by `deploy/install-deps.sh`), because pyqldb needs botocore's qldb-session model
 and amazon.ion <= 0.9.3, which the project venv cannot have. The driver script prints what
@@ -37,11 +37,15 @@ def server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "ledgerdb.qldb_session",
+            "-c",
+            "from network.cli import main; main()",
+            "ledger",
+            "serve",
             "--ledger",
             str(ledger),
             "--port",
+            "0",
+            "--qldb-port",
             "0",
             "--ledger-name",
             LEDGER_NAME,
