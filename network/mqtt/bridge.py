@@ -28,6 +28,7 @@ from network.mqtt.checkpoint import GOVERNANCE, Checkpoint, Position
 from network.mqtt.config import BridgeConfig, load_config, open_gateway
 from network.mqtt.deliver import follow_blocks
 from network.mqtt.governance import follow_governance
+from network.mqtt.inflight import InFlight
 from network.mqtt.ingress import Ingress, ReplyTo, reply_properties
 from network.mqtt.retry import Backoff
 
@@ -40,6 +41,20 @@ class Bridge:
     def __init__(self, config: BridgeConfig) -> None:
         self.config = config
         self.checkpoint = Checkpoint(config.checkpoint)
+        self.draining = asyncio.Event()
+        self._in_flight: dict[str, InFlight] = {}
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking new events and wait (at most ``timeout`` s) until everything
+        published is acknowledged and checkpointed, so a graceful stop repeats nothing."""
+        self.draining.set()
+        idle = [in_flight.idle.wait() for in_flight in self._in_flight.values()]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*idle), timeout)
+
+    async def _unless_draining(self) -> None:
+        if self.draining.is_set():
+            await asyncio.Event().wait()  # parked until the bridge is cancelled
 
     async def run(self) -> None:
         """Publish forever, reconnecting to the broker with backoff."""
@@ -88,9 +103,17 @@ class Bridge:
                 if config.control_plane:
                     group.create_task(self._pump_governance(client))
 
-    async def _publish(self, client: aiomqtt.Client, messages: Sequence[payloads.Message]) -> None:
-        """Publish in order and wait for every PUBACK (a lost connection raises)."""
-        await asyncio.gather(
+    @staticmethod
+    def _publish(
+        client: aiomqtt.Client, messages: Sequence[payloads.Message]
+    ) -> asyncio.Future[list[None]]:
+        """Start publishing ``messages`` (QoS 1); the result completes when the broker has
+        acknowledged all of them, and fails if the connection is lost.
+
+        Each publish is a task created here, in order, and asyncio runs new tasks first
+        come first served, so messages reach the MQTT client — and the broker — in this
+        order, and after everything started before them."""
+        return asyncio.gather(
             *(client.publish(m.topic, m.payload, qos=1, timeout=math.inf) for m in messages)
         )
 
@@ -100,20 +123,26 @@ class Bridge:
         config = self.config
         done = self.checkpoint.get(channel)
         start: int | str = done.number if done is not None else _start_block(config.start)
-        async for block in follow_blocks(deliver, channel, start):
-            messages = payloads.block_messages(config.network, channel, block)
-            fresh = [m for m in messages if done is None or m.position > done.key]
-            if not fresh:
-                continue
-            await self._publish(client, fresh)
-            last = fresh[-1]
-            done = Position(*last.position, tx=last.body.get("tx"))
-            await self.checkpoint.advance(channel, done)
+        in_flight = self._in_flight[channel] = InFlight(self.checkpoint, channel)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(in_flight.run())
+            async for block in follow_blocks(deliver, channel, start):
+                await self._unless_draining()
+                messages = payloads.block_messages(config.network, channel, block)
+                fresh = [m for m in messages if done is None or m.position > done.key]
+                if not fresh:
+                    continue
+                # started now, in order; acknowledged (and checkpointed) in the background
+                acknowledged = self._publish(client, fresh)
+                last = fresh[-1]
+                done = Position(*last.position, tx=last.body.get("tx"))
+                await in_flight.add(acknowledged, done)
 
     async def _pump_governance(self, client: aiomqtt.Client) -> None:
         config = self.config
         after = self.checkpoint.get(GOVERNANCE)
         async for batch in follow_governance(config.control_plane, after, config.network_id):
+            await self._unless_draining()
             messages = [
                 payloads.governance_message(config.network, p.number, p.index, event)
                 for p, event in batch
@@ -141,13 +170,26 @@ def _start_block(start: str) -> int | str:
     return 0 if start == "oldest" else "newest"
 
 
+DRAIN_SECONDS = 3.0
+
+
 async def serve(config: BridgeConfig) -> None:
-    """Run the bridge until SIGTERM or SIGINT."""
+    """Run the bridge until SIGTERM or SIGINT, then drain what is in flight and stop."""
     bridge = Bridge(config)
     task = asyncio.create_task(bridge.run())
     loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    async def stop() -> None:
+        await bridge.drain(DRAIN_SECONDS)
+        task.cancel()
+
+    def on_signal() -> None:
+        if not stopping:
+            stopping.append(asyncio.create_task(stop()))
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, on_signal)
     with contextlib.suppress(asyncio.CancelledError):
         await task
     log.info("mqtt bridge stopped")

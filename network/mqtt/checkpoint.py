@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,19 +105,27 @@ def write_checkpoint(file: Path, positions: dict[str, Position]) -> None:
 
 
 class Checkpoint:
-    """The bridge's positions in memory and on disk; streams advance concurrently, each
-    save writes all of them, and saves never overlap."""
+    """The bridge's positions in memory and on disk. Streams advance concurrently; every
+    write saves the newest positions of all of them, one write at a time, so the file
+    never goes back."""
 
     def __init__(self, file: Path) -> None:
         self.file = file
         self.positions = read_checkpoint(file)
-        self._lock = asyncio.Lock()
+        self._writing = threading.Lock()
 
     def get(self, stream: str) -> Position | None:
         return self.positions.get(stream)
 
+    def _write_newest(self) -> None:
+        with self._writing:
+            write_checkpoint(self.file, dict(self.positions))
+
     async def advance(self, stream: str, position: Position) -> None:
-        async with self._lock:
-            self.positions[stream] = position
-            snapshot = dict(self.positions)
-            await asyncio.to_thread(write_checkpoint, self.file, snapshot)
+        self.positions[stream] = position
+        await asyncio.to_thread(self._write_newest)
+
+    def advance_now(self, stream: str, position: Position) -> None:
+        """The same, blocking: for a bridge that is stopping."""
+        self.positions[stream] = position
+        self._write_newest()

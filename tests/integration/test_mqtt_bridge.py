@@ -333,7 +333,7 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing(
         finally:
             process.kill()
             if restarted is not None:
-                restarted.stop()
+                restarted.stop()  # graceful: drains, so the checkpoint has everything
     assert seen_before_kill < len(expected)  # the rest came from the restarted bridge
     assert deduplicated(subscriber.received, network) == expected
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())

@@ -3,6 +3,7 @@ mistakes named by line and field."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from network.spec import SpecError, load_spec
 
 ROOT = Path(__file__).resolve().parents[4]
-BASE = (ROOT / "deploy" / "two-members.yaml").read_text().split("\nevents:")[0]
+SHIPPED = (ROOT / "deploy" / "two-members.yaml").read_text()
+BASE = re.split(r"\n(?:#[^\n]*\n)*events:", SHIPPED)[0]  # the spec without its events
 
 
 def _load(tmp_path: Path, events: str):
@@ -41,6 +43,11 @@ def test_a_remote_broker_defaults_to_the_first_member_and_no_ingress(tmp_path: P
     assert events is not None
     assert (events.local, events.broker_host, events.broker_port) == (False, "mq.example", 8883)
     assert (events.member, events.ingress_member) == ("org1", "")
+
+
+def test_the_shipped_spec_runs_a_local_broker_with_ingress() -> None:
+    events = load_spec(ROOT / "deploy" / "two-members.yaml").events
+    assert events is not None and events.local and events.ingress_member == "org1"
 
 
 def test_no_events_section_means_no_bridge(tmp_path: Path) -> None:
