@@ -24,20 +24,24 @@ HERE = Path(__file__).resolve().parent
 CLI = [sys.executable, "-c", "from network.cli import main; main()"]
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> str:
+    """``VmRSS/RssAnon`` in MB: all resident memory, and the part that is the process's own
+    (the rest is file pages mapped in, e.g. LMDB, which the kernel can drop)."""
+    fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon"):
+            fields[name] = int(value.split()[0]) / 1024
+    return f"{fields['VmRSS']:.0f}/{fields['RssAnon']:.0f}"
 
 
-def node_rss(home: Path) -> dict[str, float]:
+def node_rss(home: Path) -> dict[str, str]:
     sizes = {}
     for pid_file in sorted((home / "pids").glob("*.pid")):
         try:
             sizes[pid_file.stem] = rss_mb(int(pid_file.read_text()))
-        except (OSError, ValueError):
-            sizes[pid_file.stem] = float("nan")
+        except (OSError, ValueError, KeyError):
+            sizes[pid_file.stem] = "-"
     return sizes
 
 
@@ -110,13 +114,13 @@ def main() -> None:
                 failed = f"  ({figures['failures']} failed)" if figures["failures"] else ""
                 print(
                     f"{done:>12}  {tps:>5.0f}  "
-                    + "  ".join(f"{sizes[name]:>{len(name)}.0f}" for name in sizes)
+                    + "  ".join(f"{sizes[name]:>{len(name)}}" for name in sizes)
                     + failed,
                     flush=True,
                 )
         finally:
             subprocess.run([*CLI, "down", str(spec)], cwd=directory, capture_output=True)
-    print("RSS in MB per node (VmRSS)")
+    print("MB per node: VmRSS/RssAnon (all resident memory / the process's own)")
 
 
 if __name__ == "__main__":
