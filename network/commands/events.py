@@ -132,9 +132,11 @@ async def _from_broker(
     while True:
         try:
             async with broker.client(host, port) as client:
-                for topic in topics.event_filters(network, channel):
+                filters = topics.event_filters(network, channel)
+                for topic in filters:
                     await client.subscribe(topic, qos=1)
                 backoff.reset()
+                click.echo(f"subscribed at {host}:{port} to {' '.join(filters)}", err=True)
                 async for message in client.messages:
                     try:
                         body = json.loads(message.payload)  # type: ignore[arg-type]

@@ -372,3 +372,51 @@ async def test_a_broker_restart_is_survived(
             process.stop()
     assert first < during < after
     assert deduplicated(subscriber.received, network) == expected
+
+
+# -- consortium events tail -------------------------------------------------------------
+
+
+async def test_events_tail_prints_one_line_per_event_from_mqtt_and_from_deliver(
+    fabric: FabricNetwork, mosquitto: Mosquitto, connection: Path, bridge: NodeProcess, tmp_path
+) -> None:
+    home = tmp_path / "home"
+    (home / NETWORK / "connection").mkdir(parents=True)
+    (home / NETWORK / "state.json").write_text("{}")
+    (home / NETWORK / "connection" / "org1.json").write_text(connection.read_text())
+    common = ["--home", str(home), "--count", "3"]
+    from_mqtt = NodeProcess(
+        [
+            "events",
+            "tail",
+            "--broker",
+            mosquitto.address,
+            "--channel",
+            CHANNEL,
+            *common,
+            "-o",
+            "json",
+        ]
+    )
+    height = await _height(fabric)
+    deliver = ["--from-deliver", "--member", "org1", "--from-block", str(height)]
+    from_peer = NodeProcess(["events", "tail", *deliver, *common])
+    try:
+        await asyncio.to_thread(from_mqtt.wait_for, "^subscribed at ")
+        async with fabric.client(ORG1) as gateway:
+            done = await gateway.submit(
+                CHANNEL, "basic", "CreateAsset", "tail1", "red", "1", "T", "1"
+            )
+        assert await asyncio.to_thread(from_mqtt.process.wait, 30) == 0
+        assert await asyncio.to_thread(from_peer.process.wait, 30) == 0
+    finally:
+        from_mqtt.stop()
+        from_peer.stop()
+    printed = [line for line in from_mqtt.lines if not line.startswith("subscribed at")]
+    kinds = [json.loads(line)["kind"] for line in printed]
+    assert kinds == ["block", "tx", "chaincode_event"]
+    assert json.loads(printed[1])["txid"] == done.tx_id
+    assert done.block == height
+    assert from_peer.lines[0].startswith(f"block      {CHANNEL} #{done.block} txs=1 valid=1")
+    assert from_peer.lines[1] == f"tx         {CHANNEL} #{done.block}.0 VALID {done.tx_id} basic"
+    assert from_peer.lines[2].startswith(f"chaincode  {CHANNEL} #{done.block}.0 basic/CreateAsset")
