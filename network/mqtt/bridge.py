@@ -3,8 +3,8 @@
 One MQTT connection carries everything: per channel, a pump that reads blocks from the
 peer's Deliver and publishes their messages (QoS 1); a pump for the control plane's
 governance feed; and the ingress, which answers submit requests. Each pump publishes a
-block's (or a feed batch's) messages, waits until the broker acknowledged all of them, and
-only then advances the durable checkpoint — publish, then checkpoint.
+block's (or a feed batch's) messages and advances the durable checkpoint only past what
+the broker acknowledged — publish, then checkpoint (pipelined for blocks: ``inflight``).
 
 When the broker goes away every pump stops, the bridge reconnects with backoff, and each
 pump starts again from the checkpoint: whatever was not acknowledged is published again,
