@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 
 from ca import certificates
 from ca.errors import CertificateError, IdentityError, MspConfigError
-from ca.signing import SoftwareSigner, verify
+from ca.signing import SoftwareSigner, key_id, verify
 from proto.signer import serialize_identity
 
 _MAX_CHAIN_DEPTH = 8
@@ -121,6 +121,15 @@ class Identity:
     @property
     def serialized(self) -> bytes:
         return serialize_identity(self.mspid, self.certificate_pem)
+
+    @functools.cached_property
+    def public_key(self) -> tuple[ec.EllipticCurvePublicKey | None, bytes]:
+        """The certificate's EC key (``None`` if it holds another kind) and its
+        ``ca.signing.key_id``, extracted once per parsed identity."""
+        public_key = self.certificate.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            return None, b""
+        return public_key, key_id(public_key)
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -382,10 +391,10 @@ class Msp:
 
     def verify(self, identity: Identity, message: bytes, signature: bytes) -> None:
         """Raise ``SignatureError`` unless ``signature`` is the identity's low-S signature."""
-        public_key = identity.certificate.public_key()
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key, public_key_id = identity.public_key
+        if public_key is None:
             raise IdentityError(f"identity {identity.enrollment_id!r} does not hold an EC key")
-        verify(public_key, message, signature)
+        verify(public_key, message, signature, public_key_id)
 
     def to_channel_value(self) -> bytes:
         """The serialized ``msp.MSPConfig`` a channel config stores under "MSP"."""
