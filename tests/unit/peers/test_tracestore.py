@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from pathlib import Path
 
 import lmdb
 
-from peers.tracestore import TraceStore
+from peers.tracestore import FLUSH_DELAY, TraceStore
 from proto.tracing import Step, details_of, trace_record
 
 
@@ -43,3 +44,32 @@ def test_traces_of_the_older_layout_are_dropped_not_misread(tmp_path: Path) -> N
     store.add(trace_record(Step.PROPOSE, "tx-new", "ch", "peer0"))
     assert len(store.records("tx-new")) == 1
     store.close()
+
+
+async def test_records_added_in_an_event_loop_are_written_in_one_batch(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path)
+    for n in range(5):
+        store.add(trace_record(Step.PROPOSE, f"tx-{n}", "ch", "peer0"))
+    with store.env.begin() as txn:
+        assert txn.stat(store._records)["entries"] == 0  # queued, not yet written
+    await asyncio.sleep(FLUSH_DELAY * 3)
+    with store.env.begin() as txn:
+        assert txn.stat(store._records)["entries"] == 5
+    store.close()
+
+
+async def test_a_read_sees_records_still_queued(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path)
+    store.add(trace_record(Step.PROPOSE, "tx-a", "ch", "peer0"))
+    store.add(trace_record(Step.ENDORSE, "tx-a", "ch", "peer0"))
+    assert [r.step for r in store.records("tx-a")] == [Step.PROPOSE, Step.ENDORSE]
+    store.close()
+
+
+async def test_close_writes_what_is_queued(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path)
+    store.add(trace_record(Step.COMMIT, "tx-a", "ch", "peer0"))
+    store.close()
+    again = TraceStore(tmp_path)
+    assert [r.step for r in again.records("tx-a")] == [Step.COMMIT]
+    again.close()
