@@ -75,6 +75,12 @@ class Transaction:
         self.closed_reason = ""
 
     @property
+    def catalog(self) -> TransactionCatalog:
+        """This transaction's PartiQL catalog (its views, its read set), for callers that
+        evaluate a query over a restricted view of it (``partiql.execute``)."""
+        return self._catalog
+
+    @property
     def snapshot_height(self) -> int:
         """The last journal block this transaction's snapshot includes."""
         return self._workspace.height

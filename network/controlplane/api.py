@@ -322,4 +322,4 @@ class Api:
             return web.json_response(
                 {"Status": "failed", "Reason": self.service.broken}, status=503
             )
-        return web.json_response({"Status": "ok", "LedgerTip": self.service.store.tip})
+        return web.json_response({"Status": "ok", "LedgerTip": self.service.tip})

@@ -22,8 +22,8 @@ from ledgerdb.block import EntryKind, decode
 from ledgerdb.errors import LedgerError
 from ledgerdb.verify import verify_block, verify_inclusion
 from network.controlplane import errors, sigv4
+from network.controlplane.documents import plain
 from network.controlplane.resources import DEFAULT_ACCOUNT, DEFAULT_REGION
-from network.controlplane.store import plain
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:7100"
 

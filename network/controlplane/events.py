@@ -2,8 +2,8 @@
 
 Events are computed from (before, after) pairs of documents, never raised ad hoc by the
 operations, so every path that changes governance state (a vote, an expiry sweep, a
-supervisor report, a replay) yields the same events. They are published only after the
-transaction is durable. The MQTT bridge subscribes to ``EventBus``.
+supervisor report, a block read back from the journal) yields the same events. They
+are published only after the transaction is durable. The MQTT bridge subscribes to ``EventBus``.
 """
 
 from __future__ import annotations
@@ -131,32 +131,43 @@ class EventBus:
                     log.exception("governance event subscriber failed on %s", event.kind)
 
 
+Backfill = Callable[[int, int, int], list[tuple[int, GovernanceEvent]]]
+
+
 class EventFeed:
     """Every event with the journal block it came from, for consumers in other processes.
 
-    Rebuilt from the journal at start, so a consumer that remembers the last block it saw
-    resumes with ``after`` and misses nothing across restarts. Blocks may become durable
-    out of order under group commit; only the contiguous durable prefix is served, so a
+    Blocks committed since this process started are kept in memory as they become
+    durable; the events of older blocks (up to ``base``, the journal's tip at start) are
+    derived from the journal on demand by ``backfill(first, last, limit)``, so a consumer
+    that remembers the last block it saw resumes with ``after`` and misses nothing across
+    restarts, and a start replays nothing. Blocks may become durable out of order under
+    group commit; only the contiguous durable prefix is served (and published), so a
     consumer never skips a block that lands late.
     """
 
     MAX_BATCH = 1000
 
-    def __init__(self) -> None:
+    def __init__(self, base: int = -1, backfill: Backfill | None = None) -> None:
         self._events: list[tuple[int, int, GovernanceEvent]] = []
-        self._done: set[int] = set()
-        self.upto = -1
+        self._done: dict[int, Sequence[GovernanceEvent]] = {}
+        self.base = base
+        self.upto = base
+        self._backfill = backfill
         self._changed = asyncio.Event()
 
-    def record(self, sequence_no: int, events: Sequence[GovernanceEvent]) -> None:
+    def record(self, sequence_no: int, events: Sequence[GovernanceEvent]) -> list[GovernanceEvent]:
+        """Note a durable block; returns the events now deliverable, in block order."""
         for index, event in enumerate(events):
             bisect.insort(self._events, (sequence_no, index, event), key=lambda e: e[:2])
-        self._done.add(sequence_no)
+        self._done[sequence_no] = events
+        ready: list[GovernanceEvent] = []
         while self.upto + 1 in self._done:
             self.upto += 1
-            self._done.discard(self.upto)
+            ready.extend(self._done.pop(self.upto))
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        return ready
 
     def after(self, sequence_no: int) -> list[tuple[int, GovernanceEvent]]:
         start = bisect.bisect_right(self._events, (sequence_no, 1 << 62), key=lambda e: e[:2])
@@ -171,6 +182,12 @@ class EventFeed:
         self, sequence_no: int, seconds: float
     ) -> list[tuple[int, GovernanceEvent]]:
         """Events after ``sequence_no``, waiting up to ``seconds`` for the first one."""
+        if sequence_no < self.base and self._backfill is not None:
+            first, last = sequence_no + 1, self.base
+            older = await asyncio.to_thread(self._backfill, first, last, self.MAX_BATCH)
+            if older:
+                return older
+            sequence_no = self.base
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while True:

@@ -1,55 +1,118 @@
-"""Read-only PartiQL over the governance tables, as QLDB would answer it.
+"""Read-only PartiQL over the governance tables, run by ledgerdb's engine.
 
-Each query runs on a snapshot of the current revisions, limited to what the caller may
-see under AMB's rules: the networks it has a live member in or a PENDING invitation to,
-and its own invitations. Only queries (SELECT and other expressions) are accepted;
-the ledger changes through the API alone. The internal ``requests`` table (idempotency
-tokens) is not exposed.
+Each query runs in a read transaction of the database, through a catalog that shows
+only what the caller may see under AMB's rules: the networks it has a live member in
+or a PENDING invitation to, and its own invitations. The same rule filters the
+committed views (``_ql_committed_votes``) and revision history (``history(votes)``), so
+a caller can read every revision of what it may see, with block addresses and hashes.
+Only queries (SELECT and other expressions) are accepted; the ledger changes through
+the API alone. The internal ``requests`` table (idempotency tokens) and the catalog
+(``information_schema.user_tables``) are not exposed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import base64
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ledgerdb.partiql import MemoryCatalog, PartiQLError, execute, parse
+from ledgerdb.database import Transaction
+from ledgerdb.partiql import PartiQLError, Row, execute, parse
 from ledgerdb.partiql.ast import Query
+from network.controlplane.documents import plain
 from network.controlplane.errors import InvalidRequestException
-from network.controlplane.store import plain
-from network.controlplane.tables import Tables
 
 QUERYABLE = ("networks", "members", "invitations", "proposals", "electorates", "votes", "nodes")
-INDEXED = {
-    "members": ("NetworkId",),
-    "proposals": ("NetworkId",),
-    "electorates": ("ProposalId",),
-    "votes": ("ProposalId", "NetworkId"),
-    "nodes": ("NetworkId", "MemberId"),
-}
+COMMITTED = "_ql_committed_"
 MAX_STATEMENT = 4096
 
-
-def _network_of(table: str, document: Mapping[str, Any]) -> str:
-    return document["Id"] if table == "networks" else document["NetworkId"]
+Visible = Callable[[str, Mapping[str, Any]], bool]
 
 
-def catalog_for(tables: Tables, caller: str, visible: Callable[[str], bool]) -> MemoryCatalog:
-    """The caller's view of the tables, indexed on the fields governance queries join on."""
-    catalog = MemoryCatalog()
-    for table in QUERYABLE:
-        source = catalog.create(table, indexes=INDEXED.get(table, ()))
-        for doc_id, located in tables.current[table].items():
-            document = located.document
-            mine = table == "invitations" and document["Principal"] == caller
-            if mine or visible(_network_of(table, document)):
-                source.put(doc_id, dict(document))
-    return catalog
+def visibility(caller: str, networks: set[str]) -> Visible:
+    """Whether ``caller`` may see a document of a table, given the networks it takes part in."""
+
+    def visible(table: str, document: Mapping[str, Any]) -> bool:
+        if table == "networks":
+            return str(document.get("Id")) in networks
+        if table == "invitations" and str(document.get("Principal")) == caller:
+            return True
+        return str(document.get("NetworkId")) in networks
+
+    return visible
+
+
+class _Filtered:
+    """A table source showing only the rows whose document the caller may see."""
+
+    def __init__(self, source: Any, table: str, visible: Visible, wrapped: bool) -> None:
+        self._source = source
+        self._table = table
+        self._visible = visible
+        self._wrapped = wrapped  # rows are {blockAddress, hash, data, metadata}
+
+    @property
+    def name(self) -> str:
+        return self._source.name
+
+    @property
+    def table_id(self) -> str:
+        return self._source.table_id
+
+    def indexes(self) -> Mapping[str, tuple[str, ...]]:
+        return self._source.indexes()
+
+    def _shown(self, row: Row | None) -> bool:
+        if row is None:
+            return False
+        document = row.data.get("data") if self._wrapped else row.data
+        return isinstance(document, Mapping) and self._visible(self._table, document)
+
+    def _keep(self, rows: Iterator[Row]) -> Iterator[Row]:
+        return (row for row in rows if self._shown(row))
+
+    def scan(self) -> Iterator[Row]:
+        return self._keep(self._source.scan())
+
+    def lookup(self, path: tuple[str, ...], values: Sequence[Any]) -> Iterator[Row]:
+        return self._keep(self._source.lookup(path, values))
+
+    def get(self, document_id: str) -> Row | None:
+        row = self._source.get(document_id)
+        return row if self._shown(row) else None
+
+
+class VisibleCatalog:
+    """The caller's view of a transaction's catalog: the queryable tables, filtered."""
+
+    def __init__(self, catalog: Any, visible: Visible) -> None:
+        self._catalog = catalog
+        self._visible = visible
+
+    def table(self, name: str) -> Any:
+        committed = name.startswith(COMMITTED)
+        base = name[len(COMMITTED) :] if committed else name
+        if base not in QUERYABLE:
+            return None
+        source = self._catalog.table(name)
+        return None if source is None else _Filtered(source, base, self._visible, committed)
+
+    def history(self, name_or_id: str, start: Any, end: Any) -> Any:
+        source = self._catalog.history(name_or_id, start, end)
+        if source is None:
+            return None
+        base = source.name.removeprefix("history(").removesuffix(")")
+        if base not in QUERYABLE:
+            return None
+        return _Filtered(source, base, self._visible, True)
+
+    def dropped_table(self, table_id: str) -> str | None:
+        return None
 
 
 def run_query(
-    tables: Tables,
-    caller: str,
-    visible: Callable[[str], bool],
+    transaction: Transaction,
+    visible: Visible,
     statement: str,
     parameters: Sequence[Any] = (),
 ) -> list[Any]:
@@ -66,7 +129,8 @@ def run_query(
             raise InvalidRequestException(
                 "Statement must be a query: governance changes only through the API."
             )
-        result = execute(parsed, catalog_for(tables, caller, visible), list(parameters))
+        catalog = VisibleCatalog(transaction.catalog, visible)
+        result = execute(parsed, catalog, list(parameters))
     except PartiQLError as exc:
         raise InvalidRequestException(f"Statement: {exc}") from None
     return [_json_ready(value) for value in result.values]
@@ -74,6 +138,8 @@ def run_query(
 
 def _json_ready(value: Any) -> Any:
     value = plain(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()  # revision hashes
     if isinstance(value, Mapping):
         return {key: _json_ready(item) for key, item in value.items()}
     if isinstance(value, Iterable) and not isinstance(value, str | bytes):

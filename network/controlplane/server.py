@@ -1,7 +1,7 @@
 """The control-plane process: configuration, the ledger in DATA, the HTTP server.
 
 ``consortium node run control-plane --data DIR --port P [--config FILE]`` runs
-``serve``. The ledger lives in ``DIR/ledger`` (a ledgerdb journal), the members' CA
+``serve``. The ledger lives in ``DIR/ledger`` (a ledgerdb database), the members' CA
 admin passwords in ``DIR/secrets.json``. SIGTERM and SIGINT stop it gracefully; a
 kill -9 loses nothing acknowledged, because no answer leaves before its block is
 durable.
@@ -24,10 +24,10 @@ from network.controlplane import sigv4
 from network.controlplane.api import Api, Auth, Limiter
 from network.controlplane.clock import ManualClock, SystemClock
 from network.controlplane.errors import StoreError
+from network.controlplane.ledger import open_ledger
 from network.controlplane.passwords import Secrets
 from network.controlplane.resources import DEFAULT_REGION
 from network.controlplane.service import ControlPlane
-from network.controlplane.store import JournalStore
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def build(data: Path, config: Config) -> tuple[ControlPlane, web.Application]:
     keys = sigv4.load_credentials(config.credentials_file) if config.credentials_file else {}
     clock = ManualClock() if config.clock == "manual" else SystemClock()
     service = ControlPlane(
-        JournalStore.open(data / "ledger"),
+        open_ledger(data / "ledger"),
         clock,
         region=config.region,
         reconcile=config.reconcile,
@@ -147,6 +147,6 @@ async def serve(data: Path, port: int, config: Config, ready: Any = None) -> Non
             await sweeper
         await runner.cleanup()
         with contextlib.suppress(StoreError):
-            service.store.close()
+            service.close()
     if service.broken is not None:
         raise StoreError(f"the control-plane ledger failed: {service.broken}")

@@ -1,29 +1,36 @@
-"""The control plane's operations: AMB's semantics over the ledger-backed tables.
+"""The control plane's operations: AMB's semantics over its ledgerdb tables.
 
-Every mutating operation runs in two halves. The synchronous half checks the request
-against the current tables, stages the new revisions in a ``Txn`` and hands them to the
-store; nothing awaits in between, so on the one event loop each operation sees and
-changes the state atomically. The asynchronous half waits until the block is durable,
-then publishes the governance events and answers. Reads wait for the newest submitted
-block first, so nobody ever sees a change that could still be lost.
+Every operation is one database transaction (``network/controlplane/ledger.py``): it
+reads a snapshot, checks the request, stages whole new documents and commits them as
+one journal block, or writes nothing. Transactions run on a thread pool, so concurrent
+requests share the journal's fsyncs; optimistic concurrency catches two operations
+that read what the other changed (the loser is retried), and mutations of one network
+are queued so votes on a busy proposal do not keep conflicting. A commit returns once
+the block is durable and applied, so the next request sees it; only then are the
+governance events published.
 
 Time-driven changes (proposals and invitations expiring) are written by ``sweep`` as
-their own transactions, before any operation and periodically by the server.
+their own transactions, before any operation and periodically by the server; it knows
+the next deadline, so an operation that has nothing to expire does not look.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from ledgerdb.block import encode
+from ledgerdb.database import LedgerDatabase
+from ledgerdb.errors import LedgerError, OccConflict
 from network.controlplane import resources as res
 from network.controlplane import validation as shapes
 from network.controlplane.clock import Clock, SystemClock
@@ -40,11 +47,10 @@ from network.controlplane.errors import (
     TooManyTagsException,
 )
 from network.controlplane.events import EventBus, EventFeed, GovernanceEvent, events_for
+from network.controlplane.ledger import Txn, journal_events
 from network.controlplane.pagination import by_creation, paginate
 from network.controlplane.passwords import Secrets
-from network.controlplane.query import run_query
-from network.controlplane.store import Change, Store, compact, settled
-from network.controlplane.tables import Tables
+from network.controlplane.query import run_query, visibility
 from network.controlplane.voting import Comparator, Outcome, Policy, Tally, decide
 
 log = logging.getLogger(__name__)
@@ -52,33 +58,10 @@ log = logging.getLogger(__name__)
 LIVE_MEMBER = ("CREATING", "AVAILABLE", "UPDATING")
 LIVE_NODE = ("CREATING", "AVAILABLE", "UPDATING", "UNHEALTHY", "FAILED")
 MAX_TAGS = 50
+OCC_RETRIES = 10  # a conflicting transaction is retried this often, with backoff
+WORKERS = 16  # threads running transactions (fsyncs are shared between them)
 Document = dict[str, Any]
-
-
-class Txn:
-    """Staged revisions of one transaction; a document changed twice is written once."""
-
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-        self.staged: dict[tuple[str, str], Document] = {}
-
-    def get(self, table: str, doc_id: str) -> Document | None:
-        staged = self.staged.get((table, doc_id))
-        return dict(staged) if staged is not None else self.tables.get(table, doc_id)
-
-    def put(self, table: str, doc_id: str, document: Mapping[str, Any]) -> None:
-        self.staged[(table, doc_id)] = compact(document)
-
-    def changes(self) -> list[Change]:
-        return [
-            Change(table, doc_id, self.tables.next_version(table, doc_id), document)
-            for (table, doc_id), document in self.staged.items()
-        ]
-
-
-@dataclass
-class Pending:
-    future: Future
+T = TypeVar("T")
 
 
 def _fingerprint(params: Mapping[str, Any]) -> str:
@@ -97,10 +80,15 @@ def _fingerprint(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _earliest(*moments: str | None) -> str | None:
+    present = [moment for moment in moments if moment is not None]
+    return min(present) if present else None
+
+
 class ControlPlane:
     def __init__(
         self,
-        store: Store,
+        database: LedgerDatabase,
         clock: Clock | None = None,
         *,
         region: str = res.DEFAULT_REGION,
@@ -112,152 +100,189 @@ class ControlPlane:
         """``member_quota`` replaces the edition's member limit (AMB's quota increase)."""
         if reconcile not in ("immediate", "external"):
             raise ValueError(f"reconcile must be 'immediate' or 'external', not {reconcile!r}")
-        self.store = store
+        self.db = database
         self.clock = clock or SystemClock()
         self.region = region
         self.reconcile = reconcile
         self.secrets = secrets or Secrets(None)
         self.bus = bus or EventBus()
         self.member_quota = member_quota
-        self.tables = Tables()
-        self._last: Future | None = None
         self._broken: str | None = None
-        self.feed = EventFeed()
-        for committed in store.replay():
-            transitions = [
-                (change.table, self.tables.get(change.table, change.id), change.document)
-                for change in committed.changes
-            ]
-            self.tables.apply(committed.changes, committed.sequence_no)
-            self.feed.record(committed.sequence_no, events_for(transitions))
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="controlplane")
+        self._queues: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._sweeping = asyncio.Lock()
+        self._expiry_known = False
+        self._next_expiry: str | None = None  # the earliest deadline of anything pending
+        self._lowered: str | None = None  # deadlines written while a sweep ran
+        self.feed = EventFeed(
+            self.tip if self.tip is not None else -1,
+            lambda first, last, limit: journal_events(database, first, last, limit),
+        )
 
-    # ---- committing ----------------------------------------------------------------------
+    @property
+    def tip(self) -> int | None:
+        address = self.db.journal.tip
+        return None if address is None else address.sequence_no
+
+    def close(self) -> None:
+        """Stop the worker threads and close the database (its journal and LMDB)."""
+        self._pool.shutdown(wait=True)
+        try:
+            self.db.close()
+        except LedgerError as exc:
+            raise StoreError(f"the control-plane ledger did not close cleanly: {exc}") from exc
+
+    # ---- running transactions -------------------------------------------------------------
 
     @property
     def broken(self) -> str | None:
-        """Why the ledger failed, if it did: the process must restart and replay."""
+        """Why the ledger failed, if it did: the process must restart."""
         return self._broken
 
     def _check_healthy(self) -> None:
         if self._broken is not None:
             raise InternalServiceErrorException(f"the control plane stopped: {self._broken}")
 
-    def _submit(self, operation: str, caller: str, txn: Txn) -> Pending:
-        changes = txn.changes()
-        transitions = [
-            (change.table, self.tables.get(change.table, change.id), change.document)
-            for change in changes
-        ]
-        info = {"operation": operation, "account": caller}
+    async def _run(self, work: Callable[[], T]) -> T:
+        """``work`` on a worker thread; a failed database stops the service."""
         try:
-            future = self.store.submit(info, changes, self.clock.now())
-        except StoreError as exc:
-            raise InternalServiceErrorException(str(exc)) from exc
-        located = self.tables.apply(changes, None)
-        events = events_for(transitions)
-        loop = asyncio.get_running_loop()
-
-        def note(done: Future) -> None:  # on the journal's committer thread
-            if done.exception() is None:
-                for record in located:
-                    record.sequence_no = done.result()
-                loop.call_soon_threadsafe(self._deliver, done.result(), events)
-
-        future.add_done_callback(note)
-        self._last = future
-        return Pending(future)
-
-    def _deliver(self, sequence_no: int, events: list[GovernanceEvent]) -> None:
-        """The one place events leave: once their block is durable, in block order."""
-        self.feed.record(sequence_no, events)
-        self.bus.publish(events)
-
-    async def _settle(self, pending: Pending) -> int:
-        try:
-            sequence_no = await settled(pending.future)
-        except StoreError as exc:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        except OccConflict as exc:
+            raise InternalServiceErrorException(
+                f"the request kept conflicting with concurrent changes; retry it ({exc})"
+            ) from exc
+        except LedgerError as exc:
             self._broken = str(exc)
             log.error("control-plane ledger failed; refusing further requests: %s", exc)
             raise InternalServiceErrorException(str(exc)) from exc
-        return sequence_no
 
-    async def barrier(self) -> None:
-        """Wait until everything already accepted is durable."""
-        self._check_healthy()
-        if self._last is not None and not self._last.done():
-            await self._settle(Pending(self._last))
+    def _write(self, build: Callable[[Txn], T]) -> tuple[T, int | None, list]:
+        """One transaction: ``build`` checks and stages, its documents commit as one block."""
 
-    async def _mutate(self, operation: str, caller: str, build: Callable[[], Any]) -> Any:
+        def attempt(transaction: Any) -> tuple[T, int | None, list]:
+            txn = Txn(transaction)
+            answer = build(txn)
+            transitions = txn.flush()
+            address = transaction.commit().block_address
+            return answer, None if address is None else address.sequence_no, transitions
+
+        return self.db.execute_lambda(attempt, retry_limit=OCC_RETRIES)
+
+    def _read_now(self, read: Callable[[Txn], T]) -> T:
+        with self.db.start_transaction() as transaction:
+            return read(Txn(transaction))
+
+    async def _transact(self, build: Callable[[Txn], T], queue: str | None = None) -> T:
+        """Commit ``build``'s changes (queued behind other changes of ``queue``), then
+        publish their events."""
+        async with self._queues[queue] if queue else contextlib.nullcontext():
+            answer, sequence_no, transitions = await self._run(lambda: self._write(build))
+        if sequence_no is not None:
+            self._deliver(sequence_no, events_for(transitions))
+            self._note_deadlines(transitions)
+        return answer
+
+    def _deliver(self, sequence_no: int, events: list[GovernanceEvent]) -> None:
+        """The one place events leave: once their block is durable, in block order."""
+        self.bus.publish(self.feed.record(sequence_no, events))
+
+    def _note_deadlines(self, transitions: list) -> None:
+        for table, _, after in transitions:
+            pending = (table, after.get("Status")) in (
+                ("proposals", "IN_PROGRESS"),
+                ("invitations", "PENDING"),
+            )
+            if pending:
+                self._next_expiry = _earliest(self._next_expiry, after["ExpirationDate"])
+                self._lowered = _earliest(self._lowered, after["ExpirationDate"])
+
+    async def _mutate(
+        self, operation: str, caller: str, build: Callable[[Txn], Any], queue: str | None = None
+    ) -> Any:
         self._check_healthy()
         await self.sweep()
-        result = build()
-        response, txn = result if isinstance(result, tuple) else (result, None)
-        if txn is not None and txn.staged:
-            await self._settle(self._submit(operation, caller, txn))
-        else:
-            await self.barrier()
-        return response
+        return await self._transact(build, queue)
 
-    async def _read(self, read: Callable[[], Any]) -> Any:
+    async def _read(self, read: Callable[[Txn], Any]) -> Any:
         self._check_healthy()
         await self.sweep()
-        await self.barrier()
-        return read()
+        return await self._run(lambda: self._read_now(read))
 
     async def sweep(self) -> int:
         """Expire proposals and invitations whose deadline has passed; returns how many."""
-        now = res.iso(self.clock.now())
-        txn = Txn(self.tables)
-        for proposal in self.tables.rows("proposals"):
-            if proposal["Status"] == "IN_PROGRESS" and proposal["ExpirationDate"] <= now:
-                txn.put("proposals", proposal["ProposalId"], {**proposal, "Status": "EXPIRED"})
-        for invitation in self.tables.rows("invitations"):
-            if invitation["Status"] == "PENDING" and invitation["ExpirationDate"] <= now:
-                expired = {**invitation, "Status": "EXPIRED"}
-                txn.put("invitations", invitation["InvitationId"], expired)
-        if not txn.staged:
-            return 0
-        await self._settle(self._submit("Expire", res.SYSTEM, txn))
-        return len(txn.staged)
+        async with self._sweeping:
+            now = res.iso(self.clock.now())
+            if self._expiry_known and (self._next_expiry is None or now < self._next_expiry):
+                return 0
+            self._lowered = None
+            expired, upcoming = await self._transact(lambda txn: self._expire(txn, now))
+            self._next_expiry = _earliest(upcoming, self._lowered)
+            self._expiry_known = True
+            return expired
+
+    def _expire(self, txn: Txn, now: str) -> tuple[int, str | None]:
+        """Stage the expiries due at ``now``; returns how many and the next deadline."""
+        expired, upcoming = 0, None
+        for table, status in (("proposals", "IN_PROGRESS"), ("invitations", "PENDING")):
+            for document in txn.where(table, "Status", status):
+                if document["ExpirationDate"] <= now:
+                    txn.put(table, {**document, "Status": "EXPIRED"})
+                    expired += 1
+                else:
+                    upcoming = _earliest(upcoming, document["ExpirationDate"])
+        return expired, upcoming
 
     # ---- lookups shared by the operations -----------------------------------------------
 
-    def _network(self, network_id: str) -> Document:
-        network = self.tables.get("networks", network_id)
+    def _network(self, txn: Txn, network_id: str) -> Document:
+        network = txn.get("networks", network_id)
         if network is None or network["Status"] == "DELETED":
             raise ResourceNotFoundException(f"Network {network_id} not found.")
         return network
 
-    def _participates(self, caller: str, network_id: str) -> bool:
-        members = self.tables.rows("members")
+    def _networks_of(self, txn: Txn, caller: str) -> set[str]:
+        """The networks ``caller`` takes part in: a live member, or a PENDING invitation."""
+        owned = {
+            m["NetworkId"]
+            for m in txn.where("members", "Owner", caller)
+            if m["Status"] != "DELETED"
+        }
+        invited = {
+            i["NetworkId"]
+            for i in txn.where("invitations", "Principal", caller)
+            if i["Status"] == "PENDING"
+        }
+        return owned | invited
+
+    def _participates(self, txn: Txn, caller: str, network_id: str) -> bool:
         if any(
-            m["NetworkId"] == network_id and m["Owner"] == caller and m["Status"] != "DELETED"
-            for m in members
+            m["Owner"] == caller and m["Status"] != "DELETED"
+            for m in txn.where("members", "NetworkId", network_id)
         ):
             return True
         return any(
-            i["NetworkId"] == network_id and i["Principal"] == caller and i["Status"] == "PENDING"
-            for i in self.tables.rows("invitations")
+            i["NetworkId"] == network_id and i["Status"] == "PENDING"
+            for i in txn.where("invitations", "Principal", caller)
         )
 
-    def _visible_network(self, caller: str, network_id: str) -> Document:
-        network = self._network(network_id)
-        if not self._participates(caller, network_id):
+    def _visible_network(self, txn: Txn, caller: str, network_id: str) -> Document:
+        network = self._network(txn, network_id)
+        if not self._participates(txn, caller, network_id):
             raise AccessDeniedException(
                 f"Account {caller} is neither a member of nor invited to network {network_id}."
             )
         return network
 
-    def _member(self, network_id: str, member_id: str, txn: Txn | None = None) -> Document:
-        member = (txn or self.tables).get("members", member_id)
+    def _member(self, txn: Txn, network_id: str, member_id: str) -> Document:
+        member = txn.get("members", member_id)
         if member is None or member["NetworkId"] != network_id:
             raise ResourceNotFoundException(
                 f"Member {member_id} not found in network {network_id}."
             )
         return member
 
-    def _owned_member(self, caller: str, network_id: str, member_id: str) -> Document:
-        member = self._member(network_id, member_id)
+    def _owned_member(self, txn: Txn, caller: str, network_id: str, member_id: str) -> Document:
+        member = self._member(txn, network_id, member_id)
         if member["Owner"] != caller:
             raise AccessDeniedException(
                 f"Member {member_id} belongs to another account; only its owner may act for it."
@@ -272,29 +297,21 @@ class ControlPlane:
                 f"{kind} {doc_id} is {document['Status']}; it must be AVAILABLE."
             )
 
-    def _live_members(self, network_id: str, txn: Txn | None = None) -> list[Document]:
+    def _live_members(self, txn: Txn, network_id: str) -> list[Document]:
         """Members that count (electorate, limits), as the transaction would leave them."""
-        view = txn or Txn(self.tables)
-        ids = {m["Id"] for m in self.tables.rows("members") if m["NetworkId"] == network_id}
-        if txn is not None:
-            ids |= {
-                doc_id
-                for (table, doc_id), document in txn.staged.items()
-                if table == "members" and document["NetworkId"] == network_id
-            }
-        members = [view.get("members", member_id) for member_id in sorted(ids)]
-        return [m for m in members if m is not None and m["Status"] in LIVE_MEMBER]
+        members = sorted(txn.where("members", "NetworkId", network_id), key=lambda m: m["Id"])
+        return [m for m in members if m["Status"] in LIVE_MEMBER]
 
     def _edition(self, network: Mapping[str, Any]) -> res.Edition:
         return res.EDITIONS[network["FrameworkAttributes"]["Fabric"]["Edition"]]
 
     def _idempotent(
-        self, caller: str, operation: str, params: Mapping[str, Any]
+        self, txn: Txn, caller: str, operation: str, params: Mapping[str, Any]
     ) -> tuple[str, Any | None]:
         """The request's key in ``requests``, and the first answer if it was already done."""
         token = params["ClientRequestToken"]
         key = hashlib.sha256(f"{caller}\0{operation}\0{token}".encode()).hexdigest()[:32]
-        done = self.tables.get("requests", key)
+        done = txn.get("requests", key)
         if done is None:
             return key, None
         if done["Fingerprint"] != _fingerprint(params):
@@ -315,8 +332,8 @@ class ControlPlane:
     ) -> None:
         txn.put(
             "requests",
-            key,
             {
+                "Key": key,
                 "Account": caller,
                 "Operation": operation,
                 "Fingerprint": _fingerprint(params),
@@ -343,11 +360,11 @@ class ControlPlane:
     async def create_network(self, caller: str, body: Any) -> dict[str, str]:
         params = shapes.CreateNetworkInput.check(body, "")
         return await self._mutate(
-            "CreateNetwork", caller, lambda: self._create_network(caller, params)
+            "CreateNetwork", caller, lambda txn: self._create_network(txn, caller, params)
         )
 
-    def _create_network(self, caller: str, params: Mapping[str, Any]) -> Any:
-        key, done = self._idempotent(caller, "CreateNetwork", params)
+    def _create_network(self, txn: Txn, caller: str, params: Mapping[str, Any]) -> Any:
+        key, done = self._idempotent(txn, caller, "CreateNetwork", params)
         if done is not None:
             return done
         if params["Framework"] != "HYPERLEDGER_FABRIC":
@@ -374,7 +391,6 @@ class ControlPlane:
         now = self.clock.now()
         network_id = res.new_id("networks")
         network_arn = res.arn(self.region, caller, "networks", network_id)
-        txn = Txn(self.tables)
         network = {
             "Id": network_id,
             "Name": params["Name"],
@@ -389,15 +405,15 @@ class ControlPlane:
             "Arn": network_arn,
             "Creator": caller,
         }
-        txn.put("networks", network_id, network)
+        txn.put("networks", network)
         member_id = self._stage_member(txn, caller, network, params["MemberConfiguration"], None)
         answer = {"NetworkId": network_id, "MemberId": member_id}
         self._remember(txn, key, caller, "CreateNetwork", params, answer)
-        return answer, txn
+        return answer
 
     async def get_network(self, caller: str, network_id: str) -> dict[str, Any]:
-        def read() -> dict[str, Any]:
-            network = self._visible_network(caller, network_id)
+        def read(txn: Txn) -> dict[str, Any]:
+            network = self._visible_network(txn, caller, network_id)
             return {"Network": res.project(network, res.NETWORK)}
 
         return await self._read(read)
@@ -405,11 +421,12 @@ class ControlPlane:
     async def list_networks(self, caller: str, query: Any) -> dict[str, Any]:
         params = shapes.ListNetworksInput.check(query, "")
 
-        def read() -> dict[str, Any]:
+        def read(txn: Txn) -> dict[str, Any]:
+            networks = [txn.get("networks", n) for n in sorted(self._networks_of(txn, caller))]
             rows = [
                 n
-                for n in self.tables.rows("networks")
-                if self._participates(caller, n["Id"])
+                for n in networks
+                if n is not None
                 and params.get("name") in (None, n["Name"])
                 and params.get("framework") in (None, n["Framework"])
                 and params.get("status") in (None, n["Status"])
@@ -443,7 +460,7 @@ class ControlPlane:
                 "HYPERLEDGER_FABRIC."
             )
         network_id = network["Id"]
-        live = self._live_members(network_id, txn)
+        live = self._live_members(txn, network_id)
         if any(member["Name"] == config["Name"] for member in live):
             raise ResourceAlreadyExistsException(
                 f"A member named {config['Name']} already exists in network {network_id}."
@@ -458,7 +475,6 @@ class ControlPlane:
         member_arn = res.arn(self.region, caller, "members", member_id)
         txn.put(
             "members",
-            member_id,
             {
                 "NetworkId": network_id,
                 "Id": member_id,
@@ -481,16 +497,21 @@ class ControlPlane:
     async def create_member(self, caller: str, network_id: str, body: Any) -> dict[str, str]:
         params = shapes.CreateMemberInput.check(body, "")
         return await self._mutate(
-            "CreateMember", caller, lambda: self._create_member(caller, network_id, params)
+            "CreateMember",
+            caller,
+            lambda txn: self._create_member(txn, caller, network_id, params),
+            network_id,
         )
 
-    def _create_member(self, caller: str, network_id: str, params: Mapping[str, Any]) -> Any:
-        key, done = self._idempotent(caller, "CreateMember", params)
+    def _create_member(
+        self, txn: Txn, caller: str, network_id: str, params: Mapping[str, Any]
+    ) -> Any:
+        key, done = self._idempotent(txn, caller, "CreateMember", params)
         if done is not None:
             return done
-        network = self._network(network_id)
+        network = self._network(txn, network_id)
         invitation_id = params["InvitationId"]
-        invitation = self.tables.get("invitations", invitation_id)
+        invitation = txn.get("invitations", invitation_id)
         if invitation is None or invitation["NetworkId"] != network_id:
             raise ResourceNotFoundException(
                 f"Invitation {invitation_id} not found for network {network_id}."
@@ -505,19 +526,18 @@ class ControlPlane:
                 "invitation can be accepted."
             )
         self._available("Network", network, network_id)
-        txn = Txn(self.tables)
         member_id = self._stage_member(
             txn, caller, network, params["MemberConfiguration"], invitation_id
         )
-        txn.put("invitations", invitation_id, {**invitation, "Status": "ACCEPTED"})
+        txn.put("invitations", {**invitation, "Status": "ACCEPTED"})
         answer = {"MemberId": member_id}
         self._remember(txn, key, caller, "CreateMember", params, answer)
-        return answer, txn
+        return answer
 
     async def get_member(self, caller: str, network_id: str, member_id: str) -> dict[str, Any]:
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
-            member = self._member(network_id, member_id)
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
+            member = self._member(txn, network_id, member_id)
             return {"Member": res.project(member, res.MEMBER)}
 
         return await self._read(read)
@@ -525,14 +545,13 @@ class ControlPlane:
     async def list_members(self, caller: str, network_id: str, query: Any) -> dict[str, Any]:
         params = shapes.ListMembersInput.check(query, "")
 
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
             owned = params.get("isOwned")
             rows = [
                 {**m, "IsOwned": m["Owner"] == caller}
-                for m in self.tables.rows("members")
-                if m["NetworkId"] == network_id
-                and params.get("name") in (None, m["Name"])
+                for m in txn.where("members", "NetworkId", network_id)
+                if params.get("name") in (None, m["Name"])
                 and params.get("status") in (None, m["Status"])
                 and owned in (None, m["Owner"] == caller)
             ]
@@ -552,60 +571,63 @@ class ControlPlane:
     ) -> dict[str, Any]:
         params = shapes.UpdateMemberInput.check(body, "")
 
-        def build() -> Any:
-            self._network(network_id)
-            member = self._owned_member(caller, network_id, member_id)
+        def build(txn: Txn) -> Any:
+            self._network(txn, network_id)
+            member = self._owned_member(txn, caller, network_id, member_id)
             self._available("Member", member, member_id)
-            txn = Txn(self.tables)
             if "LogPublishingConfiguration" in params:
                 updated = {
                     **member,
                     "LogPublishingConfiguration": params["LogPublishingConfiguration"],
                 }
-                txn.put("members", member_id, updated)
-            return {}, txn
+                txn.put("members", updated)
+            return {}
 
-        return await self._mutate("UpdateMember", caller, build)
+        return await self._mutate("UpdateMember", caller, build, network_id)
 
     async def delete_member(self, caller: str, network_id: str, member_id: str) -> dict[str, Any]:
-        def build() -> Any:
-            self._network(network_id)
-            member = self._owned_member(caller, network_id, member_id)
+        def build(txn: Txn) -> Any:
+            self._network(txn, network_id)
+            member = self._owned_member(txn, caller, network_id, member_id)
             self._available("Member", member, member_id)
-            txn = Txn(self.tables)
             self._stage_removal(txn, member)
-            return {}, txn
+            return {}
 
-        return await self._mutate("DeleteMember", caller, build)
+        return await self._mutate("DeleteMember", caller, build, network_id)
 
     def _stage_removal(self, txn: Txn, member: Mapping[str, Any]) -> None:
         """A member leaves: it and its nodes go; the last member takes the network along."""
         status = self._removed()
-        txn.put("members", member["Id"], {**member, "Status": status})
-        for node in self.tables.rows("nodes"):
-            if node["MemberId"] == member["Id"] and node["Status"] in LIVE_NODE:
-                txn.put("nodes", node["Id"], {**node, "Status": status})
-        if not self._live_members(member["NetworkId"], txn):
+        txn.put("members", {**member, "Status": status})
+        for node in txn.where("nodes", "MemberId", member["Id"]):
+            if node["Status"] in LIVE_NODE:
+                txn.put("nodes", {**node, "Status": status})
+        if not self._live_members(txn, member["NetworkId"]):
             network = txn.get("networks", member["NetworkId"])
-            txn.put("networks", network["Id"], {**network, "Status": status})
+            txn.put("networks", {**network, "Status": status})
 
     # ---- nodes ---------------------------------------------------------------------------
 
     async def create_node(self, caller: str, network_id: str, body: Any) -> dict[str, str]:
         params = shapes.CreateNodeInput.check(body, "")
         return await self._mutate(
-            "CreateNode", caller, lambda: self._create_node(caller, network_id, params)
+            "CreateNode",
+            caller,
+            lambda txn: self._create_node(txn, caller, network_id, params),
+            network_id,
         )
 
-    def _create_node(self, caller: str, network_id: str, params: Mapping[str, Any]) -> Any:
-        key, done = self._idempotent(caller, "CreateNode", params)
+    def _create_node(
+        self, txn: Txn, caller: str, network_id: str, params: Mapping[str, Any]
+    ) -> Any:
+        key, done = self._idempotent(txn, caller, "CreateNode", params)
         if done is not None:
             return done
-        network = self._network(network_id)
+        network = self._network(txn, network_id)
         if "MemberId" not in params:
             raise InvalidRequestException("MemberId is required for HYPERLEDGER_FABRIC nodes.")
         member_id = params["MemberId"]
-        member = self._owned_member(caller, network_id, member_id)
+        member = self._owned_member(txn, caller, network_id, member_id)
         self._available("Member", member, member_id)
         config = params["NodeConfiguration"]
         edition = self._edition(network)
@@ -620,11 +642,7 @@ class ControlPlane:
             raise InvalidRequestException(
                 f"NodeConfiguration.AvailabilityZone {zone} is not a zone of {self.region}."
             )
-        nodes = [
-            n
-            for n in self.tables.rows("nodes")
-            if n["MemberId"] == member_id and n["Status"] in LIVE_NODE
-        ]
+        nodes = [n for n in txn.where("nodes", "MemberId", member_id) if n["Status"] in LIVE_NODE]
         if len(nodes) >= edition.nodes_per_member:
             raise ResourceLimitExceededException(
                 f"Member {member_id} already has {len(nodes)} nodes, the per-member limit of "
@@ -632,10 +650,8 @@ class ControlPlane:
             )
         node_id = res.new_id("nodes")
         node_arn = res.arn(self.region, caller, "nodes", node_id)
-        txn = Txn(self.tables)
         txn.put(
             "nodes",
-            node_id,
             {
                 "NetworkId": network_id,
                 "MemberId": member_id,
@@ -654,10 +670,10 @@ class ControlPlane:
         )
         answer = {"NodeId": node_id}
         self._remember(txn, key, caller, "CreateNode", params, answer)
-        return answer, txn
+        return answer
 
-    def _node(self, network_id: str, node_id: str, member_id: str | None) -> Document:
-        node = self.tables.get("nodes", node_id)
+    def _node(self, txn: Txn, network_id: str, node_id: str, member_id: str | None) -> Document:
+        node = txn.get("nodes", node_id)
         if (
             node is None
             or node["NetworkId"] != network_id
@@ -667,9 +683,9 @@ class ControlPlane:
         return node
 
     def _owned_node(
-        self, caller: str, network_id: str, node_id: str, member_id: str | None
+        self, txn: Txn, caller: str, network_id: str, node_id: str, member_id: str | None
     ) -> Document:
-        node = self._node(network_id, node_id, member_id)
+        node = self._node(txn, network_id, node_id, member_id)
         if node["Owner"] != caller:
             raise AccessDeniedException(f"Node {node_id} belongs to another account.")
         return node
@@ -679,9 +695,9 @@ class ControlPlane:
     ) -> dict[str, Any]:
         params = shapes.NodeQueryInput.check(query, "")
 
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
-            node = self._node(network_id, node_id, params.get("memberId"))
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
+            node = self._node(txn, network_id, node_id, params.get("memberId"))
             return {"Node": res.project(node, res.NODE)}
 
         return await self._read(read)
@@ -689,13 +705,12 @@ class ControlPlane:
     async def list_nodes(self, caller: str, network_id: str, query: Any) -> dict[str, Any]:
         params = shapes.ListNodesInput.check(query, "")
 
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
             rows = [
                 n
-                for n in self.tables.rows("nodes")
-                if n["NetworkId"] == network_id
-                and params.get("memberId") in (None, n["MemberId"])
+                for n in txn.where("nodes", "NetworkId", network_id)
+                if params.get("memberId") in (None, n["MemberId"])
                 and params.get("status") in (None, n["Status"])
             ]
             page, token = paginate(
@@ -713,38 +728,36 @@ class ControlPlane:
     ) -> dict[str, Any]:
         params = shapes.UpdateNodeInput.check(body, "")
 
-        def build() -> Any:
-            self._network(network_id)
-            node = self._owned_node(caller, network_id, node_id, params.get("MemberId"))
+        def build(txn: Txn) -> Any:
+            self._network(txn, network_id)
+            node = self._owned_node(txn, caller, network_id, node_id, params.get("MemberId"))
             self._available("Node", node, node_id)
-            txn = Txn(self.tables)
             if "LogPublishingConfiguration" in params:
                 updated = {
                     **node,
                     "LogPublishingConfiguration": params["LogPublishingConfiguration"],
                 }
-                txn.put("nodes", node_id, updated)
-            return {}, txn
+                txn.put("nodes", updated)
+            return {}
 
-        return await self._mutate("UpdateNode", caller, build)
+        return await self._mutate("UpdateNode", caller, build, network_id)
 
     async def delete_node(
         self, caller: str, network_id: str, node_id: str, query: Any
     ) -> dict[str, Any]:
         params = shapes.NodeQueryInput.check(query, "")
 
-        def build() -> Any:
-            self._network(network_id)
-            node = self._owned_node(caller, network_id, node_id, params.get("memberId"))
+        def build(txn: Txn) -> Any:
+            self._network(txn, network_id)
+            node = self._owned_node(txn, caller, network_id, node_id, params.get("memberId"))
             if node["Status"] not in ("AVAILABLE", "UNHEALTHY", "FAILED", "CREATE_FAILED"):
                 raise ResourceNotReadyException(
                     f"Node {node_id} is {node['Status']}; it cannot be deleted now."
                 )
-            txn = Txn(self.tables)
-            txn.put("nodes", node_id, {**node, "Status": self._removed()})
-            return {}, txn
+            txn.put("nodes", {**node, "Status": self._removed()})
+            return {}
 
-        return await self._mutate("DeleteNode", caller, build)
+        return await self._mutate("DeleteNode", caller, build, network_id)
 
     # ---- proposals and votes -------------------------------------------------------------
 
@@ -759,16 +772,21 @@ class ControlPlane:
     async def create_proposal(self, caller: str, network_id: str, body: Any) -> dict[str, str]:
         params = shapes.CreateProposalInput.check(body, "")
         return await self._mutate(
-            "CreateProposal", caller, lambda: self._create_proposal(caller, network_id, params)
+            "CreateProposal",
+            caller,
+            lambda txn: self._create_proposal(txn, caller, network_id, params),
+            network_id,
         )
 
-    def _create_proposal(self, caller: str, network_id: str, params: Mapping[str, Any]) -> Any:
-        key, done = self._idempotent(caller, "CreateProposal", params)
+    def _create_proposal(
+        self, txn: Txn, caller: str, network_id: str, params: Mapping[str, Any]
+    ) -> Any:
+        key, done = self._idempotent(txn, caller, "CreateProposal", params)
         if done is not None:
             return done
-        network = self._network(network_id)
+        network = self._network(txn, network_id)
         self._available("Network", network, network_id)
-        proposer = self._owned_member(caller, network_id, params["MemberId"])
+        proposer = self._owned_member(txn, caller, network_id, params["MemberId"])
         self._available("Member", proposer, proposer["Id"])
         actions = params["Actions"]
         invitations = actions.get("Invitations", [])
@@ -785,7 +803,7 @@ class ControlPlane:
                     "AWS account id."
                 )
         for index, removal in enumerate(removals, start=1):
-            target = self.tables.get("members", removal["MemberId"])
+            target = txn.get("members", removal["MemberId"])
             if target is None or target["NetworkId"] != network_id:
                 raise ResourceNotFoundException(
                     f"Actions.Removals.{index}.MemberId {removal['MemberId']} is not a member "
@@ -797,7 +815,7 @@ class ControlPlane:
                     f"{target['Status']} and cannot be removed."
                 )
         now = self.clock.now()
-        electorate = sorted(m["Id"] for m in self._live_members(network_id))
+        electorate = sorted(m["Id"] for m in self._live_members(txn, network_id))
         proposal_id = res.new_id("proposals")
         proposal_arn = res.arn(self.region, caller, "proposals", proposal_id)
         proposal = {
@@ -816,15 +834,13 @@ class ControlPlane:
             "Tags": self._tags(params.get("Tags"), proposal_arn),
             "Arn": proposal_arn,
         }
-        txn = Txn(self.tables)
         # written once: every later revision of the proposal only carries the counts.
-        # Document ids are unique across tables, as the journal's documents map needs.
         electorate_doc = {"ProposalId": proposal_id, "NetworkId": network_id, "Members": electorate}
-        txn.put("electorates", f"{proposal_id}.electorate", electorate_doc)
+        txn.put("electorates", electorate_doc)
         self._stage_outcome(txn, network, proposal, now)
         answer = {"ProposalId": proposal_id}
         self._remember(txn, key, caller, "CreateProposal", params, answer)
-        return answer, txn
+        return answer
 
     def _stage_outcome(
         self, txn: Txn, network: Mapping[str, Any], proposal: Document, now: datetime
@@ -837,9 +853,9 @@ class ControlPlane:
         )
         outcome = decide(self._policy(network), tally, res.parse_iso(proposal["CreationDate"]), now)
         proposal["Status"] = outcome.value
-        txn.put("proposals", proposal["ProposalId"], proposal)  # first: decided, then effects
+        txn.put("proposals", proposal)  # first: decided, then effects
         if outcome is Outcome.APPROVED and not self._run_actions(txn, network, proposal, now):
-            txn.put("proposals", proposal["ProposalId"], {**proposal, "Status": "ACTION_FAILED"})
+            txn.put("proposals", {**proposal, "Status": "ACTION_FAILED"})
 
     def _run_actions(
         self, txn: Txn, network: Mapping[str, Any], proposal: Mapping[str, Any], now: datetime
@@ -850,7 +866,6 @@ class ControlPlane:
             invitation_id = res.new_id("invitations")
             txn.put(
                 "invitations",
-                invitation_id,
                 {
                     "InvitationId": invitation_id,
                     "NetworkId": network["Id"],
@@ -871,8 +886,8 @@ class ControlPlane:
             self._stage_removal(txn, member)
         return succeeded
 
-    def _proposal(self, network_id: str, proposal_id: str) -> Document:
-        proposal = self.tables.get("proposals", proposal_id)
+    def _proposal(self, txn: Txn, network_id: str, proposal_id: str) -> Document:
+        proposal = txn.get("proposals", proposal_id)
         if proposal is None or proposal["NetworkId"] != network_id:
             raise ResourceNotFoundException(
                 f"Proposal {proposal_id} not found in network {network_id}."
@@ -880,18 +895,19 @@ class ControlPlane:
         return proposal
 
     async def get_proposal(self, caller: str, network_id: str, proposal_id: str) -> dict[str, Any]:
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
-            return {"Proposal": res.project(self._proposal(network_id, proposal_id), res.PROPOSAL)}
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
+            proposal = self._proposal(txn, network_id, proposal_id)
+            return {"Proposal": res.project(proposal, res.PROPOSAL)}
 
         return await self._read(read)
 
     async def list_proposals(self, caller: str, network_id: str, query: Any) -> dict[str, Any]:
         params = shapes.PageInput.check(query, "")
 
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
-            rows = [p for p in self.tables.rows("proposals") if p["NetworkId"] == network_id]
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
+            rows = txn.where("proposals", "NetworkId", network_id)
             page, token = paginate(
                 rows, by_creation, params.get("maxResults"), params.get("nextToken"), 100
             )
@@ -909,36 +925,36 @@ class ControlPlane:
     ) -> dict[str, Any]:
         params = shapes.VoteOnProposalInput.check(body, "")
         return await self._mutate(
-            "VoteOnProposal", caller, lambda: self._vote(caller, network_id, proposal_id, params)
+            "VoteOnProposal",
+            caller,
+            lambda txn: self._vote(txn, caller, network_id, proposal_id, params),
+            network_id,
         )
 
     def _vote(
-        self, caller: str, network_id: str, proposal_id: str, params: Mapping[str, Any]
+        self, txn: Txn, caller: str, network_id: str, proposal_id: str, params: Mapping[str, Any]
     ) -> Any:
-        network = self._network(network_id)
-        proposal = self._proposal(network_id, proposal_id)
+        network = self._network(txn, network_id)
+        proposal = self._proposal(txn, network_id, proposal_id)
         voter_id = params["VoterMemberId"]
-        voter = self._owned_member(caller, network_id, voter_id)
+        voter = self._owned_member(txn, caller, network_id, voter_id)
         if proposal["Status"] != "IN_PROGRESS":
             raise IllegalActionException(
                 f"Proposal {proposal_id} is {proposal['Status']}; votes are no longer accepted."
             )
-        electorate = self.tables.get("electorates", f"{proposal_id}.electorate") or {"Members": []}
+        electorate = txn.get("electorates", proposal_id) or {"Members": []}
         if voter_id not in electorate["Members"]:
             raise IllegalActionException(
                 f"Member {voter_id} was not a member of the network when proposal "
                 f"{proposal_id} was created, so it cannot vote on it."
             )
-        vote_id = f"{proposal_id}.{voter_id}"
-        if self.tables.get("votes", vote_id) is not None:
+        if txn.get("votes", proposal_id, voter_id) is not None:
             raise IllegalActionException(
                 f"Member {voter_id} has already voted on proposal {proposal_id}."
             )
         now = self.clock.now()
-        txn = Txn(self.tables)
         txn.put(
             "votes",
-            vote_id,
             {
                 "ProposalId": proposal_id,
                 "NetworkId": network_id,
@@ -953,20 +969,19 @@ class ControlPlane:
         proposal[counter] += 1
         proposal["OutstandingVoteCount"] -= 1
         self._stage_outcome(txn, network, proposal, now)
-        return {}, txn
+        return {}
 
     async def list_proposal_votes(
         self, caller: str, network_id: str, proposal_id: str, query: Any
     ) -> dict[str, Any]:
         params = shapes.PageInput.check(query, "")
 
-        def read() -> dict[str, Any]:
-            self._visible_network(caller, network_id)
-            self._proposal(network_id, proposal_id)
-            ids = self.tables.votes_by_proposal.get(proposal_id, [])
+        def read(txn: Txn) -> dict[str, Any]:
+            self._visible_network(txn, caller, network_id)
+            self._proposal(txn, network_id, proposal_id)
             rows = [
-                {**self.tables.get("votes", vote_id), "Order": f"{index:08d}"}
-                for index, vote_id in enumerate(ids)
+                {**vote, "Order": f"{sequence_no:012d}"}
+                for _, sequence_no, vote in txn.in_order("votes", "ProposalId", proposal_id)
             ]
             page, token = paginate(
                 rows,
@@ -989,14 +1004,14 @@ class ControlPlane:
     async def list_invitations(self, caller: str, query: Any) -> dict[str, Any]:
         params = shapes.PageInput.check(query, "")
 
-        def read() -> dict[str, Any]:
-            rows = [i for i in self.tables.rows("invitations") if i["Principal"] == caller]
+        def read(txn: Txn) -> dict[str, Any]:
+            rows = txn.where("invitations", "Principal", caller)
             page, token = paginate(
                 rows, by_creation, params.get("maxResults"), params.get("nextToken"), 100
             )
             invitations = []
             for invitation in page:
-                network = self.tables.get("networks", invitation["NetworkId"])
+                network = txn.get("networks", invitation["NetworkId"])
                 shown = res.project(invitation, res.INVITATION)
                 shown["NetworkSummary"] = res.project(network, res.NETWORK_SUMMARY)
                 invitations.append(shown)
@@ -1008,8 +1023,8 @@ class ControlPlane:
         return await self._read(read)
 
     async def reject_invitation(self, caller: str, invitation_id: str) -> dict[str, Any]:
-        def build() -> Any:
-            invitation = self.tables.get("invitations", invitation_id)
+        def build(txn: Txn) -> Any:
+            invitation = txn.get("invitations", invitation_id)
             if invitation is None:
                 raise ResourceNotFoundException(f"Invitation {invitation_id} not found.")
             if invitation["Principal"] != caller:
@@ -1021,61 +1036,59 @@ class ControlPlane:
                     f"Invitation {invitation_id} is {invitation['Status']}; only a PENDING "
                     "invitation can be rejected."
                 )
-            txn = Txn(self.tables)
-            txn.put("invitations", invitation_id, {**invitation, "Status": "REJECTED"})
-            return {}, txn
+            txn.put("invitations", {**invitation, "Status": "REJECTED"})
+            return {}
 
         return await self._mutate("RejectInvitation", caller, build)
 
     # ---- tags ----------------------------------------------------------------------------
 
-    def _tagged(self, caller: str, resource_arn: str) -> tuple[str, str, Document]:
+    def _tagged(self, txn: Txn, caller: str, resource_arn: str) -> tuple[str, Document]:
         shapes.ArnString.check(resource_arn, "resourceArn")
         named = res.parse_arn(resource_arn)
-        document = None if named is None else self.tables.get(*named)
+        document = None if named is None else txn.get(*named)
         if named is None or document is None or document.get("Arn") != resource_arn:
             raise ResourceNotFoundException(f"Resource {resource_arn} not found.")
-        table, doc_id = named
+        table = named[0]
         if table == "invitations":
             allowed = document["Principal"] == caller
         elif table in ("members", "nodes"):
             allowed = document["Owner"] == caller
         else:
-            allowed = self._participates(caller, document.get("NetworkId") or document["Id"])
+            network_id = document.get("NetworkId") or document["Id"]
+            allowed = self._participates(txn, caller, network_id)
         if not allowed:
             raise ResourceNotFoundException(f"Resource {resource_arn} not found.")
         if document.get("Status") == "DELETED":
             raise ResourceNotReadyException(f"Resource {resource_arn} is DELETED.")
-        return table, doc_id, document
+        return table, document
 
     async def tag_resource(self, caller: str, resource_arn: str, body: Any) -> dict[str, Any]:
         params = shapes.TagResourceInput.check(body, "")
 
-        def build() -> Any:
-            table, doc_id, document = self._tagged(caller, resource_arn)
+        def build(txn: Txn) -> Any:
+            table, document = self._tagged(txn, caller, resource_arn)
             tags = {**document.get("Tags", {}), **params["Tags"]}
-            txn = Txn(self.tables)
-            txn.put(table, doc_id, {**document, "Tags": self._tags(tags, resource_arn)})
-            return {}, txn
+            txn.put(table, {**document, "Tags": self._tags(tags, resource_arn)})
+            return {}
 
         return await self._mutate("TagResource", caller, build)
 
     async def untag_resource(self, caller: str, resource_arn: str, query: Any) -> dict[str, Any]:
         params = shapes.UntagResourceInput.check(query, "")
 
-        def build() -> Any:
-            table, doc_id, document = self._tagged(caller, resource_arn)
+        def build(txn: Txn) -> Any:
+            table, document = self._tagged(txn, caller, resource_arn)
             keys = set(params["tagKeys"])
             tags = {k: v for k, v in document.get("Tags", {}).items() if k not in keys}
-            txn = Txn(self.tables)
-            txn.put(table, doc_id, {**document, "Tags": tags})
-            return {}, txn
+            txn.put(table, {**document, "Tags": tags})
+            return {}
 
         return await self._mutate("UntagResource", caller, build)
 
     async def list_tags(self, caller: str, resource_arn: str) -> dict[str, Any]:
-        def read() -> dict[str, Any]:
-            return {"Tags": dict(self._tagged(caller, resource_arn)[2].get("Tags", {}))}
+        def read(txn: Txn) -> dict[str, Any]:
+            return {"Tags": dict(self._tagged(txn, caller, resource_arn)[1].get("Tags", {}))}
 
         return await self._read(read)
 
@@ -1084,16 +1097,16 @@ class ControlPlane:
     async def desired_state(self) -> dict[str, Any]:
         """Everything the supervisor must make true, including members' CA admin passwords."""
 
-        def read() -> dict[str, Any]:
+        def read(txn: Txn) -> dict[str, Any]:
             members = []
-            for member in self.tables.rows("members"):
+            for member in txn.rows("members"):
                 shown = dict(member)
                 shown["AdminPassword"] = self.secrets.get(member["Id"])
                 members.append(shown)
             return {
-                "Networks": [dict(n) for n in self.tables.rows("networks")],
+                "Networks": txn.rows("networks"),
                 "Members": members,
-                "Nodes": [dict(n) for n in self.tables.rows("nodes")],
+                "Nodes": txn.rows("nodes"),
             }
 
         return await self._read(read)
@@ -1102,9 +1115,9 @@ class ControlPlane:
         """The supervisor says what actually runs: a status and, once up, an endpoint."""
         params = _REPORT.check(body, "")
 
-        def build() -> Any:
+        def build(txn: Txn) -> Any:
             table, doc_id, status = params["Resource"], params["Id"], params["Status"]
-            document = self.tables.get(table, doc_id)
+            document = txn.get(table, doc_id)
             if document is None:
                 raise ResourceNotFoundException(f"{table[:-1].title()} {doc_id} not found.")
             allowed = _REPORTABLE[table].enum or ()
@@ -1122,9 +1135,8 @@ class ControlPlane:
                     **updated["FrameworkAttributes"],
                     "Fabric": fabric,
                 }
-            txn = Txn(self.tables)
-            txn.put(table, doc_id, updated)
-            return {}, txn
+            txn.put(table, updated)
+            return {}
 
         return await self._mutate("ReportStatus", res.SYSTEM, build)
 
@@ -1134,15 +1146,10 @@ class ControlPlane:
         """A read-only PartiQL statement over the caller's view of the governance tables."""
         params = _QUERY.check(body, "")
 
-        def read() -> dict[str, Any]:
-            values = run_query(
-                self.tables,
-                caller,
-                lambda network_id: self._participates(caller, network_id),
-                params["Statement"],
-                params.get("Parameters", []),
-            )
-            return {"Values": values}
+        def read(txn: Txn) -> dict[str, Any]:
+            visible = visibility(caller, self._networks_of(txn, caller))
+            statement, parameters = params["Statement"], params.get("Parameters", [])
+            return {"Values": run_query(txn.transaction, visible, statement, parameters)}
 
         return await self._read(read)
 
@@ -1151,37 +1158,41 @@ class ControlPlane:
     async def history(self, caller: str, proposal_id: str) -> dict[str, Any]:
         """The proposal's revisions and every vote, each with the evidence that proves it."""
 
-        def read() -> dict[str, Any]:
-            proposal = self.tables.get("proposals", proposal_id)
+        def read(txn: Txn) -> dict[str, Any]:
+            proposal = txn.get("proposals", proposal_id)
             if proposal is None:
                 raise ResourceNotFoundException(f"Proposal {proposal_id} not found.")
-            self._visible_network(caller, proposal["NetworkId"])
-            tip = self.store.tip
-            items = [
-                ("proposals", proposal_id, r)
-                for r in self.tables.revisions("proposals", proposal_id)
-            ]
-            for vote_id in self.tables.votes_by_proposal.get(proposal_id, []):
-                items += [("votes", vote_id, r) for r in self.tables.revisions("votes", vote_id)]
+            self._visible_network(txn, caller, proposal["NetworkId"])
+            document_id = txn.document_id("proposals", proposal_id)
+            votes = [doc_id for doc_id, _, _ in txn.in_order("votes", "ProposalId", proposal_id)]
+            revisions = txn.revisions("proposals", [document_id]) + txn.revisions("votes", votes)
+            digest = self.db.digest()
+            tip = digest.tip.sequence_no
+            blocks: dict[int, tuple[str, list[str]]] = {}
             entries = []
-            for table, doc_id, located in items:
-                evidence = self.store.evidence(located.sequence_no, tip)
+            for revision in revisions:
+                if revision.sequence_no not in blocks:
+                    block, proof = self.db.get_block(revision.sequence_no, tip)
+                    blocks[revision.sequence_no] = (
+                        base64.b64encode(encode(block)).decode(),
+                        [base64.b64encode(h).decode() for h in proof],
+                    )
+                encoded, proof_hashes = blocks[revision.sequence_no]
                 entries.append(
                     {
-                        "Table": table,
-                        "DocumentId": doc_id,
-                        "Version": located.version,
-                        "Document": dict(located.document),
-                        "SequenceNo": located.sequence_no,
-                        "Block": base64.b64encode(evidence.block).decode(),
-                        "Proof": [base64.b64encode(h).decode() for h in evidence.proof],
+                        "Table": revision.table,
+                        "DocumentId": revision.document_id,
+                        "Version": revision.version,
+                        "Document": revision.document,
+                        "SequenceNo": revision.sequence_no,
+                        "Block": encoded,
+                        "Proof": proof_hashes,
                     }
                 )
-            digest = self.store.evidence(tip, tip) if tip is not None else None
             return {
                 "ProposalId": proposal_id,
                 "NetworkId": proposal["NetworkId"],
-                "Digest": base64.b64encode(digest.digest).decode() if digest else None,
+                "Digest": base64.b64encode(digest.digest).decode(),
                 "DigestTip": tip,
                 "Entries": entries,
             }

@@ -8,7 +8,11 @@ then measures
    answer);
 2. concurrent votes/s: 16 threads voting NO on 20 proposals (group commit shares fsyncs);
 3. ``governance history`` for a proposal with 100 votes: fetch + verify every block and
-   inclusion proof against the digest on the client side.
+   inclusion proof against the digest on the client side;
+4. read latency (p50/p99 over boto3): GetProposal, ListProposalVotes (100 votes),
+   ListMembers (100 members, 5 pages);
+5. restart: a graceful stop, then the time until a new process answers ``/ping``, with
+   every proposal and vote above in the ledger.
 
 Run: ``.venv/bin/python tests/bench/bench_controlplane.py``. Prints figures, asserts
 nothing about time.
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,9 +155,60 @@ def history(url: str, proposal: str) -> tuple[float, float, int]:
     return fetched - started, verified - fetched, len(entries)
 
 
+def latency(samples: int, call) -> tuple[float, float]:
+    """p50 and p99 of ``call()`` in milliseconds."""
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[min(len(times) - 1, len(times) * 99 // 100)]
+
+
+def reads(network: str, proposal: str, members: list) -> dict[str, tuple[float, float]]:
+    api = members[0][0]
+
+    def list_members() -> None:
+        token = None
+        while True:
+            page = api.list_members(NetworkId=network, **({"NextToken": token} if token else {}))
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    return {
+        "GetProposal": latency(
+            200, lambda: api.get_proposal(NetworkId=network, ProposalId=proposal)
+        ),
+        "ListProposalVotes (100)": latency(
+            50, lambda: api.list_proposal_votes(NetworkId=network, ProposalId=proposal)
+        ),
+        "ListMembers (100, 5 pages)": latency(20, list_members),
+    }
+
+
+def restart(data: Path) -> float:
+    """Seconds from launching the process to its first answer to /ping."""
+    started = time.perf_counter()
+    process, url = start(data)
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.01)
+        return time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        process, url = start(Path(scratch) / "data")
+        data = Path(scratch) / "data"
+        process, url = start(data)
         try:
             started = time.perf_counter()
             network, members = grow(url)
@@ -160,9 +216,11 @@ def main() -> None:
             proposal, sequential_rate = sequential(network, members)
             concurrent_rate = concurrent(network, members)
             fetch, verify, entries = history(url, proposal)
+            timings = reads(network, proposal, members)
         finally:
             process.terminate()
             process.wait()
+        restarted = restart(data)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
@@ -171,6 +229,14 @@ def main() -> None:
     print(f"votes, concurrent (16 threads, boto3): {concurrent_rate:8.0f} votes/s")
     print(f"history of a proposal with {MEMBERS} votes: {entries} entries,")
     print(f"  fetch {fetch * 1000:.0f} ms + verify every block and proof {verify * 1000:.0f} ms")
+    for name, (p50, p99) in timings.items():
+        print(f"{name:27s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+    proposals = MEMBERS - 1 + 1 + 20
+    votes = (MEMBERS - 1) + MEMBERS + 20 * 99
+    print(
+        f"restart with {proposals} proposals and {votes} votes in the ledger: "
+        f"{restarted:.2f} s to the first /ping"
+    )
 
 
 if __name__ == "__main__":

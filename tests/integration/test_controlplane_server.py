@@ -278,7 +278,7 @@ def test_kill_9_during_a_vote_storm_loses_no_acknowledged_vote(fresh: ControlPla
         ]
         assert member_id in {v["MemberId"] for v in votes}
     assert fresh.stop() == 0
-    with Journal.open(fresh.data / "ledger", read_only=True) as journal:
+    with Journal.open(fresh.data / "ledger" / "journal", read_only=True) as journal:
         previous = None
         for block in journal.read_range(0, journal.tip.sequence_no + 1):
             verify_block(block)
