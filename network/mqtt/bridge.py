@@ -155,8 +155,7 @@ class Bridge:
 
         async def reply(target: ReplyTo, body: dict) -> None:
             properties = reply_properties(target)
-            payload = payloads.Message(target.topic, body, (0, 0)).payload
-            await client.publish(target.topic, payload, qos=1, properties=properties)
+            await client.publish(target.topic, payloads.encode(body), qos=1, properties=properties)
 
         if ingress is not None:
             for topic in ingress.filters():

@@ -41,7 +41,12 @@ class Message:
 
     @property
     def payload(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":"), sort_keys=True).encode()
+        return encode(self.body)
+
+
+def encode(body: Mapping[str, Any]) -> bytes:
+    """Compact JSON with sorted keys: the bytes of every payload the bridge publishes."""
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
 def code_fields(code: int) -> dict[str, Any]:
