@@ -43,14 +43,17 @@ class Bridge:
         self.checkpoint = Checkpoint(config.checkpoint)
         self.draining = asyncio.Event()
         self._in_flight: dict[str, InFlight] = {}
+        self._ingress: Ingress | None = None
 
     async def drain(self, timeout: float) -> None:
         """Stop taking new events and wait (at most ``timeout`` s) until everything
         published is acknowledged and checkpointed, so a graceful stop repeats nothing."""
         self.draining.set()
-        idle = [in_flight.idle.wait() for in_flight in self._in_flight.values()]
+        waits = [in_flight.idle.wait() for in_flight in self._in_flight.values()]
+        if self._ingress is not None:
+            waits.append(self._ingress.drain())  # requests in flight get their replies
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*idle), timeout)
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
     async def _unless_draining(self) -> None:
         if self.draining.is_set():
@@ -63,7 +66,9 @@ class Bridge:
             ingress = None
             if self.config.ingress is not None:
                 gateway = await stack.enter_async_context(open_gateway(self.config.ingress))
-                ingress = Ingress(self.config.network, self.config.channels, gateway)
+                ingress = self._ingress = Ingress(
+                    self.config.network, self.config.channels, gateway
+                )
             backoff = Backoff()
             while True:
                 try:

@@ -164,10 +164,6 @@ class Ingress:
             target = reply_target(self.network, channel, request_id, message.properties)
         except IngressError:
             target = ReplyTo(topics.result(self.network, channel, request_id))
-        if channel not in self.channels and target.topic.startswith(
-            topics.prefix(self.network, channel)
-        ):
-            return  # no channel of ours and no response topic: nowhere to answer
         await publish(target, payloads.error_reply(request_id, error.field, error.reason))
 
     async def submit(self, request: SubmitRequest) -> dict[str, Any]:
@@ -185,9 +181,8 @@ class Ingress:
         return payloads.submit_reply(request.request_id, done.tx_id, done.block, 0, done.result)
 
     async def drain(self) -> None:
-        """Wait for the requests in flight (on shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Wait for the requests in flight (a graceful stop answers them)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def reply_properties(target: ReplyTo) -> Properties | None:
