@@ -242,7 +242,11 @@ class Journal:
         except BaseException:
             self._release_files()
             raise
-        self._cond = threading.Condition()
+        # One lock, two conditions: an append wakes only the writer, a written group
+        # only the syncer (a shared condition woke both for every append).
+        self._lock = threading.Lock()
+        self._queued = threading.Condition(self._lock)
+        self._written_ready = threading.Condition(self._lock)
         self._queue: deque[tuple[list[Any], Waiter]] = deque()
         self._durable = self._log.count - 1
         self._closed = False
@@ -357,10 +361,11 @@ class Journal:
         one); by default a new ``concurrent.futures.Future`` is returned.
         """
         future: Waiter = Future() if waiter is None else waiter
-        with self._cond:
+        with self._lock:
             self._check_writable()
             self._queue.append((list(transactions), future))
-            self._cond.notify_all()  # the writer and the syncer share this condition
+            if len(self._queue) == 1:  # the writer sleeps only on an empty queue
+                self._queued.notify()
         return future
 
     def _check_writable(self) -> None:
@@ -381,20 +386,20 @@ class Journal:
         so an append costs the larger of the two, not their sum.
         """
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._queue and not self._closed:
-                    self._cond.wait()
+                    self._queued.wait()
                 if not self._queue:
                     self._written.append(None)
-                    self._cond.notify_all()
+                    self._written_ready.notify()
                     return
                 batch = list(self._queue)
                 self._queue.clear()
             written = self._write_batch(batch)
             if written:
-                with self._cond:
+                with self._lock:
                     self._written.append(written)
-                    self._cond.notify_all()
+                    self._written_ready.notify()
 
     def _write_batch(self, batch: list[tuple[list[Any], Waiter]]) -> list[_Written]:
         accepted: list[tuple[list[Transaction], Waiter]] = []
@@ -427,7 +432,7 @@ class Journal:
     def _stop(self, exc: BaseException, futures: Sequence[Waiter]) -> None:
         """A write or fsync failed: nothing after it can be acknowledged, ever."""
         failure = exc if isinstance(exc, LedgerError) else StorageFailure(f"storage: {exc}")
-        with self._cond:
+        with self._lock:
             self._failure = self._failure or failure
         _settle([(future, self._failure, True) for future in futures])
 
@@ -448,9 +453,9 @@ class Journal:
     def _sync_loop(self) -> None:
         """The syncer thread: one fsync acknowledges every group written before it began."""
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._written:
-                    self._cond.wait()
+                    self._written_ready.wait()
                 groups = list(self._written)
                 self._written.clear()
             done = groups[-1] is None
@@ -551,11 +556,11 @@ class Journal:
 
     def close(self) -> None:
         """Stop accepting appends, finish the queued ones, make the tree durable."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._cond.notify_all()
+            self._queued.notify()
         for thread in self._threads:
             thread.join()
         try:

@@ -216,3 +216,31 @@ def test_flat_info_hashes_as_its_stored_bytes(info) -> None:
     block = build([Payload(b"x")], info)
     assert block.entries_hash_list[0] == ion_hash(simpleion.loads(block.transaction_info))
     verify_block(block)
+
+
+_SYSTEM_NAMES = st.sampled_from(["$ion", "name", "version", "symbols", "max_id", "imports"])
+_FLAT_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.integers(min_value=-(2**130), max_value=2**130),
+    st.integers(min_value=-300, max_value=2000),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.one_of(st.text(max_size=20), _SYSTEM_NAMES), _FLAT_VALUES, max_size=20))
+def test_flat_transaction_info_is_stored_as_simpleion_writes_it(info: dict) -> None:
+    """The fast writer for flat structs must store exactly simpleion's bytes."""
+    from ledgerdb.block import ion_bytes
+
+    assert ion_bytes(info, "transaction_info") == simpleion.dumps(info, binary=True)
+
+
+def test_transaction_info_outside_the_flat_shape_still_goes_through_simpleion() -> None:
+    from ledgerdb.block import ion_bytes
+
+    nested = {"documents": {"d1": {"tableName": "t"}}, "ratio": 0.5, "when": b"x"}
+    assert ion_bytes(nested, "transaction_info") == simpleion.dumps(nested, binary=True)
+    with pytest.raises(InvalidInput, match="transaction_info is not an Ion value"):
+        ion_bytes({"bad": "\ud800"}, "transaction_info")
