@@ -47,7 +47,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "proposals": TableSpec(("ProposalId",), ("ProposalId", "NetworkId", "Status")),
     "electorates": TableSpec(("ProposalId",), ("ProposalId",)),
-    "votes": TableSpec(("ProposalId", "MemberId"), ("ProposalId",)),
+    "votes": TableSpec(("VoteId",), ("VoteId", "ProposalId")),  # VoteId: ProposalId.MemberId
     "nodes": TableSpec(("Id",), ("Id", "NetworkId", "MemberId")),
     "requests": TableSpec(("Key",), ("Key",)),
 }
@@ -123,8 +123,8 @@ def _replay_first_format(database: LedgerDatabase, old: Path) -> None:
                     doc_id = str(revision.metadata["id"])
                     table = tables[doc_id]["tableName"]
                     document = plain(revision.data)
-                    if table == "requests":
-                        document = {"Key": doc_id, **document}
+                    if table in ("requests", "votes"):  # named by their document id then
+                        document = {TABLES[table].key[0]: doc_id, **document}
                     changes.append((table, document))
 
             def replay(transaction: Transaction, changes: list = changes) -> None:

@@ -256,8 +256,8 @@ class ControlPlane:
 
     def _participates(self, txn: Txn, caller: str, network_id: str) -> bool:
         if any(
-            m["Owner"] == caller and m["Status"] != "DELETED"
-            for m in txn.where("members", "NetworkId", network_id)
+            m["NetworkId"] == network_id and m["Status"] != "DELETED"
+            for m in txn.where("members", "Owner", caller)
         ):
             return True
         return any(
@@ -928,7 +928,7 @@ class ControlPlane:
             "VoteOnProposal",
             caller,
             lambda txn: self._vote(txn, caller, network_id, proposal_id, params),
-            network_id,
+            proposal_id,
         )
 
     def _vote(
@@ -948,7 +948,8 @@ class ControlPlane:
                 f"Member {voter_id} was not a member of the network when proposal "
                 f"{proposal_id} was created, so it cannot vote on it."
             )
-        if txn.get("votes", proposal_id, voter_id) is not None:
+        vote_id = f"{proposal_id}.{voter_id}"
+        if txn.get("votes", vote_id) is not None:
             raise IllegalActionException(
                 f"Member {voter_id} has already voted on proposal {proposal_id}."
             )
@@ -956,6 +957,7 @@ class ControlPlane:
         txn.put(
             "votes",
             {
+                "VoteId": vote_id,
                 "ProposalId": proposal_id,
                 "NetworkId": network_id,
                 "MemberId": voter_id,

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from ledgerdb.block import Revision
 from ledgerdb.errors import StorageFailure
+from ledgerdb.journal import Journal
 from network.controlplane.client import HistoryNotVerified, verify_history
 from network.controlplane.clock import ManualClock
 from network.controlplane.errors import (
@@ -221,9 +223,16 @@ async def test_partiql_over_the_callers_view(tmp_path: Path) -> None:
     assert names["Values"] == [network]  # account C's network is not visible to A
     theirs = await cp.query(C, {"Statement": "SELECT VALUE n.Id FROM networks AS n"})
     assert theirs["Values"] == [other["NetworkId"]]  # the invitation of C was voted down
+    revisions = await cp.query(A, {"Statement": "SELECT VALUE h.data.Id FROM history(networks) h"})
+    assert set(revisions["Values"]) == {network}  # history is filtered by the same rule
+    votes = await cp.query(
+        A, {"Statement": "SELECT c.blockAddress, c.hash FROM _ql_committed_votes c"}
+    )
+    assert len(votes["Values"]) == 2 and all(v["hash"] for v in votes["Values"])
     for bad, message in (
         ("DELETE FROM votes", "must be a query"),
         ("SELECT * FROM requests", "requests"),
+        ("SELECT * FROM history(requests)", "requests"),
         ("SELEC * FROM votes", "Statement"),
     ):
         with pytest.raises(InvalidRequestException, match=message):
@@ -258,4 +267,55 @@ async def test_a_failed_write_stops_the_service(tmp_path: Path) -> None:
     cp.close()
     again = open_service(tmp_path / "ledger")  # a restart sees only what is durable
     assert (await again.list_proposals(A, created["NetworkId"], {}))["Proposals"] == []
+    again.close()
+
+
+async def test_the_first_format_is_migrated_once(tmp_path: Path) -> None:
+    """A bare journal of event-sourced blocks (the format before the database) is replayed."""
+    network = {
+        "Id": "n-OLD",
+        "Name": "old",
+        "Framework": "HYPERLEDGER_FABRIC",
+        "FrameworkVersion": "2.2",
+        "FrameworkAttributes": {"Fabric": {"Edition": "STARTER"}},
+        "VotingPolicy": network_body()["VotingPolicy"],
+        "Status": "AVAILABLE",
+        "CreationDate": "2026-01-01T00:00:00.000Z",
+        "Tags": {},
+        "Arn": "arn:aws:managedblockchain:us-east-1:111111111111:networks/n-OLD",
+        "Creator": A,
+    }
+    member = {
+        "NetworkId": "n-OLD",
+        "Id": "m-OLD",
+        "Name": "org1",
+        "FrameworkAttributes": {"Fabric": {"AdminUsername": "admin"}},
+        "Status": "AVAILABLE",
+        "CreationDate": "2026-01-01T00:00:00.000Z",
+        "Tags": {},
+        "Arn": "arn:aws:managedblockchain:us-east-1:111111111111:members/m-OLD",
+        "Owner": A,
+    }
+    blocks = [
+        [("networks", "n-OLD", 0, network), ("members", "m-OLD", 0, member)],
+        [("networks", "n-OLD", 1, {**network, "Tags": {"team": "blue"}})],
+    ]
+    with Journal.open(tmp_path / "ledger") as journal:
+        for changes in blocks:
+            entries = [
+                Revision({"id": i, "version": v, "txTime": "2026-01-01T00:00:00Z"}, doc)
+                for _, i, v, doc in changes
+            ]
+            documents = {i: {"tableName": table} for table, i, _, _ in changes}
+            info = {"operation": "Old", "account": A, "documents": documents}
+            journal.submit([(entries, info, None)]).result()
+    cp = open_service(tmp_path / "ledger")
+    assert (tmp_path / "ledger.v1" / "journal.meta").exists()  # the old journal is kept
+    shown = (await cp.get_network(A, "n-OLD"))["Network"]
+    assert shown["Tags"] == {"team": "blue"} and shown["Name"] == "old"
+    members = (await cp.list_members(A, "n-OLD", {}))["Members"]
+    assert [m["Id"] for m in members] == ["m-OLD"]
+    cp.close()
+    again = open_service(tmp_path / "ledger")  # migrated once: a restart opens the database
+    assert (await again.get_network(A, "n-OLD"))["Network"]["Tags"] == {"team": "blue"}
     again.close()
