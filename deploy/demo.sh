@@ -79,7 +79,7 @@ TAIL_PID=""
 head -n 8 "$EVENTS"
 echo "…"
 grep '^governance' "$EVENTS" | tail -n 6
-echo "($(wc -l < "$EVENTS") events in all; docs/events.md describes every topic and its JSON)"
+echo "($(grep -vc '^subscribed at' "$EVENTS") events in all; docs/events.md describes every topic and its JSON)"
 
 step "down, then verify the orderer's ledgerdb journal: every block, every link, the digest"
 consortium down "$SPEC" --home "$HOME_DIR"
