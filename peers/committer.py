@@ -24,6 +24,7 @@ from ledgerdb.journal import Journal
 from peers.errors import PeerError
 from peers.lifecycle import read_definition
 from peers.rwset import decode_rwset
+from peers.signatures import prefetch
 from peers.validation import BlockValidator, TxVerdict, tx_id_of, unpack_endorsed_action
 from peers.worldstate import BlockUpdate, WorldState
 from proto.blockhash import block_header_hash
@@ -130,6 +131,7 @@ class Ledger:
                 verdicts = [TxVerdict(tx_id_of(block.data.data[0]), Code.VALID)]
                 update = BlockUpdate(number, transactions=[(verdicts[0].tx_id, Code.VALID)])
             else:
+                prefetch(block, config.msps)  # signatures in parallel; codes in order below
                 validator = BlockValidator(
                     config, self.state, lambda name: read_definition(self.state, name)
                 )

@@ -7,7 +7,8 @@
 Besides TPS and latency it prints each process's CPU time per transaction (user + system
 from ``/proc/<pid>/stat`` across the load): on a machine shared with other work that
 figure is far steadier than TPS, so it is the one to compare changes by. ``--profile DIR``
-records a py-spy flame graph (SVG) of every Python process during the last round.
+records py-spy samples (collapsed stacks, the input of any flame-graph tool) of every
+Python process during the last round.
 """
 
 from __future__ import annotations
@@ -46,13 +47,16 @@ def processes(network: FabricNetwork) -> dict[str, int]:
     return found
 
 
-def start_profilers(pids: dict[str, int], directory: Path) -> list[subprocess.Popen]:
+def start_profilers(pids: dict[str, int], directory: Path, native: bool) -> list[subprocess.Popen]:
+    """py-spy on every process; ``native`` adds C frames (gRPC core, OpenSSL) but pauses
+    the process for each sample."""
     directory.mkdir(parents=True, exist_ok=True)
     spy = Path(os.environ.get("VIRTUAL_ENV", HERE.parents[1] / ".venv")) / "bin" / "py-spy"
+    mode = ["--native"] if native else ["--nonblocking"]
     return [
         subprocess.Popen(
-            [str(spy), "record", "--nonblocking", "-r", "50", "-o",
-             str(directory / f"{role.split()[0]}-{pid}.svg"), "--pid", str(pid)],
+            [str(spy), "record", *mode, "-r", "50", "--format", "raw", "-o",
+             str(directory / f"{role.split()[0]}-{pid}.txt"), "--pid", str(pid)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -76,7 +80,7 @@ def load(config: Path, total: int, in_flight: int) -> tuple[dict, float]:
     return json.loads(result.stdout.strip().splitlines()[-1]), used
 
 
-async def run(total: int, in_flight: int, rounds: int, profile: Path | None) -> None:
+async def run(total: int, in_flight: int, rounds: int, profile: Path | None, native: bool) -> None:
     print(
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
@@ -95,12 +99,12 @@ async def run(total: int, in_flight: int, rounds: int, profile: Path | None) -> 
             for number in range(1, rounds + 1):
                 profilers = []
                 if profile is not None and number == rounds:
-                    profilers = start_profilers(pids, profile)
+                    profilers = start_profilers(pids, profile, native)
                 before = {role: cpu_seconds(pid) for role, pid in pids.items()}
                 figures, node_cpu = load(config, total, in_flight)
                 used = {role: cpu_seconds(pid) - before[role] for role, pid in pids.items()}
                 for profiler in profilers:
-                    profiler.send_signal(2)  # SIGINT: py-spy writes its SVG and exits
+                    profiler.send_signal(2)  # SIGINT: py-spy writes its samples and exits
                 for profiler in profilers:
                     profiler.wait(timeout=60)
                 used["node client"] = node_cpu
@@ -128,9 +132,10 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1, help="load runs on one network")
-    parser.add_argument("--profile", type=Path, help="py-spy SVGs of the last round here")
+    parser.add_argument("--profile", type=Path, help="py-spy samples of the last round here")
+    parser.add_argument("--native", action="store_true", help="profile C frames too")
     args = parser.parse_args()
-    asyncio.run(run(args.transactions, args.in_flight, args.rounds, args.profile))
+    asyncio.run(run(args.transactions, args.in_flight, args.rounds, args.profile, args.native))
 
 
 if __name__ == "__main__":
