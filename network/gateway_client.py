@@ -8,8 +8,10 @@ The client signs everything itself; the gateway never sees a private key.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -90,6 +92,21 @@ class GatewayClient:
         self.signer = signer
         self.gateway = gateway_pb2_grpc.GatewayStub(self.channel)
         self.endorser = peer_pb2_grpc.EndorserStub(self.channel)
+
+    @classmethod
+    def from_connection(cls, connection: Mapping[str, Any], identity: str) -> GatewayClient:
+        """A client for a member's connection file (as ``consortium up`` writes it), acting
+        as one of its identities."""
+        from cryptography.hazmat.primitives import serialization
+
+        from ca.signing import SoftwareSigner
+
+        files = connection["identities"][identity]
+        key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
+        signer = SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
+        gateway = connection["gateway"]
+        tls_root = Path(gateway["tlsRootCert"]).read_bytes()
+        return cls(gateway["endpoint"], signer, tls_root)
 
     async def close(self) -> None:
         await self.channel.close()

@@ -157,7 +157,8 @@ async def _from_deliver(
     from_block: int | None,
     show: _Printer,
 ) -> None:
-    from network.commands.transact import _client, connection_file
+    from network.commands.transact import connection_file
+    from network.gateway_client import GatewayClient
     from network.locate import NetworkNotFound, network_folder
     from network.mqtt.deliver import follow_blocks
     from network.mqtt.payloads import block_messages
@@ -174,7 +175,7 @@ async def _from_deliver(
     connection = connection_file(home, folder.name, member)
     channel = channel or connection["channel"]
     live = from_block is None
-    async with _client(connection, "user1") as client:
+    async with GatewayClient.from_connection(connection, "user1") as client:
         async for block in follow_blocks(client, channel, "newest" if live else from_block):
             if live:  # "newest" starts with the block committed before we asked
                 live = False

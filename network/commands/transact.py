@@ -27,19 +27,6 @@ def connection_file(home: Path, network: str | None, member: str) -> dict[str, A
     return json.loads(path.read_text())
 
 
-def _client(connection: dict[str, Any], identity: str):
-    from cryptography.hazmat.primitives import serialization
-
-    from ca.signing import SoftwareSigner
-    from network.gateway_client import GatewayClient
-
-    files = connection["identities"][identity]
-    key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
-    signer = SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
-    gateway = connection["gateway"]
-    return GatewayClient(gateway["endpoint"], signer, Path(gateway["tlsRootCert"]).read_bytes())
-
-
 def _options(function):
     for option in reversed(
         [
@@ -63,11 +50,11 @@ def _options(function):
 
 
 async def _run(submit: bool, **options: Any) -> dict[str, Any]:
-    from network.gateway_client import CommitError, GatewayClientError
+    from network.gateway_client import CommitError, GatewayClient, GatewayClientError
 
     connection = connection_file(options["home"], options["network"], options["member"])
     channel = options["channel"] or connection["channel"]
-    async with _client(connection, "user1") as client:
+    async with GatewayClient.from_connection(connection, "user1") as client:
         args = (options["function_name"], *options["args"])
         try:
             if not submit:

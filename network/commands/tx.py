@@ -11,16 +11,10 @@ from typing import Any
 
 import click
 
-from network.commands.transact import _client, connection_file
+from network.commands.transact import connection_file
+from network.gateway_client import GatewayClient
 from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
-
-MEANINGS = {
-    "VALID": "every check passed; its writes are in the world state",
-    "MVCC_READ_CONFLICT": "a key it read changed before it committed; retry it",
-    "PHANTOM_READ_CONFLICT": "a range it scanned changed before it committed; retry it",
-    "ENDORSEMENT_POLICY_FAILURE": "its endorsements do not satisfy the chaincode's policy",
-    "DUPLICATE_TXID": "this transaction id was already used",
-}
+from network.validation_codes import meaning
 
 
 @click.group("tx")
@@ -48,7 +42,9 @@ def trace_steps(tx_id: str, member: str, network: str | None, home: Path) -> lis
     from proto.tracing import Step, details_of
 
     async def fetch() -> list[Any]:
-        async with _client(connection_file(home, network, member), "user1") as client:
+        async with GatewayClient.from_connection(
+            connection_file(home, network, member), "user1"
+        ) as client:
             answer = await TraceServiceStub(client.channel).GetTrace(TraceRequest(tx_id=tx_id))
             return list(answer.records)
 
@@ -61,7 +57,7 @@ def trace_steps(tx_id: str, member: str, network: str | None, home: Path) -> lis
         step = Step.Name(record.step)
         if step == "VALIDATE":
             code = details.get("code", "")
-            details["meaning"] = MEANINGS.get(code, "see docs/validation-codes.md")
+            details["meaning"] = meaning(code)
         rows.append({"step": step, "node": record.node, "details": details})
     return rows
 

@@ -134,8 +134,6 @@ def _load(file: Path) -> BridgeConfig:
 
 def open_gateway(who: Identity) -> GatewayClient:
     """A gateway client for ``who``: the connection file's peer, as the named identity."""
-    from network.commands.transact import _client
-
     try:
         connection = json.loads(who.connection.read_text())
     except (OSError, ValueError) as exc:
@@ -147,4 +145,4 @@ def open_gateway(who: Identity) -> GatewayClient:
         raise BridgeConfigError(
             f"{who.connection}: no identity {who.identity!r} (identities: {known})"
         )
-    return _client(connection, who.identity)
+    return GatewayClient.from_connection(connection, who.identity)

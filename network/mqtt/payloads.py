@@ -21,14 +21,13 @@ from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import chaincode_event_pb2, transaction_pb2
 from google.protobuf.message import DecodeError
 
-from network.commands.tx import MEANINGS
 from network.mqtt import topics
+from network.validation_codes import meaning
 from peers.validation import Invalid, unpack_endorsed_action
 from proto.blockhash import block_header_hash
 
 SCHEMA = 1
 Code = transaction_pb2.TxValidationCode
-DEFAULT_MEANING = "see docs/validation-codes.md"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def code_fields(code: int) -> dict[str, Any]:
         name = Code.Name(code)
     except ValueError:
         name = f"UNKNOWN_{code}"
-    return {"code": code, "code_name": name, "meaning": MEANINGS.get(name, DEFAULT_MEANING)}
+    return {"code": code, "code_name": name, "meaning": meaning(name)}
 
 
 # -- blocks, transactions and chaincode events ------------------------------------------

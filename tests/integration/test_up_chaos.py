@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from network.commands.transact import _client
-from network.gateway_client import GatewayClientError
+from network.gateway_client import GatewayClient, GatewayClientError
 from tests.integration.test_up import consortium, spec_with_free_ports
 
 VICTIMS = ["orderer-orderer0", "peer-org1-peer0", "peer-org2-peer0", "chaincode-basic"]
@@ -34,7 +33,9 @@ async def _load(home: Path, stop: asyncio.Event, acknowledged: list[str], failed
         number = 0
         while not stop.is_set():
             try:
-                async with _client(_connection(home, member), "user1") as client:
+                async with GatewayClient.from_connection(
+                    _connection(home, member), "user1"
+                ) as client:
                     while not stop.is_set():
                         asset = f"{member}-{number}"
                         number += 1
@@ -69,7 +70,7 @@ def _wait_restarted(home: Path, node: str, killed: int, timeout: float = 60.0) -
 
 
 async def _all_assets(home: Path, member: str) -> list:
-    async with _client(_connection(home, member), "user1") as client:
+    async with GatewayClient.from_connection(_connection(home, member), "user1") as client:
         return json.loads(await client.evaluate(CHANNEL, "basic", "GetAllAssets"))
 
 
