@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 import grpc
@@ -50,6 +50,7 @@ class PeerChannel:
         self.ledger = ledger
         self.signer = signer
         self._committed = asyncio.Condition()
+        self._tx_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._listeners: list[Callable[[CommittedBlock], None]] = []
         self._puller: asyncio.Task[None] | None = None
         self._stopped = False
@@ -91,6 +92,7 @@ class PeerChannel:
         self._trace_block(committed)
         for listener in self._listeners:
             listener(committed)
+        self._wake(v.tx_id for v in committed.verdicts)
         async with self._committed:
             self._committed.notify_all()
         return committed
@@ -144,15 +146,35 @@ class PeerChannel:
             await self._committed.wait_for(lambda: self.height >= height or self._stopped)
 
     async def wait_for_transaction(self, tx_id: str) -> tuple[int, int, int]:
-        """(block, tx number, validation code) once ``tx_id`` is committed."""
-        async with self._committed:
-            await self._committed.wait_for(
-                lambda: self._stopped or self.ledger.state.transaction(tx_id) is not None
-            )
+        """(block, tx number, validation code) once ``tx_id`` is committed.
+
+        Each waiter waits on its own transaction id and is woken only by the block that
+        holds it (with fifty commit-status calls waiting, waking all of them for every
+        block and having each look itself up cost more than the commit-status calls).
+        """
         found = self.ledger.state.transaction(tx_id)
+        if found is None and not self._stopped:
+            future = asyncio.get_running_loop().create_future()
+            waiters = self._tx_waiters.setdefault(tx_id, [])
+            waiters.append(future)
+            try:
+                await future
+            finally:
+                waiters.remove(future)
+                if not waiters and self._tx_waiters.get(tx_id) is waiters:
+                    del self._tx_waiters[tx_id]
+            if self._stopped:  # the ledger is closed
+                raise asyncio.CancelledError(f"channel {self.channel_id} stopped")
+            found = self.ledger.state.transaction(tx_id)
         if found is None:
             raise asyncio.CancelledError(f"channel {self.channel_id} stopped")
         return found
+
+    def _wake(self, tx_ids: Iterable[str]) -> None:
+        for tx_id in tx_ids:
+            for future in self._tx_waiters.get(tx_id, ()):
+                if not future.done():
+                    future.set_result(None)
 
     async def blocks(self, start: int, stop: int) -> AsyncIterator[common_pb2.Block]:
         """Committed blocks ``start``..``stop``, waiting for those not committed yet."""
@@ -170,6 +192,7 @@ class PeerChannel:
             self._puller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._puller
+        self._wake(list(self._tx_waiters))
         async with self._committed:
             self._committed.notify_all()
         self.ledger.close()

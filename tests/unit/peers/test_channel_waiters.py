@@ -1,0 +1,60 @@
+"""Commit-status waiters: each is woken by the block holding its transaction, not by
+every block, and a closing channel ends them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from fabric_protos.common import common_pb2
+
+from chaincode.rwset import TxRWSet
+from peers.channel import PeerChannel
+from peers.committer import Ledger
+from peers.validation import tx_id_of
+from tests.support.channel import ChannelFixture
+from tests.unit.peers.test_committer import define
+
+
+def _writes(key: str) -> TxRWSet:
+    rwset = TxRWSet()
+    rwset.namespace("basic").writes[key] = b"v"
+    return rwset
+
+
+def _tx_id(envelope: common_pb2.Envelope) -> str:
+    return tx_id_of(envelope.SerializeToString())
+
+
+async def test_a_waiter_wakes_for_the_block_holding_its_transaction_only(tmp_path: Path) -> None:
+    fixture = ChannelFixture(tmp_path / "channel")
+    ledger = Ledger(tmp_path / "peer")
+    ledger.commit(fixture.genesis)
+    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    channel = PeerChannel("ch", ledger, fixture.peers["Org1MSP"])
+    first, second = (fixture.transaction(_writes(k)) for k in ("a", "b"))
+    waiting_first = asyncio.create_task(channel.wait_for_transaction(_tx_id(first)))
+    waiting_second = asyncio.create_task(channel.wait_for_transaction(_tx_id(second)))
+    await asyncio.sleep(0)
+    await channel.commit(fixture.block([first]))
+    assert await waiting_first == (1, 0, 0)  # block 1, transaction 0, VALID
+    await asyncio.sleep(0.01)
+    assert not waiting_second.done()
+    await channel.commit(fixture.block([second]))
+    assert await waiting_second == (2, 0, 0)
+    assert await channel.wait_for_transaction(_tx_id(first)) == (1, 0, 0)  # already there
+    assert channel._tx_waiters == {}
+    await channel.close()
+
+
+async def test_closing_the_channel_ends_every_waiter(tmp_path: Path) -> None:
+    fixture = ChannelFixture(tmp_path / "channel")
+    ledger = Ledger(tmp_path / "peer")
+    ledger.commit(fixture.genesis)
+    channel = PeerChannel("ch", ledger, fixture.peers["Org1MSP"])
+    waiting = asyncio.create_task(channel.wait_for_transaction("f" * 64))
+    await asyncio.sleep(0)
+    await channel.close()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
