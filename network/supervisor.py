@@ -61,6 +61,7 @@ from proto.blocksign import last_config_index
 from proto.seek import build_seek_envelope
 
 ROOT = Path(__file__).resolve().parents[1]
+NODE_INSTANCE_TYPE = "bc.t3.small"  # what a local peer "is", to the control plane
 SAMPLES = ROOT / "chaincode" / "samples"
 
 
@@ -755,6 +756,88 @@ class Supervisor:
         self.home.save_state(self.state)
         return added
 
+    # -- node records: the peers as the control plane's nodes (AMB's ListNodes) -----------
+
+    def register_nodes(self) -> None:
+        """Each member's peers as nodes of that member in the control plane (created once
+        by the member's own account, as on AMB), then their status and endpoint reported,
+        so `aws managedblockchain list-nodes` shows what runs and where."""
+        network_id = self.state.get("network_id")
+        if not network_id:
+            return
+        member_ids = {row["Name"]: row["Id"] for row in self._live_members(network_id)}
+        node_ids = self.state.setdefault("node_ids", {})
+        for member in self.members:
+            if member.name not in member_ids:
+                continue  # voted out: the control plane deleted its nodes
+            for peer in member.peers:
+                name = f"peer-{member.name}-{peer.name}"
+                if name in node_ids:
+                    continue
+                created = self._client(member.account).call(
+                    "POST",
+                    f"/networks/{network_id}/nodes",
+                    {
+                        "ClientRequestToken": str(uuid.uuid4()),
+                        "MemberId": member_ids[member.name],
+                        "NodeConfiguration": {"InstanceType": NODE_INSTANCE_TYPE},
+                    },
+                )
+                node_ids[name] = created["NodeId"]
+                self.home.save_state(self.state)
+        self.report_nodes()
+
+    def _live_members(self, network_id: str) -> list[dict[str, Any]]:
+        return [
+            row
+            for row in self._desired()["Members"]
+            if row["NetworkId"] == network_id and row["Status"] not in ("DELETING", "DELETED")
+        ]
+
+    def report_nodes(self) -> None:
+        """Tell the control plane which peers run (AVAILABLE, with their endpoint) and which
+        died (FAILED); only changes are sent. Reconcile reports a dead peer FAILED before
+        it restarts it, and AVAILABLE once it listens again."""
+        reported = self.state.setdefault("node_status", {})
+        removed = {f"peer-{member}-" for member in self.state.get("removed", [])}
+        for name, node_id in self.state.get("node_ids", {}).items():
+            if any(name.startswith(prefix) for prefix in removed):
+                continue  # voted out: its nodes are the control plane's to delete
+            process = self.processes.get(name) or self.home.process(name, [], "", 0)
+            status = "AVAILABLE" if process.pid is not None else "FAILED"
+            if reported.get(name) == status:
+                continue
+            body = {"Resource": "nodes", "Id": node_id, "Status": status}
+            if process.address():
+                body["Endpoint"] = process.address()
+            try:
+                self._post_internal("/internal/report", body)
+            except OSError as exc:
+                self.progress(f"  could not report {name} {status}: {exc}")
+                continue
+            reported[name] = status
+            self.home.save_state(self.state)
+            if status == "FAILED":
+                self.progress(f"  {name} died: reported FAILED")
+
+    def _post_internal(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.control_plane_url}{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as failure:  # a refusal names its reason: say it
+            raise SupervisorError(
+                f"control plane refused {path}: {failure.read().decode(errors='replace')}"
+            ) from None
+
     def reconcile(self) -> list[str]:
         try:
             return self._reconcile()
@@ -770,6 +853,7 @@ class Supervisor:
         step is idempotent, so a reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
         self._start_existing()
+        self.report_nodes()  # a peer that died is FAILED until it runs again
         self._remove_deleted_members()
         self._record_new_members()
         removed = set(self.state.get("removed", []))
@@ -797,6 +881,7 @@ class Supervisor:
         self.write_connection_files()
         self.launch_events()  # restarts the bridge (or broker) if it died
         self.events_ready()
+        self.register_nodes()
         return joined
 
     def _remove_deleted_members(self) -> None:
@@ -978,6 +1063,7 @@ class Supervisor:
             ("chaincodes", self.deploy_chaincodes),
             ("connection files", self.write_connection_files),
             ("events bridge", self.events_ready),
+            ("node records in the control plane", self.register_nodes),
         ]
         try:
             for title, step in steps:

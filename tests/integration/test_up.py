@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from network.controlplane.client import Client
 from tests.support.fabric_network import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,11 @@ def consortium(cwd: Path, *args: str, check: bool = True) -> subprocess.Complete
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def _query(plane: Client, statement: str, *parameters: str) -> list[dict]:
+    body = {"Statement": statement, "Parameters": list(parameters)}
+    return plane.call("POST", "/governance/query", body)["Values"]
 
 
 def spec_with_free_ports(directory: Path) -> Path:
@@ -94,6 +100,17 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         assert heights["peer-org1-peer0"] == heights["orderer-orderer0"] >= 2
         assert sorted(m["name"] for m in status["members"]) == ["org1", "org2"]
         assert status["open_proposals"] == []
+        plane = Client(f"http://{status['nodes']['control-plane']['address']}", "111111111111")
+        peers = {
+            row["PeerEndpoint"]: row["Status"]
+            for row in _query(
+                plane, "SELECT n.Status, n.FrameworkAttributes.Fabric.PeerEndpoint FROM nodes AS n"
+            )
+        }
+        assert peers == {
+            status["nodes"]["peer-org1-peer0"]["address"]: "AVAILABLE",
+            status["nodes"]["peer-org2-peer0"]["address"]: "AVAILABLE",
+        }
 
         consortium(tmp_path, "down")
         status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
@@ -101,7 +118,8 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
 
         consortium(tmp_path, "up", str(spec), "-o", "json")  # resumes with its data
         # A peer killed with -9 is restarted by the next reconcile, with its data.
-        pid_file = tmp_path / ".consortium" / "two-members" / "pids" / "peer-org2-peer0.pid"
+        home = tmp_path / ".consortium" / "two-members"
+        pid_file = home / "pids" / "peer-org2-peer0.pid"
         killed = int(pid_file.read_text())
         os.kill(killed, signal.SIGKILL)
         consortium(tmp_path, "reconcile", str(spec))
@@ -116,6 +134,21 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
             if node["peer-org2-peer0"]["pid"] not in (None, killed):
                 break
         assert node["peer-org2-peer0"]["pid"] not in (None, killed)
+        # The control plane saw it die and come back (AMB's node status).
+        node_id = json.loads((home / "state.json").read_text())["node_ids"]["peer-org2-peer0"]
+        for _ in range(50):
+            statuses = [
+                row["Status"]
+                for row in _query(
+                    plane,
+                    "SELECT h.data.Status FROM history(nodes) AS h WHERE h.data.Id = ?",
+                    node_id,
+                )
+            ]
+            if statuses[-2:] == ["FAILED", "AVAILABLE"]:
+                break
+            time.sleep(0.2)
+        assert statuses[-2:] == ["FAILED", "AVAILABLE"], statuses
         back = consortium(
             tmp_path, "query", "basic", "ReadAsset", "a1", "--member", "org2", "-o", "json"
         )
