@@ -62,16 +62,54 @@ def creator_of(payload: common_pb2.Payload) -> bytes:
     return creator
 
 
+# Per channel config: (policy, creator bytes) pairs that satisfied the policy with a valid
+# signature. Within one config an identity's MSP, roles and OUs cannot change (a new
+# config is a new object), so a known pair needs only what can change per envelope or
+# over time: its signature and the identity's validity now (``check_signature``).
+_SATISFIED: dict[int, tuple[ChannelConfig, set[tuple[str, bytes]]]] = {}
+_MAX_CONFIGS = 16
+_MAX_PAIRS = 4096
+
+
+def _satisfied_pairs(config: ChannelConfig, policy: str) -> set[tuple[str, bytes]] | None:
+    """The config's known pairs; None when the policy holds even without a signer (then
+    a valid signature is not what satisfies it, and nothing may be cached)."""
+    entry = _SATISFIED.get(id(config))
+    if entry is None or entry[0] is not config:
+        if len(_SATISFIED) >= _MAX_CONFIGS:
+            _SATISFIED.clear()
+        entry = _SATISFIED[id(config)] = (config, set())
+    pairs = entry[1]
+    if (policy, b"") not in pairs:
+        if config.evaluate(policy, []):
+            return None
+        pairs.add((policy, b""))  # marks "checked: the policy needs a signer"
+    return pairs
+
+
 def check_signed_by_policy(
     config: ChannelConfig, policy: str, signed: SignedData, action: str
 ) -> None:
     """The creator must be a valid identity whose signature verifies, and ``policy``
     must be satisfied; the rejection says which of the two failed and why.
 
-    The policy is evaluated first (it verifies the signature once); only a refusal pays
-    for the second check that explains it.
+    A creator that satisfied the policy before under this config needs only its
+    signature and validity checked (the policy tree walk costs ~35 µs per envelope).
+    Otherwise the policy is evaluated (it verifies the signature once); only a refusal
+    pays for the second check that explains it.
     """
+    pairs = _satisfied_pairs(config, policy)
+    if pairs is not None and (policy, signed.identity) in pairs:
+        try:
+            config.msps.check_signature(signed.identity, signed.data, signed.signature)
+        except CaError as exc:
+            raise Rejected(common_pb2.FORBIDDEN, f"{action} refused: {exc}") from None
+        return
     if config.evaluate(policy, [signed]):
+        if pairs is not None and signed.identity:
+            if len(pairs) >= _MAX_PAIRS:
+                pairs.clear()
+            pairs.add((policy, signed.identity))
         return
     try:
         config.msps.check_signature(signed.identity, signed.data, signed.signature)

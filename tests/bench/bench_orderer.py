@@ -2,8 +2,10 @@
 
 Starts a real orderer process, pipelines 1 KB signed ENDORSER_TRANSACTION envelopes over
 several Broadcast streams, and follows the channel with one Deliver stream. Prints
-envelopes/s (first send to last delivery) and the latency from each envelope's SUCCESS
-to the arrival of the block holding it (p50/p99).
+envelopes/s (first send to last delivery), the latency from each envelope's SUCCESS
+to the arrival of the block holding it (p50/p99), and the orderer process's CPU time per
+envelope (user + system, from /proc: the figure to compare changes by on a shared machine).
+``--py-spy FILE`` records a py-spy profile (raw, --gil) of the orderer while it orders.
 
     PYTHONPATH=. python tests/bench/bench_orderer.py [--envelopes 6000] [--streams 4]
 """
@@ -12,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,12 +30,24 @@ from proto.seek import FOREVER, build_seek_envelope
 from tests.support.orderer import CHANNEL, OrdererFixture, transaction
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_py_spy(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    py_spy = Path(sys.executable).with_name("py-spy")
+    command = [str(py_spy), "record", "--pid", str(pid), "--gil", "--format", "raw"]
+    return subprocess.Popen([*command, "--rate", "200", "-o", str(output)])
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(count: int, streams: int) -> None:
+async def run(count: int, streams: int, py_spy: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fixture = OrdererFixture(
             Path(tmp),
@@ -78,11 +95,19 @@ async def run(count: int, streams: int) -> None:
         print("broadcasting …", flush=True)
         follower = asyncio.ensure_future(follow())
         await asyncio.sleep(0.3)
+        assert fixture.process is not None
+        pid = fixture.process.process.pid
+        profiler = start_py_spy(pid, py_spy) if py_spy else None
+        cpu_before = cpu_seconds(pid)
         start = time.perf_counter()
         await asyncio.gather(*(broadcast(envelopes[i::streams]) for i in range(streams)))
         await asyncio.wait_for(done.wait(), timeout=300)
         elapsed = max(delivered.values()) - start
+        orderer_cpu = cpu_seconds(pid) - cpu_before
         follower.cancel()
+        if profiler is not None:
+            profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
+            profiler.wait()
         fixture.stop()
 
     latencies = [delivered[e] - sent[e] for e in sent]
@@ -93,6 +118,10 @@ async def run(count: int, streams: int) -> None:
     )
     print(f"envelopes: {count} × {size} bytes over {streams} Broadcast streams, TLS on")
     print(f"throughput: {count / elapsed:,.0f} envelopes/s (send → delivered)")
+    print(
+        f"orderer CPU: {orderer_cpu / count * 1e6:,.0f} µs per envelope "
+        f"({orderer_cpu / elapsed:.2f} cores busy), load average {os.getloadavg()[0]:.1f}"
+    )
     for label, values in (("send → delivery", latencies), ("SUCCESS → delivery", after_ack)):
         print(
             f"{label}: p50 {statistics.median(values) * 1000:.1f} ms, "
@@ -104,8 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--envelopes", type=int, default=6000)
     parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--py-spy", type=Path, help="write a py-spy profile of the orderer here")
     args = parser.parse_args()
-    asyncio.run(run(args.envelopes, args.streams))
+    asyncio.run(run(args.envelopes, args.streams, args.py_spy))
 
 
 if __name__ == "__main__":
