@@ -186,7 +186,19 @@ class OrdererNode:
         )
 
     async def start(self) -> None:
+        """The admin API listens before the gRPC port opens, so whoever sees the gRPC port
+        accept connections (the supervisor waits on it) can join channels at once."""
         await self.open_channels()
+        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app.add_routes(participation_routes(self))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = self.config.admin_listen.rsplit(":", 1)
+        ssl_context = self._admin_ssl()
+        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=ssl_context)
+        await site.start()
+        self._admin = runner
+        self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", 100 * 1024 * 1024),
@@ -207,17 +219,6 @@ class OrdererNode:
         self._grpc = server
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-
-        app = web.Application(client_max_size=100 * 1024 * 1024)
-        app.add_routes(participation_routes(self))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        host, port = self.config.admin_listen.rsplit(":", 1)
-        ssl_context = self._admin_ssl()
-        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=ssl_context)
-        await site.start()
-        self._admin = runner
-        self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
 
     def _admin_ssl(self) -> Any:
         tls = self.config.tls
