@@ -57,7 +57,13 @@ def new_id() -> str:
 
 def to_timestamp(micros: int) -> Timestamp:
     """The Ion timestamp of a block: UTC, microsecond precision (6 fraction digits)."""
-    moment = EPOCH + timedelta(microseconds=micros)
+    return ion_timestamp(EPOCH + timedelta(microseconds=micros), 6)
+
+
+def ion_timestamp(moment: datetime, fraction_digits: int) -> Timestamp:
+    """``moment`` (UTC) as an Ion timestamp with exactly ``fraction_digits`` (3 or 6) digits
+    of fractional seconds, so its Ion (and Ion hash) never depends on how it was made."""
+    microsecond = moment.microsecond // 10 ** (6 - fraction_digits) * 10 ** (6 - fraction_digits)
     return Timestamp(
         moment.year,
         moment.month,
@@ -65,10 +71,10 @@ def to_timestamp(micros: int) -> Timestamp:
         moment.hour,
         moment.minute,
         moment.second,
-        moment.microsecond,
+        microsecond,
         tzinfo=UTC,
         precision=TimestampPrecision.SECOND,
-        fractional_precision=6,
+        fractional_precision=fraction_digits,
     )
 
 

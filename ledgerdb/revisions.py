@@ -11,31 +11,20 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from amazon.ion import simpleion
-from amazon.ion.core import Timestamp, TimestampPrecision
+from amazon.ion.core import Timestamp
 from amazon.ion.simpleion import IonPyValueModel
 
-from ledgerdb.block import Block, EntryKind
+from ledgerdb.block import Block, EntryKind, ion_timestamp
 from ledgerdb.errors import InvalidInput, VerificationError
 
 
 def tx_time(moment: datetime) -> Timestamp:
     """A revision's ``txTime``: UTC, millisecond precision (as QLDB shows it)."""
-    return Timestamp(
-        moment.year,
-        moment.month,
-        moment.day,
-        moment.hour,
-        moment.minute,
-        moment.second,
-        moment.microsecond // 1000 * 1000,
-        tzinfo=UTC,
-        precision=TimestampPrecision.SECOND,
-        fractional_precision=3,
-    )
+    return ion_timestamp(moment, 3)
 
 
 def metadata(document_id: str, version: int, time: Timestamp, transaction_id: str) -> dict:
