@@ -155,6 +155,12 @@ class EventFeed:
         self.upto = base
         self._backfill = backfill
         self._changed = asyncio.Event()
+        self._closed = False
+
+    def close(self) -> None:
+        """Answer every long poll now: the server is stopping and will not wait for them."""
+        self._closed = True
+        self._changed.set()
 
     def record(self, sequence_no: int, events: Sequence[GovernanceEvent]) -> list[GovernanceEvent]:
         """Note a durable block; returns the events now deliverable, in block order."""
@@ -193,7 +199,7 @@ class EventFeed:
         while True:
             found = self.after(sequence_no)
             remaining = deadline - loop.time()
-            if found or remaining <= 0:
+            if found or remaining <= 0 or self._closed:
                 return found
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)

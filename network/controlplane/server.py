@@ -145,6 +145,7 @@ async def serve(data: Path, port: int, config: Config, ready: Any = None) -> Non
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        service.feed.close()  # long polls answer now, or cleanup would wait them out
         await runner.cleanup()
         with contextlib.suppress(StoreError):
             service.close()
