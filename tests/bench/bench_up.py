@@ -45,7 +45,10 @@ def main() -> None:
             finally:
                 subprocess.run([*CLI, "down", str(spec), "--purge"], cwd=cwd, capture_output=True)
     print(f"machine: {platform.machine()}, CPython {platform.python_version()}")
-    print("two members × 1 peer, 1 orderer, 1 channel, 1 chaincode (7 processes), TLS on")
+    print(
+        "two members × 1 peer, 1 orderer, 1 channel, 1 chaincode, MQTT broker and bridge, "
+        "reconciler (10 processes), TLS on"
+    )
     for name, values in figures.items():
         print(
             f"{name}: median {statistics.median(values):.2f} s "
