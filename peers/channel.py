@@ -73,6 +73,7 @@ class PeerChannel:
                 reason=verdict.reason,
                 block=number,
             )
+            private = committed.private.get(verdict.tx_id)
             self.trace(
                 Step.COMMIT,
                 verdict.tx_id,
@@ -80,6 +81,7 @@ class PeerChannel:
                 block=number,
                 applied=verdict.code == 0,
                 height=number + 1,
+                **({"private": private} if private else {}),
             )
 
     def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:

@@ -11,7 +11,7 @@ state ends exactly where a peer that never crashed would be.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fabric_protos.common import common_pb2
@@ -23,8 +23,10 @@ from ledgerdb.block import Payload
 from ledgerdb.journal import Journal
 from peers.errors import PeerError
 from peers.lifecycle import read_definition
+from peers.privatedata import PrivateDataPuller, resolve_private
 from peers.rwset import decode_rwset
 from peers.signatures import prefetch
+from peers.transientstore import TransientStore
 from peers.validation import BlockValidator, TxVerdict, tx_id_of, unpack_endorsed_action
 from peers.worldstate import BlockUpdate, WorldState
 from proto.blockhash import block_header_hash
@@ -42,6 +44,8 @@ class BlockRejected(PeerError):
 class CommittedBlock:
     block: common_pb2.Block
     verdicts: list[TxVerdict]
+    private: dict[str, dict[str, str]] = field(default_factory=dict)
+    """txid → {"namespace/collection": how its clear data was found (or "missing")}."""
 
 
 def transactions_filter(block: common_pb2.Block) -> bytes:
@@ -49,13 +53,22 @@ def transactions_filter(block: common_pb2.Block) -> bytes:
     return metadata[common_pb2.TRANSACTIONS_FILTER] if len(metadata) > 2 else b""
 
 
-class Ledger:
-    """One channel on a peer: its block store (a ledgerdb journal) and world state."""
+TRANSIENT_PURGE_EVERY = 100
+"""Blocks between purges of transient entries whose transactions never committed."""
 
-    def __init__(self, directory: Path) -> None:
+
+class Ledger:
+    """One channel on a peer: its block store (a ledgerdb journal), world state and
+    transient store. ``mspid`` (the peer's organization) decides which collections'
+    clear data it commits; ``puller`` fetches what the transient store lacks."""
+
+    def __init__(self, directory: Path, mspid: str = "") -> None:
         self.directory = directory
+        self.mspid = mspid
+        self.puller: PrivateDataPuller | None = None
         self.blocks = Journal.open(directory / "blocks")
         self.state = WorldState(directory / "state")
+        self.transient = TransientStore(directory / "transient")
         self.config: ChannelConfig | None = None
         self._previous_hash = b""
 
@@ -70,6 +83,7 @@ class Ledger:
     def close(self) -> None:
         self.blocks.close()
         self.state.close()
+        self.transient.close()
 
     # -- recovery -------------------------------------------------------------------------
 
@@ -84,7 +98,10 @@ class Ledger:
         self.config = ChannelConfig.from_block(self.read_block(config_number))
         for number in range(self.state.height, height):
             block = self.read_block(number)
-            self.state.commit_block(self._replayed_update(block))
+            update = self._replayed_update(block)
+            self._resolve_private(update, None)
+            self.state.commit_block(update)
+            self._purge_transient(update)
             log.info("replayed block %d into the world state", number)
 
     def _replayed_update(self, block: common_pb2.Block) -> BlockUpdate:
@@ -103,7 +120,30 @@ class Ledger:
                 update.hashed_writes.append(
                     (position, w.namespace, w.collection, w.key_hash, w.value_hash)
                 )
+            for c in rwset.collection_hashes:
+                update.expected_private.append(
+                    (position, tx_id, c.namespace, c.collection, c.pvt_rwset_hash)
+                )
         return update
+
+    # -- private data ---------------------------------------------------------------------
+
+    def _resolve_private(
+        self, update: BlockUpdate, puller: PrivateDataPuller | None
+    ) -> dict[str, dict[str, str]]:
+        if not update.expected_private or not self.mspid or self.config is None:
+            return {}
+        outcome = resolve_private(
+            self.config.channel_id, self.mspid, update, self.state, self.transient, puller
+        )
+        return outcome.by_tx
+
+    def _purge_transient(self, update: BlockUpdate) -> None:
+        """Committed transactions' entries go now; never-committed ones after retention."""
+        if update.expected_private:
+            self.transient.purge({tx_id for _, tx_id, *_ in update.expected_private})
+        if update.number % TRANSIENT_PURGE_EVERY == 0:
+            self.transient.purge_older_than(update.number)
 
     # -- commit ---------------------------------------------------------------------------
 
@@ -114,6 +154,7 @@ class Ledger:
             raise BlockRejected(f"block {number} is not the next block ({self.height})")
         if number > 0 and block.header.previous_hash != self._previous_hash:
             raise BlockRejected(f"block {number} does not link to block {number - 1}")
+        private: dict[str, dict[str, str]] = {}
         if number == 0:
             config = ChannelConfig.from_block(block)
             verdicts = [TxVerdict(tx_id_of(block.data.data[0]), Code.VALID)]
@@ -136,6 +177,7 @@ class Ledger:
                     config, self.state, lambda name: read_definition(self.state, name)
                 )
                 verdicts, update = validator.validate_block(block)
+                private = self._resolve_private(update, self.puller)
         stored = common_pb2.Block()
         stored.CopyFrom(block)
         while len(stored.metadata.metadata) < 5:
@@ -143,9 +185,10 @@ class Ledger:
         stored.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = bytes(v.code for v in verdicts)
         self.blocks.append([Payload(stored.SerializeToString())])
         self.state.commit_block(update)
+        self._purge_transient(update)
         self.config = config
         self._previous_hash = block_header_hash(block.header)
-        return CommittedBlock(stored, verdicts)
+        return CommittedBlock(stored, verdicts, private)
 
 
 def _payload_header(data: bytes) -> common_pb2.ChannelHeader:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 from fabric_protos.common import common_pb2
+from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
     events_pb2,
@@ -21,8 +22,11 @@ from fabric_protos.peer import (
 )
 
 from peers.channel import PeerChannel
+from peers.collections import Collection, collections_of, mspid_of
+from peers.lifecycle import read_definition
+from peers.privatedata import filter_private
 from peers.validation import Invalid, unpack_endorsed_action
-from proto.seek import SeekError, parse_seek_envelope, seek_blocks
+from proto.seek import SeekError, SeekRequest, parse_seek_envelope, seek_blocks
 
 log = logging.getLogger(__name__)
 Requests = AsyncIterator[common_pb2.Envelope]
@@ -58,7 +62,9 @@ class PeerDeliver(events_pb2_grpc.DeliverServicer):
     def __init__(self, channels: Callable[[str], PeerChannel | None]) -> None:
         self._channels = channels
 
-    async def _blocks(self, envelope: common_pb2.Envelope) -> AsyncIterator[common_pb2.Block]:
+    async def _blocks(
+        self, envelope: common_pb2.Envelope, shape: Shape
+    ) -> AsyncIterator[events_pb2.DeliverResponse]:
         request = parse_seek_envelope(envelope)
         channel = self._channels(request.channel_id)
         if channel is None or channel.ledger.config is None:
@@ -69,19 +75,20 @@ class PeerDeliver(events_pb2_grpc.DeliverServicer):
             raise SeekError(
                 common_pb2.FORBIDDEN, "the requester does not satisfy /Channel/Application/Readers"
             )
+        shaped = shape(request, channel)
         async for block in seek_blocks(request, channel.height, channel.blocks):
-            yield block
+            yield shaped(block)
 
     async def _serve(
         self,
         requests: AsyncIterator[common_pb2.Envelope],
-        shape: Callable[[common_pb2.Block], events_pb2.DeliverResponse],
+        shape: Shape,
     ) -> AsyncIterator[events_pb2.DeliverResponse]:
         async for envelope in requests:
             status = common_pb2.SUCCESS
             try:
-                async for block in self._blocks(envelope):
-                    yield shape(block)
+                async for response in self._blocks(envelope, shape):
+                    yield response
             except SeekError as error:
                 status = error.status
                 log.info("deliver refused: %s", error)
@@ -106,16 +113,38 @@ class PeerDeliver(events_pb2_grpc.DeliverServicer):
             yield response
 
 
-def _full(block: common_pb2.Block) -> events_pb2.DeliverResponse:
-    return events_pb2.DeliverResponse(block=block)
+def _full(_: SeekRequest, __: PeerChannel) -> Shaper:
+    return lambda block: events_pb2.DeliverResponse(block=block)
 
 
-def _filtered(block: common_pb2.Block) -> events_pb2.DeliverResponse:
-    return events_pb2.DeliverResponse(filtered_block=filtered_block(block))
+def _filtered(_: SeekRequest, __: PeerChannel) -> Shaper:
+    return lambda block: events_pb2.DeliverResponse(filtered_block=filtered_block(block))
 
 
-def _with_private_data(block: common_pb2.Block) -> events_pb2.DeliverResponse:
-    """No private data store yet: blocks come with an empty private data map."""
-    return events_pb2.DeliverResponse(
-        block_and_private_data=events_pb2.BlockAndPrivateData(block=block)
-    )
+def _with_private_data(request: SeekRequest, channel: PeerChannel) -> Shaper:
+    """Each block with the clear private data this peer committed for its transactions,
+    limited to collections the requester's organization is a member of (Fabric's
+    ``DeliverWithPrivateData`` serves a member only what it may read)."""
+    mspid = mspid_of(request.signed_data.identity)
+    state = channel.ledger.state
+    members: dict[str, dict[str, Collection]] = {}
+
+    def allowed(namespace: str, collection: str) -> bool:
+        if namespace not in members:
+            members[namespace] = collections_of(read_definition(state, namespace))
+        found = members[namespace].get(collection)
+        return found is not None and found.is_member(mspid)
+
+    def shaped(block: common_pb2.Block) -> events_pb2.DeliverResponse:
+        answer = events_pb2.BlockAndPrivateData(block=block)
+        for tx, raw in state.private_rwsets(block.header.number).items():
+            private = filter_private(rwset_pb2.TxPvtReadWriteSet.FromString(raw), allowed)
+            if private.ns_pvt_rwset:
+                answer.private_data_map[tx].CopyFrom(private)
+        return events_pb2.DeliverResponse(block_and_private_data=answer)
+
+    return shaped
+
+
+Shaper = Callable[[common_pb2.Block], events_pb2.DeliverResponse]
+Shape = Callable[[SeekRequest, PeerChannel], Shaper]

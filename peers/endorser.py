@@ -31,6 +31,12 @@ from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError
 from chaincode.rwset import TxRWSet
 from chaincode.simulation import TxSimulator
+from peers.collections import (
+    Collection,
+    check_private_writes,
+    collections_of,
+    mspid_of,
+)
 from peers.committer import Ledger
 from peers.errors import PeerError
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
@@ -104,6 +110,18 @@ class InProcessChaincode(Protocol):
     ) -> proposal_response_pb2.Response: ...
 
 
+class PrivateDistributor(Protocol):
+    """Keeps and pushes a simulation's clear private writes (``peers.dissemination``)."""
+
+    async def distribute(
+        self,
+        ledger: Ledger,
+        tx_id: str,
+        rwset: TxRWSet,
+        collections: dict[str, dict[str, Collection]],
+    ) -> None: ...
+
+
 class Endorser:
     """Endorses proposals for the channels this peer has joined."""
 
@@ -116,8 +134,10 @@ class Endorser:
         system: Mapping[str, SystemChaincode] | None = None,
         lifecycle: InProcessChaincode | None = None,
         trace: Tracer = no_trace,
+        private: PrivateDistributor | None = None,
     ) -> None:
         self.signer = signer
+        self.private = private
         self._ledgers = ledgers
         self._chaincodes = chaincodes
         self.timestamp_window = timestamp_window
@@ -255,7 +275,35 @@ class Endorser:
         endorsed = self._endorse(
             unpacked, simulator, result.response, result.event, definition.version
         )
+        if endorsed.endorsement.signature:
+            await self._distribute(unpacked, ledger, simulator.rwset, name)
         return endorsed, simulator.rwset
+
+    async def _distribute(
+        self, unpacked: UnpackedProposal, ledger: Ledger, rwset: TxRWSet, name: str
+    ) -> None:
+        """Check the private writes against the collections and get their clear values
+        to the members before the endorsement is returned (Fabric's order)."""
+        tx_id = unpacked.channel_header.tx_id
+        collections: dict[str, dict[str, Collection]] = {}
+        try:
+            for namespace, ns in rwset.namespaces.items():
+                if not ns.collections:
+                    continue
+                collections[namespace] = collections_of(read_definition(ledger.state, namespace))
+                check_private_writes(
+                    namespace,
+                    ns,
+                    collections[namespace],
+                    mspid_of(unpacked.signature_header.creator),
+                )
+            if collections and self.private is not None:
+                await self.private.distribute(ledger, tx_id, rwset, collections)
+        except PeerError as exc:
+            raise ProposalRefused(
+                f"error in simulation: failed to distribute private collection, txID {tx_id}, "
+                f"channel {unpacked.channel_header.channel_id}: {exc}"
+            ) from None
 
     def _endorse(
         self,

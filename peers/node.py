@@ -50,6 +50,7 @@ from peers.channel import OrdererEndpoint, PeerChannel
 from peers.committer import Ledger
 from peers.cscc import CSCC, ConfigSystemChaincode
 from peers.deliver import PeerDeliver
+from peers.dissemination import Disseminator, PrivateDataService, Puller
 from peers.endorser import Endorser, ProposalRefused
 from peers.errors import PeerError
 from peers.gateway import Gateway, RemotePeer
@@ -57,7 +58,7 @@ from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.lifecycle_chaincode import LifecycleChaincode
 from peers.packages import PackageStore
 from peers.tracestore import TraceService, TraceStore
-from proto import trace_pb2_grpc
+from proto import privatedata_pb2_grpc, trace_pb2_grpc
 from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,10 @@ class PeerNode:
             self._resolved[key] = self.endpoints[address]
         return self._resolved[key]
 
+    def _ledger(self, channel_id: str) -> Ledger | None:
+        channel = self.channels.get(channel_id)
+        return None if channel is None else channel.ledger
+
     @property
     def channels_dir(self) -> Path:
         return self.config.data_dir / "channels"
@@ -221,8 +226,9 @@ class PeerNode:
         self.traces.add(trace_record(step, tx_id, channel_id, node, **details))
 
     def _open_channel(self, channel_id: str) -> PeerChannel:
-        ledger = Ledger(self.channels_dir / channel_id)
+        ledger = Ledger(self.channels_dir / channel_id, self.config.mspid)
         ledger.recover()
+        ledger.puller = Puller(self.signer, lambda: self.remote_peers, asyncio.get_running_loop())
         channel = PeerChannel(channel_id, ledger, self.signer, self.trace)
         self.channels[channel_id] = channel
         channel.start_pulling(list(self.config.orderers))
@@ -244,7 +250,7 @@ class PeerNode:
             directory = self.channels_dir / channel_id
             if directory.exists():  # a join that crashed half-way
                 shutil.rmtree(directory)
-            ledger = Ledger(directory)
+            ledger = Ledger(directory, self.config.mspid)
             ledger.commit(block)
             ledger.close()
             self._open_channel(channel_id)
@@ -260,7 +266,7 @@ class PeerNode:
         lifecycle = LifecycleChaincode(local_msp, self.packages)
         endorser = Endorser(
             self.signer,
-            lambda name: self.channels[name].ledger if name in self.channels else None,
+            self._ledger,
             self._endpoint,
             system={
                 CSCC: ConfigSystemChaincode(local_msp, self.join, lambda: sorted(self.channels)),
@@ -268,6 +274,7 @@ class PeerNode:
             },
             lifecycle=lifecycle,
             trace=self.trace,
+            private=Disseminator(self.config.mspid, self.signer, lambda: self.remote_peers),
         )
         server = grpc.aio.server(
             options=[
@@ -299,6 +306,13 @@ class PeerNode:
         gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway, server)
         events_pb2_grpc.add_DeliverServicer_to_server(PeerDeliver(self.channels.get), server)
         trace_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(self.traces), server)
+        privatedata_pb2_grpc.add_PrivateDataServicer_to_server(
+            PrivateDataService(
+                self.config.mspid,
+                self._ledger,
+            ),
+            server,
+        )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         await server.start()

@@ -39,11 +39,21 @@ class HashedWrite:
     value_hash: bytes | None  # None: delete
 
 
+@dataclass(frozen=True)
+class CollectionHash:
+    """A collection the transaction wrote, with the hash its clear write set must have."""
+
+    namespace: str
+    collection: str
+    pvt_rwset_hash: bytes  # SHA-256 of the collection's clear ``KVRWSet`` bytes
+
+
 @dataclass
 class CommittedRWSet:
     public: TxRWSet
     hashed_reads: list[HashedRead] = field(default_factory=list)
     hashed_writes: list[HashedWrite] = field(default_factory=list)
+    collection_hashes: list[CollectionHash] = field(default_factory=list)
 
     def written_keys(self) -> list[tuple[str, str]]:
         return [(ns, key) for ns, rw in self.public.namespaces.items() for key in rw.writes] + [
@@ -81,6 +91,10 @@ def decode_rwset(data: bytes) -> CommittedRWSet:
                 target.metadata_writes[meta.key] = {e.name: e.value for e in meta.entries}
             for coll in ns.collection_hashed_rwset:
                 hashed = kv_rwset_pb2.HashedRWSet.FromString(coll.hashed_rwset)
+                if coll.pvt_rwset_hash:
+                    result.collection_hashes.append(
+                        CollectionHash(ns.namespace, coll.collection_name, coll.pvt_rwset_hash)
+                    )
                 for read in hashed.hashed_reads:
                     result.hashed_reads.append(
                         HashedRead(

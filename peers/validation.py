@@ -159,6 +159,10 @@ class BlockValidator:
                 update.hashed_writes.append(
                     (position, write.namespace, write.collection, write.key_hash, write.value_hash)
                 )
+            for c in item.rwset.collection_hashes:
+                update.expected_private.append(
+                    (position, item.tx_id, c.namespace, c.collection, c.pvt_rwset_hash)
+                )
         update.transactions = [(v.tx_id, v.code) for v in verdicts]
         return verdicts, update
 

@@ -42,6 +42,18 @@ class BlockUpdate:
     hashed_writes: list[tuple[Version, str, str, bytes, bytes | None]] = field(
         default_factory=list
     )  # (version, namespace, collection, key hash, value hash or None = delete)
+    expected_private: list[tuple[Version, str, str, str, bytes]] = field(
+        default_factory=list
+    )  # (version, txid, namespace, collection, pvt_rwset_hash) of valid transactions
+    private_writes: list[tuple[Version, str, str, str, bytes | None]] = field(
+        default_factory=list
+    )  # (version, namespace, collection, key, clear value or None = delete), hash-checked
+    private_rwsets: list[tuple[Version, bytes]] = field(
+        default_factory=list
+    )  # (version, TxPvtReadWriteSet bytes): the clear data this peer holds, per transaction
+    missing_private: list[tuple[Version, str, str]] = field(
+        default_factory=list
+    )  # (version, namespace, collection) a member should hold but does not
 
 
 def _key(*parts: str | bytes) -> bytes:
@@ -90,6 +102,8 @@ class WorldState:
         self._hashes = self.env.open_db(b"private-hashes")
         self._txids = self.env.open_db(b"txids")
         self._meta = self.env.open_db(b"meta")
+        self._rwsets = self.env.open_db(b"private-rwsets")
+        self._missing = self.env.open_db(b"private-missing")
 
     def close(self) -> None:
         self.env.close()
@@ -157,6 +171,28 @@ class WorldState:
             raw = txn.get(_key(namespace, collection, key_hash))
         return _decode_value(raw) if raw is not None else None
 
+    def private_rwsets(self, block: int) -> dict[int, bytes]:
+        """The clear private data this peer committed in ``block``: tx number →
+        ``TxPvtReadWriteSet`` bytes (what ``DeliverWithPrivateData`` and ``Pull`` serve)."""
+        prefix = struct.pack(">Q", block)
+        found = {}
+        with self.env.begin(db=self._rwsets) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for raw_key, raw in cursor:
+                    if not raw_key.startswith(prefix):
+                        break
+                    found[_VERSION.unpack(raw_key)[1]] = raw
+        return found
+
+    def missing_private(self) -> list[tuple[Version, str, str]]:
+        """(position, namespace, collection) this peer should hold but never received."""
+        with self.env.begin(db=self._missing) as txn:
+            return [
+                (Version(*_VERSION.unpack_from(key)), *key[_VERSION.size :].decode().split("\0"))
+                for key, _ in txn.cursor()
+            ]
+
     def transaction(self, tx_id: str) -> tuple[int, int, int] | None:
         """(block, tx number, validation code) of a committed transaction id."""
         with self.env.begin(db=self._txids) as txn:
@@ -191,9 +227,23 @@ class WorldState:
                         txn.delete(key, db=self._hashes)
                     else:
                         txn.put(key, _encode_value(value_hash, position, {}), db=self._hashes)
+                self._apply_private(txn, update)
                 txn.put(b"height", struct.pack(">Q", update.number + 1), db=self._meta)
         except lmdb.Error as exc:
             raise StorageError(f"cannot commit block {update.number}: {exc}") from None
+
+    def _apply_private(self, txn: lmdb.Transaction, update: BlockUpdate) -> None:
+        for position, namespace, collection, key, value in update.private_writes:
+            private_key = _key(namespace, collection, key)
+            if value is None:
+                txn.delete(private_key, db=self._private)
+            else:
+                txn.put(private_key, _encode_value(value, position, {}), db=self._private)
+        for position, data in update.private_rwsets:
+            txn.put(_VERSION.pack(position.block, position.tx), data, db=self._rwsets)
+        for position, namespace, collection in update.missing_private:
+            missing = _VERSION.pack(position.block, position.tx) + _key(namespace, collection)
+            txn.put(missing, b"", db=self._missing)
 
     def _apply(
         self, txn: lmdb.Transaction, position: Version, tx_id: str, timestamp: float, rwset: TxRWSet

@@ -1,0 +1,122 @@
+"""Private data collections as a chaincode definition declares them (Fabric's
+``CollectionConfigPackage``, approved and committed with the definition).
+
+Only what the peer acts on is kept: which organizations are members (the MSP IDs named by
+the ``member_orgs_policy`` signature policy, as Fabric's ``MemberOrgs``), how many peers
+must (``required_peer_count``) and may (``maximum_peer_count``) receive the clear data at
+endorsement, how long committed data lives (``block_to_live``, 0 = forever) and the
+member-only read/write flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fabric_protos.msp import identities_pb2, msp_principal_pb2
+from fabric_protos.peer import collection_pb2
+from google.protobuf.message import DecodeError
+
+from chaincode.rwset import NamespaceRWSet
+from peers.errors import PeerError
+from peers.lifecycle import ChaincodeDefinition
+
+
+class CollectionError(PeerError):
+    """A collection config the peer cannot use; the message names the collection."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    member_orgs: frozenset[str]
+    required_peer_count: int = 0
+    maximum_peer_count: int = 0
+    block_to_live: int = 0
+    member_only_read: bool = False
+    member_only_write: bool = False
+
+    def is_member(self, mspid: str) -> bool:
+        return mspid in self.member_orgs
+
+
+def _member_orgs(config: collection_pb2.StaticCollectionConfig) -> frozenset[str]:
+    """MSP IDs of the principals the member policy names (any role counts, as Fabric)."""
+    orgs = set()
+    policy = config.member_orgs_policy.signature_policy
+    for principal in policy.identities:
+        try:
+            if principal.principal_classification == msp_principal_pb2.MSPPrincipal.ROLE:
+                orgs.add(msp_principal_pb2.MSPRole.FromString(principal.principal).msp_identifier)
+            elif principal.principal_classification == msp_principal_pb2.MSPPrincipal.IDENTITY:
+                identity = identities_pb2.SerializedIdentity.FromString(principal.principal)
+                orgs.add(identity.mspid)
+        except DecodeError:
+            raise CollectionError(
+                f"collection {config.name}: member_orgs_policy has a principal that does not decode"
+            ) from None
+    return frozenset(orgs)
+
+
+def collection_from_config(config: collection_pb2.StaticCollectionConfig) -> Collection:
+    if not config.name:
+        raise CollectionError("a collection config has no name")
+    if config.required_peer_count < 0 or config.maximum_peer_count < config.required_peer_count:
+        raise CollectionError(
+            f"collection {config.name}: maximum_peer_count ({config.maximum_peer_count}) "
+            f"must be at least required_peer_count ({config.required_peer_count})"
+        )
+    return Collection(
+        name=config.name,
+        member_orgs=_member_orgs(config),
+        required_peer_count=config.required_peer_count,
+        maximum_peer_count=config.maximum_peer_count,
+        block_to_live=config.block_to_live,
+        member_only_read=config.member_only_read,
+        member_only_write=config.member_only_write,
+    )
+
+
+def collections_of(definition: ChaincodeDefinition | None) -> dict[str, Collection]:
+    """The definition's static collections by name (none without a definition)."""
+    if definition is None:
+        return {}
+    return {
+        config.static_collection_config.name: collection_from_config(
+            config.static_collection_config
+        )
+        for config in definition.result.collections.config
+        if config.HasField("static_collection_config")
+    }
+
+
+def written_collections(namespace_rwset: NamespaceRWSet) -> list[str]:
+    """Collections a simulation wrote (its clear data must reach the members)."""
+    return sorted(name for name, c in namespace_rwset.collections.items() if c.has_writes())
+
+
+def check_private_writes(
+    chaincode: str,
+    namespace_rwset: NamespaceRWSet,
+    collections: dict[str, Collection],
+    creator_mspid: str,
+) -> None:
+    """Fabric's endorser rules: a collection must be defined, and a member-only-write
+    collection takes writes only from clients of its member organizations."""
+    for name in sorted(namespace_rwset.collections):
+        collection = collections.get(name)
+        if collection is None:
+            raise CollectionError(f"collection {name} could not be found for chaincode {chaincode}")
+        written = namespace_rwset.collections[name].has_writes()
+        if written and collection.member_only_write and not collection.is_member(creator_mspid):
+            raise CollectionError(
+                f"tx from org {creator_mspid} is not allowed to write to collection {name}: "
+                "it is member-only-write and the org is not a member"
+            )
+
+
+def mspid_of(creator: bytes) -> str:
+    """The MSP ID a serialized identity claims ("" if it does not decode)."""
+    try:
+        return identities_pb2.SerializedIdentity.FromString(creator).mspid
+    except DecodeError:
+        return ""
