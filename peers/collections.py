@@ -16,7 +16,8 @@ from fabric_protos.msp import identities_pb2, msp_principal_pb2
 from fabric_protos.peer import collection_pb2
 from google.protobuf.message import DecodeError
 
-from chaincode.rwset import NamespaceRWSet
+from chaincode.testing.harness import Collection as GuardedCollection
+from chaincode.testing.harness import CollectionPolicy
 from peers.errors import PeerError
 from peers.lifecycle import ChaincodeDefinition
 
@@ -89,29 +90,20 @@ def collections_of(definition: ChaincodeDefinition | None) -> dict[str, Collecti
     }
 
 
-def written_collections(namespace_rwset: NamespaceRWSet) -> list[str]:
-    """Collections a simulation wrote (its clear data must reach the members)."""
-    return sorted(name for name, c in namespace_rwset.collections.items() if c.has_writes())
-
-
-def check_private_writes(
-    chaincode: str,
-    namespace_rwset: NamespaceRWSet,
-    collections: dict[str, Collection],
-    creator_mspid: str,
-) -> None:
-    """Fabric's endorser rules: a collection must be defined, and a member-only-write
-    collection takes writes only from clients of its member organizations."""
-    for name in sorted(namespace_rwset.collections):
-        collection = collections.get(name)
-        if collection is None:
-            raise CollectionError(f"collection {name} could not be found for chaincode {chaincode}")
-        written = namespace_rwset.collections[name].has_writes()
-        if written and collection.member_only_write and not collection.is_member(creator_mspid):
-            raise CollectionError(
-                f"tx from org {creator_mspid} is not allowed to write to collection {name}: "
-                "it is member-only-write and the org is not a member"
+def collection_guard(definition: ChaincodeDefinition) -> CollectionPolicy:
+    """The shim's access checks (defined collection, member-only read/write) for one
+    chaincode's collections; the same rules the test harness applies."""
+    guard = CollectionPolicy()
+    guard.define(
+        definition.name,
+        [
+            GuardedCollection(
+                c.name, tuple(sorted(c.member_orgs)), c.member_only_read, c.member_only_write
             )
+            for c in collections_of(definition).values()
+        ],
+    )
+    return guard
 
 
 def mspid_of(creator: bytes) -> str:

@@ -90,11 +90,16 @@ class Disseminator:
             return
         assert ledger.config is not None
         channel_id = ledger.config.channel_id
-        written = [
-            (ns.namespace, c.collection_name, collections[ns.namespace][c.collection_name])
-            for ns in private.ns_pvt_rwset
-            for c in ns.collection_pvt_rwset
-        ]
+        written = []
+        for ns in private.ns_pvt_rwset:
+            for c in ns.collection_pvt_rwset:
+                coll = collections.get(ns.namespace, {}).get(c.collection_name)
+                if coll is None:
+                    raise DisseminationError(
+                        f"collection {c.collection_name} could not be found for chaincode "
+                        f"{ns.namespace}"
+                    )
+                written.append((ns.namespace, c.collection_name, coll))
         local = {(ns, name) for ns, name, coll in written if coll.is_member(self.mspid)}
         if local:
             ledger.transient.put(tx_id, ledger.height, _private_subset(private, local))

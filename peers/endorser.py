@@ -31,12 +31,7 @@ from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.errors import ChaincodeError
 from chaincode.rwset import TxRWSet
 from chaincode.simulation import TxSimulator
-from peers.collections import (
-    Collection,
-    check_private_writes,
-    collections_of,
-    mspid_of,
-)
+from peers.collections import Collection, collection_guard, collections_of
 from peers.committer import Ledger
 from peers.errors import PeerError
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
@@ -269,6 +264,7 @@ class Endorser:
                 signed_proposal=signed,
                 creator=unpacked.signature_header.creator,
                 namespace=name,
+                collections=collection_guard(definition),
             )
         except ChaincodeError as exc:
             raise ProposalRefused(f"error in simulation: {exc}") from None
@@ -282,21 +278,15 @@ class Endorser:
     async def _distribute(
         self, unpacked: UnpackedProposal, ledger: Ledger, rwset: TxRWSet, name: str
     ) -> None:
-        """Check the private writes against the collections and get their clear values
-        to the members before the endorsement is returned (Fabric's order)."""
+        """Get the private writes' clear values to the collections' members before the
+        endorsement is returned (Fabric's order; the shim already checked access)."""
         tx_id = unpacked.channel_header.tx_id
-        collections: dict[str, dict[str, Collection]] = {}
+        collections = {
+            namespace: collections_of(read_definition(ledger.state, namespace))
+            for namespace, ns in rwset.namespaces.items()
+            if ns.collections
+        }
         try:
-            for namespace, ns in rwset.namespaces.items():
-                if not ns.collections:
-                    continue
-                collections[namespace] = collections_of(read_definition(ledger.state, namespace))
-                check_private_writes(
-                    namespace,
-                    ns,
-                    collections[namespace],
-                    mspid_of(unpacked.signature_header.creator),
-                )
             if collections and self.private is not None:
                 await self.private.distribute(ledger, tx_id, rwset, collections)
         except PeerError as exc:
