@@ -16,8 +16,8 @@ from fabric_protos.msp import identities_pb2, msp_principal_pb2
 from fabric_protos.peer import collection_pb2
 from google.protobuf.message import DecodeError
 
-from chaincode.testing.harness import Collection as GuardedCollection
-from chaincode.testing.harness import CollectionPolicy
+from chaincode.collections import Collection as GuardedCollection
+from chaincode.collections import CollectionPolicy
 from peers.errors import PeerError
 from peers.lifecycle import ChaincodeDefinition
 
