@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from fabric_protos.peer import policy_pb2
+from fabric_protos.peer import collection_pb2, policy_pb2
 from fabric_protos.peer.lifecycle import lifecycle_pb2
 
 from ca.policy import from_string
@@ -34,11 +35,24 @@ class Definition:
     version: str
     sequence: int
     endorsement_policy: str  # Fabric's policy language, e.g. AND('Org1MSP.peer', ...)
+    collections: collection_pb2.CollectionConfigPackage | None = None  # private data
 
     def validation_parameter(self) -> bytes:
         return policy_pb2.ApplicationPolicy(
             signature_policy=from_string(self.endorsement_policy)
         ).SerializeToString()
+
+    def fields(self) -> dict[str, Any]:
+        """What approve and commit both carry (``_lifecycle`` checks they match)."""
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "sequence": self.sequence,
+            "validation_parameter": self.validation_parameter(),
+        }
+        if self.collections is not None:
+            fields["collections"] = self.collections
+        return fields
 
 
 async def install(admin: GatewayClient, package: bytes) -> str:
@@ -65,12 +79,7 @@ async def approve(
     admin: GatewayClient, channel: str, definition: Definition, package_id: str, mspid: str
 ) -> str:
     """Approve ``definition`` for the admin's org (endorsed by its own peer); its txid."""
-    args = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(
-        name=definition.name,
-        version=definition.version,
-        sequence=definition.sequence,
-        validation_parameter=definition.validation_parameter(),
-    )
+    args = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(**definition.fields())
     args.source.local_package.package_id = package_id
     approved = await admin.submit(
         channel,
@@ -97,12 +106,7 @@ async def deploy(
             await approve(org.peers[0], channel, definition, package_ids[0], org.mspid)
         )
     await wait_committed(approvals)
-    commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(
-        name=definition.name,
-        version=definition.version,
-        sequence=definition.sequence,
-        validation_parameter=definition.validation_parameter(),
-    )
+    commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(**definition.fields())
     committed = (
         await orgs[0]
         .peers[0]

@@ -15,11 +15,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from fabric_protos.peer import collection_pb2
-from fabric_protos.peer.lifecycle import lifecycle_pb2
 
 from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package
-from network.chaincode_deploy import Definition, OrgAdmins, deploy, install
+from network.chaincode_deploy import Definition, OrgAdmins, deploy
 from network.gateway_client import GatewayClient
 from tests.support.orderer import CHANNEL, OrdererFixture
 from tests.support.pki import write_local_msp, write_tls
@@ -203,12 +202,9 @@ class FabricNetwork:
                 await admin.propose("", "cscc", "JoinChain", genesis)
         admins = {m: self.client(m, self.admins[m]) for m in ORGS}
         try:
-            if self.collections is not None:
-                await self._deploy_with_collections(package, admins)
-                return
             await deploy(
                 CHANNEL,
-                Definition(self.chaincode, "1.0", 1, self.policy),
+                Definition(self.chaincode, "1.0", 1, self.policy, self.collections),
                 package,
                 [OrgAdmins(m, [admins[m]]) for m in ORGS],
                 self.wait_committed,
@@ -216,38 +212,6 @@ class FabricNetwork:
         finally:
             for admin in admins.values():
                 await admin.close()
-
-    async def _deploy_with_collections(
-        self, package: bytes, admins: dict[str, GatewayClient]
-    ) -> None:
-        """Approve and commit a definition carrying ``collections`` (the shared
-        ``network.chaincode_deploy`` definitions carry none)."""
-        definition = Definition(self.chaincode, "1.0", 1, self.policy)
-        parameters = {
-            "name": definition.name,
-            "version": definition.version,
-            "sequence": definition.sequence,
-            "validation_parameter": definition.validation_parameter(),
-            "collections": self.collections,
-        }
-        approvals = []
-        for mspid in ORGS:
-            args = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs(**parameters)
-            args.source.local_package.package_id = await install(admins[mspid], package)
-            approved = await admins[mspid].submit(
-                CHANNEL,
-                "_lifecycle",
-                "ApproveChaincodeDefinitionForMyOrg",
-                args.SerializeToString(),
-                endorsing_organizations=[mspid],
-            )
-            approvals.append(approved.tx_id)
-        await self.wait_committed(approvals)
-        commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(**parameters)
-        committed = await admins[ORGS[0]].submit(
-            CHANNEL, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString()
-        )
-        await self.wait_committed([committed.tx_id])
 
     async def wait_committed(self, tx_ids: list[str]) -> None:
         """Return once every peer has committed every one of ``tx_ids``."""
