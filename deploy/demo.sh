@@ -81,6 +81,9 @@ echo "…"
 grep '^governance' "$EVENTS" | tail -n 6
 echo "($(grep -vc '^subscribed at' "$EVENTS") events in all; docs/events.md describes every topic and its JSON)"
 
+step "status: every node (org3's too), each channel's height on the orderer and every peer, members"
+consortium status --home "$HOME_DIR"
+
 step "down, then verify the orderer's ledgerdb journal: every block, every link, the digest"
 consortium down "$SPEC" --home "$HOME_DIR"
 consortium ledger verify --ledger "$HOME_DIR/two-members/ordering/orderer0/data/channels/mychannel/blocks"
