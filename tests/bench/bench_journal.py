@@ -23,16 +23,15 @@ import os
 import platform
 import random
 import shutil
-import sqlite3
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from ledgerdb.block import Payload
 from ledgerdb.journal import AsyncJournal, Journal
 from ledgerdb.verify import verify_inclusion
+from tests.bench.sqlite_baseline import in_threads, sqlite_inserts
 
 WRITERS = 8
 ENTRY = 1024
@@ -71,42 +70,20 @@ def journal_threads(directory: Path, per_writer: int) -> float:
         for index in range(per_writer):
             journal.append([Payload(entry(number, index))], {"writer": number, "n": index})
 
-    elapsed = _in_threads(writer)
+    elapsed = in_threads(WRITERS, writer)
     journal.close()
     return WRITERS * per_writer / elapsed
 
 
 def sqlite_threads(directory: Path, per_writer: int) -> float:
-    path = directory / "bench.sqlite"
-    setup = sqlite3.connect(path)
-    setup.execute("PRAGMA journal_mode=WAL")
-    setup.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, writer INT, data BLOB)")
-    setup.commit()
-    setup.close()
-
-    def writer(number: int) -> None:
-        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-        connection.execute("PRAGMA synchronous=FULL")
-        for index in range(per_writer):
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute(
-                "INSERT INTO entries (writer, data) VALUES (?, ?)", (number, entry(number, index))
-            )
-            connection.execute("COMMIT")
-        connection.close()
-
-    elapsed = _in_threads(writer)
-    return WRITERS * per_writer / elapsed
-
-
-def _in_threads(writer) -> float:
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start
+    return sqlite_inserts(
+        directory / "bench.sqlite",
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, writer INT, data BLOB)",
+        "INSERT INTO entries (writer, data) VALUES (?, ?)",
+        lambda number, index: (number, entry(number, index)),
+        WRITERS,
+        per_writer,
+    )
 
 
 def appends(root: Path, per_writer: int) -> None:

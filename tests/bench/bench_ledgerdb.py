@@ -21,20 +21,19 @@ is removed at the end. (Over gRPC: ``tests/bench/bench_ledgerdb_grpc.py``.)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
 import shutil
-import sqlite3
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ledgerdb.database import INDEX_DIRECTORY, LedgerDatabase
 from ledgerdb.limits import DOCUMENTS_PER_TRANSACTION
+from tests.bench.sqlite_baseline import in_threads, sqlite_inserts
 
 WRITERS = 8
 
@@ -49,16 +48,6 @@ def document(writer: int, index: int) -> dict:
     }
 
 
-def _in_threads(writer: Callable[[int], None]) -> float:
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start
-
-
 def ledgerdb_inserts(directory: Path, per_writer: int) -> float:
     with LedgerDatabase.open(directory) as db:
         db.execute("CREATE TABLE Vehicle")
@@ -68,33 +57,23 @@ def ledgerdb_inserts(directory: Path, per_writer: int) -> float:
             for index in range(per_writer):
                 db.execute("INSERT INTO Vehicle ?", document(number, index))
 
-        elapsed = _in_threads(writer)
+        elapsed = in_threads(WRITERS, writer)
     return WRITERS * per_writer / elapsed
 
 
-def sqlite_inserts(directory: Path, per_writer: int) -> float:
-    import json
+def sqlite_vehicle_inserts(directory: Path, per_writer: int) -> float:
+    return sqlite_inserts(
+        directory / "bench.sqlite",
+        "CREATE TABLE vehicle (id INTEGER PRIMARY KEY, vin TEXT UNIQUE, doc TEXT)",
+        "INSERT INTO vehicle (vin, doc) VALUES (?, ?)",
+        lambda number, index: _vehicle_row(document(number, index)),
+        WRITERS,
+        per_writer,
+    )
 
-    path = directory / "bench.sqlite"
-    setup = sqlite3.connect(path)
-    setup.execute("PRAGMA journal_mode=WAL")
-    setup.execute("CREATE TABLE vehicle (id INTEGER PRIMARY KEY, vin TEXT UNIQUE, doc TEXT)")
-    setup.commit()
-    setup.close()
 
-    def writer(number: int) -> None:
-        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-        connection.execute("PRAGMA synchronous=FULL")
-        for index in range(per_writer):
-            doc = document(number, index)
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute(
-                "INSERT INTO vehicle (vin, doc) VALUES (?, ?)", (doc["VIN"], json.dumps(doc))
-            )
-            connection.execute("COMMIT")
-        connection.close()
-
-    return WRITERS * per_writer / _in_threads(writer)
+def _vehicle_row(doc: dict) -> tuple[str, str]:
+    return doc["VIN"], json.dumps(doc)
 
 
 def inserts(root: Path, per_writer: int) -> None:
@@ -102,7 +81,7 @@ def inserts(root: Path, per_writer: int) -> None:
     rounds: dict[str, list[float]] = {"ledgerdb (embedded)": [], "sqlite WAL FULL": []}
     for round_number in range(2):  # interleaved, so a noisy minute hits both sides
         for name, function in (
-            ("sqlite WAL FULL", sqlite_inserts),
+            ("sqlite WAL FULL", sqlite_vehicle_inserts),
             ("ledgerdb (embedded)", ledgerdb_inserts),
         ):
             directory = root / f"inserts-{name.split()[0]}-{round_number}"
@@ -186,7 +165,7 @@ def rebuild(root: Path, documents: int) -> None:
                 docs = [document(number, block * batch + i) for i in range(batch)]
                 db.execute("INSERT INTO Vehicle ?", docs)
 
-        loaded = _in_threads(writer)
+        loaded = in_threads(WRITERS, writer)
         count = WRITERS * per_writer * batch
         print(
             f"   (loaded {count:,} documents in {count // batch:,} transactions, 8 threads: "
