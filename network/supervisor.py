@@ -31,6 +31,7 @@ import ssl
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -914,7 +915,6 @@ class Supervisor:
         updated = configtx_pb2.Config()
         updated.CopyFrom(config.config)
         del updated.channel_group.groups["Application"].groups[leaving.mspid]
-        update = compute_update(channel.name, config.config, updated)
         staying = [self.member(n) for n in self.channel_members(channel) if n != leaving.name]
         signers = [self._admin(m) for m in staying]
         # The Admins policy is a MAJORITY of the orgs in the channel now, the leaving one
@@ -922,18 +922,39 @@ class Supervisor:
         # decided, and the supervisor adds the leaving org's admin signature too.
         if len(staying) < len(config.organizations("Application")) // 2 + 1:
             signers.append(self._admin(leaving))
+        await self._update_channel(
+            channel.name,
+            config,
+            updated,
+            signers,
+            f"removing {leaving.name} from {channel.name}",
+            lambda now: leaving.mspid not in now.msps.mspids,
+        )
+
+    async def _update_channel(
+        self,
+        channel_id: str,
+        config: ChannelConfig,
+        updated: configtx_pb2.Config,
+        signers: list[SoftwareSigner],
+        what: str,
+        done: Callable[[ChannelConfig], bool],
+    ) -> None:
+        """Move the channel from ``config`` to ``updated`` by a config update the
+        ``signers`` sign (as the Admins policy needs), and wait until its config block
+        is cut (``done`` says when the channel's config shows the change)."""
+        update = compute_update(channel_id, config.config, updated)
         envelope = config_update_transaction(
-            signers[0], channel.name, sign_config_update(update, signers)
+            signers[0], channel_id, sign_config_update(update, signers)
         )
         answer = await self._broadcast(envelope)
         if answer.status != common_pb2.SUCCESS:
             raise SupervisorError(
-                f"removing {leaving.name} from {channel.name}: orderer answered "
-                f"{common_pb2.Status.Name(answer.status)}: {answer.info}"
+                f"{what}: orderer answered {common_pb2.Status.Name(answer.status)}: {answer.info}"
             )
-        for _ in range(100):  # until the config block is cut
-            if leaving.mspid not in (await self._channel_config(channel.name)).msps.mspids:
-                break
+        for _ in range(100):
+            if done(await self._channel_config(channel_id)):
+                return
             await asyncio.sleep(0.1)
 
     def _start_existing(self) -> None:
@@ -957,22 +978,15 @@ class Supervisor:
             member = self.member(name)
             organization = Organization(name, member.mspid, self.home.member(name) / "msp")
             application.groups[member.mspid].CopyFrom(organization_group(organization, False))
-        update = compute_update(channel.name, config.config, updated)
-        admins = [self._admin(self.member(m)) for m in current_members]
-        envelope = config_update_transaction(
-            admins[0], channel.name, sign_config_update(update, admins)
-        )
-        answer = await self._broadcast(envelope)
-        if answer.status != common_pb2.SUCCESS:
-            raise SupervisorError(
-                f"adding {', '.join(added)} to {channel.name}: orderer answered "
-                f"{common_pb2.Status.Name(answer.status)}: {answer.info}"
-            )
         wanted = {self.member(n).mspid for n in added}
-        for _ in range(100):  # until the config block is cut
-            if wanted <= set((await self._channel_config(channel.name)).msps.mspids):
-                break
-            await asyncio.sleep(0.1)
+        await self._update_channel(
+            channel.name,
+            config,
+            updated,
+            [self._admin(self.member(m)) for m in current_members],
+            f"adding {', '.join(added)} to {channel.name}",
+            lambda now: wanted <= set(now.msps.mspids),
+        )
         joined.extend(n for n in added if n not in joined)
         self.home.save_state(self.state)
         self.progress(f"  {', '.join(added)} added to channel {channel.name} by config update")
