@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 
 from ledgerdb.client import LedgerClient
 from ledgerdb.errors import LedgerError
-from tests.support.processes import NodeProcess
+from tests.support.processes import NodeProcess, consortium
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8
@@ -90,18 +88,4 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
             assert not missing, f"{len(missing)} acknowledged documents lost: {sorted(missing)[:5]}"
     finally:
         node.stop()
-    verify = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from network.cli import main; main()",
-            "ledger",
-            "verify",
-            "--ledger",
-            str(directory / "journal"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    consortium(ROOT, "ledger", "verify", "--ledger", str(directory / "journal"))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -16,7 +14,9 @@ from fabric_protos.orderer import ab_pb2_grpc
 from ca.channelconfig import ChannelConfig
 from tests.integration.test_orderer import assert_chain_verifies, envelopes_in
 from tests.support.orderer import CHANNEL, OrdererFixture, transaction
+from tests.support.processes import consortium
 
+ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 6
 STREAMS = 4
 
@@ -79,18 +79,5 @@ async def test_kill_minus_nine_under_load_loses_nothing(tmp_path: Path) -> None:
     finally:
         fixture.stop()
 
-    verify = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from network.cli import main; main()",
-            "ledger",
-            "verify",
-            "--ledger",
-            str(fixture.data_dir / "channels" / CHANNEL / "blocks"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    blocks = fixture.data_dir / "channels" / CHANNEL / "blocks"
+    consortium(ROOT, "ledger", "verify", "--ledger", str(blocks))

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,21 +15,9 @@ import pytest
 
 from network.controlplane.client import Client
 from tests.support.fabric_network import free_port
+from tests.support.processes import consortium
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def consortium(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-c", "from network.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def _query(plane: Client, statement: str, *parameters: str) -> list[dict]:

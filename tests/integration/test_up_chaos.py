@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from network.gateway_client import GatewayClient, GatewayClientError
-from tests.integration.test_up import consortium, spec_with_free_ports
+from tests.integration.test_up import spec_with_free_ports
+from tests.support.processes import consortium
 
 VICTIMS = ["orderer-orderer0", "peer-org1-peer0", "peer-org2-peer0", "chaincode-basic"]
 CHANNEL = "mychannel"

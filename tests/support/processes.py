@@ -12,6 +12,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
+
+
+def consortium(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one ``consortium`` command to its end, as a user types it; with ``check`` a
+    non-zero exit fails the test with what the command printed."""
+    result = subprocess.run(
+        [*CONSORTIUM, *args], cwd=cwd, capture_output=True, text=True, timeout=180
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
 
 class NodeProcess:
     """A child process whose output is collected, so tests can wait for a line in it."""
@@ -21,7 +34,7 @@ class NodeProcess:
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from network.cli import main; main()", *self.args],
+            [*CONSORTIUM, *self.args],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
