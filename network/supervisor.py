@@ -766,26 +766,31 @@ class Supervisor:
         network_id = self.state.get("network_id")
         if not network_id:
             return
-        member_ids = {row["Name"]: row["Id"] for row in self._live_members(network_id)}
         node_ids = self.state.setdefault("node_ids", {})
-        for member in self.members:
+        removed = set(self.state.get("removed", []))
+        unregistered = [
+            (member, f"peer-{member.name}-{peer.name}")
+            for member in self.members
+            if member.name not in removed
+            for peer in member.peers
+            if f"peer-{member.name}-{peer.name}" not in node_ids
+        ]
+        if unregistered:  # asked only then: reconcile runs this every pass
+            member_ids = {row["Name"]: row["Id"] for row in self._live_members(network_id)}
+        for member, name in unregistered:
             if member.name not in member_ids:
                 continue  # voted out: the control plane deleted its nodes
-            for peer in member.peers:
-                name = f"peer-{member.name}-{peer.name}"
-                if name in node_ids:
-                    continue
-                created = self._client(member.account).call(
-                    "POST",
-                    f"/networks/{network_id}/nodes",
-                    {
-                        "ClientRequestToken": str(uuid.uuid4()),
-                        "MemberId": member_ids[member.name],
-                        "NodeConfiguration": {"InstanceType": NODE_INSTANCE_TYPE},
-                    },
-                )
-                node_ids[name] = created["NodeId"]
-                self.home.save_state(self.state)
+            created = self._client(member.account).call(
+                "POST",
+                f"/networks/{network_id}/nodes",
+                {
+                    "ClientRequestToken": str(uuid.uuid4()),
+                    "MemberId": member_ids[member.name],
+                    "NodeConfiguration": {"InstanceType": NODE_INSTANCE_TYPE},
+                },
+            )
+            node_ids[name] = created["NodeId"]
+            self.home.save_state(self.state)
         self.report_nodes()
 
     def _live_members(self, network_id: str) -> list[dict[str, Any]]:
