@@ -62,8 +62,13 @@ INVITATION=$(as_account 333333333333 consortium invitation list -o json |
 as_account 333333333333 consortium member create --network "$NETWORK_ID" \
   --invitation "$INVITATION" --name org3 --admin-password "Aa1$(date +%s)x"
 
-step "reconcile: org3's CA and peer start, a config update signed by org1's and org2's admins adds Org3MSP to the channel"
+step "reconcile: org3's CA and peer start; joining the network opens no channel to it"
 consortium reconcile "$SPEC" --home "$HOME_DIR"
+consortium query basic ReadAsset asset1 --member org3 --channel mychannel --home "$HOME_DIR" ||
+  echo "(refused, as it should be: org3 is in no channel yet)"
+
+step "the channel's admins add org3: a config update signed by org1's and org2's admins adds Org3MSP to mychannel"
+consortium channel add-member mychannel org3 --home "$HOME_DIR"
 
 step "org3 transacts on the channel; org1 reads what org3 wrote"
 consortium invoke basic CreateAsset asset9 green 3 Org3 900 --member org3 --home "$HOME_DIR"

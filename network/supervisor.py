@@ -56,7 +56,8 @@ from network.gateway_client import GatewayClient, GatewayClientError
 from network.processes import CONSORTIUM, NodeProcess
 from network.spec import Events, Member, NetworkSpec, Node
 from ordering.configtx import Organization, genesis_block, load_profile, organization_group
-from ordering.configupdate import compute_update, config_update_transaction, sign_config_update
+from ordering.configupdate import compute_update, config_update_transaction, sign_as_needed
+from ordering.errors import ConfigError
 from peers.channel import OrdererEndpoint
 from proto.blocksign import last_config_index
 from proto.seek import build_seek_envelope
@@ -64,6 +65,7 @@ from proto.seek import build_seek_envelope
 ROOT = Path(__file__).resolve().parents[1]
 NODE_INSTANCE_TYPE = "bc.t3.small"  # what a local peer "is", to the control plane
 SAMPLES = ROOT / "chaincode" / "samples"
+CONFIG_BLOCK_POLLS = 300  # 0.1 s apart: how long a config update may take to show
 
 
 def _free_port() -> int:
@@ -146,9 +148,21 @@ class Supervisor:
         return next(m for m in self.members if m.name == name)
 
     def channel_members(self, channel) -> list[str]:
-        removed = set(self.state.get("removed", []))
+        """The spec's members of ``channel`` plus those added later (``channel
+        add-member``), less those removed from it or voted out of the network."""
+        gone = {
+            *self.state.get("removed", []),
+            *self.state.get("left_channels", {}).get(channel.name, []),
+        }
         later = self.state.get("joined_channels", {}).get(channel.name, [])
-        return [m for m in (*channel.members, *later) if m not in removed]
+        return [m for m in dict.fromkeys((*channel.members, *later)) if m not in gone]
+
+    def spec_channel(self, name: str):
+        for channel in self.spec.channels:
+            if channel.name == name:
+                return channel
+        known = ", ".join(c.name for c in self.spec.channels) or "none"
+        raise SupervisorError(f"no channel named {name!r} in {self.spec.name} (channels: {known})")
 
     # -- 1. control plane --------------------------------------------------------------
 
@@ -854,9 +868,10 @@ class Supervisor:
 
     def _reconcile(self) -> list[str]:
         """Make the network run what the control plane says: start a newly voted-in
-        member's CA and peer, add its organization to every channel by a config update
-        signed by the channel's admins, join its peer, let it run the chaincodes. Every
-        step is idempotent, so a reconcile that failed half-way is finished by the next."""
+        member's CA and peer and write its connection file. Joining the network gives
+        access to no channel (as on AMB and in Fabric): a channel's admins add an
+        organization with ``channel add-member``. Every step is idempotent, so a
+        reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
         self._start_existing()
         self.report_nodes()  # a peer that died is FAILED until it runs again
@@ -871,24 +886,78 @@ class Supervisor:
         self.launch_contracts()
         self._ready("orderer-")
         self._ready("chaincode-")
-        for channel in self.spec.channels:
-            missing = [n for n in joined if n not in self.channel_members(channel)]
-            if missing:
-                asyncio.run(self._add_organizations(channel, missing))
         self._ready("peer-")
         asyncio.run(self._join_peers())
-        for chaincode in self.spec.chaincodes:
-            approved = self.state.setdefault("approved", {}).setdefault(chaincode.name, [])
-            missing = [n for n in joined if n not in approved]
-            if missing:
-                asyncio.run(self._approve_for(chaincode, missing))
-                approved.extend(missing)
-                self.home.save_state(self.state)
+        self._approve_chaincodes(joined)
         self.write_connection_files()
         self.launch_events()  # restarts the bridge (or broker) if it died
         self.events_ready()
         self.register_nodes()
         return joined
+
+    def _approve_chaincodes(self, joined: list[str]) -> None:
+        """Members that joined after ``up`` approve the definitions of the chaincodes on
+        the channels they are in (once each: the approval is in the channel's state)."""
+        for chaincode in self.spec.chaincodes:
+            channel = self.spec_channel(chaincode.channel)
+            approved = self.state.setdefault("approved", {}).setdefault(chaincode.name, [])
+            in_channel = self.channel_members(channel)
+            missing = [n for n in joined if n in in_channel and n not in approved]
+            if missing:
+                asyncio.run(self._approve_for(chaincode, missing))
+                approved.extend(missing)
+                self.home.save_state(self.state)
+
+    # -- channel membership: a channel's admins add or remove an organization -----------
+
+    def add_channel_member(self, channel_name: str, member_name: str) -> None:
+        """Add ``member_name``'s organization to a channel by a config update signed by
+        as many of the channel's admins as its Admins policy needs, join its peers and
+        let it approve the channel's chaincodes. Running it again finishes a half-done
+        one."""
+        self.state = self.home.load_state()
+        self._start_existing()
+        channel = self.spec_channel(channel_name)
+        self._known_member(member_name)
+        left = self.state.get("left_channels", {}).get(channel.name, [])
+        if member_name in left:
+            left.remove(member_name)
+        asyncio.run(self._add_organizations(channel, [member_name]))
+        asyncio.run(self._join_peers())
+        joined_later = {m["name"] for m in self.state.get("joined", [])}
+        self._approve_chaincodes([member_name] if member_name in joined_later else [])
+        self.write_connection_files()
+
+    def remove_channel_member(self, channel_name: str, member_name: str) -> None:
+        """Remove ``member_name``'s organization from a channel by a config update (the
+        reverse of ``add_channel_member``); its peers stop receiving the channel's blocks."""
+        self.state = self.home.load_state()
+        channel = self.spec_channel(channel_name)
+        member = self._known_member(member_name)
+        members = self.channel_members(channel)
+        if member_name not in members:
+            raise SupervisorError(f"member {member_name!r} is not in channel {channel.name}")
+        if members == [member_name]:
+            raise SupervisorError(
+                f"member {member_name!r} is the last member of channel {channel.name}"
+            )
+        asyncio.run(self._remove_organization(channel, member))
+        left = self.state.setdefault("left_channels", {}).setdefault(channel.name, [])
+        if member_name not in left:
+            left.append(member_name)
+        joined = self.state.get("joined_channels", {}).get(channel.name, [])
+        if member_name in joined:
+            joined.remove(member_name)
+        self.home.save_state(self.state)
+        self.write_connection_files()
+        self.progress(f"  {member_name} removed from channel {channel.name} by config update")
+
+    def _known_member(self, name: str) -> Member:
+        for member in self.members:
+            if member.name == name:
+                return member
+        known = ", ".join(m.name for m in self.members)
+        raise SupervisorError(f"no member named {name!r} runs in {self.spec.name} ({known})")
 
     def _remove_deleted_members(self) -> None:
         """A member the consortium voted out: its organization leaves every channel by a
@@ -921,12 +990,10 @@ class Supervisor:
         updated.CopyFrom(config.config)
         del updated.channel_group.groups["Application"].groups[leaving.mspid]
         staying = [self.member(n) for n in self.channel_members(channel) if n != leaving.name]
-        signers = [self._admin(m) for m in staying]
-        # The Admins policy is a MAJORITY of the orgs in the channel now, the leaving one
-        # included; when the others alone are not a majority (two orgs), the vote already
-        # decided, and the supervisor adds the leaving org's admin signature too.
-        if len(staying) < len(config.organizations("Application")) // 2 + 1:
-            signers.append(self._admin(leaving))
+        # The Admins policy counts the orgs in the channel now, the leaving one included;
+        # when the others alone are not enough (two orgs), the vote already decided, and
+        # the leaving org's admin signs too.
+        signers = [self._admin(m) for m in (*staying, leaving)]
         await self._update_channel(
             channel.name,
             config,
@@ -945,31 +1012,39 @@ class Supervisor:
         what: str,
         done: Callable[[ChannelConfig], bool],
     ) -> None:
-        """Move the channel from ``config`` to ``updated`` by a config update the
-        ``signers`` sign (as the Admins policy needs), and wait until its config block
-        is cut (``done`` says when the channel's config shows the change)."""
+        """Move the channel from ``config`` to ``updated`` by a config update signed by
+        as few of ``signers`` as its policies need, and wait until its config block is
+        cut (``done`` says when the channel's config shows the change)."""
         update = compute_update(channel_id, config.config, updated)
-        envelope = config_update_transaction(
-            signers[0], channel_id, sign_config_update(update, signers)
-        )
+        try:
+            signed = sign_as_needed(config, update, signers)
+        except ConfigError as exc:
+            raise SupervisorError(f"{what}: the admins' signatures are not enough: {exc}") from None
+        envelope = config_update_transaction(signers[0], channel_id, signed)
         answer = await self._broadcast(envelope)
         if answer.status != common_pb2.SUCCESS:
             raise SupervisorError(
                 f"{what}: orderer answered {common_pb2.Status.Name(answer.status)}: {answer.info}"
             )
-        for _ in range(100):
+        for _ in range(CONFIG_BLOCK_POLLS):
             if done(await self._channel_config(channel_id)):
                 return
             await asyncio.sleep(0.1)
+        raise SupervisorError(
+            f"{what}: the orderer accepted the config update, but no config block showing it "
+            f"was delivered within {CONFIG_BLOCK_POLLS / 10:.0f}s"
+        )
 
     def _start_existing(self) -> None:
         for process in self.all_processes():
             self.processes[process.name] = process
 
     async def _add_organizations(self, channel, added: list[str]) -> None:
-        current_members = self.channel_members(channel)
         config = await self._channel_config(channel.name)
         present = set(config.organizations("Application"))
+        current_members = [
+            n for n in self.channel_members(channel) if self.member(n).mspid in present
+        ]
         joined = self.state.setdefault("joined_channels", {}).setdefault(channel.name, [])
         joined.extend(n for n in added if self.member(n).mspid in present and n not in joined)
         added = [n for n in added if self.member(n).mspid not in present]

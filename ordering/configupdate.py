@@ -320,6 +320,25 @@ def sign_config_update(
     return envelope
 
 
+def sign_as_needed(
+    current: ChannelConfig, update: configtx_pb2.ConfigUpdate, signers: Sequence[Signer]
+) -> configtx_pb2.ConfigUpdateEnvelope:
+    """Collect signatures from ``signers`` in turn until the update passes the orderer's
+    own check (every changed element's ``mod_policy``), as admins pass a file around
+    with ``peer channel signconfigtx``: a MAJORITY policy of three orgs gets two
+    signatures, not three. Raises ``ConfigError`` if all of them are not enough."""
+    envelope = sign_config_update(update, [])
+    for signer in signers:
+        envelope.signatures.extend(sign_config_update(update, [signer]).signatures)
+        try:
+            apply_update(current, envelope)
+        except ConfigError:
+            continue
+        return envelope
+    apply_update(current, envelope)  # raises, naming what the signatures do not satisfy
+    return envelope
+
+
 def config_update_transaction(
     signer: Signer, channel_id: str, update: configtx_pb2.ConfigUpdateEnvelope
 ) -> common_pb2.Envelope:

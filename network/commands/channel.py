@@ -1,4 +1,6 @@
-"""``consortium channel``: make channel config blocks (the job of ``configtxgen``)."""
+"""``consortium channel``: make channel config blocks (the job of ``configtxgen``), and
+add or remove a running channel's organizations (Fabric's config update, signed by the
+channel's admins the way ``peer channel signconfigtx`` collects their signatures)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,20 @@ from pathlib import Path
 
 import click
 
+from network.commands.lifecycle import (
+    HOME_OPTION,
+    NETWORK_OPTION,
+    open_supervisor,
+    reconcile_lock,
+    spec_path,
+    split_spec,
+)
 from network.output import OUTPUT_OPTION, emit_record, fail
 
 
 @click.group("channel")
 def COMMAND() -> None:
-    """Channel configuration: genesis blocks from configtx-style profiles."""
+    """Channel configuration: genesis blocks, and which members a channel has."""
 
 
 @COMMAND.command("genesis")
@@ -44,3 +54,44 @@ def genesis(
         },
         output,
     )
+
+
+def _change_membership(
+    arguments: tuple[str, ...], home: Path, network: str | None, adding: bool
+) -> None:
+    from network.errors import SupervisorError
+
+    spec_file, rest = split_spec(arguments)
+    if len(rest) != 2:
+        fail("name a CHANNEL and a MEMBER (and optionally the SPEC before them)")
+    channel, member = rest
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home)
+    change = supervisor.add_channel_member if adding else supervisor.remove_channel_member
+    try:
+        with reconcile_lock(supervisor):
+            change(channel, member)
+    except SupervisorError as exc:
+        fail(str(exc))
+    click.echo(f"{member} {'is now in' if adding else 'has left'} channel {channel}")
+
+
+@COMMAND.command("add-member")
+@click.argument("arguments", metavar="[SPEC] CHANNEL MEMBER", nargs=-1, required=True)
+@HOME_OPTION
+@NETWORK_OPTION
+def add_member(arguments: tuple[str, ...], home: Path, network: str | None) -> None:
+    """Add MEMBER's organization to CHANNEL of the running network: a config update
+    signed by as many of the channel's admins as its Admins policy needs; MEMBER's peers
+    join and it approves the channel's chaincodes. A member voted into the network is in
+    no channel until this runs."""
+    _change_membership(arguments, home, network, adding=True)
+
+
+@COMMAND.command("remove-member")
+@click.argument("arguments", metavar="[SPEC] CHANNEL MEMBER", nargs=-1, required=True)
+@HOME_OPTION
+@NETWORK_OPTION
+def remove_member(arguments: tuple[str, ...], home: Path, network: str | None) -> None:
+    """Remove MEMBER's organization from CHANNEL of the running network (a config update
+    signed by the channel's admins); its peers get no more of the channel's blocks."""
+    _change_membership(arguments, home, network, adding=False)

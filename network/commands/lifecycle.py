@@ -34,7 +34,7 @@ NETWORK_OPTION = click.option(
 RECONCILER = "reconciler"
 
 
-def _supervisor(spec_file: Path, home: Path, quiet: bool = False):
+def open_supervisor(spec_file: Path, home: Path, quiet: bool = False):
     from network.spec import SpecError, load_spec
     from network.supervisor import Home, Supervisor
 
@@ -46,7 +46,7 @@ def _supervisor(spec_file: Path, home: Path, quiet: bool = False):
     return Supervisor(spec, Home(home / spec.name), progress)
 
 
-def _spec(spec_file: Path | None, home: Path, network: str | None) -> Path:
+def spec_path(spec_file: Path | None, home: Path, network: str | None) -> Path:
     """SPEC as given, else the one ``up`` recorded for the network (``consortium status``
     works without naming a file, as on Fabric's test network)."""
     from network.locate import NetworkNotFound, recorded_spec
@@ -59,7 +59,7 @@ def _spec(spec_file: Path | None, home: Path, network: str | None) -> Path:
         fail(str(exc))
 
 
-def _split_spec(arguments: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
+def split_spec(arguments: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
     """A leading argument that is a file is the SPEC; the rest are the command's own."""
     if arguments and Path(arguments[0]).is_file():
         return Path(arguments[0]), arguments[1:]
@@ -67,7 +67,7 @@ def _split_spec(arguments: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...
 
 
 @contextmanager
-def _reconcile_lock(supervisor) -> Iterator[None]:
+def reconcile_lock(supervisor) -> Iterator[None]:
     """One reconcile (or ``up``) at a time per network: the watcher ``up`` starts and a
     ``consortium reconcile`` typed by hand must not both add the same member."""
     folder = supervisor.home.root
@@ -124,14 +124,14 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     from network.locate import SPEC_KEY
     from network.spec import ports_in_use
 
-    supervisor = _supervisor(spec_file, home, quiet=output == "json")
+    supervisor = open_supervisor(spec_file, home, quiet=output == "json")
     if not supervisor.home.state_file().exists():
         busy = ports_in_use(supervisor.spec)
         if busy:
             what, host, port, line = busy[0]
             fail(f"{spec_file}:{line}: {what}: port {host}:{port} is already in use")
     try:
-        with _reconcile_lock(supervisor):
+        with reconcile_lock(supervisor):
             nodes = supervisor.up()
     except SupervisorError as exc:
         fail(str(exc))
@@ -154,7 +154,7 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
 @click.option("--purge", is_flag=True, help="Also delete the network's folder (all its data).")
 def down(spec_file: Path | None, home: Path, network: str | None, purge: bool) -> None:
     """Stop every node of the network (gracefully); --purge deletes its data too."""
-    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
     _stop_reconciler(supervisor)  # first, or it would restart what down stops
     stopped = supervisor.down(purge=purge)
     click.echo(f"stopped {len(stopped)} node(s)" + (", data deleted" if purge else ""))
@@ -169,7 +169,7 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
     """Nodes (alive, listening), block heights per channel, members and open proposals."""
     from network.status import network_status
 
-    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
     report = network_status(supervisor)
     nodes = report.pop("nodes")
     if output == "json":
@@ -213,10 +213,10 @@ def _yes_no(node) -> str:
 @OUTPUT_OPTION
 def connection(arguments: tuple[str, ...], home: Path, network: str | None, output: str) -> None:
     """Print MEMBER's connection file (gateway endpoint, TLS root, identities)."""
-    spec_file, rest = _split_spec(arguments)
+    spec_file, rest = split_spec(arguments)
     if len(rest) != 1:
         fail("name one MEMBER (and optionally the SPEC before it)")
-    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
     path = supervisor.home.root / "connection" / f"{rest[0]}.json"
     if not path.exists():
         fail(f"no connection file for member {rest[0]!r}; is the network up?")
@@ -252,11 +252,11 @@ def logs(
     """The last lines of NODE's log (or of every node's, each prefixed with its name)."""
     import time
 
-    spec_file, rest = _split_spec(arguments)
+    spec_file, rest = split_spec(arguments)
     if len(rest) > 1:
         fail("name at most one NODE (and optionally the SPEC before it)")
     node = rest[0] if rest else None
-    supervisor = _supervisor(_spec(spec_file, home, network), home, quiet=True)
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
     folder = supervisor.home.root / "logs"
     files = sorted(folder.glob("*.log")) if folder.exists() else []
     if node is not None:
@@ -290,15 +290,15 @@ def reconcile(
     spec_file: Path | None, home: Path, network: str | None, watch: bool, interval: float
 ) -> None:
     """Make the network run what the control plane has: a member voted in after `up` gets
-    its CA and peer and joins every channel, a member voted out leaves, a node that died
-    is restarted."""
+    its CA and peer (it joins no channel until `channel add-member`), a member voted out
+    leaves, a node that died is restarted."""
     from network.errors import SupervisorError
 
-    supervisor = _supervisor(_spec(spec_file, home, network), home)
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home)
     if watch:
         _watch(supervisor, interval)
     try:
-        with _reconcile_lock(supervisor):
+        with reconcile_lock(supervisor):
             joined = supervisor.reconcile()
     except SupervisorError as exc:
         fail(str(exc))
@@ -326,7 +326,7 @@ def _watch(supervisor, interval: float) -> None:
         lines.clear()
         before = _pids(supervisor)
         try:
-            with _reconcile_lock(supervisor):
+            with reconcile_lock(supervisor):
                 joined = supervisor.reconcile()
         except SupervisorError as exc:
             click.echo(f"{time.strftime('%H:%M:%S')} error: {exc}", err=True)

@@ -187,6 +187,27 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert status["nodes"] == {}  # what had started was stopped
 
 
+def _assert_closed_to_org3(tmp_path: Path, channel: str) -> None:
+    """Org3 can neither read the channel through its own peer nor transact on it through
+    org1's gateway."""
+    read = consortium(
+        tmp_path,
+        "query",
+        "basic",
+        "ReadAsset",
+        "secret",
+        "--member",
+        "org3",
+        "--channel",
+        channel,
+        check=False,
+    )
+    assert read.returncode != 0, read.stdout
+    assert "Org1" not in read.stdout
+    refused = asyncio.run(_submit_as_org3_through_org1(tmp_path))
+    assert "Org3MSP" in refused or "access denied" in refused, refused
+
+
 async def _submit_as_org3_through_org1(tmp_path: Path) -> str:
     """Org3's user, still holding its keys, tries org1's gateway; the refusal text."""
     from ca.msp import load_signing_identity
@@ -256,8 +277,30 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
             },
         )
 
+        consortium(
+            tmp_path,
+            "invoke",
+            "basic",
+            "CreateAsset",
+            "secret",
+            "red",
+            "1",
+            "Org1",
+            "7",
+            "--member",
+            "org1",
+        )
         reconciled = consortium(tmp_path, "reconcile", str(spec))
         assert "org3" in reconciled.stdout
+        # Joining the network gives access to no channel (as on AMB and in Fabric): org3's
+        # peer runs, but mychannel stays closed to it until the channel's admins add it.
+        _assert_closed_to_org3(tmp_path, "mychannel")
+        added = consortium(tmp_path, "channel", "add-member", "mychannel", "org3")
+        assert "org3 is now in channel mychannel" in added.stdout
+        secret = consortium(
+            tmp_path, "query", "basic", "ReadAsset", "secret", "--member", "org3", "-o", "json"
+        )
+        assert json.loads(json.loads(secret.stdout)["result"])["Owner"] == "Org1"
         created = consortium(
             tmp_path,
             "invoke",
@@ -280,6 +323,13 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         assert json.loads(json.loads(read.stdout)["result"])["Owner"] == "Org3"
         again = consortium(tmp_path, "reconcile", str(spec))  # idempotent
         assert again.returncode == 0
+
+        # The channel's admins take org3 out again, and put it back.
+        consortium(tmp_path, "channel", "remove-member", "mychannel", "org3")
+        _assert_closed_to_org3(tmp_path, "mychannel")
+        consortium(tmp_path, "channel", "add-member", "mychannel", "org3")
+        read = consortium(tmp_path, "query", "basic", "ReadAsset", "o3", "--member", "org3")
+        assert "Org3" in read.stdout
 
         # Now the consortium votes org3 out: its nodes stop, its organization leaves the
         # channel, and its identity can no longer transact through anyone's gateway.

@@ -8,7 +8,12 @@ from fabric_protos.common import configtx_pb2
 from ca.channelconfig import ChannelConfig
 from ca.msp import write_msp
 from ordering.configtx import Organization, genesis_block, load_profile, organization_group
-from ordering.configupdate import apply_update, compute_update, sign_config_update
+from ordering.configupdate import (
+    apply_update,
+    compute_update,
+    sign_as_needed,
+    sign_config_update,
+)
 from ordering.errors import ConfigError
 from tests.unit.ca.ca_pki import Org, make_org
 
@@ -57,6 +62,30 @@ def test_adding_an_org_needs_a_majority_of_application_admins(
         after.config.channel_group.groups["Orderer"]
         == channel.config.channel_group.groups["Orderer"]
     )
+
+
+def test_admins_sign_only_as_many_as_the_policy_needs(
+    channel: ChannelConfig, orgs: dict[str, Org], org3: Org, tmp_path: Path
+) -> None:
+    """Like admins passing a file around with `peer channel signconfigtx`: with three
+    orgs in the channel, a MAJORITY Admins policy takes two signatures, not three."""
+    orgs = {**orgs, "Org3MSP": org3}
+    update = compute_update("mychannel", channel.config, _with_org3(channel, org3, tmp_path))
+    three = ChannelConfig.from_config(
+        "mychannel",
+        apply_update(channel, sign_as_needed(channel, update, _admins(orgs, "Org1MSP", "Org2MSP"))),
+    )
+    without_org2 = configtx_pb2.Config()
+    without_org2.CopyFrom(three.config)
+    del without_org2.channel_group.groups["Application"].groups["Org2MSP"]
+    removal = compute_update("mychannel", three.config, without_org2)
+    everyone = _admins(orgs, "Org3MSP", "Org1MSP", "Org2MSP")
+    signed = sign_as_needed(three, removal, everyone)
+    assert len(signed.signatures) == 2
+    assert apply_update(three, signed).sequence == 2
+
+    with pytest.raises(ConfigError, match="/Channel/Application/Admins is not satisfied"):
+        sign_as_needed(three, removal, _admins(orgs, "Org3MSP"))
 
 
 def test_removing_an_org(channel: ChannelConfig, orgs: dict[str, Org]) -> None:
