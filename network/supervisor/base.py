@@ -1,0 +1,146 @@
+"""What every part of the supervisor shares: the spec, the network's folder and
+state, the processes it started, who is a member of what, and how to reach them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ca.msp import load_signing_identity
+from ca.signing import SoftwareSigner
+from network.controlplane.client import Client
+from network.errors import SupervisorError
+from network.gateway_client import GatewayClient
+from network.processes import NodeProcess
+from network.spec import Member, NetworkSpec, Node
+from network.supervisor.home import Home
+
+
+@dataclass
+class SupervisorBase:
+    """What every part shares. The parts (``nodes``, ``governance``, ``channels`` …) are
+    mixed into ``Supervisor`` and call each other through ``self``."""
+
+    spec: NetworkSpec
+    home: Home
+    progress: Any = print
+    state: dict[str, Any] = field(default_factory=dict)
+    processes: dict[str, NodeProcess] = field(default_factory=dict)
+
+    @property
+    def members(self) -> list[Member]:
+        """The spec's members plus those voted in after `up` (recorded by reconcile)."""
+        joined = [
+            Member(
+                name=m["name"],
+                account=m["account"],
+                mspid=m["mspid"],
+                ca=Node("ca", "127.0.0.1", m["ca_port"]),
+                peers=(Node("peer0", "127.0.0.1", m["peer_port"]),),
+            )
+            for m in self.state.get("joined", [])
+        ]
+        removed = set(self.state.get("removed", []))
+        return [m for m in (*self.spec.members, *joined) if m.name not in removed]
+
+    def member(self, name: str) -> Member:
+        return next(m for m in self.members if m.name == name)
+
+    def channel_members(self, channel) -> list[str]:
+        """The spec's members of ``channel`` plus those added later (``channel
+        add-member``), less those removed from it or voted out of the network."""
+        gone = {
+            *self.state.get("removed", []),
+            *self.state.get("left_channels", {}).get(channel.name, []),
+        }
+        later = self.state.get("joined_channels", {}).get(channel.name, [])
+        return [m for m in dict.fromkeys((*channel.members, *later)) if m not in gone]
+
+    def spec_channel(self, name: str):
+        for channel in self.spec.channels:
+            if channel.name == name:
+                return channel
+        known = ", ".join(c.name for c in self.spec.channels) or "none"
+        raise SupervisorError(f"no channel named {name!r} in {self.spec.name} (channels: {known})")
+
+    def _known_member(self, name: str) -> Member:
+        for member in self.members:
+            if member.name == name:
+                return member
+        known = ", ".join(m.name for m in self.members)
+        raise SupervisorError(f"no member named {name!r} runs in {self.spec.name} ({known})")
+
+    @property
+    def control_plane_url(self) -> str:
+        plane = self.spec.control_plane
+        return f"http://{plane.host}:{plane.port}"
+
+    def _client(self, account: str) -> Client:
+        return Client(self.control_plane_url, access_key_id=account)
+
+    def _start(self, name: str, command: list[str], host: str, port: int) -> None:
+        """Launch a node (unless it already runs); ``_ready`` waits for it. Nodes that do
+        not depend on each other are launched together and waited for together, so their
+        start-up times overlap."""
+        process = self.home.process(name, command, host, port)
+        self.processes[name] = process
+        if process.pid is None:
+            process.start()
+
+    def _ready(self, prefix: str) -> None:
+        for name, process in self.processes.items():
+            if name.startswith(prefix):
+                process.wait_ready()
+                self.progress(f"  {name} listening on {process.host}:{process.port}")
+
+    @staticmethod
+    def _wait_logged(process: NodeProcess, text: str, timeout: float = 30.0) -> None:
+        """Until ``text`` is in the process's log (for processes that listen nowhere)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in process.tail(200):
+                return
+            if process.pid is None:
+                raise SupervisorError(f"{process.name} exited while starting:\n{process.tail()}")
+            time.sleep(0.1)
+        raise SupervisorError(f"{process.name} did not start in {timeout:g}s:\n{process.tail()}")
+
+    def _admin(self, member: Member) -> SoftwareSigner:
+        return load_signing_identity(
+            self.home.member(member.name) / "users" / "orgadmin" / "msp", member.mspid
+        )
+
+    def _user(self, member: Member) -> SoftwareSigner:
+        return load_signing_identity(
+            self.home.member(member.name) / "users" / "user1" / "msp", member.mspid
+        )
+
+    def _peer_tls_root(self, member: str, peer: str) -> Path:
+        return self.home.member(member) / "peers" / peer / "tls" / "ca.crt"
+
+    def gateway(self, member: Member, signer: SoftwareSigner | None = None) -> GatewayClient:
+        peer = member.peers[0]
+        tls = self._peer_tls_root(member.name, peer.name).read_bytes()
+        return GatewayClient(f"{peer.host}:{peer.port}", signer or self._user(member), tls)
+
+    def all_processes(self) -> list[NodeProcess]:
+        pids = self.home.root / "pids"
+        found = []
+        for pid_file in sorted(pids.glob("*.pid")) if pids.exists() else []:
+            found.append(
+                NodeProcess(
+                    pid_file.stem,
+                    (),
+                    "",
+                    0,
+                    self.home.root / "logs" / f"{pid_file.stem}.log",
+                    pid_file,
+                )
+            )
+        return found
+
+    def _start_existing(self) -> None:
+        for process in self.all_processes():
+            self.processes[process.name] = process

@@ -1,0 +1,182 @@
+"""Channel membership changes: a config update that adds or removes an organization,
+signed by as many of the channel's admins as its policies need."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from fabric_protos.common import common_pb2, configtx_pb2
+from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
+
+from ca.channelconfig import ChannelConfig
+from ca.signing import SoftwareSigner
+from network.errors import SupervisorError
+from network.spec import Member
+from network.supervisor.base import SupervisorBase
+from network.supervisor.home import (
+    CONFIG_BLOCK_POLLS,
+)
+from ordering.configtx import Organization, organization_group
+from ordering.configupdate import compute_update, config_update_transaction, sign_as_needed
+from ordering.errors import ConfigError
+from peers.channel import OrdererEndpoint
+from proto.blocksign import last_config_index
+from proto.seek import build_seek_envelope
+
+
+class ChannelUpdates(SupervisorBase):
+    """A channel gains or loses an organization by config update."""
+
+    def add_channel_member(self, channel_name: str, member_name: str) -> None:
+        """Add ``member_name``'s organization to a channel by a config update signed by
+        as many of the channel's admins as its Admins policy needs, join its peers and
+        let it approve the channel's chaincodes. Running it again finishes a half-done
+        one."""
+        self.state = self.home.load_state()
+        self._start_existing()
+        channel = self.spec_channel(channel_name)
+        self._known_member(member_name)
+        left = self.state.get("left_channels", {}).get(channel.name, [])
+        if member_name in left:
+            left.remove(member_name)
+        asyncio.run(self._add_organizations(channel, [member_name]))
+        asyncio.run(self._join_peers())
+        joined_later = {m["name"] for m in self.state.get("joined", [])}
+        self._approve_chaincodes([member_name] if member_name in joined_later else [])
+        self.write_connection_files()
+
+    def remove_channel_member(self, channel_name: str, member_name: str) -> None:
+        """Remove ``member_name``'s organization from a channel by a config update (the
+        reverse of ``add_channel_member``); its peers stop receiving the channel's blocks."""
+        self.state = self.home.load_state()
+        channel = self.spec_channel(channel_name)
+        member = self._known_member(member_name)
+        members = self.channel_members(channel)
+        if member_name not in members:
+            raise SupervisorError(f"member {member_name!r} is not in channel {channel.name}")
+        if members == [member_name]:
+            raise SupervisorError(
+                f"member {member_name!r} is the last member of channel {channel.name}"
+            )
+        asyncio.run(self._remove_organization(channel, member))
+        left = self.state.setdefault("left_channels", {}).setdefault(channel.name, [])
+        if member_name not in left:
+            left.append(member_name)
+        joined = self.state.get("joined_channels", {}).get(channel.name, [])
+        if member_name in joined:
+            joined.remove(member_name)
+        self.home.save_state(self.state)
+        self.write_connection_files()
+        self.progress(f"  {member_name} removed from channel {channel.name} by config update")
+
+    async def _remove_organization(self, channel, leaving: Member) -> None:
+        config = await self._channel_config(channel.name)
+        if leaving.mspid not in config.organizations("Application"):
+            return  # an earlier reconcile got this far
+        updated = configtx_pb2.Config()
+        updated.CopyFrom(config.config)
+        del updated.channel_group.groups["Application"].groups[leaving.mspid]
+        staying = [self.member(n) for n in self.channel_members(channel) if n != leaving.name]
+        # The Admins policy counts the orgs in the channel now, the leaving one included;
+        # when the others alone are not enough (two orgs), the vote already decided, and
+        # the leaving org's admin signs too.
+        signers = [self._admin(m) for m in (*staying, leaving)]
+        await self._update_channel(
+            channel.name,
+            config,
+            updated,
+            signers,
+            f"removing {leaving.name} from {channel.name}",
+            lambda now: leaving.mspid not in now.msps.mspids,
+        )
+
+    async def _update_channel(
+        self,
+        channel_id: str,
+        config: ChannelConfig,
+        updated: configtx_pb2.Config,
+        signers: list[SoftwareSigner],
+        what: str,
+        done: Callable[[ChannelConfig], bool],
+    ) -> None:
+        """Move the channel from ``config`` to ``updated`` by a config update signed by
+        as few of ``signers`` as its policies need, and wait until its config block is
+        cut (``done`` says when the channel's config shows the change)."""
+        update = compute_update(channel_id, config.config, updated)
+        try:
+            signed = sign_as_needed(config, update, signers)
+        except ConfigError as exc:
+            raise SupervisorError(f"{what}: the admins' signatures are not enough: {exc}") from None
+        envelope = config_update_transaction(signers[0], channel_id, signed)
+        answer = await self._broadcast(envelope)
+        if answer.status != common_pb2.SUCCESS:
+            raise SupervisorError(
+                f"{what}: orderer answered {common_pb2.Status.Name(answer.status)}: {answer.info}"
+            )
+        for _ in range(CONFIG_BLOCK_POLLS):
+            if done(await self._channel_config(channel_id)):
+                return
+            await asyncio.sleep(0.1)
+        raise SupervisorError(
+            f"{what}: the orderer accepted the config update, but no config block showing it "
+            f"was delivered within {CONFIG_BLOCK_POLLS / 10:.0f}s"
+        )
+
+    async def _add_organizations(self, channel, added: list[str]) -> None:
+        config = await self._channel_config(channel.name)
+        present = set(config.organizations("Application"))
+        current_members = [
+            n for n in self.channel_members(channel) if self.member(n).mspid in present
+        ]
+        joined = self.state.setdefault("joined_channels", {}).setdefault(channel.name, [])
+        joined.extend(n for n in added if self.member(n).mspid in present and n not in joined)
+        added = [n for n in added if self.member(n).mspid not in present]
+        if not added:  # an earlier reconcile got this far
+            self.home.save_state(self.state)
+            return
+        updated = configtx_pb2.Config()
+        updated.CopyFrom(config.config)
+        application = updated.channel_group.groups["Application"]
+        for name in added:
+            member = self.member(name)
+            organization = Organization(name, member.mspid, self.home.member(name) / "msp")
+            application.groups[member.mspid].CopyFrom(organization_group(organization, False))
+        wanted = {self.member(n).mspid for n in added}
+        await self._update_channel(
+            channel.name,
+            config,
+            updated,
+            [self._admin(self.member(m)) for m in current_members],
+            f"adding {', '.join(added)} to {channel.name}",
+            lambda now: wanted <= set(now.msps.mspids),
+        )
+        joined.extend(n for n in added if n not in joined)
+        self.home.save_state(self.state)
+        self.progress(f"  {', '.join(added)} added to channel {channel.name} by config update")
+
+    def _orderer_channel(self):
+        orderer = self.spec.orderers[0]
+        tls = (self.home.root / "ordering" / orderer.name / "tls" / "ca.crt").read_bytes()
+        return OrdererEndpoint(f"{orderer.host}:{orderer.port}", tls).channel()
+
+    async def _broadcast(self, envelope: common_pb2.Envelope) -> ab_pb2.BroadcastResponse:
+        async with self._orderer_channel() as channel:
+            call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(iter([envelope]))
+            return await call.read()
+
+    async def _channel_config(self, channel_id: str) -> ChannelConfig:
+        reader = self._admin(self.members[0])
+        async with self._orderer_channel() as channel:
+            stub = ab_pb2_grpc.AtomicBroadcastStub(channel)
+
+            async def block(position: int | str) -> common_pb2.Block:
+                seek = build_seek_envelope(reader, channel_id, position, position, True)
+                async for response in stub.Deliver(iter([seek])):
+                    if response.WhichOneof("Type") == "block":
+                        return response.block
+                raise SupervisorError(f"channel {channel_id}: block {position} not delivered")
+
+            newest = await block("newest")
+            number = last_config_index(newest) if newest.header.number else 0
+            return ChannelConfig.from_block(await block(number))

@@ -1,0 +1,79 @@
+"""The MQTT events bridge (and a local Mosquitto) when the spec has ``events``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from network.errors import SupervisorError
+from network.processes import CONSORTIUM
+from network.spec import Events
+from network.supervisor.base import SupervisorBase
+
+
+class EventsBridge(SupervisorBase):
+    """The MQTT events bridge and a local Mosquitto, supervised like the nodes."""
+
+    def launch_events(self) -> None:
+        """A local Mosquitto (``broker: local``) and the MQTT bridge, supervised like the
+        nodes. Launched once members are enrolled, so the bridge boots while orderers and
+        peers start (it retries them until they serve); ``events_ready`` waits for it.
+        Its checkpoint lives in ``events/``, so a restart resumes where it was."""
+        events = self.spec.events
+        if events is None:
+            return
+        folder = self.home.root / "events"
+        folder.mkdir(parents=True, exist_ok=True)
+        if events.local:
+            self._start_mosquitto(events, folder)
+        self.write_connection_files()  # the bridge reads its identities from them
+        self._start_bridge(events, folder)
+
+    def events_ready(self) -> None:
+        events = self.spec.events
+        if events is None:
+            return
+        self._ready("mosquitto")
+        self._wait_logged(self.processes["mqtt-bridge"], "mqtt bridge publishing")
+        self.progress(f"  mqtt-bridge publishing to {events.broker_host}:{events.broker_port}")
+
+    def _start_mosquitto(self, events: Events, folder: Path) -> None:
+        from network.mqtt.broker import mosquitto_binary, mosquitto_config
+
+        binary = mosquitto_binary()
+        if binary is None:
+            raise SupervisorError(
+                "events: broker local needs mosquitto (deploy/install-deps.sh installs it)"
+            )
+        config = folder / "mosquitto.conf"
+        host, port = events.broker_host, events.broker_port
+        config.write_text(mosquitto_config(host, port, folder / "mosquitto"))
+        self._start("mosquitto", [binary, "-c", str(config)], host, port)
+
+    def _start_bridge(self, events: Events, folder: Path) -> None:
+        connections = self.home.root / "connection"
+        member = self.member(events.member)
+        config: dict[str, Any] = {
+            "network": self.spec.name,
+            "broker": f"{events.broker_host}:{events.broker_port}",
+            "channels": [
+                c.name for c in self.spec.channels if member.name in self.channel_members(c)
+            ],
+            "deliver": {"connection": str(connections / f"{member.name}.json")},
+            "checkpoint": str(folder / "checkpoint.json"),
+            "governance": {
+                "control_plane": self.control_plane_url,
+                "network_id": self.state.get("network_id", ""),
+            },
+        }
+        if events.ingress_member:
+            config["ingress"] = {
+                "connection": str(connections / f"{events.ingress_member}.json"),
+                "identity": events.ingress_identity,
+            }
+        path = folder / "bridge.yaml"
+        path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        command = [*CONSORTIUM, "node", "run", "mqtt-bridge", "--config", str(path)]
+        # host:port is where it publishes (it listens nowhere), shown by `up` and `status`
+        self._start("mqtt-bridge", command, events.broker_host, events.broker_port)

@@ -1,0 +1,216 @@
+"""The AMB side: the network and its members created by proposal and vote, members
+voted in later recorded, and the peers reported as the control plane's nodes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from network.errors import SupervisorError
+from network.spec import Member
+from network.supervisor.base import SupervisorBase
+from network.supervisor.home import (
+    NODE_INSTANCE_TYPE,
+    free_port,
+)
+
+
+class Governance(SupervisorBase):
+    """The AMB side: network, members, votes, node records."""
+
+    def create_network_and_members(self) -> None:
+        if self.state.get("network_id"):
+            return
+        first, *others = self.spec.members
+        policy = self.spec.voting_policy
+        passwords = self.state["passwords"]
+        created = self._client(first.account).call(
+            "POST",
+            "/networks",
+            {
+                "ClientRequestToken": str(uuid.uuid4()),
+                "Name": self.spec.name,
+                "Framework": "HYPERLEDGER_FABRIC",
+                "FrameworkVersion": "2.2",
+                "FrameworkConfiguration": {"Fabric": {"Edition": "STANDARD"}},
+                "VotingPolicy": {
+                    "ApprovalThresholdPolicy": {
+                        "ThresholdPercentage": policy.threshold_percentage,
+                        "ProposalDurationInHours": policy.proposal_duration_hours,
+                        "ThresholdComparator": policy.threshold_comparator,
+                    }
+                },
+                "MemberConfiguration": self._member_configuration(first, passwords),
+            },
+        )
+        network_id = created["NetworkId"]
+        member_ids = {first.name: created["MemberId"]}
+        self.progress(f"  network {self.spec.name} ({network_id}) created by {first.name}")
+        for member in others:
+            member_ids[member.name] = self._vote_in(network_id, member, member_ids, passwords)
+        self.state.update(network_id=network_id, member_ids=member_ids)
+        self.home.save_state(self.state)
+
+    def _member_configuration(self, member: Member, passwords: dict[str, str]) -> dict:
+        return {
+            "Name": member.name,
+            "FrameworkConfiguration": {
+                "Fabric": {"AdminUsername": "admin", "AdminPassword": passwords[member.name]}
+            },
+        }
+
+    def _vote_in(
+        self, network_id: str, member: Member, member_ids: dict[str, str], passwords: dict
+    ) -> str:
+        proposer = self.member(next(iter(member_ids)))
+        proposal = self._client(proposer.account).call(
+            "POST",
+            f"/networks/{network_id}/proposals",
+            {
+                "ClientRequestToken": str(uuid.uuid4()),
+                "MemberId": member_ids[proposer.name],
+                "Actions": {"Invitations": [{"Principal": member.account}]},
+                "Description": f"invite {member.name}",
+            },
+        )["ProposalId"]
+        base = f"/networks/{network_id}/proposals/{proposal}"
+        for voter, voter_id in member_ids.items():
+            status = self._client(self.member(voter).account).call("GET", base)["Proposal"][
+                "Status"
+            ]
+            if status != "IN_PROGRESS":
+                break
+            self._client(self.member(voter).account).call(
+                "POST", f"{base}/votes", {"VoterMemberId": voter_id, "Vote": "YES"}
+            )
+        invitations = self._client(member.account).call("GET", "/invitations")["Invitations"]
+        invitation = next(
+            i["InvitationId"]
+            for i in invitations
+            if i["NetworkSummary"]["Id"] == network_id and i["Status"] == "PENDING"
+        )
+        created = self._client(member.account).call(
+            "POST",
+            f"/networks/{network_id}/members",
+            {
+                "ClientRequestToken": str(uuid.uuid4()),
+                "InvitationId": invitation,
+                "MemberConfiguration": self._member_configuration(member, passwords),
+            },
+        )
+        self.progress(f"  {member.name} invited by proposal, voted in, member created")
+        return created["MemberId"]
+
+    def _desired(self) -> dict[str, Any]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.control_plane_url}/internal/desired", timeout=10) as r:
+            return json.loads(r.read())
+
+    def _record_new_members(self) -> list[str]:
+        """Members the control plane has that this network does not run yet."""
+        known = {m.name for m in self.members}
+        added = []
+        for row in self._desired()["Members"]:
+            if row["Status"] != "AVAILABLE" or row["Name"] in known:
+                continue
+            name = row["Name"]
+            self.state.setdefault("joined", []).append(
+                {
+                    "name": name,
+                    "account": row["Owner"],
+                    "mspid": f"{name[:1].upper()}{name[1:]}MSP",
+                    "ca_port": free_port(),
+                    "peer_port": free_port(),
+                }
+            )
+            self.state["passwords"][name] = row["AdminPassword"]
+            added.append(name)
+        self.home.save_state(self.state)
+        return added
+
+    def register_nodes(self) -> None:
+        """Each member's peers as nodes of that member in the control plane (created once
+        by the member's own account, as on AMB), then their status and endpoint reported,
+        so `aws managedblockchain list-nodes` shows what runs and where."""
+        network_id = self.state.get("network_id")
+        if not network_id:
+            return
+        node_ids = self.state.setdefault("node_ids", {})
+        removed = set(self.state.get("removed", []))
+        unregistered = [
+            (member, f"peer-{member.name}-{peer.name}")
+            for member in self.members
+            if member.name not in removed
+            for peer in member.peers
+            if f"peer-{member.name}-{peer.name}" not in node_ids
+        ]
+        if unregistered:  # asked only then: reconcile runs this every pass
+            member_ids = {row["Name"]: row["Id"] for row in self._live_members(network_id)}
+        for member, name in unregistered:
+            if member.name not in member_ids:
+                continue  # voted out: the control plane deleted its nodes
+            created = self._client(member.account).call(
+                "POST",
+                f"/networks/{network_id}/nodes",
+                {
+                    "ClientRequestToken": str(uuid.uuid4()),
+                    "MemberId": member_ids[member.name],
+                    "NodeConfiguration": {"InstanceType": NODE_INSTANCE_TYPE},
+                },
+            )
+            node_ids[name] = created["NodeId"]
+            self.home.save_state(self.state)
+        self.report_nodes()
+
+    def _live_members(self, network_id: str) -> list[dict[str, Any]]:
+        return [
+            row
+            for row in self._desired()["Members"]
+            if row["NetworkId"] == network_id and row["Status"] not in ("DELETING", "DELETED")
+        ]
+
+    def report_nodes(self) -> None:
+        """Tell the control plane which peers run (AVAILABLE, with their endpoint) and which
+        died (FAILED); only changes are sent. Reconcile reports a dead peer FAILED before
+        it restarts it, and AVAILABLE once it listens again."""
+        reported = self.state.setdefault("node_status", {})
+        removed = {f"peer-{member}-" for member in self.state.get("removed", [])}
+        for name, node_id in self.state.get("node_ids", {}).items():
+            if any(name.startswith(prefix) for prefix in removed):
+                continue  # voted out: its nodes are the control plane's to delete
+            process = self.processes.get(name) or self.home.process(name, [], "", 0)
+            status = "AVAILABLE" if process.pid is not None else "FAILED"
+            if reported.get(name) == status:
+                continue
+            body = {"Resource": "nodes", "Id": node_id, "Status": status}
+            if process.address():
+                body["Endpoint"] = process.address()
+            try:
+                self._post_internal("/internal/report", body)
+            except OSError as exc:
+                self.progress(f"  could not report {name} {status}: {exc}")
+                continue
+            reported[name] = status
+            self.home.save_state(self.state)
+            if status == "FAILED":
+                self.progress(f"  {name} died: reported FAILED")
+
+    def _post_internal(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.control_plane_url}{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as failure:  # a refusal names its reason: say it
+            raise SupervisorError(
+                f"control plane refused {path}: {failure.read().decode(errors='replace')}"
+            ) from None

@@ -1,0 +1,67 @@
+"""The network's folder (``.consortium/<network>/``) and the small things every step uses."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from network.processes import NodeProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_INSTANCE_TYPE = "bc.t3.small"  # what a local peer "is", to the control plane
+SAMPLES = ROOT / "chaincode" / "samples"
+CONFIG_BLOCK_POLLS = 300  # 0.1 s apart: how long a config update may take to show
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def new_password() -> str:
+    """An AMB-acceptable admin password: 8–32 characters with upper, lower and a digit."""
+    return "Aa1" + secrets.token_hex(8)
+
+
+@dataclass
+class Home:
+    """The network's folder and where each thing lives in it."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()  # child processes run elsewhere
+
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    def load_state(self) -> dict[str, Any]:
+        path = self.state_file()
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        path = self.state_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        temporary.chmod(0o600)
+        temporary.replace(path)
+
+    def process(self, name: str, command: list[str], host: str, port: int) -> NodeProcess:
+        return NodeProcess(
+            name,
+            tuple(command),
+            host,
+            port,
+            self.root / "logs" / f"{name}.log",
+            self.root / "pids" / f"{name}.pid",
+            ROOT,
+        )
+
+    def member(self, member: str) -> Path:
+        return self.root / "members" / member

@@ -1,0 +1,323 @@
+"""Starting the network's processes: control plane, member CAs (and enrollment), the
+ordering organization, orderers, peers, and joining them to their channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import ssl
+import uuid
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ca import certificates
+from ca.client import FabricCaClient, save_enrollment, split_chain
+from ca.issuing import Issuer, ca_name, self_signed_ca
+from ca.keystore import SoftwareCaKey
+from ca.msp import MspConfig, NodeOUs, write_msp
+from ca.signing import SoftwareSigner
+from network.gateway_client import GatewayClient
+from network.processes import CONSORTIUM
+from network.spec import Member
+from network.supervisor.base import SupervisorBase
+from network.supervisor.home import (
+    new_password,
+)
+from ordering.configtx import genesis_block, load_profile
+
+
+class Nodes(SupervisorBase):
+    """Starting (and stopping) the network's processes and joining them to channels."""
+
+    def start_control_plane(self) -> None:
+        plane = self.spec.control_plane
+        self._start(
+            "control-plane",
+            [
+                *CONSORTIUM,
+                "node",
+                "run",
+                "control-plane",
+                "--data",
+                str(self.home.root / "control-plane"),
+                "--port",
+                str(plane.port),
+            ],
+            plane.host,
+            plane.port,
+        )
+
+    def _ca_ssl(self, member: Member) -> ssl.SSLContext:
+        return ssl.create_default_context(
+            cafile=str(self.home.member(member.name) / "ca" / "tlsca-cert.pem")
+        )
+
+    def start_member_cas(self) -> None:
+        for member in self.members:
+            home = self.home.member(member.name) / "ca"
+            password = self.state["passwords"][member.name]
+            self._start(
+                f"ca-{member.name}",
+                [
+                    *CONSORTIUM,
+                    "ca",
+                    "serve",
+                    "--home",
+                    str(home),
+                    "--host",
+                    member.ca.host,
+                    "--port",
+                    str(member.ca.port),
+                    "--boot",
+                    f"admin:{password}",
+                    "--tls-hosts",
+                    member.ca.host,
+                    "--mspid",
+                    member.mspid,
+                    "--organization",
+                    member.name,
+                    "--name",
+                    f"ca-{member.name}",
+                ],
+                member.ca.host,
+                member.ca.port,
+            )
+
+    def enroll_members(self) -> None:
+        self._ready("ca-")
+        for member in self.members:
+            if not (self.home.member(member.name) / "msp").exists():
+                self._enroll_member(member, self.state["passwords"][member.name])
+
+    def _enroll_member(self, member: Member, password: str) -> None:
+        folder = self.home.member(member.name)
+        url = f"https://{member.ca.host}:{member.ca.port}"
+        client = FabricCaClient(url, member.mspid, self._ca_ssl(member))
+        bootstrap = client.enroll("admin", password)
+        registrar = bootstrap.signer
+        roots, intermediates = split_chain(bootstrap.ca_chain_pem)
+        tls_roots = (folder / "ca" / "tlsca-cert.pem").read_bytes()
+        write_msp(
+            folder / "msp",
+            MspConfig(
+                member.mspid, roots, intermediates, tls_root_certs=(tls_roots,), node_ous=NodeOUs()
+            ),
+        )
+        for user, kind in (("orgadmin", "admin"), ("user1", "client")):
+            secret = client.register(registrar, user, type=kind)
+            save_enrollment(client.enroll(user, secret), folder / "users" / user / "msp", tls=False)
+        for peer in member.peers:
+            secret = client.register(registrar, f"{peer.name}.{member.name}", type="peer")
+            enrolled = client.enroll(f"{peer.name}.{member.name}", secret)
+            save_enrollment(enrolled, folder / "peers" / peer.name / "msp", tls=False)
+            tls = client.enroll(
+                f"{peer.name}.{member.name}", secret, profile="tls", hosts=[peer.host, "localhost"]
+            )
+            save_enrollment(tls, folder / "peers" / peer.name / "tls", tls=True)
+        self.progress(f"  {member.name}: admin, user1 and {len(member.peers)} peer(s) enrolled")
+
+    def prepare_ordering_org(self) -> None:
+        folder = self.home.root / "ordering"
+        if (folder / "msp").exists():
+            return
+        root_key = SoftwareCaKey(ec.generate_private_key(ec.SECP256R1()))
+        issuer = Issuer(
+            self_signed_ca(root_key, ca_name(f"ca.{self.spec.ordering_mspid}", "ordering"), 3650),
+            root_key,
+        )
+        root_pem = certificates.to_pem(issuer.certificate)
+        write_msp(
+            folder / "msp",
+            MspConfig(self.spec.ordering_mspid, (root_pem,), tls_root_certs=(root_pem,)),
+        )
+        for orderer in self.spec.orderers:
+            key = ec.generate_private_key(ec.SECP256R1())
+            cert = issuer.issue(key.public_key(), orderer.name, ous=("orderer",))
+            signer = SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(cert), key)
+            write_msp(
+                folder / orderer.name / "msp",
+                MspConfig(self.spec.ordering_mspid, (root_pem,)),
+                signer,
+            )
+            tls_key = ec.generate_private_key(ec.SECP256R1())
+            tls_cert = issuer.issue(
+                tls_key.public_key(), orderer.name, hosts=(orderer.host, "localhost"), tls=True
+            )
+            tls = folder / orderer.name / "tls"
+            tls.mkdir(parents=True, exist_ok=True)
+            (tls / "server.crt").write_bytes(certificates.to_pem(tls_cert))
+            (tls / "server.key").write_bytes(
+                tls_key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            (tls / "server.key").chmod(0o600)
+            (tls / "ca.crt").write_bytes(root_pem)
+        self.progress(f"  ordering organization {self.spec.ordering_mspid} ready")
+
+    def _profile(self, channel) -> Path:
+        folder = self.home.root / "channels" / channel.name
+        folder.mkdir(parents=True, exist_ok=True)
+        batch = channel.batch
+        orgs = "".join(
+            f"    - Name: {m}\n      ID: {self.member(m).mspid}\n"
+            f"      MSPDir: {self.home.member(m) / 'msp'}\n"
+            for m in channel.members
+        )
+        endpoints = ", ".join(f'"{o.host}:{o.port}"' for o in self.spec.orderers)
+        text = (
+            "Orderer:\n"
+            f"  BatchTimeout: {batch.get('timeout', '2s')}\n"
+            "  BatchSize:\n"
+            f"    MaxMessageCount: {batch.get('max_message_count', 500)}\n"
+            f"    AbsoluteMaxBytes: {batch.get('absolute_max_bytes', '10 MB')}\n"
+            f"    PreferredMaxBytes: {batch.get('preferred_max_bytes', '2 MB')}\n"
+            "  Organizations:\n"
+            f"    - Name: ordering\n      ID: {self.spec.ordering_mspid}\n"
+            f"      MSPDir: {self.home.root / 'ordering' / 'msp'}\n"
+            f"      OrdererEndpoints: [{endpoints}]\n"
+            f"Application:\n  Organizations:\n{orgs}"
+        )
+        path = folder / "configtx.yaml"
+        path.write_text(text)
+        return path
+
+    def start_orderers(self) -> None:
+        for channel in self.spec.channels:
+            block_file = self.home.root / "channels" / channel.name / "genesis.block"
+            if not block_file.exists():
+                block = genesis_block(load_profile(self._profile(channel)), channel.name)
+                block_file.write_bytes(block.SerializeToString())
+        for orderer in self.spec.orderers:
+            folder = self.home.root / "ordering" / orderer.name
+            config = folder / "orderer.yaml"
+            config.write_text(
+                f"listen: {orderer.host}:{orderer.port}\n"
+                f"admin_listen: {orderer.host}:{orderer.admin_port}\n"
+                f"mspid: {self.spec.ordering_mspid}\nmsp_dir: msp\ndata_dir: data\n"
+                "tls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
+            )
+            self._start(
+                f"orderer-{orderer.name}",
+                [*CONSORTIUM, "node", "run", "orderer", "--config", str(config)],
+                orderer.host,
+                orderer.port,
+            )
+
+    def _join_orderer(self, orderer) -> None:
+        import urllib.request
+
+        context = ssl.create_default_context(
+            cafile=str(self.home.root / "ordering" / orderer.name / "tls" / "ca.crt")
+        )
+        base = f"https://{orderer.host}:{orderer.admin_port}/participation/v1/channels"
+        with urllib.request.urlopen(base, context=context, timeout=10) as response:
+            joined = {c["name"] for c in json.loads(response.read())["channels"]}
+        for channel in self.spec.channels:
+            if channel.name in joined:
+                continue
+            block = (self.home.root / "channels" / channel.name / "genesis.block").read_bytes()
+            boundary = uuid.uuid4().hex
+            body = (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="config-block"; '
+                    f'filename="genesis.block"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                ).encode()
+                + block
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            request = urllib.request.Request(
+                base,
+                data=body,
+                method="POST",
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+            with urllib.request.urlopen(request, context=context, timeout=30):
+                pass
+            self.progress(f"  {orderer.name} joined channel {channel.name}")
+
+    def start_peers(self) -> None:
+        orderer_tls = self.home.root / "ordering" / self.spec.orderers[0].name / "tls" / "ca.crt"
+        for member in self.members:
+            for peer in member.peers:
+                folder = self.home.member(member.name) / "peers" / peer.name
+                others = "".join(
+                    f"  - mspid: {other.mspid}\n    address: {p.host}:{p.port}\n"
+                    f"    tls_root: {self._peer_tls_root(other.name, p.name)}\n"
+                    for other in self.members
+                    if other.name != member.name
+                    for p in other.peers[:1]
+                )
+                orderers = "".join(
+                    f"  - address: {o.host}:{o.port}\n    tls_root: {orderer_tls}\n"
+                    for o in self.spec.orderers
+                )
+                config = folder / "peer.yaml"
+                config.write_text(
+                    f"listen: {peer.host}:{peer.port}\nmspid: {member.mspid}\nmsp_dir: msp\n"
+                    "data_dir: data\ntls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
+                    f"orderers:\n{orderers}" + (f"peers:\n{others}" if others else "")
+                )
+                self._start(
+                    f"peer-{member.name}-{peer.name}",
+                    [*CONSORTIUM, "node", "run", "peer", "--config", str(config)],
+                    peer.host,
+                    peer.port,
+                )
+
+    async def _join_peers(self) -> None:
+        for channel in self.spec.channels:
+            block = (self.home.root / "channels" / channel.name / "genesis.block").read_bytes()
+            for name in self.channel_members(channel):
+                member = self.member(name)
+                for peer in member.peers:
+                    tls = (
+                        self.home.member(name) / "peers" / peer.name / "tls" / "ca.crt"
+                    ).read_bytes()
+                    async with GatewayClient(
+                        f"{peer.host}:{peer.port}", self._admin(member), tls
+                    ) as admin:
+                        joined = await admin.propose("", "cscc", "GetChannels")
+                        if channel.name.encode() in joined.response.payload:
+                            continue
+                        await admin.propose("", "cscc", "JoinChain", block)
+                    self.progress(f"  {name}/{peer.name} joined channel {channel.name}")
+
+    def launch_first(self) -> None:
+        """What depends on nothing starts at once, so start-up times overlap."""
+        if "passwords" not in self.state:
+            self.state["passwords"] = {m.name: new_password() for m in self.spec.members}
+            self.home.save_state(self.state)
+        self.start_control_plane()
+        self.start_member_cas()
+        self.launch_contracts()
+        self._ready("control-plane")
+
+    def start_orderers_and_peers(self) -> None:
+        self.start_orderers()
+        self.start_peers()
+
+    def join_channels(self) -> None:
+        self._ready("orderer-")
+        for orderer in self.spec.orderers:
+            self._join_orderer(orderer)
+        self._ready("peer-")
+        asyncio.run(self._join_peers())
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop every node (peers and chaincodes first, the control plane last)."""
+        order = {"mqtt": 0, "peer": 0, "chaincode": 1, "orderer": 2, "ca": 3, "control": 4}
+        processes = sorted(self.all_processes(), key=lambda p: order.get(p.name.split("-")[0], 2))
+        stopped = []
+        for process in processes:
+            if process.pid is not None:
+                stopped.append(process.name)
+            process.stop()
+        if purge and self.home.root.exists():
+            shutil.rmtree(self.home.root)
+        return stopped

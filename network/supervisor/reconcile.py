@@ -1,0 +1,72 @@
+"""Reconcile: make the running network match what the control plane says."""
+
+from __future__ import annotations
+
+import asyncio
+
+from network.errors import SupervisorError
+from network.supervisor.base import SupervisorBase
+
+
+class Reconciler(SupervisorBase):
+    """Reconcile: make the running network match what the control plane says."""
+
+    def reconcile(self) -> list[str]:
+        try:
+            return self._reconcile()
+        except SupervisorError:
+            raise
+        except Exception as exc:
+            raise SupervisorError(f"reconcile: {type(exc).__name__}: {exc}") from exc
+
+    def _reconcile(self) -> list[str]:
+        """Make the network run what the control plane says: start a newly voted-in
+        member's CA and peer and write its connection file. Joining the network gives
+        access to no channel (as on AMB and in Fabric): a channel's admins add an
+        organization with ``channel add-member``. Every step is idempotent, so a
+        reconcile that failed half-way is finished by the next."""
+        self.state = self.home.load_state()
+        self._start_existing()
+        self.report_nodes()  # a peer that died is FAILED until it runs again
+        self._remove_deleted_members()
+        self._record_new_members()
+        removed = set(self.state.get("removed", []))
+        joined = [m["name"] for m in self.state.get("joined", []) if m["name"] not in removed]
+        self.start_member_cas()  # (re)starts any CA, orderer, peer or contract that died
+        self.enroll_members()
+        self.start_orderers()
+        self.start_peers()
+        self.launch_contracts()
+        self._ready("orderer-")
+        self._ready("chaincode-")
+        self._ready("peer-")
+        asyncio.run(self._join_peers())
+        self._approve_chaincodes(joined)
+        self.write_connection_files()
+        self.launch_events()  # restarts the bridge (or broker) if it died
+        self.events_ready()
+        self.register_nodes()
+        return joined
+
+    def _remove_deleted_members(self) -> None:
+        """A member the consortium voted out: its organization leaves every channel by a
+        config update, its nodes stop, its connection file goes. Its data stays."""
+        deleted = {
+            row["Name"]
+            for row in self._desired()["Members"]
+            if row["Status"] in ("DELETING", "DELETED")
+        }
+        for member in [m for m in self.members if m.name in deleted]:
+            for channel in self.spec.channels:
+                if member.name in self.channel_members(channel):
+                    asyncio.run(self._remove_organization(channel, member))
+            for process in self.all_processes():
+                if process.name == f"ca-{member.name}" or process.name.startswith(
+                    f"peer-{member.name}-"
+                ):
+                    process.stop()
+                    self.processes.pop(process.name, None)
+            (self.home.root / "connection" / f"{member.name}.json").unlink(missing_ok=True)
+            self.state.setdefault("removed", []).append(member.name)
+            self.home.save_state(self.state)
+            self.progress(f"  {member.name} removed: left the channels, nodes stopped")
