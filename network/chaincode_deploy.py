@@ -13,6 +13,7 @@ from typing import Any
 from fabric_protos.peer import collection_pb2, policy_pb2
 from fabric_protos.peer.lifecycle import lifecycle_pb2
 
+from ca.errors import CaError
 from ca.policy import from_string
 from chaincode.packaging import package_id, read_package
 from network.gateway_client import GatewayClient, GatewayClientError
@@ -29,18 +30,42 @@ class OrgAdmins:
     peers: Sequence[GatewayClient]
 
 
+DEFAULT_ENDORSEMENT = "/Channel/Application/Endorsement"
+
+
+def application_policy(text: str) -> policy_pb2.ApplicationPolicy:
+    """A chaincode's endorsement policy as Fabric's lifecycle takes it: a signature policy
+    (``AND('Org1MSP.peer', 'Org2MSP.peer')``, ``OutOf(2, …)``) or a reference to a channel
+    policy (``/Channel/Application/Endorsement``, what ``peer lifecycle`` uses when no
+    policy is given and what ``MAJORITY`` means here: the default channel's Endorsement
+    policy is a MAJORITY of the organizations' Endorsement policies). Raises ``CaError``
+    naming what does not parse."""
+    text = text.strip()
+    if text in ("", "MAJORITY"):
+        return policy_pb2.ApplicationPolicy(channel_config_policy_reference=DEFAULT_ENDORSEMENT)
+    if text.startswith("/"):
+        parts = text.strip("/").split("/")
+        if len(parts) < 3 or parts[:2] != ["Channel", "Application"] or not all(parts):
+            raise CaError(
+                f"channel policy reference {text!r} must name a policy under "
+                "/Channel/Application/, e.g. /Channel/Application/Endorsement"
+            )
+        return policy_pb2.ApplicationPolicy(channel_config_policy_reference=text)
+    return policy_pb2.ApplicationPolicy(signature_policy=from_string(text))
+
+
 @dataclass(frozen=True)
 class Definition:
     name: str
     version: str
     sequence: int
-    endorsement_policy: str  # Fabric's policy language, e.g. AND('Org1MSP.peer', ...)
+    # Fabric's policy language, e.g. AND('Org1MSP.peer', ...), or a channel policy
+    # reference (see ``application_policy``); "" is the channel's default.
+    endorsement_policy: str
     collections: collection_pb2.CollectionConfigPackage | None = None  # private data
 
     def validation_parameter(self) -> bytes:
-        return policy_pb2.ApplicationPolicy(
-            signature_policy=from_string(self.endorsement_policy)
-        ).SerializeToString()
+        return application_policy(self.endorsement_policy).SerializeToString()
 
     def fields(self) -> dict[str, Any]:
         """What approve and commit both carry (``_lifecycle`` checks they match)."""

@@ -2,7 +2,8 @@
 
 ``consortium up`` starts what a spec describes; ``consortium spec validate`` checks one
 without starting anything. Every problem is reported as ``file:line: field: what is
-wrong`` so a person can go straight to it. The shape::
+wrong`` so a person can go straight to it. Every key, with an example, is in
+``docs/spec.md``. The shape::
 
     network:
       name: supply-net
@@ -27,7 +28,7 @@ wrong`` so a person can go straight to it. The shape::
         sample: asset_transfer          # or: path: ./contracts/my_contract
         channel: mychannel
         port: 9999
-        endorsement_policy: "AND('Org1MSP.peer', 'Org2MSP.peer')"
+        endorsement_policy: "AND('Org1MSP.peer', 'Org2MSP.peer')"   # or MAJORITY, …
     events:                             # optional: the MQTT events bridge (docs/events.md)
       broker: local                     # `up` runs Mosquitto; or host:port of a broker
       port: 1883                        # the local broker's port
@@ -49,7 +50,7 @@ from typing import Any
 import yaml
 
 from ca.errors import CaError
-from ca.policy import from_string
+from network.chaincode_deploy import application_policy
 from network.mqtt.address import parse_address
 
 COMPARATORS = ("GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO")
@@ -295,7 +296,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
         chaincodes=(),
     )
     channels = _channels(reader, top.get("channels") or [], spec)
-    chaincodes = _chaincodes(reader, top.get("chaincodes") or [], channels)
+    chaincodes = _chaincodes(reader, top.get("chaincodes") or [], channels, Path(path).parent)
     spec = NetworkSpec(**{**spec.__dict__, "channels": channels, "chaincodes": chaincodes})
     if top.get("events") is not None:
         spec = NetworkSpec(
@@ -423,6 +424,7 @@ def _channels(reader: _Reader, raw: Any, spec: NetworkSpec) -> tuple[Channel, ..
             {"timeout", "max_message_count", "preferred_max_bytes", "absolute_max_bytes"},
             set(),
         )
+        _check_batch(reader, batch, (*path, "batch"))
         channels.append(
             Channel(
                 name=reader.text(channel["name"], (*path, "name"), _CHANNEL, "a channel ID"),
@@ -434,25 +436,51 @@ def _channels(reader: _Reader, raw: Any, spec: NetworkSpec) -> tuple[Channel, ..
     return tuple(channels)
 
 
-def _chaincodes(reader: _Reader, raw: Any, channels: tuple[Channel, ...]) -> tuple[Chaincode, ...]:
+def _check_batch(reader: _Reader, batch: Mapping[str, Any], path: Path_) -> None:
+    """Batch settings are read the way configtx.yaml's are, so a mistake is named here
+    rather than by the orderer when the channel is created."""
+    from ordering.configtx import parse_duration, parse_size
+    from ordering.errors import ConfigError
+
+    for key, value in batch.items():
+        where = (*path, key)
+        if key == "max_message_count":
+            reader.number(value, where, 1, 10**6)
+            continue
+        try:
+            amount = parse_duration(value, key) if key == "timeout" else parse_size(value, key)
+        except ConfigError as exc:
+            raise reader.error(where, str(exc)) from None
+        if amount <= 0:
+            raise reader.error(where, f"{value!r} must be more than 0")
+
+
+def _chaincodes(
+    reader: _Reader, raw: Any, channels: tuple[Channel, ...], spec_folder: Path
+) -> tuple[Chaincode, ...]:
     channel_names = {c.name for c in channels}
     chaincodes = []
     known = {"name", "sample", "path", "channel", "port", "endorsement_policy", "version"}
     for n, item in enumerate(reader.sequence(raw, ("chaincodes",))):
         path: Path_ = ("chaincodes", n)
-        chaincode = reader.mapping(
-            item, path, known, {"name", "channel", "port", "endorsement_policy"}
-        )
+        chaincode = reader.mapping(item, path, known, {"name", "channel", "port"})
         if ("sample" in chaincode) == ("path" in chaincode):
             raise reader.error(path, "give exactly one of sample or path")
+        if "path" in chaincode:
+            folder = spec_folder / str(chaincode["path"])
+            if not folder.is_dir():
+                raise reader.error(
+                    (*path, "path"), f"{folder} is not a folder (paths are relative to the spec)"
+                )
         if chaincode.get("sample", "asset_transfer") not in SAMPLES:
             raise reader.error(
                 (*path, "sample"), f"{chaincode['sample']!r} is not one of {', '.join(SAMPLES)}"
             )
         if chaincode["channel"] not in channel_names:
             raise reader.error((*path, "channel"), f"no channel named {chaincode['channel']!r}")
+        policy = str(chaincode.get("endorsement_policy", ""))
         try:
-            from_string(str(chaincode["endorsement_policy"]))
+            application_policy(policy)
         except CaError as exc:
             raise reader.error((*path, "endorsement_policy"), str(exc)) from None
         chaincodes.append(
@@ -460,12 +488,17 @@ def _chaincodes(reader: _Reader, raw: Any, channels: tuple[Channel, ...]) -> tup
                 name=reader.text(chaincode["name"], (*path, "name"), _NAME, "a chaincode name"),
                 channel=chaincode["channel"],
                 port=reader.number(chaincode["port"], (*path, "port"), 1, 65535),
-                endorsement_policy=str(chaincode["endorsement_policy"]),
+                endorsement_policy=policy,
                 sample=str(chaincode.get("sample", "")),
                 path=str(chaincode.get("path", "")),
                 version=str(chaincode.get("version", "1.0")),
             )
         )
+    _unique(
+        reader,
+        [(("chaincodes", n, "name"), c.name) for n, c in enumerate(chaincodes)],
+        "chaincode name",
+    )
     return tuple(chaincodes)
 
 

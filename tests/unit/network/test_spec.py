@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -82,6 +83,28 @@ def _last_line_with(text: str, needle: str) -> int:
             "not one of",
             "nothing",
         ),
+        ("timeout: 250ms", "timeout: soon", "channels[0].batch.timeout", "duration", "soon"),
+        (
+            "max_message_count: 100",
+            "max_message_count: 0",
+            "channels[0].batch.max_message_count",
+            "from 1",
+            "max_message_count",
+        ),
+        (
+            "sample: asset_transfer",
+            "path: ./no-such-contract",
+            "chaincodes[0].path",
+            "is not a folder",
+            "no-such-contract",
+        ),
+        (
+            "endorsement_policy: \"AND('Org1MSP.peer', 'Org2MSP.peer')\"",
+            "endorsement_policy: /Channel/Orderer/Admins",
+            "chaincodes[0].endorsement_policy",
+            "/Channel/Application/",
+            "/Channel/Orderer/Admins",
+        ),
     ],
 )
 def test_mistakes_name_file_line_and_field(
@@ -129,3 +152,42 @@ def test_port_in_use_is_found_and_the_cli_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"port 127.0.0.1:{port} is already in use" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_two_chaincodes_of_one_name_are_refused(tmp_path: Path) -> None:
+    start = TWO.index("  - name: basic")
+    end = TWO.index("\n\n", start)
+    second = TWO[start:end].replace("port: 9999", "port: 9998")
+    error = _error(tmp_path, TWO[:end] + "\n" + second + TWO[end:])
+    assert error.field == "chaincodes[1].name" and "used twice" in error.message
+
+
+@pytest.mark.parametrize(
+    ("policy", "reference"),
+    [
+        ("MAJORITY", "/Channel/Application/Endorsement"),
+        ("/Channel/Application/Endorsement", "/Channel/Application/Endorsement"),
+        ("/Channel/Application/Org1MSP/Endorsement", "/Channel/Application/Org1MSP/Endorsement"),
+    ],
+)
+def test_endorsement_policy_may_be_a_channel_policy(
+    tmp_path: Path, policy: str, reference: str
+) -> None:
+    from fabric_protos.peer import policy_pb2
+
+    from network.chaincode_deploy import Definition
+
+    text = TWO.replace("\"AND('Org1MSP.peer', 'Org2MSP.peer')\"", policy)
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    chaincode = load_spec(path).chaincodes[0]
+    definition = Definition(chaincode.name, "1.0", 1, chaincode.endorsement_policy)
+    parsed = policy_pb2.ApplicationPolicy.FromString(definition.validation_parameter())
+    assert parsed.channel_config_policy_reference == reference
+
+
+def test_endorsement_policy_defaults_to_the_channel_endorsement_policy(tmp_path: Path) -> None:
+    text = re.sub(r"\n    endorsement_policy: .*", "", TWO)
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    assert load_spec(path).chaincodes[0].endorsement_policy == ""
