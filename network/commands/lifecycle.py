@@ -125,21 +125,30 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     from network.spec import ports_in_use
 
     supervisor = open_supervisor(spec_file, home, quiet=output == "json")
-    if not supervisor.home.state_file().exists():
+    running = supervisor.home.state_file().exists()
+    if not running:
         busy = ports_in_use(supervisor.spec)
         if busy:
             what, host, port, line = busy[0]
             fail(f"{spec_file}:{line}: {what}: port {host}:{port} is already in use")
+    # The reconciler works from the last spec `up` applied (a copy in the network's
+    # folder): stopped now, it is started again on the edited spec if `up` succeeds, and
+    # on the previous one if it fails (what runs is still that network).
+    applied = supervisor.home.applied_spec()
+    _stop_reconciler(supervisor)
     try:
         with reconcile_lock(supervisor):
             nodes = supervisor.up()
     except SupervisorError as exc:
+        if running and applied.exists() and not no_reconcile:
+            _start_reconciler(supervisor, applied, home)
         fail(str(exc))
     state = supervisor.home.load_state()
     state[SPEC_KEY] = str(spec_file.resolve())
     supervisor.home.save_state(state)
+    supervisor.home.record_applied_spec(spec_file)
     if not no_reconcile:
-        _start_reconciler(supervisor, spec_file, home)
+        _start_reconciler(supervisor, applied, home)
     rows = [(name, f"{host}:{port}") for name, host, port in nodes]
     if output == "json":
         emit_json({"network": supervisor.spec.name, "nodes": dict(rows)})

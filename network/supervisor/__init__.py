@@ -76,7 +76,7 @@ class Supervisor(
                 self.progress(f"{step.title} …")
                 self._run_step(step.title, getattr(self, step.method))
         except SupervisorError:
-            self.down()
+            self.stop_started()
             raise
         self.progress(f"network {self.spec.name} is up in {time.monotonic() - started:.1f}s")
         return [(name, p.host, p.port) for name, p in self.processes.items()]

@@ -28,6 +28,8 @@ class SupervisorBase:
     progress: Any = print
     state: dict[str, Any] = field(default_factory=dict)
     processes: dict[str, NodeProcess] = field(default_factory=dict)
+    # what this run started (not what already ran): a failed `up` stops only these
+    started: list[str] = field(default_factory=list)
 
     @property
     def members(self) -> list[Member]:
@@ -88,6 +90,7 @@ class SupervisorBase:
         self.processes[name] = process
         if process.pid is None:
             process.start()
+            self.started.append(name)
 
     def _ready(self, prefix: str) -> None:
         for name, process in self.processes.items():
@@ -119,6 +122,11 @@ class SupervisorBase:
 
     def _peer_tls_root(self, member: str, peer: str) -> Path:
         return self.home.member(member) / "peers" / peer / "tls" / "ca.crt"
+
+    def _peer_admin(self, member: Member, peer: Node) -> GatewayClient:
+        """The member's admin, talking to one of its peers (install, join, approve)."""
+        tls = self._peer_tls_root(member.name, peer.name).read_bytes()
+        return GatewayClient(f"{peer.host}:{peer.port}", self._admin(member), tls)
 
     def gateway(self, member: Member, signer: SoftwareSigner | None = None) -> GatewayClient:
         peer = member.peers[0]

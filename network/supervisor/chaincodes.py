@@ -8,8 +8,8 @@ from pathlib import Path
 
 from chaincode.packaging import Connection, build_package
 from network.chaincode_deploy import Definition, OrgAdmins, approve, deploy, install
-from network.gateway_client import GatewayClient, GatewayClientError
-from network.spec import Member
+from network.gateway_client import GatewayClientError
+from network.spec import Member, Node
 from network.supervisor.base import SupervisorBase
 from network.supervisor.home import (
     SAMPLES,
@@ -46,30 +46,60 @@ class Chaincodes(SupervisorBase):
         self._ready("chaincode-")
         deployed = self.state.setdefault("deployed", [])
         for chaincode in self.spec.chaincodes:
+            package = self._package(chaincode)
             if chaincode.name in deployed:
+                asyncio.run(self._install_on_new_peers(chaincode, package))
                 continue
-            label = f"{chaincode.name}_{chaincode.version}"
-            connection = Connection(f"127.0.0.1:{chaincode.port}")
-            package = build_package(self._contract_directory(chaincode), label, connection)
             asyncio.run(self._lifecycle(chaincode, package))
             deployed.append(chaincode.name)
-            self.home.save_state(self.state)
+            self._record_installed(chaincode, self._channel_peers(chaincode))
             self.progress(
                 f"  chaincode {chaincode.name} {chaincode.version} committed on {chaincode.channel}"
             )
+
+    def _package(self, chaincode) -> bytes:
+        label = f"{chaincode.name}_{chaincode.version}"
+        connection = Connection(f"127.0.0.1:{chaincode.port}")
+        return build_package(self._contract_directory(chaincode), label, connection)
+
+    def _channel_peers(self, chaincode) -> list[tuple[Member, Node]]:
+        channel = self.spec_channel(chaincode.channel)
+        return [
+            (member, peer)
+            for member in map(self.member, self.channel_members(channel))
+            for peer in member.peers
+        ]
+
+    def _record_installed(self, chaincode, peers: list[tuple[Member, Node]]) -> None:
+        installed = self.state.setdefault("installed", {}).setdefault(chaincode.name, [])
+        installed.extend(
+            name
+            for name in (f"peer-{member.name}-{peer.name}" for member, peer in peers)
+            if name not in installed
+        )
+        self.home.save_state(self.state)
+
+    async def _install_on_new_peers(self, chaincode, package: bytes) -> None:
+        """A peer added to a running member gets the package its organization approved,
+        so it can endorse (the definition on the channel already names the package)."""
+        installed = set(self.state.get("installed", {}).get(chaincode.name, []))
+        new = [
+            (member, peer)
+            for member, peer in self._channel_peers(chaincode)
+            if f"peer-{member.name}-{peer.name}" not in installed
+        ]
+        for member, peer in new:
+            async with self._peer_admin(member, peer) as admin:
+                await install(admin, package)
+            self.progress(f"  {member.name}/{peer.name} has chaincode {chaincode.name}")
+        if new:
+            self._record_installed(chaincode, new)
 
     async def _lifecycle(self, chaincode, package: bytes) -> None:
         channel = next(c for c in self.spec.channels if c.name == chaincode.channel)
         members = [self.member(m) for m in channel.members]
         clients = {
-            member.name: [
-                GatewayClient(
-                    f"{peer.host}:{peer.port}",
-                    self._admin(member),
-                    self._peer_tls_root(member.name, peer.name).read_bytes(),
-                )
-                for peer in member.peers
-            ]
+            member.name: [self._peer_admin(member, peer) for peer in member.peers]
             for member in members
         }
         try:

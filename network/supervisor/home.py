@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from network.processes import NodeProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +64,24 @@ class Home:
             self.root / "pids" / f"{name}.pid",
             ROOT,
         )
+
+    def applied_spec(self) -> Path:
+        """The copy of the last spec ``up`` applied, which the reconciler works from: an
+        edited spec file that ``up`` refused must not become the network's target."""
+        return self.root / "applied-spec.yaml"
+
+    def record_applied_spec(self, spec_file: Path) -> None:
+        """Copy ``spec_file`` with its chaincode paths made absolute (they are relative
+        to the file it was written in)."""
+        data = yaml.safe_load(spec_file.read_text())
+        for chaincode in data.get("chaincodes") or []:
+            if isinstance(chaincode, dict) and "path" in chaincode:
+                chaincode["path"] = str((spec_file.parent / str(chaincode["path"])).resolve())
+        header = f"# the spec `consortium up` last applied, from {spec_file.resolve()}\n"
+        target = self.applied_spec()
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(header + yaml.safe_dump(data, sort_keys=False))
+        temporary.replace(target)
 
     def member(self, member: str) -> Path:
         return self.root / "members" / member

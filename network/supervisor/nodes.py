@@ -19,9 +19,8 @@ from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import SoftwareCaKey
 from ca.msp import MspConfig, NodeOUs, write_msp
 from ca.signing import SoftwareSigner
-from network.gateway_client import GatewayClient
 from network.processes import CONSORTIUM
-from network.spec import Member
+from network.spec import Member, Node
 from network.supervisor.base import SupervisorBase
 from network.supervisor.home import (
     new_password,
@@ -87,15 +86,34 @@ class Nodes(SupervisorBase):
             )
 
     def enroll_members(self) -> None:
+        """Each member's admin, user and peers, once; a peer added to the spec later is
+        enrolled on the next ``up`` (or reconcile)."""
         self._ready("ca-")
         for member in self.members:
+            password = self.state["passwords"][member.name]
             if not (self.home.member(member.name) / "msp").exists():
-                self._enroll_member(member, self.state["passwords"][member.name])
+                self._enroll_member(member, password)
+                continue
+            new_peers = [
+                peer
+                for peer in member.peers
+                if not (self.home.member(member.name) / "peers" / peer.name / "msp").exists()
+            ]
+            if new_peers:
+                client = self._ca_client(member)
+                registrar = client.enroll("admin", password).signer
+                for peer in new_peers:
+                    self._enroll_peer(client, registrar, member, peer)
+                names = ", ".join(p.name for p in new_peers)
+                self.progress(f"  {member.name}: new peer(s) {names} enrolled")
+
+    def _ca_client(self, member: Member) -> FabricCaClient:
+        url = f"https://{member.ca.host}:{member.ca.port}"
+        return FabricCaClient(url, member.mspid, self._ca_ssl(member))
 
     def _enroll_member(self, member: Member, password: str) -> None:
         folder = self.home.member(member.name)
-        url = f"https://{member.ca.host}:{member.ca.port}"
-        client = FabricCaClient(url, member.mspid, self._ca_ssl(member))
+        client = self._ca_client(member)
         bootstrap = client.enroll("admin", password)
         registrar = bootstrap.signer
         roots, intermediates = split_chain(bootstrap.ca_chain_pem)
@@ -110,14 +128,19 @@ class Nodes(SupervisorBase):
             secret = client.register(registrar, user, type=kind)
             save_enrollment(client.enroll(user, secret), folder / "users" / user / "msp", tls=False)
         for peer in member.peers:
-            secret = client.register(registrar, f"{peer.name}.{member.name}", type="peer")
-            enrolled = client.enroll(f"{peer.name}.{member.name}", secret)
-            save_enrollment(enrolled, folder / "peers" / peer.name / "msp", tls=False)
-            tls = client.enroll(
-                f"{peer.name}.{member.name}", secret, profile="tls", hosts=[peer.host, "localhost"]
-            )
-            save_enrollment(tls, folder / "peers" / peer.name / "tls", tls=True)
+            self._enroll_peer(client, registrar, member, peer)
         self.progress(f"  {member.name}: admin, user1 and {len(member.peers)} peer(s) enrolled")
+
+    def _enroll_peer(
+        self, client: FabricCaClient, registrar: SoftwareSigner, member: Member, peer: Node
+    ) -> None:
+        """A peer's signing identity (``peer`` NodeOU) and its TLS server certificate."""
+        folder = self.home.member(member.name) / "peers" / peer.name
+        enrollment_id = f"{peer.name}.{member.name}"
+        secret = client.register(registrar, enrollment_id, type="peer")
+        save_enrollment(client.enroll(enrollment_id, secret), folder / "msp", tls=False)
+        tls = client.enroll(enrollment_id, secret, profile="tls", hosts=[peer.host, "localhost"])
+        save_enrollment(tls, folder / "tls", tls=True)
 
     def prepare_ordering_org(self) -> None:
         folder = self.home.root / "ordering"
@@ -276,12 +299,7 @@ class Nodes(SupervisorBase):
             for name in self.channel_members(channel):
                 member = self.member(name)
                 for peer in member.peers:
-                    tls = (
-                        self.home.member(name) / "peers" / peer.name / "tls" / "ca.crt"
-                    ).read_bytes()
-                    async with GatewayClient(
-                        f"{peer.host}:{peer.port}", self._admin(member), tls
-                    ) as admin:
+                    async with self._peer_admin(member, peer) as admin:
                         joined = await admin.propose("", "cscc", "GetChannels")
                         if channel.name.encode() in joined.response.payload:
                             continue
@@ -308,6 +326,13 @@ class Nodes(SupervisorBase):
             self._join_orderer(orderer)
         self._ready("peer-")
         asyncio.run(self._join_peers())
+
+    def stop_started(self) -> None:
+        """Stop what this run started, newest first; nodes that already ran keep running
+        (a failed ``up`` on a running network must not take the network down)."""
+        for name in reversed(self.started):
+            self.processes.pop(name).stop()
+        self.started.clear()
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop every node (peers and chaincodes first, the control plane last)."""
