@@ -108,27 +108,68 @@ class Governance(SupervisorBase):
         with urllib.request.urlopen(f"{self.control_plane_url}/internal/desired", timeout=10) as r:
             return json.loads(r.read())
 
+    def _network_members(self) -> list[dict[str, Any]]:
+        """The control plane's member records of this network (every status)."""
+        network_id = self.state.get("network_id")
+        return [row for row in self._desired()["Members"] if row["NetworkId"] == network_id]
+
     def _record_new_members(self) -> list[str]:
-        """Members the control plane has that this network does not run yet."""
-        known = {m.name for m in self.members}
+        """Members the control plane has that this network does not run yet. A member is
+        known by its id: a company voted out and invited back under its old name is a new
+        member (a new CA, new identities), so its old files are set aside first."""
+        ids = self.state.setdefault("member_ids", {})
+        running = {m.name for m in self.members}
+        spec_names = {m.name for m in self.spec.members}
         added = []
-        for row in self._desired()["Members"]:
-            if row["Status"] != "AVAILABLE" or row["Name"] in known:
+        for row in self._network_members():
+            name, member_id = row["Name"], row["Id"]
+            if row["Status"] != "AVAILABLE" or ids.get(name) == member_id:
                 continue
-            name = row["Name"]
-            self.state.setdefault("joined", []).append(
-                {
-                    "name": name,
-                    "account": row["Owner"],
-                    "mspid": f"{name[:1].upper()}{name[1:]}MSP",
-                    "ca_port": free_port(),
-                    "peer_port": free_port(),
-                }
-            )
+            if name in running:  # a state file older than member ids
+                ids.setdefault(name, member_id)
+                continue
+            if name in self.state.get("removed", []):
+                self._set_aside(name)
+            if name not in spec_names:
+                self.state.setdefault("joined", []).append(
+                    {
+                        "name": name,
+                        "account": row["Owner"],
+                        "mspid": f"{name[:1].upper()}{name[1:]}MSP",
+                        "ca_port": free_port(),
+                        "peer_port": free_port(),
+                    }
+                )
+            ids[name] = member_id
             self.state["passwords"][name] = row["AdminPassword"]
             added.append(name)
         self.home.save_state(self.state)
         return added
+
+    def _set_aside(self, name: str) -> None:
+        """Forget a voted-out member before its name comes back: its folder is kept as
+        ``members/<name>.removed-<n>`` and every record of it leaves the state."""
+        folder = self.home.member(name)
+        if folder.exists():
+            n = 1
+            while folder.with_name(f"{name}.removed-{n}").exists():
+                n += 1
+            folder.rename(folder.with_name(f"{name}.removed-{n}"))
+        state = self.state
+        state["removed"] = [n for n in state.get("removed", []) if n != name]
+        state["joined"] = [m for m in state.get("joined", []) if m["name"] != name]
+        for listing in ("approved", "joined_channels", "left_channels"):
+            for names in state.get(listing, {}).values():
+                while name in names:
+                    names.remove(name)
+        prefix = f"peer-{name}-"
+        for nodes in ("node_ids", "node_status"):
+            state[nodes] = {
+                k: v for k, v in state.get(nodes, {}).items() if not k.startswith(prefix)
+            }
+        for chaincode, peers in state.get("installed", {}).items():
+            state["installed"][chaincode] = [p for p in peers if not p.startswith(prefix)]
+        self.progress(f"  {name} was voted out before: its old files are set aside")
 
     def register_nodes(self) -> None:
         """Each member's peers as nodes of that member in the control plane (created once

@@ -51,12 +51,17 @@ class Reconciler(SupervisorBase):
     def _remove_deleted_members(self) -> None:
         """A member the consortium voted out: its organization leaves every channel by a
         config update, its nodes stop, its connection file goes. Its data stays."""
-        deleted = {
-            row["Name"]
-            for row in self._desired()["Members"]
-            if row["Status"] in ("DELETING", "DELETED")
-        }
-        for member in [m for m in self.members if m.name in deleted]:
+        rows = self._network_members()
+        gone = {row["Id"] for row in rows if row["Status"] in ("DELETING", "DELETED")}
+        here = {row["Name"] for row in rows if row["Id"] not in gone}
+        ids = self.state.get("member_ids", {})
+
+        def voted_out(member) -> bool:
+            if member.name in ids:
+                return ids[member.name] in gone
+            return member.name not in here and any(r["Name"] == member.name for r in rows)
+
+        for member in [m for m in self.members if voted_out(m)]:
             for channel in self.spec.channels:
                 if member.name in self.channel_members(channel):
                     asyncio.run(self._remove_organization(channel, member))

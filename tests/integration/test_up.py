@@ -187,6 +187,50 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert status["nodes"] == {}  # what had started was stopped
 
 
+def _invite_org3(network_id: str, org1, org2, org3, token: str) -> None:
+    """Org1 proposes inviting account 333333333333, org1 and org2 vote YES, and the
+    invited account creates its member, named org3 (as a user does it with boto3)."""
+    members = {
+        m["Name"]: m["Id"]
+        for m in org1.call("GET", f"/networks/{network_id}/members")["Members"]
+        if m["Status"] == "AVAILABLE"
+    }
+    proposal = org1.call(
+        "POST",
+        f"/networks/{network_id}/proposals",
+        {
+            "ClientRequestToken": f"invite-{token}",
+            "MemberId": members["org1"],
+            "Actions": {"Invitations": [{"Principal": "3" * 12}]},
+        },
+    )["ProposalId"]
+    for client, member in ((org1, "org1"), (org2, "org2")):
+        client.call(
+            "POST",
+            f"/networks/{network_id}/proposals/{proposal}/votes",
+            {"VoterMemberId": members[member], "Vote": "YES"},
+        )
+    invitation = next(
+        i["InvitationId"]
+        for i in org3.call("GET", "/invitations")["Invitations"]
+        if i["Status"] == "PENDING"
+    )
+    org3.call(
+        "POST",
+        f"/networks/{network_id}/members",
+        {
+            "ClientRequestToken": f"member-{token}",
+            "InvitationId": invitation,
+            "MemberConfiguration": {
+                "Name": "org3",
+                "FrameworkConfiguration": {
+                    "Fabric": {"AdminUsername": "admin", "AdminPassword": "Aa1secretpass"}
+                },
+            },
+        },
+    )
+
+
 def _assert_closed_to_org3(tmp_path: Path, channel: str) -> None:
     """Org3 can neither read the channel through its own peer nor transact on it through
     org1's gateway."""
@@ -246,50 +290,9 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
             m["Name"]: m["Id"]
             for m in org1.call("GET", f"/networks/{network_id}/members")["Members"]
         }
-        proposal = org1.call(
-            "POST",
-            f"/networks/{network_id}/proposals",
-            {
-                "ClientRequestToken": "t1",
-                "MemberId": members["org1"],
-                "Actions": {"Invitations": [{"Principal": "3" * 12}]},
-            },
-        )["ProposalId"]
-        for client, member in ((org1, "org1"), (org2, "org2")):
-            client.call(
-                "POST",
-                f"/networks/{network_id}/proposals/{proposal}/votes",
-                {"VoterMemberId": members[member], "Vote": "YES"},
-            )
-        invitation = org3.call("GET", "/invitations")["Invitations"][0]["InvitationId"]
-        org3.call(
-            "POST",
-            f"/networks/{network_id}/members",
-            {
-                "ClientRequestToken": "t2",
-                "InvitationId": invitation,
-                "MemberConfiguration": {
-                    "Name": "org3",
-                    "FrameworkConfiguration": {
-                        "Fabric": {"AdminUsername": "admin", "AdminPassword": "Aa1secretpass"}
-                    },
-                },
-            },
-        )
-
-        consortium(
-            tmp_path,
-            "invoke",
-            "basic",
-            "CreateAsset",
-            "secret",
-            "red",
-            "1",
-            "Org1",
-            "7",
-            "--member",
-            "org1",
-        )
+        _invite_org3(network_id, org1, org2, org3, "first")
+        consortium(tmp_path, "invoke", "basic", "CreateAsset", "secret", "red", "1", "Org1",
+                   "7", "--member", "org1")  # fmt: skip
         reconciled = consortium(tmp_path, "reconcile", str(spec))
         assert "org3" in reconciled.stdout
         # Joining the network gives access to no channel (as on AMB and in Fabric): org3's
@@ -357,5 +360,19 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         assert not [n for n in status["nodes"] if "org3" in n]
         refused = asyncio.run(_submit_as_org3_through_org1(tmp_path))
         assert "Org3MSP" in refused
+
+        # Invited back under its old name: a new member with a new CA and peer (its old
+        # files set aside), in no channel until the channel's admins add it again.
+        _invite_org3(network_id, org1, org2, org3, "again")
+        back = consortium(tmp_path, "reconcile", str(spec))
+        assert "old files are set aside" in back.stderr + back.stdout
+        status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
+        assert status["nodes"]["peer-org3-peer0"]["state"] == "RUNNING"
+        consortium(tmp_path, "channel", "add-member", "mychannel", "org3")
+        created = consortium(
+            tmp_path, "invoke", "basic", "CreateAsset", "o4", "blue", "1", "Org3", "1",
+            "--member", "org3", "-o", "json",
+        )  # fmt: skip
+        assert json.loads(created.stdout)["status"] == "VALID"
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
