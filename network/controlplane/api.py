@@ -32,8 +32,8 @@ from network.controlplane.errors import (
     InvalidRequestException,
     ThrottlingException,
 )
+from network.controlplane.request_shapes import Int, ResourceIdString, Struct
 from network.controlplane.service import ControlPlane
-from network.controlplane.validation import Int, ResourceIdString, Struct
 
 log = logging.getLogger(__name__)
 

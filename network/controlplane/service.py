@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 from ledgerdb.block import encode
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.errors import LedgerError, OccConflict
+from network.controlplane import request_shapes as shapes
 from network.controlplane import resources as res
-from network.controlplane import validation as shapes
 from network.controlplane.clock import Clock, SystemClock
 from network.controlplane.errors import (
     AccessDeniedException,
