@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from network.controlplane import resources as res
 from network.controlplane import sigv4
 from network.controlplane.clock import ManualClock
 from network.controlplane.errors import (
@@ -227,7 +228,11 @@ class Api:
                 "/tags/{resourceArn:.+}",
                 lambda r, c: s.untag_resource(c, _arn(r), _query(r)),
             ),
-            ("GET", "/tags/{resourceArn:.+}", lambda r, c: s.list_tags(c, _arn(r))),
+            (
+                "GET",
+                "/tags/{resourceArn:.+}",
+                lambda r, c: s.list_tags_for_resource(c, _arn(r)),
+            ),
             ("POST", "/governance/query", lambda r, c: s.query(c, r["body"])),
             (
                 "GET",
@@ -237,8 +242,10 @@ class Api:
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, self._signed(handler))
-        app.router.add_get("/internal/desired", self._local(lambda r: s.desired_state()))
-        app.router.add_post("/internal/report", self._local(lambda r: s.report(r["body"])))
+        desired = self._local(lambda r: s.desired_state(res.SYSTEM))
+        app.router.add_get("/internal/desired", desired)
+        report = self._local(lambda r: s.report_status(res.SYSTEM, r["body"]))
+        app.router.add_post("/internal/report", report)
         app.router.add_post("/internal/clock", self._local(self._advance_clock))
         app.router.add_get("/internal/events", self._local(self._events))
         app.router.add_get("/ping", self._ping)
