@@ -130,3 +130,10 @@ class Mutation(Operation):
 
     def queue(self, ids: Sequence[str]) -> str | None:
         return None if self.queue_by is None else ids[self.path_ids.index(self.queue_by)]
+
+
+@dataclass(frozen=True)
+class NetworkMutation(Mutation):
+    """A change inside one network: it waits for the network's other changes."""
+
+    queue_by: str | None = "networkId"

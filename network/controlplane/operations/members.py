@@ -18,7 +18,7 @@ from network.controlplane.errors import (
     ResourceLimitExceededException,
     ResourceNotFoundException,
 )
-from network.controlplane.operations.base import Call, Mutation, Read
+from network.controlplane.operations.base import Call, NetworkMutation, Read
 from network.controlplane.operations.common import (
     LIVE_NODE,
     acting_member,
@@ -163,21 +163,9 @@ def stage_removal(call: Call, member: Mapping[str, Any]) -> None:
 MEMBERS = "/networks/{networkId}/members"
 MEMBER = "/networks/{networkId}/members/{memberId}"
 OPERATIONS = (
-    Mutation(
-        "CreateMember",
-        f"POST {MEMBERS}",
-        create_member,
-        shapes.CreateMemberInput,
-        queue_by="networkId",
-    ),
+    NetworkMutation("CreateMember", f"POST {MEMBERS}", create_member, shapes.CreateMemberInput),
     Read("ListMembers", f"GET {MEMBERS}", list_members, shapes.ListMembersInput),
     Read("GetMember", f"GET {MEMBER}", get_member),
-    Mutation(
-        "UpdateMember",
-        f"PATCH {MEMBER}",
-        update_member,
-        shapes.UpdateMemberInput,
-        queue_by="networkId",
-    ),
-    Mutation("DeleteMember", f"DELETE {MEMBER}", delete_member, queue_by="networkId"),
+    NetworkMutation("UpdateMember", f"PATCH {MEMBER}", update_member, shapes.UpdateMemberInput),
+    NetworkMutation("DeleteMember", f"DELETE {MEMBER}", delete_member),
 )

@@ -18,7 +18,7 @@ from network.controlplane.errors import (
     ResourceNotFoundException,
     ResourceNotReadyException,
 )
-from network.controlplane.operations.base import Call, Document, Mutation, Read
+from network.controlplane.operations.base import Call, Document, NetworkMutation, Read
 from network.controlplane.operations.common import (
     LIVE_NODE,
     acting_member,
@@ -146,15 +146,9 @@ def delete_node(call: Call, network_id: str, node_id: str) -> dict[str, Any]:
 NODES = "/networks/{networkId}/nodes"
 NODE = "/networks/{networkId}/nodes/{nodeId}"
 OPERATIONS = (
-    Mutation(
-        "CreateNode", f"POST {NODES}", create_node, shapes.CreateNodeInput, queue_by="networkId"
-    ),
+    NetworkMutation("CreateNode", f"POST {NODES}", create_node, shapes.CreateNodeInput),
     Read("ListNodes", f"GET {NODES}", list_nodes, shapes.ListNodesInput),
     Read("GetNode", f"GET {NODE}", get_node, shapes.NodeQueryInput),
-    Mutation(
-        "UpdateNode", f"PATCH {NODE}", update_node, shapes.UpdateNodeInput, queue_by="networkId"
-    ),
-    Mutation(
-        "DeleteNode", f"DELETE {NODE}", delete_node, shapes.NodeQueryInput, queue_by="networkId"
-    ),
+    NetworkMutation("UpdateNode", f"PATCH {NODE}", update_node, shapes.UpdateNodeInput),
+    NetworkMutation("DeleteNode", f"DELETE {NODE}", delete_node, shapes.NodeQueryInput),
 )

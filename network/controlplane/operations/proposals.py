@@ -20,7 +20,7 @@ from network.controlplane.errors import (
     InvalidRequestException,
     ResourceNotFoundException,
 )
-from network.controlplane.operations.base import Call, Document, Mutation, Read
+from network.controlplane.operations.base import Call, Document, Mutation, NetworkMutation, Read
 from network.controlplane.operations.common import (
     LIVE_MEMBER,
     acting_member,
@@ -255,12 +255,8 @@ def _cast_order(row: Mapping[str, Any]) -> tuple[str, ...]:
 PROPOSALS = "/networks/{networkId}/proposals"
 PROPOSAL = "/networks/{networkId}/proposals/{proposalId}"
 OPERATIONS = (
-    Mutation(
-        "CreateProposal",
-        f"POST {PROPOSALS}",
-        create_proposal,
-        shapes.CreateProposalInput,
-        queue_by="networkId",
+    NetworkMutation(
+        "CreateProposal", f"POST {PROPOSALS}", create_proposal, shapes.CreateProposalInput
     ),
     Read("ListProposals", f"GET {PROPOSALS}", list_proposals, shapes.PageInput),
     Read("GetProposal", f"GET {PROPOSAL}", get_proposal),
