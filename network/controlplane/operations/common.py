@@ -1,8 +1,8 @@
 """What the resources' operations share: AMB's access rules and lifecycle conventions.
 
-Every lookup raises the AMB error a caller would get from AMB for the same situation
-(not found, another account's, not AVAILABLE), so each operation states its checks in
-the order AMB makes them and the messages stay the same everywhere.
+Each lookup raises AMB's error type for its failure (not found, another account's, not
+AVAILABLE), so an operation states its checks as a few calls in order, and one failure
+reads the same whichever operation meets it.
 """
 
 from __future__ import annotations
