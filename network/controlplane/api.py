@@ -6,6 +6,10 @@ status of its exception type, the ``x-amzn-ErrorType`` header and ``{"message"}`
 which botocore turns into ``client.exceptions.<Type>``. Non-AMB routes (the supervisor's
 report, the verifiable history, the test clock) live under ``/internal`` and
 ``/proposals/{id}/history``.
+
+Each operation declares its own route (``network/controlplane/operations/``), so every
+one is served the same way; the routes written here are the REST layer's own: the test
+clock, the events feed and ``/ping``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from network.controlplane import resources as res
 from network.controlplane import sigv4
 from network.controlplane.clock import ManualClock
 from network.controlplane.errors import (
@@ -32,12 +37,13 @@ from network.controlplane.errors import (
     InvalidRequestException,
     ThrottlingException,
 )
+from network.controlplane.operations import OPERATIONS
+from network.controlplane.operations.base import Operation
+from network.controlplane.request_shapes import Int, ResourceIdString, Struct
 from network.controlplane.service import ControlPlane
-from network.controlplane.validation import Int, ResourceIdString, Struct
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request, str], Awaitable[Any]]
 MAX_BODY = 1 << 20
 
 
@@ -102,16 +108,20 @@ def _query(request: web.Request) -> dict[str, Any]:
     return found
 
 
-def _arn(request: web.Request) -> str:
-    return unquote(request.match_info["resourceArn"])
+def _path_ids(request: web.Request, operation: Operation) -> list[str]:
+    """The route's ids in order; an ARN (which holds slashes) is its operation's to check."""
+    found = []
+    for name in operation.path_ids:
+        value = request.match_info[name]
+        found.append(
+            unquote(value) if name == "resourceArn" else ResourceIdString.check(value, name)
+        )
+    return found
 
 
-def _ids(request: web.Request) -> dict[str, str]:
-    return {
-        name: ResourceIdString.check(value, name)
-        for name, value in request.match_info.items()
-        if name != "resourceArn"
-    }
+def _input(request: web.Request, operation: Operation) -> Any:
+    """AMB's model puts a POST's or PATCH's input in the body, the others' in the query."""
+    return request["body"] if operation.takes_body else _query(request)
 
 
 _EVENTS_QUERY = Struct({"after": Int(min=-1), "wait": Int(min=0, max=60)})
@@ -125,120 +135,11 @@ class Api:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._errors])
-        s = self.service
-        routes: list[tuple[str, str, Handler]] = [
-            ("POST", "/networks", lambda r, c: s.create_network(c, r["body"])),
-            ("GET", "/networks", lambda r, c: s.list_networks(c, _query(r))),
-            ("GET", "/networks/{networkId}", lambda r, c: s.get_network(c, r["ids"]["networkId"])),
-            (
-                "POST",
-                "/networks/{networkId}/members",
-                lambda r, c: s.create_member(c, r["ids"]["networkId"], r["body"]),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/members",
-                lambda r, c: s.list_members(c, r["ids"]["networkId"], _query(r)),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/members/{memberId}",
-                lambda r, c: s.get_member(c, r["ids"]["networkId"], r["ids"]["memberId"]),
-            ),
-            (
-                "PATCH",
-                "/networks/{networkId}/members/{memberId}",
-                lambda r, c: s.update_member(
-                    c, r["ids"]["networkId"], r["ids"]["memberId"], r["body"]
-                ),
-            ),
-            (
-                "DELETE",
-                "/networks/{networkId}/members/{memberId}",
-                lambda r, c: s.delete_member(c, r["ids"]["networkId"], r["ids"]["memberId"]),
-            ),
-            (
-                "POST",
-                "/networks/{networkId}/nodes",
-                lambda r, c: s.create_node(c, r["ids"]["networkId"], r["body"]),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/nodes",
-                lambda r, c: s.list_nodes(c, r["ids"]["networkId"], _query(r)),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/nodes/{nodeId}",
-                lambda r, c: s.get_node(c, r["ids"]["networkId"], r["ids"]["nodeId"], _query(r)),
-            ),
-            (
-                "PATCH",
-                "/networks/{networkId}/nodes/{nodeId}",
-                lambda r, c: s.update_node(c, r["ids"]["networkId"], r["ids"]["nodeId"], r["body"]),
-            ),
-            (
-                "DELETE",
-                "/networks/{networkId}/nodes/{nodeId}",
-                lambda r, c: s.delete_node(c, r["ids"]["networkId"], r["ids"]["nodeId"], _query(r)),
-            ),
-            (
-                "POST",
-                "/networks/{networkId}/proposals",
-                lambda r, c: s.create_proposal(c, r["ids"]["networkId"], r["body"]),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/proposals",
-                lambda r, c: s.list_proposals(c, r["ids"]["networkId"], _query(r)),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/proposals/{proposalId}",
-                lambda r, c: s.get_proposal(c, r["ids"]["networkId"], r["ids"]["proposalId"]),
-            ),
-            (
-                "POST",
-                "/networks/{networkId}/proposals/{proposalId}/votes",
-                lambda r, c: s.vote_on_proposal(
-                    c, r["ids"]["networkId"], r["ids"]["proposalId"], r["body"]
-                ),
-            ),
-            (
-                "GET",
-                "/networks/{networkId}/proposals/{proposalId}/votes",
-                lambda r, c: s.list_proposal_votes(
-                    c, r["ids"]["networkId"], r["ids"]["proposalId"], _query(r)
-                ),
-            ),
-            ("GET", "/invitations", lambda r, c: s.list_invitations(c, _query(r))),
-            (
-                "DELETE",
-                "/invitations/{invitationId}",
-                lambda r, c: s.reject_invitation(c, r["ids"]["invitationId"]),
-            ),
-            (
-                "POST",
-                "/tags/{resourceArn:.+}",
-                lambda r, c: s.tag_resource(c, _arn(r), r["body"]),
-            ),
-            (
-                "DELETE",
-                "/tags/{resourceArn:.+}",
-                lambda r, c: s.untag_resource(c, _arn(r), _query(r)),
-            ),
-            ("GET", "/tags/{resourceArn:.+}", lambda r, c: s.list_tags(c, _arn(r))),
-            ("POST", "/governance/query", lambda r, c: s.query(c, r["body"])),
-            (
-                "GET",
-                "/proposals/{proposalId}/history",
-                lambda r, c: s.history(c, r["ids"]["proposalId"]),
-            ),
-        ]
-        for method, path, handler in routes:
-            app.router.add_route(method, path, self._signed(handler))
-        app.router.add_get("/internal/desired", self._local(lambda r: s.desired_state()))
-        app.router.add_post("/internal/report", self._local(lambda r: s.report(r["body"])))
+        for operation in OPERATIONS:
+            route = self._supervisor(operation) if operation.local else self._signed(operation)
+            app.router.add_route(operation.method, operation.path, route)
+            if operation.local and operation.method == "GET":
+                app.router.add_route("HEAD", operation.path, route)  # as add_get has always
         app.router.add_post("/internal/clock", self._local(self._advance_clock))
         app.router.add_get("/internal/events", self._local(self._events))
         app.router.add_get("/ping", self._ping)
@@ -266,16 +167,25 @@ class Api:
         response.headers["x-amzn-RequestId"] = request_id
         return response
 
-    def _signed(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _signed(self, operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def route(request: web.Request) -> web.Response:
             raw = await request.read()
             caller = self.auth.caller(request, raw)  # who is asking comes before what
             self.limiter.take(caller)
             request["body"] = _json(raw)
-            request["ids"] = _ids(request)
-            return web.json_response(await handler(request, caller))
+            ids = _path_ids(request, operation)
+            answer = await self.service.perform(operation, caller, ids, _input(request, operation))
+            return web.json_response(answer)
 
         return route
+
+    def _supervisor(self, operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """The supervisor's operations act as the system account: no one signs for it."""
+        return self._local(
+            lambda request: self.service.perform(
+                operation, res.SYSTEM, (), _input(request, operation)
+            )
+        )
 
     def _local(
         self, handler: Callable[[web.Request], Awaitable[Any]]

@@ -49,3 +49,19 @@ def paginate(
 
 def by_creation(row: Mapping[str, Any]) -> tuple[str, ...]:
     return (row["CreationDate"], row.get("Id") or row.get("ProposalId") or row["InvitationId"])
+
+
+def listing(
+    key: str,
+    rows: Iterable[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    limit: int,
+    show: Callable[[Mapping[str, Any]], Any],
+    order: Callable[[Mapping[str, Any]], tuple[str, ...]] = by_creation,
+) -> dict[str, Any]:
+    """A List… answer: one page of ``rows`` under ``key``, and a NextToken if more follow."""
+    page, token = paginate(rows, order, params.get("maxResults"), params.get("nextToken"), limit)
+    answer: dict[str, Any] = {key: [show(row) for row in page]}
+    if token:
+        answer["NextToken"] = token
+    return answer

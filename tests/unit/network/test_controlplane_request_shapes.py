@@ -5,7 +5,7 @@ from __future__ import annotations
 import botocore.loaders
 import pytest
 
-from network.controlplane import validation as shapes
+from network.controlplane import request_shapes as shapes
 from network.controlplane.errors import InvalidRequestException
 
 MODEL = botocore.loaders.Loader().load_service_model("managedblockchain", "service-2")["shapes"]

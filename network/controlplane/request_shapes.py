@@ -4,8 +4,10 @@ Each shape checks a decoded JSON value and returns it cleaned (unknown members d
 query-string numbers and booleans parsed). The first violation raises
 ``InvalidRequestException`` naming the field by its path, e.g.
 ``MemberConfiguration.FrameworkConfiguration.Fabric.AdminPassword``. The constants are
-named after the model's shapes, and ``tests/unit/network/test_validation.py`` checks
-each one against botocore's copy of the model, so a constraint cannot drift.
+named after the model's shapes, and ``tests/unit/network/test_controlplane_request_shapes.py``
+checks each one against botocore's copy of the model, so a constraint cannot drift.
+("Validation" in this project means Fabric's transaction checks; these are only the
+shapes of requests.)
 """
 
 from __future__ import annotations
