@@ -28,8 +28,9 @@ def verify_block(block: Block) -> None:
     """Recompute every hash of ``block`` from its contents and compare with what it states."""
     number = block.sequence_no
     for index, entry in enumerate(block.entries):
-        _same(f"hash of entry {index}", entry.hash, entry_hash(entry.kind, entry.body), number)
-    info_hash = ion_hash(ion_value(block.transaction_info, "transactionInfo"))
+        computed = entry_hash(entry.kind, entry.body, untrusted=True)
+        _same(f"hash of entry {index}", entry.hash, computed, number)
+    info_hash = ion_hash(ion_value(block.transaction_info, "transactionInfo", untrusted=True))
     hashes = compute_hashes(
         block.address,
         block.transaction_id,

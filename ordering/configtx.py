@@ -297,6 +297,33 @@ def organization_group(org: Organization, orderer: bool) -> configtx_pb2.ConfigG
     return group
 
 
+def _set_batch(orderer: configtx_pb2.ConfigGroup, size: BatchSize, timeout: str) -> None:
+    """The Orderer group's BatchSize and BatchTimeout values (versions are left alone:
+    ``compute_update`` sets them)."""
+    batch_size = orderer_config_pb2.BatchSize(
+        max_message_count=size.max_message_count,
+        absolute_max_bytes=size.absolute_max_bytes,
+        preferred_max_bytes=size.preferred_max_bytes,
+    )
+    for name, message in (
+        ("BatchSize", batch_size),
+        ("BatchTimeout", orderer_config_pb2.BatchTimeout(timeout=timeout)),
+    ):
+        value = orderer.values[name]
+        value.value = message.SerializeToString()
+        value.mod_policy = value.mod_policy or ADMINS
+
+
+def with_batch(config: configtx_pb2.Config, size: BatchSize, timeout: str) -> configtx_pb2.Config:
+    """A copy of a channel's config with other batch settings: the target of the config
+    update that changes how a running channel cuts blocks."""
+    parse_duration(timeout, "BatchTimeout")
+    updated = configtx_pb2.Config()
+    updated.CopyFrom(config)
+    _set_batch(updated.channel_group.groups["Orderer"], size, timeout)
+    return updated
+
+
 def build_config(profile: Profile) -> configtx_pb2.Config:
     channel = configtx_pb2.ConfigGroup(mod_policy=ADMINS)
     channel.values["HashingAlgorithm"].CopyFrom(
@@ -310,19 +337,7 @@ def build_config(profile: Profile) -> configtx_pb2.Config:
 
     orderer = channel.groups["Orderer"]
     orderer.mod_policy = ADMINS
-    size = profile.batch_size
-    orderer.values["BatchSize"].CopyFrom(
-        _value(
-            orderer_config_pb2.BatchSize(
-                max_message_count=size.max_message_count,
-                absolute_max_bytes=size.absolute_max_bytes,
-                preferred_max_bytes=size.preferred_max_bytes,
-            )
-        )
-    )
-    orderer.values["BatchTimeout"].CopyFrom(
-        _value(orderer_config_pb2.BatchTimeout(timeout=profile.batch_timeout))
-    )
+    _set_batch(orderer, profile.batch_size, profile.batch_timeout)
     orderer.values["ConsensusType"].CopyFrom(
         _value(orderer_config_pb2.ConsensusType(type=profile.orderer_type))
     )

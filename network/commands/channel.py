@@ -16,7 +16,7 @@ from network.commands.lifecycle import (
     spec_path,
     split_spec,
 )
-from network.output import OUTPUT_OPTION, emit_record, fail
+from network.output import OUTPUT_OPTION, emit_json, emit_record, fail
 
 
 @click.group("channel")
@@ -95,3 +95,104 @@ def remove_member(arguments: tuple[str, ...], home: Path, network: str | None) -
     """Remove MEMBER's organization from CHANNEL of the running network (a config update
     signed by the channel's admins); its peers get no more of the channel's blocks."""
     _change_membership(arguments, home, network, adding=False)
+
+
+@COMMAND.command("config")
+@click.argument("arguments", metavar="[SPEC] CHANNEL", nargs=-1, required=True)
+@HOME_OPTION
+@NETWORK_OPTION
+@OUTPUT_OPTION
+def config(arguments: tuple[str, ...], home: Path, network: str | None, output: str) -> None:
+    """Fetch CHANNEL's current configuration from the orderer and print it decoded (what
+    `configtxlator proto_decode` shows): -o json for the whole tree, values and
+    policies included; the table shows the settings people change."""
+    from ca.configview import describe
+    from network.errors import SupervisorError
+
+    spec_file, rest = split_spec(arguments)
+    if len(rest) != 1:
+        fail("name one CHANNEL (and optionally the SPEC before it)")
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
+    try:
+        current = supervisor.channel_config(rest[0])
+    except SupervisorError as exc:
+        fail(str(exc))
+    tree = describe(current.config)
+    if output == "json":
+        emit_json({"channel": current.channel_id, **tree})
+        return
+    channel = tree["Channel"]["groups"]
+    orderer, application = channel["Orderer"], channel.get("Application", {})
+    emit_record(
+        {
+            "channel": current.channel_id,
+            "sequence": tree["sequence"],
+            "batch timeout": orderer["values"]["BatchTimeout"],
+            "batch size": ", ".join(f"{k} {v}" for k, v in orderer["values"]["BatchSize"].items()),
+            "orderer endpoints": ", ".join(
+                address
+                for org in orderer.get("groups", {}).values()
+                for address in org.get("values", {}).get("Endpoints", [])
+            ),
+            "organizations": ", ".join(application.get("groups", {})),
+            "policies": ", ".join(
+                f"{name}: {rule}" for name, rule in application.get("policies", {}).items()
+            ),
+        },
+        output,
+        f"channel {current.channel_id}",
+    )
+
+
+@COMMAND.command("update")
+@click.argument("arguments", metavar="[SPEC] CHANNEL", nargs=-1, required=True)
+@click.option("--batch-timeout", help="BatchTimeout, e.g. 250ms or 2s.")
+@click.option("--max-message-count", type=click.IntRange(1), help="BatchSize.MaxMessageCount.")
+@click.option("--absolute-max-bytes", help="BatchSize.AbsoluteMaxBytes, e.g. 10 MB.")
+@click.option("--preferred-max-bytes", help="BatchSize.PreferredMaxBytes, e.g. 2 MB.")
+@HOME_OPTION
+@NETWORK_OPTION
+def update(
+    arguments: tuple[str, ...],
+    batch_timeout: str | None,
+    max_message_count: int | None,
+    absolute_max_bytes: str | None,
+    preferred_max_bytes: str | None,
+    home: Path,
+    network: str | None,
+) -> None:
+    """Change a running CHANNEL's batch settings by a config update signed by the ordering
+    organization's admin; settings not given stay as they are. (`up` with a changed
+    spec does the same; the spec stays the network's source: the next `up` applies it.)"""
+    from network.errors import SupervisorError
+    from ordering.configtx import parse_size
+    from ordering.errors import ConfigError
+
+    spec_file, rest = split_spec(arguments)
+    if len(rest) != 1:
+        fail("name one CHANNEL (and optionally the SPEC before it)")
+    if not any((batch_timeout, max_message_count, absolute_max_bytes, preferred_max_bytes)):
+        fail(
+            "give at least one of --batch-timeout, --max-message-count, "
+            "--absolute-max-bytes, --preferred-max-bytes"
+        )
+    try:
+        absolute = (
+            parse_size(absolute_max_bytes, "--absolute-max-bytes") if absolute_max_bytes else None
+        )
+        preferred = (
+            parse_size(preferred_max_bytes, "--preferred-max-bytes")
+            if preferred_max_bytes
+            else None
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    supervisor = open_supervisor(spec_path(spec_file, home, network), home)
+    try:
+        with reconcile_lock(supervisor):
+            changed = supervisor.update_channel_settings(
+                rest[0], batch_timeout, max_message_count, absolute, preferred
+            )
+    except SupervisorError as exc:
+        fail(str(exc))
+    click.echo(f"channel {rest[0]} " + ("updated" if changed else "already has those settings"))

@@ -50,6 +50,7 @@ UP_STEPS: tuple[Step, ...] = (
     Step("ordering organization", "prepare_ordering_org"),
     Step("orderers and peers", "start_orderers_and_peers"),
     Step("channels", "join_channels"),
+    Step("channel settings (config updates where the spec changed them)", "apply_channel_settings"),
     Step("chaincodes", "deploy_chaincodes"),
     Step("connection files", "write_connection_files"),
     Step("events bridge", "events_ready"),

@@ -16,6 +16,8 @@ from network.gateway_client import GatewayClient
 from network.processes import NodeProcess
 from network.spec import Member, NetworkSpec, Node
 from network.supervisor.home import Home
+from ordering.blockcutter import BatchSize
+from ordering.configtx import parse_size
 
 
 @dataclass
@@ -59,6 +61,22 @@ class SupervisorBase:
         }
         later = self.state.get("joined_channels", {}).get(channel.name, [])
         return [m for m in dict.fromkeys((*channel.members, *later)) if m not in gone]
+
+    @staticmethod
+    def desired_batch(channel) -> tuple[BatchSize, str]:
+        """The spec's batch settings of ``channel`` (Fabric's defaults where absent)."""
+        batch, defaults = channel.batch, BatchSize()
+        size = BatchSize(
+            max_message_count=int(batch.get("max_message_count", defaults.max_message_count)),
+            absolute_max_bytes=parse_size(
+                batch.get("absolute_max_bytes", defaults.absolute_max_bytes), "absolute_max_bytes"
+            ),
+            preferred_max_bytes=parse_size(
+                batch.get("preferred_max_bytes", defaults.preferred_max_bytes),
+                "preferred_max_bytes",
+            ),
+        )
+        return size, str(batch.get("timeout", "2s"))
 
     def spec_channel(self, name: str):
         for channel in self.spec.channels:

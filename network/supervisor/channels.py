@@ -10,6 +10,7 @@ from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 
 from ca.channelconfig import ChannelConfig
+from ca.msp import load_signing_identity
 from ca.signing import SoftwareSigner
 from network.errors import SupervisorError
 from network.spec import Member
@@ -17,7 +18,8 @@ from network.supervisor.base import SupervisorBase
 from network.supervisor.home import (
     CONFIG_BLOCK_POLLS,
 )
-from ordering.configtx import Organization, organization_group
+from ordering.blockcutter import BatchSize
+from ordering.configtx import Organization, organization_group, parse_duration, with_batch
 from ordering.configupdate import compute_update, config_update_transaction, sign_as_needed
 from ordering.errors import ConfigError
 from peers.channel import OrdererEndpoint
@@ -69,6 +71,94 @@ class ChannelUpdates(SupervisorBase):
         self.home.save_state(self.state)
         self.write_connection_files()
         self.progress(f"  {member_name} removed from channel {channel.name} by config update")
+
+    def channel_config(self, channel_name: str) -> ChannelConfig:
+        """The channel's current config, as the orderer delivers it (``channel config``)."""
+        self.state = self.home.load_state()
+        return asyncio.run(self._channel_config(self.spec_channel(channel_name).name))
+
+    # -- channel settings: the Orderer group's batch size and timeout ------------------
+
+    def apply_channel_settings(self) -> None:
+        """``up`` on a running network: a channel whose batch settings in the spec differ
+        from its config gets a config update (Fabric's way; the orderer cuts blocks by
+        the new settings from the next block on)."""
+        for channel in self.spec.channels:
+            size, timeout = self.desired_batch(channel)
+            asyncio.run(self._set_batch(channel.name, size, timeout))
+
+    def update_channel_settings(
+        self,
+        channel_name: str,
+        timeout: str | None = None,
+        max_message_count: int | None = None,
+        absolute_max_bytes: int | None = None,
+        preferred_max_bytes: int | None = None,
+    ) -> bool:
+        """``channel update``: change some batch settings of a running channel, keeping
+        the others as the channel has them; False when nothing changes."""
+        self.state = self.home.load_state()
+        channel_id = self.spec_channel(channel_name).name
+
+        async def change() -> bool:
+            config = await self._channel_config(channel_id)
+            now = config.batch_size
+            try:
+                size = BatchSize(
+                    max_message_count=max_message_count or now.max_message_count,
+                    absolute_max_bytes=absolute_max_bytes or now.absolute_max_bytes,
+                    preferred_max_bytes=preferred_max_bytes or now.preferred_max_bytes,
+                )
+            except ValueError as exc:
+                raise SupervisorError(f"channel {channel_id}: {exc}") from None
+            return await self._set_batch(channel_id, size, timeout or config.batch_timeout)
+
+        return asyncio.run(change())
+
+    async def _set_batch(self, channel_id: str, size: BatchSize, timeout: str) -> bool:
+        try:
+            seconds = parse_duration(timeout, "timeout")
+        except ConfigError as exc:
+            raise SupervisorError(f"channel {channel_id}: {exc}") from None
+        config = await self._channel_config(channel_id)
+
+        def settled(now: ChannelConfig) -> bool:
+            current = now.batch_size
+            wanted = (size.max_message_count, size.absolute_max_bytes, size.preferred_max_bytes)
+            return (
+                parse_duration(now.batch_timeout, "BatchTimeout") == seconds
+                and (
+                    current.max_message_count,
+                    current.absolute_max_bytes,
+                    current.preferred_max_bytes,
+                )
+                == wanted
+            )
+
+        if settled(config):
+            return False
+        await self._update_channel(
+            channel_id,
+            config,
+            with_batch(config.config, size, timeout),
+            [self._ordering_admin()],
+            f"changing the batch settings of {channel_id}",
+            settled,
+        )
+        self.progress(
+            f"  channel {channel_id}: batch timeout {timeout}, at most "
+            f"{size.max_message_count} transactions per block (config update)"
+        )
+        return True
+
+    def _ordering_admin(self) -> SoftwareSigner:
+        folder = self.home.root / "ordering" / "admin" / "msp"
+        if not folder.exists():
+            raise SupervisorError(
+                "this network's ordering organization has no admin identity (it was created "
+                "before consortium made one), so its channels' settings cannot change"
+            )
+        return load_signing_identity(folder, self.spec.ordering_mspid)
 
     async def _remove_organization(self, channel, leaving: Member) -> None:
         config = await self._channel_config(channel.name)

@@ -156,6 +156,15 @@ class Nodes(SupervisorBase):
             folder / "msp",
             MspConfig(self.spec.ordering_mspid, (root_pem,), tls_root_certs=(root_pem,)),
         )
+        # The ordering organization's admin signs changes to the channels' Orderer group
+        # (batch size and timeout): its Admins policy is OR('OrdererMSP.admin').
+        admin_key = ec.generate_private_key(ec.SECP256R1())
+        admin_cert = issuer.issue(admin_key.public_key(), "Admin@ordering", ous=("admin",))
+        write_msp(
+            folder / "admin" / "msp",
+            MspConfig(self.spec.ordering_mspid, (root_pem,)),
+            SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(admin_cert), admin_key),
+        )
         for orderer in self.spec.orderers:
             key = ec.generate_private_key(ec.SECP256R1())
             cert = issuer.issue(key.public_key(), orderer.name, ous=("orderer",))
@@ -186,7 +195,7 @@ class Nodes(SupervisorBase):
     def _profile(self, channel) -> Path:
         folder = self.home.root / "channels" / channel.name
         folder.mkdir(parents=True, exist_ok=True)
-        batch = channel.batch
+        size, timeout = self.desired_batch(channel)
         orgs = "".join(
             f"    - Name: {m}\n      ID: {self.member(m).mspid}\n"
             f"      MSPDir: {self.home.member(m) / 'msp'}\n"
@@ -195,11 +204,11 @@ class Nodes(SupervisorBase):
         endpoints = ", ".join(f'"{o.host}:{o.port}"' for o in self.spec.orderers)
         text = (
             "Orderer:\n"
-            f"  BatchTimeout: {batch.get('timeout', '2s')}\n"
+            f"  BatchTimeout: {timeout}\n"
             "  BatchSize:\n"
-            f"    MaxMessageCount: {batch.get('max_message_count', 500)}\n"
-            f"    AbsoluteMaxBytes: {batch.get('absolute_max_bytes', '10 MB')}\n"
-            f"    PreferredMaxBytes: {batch.get('preferred_max_bytes', '2 MB')}\n"
+            f"    MaxMessageCount: {size.max_message_count}\n"
+            f"    AbsoluteMaxBytes: {size.absolute_max_bytes}\n"
+            f"    PreferredMaxBytes: {size.preferred_max_bytes}\n"
             "  Organizations:\n"
             f"    - Name: ordering\n      ID: {self.spec.ordering_mspid}\n"
             f"      MSPDir: {self.home.root / 'ordering' / 'msp'}\n"

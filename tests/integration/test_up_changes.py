@@ -105,3 +105,60 @@ def test_a_spec_edit_that_fails_leaves_the_network_running(tmp_path: Path) -> No
         assert json.loads(created.stdout)["status"] == "VALID"
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
+
+
+async def _blocks_of_concurrent_submits(tmp_path: Path, count: int, tag: str) -> list[int]:
+    """Org1's user submits ``count`` transactions at once; the block each landed in."""
+    from ca.msp import load_signing_identity
+    from network.gateway_client import GatewayClient
+
+    home = tmp_path / ".consortium" / NETWORK
+    connection = json.loads((home / "connection" / "org1.json").read_text())
+    user = load_signing_identity(home / "members" / "org1" / "users" / "user1" / "msp", "Org1MSP")
+    tls = Path(connection["gateway"]["tlsRootCert"]).read_bytes()
+    async with GatewayClient(connection["gateway"]["endpoint"], user, tls) as client:
+        submitted = await asyncio.gather(
+            *(
+                client.submit_async(
+                    "mychannel", "basic", "CreateAsset", f"{tag}{n}", "red", "1", "B", "1"
+                )
+                for n in range(count)
+            )
+        )
+        statuses = [await client.commit_status("mychannel", tx_id) for tx_id, _ in submitted]
+    assert all(code == 0 for code, _ in statuses), statuses
+    return [block for _, block in statuses]
+
+
+@pytest.mark.slow
+def test_batch_settings_change_on_a_running_channel(tmp_path: Path) -> None:
+    spec = spec_with_free_ports(tmp_path)
+    try:
+        consortium(tmp_path, "up", str(spec), "-o", "json")
+        before = json.loads(
+            consortium(tmp_path, "channel", "config", "mychannel", "-o", "json").stdout
+        )
+        orderer = before["Channel"]["groups"]["Orderer"]["values"]
+        assert orderer["BatchTimeout"] == "250ms"
+
+        # Edited in the spec, applied by `up` as a config update: a long timeout and
+        # blocks of 3, so three transactions sent together share one block.
+        text = spec.read_text().replace("timeout: 250ms", "timeout: 20s")
+        spec.write_text(text.replace("max_message_count: 100", "max_message_count: 3"))
+        applied = consortium(tmp_path, "up", str(spec))
+        assert "channel mychannel: batch timeout 20s" in applied.stderr
+        shown = consortium(tmp_path, "channel", "config", "mychannel").stdout
+        assert "20s" in shown and "max_message_count 3" in shown
+        assert len(set(asyncio.run(_blocks_of_concurrent_submits(tmp_path, 3, "x")))) == 1
+
+        # `channel update`: one transaction per block from now on.
+        updated = consortium(tmp_path, "channel", "update", "mychannel", "--max-message-count", "1")
+        assert "updated" in updated.stdout
+        assert len(set(asyncio.run(_blocks_of_concurrent_submits(tmp_path, 3, "y")))) == 3
+        again = consortium(tmp_path, "channel", "update", "mychannel", "--max-message-count", "1")
+        assert "already has those settings" in again.stdout
+        bad = consortium(tmp_path, "channel", "update", "mychannel", "--batch-timeout", "soon",
+                         check=False)  # fmt: skip
+        assert bad.returncode != 0 and "soon" in bad.stderr
+    finally:
+        consortium(tmp_path, "down", str(spec), "--purge", check=False)
