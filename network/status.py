@@ -126,7 +126,7 @@ def governance(supervisor: Supervisor) -> dict[str, Any]:
 def network_status(supervisor: Supervisor) -> dict[str, Any]:
     nodes = node_statuses(supervisor)
     running = {n.name for n in nodes if n.listening}
-    state = supervisor.home.load_state()
+    state = supervisor.state = supervisor.home.load_state()  # members joined after `up` too
     heights: dict[str, dict[str, Any]] = {}
     if state.get("network_id") and running:
         heights = asyncio.run(channel_heights(supervisor, running))

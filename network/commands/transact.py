@@ -34,7 +34,11 @@ def _options(function):
             click.argument("function_name", metavar="FUNCTION"),
             click.argument("args", nargs=-1),
             click.option("--member", required=True, help="Whose gateway and user to use."),
-            click.option("--channel", default=None, help="Default: the member's channel."),
+            click.option(
+                "--channel",
+                default=None,
+                help="Default: the chaincode's channel (else the member's first).",
+            ),
             click.option("--network", default=None, help="Default: the only network."),
             click.option(
                 "--home",
@@ -53,7 +57,11 @@ async def _run(submit: bool, **options: Any) -> dict[str, Any]:
     from network.gateway_client import CommitError, GatewayClient, GatewayClientError
 
     connection = connection_file(options["home"], options["network"], options["member"])
-    channel = options["channel"] or connection["channel"]
+    channel = (
+        options["channel"]
+        or connection.get("chaincodes", {}).get(options["chaincode"])
+        or connection["channel"]
+    )
     async with GatewayClient.from_connection(connection, "user1") as client:
         args = (options["function_name"], *options["args"])
         try:

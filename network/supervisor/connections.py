@@ -11,10 +11,14 @@ class ConnectionFiles(SupervisorBase):
     """One connection file per member, for any Fabric gateway client."""
 
     def write_connection_files(self) -> None:
+        """``connection/<member>.json``: the member's gateway peers (``gateway`` is the
+        first; ``gateways`` lists all, so a client can fail over), its channels, which
+        channel each of its chaincodes is on, and its identities."""
         folder = self.home.root / "connection"
         folder.mkdir(parents=True, exist_ok=True)
         for member in self.members:
-            peer = member.peers[0]
+            if not member.peers:
+                continue
             base = self.home.member(member.name)
             identities = {}
             for user in ("user1", "orgadmin"):
@@ -23,19 +27,27 @@ class ConnectionFiles(SupervisorBase):
                     "cert": str(next((msp / "signcerts").iterdir()).resolve()),
                     "key": str(next((msp / "keystore").iterdir()).resolve()),
                 }
-            channel = next(
-                (c.name for c in self.spec.channels if member.name in self.channel_members(c)),
-                "",
-            )
-            connection = {
-                "network": self.spec.name,
-                "channel": channel,
-                "mspId": member.mspid,
-                "gateway": {
+            channels = [
+                c.name for c in self.spec.channels if member.name in self.channel_members(c)
+            ]
+            gateways = [
+                {
                     "endpoint": f"{peer.host}:{peer.port}",
                     "tlsRootCert": str((base / "peers" / peer.name / "tls" / "ca.crt").resolve()),
                     "hostnameOverride": peer.host,
+                }
+                for peer in member.peers
+            ]
+            connection = {
+                "network": self.spec.name,
+                "channel": channels[0] if channels else "",
+                "channels": channels,
+                "chaincodes": {
+                    c.name: c.channel for c in self.spec.chaincodes if c.channel in channels
                 },
+                "mspId": member.mspid,
+                "gateway": gateways[0],
+                "gateways": gateways,
                 "identities": identities,
             }
             (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))

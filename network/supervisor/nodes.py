@@ -283,7 +283,7 @@ class Nodes(SupervisorBase):
                     f"    tls_root: {self._peer_tls_root(other.name, p.name)}\n"
                     for other in self.members
                     if other.name != member.name
-                    for p in other.peers[:1]
+                    for p in other.peers  # every peer: the gateway fails over among them
                 )
                 orderers = "".join(
                     f"  - address: {o.host}:{o.port}\n    tls_root: {orderer_tls}\n"

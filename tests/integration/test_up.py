@@ -276,6 +276,7 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
     from network.controlplane.client import Client
 
     spec = spec_with_free_ports(tmp_path)
+    home = tmp_path / ".consortium" / "two-members"
     try:
         consortium(tmp_path, "up", str(spec), "-o", "json")
         network_id = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)[
@@ -304,6 +305,12 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
             tmp_path, "query", "basic", "ReadAsset", "secret", "--member", "org3", "-o", "json"
         )
         assert json.loads(json.loads(secret.stdout)["result"])["Owner"] == "Org1"
+        heights = json.loads(consortium(tmp_path, "status", "-o", "json").stdout)["channels"]
+        assert heights["mychannel"]["peer-org3-peer0"] is not None  # a later member shows too
+        # invoke/query pick the chaincode's channel from the connection file
+        assert json.loads((home / "connection" / "org3.json").read_text())["chaincodes"] == {
+            "basic": "mychannel"
+        }
         created = consortium(
             tmp_path,
             "invoke",
