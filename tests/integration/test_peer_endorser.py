@@ -17,7 +17,8 @@ from ca.signing import SoftwareSigner, verify
 from chaincode.endpoint import ChaincodeEndpoint
 from peers.committer import Ledger
 from peers.endorser import Endorser
-from proto.messages import build_proposal, build_transaction_envelope, sign_proposal
+from proto.messages import build_transaction_envelope
+from proto.proposal import propose
 from tests.support.channel import ChannelFixture
 from tests.support.fabric_network import free_port
 from tests.support.orderer import CHANNEL
@@ -87,8 +88,8 @@ async def network(tmp_path: Path, contract_address: str):
 
 
 def _proposal(signer: SoftwareSigner, *args: str, channel_id: str = CHANNEL, chaincode="basic"):
-    proposal, _tx_id = build_proposal(signer, channel_id, chaincode, [a.encode() for a in args])
-    return proposal, sign_proposal(signer, proposal)
+    proposed = propose(signer, channel_id, chaincode, args)
+    return proposed.proposal, proposed.signed
 
 
 async def test_endorse_commit_and_query(network) -> None:
@@ -142,8 +143,8 @@ async def test_refusals_name_the_problem(network) -> None:
     _, undefined = _proposal(client, "Anything", chaincode="nosuch")
     assert "chaincode nosuch not found" in await refusal(undefined)
 
-    old, _ = build_proposal(client, CHANNEL, "basic", [b"ReadAsset", b"a"], now=1_000_000)
-    assert "incorrect timestamp" in await refusal(sign_proposal(client, old))
+    old = propose(client, CHANNEL, "basic", ["ReadAsset", "a"], now=1_000_000)
+    assert "incorrect timestamp" in await refusal(old.signed)
 
     _, garbage = _proposal(client, "ReadAsset", "a")
     garbage.proposal_bytes = b"\xff\xfe"
