@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import policy_pb2, transaction_pb2
-from fabric_protos.peer.lifecycle import lifecycle_pb2
+from fabric_protos.peer import transaction_pb2
 
 from ca.policy import from_string
 from chaincode.rwset import RangeQuery, TxRWSet
 from chaincode.state import Version
-from peers.committer import BlockRejected, Ledger, transactions_filter
-from peers.lifecycle import LIFECYCLE_NAMESPACE, definition_key, encode_definition
-from tests.support.channel import ChannelFixture
+from peers.committer import BlockRejected, commit_block
+from peers.ledger import Ledger, transactions_filter
+from tests.support.channel import ChannelFixture, define
 
 Code = transaction_pb2.TxValidationCode
 
@@ -28,26 +27,10 @@ def channel(tmp_path: Path) -> ChannelFixture:
 @pytest.fixture
 def ledger(tmp_path: Path, channel: ChannelFixture) -> Ledger:
     ledger = Ledger(tmp_path / "peer")
-    ledger.commit(channel.genesis)
-    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    commit_block(ledger, channel.genesis)
+    define(ledger.state)
     yield ledger
     ledger.close()
-
-
-def define(ledger: Ledger, name: str, version: str, policy: str) -> None:
-    """A committed chaincode definition, as the lifecycle would leave it."""
-    definition = lifecycle_pb2.QueryChaincodeDefinitionResult(
-        sequence=1,
-        version=version,
-        validation_parameter=policy_pb2.ApplicationPolicy(
-            signature_policy=from_string(policy)
-        ).SerializeToString(),
-    )
-    rwset = TxRWSet()
-    rwset.namespace(LIFECYCLE_NAMESPACE).writes[definition_key(name)] = encode_definition(
-        definition
-    )
-    ledger.state.commit(Version(0, 0), "define", 0.0, rwset)
 
 
 def writes(**values: bytes | None) -> TxRWSet:
@@ -64,7 +47,7 @@ def read_then_write(ledger: Ledger, key: str, value: bytes) -> TxRWSet:
 
 
 def codes(ledger: Ledger, channel: ChannelFixture, envelopes) -> list[str]:
-    committed = ledger.commit(channel.block(envelopes))
+    committed = commit_block(ledger, channel.block(envelopes))
     assert transactions_filter(committed.block) == bytes(v.code for v in committed.verdicts)
     return [v.code_name for v in committed.verdicts]
 
@@ -161,26 +144,26 @@ def test_chaincode_checks(ledger: Ledger, channel) -> None:
 def test_block_without_a_valid_orderer_signature_is_rejected(ledger: Ledger, channel) -> None:
     block = channel.block([channel.transaction(writes(a=b"1"))], signer=channel.clients["Org1MSP"])
     with pytest.raises(BlockRejected, match="BlockValidation"):
-        ledger.commit(block)
+        commit_block(ledger, block)
     assert ledger.height == 1
 
 
 def test_gaps_and_broken_links_are_rejected(ledger: Ledger, channel) -> None:
     skipped = channel.block([])  # block 1, never delivered
     with pytest.raises(BlockRejected, match="not the next block"):
-        ledger.commit(channel.block([channel.transaction(writes(a=b"1"))]))
+        commit_block(ledger, channel.block([channel.transaction(writes(a=b"1"))]))
     forged = common_pb2.Block()
     forged.CopyFrom(skipped)
     forged.header.previous_hash = b"\x00" * 32  # block 1, but not linked to block 0
     with pytest.raises(BlockRejected, match="does not link to block 0"):
-        ledger.commit(forged)
+        commit_block(ledger, forged)
     assert ledger.height == 1
 
 
 def test_recovery_replays_blocks_the_state_missed(tmp_path: Path, channel) -> None:
     ledger = Ledger(tmp_path / "crashy")
-    ledger.commit(channel.genesis)
-    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    commit_block(ledger, channel.genesis)
+    define(ledger.state)
     codes(ledger, channel, [channel.transaction(writes(a=b"1", b=b"2"))])
     conflicting = channel.transaction(read_then_write(ledger, "a", b"x"))
     codes(ledger, channel, [channel.transaction(read_then_write(ledger, "a", b"3")), conflicting])
@@ -190,7 +173,7 @@ def test_recovery_replays_blocks_the_state_missed(tmp_path: Path, channel) -> No
     # gone; only the definition (written outside the blocks in this test) comes back.
     shutil.rmtree(tmp_path / "crashy" / "state")
     recovered = Ledger(tmp_path / "crashy")
-    define(recovered, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    define(recovered.state)
     recovered.recover()
     try:
         assert recovered.state.height == 3
