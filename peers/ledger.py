@@ -1,5 +1,5 @@
 """One channel's ledger on a peer: its block store, world state and transient store,
-opened together and brought back into step after a crash.
+opened together and brought back in line with each other after a crash.
 
 The block store is a ledgerdb journal of Fabric blocks, each with its
 ``TRANSACTIONS_FILTER``; the world state is LMDB (``peers.worldstate``). What goes in is
