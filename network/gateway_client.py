@@ -20,15 +20,14 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
     peer_pb2_grpc,
-    proposal_pb2,
     proposal_response_pb2,
     transaction_pb2,
 )
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from peers.validation import unpack_endorsed_action
-from proto.messages import build_proposal, sign_proposal
+from proto.envelope import read_endorsed_action
+from proto.proposal import propose
 from proto.signer import Signer
 
 Code = transaction_pb2.TxValidationCode
@@ -117,27 +116,16 @@ class GatewayClient:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    def _proposal(
-        self,
-        channel_id: str,
-        chaincode: str,
-        args: Sequence[str | bytes],
-        transient: dict[str, bytes] | None = None,
-    ) -> tuple[proposal_pb2.Proposal, proposal_pb2.SignedProposal, str]:
-        encoded = [a.encode() if isinstance(a, str) else a for a in args]
-        proposal, tx_id = build_proposal(self.signer, channel_id, chaincode, encoded, transient)
-        return proposal, sign_proposal(self.signer, proposal), tx_id
-
     async def evaluate(
         self, channel_id: str, chaincode: str, *args: str | bytes, target: Sequence[str] = ()
     ) -> bytes:
-        _, signed, tx_id = self._proposal(channel_id, chaincode, args)
+        proposed = propose(self.signer, channel_id, chaincode, args)
         try:
             response = await self.gateway.Evaluate(
                 gateway_pb2.EvaluateRequest(
-                    transaction_id=tx_id,
+                    transaction_id=proposed.tx_id,
                     channel_id=channel_id,
-                    proposed_transaction=signed,
+                    proposed_transaction=proposed.signed,
                     target_organizations=list(target),
                 )
             )
@@ -154,13 +142,14 @@ class GatewayClient:
         transient: dict[str, bytes] | None = None,
     ) -> tuple[str, bytes]:
         """Endorse, sign and submit; return (txid, result) once the orderer accepted it."""
-        _, signed, tx_id = self._proposal(channel_id, chaincode, args, transient)
+        proposed = propose(self.signer, channel_id, chaincode, args, transient)
+        tx_id = proposed.tx_id
         try:
             endorsed = await self.gateway.Endorse(
                 gateway_pb2.EndorseRequest(
                     transaction_id=tx_id,
                     channel_id=channel_id,
-                    proposed_transaction=signed,
+                    proposed_transaction=proposed.signed,
                     endorsing_organizations=list(endorsing_organizations),
                 )
             )
@@ -236,8 +225,8 @@ class GatewayClient:
     async def propose(
         self, channel_id: str, chaincode: str, *args: str | bytes
     ) -> proposal_response_pb2.ProposalResponse:
-        _, signed, _ = self._proposal(channel_id, chaincode, args)
-        response = await self.endorser.ProcessProposal(signed)
+        proposed = propose(self.signer, channel_id, chaincode, args)
+        response = await self.endorser.ProcessProposal(proposed.signed)
         if response.response.status != 200:
             raise GatewayClientError(
                 f"{chaincode} {args[0]!r}: {response.response.status} {response.response.message}"
@@ -248,4 +237,4 @@ class GatewayClient:
 def _result_of(envelope: common_pb2.Envelope) -> bytes:
     """The chaincode's response payload, read back from the endorsed transaction."""
     payload = common_pb2.Payload.FromString(envelope.payload)
-    return unpack_endorsed_action(payload.data)[1].response.payload
+    return read_endorsed_action(payload.data).chaincode_action.response.payload

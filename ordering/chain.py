@@ -1,16 +1,18 @@
-"""One channel on this orderer: admitted envelopes become signed blocks in its journal.
+"""Order (flow step 5), one channel on this orderer: admitted envelopes become signed
+blocks in its journal.
 
-The path of an envelope, in order:
+The path of an envelope, through three phases:
 
-1. ``order`` queues it; the *inbox writer* appends everything queued as one block of the
-   channel's **inbox journal** (one fsync for many envelopes). Only then does Broadcast
-   answer SUCCESS, so a ``kill -9`` right after SUCCESS loses nothing.
-2. The inbox writer feeds the envelopes, in inbox order, to the **block cutter**; a batch
-   timer cuts a partial batch after ``BatchTimeout``; a config update is applied and goes
-   in a block of its own.
-3. The *block writer* numbers, hashes and signs each batch as a Fabric block and appends
-   it to the channel's **block journal** (a ledgerdb journal: fsync, hash chain, Merkle
-   proofs). Deliver sees a block only after that append is durable.
+- **durable admission** — ``order`` queues it; the *inbox writer* appends everything
+  queued as one block of the channel's **inbox journal** (one fsync for many envelopes).
+  Only then does Broadcast answer SUCCESS, so a ``kill -9`` right after SUCCESS loses
+  nothing.
+- **cutting** — the inbox writer feeds the envelopes, in inbox order, to the **block
+  cutter**; a batch timer cuts a partial batch after ``BatchTimeout``; a config update is
+  applied and goes in a block of its own.
+- **block writing** — the *block writer* numbers, hashes and signs each batch as a Fabric
+  block and appends it to the channel's **block journal** (a ledgerdb journal: fsync,
+  hash chain, Merkle proofs). Deliver sees a block only after that append is durable.
 
 Each block's signed consenter metadata records the inbox position of its last envelope.
 On restart the chain reads it from the newest block and re-feeds every later inbox
@@ -38,6 +40,7 @@ from ordering.configupdate import apply_update
 from ordering.errors import ConfigError, OrderingError
 from proto.blockhash import block_header_hash
 from proto.blocksign import last_config_index, sign_block
+from proto.envelope import ParsedTx, parse_envelope
 from proto.messages import build_block, build_channel_header
 from proto.signer import Signer
 from proto.txid import compute_txid, new_nonce
@@ -170,7 +173,8 @@ class Chain:
             for index, entry in enumerate(inbox_block.entries):
                 position = (inbox_block.sequence_no, index)
                 if position > self._last_fed:
-                    is_config_update = _header_type(entry.body) == common_pb2.CONFIG_UPDATE
+                    header_type = parse_envelope(entry.body).header_type
+                    is_config_update = header_type == common_pb2.CONFIG_UPDATE
                     self._feed(entry.body, position, is_config_update)
                     replayed += 1
         if replayed:
@@ -184,7 +188,7 @@ class Chain:
         )
         self._timeout = parse_duration(config.batch_timeout, "Orderer.BatchTimeout")
 
-    # -- step 1: durable admission -------------------------------------------------------
+    # -- durable admission ---------------------------------------------------------------
 
     async def order(self, envelope: bytes, is_config_update: bool) -> None:
         """Return once ``envelope`` is durable in the inbox (Broadcast's SUCCESS)."""
@@ -214,7 +218,7 @@ class Chain:
                 if not future.done():
                     future.set_result(None)
 
-    # -- step 2: cutting ----------------------------------------------------------------
+    # -- cutting ------------------------------------------------------------------------
 
     def _feed(self, envelope: bytes, position: Position, is_config_update: bool) -> None:
         self._last_fed = position
@@ -251,13 +255,15 @@ class Chain:
         """A config update is applied in order and goes in a block of its own."""
         self._cancel_timer()
         self._cut(self._cutter.cut())
+        parsed = parse_envelope(envelope)
         try:
-            update = config_update_of(envelope)
+            update = _config_update_of(parsed)
             new_config = apply_update(self.config, update)
         except ConfigError as exc:  # valid at admission, stale now: Fabric drops it too
             log.warning("channel %s: config update dropped at ordering: %s", self.channel_id, exc)
             return
-        config_envelope = self._config_envelope(new_config, envelope)
+        assert parsed.envelope is not None  # admission decoded it
+        config_envelope = self._config_envelope(new_config, parsed.envelope)
         next_config = ChannelConfig.from_config(self.channel_id, new_config)
         self._use_config(next_config)
         self._pending_blocks.put_nowait(
@@ -265,7 +271,7 @@ class Chain:
         )
 
     def _config_envelope(
-        self, config: configtx_pb2.Config, update_envelope: bytes
+        self, config: configtx_pb2.Config, update_envelope: common_pb2.Envelope
     ) -> common_pb2.Envelope:
         nonce = new_nonce()
         header = common_pb2.Header(
@@ -277,12 +283,12 @@ class Chain:
             ).SerializeToString(),
         )
         data = configtx_pb2.ConfigEnvelope(
-            config=config, last_update=common_pb2.Envelope.FromString(update_envelope)
+            config=config, last_update=update_envelope
         ).SerializeToString()
         payload = common_pb2.Payload(header=header, data=data).SerializeToString()
         return common_pb2.Envelope(payload=payload, signature=self.signer.sign(payload))
 
-    # -- step 3: block writing -------------------------------------------------------------
+    # -- block writing ---------------------------------------------------------------------
 
     async def _block_writer(self) -> None:
         while True:
@@ -370,11 +376,7 @@ class Chain:
         await self.inbox.close()
 
 
-def _header_type(envelope: bytes) -> int:
-    payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(envelope).payload)
-    return common_pb2.ChannelHeader.FromString(payload.header.channel_header).type
-
-
-def config_update_of(envelope: bytes) -> configtx_pb2.ConfigUpdateEnvelope:
-    payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(envelope).payload)
-    return configtx_pb2.ConfigUpdateEnvelope.FromString(payload.data)
+def _config_update_of(parsed: ParsedTx) -> configtx_pb2.ConfigUpdateEnvelope:
+    """The update an admitted CONFIG_UPDATE envelope carries."""
+    assert parsed.payload is not None  # admission decoded it
+    return configtx_pb2.ConfigUpdateEnvelope.FromString(parsed.payload.data)

@@ -13,7 +13,8 @@ import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
-from peers.committer import BlockRejected, CommittedBlock, Ledger
+from peers.committer import BlockRejected, CommittedBlock, commit_block
+from peers.ledger import Ledger
 from peers.tracestore import Tracer, no_trace
 from proto.seek import FOREVER, build_seek_envelope
 from proto.signer import Signer
@@ -90,7 +91,7 @@ class PeerChannel:
     # -- committing --------------------------------------------------------------------
 
     async def commit(self, block: common_pb2.Block) -> CommittedBlock:
-        committed = await asyncio.to_thread(self.ledger.commit, block)
+        committed = await asyncio.to_thread(commit_block, self.ledger, block)
         self._trace_block(committed)
         for listener in self._listeners:
             listener(committed)

@@ -15,7 +15,6 @@ import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import (
-    chaincode_event_pb2,
     events_pb2,
     events_pb2_grpc,
     transaction_pb2,
@@ -25,7 +24,7 @@ from peers.channel import PeerChannel
 from peers.collections import Collection, collections_of, mspid_of
 from peers.lifecycle import read_definition
 from peers.privatedata import filter_private
-from peers.validation import Invalid, unpack_endorsed_action
+from proto.envelope import parse_block
 from proto.seek import SeekError, SeekRequest, parse_seek_envelope, seek_blocks
 
 log = logging.getLogger(__name__)
@@ -36,24 +35,17 @@ Code = transaction_pb2.TxValidationCode
 def filtered_block(block: common_pb2.Block) -> events_pb2.FilteredBlock:
     codes = block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER]
     filtered = events_pb2.FilteredBlock(number=block.header.number)
-    for index, data in enumerate(block.data.data):
-        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(data).payload)
-        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-        filtered.channel_id = header.channel_id
-        transaction = events_pb2.FilteredTransaction(
-            txid=header.tx_id, type=header.type, tx_validation_code=codes[index]
-        )
-        if header.type == common_pb2.ENDORSER_TRANSACTION:
-            try:
-                _, action = unpack_endorsed_action(payload.data)
-            except Invalid:
-                action = None
-            if action is not None and action.events:
-                event = chaincode_event_pb2.ChaincodeEvent.FromString(action.events)
-                event.payload = b""  # filtered: names only
-                transaction.transaction_actions.chaincode_actions.append(
-                    events_pb2.FilteredChaincodeAction(chaincode_event=event)
-                )
+    for index, tx in enumerate(parse_block(block)):
+        transaction = events_pb2.FilteredTransaction(tx_validation_code=codes[index])
+        if tx.channel_header is not None:  # else the orderer let through what does not decode
+            filtered.channel_id = tx.channel_header.channel_id
+            transaction.txid, transaction.type = tx.tx_id, tx.channel_header.type
+        event = tx.chaincode_event()
+        if event is not None:
+            event.payload = b""  # filtered: names only
+            transaction.transaction_actions.chaincode_actions.append(
+                events_pb2.FilteredChaincodeAction(chaincode_event=event)
+            )
         filtered.filtered_transactions.append(transaction)
     return filtered
 

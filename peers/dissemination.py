@@ -27,8 +27,8 @@ from google.protobuf.message import DecodeError
 from ca.errors import CaError
 from chaincode.rwset import TxRWSet
 from peers.collections import Collection, collections_of
-from peers.committer import Ledger
 from peers.errors import PeerError
+from peers.ledger import Ledger
 from peers.lifecycle import read_definition
 from peers.privatedata import collection_rwset
 from proto import privatedata_pb2, privatedata_pb2_grpc

@@ -32,8 +32,8 @@ from chaincode.errors import ChaincodeError
 from chaincode.rwset import TxRWSet
 from chaincode.simulation import TxSimulator
 from peers.collections import Collection, collection_guard, collections_of
-from peers.committer import Ledger
 from peers.errors import PeerError
+from peers.ledger import Ledger
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
 from peers.tracestore import Tracer, no_trace
 from proto.messages import sign_endorsement

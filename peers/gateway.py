@@ -47,7 +47,7 @@ from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
 from peers.lifecycle_chaincode import LIFECYCLE_POLICY
 from peers.planning import NoEndorsementPlan, plan
 from peers.tracestore import Tracer, no_trace
-from peers.validation import Invalid, unpack_endorsed_action
+from proto.envelope import parse_block
 from proto.messages import build_transaction_payload
 from proto.seek import FOREVER
 from proto.signer import SignedData
@@ -373,21 +373,13 @@ def _chaincode_events(
     codes = block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER]
     skipping = bool(after_tx)
     events = []
-    for index, data in enumerate(block.data.data):
-        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(data).payload)
-        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+    for index, tx in enumerate(parse_block(block)):
         if skipping:
-            skipping = header.tx_id != after_tx
+            skipping = tx.tx_id != after_tx
             continue
-        if header.type != common_pb2.ENDORSER_TRANSACTION or codes[index] != Code.VALID:
+        if codes[index] != Code.VALID:
             continue
-        try:
-            _, action = unpack_endorsed_action(payload.data)
-        except Invalid:
-            continue
-        if not action.events:
-            continue
-        event = chaincode_event_pb2.ChaincodeEvent.FromString(action.events)
-        if event.chaincode_id == chaincode:
+        event = tx.chaincode_event()
+        if event is not None and event.chaincode_id == chaincode:
             events.append(event)
     return events

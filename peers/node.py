@@ -47,13 +47,14 @@ from ca.msp import load_msp, load_signing_identity
 from ca.signing import SoftwareSigner
 from chaincode.endpoint import ChaincodeEndpoint
 from peers.channel import OrdererEndpoint, PeerChannel
-from peers.committer import Ledger
+from peers.committer import commit_block
 from peers.cscc import CSCC, ConfigSystemChaincode
 from peers.deliver import PeerDeliver
 from peers.dissemination import Disseminator, PrivateDataService, Puller
 from peers.endorser import Endorser, ProposalRefused
 from peers.errors import PeerError
 from peers.gateway import Gateway, RemotePeer
+from peers.ledger import Ledger
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.lifecycle_chaincode import LifecycleChaincode
 from peers.packages import PackageStore
@@ -251,7 +252,7 @@ class PeerNode:
             if directory.exists():  # a join that crashed half-way
                 shutil.rmtree(directory)
             ledger = Ledger(directory, self.config.mspid)
-            ledger.commit(block)
+            commit_block(ledger, block)
             ledger.close()
             self._open_channel(channel_id)
         log.info("joined channel %s", channel_id)

@@ -9,21 +9,21 @@ Valid ones land in ``ca.signing.KNOWN_SIGNATURES``; the ordered pass then finds 
 there. Nothing is decided here: a signature that fails, an identity that does not parse
 or an envelope that does not decode is simply left for the ordered pass, which gives the
 code and the reason exactly as before — and still validates every identity (MSP chain,
-revocation, expiry) itself.
+revocation, expiry) itself. The envelopes are the committer's, read once
+(``proto.envelope``): the endorsed actions decoded here are the ones validation reads.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import transaction_pb2
-from google.protobuf.message import DecodeError
 
 from ca.errors import CaError
 from ca.msp import MspManager
+from proto.envelope import Invalid, ParsedTx
 
 _WORKERS = max(2, os.cpu_count() or 1)
 _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="verify")
@@ -35,31 +35,26 @@ SignatureCheck = tuple[bytes, bytes, bytes]
 """(serialized identity, signed message, signature)."""
 
 
-def block_signatures(block: common_pb2.Block) -> list[SignatureCheck]:
+def block_signatures(txs: Sequence[ParsedTx]) -> list[SignatureCheck]:
     """Every creator and endorsement signature of the block's endorser transactions."""
     checks: list[SignatureCheck] = []
-    for data in block.data.data:
-        try:
-            checks.extend(_envelope_signatures(data))
-        except DecodeError:
-            continue  # the ordered pass names what does not decode
+    for tx in txs:
+        checks.extend(_envelope_signatures(tx))
     return checks
 
 
-def _envelope_signatures(data: bytes) -> Iterator[SignatureCheck]:
-    envelope = common_pb2.Envelope.FromString(data)
-    payload = common_pb2.Payload.FromString(envelope.payload)
-    header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-    if header.type != common_pb2.ENDORSER_TRANSACTION:
+def _envelope_signatures(tx: ParsedTx) -> Iterator[SignatureCheck]:
+    if tx.header_type != common_pb2.ENDORSER_TRANSACTION or tx.signature_header is None:
+        return  # the ordered pass names what does not decode
+    assert tx.envelope is not None
+    yield tx.signature_header.creator, tx.envelope.payload, tx.envelope.signature
+    try:
+        endorsed = tx.action.endorsed
+    except Invalid:
         return
-    creator = common_pb2.SignatureHeader.FromString(payload.header.signature_header).creator
-    yield creator, envelope.payload, envelope.signature
-    transaction = transaction_pb2.Transaction.FromString(payload.data)
-    for action in transaction.actions:
-        endorsed = transaction_pb2.ChaincodeActionPayload.FromString(action.payload).action
-        for endorsement in endorsed.endorsements:
-            message = endorsed.proposal_response_payload + endorsement.endorser
-            yield endorsement.endorser, message, endorsement.signature
+    for endorsement in endorsed.endorsements:
+        message = endorsed.proposal_response_payload + endorsement.endorser
+        yield endorsement.endorser, message, endorsement.signature
 
 
 def _verify_all(checks: list[SignatureCheck], msps: MspManager) -> None:
@@ -71,10 +66,11 @@ def _verify_all(checks: list[SignatureCheck], msps: MspManager) -> None:
             continue
 
 
-def prefetch(block: common_pb2.Block, msps: MspManager) -> int:
-    """Verify the block's signatures on the pool, remembering the valid ones; returns
-    how many were checked in parallel (0 when the block is too small to bother)."""
-    checks = block_signatures(block)
+def prefetch(txs: Sequence[ParsedTx], msps: MspManager) -> int:
+    """Verify the signatures of a block's transactions on the pool, remembering the valid
+    ones; returns how many were checked in parallel (0 when the block is too small to
+    bother)."""
+    checks = block_signatures(txs)
     if len(checks) < MIN_PARALLEL:
         return 0
     slices = [checks[n::_WORKERS] for n in range(_WORKERS)]

@@ -1,34 +1,32 @@
-"""Step 6 of the flow, first half: give every transaction of a block its validation code.
+"""Validate & commit (flow step 6), the validating half: give every transaction of a
+block its validation code.
 
 Each transaction is checked the way Fabric's committer checks it, and gets exactly the
-``TxValidationCode`` Fabric would give:
+``TxValidationCode`` Fabric would give, in Fabric's order of checks:
 
-1. structure — envelope, payload, headers (``BAD_PAYLOAD``, ``BAD_COMMON_HEADER``,
-   ``BAD_CHANNEL_HEADER``, ``TARGET_CHAIN_NOT_FOUND``, ``UNKNOWN_TX_TYPE``);
-2. the creator's signature (``BAD_CREATOR_SIGNATURE``) and the txid rule
-   (``BAD_PROPOSAL_TXID``), then uniqueness (``DUPLICATE_TXID``);
-3. the endorsed action: decodes (``BAD_RESPONSE_PAYLOAD``, ``BAD_RWSET``), names a
-   defined chaincode (``INVALID_CHAINCODE``) at its current version
-   (``EXPIRED_CHAINCODE``), writes only its own namespace (``ILLEGAL_WRITESET``), and
-   its endorsements satisfy the chaincode's policy and any key-level policy
-   (``ENDORSEMENT_POLICY_FAILURE``);
-4. in block order, MVCC against committed state plus the block's earlier valid writes
-   (``MVCC_READ_CONFLICT``, ``PHANTOM_READ_CONFLICT``).
+- **structure** — envelope, payload, headers (``NIL_ENVELOPE``, ``BAD_PAYLOAD``,
+  ``BAD_COMMON_HEADER``, ``BAD_CHANNEL_HEADER``: read once by ``proto.envelope``), the
+  channel (``TARGET_CHAIN_NOT_FOUND``) and the type (``UNKNOWN_TX_TYPE``);
+- **creator** — the creator's signature (``BAD_CREATOR_SIGNATURE``) and the txid rule
+  (``BAD_PROPOSAL_TXID``), then uniqueness (``DUPLICATE_TXID``);
+- **endorsed action** — decodes (``BAD_PAYLOAD``, ``NIL_TXACTION``,
+  ``BAD_RESPONSE_PAYLOAD``, ``BAD_HEADER_EXTENSION``, ``BAD_RWSET``), names a defined
+  chaincode (``INVALID_CHAINCODE``) at its current version (``EXPIRED_CHAINCODE``),
+  writes only its own namespace (``ILLEGAL_WRITESET``), and its endorsements satisfy the
+  chaincode's policy and any key-level policy (``ENDORSEMENT_POLICY_FAILURE``);
+- **MVCC** — in block order, against committed state plus the block's earlier valid
+  writes (``MVCC_READ_CONFLICT``, ``PHANTOM_READ_CONFLICT``).
 
 ``docs/validation-codes.md`` explains each code for people.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2, policies_pb2
-from fabric_protos.peer import (
-    proposal_pb2,
-    proposal_response_pb2,
-    transaction_pb2,
-)
+from fabric_protos.peer import transaction_pb2
 from google.protobuf.message import DecodeError
 
 from ca.channelconfig import ChannelConfig
@@ -38,7 +36,8 @@ from chaincode.mvcc import MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT, validate
 from chaincode.state import StateReader, Version, VersionedValue
 from peers.lifecycle import APPROVAL_PREFIX, LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.rwset import BadRWSet, CommittedRWSet, decode_rwset
-from peers.worldstate import BlockUpdate, WorldState
+from peers.worldstate import BlockUpdate, WorldState, block_update
+from proto.envelope import Invalid, ParsedTx
 from proto.signer import SignedData
 from proto.txid import compute_txid
 
@@ -47,17 +46,9 @@ VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
 """The key-metadata entry holding a key-level (state-based) endorsement policy."""
 
 
-class Invalid(Exception):
-    """A transaction's validation code other than VALID, with why."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-
-
 @dataclass
 class Checked:
-    """A transaction that passed steps 1–3, waiting for MVCC."""
+    """A transaction that passed every check but MVCC, which waits for the whole block."""
 
     tx_id: str
     chaincode: str
@@ -76,13 +67,6 @@ class TxVerdict:
 
 
 Definitions = Callable[[str], ChaincodeDefinition | None]
-
-
-def _decode(message_type, data: bytes, code: int, what: str):
-    try:
-        return message_type.FromString(data)
-    except DecodeError:
-        raise Invalid(code, f"{what} does not decode") from None
 
 
 class BlockOverlay:
@@ -128,79 +112,70 @@ class BlockValidator:
         self.state = state
         self.definitions = definitions
 
-    def validate_block(self, block: common_pb2.Block) -> tuple[list[TxVerdict], BlockUpdate]:
-        update = BlockUpdate(number=block.header.number)
+    def validate_block(
+        self, number: int, txs: Sequence[ParsedTx]
+    ) -> tuple[list[TxVerdict], BlockUpdate]:
+        """The verdict of each of block ``number``'s transactions (``txs``, read once by
+        the committer) and what the valid ones change in the world state."""
         verdicts: list[TxVerdict] = []
         checked: list[Checked | None] = []
         seen: set[str] = set()
-        for data in block.data.data:
-            tx_id = ""
+        for tx in txs:
             try:
-                tx_id, item = self._check(data, seen)
-                checked.append(item)
-                verdicts.append(TxVerdict(tx_id, Code.VALID))
+                checked.append(self._check(tx, seen))
+                verdicts.append(TxVerdict(tx.tx_id, Code.VALID))
             except Invalid as invalid:
                 checked.append(None)
-                verdicts.append(TxVerdict(tx_id or tx_id_of(data), invalid.code, str(invalid)))
-            if verdicts[-1].tx_id:
-                seen.add(verdicts[-1].tx_id)
-        overlay = BlockOverlay(self.state)
-        for number, item in enumerate(checked):
-            if item is None:
-                continue
-            code = self._mvcc(item.rwset, overlay)
-            if code != Code.VALID:
-                verdicts[number] = TxVerdict(item.tx_id, code, _MVCC_REASONS[code])
-                continue
-            position = Version(block.header.number, number)
-            overlay.record(item.rwset, position)
-            update.writes.append((position, item.tx_id, item.rwset.public))
-            for write in item.rwset.hashed_writes:
-                update.hashed_writes.append(
-                    (position, write.namespace, write.collection, write.key_hash, write.value_hash)
-                )
-            for c in item.rwset.collection_hashes:
-                update.expected_private.append(
-                    (position, item.tx_id, c.namespace, c.collection, c.pvt_rwset_hash)
-                )
-        update.transactions = [(v.tx_id, v.code) for v in verdicts]
-        return verdicts, update
+                verdicts.append(TxVerdict(tx.tx_id, invalid.code, str(invalid)))
+            if tx.tx_id:
+                seen.add(tx.tx_id)
+        self._check_mvcc(number, checked, verdicts)
+        outcomes = [
+            (verdict.tx_id, verdict.code, None if item is None else item.rwset)
+            for verdict, item in zip(verdicts, checked, strict=True)
+        ]
+        return verdicts, block_update(number, outcomes)
 
-    # -- steps 1–3 --------------------------------------------------------------------------
+    # -- per transaction: structure, creator, endorsed action ----------------------------
 
-    def _check(self, data: bytes, seen: set[str]) -> tuple[str, Checked | None]:
-        if not data:
-            raise Invalid(Code.NIL_ENVELOPE, "empty envelope")
-        envelope = _decode(common_pb2.Envelope, data, Code.BAD_PAYLOAD, "envelope")
-        payload = _decode(common_pb2.Payload, envelope.payload, Code.BAD_PAYLOAD, "payload")
-        if not payload.header.channel_header or not payload.header.signature_header:
-            raise Invalid(Code.BAD_COMMON_HEADER, "payload header is missing a part")
-        header = _decode(
-            common_pb2.ChannelHeader,
-            payload.header.channel_header,
-            Code.BAD_CHANNEL_HEADER,
-            "channel header",
-        )
-        signature_header = _decode(
-            common_pb2.SignatureHeader,
-            payload.header.signature_header,
-            Code.BAD_COMMON_HEADER,
-            "signature header",
-        )
+    def _check(self, tx: ParsedTx, seen: set[str]) -> Checked | None:
+        """Every check but MVCC; None for a valid config transaction (checked by the
+        orderer, applied by the committer)."""
+        header, signature_header = self._check_structure(tx)
+        if header.type == common_pb2.CONFIG:
+            return None
+        self._check_creator(tx, header, signature_header, seen)
+        return self._check_action(tx)
+
+    def _check_structure(
+        self, tx: ParsedTx
+    ) -> tuple[common_pb2.ChannelHeader, common_pb2.SignatureHeader]:
+        if tx.error is not None:
+            raise tx.error.again()
+        header, signature_header = tx.channel_header, tx.signature_header
+        assert header is not None and signature_header is not None  # no error: both decoded
         if header.channel_id != self.config.channel_id:
             raise Invalid(
                 Code.TARGET_CHAIN_NOT_FOUND,
                 f"transaction is for channel {header.channel_id!r}, not {self.config.channel_id!r}",
             )
-        if header.type == common_pb2.CONFIG:
-            return header.tx_id, None  # checked by the orderer; applied by the committer
-        if header.type != common_pb2.ENDORSER_TRANSACTION:
+        if header.type not in (common_pb2.CONFIG, common_pb2.ENDORSER_TRANSACTION):
             raise Invalid(Code.UNKNOWN_TX_TYPE, f"header type {header.type} is not handled")
+        return header, signature_header
+
+    def _check_creator(
+        self,
+        tx: ParsedTx,
+        header: common_pb2.ChannelHeader,
+        signature_header: common_pb2.SignatureHeader,
+        seen: set[str],
+    ) -> None:
         if not signature_header.creator or not signature_header.nonce:
             raise Invalid(Code.BAD_COMMON_HEADER, "signature header needs creator and nonce")
+        assert tx.envelope is not None  # the headers decoded, so did the envelope
         try:
             self.config.msps.check_signature(
-                signature_header.creator, envelope.payload, envelope.signature
+                signature_header.creator, tx.envelope.payload, tx.envelope.signature
             )
         except CaError as exc:
             raise Invalid(Code.BAD_CREATOR_SIGNATURE, str(exc)) from None
@@ -211,19 +186,11 @@ class BlockValidator:
             )
         if header.tx_id in seen or self.state.transaction(header.tx_id) is not None:
             raise Invalid(Code.DUPLICATE_TXID, f"txid {header.tx_id} was already committed")
-        return header.tx_id, self._check_action(header.tx_id, payload, header)
 
-    def _check_action(
-        self, tx_id: str, payload: common_pb2.Payload, header: common_pb2.ChannelHeader
-    ) -> Checked:
-        action, chaincode_action = unpack_endorsed_action(payload.data)
-        extension = _decode(
-            proposal_pb2.ChaincodeHeaderExtension,
-            header.extension,
-            Code.BAD_HEADER_EXTENSION,
-            "header extension",
-        )
-        name = extension.chaincode_id.name
+    def _check_action(self, tx: ParsedTx) -> Checked:
+        action = tx.action
+        chaincode_action = action.chaincode_action
+        name = tx.extension.chaincode_id.name
         try:
             rwset = decode_rwset(chaincode_action.results)
         except BadRWSet as exc:
@@ -248,14 +215,13 @@ class BlockValidator:
                 raise Invalid(
                     Code.ILLEGAL_WRITESET, f"{name} writes to namespace {namespace!r}, not its own"
                 )
+        signed = action.endorsed.proposal_response_payload
         endorsements = [
-            SignedData(
-                action.action.proposal_response_payload + e.endorser, e.endorser, e.signature
-            )
-            for e in action.action.endorsements
+            SignedData(signed + e.endorser, e.endorser, e.signature)
+            for e in action.endorsed.endorsements
         ]
         self._check_endorsements(name, definition, rwset, endorsements)
-        return Checked(tx_id, name, rwset)
+        return Checked(tx.tx_id, name, rwset)
 
     def _check_endorsements(
         self,
@@ -308,7 +274,22 @@ class BlockValidator:
         path = policy.channel_config_policy_reference or "/Channel/Application/Endorsement"
         return path, self.config.evaluate(path, endorsements)
 
-    # -- step 4 -------------------------------------------------------------------------------
+    # -- in block order: MVCC ------------------------------------------------------------
+
+    def _check_mvcc(
+        self, number: int, checked: list[Checked | None], verdicts: list[TxVerdict]
+    ) -> None:
+        """Each checked transaction against committed state plus the writes of the block's
+        earlier valid ones; a conflict replaces its VALID verdict."""
+        overlay = BlockOverlay(self.state)
+        for index, item in enumerate(checked):
+            if item is None:
+                continue
+            code = self._mvcc(item.rwset, overlay)
+            if code != Code.VALID:
+                verdicts[index] = TxVerdict(item.tx_id, code, _MVCC_REASONS[code])
+                continue
+            overlay.record(item.rwset, Version(number, index))
 
     def _mvcc(self, rwset: CommittedRWSet, overlay: BlockOverlay) -> int:
         result = validate(rwset.public, overlay)
@@ -337,41 +318,3 @@ _MVCC_REASONS = {
     Code.MVCC_READ_CONFLICT: "a key it read was changed by an earlier transaction",
     Code.PHANTOM_READ_CONFLICT: "a range it scanned now holds different keys or versions",
 }
-
-
-def unpack_endorsed_action(
-    payload_data: bytes,
-) -> tuple[transaction_pb2.ChaincodeActionPayload, proposal_pb2.ChaincodeAction]:
-    """The endorsed action of an endorser transaction and the chaincode action inside it
-    (results = read/write set, events, response, chaincode id)."""
-    transaction = _decode(transaction_pb2.Transaction, payload_data, Code.BAD_PAYLOAD, "tx")
-    if len(transaction.actions) != 1:
-        raise Invalid(Code.NIL_TXACTION, "an endorser transaction holds exactly one action")
-    action = _decode(
-        transaction_pb2.ChaincodeActionPayload,
-        transaction.actions[0].payload,
-        Code.BAD_PAYLOAD,
-        "chaincode action payload",
-    )
-    response_payload = _decode(
-        proposal_response_pb2.ProposalResponsePayload,
-        action.action.proposal_response_payload,
-        Code.BAD_RESPONSE_PAYLOAD,
-        "proposal response payload",
-    )
-    chaincode_action = _decode(
-        proposal_pb2.ChaincodeAction,
-        response_payload.extension,
-        Code.BAD_RESPONSE_PAYLOAD,
-        "chaincode action",
-    )
-    return action, chaincode_action
-
-
-def tx_id_of(data: bytes) -> str:
-    """Best-effort txid of an invalid transaction, for its CommitStatus."""
-    try:
-        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(data).payload)
-        return common_pb2.ChannelHeader.FromString(payload.header.channel_header).tx_id
-    except DecodeError:
-        return ""

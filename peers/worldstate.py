@@ -16,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import lmdb
+from fabric_protos.peer import transaction_pb2
 
 from chaincode.rwset import TxRWSet
 from chaincode.state import KeyModification, Version, VersionedValue
 from peers.errors import StorageError
+from peers.rwset import CommittedRWSet
 
 _VERSION = struct.Struct(">QI")
 _SEP = b"\x00"
@@ -54,6 +56,32 @@ class BlockUpdate:
     missing_private: list[tuple[Version, str, str]] = field(
         default_factory=list
     )  # (version, namespace, collection) a member should hold but does not
+
+
+def block_update(
+    number: int, outcomes: Iterable[tuple[str, int, CommittedRWSet | None]]
+) -> BlockUpdate:
+    """What a block changes in the world state, from each transaction's (txid, code,
+    read/write set) in block order: every txid with its code, and the writes of the VALID
+    ones that have a read/write set (a config transaction has none). Validation builds
+    it from its verdicts and recovery from the codes stored in the block; one builder,
+    so both leave the same state."""
+    update = BlockUpdate(number)
+    for index, (tx_id, code, rwset) in enumerate(outcomes):
+        update.transactions.append((tx_id, code))
+        if code != transaction_pb2.VALID or rwset is None:
+            continue
+        position = Version(number, index)
+        update.writes.append((position, tx_id, rwset.public))
+        for w in rwset.hashed_writes:
+            update.hashed_writes.append(
+                (position, w.namespace, w.collection, w.key_hash, w.value_hash)
+            )
+        for c in rwset.collection_hashes:
+            update.expected_private.append(
+                (position, tx_id, c.namespace, c.collection, c.pvt_rwset_hash)
+            )
+    return update
 
 
 def _key(*parts: str | bytes) -> bytes:

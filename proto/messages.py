@@ -1,9 +1,9 @@
-"""Builders for the messages of Fabric's transaction flow, in the order the flow uses them.
+"""Builders for the messages of Fabric's transaction flow after the proposal
+(``proto.proposal`` builds that, for Propose):
 
-1. ``build_proposal`` / ``sign_proposal`` — step 1, Propose.
-2. ``sign_endorsement`` — step 3, Endorse: a peer signs its simulation result.
-3. ``build_transaction_envelope`` — step 4, Assemble: the client wraps the endorsements.
-4. ``build_block`` — step 5, Order: the orderer packs envelopes into a block.
+- ``sign_endorsement`` — Endorse: a peer signs its simulation result;
+- ``build_transaction_envelope`` — Assemble & submit: the client wraps the endorsements;
+- ``build_block`` — Order: the orderer packs envelopes into a block.
 
 Each builder returns Fabric's own protobuf types, so what it makes is what a Fabric peer
 or orderer would accept.
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import (
-    chaincode_pb2,
     proposal_pb2,
     proposal_response_pb2,
     transaction_pb2,
@@ -26,7 +25,6 @@ from google.protobuf import timestamp_pb2
 
 from proto.blockhash import block_data_hash
 from proto.signer import Signer
-from proto.txid import compute_txid, new_nonce
 
 
 def _timestamp(now: float | None = None) -> timestamp_pb2.Timestamp:
@@ -49,49 +47,6 @@ def build_channel_header(
         timestamp=_timestamp(now),
         extension=extension,
     )
-
-
-def build_proposal(
-    signer: Signer,
-    channel_id: str,
-    chaincode: str,
-    args: Sequence[bytes],
-    transient: Mapping[str, bytes] | None = None,
-    nonce: bytes | None = None,
-    now: float | None = None,
-) -> tuple[proposal_pb2.Proposal, str]:
-    """An unsigned chaincode proposal and its txid (hex SHA-256 of nonce ‖ creator)."""
-    nonce = new_nonce() if nonce is None else nonce
-    tx_id = compute_txid(nonce, signer.creator)
-    extension = proposal_pb2.ChaincodeHeaderExtension(
-        chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode)
-    )
-    channel_header = build_channel_header(
-        common_pb2.ENDORSER_TRANSACTION,
-        channel_id,
-        tx_id,
-        extension.SerializeToString(),
-        now,
-    )
-    signature_header = common_pb2.SignatureHeader(creator=signer.creator, nonce=nonce)
-    header = common_pb2.Header(
-        channel_header=channel_header.SerializeToString(),
-        signature_header=signature_header.SerializeToString(),
-    )
-    invocation = chaincode_pb2.ChaincodeInvocationSpec(
-        chaincode_spec=chaincode_pb2.ChaincodeSpec(
-            type=chaincode_pb2.ChaincodeSpec.GOLANG,
-            chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode),
-            input=chaincode_pb2.ChaincodeInput(args=list(args)),
-        )
-    )
-    payload = proposal_pb2.ChaincodeProposalPayload(
-        input=invocation.SerializeToString(), TransientMap=dict(transient or {})
-    )
-    proposal = proposal_pb2.Proposal(
-        header=header.SerializeToString(), payload=payload.SerializeToString()
-    )
-    return proposal, tx_id
 
 
 def proposal_hash(proposal: proposal_pb2.Proposal) -> bytes:
@@ -121,13 +76,6 @@ def sign_endorsement(
         endorsement=proposal_response_pb2.Endorsement(
             endorser=signer.creator, signature=signer.sign(payload + signer.creator)
         ),
-    )
-
-
-def sign_proposal(signer: Signer, proposal: proposal_pb2.Proposal) -> proposal_pb2.SignedProposal:
-    proposal_bytes = proposal.SerializeToString()
-    return proposal_pb2.SignedProposal(
-        proposal_bytes=proposal_bytes, signature=signer.sign(proposal_bytes)
     )
 
 

@@ -29,7 +29,7 @@ from chaincode.simulation import TxSimulator
 from chaincode.state import KeyModification, StateStore, Version
 from chaincode.testing.identities import Identity, IdentityFactory
 from chaincode.transport import ClientTLS, GrpcStream, InProcessStream, Message
-from proto.messages import build_proposal, sign_proposal
+from proto.proposal import propose
 
 
 @dataclass(frozen=True)
@@ -319,9 +319,8 @@ class ContractHarness:
         call_args = [_arg(function), *(_arg(a) for a in args)]
         transient_bytes = {k: _arg(v) for k, v in (transient or {}).items()}
         now = time.time()
-        proposal, tx_id = build_proposal(
-            signer, self.channel, name, call_args, transient_bytes, now=now
-        )
+        proposed = propose(signer, self.channel, name, call_args, transient_bytes, now=now)
+        tx_id = proposed.tx_id
         simulator = TxSimulator(self.state, tx_id)
         result = TxResult(tx_id=tx_id, function=function, chaincode=name, timestamp=now)
         try:
@@ -330,7 +329,7 @@ class ContractHarness:
                 tx_id,
                 chaincode_pb2.ChaincodeInput(args=call_args, is_init=init),
                 simulator,
-                signed_proposal=sign_proposal(signer, proposal),
+                signed_proposal=proposed.signed,
                 creator=signer.creator,
                 is_init=init,
                 namespace=name,

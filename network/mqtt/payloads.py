@@ -23,8 +23,8 @@ from google.protobuf.message import DecodeError
 
 from network.mqtt import topics
 from network.validation_codes import meaning
-from peers.validation import Invalid, unpack_endorsed_action
 from proto.blockhash import block_header_hash
+from proto.envelope import Invalid, ParsedTx, parse_block
 
 SCHEMA = 1
 Code = transaction_pb2.TxValidationCode
@@ -76,20 +76,23 @@ def _timestamp(header: common_pb2.ChannelHeader) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _read_transaction(data: bytes) -> _Transaction:
-    """What a subscriber wants of one envelope; whatever does not decode is left empty
-    (an invalid transaction is still reported, with its code)."""
+def _read_transaction(tx: ParsedTx) -> _Transaction:
+    """What a subscriber wants of one envelope; whatever does not decode is left empty,
+    and so is everything after it (an invalid transaction is still reported, with its
+    code)."""
     tx_id = type_name = timestamp = mspid = chaincode = ""
     event = None
     try:
-        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(data).payload)
-        header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
+        header, signature = tx.channel_header, tx.signature_header
+        if header is None:
+            raise Invalid(Code.BAD_CHANNEL_HEADER, "channel header does not decode")
         tx_id, timestamp = header.tx_id, _timestamp(header)
         type_name = common_pb2.HeaderType.Name(header.type)
-        signature = common_pb2.SignatureHeader.FromString(payload.header.signature_header)
+        if signature is None:
+            raise Invalid(Code.BAD_COMMON_HEADER, "signature header does not decode")
         mspid = identities_pb2.SerializedIdentity.FromString(signature.creator).mspid
         if header.type == common_pb2.ENDORSER_TRANSACTION:
-            _, action = unpack_endorsed_action(payload.data)
+            action = tx.action.chaincode_action
             chaincode = action.chaincode_id.name
             if action.events:
                 event = chaincode_event_pb2.ChaincodeEvent.FromString(action.events)
@@ -109,7 +112,7 @@ def block_messages(network: str, channel: str, block: common_pb2.Block) -> list[
     transaction its status and (if it is VALID and set one) its chaincode event."""
     number = block.header.number
     codes = _codes(block)
-    transactions = [_read_transaction(data) for data in block.data.data]
+    transactions = [_read_transaction(tx) for tx in parse_block(block)]
     valid = sum(1 for i in range(len(transactions)) if i < len(codes) and codes[i] == Code.VALID)
     base = {"schema": SCHEMA, "network": network, "channel": channel, "block": number}
     messages = [

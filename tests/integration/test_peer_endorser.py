@@ -15,14 +15,15 @@ from fabric_protos.peer import proposal_pb2, transaction_pb2
 
 from ca.signing import SoftwareSigner, verify
 from chaincode.endpoint import ChaincodeEndpoint
-from peers.committer import Ledger
+from peers.committer import commit_block
 from peers.endorser import Endorser
-from proto.messages import build_proposal, build_transaction_envelope, sign_proposal
-from tests.support.channel import ChannelFixture
+from peers.ledger import Ledger
+from proto.messages import build_transaction_envelope
+from proto.proposal import propose
+from tests.support.channel import ChannelFixture, define
 from tests.support.fabric_network import free_port
 from tests.support.orderer import CHANNEL
 from tests.support.pki import make_org
-from tests.unit.peers.test_committer import define
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "chaincode" / "samples" / "asset_transfer"
@@ -67,8 +68,8 @@ async def network(tmp_path: Path, contract_address: str):
     endorsers = {}
     for mspid in ("Org1MSP", "Org2MSP"):
         ledger = Ledger(tmp_path / mspid)
-        ledger.commit(channel.genesis)
-        define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+        commit_block(ledger, channel.genesis)
+        define(ledger.state)
         ledgers[mspid] = ledger
         endpoint = ChaincodeEndpoint(contract_address)
         endpoints.append(endpoint)
@@ -87,8 +88,8 @@ async def network(tmp_path: Path, contract_address: str):
 
 
 def _proposal(signer: SoftwareSigner, *args: str, channel_id: str = CHANNEL, chaincode="basic"):
-    proposal, _tx_id = build_proposal(signer, channel_id, chaincode, [a.encode() for a in args])
-    return proposal, sign_proposal(signer, proposal)
+    proposed = propose(signer, channel_id, chaincode, args)
+    return proposed.proposal, proposed.signed
 
 
 async def test_endorse_commit_and_query(network) -> None:
@@ -110,7 +111,7 @@ async def test_endorse_commit_and_query(network) -> None:
 
     block = channel.block([build_transaction_envelope(client, proposal, responses)])
     for ledger in ledgers.values():
-        assert [v.code for v in ledger.commit(block).verdicts] == [Code.VALID]
+        assert [v.code for v in commit_block(ledger, block).verdicts] == [Code.VALID]
 
     _, query = _proposal(client, "ReadAsset", "asset1")
     answer = await endorsers["Org2MSP"].process_proposal(query)
@@ -142,8 +143,8 @@ async def test_refusals_name_the_problem(network) -> None:
     _, undefined = _proposal(client, "Anything", chaincode="nosuch")
     assert "chaincode nosuch not found" in await refusal(undefined)
 
-    old, _ = build_proposal(client, CHANNEL, "basic", [b"ReadAsset", b"a"], now=1_000_000)
-    assert "incorrect timestamp" in await refusal(sign_proposal(client, old))
+    old = propose(client, CHANNEL, "basic", ["ReadAsset", "a"], now=1_000_000)
+    assert "incorrect timestamp" in await refusal(old.signed)
 
     _, garbage = _proposal(client, "ReadAsset", "a")
     garbage.proposal_bytes = b"\xff\xfe"
@@ -162,6 +163,6 @@ async def test_replayed_proposal_is_refused_after_commit(network) -> None:
     proposal, signed = _proposal(client, "CreateAsset", "asset9", "red", "1", "Ann", "1")
     responses = [await e.process_proposal(signed) for e in endorsers.values()]
     block = channel.block([build_transaction_envelope(client, proposal, responses)])
-    ledgers["Org1MSP"].commit(block)
+    commit_block(ledgers["Org1MSP"], block)
     again = await endorsers["Org1MSP"].process_proposal(signed)
     assert "duplicate transaction found" in again.response.message

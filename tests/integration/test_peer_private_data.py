@@ -21,7 +21,7 @@ from ca.policy import from_string
 from network.gateway_client import GatewayClient, GatewayClientError
 from peers.dissemination import sign_request
 from proto import privatedata_pb2, privatedata_pb2_grpc
-from proto.messages import build_proposal, sign_proposal
+from proto.proposal import propose
 from proto.seek import build_seek_envelope
 from proto.trace_pb2 import TraceRequest
 from proto.trace_pb2_grpc import TraceServiceStub
@@ -183,18 +183,15 @@ async def test_too_few_member_peers_fail_the_endorsement(network: FabricNetwork)
 
 async def test_a_tampered_push_is_refused_at_commit(network: FabricNetwork) -> None:
     async with network.client("Org1MSP") as org1, network.client("Org2MSP") as org2:
-        proposal, tx_id = build_proposal(
-            org1.signer,
-            CHANNEL,
-            "private",
-            [b"PutPrivate", b"shared", b"k4"],
-            {"value": b"genuine"},
+        proposed = propose(
+            org1.signer, CHANNEL, "private", ["PutPrivate", "shared", "k4"], {"value": b"genuine"}
         )
+        tx_id = proposed.tx_id
         endorsed = await org1.gateway.Endorse(
             gateway_pb2.EndorseRequest(
                 transaction_id=tx_id,
                 channel_id=CHANNEL,
-                proposed_transaction=sign_proposal(org1.signer, proposal),
+                proposed_transaction=proposed.signed,
                 endorsing_organizations=["Org1MSP"],
             )
         )

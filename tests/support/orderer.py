@@ -16,7 +16,8 @@ from fabric_protos.peer import proposal_response_pb2
 from ca.msp import write_msp
 from ca.signing import SoftwareSigner
 from ordering.configtx import genesis_block, load_profile
-from proto.messages import build_proposal, build_transaction_envelope
+from proto.messages import build_transaction_envelope
+from proto.proposal import build_proposal
 from proto.seek import FOREVER, build_seek_envelope
 from tests.support.pki import Org, make_org, write_local_msp, write_tls
 from tests.support.processes import NodeProcess

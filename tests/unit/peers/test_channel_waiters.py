@@ -11,10 +11,10 @@ from fabric_protos.common import common_pb2
 
 from chaincode.rwset import TxRWSet
 from peers.channel import PeerChannel
-from peers.committer import Ledger
-from peers.validation import tx_id_of
-from tests.support.channel import ChannelFixture
-from tests.unit.peers.test_committer import define
+from peers.committer import commit_block
+from peers.ledger import Ledger
+from proto.envelope import parse_envelope
+from tests.support.channel import ChannelFixture, define
 
 
 def _writes(key: str) -> TxRWSet:
@@ -24,14 +24,14 @@ def _writes(key: str) -> TxRWSet:
 
 
 def _tx_id(envelope: common_pb2.Envelope) -> str:
-    return tx_id_of(envelope.SerializeToString())
+    return parse_envelope(envelope.SerializeToString()).tx_id
 
 
 async def test_a_waiter_wakes_for_the_block_holding_its_transaction_only(tmp_path: Path) -> None:
     fixture = ChannelFixture(tmp_path / "channel")
     ledger = Ledger(tmp_path / "peer")
-    ledger.commit(fixture.genesis)
-    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    commit_block(ledger, fixture.genesis)
+    define(ledger.state)
     channel = PeerChannel("ch", ledger, fixture.peers["Org1MSP"])
     first, second = (fixture.transaction(_writes(k)) for k in ("a", "b"))
     waiting_first = asyncio.create_task(channel.wait_for_transaction(_tx_id(first)))
@@ -51,7 +51,7 @@ async def test_a_waiter_wakes_for_the_block_holding_its_transaction_only(tmp_pat
 async def test_closing_the_channel_ends_every_waiter(tmp_path: Path) -> None:
     fixture = ChannelFixture(tmp_path / "channel")
     ledger = Ledger(tmp_path / "peer")
-    ledger.commit(fixture.genesis)
+    commit_block(ledger, fixture.genesis)
     channel = PeerChannel("ch", ledger, fixture.peers["Org1MSP"])
     waiting = asyncio.create_task(channel.wait_for_transaction("f" * 64))
     await asyncio.sleep(0)

@@ -1,53 +1,25 @@
-"""Validation and commit give each transaction the code Fabric would give."""
+"""Commit, phase by phase: the link and the orderer's signature are checked, the block is
+stored with its codes and applied, config blocks change the config, a crash is recovered
+from. The codes themselves are ``test_validation``'s."""
 
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import policy_pb2, transaction_pb2
-from fabric_protos.peer.lifecycle import lifecycle_pb2
+from fabric_protos.peer import transaction_pb2
 
 from ca.policy import from_string
-from chaincode.rwset import RangeQuery, TxRWSet
+from chaincode.rwset import TxRWSet
 from chaincode.state import Version
-from peers.committer import BlockRejected, Ledger, transactions_filter
-from peers.lifecycle import LIFECYCLE_NAMESPACE, definition_key, encode_definition
-from tests.support.channel import ChannelFixture
+from peers.committer import BlockRejected, commit_block
+from peers.ledger import Ledger, transactions_filter
+from tests.support.channel import ChannelFixture, define
 
 Code = transaction_pb2.TxValidationCode
-
-
-@pytest.fixture
-def channel(tmp_path: Path) -> ChannelFixture:
-    return ChannelFixture(tmp_path / "channel")
-
-
-@pytest.fixture
-def ledger(tmp_path: Path, channel: ChannelFixture) -> Ledger:
-    ledger = Ledger(tmp_path / "peer")
-    ledger.commit(channel.genesis)
-    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
-    yield ledger
-    ledger.close()
-
-
-def define(ledger: Ledger, name: str, version: str, policy: str) -> None:
-    """A committed chaincode definition, as the lifecycle would leave it."""
-    definition = lifecycle_pb2.QueryChaincodeDefinitionResult(
-        sequence=1,
-        version=version,
-        validation_parameter=policy_pb2.ApplicationPolicy(
-            signature_policy=from_string(policy)
-        ).SerializeToString(),
-    )
-    rwset = TxRWSet()
-    rwset.namespace(LIFECYCLE_NAMESPACE).writes[definition_key(name)] = encode_definition(
-        definition
-    )
-    ledger.state.commit(Version(0, 0), "define", 0.0, rwset)
 
 
 def writes(**values: bytes | None) -> TxRWSet:
@@ -64,7 +36,7 @@ def read_then_write(ledger: Ledger, key: str, value: bytes) -> TxRWSet:
 
 
 def codes(ledger: Ledger, channel: ChannelFixture, envelopes) -> list[str]:
-    committed = ledger.commit(channel.block(envelopes))
+    committed = commit_block(ledger, channel.block(envelopes))
     assert transactions_filter(committed.block) == bytes(v.code for v in committed.verdicts)
     return [v.code_name for v in committed.verdicts]
 
@@ -88,26 +60,6 @@ def test_second_read_of_a_key_written_earlier_in_the_block_conflicts(ledger, cha
     assert ledger.state.get("basic", "a").value == b"2"
 
 
-def test_phantom_read(ledger: Ledger, channel) -> None:
-    codes(ledger, channel, [channel.transaction(writes(k1=b"1"))])
-    scan = TxRWSet()
-    scan.namespace("basic").range_queries.append(
-        RangeQuery("k", "l", True, [("k1", ledger.state.get("basic", "k1").version)])
-    )
-    scan.namespace("basic").writes["summary"] = b"1 key"
-    insert = channel.transaction(writes(k2=b"2"))
-    assert codes(ledger, channel, [insert, channel.transaction(scan)]) == [
-        "VALID",
-        "PHANTOM_READ_CONFLICT",
-    ]
-
-
-def test_endorsement_policy_failure(ledger: Ledger, channel) -> None:
-    only_org1 = channel.transaction(writes(a=b"1"), endorsers=("Org1MSP",))
-    assert codes(ledger, channel, [only_org1]) == ["ENDORSEMENT_POLICY_FAILURE"]
-    assert ledger.state.get("basic", "a") is None
-
-
 def test_key_level_policy_overrides_chaincode_policy(ledger: Ledger, channel) -> None:
     codes(ledger, channel, [channel.transaction(writes(a=b"1"))])
     owned = TxRWSet()
@@ -120,67 +72,65 @@ def test_key_level_policy_overrides_chaincode_policy(ledger: Ledger, channel) ->
     assert codes(ledger, channel, [by_org1, by_org2]) == ["VALID", "ENDORSEMENT_POLICY_FAILURE"]
 
 
-def test_bad_creator_signature_and_txid(ledger: Ledger, channel) -> None:
-    forged = channel.transaction(writes(a=b"1"))
-    forged.signature = channel.clients["Org2MSP"].sign(forged.payload)
-    payload = common_pb2.Payload.FromString(forged.payload)
-    header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-    header.tx_id = "0" * 64
-    payload.header.channel_header = header.SerializeToString()
-    client = channel.clients["Org1MSP"]
-    bad_txid = common_pb2.Envelope(payload=payload.SerializeToString())
-    bad_txid.signature = client.sign(bad_txid.payload)
-    assert codes(ledger, channel, [forged, bad_txid]) == [
-        "BAD_CREATOR_SIGNATURE",
-        "BAD_PROPOSAL_TXID",
-    ]
-
-
 def test_duplicate_txid_in_block_and_across_blocks(ledger: Ledger, channel) -> None:
     envelope = channel.transaction(writes(a=b"1"))
     assert codes(ledger, channel, [envelope, envelope]) == ["VALID", "DUPLICATE_TXID"]
     assert codes(ledger, channel, [envelope]) == ["DUPLICATE_TXID"]
 
 
-def test_chaincode_checks(ledger: Ledger, channel) -> None:
-    other = TxRWSet()
-    other.namespace("basic").writes["a"] = b"1"
-    other.namespace("token").writes["b"] = b"2"
-    assert codes(
-        ledger,
-        channel,
-        [
-            channel.transaction(writes(a=b"1"), chaincode="nosuch"),
-            channel.transaction(writes(a=b"1"), version="0.9"),
-            channel.transaction(other),
-            channel.transaction(writes(a=b"1"), results=b"\xff\xff"),
-        ],
-    ) == ["INVALID_CHAINCODE", "EXPIRED_CHAINCODE", "ILLEGAL_WRITESET", "BAD_RWSET"]
+def test_each_envelope_is_decoded_once_per_commit(ledger: Ledger, channel) -> None:
+    """Signature prefetch, the config-block check, validation and the invalid
+    transactions' txids all read the committer's one decoding of the block."""
+    envelopes = [channel.transaction(writes(**{key: b"v"})) for key in "abc"]
+    envelopes.append(channel.transaction(writes(d=b"v"), endorsers=("Org1MSP",)))
+    block = channel.block(envelopes)
+    decoded: list[bytes] = []
+
+    def count(frame, event: str, arg) -> None:
+        if event == "c_call" and getattr(arg, "__self__", None) is common_pb2.Envelope:
+            decoded.append(arg.__name__)
+
+    sys.setprofile(count)
+    try:
+        committed = commit_block(ledger, block)
+    finally:
+        sys.setprofile(None)
+    assert [v.code_name for v in committed.verdicts][-1] == "ENDORSEMENT_POLICY_FAILURE"
+    assert decoded == ["FromString"] * len(envelopes)
+
+
+def test_a_config_block_becomes_the_channel_config(ledger: Ledger, channel) -> None:
+    config_envelope = common_pb2.Envelope.FromString(channel.genesis.data.data[0])
+    before = ledger.config
+    committed = commit_block(ledger, channel.block([config_envelope]))
+    assert [v.code_name for v in committed.verdicts] == ["VALID"]
+    assert ledger.config is not before and ledger.config.channel_id == before.channel_id
+    assert ledger.state.height == ledger.height == 2
 
 
 def test_block_without_a_valid_orderer_signature_is_rejected(ledger: Ledger, channel) -> None:
     block = channel.block([channel.transaction(writes(a=b"1"))], signer=channel.clients["Org1MSP"])
     with pytest.raises(BlockRejected, match="BlockValidation"):
-        ledger.commit(block)
+        commit_block(ledger, block)
     assert ledger.height == 1
 
 
 def test_gaps_and_broken_links_are_rejected(ledger: Ledger, channel) -> None:
     skipped = channel.block([])  # block 1, never delivered
     with pytest.raises(BlockRejected, match="not the next block"):
-        ledger.commit(channel.block([channel.transaction(writes(a=b"1"))]))
+        commit_block(ledger, channel.block([channel.transaction(writes(a=b"1"))]))
     forged = common_pb2.Block()
     forged.CopyFrom(skipped)
     forged.header.previous_hash = b"\x00" * 32  # block 1, but not linked to block 0
     with pytest.raises(BlockRejected, match="does not link to block 0"):
-        ledger.commit(forged)
+        commit_block(ledger, forged)
     assert ledger.height == 1
 
 
 def test_recovery_replays_blocks_the_state_missed(tmp_path: Path, channel) -> None:
     ledger = Ledger(tmp_path / "crashy")
-    ledger.commit(channel.genesis)
-    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    commit_block(ledger, channel.genesis)
+    define(ledger.state)
     codes(ledger, channel, [channel.transaction(writes(a=b"1", b=b"2"))])
     conflicting = channel.transaction(read_then_write(ledger, "a", b"x"))
     codes(ledger, channel, [channel.transaction(read_then_write(ledger, "a", b"3")), conflicting])
@@ -190,7 +140,7 @@ def test_recovery_replays_blocks_the_state_missed(tmp_path: Path, channel) -> No
     # gone; only the definition (written outside the blocks in this test) comes back.
     shutil.rmtree(tmp_path / "crashy" / "state")
     recovered = Ledger(tmp_path / "crashy")
-    define(recovered, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    define(recovered.state)
     recovered.recover()
     try:
         assert recovered.state.height == 3

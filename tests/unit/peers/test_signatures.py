@@ -9,10 +9,11 @@ from pathlib import Path
 from ca.channelconfig import ChannelConfig
 from ca.signing import KNOWN_SIGNATURES
 from chaincode.rwset import TxRWSet
-from peers.committer import Ledger
+from peers.committer import commit_block
+from peers.ledger import Ledger
 from peers.signatures import block_signatures, prefetch
-from tests.support.channel import ChannelFixture
-from tests.unit.peers.test_committer import define
+from proto.envelope import parse_block
+from tests.support.channel import ChannelFixture, define
 
 
 def _writes(key: str) -> TxRWSet:
@@ -28,7 +29,7 @@ def test_block_signatures_lists_creators_and_endorsements_and_skips_garbage(
     envelopes = [channel.transaction(_writes(f"k{n}")) for n in range(2)]
     block = channel.block(envelopes)
     block.data.data.append(b"\xffnot an envelope")
-    checks = block_signatures(block)
+    checks = block_signatures(parse_block(block))
     assert len(checks) == 2 * 3  # a creator and two endorsers each
     assert checks[0] == (
         channel.clients["Org1MSP"].creator,
@@ -42,22 +43,22 @@ def test_prefetch_remembers_valid_signatures_only_and_codes_are_unchanged(
 ) -> None:
     channel = ChannelFixture(tmp_path / "channel")
     ledger = Ledger(tmp_path / "peer")
-    ledger.commit(channel.genesis)
-    define(ledger, "basic", "1.0", "AND('Org1MSP.peer', 'Org2MSP.peer')")
+    commit_block(ledger, channel.genesis)
+    define(ledger.state)
     envelopes = [channel.transaction(_writes(f"k{n}")) for n in range(4)]
     forged = envelopes[2]
     forged.signature = channel.clients["Org2MSP"].sign(forged.payload)
     block = channel.block(envelopes)
     KNOWN_SIGNATURES.clear()  # as on a peer that signed none of them
     assert ledger.config is not None
-    assert prefetch(block, ledger.config.msps) == 12
+    assert prefetch(parse_block(block), ledger.config.msps) == 12
     remembered = {(digest, signature) for _, digest, signature in KNOWN_SIGNATURES._known}
     known = [
         (hashlib.sha256(message).digest(), signature) in remembered
-        for _, message, signature in block_signatures(block)
+        for _, message, signature in block_signatures(parse_block(block))
     ]
     assert known == [True] * 6 + [False] + [True] * 5
-    committed = ledger.commit(block)
+    committed = commit_block(ledger, block)
     assert [v.code_name for v in committed.verdicts] == [
         "VALID",
         "VALID",
@@ -70,4 +71,4 @@ def test_prefetch_remembers_valid_signatures_only_and_codes_are_unchanged(
 def test_small_blocks_are_left_to_the_ordered_pass(tmp_path: Path) -> None:
     channel = ChannelFixture(tmp_path)
     block = channel.block([channel.transaction(_writes("k"))])
-    assert prefetch(block, ChannelConfig.from_block(channel.genesis).msps) == 0
+    assert prefetch(parse_block(block), ChannelConfig.from_block(channel.genesis).msps) == 0

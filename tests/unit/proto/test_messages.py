@@ -13,7 +13,8 @@ from fabric_protos.peer import (
 
 from ca.signing import SoftwareSigner, verify
 from proto.blockhash import block_data_hash, block_header_hash
-from proto.messages import build_block, build_proposal, build_transaction_envelope, sign_proposal
+from proto.messages import build_block, build_transaction_envelope
+from proto.proposal import build_proposal, sign_proposal
 from proto.txid import compute_txid
 
 

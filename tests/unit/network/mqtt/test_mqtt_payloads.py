@@ -17,7 +17,8 @@ from fabric_protos.peer import (
 
 from network.mqtt import payloads
 from proto.blockhash import block_header_hash
-from proto.messages import build_block, build_proposal, build_transaction_envelope, sign_endorsement
+from proto.messages import build_block, build_transaction_envelope, sign_endorsement
+from proto.proposal import build_proposal
 from tests.unit.ca.ca_pki import make_org
 
 Code = transaction_pb2.TxValidationCode

@@ -1,0 +1,136 @@
+"""One channel's ledger on a peer: its block store, world state and transient store,
+opened together and brought back in line with each other after a crash.
+
+The block store is a ledgerdb journal of Fabric blocks, each with its
+``TRANSACTIONS_FILTER``; the world state is LMDB (``peers.worldstate``). What goes in is
+decided by the committer (``peers.committer``); this module keeps it, in the order that
+makes a crash safe: a block is appended to the block store first, then the world state
+commits the block's writes and the new height in one LMDB transaction. After a crash
+between the two, ``recover`` re-applies the stored blocks above the state's height using
+the codes recorded in them, so the state ends exactly where a peer that never crashed
+would be.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import transaction_pb2
+
+from ca.channelconfig import ChannelConfig
+from ledgerdb.block import Payload
+from ledgerdb.journal import Journal
+from peers.privatedata import PrivateDataPuller, resolve_private
+from peers.rwset import CommittedRWSet, decode_rwset
+from peers.transientstore import TransientStore
+from peers.worldstate import BlockUpdate, WorldState, block_update
+from proto.blockhash import block_header_hash
+from proto.blocksign import last_config_index
+from proto.envelope import ParsedTx, parse_block
+
+log = logging.getLogger(__name__)
+Code = transaction_pb2.TxValidationCode
+
+TRANSIENT_PURGE_EVERY = 100
+"""Blocks between purges of transient entries whose transactions never committed."""
+
+
+def transactions_filter(block: common_pb2.Block) -> bytes:
+    """The validation codes a committed block records, one byte per transaction."""
+    metadata = block.metadata.metadata
+    return metadata[common_pb2.TRANSACTIONS_FILTER] if len(metadata) > 2 else b""
+
+
+class Ledger:
+    """One channel on a peer: its block store (a ledgerdb journal), world state and
+    transient store. ``mspid`` (the peer's organization) decides which collections'
+    clear data it commits; ``puller`` fetches what the transient store lacks."""
+
+    def __init__(self, directory: Path, mspid: str = "") -> None:
+        self.directory = directory
+        self.mspid = mspid
+        self.puller: PrivateDataPuller | None = None
+        self.blocks = Journal.open(directory / "blocks")
+        self.state = WorldState(directory / "state")
+        self.transient = TransientStore(directory / "transient")
+        self.config: ChannelConfig | None = None
+        self.previous_hash = b""
+        """The header hash of the newest stored block, which the next one must name."""
+
+    @property
+    def height(self) -> int:
+        tip = self.blocks.tip
+        return 0 if tip is None else tip.sequence_no + 1
+
+    def read_block(self, number: int) -> common_pb2.Block:
+        return common_pb2.Block.FromString(self.blocks.read(number).entries[0].body)
+
+    def close(self) -> None:
+        self.blocks.close()
+        self.state.close()
+        self.transient.close()
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Load the channel config and bring the state up to the block store's height."""
+        height = self.height
+        if height == 0:
+            return
+        last = self.read_block(height - 1)
+        self.previous_hash = block_header_hash(last.header)
+        config_number = last_config_index(last) if last.header.number else 0
+        self.config = ChannelConfig.from_block(self.read_block(config_number))
+        for number in range(self.state.height, height):
+            update = _replayed_update(self.read_block(number))
+            self.resolve_private(update, None)
+            self.apply(update)
+            log.info("replayed block %d into the world state", number)
+
+    # -- what the committer keeps ---------------------------------------------------------
+
+    def resolve_private(
+        self, update: BlockUpdate, puller: PrivateDataPuller | None
+    ) -> dict[str, dict[str, str]]:
+        """Add to ``update`` the clear private data this peer's organization should hold;
+        returns how each transaction's collections were found, for the trace."""
+        if not update.expected_private or not self.mspid or self.config is None:
+            return {}
+        outcome = resolve_private(
+            self.config.channel_id, self.mspid, update, self.state, self.transient, puller
+        )
+        return outcome.by_tx
+
+    def append(self, block: common_pb2.Block) -> None:
+        """Store a block (with its ``TRANSACTIONS_FILTER``) as the new tip."""
+        self.blocks.append([Payload(block.SerializeToString())])
+        self.previous_hash = block_header_hash(block.header)
+
+    def apply(self, update: BlockUpdate) -> None:
+        """Apply a stored block's update to the world state, then let go of the transient
+        entries it settled: committed transactions' now, never-committed ones after
+        retention."""
+        self.state.commit_block(update)
+        if update.expected_private:
+            self.transient.purge({tx_id for _, tx_id, *_ in update.expected_private})
+        if update.number % TRANSIENT_PURGE_EVERY == 0:
+            self.transient.purge_older_than(update.number)
+
+
+def _replayed_update(block: common_pb2.Block) -> BlockUpdate:
+    """A stored block's update, from the codes validation recorded in it."""
+    codes = transactions_filter(block)
+    txs = parse_block(block)
+    outcomes = []
+    for index, tx in enumerate(txs):
+        code = codes[index] if index < len(codes) else Code.VALID
+        outcomes.append((tx.tx_id, code, _stored_rwset(tx, code)))
+    return block_update(block.header.number, outcomes)
+
+
+def _stored_rwset(tx: ParsedTx, code: int) -> CommittedRWSet | None:
+    if code != Code.VALID or tx.is_config:
+        return None
+    return decode_rwset(tx.action.chaincode_action.results)

@@ -1,0 +1,86 @@
+"""The gateway's endorsement plan and its refusals, and the chaincode events it reads
+from committed blocks."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from fabric_protos.common import common_pb2
+from fabric_protos.peer import chaincode_event_pb2
+
+from peers.channel import PeerChannel
+from peers.gateway import Gateway, GatewayError, RemotePeer, _chaincode_events
+from peers.ledger import Ledger
+from proto.envelope import parse_block
+from proto.proposal import propose
+from tests.support.channel import ChannelFixture
+from tests.support.orderer import CHANNEL
+
+
+def _names(events: list[chaincode_event_pb2.ChaincodeEvent]) -> list[str]:
+    return [event.event_name for event in events]
+
+
+def test_chaincode_events_of_valid_transactions_of_the_chaincode(
+    events_block: common_pb2.Block,
+) -> None:
+    assert _names(_chaincode_events(events_block, "basic", "")) == ["First", "Second"]
+    assert _names(_chaincode_events(events_block, "token", "")) == ["Elsewhere"]
+
+
+def test_chaincode_events_resume_after_a_checkpointed_transaction(
+    events_block: common_pb2.Block,
+) -> None:
+    checkpoint = parse_block(events_block)[2].tx_id
+    assert _names(_chaincode_events(events_block, "basic", checkpoint)) == ["Second"]
+
+
+def test_a_block_with_an_envelope_that_does_not_decode_is_still_served(
+    events_block: common_pb2.Block,
+) -> None:
+    """Only a faulty orderer could order it; readers skip it instead of failing."""
+    events_block.data.data.append(b"\xff\xff")
+    events_block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] += bytes([2])
+    assert _names(_chaincode_events(events_block, "basic", "")) == ["First", "Second"]
+
+
+# -- planning -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway(ledger: Ledger, channel: ChannelFixture) -> Gateway:
+    peer_channel = PeerChannel(CHANNEL, ledger, channel.peers["Org1MSP"])
+    org2 = RemotePeer("Org2MSP", "peer0.org2:7051", channel=None)  # type: ignore[arg-type]
+    return Gateway(
+        "Org1MSP",
+        "peer0.org1:7051",
+        endorser=None,  # type: ignore[arg-type]
+        channels={CHANNEL: peer_channel}.get,
+        peers=lambda: [org2],
+        orderers=list,
+    )
+
+
+def _proposal(channel: ChannelFixture, chaincode: str = "basic", channel_id: str = CHANNEL):
+    return propose(channel.clients["Org1MSP"], channel_id, chaincode, ["CreateAsset"]).signed
+
+
+def test_the_plan_follows_the_endorsement_policy(gateway: Gateway, channel) -> None:
+    assert gateway._plan(_proposal(channel), []) == ["Org1MSP", "Org2MSP"]
+    assert gateway._plan(_proposal(channel), ["Org2MSP", "Org2MSP"]) == ["Org2MSP"]
+    assert gateway._plan(_proposal(channel, "nosuch"), []) == ["Org1MSP"]  # endorser refuses
+
+
+def test_plan_refusals(gateway: Gateway, channel) -> None:
+    garbage = _proposal(channel)
+    garbage.proposal_bytes = b"\xff\xff"
+    with pytest.raises(GatewayError) as raised:
+        gateway._plan(garbage, [])
+    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(GatewayError, match="channel 'elsewhere' not found") as raised:
+        gateway._plan(_proposal(channel, channel_id="elsewhere"), [])
+    assert raised.value.code == grpc.StatusCode.NOT_FOUND
+    gateway._peers = list  # Org2 unreachable: no plan satisfies AND(Org1, Org2)
+    with pytest.raises(GatewayError) as raised:
+        gateway._plan(_proposal(channel), [])
+    assert raised.value.code == grpc.StatusCode.UNAVAILABLE
