@@ -49,6 +49,8 @@ class CommittedBlock:
     verdicts: list[TxVerdict]
     private: dict[str, dict[str, str]] = field(default_factory=dict)
     """txid → {"namespace/collection": how its clear data was found (or "missing")}."""
+    txs: list[ParsedTx] = field(default_factory=list)
+    """The block's envelopes as the committer decoded them (listeners read, not decode)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def commit_block(ledger: Ledger, block: common_pb2.Block) -> CommittedBlock:
     validated = _validate(ledger, block, txs)
     stored = _store(ledger, block, validated.verdicts)
     _apply(ledger, validated)
-    return CommittedBlock(stored, validated.verdicts, validated.private)
+    return CommittedBlock(stored, validated.verdicts, validated.private, txs)
 
 
 # -- check the link -------------------------------------------------------------------------

@@ -15,8 +15,17 @@ uses.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 
-from fabric_protos.peer import policy_pb2, proposal_pb2, proposal_response_pb2
+from fabric_protos.common import common_pb2
+from fabric_protos.msp import identities_pb2
+from fabric_protos.peer import (
+    chaincode_pb2,
+    policy_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
 from fabric_protos.peer.lifecycle import lifecycle_pb2
 from google.protobuf.message import DecodeError, Message
 
@@ -36,6 +45,8 @@ from peers.lifecycle import (
 from peers.local_admin import require_local_admin
 from peers.packages import PackageError, PackageStore
 from peers.planning import policy_satisfied
+from peers.validation import TxVerdict
+from proto.envelope import Code, ParsedTx
 
 LIFECYCLE_POLICY = policy_pb2.ApplicationPolicy(
     channel_config_policy_reference="/Channel/Application/LifecycleEndorsement"
@@ -225,8 +236,6 @@ class LifecycleChaincode:
             approval_key(args.name, args.sequence, self.mspid),
             parameters_hash(args),
         )
-        if package:
-            self.packages.record_approval(channel_id, args.name, args.sequence, package)
         return _ok(lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgResult())
 
     def _readiness(self, channel_id, config, simulator, creator, argument):
@@ -275,3 +284,49 @@ class LifecycleChaincode:
             _copy_parameters(stored, entry)
             definitions.append(entry)
         return _ok(lifecycle_pb2.QueryChaincodeDefinitionsResult(chaincode_definitions=definitions))
+
+
+def committed_approvals(
+    txs: Sequence[ParsedTx], verdicts: Sequence[TxVerdict], mspid: str
+) -> Iterator[tuple[str, int, str]]:
+    """(name, sequence, package id) of each valid ``ApproveChaincodeDefinitionForMyOrg``
+    of ``mspid`` in a committed block.
+
+    Fabric keeps an organization's chosen package in the organization's implicit private
+    collection, which every peer of the organization holds; here every peer of the
+    organization reads it from the committed approval itself. Either way a peer that
+    joins later learns it while it replays the channel, so it can run the chaincode."""
+    for tx, verdict in zip(txs, verdicts, strict=True):
+        if verdict.code != Code.VALID or tx.header_type != common_pb2.ENDORSER_TRANSACTION:
+            continue
+        if tx.extension.chaincode_id.name != LIFECYCLE_NAMESPACE:
+            continue
+        creator = identities_pb2.SerializedIdentity.FromString(tx.signature_header.creator)
+        if creator.mspid != mspid:
+            continue
+        args = _invocation_args(tx)
+        if len(args) < 2 or args[0] != b"ApproveChaincodeDefinitionForMyOrg":
+            continue
+        try:
+            approval = lifecycle_pb2.ApproveChaincodeDefinitionForMyOrgArgs.FromString(args[1])
+        except DecodeError:
+            continue
+        if approval.source.local_package.package_id:
+            yield approval.name, approval.sequence, approval.source.local_package.package_id
+
+
+def _invocation_args(tx: ParsedTx) -> list[bytes]:
+    """The chaincode arguments a committed transaction was proposed with (its proposal
+    payload travels in the transaction; only the transient map is left out)."""
+    assert tx.payload is not None
+    try:
+        action = transaction_pb2.ChaincodeActionPayload.FromString(
+            transaction_pb2.Transaction.FromString(tx.payload.data).actions[0].payload
+        )
+        proposal = proposal_pb2.ChaincodeProposalPayload.FromString(
+            action.chaincode_proposal_payload
+        )
+        spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(proposal.input)
+    except (DecodeError, IndexError):
+        return []
+    return list(spec.chaincode_spec.input.args)

@@ -47,7 +47,7 @@ from ca.msp import load_msp, load_signing_identity
 from ca.signing import SoftwareSigner
 from chaincode.endpoint import ChaincodeEndpoint
 from peers.channel import OrdererEndpoint, PeerChannel
-from peers.committer import commit_block
+from peers.committer import CommittedBlock, commit_block
 from peers.cscc import CSCC, ConfigSystemChaincode
 from peers.deliver import PeerDeliver
 from peers.dissemination import Disseminator, PrivateDataService, Puller
@@ -56,8 +56,8 @@ from peers.errors import PeerError
 from peers.gateway import Gateway, RemotePeer
 from peers.ledger import Ledger
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
-from peers.lifecycle_chaincode import LifecycleChaincode
-from peers.packages import PackageStore
+from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
+from peers.packages import PackageError, PackageStore
 from peers.tracestore import TraceService, TraceStore
 from proto import privatedata_pb2_grpc, trace_pb2_grpc
 from proto.tracing import trace_record
@@ -203,7 +203,7 @@ class PeerNode:
         if key not in self._resolved:
             package = self.packages.approved_package(*key)
             address = (
-                self.packages.get(package).address
+                self._package_address(package)
                 if package
                 else self.config.chaincodes.get(definition.name)
             )
@@ -231,9 +231,24 @@ class PeerNode:
         ledger.recover()
         ledger.puller = Puller(self.signer, lambda: self.remote_peers, asyncio.get_running_loop())
         channel = PeerChannel(channel_id, ledger, self.signer, self.trace)
+        channel.on_commit(lambda committed: self._record_approvals(channel_id, committed))
         self.channels[channel_id] = channel
         channel.start_pulling(list(self.config.orderers))
         return channel
+
+    def _package_address(self, package: str) -> str | None:
+        """Where an approved package's chaincode listens; None until it is installed here
+        (a peer may learn its organization's approval before it gets the package)."""
+        try:
+            return self.packages.get(package).address
+        except PackageError:
+            return None
+
+    def _record_approvals(self, channel_id: str, committed: CommittedBlock) -> None:
+        """This organization's approvals, as they commit: which package runs a chaincode."""
+        approvals = committed_approvals(committed.txs, committed.verdicts, self.config.mspid)
+        for name, sequence, package in approvals:
+            self.packages.record_approval(channel_id, name, sequence, package)
 
     async def join(self, block: common_pb2.Block) -> str:
         """Join the channel whose genesis block this is (cscc JoinChain)."""

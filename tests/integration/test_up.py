@@ -371,8 +371,8 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         # Invited back under its old name: a new member with a new CA and peer (its old
         # files set aside), in no channel until the channel's admins add it again.
         _invite_org3(network_id, org1, org2, org3, "again")
-        back = consortium(tmp_path, "reconcile", str(spec))
-        assert "old files are set aside" in back.stderr + back.stdout
+        consortium(tmp_path, "reconcile", str(spec))  # (or the reconciler got there first)
+        assert (home / "members" / "org3.removed-1" / "ca").is_dir()
         status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
         assert status["nodes"]["peer-org3-peer0"]["state"] == "RUNNING"
         consortium(tmp_path, "channel", "add-member", "mychannel", "org3")

@@ -39,11 +39,6 @@ async def _submit_through(tmp_path: Path, member: str, peer: str, asset: str) ->
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="a peer added later does not learn its org's approved package (recorded only on "
-    "the endorsing peer); next: record approvals at commit",
-    strict=True,
-)
 def test_spec_edits_apply_to_a_running_network(tmp_path: Path) -> None:
     spec = spec_with_free_ports(tmp_path)
     try:
