@@ -31,7 +31,14 @@ class OrdererEndpoint:
     hostname_override: str = ""
 
     def channel(self) -> grpc.aio.Channel:
-        options = [("grpc.max_receive_message_length", 100 * 1024 * 1024)]
+        options = [
+            ("grpc.max_receive_message_length", 100 * 1024 * 1024),
+            # A node that died and came back is used again within a second or two:
+            # gRPC's default backoff grows to two minutes after a few refusals.
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.min_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
         if self.tls_root is None:
             return grpc.aio.insecure_channel(self.address, options=options)
         if self.hostname_override:

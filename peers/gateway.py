@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -55,6 +56,9 @@ from proto.tracing import Step
 
 log = logging.getLogger(__name__)
 Code = transaction_pb2.TxValidationCode
+UNREACHABLE_SECONDS = 5.0
+"""How long plans avoid an organization none of whose peers answered."""
+_ENDORSE_FAILED = "failed to endorse transaction, see attached details for more info"
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         self._peers = peers
         self._orderers = orderers
         self._broadcasters: dict[str, Broadcaster] = {}
+        self._unreachable: dict[str, float] = {}  # mspid → monotonic time to avoid it until
         self.trace = trace
 
     def _tracer(self, tx_id: str, channel_id: str) -> Callable[..., None]:
@@ -139,29 +144,43 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         return mspid, peers[-1].address, last_error
 
     async def _endorse(
-        self, signed: proposal_pb2.SignedProposal, organizations: Sequence[str]
-    ) -> list[proposal_response_pb2.ProposalResponse]:
-        answers = await asyncio.gather(*(self._ask(m, signed) for m in organizations))
-        details = []
-        responses = []
-        for mspid, address, answer in answers:
-            if isinstance(answer, str):
-                details.append(
-                    gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=answer)
-                )
-            elif answer.response.status != 200 or not answer.endorsement.signature:
-                message = f"chaincode response {answer.response.status}, {answer.response.message}"
-                details.append(
-                    gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=message)
-                )
-            else:
-                responses.append(answer)
-        if details:
-            raise GatewayError(
-                grpc.StatusCode.ABORTED,
-                "failed to endorse transaction, see attached details for more info",
-                details,
-            )
+        self, signed: proposal_pb2.SignedProposal, requested: Sequence[str]
+    ) -> tuple[list[str], list[proposal_response_pb2.ProposalResponse]]:
+        """Endorse by a plan: (the organizations, their responses). An organization none
+        of whose peers answers is planned around — another set of organizations that
+        satisfies the policy, as Fabric's gateway tries its next layout — and avoided for
+        a few seconds after. A chaincode's refusal is not retried elsewhere: the same
+        chaincode on the same state refuses everywhere. Organizations the client named
+        are not replaced."""
+        excluded = self._recently_unreachable()
+        gathered: dict[str, proposal_response_pb2.ProposalResponse] = {}
+        unreachable: list[gateway_pb2.ErrorDetail] = []
+        while True:
+            organizations = self._plan_around(signed, requested, excluded, unreachable)
+            asked = [m for m in organizations if m not in gathered]
+            answers = await asyncio.gather(*(self._ask(m, signed) for m in asked))
+            refused = []
+            for mspid, address, answer in answers:
+                if isinstance(answer, str):
+                    unreachable.append(
+                        gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=answer)
+                    )
+                    excluded.add(mspid)
+                    self._unreachable[mspid] = time.monotonic() + UNREACHABLE_SECONDS
+                elif answer.response.status != 200 or not answer.endorsement.signature:
+                    message = (
+                        f"chaincode response {answer.response.status}, {answer.response.message}"
+                    )
+                    refused.append(
+                        gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=message)
+                    )
+                else:
+                    gathered[mspid] = answer
+            if refused or (unreachable and requested):
+                raise GatewayError(grpc.StatusCode.ABORTED, _ENDORSE_FAILED, unreachable + refused)
+            if all(m in gathered for m in organizations):
+                break
+        responses = [gathered[m] for m in organizations]
         if len({r.payload for r in responses}) > 1:
             raise GatewayError(
                 grpc.StatusCode.ABORTED,
@@ -171,9 +190,38 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
                     for m, a, _ in answers
                 ],
             )
-        return responses
+        return organizations, responses
 
-    def _plan(self, signed: proposal_pb2.SignedProposal, requested: Sequence[str]) -> list[str]:
+    def _recently_unreachable(self) -> set[str]:
+        now = time.monotonic()
+        return {mspid for mspid, until in self._unreachable.items() if until > now}
+
+    def _plan_around(
+        self,
+        signed: proposal_pb2.SignedProposal,
+        requested: Sequence[str],
+        excluded: set[str],
+        unreachable: list[gateway_pb2.ErrorDetail],
+    ) -> list[str]:
+        """A plan without the ``excluded`` organizations; when none is left, the
+        endorsement failed (with the unreachable ones as details), unless the exclusions
+        were only remembered from earlier transactions: then they are tried again."""
+        try:
+            return self._plan(signed, requested, excluded)
+        except GatewayError:
+            if unreachable:
+                raise GatewayError(grpc.StatusCode.ABORTED, _ENDORSE_FAILED, unreachable) from None
+            if not excluded:
+                raise
+            excluded.clear()
+            return self._plan(signed, requested, excluded)
+
+    def _plan(
+        self,
+        signed: proposal_pb2.SignedProposal,
+        requested: Sequence[str],
+        excluded: set[str] | frozenset[str] = frozenset(),
+    ) -> list[str]:
         try:
             unpacked = unpack_proposal(signed)
         except ProposalRefused as exc:
@@ -190,7 +238,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             policy = definition.endorsement_policy
         config = channel.ledger.config
         assert config is not None
-        reachable = {self.mspid, *(p.mspid for p in self._peers())}
+        reachable = {self.mspid, *(p.mspid for p in self._peers())} - excluded
         reachable &= set(config.organizations("Application"))
         try:
             return plan(policy, config, self.mspid, reachable)
@@ -204,9 +252,8 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         try:
             signed = request.proposed_transaction
             trace(Step.PROPOSE, requested_organizations=list(request.endorsing_organizations))
-            organizations = self._plan(signed, request.endorsing_organizations)
+            organizations, responses = await self._endorse(signed, request.endorsing_organizations)
             trace(Step.PLAN, organizations=organizations)
-            responses = await self._endorse(signed, organizations)
             trace(
                 Step.ENDORSE,
                 endorsers=[_mspid(r.endorsement.endorser) for r in responses],

@@ -185,12 +185,8 @@ class PeerNode:
 
     @staticmethod
     def _remote(peer: RemotePeerConfig) -> RemotePeer:
-        options = [("grpc.max_receive_message_length", _MAX_MESSAGE)]
-        if peer.tls_root is None:
-            channel = grpc.aio.insecure_channel(peer.address, options=options)
-        else:
-            credentials = grpc.ssl_channel_credentials(peer.tls_root.read_bytes())
-            channel = grpc.aio.secure_channel(peer.address, credentials, options=options)
+        tls_root = peer.tls_root.read_bytes() if peer.tls_root is not None else None
+        channel = OrdererEndpoint(peer.address, tls_root).channel()  # a node's gRPC channel
         return RemotePeer(peer.mspid, peer.address, channel)
 
     def _endpoint(
