@@ -303,15 +303,22 @@ class Chain:
                 group.append(following)
             blocks = [self._make_block(pending) for pending in group]
             try:
-                await self.blocks.append_many(
-                    [([Payload(block.SerializeToString())], None, None) for block in blocks]
-                )
+                await self._append_blocks(blocks)
             except Exception as exc:
-                self._fail(exc)
+                self._writing_failed(exc)
                 return
             async with self._new_block:
                 self._height += len(blocks)
                 self._new_block.notify_all()
+
+    async def _append_blocks(self, blocks: list[common_pb2.Block]) -> None:
+        await self.blocks.append_many(
+            [([Payload(block.SerializeToString())], None, None) for block in blocks]
+        )
+
+    def _writing_failed(self, exc: Exception) -> None:
+        """The disk failed: the channel halts (nothing after this is acknowledged)."""
+        self._fail(exc)
 
     def _make_block(self, pending: _Pending) -> common_pb2.Block:
         number = self._next_number
