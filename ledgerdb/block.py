@@ -15,6 +15,7 @@ QLDB's (see docs/ledgerdb-format.md for the byte-level statement):
 from __future__ import annotations
 
 import base64
+import dataclasses
 import enum
 import functools
 import secrets
@@ -435,6 +436,42 @@ def seal(
         hashes.entries_hash,
         hashes.block_hash,
     )
+
+
+@dataclass
+class ChainHead:
+    """Where a strand's next block goes: its number, its predecessor's hash, and the newest
+    timestamp so far.
+
+    Every writer seals through one of these, the local journal's writer thread and a
+    replicated journal's appender alike, so a block is hashed the same way whichever
+    backend built it (and timestamps never go back, whatever the clock does).
+    """
+
+    strand_id: str
+    sequence_no: int
+    previous_hash: bytes
+    timestamp_micros: int = 0
+
+    def seal(self, transaction: Transaction, now_micros: int) -> Block:
+        """The next block, holding ``transaction``; the head moves past it."""
+        block = seal(
+            transaction,
+            BlockAddress(self.strand_id, self.sequence_no),
+            max(now_micros, self.timestamp_micros),
+            self.previous_hash,
+        )
+        self.advance(block)
+        return block
+
+    def advance(self, block: Block) -> None:
+        """Move past ``block`` (sealed here, or checked by the caller to follow the head)."""
+        self.sequence_no = block.sequence_no + 1
+        self.previous_hash = block.block_hash
+        self.timestamp_micros = max(self.timestamp_micros, block.timestamp_micros)
+
+    def copy(self) -> ChainHead:
+        return dataclasses.replace(self)
 
 
 # ---- record bytes -------------------------------------------------------------------------

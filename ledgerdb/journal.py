@@ -39,6 +39,7 @@ from ledgerdb.block import (
     BLOCK_HASH_OFFSET,
     Block,
     BlockAddress,
+    ChainHead,
     Payload,
     Revision,
     Transaction,
@@ -46,7 +47,6 @@ from ledgerdb.block import (
     encode,
     new_id,
     prepare,
-    seal,
 )
 from ledgerdb.errors import (
     BlockNotFound,
@@ -62,6 +62,7 @@ from ledgerdb.errors import (
 from ledgerdb.hashing import EMPTY, HASH_SIZE
 from ledgerdb.merkle import FileNodes, MerkleTree, OverlayNodes, node_count
 from ledgerdb.segments import DEFAULT_SEGMENT_BYTES, SegmentLog
+from ledgerdb.verify import verify_follows
 
 META = "journal.meta"
 SEGMENTS = "segments"
@@ -192,24 +193,33 @@ def _check_directory(directory: Path, create: bool) -> None:
         raise LedgerUnavailable(f"ledger directory {directory} is not readable and writable")
 
 
-def _read_meta(directory: Path, create: bool) -> str:
-    """The strand id, creating the journal's meta file on first open."""
+def _read_meta(directory: Path, create: bool, strand_id: str | None = None) -> str:
+    """The strand id, creating the journal's meta file on first open.
+
+    ``strand_id`` is for copies of a journal kept elsewhere (a replicated journal's local
+    copy): a new journal takes it, an existing one must already have it.
+    """
     path = directory / META
     if not path.exists():
         if (directory / SEGMENTS).exists():
             raise LedgerUnavailable(f"{path} is missing but segments exist")
         if not create:
             raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
-        strand_id = new_id()
+        strand_id = new_id() if strand_id is None else strand_id
         _write_durably(path, json.dumps({"format": FORMAT, "strandId": strand_id}).encode())
         return strand_id
     try:
         meta = json.loads(path.read_text())
         if meta["format"] != FORMAT:
             raise LedgerUnavailable(f"{path}: journal format {meta['format']} is not supported")
-        return str(meta["strandId"])
+        found = str(meta["strandId"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LedgerUnavailable(f"{path} is not a journal meta file: {exc}") from None
+    if strand_id is not None and found != strand_id:
+        raise LedgerUnavailable(
+            f"{path}: this journal is strand {found}, not {strand_id} (a copy of another journal?)"
+        )
+    return found
 
 
 def _prepared(item: Transaction | tuple[Entries, Any, str | None]) -> Transaction:
@@ -219,15 +229,41 @@ def _prepared(item: Transaction | tuple[Entries, Any, str | None]) -> Transactio
     return item if isinstance(item, Transaction) else prepare(*item)
 
 
+def _extend(
+    head: ChainHead, items: Sequence[Any], now_micros: int
+) -> tuple[list[Block], ChainHead]:
+    """One caller's blocks after ``head``: sealed here, or (blocks sealed elsewhere, e.g. by
+    a replicated journal's writer) checked to continue the chain; and the head after them.
+
+    ``head`` itself is left alone, so a caller refused halfway leaves no gap behind it.
+    """
+    head = head.copy()
+    blocks = []
+    for item in items:
+        if isinstance(item, Block):
+            verify_follows(item, head.strand_id, head.sequence_no, head.previous_hash)
+            head.advance(item)
+            blocks.append(item)
+        else:
+            blocks.append(head.seal(_prepared(item), now_micros))
+    return blocks, head
+
+
 class Journal:
     """A journal opened for appending (``read_only=False``, one process) or for reading."""
 
-    def __init__(self, directory: Path, read_only: bool, segment_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        read_only: bool,
+        segment_bytes: int,
+        strand_id: str | None = None,
+    ) -> None:
         self.directory = directory
         self.read_only = read_only
         self._lock_fd = _lock(directory, exclusive=not read_only)
         try:
-            self.strand_id = _read_meta(directory, create=not read_only)
+            self.strand_id = _read_meta(directory, not read_only, strand_id)
             self._log = SegmentLog(directory / SEGMENTS, segment_bytes, recover=not read_only)
             self._nodes = FileNodes(directory / TREE_NODES, writable=not read_only)
             self._synced_fd = (
@@ -275,13 +311,18 @@ class Journal:
         create: bool = True,
         read_only: bool = False,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        strand_id: str | None = None,
     ) -> Journal:
-        """Open (and recover) the journal in ``path``; ``create`` makes an empty one."""
+        """Open (and recover) the journal in ``path``; ``create`` makes an empty one.
+
+        ``strand_id``: the strand a new journal gets and an existing one must have (a
+        copy of a journal kept elsewhere); by default a new journal gets a random one.
+        """
         directory = Path(path)
         _check_directory(directory, create and not read_only)
         if read_only and not (directory / META).exists():
             raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
-        return cls(directory, read_only, segment_bytes)
+        return cls(directory, read_only, segment_bytes, strand_id)
 
     def _log_block_hash(self, number: int) -> bytes:
         payload = self._log.read(number)
@@ -349,13 +390,15 @@ class Journal:
 
     def submit(
         self,
-        transactions: Sequence[Transaction | tuple[Entries, Any, str | None]],
+        transactions: Sequence[Transaction | Block | tuple[Entries, Any, str | None]],
         waiter: Waiter | None = None,
     ) -> Waiter:
         """Queue blocks for the writer; the waiter resolves once they are durable.
 
-        Each block is an (entries, transaction_info, transaction_id) tuple or a
-        ``block.Transaction`` the caller prepared itself.
+        Each block is an (entries, transaction_info, transaction_id) tuple, a
+        ``block.Transaction`` the caller prepared itself, or a ``block.Block`` sealed
+        elsewhere (a replicated journal's copy): that is written as it is, after checking
+        that it continues the chain; one that does not is refused with nothing written.
 
         ``waiter`` may be an asyncio future of the caller's loop (``AsyncJournal`` passes
         one); by default a new ``concurrent.futures.Future`` is returned.
@@ -402,13 +445,16 @@ class Journal:
                     self._written_ready.notify()
 
     def _write_batch(self, batch: list[tuple[list[Any], Waiter]]) -> list[_Written]:
-        accepted: list[tuple[list[Transaction], Waiter]] = []
+        accepted: list[tuple[list[Block], Waiter]] = []
         refused: list[tuple[Waiter, Any, bool]] = []
+        head = ChainHead(self.strand_id, self._log.count, self._last_hash, self._last_micros)
+        now = _now_micros()
         for transactions, future in batch:
             try:
                 if not transactions:
                     raise InvalidInput("transactions: nothing to append")
-                accepted.append(([_prepared(item) for item in transactions], future))
+                blocks, head = _extend(head, transactions, now)
+                accepted.append((blocks, future))
             except LedgerError as exc:
                 refused.append((future, exc, True))
             except Exception as exc:  # a caller's malformed tuple: its error, nobody else's
@@ -419,15 +465,12 @@ class Journal:
         try:
             if self._failure is not None:
                 raise self._failure
-            addresses = self._write([item for group, _ in accepted for item in group])
+            self._write([block for group, _ in accepted for block in group])
         except BaseException as exc:
             self._stop(exc, [future for _, future in accepted])
             return []
-        written = []
-        for group, future in accepted:
-            written.append((addresses[: len(group)], future))
-            del addresses[: len(group)]
-        return written
+        self._last_hash, self._last_micros = head.previous_hash, head.timestamp_micros
+        return [([block.address for block in group], future) for group, future in accepted]
 
     def _stop(self, exc: BaseException, futures: Sequence[Waiter]) -> None:
         """A write or fsync failed: nothing after it can be acknowledged, ever."""
@@ -436,19 +479,10 @@ class Journal:
             self._failure = self._failure or failure
         _settle([(future, self._failure, True) for future in futures])
 
-    def _write(self, transactions: Sequence[Transaction]) -> list[BlockAddress]:
-        """Seal and write blocks: chained, framed, added to the tree; not yet durable."""
-        blocks = []
-        previous = self._last_hash
-        micros = self._last_micros = max(_now_micros(), self._last_micros)
-        for number, transaction in enumerate(transactions, start=self._log.count):
-            block = seal(transaction, BlockAddress(self.strand_id, number), micros, previous)
-            blocks.append(block)
-            previous = block.block_hash
+    def _write(self, blocks: Sequence[Block]) -> None:
+        """Write sealed blocks: framed, added to the tree; not yet durable."""
         self._log.append([encode(block) for block in blocks])
         self._tree.append([block.block_hash for block in blocks])
-        self._last_hash = previous
-        return [block.address for block in blocks]
 
     def _sync_loop(self) -> None:
         """The syncer thread: one fsync acknowledges every group written before it began."""
@@ -498,6 +532,15 @@ class Journal:
         """The newest durable block's address (None while the journal is empty)."""
         durable = self._durable
         return None if durable < 0 else BlockAddress(self.strand_id, durable)
+
+    def head(self) -> ChainHead:
+        """Where the block after the durable tip goes (for a writer that seals its blocks
+        itself, such as a replicated journal; read it while no append is in flight)."""
+        durable = self._durable
+        if durable < 0:
+            return ChainHead(self.strand_id, 0, EMPTY)
+        tip = self.read(durable)
+        return ChainHead(self.strand_id, durable + 1, tip.block_hash, tip.timestamp_micros)
 
     def _check_sequence(self, sequence_no: int, field: str = "sequence number") -> None:
         if not isinstance(sequence_no, int) or isinstance(sequence_no, bool):

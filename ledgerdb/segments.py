@@ -22,7 +22,13 @@ from pathlib import Path
 
 import crc32c
 
-from ledgerdb.errors import BlockNotFound, CorruptRecord, InvalidInput, StorageFailure
+from ledgerdb.errors import (
+    BlockNotFound,
+    CorruptRecord,
+    InvalidInput,
+    StorageFailure,
+    VerificationError,
+)
 
 HEADER = struct.Struct("<III")
 HEADER_SIZE = HEADER.size
@@ -42,6 +48,25 @@ def frame(payload: bytes) -> bytes:
         raise InvalidInput(f"record payload must be 1..{MAX_PAYLOAD} bytes, got {len(payload)}")
     head = _LENGTH_AND_CRC.pack(len(payload), crc32c.crc32c(payload))
     return head + struct.pack("<I", crc32c.crc32c(head)) + payload
+
+
+def unframe(record: bytes) -> bytes:
+    """The payload of one whole record (as ``frame`` made it), both checksums checked.
+
+    For records that arrive as a unit (a segment read, a replicated stream's message);
+    raises ``VerificationError`` saying what is wrong, for the caller to name the source.
+    """
+    if len(record) < HEADER_SIZE:
+        raise VerificationError(f"record of {len(record)} bytes is shorter than its header")
+    length, payload_crc, header_crc = HEADER.unpack_from(record)
+    if crc32c.crc32c(record[:8]) != header_crc:
+        raise VerificationError("record header checksum mismatch")
+    payload = record[HEADER_SIZE:]
+    if length != len(payload):
+        raise VerificationError(f"record header says {length} bytes, {len(payload)} follow")
+    if crc32c.crc32c(payload) != payload_crc:
+        raise VerificationError("record checksum mismatch")
+    return payload
 
 
 @dataclass
@@ -110,16 +135,10 @@ class Segment:
         start = self.offsets[index]
         end = self.offsets[index + 1] if index + 1 < len(self.offsets) else self.size
         data = os.pread(self.fd, end - start, start)
-        length, payload_crc, header_crc = HEADER.unpack_from(data)
-        payload = data[HEADER_SIZE:]
-        if (
-            len(data) != end - start
-            or crc32c.crc32c(data[:8]) != header_crc
-            or length != len(payload)
-            or crc32c.crc32c(payload) != payload_crc
-        ):
-            raise CorruptRecord(self.path, start, "record checksum mismatch", number)
-        return payload
+        try:
+            return unframe(data)
+        except VerificationError as exc:
+            raise CorruptRecord(self.path, start, str(exc), number) from None
 
     def write(self, frames: Sequence[bytes]) -> None:
         data = b"".join(frames)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ledgerdb.block import (
     Block,
     BlockAddress,
+    ChainHead,
     EntryKind,
     Payload,
     Revision,
@@ -27,7 +28,7 @@ from ledgerdb.block import (
 from ledgerdb.errors import InvalidInput, VerificationError
 from ledgerdb.hashing import dot, merkle_root
 from ledgerdb.ionhash import ion_hash
-from ledgerdb.verify import verify_block, verify_link
+from ledgerdb.verify import verify_block, verify_follows, verify_link
 
 STRAND = "A" * 22
 META = {"id": "doc1", "version": 0, "txId": "T" * 22}
@@ -90,6 +91,31 @@ def test_chain_links_are_checked() -> None:
         verify_link(first, stray)
     with pytest.raises(VerificationError, match="sequence gap"):
         verify_link(first, build([Payload(b"c")], number=2, previous=first.block_hash))
+
+
+def test_a_chain_head_seals_what_seal_would_and_never_goes_back_in_time() -> None:
+    head = ChainHead(STRAND, 0, b"")
+    first = head.seal(prepare([Payload(b"a")], None, "tx-1"), 1_700_000_000_123_456)
+    assert first == build([Payload(b"a")])
+    second = head.seal(prepare([Payload(b"b")], None, "tx-2"), 5)  # the clock went back
+    assert second.timestamp_micros == first.timestamp_micros
+    assert (head.sequence_no, head.previous_hash) == (2, second.block_hash)
+    verify_link(first, second)
+
+
+def test_a_block_sent_by_another_writer_must_follow_the_head() -> None:
+    first = build([Payload(b"a")])
+    second = build([Payload(b"b")], number=1, previous=first.block_hash)
+    verify_follows(first, STRAND, 0, b"")
+    verify_follows(second, STRAND, 1, first.block_hash)
+    with pytest.raises(VerificationError, match="block 1 arrived where block 0 belongs"):
+        verify_follows(second, STRAND, 0, b"")
+    with pytest.raises(VerificationError, match=f"block 1 is on strand {STRAND}, not B"):
+        verify_follows(second, "B" * 22, 1, first.block_hash)
+    with pytest.raises(VerificationError, match="block 1: previousBlockHash is not the hash"):
+        verify_follows(second, STRAND, 1, hashlib.sha256(b"x").digest())
+    with pytest.raises(VerificationError, match="block 0 names a previous block"):
+        verify_follows(first, STRAND, 0, b"x")
 
 
 ion_scalars = st.one_of(

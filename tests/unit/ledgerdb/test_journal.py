@@ -24,6 +24,7 @@ from ledgerdb.errors import (
     LedgerNotFound,
     LedgerUnavailable,
     StorageFailure,
+    VerificationError,
 )
 from ledgerdb.journal import AsyncJournal, Journal
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion, verify_link
@@ -261,3 +262,43 @@ def test_every_append_wakes_the_writer(ledger: Path) -> None:
                 refused.result(timeout=10)
             accepted = journal.submit([([Payload(b"%d" % number)], None, None)])
             assert accepted.result(timeout=10)[0].sequence_no == number
+
+
+def test_a_copy_takes_blocks_sealed_elsewhere_only_where_they_continue_the_chain(
+    tmp_path: Path,
+) -> None:
+    """A replicated journal's local copy: the blocks arrive sealed, and are kept as sealed."""
+    with Journal.open(tmp_path / "origin") as origin:
+        for number in range(3):
+            origin.append([Payload(b"block %d" % number)], {"n": number})
+        blocks = list(origin.read_range(0, 3))
+        digest = origin.digest()
+    with Journal.open(tmp_path / "copy", strand_id=origin.strand_id) as copy:
+        with pytest.raises(VerificationError, match="block 1 arrived where block 0 belongs"):
+            copy.submit(blocks[1:]).result()
+        assert copy.tip is None  # the refused group wrote nothing and stopped nothing
+        copy.submit(blocks[:2]).result()
+        with pytest.raises(VerificationError, match="block 1 arrived where block 2 belongs"):
+            copy.submit(blocks[1:2]).result()
+        copy.submit(blocks[2:]).result()
+        assert list(copy.read_range(0, 3)) == blocks
+        assert copy.digest() == digest
+    assert audit(tmp_path / "copy").ok
+
+
+def test_a_copy_keeps_the_strand_it_was_made_for(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "copy", strand_id="S" * 22) as copy:
+        assert copy.strand_id == "S" * 22
+        assert copy.append([Payload(b"x")]).strand_id == "S" * 22
+    with pytest.raises(LedgerUnavailable, match=f"strand {'S' * 22}, not {'T' * 22}"):
+        Journal.open(tmp_path / "copy", strand_id="T" * 22)
+
+
+def test_the_head_is_where_the_next_block_goes(ledger: Path) -> None:
+    with Journal.open(ledger) as journal:
+        assert journal.head().sequence_no == 0 and journal.head().previous_hash == b""
+        journal.append([Payload(b"a")])
+        tip = journal.read(0)
+        head = journal.head()
+        assert (head.sequence_no, head.previous_hash) == (1, tip.block_hash)
+        assert head.timestamp_micros == tip.timestamp_micros
