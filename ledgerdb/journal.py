@@ -12,14 +12,14 @@ and while one fsync runs the next group is already being written.
 
 Directory layout: ``journal.meta`` (format and strand id), ``segments/`` (the records:
 the truth), ``tree.nodes`` (every complete subtree hash, derived from the blocks),
-``tree.synced`` (how many leaves of ``tree.nodes`` were fsynced) and ``LOCK``.
+``tree.synced`` (how many leaves of ``tree.nodes`` were fsynced), ``journal.acked`` and
+``LOCK`` (see ``ledgerdb.sharing``: one writer, and readers that never block it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import functools
 import json
 import os
@@ -62,13 +62,21 @@ from ledgerdb.errors import (
 from ledgerdb.hashing import EMPTY, HASH_SIZE
 from ledgerdb.merkle import FileNodes, MerkleTree, OverlayNodes, node_count
 from ledgerdb.segments import DEFAULT_SEGMENT_BYTES, SegmentLog
+from ledgerdb.sharing import (
+    LOCK,
+    lock_for_writing,
+    open_acked,
+    read_acked,
+    write_acked,
+    writer_is_live,
+)
 from ledgerdb.verify import verify_follows
 
 META = "journal.meta"
 SEGMENTS = "segments"
 TREE_NODES = "tree.nodes"
 TREE_SYNCED = "tree.synced"
-LOCK = "LOCK"
+__all__ = ["LOCK", "META", "AsyncJournal", "BlockJournal", "Digest", "Journal"]
 FORMAT = 1
 CHECKPOINT_SECONDS = 1.0
 _CHECKPOINT = struct.Struct("<Q32sI")  # leaves, root at that size, CRC32C of the first 40
@@ -163,21 +171,6 @@ def _write_durably(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def _lock(directory: Path, exclusive: bool) -> int:
-    try:
-        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise LedgerUnavailable(f"ledger directory {directory} is not usable: {exc}") from None
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise LedgerUnavailable(
-            f"ledger directory {directory} is in use by another process"
-        ) from None
-    return fd
-
-
 def _check_directory(directory: Path, create: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise LedgerUnavailable(f"ledger path {directory} is not a directory")
@@ -250,7 +243,11 @@ def _extend(
 
 
 class Journal:
-    """A journal opened for appending (``read_only=False``, one process) or for reading."""
+    """A journal opened for appending (``read_only=False``, one process) or for reading.
+
+    A read-only open works beside a live writer (``writer_live``): it sees the blocks the
+    writer had acknowledged when it opened, and nothing half written.
+    """
 
     def __init__(
         self,
@@ -261,20 +258,30 @@ class Journal:
     ) -> None:
         self.directory = directory
         self.read_only = read_only
-        self._lock_fd = _lock(directory, exclusive=not read_only)
+        self._lock_fd = None if read_only else lock_for_writing(directory)
+        self.writer_live = read_only and writer_is_live(directory)
         try:
             self.strand_id = _read_meta(directory, not read_only, strand_id)
-            self._log = SegmentLog(directory / SEGMENTS, segment_bytes, recover=not read_only)
-            self._nodes = FileNodes(directory / TREE_NODES, writable=not read_only)
             self._synced_fd = (
                 None
                 if read_only
                 else os.open(directory / TREE_SYNCED, os.O_RDWR | os.O_CREAT, 0o644)
             )
-            self._tree = self._recover_tree()
+            # Checkpoint, then acknowledged mark, then nodes and records: each read sees
+            # at least what the one before it vouches for, even while a writer runs.
+            checkpoint = self._checkpoint()
+            limit = self._acknowledged(checkpoint[0]) if self.writer_live else None
+            self._log = SegmentLog(
+                directory / SEGMENTS, segment_bytes, recover=not read_only, limit=limit
+            )
+            self._nodes = FileNodes(directory / TREE_NODES, writable=not read_only)
+            self._tree = self._recover_tree(checkpoint)
             self._last_hash = (
                 self._log_block_hash(self._log.count - 1) if self._log.count else EMPTY
             )
+            self._acked_fd = None if read_only else open_acked(directory)
+            if self._acked_fd is not None:
+                write_acked(self._acked_fd, self._log.count)
         except BaseException:
             self._release_files()
             raise
@@ -328,6 +335,12 @@ class Journal:
         payload = self._log.read(number)
         return payload[BLOCK_HASH_OFFSET : BLOCK_HASH_OFFSET + HASH_SIZE]
 
+    def _acknowledged(self, checkpointed: int) -> int:
+        """How many blocks a reader may take from a live writer's files: those it has
+        acknowledged (or, from a writer that never said, those its checkpoint covers)."""
+        acked = read_acked(self.directory)
+        return checkpointed if acked is None else acked
+
     def _checkpoint(self) -> tuple[int, bytes]:
         """Leaves of ``tree.nodes`` known durable, and the root they had (0 if unreadable)."""
         fd = self._synced_fd
@@ -341,18 +354,22 @@ class Journal:
         leaves, root, check = _CHECKPOINT.unpack(data)
         return (leaves, root) if crc32c.crc32c(data[:40]) == check else (0, EMPTY)
 
-    def _recover_tree(self) -> MerkleTree:
-        """The tree over every block: trusted up to the checkpoint, recomputed after it."""
+    def _recover_tree(self, checkpoint: tuple[int, bytes]) -> MerkleTree:
+        """The tree over every block: trusted up to the checkpoint, recomputed after it.
+
+        A reader beside a live writer may find the checkpoint ahead of the blocks it
+        reads (the writer moved on in between): the checkpointed nodes are still right,
+        and the tree is cut back to the blocks.
+        """
         count = self._log.count
-        leaves, root = self._checkpoint()
-        tree = self._tree_trusting(leaves if leaves <= count else 0)
-        if tree.size and (
-            tree.root(tree.size) != root
-            or tree.leaf(tree.size - 1) != self._log_block_hash(tree.size - 1)
-        ):
+        leaves, root = checkpoint
+        tree = self._tree_trusting(leaves if leaves <= count or self.read_only else 0)
+        if tree.size and tree.root(tree.size) != root:
             tree = self._tree_trusting(0)  # the stored tree disagrees with its checkpoint
         if tree.size > count:
             tree.truncate(count)
+        if tree.size and tree.leaf(tree.size - 1) != self._log_block_hash(tree.size - 1):
+            tree = self._tree_trusting(0)  # ... or with the blocks
         for start in range(tree.size, count, 4096):
             stop = min(start + 4096, count)
             tree.append([self._log_block_hash(n) for n in range(start, stop)])
@@ -509,6 +526,7 @@ class Journal:
                 self._nodes.sync()
                 self._write_checkpoint(self._tree, target + 1)
                 self._last_checkpoint = time.monotonic()
+            write_acked(self._acked_fd, target + 1)
         except BaseException as exc:
             self._stop(exc, [future for _, future in pending])
             return
@@ -611,6 +629,7 @@ class Journal:
                 self._log.sync()
                 self._nodes.sync()
                 self._write_checkpoint(self._tree)
+                write_acked(self._acked_fd, self._log.count)
         finally:
             self._release_files()
 
@@ -619,7 +638,7 @@ class Journal:
             resource = getattr(self, name, None)
             if resource is not None:
                 resource.close()
-        for name in ("_synced_fd", "_lock_fd"):
+        for name in ("_synced_fd", "_acked_fd", "_lock_fd"):
             fd = getattr(self, name, None)
             if fd is not None:
                 with contextlib.suppress(OSError):

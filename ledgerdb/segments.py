@@ -78,8 +78,14 @@ class Scan:
     torn_bytes: int = 0
 
 
-def scan(path: Path, data: bytes, first_record: int, is_last: bool) -> Scan:
-    """Check every record of a segment; only the last segment may end in a torn record."""
+def scan(
+    path: Path, data: bytes, first_record: int, is_last: bool, stop: int | None = None
+) -> Scan:
+    """Check every record of a segment; only the last segment may end in a torn record.
+
+    ``stop``: how many records to take at most; what follows them is not looked at (a
+    live writer's records that a reader must not take yet).
+    """
     result = Scan()
     view = memoryview(data)
     size = len(data)
@@ -87,7 +93,7 @@ def scan(path: Path, data: bytes, first_record: int, is_last: bool) -> Scan:
     offsets = result.offsets
     crc = crc32c.crc32c
     unpack = HEADER.unpack_from
-    while offset < size:
+    while offset < size and (stop is None or len(offsets) < stop):
         number = first_record + len(offsets)
         torn = ""
         if size - offset < HEADER_SIZE:
@@ -165,7 +171,9 @@ class SegmentLog:
     """Numbered records across segment files: open with recovery, append, sync, read.
 
     ``recover=False`` opens without changing any file (a torn tail is left in place and
-    reported by ``torn_bytes``), for checking a journal without repairing it.
+    reported by ``torn_bytes``), for checking a journal without repairing it. ``limit``
+    (read-only) takes only that many records, which must all be whole: the records a live
+    writer has acknowledged, with whatever it is writing after them left alone.
     """
 
     def __init__(
@@ -173,19 +181,25 @@ class SegmentLog:
         directory: Path,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         recover: bool = True,
+        limit: int | None = None,
     ) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.segments: list[Segment] = []
         self.torn_bytes = 0
         self._writable = recover
+        self._limit = limit
         if recover and not directory.exists():
             directory.mkdir(parents=True)
             _fsync_directory(directory.parent)
         paths = sorted(directory.glob(f"*{SUFFIX}"))
         try:
             for index, path in enumerate(paths):
+                if limit is not None and self.count >= limit:
+                    break
                 self._open_segment(path, is_last=index == len(paths) - 1)
+            if limit is not None and self.count < limit:
+                self._missing_acknowledged(limit)
         except BaseException:
             self.close()
             raise
@@ -214,7 +228,8 @@ class SegmentLog:
         try:
             with open(fd, "rb", closefd=False) as handle:
                 data = handle.read()
-            scanned = scan(path, data, first_record, is_last)
+            stop = None if self._limit is None else self._limit - first_record
+            scanned = scan(path, data, first_record, is_last, stop)
             if scanned.torn_bytes and self._writable:
                 os.ftruncate(fd, scanned.end)
                 os.fsync(fd)
@@ -223,6 +238,15 @@ class SegmentLog:
             raise
         self.torn_bytes = scanned.torn_bytes
         self.segments.append(Segment(path, first_record, fd, scanned))
+
+    def _missing_acknowledged(self, limit: int) -> None:
+        last = self.segments[-1] if self.segments else None
+        raise CorruptRecord(
+            last.path if last else self.directory,
+            last.size if last else 0,
+            f"the writer acknowledged {limit} blocks but the segments hold {self.count}",
+            self.count,
+        )
 
     def _create_segment(self, first_record: int) -> None:
         path = self.directory / segment_name(first_record)

@@ -16,9 +16,10 @@ from ledger_files import fill
 
 import ledgerdb.segments
 from ledgerdb.audit import audit
-from ledgerdb.block import Payload, Revision
+from ledgerdb.block import Payload, Revision, encode, prepare
 from ledgerdb.errors import (
     BlockNotFound,
+    CorruptRecord,
     InvalidInput,
     LedgerClosed,
     LedgerNotFound,
@@ -27,6 +28,8 @@ from ledgerdb.errors import (
     VerificationError,
 )
 from ledgerdb.journal import AsyncJournal, Journal
+from ledgerdb.segments import frame
+from ledgerdb.sharing import write_acked
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion, verify_link
 
 
@@ -184,19 +187,66 @@ def test_bad_requests_name_what_is_wrong(ledger: Path) -> None:
         assert journal.append([Payload(b"fine")]).sequence_no == 5  # ... and stopped nothing
 
 
-def test_one_writer_per_directory(ledger: Path) -> None:
+def test_one_writer_per_directory_and_readers_beside_it(ledger: Path) -> None:
     fill(ledger, 1)
-    with Journal.open(ledger):
+    with Journal.open(ledger) as writer:
         with pytest.raises(LedgerUnavailable, match="in use by another process"):
             Journal.open(ledger)
-        with pytest.raises(LedgerUnavailable, match="in use"):
-            Journal.open(ledger, read_only=True)
+        writer.append([Payload(b"second")])
+        with Journal.open(ledger, read_only=True) as reader:
+            assert reader.writer_live
+            assert reader.tip == writer.tip and reader.digest() == writer.digest()
     with (
         Journal.open(ledger, read_only=True) as reader,
         Journal.open(ledger, read_only=True),
         pytest.raises(LedgerClosed, match="read-only"),
     ):
+        assert not reader.writer_live
+        with Journal.open(ledger) as writer:  # readers never keep a writer out
+            writer.append([Payload(b"third")])
         reader.append([Payload(b"x")])
+
+
+def _write_behind_the_writers_back(ledger: Path, record: bytes) -> None:
+    """Bytes at the end of the last segment, as a writer leaves them mid-write."""
+    segment = sorted((ledger / "segments").glob("*.seg"))[-1]
+    with open(segment, "ab") as handle:
+        handle.write(record)
+
+
+def test_a_reader_beside_a_live_writer_takes_only_acknowledged_blocks(ledger: Path) -> None:
+    with Journal.open(ledger) as writer:
+        for number in range(3):
+            writer.append([Payload(b"block %d" % number)])
+        digest = writer.digest()
+        written = writer.head().seal(prepare([Payload(b"not acknowledged")]), 0)
+        _write_behind_the_writers_back(ledger, frame(encode(written)))  # whole, not acked
+        _write_behind_the_writers_back(ledger, frame(b"half written")[:9])  # torn
+        with Journal.open(ledger, read_only=True) as reader:
+            assert reader.tip.sequence_no == 2 and reader.digest() == digest
+            assert reader.torn_bytes == 0  # the writer's work in progress, not a torn tail
+        report = audit(ledger)
+        assert report.ok and report.blocks == 3 and report.torn_bytes == 0
+    with Journal.open(ledger, read_only=True) as reader:  # no writer: every whole record
+        assert not reader.writer_live
+        assert reader.tip.sequence_no == 3 and reader.torn_bytes == 9
+
+
+def test_a_reader_trusts_a_checkpoint_that_ran_ahead_of_the_acknowledged_mark(
+    ledger: Path,
+) -> None:
+    with Journal.open(ledger) as writer:
+        for number in range(10):
+            writer.append([Payload(b"block %d" % number)])
+        writer._nodes.sync()
+        writer._write_checkpoint(writer.tree)  # checkpoint at 10 ...
+        write_acked(writer._acked_fd, 6)  # ... read before the mark moved past 6
+        with Journal.open(ledger, read_only=True) as reader:
+            assert reader.tip.sequence_no == 5 and reader.digest() == writer.digest(5)
+        assert audit(ledger).ok
+        write_acked(writer._acked_fd, 20)
+        with pytest.raises(CorruptRecord, match="acknowledged 20 blocks but the segments hold"):
+            Journal.open(ledger, read_only=True)
 
 
 def test_missing_and_unusable_directories(tmp_path: Path) -> None:
