@@ -53,7 +53,17 @@ _TO_BASE62 = bytes.maketrans(b"+/", b"Zz")
 
 def new_id() -> str:
     """A QLDB-style identifier: 22 alphanumeric characters (strand ids, transaction ids)."""
-    return base64.b64encode(secrets.token_bytes(18)).translate(_TO_BASE62)[:ID_LENGTH].decode()
+    return _id_of(secrets.token_bytes(18))
+
+
+def derived_id(seed: bytes) -> str:
+    """An identifier of the same shape, the same for everyone who knows ``seed``: the
+    strand of a replicated journal, agreed by every writer before block 0 exists."""
+    return _id_of(sha256(seed)[:18])
+
+
+def _id_of(raw: bytes) -> str:
+    return base64.b64encode(raw).translate(_TO_BASE62)[:ID_LENGTH].decode()
 
 
 def to_timestamp(micros: int) -> Timestamp:
@@ -508,6 +518,28 @@ def encode(block: Block) -> bytes:
     for entry in block.entries:
         parts += [_ENTRY.pack(entry.kind, entry.hash, len(entry.body)), entry.body]
     return b"".join(parts)
+
+
+def encoded_size(transaction: Transaction, strand_id: str, sequence_no: int) -> int:
+    """``len(encode(block))`` of the block ``transaction`` becomes at ``sequence_no``, known
+    before it is sealed (to refuse a block too large for where it goes, hashing nothing)."""
+    previous = 0 if sequence_no == 0 else HASH_SIZE
+    return (
+        _FIXED.size
+        + _U8.size
+        + previous
+        + _U8.size
+        + 3 * HASH_SIZE
+        + _I64.size
+        + _U16.size
+        + len(strand_id.encode())
+        + _U16.size
+        + len(transaction.transaction_id.encode())
+        + _U32.size
+        + len(transaction.transaction_info)
+        + _U32.size
+        + sum(_ENTRY.size + len(entry.body) for entry in transaction.entries)
+    )
 
 
 class _Reader:

@@ -105,6 +105,7 @@ class JournalConflict(LedgerError):
     ) -> None:
         self.stream = stream
         self.sequence_no = sequence_no
+        self.detail = detail
         self.appended = appended or []
         super().__init__(
             f"stream {stream}: block {sequence_no} was taken by another writer ({detail}); "

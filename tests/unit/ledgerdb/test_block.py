@@ -19,7 +19,9 @@ from ledgerdb.block import (
     Payload,
     Revision,
     decode,
+    derived_id,
     encode,
+    encoded_size,
     make_entry,
     new_id,
     prepare,
@@ -270,3 +272,17 @@ def test_transaction_info_outside_the_flat_shape_still_goes_through_simpleion() 
     assert ion_bytes(nested, "transaction_info") == simpleion.dumps(nested, binary=True)
     with pytest.raises(InvalidInput, match="transaction_info is not an Ion value"):
         ion_bytes({"bad": "\ud800"}, "transaction_info")
+
+
+def test_the_size_of_a_block_is_known_before_it_is_sealed() -> None:
+    head = ChainHead(STRAND, 0, b"")
+    for entries in ([Payload(b"a")], [Payload(b"x" * 1000), Revision(META, {"k": "v"})]):
+        transaction = prepare(entries, {"info": "yes"})
+        number = head.sequence_no
+        assert encoded_size(transaction, STRAND, number) == len(encode(head.seal(transaction, 1)))
+
+
+def test_a_derived_id_has_the_shape_of_a_random_one_and_is_the_same_for_everyone() -> None:
+    assert derived_id(b"orderers-mychannel") == derived_id(b"orderers-mychannel")
+    assert derived_id(b"orderers-mychannel") != derived_id(b"orderers-other")
+    assert len(derived_id(b"x")) == len(new_id()) == 22 and derived_id(b"x").isalnum()
