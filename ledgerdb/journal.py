@@ -2,8 +2,9 @@
 
 ``Journal`` is the synchronous engine (CLI, tests, bulk loads); ``AsyncJournal`` wraps it
 for asyncio callers such as the orderer, running every blocking call (fsync included) on
-a thread pool. Both answer the small interface of ``BlockJournal``, which is all a
-replicated backend (NATS JetStream, later) has to provide.
+a thread pool. The orderer needs only ``AsyncBlockJournal``, which ``AsyncJournal`` and
+the replicated backend (``ledgerdb.replicated.ReplicatedJournal``: the blocks in a NATS
+JetStream stream, and one of these journals as each process's local copy) both provide.
 
 Durability: ``append`` returns only after an fsync covered its block. Concurrent
 appenders share fsyncs (group commit): appends queue up; a writer thread seals and writes
@@ -76,7 +77,7 @@ META = "journal.meta"
 SEGMENTS = "segments"
 TREE_NODES = "tree.nodes"
 TREE_SYNCED = "tree.synced"
-__all__ = ["LOCK", "META", "AsyncJournal", "BlockJournal", "Digest", "Journal"]
+__all__ = ["LOCK", "META", "AsyncBlockJournal", "AsyncJournal", "BlockJournal", "Digest", "Journal"]
 FORMAT = 1
 CHECKPOINT_SECONDS = 1.0
 _CHECKPOINT = struct.Struct("<Q32sI")  # leaves, root at that size, CRC32C of the first 40
@@ -127,7 +128,7 @@ class Digest:
 
 
 class BlockJournal(Protocol):
-    """What callers rely on; a replicated backend implements exactly this."""
+    """What synchronous callers rely on (``Journal``)."""
 
     @property
     def tip(self) -> BlockAddress | None: ...
@@ -147,6 +148,34 @@ class BlockJournal(Protocol):
     def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]: ...
 
     def close(self) -> None: ...
+
+
+class AsyncBlockJournal(Protocol):
+    """What asyncio callers (the orderer) rely on: ``AsyncJournal`` (one node, local
+    files) and ``ReplicatedJournal`` (blocks replicated by JetStream) both provide it."""
+
+    @property
+    def tip(self) -> BlockAddress | None: ...
+
+    async def append(
+        self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
+    ) -> BlockAddress: ...
+
+    async def append_many(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]: ...
+
+    async def read(self, sequence_no: int) -> Block: ...
+
+    async def read_range(self, start: int, stop: int) -> list[Block]: ...
+
+    async def digest(self, tip: int | None = None) -> Digest: ...
+
+    async def inclusion_proof(self, sequence_no: int, tip: int | None = None) -> list[bytes]: ...
+
+    async def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]: ...
+
+    async def close(self) -> None: ...
 
 
 def _now_micros() -> int:

@@ -292,3 +292,25 @@ async def test_a_stream_not_laid_out_as_a_journal_is_refused(
         await connection.close()
     with pytest.raises(LedgerUnavailable, match=f"stream {STREAM} exists but is not laid out"):
         await ReplicatedJournal.open(tmp_path / "copy", servers=nats_cluster.urls, name=NAME)
+
+
+async def test_appends_go_on_when_the_stream_forgot_its_last_message_id(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """A leader restored from a snapshot does not know the last message's id, so the chain
+    condition fails on a free position; the writer checks the link itself and goes on."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        first = await writer.append([Payload(b"block 0")])
+        head = writer.journal.head()
+        data, headers = message(head.seal(prepare([Payload(b"block 1, no message id")]), 0))
+        del headers["Nats-Msg-Id"]  # the stream's last message id is now empty
+        await publish_raw(nats_cluster, data, headers)
+        with pytest.raises(JournalConflict, match="block 1 was taken"):
+            await writer.append([Payload(b"sealed on block 0")])
+        third = await writer.append([Payload(b"block 2")])  # caught up, then unlinked
+        assert (first.sequence_no, third.sequence_no) == (0, 2)
+        fourth = await writer.append([Payload(b"block 3")])  # linked again
+        assert fourth.sequence_no == 3
+    async with opened(tmp_path / "reader", nats_cluster) as reader:
+        assert reader.tip.sequence_no == 3
+    assert audit(tmp_path / "reader").ok

@@ -1,8 +1,10 @@
-"""The replicated journal's pure parts: names, message layout, answers, tip waiters."""
+"""The replicated journal's pure parts: names, message layout, answers, tip waiters, and
+the interface it shares with the local journal."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 
@@ -23,7 +25,8 @@ from ledgerdb.jetstream import (
     layout,
     message,
 )
-from ledgerdb.replicated import TipWaiters
+from ledgerdb.journal import AsyncBlockJournal, AsyncJournal
+from ledgerdb.replicated import ReplicatedJournal, TipWaiters
 from ledgerdb.segments import unframe
 
 
@@ -98,3 +101,19 @@ async def test_tip_waiters_resolve_in_order_and_all_fail_together() -> None:
     with pytest.raises(LedgerClosed):
         await waiters.wait(9)
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("backend", [AsyncJournal, ReplicatedJournal])
+def test_both_backends_offer_the_orderer_the_same_interface(backend: type) -> None:
+    for name, wanted in vars(AsyncBlockJournal).items():
+        if name.startswith("_"):
+            continue
+        offered = getattr(backend, name, None)
+        assert offered is not None, f"{backend.__name__} has no {name}"
+        if isinstance(wanted, property):
+            assert isinstance(offered, property), name
+            continue
+        assert inspect.iscoroutinefunction(offered), f"{backend.__name__}.{name} is not async"
+        assert list(inspect.signature(offered).parameters) == list(
+            inspect.signature(wanted).parameters
+        ), f"{backend.__name__}.{name} takes other parameters"
