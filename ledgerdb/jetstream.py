@@ -132,23 +132,11 @@ def message(block: Block) -> tuple[bytes, dict[str, str]]:
     return frame(encode(block)), headers
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A failure that waiting may cure: no answer, no stream leader (an election), a
-    connection being re-established. A closed connection is not: it stays closed."""
-    if isinstance(exc, nats.errors.ConnectionClosedError):
-        return False
-    return isinstance(
-        exc,
-        asyncio.TimeoutError
-        | nats.errors.TimeoutError
-        | nats.errors.NoRespondersError
-        | nats.errors.ConnectionReconnectingError
-        | nats.errors.StaleConnectionError
-        | nats.errors.OutboundBufferLimitError
-        | nats.js.errors.ServiceUnavailableError
-        | nats.js.errors.ServerError
-        | nats.js.errors.NoStreamResponseError,
-    )
+def is_closed(exc: BaseException) -> bool:
+    """The connection was closed (by us): no retry can help. Any other failure of the
+    client or the servers (no answer, no leader during an election, a reconnect, a lost
+    consumer) is worth another try until the caller's deadline."""
+    return isinstance(exc, nats.errors.ConnectionClosedError)
 
 
 async def connect(servers: Sequence[str], timeout: float) -> NATS:
@@ -207,9 +195,11 @@ async def ensure_stream(
                     f"stream {where.stream} cannot be created: {exc.description}"
                 ) from None
             last: BaseException = exc
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
+        except LedgerError:
+            raise
+        except Exception as exc:  # no meta leader yet, no answer: the cluster is starting
+            if is_closed(exc):
+                raise closed_error(where.stream, exc) from None
             last = exc
         if loop.time() >= deadline:
             raise ReplicationUnavailable(
@@ -317,8 +307,8 @@ class Publisher:
                 )
             if waiters:
                 await asyncio.wait([w for _, w in waiters], timeout=timeout)
-        except Exception as exc:
-            if not is_transient(exc):
+        except nats.errors.Error as exc:  # reconnecting, buffer full: what was not sent
+            if is_closed(exc):  # gets no answer, and is sent again
                 raise
         outcomes: list[Outcome] = []
         for token, waiter in waiters:
@@ -382,9 +372,11 @@ class StreamReader:
             messages = await self._subscription.fetch(batch, timeout=wait)
         except (TimeoutError, nats.errors.TimeoutError):
             return []
-        except Exception:
+        except nats.errors.Error as exc:  # the consumer is gone (its server, or expired)
             await self.drop()
-            raise
+            if is_closed(exc):
+                raise
+            return []
         records = [(msg.metadata.sequence.stream, msg.data) for msg in messages]
         if records:
             self._next = records[-1][0] + 1

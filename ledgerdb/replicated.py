@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import os
 import time
 from collections import deque
@@ -70,7 +71,7 @@ from ledgerdb.jetstream import (
     closed_error,
     connect,
     ensure_stream,
-    is_transient,
+    is_closed,
     layout,
     message,
 )
@@ -93,6 +94,7 @@ FOLLOW_WAIT = 1.0
 RETRY_PAUSES = (0.05, 0.1, 0.2, 0.5)
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _now_micros() -> int:
@@ -236,8 +238,8 @@ class ReplicatedJournal:
             raise ReplicaMismatch(
                 self.stream,
                 stream_blocks,
-                f"the local copy {directory} holds blocks up to {held - 1} but the stream "
-                f"only up to {stream_blocks - 1}; refusing to start (nothing was changed "
+                f"the local copy {directory} holds {held} blocks but the stream only "
+                f"{stream_blocks}, so not this one; refusing to start (nothing was changed "
                 "on either side)",
             )
         if held and not await self._agrees(held - 1):
@@ -341,9 +343,12 @@ class ReplicatedJournal:
             try:
                 if await self._pull_step(FOLLOW_WAIT):
                     pauses = _pauses()
+            except LedgerError:
+                raise
             except Exception as exc:
-                if not is_transient(exc):
+                if is_closed(exc):
                     raise self._failed(exc) from None
+                log.warning("stream %s: following: %s: %s", self.stream, type(exc).__name__, exc)
                 await asyncio.sleep(next(pauses))
 
     async def _pull_until(self, target: int) -> None:
@@ -357,8 +362,10 @@ class ReplicatedJournal:
                     deadline, pauses = loop.time() + self._timeout, _pauses()
                     continue
                 problem = "no messages came"
+            except LedgerError:
+                raise
             except Exception as exc:
-                if not is_transient(exc):
+                if is_closed(exc):
                     raise self._failed(exc) from None
                 problem = f"{type(exc).__name__}: {exc}"
             if loop.time() >= deadline:
@@ -428,46 +435,47 @@ class ReplicatedJournal:
         be the very same; the others must continue the chain. Runs without awaiting, so
         the head it moves is never seen half moved.
         """
-        fresh = []
+        fresh: list[Block] = []
+        refused = None
         for block in blocks:
+            refused = self._refusal(block)
+            if refused is not None:
+                break
             if block.sequence_no < self._head.sequence_no:
-                self._check_held(block)
-                continue
-            try:
-                verify_follows(
-                    block, self._head.strand_id, self._head.sequence_no, self._head.previous_hash
-                )
-            except VerificationError as exc:
-                raise self._failed(
-                    ReplicaMismatch(
-                        self.stream,
-                        block.sequence_no,
-                        f"the stream's block does not continue the local copy: {exc}",
-                    )
-                ) from None
+                continue  # held already, and the same
             self._head.advance(block)
             self._recent[block.sequence_no] = block.block_hash
             fresh.append(block)
-        if not fresh:
-            return
-        written: asyncio.Future[list[BlockAddress]] = asyncio.get_running_loop().create_future()
-        written.add_done_callback(self._written)
-        self._local.journal.submit(fresh, written)
+        if fresh:  # the head moved past them: they go to the copy, whatever follows
+            written = asyncio.get_running_loop().create_future()
+            written.add_done_callback(self._written)
+            self._local.journal.submit(fresh, written)
+        if refused is not None:
+            raise self._failed(refused)
 
-    def _check_held(self, block: Block) -> None:
+    def _refusal(self, block: Block) -> ReplicaMismatch | None:
+        """Why ``block`` cannot go to the local copy after its head, if it cannot."""
         number = block.sequence_no
-        held = self._recent.get(number)
-        if held is None:
-            held = self._local.journal.read(number).block_hash
-        if held != block.block_hash:
-            raise self._failed(
-                ReplicaMismatch(
-                    self.stream,
-                    number,
-                    f"the stream holds block hash {block.block_hash.hex()[:16]}…, the local "
-                    f"copy {held.hex()[:16]}…",
-                )
+        if number < self._head.sequence_no:
+            held = self._recent.get(number)
+            if held is None:
+                held = self._local.journal.read(number).block_hash
+            if held == block.block_hash:
+                return None
+            return ReplicaMismatch(
+                self.stream,
+                number,
+                f"the stream holds block hash {block.block_hash.hex()[:16]}…, the local "
+                f"copy {held.hex()[:16]}…",
             )
+        head = self._head
+        try:
+            verify_follows(block, head.strand_id, head.sequence_no, head.previous_hash)
+        except VerificationError as exc:
+            return ReplicaMismatch(
+                self.stream, number, f"the stream's block does not continue the local copy: {exc}"
+            )
+        return None
 
     def _written(self, future: asyncio.Future[list[BlockAddress]]) -> None:
         if future.cancelled():
@@ -676,9 +684,9 @@ class ReplicatedJournal:
         except LedgerError:
             raise
         except Exception as exc:
-            if is_transient(exc):
-                return _RETRY
-            raise closed_error(self.stream, exc) from None
+            if is_closed(exc):
+                raise closed_error(self.stream, exc) from None
+            return _RETRY
         if number and (previous is None or previous.block_hash != block.previous_block_hash):
             raise ReplicaMismatch(
                 self.stream,
@@ -728,7 +736,7 @@ class ReplicatedJournal:
             except LedgerError:
                 raise
             except Exception as exc:
-                if not is_transient(exc):
+                if is_closed(exc):
                     raise closed_error(self.stream, exc) from None
                 if loop.time() >= deadline:
                     raise ReplicationUnavailable(

@@ -198,6 +198,15 @@ class NatsCluster:
         for node in self.nodes:
             self.stop_node(node.name, timeout=5)
 
+    def meta_leader(self) -> str | None:
+        """The server leading JetStream's meta group (stream and consumer placement) as the
+        running servers see it, or None while they have none."""
+        for node in self.running():
+            leader = ((_monitor(node, "/jsz") or {}).get("meta_cluster") or {}).get("leader")
+            if leader:
+                return str(leader)
+        return None
+
     def wait_ready(self, timeout: float = 20.0, every_node: bool = True) -> None:
         """Until the running servers agree on a JetStream meta leader, each is healthy, and
         the leader sees every server current (``every_node``) or a majority of them."""

@@ -120,7 +120,7 @@ async def test_an_empty_reader_catches_up_and_its_copy_verifies(
 @pytest.mark.parametrize(
     "victim",
     [
-        "follower",  # preferably the one the writer is connected to: it must reconnect
+        "follower",  # preferably the writer's own server: the writer must reconnect
         pytest.param("leader", marks=pytest.mark.slow),  # 5-9 s without a stream leader
     ],
 )
@@ -158,7 +158,8 @@ async def test_appends_go_on_while_a_server_is_killed(
 
 
 async def choose(cluster: NatsCluster, writer: ReplicatedJournal, victim: str) -> str:
-    """The stream's leader, or a follower (the writer's own server if it is one)."""
+    """The stream's leader; or a plain replica: neither the stream's leader nor the meta
+    leader (whose loss delays creating consumers), the writer's own server if it can."""
     connection = await nats.connect(cluster.urls)
     try:
         leader = (await connection.jetstream().stream_info(STREAM)).cluster.leader
@@ -167,8 +168,8 @@ async def choose(cluster: NatsCluster, writer: ReplicatedJournal, victim: str) -
     if victim == "leader":
         return leader
     own = writer._connection.connected_url.netloc
-    followers = [node for node in cluster.nodes if node.name != leader]
-    return next((n for n in followers if n.url.endswith(own)), followers[0]).name
+    replicas = [n for n in cluster.nodes if n.name not in (leader, cluster.meta_leader())]
+    return next((n for n in replicas if n.url.endswith(own)), replicas[0]).name
 
 
 # A writer in its own process, killed -9 in the middle of its appends.
@@ -247,11 +248,14 @@ async def test_a_block_that_does_not_continue_the_chain_is_refused(
     async with opened(tmp_path / "writer", nats_cluster) as writer:
         await writer.append([Payload(b"block 0")])
         await writer.append([Payload(b"block 1")])
+        digest = await writer.digest()
     stray = ChainHead(layout(NAME).strand_id, 2, b"\x07" * 32)  # sealed on some other block 1
     data, _ = message(stray.seal(prepare([Payload(b"a forged block 2")]), 0))
     await publish_raw(nats_cluster, data)
     with pytest.raises(ReplicaMismatch, match="block 2: the stream's block does not continue"):
         await ReplicatedJournal.open(tmp_path / "reader", servers=nats_cluster.urls, name=NAME)
+    with Journal.open(tmp_path / "reader", read_only=True) as copy:
+        assert copy.digest() == digest  # the blocks fetched with it were good, and kept
 
 
 async def test_a_local_copy_that_disagrees_with_the_stream_is_refused_naming_the_block(
@@ -272,7 +276,8 @@ async def test_a_local_copy_that_disagrees_with_the_stream_is_refused_naming_the
     with Journal.open(tmp_path / "longer", strand_id=strand) as longer:
         longer.submit(blocks).result()
         longer.append([Payload(b"block 6, never in the stream")])
-    with pytest.raises(ReplicaMismatch, match=r"block 6: the local copy .* holds blocks up to 6"):
+    longer_than_the_stream = r"block 6: the local copy .* holds 7 blocks but the stream only 6"
+    with pytest.raises(ReplicaMismatch, match=longer_than_the_stream):
         await ReplicatedJournal.open(tmp_path / "longer", servers=nats_cluster.urls, name=NAME)
     with Journal.open(tmp_path / "forked", read_only=True) as forked:
         assert forked.digest() == forked_digest  # nothing rewritten locally ...
