@@ -16,7 +16,12 @@ from nats.js.api import StreamConfig
 
 from ledgerdb.audit import audit
 from ledgerdb.block import BlockAddress, ChainHead, Payload, Revision, prepare
-from ledgerdb.errors import JournalConflict, LedgerUnavailable, ReplicaMismatch
+from ledgerdb.errors import (
+    InvalidInput,
+    JournalConflict,
+    LedgerUnavailable,
+    ReplicaMismatch,
+)
 from ledgerdb.jetstream import layout, message
 from ledgerdb.journal import Journal
 from ledgerdb.replicated import ReplicatedJournal
@@ -51,7 +56,8 @@ async def digests_match(*journals: ReplicatedJournal) -> None:
 async def test_two_writers_race_and_exactly_one_wins_each_position(
     nats_cluster: NatsCluster, tmp_path: Path
 ) -> None:
-    """Each writer runs two appenders (so batches race batches), two blocks per call."""
+    """Each writer runs two appenders (so batches race batches), two blocks per call; one
+    of them also follows the stream, as a reader would."""
     won: dict[int, str] = {}
     lost: list[tuple[str, JournalConflict]] = []
 
@@ -71,7 +77,7 @@ async def test_two_writers_race_and_exactly_one_wins_each_position(
 
     async with (
         opened(tmp_path / "a", nats_cluster) as a,
-        opened(tmp_path / "b", nats_cluster) as b,
+        opened(tmp_path / "b", nats_cluster, follow=True) as b,  # sees its own blocks again
     ):
         await asyncio.gather(*(write(w, j, t) for w, j in (("a", a), ("b", b)) for t in (0, 1)))
         assert lost, "the writers never raced"
@@ -283,6 +289,16 @@ async def test_a_local_copy_that_disagrees_with_the_stream_is_refused_naming_the
         assert forked.digest() == forked_digest  # nothing rewritten locally ...
     async with opened(tmp_path / "writer", nats_cluster) as writer:
         assert writer.tip.sequence_no == 5  # ... nor in the stream
+
+
+async def test_a_block_too_large_for_one_message_is_refused_before_it_is_sent(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        await writer.append([Payload(b"block 0")])
+        with pytest.raises(InvalidInput, match=f"does not fit in one message of stream {STREAM}"):
+            await writer.append([Payload(bytes(nats_cluster.max_payload))])
+        assert (await writer.append([Payload(b"block 1")])).sequence_no == 1
 
 
 async def test_a_stream_not_laid_out_as_a_journal_is_refused(

@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import json
 import socket
+from pathlib import Path
 
 import pytest
 from nats.aio.msg import Msg
@@ -76,7 +77,7 @@ def test_publish_answers_are_read_as_stored_refused_or_no_answer() -> None:
     assert isinstance(answer_outcome(_answer(None, status="503")), NoAnswer)
 
 
-async def test_no_server_at_start_is_an_error_naming_every_server_tried() -> None:
+async def test_no_server_at_start_is_an_error_naming_every_server_tried(tmp_path: Path) -> None:
     ports = []
     for _ in range(2):
         with socket.socket() as probe:
@@ -84,9 +85,14 @@ async def test_no_server_at_start_is_an_error_naming_every_server_tried() -> Non
             ports.append(probe.getsockname()[1])
     servers = [f"nats://127.0.0.1:{port}" for port in ports]
     with pytest.raises(ReplicationUnavailable) as caught:
-        await connect(servers, timeout=1.0)
+        await ReplicatedJournal.open(
+            tmp_path / "copy", servers=servers, name="orderers", connect_timeout=1.0
+        )
     assert all(server in str(caught.value) for server in servers)
     assert "within 1s" in str(caught.value)
+    assert not (tmp_path / "copy").exists()  # nothing made before the servers answered
+    with pytest.raises(InvalidInput, match="name at least one NATS server"):
+        await connect([], timeout=1.0)
 
 
 async def test_tip_waiters_resolve_in_order_and_all_fail_together() -> None:
