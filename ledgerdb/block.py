@@ -15,6 +15,7 @@ QLDB's (see docs/ledgerdb-format.md for the byte-level statement):
 from __future__ import annotations
 
 import base64
+import dataclasses
 import enum
 import functools
 import io
@@ -53,7 +54,17 @@ _TO_BASE62 = bytes.maketrans(b"+/", b"Zz")
 
 def new_id() -> str:
     """A QLDB-style identifier: 22 alphanumeric characters (strand ids, transaction ids)."""
-    return base64.b64encode(secrets.token_bytes(18)).translate(_TO_BASE62)[:ID_LENGTH].decode()
+    return _id_of(secrets.token_bytes(18))
+
+
+def derived_id(seed: bytes) -> str:
+    """An identifier of the same shape, the same for everyone who knows ``seed``: the
+    strand of a replicated journal, agreed by every writer before block 0 exists."""
+    return _id_of(sha256(seed)[:18])
+
+
+def _id_of(raw: bytes) -> str:
+    return base64.b64encode(raw).translate(_TO_BASE62)[:ID_LENGTH].decode()
 
 
 def to_timestamp(micros: int) -> Timestamp:
@@ -445,6 +456,42 @@ def seal(
     )
 
 
+@dataclass
+class ChainHead:
+    """Where a strand's next block goes: its number, its predecessor's hash, and the newest
+    timestamp so far.
+
+    Every writer seals through one of these, the local journal's writer thread and a
+    replicated journal's appender alike, so a block is hashed the same way whichever
+    backend built it (and timestamps never go back, whatever the clock does).
+    """
+
+    strand_id: str
+    sequence_no: int
+    previous_hash: bytes
+    timestamp_micros: int = 0
+
+    def seal(self, transaction: Transaction, now_micros: int) -> Block:
+        """The next block, holding ``transaction``; the head moves past it."""
+        block = seal(
+            transaction,
+            BlockAddress(self.strand_id, self.sequence_no),
+            max(now_micros, self.timestamp_micros),
+            self.previous_hash,
+        )
+        self.advance(block)
+        return block
+
+    def advance(self, block: Block) -> None:
+        """Move past ``block`` (sealed here, or checked by the caller to follow the head)."""
+        self.sequence_no = block.sequence_no + 1
+        self.previous_hash = block.block_hash
+        self.timestamp_micros = max(self.timestamp_micros, block.timestamp_micros)
+
+    def copy(self) -> ChainHead:
+        return dataclasses.replace(self)
+
+
 # ---- record bytes -------------------------------------------------------------------------
 
 _FIXED = struct.Struct("<BQ32s32s")  # version, sequenceNo, blockHash, entriesHash
@@ -479,6 +526,28 @@ def encode(block: Block) -> bytes:
     for entry in block.entries:
         parts += [_ENTRY.pack(entry.kind, entry.hash, len(entry.body)), entry.body]
     return b"".join(parts)
+
+
+def encoded_size(transaction: Transaction, strand_id: str, sequence_no: int) -> int:
+    """``len(encode(block))`` of the block ``transaction`` becomes at ``sequence_no``, known
+    before it is sealed (to refuse a block too large for where it goes, hashing nothing)."""
+    previous = 0 if sequence_no == 0 else HASH_SIZE
+    return (
+        _FIXED.size
+        + _U8.size
+        + previous
+        + _U8.size
+        + 3 * HASH_SIZE
+        + _I64.size
+        + _U16.size
+        + len(strand_id.encode())
+        + _U16.size
+        + len(transaction.transaction_id.encode())
+        + _U32.size
+        + len(transaction.transaction_info)
+        + _U32.size
+        + sum(_ENTRY.size + len(entry.body) for entry in transaction.entries)
+    )
 
 
 class _Reader:

@@ -90,3 +90,41 @@ class LimitExceeded(InvalidInput):
         self.maximum = maximum
         suffix = f" ({detail})" if detail else ""
         super().__init__(f"limit exceeded: {limit} is {maximum}, got {value}{suffix}")
+
+
+class JournalConflict(LedgerError):
+    """Another writer's block took the position this append was sealed for.
+
+    A replicated journal's stream accepts one block per position; the loser's block was
+    not stored anywhere (no fork). ``appended`` lists this call's blocks that did land
+    before the conflict (usually none). Catch up, then append again on the new tip.
+    """
+
+    def __init__(
+        self, stream: str, sequence_no: int, detail: str, appended: list | None = None
+    ) -> None:
+        self.stream = stream
+        self.sequence_no = sequence_no
+        self.detail = detail
+        self.appended = appended or []
+        super().__init__(
+            f"stream {stream}: block {sequence_no} was taken by another writer ({detail}); "
+            "catch up and append on the new tip"
+        )
+
+
+class ReplicationUnavailable(LedgerUnavailable):
+    """The replicated journal's servers (or its stream) did not answer in time."""
+
+
+class ReplicaMismatch(VerificationError):
+    """A replicated journal's stream and a local copy do not hold the same chain.
+
+    Either the stream holds something that is not one of this journal's blocks (foreign
+    data, a broken chain), or the local copy disagrees with the stream; ``stream`` and
+    ``sequence_no`` name where. Nothing is rewritten on either side.
+    """
+
+    def __init__(self, stream: str, sequence_no: int, message: str) -> None:
+        self.stream = stream
+        super().__init__(f"stream {stream}, block {sequence_no}: {message}", sequence_no)

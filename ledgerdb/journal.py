@@ -2,8 +2,9 @@
 
 ``Journal`` is the synchronous engine (CLI, tests, bulk loads); ``AsyncJournal`` wraps it
 for asyncio callers such as the orderer, running every blocking call (fsync included) on
-a thread pool. Both answer the small interface of ``BlockJournal``, which is all a
-replicated backend (NATS JetStream, later) has to provide.
+a thread pool. The orderer needs only ``AsyncBlockJournal``, which ``AsyncJournal`` and
+the replicated backend (``ledgerdb.replicated.ReplicatedJournal``: the blocks in a NATS
+JetStream stream, and one of these journals as each process's local copy) both provide.
 
 Durability: ``append`` returns only after an fsync covered its block. Concurrent
 appenders share fsyncs (group commit): appends queue up; a writer thread seals and writes
@@ -12,14 +13,14 @@ and while one fsync runs the next group is already being written.
 
 Directory layout: ``journal.meta`` (format and strand id), ``segments/`` (the records:
 the truth), ``tree.nodes`` (every complete subtree hash, derived from the blocks),
-``tree.synced`` (how many leaves of ``tree.nodes`` were fsynced) and ``LOCK``.
+``tree.synced`` (how many leaves of ``tree.nodes`` were fsynced), ``journal.acked`` and
+``LOCK`` (see ``ledgerdb.sharing``: one writer, and readers that never block it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import functools
 import json
 import os
@@ -39,6 +40,7 @@ from ledgerdb.block import (
     BLOCK_HASH_OFFSET,
     Block,
     BlockAddress,
+    ChainHead,
     Payload,
     Revision,
     Transaction,
@@ -46,7 +48,6 @@ from ledgerdb.block import (
     encode,
     new_id,
     prepare,
-    seal,
 )
 from ledgerdb.errors import (
     BlockNotFound,
@@ -62,12 +63,21 @@ from ledgerdb.errors import (
 from ledgerdb.hashing import EMPTY, HASH_SIZE
 from ledgerdb.merkle import FileNodes, MerkleTree, OverlayNodes, node_count
 from ledgerdb.segments import DEFAULT_SEGMENT_BYTES, SegmentLog
+from ledgerdb.sharing import (
+    LOCK,
+    lock_for_writing,
+    open_acked,
+    read_acked,
+    write_acked,
+    writer_is_live,
+)
+from ledgerdb.verify import verify_follows
 
 META = "journal.meta"
 SEGMENTS = "segments"
 TREE_NODES = "tree.nodes"
 TREE_SYNCED = "tree.synced"
-LOCK = "LOCK"
+__all__ = ["LOCK", "META", "AsyncBlockJournal", "AsyncJournal", "BlockJournal", "Digest", "Journal"]
 FORMAT = 1
 CHECKPOINT_SECONDS = 1.0
 _CHECKPOINT = struct.Struct("<Q32sI")  # leaves, root at that size, CRC32C of the first 40
@@ -118,7 +128,7 @@ class Digest:
 
 
 class BlockJournal(Protocol):
-    """What callers rely on; a replicated backend implements exactly this."""
+    """What synchronous callers rely on (``Journal``)."""
 
     @property
     def tip(self) -> BlockAddress | None: ...
@@ -138,6 +148,34 @@ class BlockJournal(Protocol):
     def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]: ...
 
     def close(self) -> None: ...
+
+
+class AsyncBlockJournal(Protocol):
+    """What asyncio callers (the orderer) rely on: ``AsyncJournal`` (one node, local
+    files) and ``ReplicatedJournal`` (blocks replicated by JetStream) both provide it."""
+
+    @property
+    def tip(self) -> BlockAddress | None: ...
+
+    async def append(
+        self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
+    ) -> BlockAddress: ...
+
+    async def append_many(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]: ...
+
+    async def read(self, sequence_no: int) -> Block: ...
+
+    async def read_range(self, start: int, stop: int) -> list[Block]: ...
+
+    async def digest(self, tip: int | None = None) -> Digest: ...
+
+    async def inclusion_proof(self, sequence_no: int, tip: int | None = None) -> list[bytes]: ...
+
+    async def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]: ...
+
+    async def close(self) -> None: ...
 
 
 def _now_micros() -> int:
@@ -162,21 +200,6 @@ def _write_durably(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def _lock(directory: Path, exclusive: bool) -> int:
-    try:
-        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise LedgerUnavailable(f"ledger directory {directory} is not usable: {exc}") from None
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise LedgerUnavailable(
-            f"ledger directory {directory} is in use by another process"
-        ) from None
-    return fd
-
-
 def _check_directory(directory: Path, create: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise LedgerUnavailable(f"ledger path {directory} is not a directory")
@@ -192,24 +215,33 @@ def _check_directory(directory: Path, create: bool) -> None:
         raise LedgerUnavailable(f"ledger directory {directory} is not readable and writable")
 
 
-def _read_meta(directory: Path, create: bool) -> str:
-    """The strand id, creating the journal's meta file on first open."""
+def _read_meta(directory: Path, create: bool, strand_id: str | None = None) -> str:
+    """The strand id, creating the journal's meta file on first open.
+
+    ``strand_id`` is for copies of a journal kept elsewhere (a replicated journal's local
+    copy): a new journal takes it, an existing one must already have it.
+    """
     path = directory / META
     if not path.exists():
         if (directory / SEGMENTS).exists():
             raise LedgerUnavailable(f"{path} is missing but segments exist")
         if not create:
             raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
-        strand_id = new_id()
+        strand_id = new_id() if strand_id is None else strand_id
         _write_durably(path, json.dumps({"format": FORMAT, "strandId": strand_id}).encode())
         return strand_id
     try:
         meta = json.loads(path.read_text())
         if meta["format"] != FORMAT:
             raise LedgerUnavailable(f"{path}: journal format {meta['format']} is not supported")
-        return str(meta["strandId"])
+        found = str(meta["strandId"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LedgerUnavailable(f"{path} is not a journal meta file: {exc}") from None
+    if strand_id is not None and found != strand_id:
+        raise LedgerUnavailable(
+            f"{path}: this journal is strand {found}, not {strand_id} (a copy of another journal?)"
+        )
+    return found
 
 
 def _prepared(item: Transaction | tuple[Entries, Any, str | None]) -> Transaction:
@@ -219,26 +251,66 @@ def _prepared(item: Transaction | tuple[Entries, Any, str | None]) -> Transactio
     return item if isinstance(item, Transaction) else prepare(*item)
 
 
-class Journal:
-    """A journal opened for appending (``read_only=False``, one process) or for reading."""
+def _extend(
+    head: ChainHead, items: Sequence[Any], now_micros: int
+) -> tuple[list[Block], ChainHead]:
+    """One caller's blocks after ``head``: sealed here, or (blocks sealed elsewhere, e.g. by
+    a replicated journal's writer) checked to continue the chain; and the head after them.
 
-    def __init__(self, directory: Path, read_only: bool, segment_bytes: int) -> None:
+    ``head`` itself is left alone, so a caller refused halfway leaves no gap behind it.
+    """
+    head = head.copy()
+    blocks = []
+    for item in items:
+        if isinstance(item, Block):
+            verify_follows(item, head.strand_id, head.sequence_no, head.previous_hash)
+            head.advance(item)
+            blocks.append(item)
+        else:
+            blocks.append(head.seal(_prepared(item), now_micros))
+    return blocks, head
+
+
+class Journal:
+    """A journal opened for appending (``read_only=False``, one process) or for reading.
+
+    A read-only open works beside a live writer (``writer_live``): it sees the blocks the
+    writer had acknowledged when it opened, and nothing half written.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        read_only: bool,
+        segment_bytes: int,
+        strand_id: str | None = None,
+    ) -> None:
         self.directory = directory
         self.read_only = read_only
-        self._lock_fd = _lock(directory, exclusive=not read_only)
+        self._lock_fd = None if read_only else lock_for_writing(directory)
+        self.writer_live = read_only and writer_is_live(directory)
         try:
-            self.strand_id = _read_meta(directory, create=not read_only)
-            self._log = SegmentLog(directory / SEGMENTS, segment_bytes, recover=not read_only)
-            self._nodes = FileNodes(directory / TREE_NODES, writable=not read_only)
+            self.strand_id = _read_meta(directory, not read_only, strand_id)
             self._synced_fd = (
                 None
                 if read_only
                 else os.open(directory / TREE_SYNCED, os.O_RDWR | os.O_CREAT, 0o644)
             )
-            self._tree = self._recover_tree()
+            # Checkpoint, then acknowledged mark, then nodes and records: each read sees
+            # at least what the one before it vouches for, even while a writer runs.
+            checkpoint = self._checkpoint()
+            limit = self._acknowledged(checkpoint[0]) if self.writer_live else None
+            self._log = SegmentLog(
+                directory / SEGMENTS, segment_bytes, recover=not read_only, limit=limit
+            )
+            self._nodes = FileNodes(directory / TREE_NODES, writable=not read_only)
+            self._tree = self._recover_tree(checkpoint)
             self._last_hash = (
                 self._log_block_hash(self._log.count - 1) if self._log.count else EMPTY
             )
+            self._acked_fd = None if read_only else open_acked(directory)
+            if self._acked_fd is not None:
+                write_acked(self._acked_fd, self._log.count)
         except BaseException:
             self._release_files()
             raise
@@ -275,17 +347,28 @@ class Journal:
         create: bool = True,
         read_only: bool = False,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        strand_id: str | None = None,
     ) -> Journal:
-        """Open (and recover) the journal in ``path``; ``create`` makes an empty one."""
+        """Open (and recover) the journal in ``path``; ``create`` makes an empty one.
+
+        ``strand_id``: the strand a new journal gets and an existing one must have (a
+        copy of a journal kept elsewhere); by default a new journal gets a random one.
+        """
         directory = Path(path)
         _check_directory(directory, create and not read_only)
         if read_only and not (directory / META).exists():
             raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
-        return cls(directory, read_only, segment_bytes)
+        return cls(directory, read_only, segment_bytes, strand_id)
 
     def _log_block_hash(self, number: int) -> bytes:
         payload = self._log.read(number)
         return payload[BLOCK_HASH_OFFSET : BLOCK_HASH_OFFSET + HASH_SIZE]
+
+    def _acknowledged(self, checkpointed: int) -> int:
+        """How many blocks a reader may take from a live writer's files: those it has
+        acknowledged (or, from a writer that never said, those its checkpoint covers)."""
+        acked = read_acked(self.directory)
+        return checkpointed if acked is None else acked
 
     def _checkpoint(self) -> tuple[int, bytes]:
         """Leaves of ``tree.nodes`` known durable, and the root they had (0 if unreadable)."""
@@ -300,18 +383,22 @@ class Journal:
         leaves, root, check = _CHECKPOINT.unpack(data)
         return (leaves, root) if crc32c.crc32c(data[:40]) == check else (0, EMPTY)
 
-    def _recover_tree(self) -> MerkleTree:
-        """The tree over every block: trusted up to the checkpoint, recomputed after it."""
+    def _recover_tree(self, checkpoint: tuple[int, bytes]) -> MerkleTree:
+        """The tree over every block: trusted up to the checkpoint, recomputed after it.
+
+        A reader beside a live writer may find the checkpoint ahead of the blocks it
+        reads (the writer moved on in between): the checkpointed nodes are still right,
+        and the tree is cut back to the blocks.
+        """
         count = self._log.count
-        leaves, root = self._checkpoint()
-        tree = self._tree_trusting(leaves if leaves <= count else 0)
-        if tree.size and (
-            tree.root(tree.size) != root
-            or tree.leaf(tree.size - 1) != self._log_block_hash(tree.size - 1)
-        ):
+        leaves, root = checkpoint
+        tree = self._tree_trusting(leaves if leaves <= count or self.read_only else 0)
+        if tree.size and tree.root(tree.size) != root:
             tree = self._tree_trusting(0)  # the stored tree disagrees with its checkpoint
         if tree.size > count:
             tree.truncate(count)
+        if tree.size and tree.leaf(tree.size - 1) != self._log_block_hash(tree.size - 1):
+            tree = self._tree_trusting(0)  # ... or with the blocks
         for start in range(tree.size, count, 4096):
             stop = min(start + 4096, count)
             tree.append([self._log_block_hash(n) for n in range(start, stop)])
@@ -349,13 +436,15 @@ class Journal:
 
     def submit(
         self,
-        transactions: Sequence[Transaction | tuple[Entries, Any, str | None]],
+        transactions: Sequence[Transaction | Block | tuple[Entries, Any, str | None]],
         waiter: Waiter | None = None,
     ) -> Waiter:
         """Queue blocks for the writer; the waiter resolves once they are durable.
 
-        Each block is an (entries, transaction_info, transaction_id) tuple or a
-        ``block.Transaction`` the caller prepared itself.
+        Each block is an (entries, transaction_info, transaction_id) tuple, a
+        ``block.Transaction`` the caller prepared itself, or a ``block.Block`` sealed
+        elsewhere (a replicated journal's copy): that is written as it is, after checking
+        that it continues the chain; one that does not is refused with nothing written.
 
         ``waiter`` may be an asyncio future of the caller's loop (``AsyncJournal`` passes
         one); by default a new ``concurrent.futures.Future`` is returned.
@@ -402,13 +491,16 @@ class Journal:
                     self._written_ready.notify()
 
     def _write_batch(self, batch: list[tuple[list[Any], Waiter]]) -> list[_Written]:
-        accepted: list[tuple[list[Transaction], Waiter]] = []
+        accepted: list[tuple[list[Block], Waiter]] = []
         refused: list[tuple[Waiter, Any, bool]] = []
+        head = ChainHead(self.strand_id, self._log.count, self._last_hash, self._last_micros)
+        now = _now_micros()
         for transactions, future in batch:
             try:
                 if not transactions:
                     raise InvalidInput("transactions: nothing to append")
-                accepted.append(([_prepared(item) for item in transactions], future))
+                blocks, head = _extend(head, transactions, now)
+                accepted.append((blocks, future))
             except LedgerError as exc:
                 refused.append((future, exc, True))
             except Exception as exc:  # a caller's malformed tuple: its error, nobody else's
@@ -419,15 +511,12 @@ class Journal:
         try:
             if self._failure is not None:
                 raise self._failure
-            addresses = self._write([item for group, _ in accepted for item in group])
+            self._write([block for group, _ in accepted for block in group])
         except BaseException as exc:
             self._stop(exc, [future for _, future in accepted])
             return []
-        written = []
-        for group, future in accepted:
-            written.append((addresses[: len(group)], future))
-            del addresses[: len(group)]
-        return written
+        self._last_hash, self._last_micros = head.previous_hash, head.timestamp_micros
+        return [([block.address for block in group], future) for group, future in accepted]
 
     def _stop(self, exc: BaseException, futures: Sequence[Waiter]) -> None:
         """A write or fsync failed: nothing after it can be acknowledged, ever."""
@@ -436,19 +525,10 @@ class Journal:
             self._failure = self._failure or failure
         _settle([(future, self._failure, True) for future in futures])
 
-    def _write(self, transactions: Sequence[Transaction]) -> list[BlockAddress]:
-        """Seal and write blocks: chained, framed, added to the tree; not yet durable."""
-        blocks = []
-        previous = self._last_hash
-        micros = self._last_micros = max(_now_micros(), self._last_micros)
-        for number, transaction in enumerate(transactions, start=self._log.count):
-            block = seal(transaction, BlockAddress(self.strand_id, number), micros, previous)
-            blocks.append(block)
-            previous = block.block_hash
+    def _write(self, blocks: Sequence[Block]) -> None:
+        """Write sealed blocks: framed, added to the tree; not yet durable."""
         self._log.append([encode(block) for block in blocks])
         self._tree.append([block.block_hash for block in blocks])
-        self._last_hash = previous
-        return [block.address for block in blocks]
 
     def _sync_loop(self) -> None:
         """The syncer thread: one fsync acknowledges every group written before it began."""
@@ -475,6 +555,7 @@ class Journal:
                 self._nodes.sync()
                 self._write_checkpoint(self._tree, target + 1)
                 self._last_checkpoint = time.monotonic()
+            write_acked(self._acked_fd, target + 1)
         except BaseException as exc:
             self._stop(exc, [future for _, future in pending])
             return
@@ -498,6 +579,15 @@ class Journal:
         """The newest durable block's address (None while the journal is empty)."""
         durable = self._durable
         return None if durable < 0 else BlockAddress(self.strand_id, durable)
+
+    def head(self) -> ChainHead:
+        """Where the block after the durable tip goes (for a writer that seals its blocks
+        itself, such as a replicated journal; read it while no append is in flight)."""
+        durable = self._durable
+        if durable < 0:
+            return ChainHead(self.strand_id, 0, EMPTY)
+        tip = self.read(durable)
+        return ChainHead(self.strand_id, durable + 1, tip.block_hash, tip.timestamp_micros)
 
     def _check_sequence(self, sequence_no: int, field: str = "sequence number") -> None:
         if not isinstance(sequence_no, int) or isinstance(sequence_no, bool):
@@ -568,6 +658,7 @@ class Journal:
                 self._log.sync()
                 self._nodes.sync()
                 self._write_checkpoint(self._tree)
+                write_acked(self._acked_fd, self._log.count)
         finally:
             self._release_files()
 
@@ -576,7 +667,7 @@ class Journal:
             resource = getattr(self, name, None)
             if resource is not None:
                 resource.close()
-        for name in ("_synced_fd", "_lock_fd"):
+        for name in ("_synced_fd", "_acked_fd", "_lock_fd"):
             fd = getattr(self, name, None)
             if fd is not None:
                 with contextlib.suppress(OSError):

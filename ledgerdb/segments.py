@@ -22,7 +22,13 @@ from pathlib import Path
 
 import crc32c
 
-from ledgerdb.errors import BlockNotFound, CorruptRecord, InvalidInput, StorageFailure
+from ledgerdb.errors import (
+    BlockNotFound,
+    CorruptRecord,
+    InvalidInput,
+    StorageFailure,
+    VerificationError,
+)
 
 HEADER = struct.Struct("<III")
 HEADER_SIZE = HEADER.size
@@ -44,6 +50,25 @@ def frame(payload: bytes) -> bytes:
     return head + struct.pack("<I", crc32c.crc32c(head)) + payload
 
 
+def unframe(record: bytes) -> bytes:
+    """The payload of one whole record (as ``frame`` made it), both checksums checked.
+
+    For records that arrive as a unit (a segment read, a replicated stream's message);
+    raises ``VerificationError`` saying what is wrong, for the caller to name the source.
+    """
+    if len(record) < HEADER_SIZE:
+        raise VerificationError(f"record of {len(record)} bytes is shorter than its header")
+    length, payload_crc, header_crc = HEADER.unpack_from(record)
+    if crc32c.crc32c(record[:8]) != header_crc:
+        raise VerificationError("record header checksum mismatch")
+    payload = record[HEADER_SIZE:]
+    if length != len(payload):
+        raise VerificationError(f"record header says {length} bytes, {len(payload)} follow")
+    if crc32c.crc32c(payload) != payload_crc:
+        raise VerificationError("record checksum mismatch")
+    return payload
+
+
 @dataclass
 class Scan:
     """Where a segment's whole records start, where they end, and what follows them."""
@@ -53,8 +78,14 @@ class Scan:
     torn_bytes: int = 0
 
 
-def scan(path: Path, data: bytes, first_record: int, is_last: bool) -> Scan:
-    """Check every record of a segment; only the last segment may end in a torn record."""
+def scan(
+    path: Path, data: bytes, first_record: int, is_last: bool, stop: int | None = None
+) -> Scan:
+    """Check every record of a segment; only the last segment may end in a torn record.
+
+    ``stop``: how many records to take at most; what follows them is not looked at (a
+    live writer's records that a reader must not take yet).
+    """
     result = Scan()
     view = memoryview(data)
     size = len(data)
@@ -62,7 +93,7 @@ def scan(path: Path, data: bytes, first_record: int, is_last: bool) -> Scan:
     offsets = result.offsets
     crc = crc32c.crc32c
     unpack = HEADER.unpack_from
-    while offset < size:
+    while offset < size and (stop is None or len(offsets) < stop):
         number = first_record + len(offsets)
         torn = ""
         if size - offset < HEADER_SIZE:
@@ -110,16 +141,10 @@ class Segment:
         start = self.offsets[index]
         end = self.offsets[index + 1] if index + 1 < len(self.offsets) else self.size
         data = os.pread(self.fd, end - start, start)
-        length, payload_crc, header_crc = HEADER.unpack_from(data)
-        payload = data[HEADER_SIZE:]
-        if (
-            len(data) != end - start
-            or crc32c.crc32c(data[:8]) != header_crc
-            or length != len(payload)
-            or crc32c.crc32c(payload) != payload_crc
-        ):
-            raise CorruptRecord(self.path, start, "record checksum mismatch", number)
-        return payload
+        try:
+            return unframe(data)
+        except VerificationError as exc:
+            raise CorruptRecord(self.path, start, str(exc), number) from None
 
     def write(self, frames: Sequence[bytes]) -> None:
         data = b"".join(frames)
@@ -146,7 +171,9 @@ class SegmentLog:
     """Numbered records across segment files: open with recovery, append, sync, read.
 
     ``recover=False`` opens without changing any file (a torn tail is left in place and
-    reported by ``torn_bytes``), for checking a journal without repairing it.
+    reported by ``torn_bytes``), for checking a journal without repairing it. ``limit``
+    (read-only) takes only that many records, which must all be whole: the records a live
+    writer has acknowledged, with whatever it is writing after them left alone.
     """
 
     def __init__(
@@ -154,19 +181,25 @@ class SegmentLog:
         directory: Path,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         recover: bool = True,
+        limit: int | None = None,
     ) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.segments: list[Segment] = []
         self.torn_bytes = 0
         self._writable = recover
+        self._limit = limit
         if recover and not directory.exists():
             directory.mkdir(parents=True)
             _fsync_directory(directory.parent)
         paths = sorted(directory.glob(f"*{SUFFIX}"))
         try:
             for index, path in enumerate(paths):
+                if limit is not None and self.count >= limit:
+                    break
                 self._open_segment(path, is_last=index == len(paths) - 1)
+            if limit is not None and self.count < limit:
+                self._missing_acknowledged(limit)
         except BaseException:
             self.close()
             raise
@@ -195,7 +228,8 @@ class SegmentLog:
         try:
             with open(fd, "rb", closefd=False) as handle:
                 data = handle.read()
-            scanned = scan(path, data, first_record, is_last)
+            stop = None if self._limit is None else self._limit - first_record
+            scanned = scan(path, data, first_record, is_last, stop)
             if scanned.torn_bytes and self._writable:
                 os.ftruncate(fd, scanned.end)
                 os.fsync(fd)
@@ -204,6 +238,15 @@ class SegmentLog:
             raise
         self.torn_bytes = scanned.torn_bytes
         self.segments.append(Segment(path, first_record, fd, scanned))
+
+    def _missing_acknowledged(self, limit: int) -> None:
+        last = self.segments[-1] if self.segments else None
+        raise CorruptRecord(
+            last.path if last else self.directory,
+            last.size if last else 0,
+            f"the writer acknowledged {limit} blocks but the segments hold {self.count}",
+            self.count,
+        )
 
     def _create_segment(self, first_record: int) -> None:
         path = self.directory / segment_name(first_record)

@@ -69,6 +69,26 @@ def verify_link(previous: Block | None, block: Block) -> None:
         )
 
 
+def verify_follows(block: Block, strand_id: str, sequence_no: int, previous_hash: bytes) -> None:
+    """``block`` is block ``sequence_no`` of strand ``strand_id``, chained to
+    ``previous_hash`` (empty for block 0): what a copy checks before it takes a block it
+    was sent rather than one it sealed itself."""
+    number = block.sequence_no
+    if number != sequence_no:
+        raise VerificationError(f"block {number} arrived where block {sequence_no} belongs", number)
+    if block.address.strand_id != strand_id:
+        raise VerificationError(
+            f"block {number} is on strand {block.address.strand_id}, not {strand_id}", number
+        )
+    if block.previous_block_hash != previous_hash:
+        raise VerificationError(
+            f"block {number}: previousBlockHash is not the hash of block {number - 1}"
+            if number
+            else "block 0 names a previous block",
+            number,
+        )
+
+
 def inclusion_path_length(index: int, size: int) -> int:
     """How many hashes RFC 6962's audit path of leaf ``index`` in a tree of ``size`` has."""
     length, start, end = 0, 0, size

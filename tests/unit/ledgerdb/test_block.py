@@ -14,11 +14,14 @@ from hypothesis import strategies as st
 from ledgerdb.block import (
     Block,
     BlockAddress,
+    ChainHead,
     EntryKind,
     Payload,
     Revision,
     decode,
+    derived_id,
     encode,
+    encoded_size,
     make_entry,
     new_id,
     prepare,
@@ -27,7 +30,7 @@ from ledgerdb.block import (
 from ledgerdb.errors import InvalidInput, VerificationError
 from ledgerdb.hashing import dot, merkle_root
 from ledgerdb.ionhash import ion_hash
-from ledgerdb.verify import verify_block, verify_link
+from ledgerdb.verify import verify_block, verify_follows, verify_link
 
 STRAND = "A" * 22
 META = {"id": "doc1", "version": 0, "txId": "T" * 22}
@@ -90,6 +93,31 @@ def test_chain_links_are_checked() -> None:
         verify_link(first, stray)
     with pytest.raises(VerificationError, match="sequence gap"):
         verify_link(first, build([Payload(b"c")], number=2, previous=first.block_hash))
+
+
+def test_a_chain_head_seals_what_seal_would_and_never_goes_back_in_time() -> None:
+    head = ChainHead(STRAND, 0, b"")
+    first = head.seal(prepare([Payload(b"a")], None, "tx-1"), 1_700_000_000_123_456)
+    assert first == build([Payload(b"a")])
+    second = head.seal(prepare([Payload(b"b")], None, "tx-2"), 5)  # the clock went back
+    assert second.timestamp_micros == first.timestamp_micros
+    assert (head.sequence_no, head.previous_hash) == (2, second.block_hash)
+    verify_link(first, second)
+
+
+def test_a_block_sent_by_another_writer_must_follow_the_head() -> None:
+    first = build([Payload(b"a")])
+    second = build([Payload(b"b")], number=1, previous=first.block_hash)
+    verify_follows(first, STRAND, 0, b"")
+    verify_follows(second, STRAND, 1, first.block_hash)
+    with pytest.raises(VerificationError, match="block 1 arrived where block 0 belongs"):
+        verify_follows(second, STRAND, 0, b"")
+    with pytest.raises(VerificationError, match=f"block 1 is on strand {STRAND}, not B"):
+        verify_follows(second, "B" * 22, 1, first.block_hash)
+    with pytest.raises(VerificationError, match="block 1: previousBlockHash is not the hash"):
+        verify_follows(second, STRAND, 1, hashlib.sha256(b"x").digest())
+    with pytest.raises(VerificationError, match="block 0 names a previous block"):
+        verify_follows(first, STRAND, 0, b"x")
 
 
 ion_scalars = st.one_of(
@@ -244,3 +272,17 @@ def test_transaction_info_outside_the_flat_shape_still_goes_through_simpleion() 
     assert ion_bytes(nested, "transaction_info") == simpleion.dumps(nested, binary=True)
     with pytest.raises(InvalidInput, match="transaction_info is not an Ion value"):
         ion_bytes({"bad": "\ud800"}, "transaction_info")
+
+
+def test_the_size_of_a_block_is_known_before_it_is_sealed() -> None:
+    head = ChainHead(STRAND, 0, b"")
+    for entries in ([Payload(b"a")], [Payload(b"x" * 1000), Revision(META, {"k": "v"})]):
+        transaction = prepare(entries, {"info": "yes"})
+        number = head.sequence_no
+        assert encoded_size(transaction, STRAND, number) == len(encode(head.seal(transaction, 1)))
+
+
+def test_a_derived_id_has_the_shape_of_a_random_one_and_is_the_same_for_everyone() -> None:
+    assert derived_id(b"orderers-mychannel") == derived_id(b"orderers-mychannel")
+    assert derived_id(b"orderers-mychannel") != derived_id(b"orderers-other")
+    assert len(derived_id(b"x")) == len(new_id()) == 22 and derived_id(b"x").isalnum()

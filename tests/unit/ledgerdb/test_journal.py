@@ -16,16 +16,20 @@ from ledger_files import fill
 
 import ledgerdb.segments
 from ledgerdb.audit import audit
-from ledgerdb.block import Payload, Revision
+from ledgerdb.block import Payload, Revision, encode, prepare
 from ledgerdb.errors import (
     BlockNotFound,
+    CorruptRecord,
     InvalidInput,
     LedgerClosed,
     LedgerNotFound,
     LedgerUnavailable,
     StorageFailure,
+    VerificationError,
 )
 from ledgerdb.journal import AsyncJournal, Journal
+from ledgerdb.segments import frame
+from ledgerdb.sharing import write_acked
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion, verify_link
 
 
@@ -183,19 +187,66 @@ def test_bad_requests_name_what_is_wrong(ledger: Path) -> None:
         assert journal.append([Payload(b"fine")]).sequence_no == 5  # ... and stopped nothing
 
 
-def test_one_writer_per_directory(ledger: Path) -> None:
+def test_one_writer_per_directory_and_readers_beside_it(ledger: Path) -> None:
     fill(ledger, 1)
-    with Journal.open(ledger):
+    with Journal.open(ledger) as writer:
         with pytest.raises(LedgerUnavailable, match="in use by another process"):
             Journal.open(ledger)
-        with pytest.raises(LedgerUnavailable, match="in use"):
-            Journal.open(ledger, read_only=True)
+        writer.append([Payload(b"second")])
+        with Journal.open(ledger, read_only=True) as reader:
+            assert reader.writer_live
+            assert reader.tip == writer.tip and reader.digest() == writer.digest()
     with (
         Journal.open(ledger, read_only=True) as reader,
         Journal.open(ledger, read_only=True),
         pytest.raises(LedgerClosed, match="read-only"),
     ):
+        assert not reader.writer_live
+        with Journal.open(ledger) as writer:  # readers never keep a writer out
+            writer.append([Payload(b"third")])
         reader.append([Payload(b"x")])
+
+
+def _write_behind_the_writers_back(ledger: Path, record: bytes) -> None:
+    """Bytes at the end of the last segment, as a writer leaves them mid-write."""
+    segment = sorted((ledger / "segments").glob("*.seg"))[-1]
+    with open(segment, "ab") as handle:
+        handle.write(record)
+
+
+def test_a_reader_beside_a_live_writer_takes_only_acknowledged_blocks(ledger: Path) -> None:
+    with Journal.open(ledger) as writer:
+        for number in range(3):
+            writer.append([Payload(b"block %d" % number)])
+        digest = writer.digest()
+        written = writer.head().seal(prepare([Payload(b"not acknowledged")]), 0)
+        _write_behind_the_writers_back(ledger, frame(encode(written)))  # whole, not acked
+        _write_behind_the_writers_back(ledger, frame(b"half written")[:9])  # torn
+        with Journal.open(ledger, read_only=True) as reader:
+            assert reader.tip.sequence_no == 2 and reader.digest() == digest
+            assert reader.torn_bytes == 0  # the writer's work in progress, not a torn tail
+        report = audit(ledger)
+        assert report.ok and report.blocks == 3 and report.torn_bytes == 0
+    with Journal.open(ledger, read_only=True) as reader:  # no writer: every whole record
+        assert not reader.writer_live
+        assert reader.tip.sequence_no == 3 and reader.torn_bytes == 9
+
+
+def test_a_reader_trusts_a_checkpoint_that_ran_ahead_of_the_acknowledged_mark(
+    ledger: Path,
+) -> None:
+    with Journal.open(ledger) as writer:
+        for number in range(10):
+            writer.append([Payload(b"block %d" % number)])
+        writer._nodes.sync()
+        writer._write_checkpoint(writer.tree)  # checkpoint at 10 ...
+        write_acked(writer._acked_fd, 6)  # ... read before the mark moved past 6
+        with Journal.open(ledger, read_only=True) as reader:
+            assert reader.tip.sequence_no == 5 and reader.digest() == writer.digest(5)
+        assert audit(ledger).ok
+        write_acked(writer._acked_fd, 20)
+        with pytest.raises(CorruptRecord, match="acknowledged 20 blocks but the segments hold"):
+            Journal.open(ledger, read_only=True)
 
 
 def test_missing_and_unusable_directories(tmp_path: Path) -> None:
@@ -261,3 +312,43 @@ def test_every_append_wakes_the_writer(ledger: Path) -> None:
                 refused.result(timeout=10)
             accepted = journal.submit([([Payload(b"%d" % number)], None, None)])
             assert accepted.result(timeout=10)[0].sequence_no == number
+
+
+def test_a_copy_takes_blocks_sealed_elsewhere_only_where_they_continue_the_chain(
+    tmp_path: Path,
+) -> None:
+    """A replicated journal's local copy: the blocks arrive sealed, and are kept as sealed."""
+    with Journal.open(tmp_path / "origin") as origin:
+        for number in range(3):
+            origin.append([Payload(b"block %d" % number)], {"n": number})
+        blocks = list(origin.read_range(0, 3))
+        digest = origin.digest()
+    with Journal.open(tmp_path / "copy", strand_id=origin.strand_id) as copy:
+        with pytest.raises(VerificationError, match="block 1 arrived where block 0 belongs"):
+            copy.submit(blocks[1:]).result()
+        assert copy.tip is None  # the refused group wrote nothing and stopped nothing
+        copy.submit(blocks[:2]).result()
+        with pytest.raises(VerificationError, match="block 1 arrived where block 2 belongs"):
+            copy.submit(blocks[1:2]).result()
+        copy.submit(blocks[2:]).result()
+        assert list(copy.read_range(0, 3)) == blocks
+        assert copy.digest() == digest
+    assert audit(tmp_path / "copy").ok
+
+
+def test_a_copy_keeps_the_strand_it_was_made_for(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "copy", strand_id="S" * 22) as copy:
+        assert copy.strand_id == "S" * 22
+        assert copy.append([Payload(b"x")]).strand_id == "S" * 22
+    with pytest.raises(LedgerUnavailable, match=f"strand {'S' * 22}, not {'T' * 22}"):
+        Journal.open(tmp_path / "copy", strand_id="T" * 22)
+
+
+def test_the_head_is_where_the_next_block_goes(ledger: Path) -> None:
+    with Journal.open(ledger) as journal:
+        assert journal.head().sequence_no == 0 and journal.head().previous_hash == b""
+        journal.append([Payload(b"a")])
+        tip = journal.read(0)
+        head = journal.head()
+        assert (head.sequence_no, head.previous_hash) == (1, tip.block_hash)
+        assert head.timestamp_micros == tip.timestamp_micros

@@ -9,9 +9,9 @@ import pytest
 from ledger_files import fill, segment_files
 
 from ledgerdb.block import Payload
-from ledgerdb.errors import CorruptRecord
+from ledgerdb.errors import CorruptRecord, VerificationError
 from ledgerdb.journal import Journal
-from ledgerdb.segments import HEADER_SIZE, SegmentLog, frame
+from ledgerdb.segments import HEADER_SIZE, SegmentLog, frame, unframe
 
 
 def record_offsets(path: Path) -> list[int]:
@@ -118,3 +118,17 @@ def test_frame_layout() -> None:
     assert data[4:8] == crc32c.crc32c(b"abc").to_bytes(4, "little")
     assert data[8:12] == crc32c.crc32c(data[:8]).to_bytes(4, "little")
     assert data[12:] == b"abc"
+
+
+def test_a_record_sent_as_a_unit_is_unframed_with_both_checksums_checked() -> None:
+    record = frame(b"block bytes")
+    assert unframe(record) == b"block bytes"
+    damaged = [bytearray(record) for _ in range(4)]
+    damaged[0][0] ^= 1  # length
+    damaged[1][HEADER_SIZE] ^= 1  # payload
+    damaged[2] = damaged[2][:-1]  # cut short
+    damaged[3] = damaged[3][:5]  # not even a header
+    reasons = ["header checksum", "record checksum", "header says 11 bytes, 10 follow", "shorter"]
+    for data, reason in zip(damaged, reasons, strict=True):
+        with pytest.raises(VerificationError, match=reason):
+            unframe(bytes(data))

@@ -1,0 +1,790 @@
+"""The journal with its sequence of blocks in a JetStream stream replicated on three
+servers, and a verified local copy in every process that opens it.
+
+Why: an ordering service that survives losing a node needs its block log on more than
+one machine, with one order everybody agrees on. JetStream's Raft provides both; this
+module never votes or elects. What it adds is the journal: the same blocks, hashes,
+chain, Merkle digests and proofs as the local journal, so a block appended here verifies
+with ``consortium ledger verify`` like any other.
+
+- **Appending.** The writer seals the next blocks on its local copy's head, exactly as
+  the local journal seals them (``block.ChainHead``), and publishes one message per
+  block with JetStream's conditions (``ledgerdb.jetstream``): at most one block is ever
+  stored at a position, and only on the block it was sealed on. A writer that loses the
+  position gets ``JournalConflict``, and nothing of its block is stored anywhere. Only
+  once JetStream acknowledges do the blocks go into the local copy; the append returns
+  when they are durable there too. Concurrent appends are sent back to back and share
+  the servers' round trip and the local fsync (group commit).
+- **Reading.** Every process (the writer too) reads its local copy: the ordinary
+  segment-file journal, holding exactly the stream's first blocks. Blocks it did not
+  seal itself reach it through ``catch_up`` (to the stream's tip as of the call) or
+  ``follow`` (tailing the stream), each checked on the way in: record CRCs, every hash
+  recomputed, the chain continuing from the local copy. Anything else is refused with
+  ``ReplicaMismatch``, naming the stream and the block, and nothing is written.
+- **Starting.** The local copy must be a prefix of the stream: if it holds a block the
+  stream lacks, or a different block at some position, the open is refused naming the
+  first such block; neither side is ever truncated or rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import nats.errors
+
+from ledgerdb.block import (
+    Block,
+    BlockAddress,
+    Transaction,
+    decode,
+    encoded_size,
+    prepare,
+)
+from ledgerdb.errors import (
+    InvalidInput,
+    JournalConflict,
+    LedgerClosed,
+    LedgerError,
+    ReplicaMismatch,
+    ReplicationUnavailable,
+    VerificationError,
+)
+from ledgerdb.jetstream import (
+    EXPECTED_LAST_MSG_ID,
+    HEADER_ALLOWANCE,
+    REPLICAS,
+    WRONG_LAST_MSG_ID,
+    NoAnswer,
+    Outcome,
+    Publisher,
+    Refused,
+    Stored,
+    StreamReader,
+    closed_error,
+    connect,
+    ensure_stream,
+    is_closed,
+    layout,
+    message,
+)
+from ledgerdb.journal import AsyncJournal, Digest, Entries, Journal
+from ledgerdb.segments import DEFAULT_SEGMENT_BYTES, HEADER_SIZE, unframe
+from ledgerdb.verify import verify_block, verify_follows
+
+ACK_TIMEOUT = 2.0
+"""How long one round of publishing waits for JetStream's answers before sending again
+(blocks sent to a leader that died are never answered)."""
+TIMEOUT = 30.0
+"""How long an append, a catch-up or a start may wait for the servers before giving up
+with ``ReplicationUnavailable``: a stream leader's election after it is lost takes 5 to
+9 seconds on nats-server 2.9, during which nothing can be appended."""
+MAX_BATCH_BLOCKS = 256
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+CATCH_UP_BYTES = 32 * 1024 * 1024
+"""About how much a reader fetches per round trip while catching up."""
+FOLLOW_WAIT = 1.0
+RETRY_PAUSES = (0.05, 0.1, 0.2, 0.5)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def _now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+class TipWaiters:
+    """Futures that resolve once the local copy's durable tip reaches a block."""
+
+    def __init__(self, tip: int) -> None:
+        self.tip = tip
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._failure: BaseException | None = None
+
+    def wait(self, sequence_no: int) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._failure is not None:
+            future.set_exception(self._failure)
+        elif sequence_no <= self.tip:
+            future.set_result(None)
+        else:
+            heapq.heappush(self._waiting, (sequence_no, next(self._order), future))
+        return future
+
+    def advance(self, tip: int) -> None:
+        self.tip = max(self.tip, tip)
+        while self._waiting and self._waiting[0][0] <= self.tip:
+            future = heapq.heappop(self._waiting)[2]
+            if not future.done():
+                future.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        self._failure = self._failure or exc
+        for _, _, future in self._waiting:
+            if not future.done():
+                future.set_exception(self._failure)
+        self._waiting.clear()
+
+
+class _Stopped(Exception):
+    """Publishing a run of blocks stopped after ``landed`` of them, because of ``error``."""
+
+    def __init__(self, landed: int, error: LedgerError) -> None:
+        self.landed = landed
+        self.error = error
+
+
+_LANDED, _RETRY, _UNLINKED = "landed", "retry", "unlinked"
+_Queued = tuple[list[Transaction], asyncio.Future[list[BlockAddress]]]
+
+
+class ReplicatedJournal:
+    """The journal, replicated: ``AsyncJournal``'s API plus ``catch_up`` and ``follow``."""
+
+    def __init__(
+        self,
+        connection: Any,
+        stream: str,
+        reader: StreamReader,
+        publisher: Publisher,
+        local: AsyncJournal,
+        timeout: float,
+    ) -> None:
+        self.stream = stream
+        self._connection = connection
+        self._reader = reader
+        self._publisher = publisher
+        self._local = local
+        self._timeout = timeout
+        self._head = local.journal.head()
+        self._recent: dict[int, bytes] = {}  # hashes of blocks handed to the copy, not durable
+        self._tips = TipWaiters(self._head.sequence_no - 1)
+        self._queue: deque[_Queued] = deque()
+        self._wake = asyncio.Event()
+        self._pulling = asyncio.Lock()
+        self._batch = 64
+        self._stale = False
+        self._closing = False
+        self._failure: LedgerError | None = None
+        self._appender: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        servers: Sequence[str],
+        name: str,
+        replicas: int = REPLICAS,
+        connect_timeout: float = 5.0,
+        timeout: float = TIMEOUT,
+        follow: bool = False,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+    ) -> ReplicatedJournal:
+        """Open journal ``name`` (stream ``LEDGERDB_<name>``, created on first use) with its
+        local copy in ``path``, and bring the copy up to the stream's tip.
+
+        ``servers`` are tried for ``connect_timeout`` seconds; ``follow`` starts tailing
+        the stream at once (readers), instead of catching up only when asked (writers).
+        """
+        where = layout(name)
+        connection = await connect(servers, connect_timeout)
+        local = None
+        try:
+            js = connection.jetstream(timeout=ACK_TIMEOUT)
+            await ensure_stream(js, where, replicas, timeout)
+            local = await AsyncJournal.open(
+                path, strand_id=where.strand_id, segment_bytes=segment_bytes
+            )
+            publisher = Publisher(connection, where.subject)
+            await publisher.start()
+        except BaseException:
+            if local is not None:
+                await local.close()
+            await connection.close()
+            raise
+        journal = cls(connection, where.stream, StreamReader(js, where), publisher, local, timeout)
+        try:
+            await journal._check_local_copy()
+            await journal.catch_up()
+        except BaseException:
+            await journal.close()
+            raise
+        journal._appender = asyncio.create_task(journal._append_loop())
+        if follow:
+            journal.start_following()
+        return journal
+
+    async def _check_local_copy(self) -> None:
+        """Refuse to start unless the local copy is a prefix of the stream."""
+        held = self._head.sequence_no
+        stream_blocks, _ = await self._retrying(self._reader.last_sequence)
+        if stream_blocks and await self._retrying(self._reader.first_sequence) != 1:
+            raise ReplicaMismatch(self.stream, 0, "the stream no longer holds block 0")
+        directory = self._local.journal.directory
+        if held > stream_blocks:
+            raise ReplicaMismatch(
+                self.stream,
+                stream_blocks,
+                f"the local copy {directory} holds {held} blocks but the stream only "
+                f"{stream_blocks}, so not this one; refusing to start (nothing was changed "
+                "on either side)",
+            )
+        if held and not await self._agrees(held - 1):
+            first = await self._first_disagreement(held - 1)
+            raise ReplicaMismatch(
+                self.stream,
+                first,
+                f"the local copy {directory} holds another block here than the stream; "
+                "refusing to start (nothing was changed on either side)",
+            )
+
+    async def _agrees(self, sequence_no: int) -> bool:
+        try:
+            theirs = await self._stream_block(sequence_no)
+        except ReplicaMismatch:
+            return False
+        ours = await self._local.read(sequence_no)
+        return theirs is not None and theirs.block_hash == ours.block_hash
+
+    async def _first_disagreement(self, known_bad: int) -> int:
+        """The first block where copy and stream differ (chained: once apart, always apart)."""
+        low, high = 0, known_bad
+        while low < high:
+            middle = (low + high) // 2
+            if await self._agrees(middle):
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    # ---- reading (the local copy) --------------------------------------------------------
+
+    @property
+    def journal(self) -> Journal:
+        """The local copy (read it; only this object appends to it)."""
+        return self._local.journal
+
+    @property
+    def tip(self) -> BlockAddress | None:
+        """The newest block the local copy holds durably."""
+        return self._local.tip
+
+    async def read(self, sequence_no: int) -> Block:
+        return await self._local.read(sequence_no)
+
+    async def read_range(self, start: int, stop: int) -> list[Block]:
+        return await self._local.read_range(start, stop)
+
+    async def digest(self, tip: int | None = None) -> Digest:
+        return await self._local.digest(tip)
+
+    async def inclusion_proof(self, sequence_no: int, tip: int | None = None) -> list[bytes]:
+        return await self._local.inclusion_proof(sequence_no, tip)
+
+    async def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]:
+        return await self._local.consistency_proof(first_tip, second_tip)
+
+    async def wait_for(self, sequence_no: int, timeout: float | None = None) -> BlockAddress:
+        """Until the local copy holds block ``sequence_no`` durably (following, or after
+        someone's catch-up or append)."""
+        if not isinstance(sequence_no, int) or sequence_no < 0:
+            raise InvalidInput(f"sequence number must be a non-negative integer: {sequence_no!r}")
+        try:
+            await asyncio.wait_for(self._tips.wait(sequence_no), timeout)
+        except TimeoutError:
+            raise ReplicationUnavailable(
+                f"stream {self.stream}: block {sequence_no} did not reach the local copy "
+                f"within {timeout:g}s"
+            ) from None
+        return BlockAddress(self._head.strand_id, sequence_no)
+
+    # ---- catching up and following -------------------------------------------------------
+
+    async def catch_up(self) -> BlockAddress | None:
+        """Bring the local copy up to the stream's tip as of this call; returns the copy's
+        tip. Every block is verified on the way in (``ReplicaMismatch`` if one is not)."""
+        self._check_usable()
+        target, average = await self._retrying(self._reader.last_sequence)
+        self._batch = max(1, min(1024, CATCH_UP_BYTES // max(average, 1)))
+        if self._follower is None or self._follower.done():
+            await self._pull_until(target)
+        if target:
+            await self.wait_for(target - 1, self._timeout)
+        return self.tip
+
+    def start_following(self) -> asyncio.Task[None]:
+        """Tail the stream in a task until ``close``: blocks others append reach the local
+        copy (verified) moments after JetStream stores them."""
+        if self._follower is None or self._follower.done():
+            self._follower = asyncio.create_task(self.follow())
+        return self._follower
+
+    async def follow(self) -> None:
+        """Tail the stream until ``close`` (``start_following`` runs this in a task).
+
+        Stops only on a block that does not verify (raising ``ReplicaMismatch``, after
+        which the journal refuses appends); a lost server or an election just waits.
+        """
+        pauses = _pauses()
+        while not self._closing:
+            try:
+                if await self._pull_step(FOLLOW_WAIT):
+                    pauses = _pauses()
+            except LedgerError:
+                raise
+            except Exception as exc:
+                if is_closed(exc):
+                    raise self._failed(exc) from None
+                log.warning("stream %s: following: %s: %s", self.stream, type(exc).__name__, exc)
+                await asyncio.sleep(next(pauses))
+
+    async def _pull_until(self, target: int) -> None:
+        """Pull until the copy holds ``target`` blocks, giving up after ``timeout`` seconds
+        without progress."""
+        loop = asyncio.get_running_loop()
+        deadline, pauses = loop.time() + self._timeout, _pauses()
+        while self._head.sequence_no < target:
+            try:
+                if await self._pull_step(0.5):
+                    deadline, pauses = loop.time() + self._timeout, _pauses()
+                    continue
+                problem = "no messages came"
+            except LedgerError:
+                raise
+            except Exception as exc:
+                if is_closed(exc):
+                    raise self._failed(exc) from None
+                problem = f"{type(exc).__name__}: {exc}"
+            if loop.time() >= deadline:
+                raise ReplicationUnavailable(
+                    f"stream {self.stream}: catching up stopped at block "
+                    f"{self._head.sequence_no} of {target} for {self._timeout:g}s ({problem})"
+                )
+            await asyncio.sleep(next(pauses))
+
+    async def _pull_step(self, wait: float) -> bool:
+        """Fetch and take what the stream holds after the copy's head; False if nothing."""
+        async with self._pulling:
+            position = self._head.sequence_no + 1
+            records = await self._reader.fetch(position, self._batch, wait)
+            if not records:
+                last, _ = await self._reader.last_sequence()
+                if last >= position:  # the stream has more: our consumer is lost, renew it
+                    await self._reader.drop()
+                return False
+            blocks, refused = await asyncio.to_thread(self._verified_prefix, records)
+            self._take(blocks)
+            if refused is not None:
+                raise self._failed(refused)
+            return True
+
+    def _verified_prefix(
+        self, records: Sequence[tuple[int, bytes]]
+    ) -> tuple[list[Block], ReplicaMismatch | None]:
+        """The records' blocks up to the first that does not verify, and why it did not
+        (the blocks before it are as good as any, and are taken)."""
+        blocks = []
+        for sequence, data in records:
+            try:
+                blocks.append(self._verified(sequence, data))
+            except ReplicaMismatch as exc:
+                return blocks, exc
+        return blocks, None
+
+    def _verified(self, sequence: int, data: bytes) -> Block:
+        """Message ``sequence`` as a block, its CRCs and every hash checked."""
+        number = sequence - 1
+        try:
+            block = decode(unframe(data))
+        except VerificationError as exc:
+            raise ReplicaMismatch(
+                self.stream, number, f"message {sequence} is not a journal block ({exc})"
+            ) from None
+        if block.sequence_no != number:
+            raise ReplicaMismatch(
+                self.stream, number, f"message {sequence} holds block {block.sequence_no}"
+            )
+        try:
+            verify_block(block)
+        except VerificationError as exc:
+            raise ReplicaMismatch(self.stream, number, str(exc)) from None
+        return block
+
+    async def _stream_block(self, sequence_no: int) -> Block | None:
+        """Block ``sequence_no`` as the stream holds it (verified), or None if not there."""
+        data = await self._retrying(lambda: self._reader.message_at(sequence_no + 1))
+        return None if data is None else self._verified(sequence_no + 1, data)
+
+    def _take(self, blocks: Sequence[Block]) -> None:
+        """Hand blocks that JetStream holds to the local copy, in order.
+
+        Blocks the copy already has (the writer's own, seen again while following) must
+        be the very same; the others must continue the chain. Runs without awaiting, so
+        the head it moves is never seen half moved.
+        """
+        fresh: list[Block] = []
+        refused = None
+        for block in blocks:
+            refused = self._refusal(block)
+            if refused is not None:
+                break
+            if block.sequence_no < self._head.sequence_no:
+                continue  # held already, and the same
+            self._head.advance(block)
+            self._recent[block.sequence_no] = block.block_hash
+            fresh.append(block)
+        if fresh:  # the head moved past them: they go to the copy, whatever follows
+            written = asyncio.get_running_loop().create_future()
+            written.add_done_callback(self._written)
+            self._local.journal.submit(fresh, written)
+        if refused is not None:
+            raise self._failed(refused)
+
+    def _refusal(self, block: Block) -> ReplicaMismatch | None:
+        """Why ``block`` cannot go to the local copy after its head, if it cannot."""
+        number = block.sequence_no
+        if number < self._head.sequence_no:
+            held = self._recent.get(number)
+            if held is None:
+                held = self._local.journal.read(number).block_hash
+            if held == block.block_hash:
+                return None
+            return ReplicaMismatch(
+                self.stream,
+                number,
+                f"the stream holds block hash {block.block_hash.hex()[:16]}…, the local "
+                f"copy {held.hex()[:16]}…",
+            )
+        head = self._head
+        try:
+            verify_follows(block, head.strand_id, head.sequence_no, head.previous_hash)
+        except VerificationError as exc:
+            return ReplicaMismatch(
+                self.stream, number, f"the stream's block does not continue the local copy: {exc}"
+            )
+        return None
+
+    def _written(self, future: asyncio.Future[list[BlockAddress]]) -> None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            self._tips.fail(self._failed(future.exception()))
+            return
+        tip = future.result()[-1].sequence_no
+        while self._recent and next(iter(self._recent)) <= tip:
+            del self._recent[next(iter(self._recent))]
+        self._tips.advance(tip)
+
+    # ---- appending -----------------------------------------------------------------------
+
+    async def append(
+        self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
+    ) -> BlockAddress:
+        """Append one block; returns once JetStream stored it and the local copy has it."""
+        return (await self.append_many([(entries, transaction_info, transaction_id)]))[0]
+
+    async def append_many(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]:
+        """Append consecutive blocks; returns once every one is stored and local.
+
+        ``JournalConflict`` if another writer took a position first (``appended`` lists
+        any of these blocks that landed before it); catch up and append again.
+        ``ReplicationUnavailable`` if the servers did not answer in time: the blocks may
+        still be stored, and the next append (or ``catch_up``) will find out.
+        """
+        self._check_usable()
+        if not transactions or isinstance(transactions, str | bytes):
+            raise InvalidInput("transactions: nothing to append")
+        prepared = [self._prepared(item) for item in transactions]
+        waiter: asyncio.Future[list[BlockAddress]] = asyncio.get_running_loop().create_future()
+        self._queue.append((prepared, waiter))
+        self._wake.set()
+        return await waiter
+
+    def _prepared(self, item: Any) -> Transaction:
+        try:
+            transaction = item if isinstance(item, Transaction) else prepare(*item)
+        except LedgerError:
+            raise
+        except Exception as exc:  # a malformed tuple
+            raise InvalidInput(f"transactions: {exc}") from None
+        size = encoded_size(transaction, self._head.strand_id, 1) + HEADER_SIZE
+        limit = self._connection.max_payload - HEADER_ALLOWANCE
+        if size > limit:
+            raise InvalidInput(
+                f"entries: a block of {size} bytes does not fit in one message of stream "
+                f"{self.stream} (its servers' max_payload allows {limit} bytes of block)"
+            )
+        return transaction
+
+    async def _append_loop(self) -> None:
+        """The appender: seals, publishes and hands over one batch of queued appends at a
+        time (later appends queue meanwhile, and go together in the next batch)."""
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._take_batch()
+            if not batch:
+                continue
+            try:
+                if self._stale:
+                    await self.catch_up()
+                    self._stale = False
+                await self._append_batch(batch)
+            except Exception as exc:
+                error = exc if isinstance(exc, LedgerError) else closed_error(self.stream, exc)
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+
+    def _take_batch(self) -> list[_Queued]:
+        batch: list[_Queued] = []
+        blocks = size = 0
+        while self._queue:
+            transactions, waiter = self._queue[0]
+            grows = sum(len(entry.body) for t in transactions for entry in t.entries)
+            if batch and (
+                blocks + len(transactions) > MAX_BATCH_BLOCKS or size + grows > MAX_BATCH_BYTES
+            ):
+                break
+            self._queue.popleft()
+            if not waiter.done():  # a caller that gave up before sealing is not sent
+                batch.append((transactions, waiter))
+                blocks, size = blocks + len(transactions), size + grows
+        return batch
+
+    async def _append_batch(self, batch: list[_Queued]) -> None:
+        head = self._head.copy()
+        now = _now_micros()
+        sealed = [[head.seal(item, now) for item in transactions] for transactions, _ in batch]
+        blocks = [block for group in sealed for block in group]
+        error: LedgerError | None = None
+        try:
+            landed = await self._publish(blocks)
+        except _Stopped as stopped:
+            landed, error = stopped.landed, stopped.error
+            self._stale = True
+        self._take(blocks[:landed])
+        offset = 0
+        for group, (_, waiter) in zip(sealed, batch, strict=True):
+            done = max(0, min(len(group), landed - offset))
+            offset += len(group)
+            if error is None or done == len(group):
+                self._settle_when_local(waiter, [block.address for block in group])
+            elif not waiter.done():
+                waiter.set_exception(_for_caller(error, [b.address for b in group[:done]]))
+        if isinstance(error, JournalConflict):
+            while self._queue:  # they were to follow blocks that are not in the stream
+                _, waiter = self._queue.popleft()
+                if not waiter.done():
+                    waiter.set_exception(_for_caller(error, []))
+
+    def _settle_when_local(
+        self, waiter: asyncio.Future[list[BlockAddress]], addresses: list[BlockAddress]
+    ) -> None:
+        def settle(local: asyncio.Future[None]) -> None:
+            if waiter.done():
+                return
+            if local.exception() is not None:
+                waiter.set_exception(local.exception())
+            else:
+                waiter.set_result(addresses)
+
+        self._tips.wait(addresses[-1].sequence_no).add_done_callback(settle)
+
+    async def _publish(self, blocks: Sequence[Block]) -> int:
+        """Publish ``blocks`` until all are stored; raises ``_Stopped`` otherwise."""
+        loop = asyncio.get_running_loop()
+        messages = [message(block) for block in blocks]
+        deadline, pauses = loop.time() + self._timeout, _pauses()
+        landed, linked = 0, True
+        while landed < len(blocks):
+            start = landed
+            sending = messages[start:] if linked else [_unlinked(messages[start])]
+            try:
+                outcomes = await self._publisher.publish(sending, ACK_TIMEOUT)
+            except nats.errors.Error as exc:
+                raise _Stopped(landed, closed_error(self.stream, exc)) from None
+            for outcome, block in zip(outcomes, blocks[landed:], strict=False):
+                if not isinstance(outcome, Stored):
+                    break
+                if outcome.sequence != block.sequence_no + 1:
+                    raise _Stopped(landed, self._stored_elsewhere(block, outcome.sequence))
+                landed += 1
+            if landed == len(blocks):
+                break
+            outcome = outcomes[landed - start]
+            try:
+                resolution = await self._resolve(blocks[landed], outcome)
+            except ReplicaMismatch as exc:
+                raise _Stopped(landed, self._failed(exc)) from None
+            except LedgerError as exc:
+                raise _Stopped(landed, exc) from None
+            linked = resolution != _UNLINKED
+            if resolution == _LANDED:
+                landed += 1
+            elif resolution == _RETRY:
+                if loop.time() >= deadline:
+                    raise _Stopped(
+                        landed,
+                        ReplicationUnavailable(
+                            f"stream {self.stream}: block {blocks[landed].sequence_no} was "
+                            f"not acknowledged within {self._timeout:g}s ({_describe(outcome)}); "
+                            "it may still be stored: catch up to see"
+                        ),
+                    )
+                await asyncio.sleep(next(pauses))
+        return landed
+
+    async def _resolve(self, block: Block, outcome: Outcome) -> str:
+        """Why ``block`` was not acknowledged, and what to do.
+
+        No answer (or no stream leader, an election): send it again. That is safe even if
+        the first copy was stored after all: the copy is refused (its position is taken)
+        or recognised as a duplicate (same message id), never stored twice. A failed
+        condition: ask the stream what holds the position: this very block (its answer
+        was lost), another writer's (``JournalConflict``), or nothing.
+        """
+        number = block.sequence_no
+        if isinstance(outcome, NoAnswer) or (isinstance(outcome, Refused) and outcome.transient):
+            return _RETRY
+        if isinstance(outcome, Refused) and not outcome.conflict:
+            raise InvalidInput(
+                f"stream {self.stream} refused block {number}: {outcome.description}"
+            )
+        try:
+            held = await self._stream_block_once(number)
+            if held is not None:
+                if held.block_hash == block.block_hash:
+                    return _LANDED
+                raise JournalConflict(
+                    self.stream,
+                    number,
+                    f"the stream holds block hash {held.block_hash.hex()[:16]}… there",
+                )
+            previous = await self._stream_block_once(number - 1) if number else None
+        except LedgerError:
+            raise
+        except Exception as exc:
+            if is_closed(exc):
+                raise closed_error(self.stream, exc) from None
+            return _RETRY
+        if number and (previous is None or previous.block_hash != block.previous_block_hash):
+            raise ReplicaMismatch(
+                self.stream,
+                number - 1,
+                "the stream does not hold the block the local copy has here",
+            )
+        # The position is free and follows our block's predecessor, yet the condition
+        # failed: a leader restored from a snapshot forgets the last message id. With the
+        # predecessor checked by hand, one block goes by position alone.
+        return _UNLINKED if outcome.err_code == WRONG_LAST_MSG_ID else _RETRY
+
+    async def _stream_block_once(self, sequence_no: int) -> Block | None:
+        data = await self._reader.message_at(sequence_no + 1)
+        return None if data is None else self._verified(sequence_no + 1, data)
+
+    def _stored_elsewhere(self, block: Block, sequence: int) -> ReplicaMismatch:
+        return self._failed(
+            ReplicaMismatch(
+                self.stream,
+                block.sequence_no,
+                f"JetStream stored the block as message {sequence}, not "
+                f"{block.sequence_no + 1}: the stream is not laid out as a journal",
+            )
+        )
+
+    # ---- failing and closing -------------------------------------------------------------
+
+    def _failed(self, exc: BaseException) -> LedgerError:
+        """Stop taking appends: the copy or the stream is not what it should be."""
+        error = exc if isinstance(exc, LedgerError) else closed_error(self.stream, exc)
+        self._failure = self._failure or error
+        return error
+
+    def _check_usable(self) -> None:
+        if self._closing:
+            raise LedgerClosed(f"replicated journal {self.stream} is closed")
+        if self._failure is not None:
+            raise LedgerClosed(f"replicated journal {self.stream} stopped: {self._failure}")
+
+    async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """``operation`` until it answers, for up to ``timeout`` seconds of transient failures."""
+        loop = asyncio.get_running_loop()
+        deadline, pauses = loop.time() + self._timeout, _pauses()
+        while True:
+            try:
+                return await operation()
+            except LedgerError:
+                raise
+            except Exception as exc:
+                if is_closed(exc):
+                    raise closed_error(self.stream, exc) from None
+                if loop.time() >= deadline:
+                    raise ReplicationUnavailable(
+                        f"stream {self.stream}: no answer within {self._timeout:g}s "
+                        f"({type(exc).__name__}: {exc})"
+                    ) from None
+            await asyncio.sleep(next(pauses))
+
+    async def close(self) -> None:
+        """Finish the queued appends, stop following, close the copy and the connection."""
+        if self._closing:
+            return
+        self._closing = True
+        self._wake.set()
+        if self._appender is not None:
+            await self._appender
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+        try:
+            await self._reader.drop()
+            await self._connection.close()
+        finally:
+            await self._local.close()
+            self._tips.fail(LedgerClosed(f"replicated journal {self.stream} is closed"))
+
+
+def _pauses() -> Any:
+    """Pauses between tries: short at first, then half a second (an election ends
+    without notice: whoever asks first after it is served first)."""
+    return itertools.chain(RETRY_PAUSES, itertools.repeat(RETRY_PAUSES[-1]))
+
+
+def _unlinked(sent: tuple[bytes, dict[str, str]]) -> tuple[bytes, dict[str, str]]:
+    data, headers = sent
+    return data, {key: value for key, value in headers.items() if key != EXPECTED_LAST_MSG_ID}
+
+
+def _describe(outcome: Outcome) -> str:
+    if isinstance(outcome, Refused):
+        return f"refused: {outcome.description}"
+    if isinstance(outcome, NoAnswer):
+        return f"no answer: {outcome.reason}"
+    return "stored"
+
+
+def _for_caller(error: LedgerError, appended: list[BlockAddress]) -> LedgerError:
+    """The error one caller gets: a conflict lists that caller's blocks that did land."""
+    if isinstance(error, JournalConflict):
+        return JournalConflict(error.stream, error.sequence_no, error.detail, appended=appended)
+    return error

@@ -1,0 +1,250 @@
+"""A clustered NATS JetStream, the replicated ordering journal's servers: their configs
+and their processes, for the supervisor and the tests alike.
+
+Each server is a ``nats-server -c CONF`` process with its own folder (config, JetStream
+store, log, pid file), a client port, a cluster port routed to every other server, and an
+HTTP monitoring port; the monitoring port is how readiness is judged, because a server
+that accepts TCP connections may still have no JetStream meta leader, and until it has
+one (and enough peers) a stream replicated on three servers cannot be created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from network.errors import SupervisorError
+from network.processes import NodeProcess
+
+MAX_PAYLOAD = 8 * 1024 * 1024
+"""The largest message the servers take, so the largest journal block (one block is one
+message). nats-server's default, 1 MB, is below what a Fabric block may reach; 8 MB is
+the most the NATS documentation recommends (the hard limit is 64 MB)."""
+
+CLUSTER_NAME = "ledgerdb"
+READY_POLL_SECONDS = 0.05
+
+
+class NatsClusterError(SupervisorError):
+    """A NATS server did not start, or the cluster did not become ready in time."""
+
+
+def nats_server_binary() -> str | None:
+    return shutil.which("nats-server") or next(
+        (p for p in ("/usr/sbin/nats-server", "/usr/local/bin/nats-server") if Path(p).exists()),
+        None,
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class NatsNode:
+    """One server of the cluster: where it listens and where its files are."""
+
+    name: str
+    host: str
+    client_port: int
+    cluster_port: int
+    monitor_port: int
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.client_port}"
+
+    @property
+    def route(self) -> str:
+        return f"nats-route://{self.host}:{self.cluster_port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "nats-server.conf"
+
+    def process(self, binary: str) -> NodeProcess:
+        return NodeProcess(
+            name=f"nats-server {self.name}",
+            command=(binary, "-c", str(self.config_path)),
+            host=self.host,
+            port=self.client_port,
+            log=self.directory / "nats-server.log",
+            pid_file=self.directory / "nats-server.pid",
+        )
+
+
+def server_config(
+    node: NatsNode, peers: Sequence[NatsNode], cluster: str = CLUSTER_NAME, max_payload: int = 0
+) -> str:
+    """The nats-server config of ``node`` in a cluster of ``peers`` (``node`` among them)."""
+    routes = ", ".join(json.dumps(peer.route) for peer in peers if peer.name != node.name)
+    return (
+        f"server_name: {json.dumps(node.name)}\n"
+        f"listen: {json.dumps(f'{node.host}:{node.client_port}')}\n"
+        f"http: {json.dumps(f'{node.host}:{node.monitor_port}')}\n"
+        f"max_payload: {max_payload or MAX_PAYLOAD}\n"
+        f"jetstream {{\n  store_dir: {json.dumps(str(node.directory / 'jetstream'))}\n}}\n"
+        "cluster {\n"
+        f"  name: {json.dumps(cluster)}\n"
+        f"  listen: {json.dumps(f'{node.host}:{node.cluster_port}')}\n"
+        f"  routes: [{routes}]\n"
+        "}\n"
+    )
+
+
+def _monitor(node: NatsNode, path: str) -> dict[str, Any] | None:
+    """A monitoring endpoint's JSON (``/healthz`` answers 503 with JSON when unhealthy)."""
+    url = f"http://{node.host}:{node.monitor_port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return None
+    except (OSError, ValueError):
+        return None
+
+
+class NatsCluster:
+    """Servers that form one JetStream cluster; start, stop, kill and restart any of them."""
+
+    def __init__(
+        self,
+        nodes: Sequence[NatsNode],
+        cluster: str = CLUSTER_NAME,
+        max_payload: int = MAX_PAYLOAD,
+    ) -> None:
+        binary = nats_server_binary()
+        if binary is None:
+            raise NatsClusterError("nats-server is not installed (deploy/install-deps.sh)")
+        self.nodes = list(nodes)
+        self.cluster = cluster
+        self.max_payload = max_payload
+        self._processes = {node.name: node.process(binary) for node in self.nodes}
+
+    @classmethod
+    def on_loopback(
+        cls,
+        directory: Path,
+        size: int = 3,
+        port: Callable[[], int] = free_port,
+        **options: Any,
+    ) -> NatsCluster:
+        """``size`` servers on free loopback ports, in ``directory``/n0, n1, …"""
+        nodes = [
+            NatsNode(f"n{index}", "127.0.0.1", port(), port(), port(), directory / f"n{index}")
+            for index in range(size)
+        ]
+        return cls(nodes, **options)
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def node(self, name: str) -> NatsNode:
+        return next(node for node in self.nodes if node.name == name)
+
+    def running(self) -> list[NatsNode]:
+        return [node for node in self.nodes if self._processes[node.name].pid is not None]
+
+    def start(self, timeout: float = 20.0) -> NatsCluster:
+        """Write every config, start every server, and wait until the cluster is ready."""
+        for node in self.nodes:
+            node.directory.mkdir(parents=True, exist_ok=True)
+            node.config_path.write_text(
+                server_config(node, self.nodes, self.cluster, self.max_payload)
+            )
+        for node in self.nodes:
+            self.start_node(node.name)
+        self.wait_ready(timeout)
+        return self
+
+    def start_node(self, name: str) -> None:
+        """(Re)start one server with its existing config and store."""
+        process = self._processes[name]
+        if process.pid is None:
+            process.start()
+
+    def stop_node(self, name: str, timeout: float = 10.0) -> None:
+        """A graceful stop (SIGTERM, then SIGKILL after ``timeout``)."""
+        self._processes[name].stop(timeout)
+
+    def kill_node(self, name: str) -> None:
+        """``kill -9``: the server gets no chance to flush or say goodbye."""
+        process = self._processes[name]
+        pid = process.pid
+        if pid is not None:
+            os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while process.pid is not None and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            self.stop_node(node.name, timeout=5)
+
+    def meta_leader(self) -> str | None:
+        """The server leading JetStream's meta group (stream and consumer placement) as the
+        running servers see it, or None while they have none."""
+        for node in self.running():
+            leader = ((_monitor(node, "/jsz") or {}).get("meta_cluster") or {}).get("leader")
+            if leader:
+                return str(leader)
+        return None
+
+    def wait_ready(self, timeout: float = 20.0, every_node: bool = True) -> None:
+        """Until the running servers agree on a JetStream meta leader, each is healthy, and
+        the leader sees every server current (``every_node``) or a majority of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            problem = self._not_ready(every_node)
+            if problem is None:
+                return
+            if time.monotonic() >= deadline:
+                logs = "\n".join(
+                    f"--- {node.name}:\n{self._processes[node.name].tail(5)}" for node in self.nodes
+                )
+                raise NatsClusterError(
+                    f"NATS cluster {self.cluster} not ready in {timeout:g}s: {problem}\n{logs}"
+                )
+            time.sleep(READY_POLL_SECONDS)
+
+    def _not_ready(self, every_node: bool) -> str | None:
+        """Why the cluster is not ready yet, or None when it is."""
+        running = self.running()
+        stopped = [node.name for node in self.nodes if node not in running]
+        if every_node and stopped:
+            raise NatsClusterError(f"nats-server {', '.join(stopped)} exited; see its log")
+        if len(running) <= len(self.nodes) // 2:
+            return f"only {len(running)} of {len(self.nodes)} servers are running"
+        leaders = set()
+        for node in running:
+            health = _monitor(node, "/healthz")
+            if not health or health.get("status") != "ok":
+                return f"{node.name} is not healthy: {(health or {}).get('error', 'no answer')}"
+            meta = (_monitor(node, "/jsz") or {}).get("meta_cluster") or {}
+            leaders.add(meta.get("leader"))
+        if len(leaders) != 1 or None in leaders:
+            return f"no agreed meta leader (servers name {sorted(map(str, leaders))})"
+        leader = self.node(leaders.pop())
+        replicas = ((_monitor(leader, "/jsz") or {}).get("meta_cluster") or {}).get("replicas")
+        current = 1 + sum(1 for peer in replicas or [] if peer.get("current"))
+        needed = len(self.nodes) if every_node else len(self.nodes) // 2 + 1
+        if current < needed:
+            return f"meta leader {leader.name} sees {current} current servers, needs {needed}"
+        return None
