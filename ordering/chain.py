@@ -349,9 +349,9 @@ class Chain:
     async def stream(self, start: int, stop: int) -> AsyncIterator[common_pb2.Block]:
         number = start
         while number <= stop:
-            if number >= self._height:
+            if number >= self.height:
                 await self.wait_for(number)
-            upto = min(stop + 1, self._height)
+            upto = min(stop + 1, self.height)
             for stored in await self.blocks.read_range(number, upto):
                 yield fabric_block(stored.entries[0].body)
             number = upto

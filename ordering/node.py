@@ -11,8 +11,14 @@
       cert: tls/server.crt
       key: tls/server.key
       client_root_cas: [tls/ca.crt] # when set, clients must present a certificate
+    cluster:                        # optional: one node of an ordering cluster
+      node: orderer0                # its name, as the cutting lease names its holder
+      nats: [nats://127.0.0.1:4222, nats://127.0.0.1:4223, nats://127.0.0.1:4224]
+      replicas: 3                   # of each channel's streams (default 3)
+      lease_seconds: 1.5            # how long a silent cutter holds its channel
 
-Relative paths are relative to the config file.
+Relative paths are relative to the config file. Without ``cluster`` the node orders alone
+(``ordering.chain``: local journals); with it, its channels are ``ordering.cluster``'s.
 """
 
 from __future__ import annotations
@@ -36,14 +42,20 @@ from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
 from ca.msp import load_signing_identity
 from ca.signing import SoftwareSigner
+from ledgerdb.errors import LedgerError
+from ledgerdb.jetstream import connect
 from ordering.chain import Chain
+from ordering.cluster import ClusterChain
 from ordering.configtx import validate_channel_id, yaml_problem
 from ordering.errors import ConfigError, OrderingError
+from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
+from ordering.lease import CuttingLease, lease_bucket
 from ordering.participation import participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orderer.AtomicBroadcast"
+CONNECT_SECONDS = 10.0  # how long a cluster node tries its NATS servers at start
 _ADDRESS = re.compile(r"^(?P<host>[^:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
 
@@ -55,6 +67,14 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    node: str
+    nats: tuple[str, ...]
+    replicas: int = 3
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+
+
+@dataclass(frozen=True)
 class OrdererConfig:
     listen: str
     admin_listen: str
@@ -63,6 +83,7 @@ class OrdererConfig:
     data_dir: Path
     tls: TlsConfig | None
     batch_defaults: dict[str, Any] = field(default_factory=dict)
+    cluster: ClusterConfig | None = None
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -80,7 +101,7 @@ def load_config(path: Path) -> OrdererConfig:
         raise ConfigError(f"{path}: {yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
-    known = {"listen", "admin_listen", "mspid", "msp_dir", "data_dir", "tls"}
+    known = {"listen", "admin_listen", "mspid", "msp_dir", "data_dir", "tls", "cluster"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; known: {sorted(known)}")
@@ -115,7 +136,37 @@ def load_config(path: Path) -> OrdererConfig:
         msp_dir=resolve(raw["msp_dir"]),
         data_dir=resolve(raw["data_dir"]),
         tls=tls,
+        cluster=_cluster(raw.get("cluster"), path),
     )
+
+
+def _cluster(raw: Any, path: Path) -> ClusterConfig | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: cluster must be a mapping (node, nats, replicas)")
+    unknown = sorted(set(raw) - {"node", "nats", "replicas", "lease_seconds"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting cluster.{unknown[0]}")
+    node = raw.get("node")
+    if not isinstance(node, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", node):
+        raise ConfigError(f"{path}: cluster.node must be a name (letters, digits, . _ -)")
+    servers = raw.get("nats")
+    if (
+        not isinstance(servers, list)
+        or not servers
+        or not all(
+            isinstance(url, str) and url.startswith(("nats://", "tls://")) for url in servers
+        )
+    ):
+        raise ConfigError(f"{path}: cluster.nats must list NATS URLs (nats://host:port)")
+    replicas = raw.get("replicas", 3)
+    if not isinstance(replicas, int) or not 1 <= replicas <= 5:
+        raise ConfigError(f"{path}: cluster.replicas must be 1 to 5, got {replicas!r}")
+    seconds = raw.get("lease_seconds", DEFAULT_LEASE_SECONDS)
+    if not isinstance(seconds, int | float) or not 0.2 <= seconds <= 60:
+        raise ConfigError(f"{path}: cluster.lease_seconds must be 0.2 to 60, got {seconds!r}")
+    return ClusterConfig(node, tuple(servers), replicas, float(seconds))
 
 
 class OrdererNode:
@@ -125,6 +176,8 @@ class OrdererNode:
         self.config = config
         self.signer = signer
         self.chains: dict[str, Chain] = {}
+        self._nats: Any = None  # the cluster's connection (cluster mode only)
+        self._leases: Any = None
         self._lock = asyncio.Lock()
         self._grpc: grpc.aio.Server | None = None
         self._admin: web.AppRunner | None = None
@@ -139,9 +192,7 @@ class OrdererNode:
         self.channels_dir.mkdir(parents=True, exist_ok=True)
         for directory in sorted(self.channels_dir.iterdir()):
             if (directory / "blocks").is_dir():
-                self.chains[directory.name] = await Chain.open(
-                    directory.name, directory, self.signer
-                )
+                self.chains[directory.name] = await self._open_chain(directory.name, directory)
                 log.info(
                     "channel %s: height %d", directory.name, self.chains[directory.name].height
                 )
@@ -160,9 +211,42 @@ class OrdererNode:
             directory = self.channels_dir / channel_id
             if directory.exists():  # a join that crashed half-way: start it again
                 shutil.rmtree(directory)
-            chain = await Chain.open(channel_id, directory, self.signer, genesis=block)
+            chain = await self._open_chain(channel_id, directory, genesis=block)
             self.chains[channel_id] = chain
             return chain
+
+    async def _connect_cluster(self) -> None:
+        """The connection and lease bucket every channel of a cluster node shares."""
+        cluster = self.config.cluster
+        if cluster is None or self._nats is not None:
+            return
+        try:
+            self._nats = await connect(cluster.nats, CONNECT_SECONDS)
+            js = self._nats.jetstream(timeout=5)
+            self._leases = await lease_bucket(js, cluster.replicas)
+        except LedgerError as exc:
+            raise OrderingError(f"ordering node {cluster.node}: {exc}") from None
+
+    async def _open_chain(
+        self, channel_id: str, directory: Path, genesis: common_pb2.Block | None = None
+    ) -> Chain:
+        cluster = self.config.cluster
+        if cluster is None:
+            return await Chain.open(channel_id, directory, self.signer, genesis=genesis)
+        await self._connect_cluster()
+        try:
+            return await ClusterChain.open_in_cluster(
+                channel_id,
+                directory,
+                self.signer,
+                servers=list(cluster.nats),
+                js=self._nats.jetstream(timeout=5),
+                lease=CuttingLease(self._leases, channel_id, cluster.node, cluster.lease_seconds),
+                replicas=cluster.replicas,
+                genesis=genesis,
+            )
+        except LedgerError as exc:
+            raise OrderingError(f"channel {channel_id} on {cluster.node}: {exc}") from None
 
     async def remove(self, channel_id: str) -> None:
         async with self._lock:
@@ -242,6 +326,8 @@ class OrdererNode:
         for chain in list(self.chains.values()):
             await chain.close()
         self.chains.clear()
+        if self._nats is not None:
+            await self._nats.close()
 
 
 async def serve(config: OrdererConfig, ready: Any = None) -> None:

@@ -27,13 +27,20 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def channel_info(chain: Chain) -> dict[str, Any]:
-    return {
+    info = {
         "name": chain.channel_id,
         "url": f"{PREFIX}/{chain.channel_id}",
         "consensusRelation": "consenter",
         "status": "active",
         "height": chain.height,
     }
+    role = getattr(chain, "role", None)  # an ordering cluster's node: cutter or follower
+    if role is not None:
+        record = chain.lease.record  # type: ignore[attr-defined]
+        info["role"] = role
+        info["leaseHolder"] = record.holder if record else None
+        info["leaseTerm"] = record.term if record else None
+    return info
 
 
 def participation_routes(node: OrdererNode) -> list[web.RouteDef]:

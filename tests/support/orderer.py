@@ -60,6 +60,10 @@ class OrdererFixture:
             "preferred": "32 KB",
         }
     )
+    node: str = "node"  # its folder under root (and, in a cluster, its name)
+    nats: Sequence[str] = ()  # NATS URLs: this node is one of an ordering cluster
+    lease_seconds: float = 1.0
+    shared: OrdererFixture | None = None  # another node of the cluster: same orgs, genesis
     orgs: dict[str, Org] = field(init=False)
     process: NodeProcess | None = field(init=False, default=None)
     port: int = field(init=False, default=0)
@@ -67,30 +71,41 @@ class OrdererFixture:
     _genesis: common_pb2.Block | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.orgs = {m: make_org(m) for m in ("OrdererMSP", "Org1MSP", "Org2MSP")}
-        for mspid, org in self.orgs.items():
-            write_msp(self.root / "msp" / mspid, org.config())
+        if self.shared is not None:
+            self.orgs = self.shared.orgs
+            self._genesis = self.shared.genesis()
+        else:
+            self.orgs = {m: make_org(m) for m in ("OrdererMSP", "Org1MSP", "Org2MSP")}
+            for mspid, org in self.orgs.items():
+                write_msp(self.root / "msp" / mspid, org.config())
+        folder = self.root / self.node
         self.orderer_signer = write_local_msp(
-            self.orgs["OrdererMSP"], self.root / "node" / "msp", "orderer0", "orderer"
+            self.orgs["OrdererMSP"], folder / "msp", self.node, "orderer"
         )
         self.tls_paths = write_tls(
-            self.orgs["OrdererMSP"], self.root / "node" / "tls", "orderer0", ("127.0.0.1",)
+            self.orgs["OrdererMSP"], folder / "tls", self.node, ("127.0.0.1",)
         )
         tls = (
             f"tls:\n  cert: {self.tls_paths['cert']}\n  key: {self.tls_paths['key']}\n"
             if self.tls
             else "tls:\n  enabled: false\n"
         )
-        self.config_path = self.root / "node" / "orderer.yaml"
+        cluster = (
+            f"cluster:\n  node: {self.node}\n  nats: [{', '.join(self.nats)}]\n"
+            f"  lease_seconds: {self.lease_seconds}\n"
+            if self.nats
+            else ""
+        )
+        self.config_path = folder / "orderer.yaml"
         self._template = (
             "listen: 127.0.0.1:{port}\nadmin_listen: 127.0.0.1:{admin}\nmspid: OrdererMSP\n"
-            "msp_dir: msp\ndata_dir: data\n" + tls
+            "msp_dir: msp\ndata_dir: data\n" + tls + cluster.replace("{", "{{").replace("}", "}}")
         )
         (self.root / "configtx.yaml").write_text(PROFILE.format(**self.batch))
 
     @property
     def data_dir(self) -> Path:
-        return self.root / "node" / "data"
+        return self.root / self.node / "data"
 
     def genesis(self) -> common_pb2.Block:
         """The channel's genesis block (made once: a new one would carry a new timestamp)."""

@@ -1,0 +1,272 @@
+"""Order (flow step 5) on an ordering cluster: any node admits, one cuts, all deliver.
+
+An ordering cluster is several ordering service nodes (OSNs) sharing, per channel, two
+JetStream streams replicated on the cluster's NATS servers:
+
+- the channel's **ingress** (``ordering.ingress``): every OSN admits envelopes into it
+  and answers Broadcast SUCCESS once JetStream acknowledged them;
+- the channel's **block journal** (``ledgerdb.replicated``): the ledgerdb journal with
+  its blocks in a stream and a verified local copy on every OSN, from which each OSN
+  serves Deliver — so all serve the same blocks, with the same header hashes.
+
+One OSN at a time, the holder of the channel's **cutting lease** (``ordering.lease``),
+reads the ingress in order and cuts blocks exactly as a single orderer does
+(``Chain``'s cutting and block making, inherited): each block's metadata records the
+ingress position of its last envelope. A new cutter catches its copy up to the stream's
+tip, reads that position from the newest block, and continues from the next envelope:
+none is lost, duplicated or reordered. A cutter appends only while its lease holds, and
+the journal's conditional append refuses a block at a position another cutter already
+filled (``JournalConflict``), so even a cutter wrong about its lease cannot fork the chain:
+it steps down and follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import nats.errors
+from fabric_protos.common import common_pb2
+
+from ca.channelconfig import ChannelConfig
+from ledgerdb.block import Payload
+from ledgerdb.errors import JournalConflict, LedgerError
+from ledgerdb.replicated import ReplicatedJournal
+from ordering.blockcutter import BlockCutter
+from ordering.chain import NOTHING, Chain, decode_position, fabric_block
+from ordering.errors import ConfigError, OrderingError
+from ordering.ingress import Ingress, IngressUnavailable
+from ordering.lease import CuttingLease
+from proto.blockhash import block_header_hash
+from proto.blocksign import last_config_index
+from proto.signer import Signer
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 0.5
+
+
+class LeaseLost(OrderingError):
+    """This node's cutting lease ran out (or another node holds it): it stops cutting."""
+
+
+def journal_name(channel_id: str) -> str:
+    """The replicated journal of a channel's blocks (``LEDGERDB_ordering-<channel>``)."""
+    return "ordering-" + channel_id.replace(".", "_")
+
+
+class ClusterChain(Chain):
+    """One channel on one node of an ordering cluster. Create with ``ClusterChain.open``."""
+
+    def __init__(
+        self,
+        channel_id: str,
+        directory: Path,
+        blocks: ReplicatedJournal,
+        ingress: Ingress,
+        lease: CuttingLease,
+        signer: Signer,
+    ) -> None:
+        super().__init__(channel_id, directory, blocks, None, signer)  # type: ignore[arg-type]
+        self.blocks: ReplicatedJournal = blocks
+        self.ingress = ingress
+        self.lease = lease
+        self.role = "follower"
+        self._leading: asyncio.Task[None] | None = None
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    async def open_in_cluster(
+        cls,
+        channel_id: str,
+        directory: Path,
+        signer: Signer,
+        *,
+        servers: list[str],
+        js,
+        lease: CuttingLease,
+        replicas: int,
+        genesis: common_pb2.Block | None = None,
+    ) -> ClusterChain:
+        """Open the channel's replicated journal (its local copy in ``directory``) and
+        ingress, append ``genesis`` if the journal is empty, and start following and
+        competing for the lease."""
+        blocks = await ReplicatedJournal.open(
+            directory / "blocks",
+            servers=servers,
+            name=journal_name(channel_id),
+            replicas=replicas,
+            follow=True,
+        )
+        ingress = Ingress(js, channel_id, replicas)
+        chain = cls(channel_id, directory, blocks, ingress, lease, signer)
+        try:
+            await ingress.open()
+            await chain._start(genesis)
+        except BaseException:
+            await chain.close()
+            raise
+        return chain
+
+    async def _start(self, genesis: common_pb2.Block | None) -> None:
+        if self.blocks.tip is None:
+            if genesis is None:
+                raise OrderingError(f"channel {self.channel_id} has no blocks and no genesis")
+            if genesis.header.number != 0:
+                raise ConfigError(
+                    f"join block for {self.channel_id} is block {genesis.header.number}; "
+                    "an ordering node starts a channel only from its genesis block (0)"
+                )
+            ChannelConfig.from_block(genesis)  # refuse a block that is not a valid config
+            with contextlib.suppress(JournalConflict):  # another node appended it first
+                await self.blocks.append([Payload(genesis.SerializeToString())])
+            await self.blocks.catch_up()
+        await self._resume_from_tip()
+        self._tasks = [
+            asyncio.create_task(self._compete(), name=f"lease:{self.channel_id}"),
+            asyncio.create_task(self._watch_config(), name=f"config:{self.channel_id}"),
+        ]
+
+    async def _resume_from_tip(self) -> None:
+        """Take the newest block of the local copy as where cutting continues."""
+        tip = self.blocks.tip
+        assert tip is not None
+        last = await self.read_block(tip.sequence_no)
+        self._next_number = tip.sequence_no + 1
+        self._previous_hash = block_header_hash(last.header)
+        self._last_config = last_config_index(last) if last.header.number > 0 else 0
+        self._use_config(ChannelConfig.from_block(await self.read_block(self._last_config)))
+        self._last_fed = decode_position(last)
+        self._positions = []
+        self._cancel_timer()
+        self._pending_blocks = asyncio.Queue()
+
+    # -- durable admission: into the replicated ingress ---------------------------------
+
+    async def order(self, envelope: bytes, is_config_update: bool) -> None:
+        """Return once ``envelope`` is in the channel's replicated ingress (SUCCESS)."""
+        self._check_running()
+        try:
+            await self.ingress.admit(envelope, is_config_update)
+        except IngressUnavailable as exc:
+            raise OrderingError(str(exc)) from None
+
+    # -- leading: cutting while the lease holds -------------------------------------------
+
+    async def _compete(self) -> None:
+        """Forever: take the lease when it is free, cut while it holds, then follow."""
+        while not self._stopped:
+            if not await self.lease.renew():
+                await asyncio.sleep(self.lease.seconds / 3)
+                continue
+            log.info(
+                "channel %s: cutting blocks (lease term %s)",
+                self.channel_id,
+                self.lease.record.term if self.lease.record else "?",
+            )
+            self.role = "cutter"
+            try:
+                await self._lead()
+            except (LeaseLost, JournalConflict) as exc:
+                log.warning("channel %s: stopped cutting: %s", self.channel_id, exc)
+            except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
+                log.warning("channel %s: cutting interrupted: %s", self.channel_id, exc)
+                await self.lease.release()
+                await asyncio.sleep(RETRY_SECONDS)
+            finally:
+                self.role = "follower"
+                self._cancel_timer()
+
+    async def _lead(self) -> None:
+        """Cut from the ingress until the lease is lost; the first of the three tasks
+        to end (lease renewal, ingress reading, block writing) ends the term."""
+        await self.blocks.catch_up()
+        await self._resume_from_tip()
+        self._cutter = BlockCutter(self._cutter.batch_size)
+        tasks = [
+            asyncio.create_task(self._keep_lease()),
+            asyncio.create_task(self._read_ingress()),
+            asyncio.create_task(self._block_writer()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises what ended the term
+            raise LeaseLost(f"channel {self.channel_id}: cutting ended")
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease.seconds / 3)
+            if not await self.lease.renew():
+                raise LeaseLost(f"channel {self.channel_id}: the cutting lease was lost")
+
+    async def _read_ingress(self) -> None:
+        after = self._last_fed[0] if self._last_fed != NOTHING else 0
+        async for admitted in self.ingress.read(after):
+            if not self.lease.held():
+                raise LeaseLost(f"channel {self.channel_id}: the lease ran out while reading")
+            self._feed(admitted.envelope, (admitted.sequence, 0), admitted.is_config_update)
+
+    async def _append_blocks(self, blocks: list[common_pb2.Block]) -> None:
+        """The block writer's append: only while the lease holds, and conditional on the
+        position (``JournalConflict`` if another cutter filled it)."""
+        if not self.lease.held():
+            number = blocks[0].header.number
+            raise LeaseLost(f"channel {self.channel_id}: the lease ran out before block {number}")
+        await self.blocks.append_many(
+            [([Payload(block.SerializeToString())], None, None) for block in blocks]
+        )
+
+    def _writing_failed(self, exc: Exception) -> None:
+        """A lost lease or position ends this node's term (the chain goes on, followed);
+        raised out of the block writer, it ends ``_lead``."""
+        raise exc
+
+    # -- following: every node's view of the channel ------------------------------------
+
+    async def _watch_config(self) -> None:
+        """Keep admission's config current on every node: a config block another node
+        cut reaches this node's copy through following."""
+        number = self.height
+        while not self._stopped:
+            await self.blocks.wait_for(number)
+            block = await self.read_block(number)
+            if self.role != "cutter" and last_config_index(block) == number:
+                self._use_config(ChannelConfig.from_block(block))
+                self._last_config = number
+            number += 1
+
+    # -- Deliver: from the local copy ---------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        tip = self.blocks.tip
+        return 0 if tip is None else tip.sequence_no + 1
+
+    async def wait_for(self, number: int) -> None:
+        """Return once block ``number`` is in this node's copy (Deliver's BLOCK_UNTIL_READY)."""
+        self._check_running()
+        await self.blocks.wait_for(number)
+
+    async def read_block(self, number: int) -> common_pb2.Block:
+        stored = await self.blocks.read(number)
+        return fabric_block(stored.entries[0].body)
+
+    async def close(self) -> None:
+        self._stopped = True
+        await self.lease.release()
+        self._cancel_timer()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.blocks.close()

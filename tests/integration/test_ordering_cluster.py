@@ -1,0 +1,167 @@
+"""An ordering cluster of three real orderer processes on a real three-server JetStream
+cluster: any node admits, one cuts, all deliver the same blocks; the cutter killed or
+paused past its lease, another continues with nothing lost, duplicated or forked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from fabric_protos.common import common_pb2
+
+from network.nats_cluster import NatsCluster
+from proto.blockhash import block_header_hash
+from proto.envelope import parse_block
+from tests.support.orderer import CHANNEL, OrdererFixture, transaction
+
+pytest_plugins = ["tests.support.nats"]
+
+NODES = ("osn0", "osn1", "osn2")
+LEASE_SECONDS = 1.0
+
+
+@pytest.fixture
+async def osns(tmp_path: Path, nats_cluster: NatsCluster):
+    first = OrdererFixture(tmp_path, node=NODES[0], nats=nats_cluster.urls,
+                           lease_seconds=LEASE_SECONDS)  # fmt: skip
+    nodes = [first] + [
+        OrdererFixture(
+            tmp_path,
+            node=name,
+            nats=nats_cluster.urls,
+            lease_seconds=LEASE_SECONDS,
+            shared=first,
+        )
+        for name in NODES[1:]
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        for node in nodes:
+            status, body = await node.join()
+            assert status == 201, body
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+async def _info(node: OrdererFixture) -> dict:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{node.admin_url}/{CHANNEL}", ssl=node.admin_ssl()) as response,
+    ):
+        return await response.json()
+
+
+async def _cutter(nodes: list[OrdererFixture], timeout: float = 10) -> OrdererFixture:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for node in nodes:
+            if node.process and node.process.process.poll() is None:
+                info = await _info(node)
+                if info.get("role") == "cutter":
+                    return node
+        await asyncio.sleep(0.1)
+    raise AssertionError("no node became the cutter")
+
+
+async def _broadcast_round_robin(nodes, envelopes) -> int:
+    """Each envelope to the next live node, another one if that fails: how many got
+    SUCCESS (every one must, with a live node left)."""
+    ok = 0
+    for index, envelope in enumerate(envelopes):
+        for attempt in range(len(nodes) * 3):
+            node = nodes[(index + attempt) % len(nodes)]
+            if node.process is None or node.process.process.poll() is not None:
+                continue
+            try:
+                (answer,) = await node.broadcast([envelope])
+            except Exception:
+                await asyncio.sleep(0.2)
+                continue
+            if answer.status == common_pb2.SUCCESS:
+                ok += 1
+                break
+            await asyncio.sleep(0.2)
+    return ok
+
+
+async def _all_blocks(node: OrdererFixture, height: int, timeout: float = 20) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        blocks, _ = await node.deliver(node.client(), 0, "newest")
+        if len(blocks) >= height or time.monotonic() > deadline:
+            return blocks
+        await asyncio.sleep(0.2)
+
+
+def _txids(blocks: list[common_pb2.Block]) -> list[str]:
+    return [tx.tx_id for block in blocks[1:] for tx in parse_block(block) if not tx.is_config]
+
+
+async def _converged(nodes: list[OrdererFixture], wanted: set[str]) -> list[common_pb2.Block]:
+    """Every live node serves the same blocks, holding each wanted txid exactly once."""
+    live = [n for n in nodes if n.process and n.process.process.poll() is None]
+    deadline = time.monotonic() + 30
+    while True:
+        chains = [await _all_blocks(n, 1) for n in live]
+        ids = _txids(chains[0])
+        if set(ids) >= wanted and all(len(c) == len(chains[0]) for c in chains):
+            break
+        assert time.monotonic() < deadline, (len(set(ids) & wanted), len(wanted))
+        await asyncio.sleep(0.3)
+    hashes = [[block_header_hash(b.header) for b in chain] for chain in chains]
+    assert all(h == hashes[0] for h in hashes), "the nodes serve different blocks"
+    assert len(ids) == len(set(ids)), "an envelope was ordered twice"
+    for number, block in enumerate(chains[0]):
+        assert block.header.number == number
+    return chains[0]
+
+
+async def test_any_node_admits_one_cuts_all_deliver_the_same_blocks(osns) -> None:
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    envelopes = [transaction(client, endorser, 200) for _ in range(30)]
+    assert await _broadcast_round_robin(osns, envelopes) == 30
+    wanted = {parse_block_tx(e) for e in envelopes}
+    await _converged(osns, wanted)
+    roles = [(await _info(n))["role"] for n in osns]
+    assert sorted(roles) == ["cutter", "follower", "follower"]
+
+
+def parse_block_tx(envelope: common_pb2.Envelope) -> str:
+    block = common_pb2.Block()
+    block.data.data.append(envelope.SerializeToString())
+    return parse_block(block)[0].tx_id
+
+
+@pytest.mark.parametrize("fault", ["kill", "pause"])
+async def test_the_cutter_lost_another_continues(osns, fault: str) -> None:
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    before = [transaction(client, endorser, 200) for _ in range(10)]
+    assert await _broadcast_round_robin(osns, before) == 10
+    cutter = await _cutter(osns)
+    pid = cutter.process.process.pid
+    if fault == "kill":
+        os.kill(pid, signal.SIGKILL)
+        cutter.process.process.wait(10)
+    else:
+        os.kill(pid, signal.SIGSTOP)
+    others = [n for n in osns if n is not cutter]
+    after = [transaction(client, endorser, 200) for _ in range(10)]
+    assert await _broadcast_round_robin(others, after) == 10
+    new_cutter = await _cutter(others)
+    assert new_cutter is not cutter
+    if fault == "pause":  # woken past its lease: it must not append, only follow
+        await asyncio.sleep(LEASE_SECONDS * 2)
+        os.kill(pid, signal.SIGCONT)
+        more = [transaction(client, endorser, 200) for _ in range(5)]
+        assert await _broadcast_round_robin(osns, more) == 5
+        after += more
+    wanted = {parse_block_tx(e) for e in before + after}
+    await _converged(osns, wanted)
