@@ -230,21 +230,35 @@ class NatsCluster:
         stopped = [node.name for node in self.nodes if node not in running]
         if every_node and stopped:
             raise NatsClusterError(f"nats-server {', '.join(stopped)} exited; see its log")
-        if len(running) <= len(self.nodes) // 2:
-            return f"only {len(running)} of {len(self.nodes)} servers are running"
-        leaders = set()
-        for node in running:
-            health = _monitor(node, "/healthz")
-            if not health or health.get("status") != "ok":
-                return f"{node.name} is not healthy: {(health or {}).get('error', 'no answer')}"
-            meta = (_monitor(node, "/jsz") or {}).get("meta_cluster") or {}
-            leaders.add(meta.get("leader"))
-        if len(leaders) != 1 or None in leaders:
-            return f"no agreed meta leader (servers name {sorted(map(str, leaders))})"
-        leader = self.node(leaders.pop())
-        replicas = ((_monitor(leader, "/jsz") or {}).get("meta_cluster") or {}).get("replicas")
-        current = 1 + sum(1 for peer in replicas or [] if peer.get("current"))
-        needed = len(self.nodes) if every_node else len(self.nodes) // 2 + 1
-        if current < needed:
-            return f"meta leader {leader.name} sees {current} current servers, needs {needed}"
-        return None
+        return readiness_problem(self.nodes, running, every_node)
+
+
+def readiness_problem(
+    nodes: Sequence[NatsNode], running: Sequence[NatsNode], every_node: bool = True
+) -> str | None:
+    """Why servers ``running`` of the cluster ``nodes`` cannot yet hold streams replicated
+    on all (``every_node``) or a majority of them, or None when they can: the running
+    servers agree on a JetStream meta leader, each is healthy, and the leader sees enough
+    of them current. (The supervisor, which runs the servers as its own nodes, asks this
+    too.)"""
+    if len(running) <= len(nodes) // 2:
+        return f"only {len(running)} of {len(nodes)} servers are running"
+    leaders = set()
+    for node in running:
+        health = _monitor(node, "/healthz")
+        if not health or health.get("status") != "ok":
+            return f"{node.name} is not healthy: {(health or {}).get('error', 'no answer')}"
+        meta = (_monitor(node, "/jsz") or {}).get("meta_cluster") or {}
+        leaders.add(meta.get("leader"))
+    if len(leaders) != 1 or None in leaders:
+        return f"no agreed meta leader (servers name {sorted(map(str, leaders))})"
+    name = leaders.pop()
+    leader = next((node for node in nodes if node.name == name), None)
+    if leader is None:
+        return f"meta leader {name} is not one of this cluster's servers"
+    replicas = ((_monitor(leader, "/jsz") or {}).get("meta_cluster") or {}).get("replicas")
+    current = 1 + sum(1 for peer in replicas or [] if peer.get("current"))
+    needed = len(nodes) if every_node else len(nodes) // 2 + 1
+    if current < needed:
+        return f"meta leader {leader.name} sees {current} current servers, needs {needed}"
+    return None

@@ -132,6 +132,18 @@ class Node:
 
 
 @dataclass(frozen=True)
+class NatsServer:
+    """One NATS server of the replicated ordering service (JetStream, clustered)."""
+
+    name: str
+    host: str
+    port: int  # clients (the orderers)
+    cluster_port: int  # routes between the servers
+    monitor_port: int  # HTTP monitoring: how readiness and `status` are judged
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class Member:
     name: str
     account: str
@@ -185,6 +197,7 @@ class NetworkSpec:
     channels: tuple[Channel, ...]
     chaincodes: tuple[Chaincode, ...]
     events: Events | None = None
+    nats: tuple[NatsServer, ...] = ()  # empty: orderers order alone (local journals)
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -198,6 +211,13 @@ class NetworkSpec:
             found.append(
                 (f"orderer {orderer.name} admin", orderer.host, orderer.admin_port, orderer.line)
             )
+        for server in self.nats:
+            for what, port in (
+                ("", server.port),
+                (" cluster", server.cluster_port),
+                (" monitor", server.monitor_port),
+            ):
+                found.append((f"NATS server {server.name}{what}", server.host, port, server.line))
         for member in self.members:
             ca = member.ca
             found.append((f"member {member.name} CA", ca.host, ca.port, ca.line))
@@ -291,6 +311,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
         ),
         ordering_mspid=_ordering_mspid(reader, top["ordering"]),
         orderers=_orderers(reader, top["ordering"], host),
+        nats=_nats(reader, top["ordering"], host),
         members=_members(reader, top["members"], host),
         channels=(),
         chaincodes=(),
@@ -359,7 +380,7 @@ def _node(reader: _Reader, raw: Any, path: Path_, host: str, default_name: str) 
 
 
 def _ordering_mspid(reader: _Reader, raw: Any) -> str:
-    ordering = reader.mapping(raw, ("ordering",), {"mspid", "orderers"}, {"orderers"})
+    ordering = reader.mapping(raw, ("ordering",), {"mspid", "orderers", "nats"}, {"orderers"})
     return reader.text(
         ordering.get("mspid", "OrdererMSP"), ("ordering", "mspid"), _MSPID, "an MSP ID"
     )
@@ -375,6 +396,45 @@ def _orderers(reader: _Reader, raw: Any, host: str) -> tuple[Node, ...]:
         )
         orderers.append(_node(reader, item, path, host, f"orderer{n}"))
     return tuple(orderers)
+
+
+def _nats(reader: _Reader, raw: Any, host: str) -> tuple[NatsServer, ...]:
+    """``ordering.nats``: the NATS servers of a replicated ordering service (1, 3 or 5:
+    JetStream keeps a stream while a majority of its replicas live)."""
+    if raw.get("nats") is None:
+        return ()
+    items = reader.sequence(raw["nats"], ("ordering", "nats"), 1)
+    if len(items) not in (1, 3, 5):
+        raise reader.error(("ordering", "nats"), f"list 1, 3 or 5 NATS servers, not {len(items)}")
+    servers = []
+    for n, item in enumerate(items):
+        path: Path_ = ("ordering", "nats", n)
+        server = reader.mapping(
+            item,
+            path,
+            {"name", "host", "port", "cluster_port", "monitor_port"},
+            {"port", "cluster_port", "monitor_port"},
+        )
+        servers.append(
+            NatsServer(
+                name=reader.text(server.get("name", f"nats{n}"), (*path, "name"), _NAME, "a name"),
+                host=str(server.get("host", host)),
+                port=reader.number(server["port"], (*path, "port"), 1, 65535),
+                cluster_port=reader.number(
+                    server["cluster_port"], (*path, "cluster_port"), 1, 65535
+                ),
+                monitor_port=reader.number(
+                    server["monitor_port"], (*path, "monitor_port"), 1, 65535
+                ),
+                line=reader.lines.get((*path, "port"), 0),
+            )
+        )
+    _unique(
+        reader,
+        [(("ordering", "nats", n, "name"), s.name) for n, s in enumerate(servers)],
+        "NATS server name",
+    )
+    return tuple(servers)
 
 
 def _members(reader: _Reader, raw: Any, host: str) -> tuple[Member, ...]:

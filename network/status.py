@@ -81,9 +81,10 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
     for channel in supervisor.spec.channels:
         row: dict[str, Any] = heights.setdefault(channel.name, {})
         reader = supervisor._user(supervisor.member(supervisor.channel_members(channel)[0]))
-        orderer = supervisor.spec.orderers[0]
-        if f"orderer-{orderer.name}" in running:
-            async with supervisor._orderer_channel() as grpc_channel:
+        for orderer in supervisor.spec.orderers:
+            if f"orderer-{orderer.name}" not in running:
+                continue
+            async with supervisor.orderer_endpoint(orderer).channel() as grpc_channel:
                 stub = ab_pb2_grpc.AtomicBroadcastStub(grpc_channel)
                 row[f"orderer-{orderer.name}"] = await _safely(_height(stub, reader, channel.name))
         for name in supervisor.channel_members(channel):
@@ -99,6 +100,38 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
                     reader = supervisor._user(member)
                     row[node] = await _safely(_height(stub, reader, channel.name))
     return heights
+
+
+def cutters(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, Any]]:
+    """Channel → the ordering cluster node cutting its blocks, and its lease term, as the
+    orderers' channel participation API reports it (a one-orderer network: none)."""
+    import json
+    import ssl
+    import urllib.request
+
+    found: dict[str, dict[str, Any]] = {}
+    if not supervisor.spec.nats:
+        return found
+    for orderer in supervisor.spec.orderers:
+        if f"orderer-{orderer.name}" not in running:
+            continue
+        tls = supervisor.home.root / "ordering" / orderer.name / "tls" / "ca.crt"
+        context = ssl.create_default_context(cafile=str(tls))
+        base = f"https://{orderer.host}:{orderer.admin_port}/participation/v1/channels"
+        for channel in supervisor.spec.channels:
+            try:
+                with urllib.request.urlopen(
+                    f"{base}/{channel.name}", context=context, timeout=TIMEOUT
+                ) as answer:
+                    info = json.loads(answer.read())
+            except (OSError, ValueError):
+                continue
+            if info.get("role") == "cutter":
+                found[channel.name] = {
+                    "orderer": f"orderer-{orderer.name}",
+                    "term": info.get("leaseTerm"),
+                }
+    return found
 
 
 def governance(supervisor: Supervisor) -> dict[str, Any]:
@@ -136,5 +169,6 @@ def network_status(supervisor: Supervisor) -> dict[str, Any]:
         "network_id": state.get("network_id"),
         "nodes": nodes,
         "channels": heights,
+        "cutters": cutters(supervisor, running),
         **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),
     }

@@ -17,7 +17,9 @@ JetStream's duplicate window (two minutes) does not get its envelope ordered twi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -39,7 +41,10 @@ STREAM_PREFIX = "ORDERING_INGRESS_"
 SUBJECT_PREFIX = "ordering.ingress."
 KIND = "Consortium-Kind"  # header: "config-update" marks a CONFIG_UPDATE envelope
 CONFIG_UPDATE = "config-update"
-PUBLISH_SECONDS = 5.0
+PUBLISH_SECONDS = 2.0
+ADMIT_SECONDS = 20.0
+"""How long admission keeps trying: nats-server 2.9 takes 5–9 s to elect a stream's new
+leader after its leader dies; the envelope is acknowledged once it has one."""
 
 
 class IngressUnavailable(OrderingError):
@@ -104,16 +109,23 @@ class Ingress:
         headers = {"Nats-Msg-Id": hashlib.sha256(envelope).hexdigest()}
         if is_config_update:
             headers[KIND] = CONFIG_UPDATE
-        try:
-            ack = await self.js.publish(
-                self.subject, envelope, timeout=PUBLISH_SECONDS, headers=headers
-            )
-        except (nats.errors.Error, TimeoutError) as exc:
-            raise IngressUnavailable(
-                f"channel {self.channel_id}: ingress stream {self.stream} did not acknowledge "
-                f"the envelope ({exc or type(exc).__name__})"
-            ) from None
-        return ack.seq
+        deadline = time.monotonic() + ADMIT_SECONDS
+        pause = 0.05
+        while True:  # sent again after no answer: the message id makes it count once
+            try:
+                ack = await self.js.publish(
+                    self.subject, envelope, timeout=PUBLISH_SECONDS, headers=headers
+                )
+                return ack.seq
+            except (nats.errors.Error, TimeoutError) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise IngressUnavailable(
+                        f"channel {self.channel_id}: ingress stream {self.stream} did not "
+                        f"acknowledge the envelope in {ADMIT_SECONDS:g}s "
+                        f"({exc or type(exc).__name__})"
+                    ) from None
+                await asyncio.sleep(pause)  # a server lost: the stream elects a leader
+                pause = min(pause * 2, 0.5)
 
     async def last_sequence(self) -> int:
         info = await self.js.stream_info(self.stream)

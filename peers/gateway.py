@@ -111,6 +111,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         self._peers = peers
         self._orderers = orderers
         self._broadcasters: dict[str, Broadcaster] = {}
+        self._next_orderer = -1
         self._unreachable: dict[str, float] = {}  # mspid → monotonic time to avoid it until
         self.trace = trace
 
@@ -292,6 +293,15 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
 
     # -- submitting ----------------------------------------------------------------------
 
+    def _orderers_in_turn(self) -> list[OrdererEndpoint]:
+        """Every ordering node, starting with the next one in turn: submissions spread
+        over a cluster's nodes, and one that fails is followed by the others."""
+        orderers = list(self._orderers())
+        if not orderers:
+            return []
+        self._next_orderer = (self._next_orderer + 1) % len(orderers)
+        return orderers[self._next_orderer :] + orderers[: self._next_orderer]
+
     def _broadcaster(self, endpoint: OrdererEndpoint) -> Broadcaster:
         broadcaster = self._broadcasters.get(endpoint.address)
         if broadcaster is None:
@@ -309,7 +319,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, "prepared transaction must be signed"
                 )
             details = []
-            for endpoint in self._orderers():
+            for endpoint in self._orderers_in_turn():
                 try:
                     response = await self._broadcaster(endpoint).broadcast(envelope)
                 except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
@@ -337,7 +347,8 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
                         f"status={common_pb2.Status.Name(response.status)}, info={response.info}",
                     )
                 )
-                break  # a refusal is an answer; another orderer would refuse it too
+                if response.status != common_pb2.SERVICE_UNAVAILABLE:
+                    break  # a refusal is an answer; another orderer would refuse it too
             raise GatewayError(
                 grpc.StatusCode.ABORTED,
                 "failed to submit transaction to the ordering service",

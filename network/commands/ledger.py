@@ -7,6 +7,7 @@ with ``ledgerdb.verify`` before it is printed, so what you see has been verified
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -30,13 +31,74 @@ EXIT_NOT_VERIFIED = 1
 DATABASE_JOURNAL = "journal"
 ION_BINARY_MARKER = b"\xe0\x01\x00\xea"
 
-LEDGER_OPTION = click.option(
-    "--ledger",
-    "ledger",
-    required=True,
-    type=click.Path(),
-    help="The journal's directory (or a database directory: its journal/ is used).",
-)
+
+def LEDGER_OPTION(command):
+    """``--ledger DIR``, or ``--node NAME [--channel ID]`` for the journal of a running
+    network's node (an orderer's block journal; a peer's block store), found under
+    ``--home`` like ``consortium status`` finds the network. Either way the command gets
+    one ``ledger`` path; reading takes no lock, so the node keeps running."""
+
+    @functools.wraps(command)
+    def located(*args, node=None, channel=None, home=None, network=None, **kwargs):
+        if (kwargs.get("ledger") is None) == (node is None):
+            fail("give --ledger DIR or --node NAME (a node of the local network)")
+        if node is not None:
+            kwargs["ledger"] = str(_node_journal(node, channel, Path(home), network))
+        return command(*args, **kwargs)
+
+    for option in reversed(
+        [
+            click.option(
+                "--ledger",
+                "ledger",
+                type=click.Path(),
+                help="The journal's directory (or a database directory: its journal/ is used).",
+            ),
+            click.option(
+                "--node",
+                help="A node of the local network, e.g. orderer0 or "
+                "peer-org1-peer0: its channel's block journal.",
+            ),
+            click.option("--channel", help="With --node: which channel (default: the only one)."),
+            click.option(
+                "--home",
+                default=".consortium",
+                show_default=True,
+                help="With --node: the folder holding the networks.",
+            ),
+            click.option("--network", help="With --node: which network (default: the only one)."),
+        ]
+    ):
+        located = option(located)
+    return located
+
+
+def _node_journal(node: str, channel: str | None, home: Path, network: str | None) -> Path:
+    """Where a node of the local network keeps a channel's blocks."""
+    from network.locate import NetworkNotFound, network_folder
+
+    try:
+        folder = network_folder(home, network)
+    except NetworkNotFound as exc:
+        fail(str(exc))
+    name = node.removeprefix("orderer-")
+    candidates = {
+        "orderer": folder / "ordering" / name / "data" / "channels",
+    }
+    if node.startswith("peer-"):
+        _, member, peer = node.split("-", 2)
+        candidates = {"peer": folder / "members" / member / "peers" / peer / "data" / "channels"}
+    channels_dir = next(iter(candidates.values()))
+    if not channels_dir.is_dir():
+        fail(f"no node {node!r} with channels in {folder} (try an orderer's or a peer's name)")
+    channels = sorted(d.name for d in channels_dir.iterdir() if (d / "blocks").is_dir())
+    if channel is None:
+        if len(channels) != 1:
+            fail(f"node {node} has channels {', '.join(channels) or 'none'}: pass --channel")
+        channel = channels[0]
+    if channel not in channels:
+        fail(f"node {node} has no channel {channel!r} (it has {', '.join(channels) or 'none'})")
+    return channels_dir / channel / "blocks"
 
 
 @click.group("ledger")

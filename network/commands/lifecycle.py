@@ -190,9 +190,10 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         title=f"network {report['network']} ({report['network_id'] or 'not created'})",
     )
     for channel, heights in report["channels"].items():
+        cutter = report["cutters"].get(channel, {})
         emit_table(
-            ["node", "height"],
-            [(node, "?" if h is None else h) for node, h in heights.items()],
+            ["node", "height", "role"],
+            [(node, "?" if h is None else h, _role(node, cutter)) for node, h in heights.items()],
             title=f"channel {channel}",
         )
     emit_table(
@@ -207,6 +208,14 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         )
     else:
         click.echo("no open proposals")
+
+
+def _role(node: str, cutter: dict) -> str:
+    if not node.startswith("orderer-"):
+        return "peer"
+    if not cutter:
+        return "orderer"
+    return f"cutter (lease term {cutter['term']})" if node == cutter["orderer"] else "follower"
 
 
 def _yes_no(node) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import grpc
 from fabric_protos.common import common_pb2, configtx_pb2
 from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 
@@ -245,21 +246,32 @@ class ChannelUpdates(SupervisorBase):
         self.home.save_state(self.state)
         self.progress(f"  {', '.join(added)} added to channel {channel.name} by config update")
 
-    def _orderer_channel(self):
-        orderer = self.spec.orderers[0]
+    def orderer_endpoint(self, orderer) -> OrdererEndpoint:
         tls = (self.home.root / "ordering" / orderer.name / "tls" / "ca.crt").read_bytes()
-        return OrdererEndpoint(f"{orderer.host}:{orderer.port}", tls).channel()
+        return OrdererEndpoint(f"{orderer.host}:{orderer.port}", tls)
+
+    async def _on_any_orderer(self, ask):
+        """``ask(stub)`` on the first orderer that answers (an ordering cluster keeps
+        serving when one of its nodes is down)."""
+        failures = []
+        for orderer in self.spec.orderers:
+            async with self.orderer_endpoint(orderer).channel() as channel:
+                try:
+                    return await ask(ab_pb2_grpc.AtomicBroadcastStub(channel))
+                except grpc.aio.AioRpcError as exc:
+                    failures.append(f"{orderer.name}: {exc.code().name}")
+        raise SupervisorError(f"no orderer answered ({'; '.join(failures)})")
 
     async def _broadcast(self, envelope: common_pb2.Envelope) -> ab_pb2.BroadcastResponse:
-        async with self._orderer_channel() as channel:
-            call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(iter([envelope]))
-            return await call.read()
+        async def send(stub) -> ab_pb2.BroadcastResponse:
+            return await stub.Broadcast(iter([envelope])).read()
+
+        return await self._on_any_orderer(send)
 
     async def _channel_config(self, channel_id: str) -> ChannelConfig:
         reader = self._admin(self.members[0])
-        async with self._orderer_channel() as channel:
-            stub = ab_pb2_grpc.AtomicBroadcastStub(channel)
 
+        async def read(stub) -> ChannelConfig:
             async def block(position: int | str) -> common_pb2.Block:
                 seek = build_seek_envelope(reader, channel_id, position, position, True)
                 async for response in stub.Deliver(iter([seek])):
@@ -270,3 +282,5 @@ class ChannelUpdates(SupervisorBase):
             newest = await block("newest")
             number = last_config_index(newest) if newest.header.number else 0
             return ChannelConfig.from_block(await block(number))
+
+        return await self._on_any_orderer(read)

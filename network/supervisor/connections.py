@@ -13,7 +13,7 @@ class ConnectionFiles(SupervisorBase):
     def write_connection_files(self) -> None:
         """``connection/<member>.json``: the member's gateway peers (``gateway`` is the
         first; ``gateways`` lists all, so a client can fail over), its channels, which
-        channel each of its chaincodes is on, and its identities."""
+        channel each of its chaincodes is on, every ordering node, and its identities."""
         folder = self.home.root / "connection"
         folder.mkdir(parents=True, exist_ok=True)
         for member in self.members:
@@ -48,6 +48,15 @@ class ConnectionFiles(SupervisorBase):
                 "mspId": member.mspid,
                 "gateway": gateways[0],
                 "gateways": gateways,
+                "orderers": [  # every ordering node (a cluster has several)
+                    {
+                        "endpoint": f"{o.host}:{o.port}",
+                        "tlsRootCert": str(
+                            (self.home.root / "ordering" / o.name / "tls" / "ca.crt").resolve()
+                        ),
+                    }
+                    for o in self.spec.orderers
+                ],
                 "identities": identities,
             }
             (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))

@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import ssl
+import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import SoftwareCaKey
 from ca.msp import MspConfig, NodeOUs, write_msp
 from ca.signing import SoftwareSigner
+from network.errors import SupervisorError
+from network.nats_cluster import NatsNode, nats_server_binary, readiness_problem, server_config
 from network.processes import CONSORTIUM
 from network.spec import Member, Node
 from network.supervisor.base import SupervisorBase
@@ -233,6 +236,7 @@ class Nodes(SupervisorBase):
                 f"admin_listen: {orderer.host}:{orderer.admin_port}\n"
                 f"mspid: {self.spec.ordering_mspid}\nmsp_dir: msp\ndata_dir: data\n"
                 "tls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
+                + self._cluster_section(orderer)
             )
             self._start(
                 f"orderer-{orderer.name}",
@@ -240,6 +244,53 @@ class Nodes(SupervisorBase):
                 orderer.host,
                 orderer.port,
             )
+
+    def _cluster_section(self, orderer) -> str:
+        """An orderer's ``cluster:`` settings when the spec has NATS servers."""
+        if not self.spec.nats:
+            return ""
+        urls = ", ".join(f"nats://{s.host}:{s.port}" for s in self.spec.nats)
+        replicas = min(3, len(self.spec.nats))
+        return f"cluster:\n  node: {orderer.name}\n  nats: [{urls}]\n  replicas: {replicas}\n"
+
+    # -- the replicated ordering service's NATS servers ----------------------------------
+
+    def _nats_nodes(self) -> list[NatsNode]:
+        folder = self.home.root / "ordering" / "nats"
+        return [
+            NatsNode(s.name, s.host, s.port, s.cluster_port, s.monitor_port, folder / s.name)
+            for s in self.spec.nats
+        ]
+
+    def start_nats(self) -> None:
+        """The NATS servers (JetStream, clustered) that replicate the ordering service's
+        ingress and journals; each keeps its store under ``ordering/nats/<name>``."""
+        if not self.spec.nats:
+            return
+        binary = nats_server_binary()
+        if binary is None:
+            raise SupervisorError(
+                "ordering.nats needs nats-server (deploy/install-deps.sh installs it)"
+            )
+        nodes = self._nats_nodes()
+        for node in nodes:
+            node.directory.mkdir(parents=True, exist_ok=True)
+            node.config_path.write_text(server_config(node, nodes))
+            command = [binary, "-c", str(node.config_path)]
+            self._start(f"nats-{node.name}", command, node.host, node.client_port)
+
+    def nats_ready(self, timeout: float = 30.0) -> None:
+        """Until the NATS servers can hold streams replicated on all of them."""
+        if not self.spec.nats:
+            return
+        self._ready("nats-")
+        nodes = self._nats_nodes()
+        deadline = time.monotonic() + timeout
+        while (problem := readiness_problem(nodes, nodes)) is not None:
+            if time.monotonic() > deadline:
+                raise SupervisorError(f"NATS servers not ready in {timeout:g}s: {problem}")
+            time.sleep(0.05)
+        self.progress(f"  NATS JetStream cluster of {len(nodes)} ready")
 
     def _join_orderer(self, orderer) -> None:
         import urllib.request
@@ -322,10 +373,12 @@ class Nodes(SupervisorBase):
             self.home.save_state(self.state)
         self.start_control_plane()
         self.start_member_cas()
+        self.start_nats()
         self.launch_contracts()
         self._ready("control-plane")
 
     def start_orderers_and_peers(self) -> None:
+        self.nats_ready()
         self.start_orderers()
         self.start_peers()
 
@@ -345,7 +398,8 @@ class Nodes(SupervisorBase):
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop every node (peers and chaincodes first, the control plane last)."""
-        order = {"mqtt": 0, "peer": 0, "chaincode": 1, "orderer": 2, "ca": 3, "control": 4}
+        order = {"mqtt": 0, "peer": 0, "chaincode": 1, "orderer": 2, "nats": 3, "ca": 3}
+        order["control"] = 4
         processes = sorted(self.all_processes(), key=lambda p: order.get(p.name.split("-")[0], 2))
         stopped = []
         for process in processes:

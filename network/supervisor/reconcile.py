@@ -33,6 +33,7 @@ class Reconciler(SupervisorBase):
         removed = set(self.state.get("removed", []))
         joined = [m["name"] for m in self.state.get("joined", []) if m["name"] not in removed]
         self.start_member_cas()  # (re)starts any CA, orderer, peer or contract that died
+        self.start_nats()
         self.enroll_members()
         self.start_orderers()
         self.start_peers()
