@@ -7,7 +7,11 @@ to the arrival of the block holding it (p50/p99), and the orderer process's CPU 
 envelope (user + system, from /proc: the figure to compare changes by on a shared machine).
 ``--py-spy FILE`` records a py-spy profile (raw, --gil) of the orderer while it orders.
 
-    PYTHONPATH=. python tests/bench/bench_orderer.py [--envelopes 6000] [--streams 4]
+    PYTHONPATH=. python tests/bench/bench_orderer.py [--envelopes 6000] [--streams 4] [--cluster]
+
+``--cluster``: three orderers on a three-server JetStream cluster (streams replicated on
+all three), Broadcast streams spread over the three, Deliver from one; CPU is summed over
+the orderers and the NATS servers.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
+from network.nats_cluster import NatsCluster
 from proto.seek import FOREVER, build_seek_envelope
 from tests.support.orderer import CHANNEL, OrdererFixture, transaction
 
@@ -47,14 +52,35 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(count: int, streams: int, py_spy: Path | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        fixture = OrdererFixture(
-            Path(tmp),
-            batch={"timeout": "100ms", "count": "500", "absolute": "10 MB", "preferred": "2 MB"},
-        )
+BATCH = {"timeout": "100ms", "count": "500", "absolute": "10 MB", "preferred": "2 MB"}
+
+
+async def start_nodes(root: Path, cluster: bool) -> tuple[list[OrdererFixture], list[int]]:
+    """One orderer, or (``cluster``) three on a 3-server JetStream cluster; the nodes and
+    the pids whose CPU counts (the NATS servers' too)."""
+    if not cluster:
+        fixture = OrdererFixture(root, batch=BATCH)
         fixture.start()
         assert (await fixture.join())[0] == 201
+        return [fixture], [fixture.process.process.pid]
+    nats = NatsCluster.on_loopback(root / "nats").start(30)
+    first = OrdererFixture(root, batch=BATCH, node="osn0", nats=nats.urls)
+    nodes = [first] + [
+        OrdererFixture(root, batch=BATCH, node=f"osn{n}", nats=nats.urls, shared=first)
+        for n in (1, 2)
+    ]
+    for node in nodes:
+        node.start()
+    for node in nodes:
+        assert (await node.join())[0] == 201
+    pids = [int((n.directory / "nats-server.pid").read_text()) for n in nats.nodes]
+    return nodes, [n.process.process.pid for n in nodes] + pids
+
+
+async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        nodes, pids = await start_nodes(Path(tmp), cluster)
+        fixture = nodes[0]
         client = fixture.client()
         endorser = fixture.orgs["Org1MSP"].identity("peer0", "peer")
         print(f"signing {count} envelopes …", flush=True)
@@ -83,8 +109,8 @@ async def run(count: int, streams: int, py_spy: Path | None) -> None:
                 sent[envelope.SerializeToString()] = time.perf_counter()
                 yield envelope
 
-        async def broadcast(chunk: list[common_pb2.Envelope]) -> None:
-            async with fixture.channel() as channel:
+        async def broadcast(chunk: list[common_pb2.Envelope], node: OrdererFixture) -> None:
+            async with node.channel() as channel:
                 call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(sending(chunk))
                 index = 0
                 async for response in call:
@@ -98,17 +124,22 @@ async def run(count: int, streams: int, py_spy: Path | None) -> None:
         assert fixture.process is not None
         pid = fixture.process.process.pid
         profiler = start_py_spy(pid, py_spy) if py_spy else None
-        cpu_before = cpu_seconds(pid)
+        cpu_before = sum(cpu_seconds(p) for p in pids)
         start = time.perf_counter()
-        await asyncio.gather(*(broadcast(envelopes[i::streams]) for i in range(streams)))
+        await asyncio.gather(
+            *(broadcast(envelopes[i::streams], nodes[i % len(nodes)]) for i in range(streams))
+        )
         await asyncio.wait_for(done.wait(), timeout=300)
         elapsed = max(delivered.values()) - start
-        orderer_cpu = cpu_seconds(pid) - cpu_before
+        orderer_cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
         follower.cancel()
         if profiler is not None:
             profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
             profiler.wait()
-        fixture.stop()
+        for node in nodes:
+            node.stop()
+        for other in pids[len(nodes) :]:
+            os.kill(other, 9)
 
     latencies = [delivered[e] - sent[e] for e in sent]
     after_ack = [max(delivered[e] - acked[e], 0.0) for e in acked]
@@ -116,10 +147,11 @@ async def run(count: int, streams: int, py_spy: Path | None) -> None:
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}"
     )
-    print(f"envelopes: {count} × {size} bytes over {streams} Broadcast streams, TLS on")
+    shape = "3 orderers on 3 NATS servers (R3)" if cluster else "1 orderer"
+    print(f"envelopes: {count} × {size} bytes over {streams} Broadcast streams, TLS on, {shape}")
     print(f"throughput: {count / elapsed:,.0f} envelopes/s (send → delivered)")
     print(
-        f"orderer CPU: {orderer_cpu / count * 1e6:,.0f} µs per envelope "
+        f"ordering service CPU (orderers + NATS): {orderer_cpu / count * 1e6:,.0f} µs per envelope "
         f"({orderer_cpu / elapsed:.2f} cores busy), load average {os.getloadavg()[0]:.1f}"
     )
     for label, values in (("send → delivery", latencies), ("SUCCESS → delivery", after_ack)):
@@ -134,8 +166,11 @@ def main() -> None:
     parser.add_argument("--envelopes", type=int, default=6000)
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--py-spy", type=Path, help="write a py-spy profile of the orderer here")
+    parser.add_argument(
+        "--cluster", action="store_true", help="3 orderers on a 3-server JetStream cluster"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.envelopes, args.streams, args.py_spy))
+    asyncio.run(run(args.envelopes, args.streams, args.py_spy, args.cluster))
 
 
 if __name__ == "__main__":
