@@ -124,14 +124,15 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> N
         assert fixture.process is not None
         pid = fixture.process.process.pid
         profiler = start_py_spy(pid, py_spy) if py_spy else None
-        cpu_before = sum(cpu_seconds(p) for p in pids)
+        cpu_before = {p: cpu_seconds(p) for p in pids}
         start = time.perf_counter()
         await asyncio.gather(
             *(broadcast(envelopes[i::streams], nodes[i % len(nodes)]) for i in range(streams))
         )
         await asyncio.wait_for(done.wait(), timeout=300)
         elapsed = max(delivered.values()) - start
-        orderer_cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
+        per_process = {p: cpu_seconds(p) - cpu_before[p] for p in pids}
+        orderer_cpu = sum(per_process.values())
         follower.cancel()
         if profiler is not None:
             profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
@@ -154,6 +155,12 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> N
         f"ordering service CPU (orderers + NATS): {orderer_cpu / count * 1e6:,.0f} µs per envelope "
         f"({orderer_cpu / elapsed:.2f} cores busy), load average {os.getloadavg()[0]:.1f}"
     )
+    if cluster:  # on hosts of their own, the busiest process bounds the throughput
+        shares = [per_process[p] / count * 1e6 for p in pids]
+        named = [f"osn{n} {v:,.0f}" for n, v in enumerate(shares[:3])]
+        named += [f"nats{n} {v:,.0f}" for n, v in enumerate(shares[3:])]
+        print(f"CPU per envelope by process (µs): {', '.join(named)}")
+        print(f"bound with one core per process: {1e6 / max(shares):,.0f} envelopes/s")
     for label, values in (("send → delivery", latencies), ("SUCCESS → delivery", after_ack)):
         print(
             f"{label}: p50 {statistics.median(values) * 1000:.1f} ms, "
