@@ -137,17 +137,21 @@ class Chain:
             raise
         return chain
 
+    def _genesis_to_start(self, genesis: common_pb2.Block | None) -> bytes:
+        """The block a channel with no blocks starts from: its genesis (config) block."""
+        if genesis is None:
+            raise OrderingError(f"channel {self.channel_id} has no blocks and no genesis")
+        if genesis.header.number != 0:
+            raise ConfigError(
+                f"join block for {self.channel_id} is block {genesis.header.number}; "
+                "this orderer can only start a channel from its genesis block (0)"
+            )
+        ChannelConfig.from_block(genesis)  # refuse a block that is not a valid config
+        return genesis.SerializeToString()
+
     async def _recover(self, genesis: common_pb2.Block | None) -> None:
         if self.blocks.tip is None:
-            if genesis is None:
-                raise OrderingError(f"channel {self.channel_id} has no blocks and no genesis")
-            if genesis.header.number != 0:
-                raise ConfigError(
-                    f"join block for {self.channel_id} is block {genesis.header.number}; "
-                    "this orderer can only start a channel from its genesis block (0)"
-                )
-            ChannelConfig.from_block(genesis)  # refuse a block that is not a valid config
-            await self.blocks.append([Payload(genesis.SerializeToString())])
+            await self.blocks.append([Payload(self._genesis_to_start(genesis))])
         tip = self.blocks.tip
         assert tip is not None
         last = await self.read_block(tip.sequence_no)

@@ -36,7 +36,7 @@ from ledgerdb.errors import JournalConflict, LedgerError
 from ledgerdb.replicated import ReplicatedJournal
 from ordering.blockcutter import BlockCutter
 from ordering.chain import NOTHING, Chain, decode_position, fabric_block
-from ordering.errors import ConfigError, OrderingError
+from ordering.errors import OrderingError
 from ordering.ingress import Ingress, IngressUnavailable
 from ordering.lease import CuttingLease
 from proto.blockhash import block_header_hash
@@ -112,16 +112,9 @@ class ClusterChain(Chain):
 
     async def _start(self, genesis: common_pb2.Block | None) -> None:
         if self.blocks.tip is None:
-            if genesis is None:
-                raise OrderingError(f"channel {self.channel_id} has no blocks and no genesis")
-            if genesis.header.number != 0:
-                raise ConfigError(
-                    f"join block for {self.channel_id} is block {genesis.header.number}; "
-                    "an ordering node starts a channel only from its genesis block (0)"
-                )
-            ChannelConfig.from_block(genesis)  # refuse a block that is not a valid config
+            first = self._genesis_to_start(genesis)
             with contextlib.suppress(JournalConflict):  # another node appended it first
-                await self.blocks.append([Payload(genesis.SerializeToString())])
+                await self.blocks.append([Payload(first)])
             await self.blocks.catch_up()
         await self._resume_from_tip()
         self._tasks = [
