@@ -3,6 +3,7 @@ state, the processes it started, who is a member of what, and how to reach them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,18 @@ class SupervisorBase:
             for m in self.state.get("joined", [])
         ]
         removed = set(self.state.get("removed", []))
-        return [m for m in (*self.spec.members, *joined) if m.name not in removed]
+        added = self.state.get("api_peers", {})  # peers made by CreateNode (AMB's API)
+        return [
+            dataclasses.replace(
+                m,
+                peers=(
+                    *m.peers,
+                    *(Node(p["name"], "127.0.0.1", p["port"]) for p in added.get(m.name, [])),
+                ),
+            )
+            for m in (*self.spec.members, *joined)
+            if m.name not in removed
+        ]
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)

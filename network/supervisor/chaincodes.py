@@ -57,6 +57,13 @@ class Chaincodes(SupervisorBase):
                 f"  chaincode {chaincode.name} {chaincode.version} committed on {chaincode.channel}"
             )
 
+    def install_on_new_peers(self) -> None:
+        """Peers that joined after a chaincode was deployed get its package (reconcile)."""
+        deployed = self.state.get("deployed", [])
+        for chaincode in self.spec.chaincodes:
+            if chaincode.name in deployed:
+                asyncio.run(self._install_on_new_peers(chaincode, self._package(chaincode)))
+
     def _package(self, chaincode) -> bytes:
         label = f"{chaincode.name}_{chaincode.version}"
         connection = Connection(f"127.0.0.1:{chaincode.port}")

@@ -167,6 +167,7 @@ class Governance(SupervisorBase):
             state[nodes] = {
                 k: v for k, v in state.get(nodes, {}).items() if not k.startswith(prefix)
             }
+        state.get("api_peers", {}).pop(name, None)
         for chaincode, peers in state.get("installed", {}).items():
             state["installed"][chaincode] = [p for p in peers if not p.startswith(prefix)]
         self.progress(f"  {name} was voted out before: its old files are set aside")
@@ -204,6 +205,51 @@ class Governance(SupervisorBase):
             node_ids[name] = created["NodeId"]
             self.home.save_state(self.state)
         self.report_nodes()
+
+    def follow_node_records(self) -> None:
+        """Nodes made or deleted through AMB's API (boto3 ``create_node`` /
+        ``delete_node``), not by the supervisor: a new node of a member this network runs
+        becomes a peer of that member (``peer<N>``, a free loopback port, kept in
+        ``state.json``: enrolled, started, joined to the member's channels, given their
+        chaincodes by the rest of the pass, then reported AVAILABLE with its endpoint); a
+        deleted one is stopped and reported DELETED."""
+        network_id = self.state.get("network_id")
+        if not network_id:
+            return
+        node_ids = self.state.setdefault("node_ids", {})
+        ours = set(node_ids.values())
+        members = {row["Id"]: row["Name"] for row in self._live_members(network_id)}
+        running = {m.name for m in self.members}
+        added = self.state.setdefault("api_peers", {})
+        for row in self._desired()["Nodes"]:
+            if row["NetworkId"] != network_id:
+                continue
+            gone = row["Status"] in ("DELETING", "DELETED")
+            if gone and row["Id"] in ours:
+                self._retire_node(row, node_ids, added)
+            elif not gone and row["Id"] not in ours and members.get(row["MemberId"]) in running:
+                member = members[row["MemberId"]]
+                taken = {p.name for m in self.members if m.name == member for p in m.peers}
+                name = next(f"peer{n}" for n in range(1, 100) if f"peer{n}" not in taken)
+                added.setdefault(member, []).append({"name": name, "port": free_port()})
+                node_ids[f"peer-{member}-{name}"] = row["Id"]
+                ours.add(row["Id"])
+                self.progress(f"  node {row['Id']}: {member}/{name} (created through the API)")
+        self.home.save_state(self.state)
+
+    def _retire_node(self, row: dict[str, Any], node_ids: dict, added: dict) -> None:
+        name = next(n for n, i in node_ids.items() if i == row["Id"])
+        process = self.processes.pop(name, None) or self.home.process(name, [], "", 0)
+        process.stop()
+        del node_ids[name]
+        self.state.setdefault("node_status", {}).pop(name, None)
+        for member, peers in added.items():
+            added[member] = [p for p in peers if f"peer-{member}-{p['name']}" != name]
+        if row["Status"] == "DELETING":
+            self._post_internal(
+                "/internal/report", {"Resource": "nodes", "Id": row["Id"], "Status": "DELETED"}
+            )
+        self.progress(f"  node {row['Id']} ({name}) deleted through the API: stopped")
 
     def _live_members(self, network_id: str) -> list[dict[str, Any]]:
         return [

@@ -30,6 +30,7 @@ class Reconciler(SupervisorBase):
         self.report_nodes()  # a peer that died is FAILED until it runs again
         self._remove_deleted_members()
         self._record_new_members()
+        self.follow_node_records()
         removed = set(self.state.get("removed", []))
         joined = [m["name"] for m in self.state.get("joined", []) if m["name"] not in removed]
         self.start_member_cas()  # (re)starts any CA, orderer, peer or contract that died
@@ -43,6 +44,7 @@ class Reconciler(SupervisorBase):
         self._ready("peer-")
         asyncio.run(self._join_peers())
         self._approve_chaincodes(joined)
+        self.install_on_new_peers()
         self.write_connection_files()
         self.launch_events()  # restarts the bridge (or broker) if it died
         self.events_ready()

@@ -157,3 +157,36 @@ def test_batch_settings_change_on_a_running_channel(tmp_path: Path) -> None:
         assert bad.returncode != 0 and "soon" in bad.stderr
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
+
+
+@pytest.mark.slow
+def test_boto3_create_node_and_delete_node_start_and_stop_a_real_peer(tmp_path: Path) -> None:
+    from tests.integration.test_controlplane_server import client
+
+    spec = spec_with_free_ports(tmp_path)
+    try:
+        consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
+        status = _status(tmp_path)
+        amb = client(f"http://{status['nodes']['control-plane']['address']}", "111111111111")
+        network_id = status["network_id"]
+        member_id = next(m["id"] for m in status["members"] if m["name"] == "org1")
+        node_id = amb.create_node(
+            NetworkId=network_id,
+            MemberId=member_id,
+            NodeConfiguration={"InstanceType": "bc.t3.small", "AvailabilityZone": "us-east-1a"},
+        )["NodeId"]
+        consortium(tmp_path, "reconcile")
+        node = amb.get_node(NetworkId=network_id, MemberId=member_id, NodeId=node_id)["Node"]
+        endpoint = node["FrameworkAttributes"]["Fabric"]["PeerEndpoint"]
+        assert node["Status"] == "AVAILABLE"
+        assert _status(tmp_path)["nodes"]["peer-org1-peer1"]["address"] == endpoint
+        status, owner = asyncio.run(_submit_through(tmp_path, "org1", "peer1", "n1"))
+        assert (status, owner) == ("VALID", "Peer1")  # it endorsed and committed
+
+        amb.delete_node(NetworkId=network_id, MemberId=member_id, NodeId=node_id)
+        consortium(tmp_path, "reconcile")
+        node = amb.get_node(NetworkId=network_id, MemberId=member_id, NodeId=node_id)["Node"]
+        assert node["Status"] == "DELETED"
+        assert _status(tmp_path)["nodes"].get("peer-org1-peer1", {}).get("pid") is None
+    finally:
+        consortium(tmp_path, "down", str(spec), "--purge", check=False)
