@@ -135,6 +135,8 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     # folder): stopped now, it is started again on the edited spec if `up` succeeds, and
     # on the previous one if it fails (what runs is still that network).
     applied = supervisor.home.applied_spec()
+    if running and applied.exists():
+        _show_plan(applied, supervisor.spec, quiet=output == "json")
     _stop_reconciler(supervisor)
     try:
         with reconcile_lock(supervisor):
@@ -154,6 +156,25 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
         emit_json({"network": supervisor.spec.name, "nodes": dict(rows)})
     else:
         emit_table(["node", "listens on"], rows, title=f"network {supervisor.spec.name} is up")
+
+
+def _show_plan(applied: Path, spec, quiet: bool) -> None:
+    """Print what `up` will change in the running network; refuse, touching nothing, if
+    the edit holds anything it cannot apply."""
+    from network.spec import SpecError, load_spec
+    from network.supervisor.plan import plan_changes
+
+    try:
+        plan = plan_changes(load_spec(applied), spec)
+    except SpecError:
+        return  # an applied copy from an older consortium: nothing to compare with
+    if plan.refusals:
+        fail(
+            "up refused, nothing was changed:\n"
+            + "\n".join(f"  - {reason}" for reason in plan.refusals)
+        )
+    if not quiet:
+        click.echo("plan: " + ("; ".join(plan.changes) or "nothing to change"), err=True)
 
 
 @click.command("down")

@@ -75,6 +75,19 @@ def test_a_spec_edit_that_fails_leaves_the_network_running(tmp_path: Path) -> No
     try:
         consortium(tmp_path, "up", str(spec), "-o", "json")
         after = _status(tmp_path)
+        running = {n: v["pid"] for n, v in after["nodes"].items() if n != "reconciler"}
+
+        # An edit `up` cannot apply is refused whole before anything is touched.
+        good = spec.read_text()
+        spec.write_text(good.replace("members: [org1, org2]", "members: [org1]"))
+        refused = consortium(tmp_path, "up", str(spec), check=False)
+        assert refused.returncode == 2 and "nothing was changed" in refused.stderr
+        assert "channel add-member" in refused.stderr
+        now = _status(tmp_path)["nodes"]
+        assert {n: now[n]["pid"] for n in running} == running
+        assert now["reconciler"]["pid"] == after["nodes"]["reconciler"]["pid"]
+        spec.write_text(good)
+
         # An edit that fails midway (a new contract that cannot load) changes nothing that
         # ran: every node keeps its pid, the reconciler runs, the network transacts.
         broken = tmp_path / "broken_contract"
@@ -89,7 +102,6 @@ def test_a_spec_edit_that_fails_leaves_the_network_running(tmp_path: Path) -> No
         assert failed.returncode == 2
         assert "chaincode-broken exited while starting" in failed.stderr
         survived = _status(tmp_path)
-        running = {n: v["pid"] for n, v in after["nodes"].items() if n != "reconciler"}
         assert {n: survived["nodes"][n]["pid"] for n in running} == running
         assert survived["nodes"]["reconciler"]["state"] == "RUNNING"
         assert "chaincode-broken" not in survived["nodes"]

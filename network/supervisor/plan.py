@@ -1,0 +1,135 @@
+"""What ``up`` with an edited spec will change in a running network, decided before it
+touches anything.
+
+``up`` compares the spec it last applied with the edited one. What it can apply while
+the network runs becomes the plan it prints; what it cannot (a member or channel
+removed from the spec, a running node moved to another port, a chaincode's definition
+changed in place, the network renamed …) is refused, all of it at once, and nothing is
+started or changed. Governance stays the control plane's: members leave by vote, and a
+channel's membership changes with ``channel add-member``/``remove-member``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from network.spec import Chaincode, NetworkSpec
+
+
+@dataclass
+class Plan:
+    changes: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+
+def plan_changes(applied: NetworkSpec, edited: NetworkSpec) -> Plan:
+    plan = Plan()
+    _network(applied, edited, plan)
+    _ordering(applied, edited, plan)
+    _members(applied, edited, plan)
+    _channels(applied, edited, plan)
+    _chaincodes(applied, edited, plan)
+    return plan
+
+
+def _network(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    if edited.voting_policy != applied.voting_policy:
+        plan.refusals.append(
+            "network.voting_policy: a network's voting policy is fixed when it is created "
+            "(as on AMB)"
+        )
+    if edited.control_plane != applied.control_plane:
+        plan.refusals.append("control_plane: the running control plane cannot move")
+
+
+def _ordering(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    if edited.ordering_mspid != applied.ordering_mspid:
+        plan.refusals.append("ordering.mspid: the ordering organization cannot be renamed")
+    if edited.orderers != applied.orderers or edited.nats != applied.nats:
+        plan.refusals.append(
+            "ordering: orderers and NATS servers cannot be added, removed or moved while the "
+            "network runs (consenters are part of every channel's config)"
+        )
+
+
+def _members(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    before = {m.name: m for m in applied.members}
+    after = {m.name: m for m in edited.members}
+    for name in before.keys() - after.keys():
+        plan.refusals.append(
+            f"members: {name} is gone from the spec; a member leaves by the consortium's vote "
+            "(a proposal with a removal), not by an edit"
+        )
+    for name, member in after.items():
+        old = before.get(name)
+        if old is None:
+            plan.changes.append(
+                f"invite member {name} by proposal and vote; start its CA and peers"
+            )
+            continue
+        if (member.account, member.mspid, member.ca) != (old.account, old.mspid, old.ca):
+            plan.refusals.append(f"members.{name}: its account, MSP ID or CA cannot change")
+        old_peers = {p.name: p for p in old.peers}
+        new_peers = {p.name: p for p in member.peers}
+        for peer in old_peers.keys() - new_peers.keys():
+            plan.refusals.append(
+                f"members.{name}.peers: {peer} is gone from the spec; delete a peer through "
+                "the AMB API (delete_node)"
+            )
+        for peer, node in new_peers.items():
+            if peer not in old_peers:
+                plan.changes.append(
+                    f"add peer {name}/{peer} on {node.host}:{node.port}: enroll, start, join "
+                    f"{name}'s channels, install their chaincodes"
+                )
+            elif node != old_peers[peer]:
+                plan.refusals.append(f"members.{name}.peers.{peer}: a running peer cannot move")
+
+
+def _channels(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    before = {c.name: c for c in applied.channels}
+    for channel in edited.channels:
+        old = before.pop(channel.name, None)
+        if old is None:
+            plan.changes.append(
+                f"create channel {channel.name} ({', '.join(channel.members)}): genesis block, "
+                "orderers and peers join"
+            )
+            continue
+        if set(channel.members) != set(old.members):
+            plan.refusals.append(
+                f"channels.{channel.name}.members: use `consortium channel add-member` or "
+                "`remove-member` (a config update the channel's admins sign)"
+            )
+        if dict(channel.batch) != dict(old.batch):
+            plan.changes.append(
+                f"channel {channel.name}: batch settings {dict(old.batch)} → "
+                f"{dict(channel.batch)} by config update"
+            )
+    for name in before:
+        plan.refusals.append(f"channels: {name} is gone from the spec; a channel is not deleted")
+
+
+def _located(spec: NetworkSpec, chaincode: Chaincode) -> Chaincode:
+    """The chaincode with its path resolved (the applied copy holds absolute paths)."""
+    if not chaincode.path:
+        return chaincode
+    return dataclasses.replace(chaincode, path=str((spec.file.parent / chaincode.path).resolve()))
+
+
+def _chaincodes(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    before = {c.name: _located(applied, c) for c in applied.chaincodes}
+    for chaincode in (_located(edited, c) for c in edited.chaincodes):
+        old = before.pop(chaincode.name, None)
+        if old is None:
+            plan.changes.append(
+                f"deploy chaincode {chaincode.name} {chaincode.version} on {chaincode.channel}"
+            )
+        elif chaincode != old:
+            plan.refusals.append(
+                f"chaincodes.{chaincode.name}: a committed chaincode's definition, code or "
+                "port cannot be changed by `up` yet (an upgrade is a new sequence)"
+            )
+    for name in before:
+        plan.refusals.append(f"chaincodes: {name} is gone from the spec; it stays committed")

@@ -1,0 +1,65 @@
+"""`up` on a running network plans from the spec it last applied: what it can apply is
+listed, what it cannot is refused before anything is touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from network.spec import load_spec
+from network.supervisor.plan import plan_changes
+
+ROOT = Path(__file__).resolve().parents[3]
+TWO = (ROOT / "deploy" / "two-members.yaml").read_text()
+
+
+def _plan(tmp_path: Path, old: str, new: str):
+    (tmp_path / "a.yaml").write_text(TWO)
+    (tmp_path / "b.yaml").write_text(TWO.replace(old, new, 1))
+    return plan_changes(load_spec(tmp_path / "a.yaml"), load_spec(tmp_path / "b.yaml"))
+
+
+def test_an_unchanged_spec_plans_nothing(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, "", "")
+    assert plan.changes == [] and plan.refusals == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change"),
+    [
+        ("timeout: 250ms", "timeout: 1s", "batch settings"),
+        (
+            "      - name: peer0\n        port: 8051",
+            "      - name: peer0\n        port: 8051\n      - name: peer1\n        port: 8151",
+            "add peer org2/peer1",
+        ),
+        (
+            "\nchaincodes:",
+            "\n  - name: other\n    members: [org1]\n\nchaincodes:",
+            "create channel other",
+        ),
+    ],
+)
+def test_what_can_be_applied_is_planned(tmp_path: Path, old: str, new: str, change: str) -> None:
+    plan = _plan(tmp_path, old, new)
+    assert plan.refusals == []
+    assert any(change in line for line in plan.changes), plan.changes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refusal"),
+    [
+        ("members: [org1, org2]", "members: [org1]", "channel add-member"),
+        ("port: 7050", "port: 7059", "ordering"),
+        ("port: 8051", "port: 8059", "a running peer cannot move"),
+        ("threshold_percentage: 50", "threshold_percentage: 60", "voting policy"),
+        ("\"AND('Org1MSP.peer', 'Org2MSP.peer')\"", "MAJORITY", "chaincodes.basic"),
+    ],
+)
+def test_what_cannot_be_applied_is_refused(
+    tmp_path: Path, old: str, new: str, refusal: str
+) -> None:
+    assert old in TWO
+    plan = _plan(tmp_path, old, new)
+    assert any(refusal in line for line in plan.refusals), plan.refusals
