@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -56,6 +56,8 @@ from ledgerdb.errors import (
     ReplicationUnavailable,
 )
 from ledgerdb.segments import frame
+
+T = TypeVar("T")
 
 STREAM_PREFIX = "LEDGERDB_"
 SUBJECT_PREFIX = "ledgerdb.journal."
@@ -171,6 +173,32 @@ async def connect(servers: Sequence[str], timeout: float) -> NATS:
         ) from None
 
 
+async def until_available(attempt: Callable[[], Awaitable[T]], what: str, timeout: float) -> T:
+    """``attempt()`` again and again until it answers or ``timeout`` seconds pass.
+
+    Right after a server of the cluster restarts, JetStream has no meta leader for a few
+    seconds and every API request times out; a node starting then must wait, not exit.
+    Our own refusals (``LedgerError``) and a closed connection are final.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await attempt()
+        except LedgerError:
+            raise
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            if is_closed(exc):
+                raise closed_error(what, exc) from None
+            last: BaseException = exc
+        if loop.time() >= deadline:
+            raise ReplicationUnavailable(
+                f"{what} not available within {timeout:g}s "
+                f"(last error: {type(last).__name__}: {last})"
+            )
+        await asyncio.sleep(0.2)
+
+
 async def ensure_stream(
     js: JetStreamContext, where: StreamLayout, replicas: int, timeout: float
 ) -> StreamInfo:
@@ -179,34 +207,23 @@ async def ensure_stream(
     An existing stream is taken only if it is laid out as a journal stream: its subjects,
     at least ``replicas`` replicas, no deletes; it is never changed.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+
+    async def attempt() -> StreamInfo:
         try:
+            info = await js.stream_info(where.stream)
+        except nats.js.errors.NotFoundError:
             try:
-                info = await js.stream_info(where.stream)
-            except nats.js.errors.NotFoundError:
                 info = await js.add_stream(where.config(replicas))
-            _check_stream(info, where, replicas)
-            return info
-        except nats.js.errors.BadRequestError as exc:
-            if "already in use" not in str(exc.description):  # created meanwhile: look again
+            except nats.js.errors.BadRequestError as exc:
+                if "already in use" in str(exc.description):  # made meanwhile: look again
+                    raise
                 raise LedgerUnavailable(
                     f"stream {where.stream} cannot be created: {exc.description}"
                 ) from None
-            last: BaseException = exc
-        except LedgerError:
-            raise
-        except Exception as exc:  # no meta leader yet, no answer: the cluster is starting
-            if is_closed(exc):
-                raise closed_error(where.stream, exc) from None
-            last = exc
-        if loop.time() >= deadline:
-            raise ReplicationUnavailable(
-                f"stream {where.stream} not available within {timeout:g}s "
-                f"(last error: {type(last).__name__}: {last})"
-            )
-        await asyncio.sleep(0.2)
+        _check_stream(info, where, replicas)
+        return info
+
+    return await until_available(attempt, f"stream {where.stream}", timeout)
 
 
 def _check_stream(info: StreamInfo, where: StreamLayout, replicas: int) -> None:

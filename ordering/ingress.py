@@ -33,8 +33,10 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamInfo,
 )
 
+from ledgerdb.jetstream import until_available
 from ordering.errors import OrderingError
 
 STREAM_PREFIX = "ORDERING_INGRESS_"
@@ -45,6 +47,9 @@ PUBLISH_SECONDS = 2.0
 ADMIT_SECONDS = 20.0
 """How long admission keeps trying: nats-server 2.9 takes 5–9 s to elect a stream's new
 leader after its leader dies; the envelope is acknowledged once it has one."""
+OPEN_SECONDS = 30.0
+"""How long a starting node waits for its stream: a NATS server that has just restarted
+leaves the cluster without a JetStream leader for some seconds."""
 
 
 class IngressUnavailable(OrderingError):
@@ -88,15 +93,17 @@ class Ingress:
             deny_delete=True,
             deny_purge=True,
         )
-        try:
-            info = await self.js.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
+
+        async def attempt() -> StreamInfo:
             try:
-                await self.js.add_stream(config)
-            except nats.js.errors.BadRequestError:  # made meanwhile by another node
-                info = await self.js.stream_info(self.stream)
-            else:
-                return
+                return await self.js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                try:
+                    return await self.js.add_stream(config)
+                except nats.js.errors.BadRequestError:  # made meanwhile by another node
+                    return await self.js.stream_info(self.stream)
+
+        info = await until_available(attempt, f"stream {self.stream}", OPEN_SECONDS)
         if list(info.config.subjects or []) != [self.subject]:
             raise OrderingError(
                 f"stream {self.stream} exists with subjects {info.config.subjects}, "

@@ -33,6 +33,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
+from ledgerdb.jetstream import until_available
 from ordering.errors import OrderingError
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,20 @@ def lease_key(channel_id: str) -> str:
     return "channel." + channel_id
 
 
-async def lease_bucket(js: JetStreamContext, replicas: int) -> KeyValue:
-    """The cluster's lease bucket, made once (by whichever node comes first)."""
-    try:
-        return await js.key_value(BUCKET)
-    except nats.js.errors.BucketNotFoundError:
+async def lease_bucket(js: JetStreamContext, replicas: int, timeout: float) -> KeyValue:
+    """The cluster's lease bucket, made once (by whichever node comes first); waited for
+    while the cluster elects its JetStream leader."""
+
+    async def attempt() -> KeyValue:
         try:
-            return await js.create_key_value(bucket=BUCKET, history=1, replicas=replicas)
-        except nats.js.errors.BadRequestError:  # another node made it meanwhile
             return await js.key_value(BUCKET)
+        except nats.js.errors.BucketNotFoundError:
+            try:
+                return await js.create_key_value(bucket=BUCKET, history=1, replicas=replicas)
+            except nats.js.errors.BadRequestError:  # another node made it meanwhile
+                return await js.key_value(BUCKET)
+
+    return await until_available(attempt, f"lease bucket {BUCKET}", timeout)
 
 
 class CuttingLease:

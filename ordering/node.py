@@ -48,6 +48,7 @@ from ordering.chain import Chain
 from ordering.cluster import ClusterChain
 from ordering.configtx import validate_channel_id, yaml_problem
 from ordering.errors import ConfigError, OrderingError
+from ordering.ingress import OPEN_SECONDS
 from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
 from ordering.participation import participation_routes
@@ -223,7 +224,7 @@ class OrdererNode:
         try:
             self._nats = await connect(cluster.nats, CONNECT_SECONDS)
             js = self._nats.jetstream(timeout=5)
-            self._leases = await lease_bucket(js, cluster.replicas)
+            self._leases = await lease_bucket(js, cluster.replicas, OPEN_SECONDS)
         except LedgerError as exc:
             raise OrderingError(f"ordering node {cluster.node}: {exc}") from None
 
