@@ -1,4 +1,21 @@
-"""The one error hierarchy of ``ca``: every failure names the input that caused it."""
+"""The one error root of ``ca``: every failure names the input that caused it.
+
+Classes kept next to the code that raises them are marked with their module::
+
+    CaError
+    ├── SignatureError
+    │   └── TokenError
+    ├── CertificateError
+    ├── IdentityError
+    ├── MspConfigError
+    ├── PolicyError
+    │   └── PolicyParseError
+    ├── KeyStoreError
+    ├── RegistryError
+    ├── SettingsError
+    ├── CaRequestError          (HTTP status and Fabric CA code for the client)
+    └── ChannelConfigError      channelconfig
+"""
 
 
 class CaError(Exception):

@@ -1,4 +1,21 @@
-"""One error hierarchy for the chaincode part; every message names the failing input."""
+"""The one error root of ``chaincode``: every message names the failing input.
+
+Classes kept next to the code that raises them are marked with their module::
+
+    ChaincodeError
+    ├── StateError
+    │   └── CollectionAccessError
+    ├── MangoError
+    ├── ShimError
+    │   ├── ChaincodeTimeout
+    │   ├── ChaincodeDisconnected
+    │   └── ChaincodeFailed         shim
+    ├── ContractLoadError
+    └── PackagingError
+
+Contract code is not ours to root: ``client_identity.py`` (copied into contracts, which
+import only the Fabric contract API) keeps its ``ClientIdentityError(ValueError)``.
+"""
 
 from __future__ import annotations
 

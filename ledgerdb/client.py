@@ -29,7 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ledgerdb import errors
 from ledgerdb.block import EPOCH, Block, BlockAddress, decode
 from ledgerdb.journal import Digest
-from ledgerdb.partiql import errors as partiql_errors
+from ledgerdb.partiql import errors as _partiql_errors  # noqa: F401  (defines its LedgerErrors)
 from ledgerdb.revision_proof import RevisionProof
 from ledgerdb.service import ERROR_KEY, MAX_MESSAGE_BYTES, SERVICE_NAME, encode_values
 from ledgerdb.sessions import TransactionNotOpen, UnknownSession
@@ -41,15 +41,11 @@ T = TypeVar("T")
 BACKOFF_BASE_SECONDS = 0.01
 BACKOFF_CAP_SECONDS = 5.0
 
-_ROOTS: tuple[type[Exception], ...] = (
-    errors.LedgerError,
-    partiql_errors.PartiQLError,
-)
-
 
 def _error_class(name: str) -> type[Exception] | None:
-    """The database's exception class called ``name`` (any subclass of the two roots)."""
-    pending: list[type[Exception]] = list(_ROOTS)
+    """The database's exception class called ``name``: any ``LedgerError``, PartiQL's
+    among them (imported above so that they are defined in a client-only process)."""
+    pending: list[type[Exception]] = [errors.LedgerError]
     while pending:
         cls = pending.pop()
         if cls.__name__ == name:

@@ -1,7 +1,52 @@
-"""The journal's one error hierarchy: every failure names the input it is about.
+"""The one error root of ``ledgerdb``: every failure names the input it is about.
 
-Callers (the orderer, the CLI) catch ``LedgerError`` to tell a user's or an operator's
-problem apart from a bug; the subclasses say which kind of problem it is.
+Callers (the orderer, the CLI, a database user) catch ``LedgerError`` to tell a user's or
+an operator's problem apart from a bug; the subclasses say which kind of problem it is.
+Classes kept next to the code that raises them are marked with their module::
+
+    LedgerError
+    ├── LedgerNotFound
+    ├── LedgerUnavailable
+    │   └── ReplicationUnavailable
+    ├── LedgerClosed
+    ├── StorageFailure
+    ├── CorruptRecord
+    ├── InvalidInput
+    │   ├── BlockNotFound
+    │   └── LimitExceeded
+    ├── VerificationError
+    │   └── ReplicaMismatch
+    ├── OccConflict
+    ├── TransactionClosed
+    │   └── TransactionExpired
+    ├── JournalConflict
+    ├── IonHashError (also a ValueError)       ionhash
+    ├── _Unhashable                            ionhash (never leaves it)
+    ├── _Stopped                               replicated (never leaves it)
+    ├── UnknownSession                         sessions
+    ├── TransactionNotOpen                     sessions
+    ├── SessionBusy                            sessions
+    ├── UnknownPage                            sessions
+    ├── PartiQLError                           partiql.errors
+    │   ├── PartiQLSyntaxError
+    │   ├── PartiQLSemanticError
+    │   └── PartiQLEvaluationError
+    │       ├── PartiQLTypeError
+    │       ├── UnknownTable
+    │       ├── UnknownIndex
+    │       └── UnknownVariable
+    └── QldbSessionError                       qldb_session (QLDB's wire errors)
+        ├── BadRequestException
+        ├── InvalidSessionException
+        ├── OccConflictException
+        ├── RateExceededException
+        ├── LimitExceededException
+        ├── SerializationException
+        ├── UnknownOperationException
+        ├── MissingAuthenticationTokenException
+        ├── IncompleteSignatureException
+        ├── InvalidSignatureException
+        └── InternalFailure
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class IonHashError(LedgerError, ValueError):
         self.reason = reason
 
 
-class _Unhashable(Exception):
+class _Unhashable(LedgerError):
     """Raised deep inside serialization; containers add their step to `path` on the way out."""
 
     def __init__(self, reason: str) -> None:

@@ -150,6 +150,8 @@ class UnknownOperationException(QldbSessionError):
 
 
 class MissingAuthenticationTokenException(QldbSessionError):
+    """The request carries no SigV4 ``Authorization`` header at all."""
+
     status = 403
 
 

@@ -135,7 +135,7 @@ class TipWaiters:
         self._waiting.clear()
 
 
-class _Stopped(Exception):
+class _Stopped(LedgerError):
     """Publishing a run of blocks stopped after ``landed`` of them, because of ``error``."""
 
     def __init__(self, landed: int, error: LedgerError) -> None:

@@ -26,6 +26,7 @@ from fabric_protos.peer import (
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from network.errors import NetworkError
 from proto.envelope import read_endorsed_action
 from proto.proposal import propose
 from proto.signer import Signer
@@ -33,7 +34,7 @@ from proto.signer import Signer
 Code = transaction_pb2.TxValidationCode
 
 
-class GatewayClientError(Exception):
+class GatewayClientError(NetworkError):
     """A gateway call failed; ``details`` are the per-node ``ErrorDetail``s it returned."""
 
     def __init__(

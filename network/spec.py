@@ -51,6 +51,7 @@ import yaml
 
 from ca.errors import CaError
 from network.chaincode_deploy import application_policy
+from network.errors import NetworkError
 from network.mqtt.address import parse_address
 
 COMPARATORS = ("GREATER_THAN", "GREATER_THAN_OR_EQUAL_TO")
@@ -63,7 +64,7 @@ SAMPLES = ("asset_transfer", "supply_chain", "token")
 Path_ = tuple[str | int, ...]
 
 
-class SpecError(Exception):
+class SpecError(NetworkError):
     """A spec problem: the file, the line and the field it is about."""
 
     def __init__(self, file: str, line: int, field_path: str, message: str) -> None:

@@ -1,4 +1,13 @@
-"""The one error hierarchy of ``ordering``: every failure names the input that caused it."""
+"""The one error root of ``ordering``: every failure names the input that caused it.
+
+Classes kept next to the code that raises them are marked with their module::
+
+    OrderingError
+    ├── ConfigError
+    ├── Rejected                msgprocessor (with the Fabric status to answer)
+    ├── IngressUnavailable      ingress
+    └── LeaseLost               cluster
+"""
 
 
 class OrderingError(Exception):

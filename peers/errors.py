@@ -1,4 +1,22 @@
-"""The one error hierarchy of ``peers``: every failure names the input that caused it."""
+"""The one error root of ``peers``: every failure names the input that caused it.
+
+What a client sees of a failure (a gRPC status, a proposal response's status 500, a
+validation code) is decided where the error is caught; classes kept next to the code
+that raises them are marked with their module::
+
+    PeerError
+    ├── StorageError
+    ├── BadRWSet                rwset
+    ├── BlockRejected           committer
+    ├── CollectionError         collections
+    ├── DisseminationError      dissemination
+    ├── GatewayError            gateway (gRPC status and ErrorDetails for the client)
+    ├── LifecycleError          lifecycle_chaincode (``_lifecycle`` answers status 500)
+    ├── NoEndorsementPlan       planning
+    ├── PackageError            packages
+    ├── PeerConfigError         node
+    └── ProposalRefused         endorser (status 500, Fabric's message)
+"""
 
 
 class PeerError(Exception):

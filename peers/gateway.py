@@ -44,6 +44,7 @@ from ca.errors import CaError
 from peers.broadcaster import Broadcaster
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.endorser import Endorser, ProposalRefused, unpack_proposal
+from peers.errors import PeerError
 from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
 from peers.lifecycle_chaincode import LIFECYCLE_POLICY
 from peers.planning import NoEndorsementPlan, plan
@@ -73,7 +74,10 @@ class RemotePeer:
         return peer_pb2_grpc.EndorserStub(self.channel)
 
 
-class GatewayError(Exception):
+class GatewayError(PeerError):
+    """A Gateway call refused: the gRPC status, message and per-peer ``ErrorDetail``s
+    the client receives, as Fabric's gateway sends them."""
+
     def __init__(
         self, code: grpc.StatusCode, message: str, details: Sequence[gateway_pb2.ErrorDetail] = ()
     ) -> None:

@@ -34,6 +34,7 @@ from ca.errors import CaError
 from ca.msp import Msp, Role
 from chaincode.simulation import TxSimulator
 from peers.endorser import UnpackedProposal
+from peers.errors import PeerError
 from peers.lifecycle import (
     APPROVAL_PREFIX,
     LIFECYCLE_NAMESPACE,
@@ -62,7 +63,7 @@ _PARAMETERS = (
 )
 
 
-class LifecycleError(Exception):
+class LifecycleError(PeerError):
     """A lifecycle call that fails; the chaincode answers status 500 with this message."""
 
 

@@ -32,12 +32,14 @@ from fabric_protos.peer import (
 )
 from google.protobuf.message import DecodeError, Message
 
+from proto.errors import ProtoError
+
 Code = transaction_pb2.TxValidationCode
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
 
-class Invalid(Exception):
+class Invalid(ProtoError):
     """A transaction's validation code other than VALID, with why."""
 
     def __init__(self, code: int, reason: str) -> None:

@@ -14,6 +14,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2
 from google.protobuf.message import DecodeError
 
+from proto.errors import ProtoError
 from proto.messages import build_channel_header
 from proto.signer import SignedData, Signer
 from proto.txid import compute_txid, new_nonce
@@ -24,7 +25,7 @@ FOREVER = 2**64 - 1
 """Fabric clients ask for ``specified: MaxUint64`` as the stop to stream forever."""
 
 
-class SeekError(Exception):
+class SeekError(ProtoError):
     """A Deliver request that gets a non-SUCCESS ``common.Status``."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -1,13 +1,16 @@
-"""PartiQL's one error hierarchy: every error names the input it is about.
+"""PartiQL's errors: every error names the input it is about.
 
+A ``PartiQLError`` is a ``LedgerError`` (the tree is drawn in ``ledgerdb/errors.py``).
 The database maps ``PartiQLError`` to QLDB's ``BadRequestException``; the subclasses let
 callers (and tests) tell a syntax error from a type error or an unknown table.
 """
 
 from __future__ import annotations
 
+from ledgerdb.errors import LedgerError
 
-class PartiQLError(Exception):
+
+class PartiQLError(LedgerError):
     """Base class of everything the PartiQL engine raises on purpose."""
 
 

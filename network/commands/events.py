@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from network.errors import NetworkError
 from network.output import OUTPUT_OPTION, fail
 
 HOME_OPTION = click.option(
@@ -65,7 +66,7 @@ def tail(
         asyncio.run(source)
 
 
-class _Done(Exception):
+class _Done(NetworkError):
     """``--count`` events were printed."""
 
 

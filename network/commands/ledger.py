@@ -384,12 +384,6 @@ def _backend(ledger: str | None, endpoint: str | None) -> Iterator[Any]:
         backend.close()
 
 
-def _database_errors() -> tuple[type[Exception], ...]:
-    from ledgerdb.partiql.errors import PartiQLError
-
-    return (LedgerError, PartiQLError)
-
-
 def _ion_parameter(text: str) -> Any:
     try:
         return simpleion.loads(text, single_value=True)
@@ -494,7 +488,7 @@ def query(
     with _backend(ledger, endpoint) as backend:
         try:
             outcome, commit = _execute_committed(backend, statement, parameters, plan)
-        except _database_errors() as exc:
+        except LedgerError as exc:
             fail(str(exc))
     if form == "json":
         record: dict[str, Any] = {
@@ -573,7 +567,7 @@ def revision(
         try:
             proof = backend.get_revision(document_id, sequence_no, digest_tip)
             proof.verify()  # revision hash → found in its block → block hash → digest
-        except _database_errors() as exc:
+        except LedgerError as exc:
             fail(str(exc))
     record = {
         "revision": to_json(proof.revision),

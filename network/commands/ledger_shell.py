@@ -136,11 +136,9 @@ class Shell:
     @contextlib.contextmanager
     def _reporting(self) -> Iterator[None]:
         """A database error is one line on stderr; the shell goes on."""
-        from ledgerdb.partiql.errors import PartiQLError  # the engine loads only when used
-
         try:
             yield
-        except (LedgerError, PartiQLError) as exc:
+        except LedgerError as exc:  # PartiQL's errors included
             self.complain(str(exc))
 
 

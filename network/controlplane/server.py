@@ -28,11 +28,12 @@ from network.controlplane.ledger import open_ledger
 from network.controlplane.passwords import Secrets
 from network.controlplane.resources import DEFAULT_REGION
 from network.controlplane.service import ControlPlane
+from network.errors import NetworkError
 
 log = logging.getLogger(__name__)
 
 
-class ConfigError(ValueError):
+class ConfigError(NetworkError, ValueError):
     """The configuration file is unusable; the message names the key."""
 
 

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.errors import LedgerError, OccConflict
+from ledgerdb.partiql.errors import PartiQLError
 from network.controlplane import resources as res
 from network.controlplane.clock import Clock, SystemClock
 from network.controlplane.errors import (
@@ -127,6 +128,8 @@ class ControlPlane:
             raise InternalServiceErrorException(
                 f"the request kept conflicting with concurrent changes; retry it ({exc})"
             ) from exc
+        except PartiQLError:
+            raise  # a statement refused is not a failed ledger
         except LedgerError as exc:
             self._broken = str(exc)
             log.error("control-plane ledger failed; refusing further requests: %s", exc)

@@ -17,13 +17,14 @@ from fabric_protos.common import common_pb2
 from fabric_protos.peer import events_pb2_grpc
 
 from network.gateway_client import GatewayClient
+from network.mqtt.errors import EventsError
 from network.mqtt.retry import Backoff
 from proto.seek import FOREVER, build_seek_envelope
 
 log = logging.getLogger(__name__)
 
 
-class DeliverRefused(Exception):
+class DeliverRefused(EventsError):
     """The peer answered the seek with a status instead of blocks (FORBIDDEN, NOT_FOUND…)."""
 
 
