@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from network.errors import NetworkError
 
@@ -18,6 +19,10 @@ SPEC_KEY = "spec_file"
 
 class NetworkNotFound(NetworkError):
     """No network, or more than one, matches; the message says which exist."""
+
+
+class MemberNotFound(NetworkError):
+    """The network holds no connection file for the member: not a member, or never up."""
 
 
 def networks(home: Path) -> list[str]:
@@ -57,3 +62,15 @@ def recorded_spec(home: Path, network: str | None) -> Path:
     if not Path(spec).is_file():
         raise NetworkNotFound(f"network {folder.name!r} was started from {spec}, which is gone")
     return Path(spec)
+
+
+def connection_file(home: Path, network: str | None, member: str) -> dict[str, Any]:
+    """The member's connection file of the named network, or of the only one.
+
+    Here, not in a command, so that every command that talks to a member's gateway
+    (``invoke``, ``tx``, ``events``) finds it the same way."""
+    folder = network_folder(home, network)
+    path = folder / "connection" / f"{member}.json"
+    if not path.exists():
+        raise MemberNotFound(f"no member {member!r} in network {folder.name!r} (no {path})")
+    return json.loads(path.read_text())

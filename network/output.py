@@ -21,6 +21,8 @@ OUTPUT_OPTION = click.option(
 )
 
 EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 1
+"""The command ran and the answer is no: a transaction not VALID, a journal not verified."""
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

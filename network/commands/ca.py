@@ -23,7 +23,7 @@ from ca.client import (
     parse_attributes,
     save_enrollment,
 )
-from ca.errors import CaError, CaRequestError
+from ca.errors import CaRequestError
 from ca.keystore import master_key_from_environment
 from ca.msp import load_signing_identity, write_msp
 from ca.server import serve, tls_context
@@ -47,13 +47,8 @@ def _boot(value: str | None) -> tuple[str, str] | None:
 
 
 def _open(home: str, settings: CaSettings | None, boot: str | None, key_file: str | None):
-    try:
-        master = master_key_from_environment(key_file) if key_file else None
-        return CertificateAuthority.open(
-            home, settings=settings, boot=_boot(boot), master_key=master
-        )
-    except CaError as exc:
-        fail(str(exc))
+    master = master_key_from_environment(key_file) if key_file else None
+    return CertificateAuthority.open(home, settings=settings, boot=_boot(boot), master_key=master)
 
 
 @COMMAND.command("serve")
@@ -104,12 +99,9 @@ def serve_command(
         fail("--tls-cert and --tls-key go together")
     if tls_hosts and tls_cert:
         fail("--tls-hosts and --tls-cert/--tls-key exclude each other")
-    try:
-        settings = CaSettings(
-            name=name, mspid=mspid, organization=organization, max_enrollments=max_enrollments
-        )
-    except CaError as exc:
-        fail(str(exc))
+    settings = CaSettings(
+        name=name, mspid=mspid, organization=organization, max_enrollments=max_enrollments
+    )
     authority = _open(home, settings, boot, master_key_file)
     context = None
     try:
@@ -118,8 +110,6 @@ def serve_command(
         elif tls_hosts:
             hosts = [h for h in tls_hosts.split(",") if h]
             context = tls_context(*authority.server_tls_files(hosts))
-    except CaError as exc:
-        fail(str(exc))
     except OSError as exc:  # ssl.SSLError included: unusable certificate or key file
         fail(f"cannot use the TLS certificate and key: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -179,10 +169,7 @@ def _client(url: str, mspid: str, tls_ca_cert: str | None) -> tuple[FabricCaClie
 
 
 def _caller(path: str, mspid: str) -> SoftwareSigner:
-    try:
-        return load_signing_identity(path, mspid)
-    except CaError as exc:
-        fail(str(exc))
+    return load_signing_identity(path, mspid)
 
 
 def _request(call):

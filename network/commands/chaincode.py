@@ -8,7 +8,7 @@ import click
 
 from chaincode.errors import ChaincodeError
 from chaincode.packaging import Connection, write_package
-from network.output import OUTPUT_OPTION, emit_record, fail
+from network.output import OUTPUT_OPTION, emit_record
 
 
 @click.group("chaincode")
@@ -47,19 +47,16 @@ def package(
     output: str,
 ) -> None:
     """Write a Fabric chaincode-as-a-service package for the contract in DIRECTORY."""
-    try:
-        connection = Connection(
-            address,
-            dial_timeout=dial_timeout,
-            tls_required=tls_required,
-            client_auth_required=bool(client_cert or client_key),
-            root_cert=_pem(root_cert, "--root-cert"),
-            client_cert=_pem(client_cert, "--client-cert"),
-            client_key=_pem(client_key, "--client-key"),
-        )
-        built = write_package(directory, label, connection, output_file)
-    except ChaincodeError as exc:
-        fail(str(exc))
+    connection = Connection(
+        address,
+        dial_timeout=dial_timeout,
+        tls_required=tls_required,
+        client_auth_required=bool(client_cert or client_key),
+        root_cert=_pem(root_cert, "--root-cert"),
+        client_cert=_pem(client_cert, "--client-cert"),
+        client_key=_pem(client_key, "--client-key"),
+    )
+    built = write_package(directory, label, connection, output_file)
     emit_record(
         {"package_id": built.package_id, "file": str(built.path), "address": address},
         output,
@@ -85,11 +82,8 @@ def dev(directory: Path, address: str, chaincode_id: str | None, interval: float
     """Serve the contract in DIRECTORY as CCaaS and restart it when its files change."""
     from chaincode.devmode import DevServer
 
-    try:
-        server = DevServer(
-            directory.resolve(), chaincode_id or directory.resolve().name, address, click.echo
-        )
-    except ChaincodeError as exc:
-        fail(str(exc))
+    server = DevServer(
+        directory.resolve(), chaincode_id or directory.resolve().name, address, click.echo
+    )
     click.echo(f"dev mode: watching {directory} (Ctrl-C to stop)")
     server.run(interval)

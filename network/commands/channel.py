@@ -37,13 +37,9 @@ def genesis(
 ) -> None:
     """Write the genesis (config) block of CHANNEL from PROFILE."""
     from ordering.configtx import genesis_block, load_profile
-    from ordering.errors import ConfigError
     from proto.blockhash import block_header_hash
 
-    try:
-        block = genesis_block(load_profile(profile, profile_name), channel_id)
-    except ConfigError as exc:
-        fail(str(exc))
+    block = genesis_block(load_profile(profile, profile_name), channel_id)
     output_block.write_bytes(block.SerializeToString())
     emit_record(
         {
@@ -59,7 +55,6 @@ def genesis(
 def _change_membership(
     arguments: tuple[str, ...], home: Path, network: str | None, adding: bool
 ) -> None:
-    from network.errors import SupervisorError
 
     spec_file, rest = split_spec(arguments)
     if len(rest) != 2:
@@ -67,11 +62,8 @@ def _change_membership(
     channel, member = rest
     supervisor = open_supervisor(spec_path(spec_file, home, network), home)
     change = supervisor.add_channel_member if adding else supervisor.remove_channel_member
-    try:
-        with reconcile_lock(supervisor):
-            change(channel, member)
-    except SupervisorError as exc:
-        fail(str(exc))
+    with reconcile_lock(supervisor):
+        change(channel, member)
     click.echo(f"{member} {'is now in' if adding else 'has left'} channel {channel}")
 
 
@@ -107,16 +99,12 @@ def config(arguments: tuple[str, ...], home: Path, network: str | None, output: 
     `configtxlator proto_decode` shows): -o json for the whole tree, values and
     policies included; the table shows the settings people change."""
     from ca.configview import describe
-    from network.errors import SupervisorError
 
     spec_file, rest = split_spec(arguments)
     if len(rest) != 1:
         fail("name one CHANNEL (and optionally the SPEC before it)")
     supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
-    try:
-        current = supervisor.channel_config(rest[0])
-    except SupervisorError as exc:
-        fail(str(exc))
+    current = supervisor.channel_config(rest[0])
     tree = describe(current.config)
     if output == "json":
         emit_json({"channel": current.channel_id, **tree})
@@ -164,9 +152,7 @@ def update(
     """Change a running CHANNEL's batch settings by a config update signed by the ordering
     organization's admin; settings not given stay as they are. (`up` with a changed
     spec does the same; the spec stays the network's source: the next `up` applies it.)"""
-    from network.errors import SupervisorError
     from ordering.configtx import parse_size
-    from ordering.errors import ConfigError
 
     spec_file, rest = split_spec(arguments)
     if len(rest) != 1:
@@ -176,23 +162,15 @@ def update(
             "give at least one of --batch-timeout, --max-message-count, "
             "--absolute-max-bytes, --preferred-max-bytes"
         )
-    try:
-        absolute = (
-            parse_size(absolute_max_bytes, "--absolute-max-bytes") if absolute_max_bytes else None
-        )
-        preferred = (
-            parse_size(preferred_max_bytes, "--preferred-max-bytes")
-            if preferred_max_bytes
-            else None
-        )
-    except ConfigError as exc:
-        fail(str(exc))
+    absolute = (
+        parse_size(absolute_max_bytes, "--absolute-max-bytes") if absolute_max_bytes else None
+    )
+    preferred = (
+        parse_size(preferred_max_bytes, "--preferred-max-bytes") if preferred_max_bytes else None
+    )
     supervisor = open_supervisor(spec_path(spec_file, home, network), home)
-    try:
-        with reconcile_lock(supervisor):
-            changed = supervisor.update_channel_settings(
-                rest[0], batch_timeout, max_message_count, absolute, preferred
-            )
-    except SupervisorError as exc:
-        fail(str(exc))
+    with reconcile_lock(supervisor):
+        changed = supervisor.update_channel_settings(
+            rest[0], batch_timeout, max_message_count, absolute, preferred
+        )
     click.echo(f"channel {rest[0]} " + ("updated" if changed else "already has those settings"))

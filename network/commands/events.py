@@ -89,19 +89,16 @@ class _Printer:
 
 
 def _network_name(home: Path, network: str | None) -> str:
-    from network.locate import NetworkNotFound, network_folder
+    from network.locate import network_folder
 
-    try:
-        return network_folder(home, network).name
-    except NetworkNotFound as exc:
-        fail(str(exc))
+    return network_folder(home, network).name
 
 
 def _broker(home: Path, network: str | None, address: str | None) -> tuple[str, str, int]:
     """(network name, broker host, port): as given, or from the network's recorded spec."""
-    from network.locate import NetworkNotFound, recorded_spec
+    from network.locate import recorded_spec
     from network.mqtt.address import parse_address
-    from network.spec import SpecError, load_spec
+    from network.spec import load_spec
 
     if address:
         try:
@@ -110,10 +107,7 @@ def _broker(home: Path, network: str | None, address: str | None) -> tuple[str, 
             fail(f"--broker: {exc}")
         return network or _network_name(home, None), host, port
     name = _network_name(home, network)
-    try:
-        spec = load_spec(recorded_spec(home, name))
-    except (NetworkNotFound, SpecError) as exc:
-        fail(str(exc))
+    spec = load_spec(recorded_spec(home, name))
     if spec.events is None:
         fail(
             f"network {name!r} names no events broker in its spec; pass --broker or --from-deliver"
@@ -158,16 +152,12 @@ async def _from_deliver(
     from_block: int | None,
     show: _Printer,
 ) -> None:
-    from network.commands.transact import connection_file
     from network.gateway_client import GatewayClient
-    from network.locate import NetworkNotFound, network_folder
+    from network.locate import connection_file, network_folder
     from network.mqtt.deliver import follow_blocks
     from network.mqtt.payloads import block_messages
 
-    try:
-        folder = network_folder(home, network)
-    except NetworkNotFound as exc:
-        fail(str(exc))
+    folder = network_folder(home, network)
     if member is None:
         files = sorted((folder / "connection").glob("*.json"))
         if not files:

@@ -14,7 +14,6 @@ from pathlib import Path
 import click
 
 from network.commands.node import RUN
-from network.output import fail
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -25,29 +24,25 @@ CONFIG_OPTION = click.option(
 )
 
 
-def run_node(module: str, errors: str, error_class: str, config_file: Path) -> None:
+def run_node(module: str, config_file: Path) -> None:
     """Load ``module``'s config and run its ``serve`` until SIGTERM; a config or start-up
-    error prints one line and exits 2."""
+    error (its part's root) prints one line and exits 2, in ``network.cli``."""
     node = importlib.import_module(module)
-    error = getattr(importlib.import_module(errors), error_class)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        asyncio.run(node.serve(node.load_config(config_file)))
-    except error as exc:
-        fail(str(exc))
+    asyncio.run(node.serve(node.load_config(config_file)))
 
 
 @RUN.command("orderer")
 @CONFIG_OPTION
 def orderer(config_file: Path) -> None:
     """The ordering service node: Broadcast, Deliver, channel participation."""
-    run_node("ordering.node", "ordering.errors", "OrderingError", config_file)
+    run_node("ordering.node", config_file)
 
 
 @RUN.command("peer")
 @CONFIG_OPTION
 def peer(config_file: Path) -> None:
     """The peer node: Gateway, Endorser, Deliver, validation and commit."""
-    run_node("peers.node", "peers.errors", "PeerError", config_file)
+    run_node("peers.node", config_file)

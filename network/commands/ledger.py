@@ -25,9 +25,8 @@ from ledgerdb.export import b64, block_ion_text, block_json, digest_json, to_jso
 from ledgerdb.journal import META as JOURNAL_META
 from ledgerdb.journal import Journal
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion
-from network.output import OUTPUT_OPTION, emit_json, emit_record, emit_table, fail
+from network.output import EXIT_REFUSED, OUTPUT_OPTION, emit_json, emit_record, emit_table, fail
 
-EXIT_NOT_VERIFIED = 1
 DATABASE_JOURNAL = "journal"
 ION_BINARY_MARKER = b"\xe0\x01\x00\xea"
 
@@ -75,12 +74,9 @@ def LEDGER_OPTION(command):
 
 def _node_journal(node: str, channel: str | None, home: Path, network: str | None) -> Path:
     """Where a node of the local network keeps a channel's blocks."""
-    from network.locate import NetworkNotFound, network_folder
+    from network.locate import network_folder
 
-    try:
-        folder = network_folder(home, network)
-    except NetworkNotFound as exc:
-        fail(str(exc))
+    folder = network_folder(home, network)
     name = node.removeprefix("orderer-")
     candidates = {
         "orderer": folder / "ordering" / name / "data" / "channels",
@@ -122,11 +118,8 @@ def journal_dir(path: str) -> Path:
 @contextmanager
 def _journal(path: str, writable: bool = False) -> Iterator[Journal]:
     """The journal at ``path``; any ledger error becomes one line and exit code 2."""
-    try:
-        with Journal.open(journal_dir(path), create=writable, read_only=not writable) as journal:
-            yield journal
-    except LedgerError as exc:
-        fail(str(exc))
+    with Journal.open(journal_dir(path), create=writable, read_only=not writable) as journal:
+        yield journal
 
 
 def _stdin_values() -> list[Any]:
@@ -160,10 +153,7 @@ def append(ledger: str, output: str) -> None:
         info = {"statements": [{"statement": "consortium ledger append"}]}
         transactions.append(([Revision(metadata, value)], info, transaction_id))
     with _journal(ledger, writable=True) as journal:
-        try:
-            addresses = journal.append_many(transactions)
-        except LedgerError as exc:
-            fail(str(exc))
+        addresses = journal.append_many(transactions)
     rows = [
         {"blockAddress": address.to_dict(), "transactionId": transaction[2]}
         for address, transaction in zip(addresses, transactions, strict=True)
@@ -192,10 +182,7 @@ def append(ledger: str, output: str) -> None:
 def digest(ledger: str, tip: int | None, output: str) -> None:
     """The journal's digest: the Merkle root over every block up to the tip."""
     with _journal(ledger) as journal:
-        try:
-            answer = journal.digest(tip)
-        except LedgerError as exc:
-            fail(str(exc))
+        answer = journal.digest(tip)
     record = digest_json(answer)
     if output == "json":
         emit_json(record)
@@ -213,16 +200,13 @@ def digest(ledger: str, tip: int | None, output: str) -> None:
 def block(ledger: str, sequence_no: int, digest_tip: int | None, output: str) -> None:
     """One block with its inclusion proof against a digest, both verified here."""
     with _journal(ledger) as journal:
-        try:
-            found = journal.read(sequence_no)
-            answer = journal.digest(digest_tip)
-            proof = journal.inclusion_proof(sequence_no, answer.tip.sequence_no)
-            verify_block(found)
-            verify_inclusion(
-                found.block_hash, sequence_no, answer.tip.sequence_no, proof, answer.digest
-            )
-        except LedgerError as exc:
-            fail(str(exc))
+        found = journal.read(sequence_no)
+        answer = journal.digest(digest_tip)
+        proof = journal.inclusion_proof(sequence_no, answer.tip.sequence_no)
+        verify_block(found)
+        verify_inclusion(
+            found.block_hash, sequence_no, answer.tip.sequence_no, proof, answer.digest
+        )
     record = {
         "block": block_json(found),
         "proof": [b64(item) for item in proof],
@@ -259,12 +243,9 @@ def block(ledger: str, sequence_no: int, digest_tip: int | None, output: str) ->
 def consistency(ledger: str, first: int, second: int, output: str) -> None:
     """Prove that the journal at tip --to only grew from the journal at tip --from."""
     with _journal(ledger) as journal:
-        try:
-            old, new = journal.digest(first), journal.digest(second)
-            proof = journal.consistency_proof(first, second)
-            verify_consistency(first, old.digest, second, new.digest, proof)
-        except LedgerError as exc:
-            fail(str(exc))
+        old, new = journal.digest(first), journal.digest(second)
+        proof = journal.consistency_proof(first, second)
+        verify_consistency(first, old.digest, second, new.digest, proof)
     record = {
         "from": digest_json(old),
         "to": digest_json(new),
@@ -294,12 +275,9 @@ def verify(ledger: str, output: str) -> None:
 
     Exits 1 naming the first bad block if anything fails, 2 if the ledger cannot be read.
     """
-    try:
-        report = audit(journal_dir(ledger))
-    except LedgerError as exc:
-        fail(str(exc))
+    report = audit(journal_dir(ledger))
     if not report.ok:
-        fail(f"journal is NOT valid: {report.problem}", EXIT_NOT_VERIFIED)
+        fail(f"journal is NOT valid: {report.problem}", EXIT_REFUSED)
     record: dict[str, Any] = {"valid": True, "blocks": report.blocks}
     if report.digest is not None:
         record.update(digest_json(report.digest))
@@ -330,14 +308,11 @@ def export(ledger: str, form: str, first: int, last: int | None) -> None:
             fail(f"--from/--to must lie within 0..{tip.sequence_no if tip else -1}")
         if form == "ion":
             click.echo("$ion_1_0")
-        try:
-            for found in journal.read_range(first, stop + 1):
-                if form == "ion":
-                    click.echo(block_ion_text(found))
-                else:
-                    emit_line(block_json(found))
-        except LedgerError as exc:
-            fail(str(exc))
+        for found in journal.read_range(first, stop + 1):
+            if form == "ion":
+                click.echo(block_ion_text(found))
+            else:
+                emit_line(block_json(found))
 
 
 def emit_line(value: Any) -> None:
@@ -425,8 +400,6 @@ def serve(
 
     try:
         asyncio.run(_serve(database, host, port, (qldb_port, ledger_name), announce))
-    except LedgerError as exc:
-        fail(str(exc))
     finally:
         database.close()
     click.echo("ledgerdb stopped")
@@ -486,10 +459,7 @@ def query(
     """Run STATEMENT in its own transaction and commit it; print the result documents."""
     parameters = [_ion_parameter(text) for text in params]
     with _backend(ledger, endpoint) as backend:
-        try:
-            outcome, commit = _execute_committed(backend, statement, parameters, plan)
-        except LedgerError as exc:
-            fail(str(exc))
+        outcome, commit = _execute_committed(backend, statement, parameters, plan)
     if form == "json":
         record: dict[str, Any] = {
             "values": [to_json(value) for value in outcome.values],
@@ -564,11 +534,8 @@ def revision(
 ) -> None:
     """A document revision with its proof, verified here: revision → block → digest."""
     with _backend(ledger, endpoint) as backend:
-        try:
-            proof = backend.get_revision(document_id, sequence_no, digest_tip)
-            proof.verify()  # revision hash → found in its block → block hash → digest
-        except LedgerError as exc:
-            fail(str(exc))
+        proof = backend.get_revision(document_id, sequence_no, digest_tip)
+        proof.verify()  # revision hash → found in its block → block hash → digest
     record = {
         "revision": to_json(proof.revision),
         "blockHash": b64(proof.block.block_hash),

@@ -35,13 +35,10 @@ RECONCILER = "reconciler"
 
 
 def open_supervisor(spec_file: Path, home: Path, quiet: bool = False):
-    from network.spec import SpecError, load_spec
+    from network.spec import load_spec
     from network.supervisor import Home, Supervisor
 
-    try:
-        spec = load_spec(spec_file)
-    except SpecError as exc:
-        fail(str(exc))
+    spec = load_spec(spec_file)
     progress = (lambda _: None) if quiet else (lambda line: click.echo(line, err=True))
     return Supervisor(spec, Home(home / spec.name), progress)
 
@@ -49,14 +46,11 @@ def open_supervisor(spec_file: Path, home: Path, quiet: bool = False):
 def spec_path(spec_file: Path | None, home: Path, network: str | None) -> Path:
     """SPEC as given, else the one ``up`` recorded for the network (``consortium status``
     works without naming a file, as on Fabric's test network)."""
-    from network.locate import NetworkNotFound, recorded_spec
+    from network.locate import recorded_spec
 
     if spec_file is not None:
         return spec_file
-    try:
-        return recorded_spec(home, network)
-    except NetworkNotFound as exc:
-        fail(str(exc))
+    return recorded_spec(home, network)
 
 
 def split_spec(arguments: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
@@ -331,16 +325,11 @@ def reconcile(
     """Make the network run what the control plane has: a member voted in after `up` gets
     its CA and peer (it joins no channel until `channel add-member`), a member voted out
     leaves, a node that died is restarted."""
-    from network.errors import SupervisorError
-
     supervisor = open_supervisor(spec_path(spec_file, home, network), home)
     if watch:
         _watch(supervisor, interval)
-    try:
-        with reconcile_lock(supervisor):
-            joined = supervisor.reconcile()
-    except SupervisorError as exc:
-        fail(str(exc))
+    with reconcile_lock(supervisor):
+        joined = supervisor.reconcile()
     if joined:
         click.echo(f"running the members voted in after up: {', '.join(joined)}")
     else:

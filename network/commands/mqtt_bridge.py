@@ -17,4 +17,4 @@ from network.commands.node import RUN
 def mqtt_bridge(config_file: Path) -> None:
     """Blocks, transaction statuses, chaincode and governance events to MQTT; MQTT submit
     requests to transactions."""
-    run_node("network.mqtt.bridge", "network.mqtt.errors", "EventsError", config_file)
+    run_node("network.mqtt.bridge", config_file)

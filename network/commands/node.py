@@ -52,15 +52,12 @@ def RUN() -> None:
 def control_plane(data: Path, port: int, config_file: Path | None) -> None:
     """The AMB-style control plane: networks, members, proposals, votes, invitations, nodes."""
     from network.controlplane.errors import StoreError
-    from network.controlplane.server import ConfigError, load_config, serve
+    from network.controlplane.server import load_config, serve
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        config = load_config(config_file)
-    except ConfigError as exc:
-        fail(str(exc))
+    config = load_config(config_file)
 
     def ready(bound: int) -> None:
         click.echo(f"control plane listening on http://{config.host}:{bound}", nl=True)

@@ -19,12 +19,9 @@ def COMMAND() -> None:
 @OUTPUT_OPTION
 def validate(file: Path, output: str) -> None:
     """Check FILE: every problem is named by file, line and field; nothing is started."""
-    from network.spec import SpecError, load_spec, ports_in_use
+    from network.spec import load_spec, ports_in_use
 
-    try:
-        spec = load_spec(file)
-    except SpecError as exc:
-        fail(str(exc))
+    spec = load_spec(file)
     busy = ports_in_use(spec)
     if busy:
         what, host, port, line = busy[0]

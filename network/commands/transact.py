@@ -4,27 +4,12 @@ the command line, through the member's gateway, as the member's user."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from network.output import OUTPUT_OPTION, emit_json, emit_record, fail
-
-
-def connection_file(home: Path, network: str | None, member: str) -> dict[str, Any]:
-    """The member's connection file of the named network, or of the only one."""
-    from network.locate import NetworkNotFound, network_folder
-
-    try:
-        folder = network_folder(home, network)
-    except NetworkNotFound as exc:
-        fail(str(exc))
-    path = folder / "connection" / f"{member}.json"
-    if not path.exists():
-        fail(f"no member {member!r} in network {folder.name!r} (no {path})")
-    return json.loads(path.read_text())
+from network.output import OUTPUT_OPTION, emit_json, emit_record
 
 
 def _options(function):
@@ -54,7 +39,8 @@ def _options(function):
 
 
 async def _run(submit: bool, **options: Any) -> dict[str, Any]:
-    from network.gateway_client import CommitError, GatewayClient, GatewayClientError
+    from network.gateway_client import GatewayClient
+    from network.locate import connection_file
 
     connection = connection_file(options["home"], options["network"], options["member"])
     channel = (
@@ -64,16 +50,10 @@ async def _run(submit: bool, **options: Any) -> dict[str, Any]:
     )
     async with GatewayClient.from_connection(connection, "user1") as client:
         args = (options["function_name"], *options["args"])
-        try:
-            if not submit:
-                result = await client.evaluate(channel, options["chaincode"], *args)
-                return {"result": result.decode("utf-8", "replace")}
-            done = await client.submit(channel, options["chaincode"], *args)
-        except CommitError as exc:
-            fail(str(exc), code=1)
-        except GatewayClientError as exc:
-            details = "; ".join(f"{d.msp_id}: {d.message}" for d in exc.details)
-            fail(f"{exc}" + (f" ({details})" if details else ""), code=1)
+        if not submit:
+            result = await client.evaluate(channel, options["chaincode"], *args)
+            return {"result": result.decode("utf-8", "replace")}
+        done = await client.submit(channel, options["chaincode"], *args)
     return {
         "txid": done.tx_id,
         "block": done.block,

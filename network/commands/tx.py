@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from network.commands.transact import connection_file
 from network.gateway_client import GatewayClient
+from network.locate import connection_file
 from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
 from network.validation_codes import meaning
 

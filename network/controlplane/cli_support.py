@@ -14,8 +14,7 @@ from typing import Any
 import click
 
 from network.controlplane.client import Client
-from network.controlplane.errors import ControlPlaneError
-from network.output import emit_json, emit_record, emit_table, fail
+from network.output import emit_json, emit_record, emit_table
 
 ENDPOINT_OPTION = click.option(
     "--endpoint",
@@ -28,15 +27,12 @@ NETWORK_OPTION = click.option("--network", "network_id", required=True, help="Ne
 
 
 def api_command(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Give the command a Client from --endpoint and turn API errors into one line, exit 2."""
+    """Give the command a Client from --endpoint (API errors end it in ``network.cli``)."""
 
     @ENDPOINT_OPTION
     @functools.wraps(function)
     def wrapper(endpoint: str, **kwargs: Any) -> Any:
-        try:
-            return function(Client.from_environment(endpoint), **kwargs)
-        except ControlPlaneError as exc:
-            fail(f"{exc.code}: {exc.message}")
+        return function(Client.from_environment(endpoint), **kwargs)
 
     return wrapper
 
