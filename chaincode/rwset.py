@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 
-from chaincode.state import Version
+from chaincode.version import Version
 
 
 def sha256(data: bytes) -> bytes:

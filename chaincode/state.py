@@ -11,16 +11,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from chaincode.version import Version  # also imported from here by the state's users
+
 if TYPE_CHECKING:
     from chaincode.rwset import TxRWSet
-
-
-@dataclass(frozen=True, order=True)
-class Version:
-    """Where a value was last written: (block number, transaction number in the block)."""
-
-    block: int
-    tx: int
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ shows or removes one. Errors are ``{"error": "..."}`` with Fabric's HTTP codes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from fabric_protos.common import common_pb2
@@ -17,9 +18,20 @@ from ordering.errors import ConfigError
 
 if TYPE_CHECKING:
     from ordering.chain import Chain
-    from ordering.node import OrdererNode
 
 PREFIX = "/participation/v1/channels"
+
+
+class Participant(Protocol):
+    """What the API needs of an orderer node (``ordering.node.OrdererNode``), named
+    here so that the node, which serves these routes, is the only one to import."""
+
+    @property
+    def chains(self) -> Mapping[str, Chain]: ...
+
+    async def join(self, block: common_pb2.Block) -> Chain: ...
+
+    async def remove(self, channel_id: str) -> None: ...
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -43,7 +55,7 @@ def channel_info(chain: Chain) -> dict[str, Any]:
     return info
 
 
-def participation_routes(node: OrdererNode) -> list[web.RouteDef]:
+def participation_routes(node: Participant) -> list[web.RouteDef]:
     async def list_channels(_: web.Request) -> web.Response:
         return web.json_response(
             {
