@@ -21,17 +21,14 @@ from fabric_protos.peer import (
     chaincode_event_pb2,
     peer_pb2_grpc,
     proposal_response_pb2,
-    transaction_pb2,
 )
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from network.errors import NetworkError
-from proto.envelope import read_endorsed_action
+from proto.envelope import Code, read_endorsed_action
 from proto.proposal import propose
 from proto.signer import Signer
-
-Code = transaction_pb2.TxValidationCode
 
 
 class GatewayClientError(NetworkError):

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import transaction_pb2
 
 from ca.channelconfig import ChannelConfig
 from peers.errors import PeerError
@@ -34,9 +33,7 @@ from peers.signatures import prefetch
 from peers.validation import BlockValidator, TxVerdict
 from peers.worldstate import BlockUpdate, block_update
 from proto.blocksign import block_signatures
-from proto.envelope import ParsedTx, is_config_block, parse_block
-
-Code = transaction_pb2.TxValidationCode
+from proto.envelope import Code, ParsedTx, is_config_block, parse_block
 
 
 class BlockRejected(PeerError):

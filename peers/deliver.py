@@ -17,7 +17,6 @@ from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import (
     events_pb2,
     events_pb2_grpc,
-    transaction_pb2,
 )
 
 from peers.channel import PeerChannel
@@ -29,7 +28,6 @@ from proto.seek import SeekError, SeekRequest, parse_seek_envelope, seek_blocks
 
 log = logging.getLogger(__name__)
 Requests = AsyncIterator[common_pb2.Envelope]
-Code = transaction_pb2.TxValidationCode
 
 
 def filtered_block(block: common_pb2.Block) -> events_pb2.FilteredBlock:

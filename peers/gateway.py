@@ -34,7 +34,6 @@ from fabric_protos.peer import (
     peer_pb2_grpc,
     proposal_pb2,
     proposal_response_pb2,
-    transaction_pb2,
 )
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
@@ -49,14 +48,13 @@ from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
 from peers.lifecycle_chaincode import LIFECYCLE_POLICY
 from peers.planning import NoEndorsementPlan, plan
 from peers.tracestore import Tracer, no_trace
-from proto.envelope import parse_block
+from proto.envelope import Code, parse_block
 from proto.messages import build_transaction_payload
 from proto.seek import FOREVER
 from proto.signer import SignedData
 from proto.tracing import Step
 
 log = logging.getLogger(__name__)
-Code = transaction_pb2.TxValidationCode
 UNREACHABLE_SECONDS = 5.0
 """How long plans avoid an organization none of whose peers answered."""
 _ENDORSE_FAILED = "failed to endorse transaction, see attached details for more info"

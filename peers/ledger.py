@@ -17,7 +17,6 @@ import logging
 from pathlib import Path
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import transaction_pb2
 
 from ca.channelconfig import ChannelConfig
 from ledgerdb.block import Payload
@@ -28,10 +27,9 @@ from peers.transientstore import TransientStore
 from peers.worldstate import BlockUpdate, WorldState, block_update
 from proto.blockhash import block_header_hash
 from proto.blocksign import last_config_index
-from proto.envelope import ParsedTx, parse_block
+from proto.envelope import Code, ParsedTx, parse_block
 
 log = logging.getLogger(__name__)
-Code = transaction_pb2.TxValidationCode
 
 TRANSIENT_PURGE_EVERY = 100
 """Blocks between purges of transient entries whose transactions never committed."""

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2, policies_pb2
-from fabric_protos.peer import transaction_pb2
 from google.protobuf.message import DecodeError
 
 from ca.channelconfig import ChannelConfig
@@ -37,11 +36,10 @@ from chaincode.state import StateReader, Version, VersionedValue
 from peers.lifecycle import APPROVAL_PREFIX, LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.rwset import BadRWSet, CommittedRWSet, decode_rwset
 from peers.worldstate import BlockUpdate, WorldState, block_update
-from proto.envelope import Invalid, ParsedTx
+from proto.envelope import Code, Invalid, ParsedTx
 from proto.signer import SignedData
 from proto.txid import compute_txid
 
-Code = transaction_pb2.TxValidationCode
 VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
 """The key-metadata entry holding a key-level (state-based) endorsement policy."""
 

@@ -35,6 +35,7 @@ from google.protobuf.message import DecodeError, Message
 from proto.errors import ProtoError
 
 Code = transaction_pb2.TxValidationCode
+"""Fabric's validation codes (``Code.MVCC_READ_CONFLICT``…); the one alias, imported elsewhere."""
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 

@@ -18,16 +18,15 @@ from typing import Any
 
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
-from fabric_protos.peer import chaincode_event_pb2, transaction_pb2
+from fabric_protos.peer import chaincode_event_pb2
 from google.protobuf.message import DecodeError
 
 from network.mqtt import topics
 from network.validation_codes import meaning
 from proto.blockhash import block_header_hash
-from proto.envelope import Invalid, ParsedTx, parse_block
+from proto.envelope import Code, Invalid, ParsedTx, parse_block
 
 SCHEMA = 1
-Code = transaction_pb2.TxValidationCode
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from fabric_protos.peer import transaction_pb2
 
+from proto.envelope import Code
 from tests.support.fabric_network import FabricNetwork
 from tests.support.pki import make_org
 
 HERE = Path(__file__).resolve().parent
-Code = transaction_pb2.TxValidationCode
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

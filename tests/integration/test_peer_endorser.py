@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from fabric_protos.peer import proposal_pb2, transaction_pb2
+from fabric_protos.peer import proposal_pb2
 
 from ca.signing import SoftwareSigner, verify
 from chaincode.endpoint import ChaincodeEndpoint
 from peers.committer import commit_block
 from peers.endorser import Endorser
 from peers.ledger import Ledger
+from proto.envelope import Code
 from proto.messages import build_transaction_envelope
 from proto.proposal import propose
 from tests.support.channel import ChannelFixture, define
@@ -27,7 +28,6 @@ from tests.support.pki import make_org
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "chaincode" / "samples" / "asset_transfer"
-Code = transaction_pb2.TxValidationCode
 
 
 @pytest.fixture(scope="module")

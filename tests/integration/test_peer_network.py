@@ -7,17 +7,15 @@ import asyncio
 import json
 
 import pytest
-from fabric_protos.peer import transaction_pb2
 
 from network.gateway_client import CommitError, GatewayClient, GatewayClientError
+from proto.envelope import Code
 from proto.trace_pb2 import TraceRequest
 from proto.trace_pb2_grpc import TraceServiceStub
 from proto.tracing import Step, details_of
 from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
 from tests.support.pki import make_org
-
-Code = transaction_pb2.TxValidationCode
 
 
 async def test_submit_evaluate_and_conflicts(fabric_network: FabricNetwork) -> None:

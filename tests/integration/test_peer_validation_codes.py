@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import events_pb2_grpc, transaction_pb2
+from fabric_protos.peer import events_pb2_grpc
 
 from chaincode.rwset import RangeQuery, TxRWSet
 from chaincode.state import Version
 from network.gateway_client import GatewayClient
+from proto.envelope import Code
 from proto.seek import build_seek_envelope
 from tests.support.channel import endorsed_transaction
 from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
-
-Code = transaction_pb2.TxValidationCode
 
 
 def _txid(envelope: common_pb2.Envelope) -> str:

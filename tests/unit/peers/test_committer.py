@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import transaction_pb2
 
 from ca.policy import from_string
 from chaincode.rwset import TxRWSet
 from chaincode.state import Version
 from peers.committer import BlockRejected, commit_block
 from peers.ledger import Ledger, transactions_filter
+from proto.envelope import Code
 from tests.support.channel import ChannelFixture, define
-
-Code = transaction_pb2.TxValidationCode
 
 
 def writes(**values: bytes | None) -> TxRWSet:

@@ -12,16 +12,15 @@ from fabric_protos.peer import (
     chaincode_pb2,
     proposal_pb2,
     proposal_response_pb2,
-    transaction_pb2,
 )
 
 from network.mqtt import payloads
 from proto.blockhash import block_header_hash
+from proto.envelope import Code
 from proto.messages import build_block, build_transaction_envelope, sign_endorsement
 from proto.proposal import build_proposal
 from tests.unit.ca.ca_pki import make_org
 
-Code = transaction_pb2.TxValidationCode
 ORG = make_org("Org1MSP")
 CLIENT = ORG.identity("user1", "client")
 PEER = ORG.identity("peer0", "peer")
