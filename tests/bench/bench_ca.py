@@ -23,9 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "unit" / "ca"))
 
-from ca_pki import make_org
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,6 +33,7 @@ from ca.client import FabricCaClient
 from ca.msp import MspManager
 from ca.policy import SignedData, evaluate, from_string
 from tests.conformance.ca_process import start_ca, stop
+from tests.support.ca_pki import make_org
 
 SECONDS = 1.0
 ROUNDS = 3

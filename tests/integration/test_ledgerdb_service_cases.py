@@ -1,6 +1,6 @@
 """The PartiQL case table (``cases.ion``) through the gRPC service and the Python client.
 
-The same runner as the embedded test (``tests/unit/ledgerdb/database/case_runner.py``),
+The same runner as the embedded test (``tests/support/case_runner.py``),
 with ``execute`` going over the wire: parameters and results travel as Ion binary, errors
 come back as statuses and are raised as the database's own exception classes, plans as
 the server described them. Reading cases share one ``consortium ledger serve`` process
@@ -23,9 +23,9 @@ import pytest
 from ledgerdb.client import LedgerClient
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.service import LedgerServer
+from tests.support.case_runner import CASES, load_fixtures, mutates, run_case
+from tests.support.case_table import Case
 from tests.support.processes import NodeProcess
-from tests.unit.ledgerdb.database.case_runner import CASES, load_fixtures, mutates, run_case
-from tests.unit.ledgerdb.partiql.case_table import Case
 
 ROOT = Path(__file__).resolve().parents[2]
 READING = [c for c in CASES if not mutates(c)]

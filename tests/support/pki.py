@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ca import certificates
 from ca.msp import write_msp
 from ca.signing import SoftwareSigner
-from tests.unit.ca.ca_pki import Org, make_org
+from tests.support.ca_pki import Org, make_org
 
 __all__ = ["Org", "make_org", "write_local_msp", "write_tls"]
 

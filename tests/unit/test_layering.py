@@ -28,15 +28,17 @@ SAMPLES = ROOT / "chaincode" / "samples"
 
 def imported_parts(source: str) -> set[str]:
     """The project parts a module's source imports (absolute imports only)."""
+    return {name.split(".")[0] for name in imported_names(source)} & PARTS
+
+
+def imported_names(source: str) -> set[str]:
+    """The modules a source imports by absolute name, wherever the import stands."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found.update(name.split(".")[0] for name in names if name.split(".")[0] in PARTS)
+            found.add(node.module)
     return found
 
 
@@ -80,3 +82,22 @@ def test_sample_contracts_import_no_project_part() -> None:
 )
 def test_checker_catches_what_the_design_forbids(part: str, source: str, expected: set) -> None:
     assert violations(part, source) == expected
+
+
+def _imports_unit_tests(source: str) -> bool:
+    return any(name.split(".")[:2] == ["tests", "unit"] for name in imported_names(source))
+
+
+def test_only_unit_tests_import_unit_tests() -> None:
+    """Helpers that other kinds of tests share live in ``tests/support``, so a unit test
+    can change without breaking an integration, conformance or bench test."""
+    tests = ROOT / "tests"
+    unit = tests / "unit"
+    outside = [
+        path.relative_to(ROOT)
+        for path in sorted(tests.rglob("*.py"))
+        if unit not in path.parents
+        and "node_modules" not in path.parts
+        and _imports_unit_tests(path.read_text(encoding="utf-8"))
+    ]
+    assert outside == []

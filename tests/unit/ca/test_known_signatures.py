@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ca_pki import make_org
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ca.errors import IdentityError, SignatureError
 from ca.msp import MspManager
 from ca.signing import KNOWN_SIGNATURES, KnownSignatures, SoftwareSigner, key_id, verify
+from tests.support.ca_pki import make_org
 
 
 def _triple(signer: SoftwareSigner, message: bytes, signature: bytes) -> tuple:

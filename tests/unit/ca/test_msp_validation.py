@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from ca_pki import make_org
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -25,6 +24,7 @@ from ca.msp import (
     write_msp,
 )
 from ca.signing import P256_ORDER, is_low_s
+from tests.support.ca_pki import make_org
 
 
 @pytest.fixture(scope="module")

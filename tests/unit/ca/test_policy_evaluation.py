@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from ca_pki import make_org
 from fabric_protos.common import configtx_pb2
 
 from ca.errors import PolicyError
@@ -18,6 +17,7 @@ from ca.policy import (
     require,
     signature_policy,
 )
+from tests.support.ca_pki import make_org
 
 DATA = b"the bytes everyone signs"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ca.msp import write_msp
-from tests.unit.ca.ca_pki import Org, make_org
+from tests.support.ca_pki import Org, make_org
 
 PROFILE = """
 Profiles:

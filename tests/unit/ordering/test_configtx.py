@@ -11,7 +11,7 @@ from ca.signing import SoftwareSigner
 from ordering.configtx import genesis_block, load_profile, parse_duration, parse_size
 from ordering.errors import ConfigError
 from proto.blockhash import block_data_hash
-from tests.unit.ca.ca_pki import Org
+from tests.support.ca_pki import Org
 
 
 def _signed(signer: SoftwareSigner, data: bytes = b"payload") -> SignedData:

@@ -15,7 +15,7 @@ from ordering.configupdate import (
     sign_config_update,
 )
 from ordering.errors import ConfigError
-from tests.unit.ca.ca_pki import Org, make_org
+from tests.support.ca_pki import Org, make_org
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from ledgerdb.database import LedgerDatabase
-from tests.unit.ledgerdb.database.case_runner import (
+from tests.support.case_runner import (
     ALL_CASES,
     CASES,
     load_fixtures,
     mutates,
     run_case,
 )
-from tests.unit.ledgerdb.partiql.case_table import Case
+from tests.support.case_table import Case
 
 READING = [c for c in CASES if not mutates(c)]
 WRITING = [c for c in CASES if mutates(c)]

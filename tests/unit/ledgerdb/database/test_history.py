@@ -15,7 +15,7 @@ from ledgerdb.block import EntryKind
 from ledgerdb.database import INDEX_DIRECTORY, JOURNAL_DIRECTORY, LedgerDatabase
 from ledgerdb.errors import InvalidInput, VerificationError
 from ledgerdb.revision_proof import verify_revision_proof
-from tests.unit.ledgerdb.partiql.case_table import dump
+from tests.support.case_table import dump
 
 
 def _document(db: LedgerDatabase) -> str:

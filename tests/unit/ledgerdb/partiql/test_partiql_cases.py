@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledgerdb.partiql import execute
-from tests.unit.ledgerdb.partiql.case_table import Case, catalog_from, dump, load, same, same_bag
+from tests.support.case_table import Case, catalog_from, dump, load, same, same_bag
 
 FIXTURES, CASES = load()
 

@@ -19,7 +19,7 @@ from proto.blockhash import block_header_hash
 from proto.envelope import Code
 from proto.messages import build_block, build_transaction_envelope, sign_endorsement
 from proto.proposal import build_proposal
-from tests.unit.ca.ca_pki import make_org
+from tests.support.ca_pki import make_org
 
 ORG = make_org("Org1MSP")
 CLIENT = ORG.identity("user1", "client")

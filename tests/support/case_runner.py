@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ledgerdb.partiql.values import text
-from tests.unit.ledgerdb.partiql.case_table import Case, dump, load, same, same_bag
+from tests.support.case_table import Case, dump, load, same, same_bag
 
 
 class Outcome(Protocol):

@@ -1,6 +1,7 @@
-"""Loads ``cases.ion`` and compares results strictly (Ion types, bags as multisets).
+"""Loads ``tests/unit/ledgerdb/partiql/cases.ion`` and compares results strictly (Ion
+types, bags as multisets).
 
-Kept apart from the test module so the database's tests can run the same table through
+Kept in ``tests/support`` so the database's tests can run the same table through
 their own catalog (embedded and over gRPC).
 """
 
@@ -16,7 +17,7 @@ from amazon.ion.core import IonType
 from ledgerdb.partiql import MemoryCatalog
 from ledgerdb.partiql.values import Kind, SortKey, is_float, is_integer, kind, struct_items, text
 
-CASES = Path(__file__).with_name("cases.ion")
+CASES = Path(__file__).resolve().parents[1] / "unit" / "ledgerdb" / "partiql" / "cases.ion"
 
 
 @dataclass(frozen=True)
