@@ -72,6 +72,19 @@ def LEDGER_OPTION(command):
     return located
 
 
+def _form_option(help_text: str):
+    """``--output/-o ion|json`` where Ion text is the default: it is the exact form."""
+    return click.option(
+        "--output",
+        "-o",
+        "form",
+        type=click.Choice(["ion", "json"]),
+        default="ion",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _node_journal(node: str, channel: str | None, home: Path, network: str | None) -> Path:
     """Where a node of the local network keeps a channel's blocks."""
     from network.locate import network_folder
@@ -288,15 +301,7 @@ def verify(ledger: str, output: str) -> None:
 
 @COMMAND.command("export")
 @LEDGER_OPTION
-@click.option(
-    "--output",
-    "-o",
-    "form",
-    type=click.Choice(["ion", "json"]),
-    default="ion",
-    show_default=True,
-    help="Ion text, one block a line (exact), or JSON lines (each Ion value's binary added).",
-)
+@_form_option("Ion text, one block a line (exact), or JSON lines (each Ion value's binary added).")
 @click.option("--from", "first", type=int, default=0, show_default=True)
 @click.option("--to", "last", type=int, help="Last block to export (default: the tip).")
 def export(ledger: str, form: str, first: int, last: int | None) -> None:
@@ -438,15 +443,7 @@ def _show_values(values: list[Any], form: str) -> None:
 @ENDPOINT_OPTION
 @click.argument("statement")
 @click.option("--param", "params", multiple=True, help="A parameter for the next ?, as Ion text.")
-@click.option(
-    "--output",
-    "-o",
-    "form",
-    type=click.Choice(["ion", "json"]),
-    default="ion",
-    show_default=True,
-    help="Ion text, one value a line; or one JSON object with the values and the commit.",
-)
+@_form_option("Ion text, one value a line; or one JSON object with the values and the commit.")
 @click.option("--plan", is_flag=True, help="Also print the plan (which index, or a scan).")
 def query(
     ledger: str | None,

@@ -22,12 +22,8 @@ async def network(tmp_path: Path) -> AsyncIterator[FabricNetwork]:
         f"{CONTRACT}/node_modules is missing: run deploy/install-deps.sh"
     )
     fabric = FabricNetwork(tmp_path, chaincode="probe", contract_dir=CONTRACT, node_contract=True)
-    try:
-        await fabric.start()
-        await fabric.join_and_deploy()
+    async with fabric.deployed():
         yield fabric
-    finally:
-        fabric.stop()
 
 
 async def test_node_contract_runs_on_the_network(network: FabricNetwork) -> None:

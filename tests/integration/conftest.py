@@ -14,9 +14,5 @@ from tests.support.fabric_network import FabricNetwork
 async def fabric_network(tmp_path: Path) -> AsyncIterator[FabricNetwork]:
     """Orderer, two peers and the asset_transfer contract, joined and deployed."""
     fabric = FabricNetwork(tmp_path)
-    try:
-        await fabric.start()
-        await fabric.join_and_deploy()
+    async with fabric.deployed():
         yield fabric
-    finally:
-        fabric.stop()

@@ -5,33 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from amazon.ion import simpleion
 
 from ledgerdb.ionhash import ion_hash
+from tests.support.processes import consortium
 
 ROOT = Path(__file__).resolve().parents[2]
-CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
 
 
 def run(*args: str, stdin: str = "", check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*CONSORTIUM, "ledger", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+    return consortium(ROOT, "ledger", *args, check=check, stdin=stdin)
 
 
 def run_json(*args: str, stdin: str = "") -> object:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,10 +27,9 @@ from ledgerdb.service import ERROR_KEY, LedgerServer
 from ledgerdb.sessions import TransactionNotOpen
 from proto import ledgerdb_pb2 as pb
 from proto import ledgerdb_pb2_grpc as pb_grpc
-from tests.support.processes import NodeProcess
+from tests.support.processes import NodeProcess, consortium
 
 ROOT = Path(__file__).resolve().parents[2]
-CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
 SERVING = r"ledgerdb serving .* on 127\.0\.0\.1:(\d+)"
 
 
@@ -324,14 +321,7 @@ def test_transactions_expire_and_idle_sessions_are_reaped(tmp_path: Path) -> Non
 
 
 def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CONSORTIUM, "ledger", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    return consortium(ROOT, "ledger", *args, check=False, stdin=stdin)
 
 
 @dataclass

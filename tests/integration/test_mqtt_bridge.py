@@ -49,12 +49,8 @@ READY = r"mqtt bridge publishing"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fabric(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FabricNetwork]:
     network = FabricNetwork(tmp_path_factory.mktemp("fabric"))
-    try:
-        await network.start()
-        await network.join_and_deploy()
+    async with network.deployed():
         yield network
-    finally:
-        network.stop()
 
 
 @pytest.fixture(scope="module")

@@ -91,12 +91,8 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fab
         contract_dir=contract,
         collections=COLLECTIONS,
     )
-    try:
-        await fabric.start()
-        await fabric.join_and_deploy()
+    async with fabric.deployed():
         yield fabric
-    finally:
-        fabric.stop()
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

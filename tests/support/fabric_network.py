@@ -5,11 +5,13 @@ tools would use."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,6 +157,16 @@ class FabricNetwork:
     def start_peer(self, peer: PeerProcess) -> None:
         peer.process = NodeProcess(["node", "run", "peer", "--config", str(peer.config)])
         peer.port = int(peer.process.wait_for(r"listening on port (\d+)").group(1))
+
+    @contextlib.asynccontextmanager
+    async def deployed(self) -> AsyncIterator[FabricNetwork]:
+        """Started, joined and deployed for the ``async with`` body, stopped after it."""
+        try:
+            await self.start()
+            await self.join_and_deploy()
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         for peer in self.peers.values():

@@ -15,11 +15,13 @@ from pathlib import Path
 CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
 
 
-def consortium(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one ``consortium`` command to its end, as a user types it; with ``check`` a
-    non-zero exit fails the test with what the command printed."""
+def consortium(
+    cwd: Path, *args: str, check: bool = True, stdin: str = ""
+) -> subprocess.CompletedProcess:
+    """Run one ``consortium`` command to its end, as a user types it (``stdin`` piped
+    in); with ``check`` a non-zero exit fails the test with what the command printed."""
     result = subprocess.run(
-        [*CONSORTIUM, *args], cwd=cwd, capture_output=True, text=True, timeout=180
+        [*CONSORTIUM, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=180
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
