@@ -28,7 +28,6 @@ from ca.keystore import master_key_from_environment
 from ca.msp import load_signing_identity, write_msp
 from ca.server import serve, tls_context
 from ca.settings import CaSettings
-from ca.signing import SoftwareSigner
 from network.output import OUTPUT_OPTION, emit_record, fail
 
 
@@ -168,10 +167,6 @@ def _client(url: str, mspid: str, tls_ca_cert: str | None) -> tuple[FabricCaClie
     return FabricCaClient(bare, mspid, context), parts.username or "", parts.password or ""
 
 
-def _caller(path: str, mspid: str) -> SoftwareSigner:
-    return load_signing_identity(path, mspid)
-
-
 def _request(call):
     try:
         return call()
@@ -250,7 +245,7 @@ def register_command(
 ) -> None:
     """Register an identity (needs hf.Registrar.Roles); prints its secret."""
     client, _, _ = _client(url, mspid, tls_ca_cert)
-    caller = _caller(caller_msp, mspid)
+    caller = load_signing_identity(caller_msp, mspid)
     fields = {
         "secret": secret,
         "type": identity_type,
@@ -288,7 +283,7 @@ def revoke_command(
 ) -> None:
     """Revoke an identity or one certificate (needs hf.Revoker)."""
     client, _, _ = _client(url, mspid, tls_ca_cert)
-    caller = _caller(caller_msp, mspid)
+    caller = load_signing_identity(caller_msp, mspid)
     fields = {"id": identity_id, "serial": serial, "aki": aki, "reason": reason}
     given = {k: v for k, v in fields.items() if v is not None}
     result = _request(lambda: client.revoke(caller, gencrl=crl_out is not None, **given))
@@ -310,7 +305,7 @@ def gencrl_command(
 ) -> None:
     """Write the CA's current CRL (needs hf.GenCRL); put it in an MSP's crls/."""
     client, _, _ = _client(url, mspid, tls_ca_cert)
-    caller = _caller(caller_msp, mspid)
+    caller = load_signing_identity(caller_msp, mspid)
     crl = _request(lambda: client.gencrl(caller))
     Path(out).write_bytes(crl)
     emit_record({"crl": out, "bytes": len(crl)}, output, "CRL")

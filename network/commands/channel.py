@@ -55,7 +55,6 @@ def genesis(
 def _change_membership(
     arguments: tuple[str, ...], home: Path, network: str | None, adding: bool
 ) -> None:
-
     spec_file, rest = split_spec(arguments)
     if len(rest) != 2:
         fail("name a CHANNEL and a MEMBER (and optionally the SPEC before them)")
