@@ -69,9 +69,10 @@ class NodeProcess:
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until the node accepts TCP connections; fail with the end of its log."""
         deadline = time.monotonic() + timeout
+        started = self._recorded_pid()
         while time.monotonic() < deadline:
             if self.pid is None:
-                raise SupervisorError(f"{self.name} exited while starting:\n{self.tail()}")
+                raise SupervisorError(self.exit_report(started))
             with socket.socket() as probe:
                 probe.settimeout(0.5)
                 if probe.connect_ex((self.host, self.port)) == 0:
@@ -79,6 +80,21 @@ class NodeProcess:
             time.sleep(0.1)
         raise SupervisorError(
             f"{self.name} did not listen on {self.port} in {timeout:g}s:\n{self.tail()}"
+        )
+
+    def _recorded_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def exit_report(self, pid: int | None) -> str:
+        """Why the node is gone, as far as this process can tell, and the end of its log
+        (its stderr goes there)."""
+        tail = self.tail()
+        return (
+            f"{self.name} exited while starting ({exit_reason(pid)}); the last lines of "
+            f"{self.log}:\n{tail if tail.strip() else '(the log is empty)'}"
         )
 
     def tail(self, lines: int = 15) -> str:
@@ -103,10 +119,25 @@ class NodeProcess:
         self.address_file.unlink(missing_ok=True)
 
 
+_EXITS: dict[int, int] = {}  # wait statuses of children this process reaped
+
+
+def exit_reason(pid: int | None) -> str:
+    """``exit code N`` or ``killed by SIGNAME`` for a child this process started and
+    reaped; a process started by another ``consortium`` reports to that one only."""
+    status = _EXITS.get(pid) if pid is not None else None
+    if status is None:
+        return "exit status unknown: another process started it"
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
 def _alive(pid: int) -> bool:
     try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
+        finished, status = os.waitpid(pid, os.WNOHANG)
         if finished:
+            _EXITS[pid] = status
             return False
     except ChildProcessError:
         pass
@@ -120,8 +151,11 @@ def _alive(pid: int) -> bool:
 
 
 def _not_zombie(pid: int) -> bool:
+    """Not (yet) a zombie. A thread-group leader that has exited reads ``Z`` while its
+    other threads (gRPC's) still finish and its sockets stay open: that is alive here."""
     try:
         status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return True
-    return status != "Z"
+    return status != "Z" or threads > 1

@@ -26,6 +26,7 @@ class Reconciler(SupervisorBase):
         organization with ``channel add-member``. Every step is idempotent, so a
         reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
+        self.processes.clear()  # a runner may have moved since the last pass (an upgrade)
         self._start_existing()
         self.report_nodes()  # a peer that died is FAILED until it runs again
         self._remove_deleted_members()

@@ -181,7 +181,7 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     spec.write_text(spec.read_text().replace("sample: asset_transfer", f"path: {broken}"))
     result = consortium(tmp_path, "up", str(spec), check=False)
     assert result.returncode == 2
-    assert "chaincode-basic exited while starting" in result.stderr
+    assert "chaincode-basic exited while starting (exit code" in result.stderr
     assert "this contract cannot load" in result.stderr  # the end of its log
     status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
     assert status["nodes"] == {}  # what had started was stopped
