@@ -268,8 +268,8 @@ def _rule_text(rule: Any, identities: list[Any]) -> str:
         return f"'{role.msp_identifier}.{name}'"
     inner = [_rule_text(r, identities) for r in rule.n_out_of.rules]
     n = rule.n_out_of.n
+    if n == 1:  # OR('A.peer') and AND('A.peer') are the same policy; OR reads better
+        return f"OR({', '.join(inner)})"
     if n == len(inner):
         return f"AND({', '.join(inner)})"
-    if n == 1:
-        return f"OR({', '.join(inner)})"
     return f"OutOf({n}, {', '.join(inner)})"
