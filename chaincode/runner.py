@@ -208,7 +208,14 @@ def load_contracts_cached(directory: str | Path) -> list[Contract]:
     return _LOADED[path][1]
 
 
-def contract_service(chaincode_id: str, contracts: Any) -> ContractService:
+def contract_service(chaincode_id: str, contracts: Any, shim: str = "repaired") -> Any:
+    """The servicer for ``contracts``: with the repairs above (``repaired``), or exactly
+    as ``fabric-chaincode-python``'s own entry point serves them (``stock``), to see what a
+    contract started with ``ContractChaincode.new_chaincode(...).start()`` does."""
+    if shim == "stock":
+        return ChaincodeService(chaincode_id, as_chaincode(contracts))
+    if shim != "repaired":
+        raise ContractLoadError(f"shim: {shim!r} is neither 'repaired' nor 'stock'")
     return ContractService(chaincode_id, as_chaincode(contracts))
 
 

@@ -4,6 +4,7 @@ file under the network's folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,6 +42,7 @@ class NodeProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
                 start_new_session=True,
             )
+        _CHILDREN[child.pid] = child  # kept, so its exit status is ours to read
         self.pid_file.write_text(str(child.pid))
         if self.port:
             self.address_file.write_text(f"{self.host}:{self.port}")
@@ -119,28 +121,27 @@ class NodeProcess:
         self.address_file.unlink(missing_ok=True)
 
 
-_EXITS: dict[int, int] = {}  # wait statuses of children this process reaped
+_CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started
 
 
 def exit_reason(pid: int | None) -> str:
-    """``exit code N`` or ``killed by SIGNAME`` for a child this process started and
-    reaped; a process started by another ``consortium`` reports to that one only."""
-    status = _EXITS.get(pid) if pid is not None else None
-    if status is None:
+    """``exit code N`` or ``killed by SIGNAME`` for a node this process started; a node
+    started by another ``consortium`` reports to that one only."""
+    child = _CHILDREN.get(pid) if pid is not None else None
+    code = child.poll() if child is not None else None
+    if code is None:
         return "exit status unknown: another process started it"
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit code {os.waitstatus_to_exitcode(status)}"
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
 
 
 def _alive(pid: int) -> bool:
-    try:
-        finished, status = os.waitpid(pid, os.WNOHANG)
-        if finished:
-            _EXITS[pid] = status
-            return False
-    except ChildProcessError:
-        pass
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    with contextlib.suppress(ChildProcessError):  # reap it if it is a finished child
+        os.waitpid(pid, os.WNOHANG)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
