@@ -151,7 +151,8 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
             _edit(folder, "in dev mode")
             assert _until_edition(tmp_path, "in dev mode") == "in dev mode"
             time.sleep(2.5)  # a reconciler pass: it must not start the runner beside dev
-            assert "chaincode-board" not in _nodes(tmp_path)
+            held = _nodes(tmp_path)["chaincode-board"]
+            assert (held["state"], held["pid"]) == ("DEV", dev.pid)
         finally:
             output = _stop(dev)
         assert "handed back" in output
