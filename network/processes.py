@@ -42,6 +42,7 @@ class NodeProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
                 start_new_session=True,
             )
+        _forget_finished()
         _CHILDREN[child.pid] = child  # kept, so its exit status is ours to read
         self.pid_file.write_text(str(child.pid))
         if self.port:
@@ -122,6 +123,14 @@ class NodeProcess:
 
 
 _CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started
+
+
+def _forget_finished(keep: int = 64) -> None:
+    """A long-lived reconciler restarts crashing nodes for days: keep the exit statuses
+    of the last ``keep`` finished children only."""
+    finished = [pid for pid, child in _CHILDREN.items() if child.poll() is not None]
+    for pid in finished[:-keep] if len(finished) > keep else ():
+        del _CHILDREN[pid]
 
 
 def exit_reason(pid: int | None) -> str:

@@ -196,5 +196,18 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
         created = _json(tmp_path, "invoke", "basic", "CreateAsset", "u1", "red", "1", "U", "1",
                         "--member", "org2")  # fmt: skip
         assert created["status"] == "VALID"
+
+        # The reconciler follows that `up`: the upgraded runner is restarted at its new port.
+        basic = tmp_path / ".consortium" / "two-members" / "pids" / "chaincode-basic.pid"
+        dead = int(basic.read_text())
+        subprocess.run(["kill", "-9", str(dead)], check=True)
+        deadline = time.monotonic() + 20
+        while not (
+            (node := _nodes(tmp_path).get("chaincode-basic") or {}).get("pid") not in (None, dead)
+            and node["listening"]
+        ):
+            assert time.monotonic() < deadline, "the reconciler did not restart basic"
+            time.sleep(0.5)
+        assert node["address"] == f"127.0.0.1:{port}"
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
