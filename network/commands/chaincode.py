@@ -240,6 +240,7 @@ def _take_over(name: str, home: Path, network: str | None):
     (the reconciler leaves it alone while this process lives); None when no running
     network has a chaincode by that name (plain dev mode)."""
     from network.locate import NetworkNotFound, network_folder
+    from network.supervisor.chaincodes import dev_pid
 
     try:
         network_folder(home, network)
@@ -251,6 +252,9 @@ def _take_over(name: str, home: Path, network: str | None):
         record = supervisor.chaincode_records.get(name)
         if record is None:
             return None
+        holder = dev_pid(record)
+        if holder is not None:
+            fail(f"--name {name}: already in dev mode (pid {holder}); stop that one first")
         record["dev"] = os.getpid()
         supervisor.home.save_state(supervisor.state)
         supervisor.stop_runner(name)
@@ -259,11 +263,18 @@ def _take_over(name: str, home: Path, network: str | None):
 
 
 def _hand_back(supervisor, name: str) -> None:
-    """Give the chaincode back: its recorded package runs again at its address."""
+    """Give the chaincode back: its recorded package runs again at its address (if it
+    cannot start now, the reconciler keeps trying; the record no longer names us)."""
+    from network.errors import SupervisorError
+
     with reconcile_lock(supervisor):
         supervisor.state = supervisor.home.load_state()
         record = supervisor.chaincode_records[name]
         record.pop("dev", None)
         supervisor.home.save_state(supervisor.state)
-        supervisor.start_runner(name)
+        try:
+            supervisor.start_runner(name)
+        except SupervisorError as exc:
+            click.echo(f"error: chaincode {name} handed back but did not start: {exc}", err=True)
+            return
     click.echo(f"dev mode: chaincode {name} handed back to network {supervisor.spec.name}")

@@ -232,6 +232,10 @@ class Chaincodes(SupervisorBase):
         """Every recorded chaincode's runner (unless ``chaincode dev`` holds it), and the
         spec's chaincodes that are not deployed yet."""
         records = self.chaincode_records
+        for process in self.all_processes():
+            if process.name.endswith(".next"):  # an upgrade that was interrupted
+                process.stop()
+                self.processes.pop(process.name, None)
         for record in records.values():
             if dev_pid(record) is None:
                 self._runner(record)
@@ -278,6 +282,11 @@ class Chaincodes(SupervisorBase):
         self.spec_channel(wanted.channel)  # a channel of the network, or a clear error
         records = self.chaincode_records
         old = records.get(wanted.name)
+        if old is not None and (holder := dev_pid(old)) is not None:
+            raise SupervisorError(
+                f"chaincode {wanted.name} is held by `chaincode dev` (pid {holder}); stop dev "
+                "mode first (Ctrl-C hands it back)"
+            )
         if old is not None and old["channel"] != wanted.channel:
             raise SupervisorError(
                 f"chaincode {wanted.name} is committed on channel {old['channel']}; it cannot "

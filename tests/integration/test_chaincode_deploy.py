@@ -153,6 +153,13 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
             time.sleep(2.5)  # a reconciler pass: it must not start the runner beside dev
             held = _nodes(tmp_path)["chaincode-board"]
             assert (held["state"], held["pid"]) == ("DEV", dev.pid)
+            busy = consortium(tmp_path, "chaincode", "deploy", str(folder), "--name", "board",
+                              check=False)  # fmt: skip
+            assert busy.returncode == 2
+            assert f"held by `chaincode dev` (pid {dev.pid})" in busy.stderr
+            second = consortium(tmp_path, "chaincode", "dev", str(folder), "--name", "board",
+                                check=False)  # fmt: skip
+            assert second.returncode == 2 and "already in dev mode" in second.stderr
         finally:
             output = _stop(dev)
         assert "handed back" in output
