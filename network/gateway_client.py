@@ -42,6 +42,13 @@ class GatewayClientError(Exception):
         super().__init__(message)
         self.code = code
         self.details = list(details)
+        self.tx_id = ""  # set when the failed call was for one transaction
+
+
+def _with_tx_id(error: GatewayClientError, tx_id: str) -> GatewayClientError:
+    """The transaction id the failed call was for (``error.tx_id``), for reports."""
+    error.tx_id = tx_id
+    return error
 
 
 class CommitError(GatewayClientError):
@@ -169,7 +176,7 @@ class GatewayClient:
                 )
             )
         except grpc.aio.AioRpcError as exc:
-            raise _error(exc, "endorse") from None
+            raise _with_tx_id(_error(exc, "endorse"), tx_id) from None
         envelope = endorsed.prepared_transaction
         envelope.signature = self.signer.sign(envelope.payload)
         try:
@@ -179,7 +186,7 @@ class GatewayClient:
                 )
             )
         except grpc.aio.AioRpcError as exc:
-            raise _error(exc, "submit") from None
+            raise _with_tx_id(_error(exc, "submit"), tx_id) from None
         return tx_id, envelope
 
     async def commit_status(self, channel_id: str, tx_id: str) -> tuple[int, int]:

@@ -137,7 +137,8 @@ async def _run(submit: bool, **options: Any) -> dict[str, Any]:
         except GatewayClientError as exc:
             details = [{"mspid": d.msp_id, "message": d.message} for d in exc.details]
             text = "; ".join(f"{d['mspid']}: {d['message']}" for d in details)
-            _failed(f"{exc}" + (f" ({text})" if text else ""), as_json, details=details)
+            fields = {"txid": exc.tx_id} if exc.tx_id else {}
+            _failed(f"{exc}" + (f" ({text})" if text else ""), as_json, **fields, details=details)
     answer: dict[str, Any] = {
         "txid": done.tx_id,
         "block": done.block,

@@ -104,6 +104,11 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
         posted = _json(tmp_path, "invoke", "board", "Post", "n1", "hello", "--member", "org1")
         assert posted["status"] == "VALID" and posted["result"]["author"] == "Org1MSP"
         assert posted["event"] == {"name": "Posted", "payload": {"id": "n1", "author": "Org1MSP"}}
+        twice = consortium(tmp_path, "invoke", "board", "Post", "n1", "again", "--member", "org2",
+                           "-o", "json", check=False)  # fmt: skip
+        refused = json.loads(twice.stdout)  # a failure in JSON mode is JSON too
+        assert twice.returncode == 1 and len(refused["txid"]) == 64
+        assert "notice n1 exists" in refused["error"]
         read = _json(tmp_path, "query", "board", "Read", "n1", "--member", "org2")
         assert read["result"]["text"] == "hello"  # parsed, not a string holding JSON
         again = _deploy(tmp_path, folder)
