@@ -74,13 +74,22 @@ def collections_from_file(path: Path) -> collection_pb2.CollectionConfigPackage:
     ``peer lifecycle chaincode approveformyorg --collections-config`` reads). Raises
     ``CaError`` naming the file, the entry and the field that is wrong."""
     try:
-        entries = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise CaError(f"collections file {path}: cannot read it as JSON ({exc})") from None
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CaError(f"collections file {path}: cannot read it ({exc.strerror})") from None
+    return collections_from_json(text, str(path))
+
+
+def collections_from_json(text: str, source: str) -> collection_pb2.CollectionConfigPackage:
+    """The same from the file's text (``source`` names it in errors)."""
+    try:
+        entries = json.loads(text)
+    except ValueError as exc:
+        raise CaError(f"collections file {source}: not JSON ({exc})") from None
     if not isinstance(entries, list) or not entries:
-        raise CaError(f"collections file {path}: must be a JSON list of collections")
+        raise CaError(f"collections file {source}: must be a JSON list of collections")
     return collection_pb2.CollectionConfigPackage(
-        config=[_collection(entry, f"{path}[{n}]") for n, entry in enumerate(entries)]
+        config=[_collection(entry, f"{source}[{n}]") for n, entry in enumerate(entries)]
     )
 
 

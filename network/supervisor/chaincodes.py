@@ -24,7 +24,7 @@ from network.chaincode_deploy import (
     Definition,
     OrgAdmins,
     approve,
-    collections_from_file,
+    collections_from_json,
     deploy,
     install,
 )
@@ -80,6 +80,11 @@ def code_digest(directory: str) -> str:
     return digest.hexdigest()
 
 
+def _read(path: str) -> str:
+    """A collections file's text ("" for none)."""
+    return Path(path).read_text() if path else ""
+
+
 def runner_name(name: str) -> str:
     return f"chaincode-{name}"
 
@@ -125,6 +130,8 @@ class Chaincodes(SupervisorBase):
             "sequence": sequence,
             "package_id": package,
             "code": code_digest(wanted.directory),
+            # the collections as approved: the file may change or go after the deploy
+            "collections_json": _read(wanted.collections),
             "spec": self._entry(entry),
             "installed": [],
             "approved": [],
@@ -146,11 +153,6 @@ class Chaincodes(SupervisorBase):
         found.update({name: r["channel"] for name, r in self.chaincode_records.items()})
         return found
 
-    @staticmethod
-    def wanted_of(record: dict[str, Any]) -> Wanted:
-        fields = {f.name for f in dataclasses.fields(Wanted)}
-        return Wanted(**{k: v for k, v in record.items() if k in fields})
-
     def wanted_from_spec(self, chaincode: Chaincode) -> Wanted:
         directory = (
             SAMPLES / chaincode.sample
@@ -167,13 +169,13 @@ class Chaincodes(SupervisorBase):
         )
 
     def definition(self, record: dict[str, Any]) -> Definition:
-        collections = record.get("collections")
+        """The recorded definition, its collections from the text recorded at deploy."""
+        collections = None
+        if record.get("collections"):
+            text = record.get("collections_json") or _read(record["collections"])
+            collections = collections_from_json(text, record["collections"])
         return Definition(
-            record["name"],
-            record["version"],
-            record["sequence"],
-            record["policy"],
-            collections_from_file(Path(collections)) if collections else None,
+            record["name"], record["version"], record["sequence"], record["policy"], collections
         )
 
     def _packages(self) -> Path:
@@ -320,6 +322,7 @@ class Chaincodes(SupervisorBase):
             same
             and old["package_id"] == identifier
             and old.get("code") == code_digest(wanted.directory)
+            and old.get("collections_json", "") == _read(wanted.collections)
         )
 
     @staticmethod

@@ -127,13 +127,19 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
         assert nodes["chaincode-board"]["pid"] != runner
         assert nodes["chaincode-board"]["address"] == second["address"]
 
-        # Upgrade 2: a new policy (org1 alone endorses) and a version.
-        third = _deploy(tmp_path, folder, "--policy", "OR('Org1MSP.peer')", "--version", "3")
+        # Upgrade 2: a new policy (org1 alone endorses), a version and a collection.
+        collections = tmp_path / "collections.json"
+        drafts = {"name": "drafts", "policy": "OR('Org1MSP.member')", "maxPeerCount": 1}
+        collections.write_text(json.dumps([drafts]))
+        third = _deploy(tmp_path, folder, "--policy", "OR('Org1MSP.peer')", "--version", "3",
+                        "--collections", str(collections))  # fmt: skip
         assert (third["sequence"], third["version"]) == (3, "3")
+        collections.unlink()  # the definition keeps what was approved
         committed = _json(tmp_path, "chaincode", "querycommitted", "--member", "org2",
                           "--name", "board")  # fmt: skip
         assert committed["definitions"][0]["endorsement_policy"] == "OR('Org1MSP.peer')"
         assert committed["definitions"][0]["sequence"] == 3
+        assert committed["definitions"][0]["collections"] == ["drafts"]
         bad = consortium(tmp_path, "chaincode", "deploy", str(folder), "--name", "board",
                          "--policy", "AND(", check=False)  # fmt: skip
         assert bad.returncode == 2 and bad.stderr.startswith("error: --policy:")
