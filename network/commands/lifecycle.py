@@ -394,6 +394,7 @@ def _watch(supervisor, interval: float) -> None:
     lines: list[str] = []
     supervisor.progress = lines.append
     reported: list[str] | None = None
+    last_error = ""
     while True:
         lines.clear()
         _follow_spec(supervisor)
@@ -401,8 +402,12 @@ def _watch(supervisor, interval: float) -> None:
         try:
             with reconcile_lock(supervisor):
                 joined = supervisor.reconcile()
+            last_error = ""
         except SupervisorError as exc:
-            click.echo(f"{time.strftime('%H:%M:%S')} error: {exc}", err=True)
+            # the whole report once; while the same failure repeats, its first line only
+            text = str(exc) if str(exc) != last_error else str(exc).splitlines()[0] + " (again)"
+            click.echo(f"{time.strftime('%H:%M:%S')} error: {text}", err=True)
+            last_error = str(exc)
             joined = reported
         if _pids(supervisor) != before or joined != reported:
             for line in lines:

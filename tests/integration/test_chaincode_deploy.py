@@ -7,6 +7,7 @@ editing the spec — real processes, the CLI only."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -227,5 +228,22 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the reconciler did not restart basic"
             time.sleep(0.5)
         assert node["address"] == f"127.0.0.1:{port}"
+
+        # A contract that no longer loads is reported with its exit code and the end of
+        # its log, and does not keep the reconciler from restarting a peer that died.
+        (folder / "__init__.py").write_text("raise RuntimeError('broken on purpose')\n")
+        home = tmp_path / ".consortium" / "two-members"
+        peer = int((home / "pids" / "peer-org2-peer0.pid").read_text())
+        for node_name in ("chaincode-board", "peer-org2-peer0"):
+            os.kill(int((home / "pids" / f"{node_name}.pid").read_text()), signal.SIGKILL)
+        log = home / "logs" / "reconciler.log"
+        deadline = time.monotonic() + 20
+        while "chaincode-board exited while starting (exit code 2)" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.5)
+        assert "broken on purpose" in log.read_text()
+        while (_nodes(tmp_path)["peer-org2-peer0"]).get("pid") in (None, peer):
+            assert time.monotonic() < deadline, "the peer was not restarted"
+            time.sleep(0.5)
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
