@@ -8,6 +8,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +16,10 @@ from chaincode.errors import ChaincodeError
 from chaincode.packaging import Connection, write_package
 from network.commands.lifecycle import HOME_OPTION, NETWORK_OPTION, open_running, reconcile_lock
 from network.output import OUTPUT_OPTION, emit_record, fail
+
+if TYPE_CHECKING:
+    from network.supervisor import Supervisor
+    from network.supervisor.chaincodes import Wanted
 
 
 @click.group("chaincode")
@@ -92,7 +97,9 @@ def _contract_folder(directory: Path) -> Path:
     return directory.resolve()
 
 
-def _checked_options(name: str, version: str | None, policy: str | None, collections) -> None:
+def _checked_options(
+    name: str, version: str | None, policy: str | None, collections: Path | None
+) -> None:
     """Every option checked before anything is touched; one sentence naming the field."""
     from ca.errors import CaError
     from network.chaincode_deploy import application_policy, collections_from_file
@@ -152,20 +159,29 @@ def deploy_command(
         try:
             done = supervisor.deploy_chaincode(wanted)
             supervisor.write_connection_files()
-        except Exception as exc:  # a lifecycle call or a runner failed; nothing committed
+        except Exception as exc:  # a runner or lifecycle call failed: the old one still runs
             fail(f"chaincode {name}: {exc}")
     record = {**dataclasses.asdict(done), "seconds": round(time.monotonic() - started, 2)}
     emit_record(record, output, f"chaincode {name} {done.action}")
 
 
-def _wanted(supervisor, folder, name, channel, policy, collections, version, port):
+def _wanted(
+    supervisor: Supervisor,
+    folder: Path,
+    name: str,
+    channel: str | None,
+    policy: str | None,
+    collections: Path | None,
+    version: str | None,
+    port: int | None,
+) -> Wanted:
     """The settings to deploy: the options given, else what the chaincode has, else the
     defaults; without ``--port`` an unchanged chaincode keeps its address and a changed
     one gets a new free port (served before the old one stops)."""
     from network.errors import SupervisorError
     from network.supervisor.chaincodes import Wanted
 
-    old = supervisor.chaincode_records.get(name, {})
+    old: dict[str, Any] = supervisor.chaincode_records.get(name, {})
     channels = [c.name for c in supervisor.spec.channels]
     channel = channel or old.get("channel") or (channels[0] if len(channels) == 1 else None)
     if channel is None:
@@ -235,7 +251,9 @@ def dev(
             _hand_back(supervisor, name)
 
 
-def _take_over(name: str, home: Path, network: str | None):
+def _take_over(
+    name: str, home: Path, network: str | None
+) -> tuple[Supervisor, dict[str, Any]] | None:
     """Stop the network's runner of chaincode ``name`` and mark it held by this process
     (the reconciler leaves it alone while this process lives); None when no running
     network has a chaincode by that name (plain dev mode)."""
@@ -262,7 +280,7 @@ def _take_over(name: str, home: Path, network: str | None):
     return supervisor, record
 
 
-def _hand_back(supervisor, name: str) -> None:
+def _hand_back(supervisor: Supervisor, name: str) -> None:
     """Give the chaincode back: its recorded package runs again at its address (if it
     cannot start now, the reconciler keeps trying; the record no longer names us)."""
     from network.errors import SupervisorError
