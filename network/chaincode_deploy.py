@@ -6,6 +6,7 @@ Used by ``consortium up`` and by the test networks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -190,17 +191,23 @@ async def deploy(
     package: bytes,
     orgs: Sequence[OrgAdmins],
     wait_committed: WaitCommitted,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> str:
-    """Install, approve per org, commit; return the commit's transaction id."""
-    approvals = []
-    for org in orgs:
+    """Install, approve per org (the organizations at once: their approvals share a
+    block), commit; return the commit's transaction id."""
+
+    async def install_and_approve(org: OrgAdmins) -> str:
         package_ids = [await install(admin, package) for admin in org.peers]
-        approvals.append(
-            await approve(org.peers[0], channel, definition, package_ids[0], org.mspid)
-        )
-    await wait_committed(approvals)
+        progress(f"  installed {package_ids[0]} on {len(org.peers)} peer(s) of {org.mspid}")
+        tx_id = await approve(org.peers[0], channel, definition, package_ids[0], org.mspid)
+        progress(f"  {org.mspid} approved {definition.name} sequence {definition.sequence}")
+        return tx_id
+
+    approvals = await asyncio.gather(*(install_and_approve(org) for org in orgs))
+    await wait_committed(list(approvals))
     tx_id = await commit(orgs[0].peers[0], channel, definition)
     await wait_committed([tx_id])
+    progress(f"  {definition.name} sequence {definition.sequence} committed on {channel}")
     return tx_id
 
 

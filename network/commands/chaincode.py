@@ -150,7 +150,7 @@ def deploy_command(
     upgrade it (sequence + 1)."""
     folder = _contract_folder(directory)
     _checked_options(name, version, policy, collections)
-    supervisor = open_running(home, network)
+    supervisor = open_running(home, network, quiet=output == "json")
     started = time.monotonic()
     with reconcile_lock(supervisor):
         supervisor.state = supervisor.home.load_state()

@@ -386,6 +386,7 @@ class Chaincodes(SupervisorBase):
                 self._package_bytes(record),
                 [OrgAdmins(m.mspid, clients[m.name]) for m in members],
                 lambda tx_ids: self._wait_everywhere(record["channel"], members, tx_ids),
+                self.progress,
             )
         finally:
             for peer_clients in clients.values():
