@@ -34,22 +34,23 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def require_free(address: str) -> None:
+def require_free(address: str, field: str = "") -> None:
     """Refuse an address something already listens on: two contracts on one port would
-    each answer some of the peers' calls."""
+    each answer some of the peers' calls. ``field`` names it in the error (default
+    ``--address ADDRESS``)."""
+    field = field or f"--address {address}"
     host, _, port = address.rpartition(":")
     try:
         number = int(port)
     except ValueError:
-        raise ContractLoadError(f"--address {address!r}: not host:port") from None
+        raise ContractLoadError(f"{field}: not host:port") from None
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host or "0.0.0.0", number))
         except OSError as exc:
             raise ContractLoadError(
-                f"--address {address}: in use ({exc.strerror}); stop what listens there or "
-                "choose another address"
+                f"{field}: in use ({exc.strerror}); stop what listens there or choose another"
             ) from None
 
 

@@ -178,6 +178,7 @@ def _wanted(
     """The settings to deploy: the options given, else what the chaincode has, else the
     defaults; without ``--port`` an unchanged chaincode keeps its address and a changed
     one gets a new free port (served before the old one stops)."""
+    from chaincode.devmode import require_free
     from network.errors import SupervisorError
     from network.supervisor.chaincodes import Wanted
 
@@ -201,6 +202,11 @@ def _wanted(
     )
     if port is None and old and not supervisor.runs_as(wanted):
         wanted = dataclasses.replace(wanted, port=supervisor.free_chaincode_port())
+    if port is not None and port != old.get("port"):
+        try:
+            require_free(f"127.0.0.1:{port}", f"--port {port}")
+        except ChaincodeError as exc:
+            fail(str(exc))
     return wanted
 
 

@@ -144,6 +144,11 @@ def test_deploy_upgrade_dev_takeover_and_identities(tmp_path: Path) -> None:
         bad = consortium(tmp_path, "chaincode", "deploy", str(folder), "--name", "board",
                          "--policy", "AND(", check=False)  # fmt: skip
         assert bad.returncode == 2 and bad.stderr.startswith("error: --policy:")
+        busy_port = _nodes(tmp_path)["peer-org1-peer0"]["address"].rsplit(":", 1)[1]
+        taken_port = consortium(tmp_path, "chaincode", "deploy", str(folder), "--name", "board",
+                                "--port", busy_port, check=False)  # fmt: skip
+        assert taken_port.returncode == 2
+        assert taken_port.stderr.startswith(f"error: --port {busy_port}: in use")
 
         # The reconciler keeps a chaincode deployed after `up` alive.
         pid_file = tmp_path / ".consortium" / "two-members" / "pids" / "chaincode-board.pid"
