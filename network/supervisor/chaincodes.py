@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,17 +89,16 @@ def runner_name(name: str) -> str:
 
 
 def dev_pid(record: dict[str, Any]) -> int | None:
-    """The pid of a ``chaincode dev`` process that took the chaincode over, while alive."""
+    """The pid of a ``chaincode dev`` process that took the chaincode over, while alive
+    (a pid reused by another program does not count: its command line is checked)."""
     pid = record.get("dev")
     if not pid:
         return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return None
-    except PermissionError:
-        pass
-    return pid
+    return pid if b"\0chaincode\0dev\0" in command else None
 
 
 class Chaincodes(SupervisorBase):
