@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,34 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def require_free(address: str, field: str = "") -> None:
+    """Refuse an address something already listens on: two contracts on one port would
+    each answer some of the peers' calls. ``field`` names it in the error (default
+    ``--address ADDRESS``)."""
+    field = field or f"--address {address}"
+    host, _, port = address.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ContractLoadError(f"{field}: not host:port") from None
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host or "0.0.0.0", number))
+        except OSError as exc:
+            raise ContractLoadError(
+                f"{field}: in use ({exc.strerror}); stop what listens there or choose another"
+            ) from None
+
+
+def free_address(host: str = "127.0.0.1") -> str:
+    """A loopback address no one listens on (dev mode's default, so it never collides
+    with a network's chaincode port)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return f"{host}:{probe.getsockname()[1]}"
+
+
 class DevServer:
     """Owns the contract child process; ``poll`` restarts it after a change."""
 
@@ -45,6 +74,7 @@ class DevServer:
     ) -> None:
         if not (directory / "__init__.py").is_file():
             raise ContractLoadError(f"directory {directory}: not a Python package")
+        require_free(address)
         self.directory = directory
         self.chaincode_id = chaincode_id
         self.address = address

@@ -42,9 +42,9 @@ class ChaincodeEndpoint:
             handler = ChaincodeHandler(stream, invoker=self._invoker, timeout=self._timeout)
             try:
                 await handler.register(expected_name=self._expected_name)
-            except ShimError:
+            except ShimError as exc:
                 await stream.close()
-                raise
+                raise ShimError(f"chaincode at {self.address}: {exc}") from None
             self._handler = handler
             return handler
 

@@ -208,7 +208,14 @@ def load_contracts_cached(directory: str | Path) -> list[Contract]:
     return _LOADED[path][1]
 
 
-def contract_service(chaincode_id: str, contracts: Any) -> ContractService:
+def contract_service(chaincode_id: str, contracts: Any, shim: str = "repaired") -> Any:
+    """The servicer for ``contracts``: with the repairs above (``repaired``), or exactly
+    as ``fabric-chaincode-python``'s own entry point serves them (``stock``), to see what a
+    contract started with ``ContractChaincode.new_chaincode(...).start()`` does."""
+    if shim == "stock":
+        return ChaincodeService(chaincode_id, as_chaincode(contracts))
+    if shim != "repaired":
+        raise ContractLoadError(f"shim: {shim!r} is neither 'repaired' nor 'stock'")
     return ContractService(chaincode_id, as_chaincode(contracts))
 
 
@@ -243,8 +250,10 @@ async def serve(
     address: str = "127.0.0.1:0",
     tls: ServerTLS | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start a CCaaS gRPC server; returns it and the bound port."""
-    server = grpc.aio.server()
+    """Start a CCaaS gRPC server; returns it and the bound port. The port is not shared
+    (gRPC sets SO_REUSEPORT by default): a second contract on a taken address fails
+    instead of listening beside the first and answering for it."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(service, server)
     try:
         if tls is None:
@@ -254,7 +263,7 @@ async def serve(
     except RuntimeError:
         port = 0
     if port == 0:
-        raise ContractLoadError(f"address {address}: could not listen")
+        raise ContractLoadError(f"address {address}: could not listen (is it in use?)")
     await server.start()
     return server, port
 

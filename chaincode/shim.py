@@ -104,6 +104,23 @@ class TxContext:
     next_query: int = 0
 
 
+def registration_matches(registered: str, expected: str) -> bool:
+    """Whether a contract that sent REGISTER as ``registered`` is the one dialled for
+    ``expected`` (a package ID ``label:hash``, a label, or a chaincode name).
+
+    Fabric's peer wants the package ID (``CHAINCODE_ID``); contracts are also commonly
+    started with the package's label (``basic_1.0``), so the label part must match, and
+    for a bare chaincode name (dev mode, a peer config's ``chaincodes`` entry) the label
+    must be that name or start with ``<name>_``. What is refused is another contract
+    answering at the address, e.g. ``auction_1.0`` where ``basic`` was dialled."""
+    if registered == expected:
+        return True
+    label, wanted = registered.split(":", 1)[0], expected.split(":", 1)[0]
+    if ":" in expected:
+        return label == wanted
+    return label == wanted or label.startswith(f"{wanted}_")
+
+
 class ChaincodeHandler:
     """Speaks the shim protocol with one chaincode over a ``ChaincodeStream``."""
 
@@ -146,7 +163,7 @@ class ChaincodeHandler:
             raise ShimError(f"REGISTER payload is not a ChaincodeID ({exc})") from None
         if not chaincode_id.name:
             raise ShimError("REGISTER payload: ChaincodeID.name is empty")
-        if expected_name is not None and chaincode_id.name != expected_name:
+        if expected_name is not None and not registration_matches(chaincode_id.name, expected_name):
             await self._send(Message(type=T.ERROR, payload=b"unexpected chaincode name"))
             raise ShimError(
                 f"chaincode registered as {chaincode_id.name!r}, expected {expected_name!r}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: consortium's story with real commands only — a two-member network from
-# one spec, transactions from both members, a conflict explained, a third member invited
+# one spec, transactions from both members, a conflict explained, a contract of one's own
+# deployed and upgraded, a third member invited
 # by proposal and vote who then transacts, the governance record with proofs, the
 # orderer's journal verified, then the ledgerdb journal on its own.
 set -euo pipefail
@@ -40,6 +41,15 @@ set -e
 echo "(exit codes $a and $b: the loser read a version of asset1 that the winner changed;"
 echo " its block records MVCC_READ_CONFLICT and its writes were not applied — see docs/validation-codes.md)"
 consortium query basic ReadAsset asset1 --member org1 --home "$HOME_DIR"
+
+step "a contract of your own, from its folder to the channel in one command; then an upgrade"
+BOARD="$HOME_DIR/notice_board"
+cp -rL tests/integration/contracts/notice_board "$BOARD"
+consortium chaincode deploy "$BOARD" --name board --home "$HOME_DIR"
+consortium invoke board Post n1 "hello from org2" --member org2 --home "$HOME_DIR"
+sed -i 's/EDITION = "first"/EDITION = "second"/' "$BOARD/contract.py"
+consortium chaincode deploy "$BOARD" --name board --home "$HOME_DIR" -o json
+consortium query board Edition --member org1 --home "$HOME_DIR"
 
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 NETWORK_ID=$(consortium status "$SPEC" --home "$HOME_DIR" -o json | json_field 'd["network_id"]')

@@ -40,6 +40,13 @@ class GatewayClientError(NetworkError):
         super().__init__(message)
         self.code = code
         self.details = list(details)
+        self.tx_id = ""  # set when the failed call was for one transaction
+
+
+def _with_tx_id(error: GatewayClientError, tx_id: str) -> GatewayClientError:
+    """The transaction id the failed call was for (``error.tx_id``), for reports."""
+    error.tx_id = tx_id
+    return error
 
 
 class CommitError(GatewayClientError):
@@ -68,6 +75,8 @@ class Submitted:
     tx_id: str
     result: bytes
     block: int
+    # the event the chaincode set (what Fabric delivers as a chaincode event), if any
+    event: chaincode_event_pb2.ChaincodeEvent | None = None
 
 
 class GatewayClient:
@@ -140,6 +149,19 @@ class GatewayClient:
         transient: dict[str, bytes] | None = None,
     ) -> tuple[str, bytes]:
         """Endorse, sign and submit; return (txid, result) once the orderer accepted it."""
+        tx_id, envelope = await self._submit_envelope(
+            channel_id, chaincode, args, endorsing_organizations, transient
+        )
+        return tx_id, _result_of(envelope)
+
+    async def _submit_envelope(
+        self,
+        channel_id: str,
+        chaincode: str,
+        args: Sequence[str | bytes],
+        endorsing_organizations: Sequence[str] = (),
+        transient: dict[str, bytes] | None = None,
+    ) -> tuple[str, common_pb2.Envelope]:
         proposed = propose(self.signer, channel_id, chaincode, args, transient)
         tx_id = proposed.tx_id
         try:
@@ -152,7 +174,7 @@ class GatewayClient:
                 )
             )
         except grpc.aio.AioRpcError as exc:
-            raise _error(exc, "endorse") from None
+            raise _with_tx_id(_error(exc, "endorse"), tx_id) from None
         envelope = endorsed.prepared_transaction
         envelope.signature = self.signer.sign(envelope.payload)
         try:
@@ -162,8 +184,8 @@ class GatewayClient:
                 )
             )
         except grpc.aio.AioRpcError as exc:
-            raise _error(exc, "submit") from None
-        return tx_id, _result_of(envelope)
+            raise _with_tx_id(_error(exc, "submit"), tx_id) from None
+        return tx_id, envelope
 
     async def commit_status(self, channel_id: str, tx_id: str) -> tuple[int, int]:
         """(validation code, block number) once the gateway's peer committed ``tx_id``."""
@@ -184,11 +206,11 @@ class GatewayClient:
         self, channel_id: str, chaincode: str, *args: str | bytes, **options
     ) -> Submitted:
         """Submit and wait for commit; a non-VALID commit raises ``CommitError``."""
-        tx_id, result = await self.submit_async(channel_id, chaincode, *args, **options)
+        tx_id, envelope = await self._submit_envelope(channel_id, chaincode, args, **options)
         code, block = await self.commit_status(channel_id, tx_id)
         if code != Code.VALID:
             raise CommitError(tx_id, code, block)
-        return Submitted(tx_id, result, block)
+        return Submitted(tx_id, _result_of(envelope), block, _event_of(envelope))
 
     async def chaincode_events(
         self, channel_id: str, chaincode: str, start_block: int | None = None, after_tx: str = ""
@@ -236,3 +258,11 @@ def _result_of(envelope: common_pb2.Envelope) -> bytes:
     """The chaincode's response payload, read back from the endorsed transaction."""
     payload = common_pb2.Payload.FromString(envelope.payload)
     return read_endorsed_action(payload.data).chaincode_action.response.payload
+
+
+def _event_of(envelope: common_pb2.Envelope) -> chaincode_event_pb2.ChaincodeEvent | None:
+    """The chaincode event in the endorsed transaction, or None if it set none."""
+    payload = common_pb2.Payload.FromString(envelope.payload)
+    raw = read_endorsed_action(payload.data).chaincode_action.events
+    event = chaincode_event_pb2.ChaincodeEvent.FromString(raw) if raw else None
+    return event if event is not None and event.event_name else None

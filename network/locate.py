@@ -36,6 +36,11 @@ def network_folder(home: Path, network: str | None) -> Path:
     """The named network's folder, or the only one's."""
     known = networks(home)
     if network is None:
+        if not known:
+            raise NetworkNotFound(
+                f"no network runs under {home} (no {home}/<network>/state.json); start one "
+                "with `consortium up deploy/two-members.yaml`, or pass --home"
+            )
         if len(known) != 1:
             listed = ", ".join(known) or "none"
             raise NetworkNotFound(

@@ -4,6 +4,7 @@ file under the network's folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,6 +42,8 @@ class NodeProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
                 start_new_session=True,
             )
+        _forget_finished()
+        _CHILDREN[child.pid] = child  # kept, so its exit status is ours to read
         self.pid_file.write_text(str(child.pid))
         if self.port:
             self.address_file.write_text(f"{self.host}:{self.port}")
@@ -69,9 +72,10 @@ class NodeProcess:
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Until the node accepts TCP connections; fail with the end of its log."""
         deadline = time.monotonic() + timeout
+        started = self._recorded_pid()
         while time.monotonic() < deadline:
             if self.pid is None:
-                raise SupervisorError(f"{self.name} exited while starting:\n{self.tail()}")
+                raise SupervisorError(self.exit_report(started))
             with socket.socket() as probe:
                 probe.settimeout(0.5)
                 if probe.connect_ex((self.host, self.port)) == 0:
@@ -79,6 +83,21 @@ class NodeProcess:
             time.sleep(0.1)
         raise SupervisorError(
             f"{self.name} did not listen on {self.port} in {timeout:g}s:\n{self.tail()}"
+        )
+
+    def _recorded_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def exit_report(self, pid: int | None) -> str:
+        """Why the node is gone, as far as this process can tell, and the end of its log
+        (its stderr goes there)."""
+        tail = self.tail()
+        return (
+            f"{self.name} exited while starting ({exit_reason(pid)}); the last lines of "
+            f"{self.log}:\n{tail if tail.strip() else '(the log is empty)'}"
         )
 
     def tail(self, lines: int = 15) -> str:
@@ -103,13 +122,35 @@ class NodeProcess:
         self.address_file.unlink(missing_ok=True)
 
 
+_CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started
+
+
+def _forget_finished(keep: int = 64) -> None:
+    """A long-lived reconciler restarts crashing nodes for days: keep the exit statuses
+    of the last ``keep`` finished children only."""
+    finished = [pid for pid, child in _CHILDREN.items() if child.poll() is not None]
+    for pid in finished[:-keep] if len(finished) > keep else ():
+        del _CHILDREN[pid]
+
+
+def exit_reason(pid: int | None) -> str:
+    """``exit code N`` or ``killed by SIGNAME`` for a node this process started; a node
+    started by another ``consortium`` reports to that one only."""
+    child = _CHILDREN.get(pid) if pid is not None else None
+    code = child.poll() if child is not None else None
+    if code is None:
+        return "exit status unknown: another process started it"
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
 def _alive(pid: int) -> bool:
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished:
-            return False
-    except ChildProcessError:
-        pass
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    with contextlib.suppress(ChildProcessError):  # reap it if it is a finished child
+        os.waitpid(pid, os.WNOHANG)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -120,8 +161,11 @@ def _alive(pid: int) -> bool:
 
 
 def _not_zombie(pid: int) -> bool:
+    """Not (yet) a zombie. A thread-group leader that has exited reads ``Z`` while its
+    other threads (gRPC's) still finish and its sockets stay open: that is alive here."""
     try:
         status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return True
-    return status != "Z"
+    return status != "Z" or threads > 1

@@ -22,7 +22,7 @@ from network.supervisor import Supervisor
 from peers.channel import OrdererEndpoint
 from proto.seek import build_seek_envelope
 
-RUNNING, FAILED = "RUNNING", "FAILED"
+RUNNING, FAILED, DEV = "RUNNING", "FAILED", "DEV"
 TIMEOUT = 3.0
 
 
@@ -30,7 +30,7 @@ TIMEOUT = 3.0
 class NodeStatus:
     name: str
     pid: int | None
-    state: str  # RUNNING, or FAILED: it has a pid file but its process is gone
+    state: str  # RUNNING; FAILED: a pid file whose process is gone; DEV: `chaincode dev`
     address: str  # host:port, "" when not known
     listening: bool
 
@@ -55,7 +55,22 @@ def node_statuses(supervisor: Supervisor) -> list[NodeStatus]:
         statuses.append(
             NodeStatus(process.name, pid, state, address, pid is not None and listening(address))
         )
-    return statuses
+    return statuses + held_in_dev_mode(supervisor)
+
+
+def held_in_dev_mode(supervisor: Supervisor) -> list[NodeStatus]:
+    """Chaincodes ``chaincode dev --name`` took over: DEV, with the dev process's pid."""
+    from network.supervisor.chaincodes import dev_pid, runner_name
+
+    held = []
+    for record in supervisor.chaincode_records.values():
+        pid = dev_pid(record)
+        if pid is not None:
+            address = f"127.0.0.1:{record['port']}"
+            held.append(
+                NodeStatus(runner_name(record["name"]), pid, DEV, address, listening(address))
+            )
+    return held
 
 
 async def _height(stub: Any, signer: Any, channel_id: str) -> int | None:
@@ -157,9 +172,9 @@ def governance(supervisor: Supervisor) -> dict[str, Any]:
 
 
 def network_status(supervisor: Supervisor) -> dict[str, Any]:
+    state = supervisor.state = supervisor.home.load_state()  # members joined after `up` too
     nodes = node_statuses(supervisor)
     running = {n.name for n in nodes if n.listening}
-    state = supervisor.state = supervisor.home.load_state()  # members joined after `up` too
     heights: dict[str, dict[str, Any]] = {}
     if state.get("network_id") and running:
         heights = asyncio.run(channel_heights(supervisor, running))

@@ -174,7 +174,7 @@ class PeerNode:
         self.signer = signer
         self.channels: dict[str, PeerChannel] = {}
         self.packages = PackageStore(config.data_dir / "packages")
-        self.endpoints: dict[str, ChaincodeEndpoint] = {}
+        self.endpoints: dict[tuple[str, str], ChaincodeEndpoint] = {}
         self._resolved: dict[tuple[str, str, int], ChaincodeEndpoint] = {}
         self.remote_peers = [self._remote(p) for p in config.peers]
         self._join_lock = asyncio.Lock()
@@ -205,9 +205,14 @@ class PeerNode:
             )
             if address is None:
                 return None
-            if address not in self.endpoints:
-                self.endpoints[address] = ChaincodeEndpoint(address)
-            self._resolved[key] = self.endpoints[address]
+            # The contract must register as the package (or, without one, the chaincode)
+            # this peer dialled for: another contract at the address is refused.
+            expected = package or definition.name
+            if (address, expected) not in self.endpoints:
+                self.endpoints[address, expected] = ChaincodeEndpoint(
+                    address, expected_name=expected
+                )
+            self._resolved[key] = self.endpoints[address, expected]
         return self._resolved[key]
 
     def _ledger(self, channel_id: str) -> Ledger | None:

@@ -9,6 +9,7 @@ and on ``invoke`` validates (MVCC, phantoms) and commits it as the next block.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -132,6 +133,7 @@ class ContractHarness:
         self.default_chaincode = ""
         self._chaincodes: dict[str, ChaincodeHandler | ChaincodeEndpoint] = {}
         self._servers: list[Any] = []
+        self._policies: dict[str, tuple[str, ...]] = {}
         self._height = 1
 
     async def __aenter__(self) -> ContractHarness:
@@ -157,12 +159,23 @@ class ContractHarness:
         *,
         transport: str = "inprocess",
         collections: Iterable[Collection] = (),
+        policy: str = "",
+        shim: str = "repaired",
     ) -> None:
-        """Run a contract (instances, a ContractChaincode, or a package directory)."""
+        """Run a contract (instances, a ContractChaincode, or a package directory).
+
+        ``policy`` (Fabric's language, e.g. ``AND('Org1MSP.peer','Org2MSP.peer')``): every
+        transaction is endorsed once per organization it names, and differing results are
+        refused as a peer's gateway refuses them, so a non-deterministic contract fails
+        here as it would on the network. ``shim="stock"`` serves the contract exactly as
+        fabric-chaincode-python's own entry point does (no repairs: events dropped, a
+        raising contract never answers, ``get_transient()`` empty)."""
         if isinstance(contracts, str | Path):
             contracts = load_contracts_cached(contracts)
-        service = contract_service(name, as_chaincode(contracts))
-        await self.deploy_service(service, name, transport=transport, collections=collections)
+        service = contract_service(name, as_chaincode(contracts), shim)
+        await self.deploy_service(
+            service, name, transport=transport, collections=collections, policy=policy
+        )
 
     async def deploy_service(
         self,
@@ -171,8 +184,10 @@ class ContractHarness:
         *,
         transport: str = "inprocess",
         collections: Iterable[Collection] = (),
+        policy: str = "",
     ) -> None:
         """Run any ``protos.Chaincode`` servicer (e.g. a scripted one) as chaincode ``name``."""
+        self._policies[name] = endorsing_orgs(policy)
         if transport == "inprocess":
             stream: Any = InProcessStream()
             stream.serve(service)
@@ -192,6 +207,7 @@ class ContractHarness:
         tls: ClientTLS | None = None,
         collections: Iterable[Collection] = (),
         dial_timeout: float = 5.0,
+        policy: str = "",
     ) -> None:
         """Drive a chaincode-as-a-service process (Python, Node, Go) listening at ``address``.
 
@@ -206,6 +222,7 @@ class ContractHarness:
             dial_timeout=dial_timeout,
         )
         await endpoint.handler()
+        self._policies[name] = endorsing_orgs(policy)
         await self._replace(name, endpoint)
         self.collections.define(name, collections)
 
@@ -313,13 +330,41 @@ class ContractHarness:
         init: bool = False,
         timeout: float | None = None,
     ) -> TxResult:
-        """Endorse: run the function and record its read/write set; commit nothing."""
-        name, handler = await self._handler(chaincode)
+        """Endorse: run the function and record its read/write set; commit nothing. With
+        a policy, once per organization it names; differing results are refused."""
+        name, _ = await self._handler(chaincode)
         signer = identity or self.identity()
         call_args = [_arg(function), *(_arg(a) for a in args)]
         transient_bytes = {k: _arg(v) for k, v in (transient or {}).items()}
         now = time.time()
         proposed = propose(signer, self.channel, name, call_args, transient_bytes, now=now)
+        endorse = (proposed, signer, call_args, init, timeout, now)
+        orgs = self._policies.get(name) or ("",)
+        results = [await self._endorse(name, function, *endorse) for _ in orgs]
+        first = results[0]
+        for org, other in zip(orgs[1:], results[1:], strict=True):
+            difference = differing(first, other)
+            if difference and first.error is None:
+                first.error = (
+                    "ProposalResponsePayloads do not match: the endorsements of "
+                    f"{orgs[0]} and {org} differ in {difference} (a contract must compute "
+                    "the same result on every peer: no random values, clocks or local state)"
+                )
+        return first
+
+    async def _endorse(
+        self,
+        name: str,
+        function: str,
+        proposed: Any,
+        signer: Identity,
+        call_args: list[bytes],
+        init: bool,
+        timeout: float | None,
+        now: float,
+    ) -> TxResult:
+        """One peer's endorsement: execute against the committed state, record the rwset."""
+        _, handler = await self._handler(name)
         tx_id = proposed.tx_id
         simulator = TxSimulator(self.state, tx_id)
         result = TxResult(tx_id=tx_id, function=function, chaincode=name, timestamp=now)
@@ -370,3 +415,40 @@ class ContractHarness:
     async def query(self, function: str, *args: Any, **options: Any) -> TxResult:
         """Evaluate: simulate only."""
         return await self.simulate(function, *args, **options)
+
+
+_PRINCIPAL = re.compile(r"'([^'.]+)\.(?:peer|member|admin|client|orderer)'")
+
+
+def endorsing_orgs(policy: str) -> tuple[str, ...]:
+    """The organizations a signature policy names, in order, once each ("" = none)."""
+    if not policy.strip():
+        return ()
+    orgs = tuple(dict.fromkeys(_PRINCIPAL.findall(policy)))
+    if not orgs:
+        raise ChaincodeError(
+            f"policy {policy!r}: names no organization; write e.g. "
+            "AND('Org1MSP.peer', 'Org2MSP.peer')"
+        )
+    return orgs
+
+
+def differing(first: TxResult, other: TxResult) -> str:
+    """What two endorsements of one proposal disagree on, named (a key first), or ""."""
+    for name in sorted({*first.rwset.namespaces, *other.rwset.namespaces}):
+        mine, theirs = first.writes(name), other.writes(name)
+        for key in sorted({*mine, *theirs}):
+            if mine.get(key, b"") != theirs.get(key, b""):
+                return f"the value written to key {key!r} (chaincode {name})"
+        for key in sorted({*first.reads(name), *other.reads(name)}):
+            if first.reads(name).get(key) != other.reads(name).get(key):
+                return f"the keys read: {key!r} (chaincode {name})"
+    if first.rwset.to_proto() != other.rwset.to_proto():
+        return "the read/write set (ranges or private data hashes)"
+    if (first.status, first.message) != (other.status, other.message):
+        return "the response status"
+    if first.payload != other.payload:
+        return "the response payload"
+    if first.event != other.event:
+        return "the chaincode event"
+    return ""

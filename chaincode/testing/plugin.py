@@ -12,7 +12,10 @@ contract instance(s) or the contract's package directory::
         assert (await chaincode_harness.invoke("CreateAsset", "a1", "red", 1, "Ann", 5)).ok
 
 ``chaincode_name`` (default ``"basic"``), ``chaincode_transport`` (``"inprocess"`` or
-``"grpc"``) and ``chaincode_collections`` may be overridden the same way.
+``"grpc"``), ``chaincode_collections``, ``chaincode_policy`` (endorse once per organization
+it names, as the network would) and ``chaincode_shim`` (``"repaired"`` or ``"stock"``) may
+be overridden the same way. ``async def`` tests need pytest-asyncio with
+``asyncio_mode = "auto"`` (or ``@pytest.mark.asyncio`` on each test).
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ def chaincode_collections() -> list[Collection]:
 
 
 @pytest.fixture
+def chaincode_policy() -> str:
+    """ "" endorses once; e.g. ``AND('Org1MSP.peer','Org2MSP.peer')`` once per org."""
+    return ""
+
+
+@pytest.fixture
+def chaincode_shim() -> str:
+    """``repaired`` (what consortium runs) or ``stock`` (fabric-chaincode-python alone)."""
+    return "repaired"
+
+
+@pytest.fixture
 def identities() -> IdentityFactory:
     """Shared across the session: key generation is the slow part of making an identity."""
     return _IDENTITIES
@@ -55,14 +70,19 @@ async def chaincode_harness(
     chaincode_name: str,
     chaincode_transport: str,
     chaincode_collections: list[Collection],
+    chaincode_policy: str,
+    chaincode_shim: str,
     identities: IdentityFactory,
 ) -> AsyncIterator[ContractHarness]:
+    """A ``ContractHarness`` with ``contract`` deployed as ``chaincode_name``."""
     harness = ContractHarness(identities=identities)
     await harness.deploy(
         contract,
         name=chaincode_name,
         transport=chaincode_transport,
         collections=chaincode_collections,
+        policy=chaincode_policy,
+        shim=chaincode_shim,
     )
     try:
         yield harness

@@ -309,3 +309,41 @@ def gencrl_command(
     crl = _request(lambda: client.gencrl(caller))
     Path(out).write_bytes(crl)
     emit_record({"crl": out, "bytes": len(crl)}, output, "CRL")
+
+
+@COMMAND.command("adduser")
+@click.argument("name")
+@click.option("--member", required=True, help="Whose CA registers and enrolls it.")
+@click.option("--attrs", default="", help="name=value[:ecert],... (ecert: in the certificate)")
+@click.option("--type", "identity_type", type=click.Choice(["client", "admin"]), default="client")
+@click.option(
+    "--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".consortium")
+)
+@click.option("--network", default=None, help="Default: the only network.")
+@OUTPUT_OPTION
+def adduser_command(
+    name: str,
+    member: str,
+    attrs: str,
+    identity_type: str,
+    home: Path,
+    network: str | None,
+    output: str,
+) -> None:
+    """Register NAME with a running network's member CA and enroll it, so
+    `consortium invoke … --identity NAME` signs as it (attributes included)."""
+    from network.commands.lifecycle import open_running
+    from network.errors import SupervisorError
+
+    attributes = _request(lambda: parse_attributes(attrs)) if attrs else []
+    supervisor = open_running(home, network)
+    try:
+        folder = _request(lambda: supervisor.enroll_user(member, name, attributes, identity_type))
+    except SupervisorError as exc:
+        fail(str(exc))
+    shown = ", ".join(f"{a['name']}={a['value']}" for a in attributes) or "none"
+    emit_record(
+        {"identity": name, "member": member, "attributes": shown, "msp": str(folder)},
+        output,
+        "identity enrolled",
+    )

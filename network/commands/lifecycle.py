@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -51,6 +52,22 @@ def spec_path(spec_file: Path | None, home: Path, network: str | None) -> Path:
     if spec_file is not None:
         return spec_file
     return recorded_spec(home, network)
+
+
+def open_running(home: Path, network: str | None, quiet: bool = True):
+    """The supervisor of a network that runs, on the spec ``up`` last applied (the copy in
+    its folder), with its state loaded: what commands acting on a live network use."""
+    from network.locate import NetworkNotFound, network_folder
+
+    try:
+        folder = network_folder(home, network)
+    except NetworkNotFound as exc:
+        fail(str(exc))
+    applied = folder / "applied-spec.yaml"
+    spec = applied if applied.is_file() else spec_path(None, home, folder.name)
+    supervisor = open_supervisor(spec, home, quiet)
+    supervisor.state = supervisor.home.load_state()
+    return supervisor
 
 
 def split_spec(arguments: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
@@ -283,7 +300,6 @@ def logs(
     arguments: tuple[str, ...], home: Path, network: str | None, follow: bool, lines: int
 ) -> None:
     """The last lines of NODE's log (or of every node's, each prefixed with its name)."""
-    import time
 
     spec_file, rest = split_spec(arguments)
     if len(rest) > 1:
@@ -340,24 +356,47 @@ def _pids(supervisor) -> dict[str, int | None]:
     return {process.name: process.pid for process in supervisor.all_processes()}
 
 
+def _follow_spec(supervisor) -> None:
+    """Reload the spec file when it changed (``up`` rewrites the applied copy), so the
+    reconciler always works from the latest spec ``up`` applied."""
+    from network.spec import SpecError, load_spec
+
+    try:
+        stamp = supervisor.spec.file.stat().st_mtime_ns
+    except OSError:
+        return
+    if stamp == getattr(supervisor, "spec_stamp", stamp):
+        supervisor.spec_stamp = stamp
+        return
+    try:
+        supervisor.spec = load_spec(supervisor.spec.file)
+    except SpecError as exc:
+        click.echo(f"{time.strftime('%H:%M:%S')} keeping the previous spec: {exc}", err=True)
+    supervisor.spec_stamp = stamp
+
+
 def _watch(supervisor, interval: float) -> None:
     """Reconcile every ``interval`` seconds, forever; a pass that changed nothing (no node
     started or stopped, no member joined or left) prints nothing, so the log shows events."""
-    import time
-
     from network.errors import SupervisorError
 
     lines: list[str] = []
     supervisor.progress = lines.append
     reported: list[str] | None = None
+    last_error = ""
     while True:
         lines.clear()
+        _follow_spec(supervisor)
         before = _pids(supervisor)
         try:
             with reconcile_lock(supervisor):
                 joined = supervisor.reconcile()
+            last_error = ""
         except SupervisorError as exc:
-            click.echo(f"{time.strftime('%H:%M:%S')} error: {exc}", err=True)
+            # the whole report once; while the same failure repeats, its first line only
+            text = str(exc) if str(exc) != last_error else str(exc).splitlines()[0] + " (again)"
+            click.echo(f"{time.strftime('%H:%M:%S')} error: {text}", err=True)
+            last_error = str(exc)
             joined = reported
         if _pids(supervisor) != before or joined != reported:
             for line in lines:

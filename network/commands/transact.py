@@ -1,15 +1,19 @@
 """``consortium invoke | query CHAINCODE FUNCTION [ARGS…] --member M``: transactions from
-the command line, through the member's gateway, as the member's user."""
+the command line, through the member's gateway, as the member's user1 or any identity
+enrolled with its CA (``--identity``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from network.output import OUTPUT_OPTION, emit_json, emit_record
+from network.commands.identity import IDENTITY_OPTION, gateway_client
+from network.locate import connection_file
+from network.output import OUTPUT_OPTION, emit_json, emit_record, fail
 
 
 def _options(function):
@@ -18,7 +22,8 @@ def _options(function):
             click.argument("chaincode"),
             click.argument("function_name", metavar="FUNCTION"),
             click.argument("args", nargs=-1),
-            click.option("--member", required=True, help="Whose gateway and user to use."),
+            click.option("--member", required=True, help="Whose gateway to use."),
+            IDENTITY_OPTION,
             click.option(
                 "--channel",
                 default=None,
@@ -38,9 +43,21 @@ def _options(function):
     return function
 
 
+def _value(data: bytes, parse: bool) -> Any:
+    """A result or event payload: parsed when it is JSON and JSON was asked for (so
+    scripts get a value, not a string holding JSON), else the text."""
+    text = data.decode("utf-8", "replace")
+    if parse:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
 async def _run(submit: bool, **options: Any) -> dict[str, Any]:
-    from network.gateway_client import GatewayClient
-    from network.locate import connection_file
+    from network.gateway_client import CommitError, GatewayClientError
+    from proto.envelope import Code
 
     connection = connection_file(options["home"], options["network"], options["member"])
     channel = (
@@ -48,25 +65,61 @@ async def _run(submit: bool, **options: Any) -> dict[str, Any]:
         or connection.get("chaincodes", {}).get(options["chaincode"])
         or connection["channel"]
     )
-    async with GatewayClient.from_connection(connection, "user1") as client:
+    as_json = options["output"] == "json"
+    client = gateway_client(
+        options["home"], options["network"], options["member"], options["identity"]
+    )
+    async with client:
         args = (options["function_name"], *options["args"])
-        if not submit:
-            result = await client.evaluate(channel, options["chaincode"], *args)
-            return {"result": result.decode("utf-8", "replace")}
-        done = await client.submit(channel, options["chaincode"], *args)
-    return {
+        try:
+            if not submit:
+                result = await client.evaluate(channel, options["chaincode"], *args)
+                return {"result": _value(result, as_json)}
+            done = await client.submit(channel, options["chaincode"], *args)
+        except CommitError as exc:
+            _failed(
+                str(exc),
+                as_json,
+                txid=exc.tx_id,
+                block=exc.block,
+                status=Code.Name(exc.status),
+            )
+        except GatewayClientError as exc:
+            details = [{"mspid": d.msp_id, "message": d.message} for d in exc.details]
+            text = "; ".join(f"{d['mspid']}: {d['message']}" for d in details)
+            fields = {"txid": exc.tx_id} if exc.tx_id else {}
+            _failed(f"{exc}" + (f" ({text})" if text else ""), as_json, **fields, details=details)
+    answer: dict[str, Any] = {
         "txid": done.tx_id,
         "block": done.block,
         "status": "VALID",
-        "result": done.result.decode("utf-8", "replace"),
+        "result": _value(done.result, as_json),
     }
+    if done.event is not None:
+        answer["event"] = {
+            "name": done.event.event_name,
+            "payload": _value(done.event.payload, as_json),
+        }
+    return answer
+
+
+def _failed(message: str, as_json: bool, **fields: Any) -> None:
+    """A transaction that failed: one line on stderr, or with ``-o json`` a JSON answer
+    (txid, block and status when it was ordered) on stdout; exit 1 either way."""
+    if as_json:
+        emit_json({"error": message, **fields})
+        raise SystemExit(1)
+    fail(message, code=1)
 
 
 def _show(answer: dict[str, Any], output: str) -> None:
     if output == "json":
         emit_json(answer)
-    else:
-        emit_record(answer, output)
+        return
+    event = answer.pop("event", None)
+    if event is not None:
+        answer["event"] = f"{event['name']} {event['payload']}"
+    emit_record(answer, output)
 
 
 @click.command("invoke")
@@ -74,13 +127,15 @@ def _show(answer: dict[str, Any], output: str) -> None:
 @click.option("--explain", is_flag=True, help="Then show every step of its flow.")
 def invoke(output: str, explain: bool, **options: Any) -> None:
     """Submit a transaction and wait until it is committed (VALID or an error)."""
-    answer = asyncio.run(_run(True, **options))
+    answer = asyncio.run(_run(True, output=output, **options))
     if not explain:
         _show(answer, output)
         return
     from network.commands.tx import show_steps, trace_steps
 
-    steps = trace_steps(answer["txid"], options["member"], options["network"], options["home"])
+    steps = trace_steps(
+        answer["txid"], options["member"], options["network"], options["home"], options["identity"]
+    )
     if output == "json":
         emit_json({**answer, "steps": steps})
     else:
@@ -92,7 +147,7 @@ def invoke(output: str, explain: bool, **options: Any) -> None:
 @_options
 def query(output: str, **options: Any) -> None:
     """Evaluate a transaction on the member's peer; nothing is ordered."""
-    _show(asyncio.run(_run(False, **options)), output)
+    _show(asyncio.run(_run(False, output=output, **options)), output)
 
 
 COMMANDS = [invoke, query]

@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from network.gateway_client import GatewayClient
-from network.locate import connection_file
+from network.commands.identity import IDENTITY_OPTION, gateway_client
 from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
 from network.validation_codes import meaning
 
@@ -25,26 +24,29 @@ def COMMAND() -> None:
 @COMMAND.command("explain")
 @click.argument("tx_id")
 @click.option("--member", required=True, help="Ask this member's peer.")
+@IDENTITY_OPTION
 @click.option("--network", default=None)
 @click.option(
     "--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".consortium")
 )
 @OUTPUT_OPTION
-def explain(tx_id: str, member: str, network: str | None, home: Path, output: str) -> None:
+def explain(
+    tx_id: str, member: str, identity: str, network: str | None, home: Path, output: str
+) -> None:
     """Each step of TX_ID's flow as this member's peer recorded it."""
-    show_steps(tx_id, trace_steps(tx_id, member, network, home), output)
+    show_steps(tx_id, trace_steps(tx_id, member, network, home, identity), output)
 
 
-def trace_steps(tx_id: str, member: str, network: str | None, home: Path) -> list[dict]:
+def trace_steps(
+    tx_id: str, member: str, network: str | None, home: Path, identity: str = "user1"
+) -> list[dict]:
     """The trace records of ``tx_id`` on the member's peer, with each code's meaning."""
     from proto.trace_pb2 import TraceRequest
     from proto.trace_pb2_grpc import TraceServiceStub
     from proto.tracing import Step, details_of
 
     async def fetch() -> list[Any]:
-        async with GatewayClient.from_connection(
-            connection_file(home, network, member), "user1"
-        ) as client:
+        async with gateway_client(home, network, member, identity) as client:
             answer = await TraceServiceStub(client.channel).GetTrace(TraceRequest(tx_id=tx_id))
             return list(answer.records)
 

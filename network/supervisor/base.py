@@ -124,7 +124,7 @@ class SupervisorBase:
 
     def _ready(self, prefix: str) -> None:
         for name, process in self.processes.items():
-            if name.startswith(prefix):
+            if name.startswith(prefix) and process.port:  # port 0: only found by pid file
                 process.wait_ready()
                 self.progress(f"  {name} listening on {process.host}:{process.port}")
 
@@ -132,11 +132,12 @@ class SupervisorBase:
     def _wait_logged(process: NodeProcess, text: str, timeout: float = 30.0) -> None:
         """Until ``text`` is in the process's log (for processes that listen nowhere)."""
         deadline = time.monotonic() + timeout
+        started = process.pid
         while time.monotonic() < deadline:
             if text in process.tail(200):
                 return
             if process.pid is None:
-                raise SupervisorError(f"{process.name} exited while starting:\n{process.tail()}")
+                raise SupervisorError(process.exit_report(started))
             time.sleep(0.1)
         raise SupervisorError(f"{process.name} did not start in {timeout:g}s:\n{process.tail()}")
 

@@ -43,7 +43,9 @@ class ConnectionFiles(SupervisorBase):
                 "channel": channels[0] if channels else "",
                 "channels": channels,
                 "chaincodes": {
-                    c.name: c.channel for c in self.spec.chaincodes if c.channel in channels
+                    name: channel
+                    for name, channel in self.chaincode_channels().items()
+                    if channel in channels
                 },
                 "mspId": member.mspid,
                 "gateway": gateways[0],

@@ -168,8 +168,11 @@ class Governance(SupervisorBase):
                 k: v for k, v in state.get(nodes, {}).items() if not k.startswith(prefix)
             }
         state.get("api_peers", {}).pop(name, None)
-        for chaincode, peers in state.get("installed", {}).items():
-            state["installed"][chaincode] = [p for p in peers if not p.startswith(prefix)]
+        for record in state.get("chaincodes", {}).values():
+            record["installed"] = [
+                p for p in record.get("installed", []) if not p.startswith(prefix)
+            ]
+            record["approved"] = [m for m in record.get("approved", []) if m != name]
         self.progress(f"  {name} was voted out before: its old files are set aside")
 
     def register_nodes(self) -> None:

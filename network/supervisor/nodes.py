@@ -134,6 +134,23 @@ class Nodes(SupervisorBase):
             self._enroll_peer(client, registrar, member, peer)
         self.progress(f"  {member.name}: admin, user1 and {len(member.peers)} peer(s) enrolled")
 
+    def enroll_user(
+        self, member_name: str, user: str, attributes: list[dict], kind: str = "client"
+    ) -> Path:
+        """Register ``user`` with the member's CA (as its bootstrap admin, with the
+        attributes given) and enroll it into ``members/<member>/users/<user>/msp``, where
+        ``invoke --identity`` finds it."""
+        member = self._known_member(member_name)
+        target = self.home.member(member.name) / "users" / user / "msp"
+        if target.exists():
+            raise SupervisorError(f"{member.name} already has an identity {user!r} ({target})")
+        client = self._ca_client(member)
+        registrar = client.enroll("admin", self.state["passwords"][member.name]).signer
+        secret = client.register(registrar, user, type=kind, attrs=attributes)
+        requests = [{"name": a["name"], "optional": True} for a in attributes]
+        enrollment = client.enroll(user, secret, attr_reqs=requests or None)
+        return save_enrollment(enrollment, target, tls=False)
+
     def _enroll_peer(
         self, client: FabricCaClient, registrar: SoftwareSigner, member: Member, peer: Node
     ) -> None:

@@ -3,10 +3,12 @@ touches anything.
 
 ``up`` compares the spec it last applied with the edited one. What it can apply while
 the network runs becomes the plan it prints; what it cannot (a member or channel
-removed from the spec, a running node moved to another port, a chaincode's definition
-changed in place, the network renamed …) is refused, all of it at once, and nothing is
-started or changed. Governance stays the control plane's: members leave by vote, and a
-channel's membership changes with ``channel add-member``/``remove-member``.
+removed from the spec, a running node moved to another port, a chaincode moved to
+another channel, the network renamed …) is refused, all of it at once, and nothing is
+started or changed. A chaincode whose version, port, code folder or policy changed is
+upgraded (a new package at the next sequence). Governance stays the control plane's:
+members leave by vote, and a channel's membership changes with ``channel add-member`` /
+``remove-member``.
 """
 
 from __future__ import annotations
@@ -126,10 +128,25 @@ def _chaincodes(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
             plan.changes.append(
                 f"deploy chaincode {chaincode.name} {chaincode.version} on {chaincode.channel}"
             )
-        elif chaincode != old:
+        elif chaincode.channel != old.channel:
             plan.refusals.append(
-                f"chaincodes.{chaincode.name}: a committed chaincode's definition, code or "
-                "port cannot be changed by `up` yet (an upgrade is a new sequence)"
+                f"chaincodes.{chaincode.name}.channel: a committed chaincode cannot move to "
+                "another channel (deploy it there under another name)"
             )
+        elif chaincode != old:
+            plan.changes.append(_upgrade(old, chaincode))
     for name in before:
         plan.refusals.append(f"chaincodes: {name} is gone from the spec; it stays committed")
+
+
+def _upgrade(old: Chaincode, new: Chaincode) -> str:
+    """What an upgrade changes, field by field: a new package at sequence + 1."""
+    changed = [
+        f"{name} {getattr(old, name) or '-'} → {getattr(new, name) or '-'}"
+        for name in ("version", "port", "sample", "path", "endorsement_policy")
+        if getattr(old, name) != getattr(new, name)
+    ]
+    return (
+        f"upgrade chaincode {new.name} ({', '.join(changed)}): new package, sequence + 1, "
+        "the old runner stops once peers use the new one"
+    )

@@ -26,6 +26,7 @@ class Reconciler(SupervisorBase):
         organization with ``channel add-member``. Every step is idempotent, so a
         reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
+        self.processes.clear()  # a runner may have moved since the last pass (an upgrade)
         self._start_existing()
         self.report_nodes()  # a peer that died is FAILED until it runs again
         self._remove_deleted_members()
@@ -40,7 +41,7 @@ class Reconciler(SupervisorBase):
         self.start_peers()
         self.launch_contracts()
         self._ready("orderer-")
-        self._ready("chaincode-")
+        broken = self._contracts_ready()
         self._ready("peer-")
         asyncio.run(self._join_peers())
         self._approve_chaincodes(joined)
@@ -49,7 +50,21 @@ class Reconciler(SupervisorBase):
         self.launch_events()  # restarts the bridge (or broker) if it died
         self.events_ready()
         self.register_nodes()
+        if broken:  # reported after the rest of the pass, which they must not hold up
+            raise SupervisorError("; ".join(broken))
         return joined
+
+    def _contracts_ready(self) -> list[str]:
+        """Wait for each contract runner; one that does not start is reported (exit code,
+        end of its log) without keeping the pass from restarting peers and the rest."""
+        broken = []
+        for name, process in list(self.processes.items()):
+            if name.startswith("chaincode-") and process.port:
+                try:
+                    process.wait_ready()
+                except SupervisorError as exc:
+                    broken.append(str(exc))
+        return broken
 
     def _remove_deleted_members(self) -> None:
         """A member the consortium voted out: its organization leaves every channel by a

@@ -72,7 +72,7 @@ def test_endorsement_fails_over_and_private_channels_stay_private(tmp_path: Path
         assert "acme" in read.stdout
         # MAJORITY of two organizations needs both: no plan without globex.
         refused = _invoke(tmp_path, "bilateral", "b2", "acme", check=False)
-        assert refused.returncode != 0 and "GlobexMSP" in refused.stderr
+        assert refused.returncode != 0 and "GlobexMSP" in json.loads(refused.stdout)["error"]
 
         # The private channel stays closed to initech.
         closed = consortium(

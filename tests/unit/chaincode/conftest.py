@@ -4,6 +4,8 @@ from chaincode.testing.plugin import (  # noqa: F401
     chaincode_collections,
     chaincode_harness,
     chaincode_name,
+    chaincode_policy,
+    chaincode_shim,
     chaincode_transport,
     identities,
 )

@@ -39,6 +39,17 @@ def test_an_unchanged_spec_plans_nothing(tmp_path: Path) -> None:
             "\n  - name: other\n    members: [org1]\n\nchaincodes:",
             "create channel other",
         ),
+        (
+            "\"AND('Org1MSP.peer', 'Org2MSP.peer')\"",
+            "MAJORITY",
+            "upgrade chaincode basic (endorsement_policy AND('Org1MSP.peer', 'Org2MSP.peer') "
+            "→ MAJORITY)",
+        ),
+        (
+            "port: 9999",
+            "port: 9998\n    version: '2.0'",
+            "basic (version 1.0 → 2.0, port 9999 → 9998)",
+        ),
     ],
 )
 def test_what_can_be_applied_is_planned(tmp_path: Path, old: str, new: str, change: str) -> None:
@@ -54,7 +65,6 @@ def test_what_can_be_applied_is_planned(tmp_path: Path, old: str, new: str, chan
         ("port: 7050", "port: 7059", "ordering"),
         ("port: 8051", "port: 8059", "a running peer cannot move"),
         ("threshold_percentage: 50", "threshold_percentage: 60", "voting policy"),
-        ("\"AND('Org1MSP.peer', 'Org2MSP.peer')\"", "MAJORITY", "chaincodes.basic"),
     ],
 )
 def test_what_cannot_be_applied_is_refused(
@@ -63,3 +73,16 @@ def test_what_cannot_be_applied_is_refused(
     assert old in TWO
     plan = _plan(tmp_path, old, new)
     assert any(refusal in line for line in plan.refusals), plan.refusals
+
+
+def test_a_chaincode_cannot_move_to_another_channel(tmp_path: Path) -> None:
+    old = "channel: mychannel\n    port: 9999"
+    new = "channel: other\n    port: 9999"
+    plan = _plan(tmp_path, "\nchaincodes:", "\n  - name: other\n    members: [org1]\n\nchaincodes:")
+    assert plan.refusals == []
+    (tmp_path / "c.yaml").write_text((tmp_path / "b.yaml").read_text().replace(old, new))
+    moved = plan_changes(load_spec(tmp_path / "b.yaml"), load_spec(tmp_path / "c.yaml"))
+    assert moved.refusals == [
+        "chaincodes.basic.channel: a committed chaincode cannot move to another channel "
+        "(deploy it there under another name)"
+    ]

@@ -1,0 +1,51 @@
+"""Who signs a command's transactions: ``--identity`` and the gateway client it opens.
+
+Its own module because ``invoke``/``query``, ``tx`` and the lifecycle commands all
+sign as a member's identity, and none of them should import another command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from network.locate import connection_file
+from network.output import fail
+
+IDENTITY_OPTION = click.option(
+    "--identity",
+    default="user1",
+    show_default=True,
+    help="Who signs: user1, orgadmin, or any identity enrolled with the member's CA "
+    "(members/<member>/users/NAME/msp), attributes included.",
+)
+
+
+def gateway_client(home: Path, network: str | None, member: str, identity: str):
+    """A gateway client of ``member`` acting as ``identity``: one of its connection file's
+    (``user1``, ``orgadmin``), any identity enrolled into ``members/<member>/users/NAME/msp``
+    (``consortium ca enroll --out`` there; attributes included), or an MSP folder path."""
+    from ca.errors import CaError
+    from ca.msp import load_signing_identity
+    from network.gateway_client import GatewayClient
+    from network.locate import network_folder
+
+    connection = connection_file(home, network, member)
+    if identity in connection["identities"]:
+        return GatewayClient.from_connection(connection, identity)
+    users = network_folder(home, network) / "members" / member / "users"
+    msp = users / identity / "msp"
+    if not msp.is_dir() and Path(identity).is_dir():
+        msp = Path(identity)
+    if not msp.is_dir():
+        known = sorted({*connection["identities"], *(p.parent.name for p in users.glob("*/msp"))})
+        fail(
+            f"--identity {identity!r}: not an identity of {member} (known: {', '.join(known)}); "
+            f"enroll it into {users}/{identity}/msp"
+        )
+    try:
+        signer = load_signing_identity(msp, connection["mspId"])
+    except CaError as exc:
+        fail(f"--identity {identity!r}: {exc}")
+    gateway = connection["gateway"]
+    return GatewayClient(gateway["endpoint"], signer, Path(gateway["tlsRootCert"]).read_bytes())

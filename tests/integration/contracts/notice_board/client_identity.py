@@ -1,0 +1,1 @@
+../../../../chaincode/client_identity.py

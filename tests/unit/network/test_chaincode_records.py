@@ -1,0 +1,50 @@
+"""What the supervisor records per chaincode, without starting anything: the record a
+network from before records gets, and what counts as a change (an upgrade)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from network.spec import load_spec
+from network.supervisor import Home, Supervisor
+from network.supervisor.chaincodes import code_digest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _supervisor(tmp_path: Path, state: dict) -> Supervisor:
+    spec = load_spec(ROOT / "deploy" / "two-members.yaml")
+    supervisor = Supervisor(spec, Home(tmp_path / "net"), lambda _: None)
+    supervisor.state = state
+    return supervisor
+
+
+def test_a_network_from_before_records_gets_its_spec_chaincodes_at_sequence_1(tmp_path):
+    supervisor = _supervisor(
+        tmp_path, {"deployed": ["basic"], "installed": {"basic": ["peer-org1-peer0"]}}
+    )
+    record = supervisor.chaincode_records["basic"]
+    assert (record["sequence"], record["version"], record["port"]) == (1, "1.0", 9999)
+    assert record["installed"] == ["peer-org1-peer0"]
+    assert record["package_id"].startswith("basic_1.0:")
+    assert (supervisor.home.root / "chaincodes" / f"{record['package_id']}.tar.gz").is_file()
+    assert "deployed" not in supervisor.state
+
+
+def test_code_settings_and_address_changes_are_upgrades(tmp_path):
+    folder = tmp_path / "contract"
+    shutil.copytree(ROOT / "chaincode" / "samples" / "token", folder)
+    supervisor = _supervisor(tmp_path, {})
+    entry = next(iter(supervisor.spec.chaincodes))
+    wanted = dataclasses.replace(supervisor.wanted_from_spec(entry), directory=str(folder))
+    identifier = supervisor._store_package(wanted)
+    supervisor.state["chaincodes"] = {"basic": supervisor._record(wanted, 1, identifier, entry)}
+    assert supervisor.runs_as(wanted)
+    assert not supervisor.runs_as(dataclasses.replace(wanted, policy="MAJORITY"))
+    assert not supervisor.runs_as(dataclasses.replace(wanted, port=9998))
+    before = code_digest(str(folder))
+    (folder / "contract.py").write_text((folder / "contract.py").read_text() + "\n# edited\n")
+    assert code_digest(str(folder)) != before
+    assert not supervisor.runs_as(wanted)

@@ -1,0 +1,48 @@
+"""A node that dies is reported by how it died (exit code or signal) and the end of its
+log, read from the process that started it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from network.errors import SupervisorError
+from network.processes import NodeProcess, exit_reason
+
+
+def _node(tmp_path: Path, code: str) -> NodeProcess:
+    return NodeProcess(
+        "probe",
+        (sys.executable, "-c", code),
+        "127.0.0.1",
+        1,  # nothing listens there: wait_ready can only end by the process dying
+        tmp_path / "probe.log",
+        tmp_path / "probe.pid",
+    )
+
+
+def test_an_exit_code_and_the_log_tail_are_reported(tmp_path: Path) -> None:
+    node = _node(
+        tmp_path, "import sys; print('cannot load the contract', file=sys.stderr); sys.exit(3)"
+    )
+    node.start()
+    with pytest.raises(SupervisorError) as failed:
+        node.wait_ready(timeout=20)
+    assert "probe exited while starting (exit code 3)" in str(failed.value)
+    assert "cannot load the contract" in str(failed.value)
+
+
+def test_a_signal_is_named(tmp_path: Path) -> None:
+    node = _node(tmp_path, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    pid = node.start()
+    with pytest.raises(
+        SupervisorError, match=r"killed by SIGKILL\); the last lines .*\n\(the log is empty\)"
+    ):
+        node.wait_ready(timeout=20)
+    assert exit_reason(pid) == "killed by SIGKILL"
+
+
+def test_a_process_started_elsewhere_is_unknown() -> None:
+    assert exit_reason(1) == "exit status unknown: another process started it"
