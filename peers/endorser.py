@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from fabric_protos.common import common_pb2, policies_pb2
+from fabric_protos.common import common_pb2
 from fabric_protos.peer import (
     chaincode_event_pb2,
     chaincode_pb2,
@@ -59,39 +59,6 @@ class ProposalRejected(ProposalRefused):
 
 WRITERS = "/Channel/Application/Writers"
 _INVALID = "error validating proposal: "
-
-
-def _unsatisfied(config: ChannelConfig, signed: SignedData) -> str:
-    """The reason Fabric's policy gives when the proposal's creator does not satisfy
-    the channel's Writers (an implicit-meta policy counts its satisfied children)."""
-    rule = config.policies.resolve(WRITERS.removeprefix("/Channel/"))[1]
-    meta = policies_pb2.ImplicitMetaPolicy()
-    if rule.type != policies_pb2.Policy.IMPLICIT_META:
-        return "signature set did not satisfy policy"
-    meta.ParseFromString(rule.value)
-    children = [
-        org
-        for org in config.organizations("Application")
-        if _has_policy(config, f"Application/{org}/{meta.sub_policy}")
-    ]
-    satisfied = sum(
-        config.evaluate(f"/Channel/Application/{org}/{meta.sub_policy}", [signed])
-        for org in children
-    )
-    count = len(children)
-    needed = {meta.ANY: 1, meta.ALL: count, meta.MAJORITY: count // 2 + 1}[meta.rule]
-    return (
-        f"implicit policy evaluation failed - {satisfied} sub-policies were satisfied, but "
-        f"this policy requires {needed} of the '{meta.sub_policy}' sub-policies to be satisfied"
-    )
-
-
-def _has_policy(config: ChannelConfig, path: str) -> bool:
-    try:
-        config.policies.resolve(path)
-    except CaError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -284,7 +251,7 @@ class Endorser:
             )
         signed_data = SignedData(signed.proposal_bytes, creator, signed.signature)
         if not config.evaluate(WRITERS, [signed_data]):
-            reason = _unsatisfied(config, signed_data)
+            reason = config.refusal(WRITERS, [signed_data])
             raise ProposalRejected(
                 "Failed evaluating policy on signed data during check policy on channel "
                 f"[{header.channel_id}] with policy [{WRITERS}]: [{reason}]"
