@@ -34,7 +34,12 @@ from chaincode.simulation import TxSimulator
 from peers.collections import Collection, collection_guard, collections_of
 from peers.errors import PeerError
 from peers.ledger import Ledger
-from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
+from peers.lifecycle import (
+    LIFECYCLE_NAMESPACE,
+    ChaincodeDefinition,
+    read_definition,
+    sequence_key,
+)
 from peers.tracestore import Tracer, no_trace
 from proto.messages import response_payload, sign_endorsement
 from proto.signer import SignedData, Signer
@@ -300,6 +305,7 @@ class Endorser:
                 list(unpacked.input.args),
             )
             return self._endorse(unpacked, simulator, response, None, ""), simulator.rwset
+        simulator.get_state(LIFECYCLE_NAMESPACE, sequence_key(name))  # as Fabric's endorser
         definition = read_definition(ledger.state, name)
         if definition is None:
             raise ProposalRefused(
