@@ -131,11 +131,15 @@ async def deploy(
             await approve(org.peers[0], channel, definition, package_ids[0], org.mspid)
         )
     await wait_committed(approvals)
-    commit = lifecycle_pb2.CommitChaincodeDefinitionArgs(**definition.fields())
-    committed = (
-        await orgs[0]
-        .peers[0]
-        .submit(channel, "_lifecycle", "CommitChaincodeDefinition", commit.SerializeToString())
+    committed = await commit(orgs[0].peers[0], channel, definition)
+    await wait_committed([committed])
+    return committed
+
+
+async def commit(admin: GatewayClient, channel: str, definition: Definition) -> str:
+    """Commit ``definition`` (once enough organizations approved it); its txid."""
+    args = lifecycle_pb2.CommitChaincodeDefinitionArgs(**definition.fields())
+    committed = await admin.submit(
+        channel, "_lifecycle", "CommitChaincodeDefinition", args.SerializeToString()
     )
-    await wait_committed([committed.tx_id])
     return committed.tx_id

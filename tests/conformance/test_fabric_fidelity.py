@@ -10,17 +10,20 @@ import json
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
 import pytest_asyncio
+from fabric_protos.peer import transaction_pb2
 
 from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
 from tests.support.pki import make_org
 
 HERE = Path(__file__).resolve().parent
+Code = transaction_pb2.TxValidationCode
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 ABORTED = grpc.StatusCode.ABORTED.value[0]
 UNKNOWN = grpc.StatusCode.UNKNOWN.value[0]
@@ -29,10 +32,24 @@ ENDORSE_FAILED = "failed to endorse transaction, see attached details for more i
 INVALID = "error validating proposal: "
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def fidelity(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict]:
+def _node(*args: str | Path) -> dict:
     node = shutil.which("node")
     assert node, "node is not installed: run deploy/install-deps.sh"
+    result = subprocess.run(
+        [node, *map(str, args)], capture_output=True, text=True, timeout=180, cwd=HERE
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Fidelity:
+    network: FabricNetwork
+    config: Path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fidelity]:
     root = tmp_path_factory.mktemp("fidelity")
     network = FabricNetwork(root)
     try:
@@ -46,20 +63,17 @@ async def fidelity(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[di
                 "stranger": make_org("Org9MSP").identity("mallory", "client"),
             },
         )
-        result = subprocess.run(
-            [node, str(HERE / "fidelity_flow.js"), str(config)],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            cwd=HERE,
-        )
-        assert result.returncode == 0, result.stderr + result.stdout
-        report = json.loads(result.stdout.strip().splitlines()[-1])
-        report["creator"] = network.users["Org1MSP"].creator.hex()
-        report["org1"] = network.peers["Org1MSP"].address
-        yield report
+        yield Fidelity(network, config)
     finally:
         network.stop()
+
+
+@pytest.fixture(scope="module")
+def fidelity(network: Fidelity) -> dict:
+    report = _node(HERE / "fidelity_flow.js", network.config)
+    report["creator"] = network.network.users["Org1MSP"].creator.hex()
+    report["org1"] = network.network.peers["Org1MSP"].address
+    return report
 
 
 def _one_detail(error: dict, org1: str, message: str) -> None:
@@ -173,3 +187,19 @@ def test_an_orderer_refusal_is_in_the_message_without_details(fidelity: dict) ->
         "'Writers' sub-policies to be satisfied: permission denied"
     )
     assert refusal["details"] == []
+
+
+# -- point 1: every endorsement reads the chaincode's definition sequence --------------
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_transaction_endorsed_before_an_upgrade_is_invalid_after_it(
+    network: Fidelity, tmp_path: Path
+) -> None:
+    before, after = tmp_path / "before.tx", tmp_path / "after.tx"
+    _node(HERE / "upgrade_flow.js", network.config, "endorse", before)
+    await network.network.redefine(sequence=2, version="2.0")
+    _node(HERE / "upgrade_flow.js", network.config, "endorse", after)
+    raced = _node(HERE / "upgrade_flow.js", network.config, "submit", before)
+    assert raced["code"] == Code.MVCC_READ_CONFLICT and not raced["successful"]
+    assert _node(HERE / "upgrade_flow.js", network.config, "submit", after)["code"] == Code.VALID
