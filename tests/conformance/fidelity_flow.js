@@ -170,6 +170,18 @@ async function ordererRefusal(report) {
     }
 }
 
+// Point 7: every block's metadata slots as each organization's peer serves them.
+async function blockMetadata(gateway, count) {
+    const blocks = await gateway.gateway.getNetwork(config.channel).getBlockEvents({ startBlock: 0n });
+    const seen = [];
+    for await (const block of blocks) {
+        seen.push(block.getMetadata().getMetadataList_asU8().map((slot) => Buffer.from(slot).toString('hex')));
+        if (seen.length >= count) break;
+    }
+    blocks.close();
+    return seen;
+}
+
 async function main() {
     const report = {};
     const org1 = gatewayFor('Org1MSP', 'user1');
@@ -177,6 +189,13 @@ async function main() {
         await eventsFromNow(org1, report);
         await refusals(org1, report);
         await ordererRefusal(report);
+        const height = report.now.block + 1;
+        const org2 = gatewayFor('Org2MSP', 'user2');
+        try {
+            report.metadata = { Org1MSP: await blockMetadata(org1, height), Org2MSP: await blockMetadata(org2, height) };
+        } finally {
+            org2.close();
+        }
     } finally {
         org1.close();
     }

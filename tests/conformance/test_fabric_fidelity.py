@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
+from fabric_protos.common import common_pb2
 from fabric_protos.peer import transaction_pb2
 
 from tests.support.fabric_network import FabricNetwork
@@ -187,6 +188,27 @@ def test_an_orderer_refusal_is_in_the_message_without_details(fidelity: dict) ->
         "'Writers' sub-policies to be satisfied: permission denied"
     )
     assert refusal["details"] == []
+
+
+# -- point 7: block metadata ---------------------------------------------------------
+
+
+def test_genesis_metadata_is_fabrics(fidelity: dict) -> None:
+    """``OrdererBlockMetadata{last_config: 0}`` in slot 0, as Fabric's genesis factory."""
+    genesis = fidelity["metadata"]["Org1MSP"][0]
+    assert genesis[common_pb2.SIGNATURES] == "0a020a00"
+    assert len(genesis) <= common_pb2.COMMIT_HASH or genesis[common_pb2.COMMIT_HASH] == ""
+
+
+def test_every_block_from_1_on_has_a_commit_hash_both_peers_agree_on(fidelity: dict) -> None:
+    org1, org2 = fidelity["metadata"]["Org1MSP"], fidelity["metadata"]["Org2MSP"]
+    assert len(org1) == len(org2) >= 3
+    hashes = []
+    for mine, theirs in zip(org1[1:], org2[1:], strict=True):
+        value = common_pb2.Metadata.FromString(bytes.fromhex(mine[common_pb2.COMMIT_HASH])).value
+        assert len(value) == 32 and mine[common_pb2.COMMIT_HASH] == theirs[common_pb2.COMMIT_HASH]
+        hashes.append(value)
+    assert len(set(hashes)) == len(hashes)  # chained: no two alike
 
 
 # -- point 1: every endorsement reads the chaincode's definition sequence --------------
