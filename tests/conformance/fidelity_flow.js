@@ -106,6 +106,7 @@ async function eventsFromNow(org1, report) {
     report.now = {
         height,
         txid: commit.getTransactionId(),
+        created: utf8.decode(commit.getResult()),
         block: Number(status.blockNumber),
         blockEvent: Number((await first(blocks)).getHeader().getNumber()),
         filteredEvent: Number((await first(filtered)).getNumber()),

@@ -147,8 +147,9 @@ def test_only_a_chaincode_error_is_unknown_chaincode_response(fidelity: dict) ->
         fidelity["chaincodeError"]["endorse"],
     )
     assert evaluate["code"] == UNKNOWN
-    assert evaluate["message"].startswith(
-        "evaluate call to endorser returned error: chaincode response 500, "
+    assert evaluate["message"] == (
+        "evaluate call to endorser returned error: "
+        "chaincode response 500, The asset nosuchasset does not exist"
     )
     assert endorse["code"] == ABORTED and endorse["message"] == ENDORSE_FAILED
     assert len(endorse["details"]) == 1  # the first endorser's failure ends it
@@ -188,6 +189,15 @@ def test_an_orderer_refusal_is_in_the_message_without_details(fidelity: dict) ->
         "'Writers' sub-policies to be satisfied: permission denied"
     )
     assert refusal["details"] == []
+
+
+# -- the basic sample answers as fabric-samples' asset-transfer-basic ------------------
+
+
+def test_create_asset_returns_the_asset(fidelity: dict) -> None:
+    assert fidelity["now"]["created"] == (
+        '{"ID":"now1","Color":"red","Size":1,"Owner":"Bob","AppraisedValue":10}'
+    )
 
 
 # -- point 7: block metadata ---------------------------------------------------------
