@@ -13,6 +13,7 @@ const { connect, signers, hash } = require('@hyperledger/fabric-gateway');
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const utf8 = new TextDecoder();
+const id = (name) => name + (config.suffix || ''); // a rerun on the same ledger needs new assets
 const P256_ORDER = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
 
 function privateKeyOf(name) {
@@ -44,7 +45,8 @@ function highS(signature) {
 function gatewayFor(org, identityName, signer) {
     const peer = config.peers[org];
     const identity = config.identities[identityName];
-    const client = new grpc.Client(peer.address, grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert)));
+    const options = peer.hostnameOverride ? { 'grpc.ssl_target_name_override': peer.hostnameOverride } : {};
+    const client = new grpc.Client(peer.address, grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert)), options);
     const gateway = connect({
         client,
         identity: { mspId: identity.mspId, credentials: fs.readFileSync(identity.cert) },
@@ -92,7 +94,7 @@ async function first(iterable) {
 // at the height see the next block; a start beyond the height is refused at once.
 async function eventsFromNow(org1, report) {
     const network = org1.gateway.getNetwork(config.channel);
-    const before = await org1.contract.submitAsync('CreateAsset', { arguments: ['now0', 'red', '1', 'Ann', '10'] });
+    const before = await org1.contract.submitAsync('CreateAsset', { arguments: [id('now0'), 'red', '1', 'Ann', '10'] });
     const height = Number((await before.getStatus()).blockNumber) + 1;
     const blocks = await network.getBlockEvents();
     const filtered = await network.getFilteredBlockEvents();
@@ -101,7 +103,7 @@ async function eventsFromNow(org1, report) {
     const beyond = await network.getBlockEvents({ startBlock: BigInt(height + 5) });
     report.beyondHeight = await failure(() => first(beyond));
     beyond.close();
-    const commit = await org1.contract.submitAsync('CreateAsset', { arguments: ['now1', 'red', '1', 'Bob', '10'] });
+    const commit = await org1.contract.submitAsync('CreateAsset', { arguments: [id('now1'), 'red', '1', 'Bob', '10'] });
     const status = await commit.getStatus();
     report.now = {
         height,
@@ -127,13 +129,13 @@ async function refusals(org1, report) {
     const stranger = gatewayFor('Org1MSP', 'stranger');
     try {
         report.badSignature = {
-            evaluate: await failure(() => forger.contract.evaluateTransaction('ReadAsset', 'now0')),
-            endorse: await failure(() => forger.contract.newProposal('ReadAsset', { arguments: ['now0'] }).endorse()),
+            evaluate: await failure(() => forger.contract.evaluateTransaction('ReadAsset', id('now0'))),
+            endorse: await failure(() => forger.contract.newProposal('ReadAsset', { arguments: [id('now0')] }).endorse()),
         };
-        report.highS = await failure(() => highSigner.contract.evaluateTransaction('ReadAsset', 'now0'));
-        report.stranger = await failure(() => stranger.contract.newProposal('ReadAsset', { arguments: ['now0'] }).endorse());
+        report.highS = await failure(() => highSigner.contract.evaluateTransaction('ReadAsset', id('now0')));
+        report.stranger = await failure(() => stranger.contract.newProposal('ReadAsset', { arguments: [id('now0')] }).endorse());
 
-        const proposal = org1.contract.newProposal('CreateAsset', { arguments: ['dup1', 'red', '1', 'Cy', '10'] });
+        const proposal = org1.contract.newProposal('CreateAsset', { arguments: [id('dup1'), 'red', '1', 'Cy', '10'] });
         await (await (await proposal.endorse()).submit()).getStatus();
         report.duplicate = {
             txid: proposal.getTransactionId(),
@@ -164,7 +166,7 @@ async function ordererRefusal(report) {
     const signer = async (digest) => (calls++ === 0 ? good(digest) : wrong(digest));
     const gateway = gatewayFor('Org1MSP', 'user1', signer);
     try {
-        const transaction = await gateway.contract.newProposal('CreateAsset', { arguments: ['ord1', 'red', '1', 'Ed', '10'] }).endorse();
+        const transaction = await gateway.contract.newProposal('CreateAsset', { arguments: [id('ord1'), 'red', '1', 'Ed', '10'] }).endorse();
         report.ordererRefusal = await failure(() => transaction.submit());
     } finally {
         gateway.close();
