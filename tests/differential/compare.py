@@ -125,8 +125,6 @@ def normalized(report: dict, suffix: str) -> dict:
         "block events from now see the next block": now["blockEvent"] == now["block"],
         "filtered block events from now see it": now["filteredEvent"] == now["block"],
         "block events from the height see it": now["atHeightEvent"] == now["block"],
-        "chaincode events from now see its event": now["chaincodeEvent"]
-        == {"block": now["block"], "txid": now["txid"]},
         "CreateAsset returned": now["created"],
     }
     metadata = _metadata_summary(report.pop("metadata"))
@@ -159,8 +157,10 @@ def main() -> int:
         identities = {"stranger": write_identity_files(stranger, directory / "stranger")}
         source = args.fabric if name == "fabric" else args.consortium
         config = {"channel": "mychannel", "chaincode": "basic", "suffix": suffix}
+        config["chaincodeEvents"] = False  # the anchor's sample chaincode emits none
         config.update(build(source, identities))
         reports[name] = normalized(run_flow(config, directory), suffix)
+        (directory / "report.json").write_text(json.dumps(reports[name], indent=1))
     found = list(differences(reports["fabric"], reports["consortium"]))
     for difference in found:
         print(difference)
