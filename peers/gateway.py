@@ -205,7 +205,8 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         and then whichever others the endorsement policy needs."""
         unpacked = self._unpack(signed)
         channel = self._channels(unpacked.channel_header.channel_id)
-        available = [] if channel is None else self._organizations(channel, unpacked.chaincode)
+        configured = channel is not None and channel.ledger.config is not None
+        available = self._organizations(channel, unpacked.chaincode) if configured else []
         if requested:
             missing = [m for m in dict.fromkeys(requested) if m not in available]
             if missing:
