@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench clean
+.PHONY: install test demo proto lint format bench differential clean
 
 install: $(STAMP) proto
 
@@ -42,6 +42,11 @@ demo: install
 
 bench: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tests/bench/run.sh
+
+# The fidelity scenarios against real Fabric 2.5.12 (../shared/anchors/fabric, built once
+# with its build.sh) and consortium side by side; prints each difference. Not in `test`.
+differential: install
+	bash tests/differential/run.sh
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

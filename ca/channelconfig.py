@@ -88,9 +88,16 @@ class ChannelConfig:
     def evaluate(self, policy_path: str, signed_data: Sequence[SignedData]) -> bool:
         """Evaluate a policy by its path, e.g. ``/Channel/Writers`` or
         ``/Channel/Application/Org1MSP/Admins`` (``Channel/`` may be omitted)."""
-        path = policy_path.strip("/")
-        path = path.removeprefix("Channel/")
-        return self.policies.evaluate(path, signed_data, self.msps)
+        return self.policies.evaluate(_relative(policy_path), signed_data, self.msps)
+
+    def refusal(self, policy_path: str, signed_data: Sequence[SignedData]) -> str:
+        """Fabric's reason for a policy ``signed_data`` does not satisfy (it says how
+        many sub-policies were satisfied, never which signature check failed)."""
+        return self.policies.refusal(_relative(policy_path), signed_data, self.msps)
+
+
+def _relative(policy_path: str) -> str:
+    return policy_path.strip("/").removeprefix("Channel/")
 
 
 def config_from_block(block: common_pb2.Block) -> tuple[str, configtx_pb2.ConfigEnvelope]:

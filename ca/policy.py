@@ -310,6 +310,26 @@ class PolicyGroup:
         group, policy = self.resolve(name)
         return _evaluate(policy, signers, group)
 
+    def refusal(self, name: str, signed_data: Sequence[SignedData], msps: MspManager) -> str:
+        """Fabric's reason when ``signed_data`` does not satisfy the policy: an implicit-meta
+        policy counts its satisfied sub-policies; a signature policy names nothing."""
+        group, policy = self.resolve(name)
+        unwrapped = _unwrap(policy)
+        if not isinstance(unwrapped, ImplicitMetaPolicy):
+            return "signature set did not satisfy policy"
+        signers = valid_signers(signed_data, msps)
+        sub = unwrapped.sub_policy
+        satisfied = sum(
+            1
+            for child in group.groups.values()
+            if sub in child.policies and child._evaluate_signers(sub, signers)
+        )
+        needed = _implicit_meta_threshold(unwrapped.rule, len(group.groups))
+        return (
+            f"implicit policy evaluation failed - {satisfied} sub-policies were satisfied, "
+            f"but this policy requires {needed} of the '{sub}' sub-policies to be satisfied"
+        )
+
 
 def policy_group_from_config(group: configtx_pb2.ConfigGroup) -> PolicyGroup:
     """The policy tree of a channel's ``ConfigGroup`` (its policies and child groups)."""

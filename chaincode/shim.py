@@ -48,6 +48,11 @@ TOTAL_QUERY_LIMIT = 100_000
 """Fabric's ``ledger.state.totalQueryLimit`` default for unpaginated queries."""
 
 
+EMPTY_KEY_SUBSTITUTE = "\x01"
+"""What Fabric's Go, Node and Java shims send for an empty range start, so a simple-key
+range never reaches composite keys (which begin with "\x00"); the Python shim sends ""."""
+
+
 class ChaincodeFailed(ShimError):
     """The chaincode answered ERROR instead of COMPLETED."""
 
@@ -490,16 +495,17 @@ class ChaincodeHandler:
         request = shim.GetStateByRange.FromString(message.payload)
         metadata = _query_metadata(request.metadata)
         sim, ns = context.simulator, context.namespace
+        start = request.startKey or EMPTY_KEY_SUBSTITUTE
         if request.collection:
             self._guard(context, request.collection, write=False)
-            scan = sim.private_range_scan(ns, request.collection, request.startKey, request.endKey)
+            scan = sim.private_range_scan(ns, request.collection, start, request.endKey)
             paginated, limit = False, self._total_limit
         elif metadata is not None:
-            start = metadata.bookmark or request.startKey
+            start = metadata.bookmark or start
             scan = sim.range_scan(ns, start, request.endKey, page_size=metadata.pageSize)
             paginated, limit = True, metadata.pageSize or self._total_limit
         else:
-            scan = sim.range_scan(ns, request.startKey, request.endKey)
+            scan = sim.range_scan(ns, start, request.endKey)
             paginated, limit = False, self._total_limit
         return self._open(
             context, _kv_results(ns, scan), paginated, limit, scan.bookmark, scan.close

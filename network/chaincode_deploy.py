@@ -212,8 +212,7 @@ async def deploy(
 
 
 async def commit(admin: GatewayClient, channel: str, definition: Definition) -> str:
-    """Commit ``definition`` (the gateway gathers the endorsements LifecycleEndorsement
-    needs); its txid."""
+    """Commit ``definition`` (once enough organizations approved it); its txid."""
     args = lifecycle_pb2.CommitChaincodeDefinitionArgs(**definition.fields())
     committed = await admin.submit(
         channel, "_lifecycle", "CommitChaincodeDefinition", args.SerializeToString()

@@ -246,7 +246,10 @@ class GatewayClient:
         self, channel_id: str, chaincode: str, *args: str | bytes
     ) -> proposal_response_pb2.ProposalResponse:
         proposed = propose(self.signer, channel_id, chaincode, args)
-        response = await self.endorser.ProcessProposal(proposed.signed)
+        try:
+            response = await self.endorser.ProcessProposal(proposed.signed)
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, f"{chaincode} {args[0]!r}") from None
         if response.response.status != 200:
             raise GatewayClientError(
                 f"{chaincode} {args[0]!r}: {response.response.status} {response.response.message}"

@@ -362,13 +362,18 @@ def build_config(profile: Profile) -> configtx_pb2.Config:
 
 
 def genesis_block(profile: Profile, channel_id: str) -> common_pb2.Block:
-    """Block 0 of a channel: one CONFIG envelope holding the whole config (unsigned, as
-    ``configtxgen -outputBlock`` writes it)."""
+    """Block 0 of a channel: one CONFIG envelope holding the whole config, its metadata
+    as ``configtxgen -outputBlock`` writes it (Fabric's ``common/genesis``)."""
     validate_channel_id(channel_id)
     envelope = config_envelope(build_config(profile), channel_id)
     block = build_block(0, b"", [envelope.SerializeToString()])
+    last_config = common_pb2.LastConfig(index=0)
     block.metadata.metadata[common_pb2.LAST_CONFIG] = common_pb2.Metadata(
-        value=common_pb2.LastConfig(index=0).SerializeToString()
+        value=last_config.SerializeToString()
+    ).SerializeToString()
+    # as Fabric's genesis factory: unsigned, but pointing at itself as the last config
+    block.metadata.metadata[common_pb2.SIGNATURES] = common_pb2.Metadata(
+        value=common_pb2.OrdererBlockMetadata(last_config=last_config).SerializeToString()
     ).SerializeToString()
     return block
 

@@ -8,7 +8,8 @@ transactions given their validation codes, stored, and applied to the world stat
 - **validate** — a config block becomes the channel's config; a normal block's
   transactions get their codes (``peers.validation``) and the clear private data of the
   valid ones is gathered;
-- **store** — the block, with its ``TRANSACTIONS_FILTER``, is appended to the block store;
+- **store** — the block, with its ``TRANSACTIONS_FILTER`` and ``COMMIT_HASH``
+  (``peers.commithash``), is appended to the block store;
 - **apply** — the valid writes, every txid with its code and the new height reach the
   world state in one LMDB transaction.
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from fabric_protos.common import common_pb2
 
 from ca.channelconfig import ChannelConfig
+from peers.commithash import block_commit_hash
 from peers.errors import PeerError
 from peers.ledger import Ledger
 from peers.lifecycle import read_definition
@@ -33,6 +35,7 @@ from peers.signatures import prefetch
 from peers.validation import BlockValidator, TxVerdict
 from peers.worldstate import BlockUpdate, block_update
 from proto.blocksign import block_signatures
+from proto.commithash import commit_hash_metadata
 from proto.envelope import Code, ParsedTx, is_config_block, parse_block
 
 
@@ -68,7 +71,7 @@ def commit_block(ledger: Ledger, block: common_pb2.Block) -> CommittedBlock:
         _check_orderer_signature(ledger, block)
     txs = parse_block(block)
     validated = _validate(ledger, block, txs)
-    stored = _store(ledger, block, validated.verdicts)
+    stored = _store(ledger, block, validated)
     _apply(ledger, validated)
     return CommittedBlock(stored, validated.verdicts, validated.private, txs)
 
@@ -130,12 +133,16 @@ def _validate_normal_block(ledger: Ledger, number: int, txs: Sequence[ParsedTx])
 # -- store with the TRANSACTIONS_FILTER -----------------------------------------------------
 
 
-def _store(ledger: Ledger, block: common_pb2.Block, verdicts: list[TxVerdict]) -> common_pb2.Block:
+def _store(ledger: Ledger, block: common_pb2.Block, validated: _Validated) -> common_pb2.Block:
     stored = common_pb2.Block()
     stored.CopyFrom(block)
-    while len(stored.metadata.metadata) < 5:
+    while len(stored.metadata.metadata) <= common_pb2.COMMIT_HASH:
         stored.metadata.metadata.append(b"")
-    stored.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = bytes(v.code for v in verdicts)
+    codes = bytes(v.code for v in validated.verdicts)
+    stored.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = codes
+    if block.header.number == 1 or ledger.commit_hash:  # Fabric's rule: from block 1 on
+        value = block_commit_hash(validated.update, ledger.state, codes, ledger.commit_hash)
+        stored.metadata.metadata[common_pb2.COMMIT_HASH] = commit_hash_metadata(value)
     ledger.append(stored)
     return stored
 

@@ -34,9 +34,14 @@ from chaincode.simulation import TxSimulator
 from peers.collections import Collection, collection_guard, collections_of
 from peers.errors import PeerError
 from peers.ledger import Ledger
-from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition, read_definition
+from peers.lifecycle import (
+    LIFECYCLE_NAMESPACE,
+    ChaincodeDefinition,
+    read_definition,
+    sequence_key,
+)
 from peers.tracestore import Tracer, no_trace
-from proto.messages import sign_endorsement
+from proto.messages import response_payload, sign_endorsement
 from proto.signer import SignedData, Signer
 from proto.tracing import Step
 from proto.txid import compute_txid
@@ -44,10 +49,21 @@ from proto.txid import compute_txid
 log = logging.getLogger(__name__)
 ERROR_THRESHOLD = 400
 """Chaincode responses at or above this status are errors and are not endorsed."""
+CHAINCODE_ERROR = 500
+"""The shim's ERROR status: such a response keeps its payload, as Fabric's does."""
 
 
 class ProposalRefused(PeerError):
     """A proposal the endorser will not simulate; the message says why."""
+
+
+class ProposalRejected(ProposalRefused):
+    """A proposal refused before simulation by Fabric's ``preProcess`` checks (creator,
+    signature, txid, Writers, replay): Fabric's endorser returns it as an error too."""
+
+
+WRITERS = "/Channel/Application/Writers"
+_INVALID = "error validating proposal: "
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,7 @@ class UnpackedProposal:
     signature_header: common_pb2.SignatureHeader
     chaincode: str
     input: chaincode_pb2.ChaincodeInput
+    transient: bool = False
 
 
 def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
@@ -80,7 +97,12 @@ def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
     if not name:
         raise ProposalRefused("proposal names no chaincode")
     return UnpackedProposal(
-        proposal, channel_header, signature_header, name, invocation.chaincode_spec.input
+        proposal,
+        channel_header,
+        signature_header,
+        name,
+        invocation.chaincode_spec.input,
+        transient=bool(payload.TransientMap),
     )
 
 
@@ -143,15 +165,23 @@ class Endorser:
     async def process_proposal(
         self, signed: proposal_pb2.SignedProposal
     ) -> proposal_response_pb2.ProposalResponse:
+        return (await self.endorse(signed))[0]
+
+    async def endorse(
+        self, signed: proposal_pb2.SignedProposal
+    ) -> tuple[proposal_response_pb2.ProposalResponse, str | None]:
+        """The response and, as Fabric's ``ProcessProposal`` returns beside it, the error
+        of a proposal refused before simulation (None otherwise)."""
         unpacked: UnpackedProposal | None = None
         rwset: TxRWSet | None = None
+        error = None
         try:
             unpacked = unpack_proposal(signed)
             if not unpacked.channel_header.channel_id:
                 system = self.system.get(unpacked.chaincode)
                 if system is None:
                     raise ProposalRefused(f"chaincode {unpacked.chaincode} needs a channel")
-                return await system(signed, unpacked)
+                return await system(signed, unpacked), None
             ledger = self._check(signed, unpacked)
             response, rwset = await self._simulate(signed, unpacked, ledger)
         except ProposalRefused as refused:
@@ -159,9 +189,12 @@ class Endorser:
                 version=1,
                 response=proposal_response_pb2.Response(status=500, message=str(refused)),
             )
+            if isinstance(refused, ProposalRejected):
+                error = str(refused)
+                log.warning("failed to preProcess proposal: %s", refused)
         if unpacked is not None:
             self._trace_endorsement(unpacked, response, rwset)
-        return response
+        return response, error
 
     def _trace_endorsement(
         self,
@@ -197,35 +230,62 @@ class Endorser:
         )
 
     def _check(self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal) -> Ledger:
+        """Fabric's ``preProcess``: the creator, its signature, the txid, the channel's
+        Writers and replays. A refusal carries the endorser's generic message; the
+        precise reason goes to this peer's log only."""
         header, signature_header = unpacked.channel_header, unpacked.signature_header
         ledger = self._ledgers(header.channel_id)
         if ledger is None or ledger.config is None:
             raise ProposalRefused(f"channel '{header.channel_id}' not found")
-        config = ledger.config
-        creator = signature_header.creator
-        try:
-            identity = config.msps.check_signature(creator, signed.proposal_bytes, signed.signature)
-        except CaError as exc:
-            raise ProposalRefused(
-                f"access denied: channel [{header.channel_id}] creator: {exc}"
-            ) from None
-        if header.tx_id != compute_txid(signature_header.nonce, creator):
-            raise ProposalRefused(f"incorrectly computed txid {header.tx_id!r}")
+        config, creator = ledger.config, signature_header.creator
+        expected = compute_txid(signature_header.nonce, creator)
+        if header.tx_id != expected:
+            raise ProposalRejected(
+                f"{_INVALID}incorrectly computed txid '{header.tx_id}' -- expected '{expected}'"
+            )
+        self._check_creator(config, signed, header.channel_id, creator)
         skew = abs(time.time() - header.timestamp.seconds)
         if skew > self.timestamp_window:
             raise ProposalRefused(
                 f"request unauthorized due to incorrect timestamp: {skew:.0f}s away from now, "
                 f"the window is {self.timestamp_window:.0f}s"
             )
-        signed_data = SignedData(signed.proposal_bytes, creator, signed.signature)
-        if not config.evaluate("/Channel/Application/Writers", [signed_data]):
-            raise ProposalRefused(
-                f"access denied: channel [{header.channel_id}] creator org [{identity.mspid}] "
-                "does not satisfy /Channel/Application/Writers"
-            )
         if ledger.state.transaction(header.tx_id) is not None:
-            raise ProposalRefused(f"duplicate transaction found [{header.tx_id}]")
+            raise ProposalRejected(
+                f"duplicate transaction found [{header.tx_id}]. Creator [{creator.hex()}]"
+            )
+        signed_data = SignedData(signed.proposal_bytes, creator, signed.signature)
+        if not config.evaluate(WRITERS, [signed_data]):
+            reason = config.refusal(WRITERS, [signed_data])
+            raise ProposalRejected(
+                "Failed evaluating policy on signed data during check policy on channel "
+                f"[{header.channel_id}] with policy [{WRITERS}]: [{reason}]"
+            )
         return ledger
+
+    def _check_creator(
+        self,
+        config: ChannelConfig,
+        signed: proposal_pb2.SignedProposal,
+        channel_id: str,
+        creator: bytes,
+    ) -> None:
+        try:
+            msp, identity = config.msps.deserialize(creator)
+        except CaError as exc:
+            log.warning("access denied: channel %s: %s", channel_id, exc)
+            raise ProposalRejected(
+                f"{_INVALID}access denied: channel [{channel_id}] creator org unknown, "
+                "creator is malformed"
+            ) from None
+        try:
+            msp.validate(identity)
+            msp.verify(identity, signed.proposal_bytes, signed.signature)
+        except CaError as exc:
+            log.warning("access denied: channel %s, creator of %s: %s", channel_id, msp.mspid, exc)
+            raise ProposalRejected(
+                f"{_INVALID}access denied: channel [{channel_id}] creator org [{msp.mspid}]"
+            ) from None
 
     async def _simulate(
         self,
@@ -245,6 +305,7 @@ class Endorser:
                 list(unpacked.input.args),
             )
             return self._endorse(unpacked, simulator, response, None, ""), simulator.rwset
+        simulator.get_state(LIFECYCLE_NAMESPACE, sequence_key(name))  # as Fabric's endorser
         definition = read_definition(ledger.state, name)
         if definition is None:
             raise ProposalRefused(
@@ -303,13 +364,17 @@ class Endorser:
         event: chaincode_event_pb2.ChaincodeEvent | None,
         version: str,
     ) -> proposal_response_pb2.ProposalResponse:
-        """Sign a successful simulation; an error response is returned unsigned."""
-        if response.status >= ERROR_THRESHOLD:
-            return proposal_response_pb2.ProposalResponse(version=1, response=response)
+        """Sign a successful simulation; an error response is returned unsigned (a
+        chaincode ERROR with its payload, so a gateway tells it from the peer's own)."""
         action = proposal_pb2.ChaincodeAction(
             results=simulator.rwset.to_proto().SerializeToString(deterministic=True),
             events=event.SerializeToString(deterministic=True) if event else b"",
             response=response,
             chaincode_id=chaincode_pb2.ChaincodeID(name=unpacked.chaincode, version=version),
         )
+        if response.status >= CHAINCODE_ERROR:
+            payload = response_payload(unpacked.proposal, action).SerializeToString()
+            return proposal_response_pb2.ProposalResponse(response=response, payload=payload)
+        if response.status >= ERROR_THRESHOLD:
+            return proposal_response_pb2.ProposalResponse(response=response)
         return sign_endorsement(self.signer, unpacked.proposal, action)

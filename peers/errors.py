@@ -16,6 +16,7 @@ that raises them are marked with their module::
     ├── PackageError            packages
     ├── PeerConfigError         node
     └── ProposalRefused         endorser (status 500, Fabric's message)
+        └── ProposalRejected    endorser (preProcess checks: a gRPC error, as Fabric's)
 """
 
 

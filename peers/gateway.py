@@ -42,7 +42,8 @@ from grpc_status import rpc_status
 from ca.errors import CaError
 from peers.broadcaster import Broadcaster
 from peers.channel import OrdererEndpoint, PeerChannel
-from peers.endorser import Endorser, ProposalRefused, unpack_proposal
+from peers.endorsements import Answer, from_response, go_status_text, unreachable
+from peers.endorser import Endorser, ProposalRefused, UnpackedProposal, unpack_proposal
 from peers.errors import PeerError
 from peers.lifecycle import LIFECYCLE_NAMESPACE, read_definition
 from peers.lifecycle_chaincode import LIFECYCLE_POLICY
@@ -58,6 +59,11 @@ log = logging.getLogger(__name__)
 UNREACHABLE_SECONDS = 5.0
 """How long plans avoid an organization none of whose peers answered."""
 _ENDORSE_FAILED = "failed to endorse transaction, see attached details for more info"
+_COLLECT_FAILED = (
+    "failed to collect enough transaction endorsements, see attached details for more info"
+)
+_NO_COMBINATION = "no combination of peers can be derived which satisfy the endorsement policy: "
+_EVALUATE_FAILED = "failed to evaluate transaction, see attached details for more info"
 
 
 @dataclass(frozen=True)
@@ -126,71 +132,148 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             raise GatewayError(grpc.StatusCode.NOT_FOUND, f"channel '{channel_id}' not found")
         return channel
 
+    def _configured(self, channel_id: str, code: grpc.StatusCode) -> PeerChannel:
+        """The channel, or Fabric's answer when its config cannot be had."""
+        channel = self._channels(channel_id)
+        if channel is None or channel.ledger.config is None:
+            raise GatewayError(
+                code,
+                f"failed to get config for channel [{channel_id}]: "
+                f"could not get last config for channel {channel_id}",
+            )
+        return channel
+
+    def _organizations(self, channel: PeerChannel, chaincode: str) -> list[str]:
+        """The channel's organizations with a peer this gateway knows that can run
+        ``chaincode`` (defined on the channel); its own first."""
+        if (
+            chaincode != LIFECYCLE_NAMESPACE
+            and read_definition(channel.ledger.state, chaincode) is None
+        ):
+            return []
+        config = channel.ledger.config
+        assert config is not None
+        known = {self.mspid, *(p.mspid for p in self._peers())}
+        members = set(config.organizations("Application")) & known
+        return sorted(members, key=lambda m: (m != self.mspid, m))
+
     # -- endorsing ------------------------------------------------------------------------
 
-    async def _ask(
+    async def _ask_peer(
+        self, mspid: str, peer: RemotePeer | None, signed: proposal_pb2.SignedProposal
+    ) -> Answer:
+        """One endorser's answer: this peer (``None``) in-process, another over gRPC."""
+        if peer is None:
+            response, error = await self.endorser.endorse(signed)
+            return from_response(mspid, self.address, response, error)
+        try:
+            response = await peer.endorser().ProcessProposal(signed, timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            return unreachable(mspid, peer.address, go_status_text(exc))
+        return from_response(mspid, peer.address, response)
+
+    def _peers_of(self, mspid: str) -> list[RemotePeer | None]:
+        local: list[RemotePeer | None] = [None] if mspid == self.mspid else []
+        return local + [p for p in self._peers() if p.mspid == mspid]
+
+    async def _ask_org(
         self, mspid: str, signed: proposal_pb2.SignedProposal
-    ) -> tuple[str, str, proposal_response_pb2.ProposalResponse | str]:
-        """One endorsement: (msp, address, response or the error text)."""
-        if mspid == self.mspid:
-            return mspid, self.address, await self.endorser.process_proposal(signed)
-        peers = [p for p in self._peers() if p.mspid == mspid]
-        if not peers:
-            return mspid, "", f"no peer of {mspid} is known to this gateway"
-        last_error = ""
-        for peer in peers:
-            try:
-                response = await peer.endorser().ProcessProposal(signed, timeout=30)
-                return mspid, peer.address, response
-            except grpc.aio.AioRpcError as exc:
-                last_error = f"{exc.code().name}: {exc.details()}"
-        return mspid, peers[-1].address, last_error
+    ) -> tuple[Answer, list[gateway_pb2.ErrorDetail]]:
+        """An organization's endorsement: its peers in turn while a failure says another
+        may do better (Fabric's next peer in the group); the last answer and the
+        failures on the way."""
+        failures: list[gateway_pb2.ErrorDetail] = []
+        answer = unreachable(mspid, "", f"no peer of {mspid} is known to this gateway")
+        for peer in self._peers_of(mspid):
+            answer = await self._ask_peer(mspid, peer, signed)
+            if answer.ok:
+                break
+            failures.append(answer.detail)
+            if not answer.retry:
+                break
+        return answer, failures
+
+    def _unpack(self, signed: proposal_pb2.SignedProposal, prefix: str = "") -> UnpackedProposal:
+        try:
+            return unpack_proposal(signed)
+        except ProposalRefused as exc:
+            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{prefix}{exc}") from None
 
     async def _endorse(
         self, signed: proposal_pb2.SignedProposal, requested: Sequence[str]
     ) -> tuple[list[str], list[proposal_response_pb2.ProposalResponse]]:
-        """Endorse by a plan: (the organizations, their responses). An organization none
+        """Endorse as Fabric's gateway does: the organizations the client named, or
+        first this gateway's own organization — whose failure is the answer at once —
+        and then whichever others the endorsement policy needs."""
+        unpacked = self._unpack(signed)
+        channel = self._channels(unpacked.channel_header.channel_id)
+        configured = channel is not None and channel.ledger.config is not None
+        available = self._organizations(channel, unpacked.chaincode) if configured else []
+        if requested:
+            missing = [m for m in dict.fromkeys(requested) if m not in available]
+            if missing:
+                raise GatewayError(
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"failed to find any endorsing peers for org(s): {', '.join(missing)}",
+                )
+            return await self._gather(signed, requested, {})
+        if not available:
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{_NO_COMBINATION}No metadata was found for chaincode {unpacked.chaincode} "
+                f"in channel {unpacked.channel_header.channel_id}",
+            )
+        first, failures = await self._ask_org(available[0], signed)
+        if not first.ok:
+            raise GatewayError(grpc.StatusCode.ABORTED, _ENDORSE_FAILED, failures)
+        assert first.response is not None
+        return await self._gather(signed, requested, {first.mspid: first.response})
+
+    async def _gather(
+        self,
+        signed: proposal_pb2.SignedProposal,
+        requested: Sequence[str],
+        gathered: dict[str, proposal_response_pb2.ProposalResponse],
+    ) -> tuple[list[str], list[proposal_response_pb2.ProposalResponse]]:
+        """The endorsements a plan needs besides those ``gathered``. An organization none
         of whose peers answers is planned around — another set of organizations that
         satisfies the policy, as Fabric's gateway tries its next layout — and avoided for
         a few seconds after. A chaincode's refusal is not retried elsewhere: the same
         chaincode on the same state refuses everywhere. Organizations the client named
         are not replaced."""
-        excluded = self._recently_unreachable()
-        gathered: dict[str, proposal_response_pb2.ProposalResponse] = {}
-        unreachable: list[gateway_pb2.ErrorDetail] = []
+        excluded = self._recently_unreachable() - set(gathered)
+        unreachable_details: list[gateway_pb2.ErrorDetail] = []
         while True:
-            organizations = self._plan_around(signed, requested, excluded, unreachable)
+            organizations = self._plan_around(signed, requested, excluded, unreachable_details)
             asked = [m for m in organizations if m not in gathered]
-            answers = await asyncio.gather(*(self._ask(m, signed) for m in asked))
+            answers = await asyncio.gather(*(self._ask_org(m, signed) for m in asked))
             refused = []
-            for mspid, address, answer in answers:
-                if isinstance(answer, str):
-                    unreachable.append(
-                        gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=answer)
-                    )
-                    excluded.add(mspid)
-                    self._unreachable[mspid] = time.monotonic() + UNREACHABLE_SECONDS
-                elif answer.response.status != 200 or not answer.endorsement.signature:
-                    message = (
-                        f"chaincode response {answer.response.status}, {answer.response.message}"
-                    )
-                    refused.append(
-                        gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=message)
-                    )
+            for answer, failures in answers:
+                if answer.ok:
+                    assert answer.response is not None
+                    gathered[answer.mspid] = answer.response
+                elif answer.code == grpc.StatusCode.UNAVAILABLE:
+                    unreachable_details.extend(failures or [answer.detail])
+                    excluded.add(answer.mspid)
+                    self._unreachable[answer.mspid] = time.monotonic() + UNREACHABLE_SECONDS
                 else:
-                    gathered[mspid] = answer
-            if refused or (unreachable and requested):
-                raise GatewayError(grpc.StatusCode.ABORTED, _ENDORSE_FAILED, unreachable + refused)
+                    refused.extend(failures)
+            if refused or (unreachable_details and requested):
+                raise GatewayError(
+                    grpc.StatusCode.ABORTED, _COLLECT_FAILED, unreachable_details + refused
+                )
             if all(m in gathered for m in organizations):
                 break
         responses = [gathered[m] for m in organizations]
         if len({r.payload for r in responses}) > 1:
             raise GatewayError(
                 grpc.StatusCode.ABORTED,
-                "ProposalResponsePayloads do not match; the endorsing peers' world states differ",
+                _COLLECT_FAILED,
                 [
-                    gateway_pb2.ErrorDetail(address=a, msp_id=m, message="response differs")
-                    for m, a, _ in answers
+                    gateway_pb2.ErrorDetail(
+                        msp_id=m, message="ProposalResponsePayloads do not match"
+                    )
+                    for m in organizations
                 ],
             )
         return organizations, responses
@@ -204,7 +287,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         signed: proposal_pb2.SignedProposal,
         requested: Sequence[str],
         excluded: set[str],
-        unreachable: list[gateway_pb2.ErrorDetail],
+        unreachable_details: list[gateway_pb2.ErrorDetail],
     ) -> list[str]:
         """A plan without the ``excluded`` organizations; when none is left, the
         endorsement failed (with the unreachable ones as details), unless the exclusions
@@ -212,8 +295,10 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         try:
             return self._plan(signed, requested, excluded)
         except GatewayError:
-            if unreachable:
-                raise GatewayError(grpc.StatusCode.ABORTED, _ENDORSE_FAILED, unreachable) from None
+            if unreachable_details:
+                raise GatewayError(
+                    grpc.StatusCode.ABORTED, _COLLECT_FAILED, unreachable_details
+                ) from None
             if not excluded:
                 raise
             excluded.clear()
@@ -225,10 +310,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         requested: Sequence[str],
         excluded: set[str] | frozenset[str] = frozenset(),
     ) -> list[str]:
-        try:
-            unpacked = unpack_proposal(signed)
-        except ProposalRefused as exc:
-            raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        unpacked = self._unpack(signed)
         channel = self._channel(unpacked.channel_header.channel_id)
         if requested:
             return list(dict.fromkeys(requested))
@@ -246,7 +328,11 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         try:
             return plan(policy, config, self.mspid, reachable)
         except NoEndorsementPlan as exc:
-            raise GatewayError(grpc.StatusCode.UNAVAILABLE, str(exc)) from None
+            log.warning("no endorsement plan: %s", exc)
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{_NO_COMBINATION}no peer combination can satisfy the endorsement policy",
+            ) from None
 
     async def Endorse(
         self, request: gateway_pb2.EndorseRequest, context: grpc.aio.ServicerContext
@@ -270,28 +356,55 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             prepared_transaction=common_pb2.Envelope(payload=payload.SerializeToString())
         )
 
+    def _evaluators(
+        self, channel: PeerChannel, unpacked: UnpackedProposal, targets: Sequence[str]
+    ) -> list[tuple[str, RemotePeer | None]]:
+        """The peers that may evaluate, in the order Fabric's gateway tries them: its
+        own, then the other (requested) organizations'."""
+        available = self._organizations(channel, unpacked.chaincode)
+        if targets:
+            available = [m for m in available if m in targets]
+        found = [(m, p) for m in available for p in self._peers_of(m)]
+        if not found:
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"no peers available to evaluate chaincode {unpacked.chaincode} "
+                f"in channel {channel.channel_id}",
+            )
+        return found
+
+    async def _evaluate(
+        self, request: gateway_pb2.EvaluateRequest
+    ) -> proposal_response_pb2.Response:
+        signed = request.proposed_transaction
+        unpacked = self._unpack(signed, "failed to unpack transaction proposal: ")
+        channel = self._configured(unpacked.channel_header.channel_id, grpc.StatusCode.UNAVAILABLE)
+        targets = list(request.target_organizations)
+        if not targets and unpacked.transient:
+            targets = [self.mspid]
+        details: list[gateway_pb2.ErrorDetail] = []
+        for mspid, peer in self._evaluators(channel, unpacked, targets):
+            answer = await self._ask_peer(mspid, peer, signed)
+            if answer.ok:
+                assert answer.response is not None
+                return answer.response.response
+            details.append(answer.detail)
+            if not answer.retry:
+                raise GatewayError(
+                    answer.code,
+                    f"evaluate call to endorser returned error: {answer.message}",
+                    details,
+                )
+        raise GatewayError(answer.code, _EVALUATE_FAILED, details)
+
     async def Evaluate(
         self, request: gateway_pb2.EvaluateRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.EvaluateResponse:
         try:
-            signed = request.proposed_transaction
-            self._plan(signed, [])  # checks the proposal and the channel
-            targets = list(request.target_organizations) or [self.mspid]
-            mspid, address, answer = await self._ask(targets[0], signed)
-            if isinstance(answer, str) or answer.response.status != 200:
-                message = (
-                    answer
-                    if isinstance(answer, str)
-                    else f"chaincode response {answer.response.status}, {answer.response.message}"
-                )
-                raise GatewayError(
-                    grpc.StatusCode.UNKNOWN,
-                    f"evaluate call to endorser returned error: {message}",
-                    [gateway_pb2.ErrorDetail(address=address, msp_id=mspid, message=message)],
-                )
+            result = await self._evaluate(request)
         except GatewayError as error:
             await _abort(context, error)
-        return gateway_pb2.EvaluateResponse(result=answer.response)
+        return gateway_pb2.EvaluateResponse(result=result)
 
     # -- submitting ----------------------------------------------------------------------
 
@@ -310,54 +423,63 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             broadcaster = self._broadcasters[endpoint.address] = Broadcaster(endpoint)
         return broadcaster
 
+    async def _broadcast(
+        self, endpoint: OrdererEndpoint, request: gateway_pb2.SubmitRequest
+    ) -> ab_pb2.BroadcastResponse:
+        response = await self._broadcaster(endpoint).broadcast(request.prepared_transaction)
+        self._tracer(request.transaction_id, request.channel_id)(
+            Step.SUBMIT,
+            orderer=endpoint.address,
+            status=common_pb2.Status.Name(response.status),
+            info=response.info,
+        )
+        return response
+
+    async def _submit(self, request: gateway_pb2.SubmitRequest) -> None:
+        """Fabric's Submit: each orderer in turn; a client error (4xx) is the answer at
+        once, in the message; only orderers that could not be reached are details."""
+        self._configured(request.channel_id, grpc.StatusCode.FAILED_PRECONDITION)
+        if not request.prepared_transaction.signature:
+            raise GatewayError(
+                grpc.StatusCode.INVALID_ARGUMENT, "prepared transaction must be signed"
+            )
+        orderers = self._orderers_in_turn()
+        if not orderers:
+            raise GatewayError(grpc.StatusCode.UNAVAILABLE, "no orderer nodes available")
+        details = []
+        for endpoint in orderers:
+            try:
+                response = await self._broadcast(endpoint, request)
+            except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
+                reason = (
+                    go_status_text(exc)
+                    if isinstance(exc, grpc.aio.AioRpcError)
+                    else str(exc) or type(exc).__name__
+                )
+                details.append(gateway_pb2.ErrorDetail(address=endpoint.address, message=reason))
+                continue
+            if response.status == common_pb2.SUCCESS:
+                return
+            if 400 <= response.status < 500:
+                raise GatewayError(
+                    grpc.StatusCode.ABORTED,
+                    "received unsuccessful response from orderer: "
+                    f"status={common_pb2.Status.Name(response.status)}, info={response.info}",
+                )
+        raise GatewayError(
+            grpc.StatusCode.UNAVAILABLE,
+            "no orderers could successfully process transaction",
+            details,
+        )
+
     async def Submit(
         self, request: gateway_pb2.SubmitRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.SubmitResponse:
         try:
-            self._channel(request.channel_id)
-            envelope = request.prepared_transaction
-            if not envelope.signature:
-                raise GatewayError(
-                    grpc.StatusCode.INVALID_ARGUMENT, "prepared transaction must be signed"
-                )
-            details = []
-            for endpoint in self._orderers_in_turn():
-                try:
-                    response = await self._broadcaster(endpoint).broadcast(envelope)
-                except (grpc.aio.AioRpcError, ConnectionError, TimeoutError) as exc:
-                    reason = (
-                        f"{exc.code().name}: {exc.details()}"
-                        if isinstance(exc, grpc.aio.AioRpcError)
-                        else str(exc) or type(exc).__name__
-                    )
-                    details.append(
-                        gateway_pb2.ErrorDetail(address=endpoint.address, message=reason)
-                    )
-                    continue
-                self._tracer(request.transaction_id, request.channel_id)(
-                    Step.SUBMIT,
-                    orderer=endpoint.address,
-                    status=common_pb2.Status.Name(response.status),
-                    info=response.info,
-                )
-                if response.status == common_pb2.SUCCESS:
-                    return gateway_pb2.SubmitResponse()
-                details.append(
-                    gateway_pb2.ErrorDetail(
-                        address=endpoint.address,
-                        message=f"received unsuccessful response from orderer: "
-                        f"status={common_pb2.Status.Name(response.status)}, info={response.info}",
-                    )
-                )
-                if response.status != common_pb2.SERVICE_UNAVAILABLE:
-                    break  # a refusal is an answer; another orderer would refuse it too
-            raise GatewayError(
-                grpc.StatusCode.ABORTED,
-                "failed to submit transaction to the ordering service",
-                details,
-            )
+            await self._submit(request)
         except GatewayError as error:
             await _abort(context, error)
+        return gateway_pb2.SubmitResponse()
 
     # -- commit status and events ---------------------------------------------------------
 
@@ -396,9 +518,9 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             inner = gateway_pb2.ChaincodeEventsRequest.FromString(request.request)
             channel = self._channel(inner.channel_id)
             self._check_signed(channel, request.request, inner.identity, request.signature)
+            start = _start_block(inner, channel)
         except GatewayError as error:
             await _abort(context, error)
-        start = _start_block(inner.start_position, channel.height)
         async for block in channel.blocks(start, FOREVER):
             after = inner.after_transaction_id if block.header.number == start else ""
             events = _chaincode_events(block, inner.chaincode_id, after)
@@ -416,13 +538,24 @@ def _mspid(identity: bytes) -> str:
     return identities_pb2.SerializedIdentity.FromString(identity).mspid
 
 
-def _start_block(position: ab_pb2.SeekPosition, height: int) -> int:
+def _start_block(request: gateway_pb2.ChaincodeEventsRequest, channel: PeerChannel) -> int:
+    """Fabric's start: the block of the checkpointed transaction if this peer has it, else
+    the specified block, else (next commit, or unset) the current height."""
+    if request.after_transaction_id:
+        found = channel.ledger.state.transaction(request.after_transaction_id)
+        if found is not None:
+            return found[0]
+    position = request.start_position
     kind = position.WhichOneof("Type")
     if kind == "specified":
         return position.specified.number
-    if kind == "oldest":
-        return 0
-    return height  # newest / next commit / unset: from the next block on
+    if kind in (None, "next_commit"):
+        return channel.height
+    name = "".join(part.capitalize() for part in kind.split("_"))
+    raise GatewayError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"invalid start position type: *orderer.SeekPosition_{name}",
+    )
 
 
 def _chaincode_events(

@@ -27,6 +27,7 @@ from peers.transientstore import TransientStore
 from peers.worldstate import BlockUpdate, WorldState, block_update
 from proto.blockhash import block_header_hash
 from proto.blocksign import last_config_index
+from proto.commithash import read_commit_hash
 from proto.envelope import Code, ParsedTx, parse_block
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Ledger:
         self.config: ChannelConfig | None = None
         self.previous_hash = b""
         """The header hash of the newest stored block, which the next one must name."""
+        self.commit_hash = b""
+        """The newest stored block's commit hash, which the next one's chains to."""
 
     @property
     def height(self) -> int:
@@ -79,6 +82,7 @@ class Ledger:
             return
         last = self.read_block(height - 1)
         self.previous_hash = block_header_hash(last.header)
+        self.commit_hash = read_commit_hash(last)
         config_number = last_config_index(last) if last.header.number else 0
         self.config = ChannelConfig.from_block(self.read_block(config_number))
         for number in range(self.state.height, height):
@@ -105,6 +109,7 @@ class Ledger:
         """Store a block (with its ``TRANSACTIONS_FILTER``) as the new tip."""
         self.blocks.append([Payload(block.SerializeToString())])
         self.previous_hash = block_header_hash(block.header)
+        self.commit_hash = read_commit_hash(block)
 
     def apply(self, update: BlockUpdate) -> None:
         """Apply a stored block's update to the world state, then let go of the transient

@@ -6,7 +6,9 @@ went through ordering and validation like any other, so every peer of the channe
 the same definitions at the same height.
 
 Storage (documented in ``docs/architecture.md``): ``namespaces/<name>`` holds the
-serialized ``lifecycle.QueryChaincodeDefinitionResult`` without approvals. Approvals are
+serialized ``lifecycle.QueryChaincodeDefinitionResult`` without approvals, and
+``namespaces/fields/<name>/Sequence`` its sequence as Fabric stores it, the key every
+endorsement reads. Approvals are
 kept in the public ``_lifecycle`` namespace as ``approvals/<name>/<sequence>/<mspid>`` →
 SHA-256 of the approved parameters, instead of Fabric's per-org implicit collections:
 simpler, and what they reveal (who approved which parameters) is visible in Fabric too.
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fabric_protos.peer import policy_pb2
-from fabric_protos.peer.lifecycle import lifecycle_pb2
+from fabric_protos.peer.lifecycle import db_pb2, lifecycle_pb2
 from google.protobuf.message import DecodeError
 
 from chaincode.state import StateReader
@@ -57,6 +59,17 @@ def definition_key(name: str) -> str:
     return DEFINITION_PREFIX + name
 
 
+def sequence_key(name: str) -> str:
+    """Fabric's key of a definition's sequence, which every endorsement of the chaincode
+    reads (so a transaction endorsed under one definition is invalid after the next)."""
+    return f"{DEFINITION_PREFIX}fields/{name}/Sequence"
+
+
+def encode_sequence(sequence: int) -> bytes:
+    """The sequence as Fabric's lifecycle serializer stores a field: ``StateData``."""
+    return db_pb2.StateData(Int64=sequence).SerializeToString(deterministic=True)
+
+
 def encode_definition(result: lifecycle_pb2.QueryChaincodeDefinitionResult) -> bytes:
     stored = lifecycle_pb2.QueryChaincodeDefinitionResult()
     stored.CopyFrom(result)
@@ -86,4 +99,5 @@ def list_definitions(state: StateReader) -> list[ChaincodeDefinition]:
         for key, value in state.scan(
             LIFECYCLE_NAMESPACE, DEFINITION_PREFIX, DEFINITION_PREFIX + "\U0010ffff"
         )
+        if "/" not in key.removeprefix(DEFINITION_PREFIX)  # not a field (the sequence)
     ]

@@ -42,6 +42,9 @@ from peers.lifecycle import (
     decode_definition,
     definition_key,
     encode_definition,
+    encode_sequence,
+    list_definitions,
+    sequence_key,
 )
 from peers.local_admin import require_local_admin
 from peers.packages import PackageError, PackageStore
@@ -261,6 +264,9 @@ class LifecycleChaincode:
         simulator.put_state(
             LIFECYCLE_NAMESPACE, definition_key(args.name), encode_definition(result)
         )
+        simulator.put_state(
+            LIFECYCLE_NAMESPACE, sequence_key(args.name), encode_sequence(args.sequence)
+        )
         return _ok(lifecycle_pb2.CommitChaincodeDefinitionResult())
 
     def _query(self, channel_id, config, simulator, creator, argument):
@@ -277,12 +283,9 @@ class LifecycleChaincode:
     def _query_all(self, channel_id, config, simulator, creator, argument):
         Definition = lifecycle_pb2.QueryChaincodeDefinitionsResult.ChaincodeDefinition
         definitions = []
-        for key, value in simulator.state.scan(
-            LIFECYCLE_NAMESPACE, "namespaces/", "namespaces/\U0010ffff"
-        ):
-            stored = lifecycle_pb2.QueryChaincodeDefinitionResult.FromString(value.value)
-            entry = Definition(name=key.removeprefix("namespaces/"))
-            _copy_parameters(stored, entry)
+        for stored in list_definitions(simulator.state):
+            entry = Definition(name=stored.name)
+            _copy_parameters(stored.result, entry)
             definitions.append(entry)
         return _ok(lifecycle_pb2.QueryChaincodeDefinitionsResult(chaincode_definitions=definitions))
 

@@ -357,7 +357,12 @@ class _EndorserService(peer_pb2_grpc.EndorserServicer):
     async def ProcessProposal(
         self, request: proposal_pb2.SignedProposal, context: grpc.aio.ServicerContext
     ):
-        return await self._endorser.process_proposal(request)
+        """A proposal refused before simulation is a gRPC error, as a Go endorser's
+        ``(response, err)`` reaches its remote caller; anything else is the response."""
+        response, error = await self._endorser.endorse(request)
+        if error is not None:
+            await context.abort(grpc.StatusCode.UNKNOWN, error)
+        return response
 
 
 async def serve(config: PeerConfig) -> None:

@@ -11,7 +11,8 @@ Each transaction is checked the way Fabric's committer checks it, and gets exact
   (``BAD_PROPOSAL_TXID``), then uniqueness (``DUPLICATE_TXID``);
 - **endorsed action** — decodes (``BAD_PAYLOAD``, ``NIL_TXACTION``,
   ``BAD_RESPONSE_PAYLOAD``, ``BAD_HEADER_EXTENSION``, ``BAD_RWSET``), names a defined
-  chaincode (``INVALID_CHAINCODE``) at its current version (``EXPIRED_CHAINCODE``),
+  chaincode (``INVALID_CHAINCODE``; as Fabric 2's validator, no version check: an
+  endorsement under an older definition fails MVCC on the ``_lifecycle`` sequence it read),
   writes only its own namespace (``ILLEGAL_WRITESET``), and its endorsements satisfy the
   chaincode's policy and any key-level policy (``ENDORSEMENT_POLICY_FAILURE``);
 - **MVCC** — in block order, against committed state plus the block's earlier valid
@@ -197,15 +198,6 @@ class BlockValidator:
         if definition is None and name != LIFECYCLE_NAMESPACE:
             raise Invalid(
                 Code.INVALID_CHAINCODE, f"chaincode {name!r} is not defined on the channel"
-            )
-        if definition is not None and chaincode_action.chaincode_id.version not in (
-            "",
-            definition.version,
-        ):
-            raise Invalid(
-                Code.EXPIRED_CHAINCODE,
-                f"endorsed by {name} version {chaincode_action.chaincode_id.version!r}; "
-                f"the channel now runs version {definition.version!r}",
             )
         for namespace in rwset.public.namespaces:
             written = rwset.public.namespaces[namespace]

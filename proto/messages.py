@@ -62,13 +62,20 @@ def proposal_hash(proposal: proposal_pb2.Proposal) -> bytes:
     return digest.digest()
 
 
+def response_payload(
+    proposal: proposal_pb2.Proposal, action: proposal_pb2.ChaincodeAction
+) -> proposal_response_pb2.ProposalResponsePayload:
+    """What an endorser signs: the proposal's hash and the chaincode's action."""
+    return proposal_response_pb2.ProposalResponsePayload(
+        proposal_hash=proposal_hash(proposal), extension=action.SerializeToString()
+    )
+
+
 def sign_endorsement(
     signer: Signer, proposal: proposal_pb2.Proposal, action: proposal_pb2.ChaincodeAction
 ) -> proposal_response_pb2.ProposalResponse:
     """An endorser's signed answer: its signature over the response payload ‖ its identity."""
-    payload = proposal_response_pb2.ProposalResponsePayload(
-        proposal_hash=proposal_hash(proposal), extension=action.SerializeToString()
-    ).SerializeToString()
+    payload = response_payload(proposal, action).SerializeToString()
     return proposal_response_pb2.ProposalResponse(
         version=1,
         response=action.response,

@@ -109,27 +109,43 @@ def parse_seek_envelope(envelope: common_pb2.Envelope) -> SeekRequest:
     )
 
 
-def _number(position: ab_pb2.SeekPosition, height: int, field: str) -> int:
+def _start_number(position: ab_pb2.SeekPosition, height: int) -> int:
+    """Where a request starts, as Fabric's block ledger iterator reads it: a specified
+    block beyond the height (or a position it does not know) is NOT_FOUND at once."""
     kind = position.WhichOneof("Type")
     if kind == "oldest":
         return 0
     if kind == "newest":
         return max(height - 1, 0)
-    if kind == "specified":
+    if kind == "next_commit":
+        return height
+    if kind == "specified" and position.specified.number <= height:
         return position.specified.number
-    raise SeekError(common_pb2.BAD_REQUEST, f"seek {field} position {kind!r} is not supported")
+    raise SeekError(common_pb2.NOT_FOUND, f"seek start position {kind or 'unset'} not found")
+
+
+def _stop_number(seek_info: ab_pb2.SeekInfo, start: int, height: int) -> int:
+    """The last block a request asks for; FOREVER for a stop it never reaches (Fabric
+    stops only on delivering the stop block, so a stop behind the start streams on)."""
+    kind = seek_info.stop.WhichOneof("Type")
+    if kind == "oldest" or (kind == "newest" and seek_info.start == seek_info.stop):
+        return start
+    if kind == "newest":
+        stop = height - 1
+    elif kind == "specified":
+        stop = seek_info.stop.specified.number
+        if stop < start:
+            raise SeekError(common_pb2.BAD_REQUEST, f"seek stop {stop} is before start {start}")
+    else:
+        stop = 0  # next_commit as a stop: Fabric ends only on delivering block 0
+    return stop if stop >= start else FOREVER
 
 
 def seek_range(seek_info: ab_pb2.SeekInfo, height: int) -> tuple[int, int]:
-    """The first and last block numbers a request asks for, given the current height."""
-    start = _number(seek_info.start, height, "start")
-    stop = _number(seek_info.stop, height, "stop")
-    if stop < start:
-        raise SeekError(
-            common_pb2.BAD_REQUEST,
-            f"seek stop {stop} is before start {start}",
-        )
-    return start, stop
+    """The first and last block numbers a request asks for, given the current height
+    (Fabric's ``common/deliver``; the last is FOREVER for an endless stream)."""
+    start = _start_number(seek_info.start, height)
+    return start, _stop_number(seek_info, start, height)
 
 
 BlockSource = Callable[[int, int], AsyncIterator[common_pb2.Block]]

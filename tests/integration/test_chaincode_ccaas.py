@@ -126,12 +126,12 @@ async def test_dev_mode_restarts_on_change_and_peers_reconnect(tmp_path, identit
         async with ContractHarness(identities=identities) as harness:
             await harness.connect(address, "basic")
             before = await harness.query("ReadAsset", "x")
-            assert "the asset x does not exist" in before.message
+            assert "The asset x does not exist" in before.message
             source = contract_dir / "contract.py"
             source.write_text(source.read_text().replace("does not exist", "is unknown"))
             wait_for_line(process, "serving chaincode basic")
             after = await message_after_restart(harness, "is unknown")
-            assert "the asset x is unknown" in after
+            assert "The asset x is unknown" in after
     finally:
         stop(process)
 

@@ -79,7 +79,6 @@ async def test_each_code_on_a_real_network(fabric_network: FabricNetwork) -> Non
             endorsed_transaction(user, peers, rw(a6=b"x"), chaincode="nosuch"),
             Code.INVALID_CHAINCODE,
         ),
-        (endorsed_transaction(user, peers, rw(a7=b"x"), version="0.9"), Code.EXPIRED_CHAINCODE),
         (endorsed_transaction(user, peers, foreign), Code.ILLEGAL_WRITESET),
         (endorsed_transaction(user, peers, rw(), results=b"\xff\x01"), Code.BAD_RWSET),
         (endorsed_transaction(user, peers, stale), Code.MVCC_READ_CONFLICT),

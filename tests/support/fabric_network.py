@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from fabric_protos.peer import collection_pb2
 
 from ca.signing import SoftwareSigner
-from chaincode.packaging import Connection, build_package
-from network.chaincode_deploy import Definition, OrgAdmins, deploy
+from chaincode.packaging import Connection, build_package, package_id
+from network.chaincode_deploy import Definition, OrgAdmins, approve, commit, deploy
 from network.gateway_client import GatewayClient
 from tests.support.orderer import CHANNEL, OrdererFixture
 from tests.support.pki import write_local_msp, write_tls
@@ -209,6 +209,7 @@ class FabricNetwork:
         package = build_package(
             self.contract_path, f"{self.chaincode}_1.0", Connection(self.contract_address)
         )
+        self.package_id = package_id(f"{self.chaincode}_1.0", package)
         for mspid in ORGS:
             async with self.client(mspid, self.admins[mspid]) as admin:
                 await admin.propose("", "cscc", "JoinChain", genesis)
@@ -221,6 +222,20 @@ class FabricNetwork:
                 [OrgAdmins(m, [admins[m]]) for m in ORGS],
                 self.wait_committed,
             )
+        finally:
+            for admin in admins.values():
+                await admin.close()
+
+    async def redefine(self, sequence: int, version: str) -> None:
+        """Approve and commit a new definition of the deployed chaincode (same package)."""
+        definition = Definition(self.chaincode, version, sequence, self.policy, self.collections)
+        admins = {m: self.client(m, self.admins[m]) for m in ORGS}
+        try:
+            approvals = [
+                await approve(admins[m], CHANNEL, definition, self.package_id, m) for m in ORGS
+            ]
+            await self.wait_committed(approvals)
+            await self.wait_committed([await commit(admins[ORGS[0]], CHANNEL, definition)])
         finally:
             for admin in admins.values():
                 await admin.close()

@@ -1,7 +1,9 @@
 """Assets with an ID, colour, size, owner and appraised value.
 
-The JSON matches the Go sample byte for byte (fields in alphabetical order, no spaces),
-so the Fabric gateway application samples read these assets unchanged. Like
+Returns, refusals and stored JSON follow fabric-samples' asset-transfer-basic
+``chaincode-javascript`` (the one the real-Fabric anchor runs): assets stored with their
+fields in alphabetical order and no spaces, ``CreateAsset`` returning the new asset, the
+same error texts, so the fabric-samples applications and tutorials work as written. Like
 fabric-samples' asset-transfer-events, every change emits a chaincode event named after
 the function, carrying the asset's JSON.
 """
@@ -23,6 +25,13 @@ def _asset(asset_id: str, color: str, size: int, owner: str, appraised_value: in
 
 def _encode(value) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _as_created(asset: dict) -> str:
+    """``JSON.stringify`` of the JavaScript sample's new asset: its fields in the order
+    the sample lists them."""
+    order = ("ID", "Color", "Size", "Owner", "AppraisedValue")
+    return json.dumps({key: asset[key] for key in order}, separators=(",", ":"))
 
 
 async def _save(ctx: TransactionContext, asset: dict, event: str) -> None:
@@ -49,7 +58,8 @@ class AssetTransfer(Contract):
 
     async def InitLedger(self, ctx: TransactionContext) -> None:
         for asset in INITIAL_ASSETS:
-            await ctx.get_stub().put_state(asset["ID"], _encode(asset).encode())
+            stored = {**asset, "docType": "asset"}
+            await ctx.get_stub().put_state(asset["ID"], _encode(stored).encode())
 
     async def CreateAsset(
         self,
@@ -59,16 +69,17 @@ class AssetTransfer(Contract):
         size: int,
         owner: str,
         appraised_value: int,
-    ) -> None:
+    ) -> str:
         if await self.AssetExists(ctx, asset_id):
-            raise ValueError(f"the asset {asset_id} already exists")
+            raise ValueError(f"The asset {asset_id} already exists")
         asset = _asset(asset_id, color, size, owner, appraised_value)
         await _save(ctx, asset, "CreateAsset")
+        return _as_created(asset)
 
     async def ReadAsset(self, ctx: TransactionContext, asset_id: str) -> str:
         value = await ctx.get_stub().get_state(asset_id)
         if not value:
-            raise ValueError(f"the asset {asset_id} does not exist")
+            raise ValueError(f"The asset {asset_id} does not exist")
         return value.decode()
 
     async def UpdateAsset(
@@ -81,13 +92,13 @@ class AssetTransfer(Contract):
         appraised_value: int,
     ) -> None:
         if not await self.AssetExists(ctx, asset_id):
-            raise ValueError(f"the asset {asset_id} does not exist")
+            raise ValueError(f"The asset {asset_id} does not exist")
         asset = _asset(asset_id, color, size, owner, appraised_value)
         await _save(ctx, asset, "UpdateAsset")
 
     async def DeleteAsset(self, ctx: TransactionContext, asset_id: str) -> None:
         if not await self.AssetExists(ctx, asset_id):
-            raise ValueError(f"the asset {asset_id} does not exist")
+            raise ValueError(f"The asset {asset_id} does not exist")
         asset = await ctx.get_stub().get_state(asset_id)
         await ctx.get_stub().delete_state(asset_id)
         ctx.get_stub().set_event("DeleteAsset", asset)

@@ -21,6 +21,10 @@ class Probe(Contract):
     async def Put(self, ctx: TransactionContext, key: str, value: str) -> None:
         await ctx.get_stub().put_state(key, value.encode())
 
+    async def PutComposite(self, ctx: TransactionContext, kind: str, attribute: str) -> None:
+        key = ctx.get_stub().create_composite_key(kind, [attribute])
+        await ctx.get_stub().put_state(key, b"1")
+
     async def Get(self, ctx: TransactionContext, key: str) -> str:
         value = await ctx.get_stub().get_state(key)
         return (value or b"").decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,14 @@ async def test_history_carries_the_proposal_timestamp(identities):
         result = await harness.invoke("Put", "k", "v")
         (entry,) = harness.history("k")
         assert entry.timestamp == result.timestamp and entry.tx_id == result.tx_id
+
+
+async def test_a_range_from_the_empty_key_holds_simple_keys_only(identities):
+    """As on Fabric, whose Go, Node and Java shims send "\\x01" for an empty start:
+    composite keys (which begin with "\\x00") are not in a simple-key range."""
+    async with ContractHarness(identities=identities) as harness:
+        await harness.deploy(Probe(), name="probe")
+        for call in (("Put", "b", "2"), ("Put", "a", "1"), ("PutComposite", "owner", "tom")):
+            result = await harness.invoke(*call)
+            assert result.ok, result.failure()
+        assert json.loads((await harness.query("Keys", "", "")).payload) == ["a", "b"]

@@ -12,10 +12,13 @@ def contract():
     return AssetTransfer()
 
 
-ASSET1 = b'{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}'
+ASSET1 = (
+    b'{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5,'
+    b'"docType":"asset"}'
+)
 
 
-async def test_init_ledger_then_read_matches_the_go_sample_bytes(chaincode_harness):
+async def test_init_ledger_then_read_matches_the_javascript_sample_bytes(chaincode_harness):
     assert (await chaincode_harness.invoke("InitLedger")).ok
     result = await chaincode_harness.query("ReadAsset", "asset1")
     assert result.payload == ASSET1
@@ -41,12 +44,15 @@ async def test_create_read_update_transfer_delete(chaincode_harness):
     assert len(chaincode_harness.history("a1")) == 4
 
 
-async def test_errors_use_the_go_sample_messages(chaincode_harness):
-    await chaincode_harness.invoke("CreateAsset", "a1", "red", 3, "Ann", 50)
+async def test_returns_and_errors_are_the_javascript_samples(chaincode_harness):
+    created = await chaincode_harness.invoke("CreateAsset", "a1", "red", 3, "Ann", 50)
+    assert created.payload == (
+        b'{"ID":"a1","Color":"red","Size":3,"Owner":"Ann","AppraisedValue":50}'
+    )
     duplicate = await chaincode_harness.invoke("CreateAsset", "a1", "red", 3, "Ann", 50)
-    assert duplicate.status == 500 and "the asset a1 already exists" in duplicate.message
+    assert duplicate.status == 500 and duplicate.message == "The asset a1 already exists"
     missing = await chaincode_harness.query("ReadAsset", "nope")
-    assert "the asset nope does not exist" in missing.message
+    assert missing.message == "The asset nope does not exist"
     bad_size = await chaincode_harness.invoke("CreateAsset", "a2", "red", "big", "Ann", 50)
     assert not bad_size.ok
 
@@ -55,6 +61,7 @@ async def test_get_all_assets_records_an_exhausted_range_read(chaincode_harness)
     await chaincode_harness.invoke("InitLedger")
     result = await chaincode_harness.query("GetAllAssets")
     assert [a["ID"] for a in result.json()] == [f"asset{i}" for i in range(1, 7)]
+    assert {a["docType"] for a in result.json()} == {"asset"}
     (range_read,) = result.range_reads()
     assert range_read.exhausted and len(range_read.reads) == 6
 

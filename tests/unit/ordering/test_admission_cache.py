@@ -31,7 +31,7 @@ def _tampered(envelope: common_pb2.Envelope) -> bytes:
     return forged.SerializeToString()
 
 
-def test_a_known_creator_still_has_each_signature_verified(setup) -> None:
+def test_a_known_creator_still_has_each_signature_verified(setup, caplog) -> None:
     _, config, client, endorser = setup
     first = transaction(client, endorser, size=64)
     assert admit(first.SerializeToString(), lambda _: config).channel_id == "mychannel"
@@ -40,11 +40,16 @@ def test_a_known_creator_still_has_each_signature_verified(setup) -> None:
     with pytest.raises(Rejected) as refused:
         admit(_tampered(second), lambda _: config)
     assert refused.value.status == common_pb2.FORBIDDEN
-    assert "signature" in str(refused.value)
+    # Fabric's answer names the policy, not the check; the reason is in the log only
+    assert str(refused.value) == (
+        "implicit policy evaluation failed - 0 sub-policies were satisfied, but this policy "
+        "requires 1 of the 'Writers' sub-policies to be satisfied: permission denied"
+    )
+    assert "signature" in caplog.text
     assert admit(second.SerializeToString(), lambda _: config).channel_id == "mychannel"
 
 
-def test_a_refused_creator_stays_refused(setup) -> None:
+def test_a_refused_creator_stays_refused(setup, caplog) -> None:
     _, config, _, endorser = setup
     stranger = make_org("StrangerMSP").identity("client9", "client")
     for _ in range(2):
@@ -52,7 +57,7 @@ def test_a_refused_creator_stays_refused(setup) -> None:
         with pytest.raises(Rejected) as refused:
             admit(envelope.SerializeToString(), lambda _: config)
         assert refused.value.status == common_pb2.FORBIDDEN
-        assert "StrangerMSP" in str(refused.value)
+        assert "StrangerMSP" not in str(refused.value) and "StrangerMSP" in caplog.text
 
 
 def test_a_new_config_object_evaluates_the_policy_again(setup) -> None:

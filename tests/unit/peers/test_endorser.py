@@ -13,6 +13,7 @@ from peers.worldstate import BlockUpdate
 from proto.proposal import propose
 from tests.support.channel import ChannelFixture
 from tests.support.orderer import CHANNEL
+from tests.support.pki import make_org
 
 
 def test_unpack_reads_back_what_propose_built(channel: ChannelFixture) -> None:
@@ -54,7 +55,15 @@ def endorser(ledger: Ledger, channel: ChannelFixture) -> Endorser:
 async def _refusal(endorser: Endorser, signed: proposal_pb2.SignedProposal) -> str:
     response = await endorser.process_proposal(signed)
     assert response.response.status == 500 and not response.endorsement.signature
+    assert not response.payload  # the peer's own refusal, not the chaincode's
     return response.response.message
+
+
+async def _rejection(endorser: Endorser, signed: proposal_pb2.SignedProposal) -> str:
+    """A refusal before simulation: Fabric's endorser returns it as an error too."""
+    response, error = await endorser.endorse(signed)
+    assert error is not None and error == response.response.message
+    return error
 
 
 async def test_refusals_before_simulation(endorser: Endorser, channel: ChannelFixture) -> None:
@@ -63,7 +72,15 @@ async def test_refusals_before_simulation(endorser: Endorser, channel: ChannelFi
     assert await _refusal(endorser, elsewhere) == "channel 'elsewhere' not found"
     forged = propose(client, CHANNEL, "basic", ["ReadAsset"]).signed
     forged.signature = channel.clients["Org2MSP"].sign(forged.proposal_bytes)
-    assert (await _refusal(endorser, forged)).startswith(f"access denied: channel [{CHANNEL}]")
+    assert await _rejection(endorser, forged) == (
+        f"error validating proposal: access denied: channel [{CHANNEL}] creator org [Org1MSP]"
+    )
+    stranger = make_org("Org9MSP").identity("mallory", "client")
+    unknown = propose(stranger, CHANNEL, "basic", ["ReadAsset"]).signed
+    assert await _rejection(endorser, unknown) == (
+        f"error validating proposal: access denied: channel [{CHANNEL}] creator org unknown, "
+        "creator is malformed"
+    )
     stale = propose(client, CHANNEL, "basic", ["ReadAsset"], now=1_000_000).signed
     assert "incorrect timestamp" in await _refusal(endorser, stale)
     undefined = propose(client, CHANNEL, "nosuch", ["ReadAsset"]).signed
@@ -79,6 +96,7 @@ async def test_a_committed_txid_is_not_endorsed_again(
 ) -> None:
     proposed = propose(channel.clients["Org1MSP"], CHANNEL, "basic", ["CreateAsset"])
     ledger.state.commit_block(BlockUpdate(ledger.state.height, transactions=[(proposed.tx_id, 0)]))
-    assert await _refusal(endorser, proposed.signed) == (
-        f"duplicate transaction found [{proposed.tx_id}]"
+    creator = channel.clients["Org1MSP"].creator.hex()
+    assert await _rejection(endorser, proposed.signed) == (
+        f"duplicate transaction found [{proposed.tx_id}]. Creator [{creator}]"
     )

@@ -81,6 +81,6 @@ def test_plan_refusals(gateway: Gateway, channel) -> None:
         gateway._plan(_proposal(channel, channel_id="elsewhere"), [])
     assert raised.value.code == grpc.StatusCode.NOT_FOUND
     gateway._peers = list  # Org2 unreachable: no plan satisfies AND(Org1, Org2)
-    with pytest.raises(GatewayError) as raised:
+    with pytest.raises(GatewayError, match="no peer combination can satisfy") as raised:
         gateway._plan(_proposal(channel), [])
-    assert raised.value.code == grpc.StatusCode.UNAVAILABLE
+    assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION

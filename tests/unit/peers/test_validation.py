@@ -197,14 +197,12 @@ def test_chaincode_checks(validator: BlockValidator, channel: ChannelFixture) ->
         validator,
         [
             channel.transaction(writes(a=b"1"), chaincode="nosuch"),
-            channel.transaction(writes(a=b"1"), version="0.9"),
             channel.transaction(other),
             channel.transaction(writes(a=b"1"), results=GARBAGE),
             channel.transaction(writes(a=b"1"), endorsers=("Org1MSP",)),
         ],
     ) == [
         "INVALID_CHAINCODE",
-        "EXPIRED_CHAINCODE",
         "ILLEGAL_WRITESET",
         "BAD_RWSET",
         "ENDORSEMENT_POLICY_FAILURE",

@@ -1,0 +1,1 @@
+"""Scenarios run against real Fabric (the anchor) and consortium side by side."""
