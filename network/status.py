@@ -20,6 +20,7 @@ from network.controlplane.client import Client
 from network.controlplane.errors import ControlPlaneError
 from network.supervisor import Supervisor
 from peers.channel import OrdererEndpoint
+from proto.metrics import parse_samples
 from proto.seek import build_seek_envelope
 
 RUNNING, FAILED = "RUNNING", "FAILED"
@@ -33,6 +34,9 @@ class NodeStatus:
     state: str  # RUNNING, or FAILED: it has a pid file but its process is gone
     address: str  # host:port, "" when not known
     listening: bool
+    operations: str = ""  # host:port of /metrics, /healthz, /logspec ("": none)
+    health: str = "-"  # OK, or what /healthz reports failing
+    figures: str = ""  # the node's key counts, from its /metrics
 
 
 def listening(address: str) -> bool:
@@ -52,10 +56,76 @@ def node_statuses(supervisor: Supervisor) -> list[NodeStatus]:
         address = process.address()
         pid = process.pid
         state = RUNNING if pid is not None else FAILED
+        operations = process.operations_address() if pid is not None else ""
+        health, figures = probe_operations(operations)
         statuses.append(
-            NodeStatus(process.name, pid, state, address, pid is not None and listening(address))
+            NodeStatus(
+                process.name,
+                pid,
+                state,
+                address,
+                pid is not None and listening(address),
+                operations,
+                health,
+                figures,
+            )
         )
     return statuses
+
+
+# The counts `status` shows per node: (metric, what to call their sum).
+FIGURES = (
+    ("ledger_transaction_count", "tx committed"),
+    ("endorser_proposals_received", "proposals"),
+    ("broadcast_processed_count", "tx ordered"),
+    ("api_request_count", "CA requests"),
+    ("controlplane_api_request_count", "API requests"),
+    ("mqtt_bridge_messages_published", "messages published"),
+)
+
+
+def probe_operations(address: str) -> tuple[str, str]:
+    """A node's health (``/healthz``) and key figures (``/metrics``); "-" and "" when it
+    has no operations service or does not answer."""
+    if not address:
+        return "-", ""
+    health = _health(address)
+    try:
+        samples = parse_samples(_get(f"http://{address}/metrics").decode())
+    except (OSError, ValueError):
+        return health, ""
+    figures = []
+    for metric, label in FIGURES:
+        values = [v for k, v in samples.items() if k.split("{")[0] == metric]
+        if values:
+            figures.append(f"{int(sum(values))} {label}")
+    return health, ", ".join(figures)
+
+
+def _get(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as answer:
+        return answer.read()
+
+
+def _health(address: str) -> str:
+    import json
+    import urllib.error
+
+    try:
+        body = json.loads(_get(f"http://{address}/healthz"))
+    except urllib.error.HTTPError as failure:
+        try:
+            body = json.loads(failure.read())
+        except ValueError:
+            return f"HTTP {failure.code}"
+    except (OSError, ValueError):
+        return "no answer"
+    failed = body.get("failed_checks") or []
+    if not failed:
+        return str(body.get("status", "?"))
+    return "; ".join(f"{c.get('component')}: {c.get('reason')}" for c in failed)
 
 
 async def _height(stub: Any, signer: Any, channel_id: str) -> int | None:

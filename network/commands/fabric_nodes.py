@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import logging
 from pathlib import Path
 
 import click
 
 from network.commands.node import RUN
+from network.nodeopts import LOG_LEVEL_OPTION, setup_logging
 from network.output import fail
 
 CONFIG_OPTION = click.option(
@@ -25,14 +25,14 @@ CONFIG_OPTION = click.option(
 )
 
 
-def run_node(module: str, errors: str, error_class: str, config_file: Path) -> None:
+def run_node(
+    module: str, errors: str, error_class: str, config_file: Path, log_level: str | None
+) -> None:
     """Load ``module``'s config and run its ``serve`` until SIGTERM; a config or start-up
     error prints one line and exits 2."""
+    setup_logging(log_level)
     node = importlib.import_module(module)
     error = getattr(importlib.import_module(errors), error_class)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         asyncio.run(node.serve(node.load_config(config_file)))
     except error as exc:
@@ -41,13 +41,15 @@ def run_node(module: str, errors: str, error_class: str, config_file: Path) -> N
 
 @RUN.command("orderer")
 @CONFIG_OPTION
-def orderer(config_file: Path) -> None:
+@LOG_LEVEL_OPTION
+def orderer(config_file: Path, log_level: str | None) -> None:
     """The ordering service node: Broadcast, Deliver, channel participation."""
-    run_node("ordering.node", "ordering.errors", "OrderingError", config_file)
+    run_node("ordering.node", "ordering.errors", "OrderingError", config_file, log_level)
 
 
 @RUN.command("peer")
 @CONFIG_OPTION
-def peer(config_file: Path) -> None:
+@LOG_LEVEL_OPTION
+def peer(config_file: Path, log_level: str | None) -> None:
     """The peer node: Gateway, Endorser, Deliver, validation and commit."""
-    run_node("peers.node", "peers.errors", "PeerError", config_file)
+    run_node("peers.node", "peers.errors", "PeerError", config_file, log_level)

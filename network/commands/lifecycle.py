@@ -151,11 +151,21 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     supervisor.home.record_applied_spec(spec_file)
     if not no_reconcile:
         _start_reconciler(supervisor, applied, home)
-    rows = [(name, f"{host}:{port}") for name, host, port in nodes]
+    rows = [(name, f"{host}:{port}", ops or "-") for name, host, port, ops in nodes]
     if output == "json":
-        emit_json({"network": supervisor.spec.name, "nodes": dict(rows)})
+        emit_json(
+            {
+                "network": supervisor.spec.name,
+                "nodes": {name: address for name, address, _ in rows},
+                "operations": {name: ops for name, _, ops in rows if ops != "-"},
+            }
+        )
     else:
-        emit_table(["node", "listens on"], rows, title=f"network {supervisor.spec.name} is up")
+        emit_table(
+            ["node", "listens on", "operations (/metrics /healthz /logspec)"],
+            rows,
+            title=f"network {supervisor.spec.name} is up",
+        )
 
 
 def _show_plan(applied: Path, spec, quiet: bool) -> None:
@@ -206,8 +216,20 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         emit_json({**report, "nodes": {n.name: asdict(n) for n in nodes}})
         return
     emit_table(
-        ["node", "state", "pid", "listens on", "listening"],
-        [(n.name, n.state, n.pid or "-", n.address or "-", _yes_no(n)) for n in nodes],
+        ["node", "state", "pid", "listens on", "listening", "operations", "health", "figures"],
+        [
+            (
+                n.name,
+                n.state,
+                n.pid or "-",
+                n.address or "-",
+                _yes_no(n),
+                n.operations or "-",
+                n.health,
+                n.figures or "-",
+            )
+            for n in nodes
+        ],
         title=f"network {report['network']} ({report['network_id'] or 'not created'})",
     )
     for channel, heights in report["channels"].items():

@@ -26,7 +26,9 @@ class Reconciler(SupervisorBase):
         organization with ``channel add-member``. Every step is idempotent, so a
         reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
+        self.started.clear()  # what this pass starts is what it reports
         self._start_existing()
+        self._say_who_died()
         self.report_nodes()  # a peer that died is FAILED until it runs again
         self._remove_deleted_members()
         self._record_new_members()
@@ -50,6 +52,17 @@ class Reconciler(SupervisorBase):
         self.events_ready()
         self.register_nodes()
         return joined
+
+    def _say_who_died(self) -> None:
+        """One line per node found dead (its pid file is there, its process gone), be it
+        a peer, an orderer, a CA or a broker; the pass then restarts it."""
+        records = self.state.get("node_ids", {})
+        for process in self.all_processes():
+            if process.pid is None and process.name != "reconciler":
+                reported = (
+                    " (its node record is reported FAILED)" if process.name in records else ""
+                )
+                self.progress(f"  {process.name} is not running: restarting it{reported}")
 
     def _remove_deleted_members(self) -> None:
         """A member the consortium voted out: its organization leaves every channel by a
