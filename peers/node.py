@@ -249,6 +249,7 @@ class PeerNode:
         channel = PeerChannel(channel_id, ledger, self.signer, self.trace)
         channel.on_commit(lambda committed: self._record_approvals(channel_id, committed))
         channel.on_commit(lambda committed: metrics.count_block(channel_id, committed))
+        channel.on_commit(lambda committed: _log_commit(channel_id, committed))
         self.channels[channel_id] = channel
         channel.start_pulling(list(self.config.orderers))
         return channel
@@ -335,6 +336,8 @@ class PeerNode:
             lambda: self.config.orderers,
             self.trace,
         )
+        # metered on the endorser itself: the gateway's local endorsements count too
+        endorser.process_proposal = metrics.meter_proposals(endorser.process_proposal)  # type: ignore[method-assign]
         peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
         metrics.meter_gateway(self.gateway)
         metrics.publish_heights(lambda: self.channels)
@@ -368,14 +371,28 @@ class PeerNode:
         self.traces.close()
 
 
+def _log_commit(channel_id: str, committed: CommittedBlock) -> None:
+    """Fabric's kvledger line for each block, at DEBUG so a busy peer's log stays small
+    (``PUT /logspec {"spec": "peers.node=debug"}`` shows it on a running peer)."""
+    if log.isEnabledFor(logging.DEBUG):
+        valid = sum(1 for verdict in committed.verdicts if verdict.code == 0)
+        log.debug(
+            "[%s] Committed block [%d] with %d transaction(s), %d valid",
+            channel_id,
+            committed.block.header.number,
+            len(committed.verdicts),
+            valid,
+        )
+
+
 class _EndorserService(peer_pb2_grpc.EndorserServicer):
     def __init__(self, endorser: Endorser) -> None:
-        self._process = metrics.meter_proposals(endorser.process_proposal)
+        self._endorser = endorser
 
     async def ProcessProposal(
         self, request: proposal_pb2.SignedProposal, context: grpc.aio.ServicerContext
     ):
-        return await self._process(request)
+        return await self._endorser.process_proposal(request)
 
 
 async def serve(config: PeerConfig) -> None:
