@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -150,3 +151,34 @@ async def test_metrics_are_served_with_the_process_figures() -> None:
         assert any(name.startswith("fabric_version{") for name in samples)
     finally:
         await client.close()
+
+
+def test_a_node_rotates_its_log_and_its_printed_lines_follow(tmp_path) -> None:
+    """As the supervisor runs a node: stdout and stderr appended to the log file, whose
+    path and size limit are in the environment."""
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "peer.log"
+    script = (
+        "import logging\nfrom proto import logspec\nlogspec.configure()\n"
+        "for n in range(60):\n    logging.getLogger('peers.x').info('line %03d %s', n, 'x' * 60)\n"
+        "print('printed after rotation', flush=True)\n"
+    )
+    environment = {
+        **os.environ,
+        "CONSORTIUM_LOG_FILE": str(log),
+        "CONSORTIUM_LOG_MAX_BYTES": "1000",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with open(log, "ab") as output:
+        subprocess.run(
+            [sys.executable, "-c", script], stdout=output, stderr=subprocess.STDOUT,
+            env=environment, check=True, cwd=Path(__file__).resolve().parents[3],
+        )  # fmt: skip
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["peer.log", "peer.log.1", "peer.log.2", "peer.log.3"]
+    assert all(p.stat().st_size <= 1100 for p in tmp_path.iterdir())
+    current = log.read_text()
+    assert "line 059" in current and current.rstrip().endswith("printed after rotation")
