@@ -149,6 +149,8 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     state[SPEC_KEY] = str(spec_file.resolve())
     supervisor.home.save_state(state)
     supervisor.home.record_applied_spec(spec_file)
+    if not running:
+        _bootstrap_snapshot(supervisor, quiet=output == "json")
     if not no_reconcile:
         _start_reconciler(supervisor, applied, home)
     rows = [(name, f"{host}:{port}", ops or "-") for name, host, port, ops in nodes]
@@ -166,6 +168,21 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
             rows,
             title=f"network {supervisor.spec.name} is up",
         )
+
+
+def _bootstrap_snapshot(supervisor, quiet: bool) -> None:
+    """The network as `up` first made it, kept so `consortium reset` can go back to it
+    (not for an ordering cluster on NATS, whose blocks live in JetStream)."""
+    from network.snapshot import BOOTSTRAP, SnapshotError, create
+
+    if supervisor.spec.nats:
+        return
+    running = {p.name for p in supervisor.all_processes() if p.pid is not None}
+    try:
+        create(supervisor.home.root, running, BOOTSTRAP)
+    except SnapshotError as exc:
+        if not quiet:
+            click.echo(f"no bootstrap snapshot (consortium reset will not work): {exc}", err=True)
 
 
 def _show_plan(applied: Path, spec, quiet: bool) -> None:
