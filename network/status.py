@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
+from cryptography import x509
 from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 
@@ -226,6 +229,38 @@ def governance(supervisor: Supervisor) -> dict[str, Any]:
     }
 
 
+WARN_DAYS = 30  # `status` warns about certificates that expire sooner
+_CERTIFICATE_FOLDERS = {"signcerts", "tls", "cacerts", "tlscacerts", "ca", "server-tls"}
+
+
+def expiring_certificates(
+    root: Path, days: int = WARN_DAYS, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every certificate of the network (identities, node TLS, CAs) that expires within
+    ``days``: the file, its subject and the days left (negative: expired)."""
+    moment = now or datetime.now(UTC)
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in ("snapshots", "logs", "pids") or path.suffix not in (
+            ".pem",
+            ".crt",
+        ):
+            continue
+        if path.parent.name not in _CERTIFICATE_FOLDERS:
+            continue
+        try:
+            certificates = x509.load_pem_x509_certificates(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        for certificate in certificates:
+            left = (certificate.not_valid_after_utc - moment).days
+            if left < days:
+                subject = certificate.subject.rfc4514_string()
+                found.append({"file": str(relative), "subject": subject, "days_left": left})
+    return found
+
+
 def network_status(supervisor: Supervisor) -> dict[str, Any]:
     nodes = node_statuses(supervisor)
     running = {n.name for n in nodes if n.listening}
@@ -240,5 +275,6 @@ def network_status(supervisor: Supervisor) -> dict[str, Any]:
         "nodes": nodes,
         "channels": heights,
         "cutters": cutters(supervisor, running),
+        "expiring_certificates": expiring_certificates(supervisor.home.root),
         **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),
     }

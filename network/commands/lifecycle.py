@@ -261,6 +261,10 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         [(m["name"], m["id"], m["status"]) for m in report["members"]],
         title="members",
     )
+    for certificate in report["expiring_certificates"]:
+        left = certificate["days_left"]
+        when = f"expired {-left} day(s) ago" if left < 0 else f"expires in {left} day(s)"
+        click.echo(f"warning: certificate {certificate['file']} ({certificate['subject']}) {when}")
     if report["open_proposals"]:
         emit_table(
             ["open proposal", "proposed by"],

@@ -74,3 +74,44 @@ def test_a_large_log_is_rotated_when_its_node_starts(tmp_path, monkeypatch) -> N
         assert not log.exists()
     assert (tmp_path / "node.log.1").read_text() == "second run, long enough"
     assert (tmp_path / "node.log.2").read_text() == "first run, long enough"
+
+
+def test_status_names_certificates_that_expire_within_30_days(tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from network.status import expiring_certificates
+
+    def certificate(name: str, days: int) -> bytes:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime(2030, 1, 1, tzinfo=UTC)
+        built = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=days))
+            .sign(key, hashes.SHA256())
+        )
+        return built.public_bytes(serialization.Encoding.PEM)
+
+    tls = tmp_path / "members" / "org1" / "peers" / "peer0" / "tls"
+    tls.mkdir(parents=True)
+    (tls / "server.crt").write_bytes(certificate("peer0", 10))
+    signcerts = tmp_path / "members" / "org1" / "users" / "user1" / "msp" / "signcerts"
+    signcerts.mkdir(parents=True)
+    (signcerts / "cert.pem").write_bytes(certificate("user1", 365))
+    old = tmp_path / "snapshots" / "s" / "network" / "tls"
+    old.mkdir(parents=True)
+    (old / "server.crt").write_bytes(certificate("old", 1))
+    found = expiring_certificates(tmp_path, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert found == [
+        {"file": "members/org1/peers/peer0/tls/server.crt", "subject": "CN=peer0", "days_left": 10}
+    ]
