@@ -21,7 +21,7 @@ from network.errors import NetworkError
 
 HOME_VARIABLE = "CONSORTIUM_HOME"
 NETWORK_VARIABLE = "CONSORTIUM_NETWORK"
-_ID = re.compile(r"^(n|m|nd|p|in)-[A-Z2-7]{26}$")
+_ID = re.compile(r"^(n|m|nd|p|in)-[A-Z0-9]+$")  # AMB ids; also a mistyped one
 
 
 class NameNotFound(NetworkError):
@@ -37,7 +37,8 @@ class LocalNetwork:
 
 
 def is_id(value: str) -> bool:
-    """An AMB identifier (``n-``, ``m-``, ``nd-``, ``p-``, ``in-`` + 26 base32)."""
+    """An AMB identifier (``n-``, ``m-``, ``nd-``, ``p-``, ``in-`` + upper-case letters
+    and digits; a mistyped id stays an id, so the API answers ResourceNotFound)."""
     return bool(_ID.match(value))
 
 

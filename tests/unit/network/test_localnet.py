@@ -33,6 +33,7 @@ def test_a_name_picks_the_live_member_of_that_name() -> None:
         ("m-AAAAAAAAAAAAAAAAAAAAAAAAAA", True),
         ("n-ABCDEFGHIJKLMNOPQRSTUVWXYZ", True),
         ("org1", False),
+        ("m-MISSING", True),  # id-shaped: the API answers ResourceNotFound
         ("m-short", False),
         ("m-aaaaaaaaaaaaaaaaaaaaaaaaaa", False),
     ],
