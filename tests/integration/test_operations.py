@@ -5,7 +5,10 @@ processes started by `consortium up`, scraped over HTTP as Prometheus would."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -182,5 +185,18 @@ def test_every_node_serves_metrics_health_and_logspec(tmp_path: Path) -> None:
             _put(peer, "/logspec", {"spec": "loud"})
         assert refused.value.code == 400
         assert "bad level 'loud'" in json.loads(refused.value.read())["error"]
+
+        # The reconciler logs a killed orderer once, and only what it restarted.
+        reconciler_log = log.with_name("reconciler.log")
+        logged = len(reconciler_log.read_text())
+        orderer = status["nodes"]["orderer-orderer0"]["pid"]
+        os.kill(orderer, signal.SIGKILL)
+        _until(lambda: _status(tmp_path)["nodes"]["orderer-orderer0"]["pid"] not in (None, orderer))
+        _until(lambda: _status(tmp_path)["nodes"]["orderer-orderer0"]["listening"])
+        time.sleep(3)  # another pass or so: it must add nothing
+        written = reconciler_log.read_text()[logged:]
+        assert written.count("orderer-orderer0 is not running: restarting it") == 1, written
+        assert written.count("listening on") == 1, written
+        assert "peer-org1-peer0 listening" not in written
     finally:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
