@@ -208,7 +208,12 @@ def _copy_tree(root: Path, target: Path, heights: dict[str, int], copy: _Copy) -
     for directory, folders, files in os.walk(root):
         here = Path(directory)
         relative = here.relative_to(root)
-        folders[:] = sorted(f for f in folders if not _skipped(relative / f, True) and f != "inbox")
+        in_channel = len(relative.parts) >= 2 and relative.parts[-2] == "channels"
+        folders[:] = sorted(
+            f
+            for f in folders
+            if not _skipped(relative / f, True) and not (in_channel and f == "inbox")
+        )
         if META in files:
             folders[:] = []
             channel = _channel_of(here)

@@ -179,22 +179,6 @@ def split_listen(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class Timer:
-    """``with Timer(histogram, *labels):`` observes the block's duration."""
-
-    __slots__ = ("_labels", "_metric", "_start")
-
-    def __init__(self, metric, *labels: object) -> None:
-        self._metric, self._labels = metric, labels
-
-    def __enter__(self) -> Timer:
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._metric.observe(time.perf_counter() - self._start, *self._labels)
-
-
 def listen_setting(raw: object) -> str:
     """A node config's ``operations`` section (``{listen: HOST:PORT}``, as Fabric's
     ``operations.listenAddress``): the address, or "" when the section is absent.
