@@ -24,6 +24,8 @@ from aiohttp import web
 from ca import protocol
 from ca.authority import CertificateAuthority
 from ca.errors import CaRequestError
+from proto.metrics import METRICS
+from proto.operations import http_metrics, start_operations
 
 log = logging.getLogger("consortium.ca")
 API = "/api/v1"
@@ -114,8 +116,31 @@ async def _fabric_errors(request: web.Request, handler: Callable) -> web.StreamR
     return _envelope(error.status, protocol.failure(error))
 
 
+API_REQUESTS = METRICS.counter(
+    "api_request_count",
+    "Number of requests made to an API",
+    ("ca_name", "api_name", "status_code"),
+)
+API_DURATION = METRICS.histogram(
+    "api_request_duration",
+    "Time taken in seconds for the request to an API to be completed",
+    ("ca_name", "api_name", "status_code"),
+)
+
+
+def _api_labels(authority: CertificateAuthority) -> Callable:
+    """Fabric CA's labels: the CA, the API (``enroll``, ``identities`` …), the status."""
+
+    def labels(request: web.Request, status: int) -> tuple[str, ...]:
+        api = request.path.removeprefix(API).strip("/").split("/")[0] or "unknown"
+        return authority.settings.name, api, str(status)
+
+    return labels
+
+
 def make_app(authority: CertificateAuthority) -> web.Application:
-    app = web.Application(middlewares=[_fabric_errors])
+    metered = http_metrics(API_REQUESTS, API_DURATION, _api_labels(authority))
+    app = web.Application(middlewares=[_fabric_errors, metered])
     app["authority"] = authority
     app.router.add_route("GET", f"{API}/cainfo", _endpoint(_cainfo))
     app.router.add_route("POST", f"{API}/cainfo", _endpoint(_cainfo))
@@ -145,8 +170,16 @@ async def serve(
     port: int,
     ssl_context: ssl.SSLContext | None = None,
     on_ready: Callable[[str], None] | None = None,
+    operations_listen: str = "",
 ) -> None:
-    """Serve until SIGINT/SIGTERM; ``on_ready`` gets the URL once the port is bound."""
+    """Serve until SIGINT/SIGTERM; ``on_ready`` gets the URL once the port is bound.
+    ``operations_listen`` (HOST:PORT) also serves /metrics, /healthz and /logspec, as
+    Fabric CA's operations service does."""
+    operations = await start_operations(
+        f"ca {authority.settings.name}",
+        operations_listen,
+        {"registry": lambda: _registry_problem(authority)},
+    )
     runner = web.AppRunner(make_app(authority), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
@@ -163,4 +196,15 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
+        if operations is not None:
+            await operations.stop()
         authority.close()
+
+
+def _registry_problem(authority: CertificateAuthority) -> str | None:
+    """The CA is healthy while its registry database answers."""
+    try:
+        authority.registry.get("")
+    except Exception as exc:  # sqlite3 errors and a closed registry alike
+        return f"registry: {exc}"
+    return None

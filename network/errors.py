@@ -10,6 +10,8 @@ marked with their module::
     │   └── NatsClusterError                   nats_cluster
     ├── NetworkNotFound                        locate
     ├── MemberNotFound                         locate
+    ├── NameNotFound                           localnet (a name of the local network)
+    ├── SnapshotError                          snapshot
     ├── SpecError                              spec
     ├── GatewayClientError                     gateway_client
     │   └── CommitError                        gateway_client

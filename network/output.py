@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -23,6 +24,7 @@ OUTPUT_OPTION = click.option(
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 1
 """The command ran and the answer is no: a transaction not VALID, a journal not verified."""
+_ID = re.compile(r"^[a-z]{1,2}-[A-Z2-7]{26}$|^[0-9a-f]{64}$")  # AMB ids and txids
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -36,12 +38,28 @@ def emit_json(value: Any) -> None:
 
 
 def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> None:
+    """A table that never cuts identifiers: id columns do not wrap or shorten (other
+    columns give way), and piped output is as wide as its rows, so ``n-…``/``m-…`` ids
+    can be copied whole."""
+    cells = [[str(cell) for cell in row] for row in rows]
     table = Table(title=title or None)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(cell) for cell in row))
-    Console().print(table)
+    for n, column in enumerate(columns):
+        if _is_id_column(column, [row[n] for row in cells]):
+            width = max((len(row[n]) for row in cells), default=0)
+            table.add_column(column, no_wrap=True, min_width=max(width, len(column)))
+        else:
+            table.add_column(column)
+    for row in cells:
+        table.add_row(*row)
+    Console(width=None if sys.stdout.isatty() else 10_000).print(table)
+
+
+def _is_id_column(column: str, values: Sequence[str]) -> bool:
+    """Named like an id (``Id``, ``NetworkId``, ``member id``) or holding only ids."""
+    words = column.replace("_", " ").split()
+    if column.endswith("Id") or (words and words[-1].lower() in ("id", "ids")):
+        return True
+    return bool(values) and all(_ID.match(value) for value in values)
 
 
 def emit_record(record: Mapping[str, Any], output: str, title: str = "") -> None:

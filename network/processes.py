@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from network.errors import SupervisorError
+from proto.logspec import BACKUPS, DEFAULT_MAX_BYTES, LOG_FILE_VARIABLE, LOG_MAX_BYTES_VARIABLE
 
 CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
 
@@ -28,10 +29,13 @@ class NodeProcess:
     log: Path
     pid_file: Path
     cwd: Path | None = None
+    operations: str = ""  # host:port of its /metrics, /healthz, /logspec ("": none)
 
     def start(self, environment: dict[str, str] | None = None) -> int:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        rotate_if_large(self.log)
+        logging = {LOG_FILE_VARIABLE: str(self.log)}  # our nodes rotate it themselves
         with open(self.log, "ab") as log:
             child = subprocess.Popen(
                 list(self.command),
@@ -39,7 +43,7 @@ class NodeProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.cwd,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **logging, **(environment or {})},
                 start_new_session=True,
             )
         _forget_finished()
@@ -47,7 +51,21 @@ class NodeProcess:
         self.pid_file.write_text(str(child.pid))
         if self.port:
             self.address_file.write_text(f"{self.host}:{self.port}")
+        if self.operations:
+            self.operations_file.write_text(self.operations)
         return child.pid
+
+    @property
+    def operations_file(self) -> Path:
+        """Where its operations service listens, for ``status`` and ``metrics``."""
+        return self.pid_file.with_suffix(".ops")
+
+    def operations_address(self) -> str:
+        """``host:port`` of its operations service as recorded at start, or ""."""
+        try:
+            return self.operations_file.read_text().strip()
+        except OSError:
+            return ""
 
     @property
     def address_file(self) -> Path:
@@ -120,6 +138,24 @@ class NodeProcess:
             os.killpg(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         self.address_file.unlink(missing_ok=True)
+        self.operations_file.unlink(missing_ok=True)
+
+
+def rotate_if_large(log: Path) -> None:
+    """Keep a log file under its size limit across restarts: a node that is not ours
+    (Mosquitto, nats-server) cannot rotate it while running, so it is rotated when the
+    node starts (``log`` → ``log.1`` …, ``BACKUPS`` kept), as our nodes rotate theirs."""
+    limit = int(os.environ.get(LOG_MAX_BYTES_VARIABLE) or DEFAULT_MAX_BYTES)
+    try:
+        if log.stat().st_size < limit:
+            return
+    except OSError:
+        return
+    for n in range(BACKUPS - 1, 0, -1):
+        older = log.with_name(f"{log.name}.{n}")
+        if older.exists():
+            older.replace(log.with_name(f"{log.name}.{n + 1}"))
+    log.replace(log.with_name(f"{log.name}.1"))
 
 
 _CHILDREN: dict[int, subprocess.Popen] = {}  # nodes this process started

@@ -9,7 +9,7 @@ wrong`` so a person can go straight to it. Every key, with an example, is in
       name: supply-net
       voting_policy: {threshold_percentage: 50, proposal_duration_hours: 24,
                       threshold_comparator: GREATER_THAN}
-    control_plane: {port: 7100}
+    control_plane: {port: 7100, clock: manual}   # clock: system (default) | manual
     ordering:
       mspid: OrdererMSP
       orderers: [{name: orderer0, port: 7050, admin_port: 7053}]
@@ -130,6 +130,9 @@ class Node:
     port: int
     admin_port: int = 0
     line: int = field(default=0, compare=False)
+    # /metrics, /healthz, /logspec; 0: a free port `up` picks once and keeps. Not part
+    # of where the node "is": a changed one takes effect when the node next starts.
+    operations_port: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ class Events:
     ingress_member: str = ""
     ingress_identity: str = "user1"
     line: int = field(default=0, compare=False)
+    operations_port: int = field(default=0, compare=False)  # the bridge's; 0: picked by up
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,9 @@ class NetworkSpec:
     chaincodes: tuple[Chaincode, ...]
     events: Events | None = None
     nats: tuple[NatsServer, ...] = ()  # empty: orderers order alone (local journals)
+    # manual: the control plane's clock moves only by `consortium clock advance`, so
+    # proposal expiry can be rehearsed on a running network
+    control_plane_clock: str = "system"
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -207,6 +214,7 @@ class NetworkSpec:
         """(what, host, port, spec line) for every socket the network will listen on."""
         plane = self.control_plane
         found = [("control plane", plane.host, plane.port, plane.line)]
+        found += self._operations_ports()
         for orderer in self.orderers:
             found.append((f"orderer {orderer.name}", orderer.host, orderer.port, orderer.line))
             found.append(
@@ -229,6 +237,23 @@ class NetworkSpec:
         if self.events is not None and self.events.local:
             events = self.events
             found.append(("events broker", events.broker_host, events.broker_port, events.line))
+        return found
+
+    def _operations_ports(self) -> list[tuple[str, str, int, int]]:
+        """The operations ports the spec names (the others are picked free by ``up``)."""
+        nodes = [("control plane", self.control_plane)]
+        nodes += [(f"orderer {o.name}", o) for o in self.orderers]
+        for member in self.members:
+            nodes.append((f"member {member.name} CA", member.ca))
+            nodes += [(f"peer {member.name}/{p.name}", p) for p in member.peers]
+        found = [
+            (f"{what} operations", node.host, node.operations_port, node.line)
+            for what, node in nodes
+            if node.operations_port
+        ]
+        if self.events is not None and self.events.operations_port:
+            events = self.events
+            found.append(("events bridge operations", "127.0.0.1", events.operations_port, 0))
         return found
 
 
@@ -307,9 +332,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
     spec = NetworkSpec(
         file=file,
         **_network(reader, top["network"]),
-        control_plane=_node(
-            reader, top.get("control_plane") or {"port": 7100}, ("control_plane",), host, "cp"
-        ),
+        **_control_plane(reader, top.get("control_plane") or {"port": 7100}, host),
         ordering_mspid=_ordering_mspid(reader, top["ordering"]),
         orderers=_orderers(reader, top["ordering"], host),
         nats=_nats(reader, top["ordering"], host),
@@ -367,8 +390,11 @@ def _network(reader: _Reader, raw: Any) -> dict[str, Any]:
     }
 
 
+NODE_KEYS = {"name", "host", "port", "admin_port", "operations_port"}
+
+
 def _node(reader: _Reader, raw: Any, path: Path_, host: str, default_name: str) -> Node:
-    node = reader.mapping(raw, path, {"name", "host", "port", "admin_port"}, {"port"})
+    node = reader.mapping(raw, path, NODE_KEYS, {"port"})
     return Node(
         name=str(node.get("name", default_name)),
         host=str(node.get("host", host)),
@@ -377,7 +403,26 @@ def _node(reader: _Reader, raw: Any, path: Path_, host: str, default_name: str) 
         if "admin_port" in node
         else 0,
         line=reader.lines.get((*path, "port"), 0),
+        operations_port=_optional_port(reader, node, path, "operations_port"),
     )
+
+
+CLOCKS = ("system", "manual")
+
+
+def _control_plane(reader: _Reader, raw: Any, host: str) -> dict[str, Any]:
+    """``control_plane``: where it listens, and its clock."""
+    path: Path_ = ("control_plane",)
+    plane = reader.mapping(raw, path, NODE_KEYS | {"clock"}, {"port"})
+    clock = plane.get("clock", "system")
+    if clock not in CLOCKS:
+        raise reader.error((*path, "clock"), f"{clock!r} must be {' or '.join(CLOCKS)}")
+    node = {key: value for key, value in plane.items() if key != "clock"}
+    return {"control_plane": _node(reader, node, path, host, "cp"), "control_plane_clock": clock}
+
+
+def _optional_port(reader: _Reader, raw: dict, path: Path_, key: str) -> int:
+    return reader.number(raw[key], (*path, key), 1, 65535) if key in raw else 0
 
 
 def _ordering_mspid(reader: _Reader, raw: Any) -> str:
@@ -392,9 +437,7 @@ def _orderers(reader: _Reader, raw: Any, host: str) -> tuple[Node, ...]:
     orderers = []
     for n, item in enumerate(items):
         path: Path_ = ("ordering", "orderers", n)
-        reader.mapping(
-            item, path, {"name", "host", "port", "admin_port"}, {"name", "port", "admin_port"}
-        )
+        reader.mapping(item, path, NODE_KEYS, {"name", "port", "admin_port"})
         orderers.append(_node(reader, item, path, host, f"orderer{n}"))
     return tuple(orderers)
 
@@ -566,7 +609,8 @@ def _chaincodes(
 def _events(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Events:
     """``events``: ``broker: local`` (``up`` runs Mosquitto on ``port``) or ``host:port``."""
     path: Path_ = ("events",)
-    events = reader.mapping(raw, path, {"broker", "port", "member", "ingress"}, {"broker"})
+    known = {"broker", "port", "member", "ingress", "operations_port"}
+    events = reader.mapping(raw, path, known, {"broker"})
     local = events["broker"] == "local"
     if local:
         broker_host = host
@@ -605,6 +649,7 @@ def _events(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Events:
         ingress_member,
         ingress_identity,
         line=reader.lines.get((*path, "broker"), 0),
+        operations_port=_optional_port(reader, events, path, "operations_port"),
     )
 
 

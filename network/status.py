@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
+from cryptography import x509
 from fabric_protos.orderer import ab_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc
 
@@ -20,6 +23,7 @@ from network.controlplane.client import Client
 from network.controlplane.errors import ControlPlaneError
 from network.supervisor import Supervisor
 from peers.channel import OrdererEndpoint
+from proto.metrics import parse_samples
 from proto.seek import build_seek_envelope
 
 RUNNING, FAILED, DEV = "RUNNING", "FAILED", "DEV"
@@ -33,6 +37,9 @@ class NodeStatus:
     state: str  # RUNNING; FAILED: a pid file whose process is gone; DEV: `chaincode dev`
     address: str  # host:port, "" when not known
     listening: bool
+    operations: str = ""  # host:port of /metrics, /healthz, /logspec ("": none)
+    health: str = "-"  # OK, or what /healthz reports failing
+    figures: str = ""  # the node's key counts, from its /metrics
 
 
 def listening(address: str) -> bool:
@@ -52,8 +59,19 @@ def node_statuses(supervisor: Supervisor) -> list[NodeStatus]:
         address = process.address()
         pid = process.pid
         state = RUNNING if pid is not None else FAILED
+        operations = process.operations_address() if pid is not None else ""
+        health, figures = probe_operations(operations)
         statuses.append(
-            NodeStatus(process.name, pid, state, address, pid is not None and listening(address))
+            NodeStatus(
+                process.name,
+                pid,
+                state,
+                address,
+                pid is not None and listening(address),
+                operations,
+                health,
+                figures,
+            )
         )
     return statuses + held_in_dev_mode(supervisor)
 
@@ -71,6 +89,61 @@ def held_in_dev_mode(supervisor: Supervisor) -> list[NodeStatus]:
                 NodeStatus(runner_name(record["name"]), pid, DEV, address, listening(address))
             )
     return held
+
+
+# The counts `status` shows per node: (metric, what to call their sum).
+FIGURES = (
+    ("ledger_transaction_count", "tx committed"),
+    ("endorser_proposals_received", "proposals"),
+    ("broadcast_processed_count", "tx ordered"),
+    ("api_request_count", "CA requests"),
+    ("controlplane_api_request_count", "API requests"),
+    ("mqtt_bridge_messages_published", "messages published"),
+)
+
+
+def probe_operations(address: str) -> tuple[str, str]:
+    """A node's health (``/healthz``) and key figures (``/metrics``); "-" and "" when it
+    has no operations service or does not answer."""
+    if not address:
+        return "-", ""
+    health = _health(address)
+    try:
+        samples = parse_samples(_get(f"http://{address}/metrics").decode())
+    except (OSError, ValueError):
+        return health, ""
+    figures = []
+    for metric, label in FIGURES:
+        values = [v for k, v in samples.items() if k.split("{")[0] == metric]
+        if values:
+            figures.append(f"{int(sum(values))} {label}")
+    return health, ", ".join(figures)
+
+
+def _get(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as answer:
+        return answer.read()
+
+
+def _health(address: str) -> str:
+    import json
+    import urllib.error
+
+    try:
+        body = json.loads(_get(f"http://{address}/healthz"))
+    except urllib.error.HTTPError as failure:
+        try:
+            body = json.loads(failure.read())
+        except ValueError:
+            return f"HTTP {failure.code}"
+    except (OSError, ValueError):
+        return "no answer"
+    failed = body.get("failed_checks") or []
+    if not failed:
+        return str(body.get("status", "?"))
+    return "; ".join(f"{c.get('component')}: {c.get('reason')}" for c in failed)
 
 
 async def _height(stub: Any, signer: Any, channel_id: str) -> int | None:
@@ -171,6 +244,38 @@ def governance(supervisor: Supervisor) -> dict[str, Any]:
     }
 
 
+WARN_DAYS = 30  # `status` warns about certificates that expire sooner
+_CERTIFICATE_FOLDERS = {"signcerts", "tls", "cacerts", "tlscacerts", "ca", "server-tls"}
+
+
+def expiring_certificates(
+    root: Path, days: int = WARN_DAYS, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every certificate of the network (identities, node TLS, CAs) that expires within
+    ``days``: the file, its subject and the days left (negative: expired)."""
+    moment = now or datetime.now(UTC)
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in ("snapshots", "logs", "pids") or path.suffix not in (
+            ".pem",
+            ".crt",
+        ):
+            continue
+        if path.parent.name not in _CERTIFICATE_FOLDERS:
+            continue
+        try:
+            certificates = x509.load_pem_x509_certificates(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        for certificate in certificates:
+            left = (certificate.not_valid_after_utc - moment).days
+            if left < days:
+                subject = certificate.subject.rfc4514_string()
+                found.append({"file": str(relative), "subject": subject, "days_left": left})
+    return found
+
+
 def network_status(supervisor: Supervisor) -> dict[str, Any]:
     state = supervisor.state = supervisor.home.load_state()  # members joined after `up` too
     nodes = node_statuses(supervisor)
@@ -185,5 +290,6 @@ def network_status(supervisor: Supervisor) -> dict[str, Any]:
         "nodes": nodes,
         "channels": heights,
         "cutters": cutters(supervisor, running),
+        "expiring_certificates": expiring_certificates(supervisor.home.root),
         **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),
     }

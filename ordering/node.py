@@ -16,6 +16,8 @@
       nats: [nats://127.0.0.1:4222, nats://127.0.0.1:4223, nats://127.0.0.1:4224]
       replicas: 3                   # of each channel's streams (default 3)
       lease_seconds: 1.5            # how long a silent cutter holds its channel
+    operations:                     # optional: /metrics, /healthz, /logspec (proto.operations)
+      listen: 127.0.0.1:8443
 
 Relative paths are relative to the config file. Without ``cluster`` the node orders alone
 (``ordering.chain``: local journals); with it, its channels are ``ordering.cluster``'s.
@@ -51,8 +53,10 @@ from ordering.errors import ConfigError, OrderingError
 from ordering.ingress import OPEN_SECONDS
 from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
+from ordering.metrics import publish_heights
 from ordering.participation import participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
+from proto.operations import OperationsServer, listen_setting, start_operations
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orderer.AtomicBroadcast"
@@ -85,6 +89,7 @@ class OrdererConfig:
     tls: TlsConfig | None
     batch_defaults: dict[str, Any] = field(default_factory=dict)
     cluster: ClusterConfig | None = None
+    operations_listen: str = ""
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -102,7 +107,16 @@ def load_config(path: Path) -> OrdererConfig:
         raise ConfigError(f"{path}: {yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
-    known = {"listen", "admin_listen", "mspid", "msp_dir", "data_dir", "tls", "cluster"}
+    known = {
+        "listen",
+        "admin_listen",
+        "mspid",
+        "msp_dir",
+        "data_dir",
+        "tls",
+        "cluster",
+        "operations",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; known: {sorted(known)}")
@@ -130,6 +144,10 @@ def load_config(path: Path) -> OrdererConfig:
             key=resolve(tls_raw["key"]),
             client_root_cas=tuple(resolve(p) for p in tls_raw.get("client_root_cas") or ()),
         )
+    try:
+        operations_listen = listen_setting(raw.get("operations"))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return OrdererConfig(
         listen=_address(raw["listen"], "listen", path),
         admin_listen=_address(raw["admin_listen"], "admin_listen", path),
@@ -138,6 +156,7 @@ def load_config(path: Path) -> OrdererConfig:
         data_dir=resolve(raw["data_dir"]),
         tls=tls,
         cluster=_cluster(raw.get("cluster"), path),
+        operations_listen=operations_listen,
     )
 
 
@@ -291,6 +310,7 @@ class OrdererNode:
             ]
         )
         add_to_server(AtomicBroadcast(self.chains.get), server)
+        publish_heights(lambda: self.chains)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         credentials = self._credentials()
@@ -343,6 +363,7 @@ async def serve(config: OrdererConfig, ready: Any = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await node.start()
+    operations = await _start_operations(node)
     print(
         f"orderer {config.mspid} listening on port {node.port} (admin {node.admin_port})",
         flush=True,
@@ -352,4 +373,27 @@ async def serve(config: OrdererConfig, ready: Any = None) -> None:
     try:
         await stop.wait()
     finally:
+        if operations is not None:
+            await operations.stop()
         await node.stop()
+
+
+async def _start_operations(node: OrdererNode) -> OperationsServer | None:
+    """The operations service: healthy while the gRPC server runs and, for a cluster
+    node, while its NATS connection is up."""
+
+    def serving() -> str | None:
+        return None if node._grpc is not None else "the gRPC server is not running"
+
+    def nats() -> str | None:
+        if node._nats is None or node._nats.is_connected:
+            return None
+        return "not connected to any NATS server"
+
+    listen = node.config.operations_listen
+    try:
+        return await start_operations(
+            f"orderer {node.config.mspid}", listen, {"grpc": serving, "nats": nats}
+        )
+    except OSError as exc:
+        raise OrderingError(f"operations: cannot listen on {listen}: {exc}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -18,6 +19,7 @@ from fabric_protos.orderer import ab_pb2, ab_pb2_grpc
 from ca.channelconfig import ChannelConfig
 from ordering.chain import Chain
 from ordering.errors import OrderingError
+from ordering.metrics import count_broadcast
 from ordering.msgprocessor import Rejected, admit, check_signed_by_policy
 from proto.seek import SeekError, parse_seek_envelope, seek_blocks
 
@@ -36,19 +38,28 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
     # -- Broadcast ------------------------------------------------------------------------
 
     async def _broadcast_one(self, envelope: bytes) -> ab_pb2.BroadcastResponse:
+        started, admitted, checked = time.perf_counter(), None, 0.0
         try:
             admitted = admit(envelope, self._config)
+            checked = time.perf_counter() - started
             chain = self._chains(admitted.channel_id)
             if chain is None:
                 raise Rejected(common_pb2.NOT_FOUND, f"channel {admitted.channel_id!r} was removed")
             await chain.order(admitted.envelope, admitted.is_config_update)
+            answer = ab_pb2.BroadcastResponse(status=common_pb2.SUCCESS)
         except Rejected as rejected:
-            return ab_pb2.BroadcastResponse(status=rejected.status, info=str(rejected))
+            answer = ab_pb2.BroadcastResponse(status=rejected.status, info=str(rejected))
         except OrderingError as exc:
-            return ab_pb2.BroadcastResponse(
+            answer = ab_pb2.BroadcastResponse(
                 status=common_pb2.SERVICE_UNAVAILABLE, info=f"cannot order now: {exc}"
             )
-        return ab_pb2.BroadcastResponse(status=common_pb2.SUCCESS)
+        count_broadcast(
+            admitted.channel_id if admitted else "",
+            admitted.is_config_update if admitted else None,
+            answer.status,
+            checked or time.perf_counter() - started,
+        )
+        return answer
 
     async def Broadcast(
         self,

@@ -19,6 +19,8 @@
         tls_root: org2-tls-ca.pem
     chaincodes:                   # chaincode name -> its CCaaS address
       basic: 127.0.0.1:9999
+    operations:                   # optional: /metrics, /healthz, /logspec (proto.operations)
+      listen: 127.0.0.1:9443
 
 Relative paths are relative to the config file.
 """
@@ -46,6 +48,7 @@ from ca.errors import CaError
 from ca.msp import load_msp, load_signing_identity
 from ca.signing import SoftwareSigner
 from chaincode.endpoint import ChaincodeEndpoint
+from peers import metrics
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.committer import CommittedBlock, commit_block
 from peers.cscc import CSCC, ConfigSystemChaincode
@@ -60,6 +63,7 @@ from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
 from peers.packages import PackageError, PackageStore
 from peers.tracestore import TraceService, TraceStore
 from proto import privatedata_pb2_grpc, trace_pb2_grpc
+from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,7 @@ class PeerConfig:
     orderers: tuple[OrdererEndpoint, ...]
     peers: tuple[RemotePeerConfig, ...] = ()
     chaincodes: dict[str, str] = field(default_factory=dict)
+    operations_listen: str = ""
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -106,7 +111,17 @@ def load_config(path: Path) -> PeerConfig:
         raise PeerConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise PeerConfigError(f"{path}: expected a mapping of settings")
-    known = {"listen", "mspid", "msp_dir", "data_dir", "tls", "orderers", "peers", "chaincodes"}
+    known = {
+        "listen",
+        "mspid",
+        "msp_dir",
+        "data_dir",
+        "tls",
+        "orderers",
+        "peers",
+        "chaincodes",
+        "operations",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise PeerConfigError(f"{path}: unknown setting {unknown[0]!r}; known: {sorted(known)}")
@@ -153,6 +168,10 @@ def load_config(path: Path) -> PeerConfig:
         str(name): _address(address, f"chaincodes.{name}", path)
         for name, address in (raw.get("chaincodes") or {}).items()
     }
+    try:
+        operations_listen = listen_setting(raw.get("operations"))
+    except ValueError as exc:
+        raise PeerConfigError(f"{path}: {exc}") from None
     return PeerConfig(
         listen=_address(raw["listen"], "listen", path),
         mspid=str(raw["mspid"]),
@@ -163,6 +182,7 @@ def load_config(path: Path) -> PeerConfig:
         orderers=orderers,
         peers=peers,
         chaincodes=chaincodes,
+        operations_listen=operations_listen,
     )
 
 
@@ -233,6 +253,8 @@ class PeerNode:
         ledger.puller = Puller(self.signer, lambda: self.remote_peers, asyncio.get_running_loop())
         channel = PeerChannel(channel_id, ledger, self.signer, self.trace)
         channel.on_commit(lambda committed: self._record_approvals(channel_id, committed))
+        channel.on_commit(lambda committed: metrics.count_block(channel_id, committed))
+        channel.on_commit(lambda committed: _log_commit(channel_id, committed))
         self.channels[channel_id] = channel
         channel.start_pulling(list(self.config.orderers))
         return channel
@@ -319,7 +341,11 @@ class PeerNode:
             lambda: self.config.orderers,
             self.trace,
         )
+        # metered on the endorser itself: the gateway's local endorsements count too
+        endorser.process_proposal = metrics.meter_proposals(endorser.process_proposal)  # type: ignore[method-assign]
         peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
+        metrics.meter_gateway(self.gateway)
+        metrics.publish_heights(lambda: self.channels)
         gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway, server)
         events_pb2_grpc.add_DeliverServicer_to_server(PeerDeliver(self.channels.get), server)
         trace_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(self.traces), server)
@@ -350,6 +376,20 @@ class PeerNode:
         self.traces.close()
 
 
+def _log_commit(channel_id: str, committed: CommittedBlock) -> None:
+    """Fabric's kvledger line for each block, at DEBUG so a busy peer's log stays small
+    (``PUT /logspec {"spec": "peers.node=debug"}`` shows it on a running peer)."""
+    if log.isEnabledFor(logging.DEBUG):
+        valid = sum(1 for verdict in committed.verdicts if verdict.code == 0)
+        log.debug(
+            "[%s] Committed block [%d] with %d transaction(s), %d valid",
+            channel_id,
+            committed.block.header.number,
+            len(committed.verdicts),
+            valid,
+        )
+
+
 class _EndorserService(peer_pb2_grpc.EndorserServicer):
     def __init__(self, endorser: Endorser) -> None:
         self._endorser = endorser
@@ -377,8 +417,33 @@ async def serve(config: PeerConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await node.start()
+    operations = await _start_operations(node)
     print(f"peer {config.mspid} listening on port {node.port}", flush=True)
     try:
         await stop.wait()
     finally:
+        if operations is not None:
+            await operations.stop()
         await node.stop()
+
+
+async def _start_operations(node: PeerNode) -> OperationsServer | None:
+    """The operations service, healthy while the gRPC server runs and every channel's
+    ledger answers its height."""
+
+    def serving() -> str | None:
+        return None if node._server is not None else "the gRPC server is not running"
+
+    def ledgers() -> str | None:
+        broken = [name for name, channel in node.channels.items() if channel.height < 1]
+        return f"channels without a ledger: {', '.join(broken)}" if broken else None
+
+    try:
+        return await start_operations(
+            f"peer {node.config.mspid}",
+            node.config.operations_listen,
+            {"grpc": serving, "ledger": ledgers},
+        )
+    except OSError as exc:
+        listen = node.config.operations_listen
+        raise PeerError(f"operations: cannot listen on {listen}: {exc}") from None

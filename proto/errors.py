@@ -5,8 +5,10 @@ validation code, a Deliver status) is kept on the error, so each node answers as
 Fabric does without knowing how the message was read::
 
     ProtoError
-    ├── Invalid      proto.envelope: a transaction's validation code other than VALID
-    └── SeekError    proto.seek: a Deliver request answered with a non-SUCCESS status
+    ├── Invalid       proto.envelope: a transaction's validation code other than VALID
+    ├── LogSpecError  proto.logspec: a logging specification that does not parse
+    ├── MetricsError  proto.metrics: a metric declared twice differently, labels miscounted
+    └── SeekError     proto.seek: a Deliver request answered with a non-SUCCESS status
 """
 
 from __future__ import annotations

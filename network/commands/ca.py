@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import ssl
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +27,7 @@ from ca.keystore import master_key_from_environment
 from ca.msp import load_signing_identity, write_msp
 from ca.server import serve, tls_context
 from ca.settings import CaSettings
+from network.nodeopts import LOG_LEVEL_OPTION, OPERATIONS_OPTION, check_listen, setup_logging
 from network.output import OUTPUT_OPTION, emit_record, fail
 
 
@@ -79,6 +79,8 @@ def _open(home: str, settings: CaSettings | None, boot: str | None, key_file: st
     type=int,
     help="Registry max enrollments, -1 unlimited (new homes only).",
 )
+@LOG_LEVEL_OPTION
+@OPERATIONS_OPTION
 def serve_command(
     home: str,
     port: int,
@@ -92,8 +94,12 @@ def serve_command(
     mspid: str,
     organization: str,
     max_enrollments: int,
+    log_level: str | None,
+    operations_listen: str,
 ) -> None:
     """Serve the Fabric CA REST API (cainfo, enroll, reenroll, register, revoke, gencrl)."""
+    setup_logging(log_level)
+    check_listen(operations_listen)
     if bool(tls_cert) != bool(tls_key):
         fail("--tls-cert and --tls-key go together")
     if tls_hosts and tls_cert:
@@ -111,13 +117,12 @@ def serve_command(
             context = tls_context(*authority.server_tls_files(hosts))
     except OSError as exc:  # ssl.SSLError included: unusable certificate or key file
         fail(f"cannot use the TLS certificate and key: {exc}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     def ready(url: str) -> None:
         click.echo(f"consortium ca: {authority.settings.name} listening on {url}", nl=True)
 
     try:
-        asyncio.run(serve(authority, host, port, context, ready))
+        asyncio.run(serve(authority, host, port, context, ready, operations_listen))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 

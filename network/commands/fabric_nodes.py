@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import logging
 from pathlib import Path
 
 import click
 
 from network.commands.node import RUN
+from network.nodeopts import LOG_LEVEL_OPTION, setup_logging
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -24,25 +24,25 @@ CONFIG_OPTION = click.option(
 )
 
 
-def run_node(module: str, config_file: Path) -> None:
+def run_node(module: str, config_file: Path, log_level: str | None) -> None:
     """Load ``module``'s config and run its ``serve`` until SIGTERM; a config or start-up
     error (its part's root) prints one line and exits 2, in ``network.cli``."""
+    setup_logging(log_level)
     node = importlib.import_module(module)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     asyncio.run(node.serve(node.load_config(config_file)))
 
 
 @RUN.command("orderer")
 @CONFIG_OPTION
-def orderer(config_file: Path) -> None:
+@LOG_LEVEL_OPTION
+def orderer(config_file: Path, log_level: str | None) -> None:
     """The ordering service node: Broadcast, Deliver, channel participation."""
-    run_node("ordering.node", config_file)
+    run_node("ordering.node", config_file, log_level)
 
 
 @RUN.command("peer")
 @CONFIG_OPTION
-def peer(config_file: Path) -> None:
+@LOG_LEVEL_OPTION
+def peer(config_file: Path, log_level: str | None) -> None:
     """The peer node: Gateway, Endorser, Deliver, validation and commit."""
-    run_node("peers.node", config_file)
+    run_node("peers.node", config_file, log_level)

@@ -160,13 +160,40 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     state[SPEC_KEY] = str(spec_file.resolve())
     supervisor.home.save_state(state)
     supervisor.home.record_applied_spec(spec_file)
+    if not running:
+        _bootstrap_snapshot(supervisor, quiet=output == "json")
     if not no_reconcile:
         _start_reconciler(supervisor, applied, home)
-    rows = [(name, f"{host}:{port}") for name, host, port in nodes]
+    rows = [(name, f"{host}:{port}", ops or "-") for name, host, port, ops in nodes]
     if output == "json":
-        emit_json({"network": supervisor.spec.name, "nodes": dict(rows)})
+        emit_json(
+            {
+                "network": supervisor.spec.name,
+                "nodes": {name: address for name, address, _ in rows},
+                "operations": {name: ops for name, _, ops in rows if ops != "-"},
+            }
+        )
     else:
-        emit_table(["node", "listens on"], rows, title=f"network {supervisor.spec.name} is up")
+        emit_table(
+            ["node", "listens on", "operations (/metrics /healthz /logspec)"],
+            rows,
+            title=f"network {supervisor.spec.name} is up",
+        )
+
+
+def _bootstrap_snapshot(supervisor, quiet: bool) -> None:
+    """The network as `up` first made it, kept so `consortium reset` can go back to it
+    (not for an ordering cluster on NATS, whose blocks live in JetStream)."""
+    from network.snapshot import BOOTSTRAP, SnapshotError, create
+
+    if supervisor.spec.nats:
+        return
+    running = {p.name for p in supervisor.all_processes() if p.pid is not None}
+    try:
+        create(supervisor.home.root, running, BOOTSTRAP)
+    except SnapshotError as exc:
+        if not quiet:
+            click.echo(f"no bootstrap snapshot (consortium reset will not work): {exc}", err=True)
 
 
 def _show_plan(applied: Path, spec, quiet: bool) -> None:
@@ -217,8 +244,20 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         emit_json({**report, "nodes": {n.name: asdict(n) for n in nodes}})
         return
     emit_table(
-        ["node", "state", "pid", "listens on", "listening"],
-        [(n.name, n.state, n.pid or "-", n.address or "-", _yes_no(n)) for n in nodes],
+        ["node", "state", "pid", "listens on", "listening", "operations", "health", "figures"],
+        [
+            (
+                n.name,
+                n.state,
+                n.pid or "-",
+                n.address or "-",
+                _yes_no(n),
+                n.operations or "-",
+                n.health,
+                n.figures or "-",
+            )
+            for n in nodes
+        ],
         title=f"network {report['network']} ({report['network_id'] or 'not created'})",
     )
     for channel, heights in report["channels"].items():
@@ -233,6 +272,10 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         [(m["name"], m["id"], m["status"]) for m in report["members"]],
         title="members",
     )
+    for certificate in report["expiring_certificates"]:
+        left = certificate["days_left"]
+        when = f"expired {-left} day(s) ago" if left < 0 else f"expires in {left} day(s)"
+        click.echo(f"warning: certificate {certificate['file']} ({certificate['subject']}) {when}")
     if report["open_proposals"]:
         emit_table(
             ["open proposal", "proposed by"],

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from network.commands.fabric_nodes import CONFIG_OPTION, run_node
 from network.commands.node import RUN
+from network.nodeopts import LOG_LEVEL_OPTION
 
 
 @RUN.command("mqtt-bridge")
 @CONFIG_OPTION
-def mqtt_bridge(config_file: Path) -> None:
+@LOG_LEVEL_OPTION
+def mqtt_bridge(config_file: Path, log_level: str | None) -> None:
     """Blocks, transaction statuses, chaincode and governance events to MQTT; MQTT submit
     requests to transactions."""
-    run_node("network.mqtt.bridge", config_file)
+    run_node("network.mqtt.bridge", config_file, log_level)

@@ -7,7 +7,6 @@ orderer, peer, CA) is one subcommand added to ``RUN`` from its own module.
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import click
 
 from network.controlplane.cli_support import NETWORK_OPTION, api_command, show, show_list
 from network.controlplane.client import Client
+from network.nodeopts import LOG_LEVEL_OPTION, OPERATIONS_OPTION, check_listen, setup_logging
 from network.output import OUTPUT_OPTION, emit_json, fail
 
 
@@ -49,21 +49,28 @@ def RUN() -> None:
     help="YAML: host, region, strict, credentials_file, reconcile, "
     "clock, rate_limit, burst, sweep_seconds, member_quota.",
 )
-def control_plane(data: Path, port: int, config_file: Path | None) -> None:
+@LOG_LEVEL_OPTION
+@OPERATIONS_OPTION
+def control_plane(
+    data: Path,
+    port: int,
+    config_file: Path | None,
+    log_level: str | None,
+    operations_listen: str,
+) -> None:
     """The AMB-style control plane: networks, members, proposals, votes, invitations, nodes."""
     from network.controlplane.errors import StoreError
     from network.controlplane.server import load_config, serve
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level)
+    check_listen(operations_listen)
     config = load_config(config_file)
 
     def ready(bound: int) -> None:
         click.echo(f"control plane listening on http://{config.host}:{bound}", nl=True)
 
     try:
-        asyncio.run(serve(data, port, config, ready))
+        asyncio.run(serve(data, port, config, ready, operations_listen))
     except (StoreError, ValueError, OSError) as exc:
         fail(str(exc))
 

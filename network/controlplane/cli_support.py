@@ -7,34 +7,87 @@ acts as account 222222222222, exactly as boto3 would.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
 
 from network.controlplane.client import Client
-from network.output import emit_json, emit_record, emit_table
+from network.localnet import LocalNetwork, find_local, is_id, pick_by_name
+from network.output import emit_json, emit_record, emit_table, fail
 
 ENDPOINT_OPTION = click.option(
     "--endpoint",
     envvar="CONSORTIUM_ENDPOINT",
-    default="http://127.0.0.1:7100",
-    show_default=True,
-    help="Control-plane URL (env CONSORTIUM_ENDPOINT). Account: AWS_ACCESS_KEY_ID.",
+    default=None,
+    help="Control-plane URL (env CONSORTIUM_ENDPOINT; default: the local network's under "
+    ".consortium/, else http://127.0.0.1:7100). Account: AWS_ACCESS_KEY_ID.",
 )
-NETWORK_OPTION = click.option("--network", "network_id", required=True, help="Network id (n-…).")
+NETWORK_OPTION = click.option(
+    "--network",
+    "network_id",
+    default=None,
+    help="Network id (n-…) or name (default: the local network's).",
+)
+# Options and arguments naming members, resolved from names to ids before the call.
+MEMBER_KEYS = ("member_id", "remove")
 
 
 def api_command(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Give the command a Client from --endpoint (API errors end it in ``network.cli``)."""
+    """Give the command a Client from --endpoint (API errors end it in ``network.cli``).
+
+    With a network run by ``consortium up`` under ``.consortium/``, the endpoint and
+    network default to it, names stand for ids, and — unless ``AWS_ACCESS_KEY_ID`` says
+    otherwise — the call is made as the account of the member it names (else the
+    network's first member)."""
 
     @ENDPOINT_OPTION
     @functools.wraps(function)
-    def wrapper(endpoint: str, **kwargs: Any) -> Any:
-        return function(Client.from_environment(endpoint), **kwargs)
+    def wrapper(endpoint: str | None, **kwargs: Any) -> Any:
+        local = find_local()
+        client = Client.from_environment(endpoint or (local.endpoint if local else None))
+        client = _as_member(client, local, kwargs.get("member_id"))
+        _resolve(client, local, kwargs)
+        return function(client, **kwargs)
 
     return wrapper
+
+
+def _as_member(client: Client, local: LocalNetwork | None, member: str | None) -> Client:
+    """On the local network, act as the named member's account unless
+    ``AWS_ACCESS_KEY_ID`` chooses one (the spec knows each member's account)."""
+    if local is None or "AWS_ACCESS_KEY_ID" in os.environ or not local.accounts:
+        return client
+    account = local.accounts.get(member or "", next(iter(local.accounts.values())))
+    return dataclasses.replace(client, access_key_id=account)
+
+
+def _resolve(client: Client, local: LocalNetwork | None, kwargs: dict[str, Any]) -> None:
+    """Fill in the local network's id and turn member and network names into ids."""
+    if "network_id" not in kwargs:
+        return
+    network = kwargs["network_id"]
+    if network is None:
+        if local is None or not local.network_id:
+            fail("--network is required (no network started by `consortium up` here)")
+        network = local.network_id
+    elif not is_id(network):
+        rows = client.pages("/networks", "Networks")
+        network = pick_by_name(rows, network, "Id", "network")
+    kwargs["network_id"] = network
+    members: list[dict[str, Any]] | None = None
+    for key in MEMBER_KEYS:
+        value = kwargs.get(key)
+        names = [value] if isinstance(value, str) else list(value or ())
+        if not any(not is_id(v) for v in names):
+            continue
+        if members is None:
+            members = list(client.pages(f"/networks/{network}/members", "Members"))
+        ids = [v if is_id(v) else pick_by_name(members, v, "Id", "member") for v in names]
+        kwargs[key] = ids[0] if isinstance(value, str) else tuple(ids)
 
 
 def show(record: Mapping[str, Any], output: str, title: str) -> None:

@@ -29,6 +29,8 @@ from network.controlplane.passwords import Secrets
 from network.controlplane.resources import DEFAULT_REGION
 from network.controlplane.service import ControlPlane
 from network.errors import NetworkError
+from proto.metrics import METRICS
+from proto.operations import http_metrics, route_name, start_operations
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,27 @@ def load_config(path: Path | None) -> Config:
     return config
 
 
+REQUESTS = METRICS.counter(
+    "controlplane_api_request_count",
+    "Requests made to the control plane's API (ours).",
+    ("method", "route", "status_code"),
+)
+DURATION = METRICS.histogram(
+    "controlplane_api_request_duration",
+    "Time taken in seconds to answer a control-plane request (ours).",
+    ("method", "route", "status_code"),
+)
+
+
+def _labels(request: web.Request, status: int) -> tuple[str, ...]:
+    return request.method, route_name(request), str(status)
+
+
+def _ledger_problem(service: ControlPlane) -> str | None:
+    """Unhealthy once the ledger failed (the process then stops and a restart replays)."""
+    return None if service.broken is None else f"the ledger failed: {service.broken}"
+
+
 def build(data: Path, config: Config) -> tuple[ControlPlane, web.Application]:
     data.mkdir(parents=True, exist_ok=True)
     keys = sigv4.load_credentials(config.credentials_file) if config.credentials_file else {}
@@ -124,9 +147,16 @@ async def _sweep_forever(service: ControlPlane, seconds: float, stop: asyncio.Ev
             log.exception("expiry sweep failed")
 
 
-async def serve(data: Path, port: int, config: Config, ready: Any = None) -> None:
-    """Serve until SIGTERM/SIGINT; ``ready(port)`` is called once the socket listens."""
+async def serve(
+    data: Path, port: int, config: Config, ready: Any = None, operations_listen: str = ""
+) -> None:
+    """Serve until SIGTERM/SIGINT; ``ready(port)`` is called once the socket listens.
+    ``operations_listen`` (HOST:PORT) also serves /metrics, /healthz and /logspec."""
     service, app = build(data, config)
+    app.middlewares.append(http_metrics(REQUESTS, DURATION, _labels))
+    operations = await start_operations(
+        "control plane", operations_listen, {"ledger": lambda: _ledger_problem(service)}
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, port)
@@ -148,6 +178,8 @@ async def serve(data: Path, port: int, config: Config, ready: Any = None) -> Non
             await sweeper
         service.feed.close()  # long polls answer now, or cleanup would wait them out
         await runner.cleanup()
+        if operations is not None:
+            await operations.stop()
         with contextlib.suppress(StoreError):
             service.close()
     if service.broken is not None:

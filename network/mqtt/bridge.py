@@ -31,6 +31,8 @@ from network.mqtt.governance import follow_governance
 from network.mqtt.inflight import InFlight
 from network.mqtt.ingress import Ingress, ReplyTo, reply_properties
 from network.mqtt.retry import Backoff
+from proto.metrics import METRICS
+from proto.operations import start_operations
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class Bridge:
                 try:
                     await self._session(deliver, ingress, backoff)
                 except* aiomqtt.MqttError as group:
+                    CONNECTED.set(0)
                     delay = backoff.next_delay()
                     log.warning(
                         "broker %s: %s; reconnecting in %.1fs",
@@ -94,6 +97,7 @@ class Bridge:
             persistent=ingress is not None,
         )
         async with client:
+            CONNECTED.set(1)
             backoff.reset()
             log.info(
                 "mqtt bridge publishing network %s channels %s to %s",
@@ -118,6 +122,7 @@ class Bridge:
         Each publish is a task created here, in order, and asyncio runs new tasks first
         come first served, so messages reach the MQTT client — and the broker — in this
         order, and after everything started before them."""
+        PUBLISHED.add(amount=len(messages))
         return asyncio.gather(
             *(client.publish(m.topic, m.payload, qos=1, timeout=math.inf) for m in messages)
         )
@@ -175,11 +180,18 @@ def _start_block(start: str) -> int | str:
 
 
 DRAIN_SECONDS = 3.0
+PUBLISHED = METRICS.counter(
+    "mqtt_bridge_messages_published", "Messages handed to the MQTT broker (ours)."
+)
+CONNECTED = METRICS.gauge("mqtt_bridge_connected", "1 while connected to the broker (ours).")
 
 
 async def serve(config: BridgeConfig) -> None:
     """Run the bridge until SIGTERM or SIGINT, then drain what is in flight and stop."""
     bridge = Bridge(config)
+    operations = await start_operations(
+        f"mqtt bridge {config.network}", config.operations_listen, {"broker": _broker_problem}
+    )
     task = asyncio.create_task(bridge.run())
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
@@ -196,4 +208,12 @@ async def serve(config: BridgeConfig) -> None:
         loop.add_signal_handler(signum, on_signal)
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    if operations is not None:
+        await operations.stop()
     log.info("mqtt bridge stopped")
+
+
+def _broker_problem() -> str | None:
+    """Healthy while connected to the broker (it reconnects with backoff otherwise)."""
+    values = CONNECTED.values.get(())
+    return None if values == 1 else "not connected to the MQTT broker"

@@ -59,4 +59,6 @@ def mosquitto_config(host: str, port: int, data: Path) -> str:
         "max_queued_messages 100000\n"
         "log_dest stdout\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
+        # every client's connect and disconnect is a notice: hundreds of lines an hour
+        "connection_messages false\n"
     )

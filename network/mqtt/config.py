@@ -11,6 +11,7 @@
       control_plane: http://127.0.0.1:7100
       network_id: n-...               # optional: only this network's events
     ingress: {connection: connection/org1.json, identity: user1}   # optional
+    operations: {listen: 127.0.0.1:9445}   # optional: /metrics, /healthz, /logspec
 
 ``connection`` files are the ones ``consortium up`` writes (any Fabric gateway client
 reads them); relative paths are relative to the config file. Errors name file, line and
@@ -29,6 +30,7 @@ from network.gateway_client import GatewayClient
 from network.mqtt.address import parse_address
 from network.mqtt.errors import BridgeConfigError
 from network.spec import SpecError, _Reader, load_with_lines
+from proto.operations import listen_setting
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")
@@ -57,6 +59,7 @@ class BridgeConfig:
     control_plane: str = ""
     network_id: str = ""
     ingress: Identity | None = None
+    operations_listen: str = ""
 
     @property
     def broker(self) -> str:
@@ -90,7 +93,7 @@ def _load(file: Path) -> BridgeConfig:
     top = reader.mapping(
         data,
         (),
-        known | {"governance", "ingress"},
+        known | {"governance", "ingress", "operations"},
         {"network", "broker", "channels", "deliver", "checkpoint"},
     )
     base = file.parent
@@ -117,6 +120,10 @@ def _load(file: Path) -> BridgeConfig:
     client_id = str(top.get("client_id", f"consortium-bridge-{network}"))
     if not _NAME.match(client_id):
         raise reader.error(("client_id",), f"{client_id!r} is not a client id")
+    try:
+        operations_listen = listen_setting(top.get("operations"))
+    except ValueError as exc:
+        raise reader.error(("operations",), str(exc)) from None
     return BridgeConfig(
         network=network,
         broker_host=host,
@@ -129,6 +136,7 @@ def _load(file: Path) -> BridgeConfig:
         control_plane=control_plane,
         network_id=str(governance.get("network_id", "")),
         ingress=_identity(reader, top["ingress"], "ingress", base) if "ingress" in top else None,
+        operations_listen=operations_listen,
     )
 
 

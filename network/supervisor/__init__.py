@@ -68,7 +68,7 @@ class Supervisor(
 ):
     """Runs one network: ``up``, ``down``, ``reconcile`` and channel membership changes."""
 
-    def up(self) -> list[tuple[str, str, int]]:
+    def up(self) -> list[tuple[str, str, int, str]]:
         """Run ``UP_STEPS`` in order; a step that fails stops everything started."""
         started = time.monotonic()
         self.state = self.home.load_state()
@@ -80,7 +80,7 @@ class Supervisor(
             self.stop_started()
             raise
         self.progress(f"network {self.spec.name} is up in {time.monotonic() - started:.1f}s")
-        return [(name, p.host, p.port) for name, p in self.processes.items()]
+        return [(name, p.host, p.port, p.operations) for name, p in self.processes.items()]
 
     @staticmethod
     def _run_step(title: str, step: Callable[[], None]) -> None:

@@ -16,7 +16,7 @@ from network.errors import SupervisorError
 from network.gateway_client import GatewayClient
 from network.processes import NodeProcess
 from network.spec import Member, NetworkSpec, Node
-from network.supervisor.home import Home
+from network.supervisor.home import Home, free_port
 from ordering.blockcutter import BatchSize
 from ordering.configtx import parse_size
 
@@ -112,21 +112,45 @@ class SupervisorBase:
     def _client(self, account: str) -> Client:
         return Client(self.control_plane_url, access_key_id=account)
 
-    def _start(self, name: str, command: list[str], host: str, port: int) -> None:
+    def _start(
+        self, name: str, command: list[str], host: str, port: int, operations: str = ""
+    ) -> None:
         """Launch a node (unless it already runs); ``_ready`` waits for it. Nodes that do
         not depend on each other are launched together and waited for together, so their
         start-up times overlap."""
-        process = self.home.process(name, command, host, port)
+        process = self.home.process(name, command, host, port, operations)
         self.processes[name] = process
         if process.pid is None:
             process.start()
             self.started.append(name)
 
     def _ready(self, prefix: str) -> None:
+        """Wait for the nodes named ``prefix…``; only those this run started are reported
+        (a reconcile pass that restarted one node says so once, not for every node)."""
         for name, process in self.processes.items():
             if name.startswith(prefix) and process.port:  # port 0: only found by pid file
                 process.wait_ready()
-                self.progress(f"  {name} listening on {process.host}:{process.port}")
+                if name in self.started:
+                    self.progress(f"  {name} listening on {process.host}:{process.port}")
+
+    def operations_port(self, name: str, chosen: int) -> int:
+        """The node's operations port: the spec's, else one picked free on its first
+        start and kept in ``state.json``, so Prometheus finds it at the same place."""
+        if chosen:
+            return chosen
+        ports = self.state.setdefault("operations_ports", {})
+        if name not in ports:
+            taken = {port for _, _, port, _ in self.spec.ports()} | set(ports.values())
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            ports[name] = port
+            self.home.save_state(self.state)
+        return ports[name]
+
+    def operations_listen(self, name: str, host: str, chosen: int) -> str:
+        """``host:port`` the node's operations service listens on."""
+        return f"{host}:{self.operations_port(name, chosen)}"
 
     @staticmethod
     def _wait_logged(process: NodeProcess, text: str, timeout: float = 30.0) -> None:

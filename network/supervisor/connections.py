@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from network.supervisor.base import SupervisorBase
@@ -34,7 +35,7 @@ class ConnectionFiles(SupervisorBase):
                 {
                     "endpoint": f"{peer.host}:{peer.port}",
                     "tlsRootCert": str((base / "peers" / peer.name / "tls" / "ca.crt").resolve()),
-                    "hostnameOverride": peer.host,
+                    "hostnameOverride": tls_server_name(peer.host),
                 }
                 for peer in member.peers
             ]
@@ -62,3 +63,15 @@ class ConnectionFiles(SupervisorBase):
                 "identities": identities,
             }
             (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))
+
+
+def tls_server_name(host: str) -> str:
+    """The name a client should expect in the peer's TLS certificate. Node's TLS sends
+    it as SNI, which RFC 6066 forbids for an IP address (Node warns on every
+    connection), so for an IP it is ``localhost``, which every node certificate `up`
+    issues also names."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return "localhost"

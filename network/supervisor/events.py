@@ -72,8 +72,10 @@ class EventsBridge(SupervisorBase):
                 "connection": str(connections / f"{events.ingress_member}.json"),
                 "identity": events.ingress_identity,
             }
+        listen = self.operations_listen("mqtt-bridge", "127.0.0.1", events.operations_port)
+        config["operations"] = {"listen": listen}
         path = folder / "bridge.yaml"
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         command = [*CONSORTIUM, "node", "run", "mqtt-bridge", "--config", str(path)]
         # host:port is where it publishes (it listens nowhere), shown by `up` and `status`
-        self._start("mqtt-bridge", command, events.broker_host, events.broker_port)
+        self._start("mqtt-bridge", command, events.broker_host, events.broker_port, listen)

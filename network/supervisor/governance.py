@@ -284,8 +284,6 @@ class Governance(SupervisorBase):
                 continue
             reported[name] = status
             self.home.save_state(self.state)
-            if status == "FAILED":
-                self.progress(f"  {name} died: reported FAILED")
 
     def _post_internal(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         import urllib.error

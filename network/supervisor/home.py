@@ -54,7 +54,9 @@ class Home:
         temporary.chmod(0o600)
         temporary.replace(path)
 
-    def process(self, name: str, command: list[str], host: str, port: int) -> NodeProcess:
+    def process(
+        self, name: str, command: list[str], host: str, port: int, operations: str = ""
+    ) -> NodeProcess:
         return NodeProcess(
             name,
             tuple(command),
@@ -63,6 +65,7 @@ class Home:
             self.root / "logs" / f"{name}.log",
             self.root / "pids" / f"{name}.pid",
             ROOT,
+            operations,
         )
 
     def applied_spec(self) -> Path:

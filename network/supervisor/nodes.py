@@ -36,6 +36,7 @@ class Nodes(SupervisorBase):
 
     def start_control_plane(self) -> None:
         plane = self.spec.control_plane
+        listen = self.operations_listen("control-plane", plane.host, plane.operations_port)
         self._start(
             "control-plane",
             [
@@ -47,10 +48,24 @@ class Nodes(SupervisorBase):
                 str(self.home.root / "control-plane"),
                 "--port",
                 str(plane.port),
+                "--operations-listen",
+                listen,
+                *self.control_plane_config(),
             ],
             plane.host,
             plane.port,
+            listen,
         )
+
+    def control_plane_config(self) -> list[str]:
+        """``--config FILE`` for the control plane when the spec sets its clock."""
+        if self.spec.control_plane_clock == "system":
+            return []
+        folder = self.home.root / "control-plane"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "config.yaml"
+        path.write_text(f"clock: {self.spec.control_plane_clock}\n")
+        return ["--config", str(path)]
 
     def _ca_ssl(self, member: Member) -> ssl.SSLContext:
         return ssl.create_default_context(
@@ -61,8 +76,10 @@ class Nodes(SupervisorBase):
         for member in self.members:
             home = self.home.member(member.name) / "ca"
             password = self.state["passwords"][member.name]
+            name = f"ca-{member.name}"
+            listen = self.operations_listen(name, member.ca.host, member.ca.operations_port)
             self._start(
-                f"ca-{member.name}",
+                name,
                 [
                     *CONSORTIUM,
                     "ca",
@@ -83,9 +100,12 @@ class Nodes(SupervisorBase):
                     member.name,
                     "--name",
                     f"ca-{member.name}",
+                    "--operations-listen",
+                    listen,
                 ],
                 member.ca.host,
                 member.ca.port,
+                listen,
             )
 
     def enroll_members(self) -> None:
@@ -248,18 +268,21 @@ class Nodes(SupervisorBase):
         for orderer in self.spec.orderers:
             folder = self.home.root / "ordering" / orderer.name
             config = folder / "orderer.yaml"
+            name = f"orderer-{orderer.name}"
+            listen = self.operations_listen(name, orderer.host, orderer.operations_port)
             config.write_text(
                 f"listen: {orderer.host}:{orderer.port}\n"
                 f"admin_listen: {orderer.host}:{orderer.admin_port}\n"
                 f"mspid: {self.spec.ordering_mspid}\nmsp_dir: msp\ndata_dir: data\n"
                 "tls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
-                + self._cluster_section(orderer)
+                f"operations:\n  listen: {listen}\n" + self._cluster_section(orderer)
             )
             self._start(
-                f"orderer-{orderer.name}",
+                name,
                 [*CONSORTIUM, "node", "run", "orderer", "--config", str(config)],
                 orderer.host,
                 orderer.port,
+                listen,
             )
 
     def _cluster_section(self, orderer) -> str:
@@ -358,16 +381,20 @@ class Nodes(SupervisorBase):
                     for o in self.spec.orderers
                 )
                 config = folder / "peer.yaml"
+                name = f"peer-{member.name}-{peer.name}"
+                listen = self.operations_listen(name, peer.host, peer.operations_port)
                 config.write_text(
                     f"listen: {peer.host}:{peer.port}\nmspid: {member.mspid}\nmsp_dir: msp\n"
                     "data_dir: data\ntls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
+                    f"operations:\n  listen: {listen}\n"
                     f"orderers:\n{orderers}" + (f"peers:\n{others}" if others else "")
                 )
                 self._start(
-                    f"peer-{member.name}-{peer.name}",
+                    name,
                     [*CONSORTIUM, "node", "run", "peer", "--config", str(config)],
                     peer.host,
                     peer.port,
+                    listen,
                 )
 
     async def _join_peers(self) -> None:

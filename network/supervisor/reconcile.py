@@ -27,7 +27,9 @@ class Reconciler(SupervisorBase):
         reconcile that failed half-way is finished by the next."""
         self.state = self.home.load_state()
         self.processes.clear()  # a runner may have moved since the last pass (an upgrade)
+        self.started.clear()  # what this pass starts is what it reports
         self._start_existing()
+        self._say_who_died()
         self.report_nodes()  # a peer that died is FAILED until it runs again
         self._remove_deleted_members()
         self._record_new_members()
@@ -65,6 +67,17 @@ class Reconciler(SupervisorBase):
                 except SupervisorError as exc:
                     broken.append(str(exc))
         return broken
+
+    def _say_who_died(self) -> None:
+        """One line per node found dead (its pid file is there, its process gone), be it
+        a peer, an orderer, a CA or a broker; the pass then restarts it."""
+        records = self.state.get("node_ids", {})
+        for process in self.all_processes():
+            if process.pid is None and process.name != "reconciler":
+                reported = (
+                    " (its node record is reported FAILED)" if process.name in records else ""
+                )
+                self.progress(f"  {process.name} is not running: restarting it{reported}")
 
     def _remove_deleted_members(self) -> None:
         """A member the consortium voted out: its organization leaves every channel by a
