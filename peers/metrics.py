@@ -88,18 +88,19 @@ def publish_heights(channels: Callable[[], Mapping[str, Any]]) -> None:
 
 
 def meter_proposals(
-    process: Callable[[Any], Awaitable[Any]],
-) -> Callable[[Any], Awaitable[Any]]:
+    endorse: Callable[[Any], Awaitable[tuple[Any, str | None]]],
+) -> Callable[[Any], Awaitable[tuple[Any, str | None]]]:
     """Count proposals received and the successful ones (status below 400, as Fabric's
-    endorser counts them)."""
+    endorser counts them). Wraps ``Endorser.endorse``, the one door of both the gRPC
+    ``ProcessProposal`` and the gateway's in-process endorsement."""
 
-    @functools.wraps(process)
-    async def metered(signed: Any) -> Any:
+    @functools.wraps(endorse)
+    async def metered(signed: Any) -> tuple[Any, str | None]:
         PROPOSALS_RECEIVED.add()
-        response = await process(signed)
+        response, error = await endorse(signed)
         if response.response.status < 400:
             SUCCESSFUL_PROPOSALS.add()
-        return response
+        return response, error
 
     return metered
 

@@ -342,7 +342,7 @@ class PeerNode:
             self.trace,
         )
         # metered on the endorser itself: the gateway's local endorsements count too
-        endorser.process_proposal = metrics.meter_proposals(endorser.process_proposal)  # type: ignore[method-assign]
+        endorser.endorse = metrics.meter_proposals(endorser.endorse)  # type: ignore[method-assign]
         peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
         metrics.meter_gateway(self.gateway)
         metrics.publish_heights(lambda: self.channels)

@@ -61,7 +61,7 @@ async def _run(transactions: int) -> tuple[float, float]:
     response = SimpleNamespace(response=SimpleNamespace(status=200))
 
     async def process(_):
-        return response
+        return response, None
 
     propose = metrics.meter_proposals(process)
     bare = _Gateway()
