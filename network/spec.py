@@ -158,9 +158,16 @@ class Member:
 
 @dataclass(frozen=True)
 class Channel:
+    """A channel; ``anchor_peers`` and ``policies`` hold only what the spec says (a
+    member left out of ``anchor_peers`` gets its first peer in the genesis block; a
+    policy left out keeps configtxgen's default), so only an edit the user made becomes
+    a config update."""
+
     name: str
     members: tuple[str, ...]
     batch: Mapping[str, Any] = field(default_factory=dict)
+    anchor_peers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    policies: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -518,10 +525,16 @@ def _channels(reader: _Reader, raw: Any, spec: NetworkSpec) -> tuple[Channel, ..
     channels = []
     for n, item in enumerate(reader.sequence(raw, ("channels",))):
         path: Path_ = ("channels", n)
-        channel = reader.mapping(item, path, {"name", "members", "batch"}, {"name", "members"})
+        channel = reader.mapping(
+            item,
+            path,
+            {"name", "members", "batch", "anchor_peers", "policies"},
+            {"name", "members"},
+        )
         for m, member in enumerate(reader.sequence(channel["members"], (*path, "members"), 1)):
             if member not in names:
                 raise reader.error((*path, "members", m), f"no member named {member!r} in members")
+        members = {m.name: m for m in spec.members if m.name in channel["members"]}
         batch = reader.mapping(
             channel.get("batch") or {},
             (*path, "batch"),
@@ -534,10 +547,49 @@ def _channels(reader: _Reader, raw: Any, spec: NetworkSpec) -> tuple[Channel, ..
                 name=reader.text(channel["name"], (*path, "name"), _CHANNEL, "a channel ID"),
                 members=tuple(channel["members"]),
                 batch=batch,
+                anchor_peers=_anchor_peers(reader, channel.get("anchor_peers"), path, members),
+                policies=_channel_policies(reader, channel.get("policies"), path),
             )
         )
     _unique(reader, [(("channels", n, "name"), c.name) for n, c in enumerate(channels)], "channel")
     return tuple(channels)
+
+
+def _anchor_peers(
+    reader: _Reader, raw: Any, path: Path_, members: Mapping[str, Member]
+) -> dict[str, tuple[str, ...]]:
+    """``anchor_peers: {member: [peer, …]}``: each a member of the channel, each peer
+    one of that member's."""
+    where = (*path, "anchor_peers")
+    anchors = reader.mapping(raw or {}, where, set(members), set())
+    chosen = {}
+    for name, peers in anchors.items():
+        own = {p.name for p in members[name].peers}
+        for n, peer in enumerate(reader.sequence(peers, (*where, name), 1)):
+            if peer not in own:
+                raise reader.error((*where, name, n), f"{name} has no peer named {peer!r}")
+        chosen[name] = tuple(peers)
+    return chosen
+
+
+APPLICATION_POLICIES = ("Readers", "Writers", "Admins", "Endorsement", "LifecycleEndorsement")
+"""The channel's Application-level policies a spec may set (configtxgen's names)."""
+
+
+def _channel_policies(reader: _Reader, raw: Any, path: Path_) -> dict[str, str]:
+    """``policies: {Endorsement: "ANY Endorsement", …}``: an implicit-meta rule
+    (``ANY|ALL|MAJORITY <policy>``) or a signature policy in Fabric's language."""
+    from ordering.configtx import policy_entry
+    from ordering.errors import ConfigError
+
+    where = (*path, "policies")
+    rules = reader.mapping(raw or {}, where, set(APPLICATION_POLICIES), set())
+    for name, rule in rules.items():
+        try:
+            policy_entry(rule, name)
+        except ConfigError as exc:
+            raise reader.error((*where, name), str(exc)) from None
+    return dict(rules)
 
 
 def _check_batch(reader: _Reader, batch: Mapping[str, Any], path: Path_) -> None:

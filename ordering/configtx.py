@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,6 +253,19 @@ def config_policy(spec: Mapping[str, str], where: str) -> configtx_pb2.ConfigPol
     return configtx_pb2.ConfigPolicy(policy=value, mod_policy=ADMINS)
 
 
+def policy_entry(rule: Any, where: str) -> dict[str, str]:
+    """A policy written as one string, as a spec writes it: ``ANY|ALL|MAJORITY <policy>``
+    is implicit meta, anything else a signature policy (``OR('A.member', …)``); the
+    ``{Type, Rule}`` entry of a profile, checked."""
+    if not isinstance(rule, str) or not rule.strip():
+        raise ConfigError(f"{where}: a policy such as 'MAJORITY Endorsement' or \"OR('A.peer')\"")
+    words = rule.split()
+    implicit = len(words) == 2 and words[0] in ("ANY", "ALL", "MAJORITY")
+    entry = {"Type": "ImplicitMeta" if implicit else "Signature", "Rule": rule.strip()}
+    config_policy(entry, where)
+    return entry
+
+
 def _add_policies(
     group: configtx_pb2.ConfigGroup,
     specs: Mapping[str, Mapping[str, str]],
@@ -289,10 +302,7 @@ def organization_group(org: Organization, orderer: bool) -> configtx_pb2.ConfigG
         endpoints = configuration_pb2.OrdererAddresses(addresses=list(org.endpoints))
         group.values["Endpoints"].CopyFrom(_value(endpoints))
     if org.anchor_peers:
-        anchors = peer_config_pb2.AnchorPeers(
-            anchor_peers=[peer_config_pb2.AnchorPeer(host=h, port=p) for h, p in org.anchor_peers]
-        )
-        group.values["AnchorPeers"].CopyFrom(_value(anchors))
+        group.values["AnchorPeers"].CopyFrom(anchor_peers_value(org.anchor_peers))
     _add_policies(group, org.policies, organization_default_policies(org.mspid, orderer), org.name)
     return group
 
@@ -321,6 +331,34 @@ def with_batch(config: configtx_pb2.Config, size: BatchSize, timeout: str) -> co
     updated = configtx_pb2.Config()
     updated.CopyFrom(config)
     _set_batch(updated.channel_group.groups["Orderer"], size, timeout)
+    return updated
+
+
+def anchor_peers_value(addresses: Sequence[tuple[str, int]]) -> configtx_pb2.ConfigValue:
+    """An organization's ``AnchorPeers`` value."""
+    anchors = peer_config_pb2.AnchorPeers(
+        anchor_peers=[peer_config_pb2.AnchorPeer(host=h, port=p) for h, p in addresses]
+    )
+    return _value(anchors)
+
+
+def with_application(
+    config: configtx_pb2.Config,
+    anchor_peers: Mapping[str, Sequence[tuple[str, int]]],
+    application_policies: Mapping[str, Mapping[str, str]],
+) -> configtx_pb2.Config:
+    """A copy of a channel's config with other anchor peers (by MSP ID) and Application
+    policies (``{Type, Rule}`` entries): the target of the config update that changes
+    them on a running channel. What is not named is kept."""
+    updated = configtx_pb2.Config()
+    updated.CopyFrom(config)
+    application = updated.channel_group.groups["Application"]
+    for mspid, addresses in anchor_peers.items():
+        if mspid not in application.groups:
+            raise ConfigError(f"anchor peers: {mspid} is not an organization of the channel")
+        application.groups[mspid].values["AnchorPeers"].CopyFrom(anchor_peers_value(addresses))
+    for name, entry in application_policies.items():
+        application.policies[name].CopyFrom(config_policy(entry, f"Application.Policies.{name}"))
     return updated
 
 

@@ -133,6 +133,13 @@ class SupervisorBase:
                 if name in self.started:
                     self.progress(f"  {name} listening on {process.host}:{process.port}")
 
+    def anchor_addresses(self, channel, member_name: str) -> list[tuple[str, int]]:
+        """A member's anchor peers on ``channel``: the spec's, else its first peer."""
+        member = self.member(member_name)
+        names = channel.anchor_peers.get(member_name) or [member.peers[0].name]
+        peers = {p.name: p for p in member.peers}
+        return [(peers[n].host, peers[n].port) for n in names if n in peers]
+
     def operations_port(self, name: str, chosen: int) -> int:
         """The node's operations port: the spec's, else one picked free on its first
         start and kept in ``state.json``, so Prometheus finds it at the same place."""

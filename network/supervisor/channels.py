@@ -20,7 +20,14 @@ from network.supervisor.home import (
     CONFIG_BLOCK_POLLS,
 )
 from ordering.blockcutter import BatchSize
-from ordering.configtx import Organization, organization_group, parse_duration, with_batch
+from ordering.configtx import (
+    Organization,
+    organization_group,
+    parse_duration,
+    policy_entry,
+    with_application,
+    with_batch,
+)
 from ordering.configupdate import compute_update, config_update_transaction, sign_as_needed
 from ordering.errors import ConfigError
 from peers.channel import OrdererEndpoint
@@ -87,6 +94,7 @@ class ChannelUpdates(SupervisorBase):
         for channel in self.spec.channels:
             size, timeout = self.desired_batch(channel)
             asyncio.run(self._set_batch(channel.name, size, timeout))
+            asyncio.run(self._set_application(channel))
 
     def update_channel_settings(
         self,
@@ -150,6 +158,50 @@ class ChannelUpdates(SupervisorBase):
             f"  channel {channel_id}: batch timeout {timeout}, at most "
             f"{size.max_message_count} transactions per block (config update)"
         )
+        return True
+
+    # -- channel settings: anchor peers and Application policies ------------------------
+
+    async def _set_application(self, channel) -> bool:
+        """The anchor peers and Application policies the spec names, by one config update
+        signed by the organizations whose anchors change and as many of the channel's
+        admins as its Admins policy needs; False when the channel has them already."""
+        config = await self._channel_config(channel.name)
+        present = set(config.organizations("Application"))
+        anchors = {
+            self.member(name).mspid: self.anchor_addresses(channel, name)
+            for name in channel.anchor_peers
+            if self.member(name).mspid in present
+        }
+        policies = {name: policy_entry(rule, name) for name, rule in channel.policies.items()}
+        try:
+            updated = with_application(config.config, anchors, policies)
+        except ConfigError as exc:
+            raise SupervisorError(f"channel {channel.name}: {exc}") from None
+        wanted = updated.channel_group.groups["Application"]
+
+        def settled(now: ChannelConfig) -> bool:
+            application = now.config.channel_group.groups["Application"]
+            return all(
+                _value_bytes(application.groups[m], "AnchorPeers")
+                == _value_bytes(wanted.groups[m], "AnchorPeers")
+                for m in anchors
+            ) and all(_policy_bytes(application, n) == _policy_bytes(wanted, n) for n in policies)
+
+        if settled(config):
+            return False
+        members = [self.member(n) for n in self.channel_members(channel)]
+        await self._update_channel(
+            channel.name,
+            config,
+            updated,
+            [self._admin(m) for m in members if m.mspid in present],
+            f"changing the anchor peers and policies of {channel.name}",
+            settled,
+        )
+        changed = [f"anchor peers of {', '.join(sorted(channel.anchor_peers))}"] if anchors else []
+        changed += [f"policy {n} = {r}" for n, r in channel.policies.items()]
+        self.progress(f"  channel {channel.name}: {'; '.join(changed)} (config update)")
         return True
 
     def _ordering_admin(self) -> SoftwareSigner:
@@ -231,7 +283,12 @@ class ChannelUpdates(SupervisorBase):
         application = updated.channel_group.groups["Application"]
         for name in added:
             member = self.member(name)
-            organization = Organization(name, member.mspid, self.home.member(name) / "msp")
+            organization = Organization(
+                name,
+                member.mspid,
+                self.home.member(name) / "msp",
+                anchor_peers=tuple(self.anchor_addresses(channel, name)),
+            )
             application.groups[member.mspid].CopyFrom(organization_group(organization, False))
         wanted = {self.member(n).mspid for n in added}
         await self._update_channel(
@@ -284,3 +341,14 @@ class ChannelUpdates(SupervisorBase):
             return ChannelConfig.from_block(await block(number))
 
         return await self._on_any_orderer(read)
+
+
+def _value_bytes(group: configtx_pb2.ConfigGroup, name: str) -> bytes:
+    """A config value's bytes, read without adding it (indexing a protobuf map would)."""
+    value = group.values.get(name)
+    return value.value if value is not None else b""
+
+
+def _policy_bytes(group: configtx_pb2.ConfigGroup, name: str) -> bytes:
+    policy = group.policies.get(name)
+    return policy.policy.SerializeToString() if policy is not None else b""

@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -28,7 +29,7 @@ from network.supervisor.base import SupervisorBase
 from network.supervisor.home import (
     new_password,
 )
-from ordering.configtx import genesis_block, load_profile
+from ordering.configtx import genesis_block, load_profile, policy_entry
 
 
 class Nodes(SupervisorBase):
@@ -233,30 +234,49 @@ class Nodes(SupervisorBase):
         self.progress(f"  ordering organization {self.spec.ordering_mspid} ready")
 
     def _profile(self, channel) -> Path:
+        """The channel's configtx.yaml, as a user would write it for ``configtxgen``:
+        each member's anchor peers (the spec's, else its first peer, as Fabric's
+        test-network sets them) and the Application policies the spec sets."""
         folder = self.home.root / "channels" / channel.name
         folder.mkdir(parents=True, exist_ok=True)
         size, timeout = self.desired_batch(channel)
-        orgs = "".join(
-            f"    - Name: {m}\n      ID: {self.member(m).mspid}\n"
-            f"      MSPDir: {self.home.member(m) / 'msp'}\n"
+        organizations = [
+            {
+                "Name": m,
+                "ID": self.member(m).mspid,
+                "MSPDir": str(self.home.member(m) / "msp"),
+                "AnchorPeers": [
+                    {"Host": h, "Port": p} for h, p in self.anchor_addresses(channel, m)
+                ],
+            }
             for m in channel.members
-        )
-        endpoints = ", ".join(f'"{o.host}:{o.port}"' for o in self.spec.orderers)
-        text = (
-            "Orderer:\n"
-            f"  BatchTimeout: {timeout}\n"
-            "  BatchSize:\n"
-            f"    MaxMessageCount: {size.max_message_count}\n"
-            f"    AbsoluteMaxBytes: {size.absolute_max_bytes}\n"
-            f"    PreferredMaxBytes: {size.preferred_max_bytes}\n"
-            "  Organizations:\n"
-            f"    - Name: ordering\n      ID: {self.spec.ordering_mspid}\n"
-            f"      MSPDir: {self.home.root / 'ordering' / 'msp'}\n"
-            f"      OrdererEndpoints: [{endpoints}]\n"
-            f"Application:\n  Organizations:\n{orgs}"
-        )
+        ]
+        profile = {
+            "Orderer": {
+                "BatchTimeout": timeout,
+                "BatchSize": {
+                    "MaxMessageCount": size.max_message_count,
+                    "AbsoluteMaxBytes": size.absolute_max_bytes,
+                    "PreferredMaxBytes": size.preferred_max_bytes,
+                },
+                "Organizations": [
+                    {
+                        "Name": "ordering",
+                        "ID": self.spec.ordering_mspid,
+                        "MSPDir": str(self.home.root / "ordering" / "msp"),
+                        "OrdererEndpoints": [f"{o.host}:{o.port}" for o in self.spec.orderers],
+                    }
+                ],
+            },
+            "Application": {
+                "Organizations": organizations,
+                "Policies": {
+                    name: policy_entry(rule, name) for name, rule in channel.policies.items()
+                },
+            },
+        }
         path = folder / "configtx.yaml"
-        path.write_text(text)
+        path.write_text(yaml.safe_dump(profile, sort_keys=False))
         return path
 
     def start_orderers(self) -> None:

@@ -6,7 +6,8 @@ the network runs becomes the plan it prints; what it cannot (a member or channel
 removed from the spec, a running node moved to another port, a chaincode moved to
 another channel, the network renamed …) is refused, all of it at once, and nothing is
 started or changed. A chaincode whose version, port, code folder or policy changed is
-upgraded (a new package at the next sequence). Governance stays the control plane's:
+upgraded (a new package at the next sequence). A channel's batch settings, anchor peers
+and Application policies are changed by config update. Governance stays the control plane's:
 members leave by vote, and a channel's membership changes with ``channel add-member`` /
 ``remove-member``.
 """
@@ -109,8 +110,36 @@ def _channels(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
                 f"channel {channel.name}: batch settings {dict(old.batch)} → "
                 f"{dict(channel.batch)} by config update"
             )
+        for name in sorted(old.anchor_peers.keys() - channel.anchor_peers.keys()):
+            plan.refusals.append(
+                f"channels.{channel.name}.anchor_peers.{name}: anchor peers set on a running "
+                "channel stay as they are; list the ones you want instead of removing them"
+            )
+        if dict(channel.anchor_peers) != dict(old.anchor_peers):
+            plan.changes.append(
+                f"channel {channel.name}: anchor peers {_anchors(channel)} by config update"
+            )
+        for name in sorted(channel.policies.keys() - old.policies.keys()):
+            plan.changes.append(
+                f"channel {channel.name}: policy {name} = {channel.policies[name]} by config update"
+            )
+        for name in sorted(old.policies.keys() & channel.policies.keys()):
+            if channel.policies[name] != old.policies[name]:
+                plan.changes.append(
+                    f"channel {channel.name}: policy {name} {old.policies[name]} → "
+                    f"{channel.policies[name]} by config update"
+                )
+        for name in sorted(old.policies.keys() - channel.policies.keys()):
+            plan.refusals.append(
+                f"channels.{channel.name}.policies.{name}: a policy set on a running channel "
+                "stays as it is; write the rule you want instead of removing it"
+            )
     for name in before:
         plan.refusals.append(f"channels: {name} is gone from the spec; a channel is not deleted")
+
+
+def _anchors(channel) -> str:
+    return "; ".join(f"{m}: {', '.join(p)}" for m, p in sorted(channel.anchor_peers.items()))
 
 
 def _located(spec: NetworkSpec, chaincode: Chaincode) -> Chaincode:

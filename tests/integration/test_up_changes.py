@@ -171,6 +171,75 @@ def test_batch_settings_change_on_a_running_channel(tmp_path: Path) -> None:
         consortium(tmp_path, "down", str(spec), "--purge", check=False)
 
 
+def _application(tmp_path: Path) -> dict:
+    shown = consortium(tmp_path, "channel", "config", "mychannel", "-o", "json").stdout
+    return json.loads(shown)["Channel"]["groups"]["Application"]
+
+
+def _planned_organizations(tmp_path: Path, notice: str) -> list[str]:
+    """Which organizations org1's gateway asked to endorse a Post (its trace's PLAN
+    step); the invoke itself must commit VALID."""
+    answer = consortium(tmp_path, "invoke", "board", "Post", notice, "hello", "--member", "org1",
+                        "--explain", "-o", "json")  # fmt: skip
+    run = json.loads(answer.stdout)
+    assert run["status"] == "VALID"
+    return next(s["details"]["organizations"] for s in run["steps"] if s["step"] == "PLAN")
+
+
+@pytest.mark.slow
+def test_anchor_peers_and_policies_change_on_a_running_channel(tmp_path: Path) -> None:
+    spec = spec_with_free_ports(tmp_path)
+    contract = Path(__file__).parent / "contracts" / "notice_board"
+    try:
+        consortium(tmp_path, "up", str(spec), "-o", "json")
+        nodes = _status(tmp_path)["nodes"]
+        application = _application(tmp_path)
+        # The genesis block names each member's first peer as its anchor (test-network's way).
+        assert {m: g["values"]["AnchorPeers"] for m, g in application["groups"].items()} == {
+            "Org1MSP": [nodes["peer-org1-peer0"]["address"]],
+            "Org2MSP": [nodes["peer-org2-peer0"]["address"]],
+        }
+        # A chaincode on the channel's Endorsement policy (MAJORITY of two: both endorse).
+        consortium(tmp_path, "chaincode", "deploy", str(contract), "--name", "board")
+        assert _planned_organizations(tmp_path, "n1") == ["Org1MSP", "Org2MSP"]
+
+        # Edited in the spec: a second anchor peer for org1, and ANY Endorsement.
+        port = free_port()
+        text = spec.read_text()
+        text = re.sub(
+            r"(  - name: org1\n(?:    .*\n)*?    peers:\n      - name: peer0\n        port: \d+\n)",
+            lambda m: m.group(1) + f"      - name: peer1\n        port: {port}\n",
+            text,
+        )
+        text = text.replace(
+            "      max_message_count: 100\n",
+            "      max_message_count: 100\n"
+            "    anchor_peers: {org1: [peer0, peer1]}\n"
+            "    policies: {Endorsement: ANY Endorsement}\n",
+        )
+        spec.write_text(text)
+        applied = consortium(tmp_path, "up", str(spec))
+        assert "policy Endorsement = ANY Endorsement by config update" in applied.stderr  # plan
+        assert "channel mychannel: anchor peers of org1" in applied.stderr
+        application = _application(tmp_path)
+        assert application["groups"]["Org1MSP"]["values"]["AnchorPeers"] == [
+            nodes["peer-org1-peer0"]["address"],
+            f"127.0.0.1:{port}",
+        ]
+        assert application["policies"]["Endorsement"] == "ANY Endorsement"
+        # The peers enforce the new policy: org1 alone endorses, and it commits VALID.
+        assert _planned_organizations(tmp_path, "n2") == ["Org1MSP"]
+
+        # Removing a policy from the spec is refused whole, before anything changes.
+        spec.write_text(text.replace("    policies: {Endorsement: ANY Endorsement}\n", ""))
+        refused = consortium(tmp_path, "up", str(spec), check=False)
+        assert refused.returncode != 0
+        assert "channels.mychannel.policies.Endorsement" in refused.stderr
+        assert _application(tmp_path)["policies"]["Endorsement"] == "ANY Endorsement"
+    finally:
+        consortium(tmp_path, "down", str(spec), "--purge", check=False)
+
+
 @pytest.mark.slow
 def test_boto3_create_node_and_delete_node_start_and_stop_a_real_peer(tmp_path: Path) -> None:
     from tests.integration.test_controlplane_server import client

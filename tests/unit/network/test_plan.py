@@ -50,6 +50,16 @@ def test_an_unchanged_spec_plans_nothing(tmp_path: Path) -> None:
             "port: 9998\n    version: '2.0'",
             "basic (version 1.0 → 2.0, port 9999 → 9998)",
         ),
+        (
+            "max_message_count: 100\n",
+            "max_message_count: 100\n    anchor_peers: {org2: [peer0]}\n",
+            "channel mychannel: anchor peers org2: peer0 by config update",
+        ),
+        (
+            "max_message_count: 100\n",
+            "max_message_count: 100\n    policies: {Endorsement: ANY Endorsement}\n",
+            "channel mychannel: policy Endorsement = ANY Endorsement by config update",
+        ),
     ],
 )
 def test_what_can_be_applied_is_planned(tmp_path: Path, old: str, new: str, change: str) -> None:
@@ -85,4 +95,21 @@ def test_a_chaincode_cannot_move_to_another_channel(tmp_path: Path) -> None:
     assert moved.refusals == [
         "chaincodes.basic.channel: a committed chaincode cannot move to another channel "
         "(deploy it there under another name)"
+    ]
+
+
+def test_a_policy_or_anchor_removed_from_the_spec_is_refused(tmp_path: Path) -> None:
+    settings = "    anchor_peers: {org2: [peer0]}\n    policies: {Endorsement: ANY Endorsement}\n"
+    set_both = TWO.replace("max_message_count: 100\n", "max_message_count: 100\n" + settings)
+    (tmp_path / "a.yaml").write_text(set_both)
+    (tmp_path / "b.yaml").write_text(TWO)
+    (tmp_path / "c.yaml").write_text(set_both.replace("ANY Endorsement", "ALL Endorsement"))
+    removed = plan_changes(load_spec(tmp_path / "a.yaml"), load_spec(tmp_path / "b.yaml"))
+    assert [r.split(":")[0] for r in removed.refusals] == [
+        "channels.mychannel.anchor_peers.org2",
+        "channels.mychannel.policies.Endorsement",
+    ]
+    edited = plan_changes(load_spec(tmp_path / "a.yaml"), load_spec(tmp_path / "c.yaml"))
+    assert edited.changes == [
+        "channel mychannel: policy Endorsement ANY Endorsement → ALL Endorsement by config update"
     ]

@@ -105,6 +105,34 @@ def _last_line_with(text: str, needle: str) -> int:
             "/Channel/Application/",
             "/Channel/Orderer/Admins",
         ),
+        (
+            "max_message_count: 100\n",
+            "max_message_count: 100\n    anchor_peers: {org3: [peer0]}\n",
+            "channels[0].anchor_peers.org3",
+            "unknown key",
+            "anchor_peers",
+        ),
+        (
+            "max_message_count: 100\n",
+            "max_message_count: 100\n    anchor_peers:\n      org2: [peer7]\n",
+            "channels[0].anchor_peers.org2[0]",
+            "no peer named 'peer7'",
+            "peer7",
+        ),
+        (
+            "max_message_count: 100\n",
+            "max_message_count: 100\n    policies:\n      Endorsement: SOME Endorsement\n",
+            "channels[0].policies.Endorsement",
+            "",
+            "SOME",
+        ),
+        (
+            "max_message_count: 100\n",
+            "max_message_count: 100\n    policies:\n      BlockValidation: ANY Writers\n",
+            "channels[0].policies.BlockValidation",
+            "unknown key",
+            "BlockValidation",
+        ),
     ],
 )
 def test_mistakes_name_file_line_and_field(
@@ -191,3 +219,20 @@ def test_endorsement_policy_defaults_to_the_channel_endorsement_policy(tmp_path:
     path = tmp_path / "spec.yaml"
     path.write_text(text)
     assert load_spec(path).chaincodes[0].endorsement_policy == ""
+
+
+def test_anchor_peers_and_policies_are_read(tmp_path: Path) -> None:
+    text = TWO.replace(
+        "max_message_count: 100\n",
+        "max_message_count: 100\n    anchor_peers: {org2: [peer0]}\n"
+        "    policies:\n      Endorsement: ANY Endorsement\n"
+        "      Readers: \"OR('Org1MSP.member', 'Org2MSP.member')\"\n",
+    )
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    channel = load_spec(path).channels[0]
+    assert channel.anchor_peers == {"org2": ("peer0",)}
+    assert channel.policies == {
+        "Endorsement": "ANY Endorsement",
+        "Readers": "OR('Org1MSP.member', 'Org2MSP.member')",
+    }
