@@ -100,6 +100,11 @@ FIGURES = (
     ("controlplane_api_request_count", "API requests"),
     ("mqtt_bridge_messages_published", "messages published"),
 )
+# How fast a node works now: (metric, unit), shown with one decimal.
+RATES = (
+    ("ledger_transactions_per_second", "tx/s committed"),
+    ("broadcast_transactions_per_second", "tx/s ordered"),
+)
 
 
 def probe_operations(address: str) -> tuple[str, str]:
@@ -117,6 +122,9 @@ def probe_operations(address: str) -> tuple[str, str]:
         values = [v for k, v in samples.items() if k.split("{")[0] == metric]
         if values:
             figures.append(f"{int(sum(values))} {label}")
+    for metric, label in RATES:
+        if metric in samples:
+            figures.append(f"{samples[metric]:.1f} {label}")
     return health, ", ".join(figures)
 
 

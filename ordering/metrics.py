@@ -24,6 +24,11 @@ BROADCAST_VALIDATE = METRICS.histogram(
     ("channel", "type", "status"),
 )
 
+ORDER_RATE = METRICS.rate(
+    "broadcast_transactions_per_second",
+    "Transactions accepted by Broadcast per second over the last 10 s (ours).",
+)
+
 
 def count_broadcast(channel: str, config_update: bool | None, status: int, seconds: float) -> None:
     """One Broadcast envelope answered: its channel ("" when it did not decode that far),
@@ -31,6 +36,8 @@ def count_broadcast(channel: str, config_update: bool | None, status: int, secon
     kind = {None: "", True: "CONFIG_UPDATE", False: "ENDORSER_TRANSACTION"}[config_update]
     name = common_pb2.Status.Name(status)
     BROADCAST_PROCESSED.add(channel, kind, name)
+    if status == common_pb2.SUCCESS:
+        ORDER_RATE.add()
     BROADCAST_VALIDATE.observe(seconds, channel, kind, name)
 
 

@@ -45,6 +45,10 @@ TRANSACTIONS = METRICS.counter(
 BLOCKS_COMMITTED = METRICS.counter(
     "ledger_blocks_committed", "Blocks committed by this peer (ours).", ("channel",)
 )
+COMMIT_RATE = METRICS.rate(
+    "ledger_transactions_per_second",
+    "Transactions committed per second over the last 10 s, every channel (ours).",
+)
 GATEWAY_METHODS = ("Endorse", "Evaluate", "Submit", "CommitStatus")
 
 
@@ -71,6 +75,7 @@ def count_block(channel_id: str, committed: CommittedBlock) -> None:
     """``ledger_transaction_count`` for every transaction of a committed block, labelled
     as Fabric labels it (type, chaincode, validation code)."""
     BLOCKS_COMMITTED.add(channel_id)
+    COMMIT_RATE.add(len(committed.txs))
     for tx, verdict in zip(committed.txs, committed.verdicts, strict=False):
         TRANSACTIONS.add(
             channel_id, _header_type(tx.header_type), _chaincode(tx), verdict.code_name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -143,6 +144,34 @@ class Histogram(_Metric):
         return lines
 
 
+class Rate:
+    """Events per second over the last ``window`` seconds, for ``status``'s "tx/s": a
+    scrape is one instant, so a counter alone cannot say how fast a node works now.
+    Counts are kept per second, so the hot path adds to one slot."""
+
+    def __init__(self, window: int = 10, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self._slots: dict[int, float] = {}
+
+    def add(self, amount: float = 1) -> None:
+        second = int(self._clock())
+        self._slots[second] = self._slots.get(second, 0) + amount
+        if len(self._slots) > 2 * self.window:
+            self._forget(second)
+
+    def per_second(self) -> float:
+        """The mean over the last full ``window`` seconds (the current one left out, as
+        it is still filling)."""
+        now = int(self._clock())
+        self._forget(now)
+        return sum(v for s, v in self._slots.items() if now - self.window <= s < now) / self.window
+
+    def _forget(self, now: int) -> None:
+        for second in [s for s in self._slots if s < now - self.window]:
+            del self._slots[second]
+
+
 class Registry:
     """Every metric of one process, rendered together for ``/metrics``."""
 
@@ -179,6 +208,13 @@ class Registry:
         if read is not None:
             metric.read = read  # the newest reader wins (a node restarted in-process)
         return metric
+
+    def rate(self, name: str, help: str, window: int = 10) -> Rate:
+        """A gauge of events per second over the last ``window`` seconds (ours: Fabric
+        has no rate metrics, Prometheus computes them; ``status`` cannot)."""
+        rate = Rate(window)
+        self.gauge(name, help, (), lambda: {(): rate.per_second()})
+        return rate
 
     def histogram(self, name: str, help: str, labels: Labels = ()) -> Histogram:
         metric = self._declare(Histogram(name, help, labels))

@@ -166,6 +166,10 @@ def test_every_node_serves_metrics_health_and_logspec(tmp_path: Path) -> None:
         # `status` shows the same health and figures.
         node = status["nodes"]["peer-org1-peer0"]
         assert node["health"] == "OK" and "tx committed" in node["figures"]
+        # … and how fast it works now: the rate over the last 10 s, read when scraped.
+        assert after["peer-org1-peer0"]["ledger_transactions_per_second"] >= 0
+        assert "tx/s committed" in node["figures"]
+        assert "tx/s ordered" in status["nodes"]["orderer-orderer0"]["figures"]
 
         # /logspec: a running peer's level changes live.
         peer = operations["peer-org1-peer0"]

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from proto import logspec
-from proto.metrics import MetricsError, Registry, parse_samples
+from proto.metrics import MetricsError, Rate, Registry, parse_samples
 from proto.operations import OperationsServer, listen_setting
 
 
@@ -182,3 +182,26 @@ def test_a_node_rotates_its_log_and_its_printed_lines_follow(tmp_path) -> None:
     assert all(p.stat().st_size <= 1100 for p in tmp_path.iterdir())
     current = log.read_text()
     assert "line 059" in current and current.rstrip().endswith("printed after rotation")
+
+
+def test_a_rate_is_the_mean_of_the_last_full_seconds() -> None:
+    now = [100.0]
+    rate = Rate(window=10, clock=lambda: now[0])
+    for second in range(100, 110):
+        now[0] = second + 0.5
+        rate.add(amount=3)
+    now[0] = 110.2
+    rate.add(amount=50)  # the second still filling is not counted yet
+    assert rate.per_second() == 3.0
+    now[0] = 125.0  # a quiet quarter minute later
+    assert rate.per_second() == 0.0
+    assert len(rate._slots) <= 2 * rate.window
+
+
+def test_a_rate_is_scraped_as_a_gauge() -> None:
+    registry = Registry()
+    rate = registry.rate("things_per_second", "Things per second (ours).")
+    rate.add()
+    samples = parse_samples(registry.render())
+    assert "things_per_second" in samples
+    assert "# TYPE things_per_second gauge" in registry.render()
