@@ -102,14 +102,24 @@ class FabricCaClient:
         chain = base64.b64decode(result["ServerInfo"]["CAChain"])
         return Enrollment(SoftwareSigner(self.mspid, cert, key), chain)
 
-    def reenroll(self, caller: SoftwareSigner) -> Enrollment:
+    def reenroll(
+        self,
+        caller: SoftwareSigner,
+        *,
+        profile: str | None = None,
+        hosts: list[str] | None = None,
+        attr_reqs: list[dict[str, Any]] | None = None,
+    ) -> Enrollment:
+        """A new certificate and key for ``caller``, authenticated by its current
+        certificate (``certs rotate``; ``profile="tls"`` for its TLS certificate)."""
         key = ec.generate_private_key(ec.SECP256R1())
         cert = x509.load_pem_x509_certificate(caller.certificate_pem)
         name = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-        result = self._call(
-            "POST", "reenroll", {"certificate_request": _csr(key, str(name))}, caller=caller
-        )
-        return self._enrollment(key, result)
+        body: dict[str, Any] = {"certificate_request": _csr(key, str(name))}
+        for field, value in (("profile", profile), ("hosts", hosts), ("attr_reqs", attr_reqs)):
+            if value is not None:
+                body[field] = value
+        return self._enrollment(key, self._call("POST", "reenroll", body, caller=caller))
 
     def register(self, caller: SoftwareSigner, enrollment_id: str, **fields: Any) -> str:
         return self._call("POST", "register", {"id": enrollment_id, **fields}, caller=caller)[

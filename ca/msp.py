@@ -713,3 +713,58 @@ def load_signing_identity(path: str | os.PathLike[str], mspid: str) -> SoftwareS
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise MspConfigError(f"{root / 'keystore'} key is not an EC key")
     return SoftwareSigner(mspid=mspid, certificate_pem=certs[0], private_key=key)
+
+
+class ReloadingSigner:
+    """A node's own identity, replaced in place by ``reload`` after ``consortium certs
+    rotate`` re-enrolled it: every part of the node (endorser, gateway, deliver client,
+    private data) holds this one object, so all of them sign with the new certificate
+    from the next message on, without a restart."""
+
+    def __init__(self, path: str | os.PathLike[str], mspid: str) -> None:
+        self.path, self.mspid = Path(path), mspid
+        self.current = load_signing_identity(self.path, mspid)
+
+    @property
+    def certificate_pem(self) -> bytes:
+        return self.current.certificate_pem
+
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        return self.current.private_key
+
+    @property
+    def creator(self) -> bytes:
+        return self.current.creator
+
+    def sign(self, message: bytes) -> bytes:
+        return self.current.sign(message)
+
+    def reload(self) -> bool:
+        """Read the MSP folder again; False when it holds the same certificate. An
+        unreadable folder raises ``MspConfigError`` and the current identity stays."""
+        fresh = load_signing_identity(self.path, self.mspid)
+        if fresh.certificate_pem == self.current.certificate_pem:
+            return False
+        self.current = fresh
+        return True
+
+    def reload_on_sighup(self) -> None:
+        """SIGHUP, as ``certs rotate`` sends it, reloads the identity; the log line
+        names the new certificate's serial number, which the rotation waits for."""
+        import asyncio
+        import logging
+        import signal
+
+        log = logging.getLogger("ca.msp")
+
+        def reload() -> None:
+            try:
+                changed = self.reload()
+            except MspConfigError as exc:
+                log.warning("identity not reloaded, keeping the current one: %s", exc)
+                return
+            serial = certificates.load_certificate(self.certificate_pem).serial_number
+            log.info("identity %s (serial %x)", "reloaded" if changed else "unchanged", serial)
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)

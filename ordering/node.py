@@ -42,7 +42,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
-from ca.msp import load_signing_identity
+from ca.msp import ReloadingSigner
 from ca.signing import SoftwareSigner
 from ledgerdb.errors import LedgerError
 from ledgerdb.jetstream import connect
@@ -56,6 +56,7 @@ from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
 from ordering.participation import participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
+from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def _cluster(raw: Any, path: Path) -> ClusterConfig | None:
 class OrdererNode:
     """Owns the channels of one orderer and the servers that expose them."""
 
-    def __init__(self, config: OrdererConfig, signer: SoftwareSigner) -> None:
+    def __init__(self, config: OrdererConfig, signer: SoftwareSigner | ReloadingSigner) -> None:
         self.config = config
         self.signer = signer
         self.chains: dict[str, Chain] = {}
@@ -282,12 +283,7 @@ class OrdererNode:
         tls = self.config.tls
         if tls is None:
             return None
-        roots = b"".join(p.read_bytes() for p in tls.client_root_cas) or None
-        return grpc.ssl_server_credentials(
-            [(tls.key.read_bytes(), tls.cert.read_bytes())],
-            root_certificates=roots,
-            require_client_auth=roots is not None,
-        )
+        return server_credentials(tls.cert, tls.key, tls.client_root_cas)
 
     async def start(self) -> None:
         """The admin API listens before the gRPC port opens, so whoever sees the gRPC port
@@ -354,7 +350,7 @@ class OrdererNode:
 async def serve(config: OrdererConfig, ready: Any = None) -> None:
     """Run until SIGTERM or SIGINT; print where it listens once ready."""
     try:
-        signer = load_signing_identity(config.msp_dir, config.mspid)
+        signer = ReloadingSigner(config.msp_dir, config.mspid)
     except CaError as exc:
         raise ConfigError(f"msp_dir: {exc}") from None
     node = OrdererNode(config, signer)
@@ -362,6 +358,7 @@ async def serve(config: OrdererConfig, ready: Any = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    signer.reload_on_sighup()
     await node.start()
     operations = await _start_operations(node)
     print(

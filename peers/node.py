@@ -45,7 +45,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
-from ca.msp import load_msp, load_signing_identity
+from ca.msp import ReloadingSigner, load_msp
 from ca.signing import SoftwareSigner
 from chaincode.endpoint import ChaincodeEndpoint
 from peers import metrics
@@ -63,6 +63,7 @@ from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
 from peers.packages import PackageError, PackageStore
 from peers.tracestore import TraceService, TraceStore
 from proto import privatedata_pb2_grpc, trace_pb2_grpc
+from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.tracing import trace_record
 
@@ -189,7 +190,7 @@ def load_config(path: Path) -> PeerConfig:
 class PeerNode:
     """Owns one peer's channels, chaincode connections and servers."""
 
-    def __init__(self, config: PeerConfig, signer: SoftwareSigner) -> None:
+    def __init__(self, config: PeerConfig, signer: SoftwareSigner | ReloadingSigner) -> None:
         self.config = config
         self.signer = signer
         self.channels: dict[str, PeerChannel] = {}
@@ -325,9 +326,7 @@ class PeerNode:
             self.port = server.add_insecure_port(self.config.listen)
         else:
             assert self.config.tls_key is not None
-            credentials = grpc.ssl_server_credentials(
-                [(self.config.tls_key.read_bytes(), self.config.tls_cert.read_bytes())]
-            )
+            credentials = server_credentials(self.config.tls_cert, self.config.tls_key)
             self.port = server.add_secure_port(self.config.listen, credentials)
         if self.port == 0:
             raise PeerError(f"cannot listen on {self.config.listen}")
@@ -408,7 +407,7 @@ class _EndorserService(peer_pb2_grpc.EndorserServicer):
 async def serve(config: PeerConfig) -> None:
     """Run until SIGTERM or SIGINT; print where it listens once ready."""
     try:
-        signer = load_signing_identity(config.msp_dir, config.mspid)
+        signer = ReloadingSigner(config.msp_dir, config.mspid)
     except CaError as exc:
         raise PeerConfigError(f"msp_dir: {exc}") from None
     node = PeerNode(config, signer)
@@ -416,6 +415,7 @@ async def serve(config: PeerConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    signer.reload_on_sighup()
     await node.start()
     operations = await _start_operations(node)
     print(f"peer {config.mspid} listening on port {node.port}", flush=True)

@@ -6,7 +6,8 @@ its ``state.json``), ``base`` (what every part shares: members, channels, proces
 ``nodes`` (control plane, CAs, ordering organization, orderers, peers),
 ``chaincodes`` (chaincode-as-a-service and the lifecycle), ``connections``,
 ``events`` (the MQTT bridge), ``channels`` (adding or removing an organization by config
-update) and ``reconcile`` (keeping the network matching the control plane).
+update), ``certs`` (certificate rotation) and ``reconcile`` (keeping the network
+matching the control plane).
 
 ``up`` runs the steps of ``UP_STEPS`` in order (listed at the end of this docstring,
 from that list, so the two cannot disagree). Everything lives under
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from network.errors import SupervisorError
+from network.supervisor.certs import CertificateRotation
 from network.supervisor.chaincodes import Chaincodes
 from network.supervisor.channels import ChannelUpdates
 from network.supervisor.connections import ConnectionFiles
@@ -64,7 +66,14 @@ __doc__ += "\nThe steps of ``up``:\n\n" + "\n".join(
 
 @dataclass
 class Supervisor(
-    Nodes, Governance, Chaincodes, ConnectionFiles, EventsBridge, ChannelUpdates, Reconciler
+    Nodes,
+    Governance,
+    Chaincodes,
+    ConnectionFiles,
+    EventsBridge,
+    ChannelUpdates,
+    CertificateRotation,
+    Reconciler,
 ):
     """Runs one network: ``up``, ``down``, ``reconcile`` and channel membership changes."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import ssl
 import time
@@ -187,11 +188,14 @@ class Nodes(SupervisorBase):
         folder = self.home.root / "ordering"
         if (folder / "msp").exists():
             return
-        root_key = SoftwareCaKey(ec.generate_private_key(ec.SECP256R1()))
+        raw_key = ec.generate_private_key(ec.SECP256R1())
+        root_key = SoftwareCaKey(raw_key)
         issuer = Issuer(
             self_signed_ca(root_key, ca_name(f"ca.{self.spec.ordering_mspid}", "ordering"), 3650),
             root_key,
         )
+        _write_key(folder / "ca" / "ca.key", raw_key)  # kept for `certs rotate`
+        (folder / "ca" / "ca.crt").write_bytes(certificates.to_pem(issuer.certificate))
         root_pem = certificates.to_pem(issuer.certificate)
         write_msp(
             folder / "msp",
@@ -207,31 +211,38 @@ class Nodes(SupervisorBase):
             SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(admin_cert), admin_key),
         )
         for orderer in self.spec.orderers:
-            key = ec.generate_private_key(ec.SECP256R1())
-            cert = issuer.issue(key.public_key(), orderer.name, ous=("orderer",))
-            signer = SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(cert), key)
-            write_msp(
-                folder / orderer.name / "msp",
-                MspConfig(self.spec.ordering_mspid, (root_pem,)),
-                signer,
-            )
-            tls_key = ec.generate_private_key(ec.SECP256R1())
-            tls_cert = issuer.issue(
-                tls_key.public_key(), orderer.name, hosts=(orderer.host, "localhost"), tls=True
-            )
-            tls = folder / orderer.name / "tls"
-            tls.mkdir(parents=True, exist_ok=True)
-            (tls / "server.crt").write_bytes(certificates.to_pem(tls_cert))
-            (tls / "server.key").write_bytes(
-                tls_key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-            (tls / "server.key").chmod(0o600)
-            (tls / "ca.crt").write_bytes(root_pem)
+            self.write_orderer_msp(issuer, orderer, folder / orderer.name / "msp")
+            self.write_orderer_tls(issuer, orderer, folder / orderer.name / "tls")
         self.progress(f"  ordering organization {self.spec.ordering_mspid} ready")
+
+    def ordering_issuer(self) -> Issuer | None:
+        """The ordering organization's CA, None for a network made before its key was kept."""
+        folder = self.home.root / "ordering" / "ca"
+        if not (folder / "ca.key").exists():
+            return None
+        key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        certificate = certificates.load_certificate((folder / "ca.crt").read_bytes())
+        return Issuer(certificate, SoftwareCaKey(key))
+
+    def write_orderer_msp(self, issuer: Issuer, orderer: Node, folder: Path) -> None:
+        """An orderer's signing identity (``orderer`` NodeOU) as a local MSP."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = issuer.issue(key.public_key(), orderer.name, ous=("orderer",))
+        signer = SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(cert), key)
+        root_pem = certificates.to_pem(issuer.certificate)
+        write_msp(folder, MspConfig(self.spec.ordering_mspid, (root_pem,)), signer)
+
+    def write_orderer_tls(self, issuer: Issuer, orderer: Node, folder: Path) -> None:
+        """An orderer's TLS server certificate, key and root, as Fabric nodes lay them out."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = issuer.issue(
+            key.public_key(), orderer.name, hosts=(orderer.host, "localhost"), tls=True
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "server.crt").write_bytes(certificates.to_pem(cert))
+        _write_key(folder / "server.key", key)
+        (folder / "ca.crt").write_bytes(certificates.to_pem(issuer.certificate))
 
     def _profile(self, channel) -> Path:
         """The channel's configtx.yaml, as a user would write it for ``configtxgen``:
@@ -473,3 +484,17 @@ class Nodes(SupervisorBase):
         if purge and self.home.root.exists():
             shutil.rmtree(self.home.root)
         return stopped
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    """A private key in PKCS#8 PEM, readable by its owner only from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
