@@ -46,9 +46,15 @@ class Governance(SupervisorBase):
         )
         network_id = created["NetworkId"]
         member_ids = {first.name: created["MemberId"]}
+        # Reported at once: this `up` starts the ordering service and the CAs next, and
+        # the members must be AVAILABLE to propose and vote the others in.
+        orderer = self.spec.orderers[0]
+        self._report("networks", network_id, "AVAILABLE", f"{orderer.host}:{orderer.port}")
+        self._report_member(first, created["MemberId"])
         self.progress(f"  network {self.spec.name} ({network_id}) created by {first.name}")
         for member in others:
             member_ids[member.name] = self._vote_in(network_id, member, member_ids, passwords)
+            self._report_member(member, member_ids[member.name])
         self.state.update(network_id=network_id, member_ids=member_ids)
         self.home.save_state(self.state)
 
@@ -123,7 +129,7 @@ class Governance(SupervisorBase):
         added = []
         for row in self._network_members():
             name, member_id = row["Name"], row["Id"]
-            if row["Status"] != "AVAILABLE" or ids.get(name) == member_id:
+            if row["Status"] not in ("CREATING", "AVAILABLE") or ids.get(name) == member_id:
                 continue
             if name in running:  # a state file older than member ids
                 ids.setdefault(name, member_id)
@@ -175,6 +181,39 @@ class Governance(SupervisorBase):
             record["approved"] = [m for m in record.get("approved", []) if m != name]
         self.progress(f"  {name} was voted out before: its old files are set aside")
 
+    def _report(self, resource: str, resource_id: str, status: str, endpoint: str = "") -> None:
+        body = {"Resource": resource, "Id": resource_id, "Status": status}
+        if endpoint:
+            body["Endpoint"] = endpoint
+        self._post_internal("/internal/report", body)
+
+    def _report_member(self, member: Member, member_id: str) -> None:
+        self._report("members", member_id, "AVAILABLE", f"{member.ca.host}:{member.ca.port}")
+
+    def report_members(self) -> None:
+        """A member the control plane shows CREATING (one that accepted its invitation)
+        becomes AVAILABLE, with its CA's endpoint, once its CA runs."""
+        ids = self.state.get("member_ids", {})
+        creating = {row["Id"] for row in self._network_members() if row["Status"] == "CREATING"}
+        for member in self.members:
+            member_id = ids.get(member.name)
+            if member_id not in creating:
+                continue
+            ca = self.processes.get(f"ca-{member.name}")
+            if ca is not None and ca.pid is not None:
+                self._report_member(member, member_id)
+
+    def report_removed(self, member_name: str) -> None:
+        """A member voted out whose nodes are stopped: it and its peers are DELETED."""
+        member_id = self.state.get("member_ids", {}).get(member_name)
+        prefix = f"peer-{member_name}-"
+        desired = self._desired()
+        statuses = {row["Id"]: row["Status"] for row in desired["Members"] + desired["Nodes"]}
+        node_ids = [i for n, i in self.state.get("node_ids", {}).items() if n.startswith(prefix)]
+        for resource, resource_id in [("nodes", i) for i in node_ids] + [("members", member_id)]:
+            if resource_id and statuses.get(resource_id) == "DELETING":
+                self._report(resource, resource_id, "DELETED")
+
     def register_nodes(self) -> None:
         """Each member's peers as nodes of that member in the control plane (created once
         by the member's own account, as on AMB), then their status and endpoint reported,
@@ -182,6 +221,7 @@ class Governance(SupervisorBase):
         network_id = self.state.get("network_id")
         if not network_id:
             return
+        self.report_members()
         node_ids = self.state.setdefault("node_ids", {})
         removed = set(self.state.get("removed", []))
         unregistered = [

@@ -60,13 +60,13 @@ class Nodes(SupervisorBase):
         )
 
     def control_plane_config(self) -> list[str]:
-        """``--config FILE`` for the control plane when the spec sets its clock."""
-        if self.spec.control_plane_clock == "system":
-            return []
+        """``--config FILE`` for the control plane: its clock, and ``reconcile: external``
+        — a resource stays CREATING or DELETING until this supervisor reports that its
+        nodes run or are gone, as AMB shows it."""
         folder = self.home.root / "control-plane"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "config.yaml"
-        path.write_text(f"clock: {self.spec.control_plane_clock}\n")
+        path.write_text(f"clock: {self.spec.control_plane_clock}\nreconcile: external\n")
         return ["--config", str(path)]
 
     def _ca_ssl(self, member: Member) -> ssl.SSLContext:

@@ -103,6 +103,7 @@ class Reconciler(SupervisorBase):
                     process.stop()
                     self.processes.pop(process.name, None)
             (self.home.root / "connection" / f"{member.name}.json").unlink(missing_ok=True)
+            self.report_removed(member.name)
             self.state.setdefault("removed", []).append(member.name)
             self.home.save_state(self.state)
             self.progress(f"  {member.name} removed: left the channels, nodes stopped")

@@ -296,6 +296,15 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
                    "7", "--member", "org1")  # fmt: skip
         reconciled = consortium(tmp_path, "reconcile", str(spec))
         assert "org3" in reconciled.stdout
+        # CREATING until its CA ran (AMB's way), then AVAILABLE with the CA's endpoint.
+        org3_row = next(
+            m
+            for m in org1.call("GET", f"/networks/{network_id}/members")["Members"]
+            if m["Name"] == "org3"
+        )
+        org3_member = org1.call("GET", f"/networks/{network_id}/members/{org3_row['Id']}")
+        assert org3_member["Member"]["Status"] == "AVAILABLE"
+        assert org3_member["Member"]["FrameworkAttributes"]["Fabric"]["CaEndpoint"]
         # Joining the network gives access to no channel (as on AMB and in Fabric): org3's
         # peer runs, but mychannel stays closed to it until the channel's admins add it.
         _assert_closed_to_org3(tmp_path, "mychannel")
@@ -365,6 +374,13 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         consortium(tmp_path, "reconcile", str(spec))
         status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
         assert not [n for n in status["nodes"] if "org3" in n]
+        # As AMB shows it: DELETING while its nodes ran, DELETED once they are gone.
+        gone = org1.call("GET", f"/networks/{network_id}/members/{members['org3']}")["Member"]
+        assert gone["Status"] == "DELETED"
+        nodes = org1.call(
+            "GET", f"/networks/{network_id}/nodes", query={"memberId": members["org3"]}
+        )
+        assert {n["Status"] for n in nodes["Nodes"]} == {"DELETED"}
         refused = asyncio.run(_submit_as_org3_through_org1(tmp_path))
         # Fabric's endorser does not name the organization it no longer knows
         assert "creator org unknown" in refused and "Org3MSP" not in refused
