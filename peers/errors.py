@@ -15,6 +15,7 @@ that raises them are marked with their module::
     ├── NoEndorsementPlan       planning
     ├── PackageError            packages
     ├── PeerConfigError         node
+    ├── SnapshotRefused         snapshots (Fabric's texts for a snapshot request)
     └── ProposalRefused         endorser (status 500, Fabric's message)
         └── ProposalRejected    endorser (preProcess checks: a gRPC error, as Fabric's)
 """

@@ -40,7 +40,7 @@ import grpc
 import yaml
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2_grpc
-from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc, proposal_pb2
+from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc, proposal_pb2, snapshot_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
@@ -61,6 +61,7 @@ from peers.ledger import Ledger
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
 from peers.packages import PackageError, PackageStore
+from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
 from proto import privatedata_pb2_grpc, trace_pb2_grpc
 from proto.credentials import server_credentials
@@ -200,6 +201,7 @@ class PeerNode:
         self.remote_peers = [self._remote(p) for p in config.peers]
         self._join_lock = asyncio.Lock()
         self.traces = TraceStore(config.data_dir / "trace")
+        self.snapshots = Snapshots(config.data_dir / "snapshots", self._ledger)
         self._server: grpc.aio.Server | None = None
         self.gateway: Gateway | None = None
         self.port = 0
@@ -256,6 +258,7 @@ class PeerNode:
         channel.on_commit(lambda committed: self._record_approvals(channel_id, committed))
         channel.on_commit(lambda committed: metrics.count_block(channel_id, committed))
         channel.on_commit(lambda committed: _log_commit(channel_id, committed))
+        channel.on_commit(lambda committed: self.snapshots.committed(channel_id, committed))
         self.channels[channel_id] = channel
         channel.start_pulling(list(self.config.orderers))
         return channel
@@ -343,6 +346,9 @@ class PeerNode:
         # metered on the endorser itself: the gateway's local endorsements count too
         endorser.endorse = metrics.meter_proposals(endorser.endorse)  # type: ignore[method-assign]
         peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
+        snapshot_pb2_grpc.add_SnapshotServicer_to_server(
+            SnapshotService(self.snapshots, local_msp), server
+        )
         metrics.meter_gateway(self.gateway)
         metrics.publish_heights(lambda: self.channels)
         gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway, server)

@@ -309,6 +309,27 @@ class WorldState:
                     else:
                         txn.put(private_key, _encode_value(value, position, {}), db=self._private)
 
+    def export(self, folder: Path) -> dict[str, str]:
+        """The public state, the private data hashes and the committed txids, each a
+        file of ``<key hex> <value hex>`` lines, read in one transaction (so all three
+        are at the same height); returns each file's SHA-256, for a peer snapshot."""
+        files = {
+            "public_state.data": self._state,
+            "pvtdata_hashes.data": self._hashes,
+            "txids.data": self._txids,
+        }
+        hashes = {}
+        with self.env.begin() as txn:
+            for name, db in files.items():
+                digest = hashlib.sha256()
+                with open(folder / name, "wb") as out:
+                    for raw_key, raw in txn.cursor(db=db):
+                        line = f"{raw_key.hex()} {raw.hex()}\n".encode()
+                        out.write(line)
+                        digest.update(line)
+                hashes[name] = digest.hexdigest()
+        return hashes
+
     def state_hash(self, namespaces: Sequence[str] = ()) -> str:
         """SHA-256 over every (key, value, version) in key order: two peers with the same
         committed blocks have the same hash (the crash test compares peers with it)."""
