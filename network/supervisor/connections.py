@@ -6,6 +6,7 @@ import ipaddress
 import json
 
 from network.supervisor.base import SupervisorBase
+from network.supervisor.home import write_atomically
 
 
 class ConnectionFiles(SupervisorBase):
@@ -62,7 +63,7 @@ class ConnectionFiles(SupervisorBase):
                 ],
                 "identities": identities,
             }
-            (folder / f"{member.name}.json").write_text(json.dumps(connection, indent=2))
+            write_atomically(folder / f"{member.name}.json", json.dumps(connection, indent=2))
 
 
 def tls_server_name(host: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 from dataclasses import dataclass
@@ -47,12 +48,7 @@ class Home:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def save_state(self, state: dict[str, Any]) -> None:
-        path = self.state_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state, indent=2))
-        temporary.chmod(0o600)
-        temporary.replace(path)
+        write_atomically(self.state_file(), json.dumps(state, indent=2), mode=0o600)
 
     def process(
         self, name: str, command: list[str], host: str, port: int, operations: str = ""
@@ -88,3 +84,16 @@ class Home:
 
     def member(self, member: str) -> Path:
         return self.root / "members" / member
+
+
+def write_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` beside ``path`` and rename it into place: a reader (a CLI command
+    while the reconciler rewrites connection files) sees the old file or the new one,
+    never an empty or half-written one. The temporary name is per process, so two
+    writers do not write into each other's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    if mode is not None:
+        temporary.chmod(mode)
+    temporary.replace(path)
