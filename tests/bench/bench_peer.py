@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.bench.bench_rss import load_config
 from tests.integration.test_up import spec_with_free_ports
 from tests.support.fabric_network import FabricNetwork
 from tests.support.processes import consortium
@@ -131,24 +132,8 @@ def run_up(root: Path, measured) -> None:
     """A network ``consortium up`` started, as a user runs it."""
     try:
         consortium(root, "up", str(spec_with_free_ports(root)), "--no-reconcile")
-        connection = json.loads(consortium(root, "connection", "org1", "-o", "json").stdout)
-        user = connection["identities"]["user1"]
-        config = root / "client.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "channel": connection["channel"],
-                    "chaincode": "basic",
-                    "peers": {
-                        "Org1MSP": {
-                            "address": connection["gateway"]["endpoint"],
-                            "tlsRootCert": connection["gateway"]["tlsRootCert"],
-                        }
-                    },
-                    "identities": {"user1": {"mspId": connection["mspId"], **user}},
-                }
-            )
-        )
+        home = next((root / ".consortium").iterdir())
+        config = load_config(home, root)
         measured(config, up_processes(root / ".consortium"))
     finally:
         consortium(root, "down", "--purge", check=False)

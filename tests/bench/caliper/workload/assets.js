@@ -58,4 +58,13 @@ class AssetWorkload extends WorkloadModuleBase {
     }
 }
 
-module.exports = { AssetWorkload, OWNERS };
+/** A workload over assets each worker creates before its round (round argument `assets`,
+ *  default 10), outside the measured transactions: their ids in `this.ids`. */
+class PreparedAssetWorkload extends AssetWorkload {
+    async initializeWorkloadModule(...args) {
+        await super.initializeWorkloadModule(...args);
+        this.ids = await this.createAssets(this.options.assets || 10);
+    }
+}
+
+module.exports = { AssetWorkload, PreparedAssetWorkload, OWNERS };

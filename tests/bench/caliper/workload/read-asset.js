@@ -1,16 +1,10 @@
 'use strict';
 
-// ReadAsset (evaluate) of assets created before the round (round argument `assets`,
-// default 10 per worker).
+// ReadAsset (evaluate) of assets created before the round.
 
-const { AssetWorkload } = require('./assets');
+const { AssetWorkload, PreparedAssetWorkload } = require('./assets');
 
-class ReadAsset extends AssetWorkload {
-    async initializeWorkloadModule(...args) {
-        await super.initializeWorkloadModule(...args);
-        this.ids = await this.createAssets(this.options.assets || 10);
-    }
-
+class ReadAsset extends PreparedAssetWorkload {
     async submitTransaction() {
         const id = AssetWorkload.pick(this.ids);
         await this.sutAdapter.sendRequests(this.request('ReadAsset', [id], true));

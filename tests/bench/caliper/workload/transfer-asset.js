@@ -1,20 +1,14 @@
 'use strict';
 
-// TransferAsset (submit) among a few assets created before the round (round argument
-// `assets`, default 10 per worker): transfers of one asset in the same block read the
-// same version, so all but the first fail validation with MVCC_READ_CONFLICT, as on
-// Fabric. Fewer assets, more conflicts; with the round argument `cycle: true` the assets
-// are taken in turn instead (no conflicts while fewer transactions are in flight than
-// there are assets).
+// TransferAsset (submit) among a few assets created before the round: transfers of one
+// asset in the same block read the same version, so all but the first fail validation
+// with MVCC_READ_CONFLICT, as on Fabric. Fewer assets, more conflicts; with the round
+// argument `cycle: true` the assets are taken in turn instead (no conflicts while fewer
+// transactions are in flight than there are assets).
 
-const { AssetWorkload, OWNERS } = require('./assets');
+const { AssetWorkload, PreparedAssetWorkload, OWNERS } = require('./assets');
 
-class TransferAsset extends AssetWorkload {
-    async initializeWorkloadModule(...args) {
-        await super.initializeWorkloadModule(...args);
-        this.ids = await this.createAssets(this.options.assets || 10);
-    }
-
+class TransferAsset extends PreparedAssetWorkload {
     async submitTransaction() {
         const owner = OWNERS[Math.floor(Math.random() * OWNERS.length)];
         const id = this.options.cycle
