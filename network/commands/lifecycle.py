@@ -354,10 +354,12 @@ def connection(
 
 
 def _profile_path(connection_file: Path) -> Path:
-    """The common connection profile `up` writes beside a member's connection file."""
-    profile = connection_file.with_suffix(".ccp.json")
+    """The common connection profile `up` writes for a member (``connection/ccp/``)."""
+    from network.supervisor.connections import PROFILES
+
+    profile = connection_file.parent / PROFILES / connection_file.name
     if not profile.exists():
-        fail(f"no connection profile {profile.name}; run `consortium up` again to write it")
+        fail(f"no connection profile {profile}; run `consortium up` again to write it")
     return profile
 
 
@@ -366,8 +368,7 @@ def _caliper_config(network: str, first: Path) -> dict:
     the member of ``first`` leading."""
     from network.connection_profiles import caliper_network_config
 
-    others = (p for p in first.parent.glob("*.json") if not p.name.endswith(".ccp.json"))
-    files = [first, *sorted(p for p in others if p != first)]
+    files = [first, *sorted(p for p in first.parent.glob("*.json") if p != first)]
     members = [(json.loads(p.read_text()), _profile_path(p).resolve()) for p in files]
     return caliper_network_config(network, members)
 

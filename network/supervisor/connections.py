@@ -9,6 +9,9 @@ from network.connection_profiles import common_connection_profile
 from network.supervisor.base import SupervisorBase
 from network.supervisor.home import write_atomically
 
+PROFILES = "ccp"
+"""The folder under ``connection/`` holding each member's common connection profile."""
+
 
 class ConnectionFiles(SupervisorBase):
     """One connection file per member, for any Fabric gateway client."""
@@ -17,8 +20,9 @@ class ConnectionFiles(SupervisorBase):
         """``connection/<member>.json``: the member's gateway peers (``gateway`` is the
         first; ``gateways`` lists all, so a client can fail over), its channels, which
         channel each of its chaincodes is on, every ordering node, and its identities;
-        and beside it ``<member>.ccp.json``, the same as a Fabric common connection
-        profile (what fabric-network and Caliper read)."""
+        and ``ccp/<member>.json``, the same as a Fabric common connection profile (what
+        fabric-network and Caliper read; in a folder of their own so that whatever lists
+        ``connection/*.json`` finds members only)."""
         folder = self.home.root / "connection"
         folder.mkdir(parents=True, exist_ok=True)
         for member in self.members:
@@ -72,7 +76,9 @@ class ConnectionFiles(SupervisorBase):
                 "tlsRootCert": str((base / "ca" / "tlsca-cert.pem").resolve()),
             }
             profile = common_connection_profile(member.name, connection, ca)
-            write_atomically(folder / f"{member.name}.ccp.json", json.dumps(profile, indent=2))
+            (folder / PROFILES).mkdir(exist_ok=True)
+            profile_text = json.dumps(profile, indent=2)
+            write_atomically(folder / PROFILES / f"{member.name}.json", profile_text)
 
 
 def tls_server_name(host: str) -> str:

@@ -59,7 +59,7 @@ def test_the_network_configuration_names_every_member_and_its_profile(network: P
     assert config["channels"] == [{"channelName": "mychannel", "contracts": [{"id": "basic"}]}]
     assert [o["mspid"] for o in config["organizations"]] == ["Org2MSP", "Org1MSP"]
     first = config["organizations"][0]
-    assert first["connectionProfile"]["path"].endswith("connection/org2.ccp.json")
+    assert first["connectionProfile"]["path"].endswith("connection/ccp/org2.json")
     assert first["identities"]["certificates"][0]["clientSignedCert"]["path"].endswith("cert.pem")
     assert profile["organizations"]["org2"] == {
         "mspid": "Org2MSP",
@@ -70,3 +70,6 @@ def test_the_network_configuration_names_every_member_and_its_profile(network: P
     assert peer["url"].startswith("grpcs://127.0.0.1:")
     assert Path(peer["tlsCACerts"]["path"]).read_text().startswith("-----BEGIN CERTIFICATE")
     assert profile["channels"]["mychannel"]["peers"] == {"peer0.org2": {}}
+    # profiles live apart: whatever lists connection/*.json still finds members only
+    folder = Path(first["connectionProfile"]["path"]).parents[1]
+    assert sorted(p.name for p in folder.glob("*.json")) == ["org1.json", "org2.json"]

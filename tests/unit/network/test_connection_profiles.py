@@ -57,8 +57,8 @@ def test_without_a_ca_the_profile_names_none() -> None:
 
 def test_caliper_configuration_keeps_member_order_and_merges_chaincodes() -> None:
     members = [
-        (_connection("Org2MSP", 8051, {"basic": "ch", "token": "ch"}), Path("/c/org2.ccp.json")),
-        (_connection("Org1MSP", 7051, {"basic": "ch", "other": "ch2"}), Path("/c/org1.ccp.json")),
+        (_connection("Org2MSP", 8051, {"basic": "ch", "token": "ch"}), Path("/c/ccp/org2.json")),
+        (_connection("Org1MSP", 7051, {"basic": "ch", "other": "ch2"}), Path("/c/ccp/org1.json")),
     ]
     config = caliper_network_config("net", members)
     assert config["version"] == "2.0.0"
@@ -69,7 +69,7 @@ def test_caliper_configuration_keeps_member_order_and_merges_chaincodes() -> Non
     ]
     assert [o["mspid"] for o in config["organizations"]] == ["Org2MSP", "Org1MSP"]
     org2 = config["organizations"][0]
-    assert org2["connectionProfile"] == {"path": "/c/org2.ccp.json", "discover": True}
+    assert org2["connectionProfile"] == {"path": "/c/ccp/org2.json", "discover": True}
     assert org2["identities"]["certificates"] == [
         {
             "name": "user1",
