@@ -76,7 +76,6 @@ class ConnectionFiles(SupervisorBase):
                 "tlsRootCert": str((base / "ca" / "tlsca-cert.pem").resolve()),
             }
             profile = common_connection_profile(member.name, connection, ca)
-            (folder / PROFILES).mkdir(exist_ok=True)
             profile_text = json.dumps(profile, indent=2)
             write_atomically(folder / PROFILES / f"{member.name}.json", profile_text)
 
