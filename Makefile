@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench differential clean
+.PHONY: install test demo proto lint format bench bench-caliper differential clean
 
 install: $(STAMP) proto
 
@@ -42,6 +42,11 @@ demo: install
 
 bench: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash tests/bench/run.sh
+
+# Hyperledger Caliper's asset-transfer benchmark against a network `up` starts (free
+# ports, a temporary folder); Caliper's report in tests/bench/caliper/report.html.
+bench-caliper: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONPATH=. $(PY) tests/bench/bench_caliper.py
 
 # The fidelity scenarios against real Fabric 2.5.12 (../shared/anchors/fabric, built once
 # with its build.sh) and consortium side by side; prints each difference. Not in `test`.

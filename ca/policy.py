@@ -275,9 +275,28 @@ def evaluate_envelope(
     return _satisfies(envelope, valid_signers(signed_data, msps))
 
 
+_COMPILED_LIMIT = 256
+_compiled: dict[bytes, _Rule] = {}
+
+
 def _satisfies(envelope: SignaturePolicyEnvelope, signers: list[_Signer]) -> bool:
-    rule = _compile(envelope.rule, list(envelope.identities))
-    return rule(signers, [False] * len(signers))
+    return _rule_of(envelope)(signers, [False] * len(signers))
+
+
+def _rule_of(envelope: SignaturePolicyEnvelope) -> _Rule:
+    """The envelope's rule compiled once per distinct envelope (by its bytes): a channel
+    evaluates the same few policies for every transaction, and compiling one costs more
+    than evaluating it. The rule is compiled from a private copy, so a caller changing
+    its envelope later cannot change what the cached rule checks."""
+    key = envelope.SerializeToString(deterministic=True)
+    rule = _compiled.get(key)
+    if rule is None:
+        private = SignaturePolicyEnvelope.FromString(key)
+        rule = _compile(private.rule, list(private.identities))
+        if len(_compiled) >= _COMPILED_LIMIT:
+            _compiled.clear()
+        _compiled[key] = rule
+    return rule
 
 
 @dataclass
@@ -291,6 +310,11 @@ class PolicyGroup:
 
     policies: dict[str, Policy] = field(default_factory=dict)
     groups: dict[str, PolicyGroup] = field(default_factory=dict)
+    _decoded: dict[str, tuple[PolicyGroup, _Decoded]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Policies by name, found and decoded once: a channel's tree does not change (a config
+    update builds a new one)."""
 
     def resolve(self, name: str) -> tuple[PolicyGroup, Policy]:
         *path, leaf = name.strip("/").split("/")
@@ -307,8 +331,12 @@ class PolicyGroup:
         return self._evaluate_signers(name, valid_signers(signed_data, msps))
 
     def _evaluate_signers(self, name: str, signers: list[_Signer]) -> bool:
-        group, policy = self.resolve(name)
-        return _evaluate(policy, signers, group)
+        found = self._decoded.get(name)
+        if found is None:
+            group, policy = self.resolve(name)
+            found = self._decoded[name] = (group, _unwrap(policy))
+        group, decoded = found
+        return _evaluate(decoded, signers, group)
 
     def refusal(self, name: str, signed_data: Sequence[SignedData], msps: MspManager) -> str:
         """Fabric's reason when ``signed_data`` does not satisfy the policy: an implicit-meta
@@ -386,7 +414,10 @@ def _evaluate(
     return _evaluate(_unwrap(policy), signers, group)
 
 
-def _unwrap(policy: Policy) -> SignaturePolicyEnvelope | ImplicitMetaPolicy:
+_Decoded = SignaturePolicyEnvelope | ImplicitMetaPolicy
+
+
+def _unwrap(policy: Policy) -> _Decoded:
     try:
         if policy.type == Policy.SIGNATURE:
             return SignaturePolicyEnvelope.FromString(policy.value)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import uvloop
 from fabric_chaincode_python.fabric_contract_api import Contract, ContractChaincode
 from fabric_chaincode_python.fabric_shim.handler import Handler
 from fabric_chaincode_python.fabric_shim.interfaces import Chaincode
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             if not (args.tls_key and args.tls_cert):
                 raise ContractLoadError("TLS: --tls-key and --tls-cert go together")
             tls = ServerTLS.from_files(Path(args.tls_key), Path(args.tls_cert), args.client_ca)
-        asyncio.run(run_server(args.directory, chaincode_id, args.address, tls))
+        uvloop.run(run_server(args.directory, chaincode_id, args.address, tls))
     except ContractLoadError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2

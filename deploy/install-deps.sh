@@ -3,7 +3,8 @@
 # is missing, so `make` can call it on every fresh machine.
 #   Debian: mosquitto (MQTT broker for the events bridge), nats-server (replicated journal).
 #   npm:    the real Fabric clients (tests/conformance) and the Node contract
-#           (chaincode/conformance/node_contract).
+#           (chaincode/conformance/node_contract), Hyperledger Caliper bound to
+#           fabric-gateway (tests/bench/caliper).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-# npm projects: the real Fabric clients of the conformance tests, and the Node contract
-# (fabric-shim) the chaincode and conformance tests run as chaincode-as-a-service.
-for project in tests/conformance chaincode/conformance/node_contract; do
+# npm projects: the real Fabric clients of the conformance tests, the Node contract
+# (fabric-shim) the chaincode and conformance tests run as chaincode-as-a-service, and
+# Caliper (its package.json pins what `caliper bind --caliper-bind-sut fabric:fabric-gateway`
+# would install, so no bind step runs).
+for project in tests/conformance chaincode/conformance/node_contract tests/bench/caliper; do
   [ -f "$project/package.json" ] || continue
   if [ ! -d "$project/node_modules" ] || [ "$project/package.json" -nt "$project/node_modules" ]; then
     echo "install-deps: installing npm packages in $project"

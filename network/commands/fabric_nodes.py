@@ -6,11 +6,11 @@ them, so one function starts either.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from pathlib import Path
 
 import click
+import uvloop
 
 from network.commands.node import RUN
 from network.nodeopts import LOG_LEVEL_OPTION, setup_logging
@@ -29,7 +29,7 @@ def run_node(module: str, config_file: Path, log_level: str | None) -> None:
     error (its part's root) prints one line and exits 2, in ``network.cli``."""
     setup_logging(log_level)
     node = importlib.import_module(module)
-    asyncio.run(node.serve(node.load_config(config_file)))
+    uvloop.run(node.serve(node.load_config(config_file)))
 
 
 @RUN.command("orderer")

@@ -304,15 +304,35 @@ def _yes_no(node) -> str:
 @HOME_OPTION
 @NETWORK_OPTION
 @OUTPUT_OPTION
-def connection(arguments: tuple[str, ...], home: Path, network: str | None, output: str) -> None:
-    """Print MEMBER's connection file (gateway endpoint, TLS root, identities)."""
+@click.option(
+    "--format",
+    "shape",
+    type=click.Choice(["gateway", "ccp", "caliper"]),
+    default="gateway",
+    show_default=True,
+    help="gateway: our connection file; ccp: MEMBER's Fabric common connection profile "
+    "(fabric-network, Caliper); caliper: a Caliper network configuration of every member, "
+    "MEMBER first (the one Caliper uses by default). ccp and caliper print JSON.",
+)
+def connection(
+    arguments: tuple[str, ...], home: Path, network: str | None, output: str, shape: str
+) -> None:
+    """Print MEMBER's connection file (gateway endpoint, TLS root, identities), its
+    common connection profile, or a Caliper network configuration."""
     spec_file, rest = split_spec(arguments)
     if len(rest) != 1:
         fail("name one MEMBER (and optionally the SPEC before it)")
     supervisor = open_supervisor(spec_path(spec_file, home, network), home, quiet=True)
-    path = supervisor.home.root / "connection" / f"{rest[0]}.json"
+    folder = supervisor.home.root / "connection"
+    path = folder / f"{rest[0]}.json"
     if not path.exists():
         fail(f"no connection file for member {rest[0]!r}; is the network up?")
+    if shape == "ccp":
+        emit_json(json.loads(_profile_path(path).read_text()))
+        return
+    if shape == "caliper":
+        emit_json(_caliper_config(supervisor.spec.name, path))
+        return
     document = json.loads(path.read_text())
     if output == "json":
         emit_json(document)
@@ -331,6 +351,26 @@ def connection(arguments: tuple[str, ...], home: Path, network: str | None, outp
         "table",
         f"member {rest[0]}",
     )
+
+
+def _profile_path(connection_file: Path) -> Path:
+    """The common connection profile `up` writes for a member (``connection/ccp/``)."""
+    from network.supervisor.connections import PROFILES
+
+    profile = connection_file.parent / PROFILES / connection_file.name
+    if not profile.exists():
+        fail(f"no connection profile {profile}; run `consortium up` again to write it")
+    return profile
+
+
+def _caliper_config(network: str, first: Path) -> dict:
+    """A Caliper network configuration naming every member with a connection file,
+    the member of ``first`` leading."""
+    from network.connection_profiles import caliper_network_config
+
+    files = [first, *sorted(p for p in first.parent.glob("*.json") if p != first)]
+    members = [(json.loads(p.read_text()), _profile_path(p).resolve()) for p in files]
+    return caliper_network_config(network, members)
 
 
 @click.command("logs")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import ipaddress
 import json
 
+from network.connection_profiles import common_connection_profile
 from network.supervisor.base import SupervisorBase
 from network.supervisor.home import write_atomically
+
+PROFILES = "ccp"
+"""The folder under ``connection/`` holding each member's common connection profile."""
 
 
 class ConnectionFiles(SupervisorBase):
@@ -15,7 +19,10 @@ class ConnectionFiles(SupervisorBase):
     def write_connection_files(self) -> None:
         """``connection/<member>.json``: the member's gateway peers (``gateway`` is the
         first; ``gateways`` lists all, so a client can fail over), its channels, which
-        channel each of its chaincodes is on, every ordering node, and its identities."""
+        channel each of its chaincodes is on, every ordering node, and its identities;
+        and ``ccp/<member>.json``, the same as a Fabric common connection profile (what
+        fabric-network and Caliper read; in a folder of their own so that whatever lists
+        ``connection/*.json`` finds members only)."""
         folder = self.home.root / "connection"
         folder.mkdir(parents=True, exist_ok=True)
         for member in self.members:
@@ -64,6 +71,13 @@ class ConnectionFiles(SupervisorBase):
                 "identities": identities,
             }
             write_atomically(folder / f"{member.name}.json", json.dumps(connection, indent=2))
+            ca = {
+                "url": f"https://{member.ca.host}:{member.ca.port}",
+                "tlsRootCert": str((base / "ca" / "tlsca-cert.pem").resolve()),
+            }
+            profile = common_connection_profile(member.name, connection, ca)
+            profile_text = json.dumps(profile, indent=2)
+            write_atomically(folder / PROFILES / f"{member.name}.json", profile_text)
 
 
 def tls_server_name(host: str) -> str:

@@ -6,6 +6,7 @@ import asyncio
 
 from network.errors import SupervisorError
 from network.supervisor.base import SupervisorBase
+from network.supervisor.connections import PROFILES
 
 
 class Reconciler(SupervisorBase):
@@ -102,7 +103,9 @@ class Reconciler(SupervisorBase):
                 ):
                     process.stop()
                     self.processes.pop(process.name, None)
-            (self.home.root / "connection" / f"{member.name}.json").unlink(missing_ok=True)
+            connections = self.home.root / "connection"
+            (connections / f"{member.name}.json").unlink(missing_ok=True)
+            (connections / PROFILES / f"{member.name}.json").unlink(missing_ok=True)
             self.report_removed(member.name)
             self.state.setdefault("removed", []).append(member.name)
             self.home.save_state(self.state)

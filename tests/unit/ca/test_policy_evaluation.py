@@ -190,3 +190,27 @@ def test_policy_tree_from_a_channel_config_group(manager, people) -> None:
     two = [sig(people["o1admin"]), sig(people["o2admin"])]
     assert tree.evaluate("/Application/Admins", two, manager)
     assert not tree.evaluate("Application/Admins", two[:1], manager)
+
+
+def test_a_compiled_rule_is_reused_but_never_outlives_its_envelope(manager, people) -> None:
+    """Rules are compiled once per distinct envelope (issue 19); the same envelope still
+    judges each set of signers afresh, and an envelope changed in place is judged by its
+    new rule, not by the rule cached for its old bytes."""
+    envelope = from_string("AND('Org1.member', 'Org2.member')")
+    both, one = [sig(people["o1peer"]), sig(people["o2peer"])], [sig(people["o1peer"])]
+    assert evaluate(envelope, both, manager)
+    assert not evaluate(envelope, one, manager)
+    envelope.CopyFrom(from_string("OR('Org1.member')"))
+    assert evaluate(envelope, one, manager)
+    envelope.CopyFrom(from_string("OR('Org3.admin')"))
+    assert not evaluate(envelope, both, manager)
+
+
+def test_a_policy_tree_decodes_each_policy_once_and_still_judges_every_call(
+    manager, people, channel
+) -> None:
+    for _ in range(3):
+        assert channel.evaluate("Application/Admins", [sig(people["o3admin"])], manager) is False
+        assert channel.evaluate(
+            "Application/Admins", [sig(people["o3admin"]), sig(people["o2admin"])], manager
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -57,3 +58,11 @@ async def test_records_added_in_the_loop_are_batched_and_read_back() -> None:
         assert store._pending  # queued, not yet written
         assert [r.step for r in store.records("tx-a")] == [Step.PROPOSE, Step.ENDORSE]
         store.close()
+
+
+def test_a_records_details_are_sorted_json_with_anything_else_as_text() -> None:
+    """The shared encoder writes what ``json.dumps(sort_keys=True, default=str)`` wrote."""
+    details = {"z": [1, None], "a": {"b": True}, "path": Path("/x"), "raw": b"\x01"}
+    record = trace_record(Step.ENDORSE, "tx", "ch", "node", **details)
+    assert record.detail_json == json.dumps(details, sort_keys=True, default=str)
+    assert record.detail_json.startswith('{"a": {"b": true}, "path": "/x"')
