@@ -192,3 +192,85 @@ def test_protection_off_then_delete(flow: dict[str, Any]) -> None:
     assert flow["unprotected"] is False
     assert flow["mode"] == "STANDARD"
     assert flow["listed_after"] == ["scratch"]
+
+
+# --- bad input at the HTTP level: one clear error, nothing written, the server keeps serving
+
+
+def _raw(port: int, method: str, path: str, body: bytes = b"{}", signed: bool = True) -> tuple:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if signed:
+        headers["Authorization"] = (
+            "AWS4-HMAC-SHA256 Credential=k/20261206/eu-west-1/qldb/aws4_request, "
+            "SignedHeaders=host, Signature=" + "0" * 64
+        )
+    connection.request(method, path, body, headers)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    return response.status, response.getheader("x-amzn-ErrorType"), answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code", "names"),
+    [
+        ("GET", "/no/such/path", b"", 404, "UnknownOperationException", "/no/such/path"),
+        ("POST", "/ledgers", b"{not json", 400, "InvalidParameterException", "JSON"),
+        ("POST", "/ledgers", b'{"Name": "raw"}', 400, "InvalidParameterException", "Mode"),
+        (
+            "POST",
+            "/ledgers",
+            b'{"Name": "raw", "PermissionsMode": "ALLOW_ALL", "DeletionProtection": "no"}',
+            400,
+            "InvalidParameterException",
+            "DeletionProtection",
+        ),
+        (
+            "POST",
+            "/ledgers/scratch/journal-s3-exports",
+            b'{"InclusiveStartTime": 0, "ExclusiveEndTime": 1, "RoleArn": "arn:aws:iam::0:role/r",'
+            b' "S3ExportConfiguration": {"Bucket": "a b", "Prefix": ""}}',
+            400,
+            "InvalidParameterException",
+            "Bucket",
+        ),
+        (
+            "POST",
+            "/ledgers/scratch/revision",
+            b'{"BlockAddress": {"IonText": "{strandId: "}, "DocumentId": "x"}',
+            400,
+            "InvalidParameterException",
+            "BlockAddress",
+        ),
+        ("PATCH", "/ledgers/nothing-here", b"{}", 404, "ResourceNotFoundException", "nothing"),
+    ],
+)
+def test_bad_requests_get_one_qldb_error_and_change_nothing(
+    flow: dict[str, Any],
+    qldb_port: int,
+    method: str,
+    path: str,
+    body: bytes,
+    status: int,
+    code: str,
+    names: str,
+) -> None:
+    answer = _raw(qldb_port, method, path, body)
+    assert answer[:2] == (status, code)
+    assert answer[2]["__type"] == code and names in answer[2]["Message"]
+    listed = _raw(qldb_port, "GET", "/ledgers", b"")
+    assert [item["Name"] for item in listed[2]["Ledgers"]] == ["scratch"]
+    exports = _raw(qldb_port, "GET", "/ledgers/scratch/journal-s3-exports", b"")
+    assert exports[2]["JournalS3Exports"] == []
+
+
+def test_an_unsigned_request_is_refused(qldb_port: int) -> None:
+    status, code, body = _raw(qldb_port, "GET", "/ledgers", b"", signed=False)
+    assert (status, code, body["__type"]) == (
+        403,
+        "MissingAuthenticationTokenException",
+        "MissingAuthenticationTokenException",
+    )
