@@ -13,7 +13,8 @@ Classes kept next to the code that raises them are marked with their module::
     ├── CorruptRecord
     ├── InvalidInput
     │   ├── BlockNotFound
-    │   └── LimitExceeded
+    │   ├── LimitExceeded
+    │   └── RedactionRefused                   redaction
     ├── VerificationError
     │   └── ReplicaMismatch
     ├── OccConflict

@@ -53,8 +53,12 @@ def entry_to_block_path(block: Block, index: int) -> list[bytes]:
 
 
 def revision_hash(revision: dict[str, Any]) -> bytes:
-    """dot(IonHash(metadata), IonHash(data)); a deleted revision has no data."""
-    data_hash = ion_hash(revision["data"]) if "data" in revision else EMPTY
+    """dot(IonHash(metadata), IonHash(data)); a deleted revision has no data, a redacted
+    one states its data's hash as ``dataHash``."""
+    if "data" in revision:
+        data_hash = ion_hash(revision["data"])
+    else:
+        data_hash = bytes(revision["dataHash"]) if "dataHash" in revision else EMPTY
     return dot(ion_hash(revision["metadata"]), data_hash)
 
 
