@@ -121,6 +121,8 @@ def main() -> None:
         )
     )
 
+    seen["redaction"], redacted_address = redact(driver)
+
     digest = qldb.get_digest(Name=LEDGER)
     tip = digest["DigestTipAddress"]
     rows = driver.execute_lambda(
@@ -144,6 +146,18 @@ def main() -> None:
             }
         )
     seen["revisions"] = revisions
+    answer = qldb.get_revision(
+        Name=LEDGER,
+        BlockAddress=ion_text(redacted_address[0]),
+        DocumentId=redacted_address[1],
+        DigestTipAddress=tip,
+    )
+    redacted = loads(answer["Revision"]["IonText"])
+    seen["redacted_revision"] = {
+        "has_data": "data" in redacted,
+        "has_data_hash": "dataHash" in redacted,
+        "verified": fold(bytes(redacted["hash"]), answer["Proof"]["IonText"]) == digest["Digest"],
+    }
 
     blocks = []
     tip_number = loads(tip["IonText"])["sequenceNo"]
@@ -194,6 +208,57 @@ def main() -> None:
     errors["deleted"] = error_of(lambda: qldb.describe_ledger(Name=LEDGER))
     seen["listed_after"] = sorted(item["Name"] for item in qldb.list_ledgers()["Ledgers"])
     print(json.dumps(seen))
+
+
+def redact(driver: QldbDriver) -> tuple[dict[str, Any], tuple[Any, str]]:
+    """Redact the first revision of the updated registration, as QLDB's tutorial does."""
+
+    def history(txn: Any) -> list[Any]:
+        query = "SELECT * FROM history(VehicleRegistration) AS h WHERE h.data.VIN = ?"
+        return list(txn.execute_statement(query, "1N4AL11D75C109151"))
+
+    first = driver.execute_lambda(history)[0]
+    document_id = first["metadata"]["id"]
+    table_id = driver.execute_lambda(
+        lambda txn: list(
+            txn.execute_statement(
+                "SELECT tableId FROM information_schema.user_tables WHERE name = ?",
+                "VehicleRegistration",
+            )
+        )
+    )[0]["tableId"]
+    answer = driver.execute_lambda(
+        lambda txn: list(
+            txn.execute_statement(
+                "EXEC redact_revision ?, ?, ?", first["blockAddress"], table_id, document_id
+            )
+        )
+    )[0]
+    refused = ""
+    try:
+        latest = driver.execute_lambda(history)[-1]
+        driver.execute_lambda(
+            lambda txn: txn.execute_statement(
+                "EXEC redact_revision ?, ?, ?", latest["blockAddress"], table_id, document_id
+            ),
+            retry_config=None,
+        )
+    except Exception as exc:  # the driver raises botocore's ClientError
+        refused = str(exc)
+    rows = driver.execute_lambda(
+        lambda txn: list(
+            txn.execute_statement(
+                "SELECT * FROM history(VehicleRegistration) AS h WHERE h.metadata.id = ?",
+                document_id,
+            )
+        )
+    )
+    seen = {
+        "answer_version": answer["version"],
+        "history": [["data" in row, "dataHash" in row] for row in rows],
+        "latest_refused": refused,
+    }
+    return seen, (first["blockAddress"], document_id)
 
 
 def export_and_validate(qldb: Any, digest: dict[str, Any]) -> dict[str, Any]:

@@ -173,6 +173,14 @@ def test_block_proofs_fold_from_the_block_hash_and_blocks_chain(flow: dict[str, 
     assert all(item == {"verified": True, "chained": True} for item in flow["blocks"])
 
 
+def test_a_redacted_revision_keeps_its_hash_and_proof(flow: dict[str, Any]) -> None:
+    redaction = flow["redaction"]
+    assert redaction["answer_version"] == 0
+    assert redaction["history"] == [[False, True], [True, False]]  # dataHash, not data
+    assert "latest revision" in redaction["latest_refused"]
+    assert flow["redacted_revision"] == {"has_data": False, "has_data_hash": True, "verified": True}
+
+
 def test_tags_are_added_and_removed(flow: dict[str, Any]) -> None:
     assert flow["tags"] == {"team": "dmv", "stage": "test"}
 
