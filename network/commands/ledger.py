@@ -626,6 +626,8 @@ def revision(
         "revision": to_json(proof.revision),
         "blockHash": b64(proof.block.block_hash),
         "proof": [b64(item) for item in proof.block_proof],
+        # QLDB's GetRevision proof: folds with dot from the revision hash to the digest.
+        "qldbProof": [b64(item) for item in proof.qldb_proof()],
         **digest_json(proof.digest),
         "verified": True,
     }
@@ -641,6 +643,7 @@ def revision(
             "digest": record["digest"],
             "digestTipAddress": record["digestTipAddress"],
             "proof": "\n".join(record["proof"]) or "(none: the block is the whole tree)",
+            "qldbProof": "\n".join(record["qldbProof"]) or "(none)",
             "verified": "yes: revision hash recomputed, found in its block, block proof "
             "leads to the digest",
         },
