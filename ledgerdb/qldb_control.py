@@ -537,7 +537,8 @@ class QldbEndpoint:
     async def _export(self, name: str, export_id: str, description: dict[str, Any]) -> None:
         database = self.ledgers.database(name)
         try:
-            await self._run(run_export, database, description, self.export_target)
+            writer = self.export_target.writer(description["S3ExportConfiguration"]["Bucket"])
+            await self._run(run_export, database.journal, description, writer)
             status = "COMPLETED"
         except Exception:
             log.exception("journal export %s of ledger %s failed", export_id, name)

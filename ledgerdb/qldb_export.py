@@ -45,15 +45,17 @@ class ExportTarget:
             return _S3Writer(self.s3_endpoint, bucket)
         if self.folder is None:
             raise InvalidInput("no export target: configure an S3 endpoint or an export folder")
-        return _FolderWriter(self.folder / bucket)
+        return FolderWriter(self.folder / bucket)
 
 
 class ObjectWriter:
+    """Stores one object by key (an S3 bucket, or a folder standing in for one)."""
+
     def put(self, key: str, data: bytes) -> None:
         raise NotImplementedError
 
 
-class _FolderWriter(ObjectWriter):
+class FolderWriter(ObjectWriter):
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -81,14 +83,14 @@ class _S3Writer(ObjectWriter):
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
 
 
-def blocks_in_window(database: Any, start_micros: int, end_micros: int) -> Iterator[Block]:
+def blocks_in_window(journal: Any, start_micros: int, end_micros: int) -> Iterator[Block]:
     """The journal's blocks stamped in ``[start, end)``, in order."""
-    tip = database.journal.tip
+    tip = journal.tip
     if tip is None:
         return
     for first in range(0, tip.sequence_no + 1, BLOCKS_PER_OBJECT):
         stop = min(first + BLOCKS_PER_OBJECT, tip.sequence_no + 1)
-        for block in database.journal.read_range(first, stop):
+        for block in journal.read_range(first, stop):
             if start_micros <= block.timestamp_micros < end_micros:
                 yield block
 
@@ -114,11 +116,10 @@ def _chunks(blocks: Iterator[Block], size: int) -> Iterator[list[Block]]:
         yield chunk
 
 
-def run_export(database: Any, description: dict[str, Any], target: ExportTarget) -> list[str]:
+def run_export(journal: Any, description: dict[str, Any], writer: ObjectWriter) -> list[str]:
     """Write the export the description asks for; returns the data object keys in order."""
     config = description["S3ExportConfiguration"]
     prefix, export_id, form = config["Prefix"], description["ExportId"], description["OutputFormat"]
-    writer = target.writer(config["Bucket"])
     started = {
         "ledgerName": description["LedgerName"],
         "exportId": export_id,
@@ -132,9 +133,9 @@ def run_export(database: Any, description: dict[str, Any], target: ExportTarget)
     start = int(description["InclusiveStartTime"] * 1_000_000)
     end = int(description["ExclusiveEndTime"] * 1_000_000)
     keys: list[str] = []
-    for chunk in _chunks(blocks_in_window(database, start, end), BLOCKS_PER_OBJECT):
+    for chunk in _chunks(blocks_in_window(journal, start, end), BLOCKS_PER_OBJECT):
         first, last = chunk[0].sequence_no, chunk[-1].sequence_no
-        key = f"{prefix}{database.strand_id}.{first}-{last}.{_EXTENSIONS[form]}"
+        key = f"{prefix}{journal.strand_id}.{first}-{last}.{_EXTENSIONS[form]}"
         writer.put(key, encode_object(chunk, form))
         keys.append(key)
     writer.put(f"{prefix}{export_id}.completed.manifest", _ion_text({"keys": keys}))

@@ -306,8 +306,27 @@ def verify(ledger: str, output: str) -> None:
 @_form_option("Ion text, one block a line (exact), or JSON lines (each Ion value's binary added).")
 @click.option("--from", "first", type=int, default=0, show_default=True)
 @click.option("--to", "last", type=int, help="Last block to export (default: the tip).")
-def export(ledger: str, form: str, first: int, last: int | None) -> None:
+@click.option(
+    "--qldb-layout",
+    "layout",
+    type=click.Path(file_okay=False),
+    help="Instead of printing, write the whole journal into this folder as QLDB's S3 "
+    "export lays it out (started manifest, data objects, completed manifest).",
+)
+@click.option(
+    "--qldb-format",
+    type=click.Choice(["ION_TEXT", "ION_BINARY", "JSON"]),
+    default="ION_TEXT",
+    show_default=True,
+    help="The data objects' format with --qldb-layout.",
+)
+def export(
+    ledger: str, form: str, first: int, last: int | None, layout: str | None, qldb_format: str
+) -> None:
     """Every block, one per line, with every hash and entry: enough to verify elsewhere."""
+    if layout is not None:
+        _export_layout(ledger, Path(layout), qldb_format)
+        return
     with _journal(ledger) as journal:
         tip = journal.tip
         stop = (tip.sequence_no if tip else -1) if last is None else last
@@ -320,6 +339,30 @@ def export(ledger: str, form: str, first: int, last: int | None) -> None:
                 click.echo(block_ion_text(found))
             else:
                 emit_line(block_json(found))
+
+
+def _export_layout(ledger: str, folder: Path, form: str) -> None:
+    """The journal as QLDB's ExportJournalToS3 wrote it, into a folder (no S3 needed)."""
+    from ledgerdb.qldb_export import FolderWriter, run_export
+
+    export_id = new_id()
+    description = {
+        "LedgerName": Path(ledger).name,
+        "ExportId": export_id,
+        "InclusiveStartTime": 0.0,
+        "ExclusiveEndTime": 253402300799.0,  # 9999-12-31T23:59:59Z: every block
+        "OutputFormat": form,
+        "S3ExportConfiguration": {"Bucket": folder.name, "Prefix": ""},
+    }
+    with _journal(ledger) as journal:
+        try:
+            keys = run_export(journal, description, FolderWriter(folder))
+        except (LedgerError, OSError) as exc:
+            fail(f"cannot export {ledger} to {folder}: {exc}")
+    click.echo(
+        f"exported {len(keys)} object(s) to {folder}; manifest "
+        f"{folder / (export_id + '.completed.manifest')}"
+    )
 
 
 def emit_line(value: Any) -> None:

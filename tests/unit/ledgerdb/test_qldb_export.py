@@ -36,9 +36,9 @@ def test_an_export_lists_its_objects_and_its_blocks_chain(
         for n in range(4):
             database.execute("INSERT INTO T ?", {"n": n})
         keys = run_export(
-            database,
+            database.journal,
             _description(form, 0.0, time.time() + 60),
-            ExportTarget(folder=tmp_path / "s3"),
+            ExportTarget(folder=tmp_path / "s3").writer("bucket"),
         )
         strand = database.strand_id
     bucket = tmp_path / "s3" / "bucket"
@@ -62,8 +62,9 @@ def test_an_export_lists_its_objects_and_its_blocks_chain(
 def test_the_time_window_selects_blocks(tmp_path: Path) -> None:
     with LedgerDatabase.open(tmp_path / "db") as database:
         database.execute("CREATE TABLE T")
+        target = ExportTarget(folder=tmp_path / "s3")
         keys = run_export(
-            database, _description("ION_TEXT", 0.0, 1.0), ExportTarget(folder=tmp_path / "s3")
+            database.journal, _description("ION_TEXT", 0.0, 1.0), target.writer("bucket")
         )
     assert keys == []  # nothing was written in 1970; the completed manifest lists no object
     manifest = tmp_path / "s3" / "bucket" / "dmv" / f"{'E' * 22}.completed.manifest"
