@@ -34,6 +34,7 @@ HEADER = struct.Struct("<III")
 HEADER_SIZE = HEADER.size
 MAX_PAYLOAD = 256 * 1024 * 1024
 SUFFIX = ".seg"
+REWRITE_SUFFIX = ".rewrite"
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _LENGTH_AND_CRC = struct.Struct("<II")
 
@@ -193,6 +194,9 @@ class SegmentLog:
         if recover and not directory.exists():
             directory.mkdir(parents=True)
             _fsync_directory(directory.parent)
+        if recover:  # a rewrite (redaction) a crash cut short: the segment is the old one
+            for stray in directory.glob(f".*{SUFFIX}{REWRITE_SUFFIX}"):
+                stray.unlink()
         paths = sorted(directory.glob(f"*{SUFFIX}"))
         try:
             for index, path in enumerate(paths):
@@ -304,7 +308,7 @@ class SegmentLog:
         if len(data) != segment.size:
             raise StorageFailure(f"cannot read segment {segment.path} to rewrite it")
         record = frame(payload)
-        temporary = segment.path.with_name(f".{segment.path.name}.rewrite")
+        temporary = segment.path.with_name(f".{segment.path.name}{REWRITE_SUFFIX}")
         try:
             fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
