@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,36 @@ def test_a_request_left_pending_by_a_crash_is_finished_on_open(tmp_path: Path) -
     with LedgerDatabase.open(tmp_path / "db") as database:
         assert "dataHash" in _history(database, document_id)[0]
     assert not (tmp_path / "db" / "redactions.pending").exists()
+
+
+def test_redactions_beside_live_commits_and_reads_lose_nothing(tmp_path: Path) -> None:
+    with LedgerDatabase.open(tmp_path / "db") as database:
+        table_id, _ = _setup(database)
+        documents = []
+        for n in range(20):
+            inserted = database.execute("INSERT INTO Card ?", {"Owner": f"o{n}", "Number": SECRET})
+            documents.append(inserted.values[0]["documentId"])
+            database.execute("UPDATE Card SET Number = 'masked' WHERE Owner = ?", f"o{n}")
+        stop, failures = threading.Event(), []
+
+        def commit_and_read() -> None:
+            n = 0
+            while not stop.is_set():
+                try:
+                    database.execute("INSERT INTO Card ?", {"Owner": f"live{n}"})
+                    database.get_block(n % 40)  # reads while segments are rewritten
+                except Exception as exc:  # any failure here is the test's finding
+                    failures.append(exc)
+                n += 1
+
+        worker = threading.Thread(target=commit_and_read)
+        worker.start()
+        try:
+            for document_id in documents:
+                _redact(database, _history(database, document_id)[0], table_id, document_id)
+        finally:
+            stop.set()
+            worker.join()
+        assert failures == []
+        assert all("dataHash" in _history(database, d)[0] for d in documents)
+    assert audit(tmp_path / "db" / "journal").problem is None
