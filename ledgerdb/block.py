@@ -234,10 +234,12 @@ class Payload:
 
 @dataclass(frozen=True)
 class Revision:
-    """A QLDB document revision; ``data`` is None for a deleted document's last revision."""
+    """A QLDB document revision; ``data`` is None for a deleted document's last revision,
+    and for a redacted one, which keeps ``data_hash`` (the Ion Hash of the data it had)."""
 
     metadata: Mapping[str, Any]
     data: Any = None
+    data_hash: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,10 @@ class Entry:
         if self.kind is not EntryKind.REVISION:
             raise InvalidInput("entry is an opaque payload, not a revision")
         value = ion_value(self.body, "revision")
-        return Revision(value["metadata"], value.get("data"))
+        redacted = value.get("dataHash")
+        return Revision(
+            value["metadata"], value.get("data"), None if redacted is None else bytes(redacted)
+        )
 
 
 def entry_hash(kind: EntryKind, body: bytes, *, untrusted: bool = False) -> bytes:
@@ -261,8 +266,33 @@ def entry_hash(kind: EntryKind, body: bytes, *, untrusted: bool = False) -> byte
     value = ion_value(body, "revision", untrusted=untrusted)
     if not isinstance(value, Mapping) or "metadata" not in value:
         raise VerificationError("revision has no metadata struct")
-    data_hash = ion_hash(value["data"]) if "data" in value else EMPTY
-    return dot(ion_hash(value["metadata"]), data_hash)
+    return dot(ion_hash(value["metadata"]), _data_hash(value))
+
+
+def _data_hash(value: Mapping[str, Any]) -> bytes:
+    """IonHash(data); a redacted revision states it as ``dataHash`` (QLDB's redaction)."""
+    if "data" in value:
+        return ion_hash(value["data"])
+    if "dataHash" not in value:
+        return EMPTY  # a deleted document's last revision
+    stated = value["dataHash"]
+    if not isinstance(stated, bytes | bytearray) or len(stated) != HASH_SIZE:
+        raise VerificationError("a redacted revision's dataHash is not a 32-byte hash")
+    return bytes(stated)
+
+
+def redacted_body(body: bytes) -> bytes:
+    """The revision entry body with its data replaced by the data's Ion Hash.
+
+    The entry's hash is unchanged (``dot(IonHash(metadata), dataHash)``), so the block, the
+    chain and every proof stay valid while the data itself is gone.
+    """
+    value = ion_value(body, "revision")
+    if "data" not in value:
+        raise InvalidInput("the revision has no data to redact (deleted or already redacted)")
+    return ion_bytes(
+        {"metadata": value["metadata"], "dataHash": ion_hash(value["data"])}, "revision"
+    )
 
 
 def make_entry(item: Payload | Revision) -> Entry:

@@ -22,13 +22,13 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ledgerdb import occ
-from ledgerdb.block import Block
+from ledgerdb.block import Block, redacted_body
 from ledgerdb.errors import (
     InvalidInput,
     LedgerClosed,
@@ -39,8 +39,17 @@ from ledgerdb.errors import (
 from ledgerdb.journal import Digest, Journal
 from ledgerdb.partiql import explain as plan_statement
 from ledgerdb.partiql.planner import Plan
+from ledgerdb.redaction import (
+    PROCEDURE,
+    PendingRedactions,
+    RedactionRefused,
+    RedactionRequest,
+    check_request,
+    find_revision,
+    parse_arguments,
+)
 from ledgerdb.revision_proof import RevisionProof
-from ledgerdb.revisions import BlockWrites, revision_row, writes_from_block
+from ledgerdb.revisions import BlockWrites, encode_stored, revision_row, writes_from_block
 from ledgerdb.storage import Storage
 from ledgerdb.transaction import CommitResult, StatementOutcome, Transaction
 from ledgerdb.views import TransactionCatalog
@@ -82,6 +91,9 @@ class LedgerDatabase:
         self._snapshots: dict[int, int] = {}  # id(transaction) → snapshot height
         self._closed = False
         self.clock: Callable[[], float] = time.monotonic  # transactions' lifetime clock
+        self._redaction_lock = threading.Lock()
+        self._pending = PendingRedactions(directory)
+        self._carry_out(self._pending.load())  # requests a crash left half done
 
     @classmethod
     def open(cls, directory: str | Path, *, create: bool = True) -> LedgerDatabase:
@@ -199,6 +211,12 @@ class LedgerDatabase:
     # ---- commit --------------------------------------------------------------------------
 
     def commit_workspace(self, workspace: Workspace, transaction_id: str) -> CommitResult:
+        result = self._commit_writes(workspace, transaction_id)
+        if workspace.redactions:
+            self._redact(workspace.redactions)
+        return result
+
+    def _commit_writes(self, workspace: Workspace, transaction_id: str) -> CommitResult:
         now = datetime.now(UTC)
         if not workspace.has_writes:
             with self._commit_lock:
@@ -294,6 +312,43 @@ class LedgerDatabase:
             raise LedgerClosed(f"database {self.directory} is closed")
         if self._failure is not None:
             raise LedgerClosed(f"database {self.directory} stopped: {self._failure}")
+
+    # ---- redaction ---------------------------------------------------------------------
+
+    def check_redaction(
+        self, arguments: Sequence[Any], procedure: str, snapshot: Any
+    ) -> RedactionRequest:
+        """A ``redact_revision`` request checked against QLDB's rules at ``snapshot``."""
+        number, table_id, document_id = parse_arguments(procedure, arguments, self.strand_id)
+        if not 0 <= number <= snapshot.height:
+            raise RedactionRefused(f"{PROCEDURE}: block {number} does not exist")
+        block = self.journal.read(number)
+        versions = [
+            revision.value["metadata"]["version"]
+            for revision in snapshot.history(table_id, document_id)
+        ]
+        return check_request(block, table_id, document_id, max(versions, default=None))
+
+    def _redact(self, requests: Sequence[RedactionRequest]) -> None:
+        """Carry out committed requests: noted durably first, so a crash cannot lose them."""
+        with self._redaction_lock:
+            self._check_usable()
+            self._pending.store([*self._pending.load(), *requests])
+            self._carry_out(requests)
+
+    def _carry_out(self, requests: Sequence[RedactionRequest]) -> None:
+        """Rewrite each revision's journal record and stored history; already done is fine."""
+        for request in requests:
+            block = self.journal.read(request.sequence_no)
+            index, value = find_revision(block, request.document_id)
+            if "data" in value:
+                body = redacted_body(block.entries[index].body)
+                block = self.journal.redact(request.sequence_no, {index: body})
+            entry = block.entries[index]
+            stored = encode_stored(request.sequence_no, entry.hash, entry.body)
+            self._storage.redact(request.table_id, request.document_id, request.version, stored)
+        remaining = [item for item in self._pending.load() if item not in requests]
+        self._pending.store(remaining)
 
     # ---- journal and proofs --------------------------------------------------------------
 

@@ -13,7 +13,8 @@ Classes kept next to the code that raises them are marked with their module::
     ├── CorruptRecord
     ├── InvalidInput
     │   ├── BlockNotFound
-    │   └── LimitExceeded
+    │   ├── LimitExceeded
+    │   └── RedactionRefused                   redaction
     ├── VerificationError
     │   └── ReplicaMismatch
     ├── OccConflict
@@ -35,6 +36,14 @@ Classes kept next to the code that raises them are marked with their module::
     │       ├── UnknownTable
     │       ├── UnknownIndex
     │       └── UnknownVariable
+    ├── LedgerExists                           qldb_ledgers
+    ├── LedgerProtected                        qldb_ledgers
+    ├── QldbControlError                       qldb_control (QLDB control-plane errors)
+    │   ├── InvalidParameterException
+    │   ├── ResourceNotFoundException
+    │   ├── ResourcePreconditionNotMetException
+    │   ├── ResourceAlreadyExistsException
+    │   └── UnknownOperation
     └── QldbSessionError                       qldb_session (QLDB's wire errors)
         ├── BadRequestException
         ├── InvalidSessionException

@@ -31,6 +31,8 @@ def block_view(block: Block) -> dict[str, Any]:
         item: dict[str, Any] = {"hash": entry.hash, "metadata": revision.metadata}
         if revision.data is not None:
             item["data"] = revision.data
+        elif revision.data_hash is not None:  # redacted
+            item["dataHash"] = revision.data_hash
         revisions.append(item)
     return {
         "blockAddress": block.address.to_dict(),

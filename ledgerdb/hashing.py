@@ -65,3 +65,24 @@ def merkle_root(hashes: Sequence[bytes]) -> bytes:
             paired.append(level[-1])
         level = paired
     return level[0]
+
+
+def merkle_path(hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """The siblings that fold ``hashes[index]`` up to ``merkle_root(hashes)`` with ``dot``.
+
+    Bottom-up, one per level where the node has a sibling (an odd last node moves up with
+    none), so a verifier that knows nothing of the tree's shape folds them in order.
+    """
+    if not 0 <= index < len(hashes):
+        raise IndexError(f"index {index} is outside a list of {len(hashes)} hashes")
+    level, path = list(hashes), []
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        level = [
+            dot(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+        index //= 2
+    return path

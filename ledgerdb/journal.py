@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -28,7 +29,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +42,13 @@ from ledgerdb.block import (
     Block,
     BlockAddress,
     ChainHead,
+    EntryKind,
     Payload,
     Revision,
     Transaction,
     decode,
     encode,
+    entry_hash,
     new_id,
     prepare,
 )
@@ -138,6 +141,33 @@ class BlockJournal(Protocol):
     ) -> BlockAddress: ...
 
     def read(self, sequence_no: int) -> Block: ...
+
+    def redact(self, sequence_no: int, bodies: Mapping[int, bytes]) -> Block:
+        """Replace revision entries of a durable block by their redacted bodies.
+
+        ``bodies`` maps entry positions to new bodies whose entry hash must equal the
+        entry's stored hash (``block.redacted_body`` makes them), so the block's hashes,
+        the chain and the tree do not change; only the data leaves the disk. The record
+        is rewritten crash-safely (``SegmentLog.replace``). Returns the rewritten block.
+        """
+        self._check_writable()
+        block = self.read(sequence_no)
+        entries = list(block.entries)
+        for index, body in bodies.items():
+            if not 0 <= index < len(entries) or entries[index].kind is not EntryKind.REVISION:
+                raise InvalidInput(f"block {sequence_no} has no revision entry {index}")
+            if entry_hash(EntryKind.REVISION, body) != entries[index].hash:
+                raise InvalidInput(
+                    f"the redacted body of entry {index} of block {sequence_no} does not "
+                    "hash to the entry's hash"
+                )
+            entries[index] = dataclasses.replace(entries[index], body=body)
+        rewritten = dataclasses.replace(block, entries=tuple(entries))
+        payload = encode(rewritten)
+        with self._io_lock:
+            self._check_open()
+            self._log.replace(sequence_no, payload)
+        return rewritten
 
     def read_range(self, start: int, stop: int) -> Iterator[Block]: ...
 
@@ -317,6 +347,8 @@ class Journal:
         # One lock, two conditions: an append wakes only the writer, a written group
         # only the syncer (a shared condition woke both for every append).
         self._lock = threading.Lock()
+        # Segment writes, fsyncs and rewrites (redaction) exclude each other, not readers.
+        self._io_lock = threading.Lock()
         self._queued = threading.Condition(self._lock)
         self._written_ready = threading.Condition(self._lock)
         self._queue: deque[tuple[list[Any], Waiter]] = deque()
@@ -527,7 +559,9 @@ class Journal:
 
     def _write(self, blocks: Sequence[Block]) -> None:
         """Write sealed blocks: framed, added to the tree; not yet durable."""
-        self._log.append([encode(block) for block in blocks])
+        payloads = [encode(block) for block in blocks]
+        with self._io_lock:
+            self._log.append(payloads)
         self._tree.append([block.block_hash for block in blocks])
 
     def _sync_loop(self) -> None:
@@ -550,7 +584,8 @@ class Journal:
         try:
             if self._failure is not None:
                 raise self._failure
-            self._log.sync()
+            with self._io_lock:
+                self._log.sync()
             if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
                 self._nodes.sync()
                 self._write_checkpoint(self._tree, target + 1)
@@ -611,6 +646,33 @@ class Journal:
                 path, offset, f"record holds block {block.sequence_no}", sequence_no
             )
         return block
+
+    def redact(self, sequence_no: int, bodies: Mapping[int, bytes]) -> Block:
+        """Replace revision entries of a durable block by their redacted bodies.
+
+        ``bodies`` maps entry positions to new bodies whose entry hash must equal the
+        entry's stored hash (``block.redacted_body`` makes them), so the block's hashes,
+        the chain and the tree do not change; only the data leaves the disk. The record
+        is rewritten crash-safely (``SegmentLog.replace``). Returns the rewritten block.
+        """
+        self._check_writable()
+        block = self.read(sequence_no)
+        entries = list(block.entries)
+        for index, body in bodies.items():
+            if not 0 <= index < len(entries) or entries[index].kind is not EntryKind.REVISION:
+                raise InvalidInput(f"block {sequence_no} has no revision entry {index}")
+            if entry_hash(EntryKind.REVISION, body) != entries[index].hash:
+                raise InvalidInput(
+                    f"the redacted body of entry {index} of block {sequence_no} does not "
+                    "hash to the entry's hash"
+                )
+            entries[index] = dataclasses.replace(entries[index], body=body)
+        rewritten = dataclasses.replace(block, entries=tuple(entries))
+        payload = encode(rewritten)
+        with self._io_lock:
+            self._check_open()
+            self._log.replace(sequence_no, payload)
+        return rewritten
 
     def read_range(self, start: int, stop: int) -> Iterator[Block]:
         """Blocks ``start`` up to (not including) ``stop``, clipped to the durable tip."""

@@ -40,7 +40,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -339,9 +339,18 @@ class QldbSessionServer:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def _on_startup(self, _: web.Application) -> None:
-        self._reaper = asyncio.create_task(self._reap_forever())
+        self.start()
 
     async def _on_cleanup(self, _: web.Application) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Start sweeping expired transactions and idle sessions (needs a running loop)."""
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def close(self) -> None:
+        """Stop sweeping, abort open transactions, stop the workers."""
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -373,76 +382,11 @@ class QldbSessionServer:
     # -- HTTP -------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        started = time.perf_counter()
-        try:
-            check_authorization(request.headers.get("Authorization"))
-            target = request.headers.get("X-Amz-Target", "")
-            if target != TARGET:
-                raise UnknownOperationException(
-                    f"X-Amz-Target {target!r} is not an operation of this service ({TARGET})"
-                )
-            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
-            if content_type not in (CONTENT_TYPE, "application/json"):
-                raise BadRequestException(f"Content-Type {content_type!r} is not {CONTENT_TYPE}")
-            body = await self._body(request)
-            command, arguments, token = self._command(body)
-            result = await self._run(self._dispatch, command, arguments, token)
-            elapsed = max(0, round((time.perf_counter() - started) * 1000))
-            result.setdefault("TimingInformation", {"ProcessingTimeMilliseconds": elapsed})
-            return self._respond(200, {command: result})
-        except Exception as exc:
-            error = translate(exc)
-            if isinstance(error, InternalFailure):
-                log.exception("QLDB session request failed")
-            return self._respond(error.status, error.body())
+        return await send_command(request, self.answer, self.limits.max_body_bytes)
 
-    @staticmethod
-    def _respond(status: int, payload: Mapping[str, Any]) -> web.Response:
-        return web.Response(
-            status=status,
-            body=json.dumps(payload, separators=(",", ":")).encode(),
-            headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
-        )
-
-    async def _body(self, request: web.Request) -> dict[str, Any]:
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise BadRequestException(
-                f"request body exceeds {self.limits.max_body_bytes} bytes"
-            ) from None
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise SerializationException(f"request body is not JSON: {exc}") from None
-        except RecursionError:
-            raise SerializationException("request body is nested too deeply") from None
-        if not isinstance(body, dict):
-            raise SerializationException("request body must be a JSON object")
-        return body
-
-    @staticmethod
-    def _command(body: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
-        """(command, its arguments, session token): one command per request."""
-        unknown = sorted(set(body) - {"SessionToken", *COMMANDS})
-        if unknown:
-            raise BadRequestException(f"{unknown[0]} is not a member of SendCommandRequest")
-        present = [name for name in COMMANDS if body.get(name) is not None]
-        if len(present) != 1:
-            raise BadRequestException(
-                "SendCommandRequest must carry exactly one command of "
-                f"{', '.join(COMMANDS)} (got {', '.join(present) or 'none'})"
-            )
-        command = present[0]
-        token = body.get("SessionToken")
-        if command == "StartSession":
-            if token is not None:
-                raise BadRequestException("StartSession must not carry a SessionToken")
-        elif token is None:
-            raise BadRequestException(f"SessionToken is required with {command}")
-        else:
-            _string(token, "SessionToken", _TOKEN)
-        return command, _struct(body[command], command, allowed=_MEMBERS[command]), token
+    async def answer(self, command: str, arguments: dict[str, Any], token: str | None) -> dict:
+        """Run one command on the thread pool; the result is the command's response member."""
+        return await self._run(self._dispatch, command, arguments, token)
 
     # -- commands (run on the thread pool) ---------------------------------------------------
 
@@ -649,6 +593,86 @@ def _page(values: Sequence[bytes], next_token: str) -> dict[str, Any]:
     if next_token:
         page["NextPageToken"] = next_token
     return page
+
+
+Answer = Callable[[str, dict[str, Any], "str | None"], Awaitable[dict]]
+
+
+async def send_command(request: web.Request, answer: Answer, max_body_bytes: int) -> web.Response:
+    """One ``SendCommand`` request: check the envelope, let ``answer`` run the command.
+
+    ``answer`` is one ledger's ``QldbSessionServer.answer`` or a router choosing the ledger
+    (``ledgerdb.qldb_control``); either way the errors come back in the same shape.
+    """
+    started = time.perf_counter()
+    try:
+        check_authorization(request.headers.get("Authorization"))
+        target = request.headers.get("X-Amz-Target", "")
+        if target != TARGET:
+            raise UnknownOperationException(
+                f"X-Amz-Target {target!r} is not an operation of this service ({TARGET})"
+            )
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in (CONTENT_TYPE, "application/json"):
+            raise BadRequestException(f"Content-Type {content_type!r} is not {CONTENT_TYPE}")
+        body = await _body(request, max_body_bytes)
+        command, arguments, token = parse_command(body)
+        result = await answer(command, arguments, token)
+        elapsed = max(0, round((time.perf_counter() - started) * 1000))
+        result.setdefault("TimingInformation", {"ProcessingTimeMilliseconds": elapsed})
+        return _respond(200, {command: result})
+    except Exception as exc:
+        error = translate(exc)
+        if isinstance(error, InternalFailure):
+            log.exception("QLDB session request failed")
+        return _respond(error.status, error.body())
+
+
+def _respond(status: int, payload: Mapping[str, Any]) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(payload, separators=(",", ":")).encode(),
+        headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+async def _body(request: web.Request, max_body_bytes: int) -> dict[str, Any]:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise BadRequestException(f"request body exceeds {max_body_bytes} bytes") from None
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SerializationException(f"request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise SerializationException("request body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise SerializationException("request body must be a JSON object")
+    return body
+
+
+def parse_command(body: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+    """(command, its arguments, session token): one command per request."""
+    unknown = sorted(set(body) - {"SessionToken", *COMMANDS})
+    if unknown:
+        raise BadRequestException(f"{unknown[0]} is not a member of SendCommandRequest")
+    present = [name for name in COMMANDS if body.get(name) is not None]
+    if len(present) != 1:
+        raise BadRequestException(
+            "SendCommandRequest must carry exactly one command of "
+            f"{', '.join(COMMANDS)} (got {', '.join(present) or 'none'})"
+        )
+    command = present[0]
+    token = body.get("SessionToken")
+    if command == "StartSession":
+        if token is not None:
+            raise BadRequestException("StartSession must not carry a SessionToken")
+    elif token is None:
+        raise BadRequestException(f"SessionToken is required with {command}")
+    else:
+        _string(token, "SessionToken", _TOKEN)
+    return command, _struct(body[command], command, allowed=_MEMBERS[command]), token
 
 
 async def start_qldb_session_server(

@@ -103,6 +103,8 @@ class StoredRevision:
         }
         if "data" in value:
             row["data"] = value["data"]
+        elif "dataHash" in value:  # redacted: QLDB shows the data's hash in its place
+            row["dataHash"] = value["dataHash"]
         row["metadata"] = value["metadata"]
         return row
 

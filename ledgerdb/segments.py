@@ -34,6 +34,7 @@ HEADER = struct.Struct("<III")
 HEADER_SIZE = HEADER.size
 MAX_PAYLOAD = 256 * 1024 * 1024
 SUFFIX = ".seg"
+REWRITE_SUFFIX = ".rewrite"
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _LENGTH_AND_CRC = struct.Struct("<II")
 
@@ -186,12 +187,16 @@ class SegmentLog:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.segments: list[Segment] = []
+        self._retired: list[int] = []  # descriptors of rewritten segments' old files
         self.torn_bytes = 0
         self._writable = recover
         self._limit = limit
         if recover and not directory.exists():
             directory.mkdir(parents=True)
             _fsync_directory(directory.parent)
+        if recover:  # a rewrite (redaction) a crash cut short: the segment is the old one
+            for stray in directory.glob(f".*{SUFFIX}{REWRITE_SUFFIX}"):
+                stray.unlink()
         paths = sorted(directory.glob(f"*{SUFFIX}"))
         try:
             for index, path in enumerate(paths):
@@ -285,6 +290,47 @@ class SegmentLog:
     def read(self, number: int) -> bytes:
         return self._segment_of(number).read(number)
 
+    def replace(self, number: int, payload: bytes) -> None:
+        """Rewrite record ``number`` with a new payload (a redaction), crash-safely.
+
+        The record's segment is copied with the one record replaced into a temporary file,
+        fsynced, and renamed over the segment (then the directory is fsynced): after a
+        crash the segment is the old one or the new one, never a mix. The caller excludes
+        appends and syncs meanwhile. Readers holding the old file keep reading it whole;
+        its descriptor is closed only with the log, so a concurrent ``read`` never lands on
+        a reused descriptor.
+        """
+        segment = self._segment_of(number)
+        index = number - segment.first_record
+        start = segment.offsets[index]
+        end = segment.offsets[index + 1] if index + 1 < segment.count else segment.size
+        data = os.pread(segment.fd, segment.size, 0)
+        if len(data) != segment.size:
+            raise StorageFailure(f"cannot read segment {segment.path} to rewrite it")
+        record = frame(payload)
+        temporary = segment.path.with_name(f".{segment.path.name}{REWRITE_SUFFIX}")
+        try:
+            fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, data[:start] + record + data[end:])
+                os.fsync(fd)
+                os.replace(temporary, segment.path)
+                _fsync_directory(self.directory)
+            except BaseException:
+                os.close(fd)
+                raise
+        except OSError as exc:
+            raise StorageFailure(f"cannot rewrite segment {segment.path}: {exc}") from exc
+        delta = len(record) - (end - start)
+        scanned = Scan()
+        scanned.offsets = array(
+            "Q", [*segment.offsets[: index + 1], *(o + delta for o in segment.offsets[index + 1 :])]
+        )
+        scanned.end = segment.size + delta
+        position = self.segments.index(segment)
+        self.segments[position] = Segment(segment.path, segment.first_record, fd, scanned)
+        self._retired.append(segment.fd)
+
     def location(self, number: int) -> tuple[Path, int]:
         """Segment file and offset of a record, for error messages."""
         segment = self._segment_of(number)
@@ -293,4 +339,7 @@ class SegmentLog:
     def close(self) -> None:
         for segment in self.segments:
             os.close(segment.fd)
+        for fd in self._retired:
+            os.close(fd)
         self.segments = []
+        self._retired = []

@@ -265,6 +265,15 @@ class Storage:
             raise StorageFailure(f"indexed storage {self.path}: {exc}") from None
         self._schema = schema
 
+    def redact(self, table_id: str, document_id: str, version: int, stored: bytes) -> None:
+        """Replace one history revision by its redacted form (never the current one)."""
+        self._mark_unsynced()
+        try:
+            with self.env.begin(write=True) as txn:
+                txn.put(history_key(table_id, document_id, version), stored, db=self.history)
+        except lmdb.Error as exc:
+            raise StorageFailure(f"indexed storage {self.path}: {exc}") from None
+
     def _apply_block(self, txn: lmdb.Transaction, block: BlockWrites, schema: Schema) -> Schema:
         for revision in block.revisions:
             if revision.table_id == CATALOG_TABLE_ID:

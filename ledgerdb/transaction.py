@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -55,6 +55,8 @@ class Committer(Protocol):
     def commit_workspace(self, workspace: Workspace, transaction_id: str) -> CommitResult: ...
 
     def release(self, transaction: Transaction) -> None: ...
+
+    def check_redaction(self, arguments: Sequence[Any], procedure: str, snapshot: Any) -> Any: ...
 
 
 class Transaction:
@@ -115,6 +117,8 @@ class Transaction:
             started_at = datetime.now(UTC)
             started = time.perf_counter()
             parsed = parse(statement)
+            if isinstance(parsed, ast.Exec):
+                return self._exec(parsed, statement, parameters, started_at, started)
             self._check_statement_limits(parsed)
             ios = self._workspace.read_ios
             result = evaluate(parsed, self._catalog, parameters, transaction_id=self.transaction_id)
@@ -125,6 +129,28 @@ class Transaction:
                 self._workspace.read_ios - ios,
                 (time.perf_counter() - started) * 1000,
             )
+
+    def _exec(
+        self,
+        parsed: ast.Exec,
+        statement: str,
+        parameters: Sequence[Any],
+        started_at: datetime,
+        started: float,
+    ) -> StatementOutcome:
+        """``EXEC redact_revision``: checked now, carried out when the transaction commits."""
+        arguments = [_argument(item, parameters) for item in parsed.arguments]
+        request = self._committer.check_redaction(
+            arguments, parsed.procedure, self._workspace.snapshot
+        )
+        self._workspace.redactions.append(request)
+        self._workspace.add_statement(statement, parameters, (), started_at)
+        return StatementOutcome(
+            [request.result(self._committer.strand_id)],
+            None,
+            0,
+            (time.perf_counter() - started) * 1000,
+        )
 
     def _check_statement_limits(self, statement: ast.Statement) -> None:
         """Limits a statement alone can break, checked before it runs (QLDB's errors)."""
@@ -168,3 +194,17 @@ class Transaction:
 
     def __exit__(self, *_: object) -> None:
         self.abort()
+
+
+def _argument(expression: ast.Expr, parameters: Sequence[Any]) -> Any:
+    """An EXEC argument: a ``?`` parameter or a literal (QLDB takes no other expression)."""
+    if isinstance(expression, ast.Param):
+        if expression.index >= len(parameters):
+            raise InvalidInput(
+                f"EXEC has a ? at position {expression.index + 1} but only "
+                f"{len(parameters)} parameters were given"
+            )
+        return parameters[expression.index]
+    if isinstance(expression, ast.Literal):
+        return expression.value
+    raise InvalidInput("EXEC arguments must be ? parameters or literals")

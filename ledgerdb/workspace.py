@@ -71,6 +71,7 @@ class Workspace:
         self.reads: set[occ.ReadKey] = set()
         self.read_ios = 0
         self.statements: list[dict[str, Any]] = []
+        self.redactions: list[Any] = []  # redaction.RedactionRequest, carried out at commit
         self.size = 0
         self.modified = 0
 

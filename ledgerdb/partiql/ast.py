@@ -245,6 +245,14 @@ class Query(Statement):
 
 
 @dataclass(frozen=True)
+class Exec(Statement):
+    """``EXEC procedure arg, …``: a stored procedure (QLDB has one, ``redact_revision``)."""
+
+    procedure: str
+    arguments: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
 class CreateTable(Statement):
     name: str
     options: tuple[tuple[str, Expr], ...] = ()

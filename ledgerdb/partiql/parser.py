@@ -163,6 +163,10 @@ class _Builder(Transformer):
     def query(self, children: list[Any]) -> ast.Query:
         return ast.Query(children[0])
 
+    def exec_stmt(self, children: list[Any]) -> ast.Exec:
+        name, *arguments = _values(children)
+        return ast.Exec(_name(name), tuple(arguments))
+
     def create_table(self, children: list[Any]) -> ast.CreateTable:
         name, options = _values(children)[0], _values(children)[1:]
         return ast.CreateTable(_name(name), options[0] if options else ())

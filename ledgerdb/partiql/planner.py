@@ -355,6 +355,7 @@ _LABELS = {
     ast.CreateTable: "CREATE TABLE",
     ast.DropTable: "DROP TABLE",
     ast.UndropTable: "UNDROP TABLE",
+    ast.Exec: "EXEC",
     ast.CreateIndex: "CREATE INDEX",
     ast.DropIndex: "DROP INDEX",
 }

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -304,8 +306,27 @@ def verify(ledger: str, output: str) -> None:
 @_form_option("Ion text, one block a line (exact), or JSON lines (each Ion value's binary added).")
 @click.option("--from", "first", type=int, default=0, show_default=True)
 @click.option("--to", "last", type=int, help="Last block to export (default: the tip).")
-def export(ledger: str, form: str, first: int, last: int | None) -> None:
+@click.option(
+    "--qldb-layout",
+    "layout",
+    type=click.Path(file_okay=False),
+    help="Instead of printing, write the whole journal into this folder as QLDB's S3 "
+    "export lays it out (started manifest, data objects, completed manifest).",
+)
+@click.option(
+    "--qldb-format",
+    type=click.Choice(["ION_TEXT", "ION_BINARY", "JSON"]),
+    default="ION_TEXT",
+    show_default=True,
+    help="The data objects' format with --qldb-layout.",
+)
+def export(
+    ledger: str, form: str, first: int, last: int | None, layout: str | None, qldb_format: str
+) -> None:
     """Every block, one per line, with every hash and entry: enough to verify elsewhere."""
+    if layout is not None:
+        _export_layout(ledger, Path(layout), qldb_format)
+        return
     with _journal(ledger) as journal:
         tip = journal.tip
         stop = (tip.sequence_no if tip else -1) if last is None else last
@@ -318,6 +339,30 @@ def export(ledger: str, form: str, first: int, last: int | None) -> None:
                 click.echo(block_ion_text(found))
             else:
                 emit_line(block_json(found))
+
+
+def _export_layout(ledger: str, folder: Path, form: str) -> None:
+    """The journal as QLDB's ExportJournalToS3 wrote it, into a folder (no S3 needed)."""
+    from ledgerdb.qldb_export import FolderWriter, run_export
+
+    export_id = new_id()
+    description = {
+        "LedgerName": Path(ledger).name,
+        "ExportId": export_id,
+        "InclusiveStartTime": 0.0,
+        "ExclusiveEndTime": 253402300799.0,  # 9999-12-31T23:59:59Z: every block
+        "OutputFormat": form,
+        "S3ExportConfiguration": {"Bucket": folder.name, "Prefix": ""},
+    }
+    with _journal(ledger) as journal:
+        try:
+            keys = run_export(journal, description, FolderWriter(folder))
+        except (LedgerError, OSError) as exc:
+            fail(f"cannot export {ledger} to {folder}: {exc}")
+    click.echo(
+        f"exported {len(keys)} object(s) to {folder}; manifest "
+        f"{folder / (export_id + '.completed.manifest')}"
+    )
 
 
 def emit_line(value: Any) -> None:
@@ -379,56 +424,143 @@ def _ion_parameter(text: str) -> Any:
     "--qldb-port",
     type=int,
     default=None,
-    help="Also serve QLDB's session API (QLDBSession.SendCommand, for pyqldb) on this port.",
+    help="Also serve QLDB's APIs on this port: the session API (pyqldb) and the control "
+    "plane (boto3 qldb), on the same port.",
 )
 @click.option(
     "--ledger-name",
     default=None,
-    help="The LedgerName QLDB clients must start sessions with (default: any).",
+    help="The name QLDB clients know the --ledger database by (default: any name opens it).",
+)
+@click.option(
+    "--ledgers",
+    "ledgers_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A folder of QLDB ledgers, one subfolder each: CreateLedger makes them here.",
+)
+@click.option(
+    "--s3-endpoint",
+    default=None,
+    envvar="AWS_ENDPOINT_URL_S3",
+    help="S3-compatible endpoint journal exports go to (default: a folder, see --export-folder).",
+)
+@click.option(
+    "--export-folder",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Without an S3 endpoint, exports go to <folder>/<bucket>/<key> "
+    "(default: s3-exports beside the ledgers).",
 )
 def serve(
-    ledger: str | None, host: str, port: int, qldb_port: int | None, ledger_name: str | None
+    ledger: str | None,
+    host: str,
+    port: int,
+    qldb_port: int | None,
+    ledger_name: str | None,
+    ledgers_dir: str | None,
+    s3_endpoint: str | None,
+    export_folder: str | None,
 ) -> None:
-    """Serve the database over gRPC (ledgerdb.v1.LedgerDB + health) until SIGTERM/SIGINT,
-    and with --qldb-port also over QLDB's own session API, so QLDB drivers work unchanged.
+    """Serve the --ledger database over gRPC (ledgerdb.v1.LedgerDB + health) until
+    SIGTERM/SIGINT, and with --qldb-port also over QLDB's own APIs (session and control
+    plane), so QLDB drivers and the boto3 qldb client work unchanged.
 
-    Prints the address it listens on (with the chosen port when --port is 0).
+    With --ledgers (and --qldb-port) the QLDB APIs serve every ledger of that folder;
+    --ledger may then be left out. Prints the addresses it listens on.
     """
     import asyncio
 
-    if ledger is None:
-        fail("--ledger DIR is required: the database to serve")
-    database = _database(ledger)
+    if ledger is None and ledgers_dir is None:
+        fail("--ledger DIR or --ledgers DIR is required: the database(s) to serve")
+    if ledgers_dir is not None and qldb_port is None:
+        fail("--ledgers needs --qldb-port: its ledgers are served over QLDB's APIs")
+    database = _database(ledger) if ledger is not None else None
+    exports = Path(export_folder or Path(ledgers_dir or str(ledger)) / "s3-exports")
+    qldb = _QldbOptions(qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports)
 
     def announce(bound: int) -> None:
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
 
     try:
-        asyncio.run(_serve(database, host, port, (qldb_port, ledger_name), announce))
+        asyncio.run(_serve(database, ledger, host, port, qldb, announce))
+    except LedgerError as exc:
+        fail(f"cannot serve the ledgers: {exc}")
     finally:
-        database.close()
+        if database is not None:
+            database.close()
     click.echo("ledgerdb stopped")
 
 
+@dataclass(frozen=True)
+class _QldbOptions:
+    port: int | None
+    ledger_name: str | None
+    ledgers_dir: str | None
+    s3_endpoint: str | None
+    export_folder: Path
+
+
 async def _serve(
-    database: Any, host: str, port: int, qldb: tuple[int | None, str | None], announce: Any
+    database: Any,
+    ledger: str | None,
+    host: str,
+    port: int,
+    qldb: _QldbOptions,
+    announce: Any,
 ) -> None:
-    """The gRPC service, and beside it (same database, same process) the QLDB session API."""
-    from ledgerdb.qldb_session import start_qldb_session_server
+    """The gRPC service, and beside it (same database, same process) QLDB's APIs."""
     from ledgerdb.service import serve as run_server
 
     runner = None
-    qldb_port, ledger_name = qldb
-    if qldb_port is not None:
-        runner, bound = await start_qldb_session_server(
-            database, host, qldb_port, ledger_name=ledger_name
-        )
-        click.echo(f"QLDB session API listening on http://{host}:{bound}")
+    if qldb.port is not None:
+        runner = await _start_qldb(database, ledger, host, qldb)
     try:
-        await run_server(database, f"{host}:{port}", announce)
+        if database is not None:
+            await run_server(database, f"{host}:{port}", announce)
+        else:
+            await _until_signal()
     finally:
         if runner is not None:
             await runner.cleanup()
+
+
+async def _start_qldb(database: Any, ledger: str | None, host: str, qldb: _QldbOptions) -> Any:
+    from ledgerdb.qldb_control import start_qldb_endpoint
+    from ledgerdb.qldb_export import ExportTarget
+    from ledgerdb.qldb_ledgers import QldbLedgers
+
+    ledgers = QldbLedgers(Path(qldb.ledgers_dir) if qldb.ledgers_dir else None)
+    any_name = None
+    if database is not None and ledger is not None:
+        name = qldb.ledger_name or _ledger_name_of(Path(ledger))
+        ledgers.add_fixed(name, Path(ledger), database, "us-east-1")
+        any_name = None if qldb.ledger_name else name
+    target = ExportTarget(folder=qldb.export_folder, s3_endpoint=qldb.s3_endpoint)
+    assert qldb.port is not None
+    runner, bound = await start_qldb_endpoint(
+        ledgers, host, qldb.port, export_target=target, any_name_ledger=any_name
+    )
+    click.echo(f"QLDB session API listening on http://{host}:{bound}")
+    click.echo(f"QLDB control plane listening on http://{host}:{bound}")
+    return runner
+
+
+def _ledger_name_of(path: Path) -> str:
+    """The folder's name as a QLDB ledger name (letters, digits, single inner hyphens)."""
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", path.resolve().name).strip("-")[:32].strip("-")
+    return cleaned if cleaned and not cleaned.isdigit() else "ledger"
+
+
+async def _until_signal() -> None:
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def _show_values(values: list[Any], form: str) -> None:
@@ -537,6 +669,8 @@ def revision(
         "revision": to_json(proof.revision),
         "blockHash": b64(proof.block.block_hash),
         "proof": [b64(item) for item in proof.block_proof],
+        # QLDB's GetRevision proof: folds with dot from the revision hash to the digest.
+        "qldbProof": [b64(item) for item in proof.qldb_proof()],
         **digest_json(proof.digest),
         "verified": True,
     }
@@ -552,6 +686,7 @@ def revision(
             "digest": record["digest"],
             "digestTipAddress": record["digestTipAddress"],
             "proof": "\n".join(record["proof"]) or "(none: the block is the whole tree)",
+            "qldbProof": "\n".join(record["qldbProof"]) or "(none)",
             "verified": "yes: revision hash recomputed, found in its block, block proof "
             "leads to the digest",
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import struct
 import subprocess
@@ -118,6 +119,27 @@ def test_an_outside_verifier_recomputes_everything_from_the_export(ledger: Path)
     assert [json.loads(line)["blockHash"] for line in lines] == [
         base64.b64encode(value).decode() for value in block_hashes
     ]
+
+
+@pytest.mark.parametrize("form", ["ION_TEXT", "ION_BINARY"])
+def test_a_qldb_layout_export_chains_block_by_block(
+    ledger: Path, tmp_path: Path, form: str
+) -> None:
+    folder = tmp_path / "export"
+    run("export", "--ledger", str(ledger), "--qldb-layout", str(folder), "--qldb-format", form)
+    [completed] = folder.glob("*.completed.manifest")
+    assert (folder / completed.name.replace("completed", "started")).is_file()
+    keys = list(simpleion.loads(completed.read_bytes())["keys"])
+    blocks = [
+        block
+        for key in keys
+        for block in simpleion.loads((folder / key).read_bytes(), single_value=False)
+    ]
+    assert [block["blockAddress"]["sequenceNo"] for block in blocks] == list(range(9))
+    for previous, block in itertools.pairwise(blocks):
+        assert bytes(block["previousBlockHash"]) == bytes(previous["blockHash"])
+        rehashed = _dot(bytes(block["entriesHash"]), bytes(previous["blockHash"]))
+        assert rehashed == bytes(block["blockHash"])
 
 
 def test_a_flipped_byte_makes_verify_name_the_block(ledger: Path, tmp_path: Path) -> None:

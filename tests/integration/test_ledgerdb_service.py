@@ -5,6 +5,7 @@ against the server and embedded."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import threading
@@ -22,6 +23,7 @@ from ledgerdb.block import new_id
 from ledgerdb.client import LedgerClient
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.errors import BlockNotFound, InvalidInput, LimitExceeded, OccConflict
+from ledgerdb.hashing import dot
 from ledgerdb.partiql.errors import PartiQLSyntaxError
 from ledgerdb.service import ERROR_KEY, LedgerServer
 from ledgerdb.sessions import TransactionNotOpen
@@ -384,6 +386,10 @@ def test_cli_revision_is_verified(target: Target) -> None:
     assert shown.returncode == 0, shown.stderr
     answer = json.loads(shown.stdout)
     assert answer["verified"] is True and answer["revision"]["data"] == {"a": 1}
+    folded = base64.b64decode(answer["revision"]["hash"])
+    for sibling in answer["qldbProof"]:  # QLDB's shape: from the revision hash, with dot
+        folded = dot(folded, base64.b64decode(sibling))
+    assert base64.b64encode(folded).decode() == answer["digest"]
     wrong = cli("revision", *target.args, "--document-id", "nope", "--seq", sequence_no)
     assert wrong.returncode == 2 and "nope" in wrong.stderr
 

@@ -132,3 +132,24 @@ def test_a_record_sent_as_a_unit_is_unframed_with_both_checksums_checked() -> No
     for data, reason in zip(damaged, reasons, strict=True):
         with pytest.raises(VerificationError, match=reason):
             unframe(bytes(data))
+
+
+def test_replace_rewrites_one_record_in_any_segment(tmp_path: Path) -> None:
+    directory = tmp_path / "segments"
+    log = SegmentLog(directory, segment_bytes=200)
+    payloads = [bytes([n]) * (30 + n) for n in range(12)]
+    for payload in payloads:
+        log.append([payload])
+    assert len(log.segments) > 2 and log.segments[-1].first_record <= 11
+    log.replace(1, b"short")  # in the first segment: the records after it move
+    log.replace(11, b"longer than it was before" * 4)  # in the active segment
+    log.append([b"after"])
+    log.sync()
+    expected = [payloads[0], b"short", *payloads[2:11], b"longer than it was before" * 4, b"after"]
+    assert [log.read(n) for n in range(13)] == expected
+    log.close()
+    (directory / ".00000000000000000000.seg.rewrite").write_bytes(b"left by a crash")
+    reopened = SegmentLog(directory, segment_bytes=200)
+    assert [reopened.read(n) for n in range(13)] == expected
+    assert not list(directory.glob(".*.rewrite"))
+    reopened.close()
