@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ledgerdb import occ
+from ledgerdb import limits, occ
 from ledgerdb.block import Block, redacted_body
 from ledgerdb.errors import (
     InvalidInput,
@@ -74,8 +74,14 @@ __all__ = [
 class LedgerDatabase:
     """A ledger: tables of Ion documents with history, OCC transactions and proofs."""
 
-    def __init__(self, directory: Path, journal: Journal) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        journal: Journal,
+        max_documents: int = limits.DOCUMENTS_PER_TRANSACTION,
+    ) -> None:
         self.directory = directory
+        self.max_documents = max_documents  # per transaction; QLDB's unless opened with more
         self.journal = journal
         self.strand_id = journal.strand_id
         self._storage = self._open_storage()
@@ -96,14 +102,23 @@ class LedgerDatabase:
         self._carry_out(self._pending.load())  # requests a crash left half done
 
     @classmethod
-    def open(cls, directory: str | Path, *, create: bool = True) -> LedgerDatabase:
-        """Open (or create) the database in ``directory``, catching storage up."""
+    def open(
+        cls,
+        directory: str | Path,
+        *,
+        create: bool = True,
+        max_documents: int = limits.DOCUMENTS_PER_TRANSACTION,
+    ) -> LedgerDatabase:
+        """Open (or create) the database in ``directory``, catching storage up.
+
+        ``max_documents`` raises QLDB's documents-per-transaction quota for a writer
+        that must commit a batch atomically (a Fabric block in the analytics node)."""
         path = Path(directory)
         if create:
             path.mkdir(parents=True, exist_ok=True)
         journal = Journal.open(path / JOURNAL_DIRECTORY, create=create)
         try:
-            return cls(path, journal)
+            return cls(path, journal, max_documents)
         except BaseException:
             journal.close()
             raise
@@ -156,7 +171,9 @@ class LedgerDatabase:
         # Snapshot and registration are one step, so OCC pruning (which keeps every write
         # after the oldest registered snapshot) can never drop a write this one needs.
         with self._apply_cond:
-            transaction = Transaction(self, Workspace(self._storage.snapshot()), self.clock)
+            transaction = Transaction(
+                self, Workspace(self._storage.snapshot(), self.max_documents), self.clock
+            )
             self._open.add(transaction)
             self._snapshots[id(transaction)] = transaction.snapshot_height
         return transaction
@@ -200,7 +217,7 @@ class LedgerDatabase:
     def explain(self, statement: str, *parameters: Any) -> Plan:
         """The plan ``statement`` would run with now (for ``--plan``); runs nothing."""
         self._check_usable()
-        workspace = Workspace(self._storage.snapshot())
+        workspace = Workspace(self._storage.snapshot(), self.max_documents)
         try:
             return plan_statement(
                 statement, TransactionCatalog(workspace, self.strand_id), parameters

@@ -46,8 +46,10 @@ def check_tables(active: int, total: int) -> None:
     check("tables per ledger (active and inactive)", total, TOTAL_TABLES)
 
 
-def check_documents(modified: int) -> None:
-    check("documents modified per transaction", modified, DOCUMENTS_PER_TRANSACTION)
+def check_documents(modified: int, maximum: int = DOCUMENTS_PER_TRANSACTION) -> None:
+    """``maximum`` is QLDB's unless the database was opened with another (a bulk writer
+    such as the analytics node, which writes a Fabric block as one transaction)."""
+    check("documents modified per transaction", modified, maximum)
 
 
 def check_document_size(document_id: str, size: int) -> None:

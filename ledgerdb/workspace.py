@@ -62,8 +62,11 @@ def statement_digest(statement: str, parameters: Sequence[Any]) -> bytes:
 
 
 class Workspace:
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(
+        self, snapshot: Snapshot, max_documents: int = limits.DOCUMENTS_PER_TRANSACTION
+    ) -> None:
         self.snapshot = snapshot
+        self.max_documents = max_documents
         self.schema = snapshot.schema
         self.tables: dict[str, TableInfo] = {}  # table id → entry changed by DDL here
         self.table_statements: dict[str, list[int]] = {}
@@ -122,7 +125,7 @@ class Workspace:
             else:
                 self._apply_document(schema, documents, change, number)
         modified = sum(len(docs) for docs in documents.values())
-        limits.check_documents(modified)
+        limits.check_documents(modified, self.max_documents)
         size = sum(doc.size for docs in documents.values() for doc in docs.values())
         limits.check_transaction_size(size)
         self.schema, self.tables, self.documents = schema, tables, documents

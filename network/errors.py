@@ -20,6 +20,9 @@ marked with their module::
     │   ├── CheckpointError
     │   ├── IngressError
     │   └── DeliverRefused                     mqtt.deliver
+    ├── AnalyticsError                         analytics.errors
+    │   ├── AnalyticsConfigError
+    │   └── BrokenChain
     ├── ControlPlaneError                      controlplane.errors (AMB's, with HTTP status)
     │   ├── InvalidRequestException
     │   ├── IllegalActionException

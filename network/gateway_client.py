@@ -100,9 +100,11 @@ class GatewayClient:
         self.endorser = peer_pb2_grpc.EndorserStub(self.channel)
 
     @classmethod
-    def from_connection(cls, connection: Mapping[str, Any], identity: str) -> GatewayClient:
+    def from_connection(
+        cls, connection: Mapping[str, Any], identity: str, endpoint: str = ""
+    ) -> GatewayClient:
         """A client for a member's connection file (as ``consortium up`` writes it), acting
-        as one of its identities."""
+        as one of its identities, on its first gateway peer or the one at ``endpoint``."""
         from cryptography.hazmat.primitives import serialization
 
         from ca.signing import SoftwareSigner
@@ -111,6 +113,11 @@ class GatewayClient:
         key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
         signer = SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
         gateway = connection["gateway"]
+        if endpoint:
+            peers = connection.get("gateways", [gateway])
+            gateway = next((g for g in peers if g["endpoint"] == endpoint), None)
+            if gateway is None:
+                raise GatewayClientError(f"the connection file has no gateway peer {endpoint}")
         tls_root = Path(gateway["tlsRootCert"]).read_bytes()
         return cls(gateway["endpoint"], signer, tls_root)
 

@@ -197,6 +197,21 @@ class Events:
 
 
 @dataclass(frozen=True)
+class Analytics:
+    """The analytics node (``docs/analytics.md``): whose peer it follows, as which member,
+    which channels it copies into ledgerdb, and where channel n's database is served
+    (``port`` + n)."""
+
+    member: str
+    peer: str
+    channels: tuple[str, ...]
+    host: str
+    port: int
+    line: int = field(default=0, compare=False)
+    operations_port: int = field(default=0, compare=False)  # 0: picked by up
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     file: Path
     name: str
@@ -209,6 +224,7 @@ class NetworkSpec:
     channels: tuple[Channel, ...]
     chaincodes: tuple[Chaincode, ...]
     events: Events | None = None
+    analytics: Analytics | None = None
     nats: tuple[NatsServer, ...] = ()  # empty: orderers order alone (local journals)
     # manual: the control plane's clock moves only by `consortium clock advance`, so
     # proposal expiry can be rehearsed on a running network
@@ -244,6 +260,11 @@ class NetworkSpec:
         if self.events is not None and self.events.local:
             events = self.events
             found.append(("events broker", events.broker_host, events.broker_port, events.line))
+        if self.analytics is not None:
+            analytics = self.analytics
+            for n, channel in enumerate(analytics.channels):
+                what = f"analytics database {channel}"
+                found.append((what, analytics.host, analytics.port + n, analytics.line))
         return found
 
     def _operations_ports(self) -> list[tuple[str, str, int, int]]:
@@ -261,6 +282,9 @@ class NetworkSpec:
         if self.events is not None and self.events.operations_port:
             events = self.events
             found.append(("events bridge operations", "127.0.0.1", events.operations_port, 0))
+        if self.analytics is not None and self.analytics.operations_port:
+            port = self.analytics.operations_port
+            found.append(("analytics operations", self.analytics.host, port, 0))
         return found
 
 
@@ -332,6 +356,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
             "chaincodes",
             "host",
             "events",
+            "analytics",
         },
         {"network", "ordering", "members"},
     )
@@ -353,6 +378,10 @@ def load_spec(path: str | Path) -> NetworkSpec:
     if top.get("events") is not None:
         spec = NetworkSpec(
             **{**spec.__dict__, "events": _events(reader, top["events"], spec, host)}
+        )
+    if top.get("analytics") is not None:
+        spec = NetworkSpec(
+            **{**spec.__dict__, "analytics": _analytics(reader, top["analytics"], spec, host)}
         )
     _check_ports(reader, spec)
     return spec
@@ -702,6 +731,43 @@ def _events(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Events:
         ingress_identity,
         line=reader.lines.get((*path, "broker"), 0),
         operations_port=_optional_port(reader, events, path, "operations_port"),
+    )
+
+
+def _analytics(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Analytics:
+    """``analytics``: ``member``, its ``peer`` (default its first), ``channels`` (default
+    the member's), ``port`` (default 7400: channel n's database on port + n)."""
+    path: Path_ = ("analytics",)
+    known = {"member", "peer", "channels", "port", "operations_port"}
+    analytics = reader.mapping(raw, path, known, {"member"})
+    member_name = str(analytics["member"])
+    if member_name not in [m.name for m in spec.members]:
+        raise reader.error((*path, "member"), f"no member named {member_name!r} in members")
+    member = spec.member(member_name)
+    peer = str(analytics.get("peer", member.peers[0].name if member.peers else ""))
+    if peer not in [p.name for p in member.peers]:
+        raise reader.error((*path, "peer"), f"member {member_name} has no peer {peer!r}")
+    mine = [c.name for c in spec.channels if member_name in c.members]
+    raw_channels = analytics.get("channels", mine)
+    channels = tuple(
+        reader.text(c, (*path, "channels", n), _CHANNEL, "a channel ID")
+        for n, c in enumerate(reader.sequence(raw_channels, (*path, "channels"), 1))
+    )
+    for n, channel in enumerate(channels):
+        if channel not in mine:
+            raise reader.error(
+                (*path, "channels", n), f"{member_name} is not a member of channel {channel!r}"
+            )
+    _unique(reader, [((*path, "channels", n), c) for n, c in enumerate(channels)], "channel")
+    port = reader.number(analytics.get("port", 7400), (*path, "port"), 1, 65535 - len(channels))
+    return Analytics(
+        member_name,
+        peer,
+        channels,
+        host,
+        port,
+        line=reader.lines.get((*path, "member"), 0),
+        operations_port=_optional_port(reader, analytics, path, "operations_port"),
     )
 
 

@@ -44,6 +44,7 @@ class Identity:
 
     connection: Path
     identity: str
+    endpoint: str = ""  # which of the member's gateway peers; "": its first
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,14 @@ class BridgeConfig:
         return f"{self.broker_host}:{self.broker_port}"
 
 
-def _identity(reader: _Reader, raw: Any, key: str, base: Path) -> Identity:
-    value = reader.mapping(raw, (key,), {"connection", "identity"}, {"connection"})
+def identity_setting(reader: _Reader, raw: Any, key: str, base: Path) -> Identity:
+    """``{connection, identity, endpoint}``: who reads or submits, through which peer
+    (the analytics node's config uses the same setting)."""
+    value = reader.mapping(raw, (key,), {"connection", "identity", "endpoint"}, {"connection"})
     identity = str(value.get("identity", "user1"))
     if not _NAME.match(identity):
         raise reader.error((key, "identity"), f"{identity!r} is not an identity name")
-    return Identity(base / str(value["connection"]), identity)
+    return Identity(base / str(value["connection"]), identity, str(value.get("endpoint", "")))
 
 
 def load_config(file: Path) -> BridgeConfig:
@@ -129,13 +132,15 @@ def _load(file: Path) -> BridgeConfig:
         broker_host=host,
         broker_port=port,
         channels=channels,
-        deliver=_identity(reader, top["deliver"], "deliver", base),
+        deliver=identity_setting(reader, top["deliver"], "deliver", base),
         checkpoint=base / str(top["checkpoint"]),
         client_id=client_id,
         start=start,
         control_plane=control_plane,
         network_id=str(governance.get("network_id", "")),
-        ingress=_identity(reader, top["ingress"], "ingress", base) if "ingress" in top else None,
+        ingress=identity_setting(reader, top["ingress"], "ingress", base)
+        if "ingress" in top
+        else None,
         operations_listen=operations_listen,
     )
 
@@ -153,4 +158,4 @@ def open_gateway(who: Identity) -> GatewayClient:
         raise BridgeConfigError(
             f"{who.connection}: no identity {who.identity!r} (identities: {known})"
         )
-    return GatewayClient.from_connection(connection, who.identity)
+    return GatewayClient.from_connection(connection, who.identity, who.endpoint)

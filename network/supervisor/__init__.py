@@ -5,9 +5,9 @@ its ``state.json``), ``base`` (what every part shares: members, channels, proces
 ``governance`` (network and members by proposal and vote, node records),
 ``nodes`` (control plane, CAs, ordering organization, orderers, peers),
 ``chaincodes`` (chaincode-as-a-service and the lifecycle), ``connections``,
-``events`` (the MQTT bridge), ``channels`` (adding or removing an organization by config
-update), ``certs`` (certificate rotation) and ``reconcile`` (keeping the network
-matching the control plane).
+``events`` (the MQTT bridge), ``analytics`` (the analytics node), ``channels`` (adding
+or removing an organization by config update), ``certs`` (certificate rotation) and
+``reconcile`` (keeping the network matching the control plane).
 
 ``up`` runs the steps of ``UP_STEPS`` in order (listed at the end of this docstring,
 from that list, so the two cannot disagree). Everything lives under
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from network.errors import SupervisorError
+from network.supervisor.analytics import AnalyticsNode
 from network.supervisor.certs import CertificateRotation
 from network.supervisor.chaincodes import Chaincodes
 from network.supervisor.channels import ChannelUpdates
@@ -56,6 +57,7 @@ UP_STEPS: tuple[Step, ...] = (
     Step("chaincodes", "deploy_chaincodes"),
     Step("connection files", "write_connection_files"),
     Step("events bridge", "events_ready"),
+    Step("analytics (each channel's data in ledgerdb)", "start_analytics"),
     Step("node records in the control plane", "register_nodes"),
 )
 
@@ -71,6 +73,7 @@ class Supervisor(
     Chaincodes,
     ConnectionFiles,
     EventsBridge,
+    AnalyticsNode,
     ChannelUpdates,
     CertificateRotation,
     Reconciler,

@@ -52,6 +52,7 @@ class Reconciler(SupervisorBase):
         self.write_connection_files()
         self.launch_events()  # restarts the bridge (or broker) if it died
         self.events_ready()
+        self.start_analytics()  # restarts it if it died; it resumes from its checkpoint
         self.register_nodes()
         if broken:  # reported after the rest of the pass, which they must not hold up
             raise SupervisorError("; ".join(broken))

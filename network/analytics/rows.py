@@ -1,0 +1,162 @@
+"""A committed Fabric block, read as the rows the analytics database gets from it.
+
+Pure: bytes in, plain values out, so the mapping (what a key's document looks like, which
+transactions count, which namespaces become tables) is tested without a peer or a
+database. Blocks are read through ``proto.envelope.parse_block``, the one envelope reader.
+
+A key's document is the JSON object's own fields (so ``WHERE color = 'blue'`` works) plus
+``fabric: {key, block, position, txid}``, the Fabric coordinates of the revision. A value
+that is JSON but not an object (or an object with its own ``fabric`` field) is kept under
+``value``; anything that is not JSON as ``{blob, length, sha256}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from fabric_protos.common import common_pb2
+from fabric_protos.ledger.rwset import rwset_pb2
+from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+from fabric_protos.msp import identities_pb2
+from google.protobuf.message import DecodeError
+
+from proto.blockhash import block_header_hash
+from proto.envelope import Code, Invalid, ParsedTx, parse_block
+
+FABRIC = "fabric"
+"""The field of every key document that holds its Fabric coordinates."""
+BLOCKS_TABLE = "blocks"
+TRANSACTIONS_TABLE = "transactions"
+RESERVED_TABLES = frozenset({BLOCKS_TABLE, TRANSACTIONS_TABLE})
+
+
+@dataclass(frozen=True)
+class KeyWrite:
+    """One key written (``document``) or deleted (``document is None``) by a valid tx."""
+
+    table: str
+    key: str
+    document: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BlockRows:
+    """Everything one block writes: its ``blocks`` row, its ``transactions`` rows (valid
+    or not) and the key writes of its valid transactions, in block order."""
+
+    number: int
+    header_hash: bytes
+    previous_hash: bytes
+    block: dict[str, Any]
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[KeyWrite] = field(default_factory=list)
+
+
+def table_name(namespace: str) -> str:
+    """The table a chaincode namespace's keys go to: its name, unless that is one of the
+    analytics tables (a chaincode called ``blocks`` gets ``blocks_chaincode``)."""
+    return f"{namespace}_chaincode" if namespace in RESERVED_TABLES else namespace
+
+
+def key_document(key: str, value: bytes, block: int, position: int, txid: str) -> dict:
+    """The document a key's value becomes (see the module docstring)."""
+    coordinates = {"key": key, "block": block, "position": position, "txid": txid}
+    try:
+        parsed = json.loads(value, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        digest = hashlib.sha256(value).hexdigest()
+        return {FABRIC: coordinates, "blob": value, "length": len(value), "sha256": digest}
+    if isinstance(parsed, dict) and FABRIC not in parsed:
+        return {**parsed, FABRIC: coordinates}
+    return {FABRIC: coordinates, "value": parsed}
+
+
+def validation_codes(block: common_pb2.Block) -> bytes:
+    """The peer's ``TRANSACTIONS_FILTER``: one validation code per transaction."""
+    metadata = block.metadata.metadata
+    return metadata[common_pb2.TRANSACTIONS_FILTER] if len(metadata) > 2 else b""
+
+
+def block_rows(block: common_pb2.Block) -> BlockRows:
+    """The rows of ``block`` (a block as the peer's Deliver serves it, filter included)."""
+    number = block.header.number
+    header_hash = block_header_hash(block.header)
+    codes = validation_codes(block)
+    parsed = parse_block(block)
+    rows = BlockRows(
+        number=number,
+        header_hash=header_hash,
+        previous_hash=block.header.previous_hash,
+        block={
+            "number": number,
+            "header_hash": header_hash.hex(),
+            "previous_hash": block.header.previous_hash.hex(),
+            "data_hash": block.header.data_hash.hex(),
+            "transaction_count": len(parsed),
+        },
+    )
+    for position, tx in enumerate(parsed):
+        code = codes[position] if position < len(codes) else Code.NOT_VALIDATED
+        rows.transactions.append(_transaction_row(tx, number, position, code))
+        if code == Code.VALID:
+            rows.writes.extend(_key_writes(tx, number, position))
+    return rows
+
+
+def _transaction_row(tx: ParsedTx, block: int, position: int, code: int) -> dict[str, Any]:
+    header = tx.channel_header
+    seconds = header.timestamp.seconds + header.timestamp.nanos / 1e9 if header else 0.0
+    return {
+        "txid": tx.tx_id,
+        "block": block,
+        "position": position,
+        "type": common_pb2.HeaderType.Name(header.type) if header else "",
+        "creator_msp": _creator_msp(tx),
+        "chaincode": _chaincode(tx),
+        "validation_code": Code.Name(code),
+        "timestamp": datetime.fromtimestamp(seconds, UTC),
+    }
+
+
+def _creator_msp(tx: ParsedTx) -> str:
+    if tx.signature_header is None:
+        return ""
+    try:
+        return identities_pb2.SerializedIdentity.FromString(tx.signature_header.creator).mspid
+    except DecodeError:
+        return ""
+
+
+def _chaincode(tx: ParsedTx) -> str:
+    if tx.header_type != common_pb2.ENDORSER_TRANSACTION:
+        return ""
+    try:
+        return tx.extension.chaincode_id.name
+    except Invalid:
+        return ""
+
+
+def _key_writes(tx: ParsedTx, block: int, position: int) -> list[KeyWrite]:
+    """The public writes of a valid endorser transaction, system namespaces (``_lifecycle``,
+    ``lscc``) left out: they are Fabric's bookkeeping, not the network's data."""
+    if tx.header_type != common_pb2.ENDORSER_TRANSACTION:
+        return []
+    results = tx.action.chaincode_action.results  # VALID: it decodes
+    writes = []
+    for namespace in rwset_pb2.TxReadWriteSet.FromString(results).ns_rwset:
+        if namespace.namespace.startswith("_") or namespace.namespace == "lscc":
+            continue
+        table = table_name(namespace.namespace)
+        for write in kv_rwset_pb2.KVRWSet.FromString(namespace.rwset).writes:
+            document = (
+                None
+                if write.is_delete
+                else key_document(write.key, write.value, block, position, tx.tx_id)
+            )
+            writes.append(KeyWrite(table, write.key, document))
+    return writes

@@ -1,0 +1,169 @@
+"""One channel's analytics database: a ledgerdb database written one Fabric block per
+ledgerdb transaction, with its checkpoint inside the same transaction.
+
+The checkpoint is the ``_checkpoint`` table's one document ``{block, header_hash}``: the
+last block written and its header hash. Because it changes in the same commit as the
+block's rows, a kill at any instant leaves either the whole block and its checkpoint or
+neither, and the node resumes at the next block with nothing missed or applied twice.
+The header hash is also what the next block's ``previous_hash`` must equal: a block that
+does not chain stops the node and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledgerdb.database import LedgerDatabase
+from ledgerdb.transaction import Transaction
+from network.analytics.errors import BrokenChain
+from network.analytics.rows import (
+    BLOCKS_TABLE,
+    FABRIC,
+    TRANSACTIONS_TABLE,
+    BlockRows,
+    KeyWrite,
+)
+from proto.blockhash import block_data_hash
+
+CHECKPOINT_TABLE = "_checkpoint"
+MAX_DOCUMENTS = 1_000_000
+"""Documents one block may change: a block is one transaction, whatever its size."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    block: int
+    header_hash: bytes
+
+
+def quoted(name: str) -> str:
+    """A table name as a PartiQL identifier: quoted, so keywords and ``-`` are fine."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class ChannelDatabase:
+    """The database of one channel, in ``folder``; one writer (the analytics node)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.db = LedgerDatabase.open(folder, max_documents=MAX_DOCUMENTS)
+        self._tables = self._existing_tables()
+        if CHECKPOINT_TABLE not in self._tables:
+            self._create_base_tables()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _existing_tables(self) -> set[str]:
+        rows = self.db.execute(
+            "SELECT VALUE t.name FROM information_schema.user_tables AS t WHERE t.status = 'ACTIVE'"
+        ).values
+        return {str(name) for name in rows}
+
+    def _create_base_tables(self) -> None:
+        """The tables every channel has, made in one transaction with their indexes."""
+
+        def create(txn: Transaction) -> None:
+            for table, field in (
+                (BLOCKS_TABLE, "number"),
+                (TRANSACTIONS_TABLE, "txid"),
+                (CHECKPOINT_TABLE, None),
+            ):
+                txn.execute(f"CREATE TABLE {quoted(table)}")
+                if field:
+                    txn.execute(f"CREATE INDEX ON {quoted(table)} ({field})")
+
+        self.db.execute_lambda(create)
+        self._tables |= {BLOCKS_TABLE, TRANSACTIONS_TABLE, CHECKPOINT_TABLE}
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The last block written, or None before the first."""
+        rows = self.db.execute(f"SELECT * FROM {quoted(CHECKPOINT_TABLE)}").values
+        if not rows:
+            return None
+        return Checkpoint(int(rows[0]["block"]), bytes.fromhex(str(rows[0]["header_hash"])))
+
+    def write(self, rows: BlockRows, data: list[bytes]) -> None:
+        """Check ``rows``'s block chains on the checkpoint, then write it and advance the
+        checkpoint in one ledgerdb transaction. ``data`` is the block's envelopes (for
+        its data hash). A block already written is skipped."""
+        done = self.checkpoint()
+        expected = 0 if done is None else done.block + 1
+        if rows.number < expected:
+            return
+        _check_chain(rows, data, done, expected)
+        self.db.execute_lambda(lambda txn: self._write(txn, rows, done is None))
+
+    def _write(self, txn: Transaction, rows: BlockRows, first: bool) -> None:
+        for table in {write.table for write in rows.writes} - self._tables:
+            txn.execute(f"CREATE TABLE {quoted(table)}")
+            txn.execute(f"CREATE INDEX ON {quoted(table)} ({FABRIC}.key)")
+        txn.execute(f"INSERT INTO {BLOCKS_TABLE} ?", rows.block)
+        if rows.transactions:
+            txn.execute(f"INSERT INTO {TRANSACTIONS_TABLE} ?", rows.transactions)
+        for write in rows.writes:
+            _apply(txn, write)
+        checkpoint = {"block": rows.number, "header_hash": rows.header_hash.hex()}
+        if first:
+            txn.execute(f"INSERT INTO {quoted(CHECKPOINT_TABLE)} ?", checkpoint)
+        else:
+            txn.execute(
+                f"UPDATE {quoted(CHECKPOINT_TABLE)} AS c SET c.block = ?, c.header_hash = ?",
+                checkpoint["block"],
+                checkpoint["header_hash"],
+            )
+        # the tables exist once this commits; a retried attempt sees them in its snapshot
+        self._tables |= {write.table for write in rows.writes}
+
+
+def _check_chain(
+    rows: BlockRows, data: list[bytes], done: Checkpoint | None, expected: int
+) -> None:
+    """``BrokenChain`` naming the block unless it is the next one, its ``previous_hash``
+    is the last block's header hash and its ``data_hash`` covers its envelopes."""
+    if rows.number != expected:
+        raise BrokenChain(f"block {rows.number}: expected block {expected} next")
+    if done is not None and rows.previous_hash != done.header_hash:
+        raise BrokenChain(
+            f"block {rows.number}: previous_hash {rows.previous_hash.hex()} is not block "
+            f"{done.block}'s header hash {done.header_hash.hex()}"
+        )
+    if block_data_hash(data).hex() != rows.block["data_hash"]:
+        raise BrokenChain(f"block {rows.number}: data_hash does not match its transactions")
+
+
+def _apply(txn: Transaction, write: KeyWrite) -> None:
+    """One key's write: insert, replace (same document id, so history follows the key)
+    or delete."""
+    table = quoted(write.table)
+    found = txn.execute(
+        f"SELECT id, d AS doc FROM {table} AS d BY id WHERE d.{FABRIC}.key = ?", write.key
+    ).values
+    if write.document is None:
+        if found:
+            txn.execute(f"DELETE FROM {table} AS d BY id WHERE id = ?", found[0]["id"])
+        return
+    if not found:
+        txn.execute(f"INSERT INTO {table} ?", write.document)
+        return
+    _replace(txn, table, str(found[0]["id"]), found[0]["doc"], write.document)
+
+
+def _replace(txn: Transaction, table: str, document_id: str, old: Any, new: dict) -> None:
+    """The document becomes ``new``: each field set, each field it no longer has removed
+    (``SET … = MISSING``), in one statement."""
+    names = list(new)
+    gone = [name for name in old if name not in new]
+    assignments = [f"d[{_literal(name)}] = ?" for name in names]
+    assignments += [f"d[{_literal(name)}] = MISSING" for name in gone]
+    txn.execute(
+        f"UPDATE {table} AS d BY id SET {', '.join(assignments)} WHERE id = ?",
+        *(new[name] for name in names),
+        document_id,
+    )
+
+
+def _literal(text: str) -> str:
+    """A PartiQL string literal (``''`` escapes a quote)."""
+    return "'" + text.replace("'", "''") + "'"

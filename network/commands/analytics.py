@@ -1,0 +1,122 @@
+"""``consortium analytics query --channel C "SELECT …"`` and ``consortium node run
+analytics --config FILE`` (issue 22): each channel's committed data in a ledgerdb
+database, queryable with PartiQL.
+
+The query reads the database the network's analytics node writes: through the node's
+ledgerdb service while it runs (it holds the database), else by opening the database
+itself. Either way the statement runs in a transaction that is aborted, never committed:
+a query cannot change what the node wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from network.commands.fabric_nodes import CONFIG_OPTION, run_node
+from network.commands.node import RUN
+from network.nodeopts import LOG_LEVEL_OPTION
+from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
+
+NODE_CONFIG = Path("analytics") / "analytics.yaml"
+"""Where ``up`` writes the analytics node's config, under the network's folder."""
+
+
+@RUN.command("analytics")
+@CONFIG_OPTION
+@LOG_LEVEL_OPTION
+def analytics_node(config_file: Path, log_level: str | None) -> None:
+    """Each channel's committed blocks into a ledgerdb database, one transaction a block."""
+    run_node("network.analytics.node", config_file, log_level)
+
+
+@click.group("analytics")
+def COMMAND() -> None:
+    """The network's data in ledgerdb: PartiQL over each channel's keys and transactions."""
+
+
+@COMMAND.command("query")
+@click.argument("statement")
+@click.option("--channel", required=True, help="Whose database (one per channel).")
+@click.option("--param", "params", multiple=True, help="A value for the next ?, as Ion text.")
+@click.option("--home", default=".consortium", show_default=True, type=click.Path())
+@click.option("--network", default=None, help="Default: the only network under --home.")
+@OUTPUT_OPTION
+def query(
+    statement: str,
+    channel: str,
+    params: tuple[str, ...],
+    home: str,
+    network: str | None,
+    output: str,
+) -> None:
+    """Run a PartiQL STATEMENT (read-only) on CHANNEL's analytics database."""
+    from amazon.ion import simpleion
+
+    from ledgerdb.export import to_json
+
+    parameters = [simpleion.loads(text) for text in params]
+    with open_database(Path(home), network, channel) as database:
+        transaction = database.start_transaction()
+        try:
+            values = [
+                to_json(value) for value in transaction.execute(statement, *parameters).values
+            ]
+        finally:
+            transaction.abort()
+    if output == "json":
+        emit_json(values)
+        return
+    columns = list(dict.fromkeys(k for v in values if isinstance(v, dict) for k in v))
+    if not columns:
+        emit_table(["value"], [[_cell(v)] for v in values])
+        return
+    emit_table(
+        columns,
+        [[_cell(v.get(c, "")) if isinstance(v, dict) else "" for c in columns] for v in values],
+    )
+
+
+def _cell(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+@contextmanager
+def open_database(home: Path, network: str | None, channel: str) -> Iterator[Any]:
+    """``channel``'s analytics database: the node's service, else the database itself."""
+    import grpc
+
+    from ledgerdb.client import LedgerClient
+    from ledgerdb.database import LedgerDatabase
+    from ledgerdb.errors import LedgerUnavailable
+    from network.analytics.config import load_config
+    from network.locate import network_folder
+
+    config_file = network_folder(home, network) / NODE_CONFIG
+    if not config_file.exists():
+        fail(
+            f"no analytics node in this network ({config_file} is missing): "
+            "add analytics: to its spec"
+        )
+    config = load_config(config_file)
+    if channel not in config.channels:
+        fail(f"analytics follows {', '.join(config.channels)}, not channel {channel!r}")
+    try:
+        database = LedgerDatabase.open(config.database(channel), create=False)
+    except LedgerUnavailable:  # the node holds it: ask its service
+        with LedgerClient(config.listen(channel), timeout=30.0) as client:
+            try:
+                yield client
+            except grpc.RpcError as exc:
+                fail(f"analytics node at {config.listen(channel)}: {exc}")
+        return
+    try:
+        yield database
+    finally:
+        database.close()

@@ -1,0 +1,140 @@
+"""The analytics database written from committed blocks: documents, deletes, invalid
+transactions, the checkpoint, and a block that does not chain (issue 22)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fabric_protos.common import common_pb2
+
+from chaincode.rwset import TxRWSet
+from network.analytics.errors import BrokenChain
+from network.analytics.rows import block_rows
+from network.analytics.store import ChannelDatabase
+from peers.committer import commit_block
+from peers.ledger import Ledger
+from tests.support.channel import ChannelFixture, define
+
+
+def _rwset(namespace: str, **writes: bytes | None) -> TxRWSet:
+    rwset = TxRWSet()
+    rwset.namespace(namespace).writes.update(writes)
+    return rwset
+
+
+@pytest.fixture
+def committed(tmp_path: Path) -> Iterator[tuple[ChannelFixture, Ledger]]:
+    channel = ChannelFixture(tmp_path / "channel")
+    ledger = Ledger(tmp_path / "peer")
+    genesis = commit_block(ledger, channel.genesis).block
+    define(ledger.state)
+    yield channel, ledger, genesis
+    ledger.close()
+
+
+@pytest.fixture
+def database(tmp_path: Path, committed) -> Iterator[ChannelDatabase]:
+    """The database with the genesis block (a config block: a transaction, no keys)."""
+    database = ChannelDatabase(tmp_path / "analytics" / "mychannel")
+    _write(database, committed[2])
+    yield database
+    database.close()
+
+
+def _write(database: ChannelDatabase, block: common_pb2.Block) -> None:
+    database.write(block_rows(block), list(block.data.data))
+
+
+def _query(database: ChannelDatabase, statement: str, *params: object) -> list:
+    return database.db.execute(statement, *params).values
+
+
+def test_a_block_becomes_documents_transactions_and_a_checkpoint(committed, database) -> None:
+    channel, ledger, _ = committed
+    blocks = [
+        commit_block(
+            ledger,
+            channel.block(
+                [
+                    channel.transaction(
+                        _rwset("basic", a1=b'{"color": "blue", "size": 5}', raw=b"\x00\xff")
+                    ),
+                    channel.transaction(
+                        _rwset("basic", a2=b'{"color": "red"}'), endorsers=("Org1MSP",)
+                    ),
+                ]
+            ),
+        ).block,
+        commit_block(
+            ledger,
+            channel.block(
+                [channel.transaction(_rwset("basic", a1=b'{"color": "green"}', raw=None))]
+            ),
+        ).block,
+    ]
+    for block in blocks:
+        _write(database, block)
+    (a1,) = _query(database, "SELECT * FROM basic WHERE fabric.key = 'a1'")
+    assert a1["color"] == "green" and "size" not in a1
+    assert a1["fabric"]["block"] == blocks[1].header.number
+    assert _query(database, "SELECT * FROM basic WHERE fabric.key = 'raw'") == []  # deleted
+    assert _query(database, "SELECT * FROM basic WHERE fabric.key = 'a2'") == []  # invalid tx
+    history = _query(
+        database,
+        "SELECT h.data.color, h.data.length FROM history(basic) AS h "
+        "WHERE h.data.fabric.key = 'a1' OR h.data.fabric.key = 'raw'",
+    )
+    assert sorted(str(row.get("color", row.get("length"))) for row in history) == [
+        "2",
+        "blue",
+        "green",
+    ]
+    codes = _query(
+        database,
+        "SELECT VALUE t.validation_code FROM transactions AS t WHERE t.block = ?",
+        blocks[0].header.number,
+    )
+    assert sorted(codes) == ["ENDORSEMENT_POLICY_FAILURE", "VALID"]
+    checkpoint = database.checkpoint()
+    assert checkpoint is not None and checkpoint.block == blocks[1].header.number
+
+
+def test_a_value_that_is_not_json_is_a_blob_with_length_and_sha256(committed, database) -> None:
+    channel, ledger, _ = committed
+    value = b"\x00not json\xff"
+    block = commit_block(
+        ledger, channel.block([channel.transaction(_rwset("basic", blob=value))])
+    ).block
+    _write(database, block)
+    (doc,) = _query(database, "SELECT * FROM basic")
+    assert doc["length"] == len(value)
+    assert doc["sha256"] == hashlib.sha256(value).hexdigest()
+    assert bytes(doc["blob"]) == value
+
+
+def test_a_block_written_again_is_skipped(committed, database) -> None:
+    channel, ledger, _ = committed
+    block = commit_block(
+        ledger, channel.block([channel.transaction(_rwset("basic", k=b"1"))])
+    ).block
+    _write(database, block)
+    _write(database, block)
+    assert len(_query(database, "SELECT * FROM transactions")) == 2  # genesis and this
+    assert len(_query(database, "SELECT * FROM history(basic)")) == 1
+
+
+def test_a_block_that_does_not_chain_is_refused_and_writes_nothing(committed, database) -> None:
+    channel, ledger, _ = committed
+    first = commit_block(ledger, channel.block([channel.transaction(_rwset("basic", k=b"1"))]))
+    second = commit_block(ledger, channel.block([channel.transaction(_rwset("basic", k=b"2"))]))
+    _write(database, first.block)
+    forged = common_pb2.Block()
+    forged.CopyFrom(second.block)
+    forged.header.previous_hash = b"\x01" * 32
+    with pytest.raises(BrokenChain, match=f"block {forged.header.number}: previous_hash"):
+        _write(database, forged)
+    assert database.checkpoint().block == first.block.header.number
+    assert len(_query(database, "SELECT * FROM transactions")) == 2
