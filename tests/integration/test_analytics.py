@@ -20,7 +20,7 @@ from fabric_protos.peer import events_pb2_grpc
 
 from ledgerdb.client import LedgerClient
 from network.analytics.config import load_config
-from network.gateway_client import GatewayClient, GatewayClientError
+from network.gateway_client import GatewayClient, GatewayClientError, Submitted
 from proto.blockhash import block_header_hash
 from proto.seek import build_seek_envelope
 from tests.integration.test_up import spec_with_free_ports
@@ -33,11 +33,13 @@ def _connection(home: Path, member: str) -> dict:
     return json.loads((home / "connection" / f"{member}.json").read_text())
 
 
-def _invoke(cwd: Path, member: str, *args: str) -> dict:
-    done = consortium(cwd, "invoke", "basic", *args, "--member", member, "-o", "json")
-    answer = json.loads(done.stdout)
-    assert answer["status"] == "VALID", answer
-    return answer
+async def _submit(home: Path, steps: list[tuple[str, str, tuple[str, ...]]]) -> list[Submitted]:
+    """Each (member, function, args) submitted in order through the member's gateway."""
+    done = []
+    for member, function, args in steps:
+        async with GatewayClient.from_connection(_connection(home, member), "user1") as client:
+            done.append(await client.submit(CHANNEL, "basic", function, *args))
+    return done
 
 
 def _query(cwd: Path, statement: str) -> list:
@@ -81,15 +83,22 @@ async def _peer_block(home: Path, number: int) -> common_pb2.Block:
 
 
 def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
-    created = _invoke(cwd, "org1", "CreateAsset", "a1", "blue", "5", "Tomoko", "300")
-    _invoke(cwd, "org2", "CreateAsset", "a2", "red", "3", "Brad", "100")
-    moved = _invoke(cwd, "org2", "TransferAsset", "a1", "Max")
-    _invoke(cwd, "org1", "DeleteAsset", "a2")
+    created, _, moved, _ = asyncio.run(
+        _submit(
+            home,
+            [
+                ("org1", "CreateAsset", ("a1", "blue", "5", "Tomoko", "300")),
+                ("org2", "CreateAsset", ("a2", "red", "3", "Brad", "100")),
+                ("org2", "TransferAsset", ("a1", "Max")),
+                ("org1", "DeleteAsset", ("a2",)),
+            ],
+        )
+    )
     _wait_caught_up(home, _peer_height(cwd))
 
     (a1,) = _query(cwd, "SELECT * FROM basic WHERE Color = 'blue'")
     assert a1["Owner"] == "Max" and a1["fabric"]["key"] == "a1"
-    assert (a1["fabric"]["txid"], a1["fabric"]["block"]) == (moved["txid"], moved["block"])
+    assert (a1["fabric"]["txid"], a1["fabric"]["block"]) == (moved.tx_id, moved.block)
     assert _query(cwd, "SELECT * FROM basic WHERE fabric.key = 'a2'") == []  # deleted
     owners = _query(
         cwd,
@@ -97,17 +106,17 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
         "WHERE h.data.fabric.key = 'a1'",
     )
     assert sorted((o["block"], o["Owner"]) for o in owners) == [
-        (created["block"], "Tomoko"),
-        (moved["block"], "Max"),
+        (created.block, "Tomoko"),
+        (moved.block, "Max"),
     ]
-    (tx,) = _query(cwd, f"SELECT * FROM transactions WHERE txid = '{moved['txid']}'")
+    (tx,) = _query(cwd, f"SELECT * FROM transactions WHERE txid = '{moved.tx_id}'")
     assert (tx["block"], tx["validation_code"], tx["creator_msp"]) == (
-        moved["block"],
+        moved.block,
         "VALID",
         "Org2MSP",
     )
-    (row,) = _query(cwd, f"SELECT * FROM blocks WHERE number = {moved['block']}")
-    block = asyncio.run(_peer_block(home, moved["block"]))
+    (row,) = _query(cwd, f"SELECT * FROM blocks WHERE number = {moved.block}")
+    block = asyncio.run(_peer_block(home, moved.block))
     assert row["header_hash"] == block_header_hash(block.header).hex()
     assert row["previous_hash"] == block.header.previous_hash.hex()
 
@@ -130,6 +139,12 @@ async def _load(home: Path, stop: asyncio.Event, made: list[str]) -> None:
                 made.append(asset)
 
     await asyncio.gather(member_load("org1"), member_load("org2"))
+
+
+async def _all_assets(home: Path) -> list[dict]:
+    """The peer's world state of ``basic``, as the sample reads it."""
+    async with GatewayClient.from_connection(_connection(home, "org1"), "user1") as client:
+        return json.loads(await client.evaluate(CHANNEL, "basic", "GetAllAssets"))
 
 
 def _pid(home: Path) -> int | None:
@@ -168,6 +183,9 @@ def _check_nothing_lost_or_repeated(cwd: Path, home: Path, made: list[str]) -> N
     assert len(txids) == counted
     repeated = [txid for txid, n in Counter(txids).items() if n > 1 and txid]
     assert not repeated, f"transactions written twice: {repeated[:3]}"
+    documents = {d["fabric"]["key"]: d for d in _query(cwd, "SELECT * FROM basic")}
+    world = {asset["ID"]: asset for asset in asyncio.run(_all_assets(home))}
+    assert {k: {f: v for f, v in d.items() if f != "fabric"} for k, d in documents.items()} == world
     keys = _query(cwd, "SELECT VALUE h.data.fabric.key FROM history(basic) AS h")
     assert set(made) <= set(keys), "a committed asset is missing"
     assert not [k for k, n in Counter(keys).items() if n > 1 and k in made], "a revision twice"
