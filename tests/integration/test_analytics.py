@@ -115,6 +115,8 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
         "VALID",
         "Org2MSP",
     )
+    bad = consortium(cwd, "analytics", "query", "--channel", CHANNEL, "SELECT * FROM", check=False)
+    assert bad.returncode == 2 and "line 1" in bad.stderr, bad.stderr
     (row,) = _query(cwd, f"SELECT * FROM blocks WHERE number = {moved.block}")
     block = asyncio.run(_peer_block(home, moved.block))
     assert row["header_hash"] == block_header_hash(block.header).hex()

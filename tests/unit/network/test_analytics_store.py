@@ -12,7 +12,7 @@ from fabric_protos.common import common_pb2
 
 from chaincode.rwset import TxRWSet
 from network.analytics.errors import BrokenChain
-from network.analytics.rows import block_rows
+from network.analytics.rows import block_rows, table_name
 from network.analytics.store import ChannelDatabase
 from peers.committer import commit_block
 from peers.ledger import Ledger
@@ -138,3 +138,33 @@ def test_a_block_that_does_not_chain_is_refused_and_writes_nothing(committed, da
         _write(database, forged)
     assert database.checkpoint().block == first.block.header.number
     assert len(_query(database, "SELECT * FROM transactions")) == 2
+
+
+def test_a_keyword_chaincode_and_a_key_partiql_must_quote_are_queryable(
+    committed, database
+) -> None:
+    channel, ledger, _ = committed
+    define(ledger.state, "select")
+    key = 'it\'s a "key"\n-- not a comment'
+    envelopes = [
+        channel.transaction(_rwset("select", **{key: b'{"n": 1}'}), chaincode="select"),
+    ]
+    block = commit_block(ledger, channel.block(envelopes)).block
+    _write(database, block)
+    (doc,) = _query(database, 'SELECT * FROM "select" AS s WHERE s.fabric.key = ?', key)
+    assert doc["n"] == 1
+    block = commit_block(
+        ledger,
+        channel.block(
+            [channel.transaction(_rwset("select", **{key: b'{"m": 2}'}), chaincode="select")]
+        ),
+    ).block
+    _write(database, block)
+    (doc,) = _query(database, 'SELECT * FROM "select"')
+    assert doc["m"] == 2 and "n" not in doc  # replaced: the field it lost is gone
+
+
+def test_a_chaincode_named_like_an_analytics_table_gets_its_own_name() -> None:
+    assert table_name("blocks") == "blocks_chaincode"
+    assert table_name("transactions") == "transactions_chaincode"
+    assert table_name("basic") == "basic"
