@@ -20,7 +20,7 @@ import click
 from network.commands.fabric_nodes import CONFIG_OPTION, run_node
 from network.commands.node import RUN
 from network.nodeopts import LOG_LEVEL_OPTION
-from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
+from network.output import EXIT_REFUSED, OUTPUT_OPTION, emit_json, emit_table, fail
 
 NODE_CONFIG = Path("analytics") / "analytics.yaml"
 """Where ``up`` writes the analytics node's config, under the network's folder."""
@@ -81,10 +81,65 @@ def query(
     )
 
 
+@COMMAND.command("verify")
+@click.argument("key")
+@click.option("--channel", required=True, help="Whose database (one per channel).")
+@click.option("--chaincode", default="basic", show_default=True, help="Whose key.")
+@click.option("--home", default=".consortium", show_default=True, type=click.Path())
+@click.option("--network", default=None, help="Default: the only network under --home.")
+@OUTPUT_OPTION
+def verify(
+    key: str, channel: str, chaincode: str, home: str, network: str | None, output: str
+) -> None:
+    """Verify KEY's document both ways: its ledgerdb revision proof against the database's
+    digest, and the Fabric block it came from against the peer's chain. Exit 1 if any
+    check fails."""
+    import asyncio
+
+    from network.analytics import verify as checks
+    from network.mqtt.config import open_gateway
+
+    with open_database(Path(home), network, channel) as database:
+        revision = checks.latest_revision(database, chaincode, key)
+        if revision is None:
+            fail(f"{chaincode} has no key {key!r} on {channel} (never written, or deleted)")
+        steps = checks.ledger_steps(database, revision)
+
+        async def fetch() -> list:
+            async with open_gateway(_config(Path(home), network).deliver) as client:
+                return await checks.peer_blocks(client, channel, revision.block)
+
+        blocks = asyncio.run(fetch())
+        steps += checks.fabric_steps(database, revision, chaincode, key, blocks)
+    if output == "json":
+        emit_json(
+            {"key": key, "verified": all(s.ok for s in steps), "steps": [s.__dict__ for s in steps]}
+        )
+    else:
+        for step in steps:
+            click.echo(f"{'ok  ' if step.ok else 'FAIL'} {step.name}: {step.detail}")
+    if not all(step.ok for step in steps):
+        raise SystemExit(EXIT_REFUSED)
+
+
 def _cell(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _config(home: Path, network: str | None) -> Any:
+    """The analytics node's config, as ``up`` wrote it for the network."""
+    from network.analytics.config import load_config
+    from network.locate import network_folder
+
+    config_file = network_folder(home, network) / NODE_CONFIG
+    if not config_file.exists():
+        fail(
+            f"no analytics node in this network ({config_file} is missing): "
+            "add analytics: to its spec"
+        )
+    return load_config(config_file)
 
 
 @contextmanager
@@ -95,16 +150,8 @@ def open_database(home: Path, network: str | None, channel: str) -> Iterator[Any
     from ledgerdb.client import LedgerClient
     from ledgerdb.database import LedgerDatabase
     from ledgerdb.errors import LedgerUnavailable
-    from network.analytics.config import load_config
-    from network.locate import network_folder
 
-    config_file = network_folder(home, network) / NODE_CONFIG
-    if not config_file.exists():
-        fail(
-            f"no analytics node in this network ({config_file} is missing): "
-            "add analytics: to its spec"
-        )
-    config = load_config(config_file)
+    config = _config(home, network)
     if channel not in config.channels:
         fail(f"analytics follows {', '.join(config.channels)}, not channel {channel!r}")
     try:

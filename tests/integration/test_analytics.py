@@ -115,6 +115,18 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
         "VALID",
         "Org2MSP",
     )
+    verified = consortium(
+        cwd, "analytics", "verify", "--channel", CHANNEL, "a1", "-o", "json", check=False
+    )
+    answer = json.loads(verified.stdout)
+    assert verified.returncode == 0 and answer["verified"], verified.stdout + verified.stderr
+    assert [step["name"] for step in answer["steps"]] == [
+        "revision proof",
+        "block header hash",
+        "block data hash",
+        "chain to the peer's tip",
+        "transaction",
+    ]
     bad = consortium(cwd, "analytics", "query", "--channel", CHANNEL, "SELECT * FROM", check=False)
     assert bad.returncode == 2 and "line 1" in bad.stderr, bad.stderr
     (row,) = _query(cwd, f"SELECT * FROM blocks WHERE number = {moved.block}")

@@ -14,6 +14,7 @@ from chaincode.rwset import TxRWSet
 from network.analytics.errors import BrokenChain
 from network.analytics.rows import block_rows, table_name
 from network.analytics.store import ChannelDatabase
+from network.analytics.verify import fabric_steps, latest_revision, ledger_steps
 from peers.committer import commit_block
 from peers.ledger import Ledger
 from tests.support.channel import ChannelFixture, define
@@ -168,3 +169,25 @@ def test_a_chaincode_named_like_an_analytics_table_gets_its_own_name() -> None:
     assert table_name("blocks") == "blocks_chaincode"
     assert table_name("transactions") == "transactions_chaincode"
     assert table_name("basic") == "basic"
+
+
+def test_verify_names_the_step_that_does_not_match(committed, database) -> None:
+    channel, ledger, _ = committed
+    blocks = [
+        commit_block(ledger, channel.block([channel.transaction(_rwset("basic", k=v))])).block
+        for v in (b'{"n": 1}', b'{"n": 2}')
+    ]
+    for block in blocks:
+        _write(database, block)
+    revision = latest_revision(database.db, "basic", "k")
+    assert revision is not None and revision.block == blocks[1].header.number
+    assert [s.ok for s in ledger_steps(database.db, revision)] == [True]
+    good = fabric_steps(database.db, revision, "basic", "k", blocks[1:])
+    assert all(step.ok for step in good), good
+    forged = common_pb2.Block()
+    forged.CopyFrom(blocks[1])
+    forged.header.data_hash = b"\x02" * 32
+    bad = {s.name: s for s in fabric_steps(database.db, revision, "basic", "k", [forged])}
+    assert not bad["block header hash"].ok and not bad["block data hash"].ok
+    assert f"block {forged.header.number}" in bad["block header hash"].detail
+    assert bad["transaction"].ok
