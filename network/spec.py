@@ -34,6 +34,11 @@ wrong`` so a person can go straight to it. Every key, with an example, is in
       port: 1883                        # the local broker's port
       member: org1                      # the bridge reads blocks as this member's user1
       ingress: {member: org1, identity: user1}   # optional: MQTT → transactions
+    analytics:                          # optional: each channel's data in ledgerdb
+      member: org1                      # follows its peer0 as its user1 (docs/analytics.md)
+      peer: peer0
+      channels: [mychannel]
+      port: 7400                        # channel n's database served on port + n
 
 Ports are on ``host`` (default ``127.0.0.1``); a member or node may name another host.
 """

@@ -7,7 +7,8 @@ database. Blocks are read through ``proto.envelope.parse_block``, the one envelo
 A key's document is the JSON object's own fields (so ``WHERE color = 'blue'`` works) plus
 ``fabric: {key, block, position, txid}``, the Fabric coordinates of the revision. A value
 that is JSON but not an object (or an object with its own ``fabric`` field) is kept under
-``value``; anything that is not JSON as ``{blob, length, sha256}``.
+``value``; anything that is not JSON as ``{blob, length, sha256}`` (``blob`` left out
+above ``BLOB_BYTES``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FABRIC = "fabric"
 BLOCKS_TABLE = "blocks"
 TRANSACTIONS_TABLE = "transactions"
 RESERVED_TABLES = frozenset({BLOCKS_TABLE, TRANSACTIONS_TABLE})
+BLOB_BYTES = 100 * 1024
+"""Larger non-JSON values keep only length and SHA-256 (a document is at most 128 KB)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def key_document(key: str, value: bytes, block: int, position: int, txid: str) -
         parsed = json.loads(value, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         digest = hashlib.sha256(value).hexdigest()
-        return {FABRIC: coordinates, "blob": value, "length": len(value), "sha256": digest}
+        document = {FABRIC: coordinates, "length": len(value), "sha256": digest}
+        return {**document, "blob": value} if len(value) <= BLOB_BYTES else document
     if isinstance(parsed, dict) and FABRIC not in parsed:
         return {**parsed, FABRIC: coordinates}
     return {FABRIC: coordinates, "value": parsed}
