@@ -340,15 +340,21 @@ def _dotted(path: Path_) -> str:
     return text or "(top)"
 
 
-def load_spec(path: str | Path) -> NetworkSpec:
-    """Read and validate a spec; raise ``SpecError`` naming file, line and field."""
-    file = Path(path)
+def read_yaml(file: Path) -> tuple[Any, _Reader]:
+    """A YAML file's data and a reader that names its lines: the spec's, and every node
+    config that reports errors the same way (events bridge, analytics)."""
     try:
         text = file.read_text()
     except OSError as exc:
         raise SpecError(str(file), 0, "(file)", exc.strerror or str(exc)) from None
     data, lines = load_with_lines(text, str(file))
-    reader = _Reader(str(file), lines)
+    return data, _Reader(str(file), lines)
+
+
+def load_spec(path: str | Path) -> NetworkSpec:
+    """Read and validate a spec; raise ``SpecError`` naming file, line and field."""
+    file = Path(path)
+    data, reader = read_yaml(file)
     top = reader.mapping(
         data,
         (),

@@ -15,7 +15,6 @@ from typing import Any
 from fabric_protos.common import common_pb2
 
 from peers.committer import CommittedBlock
-from proto.envelope import Invalid
 from proto.metrics import METRICS, Labels
 
 PROPOSALS_RECEIVED = METRICS.counter(
@@ -61,16 +60,6 @@ def _header_type(value: int | None) -> str:
         return str(value)
 
 
-def _chaincode(tx: Any) -> str:
-    """The invoked chaincode's name, "" for config and undecodable transactions."""
-    if tx.header_type != common_pb2.ENDORSER_TRANSACTION:
-        return ""
-    try:
-        return tx.extension.chaincode_id.name
-    except Invalid:
-        return ""
-
-
 def count_block(channel_id: str, committed: CommittedBlock) -> None:
     """``ledger_transaction_count`` for every transaction of a committed block, labelled
     as Fabric labels it (type, chaincode, validation code)."""
@@ -78,7 +67,7 @@ def count_block(channel_id: str, committed: CommittedBlock) -> None:
     COMMIT_RATE.add(len(committed.txs))
     for tx, verdict in zip(committed.txs, committed.verdicts, strict=False):
         TRANSACTIONS.add(
-            channel_id, _header_type(tx.header_type), _chaincode(tx), verdict.code_name
+            channel_id, _header_type(tx.header_type), tx.chaincode_name, verdict.code_name
         )
 
 

@@ -182,6 +182,16 @@ class ParsedTx:
             "header extension",
         )
 
+    @property
+    def chaincode_name(self) -> str:
+        """The invoked chaincode's name; "" for config and undecodable transactions."""
+        if self.header_type != common_pb2.ENDORSER_TRANSACTION:
+            return ""
+        try:
+            return self.extension.chaincode_id.name
+        except Invalid:
+            return ""
+
     def chaincode_event(self) -> chaincode_event_pb2.ChaincodeEvent | None:
         """The event an endorser transaction set, if any and if it decodes."""
         if self.header_type != common_pb2.ENDORSER_TRANSACTION:

@@ -22,7 +22,7 @@ from pathlib import Path
 from network.analytics.errors import AnalyticsConfigError
 from network.mqtt.address import parse_address
 from network.mqtt.config import Identity, identity_setting
-from network.spec import SpecError, _Reader, load_with_lines
+from network.spec import SpecError, read_yaml
 from proto.operations import listen_setting
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -57,12 +57,7 @@ def load_config(file: Path) -> AnalyticsConfig:
 
 
 def _load(file: Path) -> AnalyticsConfig:
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise SpecError(str(file), 0, "(file)", exc.strerror or str(exc)) from None
-    data, lines = load_with_lines(text, str(file))
-    reader = _Reader(str(file), lines)
+    data, reader = read_yaml(file)
     required = {"network", "channels", "deliver", "databases", "listen"}
     top = reader.mapping(data, (), required | {"operations"}, required)
     base = file.parent

@@ -27,7 +27,7 @@ from fabric_protos.msp import identities_pb2
 from google.protobuf.message import DecodeError
 
 from proto.blockhash import block_header_hash
-from proto.envelope import Code, Invalid, ParsedTx, parse_block
+from proto.envelope import Code, ParsedTx, parse_block
 
 FABRIC = "fabric"
 """The field of every key document that holds its Fabric coordinates."""
@@ -121,7 +121,7 @@ def _transaction_row(tx: ParsedTx, block: int, position: int, code: int) -> dict
         "position": position,
         "type": common_pb2.HeaderType.Name(header.type) if header else "",
         "creator_msp": _creator_msp(tx),
-        "chaincode": _chaincode(tx),
+        "chaincode": tx.chaincode_name,
         "validation_code": Code.Name(code),
         "timestamp": datetime.fromtimestamp(seconds, UTC),
     }
@@ -133,15 +133,6 @@ def _creator_msp(tx: ParsedTx) -> str:
     try:
         return identities_pb2.SerializedIdentity.FromString(tx.signature_header.creator).mspid
     except DecodeError:
-        return ""
-
-
-def _chaincode(tx: ParsedTx) -> str:
-    if tx.header_type != common_pb2.ENDORSER_TRANSACTION:
-        return ""
-    try:
-        return tx.extension.chaincode_id.name
-    except Invalid:
         return ""
 
 

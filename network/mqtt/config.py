@@ -29,7 +29,7 @@ from typing import Any
 from network.gateway_client import GatewayClient
 from network.mqtt.address import parse_address
 from network.mqtt.errors import BridgeConfigError
-from network.spec import SpecError, _Reader, load_with_lines
+from network.spec import SpecError, _Reader, read_yaml
 from proto.operations import listen_setting
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -86,12 +86,7 @@ def load_config(file: Path) -> BridgeConfig:
 
 
 def _load(file: Path) -> BridgeConfig:
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise SpecError(str(file), 0, "(file)", exc.strerror or str(exc)) from None
-    data, lines = load_with_lines(text, str(file))
-    reader = _Reader(str(file), lines)
+    data, reader = read_yaml(file)
     known = {"network", "broker", "client_id", "channels", "deliver", "checkpoint", "start"}
     top = reader.mapping(
         data,
