@@ -62,7 +62,9 @@ def watch_analytics(listen: str, visible: dict[int, float], stop: list[bool]) ->
     with LedgerClient(listen, timeout=5.0) as client:
         last = -1
         while not stop:
-            rows = client.execute('SELECT VALUE c.block FROM "_checkpoint" AS c').values
+            transaction = client.start_transaction()  # read-only: aborted, never in conflict
+            rows = transaction.execute('SELECT VALUE c.block FROM "_checkpoint" AS c').values
+            transaction.abort()
             now = time.monotonic()
             tip = int(rows[0]) if rows else -1
             for number in range(last + 1, tip + 1):

@@ -61,7 +61,9 @@ def _wait_caught_up(home: Path, height: int, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         try:
             with LedgerClient(listen, timeout=5.0) as client:
-                rows = client.execute('SELECT c.block FROM "_checkpoint" AS c').values
+                transaction = client.start_transaction()  # read-only, as analytics query
+                rows = transaction.execute('SELECT c.block FROM "_checkpoint" AS c').values
+                transaction.abort()
             written = int(rows[0]["block"]) if rows else -1
         except Exception:  # the node is restarting: its service is not up yet
             written = -1
