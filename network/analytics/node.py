@@ -1,13 +1,14 @@
 """The analytics node (``consortium node run analytics --config FILE``).
 
-Per channel, a pump follows the member's peer over Deliver (as the member's identity,
-like the events bridge) from the block after the database's checkpoint, and writes each
-block as one ledgerdb transaction (``store``). ledgerdb is synchronous, so each write
+Per channel, a pump follows the member's peer over ``DeliverWithPrivateData`` (as the
+member's identity, like the events bridge; the peer adds the clear private data of the
+collections the member belongs to) from the block after the database's checkpoint, and
+writes each block as one ledgerdb transaction (``store``). ledgerdb is synchronous, so each write
 runs in a worker thread; blocks of a channel are written strictly one after another.
 
 A block that does not chain stops the node with an error naming it (exit code 2 from the
 CLI); anything else the peer does (a dropped stream, a restart) is retried by
-``follow_blocks`` from the next block not yet written.
+``follow_blocks_with_private_data`` from the next block not yet written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from network.analytics.rows import block_rows
 from network.analytics.store import ChannelDatabase
 from network.gateway_client import GatewayClient
 from network.mqtt.config import open_gateway
-from network.mqtt.deliver import follow_blocks
+from network.mqtt.deliver import follow_blocks_with_private_data
 from proto.metrics import METRICS
 from proto.operations import start_operations
 
@@ -45,8 +46,9 @@ async def pump(deliver: GatewayClient, channel: str, database: ChannelDatabase) 
     start = 0 if done is None else done.block + 1
     HEIGHT.set(start, channel)
     log.info("analytics following %s from block %d", channel, start)
-    async for block in follow_blocks(deliver, channel, start):
-        rows = block_rows(block)
+    async for delivered in follow_blocks_with_private_data(deliver, channel, start):
+        block = delivered.block
+        rows = block_rows(block, delivered.private_data_map)
         await asyncio.to_thread(database.write, rows, list(block.data.data))
         BLOCKS.add(channel)
         HEIGHT.set(rows.number + 1, channel)

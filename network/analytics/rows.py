@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -86,8 +87,19 @@ def validation_codes(block: common_pb2.Block) -> bytes:
     return metadata[common_pb2.TRANSACTIONS_FILTER] if len(metadata) > 2 else b""
 
 
-def block_rows(block: common_pb2.Block) -> BlockRows:
-    """The rows of ``block`` (a block as the peer's Deliver serves it, filter included)."""
+PrivateData = Mapping[int, rwset_pb2.TxPvtReadWriteSet]
+"""Clear private writes by transaction position (``BlockAndPrivateData.private_data_map``)."""
+
+
+def collection_table(namespace: str, collection: str) -> str:
+    """The table of a private data collection: ``basic$assetCollection`` (Fabric names
+    its private namespaces ``basic$$p…``; ``$`` is in no chaincode or collection name)."""
+    return f"{namespace}${collection}"
+
+
+def block_rows(block: common_pb2.Block, private: PrivateData | None = None) -> BlockRows:
+    """The rows of ``block`` (a block as the peer's Deliver serves it, filter included)
+    and, from ``private``, the clear values of collections the member may read."""
     number = block.header.number
     header_hash = block_header_hash(block.header)
     codes = validation_codes(block)
@@ -108,7 +120,8 @@ def block_rows(block: common_pb2.Block) -> BlockRows:
         code = codes[position] if position < len(codes) else Code.NOT_VALIDATED
         rows.transactions.append(_transaction_row(tx, number, position, code))
         if code == Code.VALID:
-            rows.writes.extend(_key_writes(tx, number, position))
+            clear = _clear_writes((private or {}).get(position))
+            rows.writes.extend(_key_writes(tx, number, position, clear))
     return rows
 
 
@@ -136,22 +149,63 @@ def _creator_msp(tx: ParsedTx) -> str:
         return ""
 
 
-def _key_writes(tx: ParsedTx, block: int, position: int) -> list[KeyWrite]:
-    """The public writes of a valid endorser transaction, system namespaces (``_lifecycle``,
-    ``lscc``) left out: they are Fabric's bookkeeping, not the network's data."""
+Clear = dict[tuple[str, str], list[kv_rwset_pb2.KVWrite]]
+Coordinates = tuple[int, int, str]  # block, position, txid
+
+
+def _clear_writes(private: rwset_pb2.TxPvtReadWriteSet | None) -> Clear:
+    """(namespace, collection) → its clear writes, for the collections the peer served."""
+    if private is None:
+        return {}
+    return {
+        (namespace.namespace, collection.collection_name): list(
+            kv_rwset_pb2.KVRWSet.FromString(collection.rwset).writes
+        )
+        for namespace in private.ns_pvt_rwset
+        for collection in namespace.collection_pvt_rwset
+    }
+
+
+def _key_writes(tx: ParsedTx, block: int, position: int, clear: Clear) -> list[KeyWrite]:
+    """The writes of a valid endorser transaction, system namespaces (``_lifecycle``,
+    ``lscc``) left out: they are Fabric's bookkeeping, not the network's data. Private
+    collections: the clear writes where the member got them, else the hashes."""
     if tx.header_type != common_pb2.ENDORSER_TRANSACTION:
         return []
     results = tx.action.chaincode_action.results  # VALID: it decodes
+    coordinates: Coordinates = (block, position, tx.tx_id)
     writes = []
     for namespace in rwset_pb2.TxReadWriteSet.FromString(results).ns_rwset:
-        if namespace.namespace.startswith("_") or namespace.namespace == "lscc":
+        name = namespace.namespace
+        if name.startswith("_") or name == "lscc":
             continue
-        table = table_name(namespace.namespace)
-        for write in kv_rwset_pb2.KVRWSet.FromString(namespace.rwset).writes:
-            document = (
-                None
-                if write.is_delete
-                else key_document(write.key, write.value, block, position, tx.tx_id)
-            )
-            writes.append(KeyWrite(table, write.key, document))
+        public = kv_rwset_pb2.KVRWSet.FromString(namespace.rwset).writes
+        writes += _clear(table_name(name), public, coordinates)
+        for hashed in namespace.collection_hashed_rwset:
+            table = collection_table(name, hashed.collection_name)
+            if (name, hashed.collection_name) in clear:
+                writes += _clear(table, clear[name, hashed.collection_name], coordinates)
+            else:
+                writes += _hashed(table, hashed, coordinates)
+    return writes
+
+
+def _clear(table: str, writes: Sequence[kv_rwset_pb2.KVWrite], at: Coordinates) -> list[KeyWrite]:
+    return [
+        KeyWrite(table, w.key, None if w.is_delete else key_document(w.key, w.value, *at))
+        for w in writes
+    ]
+
+
+def _hashed(
+    table: str, hashed: rwset_pb2.CollectionHashedReadWriteSet, at: Coordinates
+) -> list[KeyWrite]:
+    """A collection the member may not read: each key by its hash, with its value's hash."""
+    block, position, txid = at
+    writes = []
+    for w in kv_rwset_pb2.HashedRWSet.FromString(hashed.hashed_rwset).hashed_writes:
+        key = w.key_hash.hex()
+        coordinates = {"key": key, "block": block, "position": position, "txid": txid}
+        document = {FABRIC: coordinates, "key_hash": key, "value_hash": w.value_hash.hex()}
+        writes.append(KeyWrite(table, key, None if w.is_delete else document))
     return writes

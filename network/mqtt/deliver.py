@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import events_pb2_grpc
+from fabric_protos.peer import events_pb2, events_pb2_grpc
 
 from network.gateway_client import GatewayClient
 from network.mqtt.errors import EventsError
@@ -29,13 +30,17 @@ class DeliverRefused(EventsError):
 
 
 async def _stream(
-    client: GatewayClient, channel: str, start: int | str
-) -> AsyncIterator[common_pb2.Block]:
+    client: GatewayClient, channel: str, start: int | str, private_data: bool
+) -> AsyncIterator[Any]:
+    """The peer's answers: blocks (``Deliver``), or blocks with the private data the
+    identity's organization may read (``DeliverWithPrivateData``)."""
     seek = build_seek_envelope(client.signer, channel, start, FOREVER)
     stub = events_pb2_grpc.DeliverStub(client.channel)
-    async for response in stub.Deliver(iter([seek])):
-        if response.WhichOneof("Type") == "block":
-            yield response.block
+    rpc = stub.DeliverWithPrivateData if private_data else stub.Deliver
+    wanted = "block_and_private_data" if private_data else "block"
+    async for response in rpc(iter([seek])):
+        if response.WhichOneof("Type") == wanted:
+            yield getattr(response, wanted)
         else:
             status = common_pb2.Status.Name(response.status)
             raise DeliverRefused(f"channel {channel}: the peer answered {status}")
@@ -45,17 +50,37 @@ async def follow_blocks(
     client: GatewayClient, channel: str, start: int | str, backoff: Backoff | None = None
 ) -> AsyncIterator[common_pb2.Block]:
     """Blocks ``start``, ``start + 1``, … (``start`` may be ``"newest"``) forever."""
+    async for block in _follow(client, channel, start, backoff, private_data=False):
+        yield block
+
+
+async def follow_blocks_with_private_data(
+    client: GatewayClient, channel: str, start: int | str, backoff: Backoff | None = None
+) -> AsyncIterator[events_pb2.BlockAndPrivateData]:
+    """As ``follow_blocks``, each block with its transactions' readable private data."""
+    async for delivered in _follow(client, channel, start, backoff, private_data=True):
+        yield delivered
+
+
+async def _follow(
+    client: GatewayClient,
+    channel: str,
+    start: int | str,
+    backoff: Backoff | None,
+    private_data: bool,
+) -> AsyncIterator[Any]:
     backoff = backoff or Backoff()
     following: int | str = start
     while True:
         try:
-            async for block in _stream(client, channel, following):
+            async for delivered in _stream(client, channel, following, private_data):
+                block = delivered.block if private_data else delivered
                 number = block.header.number
                 if isinstance(following, int) and number < following:
                     continue  # never hand the caller a block twice
                 backoff.reset()
                 following = number + 1
-                yield block
+                yield delivered
             raise DeliverRefused(f"channel {channel}: the peer ended the stream")
         except (grpc.aio.AioRpcError, DeliverRefused) as exc:
             detail = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)

@@ -191,3 +191,22 @@ def test_verify_names_the_step_that_does_not_match(committed, database) -> None:
     assert not bad["block header hash"].ok and not bad["block data hash"].ok
     assert f"block {forged.header.number}" in bad["block header hash"].detail
     assert bad["transaction"].ok
+
+
+def test_private_collections_clear_where_served_and_hashes_elsewhere(committed) -> None:
+    channel, _, _ = committed
+    rwset = TxRWSet()
+    rwset.namespace("basic").collection("mine").writes["k"] = b'{"secret": 1}'
+    rwset.namespace("basic").collection("theirs").writes["h"] = b"hidden"
+    block = channel.block([channel.transaction(rwset)])
+    while len(block.metadata.metadata) <= common_pb2.TRANSACTIONS_FILTER:
+        block.metadata.metadata.append(b"")
+    block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = bytes([0])  # VALID
+    served = rwset.to_private_proto()
+    del served.ns_pvt_rwset[0].collection_pvt_rwset[1]  # the member is not in "theirs"
+    writes = {w.table: w for w in block_rows(block, {0: served}).writes}
+    assert writes["basic$mine"].document["secret"] == 1
+    hidden = writes["basic$theirs"].document
+    assert hidden["key_hash"] == hashlib.sha256(b"h").hexdigest()
+    assert hidden["value_hash"] == hashlib.sha256(b"hidden").hexdigest()
+    assert "hidden" not in str(hidden)
