@@ -99,6 +99,7 @@ FIGURES = (
     ("api_request_count", "CA requests"),
     ("controlplane_api_request_count", "API requests"),
     ("mqtt_bridge_messages_published", "messages published"),
+    ("analytics_blocks_written", "blocks into analytics"),
 )
 # How fast a node works now: (metric, unit), shown with one decimal.
 RATES = (
