@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from network.processes import CONSORTIUM
 from network.supervisor.base import SupervisorBase
+from network.supervisor.home import write_atomically
 
 NAME = "analytics"
 
@@ -39,17 +39,9 @@ class AnalyticsNode(SupervisorBase):
             "operations": {"listen": listen},
         }
         path = folder / "analytics.yaml"
-        _write_if_changed(path, json.dumps(config, indent=2))  # JSON is YAML
+        text = json.dumps(config, indent=2)  # JSON is YAML
+        if not path.exists() or path.read_text() != text:  # analytics query reads it
+            write_atomically(path, text)
         command = [*CONSORTIUM, "node", "run", NAME, "--config", str(path)]
         self._start(NAME, command, analytics.host, analytics.port, listen)
         self._ready(NAME)
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    """Replace ``path`` atomically, and only if ``text`` differs: ``analytics query``
-    reads it while every reconcile pass writes it, and must never see it half written."""
-    if path.exists() and path.read_text() == text:
-        return
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
