@@ -18,7 +18,9 @@ while every node keeps serving. What makes the copy consistent:
   certificates, configs, packages, state.json) as files.
 
 Left out: logs, pid files, the MQTT bridge's checkpoint (a restored bridge publishes
-again from the oldest block: at-least-once), Mosquitto's store, peers' transient stores
+again from the oldest block: at-least-once), the analytics databases (derived from the
+blocks and possibly ahead of the copied height: a restored analytics node writes them
+again from block 0), Mosquitto's store, peers' transient stores
 and trace stores, and clear private data (not in blocks, so not replayed). The copy is
 made in ``snapshots/.<name>.partial`` and renamed when complete, so a snapshot that
 exists is whole. ``restore`` copies one back over a stopped network, or into a new home.
@@ -46,7 +48,7 @@ SNAPSHOTS = "snapshots"
 BOOTSTRAP = "bootstrap"
 MANIFEST = "snapshot.json"
 # Not part of a network's data: logs, pids, locks, what is rebuilt or republished.
-TOP_SKIPPED = {"logs", "pids", SNAPSHOTS}
+TOP_SKIPPED = {"logs", "pids", SNAPSHOTS, "analytics"}
 SKIPPED_FILES = {"reconcile.lock", "checkpoint.json", "LOCK"}
 SKIPPED_SUFFIXES = ("-wal", "-shm", ".partial", ".tmp")
 _NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")

@@ -72,6 +72,7 @@ def test_the_snapshot_height_is_the_lowest_running_node_s(tmp_path: Path) -> Non
         ("events/mosquitto", True, True),
         ("members/org1/ca/registry.db-wal", False, True),
         ("events/checkpoint.json", False, True),
+        ("analytics", True, True),  # derived from the blocks: written again from block 0
         ("members/org1/ca/registry.db", False, False),
         ("state.json", False, False),
     ],
