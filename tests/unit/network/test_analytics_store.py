@@ -4,6 +4,7 @@ transactions, the checkpoint, and a block that does not chain (issue 22)."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,3 +211,59 @@ def test_private_collections_clear_where_served_and_hashes_elsewhere(committed) 
     assert hidden["key_hash"] == hashlib.sha256(b"h").hexdigest()
     assert hidden["value_hash"] == hashlib.sha256(b"hidden").hexdigest()
     assert "hidden" not in str(hidden)
+
+
+@pytest.fixture
+def home(tmp_path: Path, committed) -> Path:
+    """A network folder with an analytics database (node stopped) and the node's config."""
+    channel, ledger, genesis = committed
+    folder = tmp_path / ".consortium" / "net"
+    (folder / "analytics").mkdir(parents=True)
+    (folder / "state.json").write_text("{}")
+    (folder / "analytics" / "analytics.yaml").write_text(
+        "network: net\nchannels: [mychannel]\ndeliver: {connection: org1.json}\n"
+        "databases: .\nlisten: 127.0.0.1:7400\n"
+    )
+    database = ChannelDatabase(folder / "analytics" / "mychannel")
+    _write(database, genesis)
+    rwset = _rwset("basic", a1=b'{"Color": "blue"}', a2=b'{"Color": "red"}')
+    _write(database, commit_block(ledger, channel.block([channel.transaction(rwset)])).block)
+    database.close()
+    return tmp_path / ".consortium"
+
+
+def _cli(home: Path, *args: str):
+    from click.testing import CliRunner
+
+    from network.cli import cli
+
+    return CliRunner().invoke(cli, ["analytics", *args, "--home", str(home)])
+
+
+def test_analytics_query_reads_the_database_and_writes_nothing(home: Path) -> None:
+    query = "SELECT fabric.key AS k FROM basic WHERE Color = 'blue'"
+    answer = _cli(home, "query", "--channel", "mychannel", query, "-o", "json")
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.output) == [{"k": "a1"}]
+    table = _cli(home, "query", "--channel", "mychannel", "SELECT * FROM basic")
+    assert "blue" in table.output and "red" in table.output
+    wrote = _cli(home, "query", "--channel", "mychannel", "DELETE FROM basic")
+    assert wrote.exit_code == 0  # it ran, in a transaction that was aborted
+    assert (
+        len(
+            json.loads(
+                _cli(
+                    home, "query", "--channel", "mychannel", "SELECT * FROM basic", "-o", "json"
+                ).output
+            )
+        )
+        == 2
+    )
+
+
+def test_analytics_query_names_a_partiql_error_s_line_and_column(home: Path) -> None:
+    answer = _cli(home, "query", "--channel", "mychannel", "SELECT *\nFROM")
+    assert answer.exit_code == 2
+    assert "line 2, column" in answer.output
+    unknown = _cli(home, "query", "--channel", "other", "SELECT 1")
+    assert unknown.exit_code == 2 and "not channel 'other'" in unknown.output
