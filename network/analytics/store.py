@@ -11,6 +11,7 @@ does not chain stops the node and writes nothing.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,16 @@ class ChannelDatabase:
 
     def __init__(self, folder: Path) -> None:
         self.db = LedgerDatabase.open(folder, max_documents=MAX_DOCUMENTS)
+        # a write runs in a worker thread the node's stop cannot interrupt: close waits
+        self._writing = threading.Lock()
         self._tables = self._existing_tables()
         if CHECKPOINT_TABLE not in self._tables:
             self._create_base_tables()
 
     def close(self) -> None:
-        self.db.close()
+        """Close once a block being written is committed (a stop never cuts one short)."""
+        with self._writing:
+            self.db.close()
 
     def _existing_tables(self) -> set[str]:
         rows = self.db.execute(
@@ -88,6 +93,10 @@ class ChannelDatabase:
         """Check ``rows``'s block chains on the checkpoint, then write it and advance the
         checkpoint in one ledgerdb transaction. ``data`` is the block's envelopes (for
         its data hash). A block already written is skipped."""
+        with self._writing:
+            self._write_block(rows, data)
+
+    def _write_block(self, rows: BlockRows, data: list[bytes]) -> None:
         done = self.checkpoint()
         expected = 0 if done is None else done.block + 1
         if rows.number < expected:
