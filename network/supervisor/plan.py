@@ -7,7 +7,8 @@ removed from the spec, a running node moved to another port, a chaincode moved t
 another channel, the network renamed …) is refused, all of it at once, and nothing is
 started or changed. A chaincode whose version, port, code folder or policy changed is
 upgraded (a new package at the next sequence). A channel's batch settings, anchor peers
-and Application policies are changed by config update. Governance stays the control plane's:
+and Application policies are changed by config update. An ``analytics`` section may be
+added (its node starts); changing or removing one is refused. Governance stays the control plane's:
 members leave by vote, and a channel's membership changes with ``channel add-member`` /
 ``remove-member``.
 """
@@ -33,7 +34,26 @@ def plan_changes(applied: NetworkSpec, edited: NetworkSpec) -> Plan:
     _members(applied, edited, plan)
     _channels(applied, edited, plan)
     _chaincodes(applied, edited, plan)
+    _analytics(applied, edited, plan)
     return plan
+
+
+def _analytics(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    """The analytics node can be added to a running network; changing or removing it is
+    refused for now (the running node would go on with its old settings)."""
+    if edited.analytics == applied.analytics:
+        return
+    if applied.analytics is None and edited.analytics is not None:
+        analytics = edited.analytics
+        plan.changes.append(
+            f"start the analytics node: {analytics.member}'s {analytics.peer} on "
+            f"{', '.join(analytics.channels)}"
+        )
+        return
+    plan.refusals.append(
+        "analytics: the running analytics node cannot be changed or removed yet "
+        "(`consortium down`, then `up` with the new spec)"
+    )
 
 
 def _network(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:

@@ -113,3 +113,14 @@ def test_a_policy_or_anchor_removed_from_the_spec_is_refused(tmp_path: Path) -> 
     assert edited.changes == [
         "channel mychannel: policy Endorsement ANY Endorsement → ALL Endorsement by config update"
     ]
+
+
+def test_analytics_can_be_added_but_not_changed_while_running(tmp_path: Path) -> None:
+    section = TWO[TWO.index("\nanalytics:") :]
+    (tmp_path / "a.yaml").write_text(TWO.replace(section, "\n"))
+    (tmp_path / "b.yaml").write_text(TWO)
+    added = plan_changes(load_spec(tmp_path / "a.yaml"), load_spec(tmp_path / "b.yaml"))
+    assert added.refusals == []
+    assert added.changes == ["start the analytics node: org1's peer0 on mychannel"]
+    moved = _plan(tmp_path, "  port: 7400", "  port: 7410")
+    assert moved.changes == [] and "analytics" in moved.refusals[0]
