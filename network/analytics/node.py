@@ -18,8 +18,10 @@ import contextlib
 import logging
 import signal
 
+from ledgerdb.errors import LedgerError
 from ledgerdb.service import LedgerServer
 from network.analytics.config import AnalyticsConfig, load_config
+from network.analytics.errors import AnalyticsError
 from network.analytics.rows import block_rows
 from network.analytics.store import ChannelDatabase
 from network.gateway_client import GatewayClient
@@ -49,7 +51,10 @@ async def pump(deliver: GatewayClient, channel: str, database: ChannelDatabase) 
     async for delivered in follow_blocks_with_private_data(deliver, channel, start):
         block = delivered.block
         rows = block_rows(block, delivered.private_data_map)
-        await asyncio.to_thread(database.write, rows, list(block.data.data))
+        try:
+            await asyncio.to_thread(database.write, rows, list(block.data.data))
+        except LedgerError as exc:  # e.g. a value over ledgerdb's document size
+            raise AnalyticsError(f"channel {channel} block {rows.number}: {exc}") from exc
         BLOCKS.add(channel)
         HEIGHT.set(rows.number + 1, channel)
 
@@ -94,7 +99,7 @@ async def serve(config: AnalyticsConfig) -> None:
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    except* Exception as group:  # a broken chain: the TaskGroup wraps it
+    except* Exception as group:  # a broken chain, a block ledgerdb refused: one line
         raise group.exceptions[0] from None
     finally:
         if operations is not None:
