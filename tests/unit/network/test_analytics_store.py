@@ -267,3 +267,53 @@ def test_analytics_query_names_a_partiql_error_s_line_and_column(home: Path) -> 
     assert "line 2, column" in answer.output
     unknown = _cli(home, "query", "--channel", "other", "SELECT 1")
     assert unknown.exit_code == 2 and "not channel 'other'" in unknown.output
+
+
+def test_a_key_s_history_is_the_peer_s_get_history_for_key(committed, database) -> None:
+    """Create, update, delete and create again: the same values, txids and deletes, in
+    order, as the peer's history index (what GetHistoryForKey answers)."""
+    channel, ledger, _ = committed
+    for value in (b'{"v": 1}', b'{"v": 2}', None, b'{"v": 3}'):
+        rwset = _rwset("basic", k=value)
+        _write(database, commit_block(ledger, channel.block([channel.transaction(rwset)])).block)
+    peer = [
+        (m.tx_id, None if m.is_delete else json.loads(m.value))
+        for m in reversed(list(ledger.state.history("basic", "k")))  # oldest first
+    ]
+    ids = _query(
+        database,
+        "SELECT DISTINCT VALUE h.metadata.id FROM history(basic) AS h WHERE h.data.fabric.key = ?",
+        "k",
+    )
+    revisions = _query(
+        database,
+        "SELECT h.data, h.blockAddress.sequenceNo AS seq, h.metadata.id AS id "
+        "FROM history(basic) AS h WHERE h.metadata.id IN ? ORDER BY seq",
+        list(ids),
+    )
+    mine = []
+    for revision in revisions:
+        data = revision.get("data")
+        if data is None:  # a deletion: its Fabric block is the one in the same ledgerdb block
+            (txid,) = _valid_txids_of(database, revision["seq"])
+            mine.append((txid, None))
+            continue
+        mine.append((data["fabric"]["txid"], {"v": data["v"]}))
+    assert mine == peer
+    assert [value for _, value in mine] == [{"v": 1}, {"v": 2}, None, {"v": 3}]
+
+
+def _valid_txids_of(database: ChannelDatabase, sequence_no: int) -> list[str]:
+    """The VALID Fabric transactions of the block written in ledgerdb block ``sequence_no``."""
+    (number,) = _query(
+        database,
+        "SELECT VALUE b.data.number FROM _ql_committed_blocks AS b "
+        "WHERE b.blockAddress.sequenceNo = ?",
+        sequence_no,
+    )
+    return _query(
+        database,
+        "SELECT VALUE t.txid FROM transactions AS t "
+        "WHERE t.block = ? AND t.validation_code = 'VALID'",
+        number,
+    )
