@@ -141,6 +141,14 @@ def is_closed(exc: BaseException) -> bool:
     return isinstance(exc, nats.errors.ConnectionClosedError)
 
 
+PING_SECONDS = 1
+"""How often the client pings its server. A server on a host cut off the network closes
+nothing; nats-py's default (two minutes, two pings outstanding) would keep an orderer on
+it for minutes, so a connection whose pings go unanswered ``MAX_OUTSTANDING_PINGS`` times
+is dropped and another server of the cluster is used, within a few seconds."""
+MAX_OUTSTANDING_PINGS = 3
+
+
 async def connect(servers: Sequence[str], timeout: float) -> NATS:
     """A connection to any of ``servers``, tried again and again for ``timeout`` seconds.
 
@@ -161,6 +169,8 @@ async def connect(servers: Sequence[str], timeout: float) -> NATS:
                 connect_timeout=min(2.0, timeout),
                 reconnect_time_wait=0.2,
                 max_reconnect_attempts=-1,
+                ping_interval=PING_SECONDS,
+                max_outstanding_pings=MAX_OUTSTANDING_PINGS,
                 error_cb=remember,
             ),
             timeout,

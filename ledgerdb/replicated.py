@@ -687,11 +687,16 @@ class ReplicatedJournal:
             if is_closed(exc):
                 raise closed_error(self.stream, exc) from None
             return _RETRY
-        if number and (previous is None or previous.block_hash != block.previous_block_hash):
+        if number and previous is None:
+            # Our predecessor was acknowledged, and the stream never loses a message; a
+            # leader elected a moment ago may not have applied all it holds yet (seen
+            # when a partitioned server rejoined): ask again until the deadline.
+            return _RETRY
+        if number and previous.block_hash != block.previous_block_hash:
             raise ReplicaMismatch(
                 self.stream,
                 number - 1,
-                "the stream does not hold the block the local copy has here",
+                "the stream holds another block here than the local copy",
             )
         # The position is free and follows our block's predecessor, yet the condition
         # failed: a leader restored from a snapshot forgets the last message id. With the

@@ -26,6 +26,7 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from network.errors import NetworkError
+from proto import keepalive
 from proto.envelope import Code, read_endorsed_action
 from proto.proposal import propose
 from proto.signer import Signer
@@ -87,7 +88,10 @@ class GatewayClient:
         tls_root: bytes | None = None,
         hostname_override: str = "",
     ) -> None:
-        options = [("grpc.max_receive_message_length", 100 * 1024 * 1024)]
+        options = [
+            ("grpc.max_receive_message_length", 100 * 1024 * 1024),
+            *keepalive.CLIENT_OPTIONS,
+        ]
         if hostname_override:
             options.append(("grpc.ssl_target_name_override", hostname_override))
         if tls_root is None:

@@ -45,6 +45,7 @@ Ports are on ``host`` (default ``127.0.0.1``); a member or node may name another
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from collections.abc import Mapping
@@ -234,6 +235,10 @@ class NetworkSpec:
     # manual: the control plane's clock moves only by `consortium clock advance`, so
     # proposal expiry can be rehearsed on a running network
     control_plane_clock: str = "system"
+    # the spec's top-level host: the default of every node, and where chaincodes listen
+    host: str = "127.0.0.1"
+    # address → network namespace: a node on that address runs inside it (`hosts:`)
+    namespaces: Mapping[str, str] = field(default_factory=dict)
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -261,7 +266,7 @@ class NetworkSpec:
             for peer in member.peers:
                 found.append((f"peer {member.name}/{peer.name}", peer.host, peer.port, peer.line))
         for chaincode in self.chaincodes:
-            found.append((f"chaincode {chaincode.name}", "127.0.0.1", chaincode.port, 0))
+            found.append((f"chaincode {chaincode.name}", self.host, chaincode.port, 0))
         if self.events is not None and self.events.local:
             events = self.events
             found.append(("events broker", events.broker_host, events.broker_port, events.line))
@@ -366,6 +371,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
             "channels",
             "chaincodes",
             "host",
+            "hosts",
             "events",
             "analytics",
         },
@@ -382,6 +388,8 @@ def load_spec(path: str | Path) -> NetworkSpec:
         members=_members(reader, top["members"], host),
         channels=(),
         chaincodes=(),
+        host=host,
+        namespaces=_hosts(reader, top.get("hosts") or []),
     )
     channels = _channels(reader, top.get("channels") or [], spec)
     chaincodes = _chaincodes(reader, top.get("chaincodes") or [], channels, Path(path).parent)
@@ -526,6 +534,31 @@ def _nats(reader: _Reader, raw: Any, host: str) -> tuple[NatsServer, ...]:
         "NATS server name",
     )
     return tuple(servers)
+
+
+_NETNS = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _hosts(reader: _Reader, raw: Any) -> dict[str, str]:
+    """``hosts``: addresses that are Linux network namespaces on this machine, so one
+    machine can rehearse a several-host network (``up`` starts a node whose host is such
+    an address with ``ip netns exec NETNS``). Without it every node runs where ``up``
+    runs, and an address of another machine names a node someone else started there."""
+    found: dict[str, str] = {}
+    for n, item in enumerate(reader.sequence(raw, ("hosts",))):
+        path: Path_ = ("hosts", n)
+        entry = reader.mapping(item, path, {"address", "netns"}, {"address", "netns"})
+        try:
+            address = str(ipaddress.ip_address(str(entry["address"])))
+        except ValueError:
+            message = f"{entry['address']!r} is not an IP address"
+            raise reader.error((*path, "address"), message) from None
+        if address in found:
+            raise reader.error((*path, "address"), f"address {address} is listed twice")
+        found[address] = reader.text(
+            entry["netns"], (*path, "netns"), _NETNS, "a network namespace name"
+        )
+    return found
 
 
 def _members(reader: _Reader, raw: Any, host: str) -> tuple[Member, ...]:

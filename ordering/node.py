@@ -56,6 +56,7 @@ from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
 from ordering.participation import participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
+from proto import keepalive
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
 
@@ -303,6 +304,7 @@ class OrdererNode:
             options=[
                 ("grpc.max_receive_message_length", 100 * 1024 * 1024),
                 ("grpc.max_send_message_length", 100 * 1024 * 1024),
+                *keepalive.SERVER_OPTIONS,
             ]
         )
         add_to_server(AtomicBroadcast(self.chains.get), server)

@@ -16,6 +16,7 @@ from fabric_protos.orderer import ab_pb2_grpc
 from peers.committer import BlockRejected, CommittedBlock, commit_block
 from peers.ledger import Ledger
 from peers.tracestore import Tracer, no_trace
+from proto import keepalive
 from proto.seek import FOREVER, build_seek_envelope
 from proto.signer import Signer
 from proto.tracing import Step
@@ -38,6 +39,7 @@ class OrdererEndpoint:
             ("grpc.initial_reconnect_backoff_ms", 250),
             ("grpc.min_reconnect_backoff_ms", 250),
             ("grpc.max_reconnect_backoff_ms", 2000),
+            *keepalive.CLIENT_OPTIONS,  # a cut-off orderer is left in seconds
         ]
         if self.tls_root is None:
             return grpc.aio.insecure_channel(self.address, options=options)

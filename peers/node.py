@@ -63,7 +63,7 @@ from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
 from peers.packages import PackageError, PackageStore
 from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
-from proto import privatedata_pb2_grpc, trace_pb2_grpc
+from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.tracing import trace_record
@@ -323,6 +323,7 @@ class PeerNode:
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
+                *keepalive.SERVER_OPTIONS,
             ]
         )
         if self.config.tls_cert is None:

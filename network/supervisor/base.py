@@ -118,11 +118,18 @@ class SupervisorBase:
         """Launch a node (unless it already runs); ``_ready`` waits for it. Nodes that do
         not depend on each other are launched together and waited for together, so their
         start-up times overlap."""
-        process = self.home.process(name, command, host, port, operations)
+        process = self.home.process(name, self.launcher(host) + command, host, port, operations)
         self.processes[name] = process
         if process.pid is None:
             process.start()
             self.started.append(name)
+
+    def launcher(self, host: str) -> list[str]:
+        """What a node on ``host`` is started through: nothing, or ``ip netns exec NETNS``
+        when the spec's ``hosts`` says that address is a network namespace of this machine
+        (``exec`` keeps the pid, so pid files and signals reach the node itself)."""
+        namespace = self.spec.namespaces.get(host)
+        return ["ip", "netns", "exec", namespace] if namespace else []
 
     def _ready(self, prefix: str) -> None:
         """Wait for the nodes named ``prefix…``; only those this run started are reported

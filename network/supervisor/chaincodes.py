@@ -50,8 +50,9 @@ class Wanted:
     def label(self) -> str:
         return f"{self.name}_{self.version}"
 
-    def package(self) -> bytes:
-        return build_package(Path(self.directory), self.label, Connection(f"127.0.0.1:{self.port}"))
+    def package(self, host: str = "127.0.0.1") -> bytes:
+        """The CCaaS package: peers dial ``host``:port (the spec's top-level host)."""
+        return build_package(Path(self.directory), self.label, Connection(f"{host}:{self.port}"))
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ class Chaincodes(SupervisorBase):
     def _store_package(self, wanted: Wanted) -> str:
         """Build the package, keep it (peers added later get these very bytes), return its
         package ID."""
-        package = wanted.package()
+        package = wanted.package(self.spec.host)
         identifier = package_id(wanted.label, package)
         folder = self._packages()
         folder.mkdir(parents=True, exist_ok=True)
@@ -214,13 +215,13 @@ class Chaincodes(SupervisorBase):
             "--id",
             record["package_id"],
             "--address",
-            f"127.0.0.1:{record['port']}",
+            f"{self.spec.host}:{record['port']}",
         ]
         if process is None:
-            self._start(name, command, "127.0.0.1", record["port"])
+            self._start(name, command, self.spec.host, record["port"])
             return
         node = dataclasses.replace(
-            self.home.process(name, command, "127.0.0.1", record["port"]),
+            self.home.process(name, command, self.spec.host, record["port"]),
             name=process,
             pid_file=self.home.root / "pids" / f"{process}.pid",
         )
@@ -311,7 +312,8 @@ class Chaincodes(SupervisorBase):
         old = self.chaincode_records.get(wanted.name)
         if old is None:
             return False
-        return self._unchanged(old, wanted, package_id(wanted.label, wanted.package()))
+        identifier = package_id(wanted.label, wanted.package(self.spec.host))
+        return self._unchanged(old, wanted, identifier)
 
     @staticmethod
     def _unchanged(old: dict[str, Any], wanted: Wanted, identifier: str) -> bool:
@@ -323,15 +325,14 @@ class Chaincodes(SupervisorBase):
             and old.get("collections_json", "") == _read(wanted.collections)
         )
 
-    @staticmethod
-    def _outcome(action: str, record: dict[str, Any]) -> Deployed:
+    def _outcome(self, action: str, record: dict[str, Any]) -> Deployed:
         return Deployed(
             action,
             record["name"],
             record["version"],
             record["sequence"],
             record["package_id"],
-            f"127.0.0.1:{record['port']}",
+            f"{self.spec.host}:{record['port']}",
         )
 
     def _switch(self, old: dict[str, Any] | None, record: dict[str, Any]) -> None:
@@ -365,7 +366,7 @@ class Chaincodes(SupervisorBase):
             source = pids / f"{temporary}{suffix}"
             if source.exists():
                 source.replace(pids / f"{name}{suffix}")
-        self.processes[name] = self.home.process(name, [], "127.0.0.1", port)
+        self.processes[name] = self.home.process(name, [], self.spec.host, port)
         self.processes.pop(temporary, None)
         if temporary in self.started:
             self.started[self.started.index(temporary)] = name

@@ -236,3 +236,37 @@ def test_anchor_peers_and_policies_are_read(tmp_path: Path) -> None:
         "Endorsement": "ANY Endorsement",
         "Readers": "OR('Org1MSP.member', 'Org2MSP.member')",
     }
+
+
+HOSTS = "hosts:\n  - {address: 10.77.0.1, netns: orderha-h0}\n  - {address: 10.77.0.2, netns: h1}\n"
+
+
+def test_hosts_name_network_namespaces_nodes_are_started_in(tmp_path: Path) -> None:
+    from network.supervisor.base import SupervisorBase
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(HOSTS + TWO.replace("port: 7051", "port: 7051\n        host: 10.77.0.1"))
+    spec = load_spec(path)
+    assert spec.namespaces == {"10.77.0.1": "orderha-h0", "10.77.0.2": "h1"}
+    supervisor = SupervisorBase(spec, home=None)  # type: ignore[arg-type]
+    assert supervisor.launcher("10.77.0.1") == ["ip", "netns", "exec", "orderha-h0"]
+    assert supervisor.launcher("127.0.0.1") == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        ("{address: nowhere, netns: h0}", "hosts[0].address", "is not an IP address"),
+        ("{address: 10.0.0.1, netns: 'a b'}", "hosts[0].netns", "network namespace name"),
+        ("{address: 10.0.0.1}", "hosts[0]", "netns is required"),
+    ],
+)
+def test_a_wrong_host_entry_is_named(tmp_path: Path, entry: str, field: str, message: str) -> None:
+    error = _error(tmp_path, f"hosts:\n  - {entry}\n" + TWO)
+    assert error.field == field and message in error.message
+
+
+def test_an_address_listed_twice_is_refused(tmp_path: Path) -> None:
+    twice = "hosts:\n  - {address: 10.0.0.1, netns: a}\n  - {address: 10.0.0.1, netns: b}\n"
+    error = _error(tmp_path, twice + TWO)
+    assert error.field == "hosts[1].address" and "listed twice" in error.message
