@@ -262,3 +262,33 @@ def readiness_problem(
     if current < needed:
         return f"meta leader {leader.name} sees {current} current servers, needs {needed}"
     return None
+
+
+def jetstream_roles(nodes: Sequence[NatsNode]) -> dict[str, str]:
+    """Each server's place in JetStream's meta group, as the servers' monitoring ports
+    report it: ``leader``; ``current`` (a follower the leader sees up to date);
+    ``behind`` (one it does not); ``no leader`` (the server sees none: an election, or
+    it is cut off from a majority); ``no answer`` (its monitoring port is silent).
+    A second per server at most, so ``status`` stays quick with a server down."""
+    metas = {node.name: _meta(node) for node in nodes}
+    leaders = {str(m["leader"]) for m in metas.values() if m and m.get("leader")}
+    current = set()
+    for name in leaders & metas.keys():
+        current |= {r.get("name") for r in metas[name].get("replicas") or [] if r.get("current")}
+    roles = {}
+    for name, meta in metas.items():
+        if meta is None:
+            roles[name] = "no answer"
+        elif not meta.get("leader"):
+            roles[name] = "no leader"
+        elif meta.get("leader") == name:
+            roles[name] = "leader"
+        else:
+            roles[name] = "current" if name in current else "behind"
+    return roles
+
+
+def _meta(node: NatsNode) -> dict[str, Any] | None:
+    """The server's ``/jsz`` meta-group section ({} when JetStream answers without one)."""
+    answer = _monitor(node, "/jsz")
+    return None if answer is None else (answer.get("meta_cluster") or {})

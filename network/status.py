@@ -231,6 +231,26 @@ def cutters(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, An
     return found
 
 
+def nats_servers(supervisor: Supervisor, nodes: list[NodeStatus]) -> dict[str, dict[str, Any]]:
+    """Each NATS server of a replicated ordering service: RUNNING or FAILED, where it
+    listens, and its place in JetStream (leader, current, behind, no leader, no answer)."""
+    from network.nats_cluster import jetstream_roles
+
+    if not supervisor.spec.nats:
+        return {}
+    by_name = {n.name: n for n in nodes}
+    roles = jetstream_roles(supervisor.nats_nodes())
+    found = {}
+    for server in supervisor.spec.nats:
+        node = by_name.get(f"nats-{server.name}")
+        found[server.name] = {
+            "state": node.state if node else FAILED,
+            "address": f"{server.host}:{server.port}",
+            "jetstream": roles.get(server.name, "no answer"),
+        }
+    return found
+
+
 def governance(supervisor: Supervisor) -> dict[str, Any]:
     """Members and open proposals, as the control plane (AMB's API) reports them."""
     network_id = supervisor.home.load_state().get("network_id")
@@ -299,6 +319,7 @@ def network_status(supervisor: Supervisor) -> dict[str, Any]:
         "nodes": nodes,
         "channels": heights,
         "cutters": cutters(supervisor, running),
+        "nats": nats_servers(supervisor, nodes),
         "expiring_certificates": expiring_certificates(supervisor.home.root),
         **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),
     }

@@ -267,6 +267,12 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
             [(node, "?" if h is None else h, _role(node, cutter)) for node, h in heights.items()],
             title=f"channel {channel}",
         )
+    if servers := list(report["nats"].items()):
+        emit_table(
+            ["NATS server", "state", "listens on", "jetstream"],
+            [(name, *(s[k] for k in ("state", "address", "jetstream"))) for name, s in servers],
+            title="replicated ordering service",
+        )
     emit_table(
         ["member", "id", "status"],
         [(m["name"], m["id"], m["status"]) for m in report["members"]],

@@ -326,7 +326,8 @@ class Nodes(SupervisorBase):
 
     # -- the replicated ordering service's NATS servers ----------------------------------
 
-    def _nats_nodes(self) -> list[NatsNode]:
+    def nats_nodes(self) -> list[NatsNode]:
+        """The spec's NATS servers, with their folders under ``ordering/nats/``."""
         folder = self.home.root / "ordering" / "nats"
         return [
             NatsNode(s.name, s.host, s.port, s.cluster_port, s.monitor_port, folder / s.name)
@@ -343,7 +344,7 @@ class Nodes(SupervisorBase):
             raise SupervisorError(
                 "ordering.nats needs nats-server (deploy/install-deps.sh installs it)"
             )
-        nodes = self._nats_nodes()
+        nodes = self.nats_nodes()
         for node in nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
             node.config_path.write_text(server_config(node, nodes))
@@ -355,7 +356,7 @@ class Nodes(SupervisorBase):
         if not self.spec.nats:
             return
         self._ready("nats-")
-        nodes = self._nats_nodes()
+        nodes = self.nats_nodes()
         deadline = time.monotonic() + timeout
         while (problem := readiness_problem(nodes, nodes)) is not None:
             if time.monotonic() > deadline:

@@ -247,6 +247,8 @@ def test_three_hosts_survive_one_cut_off_under_load(tmp_path: Path, hosts: Hosts
             victim, kind = _fault(hosts, round_number, _cutter_host(tmp_path))
             _say(f"round {round_number}: {kind} host {victim}")
             load.wait_progress(3, _survivors(victim))  # the rest of the network goes on
+            if kind == "cut":  # status names the server it cannot reach
+                assert _status(tmp_path)["nats"][f"nats{victim}"]["jetstream"] == "no answer"
             time.sleep(FAULT_SECONDS)
             hosts.heal(victim)
             _say(f"round {round_number}: host {victim} healed")
@@ -254,6 +256,8 @@ def test_three_hosts_survive_one_cut_off_under_load(tmp_path: Path, hosts: Hosts
             _check_after_fault(tmp_path, home, list(load.valid))
         load.stop()
         _check_after_fault(tmp_path, home, list(load.valid), settled=True)
+        servers = _status(tmp_path)["nats"]
+        assert {s["state"] for s in servers.values()} == {"RUNNING"}, servers
         states = _world_states(home)
         assert len({json.dumps(s, sort_keys=True) for s in states.values()}) == 1, states.keys()
     finally:
