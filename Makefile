@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper differential clean
+.PHONY: install test demo proto lint format bench bench-caliper differential chaos clean
 
 install: $(STAMP) proto
 
@@ -52,6 +52,15 @@ bench-caliper: install
 # with its build.sh) and consortium side by side; prints each difference. Not in `test`.
 differential: install
 	bash tests/differential/run.sh
+
+# The long version of tests/integration/test_multihost.py: the network on three hosts
+# (network namespaces of this machine; needs root), CHAOS_ROUNDS link faults under load
+# (the cutter's host and another cut off, a host throttled until packets drop), every
+# promise checked after each. `make test` runs one round.
+CHAOS_ROUNDS ?= 6
+chaos: install
+	ORDERHA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(VENV)/bin/pytest -x -q -p no:cacheprovider \
+		tests/integration/test_multihost.py
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi
