@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from network.gateway_client import GatewayClient, GatewayClientError
+from network.nats_cluster import free_port
 from tests.support.invariants import check_ledgers, check_orderer_journals, read_ledger
 from tests.support.netns import Hosts
 from tests.support.processes import consortium
@@ -40,7 +41,8 @@ def write_spec(directory: Path, hosts: Hosts) -> Path:
         "host": hosts.operator,
         "hosts": [{"address": a, "netns": hosts.namespace(n)} for n, a in enumerate(on)],
         "network": {"name": NAME},
-        "control_plane": {"port": 7300, "host": "127.0.0.1"},  # for the operator only
+        # for the operator only, on loopback: a free port (other networks may run here)
+        "control_plane": {"port": free_port(), "host": "127.0.0.1"},
         "ordering": {
             "nats": [
                 {"name": f"nats{n}", "host": a, "port": 4222, "cluster_port": 6222,
