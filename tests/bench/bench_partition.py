@@ -98,6 +98,10 @@ def _round(hosts: Hosts, failures: list[str]) -> tuple[float | None, ...]:
             consortium(cwd, "down", "--purge", check=False)
 
 
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
 def _figures(name: str, values: list[float | None]) -> str:
     done = [v for v in values if v is not None]
     missed = len(values) - len(done)
@@ -123,8 +127,8 @@ def main() -> None:
             print(f"cut {number + 1}:")
             gap, both, caught = _round(hosts, failures)
             rounds.append((gap, both, caught))
-            print(f"  longest gap without a commit {gap} s; after the heal both members "
-                  f"commit in {both} s, every node caught up in {caught} s")  # fmt: skip
+            print(f"  longest gap without a commit {_s(gap)}; after the heal both members "
+                  f"commit in {_s(both)}, every node caught up in {_s(caught)}")  # fmt: skip
     finally:
         hosts.destroy()
     for index, name in enumerate(("gap", "both members again", "caught up")):
