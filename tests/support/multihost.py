@@ -15,14 +15,17 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from network.gateway_client import GatewayClient, GatewayClientError
 from network.nats_cluster import free_port
 from tests.support.invariants import check_ledgers, check_orderer_journals, read_ledger
-from tests.support.netns import Hosts
 from tests.support.processes import consortium
+
+if TYPE_CHECKING:  # tests load the netns module as a pytest plugin: not imported here
+    from tests.support.netns import Hosts
 
 NAME = "orderha-hosts"
 CHANNEL = "mychannel"
