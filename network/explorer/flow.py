@@ -1,0 +1,247 @@
+"""A transaction's flow as a sequence of messages between nodes, from the trace records
+every member's peers kept (``proto/trace.proto``) and the block that holds it.
+
+client → gateway peer (PROPOSE, PLAN) → each endorsing peer and back (ENDORSE) →
+orderer (SUBMIT) → each committing peer (ORDER, VALIDATE, COMMIT). Each message carries
+what happened at that step, in words; the sequence diagram and its text alternative are
+drawn from the same list, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from network.explorer.blocks import BlockView, TxView
+from network.explorer.config import ExplorerConfig
+from network.gateway_client import GatewayClient
+from network.validation_codes import meaning
+from proto.trace_pb2 import Step, TraceRecord, TraceRequest
+from proto.trace_pb2_grpc import TraceServiceStub
+from proto.tracing import details_of
+
+TIMEOUT = 3.0
+CLIENT, ORDERER = "client", "orderer"
+_PRINCIPAL = re.compile(r"'([A-Za-z0-9.-]+)\.(?:peer|member|admin|client|orderer)'")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One arrow (or, when ``source == target``, a note on one node's lifeline)."""
+
+    step: str
+    source: str
+    target: str
+    label: str
+    details: tuple[str, ...] = ()
+    failed: bool = False
+
+
+@dataclass
+class Flow:
+    participants: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)  # peers that did not answer
+
+    def add(self, message: Message) -> None:
+        for name in (message.source, message.target):
+            if name not in self.participants:
+                self.participants.append(name)
+        self.messages.append(message)
+
+
+async def gather_traces(config: ExplorerConfig, txid: str) -> tuple[list[TraceRecord], list[str]]:
+    """Every trace record of ``txid`` on every member's peers, and the peers that did not
+    answer (one down peer hides nothing the others know)."""
+    asked = [
+        (member, gateway) for member in config.members for gateway in _gateways(config, member)
+    ]
+    answers = await asyncio.gather(*(_ask(config, m, g, txid) for m, g in asked))
+    records = [record for found in answers if found is not None for record in found]
+    missing = [
+        gateway["endpoint"]
+        for (_, gateway), found in zip(asked, answers, strict=True)
+        if found is None
+    ]
+    return records, missing
+
+
+def _gateways(config: ExplorerConfig, member: str) -> list[dict[str, Any]]:
+    try:
+        connection = config.connection(member)
+    except (OSError, ValueError):
+        return []
+    return list(connection.get("gateways") or [connection["gateway"]])
+
+
+async def _ask(
+    config: ExplorerConfig, member: str, gateway: dict[str, Any], txid: str
+) -> list[TraceRecord] | None:
+    connection = {**config.connection(member), "gateway": gateway}
+    client = GatewayClient.from_connection(connection, "user1")
+    try:
+        stub = TraceServiceStub(client.channel)
+        answer = await stub.GetTrace(TraceRequest(tx_id=txid), timeout=TIMEOUT)
+        return list(answer.records)
+    except (grpc.aio.AioRpcError, TimeoutError):
+        return None
+    finally:
+        await client.close()
+
+
+def node_names(config: ExplorerConfig) -> dict[str, str]:
+    """Address → node name (``peer-org1-peer0``, ``orderer-orderer0``)."""
+    return {node.address: node.name for node in config.nodes}
+
+
+def build_flow(
+    records: list[TraceRecord],
+    names: dict[str, str],
+    tx: TxView | None,
+    block: BlockView | None,
+    policy: str = "",
+) -> Flow:
+    """The messages of the flow, in the order the flow runs: the gateway's steps (propose,
+    plan, endorse, submit), then each committing peer's (order, validate, commit)."""
+    flow = Flow(participants=[CLIENT])
+    gateway = _gateway_of(records, names)
+    for record in sorted(records, key=lambda r: _order(r, names)):
+        for message in _messages(record, names, gateway, tx, block, policy):
+            flow.add(message)
+    return flow
+
+
+def _node(record: TraceRecord, names: dict[str, str]) -> str:
+    address = record.node.partition("@")[2]
+    return names.get(address, record.node)
+
+
+def _gateway_of(records: list[TraceRecord], names: dict[str, str]) -> str:
+    for record in records:
+        if record.step == Step.PROPOSE:
+            return _node(record, names)
+    return "gateway"
+
+
+def _order(record: TraceRecord, names: dict[str, str]) -> tuple[int, str, int, int]:
+    """Gateway steps by step (each peer's endorsement before the gateway's summary), then
+    each committing peer's order → validate → commit together."""
+    summary = int("endorsers" in details_of(record))
+    if record.step <= Step.SUBMIT:
+        return (0, "", record.step * 2 + summary, record.unix_nanos)
+    return (1, _node(record, names), record.step, record.unix_nanos)
+
+
+def _messages(
+    record: TraceRecord,
+    names: dict[str, str],
+    gateway: str,
+    tx: TxView | None,
+    block: BlockView | None,
+    policy: str,
+) -> list[Message]:
+    """A record as arrows: a remote endorsement is a request and its signed answer."""
+    if record.step == Step.ENDORSE and "endorsers" not in details_of(record):
+        return _endorsement(details_of(record), _node(record, names), gateway)
+    message = _message(record, names, gateway, tx, block, policy)
+    return [] if message is None else [message]
+
+
+def _message(
+    record: TraceRecord,
+    names: dict[str, str],
+    gateway: str,
+    tx: TxView | None,
+    block: BlockView | None,
+    policy: str,
+) -> Message | None:
+    details = details_of(record)
+    node = _node(record, names)
+    step = Step.Name(record.step)
+    if record.step == Step.PROPOSE:
+        call = f"{tx.function}({', '.join(tx.args)})" if tx and tx.function else "a proposal"
+        who = str(tx.creator) if tx and tx.creator else "the client"
+        return Message(step, CLIENT, node, f"propose {call}", (f"signed by {who}",))
+    if record.step == Step.PLAN:
+        orgs = ", ".join(details.get("organizations", [])) or "none"
+        lines = [f"endorsing organizations chosen: {orgs}"]
+        if policy:
+            lines.insert(0, f"endorsement policy: {policy}")
+        return Message(step, node, node, "plan endorsers", tuple(lines))
+    if record.step == Step.ENDORSE:
+        return _endorsements(details, node, tx, policy)
+    if record.step == Step.SUBMIT:
+        orderer = names.get(details.get("orderer", ""), ORDERER)
+        status = details.get("status", "")
+        return Message(step, node, orderer, f"broadcast: {status}", failed=status != "SUCCESS")
+    if record.step == Step.ORDER:
+        position = f"block {details.get('block')}, position {details.get('index')}"
+        signer = f"signed by {block.signer}" if block and block.signer else ""
+        source = _orderer_participant(names)
+        return Message(step, source, node, f"deliver {position}", (signer,) if signer else ())
+    if record.step == Step.VALIDATE:
+        code = str(details.get("code", ""))
+        lines = [meaning(code)] + ([details["reason"]] if details.get("reason") else [])
+        return Message(step, node, node, f"validate: {code}", tuple(lines), code != "VALID")
+    if record.step == Step.COMMIT:
+        applied = "writes applied" if details.get("applied") else "writes not applied"
+        return Message(step, node, node, f"commit: {applied}", (f"height {details.get('height')}",))
+    return None
+
+
+def _orderer_participant(names: dict[str, str]) -> str:
+    return next((n for n in names.values() if n.startswith("orderer-")), ORDERER)
+
+
+def _endorsement(details: dict[str, Any], node: str, gateway: str) -> list[Message]:
+    """One peer's simulation: the read set with versions, the write set, its answer (a
+    note when the gateway endorses itself, else a request and the signed response)."""
+    reads = [
+        f"read {key} at version {tuple(version) if version else '(absent)'}"
+        for key, version in sorted(details.get("reads", {}).items())
+    ]
+    writes = [f"write {key}" for key in sorted(details.get("writes", {}))]
+    endorsed = bool(details.get("endorsed"))
+    answer = "endorsed" if endorsed else f"refused: {details.get('message', '')}"
+    call = f"{details.get('chaincode', '')}.{details.get('function', '')}"
+    lines = (f"simulated {call}", *reads, *writes, f"status {details.get('status')}: {answer}")
+    if node == gateway:
+        return [Message("ENDORSE", node, node, f"simulate and sign: {answer}", lines, not endorsed)]
+    return [
+        Message("ENDORSE", gateway, node, f"endorse {call}"),
+        Message("ENDORSE", node, gateway, f"signed response: {answer}", lines, not endorsed),
+    ]
+
+
+def _endorsements(details: dict[str, Any], node: str, tx: TxView | None, policy: str) -> Message:
+    """What the gateway collected, checked against the policy's organizations."""
+    signed = {identity.mspid for identity in (tx.endorsers if tx else [])} or set(
+        details.get("endorsers", [])
+    )
+    lines = [f"endorsement from {identity}" for identity in (tx.endorsers if tx else [])]
+    if policy:
+        named = set(_PRINCIPAL.findall(policy))
+        missing = sorted(named - signed)
+        lines.append(f"policy {policy}")
+        lines.append(
+            f"no endorsement from: {', '.join(missing)}"
+            if missing
+            else f"signatures from {', '.join(sorted(signed & named))} satisfy it"
+        )
+    return Message("ENDORSE", node, node, "endorsements collected", tuple(lines))
+
+
+def conflict_lines(reads: dict[str, Any], writers: dict[str, tuple[int, TxView]]) -> list[str]:
+    """For an MVCC conflict: which earlier transaction wrote each key that was read."""
+    lines = []
+    for key, (block, writer) in sorted(writers.items()):
+        seen = reads.get(key)
+        lines.append(
+            f"{key} was read at version {tuple(seen) if seen else '(absent)'}; "
+            f"transaction {writer.txid} (block {block}) wrote it before this one committed"
+        )
+    return lines
