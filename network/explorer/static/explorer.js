@@ -18,7 +18,6 @@ function codeSpan(code) {
 function addBlockRow(table, block) {
   const row = document.createElement("tr");
   row.className = "new";
-  row.dataset.block = String(block.number);
   const number = document.createElement("td");
   const link = document.createElement("a");
   link.href = "/channels/" + encodeURIComponent(block.channel) + "/blocks/" + block.number;
@@ -42,7 +41,10 @@ function addBlockRow(table, block) {
 function follow() {
   if (!window.EventSource) return;
   const source = new EventSource("/events");
-  source.addEventListener("open", function () { say("live"); });
+  source.addEventListener("open", function () {
+    document.body.dataset.live = "yes";
+    say("live");
+  });
   source.addEventListener("error", function () { say("reconnecting…"); });
   source.addEventListener("block", function (event) {
     const block = JSON.parse(event.data);
@@ -51,7 +53,7 @@ function follow() {
     const table = document.getElementById("blocks");
     const newest = !new URLSearchParams(location.search).has("before");
     if (table && newest && table.dataset.channel === block.channel &&
-        !table.querySelector('tr[data-block="' + block.number + '"]')) {
+        !table.querySelector('a[href$="/blocks/' + block.number + '"]')) {
       addBlockRow(table, block);
     }
     say("block " + block.number + " of " + block.channel + " committed");

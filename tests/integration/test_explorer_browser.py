@@ -1,0 +1,141 @@
+"""The explorer in a real browser (Debian's Chromium through playwright-core): a network
+from ``consortium up``, a valid transaction and an MVCC conflict submitted while the
+page is open, and what a person sees — the block list growing without a reload, each
+transaction's flow with its endorsers and code, the proof checked in the page (and
+refused when tampered), the votes that let org2 in, 404 pages that name what is missing.
+
+``CONSORTIUM_SCREENSHOTS=DIR`` (``make browser``) also saves a screenshot of each page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from network.gateway_client import GatewayClient
+from tests.integration.test_up import spec_with_free_ports
+from tests.support.browser import Browser, missing
+from tests.support.processes import consortium
+
+SCREENSHOTS = os.environ.get("CONSORTIUM_SCREENSHOTS", "")
+
+
+async def _conflicting_transfers(connection: dict, asset: str) -> dict[str, str]:
+    """Two transfers of one asset endorsed at once: both read the same version, so the
+    one ordered second is MVCC_READ_CONFLICT. Returns txid → validation code."""
+    client = GatewayClient.from_connection(connection, "user1")
+    try:
+        sent = await asyncio.gather(
+            client.submit_async("mychannel", "basic", "TransferAsset", asset, "Bea"),
+            client.submit_async("mychannel", "basic", "TransferAsset", asset, "Cem"),
+        )
+        codes = {}
+        for txid, _ in sent:
+            code, _ = await client.commit_status("mychannel", txid)
+            codes[txid] = code
+        return codes
+    finally:
+        await client.close()
+
+
+def _shot(browser: Browser, name: str) -> None:
+    if SCREENSHOTS:
+        browser.screenshot(Path(SCREENSHOTS) / f"{name}.png")
+
+
+def test_explorer_shows_transactions_live_in_chromium(tmp_path: Path) -> None:
+    assert not missing(), missing()
+    spec = spec_with_free_ports(tmp_path)
+    consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
+    try:
+        url = json.loads(consortium(tmp_path, "explorer", "-o", "json").stdout)["url"]
+        home = tmp_path / ".consortium" / "two-members"
+        connection = json.loads((home / "connection" / "org1.json").read_text())
+        with Browser() as browser:
+            _live_blocks_and_flows(browser, url, tmp_path, connection)
+            _governance_and_bad_input(browser, url)
+            _unreachable_node(browser, url, home)
+    finally:
+        consortium(tmp_path, "down")
+
+
+def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: dict) -> None:
+    assert browser.open(f"{url}blocks") == 200
+    browser.wait('body[data-live="yes"]')  # the page listens for blocks
+    browser.evaluate("window.notReloaded = true")
+    created = json.loads(
+        consortium(
+            cwd, "invoke", "basic", "CreateAsset", "x1", "red", "3", "Ann", "9",
+            "--member", "org1", "-o", "json",
+        ).stdout
+    )
+    valid, block = created["txid"], created["block"]
+    browser.wait(f'#blocks a[href="/channels/mychannel/blocks/{block}"]')
+    codes = asyncio.run(_conflicting_transfers(connection, "x1"))
+    assert sorted(codes.values()) == [0, 11], codes  # VALID, MVCC_READ_CONFLICT
+    conflict = next(txid for txid, code in codes.items() if code == 11)
+    winner = next(txid for txid, code in codes.items() if code == 0)
+    browser.wait(f'#blocks a[href^="/channels/mychannel/blocks/"]:text-is("{block + 1}")')
+    assert browser.evaluate("window.notReloaded === true") is True  # it grew in place
+    _shot(browser, "blocks")
+
+    assert browser.open(f"{url}tx/{valid}") == 200
+    assert browser.text("#code") == "VALID"
+    steps = " ".join(browser.texts("#steps > li"))
+    assert "peer-org1-peer0" in steps and "peer-org2-peer0" in steps
+    assert "Org1MSP" in steps and "Org2MSP" in steps
+    assert "signatures from Org1MSP, Org2MSP satisfy it" in steps
+    assert "orderer-orderer0" in steps
+    assert browser.evaluate("document.querySelector('#flow svg title').textContent").endswith(
+        valid
+    )
+    _shot(browser, "transaction")
+
+    assert browser.open(f"{url}tx/{conflict}") == 200
+    assert browser.text("#code") == "MVCC_READ_CONFLICT"
+    assert winner in browser.text("main")  # who wrote the key it had read
+    _shot(browser, "transaction-conflict")
+
+    assert browser.open(f"{url}channels/mychannel/blocks/{block}") == 200
+    browser.do("click", selector="#verify")
+    browser.wait("#proof-result.proof-ok")
+    _shot(browser, "block")
+    browser.do("click", selector="#verify-tampered")
+    browser.wait("#proof-result.proof-bad")
+    assert "NOT verified" in browser.text("#proof-result")
+
+
+def _governance_and_bad_input(browser: Browser, url: str) -> None:
+    assert browser.open(f"{url}governance") == 200
+    assert "APPROVED" in browser.text("main") and "YES" in browser.text("main")
+    _shot(browser, "governance")
+    assert browser.open(f"{url}chaincode") == 200
+    assert "AND('Org1MSP.peer', 'Org2MSP.peer')" in browser.text("main")
+    _shot(browser, "chaincode")
+
+    assert browser.open(f"{url}tx/no-such-transaction") == 404
+    assert "no-such-transaction" in browser.text("main")
+    assert browser.open(f"{url}channels/mychannel/blocks/999999") == 404
+    assert "999999" in browser.text("main")
+    assert browser.open(f"{url}nowhere") == 404
+    assert browser.open(url) == 200  # it keeps serving
+    browser.do("press", key="Tab")  # from the keyboard: the first stop skips to content
+    assert browser.evaluate("document.activeElement.textContent") == "Skip to content"
+    browser.do("press", key="Enter")
+    assert browser.evaluate("location.hash") == "#main"
+
+
+def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
+    """A peer killed (no reconciler here to restart it): shown unreachable, still served."""
+    pid = int((home / "pids" / "peer-org2-peer0.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    assert browser.open(url) == 200
+    state = browser.evaluate(
+        "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
+        "'peer-org2-peer0').cells[4].textContent"
+    )
+    assert state == "UNREACHABLE"
+    _shot(browser, "network")
