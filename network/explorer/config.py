@@ -91,3 +91,28 @@ def load_config(path: Path) -> ExplorerConfig:
         raise ExplorerConfigError(f"{path}: {exc.args[0]} is required") from None
     except (TypeError, AttributeError) as exc:
         raise ExplorerConfigError(f"{path}: malformed: {exc}") from None
+
+
+class LiveConfig:
+    """The config as ``up`` and the reconciler last wrote it: a member voted in after
+    ``up`` appears on the next page load, with no restart of the explorer."""
+
+    def __init__(self, config: ExplorerConfig) -> None:
+        self._config = config
+        self._stamp = self._mtime()
+
+    def _mtime(self) -> int:
+        try:
+            return self._config.file.stat().st_mtime_ns if self._config.file else 0
+        except OSError:
+            return self._stamp
+
+    def current(self) -> ExplorerConfig:
+        stamp = self._mtime()
+        if stamp != self._stamp:
+            try:
+                self._config = load_config(self._config.file)  # type: ignore[arg-type]
+            except ExplorerConfigError:
+                return self._config  # half-written: keep the last good one
+            self._stamp = stamp
+        return self._config

@@ -23,7 +23,7 @@ from network.controlplane.client import Client
 from network.controlplane.errors import ControlPlaneError
 from network.explorer import pages
 from network.explorer.blocks import BlockView
-from network.explorer.config import ExplorerConfig, NodeRef, load_config
+from network.explorer.config import ExplorerConfig, LiveConfig, NodeRef, load_config
 from network.explorer.flow import build_flow, conflict_lines, gather_traces, node_names
 from network.explorer.ledger import Ledger, Place
 from network.explorer.proofs import ProofUnavailable, inclusion
@@ -38,7 +38,11 @@ PAGE_SIZE = 50
 PROBE_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 LEDGER: web.AppKey[Ledger] = web.AppKey("ledger", Ledger)
-CONFIG: web.AppKey[ExplorerConfig] = web.AppKey("config", ExplorerConfig)
+CONFIG: web.AppKey[LiveConfig] = web.AppKey("config", LiveConfig)
+
+
+def _config(request: web.Request) -> ExplorerConfig:
+    return request.app[CONFIG].current()
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -46,7 +50,7 @@ def _html(text: str, status: int = 200) -> web.Response:
 
 
 def _missing(request: web.Request, what: str) -> web.Response:
-    return _html(pages.not_found(request.app[CONFIG], what), 404)
+    return _html(pages.not_found(_config(request), what), 404)
 
 
 @web.middleware
@@ -142,7 +146,7 @@ async def _definitions(config: ExplorerConfig, channel: str) -> list[dict[str, A
 
 
 async def network(request: web.Request) -> web.Response:
-    config, ledger = request.app[CONFIG], request.app[LEDGER]
+    config, ledger = _config(request), request.app[LEDGER]
     states = await asyncio.gather(*(_probe(node) for node in config.nodes))
     members = await asyncio.to_thread(_members, config)
     heights = {channel: ledger.height(channel) for channel in config.channels}
@@ -157,14 +161,14 @@ async def network(request: web.Request) -> web.Response:
 
 
 async def blocks_index(request: web.Request) -> web.Response:
-    config = request.app[CONFIG]
+    config = _config(request)
     if not config.channels:
         return _missing(request, "This network has no channel.")
     raise web.HTTPFound(f"/channels/{next(iter(config.channels))}/blocks")
 
 
 async def blocks(request: web.Request) -> web.Response:
-    config, ledger = request.app[CONFIG], request.app[LEDGER]
+    config, ledger = _config(request), request.app[LEDGER]
     channel = request.match_info["channel"]
     if channel not in config.channels:
         return _missing(request, f"There is no channel {channel!r} in {config.network}.")
@@ -183,7 +187,7 @@ def _block_of(request: web.Request) -> BlockView | str:
     """The block the path names, or why there is none."""
     ledger = request.app[LEDGER]
     channel, number = request.match_info["channel"], request.match_info["number"]
-    if channel not in request.app[CONFIG].channels:
+    if channel not in _config(request).channels:
         return f"There is no channel {channel!r}."
     view = ledger.block(channel, int(number)) if number.isdigit() else None
     if view is None:
@@ -195,11 +199,11 @@ async def block(request: web.Request) -> web.Response:
     found = _block_of(request)
     if isinstance(found, str):
         return _missing(request, found)
-    return _html(pages.block_page(request.app[CONFIG], found))
+    return _html(pages.block_page(_config(request), found))
 
 
 async def transaction(request: web.Request) -> web.Response:
-    config, ledger = request.app[CONFIG], request.app[LEDGER]
+    config, ledger = _config(request), request.app[LEDGER]
     txid = request.match_info["txid"]
     found = ledger.find(txid)
     if found is None:
@@ -223,13 +227,13 @@ async def transaction(request: web.Request) -> web.Response:
 
 
 async def chaincode(request: web.Request) -> web.Response:
-    config = request.app[CONFIG]
+    config = _config(request)
     found = await asyncio.gather(*(_definitions(config, c) for c in config.channels))
     return _html(pages.chaincode_page(config, dict(zip(config.channels, found, strict=True))))
 
 
 async def governance(request: web.Request) -> web.Response:
-    config = request.app[CONFIG]
+    config = _config(request)
     return _html(pages.governance_page(config, await asyncio.to_thread(_proposals, config)))
 
 
@@ -239,7 +243,7 @@ async def proof(request: web.Request) -> web.Response:
         return web.json_response({"error": found}, status=404)
     try:
         answer = await asyncio.to_thread(
-            inclusion, request.app[CONFIG].journals, found.channel, found.number
+            inclusion, _config(request).journals, found.channel, found.number
         )
     except ProofUnavailable as exc:
         return web.json_response({"error": str(exc)}, status=404)
@@ -265,7 +269,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 def app(config: ExplorerConfig, ledger: Ledger) -> web.Application:
     application = web.Application(middlewares=[not_found_pages])
-    application[CONFIG] = config
+    application[CONFIG] = LiveConfig(config)
     application[LEDGER] = ledger
     application.add_routes(
         [

@@ -68,8 +68,19 @@ def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: di
     browser.evaluate("window.notReloaded = true")
     created = json.loads(
         consortium(
-            cwd, "invoke", "basic", "CreateAsset", "x1", "red", "3", "Ann", "9",
-            "--member", "org1", "-o", "json",
+            cwd,
+            "invoke",
+            "basic",
+            "CreateAsset",
+            "x1",
+            "red",
+            "3",
+            "Ann",
+            "9",
+            "--member",
+            "org1",
+            "-o",
+            "json",
         ).stdout
     )
     valid, block = created["txid"], created["block"]
@@ -89,9 +100,7 @@ def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: di
     assert "Org1MSP" in steps and "Org2MSP" in steps
     assert "signatures from Org1MSP, Org2MSP satisfy it" in steps
     assert "orderer-orderer0" in steps
-    assert browser.evaluate("document.querySelector('#flow svg title').textContent").endswith(
-        valid
-    )
+    assert browser.evaluate("document.querySelector('#flow svg title').textContent").endswith(valid)
     _shot(browser, "transaction")
 
     assert browser.open(f"{url}tx/{conflict}") == 200
