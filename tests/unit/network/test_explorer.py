@@ -190,7 +190,7 @@ def test_conflict_lines_name_the_transaction_that_wrote_the_key(channel: Channel
 
 
 def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
-    with pytest.raises(ExplorerConfigError, match="explorer.json: listen is required"):
+    with pytest.raises(ExplorerConfigError, match=r"explorer\.json: listen is required"):
         path = _config(tmp_path)
         raw = json.loads(path.read_text())
         del raw["listen"]
@@ -199,7 +199,7 @@ def test_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ExplorerConfigError, match="not JSON"):
         load_config(tmp_path / "bad.json")
-    with pytest.raises(ExplorerConfigError, match="missing.json"):
+    with pytest.raises(ExplorerConfigError, match=r"missing\.json"):
         load_config(tmp_path / "missing.json")
 
 
@@ -227,7 +227,7 @@ def test_the_spec_turns_the_explorer_off_or_fixes_its_port(tmp_path: Path) -> No
         p[:3] for p in spec.ports()
     ]
     assert load_spec(_spec(tmp_path, "")).explorer.enabled  # on by default
-    with pytest.raises(SpecError, match="explorer.colour: unknown key"):
+    with pytest.raises(SpecError, match=r"explorer\.colour: unknown key"):
         load_spec(_spec(tmp_path, "\nexplorer: {colour: red}\n"))
     with pytest.raises(SpecError, match="also used by"):
         load_spec(_spec(tmp_path, "\nexplorer: {port: 7051}\n"))
