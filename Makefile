@@ -52,7 +52,7 @@ bench-caliper: install
 # (docs/explorer/), then the explorer's figures (tests/bench/bench_explorer.py).
 browser: install
 	CONSORTIUM_SCREENSHOTS=docs/explorer $(VENV)/bin/pytest -q tests/integration/test_explorer_browser.py
-	$(PY) tests/bench/bench_explorer.py
+	PYTHONPATH=$(CURDIR) $(PY) tests/bench/bench_explorer.py
 
 # The fidelity scenarios against real Fabric 2.5.12 (../shared/anchors/fabric, built once
 # with its build.sh) and consortium side by side; prints each difference. Not in `test`.

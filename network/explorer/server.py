@@ -23,7 +23,13 @@ from network.controlplane.client import Client
 from network.controlplane.errors import ControlPlaneError
 from network.explorer import pages
 from network.explorer.blocks import BlockView
-from network.explorer.config import ExplorerConfig, LiveConfig, NodeRef, load_config
+from network.explorer.config import (
+    ExplorerConfig,
+    ExplorerConfigError,
+    LiveConfig,
+    NodeRef,
+    load_config,
+)
 from network.explorer.flow import build_flow, conflict_lines, gather_traces, node_names
 from network.explorer.ledger import Ledger, Place
 from network.explorer.proofs import ProofUnavailable, inclusion
@@ -133,7 +139,11 @@ def _threshold(policy: dict[str, Any]) -> str:
 
 async def _definitions(config: ExplorerConfig, channel: str) -> list[dict[str, Any]]:
     """The channel's committed chaincode definitions, queried as its reading member."""
-    client = GatewayClient.from_connection(config.connection(config.reader_of(channel)), "user1")
+    try:
+        connection = config.connection(config.reader_of(channel))
+    except (ExplorerConfigError, OSError, ValueError):
+        return []  # no member of ours reads it (or its file is gone): nothing to show
+    client = GatewayClient.from_connection(connection, "user1")
     try:
         return await asyncio.wait_for(query_committed(client, channel), 5.0)
     except (GatewayClientError, TimeoutError):
@@ -256,8 +266,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await response.prepare(request)
-    with request.app[LEDGER].subscription() as queue:
-        while True:
+    with request.app[LEDGER].subscription() as queue, contextlib.suppress(ConnectionResetError):
+        while True:  # until the page goes away (its connection resets)
             try:
                 view = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
@@ -265,6 +275,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             data = json.dumps(view.summary())
             await response.write(f"event: block\ndata: {data}\n\n".encode())
+    return response
 
 
 def app(config: ExplorerConfig, ledger: Ledger) -> web.Application:
