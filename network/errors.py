@@ -15,6 +15,7 @@ marked with their module::
     ├── SpecError                              spec
     ├── ExplorerConfigError                    explorer.config
     ├── ProofUnavailable                       explorer.proofs
+    ├── InvocationRefused                      explorer.invoke
     ├── GatewayClientError                     gateway_client
     │   └── CommitError                        gateway_client
     ├── EventsError                            mqtt.errors

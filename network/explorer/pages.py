@@ -13,6 +13,7 @@ from typing import Any
 from network.explorer.blocks import BlockView, TxView
 from network.explorer.config import ExplorerConfig, NodeRef
 from network.explorer.flow import Flow
+from network.explorer.invoke import Outcome
 from network.explorer.sequence import sequence_svg
 from network.validation_codes import meaning
 
@@ -345,8 +346,16 @@ def _steps(flow: Flow) -> str:
 # -- Chaincode and governance ----------------------------------------------------------
 
 
-def chaincode_page(config: ExplorerConfig, definitions: dict[str, list[dict[str, Any]]]) -> str:
-    sections = []
+def chaincode_page(
+    config: ExplorerConfig,
+    definitions: dict[str, list[dict[str, Any]]],
+    identities: dict[str, list[str]],
+    outcome: Outcome | None = None,
+    refusal: str = "",
+) -> str:
+    """Each channel's committed definitions, and a form to evaluate or submit one of
+    their functions as a member's identity (the answer shows above the forms)."""
+    sections = [_outcome(outcome, refusal)]
     for channel, rows in definitions.items():
         table = _table(
             ["name", "version", "sequence", "endorsement policy", "collections"],
@@ -361,22 +370,85 @@ def chaincode_page(config: ExplorerConfig, definitions: dict[str, list[dict[str,
                 for d in rows
             ],
         )
+        names = [d["name"] for d in rows]
         sections.append(f"<h2>{escape(channel)}</h2>{table}")
-    return layout(
-        config, "Chaincode", "".join(sections) or "<p>No channel answered.</p>", "chaincode"
+        sections.append(_invoke_form(channel, names, identities, outcome))
+    return layout(config, "Chaincode", "".join(sections), "chaincode")
+
+
+def _options(name: str, channel: str, values: list[str], chosen: str) -> str:
+    options = "".join(
+        f"<option{' selected' if v == chosen else ''}>{escape(v)}</option>" for v in values
     )
+    field = escape(f"{name}-{channel}")
+    return (
+        f'<label for="{field}">{name}</label><select id="{field}" name="{name}">{options}</select>'
+    )
+
+
+def _invoke_form(
+    channel: str, names: list[str], identities: dict[str, list[str]], outcome: Outcome | None
+) -> str:
+    last = outcome.invocation if outcome and outcome.invocation.channel == channel else None
+    every = sorted({i for found in identities.values() for i in found})
+    key = escape(channel)
+    return (
+        f'<form class="invoke" method="post" action="/chaincode" aria-label="Call a function on '
+        f'{key}"><input type="hidden" name="channel" value="{key}">'
+        + _options("chaincode", channel, names, last.chaincode if last else "")
+        + _options("member", channel, list(identities), last.member if last else "")
+        + _options("identity", channel, every, last.identity if last else "user1")
+        + f'<label for="function-{key}">function</label><input id="function-{key}" '
+        f'name="function" required value="{escape(last.function) if last else ""}">'
+        f'<label for="args-{key}">arguments, one a line</label><textarea id="args-{key}" '
+        f'name="args" rows="4">{escape(chr(10).join(last.args)) if last else ""}</textarea>'
+        '<div><button name="action" value="evaluate">Evaluate</button> '
+        '<button name="action" value="submit">Submit</button></div></form>'
+    )
+
+
+def _outcome(outcome: Outcome | None, refusal: str) -> str:
+    if refusal:
+        return f'<p id="outcome" class="failed" role="alert">{escape(refusal)}</p>'
+    if outcome is None:
+        return ""
+    call = outcome.invocation
+    what = f"{call.action} {call.chaincode}.{call.function} as {call.identity} of {call.member}"
+    link = f' <a href="/tx/{escape(outcome.txid)}">the transaction</a>' if outcome.txid else ""
+    if outcome.error:
+        return (
+            f'<div id="outcome" role="alert"><p class="failed">{escape(what)}: '
+            f"{escape(outcome.error)}{link}</p></div>"
+        )
+    return (
+        f'<div id="outcome" role="status"><p>{escape(what)}:{link}</p>'
+        f"<pre>{escape(outcome.result)}</pre></div>"
+    )
+
+
+def _votes(proposal: dict[str, Any]) -> str:
+    """Each vote with the journal proof the explorer checked (block, sibling hashes,
+    digest), or why the proof did not hold."""
+    proofs = proposal.get("proofs", {})
+    rows = []
+    for vote in proposal.get("votes", []):
+        proof = proofs.get(vote.get("MemberId", ""))
+        if proof is None:
+            where = escape(proofs.get("error", "no journal entry"))
+        else:
+            siblings = "".join(f"<li>{short(h)}</li>" for h in proof["proof"]) or "<li>none</li>"
+            where = (
+                f"journal block {proof['block']}, verified against the digest "
+                f"{short(proof['digest'])} at block {proof['tip']}; proof:<ol>{siblings}</ol>"
+            )
+        rows.append([escape(vote.get("MemberName", "")), escape(vote.get("Vote", "")), where])
+    return _table(["member", "vote", "journal proof"], rows)
 
 
 def governance_page(config: ExplorerConfig, proposals: list[dict[str, Any]]) -> str:
     items = []
     for proposal in proposals:
-        votes = _table(
-            ["member", "vote"],
-            [
-                [escape(v.get("MemberName", v.get("MemberId", ""))), escape(v.get("Vote", ""))]
-                for v in proposal.get("votes", [])
-            ],
-        )
+        votes = _votes(proposal)
         actions = escape(", ".join(proposal.get("actions", [])) or "-")
         items.append(
             f'<section class="proposal"><h2>{escape(proposal["ProposalId"])}</h2>'

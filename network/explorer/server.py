@@ -9,6 +9,7 @@ being down shows as unreachable on the page, never as an error of the explorer.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from network.chaincode_deploy import query_committed
-from network.controlplane.client import Client
+from network.controlplane.client import Client, HistoryNotVerified, verify_history
 from network.controlplane.errors import ControlPlaneError
 from network.explorer import pages
 from network.explorer.blocks import BlockView
@@ -31,6 +32,7 @@ from network.explorer.config import (
     load_config,
 )
 from network.explorer.flow import build_flow, conflict_lines, gather_traces, node_names
+from network.explorer.invoke import InvocationRefused, Outcome, read_form, run
 from network.explorer.ledger import Ledger, Place
 from network.explorer.proofs import ProofUnavailable, inclusion
 from network.gateway_client import GatewayClient, GatewayClientError
@@ -113,11 +115,34 @@ def _proposals(config: ExplorerConfig) -> list[dict[str, Any]]:
                     "votes": votes,
                     "actions": _actions(detail),
                     "threshold": _threshold(policy),
+                    "proofs": _vote_proofs(client, proposal_id),
                 }
             )
         return found
     except (ControlPlaneError, KeyError):
         return []
+
+
+def _vote_proofs(client: Client, proposal_id: str) -> dict[str, Any]:
+    """Each vote's journal entry, its block re-hashed and its inclusion proof checked
+    against the control plane's ledger digest here (``verify_history``): member id →
+    ``{block, proof, digest, tip}``; ``{"error": why}`` when a proof does not hold."""
+    history = client.call("GET", f"/proposals/{proposal_id}/history")
+    try:
+        entries = verify_history(history)
+    except HistoryNotVerified as exc:
+        return {"error": str(exc)}
+    digest = base64.b64decode(history["Digest"]).hex()
+    return {
+        entry["Document"]["MemberId"]: {
+            "block": entry["SequenceNo"],
+            "proof": [base64.b64decode(h).hex() for h in entry["Proof"]],
+            "digest": digest,
+            "tip": history["DigestTip"],
+        }
+        for entry in entries
+        if entry["Table"] == "votes"
+    }
 
 
 def _actions(proposal: dict[str, Any]) -> list[str]:
@@ -236,10 +261,50 @@ async def transaction(request: web.Request) -> web.Response:
     return _html(pages.tx_page(config, view, tx, flow, conflicts, policy))
 
 
-async def chaincode(request: web.Request) -> web.Response:
+async def chaincode(
+    request: web.Request, outcome: Outcome | None = None, refusal: str = "", status: int = 200
+) -> web.Response:
     config = _config(request)
     found = await asyncio.gather(*(_definitions(config, c) for c in config.channels))
-    return _html(pages.chaincode_page(config, dict(zip(config.channels, found, strict=True))))
+    identities = {m: _identities(config, m) for m in config.members}
+    definitions = dict(zip(config.channels, found, strict=True))
+    return _html(pages.chaincode_page(config, definitions, identities, outcome, refusal), status)
+
+
+def _identities(config: ExplorerConfig, member: str) -> list[str]:
+    try:
+        return list(config.connection(member).get("identities", {}))
+    except (OSError, ValueError):
+        return []
+
+
+async def call_chaincode(request: web.Request) -> web.Response:
+    """The Chaincode page's form: evaluate shows the result; a committed submit goes on
+    to the transaction's page once the explorer has its block."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        return web.Response(status=403, text=f"refused: a form from {origin}")
+    config = _config(request)
+    try:
+        invocation = read_form(config, await request.post())
+    except InvocationRefused as exc:
+        return await chaincode(request, refusal=str(exc), status=400)
+    outcome = await run(config, invocation)
+    if outcome.txid and not outcome.error and await _indexed(request.app[LEDGER], outcome.txid):
+        raise web.HTTPSeeOther(f"/tx/{outcome.txid}")
+    return await chaincode(request, outcome)
+
+
+async def _indexed(ledger: Ledger, txid: str, seconds: float = 10.0) -> bool:
+    """Until the explorer's own follower has the transaction's block (it may read
+    another peer than the one that answered the commit status)."""
+    with ledger.subscription() as queue:
+        while ledger.find(txid) is None:
+            try:
+                await asyncio.wait_for(queue.get(), seconds)
+            except TimeoutError:
+                return False
+    return True
 
 
 async def governance(request: web.Request) -> web.Response:
@@ -291,6 +356,7 @@ def app(config: ExplorerConfig, ledger: Ledger) -> web.Application:
             web.get("/channels/{channel}/blocks/{number}/proof", proof),
             web.get("/tx/{txid}", transaction),
             web.get("/chaincode", chaincode),
+            web.post("/chaincode", call_chaincode),
             web.get("/governance", governance),
             web.get("/events", events),
             web.static("/static", STATIC),

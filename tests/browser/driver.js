@@ -8,6 +8,8 @@
 //   {"do": "text", "selector": "..."}           → {"ok": true, "value": "..."}
 //   {"do": "texts", "selector": "..."}          → {"ok": true, "value": ["...", ...]}
 //   {"do": "click", "selector": "..."}
+//   {"do": "fill", "selector": "...", "value": "..."}, {"do": "select", …same}
+//   {"do": "submit", "selector": "button"}    → {"ok": true, "value": URL after the form}
 //   {"do": "press", "key": "Tab"}               (the keyboard, as a person uses it)
 //   {"do": "eval", "script": "..."}             → {"ok": true, "value": ...}
 //   {"do": "screenshot", "path": "..."}
@@ -38,6 +40,12 @@ async function main() {
     text: async (c) => ({ value: await page.textContent(c.selector) }),
     texts: async (c) => ({ value: await page.$$eval(c.selector, (all) => all.map((n) => n.textContent)) }),
     click: async (c) => { await page.click(c.selector); return {}; },
+    fill: async (c) => { await page.fill(c.selector, c.value); return {}; },
+    select: async (c) => { await page.selectOption(c.selector, c.value); return {}; },
+    submit: async (c) => {
+      await Promise.all([page.waitForNavigation(), page.click(c.selector)]);
+      return { value: page.url() };
+    },
     press: async (c) => { await page.keyboard.press(c.key); return {}; },
     eval: async (c) => ({ value: await page.evaluate(c.script) }),
     screenshot: async (c) => { await page.screenshot({ path: c.path, fullPage: true }); return {}; },

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 from network.gateway_client import GatewayClient
@@ -56,7 +57,7 @@ def test_explorer_shows_transactions_live_in_chromium(tmp_path: Path) -> None:
         connection = json.loads((home / "connection" / "org1.json").read_text())
         with Browser() as browser:
             _live_blocks_and_flows(browser, url, tmp_path, connection)
-            _governance_and_bad_input(browser, url)
+            _governance_chaincode_and_bad_input(browser, url)
             _unreachable_node(browser, url, home)
     finally:
         consortium(tmp_path, "down")
@@ -117,13 +118,23 @@ def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: di
     assert "NOT verified" in browser.text("#proof-result")
 
 
-def _governance_and_bad_input(browser: Browser, url: str) -> None:
+def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
     assert browser.open(f"{url}governance") == 200
     assert "APPROVED" in browser.text("main") and "YES" in browser.text("main")
+    assert "verified against the digest" in browser.text("main")  # each vote's proof
     _shot(browser, "governance")
     assert browser.open(f"{url}chaincode") == 200
     assert "AND('Org1MSP.peer', 'Org2MSP.peer')" in browser.text("main")
+    browser.do("select", selector="#member-mychannel", value="org2")  # as org2's user1
+    browser.do("fill", selector="#function-mychannel", value="ReadAsset")
+    browser.do("fill", selector="#args-mychannel", value="x1")
+    browser.do("submit", selector='button[value="evaluate"]')
+    assert '"ID": "x1"' in browser.text("#outcome pre")
     _shot(browser, "chaincode")
+    browser.do("fill", selector="#function-mychannel", value="CreateAsset")
+    browser.do("fill", selector="#args-mychannel", value="y1\nblue\n2\nBo\n5")
+    landed = browser.do("submit", selector='button[value="submit"]')
+    assert "/tx/" in landed and browser.text("#code") == "VALID"  # on to its flow
 
     assert browser.open(f"{url}tx/no-such-transaction") == 404
     assert "no-such-transaction" in browser.text("main")
@@ -137,10 +148,21 @@ def _governance_and_bad_input(browser: Browser, url: str) -> None:
     assert browser.evaluate("location.hash") == "#main"
 
 
+def _wait_gone(pid: int) -> None:
+    """Until the killed process is gone (its listening socket closes with it)."""
+    status = Path(f"/proc/{pid}/status")
+    for _ in range(100):
+        if not status.exists() or "zombie" in status.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} outlived SIGKILL")
+
+
 def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
     """A peer killed (no reconciler here to restart it): shown unreachable, still served."""
     pid = int((home / "pids" / "peer-org2-peer0.pid").read_text())
     os.kill(pid, signal.SIGKILL)
+    _wait_gone(pid)
     assert browser.open(url) == 200
     state = browser.evaluate(
         "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
