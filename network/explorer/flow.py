@@ -163,9 +163,10 @@ def _message(
     node = _node(record, names)
     step = Step.Name(record.step)
     if record.step == Step.PROPOSE:
-        call = f"{tx.function}({', '.join(tx.args)})" if tx and tx.function else "a proposal"
-        who = str(tx.creator) if tx and tx.creator else "the client"
-        return Message(step, CLIENT, node, f"propose {call}", (f"signed by {who}",))
+        if tx is None or not tx.function:  # the trace alone: the block is not at hand
+            return Message(step, CLIENT, node, "propose")
+        call = f"{tx.function}({', '.join(tx.args)})"
+        return Message(step, CLIENT, node, f"propose {call}", (f"signed by {tx.creator}",))
     if record.step == Step.PLAN:
         orgs = ", ".join(details.get("organizations", [])) or "none"
         lines = [f"endorsing organizations chosen: {orgs}"]
@@ -222,7 +223,9 @@ def _endorsements(details: dict[str, Any], node: str, tx: TxView | None, policy:
     signed = {identity.mspid for identity in (tx.endorsers if tx else [])} or set(
         details.get("endorsers", [])
     )
-    lines = [f"endorsement from {identity}" for identity in (tx.endorsers if tx else [])]
+    lines = [f"endorsement from {identity}" for identity in (tx.endorsers if tx else [])] or [
+        f"endorsement from {mspid}" for mspid in details.get("endorsers", [])
+    ]
     if policy:
         named = set(_PRINCIPAL.findall(policy))
         missing = sorted(named - signed)

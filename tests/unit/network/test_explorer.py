@@ -261,3 +261,28 @@ async def test_unknown_things_are_404_pages_naming_them_and_events_stream_blocks
         assert json.loads(line[5:])["channel"] == CHANNEL
         events.close()
         assert (await client.get("/channels/mychannel/blocks")).status == 200
+
+
+# -- the same story in the terminal, nothing cut -----------------------------------------
+
+
+def test_tx_explain_tells_the_pages_story_one_fact_a_line(capsys) -> None:
+    from network.commands.tx import show_story
+
+    show_story("t", _records(), {"1.1.1.1:1": "peer-org1-peer0", "3.3.3.3:3": "orderer-orderer0"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "transaction t"
+    assert lines[1].strip().startswith("1. PROPOSE  client → peer-org1-peer0")
+    assert any("read basic/a1 at version (3, 0)" in line for line in lines)
+    assert any("validate: ENDORSEMENT_POLICY_FAILURE  ✗" in line for line in lines)
+    assert not any("{" in line for line in lines)  # no raw JSON
+
+
+def test_a_long_identifier_stands_whole_on_its_own_line(monkeypatch, capsys) -> None:
+    from network import output
+
+    package = "basic_1.0:" + "f3e7b64c" * 8
+    monkeypatch.setattr(output, "_terminal_columns", lambda: 80)
+    output.emit_record({"package_id": package, "file": "basic_1.0.tar.gz"}, "table")
+    printed = capsys.readouterr().out
+    assert package in printed.splitlines() and "…" not in printed
