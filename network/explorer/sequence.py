@@ -12,12 +12,14 @@ from html import escape
 from network.explorer.flow import Flow, Message
 
 COLUMN, ROW, TOP, LEFT = 190, 46, 56, 100
+CHAR_WIDTH = 7  # px per character of the 12 px labels, enough to keep a note's text inside
 
 
 def sequence_svg(flow: Flow, title: str) -> str:
     """The diagram; ``title`` and a one-line summary are its accessible name and
     description (the numbered list on the page gives every step in words)."""
-    width = LEFT * 2 + COLUMN * max(len(flow.participants) - 1, 1)
+    notes = [CHAR_WIDTH * (len(m.label) + 4) + 20 for m in flow.messages if m.source == m.target]
+    width = LEFT + COLUMN * max(len(flow.participants) - 1, 1) + max([LEFT, *notes])
     height = TOP + ROW * (len(flow.messages) + 1)
     x = {name: LEFT + COLUMN * n for n, name in enumerate(flow.participants)}
     parts = [
@@ -47,9 +49,10 @@ def _arrow(number: int, message: Message, x: dict[str, int], y: int) -> str:
     label = escape(f"{number}. {message.label}")
     if message.source == message.target:
         left = x[message.source]
+        width = max(176, CHAR_WIDTH * len(f"{number}. {message.label}") + 14)
         return (
-            f'<g class="{css} note"><rect x="{left + 6}" y="{y - 18}" width="176" height="24" '
-            f'rx="3"/><text x="{left + 12}" y="{y - 2}">{label}</text></g>'
+            f'<g class="{css} note"><rect x="{left + 6}" y="{y - 18}" width="{width}" '
+            f'height="24" rx="3"/><text x="{left + 12}" y="{y - 2}">{label}</text></g>'
         )
     start, end = x[message.source], x[message.target]
     middle = (start + end) / 2

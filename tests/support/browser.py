@@ -96,7 +96,7 @@ class Browser:
 
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.do("screenshot", path=str(path))
+        self.do("screenshot", path=str(path.resolve()))  # the driver runs elsewhere
 
     def close(self) -> None:
         if self.process.poll() is None:
