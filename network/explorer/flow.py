@@ -108,9 +108,9 @@ def build_flow(
     """The messages of the flow, in the order the flow runs: the gateway's steps (propose,
     plan, endorse, submit), then each committing peer's (order, validate, commit)."""
     flow = Flow(participants=[CLIENT])
-    gateway = _gateway_of(records, names)
+    context = _Context(names, _gateway_of(records, names), tx, block, policy)
     for record in sorted(records, key=lambda r: _order(r, names)):
-        for message in _messages(record, names, gateway, tx, block, policy):
+        for message in _messages(record, context):
             flow.add(message)
     return flow
 
@@ -136,62 +136,90 @@ def _order(record: TraceRecord, names: dict[str, str]) -> tuple[int, str, int, i
     return (1, _node(record, names), record.step, record.unix_nanos)
 
 
-def _messages(
-    record: TraceRecord,
-    names: dict[str, str],
-    gateway: str,
-    tx: TxView | None,
-    block: BlockView | None,
-    policy: str,
-) -> list[Message]:
+@dataclass(frozen=True)
+class _Context:
+    """What every record is read against: node names, the gateway, the transaction's
+    block entry (None when only the trace is at hand) and the endorsement policy."""
+
+    names: dict[str, str]
+    gateway: str
+    tx: TxView | None
+    block: BlockView | None
+    policy: str
+
+
+def _messages(record: TraceRecord, context: _Context) -> list[Message]:
     """A record as arrows: a remote endorsement is a request and its signed answer."""
     if record.step == Step.ENDORSE and "endorsers" not in details_of(record):
-        return _endorsement(details_of(record), _node(record, names), gateway)
-    message = _message(record, names, gateway, tx, block, policy)
+        node = _node(record, context.names)
+        return _endorsement(details_of(record), node, context.gateway)
+    message = _message(record, context)
     return [] if message is None else [message]
 
 
-def _message(
-    record: TraceRecord,
-    names: dict[str, str],
-    gateway: str,
-    tx: TxView | None,
-    block: BlockView | None,
-    policy: str,
-) -> Message | None:
-    details = details_of(record)
-    node = _node(record, names)
-    step = Step.Name(record.step)
-    if record.step == Step.PROPOSE:
-        if tx is None or not tx.function:  # the trace alone: the block is not at hand
-            return Message(step, CLIENT, node, "propose")
-        call = f"{tx.function}({', '.join(tx.args)})"
-        return Message(step, CLIENT, node, f"propose {call}", (f"signed by {tx.creator}",))
-    if record.step == Step.PLAN:
-        orgs = ", ".join(details.get("organizations", [])) or "none"
-        lines = [f"endorsing organizations chosen: {orgs}"]
-        if policy:
-            lines.insert(0, f"endorsement policy: {policy}")
-        return Message(step, node, node, "plan endorsers", tuple(lines))
-    if record.step == Step.ENDORSE:
-        return _endorsements(details, node, tx, policy)
-    if record.step == Step.SUBMIT:
-        orderer = names.get(details.get("orderer", ""), ORDERER)
-        status = details.get("status", "")
-        return Message(step, node, orderer, f"broadcast: {status}", failed=status != "SUCCESS")
-    if record.step == Step.ORDER:
-        position = f"block {details.get('block')}, position {details.get('index')}"
-        signer = f"signed by {block.signer}" if block and block.signer else ""
-        source = _orderer_participant(names)
-        return Message(step, source, node, f"deliver {position}", (signer,) if signer else ())
-    if record.step == Step.VALIDATE:
-        code = str(details.get("code", ""))
-        lines = [meaning(code)] + ([details["reason"]] if details.get("reason") else [])
-        return Message(step, node, node, f"validate: {code}", tuple(lines), code != "VALID")
-    if record.step == Step.COMMIT:
-        applied = "writes applied" if details.get("applied") else "writes not applied"
-        return Message(step, node, node, f"commit: {applied}", (f"height {details.get('height')}",))
-    return None
+def _message(record: TraceRecord, context: _Context) -> Message | None:
+    """The gateway's steps and each committing peer's, one message each."""
+    tell = _TELLERS.get(record.step)
+    if tell is None:
+        return None
+    return tell(details_of(record), _node(record, context.names), context)
+
+
+def _propose(details: dict[str, Any], node: str, context: _Context) -> Message:
+    tx = context.tx
+    if tx is None or not tx.function:  # the trace alone: the block is not at hand
+        return Message("PROPOSE", CLIENT, node, "propose")
+    call = f"{tx.function}({', '.join(tx.args)})"
+    return Message("PROPOSE", CLIENT, node, f"propose {call}", (f"signed by {tx.creator}",))
+
+
+def _plan(details: dict[str, Any], node: str, context: _Context) -> Message:
+    orgs = ", ".join(details.get("organizations", [])) or "none"
+    lines = [f"endorsing organizations chosen: {orgs}"]
+    if context.policy:
+        lines.insert(0, f"endorsement policy: {context.policy}")
+    return Message("PLAN", node, node, "plan endorsers", tuple(lines))
+
+
+def _submit(details: dict[str, Any], node: str, context: _Context) -> Message:
+    orderer = context.names.get(details.get("orderer", ""), ORDERER)
+    status = details.get("status", "")
+    return Message("SUBMIT", node, orderer, f"broadcast: {status}", failed=status != "SUCCESS")
+
+
+def _deliver(details: dict[str, Any], node: str, context: _Context) -> Message:
+    position = f"block {details.get('block')}, position {details.get('index')}"
+    block = context.block
+    signer = (f"signed by {block.signer}",) if block and block.signer else ()
+    source = _orderer_participant(context.names)
+    return Message("ORDER", source, node, f"deliver {position}", signer)
+
+
+def _validate(details: dict[str, Any], node: str, context: _Context) -> Message:
+    code = str(details.get("code", ""))
+    lines = [meaning(code)] + ([details["reason"]] if details.get("reason") else [])
+    return Message("VALIDATE", node, node, f"validate: {code}", tuple(lines), code != "VALID")
+
+
+def _commit(details: dict[str, Any], node: str, context: _Context) -> Message:
+    applied = "writes applied" if details.get("applied") else "writes not applied"
+    height = (f"height {details.get('height')}",)
+    return Message("COMMIT", node, node, f"commit: {applied}", height)
+
+
+def _summary(details: dict[str, Any], node: str, context: _Context) -> Message:
+    return _endorsements(details, node, context.tx, context.policy)
+
+
+_TELLERS = {
+    Step.PROPOSE: _propose,
+    Step.PLAN: _plan,
+    Step.ENDORSE: _summary,  # the gateway's; each peer's is ``_endorsement``
+    Step.SUBMIT: _submit,
+    Step.ORDER: _deliver,
+    Step.VALIDATE: _validate,
+    Step.COMMIT: _commit,
+}
 
 
 def _orderer_participant(names: dict[str, str]) -> str:

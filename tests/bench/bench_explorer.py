@@ -29,11 +29,10 @@ from network.explorer.config import load_config
 from network.explorer.ledger import Ledger
 from network.explorer.server import app
 from network.gateway_client import GatewayClient
-from tests.integration.test_up import spec_with_free_ports
 from tests.support.browser import Browser, missing
 from tests.support.channel import ChannelFixture
+from tests.support.explorer_network import explorer_network
 from tests.support.fabric_network import free_port
-from tests.support.processes import consortium
 
 COMMITS = 40
 BLOCKS = 10_000
@@ -76,22 +75,14 @@ async def _submit_all(connection: dict, count: int) -> list[tuple[int, float]]:
 
 def commit_to_page() -> list[float]:
     folder = Path(tempfile.mkdtemp(prefix="bench-explorer-"))
-    spec = spec_with_free_ports(folder)
-    consortium(folder, "up", str(spec), "--no-reconcile", "-o", "json")
-    try:
-        url = json.loads(consortium(folder, "explorer", "-o", "json").stdout)["url"]
-        home = folder / ".consortium" / "two-members"
-        connection = json.loads((home / "connection" / "org1.json").read_text())
-        with Browser() as browser:
-            browser.open(f"{url}blocks")
-            browser.wait('body[data-live="yes"]')
-            browser.evaluate(STAMP_ROWS)
-            committed = asyncio.run(_submit_all(connection, COMMITS))
-            browser.wait(f'#blocks a:text-is("{committed[-1][0]}")')
-            arrivals = browser.evaluate("window.arrivals")
-        return [arrivals[str(block)] / 1000 - at for block, at in committed]
-    finally:
-        consortium(folder, "down", "--purge")
+    with explorer_network(folder, purge=True) as network, Browser() as browser:
+        browser.open(f"{network.url}blocks")
+        browser.wait('body[data-live="yes"]')
+        browser.evaluate(STAMP_ROWS)
+        committed = asyncio.run(_submit_all(network.connection, COMMITS))
+        browser.wait(f'#blocks a:text-is("{committed[-1][0]}")')
+        arrivals = browser.evaluate("window.arrivals")
+    return [arrivals[str(block)] / 1000 - at for block, at in committed]
 
 
 def _big_ledger(folder: Path) -> tuple[Ledger, str]:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from network.gateway_client import GatewayClient
-from tests.integration.test_up import spec_with_free_ports
 from tests.support.browser import Browser, missing
+from tests.support.explorer_network import explorer_network
 from tests.support.processes import consortium
 
 SCREENSHOTS = os.environ.get("CONSORTIUM_SCREENSHOTS", "")
@@ -49,41 +49,19 @@ def _shot(browser: Browser, name: str) -> None:
 
 def test_explorer_shows_transactions_live_in_chromium(tmp_path: Path) -> None:
     assert not missing(), missing()
-    spec = spec_with_free_ports(tmp_path)
-    consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
-    try:
-        url = json.loads(consortium(tmp_path, "explorer", "-o", "json").stdout)["url"]
-        home = tmp_path / ".consortium" / "two-members"
-        connection = json.loads((home / "connection" / "org1.json").read_text())
-        with Browser() as browser:
-            _live_blocks_and_flows(browser, url, tmp_path, connection)
-            _governance_chaincode_and_bad_input(browser, url)
-            _unreachable_node(browser, url, home)
-    finally:
-        consortium(tmp_path, "down")
+    with explorer_network(tmp_path) as network, Browser() as browser:
+        _live_blocks_and_flows(browser, network.url, tmp_path, network.connection)
+        _governance_chaincode_and_bad_input(browser, network.url)
+        _unreachable_node(browser, network.url, network.home)
 
 
 def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: dict) -> None:
     assert browser.open(f"{url}blocks") == 200
     browser.wait('body[data-live="yes"]')  # the page listens for blocks
     browser.evaluate("window.notReloaded = true")
-    created = json.loads(
-        consortium(
-            cwd,
-            "invoke",
-            "basic",
-            "CreateAsset",
-            "x1",
-            "red",
-            "3",
-            "Ann",
-            "9",
-            "--member",
-            "org1",
-            "-o",
-            "json",
-        ).stdout
-    )
+    created = consortium(cwd, "invoke", "basic", "CreateAsset", "x1", "red", "3", "Ann", "9",
+                         "--member", "org1", "-o", "json")  # fmt: skip
+    created = json.loads(created.stdout)
     valid, block = created["txid"], created["block"]
     browser.wait(f'#blocks a[href="/channels/mychannel/blocks/{block}"]')
     codes = asyncio.run(_conflicting_transfers(connection, "x1"))
