@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fabric_protos.common import common_pb2
 
 from network.explorer.blocks import BlockView, TxView, block_view
-from network.explorer.config import ExplorerConfig
+from network.explorer.config import ExplorerConfig, ExplorerConfigError
 from network.gateway_client import GatewayClient
 from network.mqtt.deliver import follow_blocks
 
@@ -46,9 +46,15 @@ class Ledger:
         self._subscribers: set[asyncio.Queue[BlockView]] = set()
 
     async def follow(self, channel: str) -> None:
-        """Append ``channel``'s blocks as the reading member's peer delivers them."""
-        member = self.config.reader_of(channel)
-        client = GatewayClient.from_connection(self.config.connection(member), "user1")
+        """Append ``channel``'s blocks as the reading member's peer delivers them; a
+        channel no member of ours can read is shown as such, not followed."""
+        try:
+            member = self.config.reader_of(channel)
+            client = GatewayClient.from_connection(self.config.connection(member), "user1")
+        except (ExplorerConfigError, OSError, ValueError, KeyError) as exc:
+            self.following[channel] = f"not followed: {exc}"
+            log.warning("channel %s is not followed: %s", channel, exc)
+            return
         try:
             start = len(self.blocks[channel])
             self.following[channel] = f"following as {member}"

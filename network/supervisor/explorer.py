@@ -46,10 +46,22 @@ class ExplorerNode(SupervisorBase):
         host, _, port = self.explorer_address().rpartition(":")
         listen = self.operations_listen(EXPLORER, "127.0.0.1", 0)
         command = [*CONSORTIUM, "node", "run", "explorer", "--config", str(path)]
+        self._stop_if_moved(f"{host}:{port}")
         self._start(EXPLORER, command, host, int(port), listen)
         self._ready(EXPLORER)
         if EXPLORER in self.started:
             self.progress(f"  explorer: http://{host}:{port}/")
+
+    def _stop_if_moved(self, address: str) -> None:
+        """A running explorer on another address than the spec now gives is stopped, so
+        ``_start`` runs it where the spec says."""
+        for process in self.all_processes():
+            if (
+                process.name == EXPLORER
+                and process.pid is not None
+                and process.address() != address
+            ):
+                process.stop()
 
     def explorer_config(self) -> dict[str, Any]:
         """Everything the explorer reads, as paths and addresses (see

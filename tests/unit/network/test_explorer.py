@@ -286,3 +286,14 @@ def test_a_long_identifier_stands_whole_on_its_own_line(monkeypatch, capsys) -> 
     output.emit_record({"package_id": package, "file": "basic_1.0.tar.gz"}, "table")
     printed = capsys.readouterr().out
     assert package in printed.splitlines() and "…" not in printed
+
+
+def test_up_plans_an_explorer_turned_off_or_moved(tmp_path: Path) -> None:
+    from network.supervisor.plan import plan_changes
+
+    on = load_spec(_spec(tmp_path, "\nexplorer: {port: 7081}\n"))
+    off = load_spec(_spec(tmp_path, "\nexplorer: off\n"))
+    moved = load_spec(_spec(tmp_path, "\nexplorer: {port: 7082}\n"))
+    assert plan_changes(on, off).changes == ["explorer stops (explorer: off)"]
+    assert plan_changes(on, moved).changes == ["explorer moves to 127.0.0.1:7082"]
+    assert plan_changes(on, on).changes == [] and not plan_changes(on, moved).refusals
