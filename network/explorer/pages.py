@@ -68,6 +68,7 @@ def network_page(
     config: ExplorerConfig,
     states: dict[str, str],
     heights: dict[str, int],
+    on_nodes: dict[str, dict[str, int | None]],
     following: dict[str, str],
     members: list[dict[str, Any]],
 ) -> str:
@@ -87,6 +88,7 @@ def network_page(
             f'<a href="/channels/{escape(c)}/blocks">{escape(c)}</a>',
             escape(", ".join(m)),
             f'<span data-height="{escape(c)}">{heights.get(c, 0)}</span>',
+            _node_heights(on_nodes.get(c, {})),
             escape(following.get(c, "")),
         ]
         for c, m in config.channels.items()
@@ -104,7 +106,16 @@ def network_page(
             "<h2>Nodes</h2>"
             + _table(["node", "kind", "member", "address", "state"], rows)
             + "<h2>Channels</h2>"
-            + _table(["channel", "members", "height", "explorer reads"], channels)
+            + _table(
+                [
+                    "channel",
+                    "members",
+                    "height (explorer)",
+                    "height on each node",
+                    "explorer reads",
+                ],
+                channels,
+            )
             + "<h2>Members (control plane)</h2>"
             + (
                 _table(["member", "id", "status"], member_rows)
@@ -114,6 +125,14 @@ def network_page(
         ),
         "network",
     )
+
+
+def _node_heights(heights: dict[str, int | None]) -> str:
+    items = "".join(
+        f"<li>{escape(node)}: " + ("no answer" if h is None else str(h)) + "</li>"
+        for node, h in heights.items()
+    )
+    return f'<ul class="heights">{items}</ul>' if items else "-"
 
 
 def network_svg(config: ExplorerConfig, states: dict[str, str]) -> str:

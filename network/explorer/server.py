@@ -32,6 +32,7 @@ from network.explorer.config import (
     load_config,
 )
 from network.explorer.flow import build_flow, conflict_lines, gather_traces, node_names
+from network.explorer.heights import heights_on_nodes
 from network.explorer.invoke import InvocationRefused, Outcome, read_form, run
 from network.explorer.ledger import Ledger, Place
 from network.explorer.proofs import ProofUnavailable, inclusion
@@ -183,12 +184,16 @@ async def _definitions(config: ExplorerConfig, channel: str) -> list[dict[str, A
 async def network(request: web.Request) -> web.Response:
     config, ledger = _config(request), request.app[LEDGER]
     states = await asyncio.gather(*(_probe(node) for node in config.nodes))
-    members = await asyncio.to_thread(_members, config)
+    members, on_nodes = await asyncio.gather(
+        asyncio.to_thread(_members, config),
+        asyncio.gather(*(heights_on_nodes(config, c) for c in config.channels)),
+    )
     heights = {channel: ledger.height(channel) for channel in config.channels}
     body = pages.network_page(
         config,
         dict(zip((n.name for n in config.nodes), states, strict=True)),
         heights,
+        dict(zip(config.channels, on_nodes, strict=True)),
         ledger.following,
         members,
     )

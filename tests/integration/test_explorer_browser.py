@@ -139,7 +139,7 @@ def _wait_gone(pid: int) -> None:
 def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
     """A peer killed (no reconciler here to restart it): shown unreachable, still served."""
     pid = int((home / "pids" / "peer-org2-peer0.pid").read_text())
-    os.kill(pid, signal.SIGKILL)
+    os.killpg(pid, signal.SIGKILL)  # the node and its workers (they share its socket)
     _wait_gone(pid)
     assert browser.open(url) == 200
     state = browser.evaluate(
@@ -147,4 +147,7 @@ def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
         "'peer-org2-peer0').cells[4].textContent"
     )
     assert state == "UNREACHABLE"
+    heights = browser.texts("ul.heights li")  # each node's height of the channel
+    assert "peer-org2-peer0: no answer" in heights
+    assert any(h.startswith("orderer-orderer0: ") and h[-1].isdigit() for h in heights)
     _shot(browser, "network")
