@@ -255,15 +255,24 @@ def _endorsements(details: dict[str, Any], node: str, tx: TxView | None, policy:
         f"endorsement from {mspid}" for mspid in details.get("endorsers", [])
     ]
     if policy:
-        named = set(_PRINCIPAL.findall(policy))
-        missing = sorted(named - signed)
-        lines.append(f"policy {policy}")
-        lines.append(
-            f"no endorsement from: {', '.join(missing)}"
-            if missing
-            else f"signatures from {', '.join(sorted(signed & named))} satisfy it"
-        )
+        lines += [f"policy {policy}", _verdict(policy, signed, tx)]
     return Message("ENDORSE", node, node, "endorsements collected", tuple(lines))
+
+
+def _verdict(policy: str, signed: set[str], tx: TxView | None) -> str:
+    """Which signatures satisfied the policy, or which were missing. The validation code
+    decides (an ``OutOf(2, A, B, C)`` signed by A and B is satisfied without C); with
+    the trace alone, only who signed and who did not is said."""
+    named = set(_PRINCIPAL.findall(policy))
+    absent = ", ".join(sorted(named - signed))
+    present = ", ".join(sorted(named & signed)) or "none of its organizations"
+    if tx is not None and tx.code == "ENDORSEMENT_POLICY_FAILURE":
+        return f"not satisfied: signatures from {present}; missing: {absent or 'see the reason'}"
+    if tx is not None:
+        return f"signatures from {present} satisfy it" + (
+            f" ({absent}: not needed)" if absent else ""
+        )
+    return f"signed by {present}" + (f"; no endorsement from {absent}" if absent else "")
 
 
 def conflict_lines(reads: dict[str, Any], writers: dict[str, tuple[int, TxView]]) -> list[str]:

@@ -162,13 +162,36 @@ def test_a_flow_runs_client_gateway_endorsers_orderer_committers(tmp_path: Path)
     assert steps[4] == ("ENDORSE", "peer-org2-peer0", "peer-org1-peer0")  # … and its answer
     assert "read basic/a1 at version (3, 0)" in flow.messages[4].details
     summary = flow.messages[5]
-    assert "no endorsement from: Org2MSP" in summary.details  # the signature that was missing
+    assert "signed by Org1MSP; no endorsement from Org2MSP" in summary.details
     assert [m.step for m in flow.messages[6:]] == ["SUBMIT", "ORDER", "VALIDATE", "COMMIT"]
     assert flow.messages[8].failed and "policy" in flow.messages[8].details[0]
 
     svg = sequence_svg(flow, "The flow of t")
     assert svg.count('<g class="message') == len(flow.messages)
     assert '<title id="seq-title">The flow of t</title>' in svg and "failed at" in svg
+
+
+def test_the_policy_verdict_follows_the_validation_code(tmp_path: Path) -> None:
+    """OutOf(2, …) signed by two of three is satisfied (the third was not needed); a
+    policy failure names the signatures that were missing."""
+    from network.explorer.blocks import Identity, TxView
+
+    names = {n.address: n.name for n in load_config(_config(tmp_path)).nodes}
+    two_of_three = "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"
+    endorsers = [Identity("Org1MSP", "peer0"), Identity("Org2MSP", "peer0")]
+
+    def verdict(code: str, policy: str) -> str:
+        tx = TxView(0, "t", "ENDORSER_TRANSACTION", code, endorsers=endorsers)
+        summary = next(m for m in build_flow(_records(), names, tx, None, policy).messages
+                       if m.label == "endorsements collected")  # fmt: skip
+        return summary.details[-1]
+
+    assert verdict("VALID", two_of_three) == (
+        "signatures from Org1MSP, Org2MSP satisfy it (Org3MSP: not needed)"
+    )
+    assert verdict("ENDORSEMENT_POLICY_FAILURE", "AND('Org1MSP.peer', 'Org3MSP.peer')") == (
+        "not satisfied: signatures from Org1MSP; missing: Org3MSP"
+    )
 
 
 def test_sequence_text_is_escaped() -> None:
