@@ -55,7 +55,14 @@ def _config(request: web.Request) -> ExplorerConfig:
 
 
 def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    """A page: live data, so never kept by the browser (a reload asks again)."""
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _missing(request: web.Request, what: str) -> web.Response:

@@ -16,7 +16,10 @@ import signal
 import time
 from pathlib import Path
 
+from fabric_protos.gateway import gateway_pb2
+
 from network.gateway_client import GatewayClient
+from proto.proposal import propose
 from tests.support.browser import Browser, missing
 from tests.support.explorer_network import explorer_network
 from tests.support.processes import consortium
@@ -25,19 +28,31 @@ SCREENSHOTS = os.environ.get("CONSORTIUM_SCREENSHOTS", "")
 
 
 async def _conflicting_transfers(connection: dict, asset: str) -> dict[str, str]:
-    """Two transfers of one asset endorsed at once: both read the same version, so the
-    one ordered second is MVCC_READ_CONFLICT. Returns txid → validation code."""
+    """Two transfers of one asset, both endorsed before either is submitted: both read
+    the same version, so the one ordered second is MVCC_READ_CONFLICT whatever the
+    machine's load. Returns txid → validation code."""
     client = GatewayClient.from_connection(connection, "user1")
     try:
-        sent = await asyncio.gather(
-            client.submit_async("mychannel", "basic", "TransferAsset", asset, "Bea"),
-            client.submit_async("mychannel", "basic", "TransferAsset", asset, "Cem"),
-        )
-        codes = {}
-        for txid, _ in sent:
-            code, _ = await client.commit_status("mychannel", txid)
-            codes[txid] = code
-        return codes
+        envelopes = []
+        for owner in ("Bea", "Cem"):
+            proposed = propose(client.signer, "mychannel", "basic", ["TransferAsset", asset, owner])
+            endorsed = await client.gateway.Endorse(
+                gateway_pb2.EndorseRequest(
+                    transaction_id=proposed.tx_id,
+                    channel_id="mychannel",
+                    proposed_transaction=proposed.signed,
+                )
+            )
+            envelope = endorsed.prepared_transaction
+            envelope.signature = client.signer.sign(envelope.payload)
+            envelopes.append((proposed.tx_id, envelope))
+        for txid, envelope in envelopes:
+            await client.gateway.Submit(
+                gateway_pb2.SubmitRequest(
+                    transaction_id=txid, channel_id="mychannel", prepared_transaction=envelope
+                )
+            )
+        return {txid: (await client.commit_status("mychannel", txid))[0] for txid, _ in envelopes}
     finally:
         await client.close()
 
@@ -138,14 +153,19 @@ def _wait_gone(pid: int) -> None:
 
 def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
     """A peer killed (no reconciler here to restart it): shown unreachable, still served."""
+    assert browser.open(f"{url}blocks") == 200  # away from the Network page (and its #main)
     pid = int((home / "pids" / "peer-org2-peer0.pid").read_text())
-    os.killpg(pid, signal.SIGKILL)  # the node and its workers (they share its socket)
+    os.killpg(pid, signal.SIGKILL)  # the node's whole process group, as a crash takes it
     _wait_gone(pid)
-    assert browser.open(url) == 200
-    state = browser.evaluate(
-        "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
-        "'peer-org2-peer0').cells[4].textContent"
-    )
+    for _ in range(10):  # what the page says once the node is gone (a reload asks again)
+        assert browser.open(url) == 200
+        state = browser.evaluate(
+            "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
+            "'peer-org2-peer0').cells[4].textContent"
+        )
+        if state == "UNREACHABLE":
+            break
+        time.sleep(0.5)
     assert state == "UNREACHABLE"
     heights = browser.texts("ul.heights li")  # each node's height of the channel
     assert "peer-org2-peer0: no answer" in heights
