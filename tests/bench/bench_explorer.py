@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -82,6 +83,7 @@ def commit_to_page() -> list[float]:
         committed = asyncio.run(_submit_all(network.connection, COMMITS))
         browser.wait(f'#blocks a:text-is("{committed[-1][0]}")')
         arrivals = browser.evaluate("window.arrivals")
+    shutil.rmtree(folder, ignore_errors=True)
     return [arrivals[str(block)] / 1000 - at for block, at in committed]
 
 
@@ -151,6 +153,7 @@ def page_loads() -> dict[str, list[float]]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join()
+        shutil.rmtree(folder, ignore_errors=True)
     return times
 
 
