@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper differential chaos clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos clean
 
 install: $(STAMP) proto
 
@@ -47,6 +47,12 @@ bench: install
 # ports, a temporary folder); Caliper's report in tests/bench/caliper/report.html.
 bench-caliper: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONPATH=. $(PY) tests/bench/bench_caliper.py
+
+# The explorer in Debian's Chromium: the browser test with a screenshot of each page
+# (docs/explorer/), then the explorer's figures (tests/bench/bench_explorer.py).
+browser: install
+	CONSORTIUM_SCREENSHOTS=docs/explorer $(VENV)/bin/pytest -q tests/integration/test_explorer_browser.py
+	PYTHONPATH=$(CURDIR) $(PY) tests/bench/bench_explorer.py
 
 # The fidelity scenarios against real Fabric 2.5.12 (../shared/anchors/fabric, built once
 # with its build.sh) and consortium side by side; prints each difference. Not in `test`.

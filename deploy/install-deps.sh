@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the non-Python things the project needs. Idempotent: it installs only what
 # is missing, so `make` can call it on every fresh machine.
-#   Debian: mosquitto (MQTT broker for the events bridge), nats-server (replicated journal).
-#   npm:    the real Fabric clients (tests/conformance) and the Node contract
+#   Debian: mosquitto (MQTT broker for the events bridge), nats-server (replicated journal),
+#           chromium and chromium-driver (the explorer's browser tests; no browser is ever
+#           downloaded), fonts-dejavu-core (text in its screenshots).
+#   npm:    the real Fabric clients (tests/conformance), the Node contract
 #           (chaincode/conformance/node_contract), Hyperledger Caliper bound to
-#           fabric-gateway (tests/bench/caliper).
+#           fabric-gateway (tests/bench/caliper) and playwright-core (tests/browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(mosquitto nats-server)
+debian_packages=(mosquitto nats-server chromium chromium-driver fonts-dejavu-core)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -24,10 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm projects: the real Fabric clients of the conformance tests, the Node contract
-# (fabric-shim) the chaincode and conformance tests run as chaincode-as-a-service, and
+# (fabric-shim) the chaincode and conformance tests run as chaincode-as-a-service,
 # Caliper (its package.json pins what `caliper bind --caliper-bind-sut fabric:fabric-gateway`
-# would install, so no bind step runs).
-for project in tests/conformance chaincode/conformance/node_contract tests/bench/caliper; do
+# would install, so no bind step runs), and playwright-core for the browser tests.
+for project in tests/conformance chaincode/conformance/node_contract tests/bench/caliper tests/browser; do
   [ -f "$project/package.json" ] || continue
   if [ ! -d "$project/node_modules" ] || [ "$project/package.json" -nt "$project/node_modules" ]; then
     echo "install-deps: installing npm packages in $project"

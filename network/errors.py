@@ -13,6 +13,9 @@ marked with their module::
     ├── NameNotFound                           localnet (a name of the local network)
     ├── SnapshotError                          snapshot
     ├── SpecError                              spec
+    ├── ExplorerConfigError                    explorer.config
+    ├── ProofUnavailable                       explorer.proofs
+    ├── InvocationRefused                      explorer.invoke
     ├── GatewayClientError                     gateway_client
     │   └── CommitError                        gateway_client
     ├── EventsError                            mqtt.errors

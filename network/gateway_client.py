@@ -109,13 +109,7 @@ class GatewayClient:
     ) -> GatewayClient:
         """A client for a member's connection file (as ``consortium up`` writes it), acting
         as one of its identities, on its first gateway peer or the one at ``endpoint``."""
-        from cryptography.hazmat.primitives import serialization
-
-        from ca.signing import SoftwareSigner
-
-        files = connection["identities"][identity]
-        key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
-        signer = SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
+        signer = signer_of(connection, identity)
         gateway = connection["gateway"]
         if endpoint:
             peers = connection.get("gateways", [gateway])
@@ -266,6 +260,17 @@ class GatewayClient:
                 f"{chaincode} {args[0]!r}: {response.response.status} {response.response.message}"
             )
         return response
+
+
+def signer_of(connection: Mapping[str, Any], identity: str) -> Signer:
+    """One identity of a member's connection file (``user1``, ``orgadmin``) as a signer."""
+    from cryptography.hazmat.primitives import serialization
+
+    from ca.signing import SoftwareSigner
+
+    files = connection["identities"][identity]
+    key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
+    return SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
 
 
 def _result_of(envelope: common_pb2.Envelope) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -38,17 +39,20 @@ def emit_json(value: Any) -> None:
 
 
 def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> None:
-    """A table that never cuts identifiers: id columns do not wrap or shorten (other
-    columns give way), and piped output is as wide as its rows, so ``n-…``/``m-…`` ids
-    can be copied whole."""
+    """A table that never cuts anything: id columns do not wrap or shorten (other columns
+    give way), no cell ends in "…" (what does not fit folds onto the next line, whole),
+    and piped output is as wide as its rows, so ids, txids and package IDs can be
+    copied whole."""
     cells = [[str(cell) for cell in row] for row in rows]
     table = Table(title=title or None)
     for n, column in enumerate(columns):
         if _is_id_column(column, [row[n] for row in cells]):
             width = max((len(row[n]) for row in cells), default=0)
-            table.add_column(column, no_wrap=True, min_width=max(width, len(column)))
+            table.add_column(
+                column, no_wrap=True, min_width=max(width, len(column)), overflow="fold"
+            )
         else:
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
     for row in cells:
         table.add_row(*row)
     Console(width=None if sys.stdout.isatty() else 10_000).print(table)
@@ -63,8 +67,22 @@ def _is_id_column(column: str, values: Sequence[str]) -> bool:
 
 
 def emit_record(record: Mapping[str, Any], output: str, title: str = "") -> None:
-    """One record: key/value table for people, the mapping itself as JSON."""
+    """One record: key/value table for people, the mapping itself as JSON. A value with
+    no space to break at (a package ID, a hash) that the terminal cannot show on one line
+    of the table stands whole on its own line below it, so it can be copied."""
     if output == "json":
         emit_json(record)
-    else:
-        emit_table(["field", "value"], record.items(), title)
+        return
+    items = [(str(key), str(value)) for key, value in record.items()]
+    room = _terminal_columns() - max((len(key) for key, _ in items), default=0) - 7
+    below = [(k, v) for k, v in items if len(v) > room and not any(c.isspace() for c in v)]
+    rows = [(k, "(whole, below)" if (k, v) in below else v) for k, v in items]
+    emit_table(["field", "value"], rows, title)
+    for key, value in below:
+        click.echo(f"{key}:")
+        click.echo(value)
+
+
+def _terminal_columns() -> int:
+    """The terminal's width; piped output has no edge."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000

@@ -39,6 +39,8 @@ wrong`` so a person can go straight to it. Every key, with an example, is in
       peer: peer0
       channels: [mychannel]
       port: 7400                        # channel n's database served on port + n
+    explorer: {port: 7080}              # optional: the web view (docs/explorer.md); on by
+                                        # default on a free port; `explorer: off` for none
 
 Ports are on ``host`` (default ``127.0.0.1``); a member or node may name another host.
 """
@@ -218,6 +220,17 @@ class Analytics:
 
 
 @dataclass(frozen=True)
+class Explorer:
+    """The explorer (web view): on unless the spec says ``explorer: off``; its port is
+    the spec's, or (0) a free one ``up`` picks on first start and keeps."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 0
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     file: Path
     name: str
@@ -239,6 +252,7 @@ class NetworkSpec:
     host: str = "127.0.0.1"
     # address → network namespace: a node on that address runs inside it (`hosts:`)
     namespaces: Mapping[str, str] = field(default_factory=dict)
+    explorer: Explorer = field(default_factory=Explorer)
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -275,6 +289,9 @@ class NetworkSpec:
             for n, channel in enumerate(analytics.channels):
                 what = f"analytics database {channel}"
                 found.append((what, analytics.host, analytics.port + n, analytics.line))
+        if self.explorer.enabled and self.explorer.port:
+            explorer = self.explorer
+            found.append(("explorer", explorer.host, explorer.port, explorer.line))
         return found
 
     def _operations_ports(self) -> list[tuple[str, str, int, int]]:
@@ -374,6 +391,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
             "hosts",
             "events",
             "analytics",
+            "explorer",
         },
         {"network", "ordering", "members"},
     )
@@ -402,8 +420,25 @@ def load_spec(path: str | Path) -> NetworkSpec:
         spec = NetworkSpec(
             **{**spec.__dict__, "analytics": _analytics(reader, top["analytics"], spec, host)}
         )
+    if "explorer" in top:
+        spec = NetworkSpec(
+            **{**spec.__dict__, "explorer": _explorer(reader, top["explorer"], host)}
+        )
     _check_ports(reader, spec)
     return spec
+
+
+def _explorer(reader: _Reader, raw: Any, host: str) -> Explorer:
+    """``explorer``: ``off`` (YAML reads it as false), or ``{port, host}``."""
+    path: Path_ = ("explorer",)
+    if raw is False or raw == "off":
+        return Explorer(enabled=False, line=reader.lines.get(path, 0))
+    explorer = reader.mapping(raw, path, {"port", "host"}, set())
+    return Explorer(
+        host=str(explorer.get("host", host)),
+        port=_optional_port(reader, explorer, path, "port"),
+        line=reader.lines.get((*path, "port"), reader.lines.get(path, 0)),
+    )
 
 
 def _network(reader: _Reader, raw: Any) -> dict[str, Any]:

@@ -155,7 +155,7 @@ def _health(address: str) -> str:
     return "; ".join(f"{c.get('component')}: {c.get('reason')}" for c in failed)
 
 
-async def _height(stub: Any, signer: Any, channel_id: str) -> int | None:
+async def deliver_height(stub: Any, signer: Any, channel_id: str) -> int | None:
     """Blocks on ``channel_id`` (newest block number + 1) as this Deliver service has them."""
     seek = build_seek_envelope(signer, channel_id, "newest", "newest", True)
     async for response in stub.Deliver(iter([seek]), timeout=TIMEOUT):
@@ -165,7 +165,7 @@ async def _height(stub: Any, signer: Any, channel_id: str) -> int | None:
     return None
 
 
-async def _safely(question: Any) -> int | None:
+async def height_or_none(question: Any) -> int | None:
     try:
         return await question
     except (TimeoutError, grpc.aio.AioRpcError, OSError):
@@ -183,7 +183,9 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
                 continue
             async with supervisor.orderer_endpoint(orderer).channel() as grpc_channel:
                 stub = ab_pb2_grpc.AtomicBroadcastStub(grpc_channel)
-                row[f"orderer-{orderer.name}"] = await _safely(_height(stub, reader, channel.name))
+                row[f"orderer-{orderer.name}"] = await height_or_none(
+                    deliver_height(stub, reader, channel.name)
+                )
         for name in supervisor.channel_members(channel):
             member = supervisor.member(name)
             for peer in member.peers:
@@ -195,7 +197,7 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
                 async with endpoint.channel() as grpc_channel:
                     stub = events_pb2_grpc.DeliverStub(grpc_channel)
                     reader = supervisor._user(member)
-                    row[node] = await _safely(_height(stub, reader, channel.name))
+                    row[node] = await height_or_none(deliver_height(stub, reader, channel.name))
     return heights
 
 

@@ -128,7 +128,12 @@ def _stop_reconciler(supervisor) -> None:
     is_flag=True,
     help="Do not start the reconciler (run `consortium reconcile` by hand instead).",
 )
-def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
+@click.option(
+    "--no-explorer",
+    is_flag=True,
+    help="Do not run the explorer (web view); `up` without it starts it again.",
+)
+def up(spec_file: Path, home: Path, output: str, no_reconcile: bool, no_explorer: bool) -> None:
     """Start the network SPEC describes (or resume it with its data) and print where each
     node listens; a reconciler keeps it matching the control plane afterwards."""
     from network.errors import SupervisorError
@@ -136,6 +141,7 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool) -> None:
     from network.spec import ports_in_use
 
     supervisor = open_supervisor(spec_file, home, quiet=output == "json")
+    supervisor.explorer_choice = "off" if no_explorer else "on"
     running = supervisor.home.state_file().exists()
     if not running:
         busy = ports_in_use(supervisor.spec)

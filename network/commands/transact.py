@@ -113,13 +113,33 @@ def _failed(message: str, as_json: bool, **fields: Any) -> None:
 
 
 def _show(answer: dict[str, Any], output: str) -> None:
+    """JSON as it is; for people, the small fields as a record and what the contract
+    returned (and the event's payload) printed whole below it, pretty JSON when it
+    parses: a value a user asked to see is never cut at the terminal's edge."""
     if output == "json":
         emit_json(answer)
         return
+    result = answer.pop("result", None)
     event = answer.pop("event", None)
     if event is not None:
-        answer["event"] = f"{event['name']} {event['payload']}"
-    emit_record(answer, output)
+        answer["event"] = event["name"]
+    if answer:
+        emit_record(answer, output)
+        click.echo("result:")
+    click.echo(_whole(result))
+    if event is not None:
+        click.echo(f"event {event['name']} payload:")
+        click.echo(_whole(event["payload"]))
+
+
+def _whole(value: Any) -> str:
+    """The value itself: pretty JSON when it is (or parses as) JSON, else the text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 @click.command("invoke")
@@ -131,16 +151,16 @@ def invoke(output: str, explain: bool, **options: Any) -> None:
     if not explain:
         _show(answer, output)
         return
-    from network.commands.tx import show_steps, trace_steps
+    from network.commands.tx import node_names, show_story, step_rows, trace_records
 
-    steps = trace_steps(
+    records = trace_records(
         answer["txid"], options["member"], options["network"], options["home"], options["identity"]
     )
     if output == "json":
-        emit_json({**answer, "steps": steps})
+        emit_json({**answer, "steps": step_rows(records)})
     else:
         _show(answer, output)
-        show_steps(answer["txid"], steps, output)
+        show_story(answer["txid"], records, node_names(options["home"], options["network"]))
 
 
 @click.command("query")

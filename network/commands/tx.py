@@ -5,14 +5,13 @@ block, the validation code and what it means)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from network.commands.identity import IDENTITY_OPTION, gateway_client
-from network.output import OUTPUT_OPTION, emit_json, emit_table, fail
+from network.output import OUTPUT_OPTION, emit_json, fail
 from network.validation_codes import meaning
 
 
@@ -34,16 +33,19 @@ def explain(
     tx_id: str, member: str, identity: str, network: str | None, home: Path, output: str
 ) -> None:
     """Each step of TX_ID's flow as this member's peer recorded it."""
-    show_steps(tx_id, trace_steps(tx_id, member, network, home, identity), output)
+    records = trace_records(tx_id, member, network, home, identity)
+    if output == "json":
+        emit_json({"txid": tx_id, "steps": step_rows(records)})
+    else:
+        show_story(tx_id, records, node_names(home, network))
 
 
-def trace_steps(
+def trace_records(
     tx_id: str, member: str, network: str | None, home: Path, identity: str = "user1"
-) -> list[dict]:
-    """The trace records of ``tx_id`` on the member's peer, with each code's meaning."""
+) -> list[Any]:
+    """The trace records of ``tx_id`` on the member's peer (none: one line, exit 2)."""
     from proto.trace_pb2 import TraceRequest
     from proto.trace_pb2_grpc import TraceServiceStub
-    from proto.tracing import Step, details_of
 
     async def fetch() -> list[Any]:
         async with gateway_client(home, network, member, identity) as client:
@@ -53,23 +55,51 @@ def trace_steps(
     records = asyncio.run(fetch())
     if not records:
         fail(f"member {member}'s peer has no trace of transaction {tx_id}")
+    return records
+
+
+def step_rows(records: list[Any]) -> list[dict]:
+    """The records for scripts: step, node and details, with each code's meaning."""
+    from proto.tracing import Step, details_of
+
     rows = []
     for record in records:
         details = details_of(record)
         step = Step.Name(record.step)
         if step == "VALIDATE":
-            code = details.get("code", "")
-            details["meaning"] = meaning(code)
+            details["meaning"] = meaning(details.get("code", ""))
         rows.append({"step": step, "node": record.node, "details": details})
     return rows
 
 
-def show_steps(tx_id: str, rows: list[dict], output: str) -> None:
-    if output == "json":
-        emit_json({"txid": tx_id, "steps": rows})
-    else:
-        emit_table(
-            ["step", "node", "details"],
-            [(r["step"], r["node"], json.dumps(r["details"], sort_keys=True)) for r in rows],
-            title=f"transaction {tx_id}",
+def node_names(home: Path, network: str | None) -> dict[str, str]:
+    """Address → node name of the local network (``peer-org1-peer0``), from the
+    addresses ``up`` recorded; empty when the folder is not found."""
+    from network.locate import NetworkNotFound, network_folder
+
+    try:
+        pids = network_folder(home, network) / "pids"
+    except NetworkNotFound:
+        return {}
+    return {path.read_text().strip(): path.stem for path in sorted(pids.glob("*.addr"))}
+
+
+def show_story(tx_id: str, records: list[Any], names: dict[str, str]) -> None:
+    """The flow as the explorer's transaction page tells it: numbered steps, who talked
+    to whom, and what happened, one fact a line; identifiers whole, never in cells."""
+    from network.explorer.flow import build_flow
+
+    flow = build_flow(records, names, None, None)
+    click.echo(f"transaction {tx_id}")
+    width = len(str(len(flow.messages)))
+    for number, message in enumerate(flow.messages, 1):
+        who = (
+            message.source
+            if message.source == message.target
+            else f"{message.source} → {message.target}"
         )
+        mark = "  ✗" if message.failed else ""
+        click.echo(f"{number:>{width}}. {message.step:<8} {who}: {message.label}{mark}")
+        for line in message.details:
+            if line:
+                click.echo(f"{'':>{width}}  {'':<8} {line}")

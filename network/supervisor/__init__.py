@@ -5,8 +5,9 @@ its ``state.json``), ``base`` (what every part shares: members, channels, proces
 ``governance`` (network and members by proposal and vote, node records),
 ``nodes`` (control plane, CAs, ordering organization, orderers, peers),
 ``chaincodes`` (chaincode-as-a-service and the lifecycle), ``connections``,
-``events`` (the MQTT bridge), ``analytics`` (the analytics node), ``channels`` (adding
-or removing an organization by config update), ``certs`` (certificate rotation) and
+``events`` (the MQTT bridge), ``analytics`` (the analytics node), ``explorer`` (the
+web view), ``channels`` (adding or removing an organization by config update),
+``certs`` (certificate rotation) and
 ``reconcile`` (keeping the network matching the control plane).
 
 ``up`` runs the steps of ``UP_STEPS`` in order (listed at the end of this docstring,
@@ -29,6 +30,7 @@ from network.supervisor.chaincodes import Chaincodes
 from network.supervisor.channels import ChannelUpdates
 from network.supervisor.connections import ConnectionFiles
 from network.supervisor.events import EventsBridge
+from network.supervisor.explorer import ExplorerNode
 from network.supervisor.governance import Governance
 from network.supervisor.home import Home
 from network.supervisor.nodes import Nodes
@@ -59,6 +61,7 @@ UP_STEPS: tuple[Step, ...] = (
     Step("events bridge", "events_ready"),
     Step("analytics (each channel's data in ledgerdb)", "start_analytics"),
     Step("node records in the control plane", "register_nodes"),
+    Step("explorer (web view)", "launch_explorer"),
 )
 
 __doc__ += "\nThe steps of ``up``:\n\n" + "\n".join(
@@ -74,6 +77,7 @@ class Supervisor(
     ConnectionFiles,
     EventsBridge,
     AnalyticsNode,
+    ExplorerNode,
     ChannelUpdates,
     CertificateRotation,
     Reconciler,

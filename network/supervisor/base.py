@@ -150,11 +150,21 @@ class SupervisorBase:
     def operations_port(self, name: str, chosen: int) -> int:
         """The node's operations port: the spec's, else one picked free on its first
         start and kept in ``state.json``, so Prometheus finds it at the same place."""
+        return self.kept_port("operations_ports", name, chosen)
+
+    def kept_port(self, key: str, name: str, chosen: int) -> int:
+        """``chosen`` if the spec names one, else a free port picked once and kept under
+        ``state.json[key][name]`` (a bookmark or a scraper finds it again after ``up``)."""
         if chosen:
             return chosen
-        ports = self.state.setdefault("operations_ports", {})
+        ports = self.state.setdefault(key, {})
         if name not in ports:
-            taken = {port for _, _, port, _ in self.spec.ports()} | set(ports.values())
+            kept = {
+                p
+                for table in ("operations_ports", "explorer_ports")
+                for p in self.state.get(table, {}).values()
+            }
+            taken = {port for _, _, port, _ in self.spec.ports()} | kept
             port = free_port()
             while port in taken:
                 port = free_port()

@@ -474,7 +474,15 @@ class Nodes(SupervisorBase):
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop every node (peers and chaincodes first, the control plane last)."""
-        order = {"mqtt": 0, "peer": 0, "chaincode": 1, "orderer": 2, "nats": 3, "ca": 3}
+        order = {
+            "explorer": 0,
+            "mqtt": 0,
+            "peer": 0,
+            "chaincode": 1,
+            "orderer": 2,
+            "nats": 3,
+            "ca": 3,
+        }
         order["control"] = 4
         processes = sorted(self.all_processes(), key=lambda p: order.get(p.name.split("-")[0], 2))
         stopped = []

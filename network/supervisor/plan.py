@@ -35,6 +35,7 @@ def plan_changes(applied: NetworkSpec, edited: NetworkSpec) -> Plan:
     _channels(applied, edited, plan)
     _chaincodes(applied, edited, plan)
     _analytics(applied, edited, plan)
+    _explorer(applied, edited, plan)
     return plan
 
 
@@ -54,6 +55,21 @@ def _analytics(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
         "analytics: the running analytics node cannot be changed or removed yet "
         "(`consortium down`, then `up` with the new spec)"
     )
+
+
+def _explorer(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:
+    """The explorer only reads: turning it off or on, or moving it, is always applied
+    (it is started again where the spec now says)."""
+    before, after = applied.explorer, edited.explorer
+    if before == after:
+        return
+    if not after.enabled:
+        plan.changes.append("explorer stops (explorer: off)")
+    elif not before.enabled:
+        plan.changes.append("explorer starts")
+    else:
+        where = f"{after.host}:{after.port}" if after.port else "a free port"
+        plan.changes.append(f"explorer moves to {where}")
 
 
 def _network(applied: NetworkSpec, edited: NetworkSpec, plan: Plan) -> None:

@@ -54,6 +54,7 @@ class Reconciler(SupervisorBase):
         self.events_ready()
         self.start_analytics()  # restarts it if it died; it resumes from its checkpoint
         self.register_nodes()
+        self.launch_explorer()  # restarts it if it died (unless `up --no-explorer`)
         if broken:  # reported after the rest of the pass, which they must not hold up
             raise SupervisorError("; ".join(broken))
         return joined

@@ -1,0 +1,173 @@
+"""The explorer in a real browser (Debian's Chromium through playwright-core): a network
+from ``consortium up``, a valid transaction and an MVCC conflict submitted while the
+page is open, and what a person sees — the block list growing without a reload, each
+transaction's flow with its endorsers and code, the proof checked in the page (and
+refused when tampered), the votes that let org2 in, 404 pages that name what is missing.
+
+``CONSORTIUM_SCREENSHOTS=DIR`` (``make browser``) also saves a screenshot of each page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from fabric_protos.gateway import gateway_pb2
+
+from network.gateway_client import GatewayClient
+from proto.proposal import propose
+from tests.support.browser import Browser, missing
+from tests.support.explorer_network import explorer_network
+from tests.support.processes import consortium
+
+SCREENSHOTS = os.environ.get("CONSORTIUM_SCREENSHOTS", "")
+
+
+async def _conflicting_transfers(connection: dict, asset: str) -> dict[str, str]:
+    """Two transfers of one asset, both endorsed before either is submitted: both read
+    the same version, so the one ordered second is MVCC_READ_CONFLICT whatever the
+    machine's load. Returns txid → validation code."""
+    client = GatewayClient.from_connection(connection, "user1")
+    try:
+        envelopes = []
+        for owner in ("Bea", "Cem"):
+            proposed = propose(client.signer, "mychannel", "basic", ["TransferAsset", asset, owner])
+            endorsed = await client.gateway.Endorse(
+                gateway_pb2.EndorseRequest(
+                    transaction_id=proposed.tx_id,
+                    channel_id="mychannel",
+                    proposed_transaction=proposed.signed,
+                )
+            )
+            envelope = endorsed.prepared_transaction
+            envelope.signature = client.signer.sign(envelope.payload)
+            envelopes.append((proposed.tx_id, envelope))
+        for txid, envelope in envelopes:
+            await client.gateway.Submit(
+                gateway_pb2.SubmitRequest(
+                    transaction_id=txid, channel_id="mychannel", prepared_transaction=envelope
+                )
+            )
+        return {txid: (await client.commit_status("mychannel", txid))[0] for txid, _ in envelopes}
+    finally:
+        await client.close()
+
+
+def _shot(browser: Browser, name: str) -> None:
+    if SCREENSHOTS:
+        browser.screenshot(Path(SCREENSHOTS) / f"{name}.png")
+
+
+def test_explorer_shows_transactions_live_in_chromium(tmp_path: Path) -> None:
+    assert not missing(), missing()
+    with explorer_network(tmp_path) as network, Browser() as browser:
+        _live_blocks_and_flows(browser, network.url, tmp_path, network.connection)
+        _governance_chaincode_and_bad_input(browser, network.url)
+        _unreachable_node(browser, network.url, network.home)
+
+
+def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: dict) -> None:
+    assert browser.open(f"{url}blocks") == 200
+    browser.wait('body[data-live="yes"]')  # the page listens for blocks
+    browser.evaluate("window.notReloaded = true")
+    created = consortium(cwd, "invoke", "basic", "CreateAsset", "x1", "red", "3", "Ann", "9",
+                         "--member", "org1", "-o", "json")  # fmt: skip
+    created = json.loads(created.stdout)
+    valid, block = created["txid"], created["block"]
+    browser.wait(f'#blocks a[href="/channels/mychannel/blocks/{block}"]')
+    codes = asyncio.run(_conflicting_transfers(connection, "x1"))
+    assert sorted(codes.values()) == [0, 11], codes  # VALID, MVCC_READ_CONFLICT
+    conflict = next(txid for txid, code in codes.items() if code == 11)
+    winner = next(txid for txid, code in codes.items() if code == 0)
+    browser.wait(f'#blocks a[href^="/channels/mychannel/blocks/"]:text-is("{block + 1}")')
+    assert browser.evaluate("window.notReloaded === true") is True  # it grew in place
+    _shot(browser, "blocks")
+
+    assert browser.open(f"{url}tx/{valid}") == 200
+    assert browser.text("#code") == "VALID"
+    steps = " ".join(browser.texts("#steps > li"))
+    assert "peer-org1-peer0" in steps and "peer-org2-peer0" in steps
+    assert "Org1MSP" in steps and "Org2MSP" in steps
+    assert "signatures from Org1MSP, Org2MSP satisfy it" in steps
+    assert "orderer-orderer0" in steps
+    assert browser.evaluate("document.querySelector('#flow svg title').textContent").endswith(valid)
+    _shot(browser, "transaction")
+
+    assert browser.open(f"{url}tx/{conflict}") == 200
+    assert browser.text("#code") == "MVCC_READ_CONFLICT"
+    assert winner in browser.text("main")  # who wrote the key it had read
+    _shot(browser, "transaction-conflict")
+
+    assert browser.open(f"{url}channels/mychannel/blocks/{block}") == 200
+    browser.do("click", selector="#verify")
+    browser.wait("#proof-result.proof-ok")
+    _shot(browser, "block")
+    browser.do("click", selector="#verify-tampered")
+    browser.wait("#proof-result.proof-bad")
+    assert "NOT verified" in browser.text("#proof-result")
+
+
+def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
+    assert browser.open(f"{url}governance") == 200
+    assert "APPROVED" in browser.text("main") and "YES" in browser.text("main")
+    assert "verified against the digest" in browser.text("main")  # each vote's proof
+    _shot(browser, "governance")
+    assert browser.open(f"{url}chaincode") == 200
+    assert "AND('Org1MSP.peer', 'Org2MSP.peer')" in browser.text("main")
+    browser.do("select", selector="#member-mychannel", value="org2")  # as org2's user1
+    browser.do("fill", selector="#function-mychannel", value="ReadAsset")
+    browser.do("fill", selector="#args-mychannel", value="x1")
+    browser.do("submit", selector='button[value="evaluate"]')
+    assert '"ID": "x1"' in browser.text("#outcome pre")
+    _shot(browser, "chaincode")
+    browser.do("fill", selector="#function-mychannel", value="CreateAsset")
+    browser.do("fill", selector="#args-mychannel", value="y1\nblue\n2\nBo\n5")
+    landed = browser.do("submit", selector='button[value="submit"]')
+    assert "/tx/" in landed and browser.text("#code") == "VALID"  # on to its flow
+
+    assert browser.open(f"{url}tx/no-such-transaction") == 404
+    assert "no-such-transaction" in browser.text("main")
+    assert browser.open(f"{url}channels/mychannel/blocks/999999") == 404
+    assert "999999" in browser.text("main")
+    assert browser.open(f"{url}nowhere") == 404
+    assert browser.open(url) == 200  # it keeps serving
+    browser.do("press", key="Tab")  # from the keyboard: the first stop skips to content
+    assert browser.evaluate("document.activeElement.textContent") == "Skip to content"
+    browser.do("press", key="Enter")
+    assert browser.evaluate("location.hash") == "#main"
+
+
+def _wait_gone(pid: int) -> None:
+    """Until the killed process is gone (its listening socket closes with it)."""
+    status = Path(f"/proc/{pid}/status")
+    for _ in range(100):
+        if not status.exists() or "zombie" in status.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} outlived SIGKILL")
+
+
+def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
+    """A peer killed (no reconciler here to restart it): shown unreachable, still served."""
+    assert browser.open(f"{url}blocks") == 200  # away from the Network page (and its #main)
+    pid = int((home / "pids" / "peer-org2-peer0.pid").read_text())
+    os.killpg(pid, signal.SIGKILL)  # the node's whole process group, as a crash takes it
+    _wait_gone(pid)
+    for _ in range(10):  # what the page says once the node is gone (a reload asks again)
+        assert browser.open(url) == 200
+        state = browser.evaluate(
+            "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
+            "'peer-org2-peer0').cells[4].textContent"
+        )
+        if state == "UNREACHABLE":
+            break
+        time.sleep(0.5)
+    assert state == "UNREACHABLE"
+    heights = browser.texts("ul.heights li")  # each node's height of the channel
+    assert "peer-org2-peer0: no answer" in heights
+    assert any(h.startswith("orderer-orderer0: ") and h[-1].isdigit() for h in heights)
+    _shot(browser, "network")
