@@ -38,6 +38,7 @@ from ledgerdb.sessions import (
 )
 from proto import ledgerdb_pb2 as pb
 from proto import ledgerdb_pb2_grpc as pb_grpc
+from proto.server import new_server
 
 SERVICE_NAME = "ledgerdb.v1.LedgerDB"
 ERROR_KEY = "ledgerdb-error"
@@ -375,7 +376,7 @@ class LedgerServer:
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, address: str) -> int:
-        server = grpc.aio.server(
+        server = new_server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

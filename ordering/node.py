@@ -58,6 +58,7 @@ from ordering.participation import participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
+from proto.server import new_server
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orderer.AtomicBroadcast"
@@ -299,7 +300,7 @@ class OrdererNode:
         await site.start()
         self._admin = runner
         self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
-        server = grpc.aio.server(
+        server = new_server(
             options=[
                 ("grpc.max_receive_message_length", 100 * 1024 * 1024),
                 ("grpc.max_send_message_length", 100 * 1024 * 1024),

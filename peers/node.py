@@ -66,6 +66,7 @@ from peers.tracestore import TraceService, TraceStore
 from proto import privatedata_pb2_grpc, trace_pb2_grpc
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
+from proto.server import new_server
 from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ class PeerNode:
             trace=self.trace,
             private=Disseminator(self.config.mspid, self.signer, lambda: self.remote_peers),
         )
-        server = grpc.aio.server(
+        server = new_server(
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
