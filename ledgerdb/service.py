@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import grpc
 from amazon.ion import simpleion
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ledgerdb import errors
 from ledgerdb.block import BlockAddress, encode
@@ -38,7 +38,7 @@ from ledgerdb.sessions import (
 )
 from proto import ledgerdb_pb2 as pb
 from proto import ledgerdb_pb2_grpc as pb_grpc
-from proto.server import new_server
+from proto.server import add_health, new_server
 
 SERVICE_NAME = "ledgerdb.v1.LedgerDB"
 ERROR_KEY = "ledgerdb-error"
@@ -384,8 +384,7 @@ class LedgerServer:
         )
         service = LedgerService(self.database, self.sessions, self.executor)
         pb_grpc.add_LedgerDBServicer_to_server(_Guarded(service), server)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_servicer = add_health(server)
         self.port = server.add_insecure_port(address)
         if self.port == 0:
             raise errors.LedgerUnavailable(f"cannot listen on {address}")

@@ -38,7 +38,7 @@ import grpc
 import yaml
 from aiohttp import web
 from fabric_protos.common import common_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
@@ -58,7 +58,7 @@ from ordering.participation import participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
-from proto.server import new_server
+from proto.server import add_health, new_server
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orderer.AtomicBroadcast"
@@ -308,8 +308,7 @@ class OrdererNode:
         )
         add_to_server(AtomicBroadcast(self.chains.get), server)
         publish_heights(lambda: self.chains)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_servicer = add_health(server)
         credentials = self._credentials()
         if credentials is None:
             self.port = server.add_insecure_port(self.config.listen)

@@ -41,7 +41,7 @@ import yaml
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc, proposal_pb2, snapshot_pb2_grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
@@ -66,7 +66,7 @@ from peers.tracestore import TraceService, TraceStore
 from proto import privatedata_pb2_grpc, trace_pb2_grpc
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
-from proto.server import new_server
+from proto.server import add_health, new_server
 from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
@@ -362,8 +362,7 @@ class PeerNode:
             ),
             server,
         )
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_servicer = add_health(server)
         await server.start()
         self._server = server
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError, Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 Options = Sequence[tuple[str, Any]]
 Decoder = Callable[[bytes], Any]
@@ -49,6 +50,28 @@ def undecoded(message_type: type[Message]) -> Undecoded:
 def new_server(options: Options = ()) -> grpc.aio.Server:
     """A ``grpc.aio`` server whose every method refuses undecodable requests the same way."""
     return grpc.aio.server(interceptors=[DecodeGuard()], options=list(options))
+
+
+class Health(health.aio.HealthServicer):
+    """The standard health service, saying which name it does not know (grpc's answers
+    NOT_FOUND with no details at all)."""
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
+        status = self._server_status.get(request.service)
+        if status is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, f"no service named {request.service!r} is served here"
+            )
+        return health_pb2.HealthCheckResponse(status=status)
+
+
+def add_health(server: grpc.aio.Server) -> Health:
+    """Serve ``Health`` on ``server``; the caller sets each service SERVING once started."""
+    servicer = Health()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    return servicer
 
 
 def message_name(deserializer: Decoder) -> str:
