@@ -51,6 +51,7 @@ from amazon.ion import simpleion
 
 from ledgerdb import errors
 from ledgerdb.commit_digest import CommitDigest
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLError
 from ledgerdb.sessions import (
     TRANSACTION_LIFETIME_SECONDS,
@@ -256,7 +257,7 @@ def decode_parameter(holder: Any, field: str) -> Any:
             )
         data = text.encode("utf-8")
     try:
-        return simpleion.loads(data, single_value=True)
+        return load_untrusted(data)
     except Exception as exc:  # amazon.ion raises several unrelated types on bad input
         raise BadRequestException(f"{field}.{name} is not one valid Ion value: {exc}") from None
 

@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2
 
 from ledgerdb import errors
 from ledgerdb.block import BlockAddress, encode
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLError
 from ledgerdb.sessions import (
     SessionBusy,
@@ -85,7 +86,7 @@ def decode_parameters(parameters: Sequence[bytes], field: str = "parameters") ->
                 "marker E0 01 00 EA and hold one value)"
             )
         try:
-            values.append(simpleion.loads(data, single_value=True))
+            values.append(load_untrusted(data))
         except Exception as exc:  # amazon.ion raises several unrelated types on bad bytes
             raise errors.InvalidInput(
                 f"{field}[{position}] is not valid Ion binary: {exc}"

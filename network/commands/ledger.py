@@ -24,6 +24,7 @@ from ledgerdb.audit import audit
 from ledgerdb.block import Revision, new_id
 from ledgerdb.errors import LedgerError
 from ledgerdb.export import b64, block_ion_text, block_json, digest_json, to_json
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.journal import META as JOURNAL_META
 from ledgerdb.journal import Journal
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion
@@ -141,9 +142,9 @@ def _stdin_values() -> list[Any]:
     data = sys.stdin.buffer.read()
     try:
         if data.startswith(ION_BINARY_MARKER):
-            values = simpleion.loads(data, single_value=False)
+            values = load_untrusted(data, single_value=False)
         else:
-            values = simpleion.loads(data.decode("utf-8"), single_value=False)
+            values = load_untrusted(data.decode("utf-8"), single_value=False)
     except Exception as exc:  # amazon.ion raises several unrelated types on bad text
         fail(f"stdin is not JSON or Ion: {exc}")
     if not values:
@@ -411,7 +412,7 @@ def _backend(ledger: str | None, endpoint: str | None) -> Iterator[Any]:
 
 def _ion_parameter(text: str) -> Any:
     try:
-        return simpleion.loads(text, single_value=True)
+        return load_untrusted(text)
     except Exception as exc:  # amazon.ion raises several unrelated types on bad text
         fail(f"--param {text!r} is not one Ion value: {exc}")
 
