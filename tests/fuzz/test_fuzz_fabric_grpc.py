@@ -22,7 +22,15 @@ from proto import privatedata_pb2, trace_pb2
 from proto.proposal import propose
 from proto.seek import build_seek_envelope
 from tests.support.fabric_network import FabricNetwork
-from tests.support.fuzzing import TRIED, budget, call_raw, check_answer, inputs
+from tests.support.fuzzing import (
+    TRIED,
+    budget,
+    call_raw,
+    check_answer,
+    inputs,
+    orderer_height,
+    peer_height,
+)
 from tests.support.orderer import CHANNEL, transaction
 from tests.support.pki import make_org
 
@@ -108,23 +116,6 @@ def seeds(fabric: FabricNetwork) -> dict[str, list[bytes]]:
     }
 
 
-def _height(channel: grpc.Channel, fabric: FabricNetwork, orderer: bool) -> int:
-    """The newest block's number, by Deliver, as a client reads it."""
-    seek = build_seek_envelope(fabric.users["Org1MSP"], CHANNEL, "newest", "newest", True)
-    service = "orderer.AtomicBroadcast" if orderer else "protos.Deliver"
-    deliver = channel.stream_stream(
-        f"/{service}/Deliver",
-        request_serializer=common_pb2.Envelope.SerializeToString,
-        response_deserializer=(
-            ab_pb2.DeliverResponse if orderer else events_pb2.DeliverResponse
-        ).FromString,
-    )
-    for response in deliver(iter([seek]), timeout=10):
-        if response.WhichOneof("Type") == "block":
-            return response.block.header.number
-    raise AssertionError("Deliver sent no block")
-
-
 def _serving(node: Node) -> None:
     """A good request still gets a good answer."""
     if not node.health:
@@ -150,10 +141,7 @@ def test_every_method_answers_bad_requests_in_shape(
     method: MethodDescriptor,
 ) -> None:
     node = nodes[node_name]
-    heights = {
-        "peer": _height(nodes["peer"].channel, fabric, orderer=False),
-        "orderer": _height(nodes["orderer"].channel, fabric, orderer=True),
-    }
+    heights = {"peer": peer_height(fabric), "orderer": orderer_height(fabric)}
     strategy = inputs(method.input_type, seeds.get(method.name, ()))
 
     @budget(12)
@@ -171,8 +159,8 @@ def test_every_method_answers_bad_requests_in_shape(
         _serving(node)
 
     one()
-    assert _height(nodes["peer"].channel, fabric, orderer=False) == heights["peer"]
-    assert _height(nodes["orderer"].channel, fabric, orderer=True) == heights["orderer"]
+    assert peer_height(fabric) == heights["peer"]
+    assert orderer_height(fabric) == heights["orderer"]
 
 
 @budget(10)

@@ -14,11 +14,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
+from fabric_protos.orderer import ab_pb2
+from fabric_protos.peer import events_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.message_factory import GetMessageClass
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from proto.seek import build_seek_envelope
+from tests.support.orderer import CHANNEL
 
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
 TRIED: Counter[str] = Counter()  # inputs sent per edge, printed at the end of the run
@@ -179,3 +184,34 @@ def check_answer(method: Any, data: bytes, answer: Any) -> None:
         )
         assert answer.details(), (path, answer.code())
         assert not any(leak in answer.details() for leak in LEAKS), answer.details()
+
+
+def _newest(target: str, root: bytes, service: str, answer: type[Message], signer: Any) -> int:
+    """The newest block's number, read by Deliver as a client reads it."""
+    seek = build_seek_envelope(signer, CHANNEL, "newest", "newest", True)
+    with grpc.secure_channel(target, grpc.ssl_channel_credentials(root)) as channel:
+        deliver = channel.stream_stream(
+            f"/{service}/Deliver",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=answer.FromString,
+        )
+        for response in deliver(iter([seek]), timeout=10):
+            if response.WhichOneof("Type") == "block":
+                return response.block.header.number
+    raise AssertionError(f"{target} sent no block")
+
+
+def peer_height(fabric: Any) -> int:
+    """Org1's peer's newest block number: a refused input must leave it as it was."""
+    peer = fabric.peers["Org1MSP"]
+    root = peer.tls["ca"].read_bytes()
+    signer = fabric.users["Org1MSP"]
+    return _newest(peer.address, root, "protos.Deliver", events_pb2.DeliverResponse, signer)
+
+
+def orderer_height(fabric: Any) -> int:
+    """The orderer's newest block number."""
+    orderer = fabric.orderer
+    target, root = f"127.0.0.1:{orderer.port}", orderer.tls_paths["ca"].read_bytes()
+    signer = fabric.users["Org1MSP"]
+    return _newest(target, root, "orderer.AtomicBroadcast", ab_pb2.DeliverResponse, signer)
