@@ -54,7 +54,7 @@ from ordering.ingress import OPEN_SECONDS
 from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
-from ordering.participation import participation_routes
+from ordering.participation import json_errors, participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
@@ -290,7 +290,7 @@ class OrdererNode:
         """The admin API listens before the gRPC port opens, so whoever sees the gRPC port
         accept connections (the supervisor waits on it) can join channels at once."""
         await self.open_channels()
-        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app = web.Application(client_max_size=100 * 1024 * 1024, middlewares=[json_errors])
         app.add_routes(participation_routes(self))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

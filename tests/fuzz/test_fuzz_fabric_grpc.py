@@ -144,7 +144,7 @@ def test_every_method_answers_bad_requests_in_shape(
     heights = {"peer": peer_height(fabric), "orderer": orderer_height(fabric)}
     strategy = inputs(method.input_type, seeds.get(method.name, ()))
 
-    @budget(12)
+    @budget(25)
     @given(data=strategy)
     def one(data: bytes) -> None:
         TRIED[f"gRPC {node_name} {method.full_name}"] += 1
@@ -163,7 +163,7 @@ def test_every_method_answers_bad_requests_in_shape(
     assert orderer_height(fabric) == heights["orderer"]
 
 
-@budget(10)
+@budget(20)
 @given(data=st.binary(min_size=1, max_size=64))
 def test_a_contract_refuses_undecodable_shim_messages(nodes: dict[str, Node], data: bytes) -> None:
     """The contract's Connect stream (the peer dials it) names ChaincodeMessage."""

@@ -89,7 +89,7 @@ SPECS = st.one_of(
 )
 
 
-@budget(150)
+@budget(300)
 @given(text=SPECS)
 @example(text="=")  # found: yaml's ConstructorError escaped as itself
 @example(text=SPEC.read_text().replace("members: [org1, org2]", "members: [[], org2]"))
@@ -162,7 +162,7 @@ def test_mqtt_ingress_messages(fabric: FabricNetwork, bridge: Mosquitto) -> None
     """Every message gets a reply naming what was wrong; none writes a block."""
     height = peer_height(fabric)
 
-    @budget(15)
+    @budget(25)
     @given(function=FUNCTIONS, payload=INGRESS_PAYLOADS)
     def one(function: str, payload: bytes) -> None:
         TRIED["MQTT ingress messages (bridge)"] += 1
@@ -211,7 +211,7 @@ def test_journal_files_on_open(
     a prefix of what was written, with the digest it had at that tip, and appends on."""
     template, digests = journal_template
 
-    @budget(60)
+    @budget(100)
     @given(edits=damaged(template))
     def one(edits: list[tuple[str, bytes]]) -> None:
         TRIED["journal files on open"] += 1

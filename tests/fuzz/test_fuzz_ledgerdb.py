@@ -95,7 +95,7 @@ def test_every_method_answers_bad_requests_in_shape(served: Served, method: obje
         pb.GetBlockRequest().SerializeToString(),
     ]
 
-    @budget(12)
+    @budget(25)
     @given(data=inputs(method.input_type, seeds))
     def one(data: bytes) -> None:
         TRIED[f"gRPC ledgerdb {method.full_name}"] += 1
@@ -141,7 +141,7 @@ PARTIQL = st.one_of(
 )
 
 
-@budget(60)
+@budget(150)
 @given(statement=PARTIQL)
 def test_partiql_text(served: Served, statement: str) -> None:
     """Text a user might type: refused as INVALID_ARGUMENT (or another mapped status)
@@ -179,7 +179,7 @@ ION_BYTES = st.one_of(
 )
 
 
-@budget(60)
+@budget(150)
 @given(document=ION_BYTES)
 def test_ion_documents(served: Served, document: bytes) -> None:
     """An Ion parameter inserted as a document: bytes that are not one Ion value are
@@ -273,7 +273,7 @@ def session_token(served: Served) -> str:
 
 
 def test_qldb_session_api(served: Served, session_token: str) -> None:
-    @budget(60)
+    @budget(100)
     @given(body=qldb_bodies(session_token))
     def one(body: bytes) -> None:
         TRIED["QLDB session API (HTTP)"] += 1

@@ -8,10 +8,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import ssl
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +21,16 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ca.client import FabricCaClient
 from ca.token import make_token
 from network.controlplane.operations import OPERATIONS
 from tests.conformance.ca_process import start_ca, stop
-from tests.support.fuzzing import TRIED, budget, mutated
+from tests.support.fabric_network import FabricNetwork
+from tests.support.fuzzing import TRIED, budget, mutated, orderer_height
+from tests.support.orderer import CHANNEL
 
 JSON = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text()),
@@ -38,11 +42,15 @@ JSON = st.recursive(
 
 
 def _request(
-    url: str, method: str, body: bytes, headers: dict[str, str]
+    url: str,
+    method: str,
+    body: bytes,
+    headers: dict[str, str],
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, data=body or None, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -124,7 +132,7 @@ def ca_requests(draw: st.DrawFn, admin: object) -> tuple[str, str, bytes, dict[s
 def test_member_ca_rest_api(member_ca: tuple[str, Path, object]) -> None:
     url, home, admin = member_ca
 
-    @budget(60)
+    @budget(120)
     @given(request=ca_requests(admin))
     def one(request: tuple[str, str, bytes, dict[str, str]]) -> None:
         TRIED["CA REST API (Fabric CA)"] += 1
@@ -199,7 +207,7 @@ def test_control_plane_rest_api(control_plane: tuple[str, Path]) -> None:
     base, data = control_plane
     listing = base + "/networks"
 
-    @budget(80)
+    @budget(150)
     @given(request=amb_requests(base))
     def one(request: tuple[str, str, bytes]) -> None:
         TRIED["control plane REST API (AMB)"] += 1
@@ -213,5 +221,70 @@ def test_control_plane_rest_api(control_plane: tuple[str, Path]) -> None:
             assert _tree_digest(data) == before
         good, _, answer = _request(listing, "GET", b"", _signed("GET", listing, b""))
         assert good == 200, answer
+
+    one()
+
+
+# ---- the orderer's channel participation API (Fabric's admin REST) ---------------------------
+
+PARTICIPATION = "/participation/v1/channels"
+CHANNEL_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-_%", max_size=20).filter(
+    lambda name: name != CHANNEL  # never DELETE the channel every other test uses
+)
+
+
+def _multipart(field: str, data: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            'filename="config.block"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@st.composite
+def participation_requests(draw: st.DrawFn, genesis: bytes) -> tuple[str, str, bytes, dict]:
+    method = draw(st.sampled_from(("GET", "POST", "DELETE")))
+    path = PARTICIPATION + draw(st.one_of(st.just(""), CHANNEL_NAMES.map(lambda n: "/" + n)))
+    if method != "POST":
+        return method, path, b"", {}
+    block = draw(st.one_of(st.binary(max_size=200), mutated(genesis)))
+    field = draw(st.sampled_from(("config-block", "other")))
+    if draw(st.booleans()):
+        body, content_type = _multipart(field, block)
+    else:
+        body, content_type = block, draw(st.sampled_from(("application/json", "text/plain")))
+    return method, PARTICIPATION, body, {"Content-Type": content_type}
+
+
+def test_channel_participation_api(fabric: FabricNetwork) -> None:
+    """Fabric's ``{"error": …}`` with a 4xx; the channel list and height unchanged."""
+    orderer = fabric.orderer
+    context = ssl.create_default_context(cafile=str(orderer.tls_paths["ca"]))
+    base = f"https://127.0.0.1:{orderer.admin_port}"
+    genesis = orderer.genesis().SerializeToString()
+
+    def listing() -> bytes:
+        status, _, raw = _request(base + PARTICIPATION, "GET", b"", {}, context)
+        assert status == 200, raw
+        return raw
+
+    @budget(60)
+    @given(request=participation_requests(genesis))
+    @example(request=("DELETE", PARTICIPATION, b"", {}))  # found: aiohttp's plain-text 405
+    @example(request=("PUT", PARTICIPATION + "/x/y", b"", {}))  # and its plain-text 404
+    def one(request: tuple[str, str, bytes, dict]) -> None:
+        TRIED["channel participation API (orderer admin)"] += 1
+        method, path, body, headers = request
+        before = listing(), orderer_height(fabric)
+        status, _, raw = _request(base + path, method, body, headers, context)
+        if status >= 300:
+            assert 400 <= status < 500, (status, raw)
+            assert json.loads(raw)["error"], raw
+            assert (listing(), orderer_height(fabric)) == before
 
     one()
