@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -680,11 +681,13 @@ async def start_qldb_endpoint(
     *,
     export_target: ExportTarget,
     any_name_ledger: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, int]:
-    """Serve both QLDB APIs for ``ledgers``; returns the runner and the bound port."""
+    """Serve both QLDB APIs for ``ledgers`` (over TLS with ``ssl_context``); returns the
+    runner and the bound port."""
     endpoint = QldbEndpoint(ledgers, export_target=export_target, any_name_ledger=any_name_ledger)
     runner = web.AppRunner(endpoint.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner, runner.addresses[0][1]

@@ -37,6 +37,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -683,6 +684,7 @@ async def start_qldb_session_server(
     *,
     ledger_name: str | None = None,
     limits: QldbSessionLimits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the QLDB session API for ``database``; returns the runner and the bound port.
 
@@ -692,6 +694,6 @@ async def start_qldb_session_server(
     server = QldbSessionServer(database, ledger_name=ledger_name, limits=limits)
     runner = web.AppRunner(server.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner, runner.addresses[0][1]

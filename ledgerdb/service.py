@@ -376,7 +376,8 @@ class LedgerServer:
         self._server: grpc.aio.Server | None = None
         self._reaper: asyncio.Task[None] | None = None
 
-    async def start(self, address: str) -> int:
+    async def start(self, address: str, credentials: grpc.ServerCredentials | None = None) -> int:
+        """Listen on ``address`` (TLS with ``credentials``); returns the bound port."""
         server = new_server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -386,7 +387,10 @@ class LedgerServer:
         service = LedgerService(self.database, self.sessions, self.executor)
         pb_grpc.add_LedgerDBServicer_to_server(_Guarded(service), server)
         health_servicer = add_health(server)
-        self.port = server.add_insecure_port(address)
+        if credentials is None:
+            self.port = server.add_insecure_port(address)
+        else:
+            self.port = server.add_secure_port(address, credentials)
         if self.port == 0:
             raise errors.LedgerUnavailable(f"cannot listen on {address}")
         await server.start()
@@ -414,17 +418,23 @@ class LedgerServer:
         self.executor.shutdown(wait=True)
 
 
-async def serve(database: Any, address: str, announce: Callable[[int], None]) -> None:
+async def serve(
+    database: Any,
+    address: str,
+    announce: Callable[[int], None],
+    credentials: grpc.ServerCredentials | None = None,
+) -> None:
     """Serve ``database`` on ``address`` until SIGTERM or SIGINT, then stop gracefully.
 
-    ``announce`` gets the bound port once the server accepts calls (``--port 0`` picks one).
+    ``announce`` gets the bound port once the server accepts calls (``--port 0`` picks one);
+    with ``credentials`` the port speaks TLS only.
     """
     server = LedgerServer(database)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    port = await server.start(address)
+    port = await server.start(address, credentials)
     announce(port)
     started = time.monotonic()
     await stop.wait()
