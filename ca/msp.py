@@ -125,15 +125,12 @@ class Identity:
     @functools.cached_property
     def public_key(self) -> tuple[ec.EllipticCurvePublicKey | None, bytes]:
         """The certificate's EC key (``None`` if it holds another kind) and its
-        ``ca.signing.key_id``, extracted once per parsed identity. The certificate is
-        parsed lazily: a key that is not a point on its curve (a forged or mangled
-        certificate) is only found here, and is an ``IdentityError`` like any other."""
+        ``ca.signing.key_id``, extracted once per parsed identity; a key that does not
+        parse (``certificates.public_key_of``) is an ``IdentityError``."""
         try:
-            public_key = self.certificate.public_key()
-        except ValueError:
-            raise IdentityError(
-                f"identity {self.enrollment_id!r}: its certificate's public key does not parse"
-            ) from None
+            public_key = certificates.public_key_of(self.certificate)
+        except CertificateError as exc:
+            raise IdentityError(f"identity {exc}") from None
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             return None, b""
         return public_key, key_id(public_key)

@@ -1,7 +1,8 @@
 """Found by the fuzzer (tests/fuzz): a creator certificate whose public key is not a point
-on its curve parsed, then raised ``ValueError: Invalid key`` when its key was first used,
-so a mangled Deliver seek reached the client as gRPC UNKNOWN. It is an IdentityError now,
-and a signer that does not verify."""
+on its curve, or on a curve named by an OID no one knows, parsed, then raised
+``ValueError``/``UnsupportedAlgorithm`` when its key was first used, so a mangled Deliver
+seek reached the client as gRPC UNKNOWN. It is an IdentityError now (a TokenError at the
+CA), and a signer that does not verify."""
 
 from __future__ import annotations
 
@@ -11,36 +12,53 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca import certificates
-from ca.errors import IdentityError
+from ca.errors import IdentityError, TokenError
 from ca.msp import MspManager, serialize_identity
 from ca.policy import valid_signers
+from ca.token import make_token, verify_token
 from proto.signer import SignedData
 from tests.support.ca_pki import make_org
 
 # BIT STRING of 66 bytes, no unused bits, then the uncompressed-point marker 0x04
 POINT = bytes([0x03, 0x42, 0x00, 0x04])
+# OBJECT IDENTIFIER 1.2.840.10045.3.1.7 (P-256); with 0x1A first it reads 0.26.840…
+CURVE = bytes([0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])
+MANGLINGS = {"point off its curve": (POINT, 3, 0x08), "unknown curve": (CURVE, 2, 0x1A)}
 
 
-def _off_curve(pem: bytes) -> bytes:
-    """The certificate with its key's point marker changed: it still parses as X.509."""
+def _mangled(pem: bytes, how: str) -> bytes:
+    """The certificate with one byte of its key changed: it still parses as X.509."""
+    marker, offset, value = MANGLINGS[how]
     der = bytearray(certificates.load_certificate(pem).public_bytes(Encoding.DER))
-    der[der.index(POINT) + 3] = 0x08
+    der[der.index(marker) + offset] = value
     body = base64.encodebytes(bytes(der))
     return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
 
 
-def test_a_key_off_its_curve_is_an_identity_error() -> None:
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_key_that_does_not_parse_is_an_identity_error(how: str) -> None:
     org = make_org("Org1MSP")
     signer = org.identity("user1", "client")
     msp = org.msp()
-    identity = msp.deserialize(serialize_identity("Org1MSP", _off_curve(signer.certificate_pem)))
+    pem = _mangled(signer.certificate_pem, how)
+    identity = msp.deserialize(serialize_identity("Org1MSP", pem))
     with pytest.raises(IdentityError, match="public key does not parse"):
         msp.verify(identity, b"data", signer.sign(b"data"))
 
 
-def test_a_key_off_its_curve_is_no_valid_signer() -> None:
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_key_that_does_not_parse_is_no_valid_signer(how: str) -> None:
     org = make_org("Org1MSP")
     signer = org.identity("user1", "client")
-    creator = serialize_identity("Org1MSP", _off_curve(signer.certificate_pem))
+    creator = serialize_identity("Org1MSP", _mangled(signer.certificate_pem, how))
     signed = SignedData(b"data", creator, signer.sign(b"data"))
     assert valid_signers([signed], MspManager([org.msp()])) == []
+
+
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_ca_token_whose_key_does_not_parse_is_a_token_error(how: str) -> None:
+    signer = make_org("Org1MSP").identity("admin", "client")
+    pem = _mangled(signer.certificate_pem, how)
+    token = make_token(signer, pem, "POST", "/api/v1/register", b"{}")
+    with pytest.raises(TokenError, match="public key does not parse"):
+        verify_token(token, "POST", "/api/v1/register", b"{}")
