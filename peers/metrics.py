@@ -16,6 +16,7 @@ from fabric_protos.common import common_pb2
 
 from peers.committer import CommittedBlock
 from proto.envelope import Invalid
+from proto.messages import header_type_name
 from proto.metrics import METRICS, Labels
 
 PROPOSALS_RECEIVED = METRICS.counter(
@@ -53,12 +54,7 @@ GATEWAY_METHODS = ("Endorse", "Evaluate", "Submit", "CommitStatus")
 
 
 def _header_type(value: int | None) -> str:
-    if value is None:
-        return "UNKNOWN"
-    try:
-        return common_pb2.HeaderType.Name(value)
-    except ValueError:
-        return str(value)
+    return "UNKNOWN" if value is None else header_type_name(value)
 
 
 def _chaincode(tx: Any) -> str:

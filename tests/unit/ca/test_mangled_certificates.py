@@ -1,8 +1,9 @@
 """Found by the fuzzer (tests/fuzz): a creator certificate whose public key is not a point
 on its curve, or on a curve named by an OID no one knows, parsed, then raised
 ``ValueError``/``UnsupportedAlgorithm`` when its key was first used, so a mangled Deliver
-seek reached the client as gRPC UNKNOWN. It is an IdentityError now (a TokenError at the
-CA), and a signer that does not verify."""
+seek reached the client as gRPC UNKNOWN. Certificates are now parsed whole when loaded
+(``certificates.load_certificate``): an IdentityError when the creator is deserialized (a
+TokenError at the CA), and a signer that does not verify."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ca import certificates
-from ca.errors import IdentityError, TokenError
+from ca.errors import CaError, IdentityError, TokenError
 from ca.msp import MspManager, serialize_identity
 from ca.policy import valid_signers
 from ca.token import make_token, verify_token
@@ -23,7 +24,13 @@ from tests.support.ca_pki import make_org
 POINT = bytes([0x03, 0x42, 0x00, 0x04])
 # OBJECT IDENTIFIER 1.2.840.10045.3.1.7 (P-256); with 0x1A first it reads 0.26.840…
 CURVE = bytes([0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])
-MANGLINGS = {"point off its curve": (POINT, 3, 0x08), "unknown curve": (CURVE, 2, 0x1A)}
+# subjectKeyIdentifier (2.5.29.14), its OCTET STRING; the inner OCTET STRING tag made 0x40
+SKI = bytes([0x55, 0x1D, 0x0E, 0x04, 0x16])
+MANGLINGS = {
+    "point off its curve": (POINT, 3, 0x08),
+    "unknown curve": (CURVE, 2, 0x1A),
+    "broken extension": (SKI, 5, 0x40),
+}
 
 
 def _mangled(pem: bytes, how: str) -> bytes:
@@ -41,9 +48,8 @@ def test_a_key_that_does_not_parse_is_an_identity_error(how: str) -> None:
     signer = org.identity("user1", "client")
     msp = org.msp()
     pem = _mangled(signer.certificate_pem, how)
-    identity = msp.deserialize(serialize_identity("Org1MSP", pem))
-    with pytest.raises(IdentityError, match="public key does not parse"):
-        msp.verify(identity, b"data", signer.sign(b"data"))
+    with pytest.raises(IdentityError, match=r"SerializedIdentity\.id_bytes is not a PEM X\.509"):
+        msp.verify(msp.deserialize(serialize_identity("Org1MSP", pem)), b"d", signer.sign(b"d"))
 
 
 @pytest.mark.parametrize("how", sorted(MANGLINGS))
@@ -60,5 +66,16 @@ def test_a_ca_token_whose_key_does_not_parse_is_a_token_error(how: str) -> None:
     signer = make_org("Org1MSP").identity("admin", "client")
     pem = _mangled(signer.certificate_pem, how)
     token = make_token(signer, pem, "POST", "/api/v1/register", b"{}")
-    with pytest.raises(TokenError, match="public key does not parse"):
+    with pytest.raises(TokenError, match=r"token certificate is not a PEM X\.509"):
         verify_token(token, "POST", "/api/v1/register", b"{}")
+
+
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_mangled_creator_is_refused_by_check_signature(how: str) -> None:
+    """The orderer's Deliver path: the policy refused, then check_signature explained why
+    (a ValueError from the lazily parsed extensions, before certificates were loaded whole)."""
+    org = make_org("Org1MSP")
+    signer = org.identity("user1", "client")
+    creator = serialize_identity("Org1MSP", _mangled(signer.certificate_pem, how))
+    with pytest.raises(CaError):
+        MspManager([org.msp()]).check_signature(creator, b"d", signer.sign(b"d"))
