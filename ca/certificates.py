@@ -29,21 +29,22 @@ def load_certificate(pem: bytes, what: str = "certificate") -> x509.Certificate:
     """Parse one PEM certificate; the error names ``what`` so callers know which input."""
     try:
         return _whole(x509.load_pem_x509_certificate(pem))
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
         raise CertificateError(f"{what} is not a PEM X.509 certificate: {exc}") from None
 
 
 def load_certificates(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
     try:
         return [_whole(cert) for cert in x509.load_pem_x509_certificates(pem)]
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
         raise CertificateError(f"{what} is not a list of PEM certificates: {exc}") from None
 
 
 def _whole(certificate: x509.Certificate) -> x509.Certificate:
     """cryptography parses names, extensions and the key only when first asked: ask now,
     so a mangled part is refused here, not as a ``ValueError`` deep in a policy check
-    (the fuzzers sent creators with broken extensions and keys through Deliver)."""
+    (the fuzzers sent creators with broken extensions, keys and names through Deliver and
+    Broadcast; a name's string of an unknown ASN.1 type is a ``KeyError`` there)."""
     _ = certificate.subject, certificate.issuer, certificate.extensions
     certificate.public_key()
     return certificate

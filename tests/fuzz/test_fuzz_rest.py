@@ -21,6 +21,10 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -129,11 +133,40 @@ def ca_requests(draw: st.DrawFn, admin: object) -> tuple[str, str, bytes, dict[s
     return method, path, body, headers
 
 
+def _csr_pem(name: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+CSR = _csr_pem("admin")
+PEM_BEGIN, PEM_END = "-----BEGIN CERTIFICATE REQUEST-----", "-----END CERTIFICATE REQUEST-----"
+ADMIN_BASIC = "Basic " + base64.b64encode(b"admin:adminpw").decode()
+
+
+@st.composite
+def enrollments(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
+    """The admin's enroll with its CSR mutated (DER inside the PEM, or the PEM text)."""
+    der = x509.load_pem_x509_csr(CSR.encode()).public_bytes(serialization.Encoding.DER)
+    body = base64.encodebytes(draw(mutated(der))).decode()
+    pem = draw(
+        st.one_of(
+            st.just(
+                f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
+            ),
+            mutated(CSR.encode()).map(lambda raw: raw.decode("latin-1")),
+        )
+    )
+    request = json.dumps({"certificate_request": pem}).encode()
+    return "POST", "/api/v1/enroll", request, {"Authorization": ADMIN_BASIC}
+
+
 def test_member_ca_rest_api(member_ca: tuple[str, Path, object]) -> None:
     url, home, admin = member_ca
 
     @budget(120)
-    @given(request=ca_requests(admin))
+    @given(request=st.one_of(ca_requests(admin), enrollments()))
     def one(request: tuple[str, str, bytes, dict[str, str]]) -> None:
         TRIED["CA REST API (Fabric CA)"] += 1
         method, path, body, headers = request

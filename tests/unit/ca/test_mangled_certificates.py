@@ -10,12 +10,17 @@ from __future__ import annotations
 import base64
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 from ca import certificates
-from ca.errors import CaError, IdentityError, TokenError
+from ca.errors import CaError, CaRequestError, IdentityError, TokenError
 from ca.msp import MspManager, serialize_identity
 from ca.policy import valid_signers
+from ca.requests import parse_csr
 from ca.token import make_token, verify_token
 from proto.signer import SignedData
 from tests.support.ca_pki import make_org
@@ -26,10 +31,13 @@ POINT = bytes([0x03, 0x42, 0x00, 0x04])
 CURVE = bytes([0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])
 # subjectKeyIdentifier (2.5.29.14), its OCTET STRING; the inner OCTET STRING tag made 0x40
 SKI = bytes([0x55, 0x1D, 0x0E, 0x04, 0x16])
+# commonName (2.5.4.3) and its UTF8String tag, made 0xFC (no ASN.1 string type)
+COMMON_NAME = bytes([0x55, 0x04, 0x03, 0x0C])
 MANGLINGS = {
     "point off its curve": (POINT, 3, 0x08),
     "unknown curve": (CURVE, 2, 0x1A),
     "broken extension": (SKI, 5, 0x40),
+    "name of an unknown string type": (COMMON_NAME, 3, 0xFC),
 }
 
 
@@ -79,3 +87,19 @@ def test_a_mangled_creator_is_refused_by_check_signature(how: str) -> None:
     creator = serialize_identity("Org1MSP", _mangled(signer.certificate_pem, how))
     with pytest.raises(CaError):
         MspManager([org.msp()]).check_signature(creator, b"d", signer.sign(b"d"))
+
+
+@pytest.mark.parametrize("how", sorted(set(MANGLINGS) - {"broken extension"}))  # a CSR has none
+def test_a_mangled_csr_is_a_bad_request(how: str) -> None:
+    """At the CA's enroll: a 400 naming the CSR, not a 500 from a lazily parsed part."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "admin")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    der = bytearray(csr.public_bytes(Encoding.DER))
+    marker, offset, value = MANGLINGS[how]
+    der[der.index(marker) + offset] = value
+    body = base64.encodebytes(bytes(der)).decode()
+    pem = f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
+    with pytest.raises(CaRequestError) as refused:
+        parse_csr(pem, "admin")
+    assert refused.value.status == 400
