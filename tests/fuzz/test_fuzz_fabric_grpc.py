@@ -12,7 +12,7 @@ import pytest
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import chaincode_shim_pb2, events_pb2, peer_pb2
+from fabric_protos.peer import chaincode_shim_pb2, events_pb2, peer_pb2, snapshot_pb2
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2
 from hypothesis import given
@@ -38,6 +38,7 @@ HEALTH = health_pb2.DESCRIPTOR.services_by_name["Health"].methods_by_name["Check
 PEER_SERVICES = (
     gateway_pb2.DESCRIPTOR.services_by_name["Gateway"],
     peer_pb2.DESCRIPTOR.services_by_name["Endorser"],
+    snapshot_pb2.DESCRIPTOR.services_by_name["Snapshot"],
     events_pb2.DESCRIPTOR.services_by_name["Deliver"],
     privatedata_pb2.DESCRIPTOR.services_by_name["PrivateData"],
     trace_pb2.DESCRIPTOR.services_by_name["TraceService"],

@@ -33,9 +33,15 @@ FORBIDDEN_CODES = {
     grpc.StatusCode.INTERNAL,
     grpc.StatusCode.DEADLINE_EXCEEDED,
 }
-# Fabric's endorser returns Go errors for refused proposals, which gRPC carries as UNKNOWN
-# with the error's text (docs/architecture.md, issue 23): the documented shape there.
-GO_ERRORS = {"/protos.Endorser/ProcessProposal"}
+# Fabric's endorser and snapshot service return Go errors for refused requests, which gRPC
+# carries as UNKNOWN with the error's text (docs/architecture.md, issues 23 and 27): the
+# documented shape there.
+GO_ERRORS = {
+    "/protos.Endorser/ProcessProposal",
+    "/protos.Snapshot/Generate",
+    "/protos.Snapshot/Cancel",
+    "/protos.Snapshot/QueryPendings",
+}
 LEAKS = ("Traceback", "Unexpected <class", "Exception(", "Error(")
 
 
