@@ -41,6 +41,7 @@ from ledgerdb import errors
 from ledgerdb.block import new_id
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.export import block_ion_text
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.qldb_export import ExportTarget, run_export
 from ledgerdb.qldb_ledgers import (
     PERMISSIONS_MODES,
@@ -187,7 +188,7 @@ def _ion_struct(holder: Any, field: str) -> Any:
     if not isinstance(holder, dict) or not isinstance(holder.get("IonText"), str):
         raise InvalidParameterException(f"{field} must be {{IonText: …}}", ParameterName=field)
     try:
-        value = simpleion.loads(holder["IonText"], single_value=True)
+        value = load_untrusted(holder["IonText"])
     except Exception as exc:  # amazon.ion raises several unrelated types on bad text
         raise InvalidParameterException(
             f"{field}.IonText is not one Ion value: {exc}", ParameterName=field
