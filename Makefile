@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz clean
 
 install: $(STAMP) proto
 
@@ -36,6 +36,11 @@ format: install
 
 test: lint
 	$(VENV)/bin/pytest
+
+# The fuzz tests (tests/fuzz) with 40 times the inputs `make test` gives them (~90 s there).
+FUZZ_SCALE ?= 40
+fuzz: install
+	FUZZ_SCALE=$(FUZZ_SCALE) $(VENV)/bin/pytest -q tests/fuzz
 
 demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash deploy/demo.sh

@@ -10,8 +10,9 @@ import datetime
 import json
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from ca.errors import CertificateError
@@ -27,16 +28,26 @@ def now() -> datetime.datetime:
 def load_certificate(pem: bytes, what: str = "certificate") -> x509.Certificate:
     """Parse one PEM certificate; the error names ``what`` so callers know which input."""
     try:
-        return x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
+        return _whole(x509.load_pem_x509_certificate(pem))
+    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
         raise CertificateError(f"{what} is not a PEM X.509 certificate: {exc}") from None
 
 
 def load_certificates(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
     try:
-        return x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:
+        return [_whole(cert) for cert in x509.load_pem_x509_certificates(pem)]
+    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
         raise CertificateError(f"{what} is not a list of PEM certificates: {exc}") from None
+
+
+def _whole(certificate: x509.Certificate) -> x509.Certificate:
+    """cryptography parses names, extensions and the key only when first asked: ask now,
+    so a mangled part is refused here, not as a ``ValueError`` deep in a policy check
+    (the fuzzers sent creators with broken extensions, keys and names through Deliver and
+    Broadcast; a name's string of an unknown ASN.1 type is a ``KeyError`` there)."""
+    _ = certificate.subject, certificate.issuer, certificate.extensions
+    certificate.public_key()
+    return certificate
 
 
 def load_crl(data: bytes, what: str = "CRL") -> x509.CertificateRevocationList:
@@ -67,13 +78,24 @@ def authority_key_id(certificate: x509.Certificate) -> bytes:
     return ext.value.key_identifier or b""
 
 
+def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
+    """The certificate's public key. cryptography parses a certificate lazily, so a key
+    that is not a point on its curve, or on a curve it does not know, is only found here
+    (both found by the fuzzers): a ``CertificateError`` like any other unparsable part."""
+    try:
+        return certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        name = common_name(certificate) or "certificate"
+        raise CertificateError(f"{name!r}: its public key does not parse ({exc})") from None
+
+
 def subject_key_id(certificate: x509.Certificate) -> bytes:
     try:
         return certificate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
         ).value.digest
     except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
+        return x509.SubjectKeyIdentifier.from_public_key(public_key_of(certificate)).digest
 
 
 def common_name(certificate: x509.Certificate) -> str:
@@ -111,6 +133,6 @@ def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True when ``issuer``'s key signed ``certificate`` and the names chain."""
     try:
         certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True

@@ -125,8 +125,12 @@ class Identity:
     @functools.cached_property
     def public_key(self) -> tuple[ec.EllipticCurvePublicKey | None, bytes]:
         """The certificate's EC key (``None`` if it holds another kind) and its
-        ``ca.signing.key_id``, extracted once per parsed identity."""
-        public_key = self.certificate.public_key()
+        ``ca.signing.key_id``, extracted once per parsed identity; a key that does not
+        parse (``certificates.public_key_of``) is an ``IdentityError``."""
+        try:
+            public_key = certificates.public_key_of(self.certificate)
+        except CertificateError as exc:
+            raise IdentityError(f"identity {exc}") from None
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             return None, b""
         return public_key, key_id(public_key)

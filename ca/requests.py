@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
@@ -117,22 +118,22 @@ def parse_csr(value: Any, identity_id: str) -> x509.CertificateSigningRequest:
             "Invalid request body: field 'certificate_request' (a PEM CSR) is required",
             protocol.ERR_BAD_CSR,
         )
-    try:
+    try:  # the signature, key and subject are parsed only when asked: ask here
         csr = x509.load_pem_x509_csr(value.encode())
-    except ValueError as exc:
+        signed, key = csr.is_signature_valid, csr.public_key()
+        names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
         raise protocol.bad_request(
             f"Invalid certificate request: {exc}", protocol.ERR_BAD_CSR
         ) from None
-    if not csr.is_signature_valid:
+    if not signed:
         raise protocol.bad_request(
             "Invalid certificate request: signature does not match its key", protocol.ERR_BAD_CSR
         )
-    key = csr.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise protocol.bad_request(
             "Invalid certificate request: key must be ECDSA P-256", protocol.ERR_BAD_CSR
         )
-    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     common = str(names[0].value) if names else ""
     if common != identity_id:
         # Fabric CA answers 403 here: a CSR for another name is an attempt to masquerade.

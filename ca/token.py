@@ -45,9 +45,9 @@ def verify_token(header: str, method: str, uri: str, body: bytes) -> x509.Certif
         raise TokenError("token parts are not base64") from None
     try:
         cert = certificates.load_certificate(cert_pem, "token certificate")
+        public_key = certificates.public_key_of(cert)
     except CertificateError as exc:
         raise TokenError(str(exc)) from None
-    public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise TokenError("token certificate does not hold an EC key")
     verify(public_key, signed_payload(method, uri, body, cert_pem), signature)

@@ -36,6 +36,7 @@ from fabric_protos.peer import (
 )
 
 from chaincode.errors import ContractLoadError
+from proto.server import new_server
 
 Message = chaincode_shim_pb2.ChaincodeMessage
 
@@ -254,7 +255,7 @@ async def serve(
     """Start a CCaaS gRPC server; returns it and the bound port. The port is not shared
     (gRPC sets SO_REUSEPORT by default): a second contract on a taken address fails
     instead of listening beside the first and answering for it."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = new_server(options=[("grpc.so_reuseport", 0)])
     chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(service, server)
     try:
         if tls is None:

@@ -115,16 +115,22 @@ def _values(data: Sequence[bytes]) -> list[Any]:
 class LedgerClient:
     """A connection to ``consortium ledger serve`` (``endpoint`` is ``host:port``)."""
 
-    def __init__(self, endpoint: str, *, timeout: float | None = 60.0) -> None:
+    def __init__(
+        self, endpoint: str, *, timeout: float | None = 60.0, tls_root: bytes | None = None
+    ) -> None:
+        """``tls_root``: the PEM CA that signed a TLS server's certificate (``ledger serve
+        --tls-cert``); without it the connection is plaintext."""
         self.endpoint = endpoint
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(
-            endpoint,
-            options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ],
-        )
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+        if tls_root is None:
+            self._channel = grpc.insecure_channel(endpoint, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(tls_root)
+            self._channel = grpc.secure_channel(endpoint, credentials, options=options)
         self._stub = pb_grpc.LedgerDBStub(self._channel)
         self._idle_sessions: list[str] = []
         self._lock = threading.Lock()

@@ -338,6 +338,7 @@ class Journal:
             self._last_hash = (
                 self._log_block_hash(self._log.count - 1) if self._log.count else EMPTY
             )
+            self._check_strand()
             self._acked_fd = None if read_only else open_acked(directory)
             if self._acked_fd is not None:
                 write_acked(self._acked_fd, self._log.count)
@@ -391,6 +392,19 @@ class Journal:
         if read_only and not (directory / META).exists():
             raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
         return cls(directory, read_only, segment_bytes, strand_id)
+
+    def _check_strand(self) -> None:
+        """The meta file's strand must be the one the blocks carry (their hashes cover it):
+        a damaged meta file would otherwise rename the journal and start a second strand
+        on top of the first (found by tests/fuzz/test_fuzz_files_and_messages.py)."""
+        if not self._log.count:
+            return
+        last = decode(self._log.read(self._log.count - 1)).address
+        if last.strand_id != self.strand_id:
+            raise LedgerUnavailable(
+                f"{self.directory / META} names strand {self.strand_id}, but block "
+                f"{last.sequence_no} belongs to strand {last.strand_id}"
+            )
 
     def _log_block_hash(self, number: int) -> bytes:
         payload = self._log.read(number)

@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,6 +41,7 @@ from ledgerdb import errors
 from ledgerdb.block import new_id
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.export import block_ion_text
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.qldb_export import ExportTarget, run_export
 from ledgerdb.qldb_ledgers import (
     PERMISSIONS_MODES,
@@ -186,7 +188,7 @@ def _ion_struct(holder: Any, field: str) -> Any:
     if not isinstance(holder, dict) or not isinstance(holder.get("IonText"), str):
         raise InvalidParameterException(f"{field} must be {{IonText: …}}", ParameterName=field)
     try:
-        value = simpleion.loads(holder["IonText"], single_value=True)
+        value = load_untrusted(holder["IonText"])
     except Exception as exc:  # amazon.ion raises several unrelated types on bad text
         raise InvalidParameterException(
             f"{field}.IonText is not one Ion value: {exc}", ParameterName=field
@@ -680,11 +682,13 @@ async def start_qldb_endpoint(
     *,
     export_target: ExportTarget,
     any_name_ledger: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, int]:
-    """Serve both QLDB APIs for ``ledgers``; returns the runner and the bound port."""
+    """Serve both QLDB APIs for ``ledgers`` (over TLS with ``ssl_context``); returns the
+    runner and the bound port."""
     endpoint = QldbEndpoint(ledgers, export_target=export_target, any_name_ledger=any_name_ledger)
     runner = web.AppRunner(endpoint.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner, runner.addresses[0][1]

@@ -37,6 +37,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -51,6 +52,7 @@ from amazon.ion import simpleion
 
 from ledgerdb import errors
 from ledgerdb.commit_digest import CommitDigest
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLError
 from ledgerdb.sessions import (
     TRANSACTION_LIFETIME_SECONDS,
@@ -256,7 +258,7 @@ def decode_parameter(holder: Any, field: str) -> Any:
             )
         data = text.encode("utf-8")
     try:
-        return simpleion.loads(data, single_value=True)
+        return load_untrusted(data)
     except Exception as exc:  # amazon.ion raises several unrelated types on bad input
         raise BadRequestException(f"{field}.{name} is not one valid Ion value: {exc}") from None
 
@@ -682,6 +684,7 @@ async def start_qldb_session_server(
     *,
     ledger_name: str | None = None,
     limits: QldbSessionLimits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the QLDB session API for ``database``; returns the runner and the bound port.
 
@@ -691,6 +694,6 @@ async def start_qldb_session_server(
     server = QldbSessionServer(database, ledger_name=ledger_name, limits=limits)
     runner = web.AppRunner(server.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner, runner.addresses[0][1]

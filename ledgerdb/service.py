@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 
 import grpc
 from amazon.ion import simpleion
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ledgerdb import errors
 from ledgerdb.block import BlockAddress, encode
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLError
 from ledgerdb.sessions import (
     SessionBusy,
@@ -38,6 +39,7 @@ from ledgerdb.sessions import (
 )
 from proto import ledgerdb_pb2 as pb
 from proto import ledgerdb_pb2_grpc as pb_grpc
+from proto.server import add_health, new_server
 
 SERVICE_NAME = "ledgerdb.v1.LedgerDB"
 ERROR_KEY = "ledgerdb-error"
@@ -84,7 +86,7 @@ def decode_parameters(parameters: Sequence[bytes], field: str = "parameters") ->
                 "marker E0 01 00 EA and hold one value)"
             )
         try:
-            values.append(simpleion.loads(data, single_value=True))
+            values.append(load_untrusted(data))
         except Exception as exc:  # amazon.ion raises several unrelated types on bad bytes
             raise errors.InvalidInput(
                 f"{field}[{position}] is not valid Ion binary: {exc}"
@@ -374,8 +376,9 @@ class LedgerServer:
         self._server: grpc.aio.Server | None = None
         self._reaper: asyncio.Task[None] | None = None
 
-    async def start(self, address: str) -> int:
-        server = grpc.aio.server(
+    async def start(self, address: str, credentials: grpc.ServerCredentials | None = None) -> int:
+        """Listen on ``address`` (TLS with ``credentials``); returns the bound port."""
+        server = new_server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -383,9 +386,11 @@ class LedgerServer:
         )
         service = LedgerService(self.database, self.sessions, self.executor)
         pb_grpc.add_LedgerDBServicer_to_server(_Guarded(service), server)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        self.port = server.add_insecure_port(address)
+        health_servicer = add_health(server)
+        if credentials is None:
+            self.port = server.add_insecure_port(address)
+        else:
+            self.port = server.add_secure_port(address, credentials)
         if self.port == 0:
             raise errors.LedgerUnavailable(f"cannot listen on {address}")
         await server.start()
@@ -413,17 +418,23 @@ class LedgerServer:
         self.executor.shutdown(wait=True)
 
 
-async def serve(database: Any, address: str, announce: Callable[[int], None]) -> None:
+async def serve(
+    database: Any,
+    address: str,
+    announce: Callable[[int], None],
+    credentials: grpc.ServerCredentials | None = None,
+) -> None:
     """Serve ``database`` on ``address`` until SIGTERM or SIGINT, then stop gracefully.
 
-    ``announce`` gets the bound port once the server accepts calls (``--port 0`` picks one).
+    ``announce`` gets the bound port once the server accepts calls (``--port 0`` picks one);
+    with ``credentials`` the port speaks TLS only.
     """
     server = LedgerServer(database)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    port = await server.start(address)
+    port = await server.start(address, credentials)
     announce(port)
     started = time.monotonic()
     await stop.wait()

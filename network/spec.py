@@ -101,14 +101,18 @@ def _construct(
     return loader.construct_object(node, deep=True)
 
 
+def _yaml_error(file: str, exc: yaml.YAMLError) -> SpecError:
+    """PyYAML's error as a SpecError at the line its mark points to."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return SpecError(file, mark.line + 1 if mark else 1, "(yaml)", problem)
+
+
 def load_with_lines(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(file, line, "(yaml)", problem) from None
+        raise _yaml_error(file, exc) from None
     if node is None:
         raise SpecError(file, 1, "(file)", "the spec is empty")
     lines: dict[Path_, int] = {}
@@ -117,6 +121,8 @@ def load_with_lines(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         return _construct(loader, node, (), lines), lines
     except ValueError as exc:
         raise SpecError(file, 1, "(yaml)", str(exc)) from None
+    except yaml.YAMLError as exc:  # a tag no safe constructor knows, found while building
+        raise _yaml_error(file, exc) from None
     finally:
         loader.dispose()
 
@@ -640,7 +646,7 @@ def _channels(reader: _Reader, raw: Any, spec: NetworkSpec) -> tuple[Channel, ..
             {"name", "members"},
         )
         for m, member in enumerate(reader.sequence(channel["members"], (*path, "members"), 1)):
-            if member not in names:
+            if not isinstance(member, str) or member not in names:
                 raise reader.error((*path, "members", m), f"no member named {member!r} in members")
         members = {m.name: m for m in spec.members if m.name in channel["members"]}
         batch = reader.mapping(
@@ -740,7 +746,7 @@ def _chaincodes(
             raise reader.error(
                 (*path, "sample"), f"{chaincode['sample']!r} is not one of {', '.join(SAMPLES)}"
             )
-        if chaincode["channel"] not in channel_names:
+        if not isinstance(chaincode["channel"], str) or chaincode["channel"] not in channel_names:
             raise reader.error((*path, "channel"), f"no channel named {chaincode['channel']!r}")
         policy = str(chaincode.get("endorsement_policy", ""))
         try:

@@ -18,6 +18,7 @@ from ca.channelconfig import ChannelConfig
 from ca.errors import CaError
 from ordering.configupdate import apply_update
 from ordering.errors import ConfigError, OrderingError
+from proto.messages import header_type_name
 from proto.signer import SignedData
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,10 @@ def admit(envelope_bytes: bytes, channel: Callable[[str], ChannelConfig | None])
             f"of {limit}",
         )
     if header_type not in NORMAL_TYPES | {common_pb2.CONFIG_UPDATE}:
-        name = common_pb2.HeaderType.Name(header_type) if header_type in range(7) else header_type
         raise Rejected(
             common_pb2.BAD_REQUEST,
-            f"header type {name} cannot be broadcast; submit a CONFIG_UPDATE to change config",
+            f"header type {header_type_name(header_type)} cannot be broadcast; submit a "
+            "CONFIG_UPDATE to change config",
         )
     signed = SignedData(envelope.payload, creator_of(payload), envelope.signature)
     check_signed_by_policy(config, "/Channel/Writers", signed, "broadcast")

@@ -38,7 +38,7 @@ import grpc
 import yaml
 from aiohttp import web
 from fabric_protos.common import common_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
@@ -54,11 +54,12 @@ from ordering.ingress import OPEN_SECONDS
 from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
-from ordering.participation import participation_routes
+from ordering.participation import json_errors, participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 from proto import keepalive
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
+from proto.server import add_health, new_server
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orderer.AtomicBroadcast"
@@ -290,7 +291,7 @@ class OrdererNode:
         """The admin API listens before the gRPC port opens, so whoever sees the gRPC port
         accept connections (the supervisor waits on it) can join channels at once."""
         await self.open_channels()
-        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app = web.Application(client_max_size=100 * 1024 * 1024, middlewares=[json_errors])
         app.add_routes(participation_routes(self))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -300,7 +301,7 @@ class OrdererNode:
         await site.start()
         self._admin = runner
         self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
-        server = grpc.aio.server(
+        server = new_server(
             options=[
                 ("grpc.max_receive_message_length", 100 * 1024 * 1024),
                 ("grpc.max_send_message_length", 100 * 1024 * 1024),
@@ -309,8 +310,7 @@ class OrdererNode:
         )
         add_to_server(AtomicBroadcast(self.chains.get), server)
         publish_heights(lambda: self.chains)
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_servicer = add_health(server)
         credentials = self._credentials()
         if credentials is None:
             self.port = server.add_insecure_port(self.config.listen)

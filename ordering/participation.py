@@ -38,6 +38,22 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own refusals in Fabric's ``{"error": …}`` (its router answers a wrong
+    method or path in plain text; Fabric's answers in JSON, as every other error)."""
+    try:
+        return await handler(request)
+    except web.HTTPMethodNotAllowed as refused:
+        response = _error(405, f"invalid request method: {request.method}")
+        response.headers["Allow"] = ", ".join(sorted(refused.allowed_methods))
+        return response
+    except web.HTTPNotFound:
+        return _error(404, f"not found: {request.path}")
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "request body is too large")
+
+
 def channel_info(chain: Chain) -> dict[str, Any]:
     info = {
         "name": chain.channel_id,

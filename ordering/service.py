@@ -22,6 +22,7 @@ from ordering.errors import OrderingError
 from ordering.metrics import count_broadcast
 from ordering.msgprocessor import Rejected, admit, check_signed_by_policy
 from proto.seek import SeekError, parse_seek_envelope, seek_blocks
+from proto.server import undecoded
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -114,11 +115,12 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
 
 
 def add_to_server(servicer: AtomicBroadcast, server: grpc.aio.Server) -> None:
-    """Register the service; Broadcast takes undecoded envelopes, Deliver decoded ones."""
+    """Register the service; Broadcast takes undecoded envelopes (checked to parse by the
+    server's guard, see ``proto.server``), Deliver decoded ones."""
     handlers = {
         "Broadcast": grpc.stream_stream_rpc_method_handler(
             servicer.Broadcast,
-            request_deserializer=None,
+            request_deserializer=undecoded(common_pb2.Envelope),
             response_serializer=ab_pb2.BroadcastResponse.SerializeToString,
         ),
         "Deliver": grpc.stream_stream_rpc_method_handler(

@@ -6,7 +6,9 @@
   most ``maximum_peer_count`` known peers of the collection's member organizations; at
   least ``required_peer_count`` must acknowledge or the endorsement fails (Fabric's rule).
 - ``PrivateDataService.Push``: a peer keeps pushed collections its org is a member of in
-  its transient store; the pusher must be a valid identity of the channel and sign.
+  its transient store; the pusher must be a peer of the channel and sign. Every request
+  carries its time and a nonce in the signed payload and is accepted once, within a
+  window (``peers.replay``).
 - ``PrivateDataService.Pull``: clear data of one transaction's collection, from the
   transient store or the committed private data, only to a caller whose organization is
   a member of the collection (its signed identity is checked).
@@ -24,13 +26,15 @@ import grpc
 from fabric_protos.ledger.rwset import rwset_pb2
 from google.protobuf.message import DecodeError
 
-from ca.errors import CaError
+from ca.errors import CaError, IdentityError
+from ca.msp import Identity, Msp, Role
 from chaincode.rwset import TxRWSet
 from peers.collections import Collection, collections_of
 from peers.errors import PeerError
 from peers.ledger import Ledger
 from peers.lifecycle import read_definition
 from peers.privatedata import collection_rwset
+from peers.replay import Replayed, ReplayGuard, stamp
 from proto import privatedata_pb2, privatedata_pb2_grpc
 from proto.signer import Signer
 
@@ -141,6 +145,7 @@ class Disseminator:
             tx_id=tx_id,
             height=height,
             private_rwset=private.SerializeToString(deterministic=True),
+            **stamp(),
         ).SerializeToString()
         stub = privatedata_pb2_grpc.PrivateDataStub(peer.channel)
         try:
@@ -180,7 +185,11 @@ class Puller:
         self, channel_id: str, tx_id: str, namespace: str, collection: Collection
     ) -> list[bytes]:
         payload = privatedata_pb2.PullPayload(
-            channel_id=channel_id, tx_id=tx_id, namespace=namespace, collection=collection.name
+            channel_id=channel_id,
+            tx_id=tx_id,
+            namespace=namespace,
+            collection=collection.name,
+            **stamp(),
         ).SerializeToString()
         request = sign_request(self.signer, payload)
         found = []
@@ -200,9 +209,15 @@ class Puller:
 
 
 class PrivateDataService(privatedata_pb2_grpc.PrivateDataServicer):
-    def __init__(self, mspid: str, ledgers: Callable[[str], Ledger | None]) -> None:
+    def __init__(
+        self,
+        mspid: str,
+        ledgers: Callable[[str], Ledger | None],
+        replays: ReplayGuard | None = None,
+    ) -> None:
         self.mspid = mspid
         self._ledgers = ledgers
+        self._replays = replays or ReplayGuard()
 
     async def _authenticate(
         self,
@@ -229,6 +244,11 @@ class PrivateDataService(privatedata_pb2_grpc.PrivateDataServicer):
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"channel {payload.channel_id}: the caller's identity or signature: {exc}",
             )
+        try:
+            _check_peer(ledger.config.msps.get(identity.mspid), identity)
+            self._replays.admit(payload.time_micros, payload.nonce)
+        except (CaError, Replayed) as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         return payload, ledger, identity.mspid
 
     async def Push(
@@ -271,6 +291,17 @@ class PrivateDataService(privatedata_pb2_grpc.PrivateDataServicer):
         if clear is None:
             clear = committed_rwset(ledger, payload.tx_id, payload.namespace, payload.collection)
         return privatedata_pb2.PullResponse(found=clear is not None, rwset=clear or b"")
+
+
+def _check_peer(msp: Msp, identity: Identity) -> None:
+    """Only peers exchange private data: with NodeOUs (every network ``up`` makes) the
+    caller must hold the peer role; without them an MSP knows no roles but member."""
+    node_ous = msp.config.node_ous
+    if node_ous and node_ous.enabled and Role.PEER not in msp.roles(identity):
+        raise IdentityError(
+            f"{identity.mspid} identity {identity.enrollment_id!r} is not a peer; "
+            "only peers push and pull private data"
+        )
 
 
 def committed_rwset(ledger: Ledger, tx_id: str, namespace: str, collection: str) -> bytes | None:

@@ -41,7 +41,7 @@ from peers.lifecycle import (
     sequence_key,
 )
 from peers.tracestore import Tracer, no_trace
-from proto.messages import response_payload, sign_endorsement
+from proto.messages import header_type_name, response_payload, sign_endorsement
 from proto.signer import SignedData, Signer
 from proto.tracing import Step
 from proto.txid import compute_txid
@@ -90,7 +90,7 @@ def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
         raise ProposalRefused(f"proposal does not decode: {exc}") from None
     if channel_header.type != common_pb2.ENDORSER_TRANSACTION:
         raise ProposalRefused(
-            f"invalid header type {common_pb2.HeaderType.Name(channel_header.type)}; "
+            f"invalid header type {header_type_name(channel_header.type)}; "
             "a proposal is an ENDORSER_TRANSACTION"
         )
     name = extension.chaincode_id.name or invocation.chaincode_spec.chaincode_id.name

@@ -16,8 +16,9 @@ that raises them are marked with their module::
     ├── PackageError            packages
     ├── PeerConfigError         node
     ├── SnapshotRefused         snapshots (Fabric's texts for a snapshot request)
-    └── ProposalRefused         endorser (status 500, Fabric's message)
-        └── ProposalRejected    endorser (preProcess checks: a gRPC error, as Fabric's)
+    ├── ProposalRefused         endorser (status 500, Fabric's message)
+    │   └── ProposalRejected    endorser (preProcess checks: a gRPC error, as Fabric's)
+    └── Replayed                replay (a stale or repeated peer-to-peer request)
 """
 
 

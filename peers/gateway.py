@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -36,6 +36,7 @@ from fabric_protos.peer import (
     proposal_response_pb2,
 )
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
@@ -56,6 +57,7 @@ from proto.signer import SignedData
 from proto.tracing import Step
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
 UNREACHABLE_SECONDS = 5.0
 """How long plans avoid an organization none of whose peers answered."""
 _ENDORSE_FAILED = "failed to endorse transaction, see attached details for more info"
@@ -503,7 +505,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         self, request: gateway_pb2.SignedCommitStatusRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.CommitStatusResponse:
         try:
-            inner = gateway_pb2.CommitStatusRequest.FromString(request.request)
+            inner = _inner(gateway_pb2.CommitStatusRequest, request.request, "status request")
             channel = self._channel(inner.channel_id)
             self._check_signed(channel, request.request, inner.identity, request.signature)
         except GatewayError as error:
@@ -515,7 +517,9 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         self, request: gateway_pb2.SignedChaincodeEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.ChaincodeEventsResponse]:
         try:
-            inner = gateway_pb2.ChaincodeEventsRequest.FromString(request.request)
+            inner = _inner(
+                gateway_pb2.ChaincodeEventsRequest, request.request, "chaincode events request"
+            )
             channel = self._channel(inner.channel_id)
             self._check_signed(channel, request.request, inner.identity, request.signature)
             start = _start_block(inner, channel)
@@ -532,6 +536,19 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
     async def close(self) -> None:
         for broadcaster in self._broadcasters.values():
             await broadcaster.close()
+
+
+def _inner(message_type: type[M], data: bytes, what: str) -> M:
+    """The signed request's ``request`` bytes decoded; bytes that do not decode are
+    INVALID_ARGUMENT "invalid <what>: …", the code and prefix Fabric's gateway answers."""
+    try:
+        return message_type.FromString(data)
+    except DecodeError:
+        raise GatewayError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"invalid {what}: the request field does not decode as a "
+            f"{message_type.DESCRIPTOR.full_name}",
+        ) from None
 
 
 def _mspid(identity: bytes) -> str:

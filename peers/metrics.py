@@ -12,9 +12,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fabric_protos.common import common_pb2
-
 from peers.committer import CommittedBlock
+from proto.messages import header_type_name
 from proto.metrics import METRICS, Labels
 
 PROPOSALS_RECEIVED = METRICS.counter(
@@ -52,12 +51,7 @@ GATEWAY_METHODS = ("Endorse", "Evaluate", "Submit", "CommitStatus")
 
 
 def _header_type(value: int | None) -> str:
-    if value is None:
-        return "UNKNOWN"
-    try:
-        return common_pb2.HeaderType.Name(value)
-    except ValueError:
-        return str(value)
+    return "UNKNOWN" if value is None else header_type_name(value)
 
 
 def count_block(channel_id: str, committed: CommittedBlock) -> None:

@@ -41,7 +41,7 @@ import yaml
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc, proposal_pb2, snapshot_pb2_grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
@@ -66,6 +66,7 @@ from peers.tracestore import TraceService, TraceStore
 from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
 from proto.credentials import server_credentials
 from proto.operations import OperationsServer, listen_setting, start_operations
+from proto.server import add_health, new_server
 from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ class PeerNode:
             trace=self.trace,
             private=Disseminator(self.config.mspid, self.signer, lambda: self.remote_peers),
         )
-        server = grpc.aio.server(
+        server = new_server(
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
@@ -362,8 +363,7 @@ class PeerNode:
             ),
             server,
         )
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_servicer = add_health(server)
         await server.start()
         self._server = server
         await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -27,6 +27,15 @@ from proto.blockhash import block_data_hash
 from proto.signer import Signer
 
 
+def header_type_name(value: int) -> str:
+    """A ``HeaderType``'s name, or its number when it has none, as Go prints an enum (an
+    unknown type in a client's header is input, not a reason to raise ``ValueError``)."""
+    try:
+        return common_pb2.HeaderType.Name(value)
+    except ValueError:
+        return str(value)
+
+
 def _timestamp(now: float | None = None) -> timestamp_pb2.Timestamp:
     now = time.time() if now is None else now
     seconds = int(now)

@@ -19,6 +19,7 @@ from amazon.ion import simpleion
 from amazon.ion.core import IonType, Timestamp, TimestampPrecision
 from amazon.ion.simple_types import IonPyList, IonPySymbol
 
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLEvaluationError, PartiQLTypeError
 from ledgerdb.partiql.values import (
     MISSING,
@@ -347,7 +348,7 @@ def to_timestamp(value: Any, pattern: Any = None) -> Any:
     _require("to_timestamp", value, Kind.TEXT, "a string")
     if pattern is None:
         try:
-            parsed = simpleion.loads(text(value))
+            parsed = load_untrusted(text(value))
         except Exception:  # the Ion reader raises several types
             parsed = None
         if parsed is None or kind(parsed) is not Kind.TIMESTAMP:

@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Any
 
-from amazon.ion import simpleion
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import (
     UnexpectedCharacters,
@@ -21,6 +20,7 @@ from lark.exceptions import (
     VisitError,
 )
 
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql import ast
 from ledgerdb.partiql.errors import PartiQLError, PartiQLSemanticError, PartiQLSyntaxError
 from ledgerdb.partiql.values import MISSING
@@ -466,7 +466,7 @@ class _Builder(Transformer):
     def ion(self, children: list[Any]) -> ast.Literal:
         body = str(children[0])[1:-1]
         try:
-            return ast.Literal(simpleion.loads(body))
+            return ast.Literal(load_untrusted(body))
         except Exception as error:  # the Ion parser raises several exception types
             token = children[0]
             raise PartiQLSyntaxError(

@@ -24,6 +24,7 @@ from ledgerdb.audit import audit
 from ledgerdb.block import Revision, new_id
 from ledgerdb.errors import LedgerError
 from ledgerdb.export import b64, block_ion_text, block_json, digest_json, to_json
+from ledgerdb.ion_input import load_untrusted
 from ledgerdb.journal import META as JOURNAL_META
 from ledgerdb.journal import Journal
 from ledgerdb.verify import verify_block, verify_consistency, verify_inclusion
@@ -141,9 +142,9 @@ def _stdin_values() -> list[Any]:
     data = sys.stdin.buffer.read()
     try:
         if data.startswith(ION_BINARY_MARKER):
-            values = simpleion.loads(data, single_value=False)
+            values = load_untrusted(data, single_value=False)
         else:
-            values = simpleion.loads(data.decode("utf-8"), single_value=False)
+            values = load_untrusted(data.decode("utf-8"), single_value=False)
     except Exception as exc:  # amazon.ion raises several unrelated types on bad text
         fail(f"stdin is not JSON or Ion: {exc}")
     if not values:
@@ -376,9 +377,21 @@ def emit_line(value: Any) -> None:
 DATABASE_OPTION = click.option(
     "--ledger", "ledger", type=click.Path(file_okay=False), help="The database's directory."
 )
-ENDPOINT_OPTION = click.option(
+_ENDPOINT = click.option(
     "--endpoint", help="host:port of a running `consortium ledger serve` (instead of --ledger)."
 )
+_TLS_ROOT = click.option(
+    "--tls-root",
+    type=click.Path(dir_okay=False, exists=True),
+    help="With --endpoint: the CA certificate (PEM) of a server started with --tls-cert.",
+)
+
+
+def ENDPOINT_OPTION(command: Any) -> Any:
+    """--endpoint and the --tls-root that goes with it."""
+    return _ENDPOINT(_TLS_ROOT(command))
+
+
 HISTORY_FILE = ".consortium_ledger_history"
 
 
@@ -393,14 +406,17 @@ def _database(path: str) -> Any:
 
 
 @contextmanager
-def _backend(ledger: str | None, endpoint: str | None) -> Iterator[Any]:
+def _backend(ledger: str | None, endpoint: str | None, tls_root: str | None) -> Iterator[Any]:
     """The embedded database or a client of the service: the same API either way."""
     if (ledger is None) == (endpoint is None):
         fail("give exactly one of --ledger DIR (embedded) or --endpoint HOST:PORT (a server)")
+    if tls_root is not None and endpoint is None:
+        fail("--tls-root goes with --endpoint (the server's CA certificate)")
     if endpoint is not None:
         from ledgerdb.client import LedgerClient
 
-        backend = LedgerClient(endpoint)
+        root = Path(tls_root).read_bytes() if tls_root else None
+        backend = LedgerClient(endpoint, tls_root=root)
     else:
         backend = _database(ledger)
     try:
@@ -411,7 +427,7 @@ def _backend(ledger: str | None, endpoint: str | None) -> Iterator[Any]:
 
 def _ion_parameter(text: str) -> Any:
     try:
-        return simpleion.loads(text, single_value=True)
+        return load_untrusted(text)
     except Exception as exc:  # amazon.ion raises several unrelated types on bad text
         fail(f"--param {text!r} is not one Ion value: {exc}")
 
@@ -452,6 +468,12 @@ def _ion_parameter(text: str) -> Any:
     help="Without an S3 endpoint, exports go to <folder>/<bucket>/<key> "
     "(default: s3-exports beside the ledgers).",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Serve both ports over TLS with this certificate (PEM; with --tls-key).",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its key (PEM).")
 def serve(
     ledger: str | None,
     host: str,
@@ -461,6 +483,8 @@ def serve(
     ledgers_dir: str | None,
     s3_endpoint: str | None,
     export_folder: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Serve the --ledger database over gRPC (ledgerdb.v1.LedgerDB + health) until
     SIGTERM/SIGINT, and with --qldb-port also over QLDB's own APIs (session and control
@@ -475,6 +499,9 @@ def serve(
         fail("--ledger DIR or --ledgers DIR is required: the database(s) to serve")
     if ledgers_dir is not None and qldb_port is None:
         fail("--ledgers needs --qldb-port: its ledgers are served over QLDB's APIs")
+    if (tls_cert is None) != (tls_key is None):
+        fail("--tls-cert and --tls-key go together")
+    tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
     database = _database(ledger) if ledger is not None else None
     exports = Path(export_folder or Path(ledgers_dir or str(ledger)) / "s3-exports")
     qldb = _QldbOptions(qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports)
@@ -483,7 +510,7 @@ def serve(
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
 
     try:
-        asyncio.run(_serve(database, ledger, host, port, qldb, announce))
+        asyncio.run(_serve(database, ledger, host, port, qldb, announce, tls))
     except LedgerError as exc:
         fail(f"cannot serve the ledgers: {exc}")
     finally:
@@ -508,16 +535,23 @@ async def _serve(
     port: int,
     qldb: _QldbOptions,
     announce: Any,
+    tls: tuple[Path, Path] | None,
 ) -> None:
-    """The gRPC service, and beside it (same database, same process) QLDB's APIs."""
+    """The gRPC service, and beside it (same database, same process) QLDB's APIs; with
+    ``tls`` (certificate and key files) every port speaks TLS only."""
+    import grpc
+
     from ledgerdb.service import serve as run_server
 
     runner = None
     if qldb.port is not None:
-        runner = await _start_qldb(database, ledger, host, qldb)
+        runner = await _start_qldb(database, ledger, host, qldb, tls)
+    credentials = None
+    if tls is not None:
+        credentials = grpc.ssl_server_credentials([(tls[1].read_bytes(), tls[0].read_bytes())])
     try:
         if database is not None:
-            await run_server(database, f"{host}:{port}", announce)
+            await run_server(database, f"{host}:{port}", announce, credentials)
         else:
             await _until_signal()
     finally:
@@ -525,7 +559,9 @@ async def _serve(
             await runner.cleanup()
 
 
-async def _start_qldb(database: Any, ledger: str | None, host: str, qldb: _QldbOptions) -> Any:
+async def _start_qldb(
+    database: Any, ledger: str | None, host: str, qldb: _QldbOptions, tls: tuple[Path, Path] | None
+) -> Any:
     from ledgerdb.qldb_control import start_qldb_endpoint
     from ledgerdb.qldb_export import ExportTarget
     from ledgerdb.qldb_ledgers import QldbLedgers
@@ -539,10 +575,16 @@ async def _start_qldb(database: Any, ledger: str | None, host: str, qldb: _QldbO
     target = ExportTarget(folder=qldb.export_folder, s3_endpoint=qldb.s3_endpoint)
     assert qldb.port is not None
     runner, bound = await start_qldb_endpoint(
-        ledgers, host, qldb.port, export_target=target, any_name_ledger=any_name
+        ledgers,
+        host,
+        qldb.port,
+        export_target=target,
+        any_name_ledger=any_name,
+        ssl_context=_ssl_context(*tls) if tls else None,
     )
-    click.echo(f"QLDB session API listening on http://{host}:{bound}")
-    click.echo(f"QLDB control plane listening on http://{host}:{bound}")
+    scheme = "https" if tls else "http"
+    click.echo(f"QLDB session API listening on {scheme}://{host}:{bound}")
+    click.echo(f"QLDB control plane listening on {scheme}://{host}:{bound}")
     return runner
 
 
@@ -563,6 +605,15 @@ async def _until_signal() -> None:
     await stop.wait()
 
 
+def _ssl_context(certificate: Path, key: Path) -> Any:
+    """The QLDB session port's TLS: the same certificate and key as the gRPC port."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    return context
+
+
 def _show_values(values: list[Any], form: str) -> None:
     from network.commands.ledger_shell import ion_text
 
@@ -580,6 +631,7 @@ def _show_values(values: list[Any], form: str) -> None:
 def query(
     ledger: str | None,
     endpoint: str | None,
+    tls_root: str | None,
     statement: str,
     params: tuple[str, ...],
     form: str,
@@ -587,7 +639,7 @@ def query(
 ) -> None:
     """Run STATEMENT in its own transaction and commit it; print the result documents."""
     parameters = [_ion_parameter(text) for text in params]
-    with _backend(ledger, endpoint) as backend:
+    with _backend(ledger, endpoint, tls_root) as backend:
         outcome, commit = _execute_committed(backend, statement, parameters, plan)
     if form == "json":
         record: dict[str, Any] = {
@@ -631,7 +683,7 @@ def _plan_record(plan: Any) -> dict[str, Any]:
 @COMMAND.command("shell")
 @DATABASE_OPTION
 @ENDPOINT_OPTION
-def shell(ledger: str | None, endpoint: str | None) -> None:
+def shell(ledger: str | None, endpoint: str | None, tls_root: str | None) -> None:
     """An interactive PartiQL shell (like qldbshell); statements end with ';'.
 
     History is kept in DIR/.consortium_ledger_history with --ledger, else in
@@ -641,7 +693,7 @@ def shell(ledger: str | None, endpoint: str | None) -> None:
     from network.commands import ledger_shell
 
     history = Path(ledger) / HISTORY_FILE if ledger else Path.home() / HISTORY_FILE
-    with _backend(ledger, endpoint) as backend:
+    with _backend(ledger, endpoint, tls_root) as backend:
         status = ledger_shell.run(backend, history)
     sys.exit(status)
 
@@ -656,13 +708,14 @@ def shell(ledger: str | None, endpoint: str | None) -> None:
 def revision(
     ledger: str | None,
     endpoint: str | None,
+    tls_root: str | None,
     document_id: str,
     sequence_no: int,
     digest_tip: int | None,
     output: str,
 ) -> None:
     """A document revision with its proof, verified here: revision → block → digest."""
-    with _backend(ledger, endpoint) as backend:
+    with _backend(ledger, endpoint, tls_root) as backend:
         proof = backend.get_revision(document_id, sequence_no, digest_tip)
         proof.verify()  # revision hash → found in its block → block hash → digest
     record = {

@@ -108,6 +108,27 @@ def test_members_list_update_delete(server: ControlPlaneProcess) -> None:  # noq
     assert first.get_network(NetworkId=network_id)["Network"]["Status"] == "AVAILABLE"
 
 
+@pytest.mark.parametrize("zone", ["us-east-11", "us-east-1g", "us-east-1", "eu-west-1a"])
+def test_a_node_in_a_zone_the_region_lacks_is_refused(api: Any, zone: str) -> None:
+    """Issue 21: "us-east-11" was accepted; a zone is the region's name and a real letter."""
+    network_id, member_id = create_network(api)
+    config = {"InstanceType": "bc.t3.small", "AvailabilityZone": zone}
+    message = expect(
+        "InvalidRequestException",
+        api.create_node,
+        NetworkId=network_id,
+        MemberId=member_id,
+        NodeConfiguration=config,
+    )
+    assert f"{zone} is not a zone of us-east-1" in message
+    config["AvailabilityZone"] = "us-east-1f"
+    node_id = api.create_node(NetworkId=network_id, MemberId=member_id, NodeConfiguration=config)[
+        "NodeId"
+    ]
+    node = api.get_node(NetworkId=network_id, MemberId=member_id, NodeId=node_id)["Node"]
+    assert node["AvailabilityZone"] == "us-east-1f"
+
+
 def test_nodes_create_get_list_update_delete(api: Any) -> None:
     network_id, member_id = create_network(api)
     node_id = api.create_node(

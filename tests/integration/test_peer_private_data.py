@@ -7,8 +7,10 @@ refused at commit."""
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 import pytest_asyncio
 from fabric_protos.common import common_pb2
@@ -20,6 +22,7 @@ from fabric_protos.peer import collection_pb2, events_pb2_grpc
 from ca.policy import from_string
 from network.gateway_client import GatewayClient, GatewayClientError
 from peers.dissemination import sign_request
+from peers.replay import stamp
 from proto import privatedata_pb2, privatedata_pb2_grpc
 from proto.proposal import propose
 from proto.seek import build_seek_envelope
@@ -207,7 +210,11 @@ async def test_a_tampered_push_is_refused_at_commit(network: FabricNetwork) -> N
             ],
         )
         payload = privatedata_pb2.PushPayload(
-            channel_id=CHANNEL, tx_id=tx_id, height=0, private_rwset=private.SerializeToString()
+            channel_id=CHANNEL,
+            tx_id=tx_id,
+            height=0,
+            private_rwset=private.SerializeToString(),
+            **stamp(),
         ).SerializeToString()
         rogue = network.orgs["Org1MSP"].identity("peer9.Org1MSP", "peer")
         pushed = await privatedata_pb2_grpc.PrivateDataStub(org2.channel).Push(
@@ -233,15 +240,55 @@ async def test_a_tampered_push_is_refused_at_commit(network: FabricNetwork) -> N
 async def test_pull_is_refused_to_a_non_member(network: FabricNetwork) -> None:
     async with network.client("Org1MSP") as org1:
         done = await _put(org1, "org1only", "k5", b"v", ["Org1MSP"])
-    payload = privatedata_pb2.PullPayload(
-        channel_id=CHANNEL, tx_id=done.tx_id, namespace="private", collection="org1only"
-    ).SerializeToString()
     outsider = network.orgs["Org2MSP"].identity("peer9.Org2MSP", "peer")
     async with network.client("Org1MSP") as org1:
         stub = privatedata_pb2_grpc.PrivateDataStub(org1.channel)
         with pytest.raises(Exception, match="not a member of collection private/org1only"):
-            await stub.Pull(sign_request(outsider, payload))
+            await stub.Pull(sign_request(outsider, _pull_payload(done.tx_id)))
         insider = network.orgs["Org1MSP"].identity("peer9.Org1MSP", "peer")
-        answer = await stub.Pull(sign_request(insider, payload))
+        answer = await stub.Pull(sign_request(insider, _pull_payload(done.tx_id)))
     assert answer.found
     assert kv_rwset_pb2.KVRWSet.FromString(answer.rwset).writes[0].value == b"v"
+
+
+def _pull_payload(tx_id: str, **stamped: object) -> bytes:
+    """A Pull of ``org1only`` for ``tx_id``, stamped now unless told otherwise."""
+    return privatedata_pb2.PullPayload(
+        channel_id=CHANNEL,
+        tx_id=tx_id,
+        namespace="private",
+        collection="org1only",
+        **{**stamp(), **stamped},
+    ).SerializeToString()
+
+
+async def _refusal(network: FabricNetwork, request: privatedata_pb2.SignedRequest) -> str:
+    async with network.client("Org1MSP") as org1:
+        stub = privatedata_pb2_grpc.PrivateDataStub(org1.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.Pull(request)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    return refused.value.details()
+
+
+async def test_a_pull_is_answered_once_and_only_when_fresh(network: FabricNetwork) -> None:
+    """Issue 21: a recorded request cannot be played again, nor an old one sent late."""
+    async with network.client("Org1MSP") as org1:
+        done = await _put(org1, "org1only", "k6", b"v", ["Org1MSP"])
+        insider = network.orgs["Org1MSP"].identity("peer8.Org1MSP", "peer")
+        request = sign_request(insider, _pull_payload(done.tx_id))
+        answer = await privatedata_pb2_grpc.PrivateDataStub(org1.channel).Pull(request)
+    assert answer.found
+    assert "received before" in await _refusal(network, request)
+    hour_ago = int((time.time() - 3600) * 1_000_000)
+    stale = sign_request(insider, _pull_payload(done.tx_id, time_micros=hour_ago))
+    assert "-3600 s from this peer's clock" in await _refusal(network, stale)
+    unstamped = sign_request(insider, _pull_payload(done.tx_id, nonce=b""))
+    assert "nonce has 0 bytes" in await _refusal(network, unstamped)
+
+
+async def test_only_peers_pull_private_data(network: FabricNetwork) -> None:
+    """A member organization's client (not a peer) is refused, whatever it signs."""
+    client = network.users["Org1MSP"]
+    details = await _refusal(network, sign_request(client, _pull_payload("0" * 64)))
+    assert "is not a peer; only peers push and pull private data" in details

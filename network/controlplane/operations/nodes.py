@@ -37,6 +37,23 @@ from network.controlplane.pagination import listing
 DELETABLE = ("AVAILABLE", "UNHEALTHY", "FAILED", "CREATE_FAILED")
 
 
+# The availability zones of the regions Amazon Managed Blockchain (Fabric) runs in. A zone
+# is the region's name and one letter; "us-east-11" is not one (issue 21). A region AMB
+# does not run in (a local config may name any) gets the letters every region has.
+ZONES = {
+    "us-east-1": "abcdef",
+    "eu-west-1": "abc",
+    "eu-west-2": "abc",
+    "ap-southeast-1": "abc",
+    "ap-northeast-1": "acd",
+    "ap-northeast-2": "abcd",
+}
+
+
+def zones_of(region: str) -> list[str]:
+    return [region + letter for letter in ZONES.get(region, "abc")]
+
+
 def _placement(call: Call, network: Mapping[str, Any], member_id: str) -> tuple[str, str]:
     """(instance type, zone) of a new node, if the edition and the region offer them."""
     config = call.params["NodeConfiguration"]
@@ -49,9 +66,10 @@ def _placement(call: Call, network: Mapping[str, Any], member_id: str) -> tuple[
         )
     region = call.env.region
     zone = config.get("AvailabilityZone") or f"{region}a"
-    if not (zone.startswith(region) and len(zone) == len(region) + 1):
+    if zone not in zones_of(region):
         raise InvalidRequestException(
-            f"NodeConfiguration.AvailabilityZone {zone} is not a zone of {region}."
+            f"NodeConfiguration.AvailabilityZone {zone} is not a zone of {region}; "
+            f"use one of {', '.join(zones_of(region))}."
         )
     nodes = [n for n in call.txn.where("nodes", "MemberId", member_id) if n["Status"] in LIVE_NODE]
     if len(nodes) >= offered.nodes_per_member:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 import threading
@@ -352,3 +353,16 @@ def test_the_head_is_where_the_next_block_goes(ledger: Path) -> None:
         head = journal.head()
         assert (head.sequence_no, head.previous_hash) == (1, tip.block_hash)
         assert head.timestamp_micros == tip.timestamp_micros
+
+
+def test_a_meta_file_naming_another_strand_is_refused(ledger: Path) -> None:
+    """Found by the fuzzer: one changed character in journal.meta renamed the journal, and
+    the next block would have started a second strand on top of the first."""
+    fill(ledger, 3)
+    meta = ledger / "journal.meta"
+    text = meta.read_text()
+    strand = json.loads(text)["strandId"]
+    other = ("1" if strand[0] != "1" else "2") + strand[1:]
+    meta.write_text(text.replace(strand, other))
+    with pytest.raises(LedgerUnavailable, match=f"names strand {other}, but block 2 belongs"):
+        Journal.open(ledger)

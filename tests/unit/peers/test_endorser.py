@@ -31,15 +31,22 @@ def test_unpack_refuses_what_does_not_decode(channel: ChannelFixture) -> None:
         unpack_proposal(signed)
 
 
-def test_unpack_refuses_what_is_not_a_chaincode_proposal(channel: ChannelFixture) -> None:
+@pytest.mark.parametrize(
+    ("header_type", "named"),
+    # found by the fuzzer: a type HeaderType has no name for was a ValueError (UNKNOWN)
+    [(common_pb2.CONFIG, "CONFIG"), (1796590158, "1796590158")],
+)
+def test_unpack_refuses_what_is_not_a_chaincode_proposal(
+    channel: ChannelFixture, header_type: int, named: str
+) -> None:
     proposal = propose(channel.clients["Org1MSP"], CHANNEL, "basic", ["ReadAsset"]).proposal
     header = common_pb2.Header.FromString(proposal.header)
     channel_header = common_pb2.ChannelHeader.FromString(header.channel_header)
-    channel_header.type = common_pb2.CONFIG
+    channel_header.type = header_type
     header.channel_header = channel_header.SerializeToString()
     proposal.header = header.SerializeToString()
     signed = proposal_pb2.SignedProposal(proposal_bytes=proposal.SerializeToString())
-    with pytest.raises(ProposalRefused, match="invalid header type CONFIG"):
+    with pytest.raises(ProposalRefused, match=f"invalid header type {named};"):
         unpack_proposal(signed)
 
 

@@ -1,0 +1,105 @@
+"""Found by the fuzzer (tests/fuzz): a creator certificate whose public key is not a point
+on its curve, or on a curve named by an OID no one knows, parsed, then raised
+``ValueError``/``UnsupportedAlgorithm`` when its key was first used, so a mangled Deliver
+seek reached the client as gRPC UNKNOWN. Certificates are now parsed whole when loaded
+(``certificates.load_certificate``): an IdentityError when the creator is deserialized (a
+TokenError at the CA), and a signer that does not verify."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from ca import certificates
+from ca.errors import CaError, CaRequestError, IdentityError, TokenError
+from ca.msp import MspManager, serialize_identity
+from ca.policy import valid_signers
+from ca.requests import parse_csr
+from ca.token import make_token, verify_token
+from proto.signer import SignedData
+from tests.support.ca_pki import make_org
+
+# BIT STRING of 66 bytes, no unused bits, then the uncompressed-point marker 0x04
+POINT = bytes([0x03, 0x42, 0x00, 0x04])
+# OBJECT IDENTIFIER 1.2.840.10045.3.1.7 (P-256); with 0x1A first it reads 0.26.840…
+CURVE = bytes([0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])
+# subjectKeyIdentifier (2.5.29.14), its OCTET STRING; the inner OCTET STRING tag made 0x40
+SKI = bytes([0x55, 0x1D, 0x0E, 0x04, 0x16])
+# commonName (2.5.4.3) and its UTF8String tag, made 0xFC (no ASN.1 string type)
+COMMON_NAME = bytes([0x55, 0x04, 0x03, 0x0C])
+MANGLINGS = {
+    "point off its curve": (POINT, 3, 0x08),
+    "unknown curve": (CURVE, 2, 0x1A),
+    "broken extension": (SKI, 5, 0x40),
+    "name of an unknown string type": (COMMON_NAME, 3, 0xFC),
+}
+
+
+def _mangled(pem: bytes, how: str) -> bytes:
+    """The certificate with one byte of its key changed: it still parses as X.509."""
+    marker, offset, value = MANGLINGS[how]
+    der = bytearray(certificates.load_certificate(pem).public_bytes(Encoding.DER))
+    der[der.index(marker) + offset] = value
+    body = base64.encodebytes(bytes(der))
+    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_key_that_does_not_parse_is_an_identity_error(how: str) -> None:
+    org = make_org("Org1MSP")
+    signer = org.identity("user1", "client")
+    msp = org.msp()
+    pem = _mangled(signer.certificate_pem, how)
+    with pytest.raises(IdentityError, match=r"SerializedIdentity\.id_bytes is not a PEM X\.509"):
+        msp.verify(msp.deserialize(serialize_identity("Org1MSP", pem)), b"d", signer.sign(b"d"))
+
+
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_key_that_does_not_parse_is_no_valid_signer(how: str) -> None:
+    org = make_org("Org1MSP")
+    signer = org.identity("user1", "client")
+    creator = serialize_identity("Org1MSP", _mangled(signer.certificate_pem, how))
+    signed = SignedData(b"data", creator, signer.sign(b"data"))
+    assert valid_signers([signed], MspManager([org.msp()])) == []
+
+
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_ca_token_whose_key_does_not_parse_is_a_token_error(how: str) -> None:
+    signer = make_org("Org1MSP").identity("admin", "client")
+    pem = _mangled(signer.certificate_pem, how)
+    token = make_token(signer, pem, "POST", "/api/v1/register", b"{}")
+    with pytest.raises(TokenError, match=r"token certificate is not a PEM X\.509"):
+        verify_token(token, "POST", "/api/v1/register", b"{}")
+
+
+@pytest.mark.parametrize("how", sorted(MANGLINGS))
+def test_a_mangled_creator_is_refused_by_check_signature(how: str) -> None:
+    """The orderer's Deliver path: the policy refused, then check_signature explained why
+    (a ValueError from the lazily parsed extensions, before certificates were loaded whole)."""
+    org = make_org("Org1MSP")
+    signer = org.identity("user1", "client")
+    creator = serialize_identity("Org1MSP", _mangled(signer.certificate_pem, how))
+    with pytest.raises(CaError):
+        MspManager([org.msp()]).check_signature(creator, b"d", signer.sign(b"d"))
+
+
+@pytest.mark.parametrize("how", sorted(set(MANGLINGS) - {"broken extension"}))  # a CSR has none
+def test_a_mangled_csr_is_a_bad_request(how: str) -> None:
+    """At the CA's enroll: a 400 naming the CSR, not a 500 from a lazily parsed part."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "admin")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    der = bytearray(csr.public_bytes(Encoding.DER))
+    marker, offset, value = MANGLINGS[how]
+    der[der.index(marker) + offset] = value
+    body = base64.encodebytes(bytes(der)).decode()
+    pem = f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
+    with pytest.raises(CaRequestError) as refused:
+        parse_csr(pem, "admin")
+    assert refused.value.status == 400
