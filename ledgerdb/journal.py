@@ -143,31 +143,9 @@ class BlockJournal(Protocol):
     def read(self, sequence_no: int) -> Block: ...
 
     def redact(self, sequence_no: int, bodies: Mapping[int, bytes]) -> Block:
-        """Replace revision entries of a durable block by their redacted bodies.
-
-        ``bodies`` maps entry positions to new bodies whose entry hash must equal the
-        entry's stored hash (``block.redacted_body`` makes them), so the block's hashes,
-        the chain and the tree do not change; only the data leaves the disk. The record
-        is rewritten crash-safely (``SegmentLog.replace``). Returns the rewritten block.
-        """
-        self._check_writable()
-        block = self.read(sequence_no)
-        entries = list(block.entries)
-        for index, body in bodies.items():
-            if not 0 <= index < len(entries) or entries[index].kind is not EntryKind.REVISION:
-                raise InvalidInput(f"block {sequence_no} has no revision entry {index}")
-            if entry_hash(EntryKind.REVISION, body) != entries[index].hash:
-                raise InvalidInput(
-                    f"the redacted body of entry {index} of block {sequence_no} does not "
-                    "hash to the entry's hash"
-                )
-            entries[index] = dataclasses.replace(entries[index], body=body)
-        rewritten = dataclasses.replace(block, entries=tuple(entries))
-        payload = encode(rewritten)
-        with self._io_lock:
-            self._check_open()
-            self._log.replace(sequence_no, payload)
-        return rewritten
+        """Replace revision entries of a durable block by their redacted bodies (same
+        entry hashes, so hashes, chain and tree do not change); see ``Journal.redact``."""
+        ...
 
     def read_range(self, start: int, stop: int) -> Iterator[Block]: ...
 
