@@ -16,6 +16,7 @@ marked with their module::
     ├── ExplorerConfigError                    explorer.config
     ├── ProofUnavailable                       explorer.proofs
     ├── InvocationRefused                      explorer.invoke
+    ├── StoreError                             explorer.store
     ├── GatewayClientError                     gateway_client
     │   └── CommitError                        gateway_client
     ├── EventsError                            mqtt.errors

@@ -105,11 +105,18 @@ class GatewayClient:
 
     @classmethod
     def from_connection(
-        cls, connection: Mapping[str, Any], identity: str, endpoint: str = ""
+        cls,
+        connection: Mapping[str, Any],
+        identity: str,
+        endpoint: str = "",
+        users: Path | None = None,
     ) -> GatewayClient:
         """A client for a member's connection file (as ``consortium up`` writes it), acting
-        as one of its identities, on its first gateway peer or the one at ``endpoint``."""
-        signer = signer_of(connection, identity)
+        as one of its identities (or, given the member's ``users`` folder, one enrolled
+        there later), on its first gateway peer or the one at ``endpoint``."""
+        signer = (
+            member_signer(connection, users, identity) if users else signer_of(connection, identity)
+        )
         gateway = connection["gateway"]
         if endpoint:
             peers = connection.get("gateways", [gateway])
@@ -271,6 +278,36 @@ def signer_of(connection: Mapping[str, Any], identity: str) -> Signer:
     files = connection["identities"][identity]
     key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
     return SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
+
+
+def member_identities(connection: Mapping[str, Any], users: Path) -> list[str]:
+    """Every identity a member can sign as: its connection file's (``user1``,
+    ``orgadmin``) and each one enrolled later into ``users/NAME/msp`` (``consortium ca
+    adduser``), sorted."""
+    enrolled = (path.parent.name for path in users.glob("*/msp") if path.is_dir())
+    return sorted({*connection["identities"], *enrolled})
+
+
+def member_signer(connection: Mapping[str, Any], users: Path, identity: str) -> Signer:
+    """``identity`` of the member as a signer: one of its connection file's, else the one
+    enrolled into ``users/<identity>/msp`` (attributes included); an identity it does
+    not have is refused, naming those it has."""
+    from ca.errors import CaError
+    from ca.msp import load_signing_identity
+
+    if identity in connection["identities"]:
+        return signer_of(connection, identity)
+    msp = users / identity / "msp"
+    if "/" in identity or identity in ("", ".", "..") or not msp.is_dir():
+        known = ", ".join(member_identities(connection, users))
+        raise GatewayClientError(
+            f"{identity!r}: not an identity of {connection['mspId']} (known: {known}); "
+            f"enroll it into {users}/{identity}/msp"
+        )
+    try:
+        return load_signing_identity(msp, connection["mspId"])
+    except CaError as exc:
+        raise GatewayClientError(f"{identity!r}: {exc}") from None
 
 
 def _result_of(envelope: common_pb2.Envelope) -> bytes:

@@ -27,25 +27,19 @@ def gateway_client(home: Path, network: str | None, member: str, identity: str):
     (``consortium ca enroll --out`` there; attributes included), or an MSP folder path."""
     from ca.errors import CaError
     from ca.msp import load_signing_identity
-    from network.gateway_client import GatewayClient
+    from network.gateway_client import GatewayClient, GatewayClientError
     from network.locate import network_folder
 
     connection = connection_file(home, network, member)
-    if identity in connection["identities"]:
-        return GatewayClient.from_connection(connection, identity)
     users = network_folder(home, network) / "members" / member / "users"
-    msp = users / identity / "msp"
-    if not msp.is_dir() and Path(identity).is_dir():
-        msp = Path(identity)
-    if not msp.is_dir():
-        known = sorted({*connection["identities"], *(p.parent.name for p in users.glob("*/msp"))})
-        fail(
-            f"--identity {identity!r}: not an identity of {member} (known: {', '.join(known)}); "
-            f"enroll it into {users}/{identity}/msp"
-        )
+    known = identity in connection["identities"] or (users / identity / "msp").is_dir()
     try:
-        signer = load_signing_identity(msp, connection["mspId"])
-    except CaError as exc:
-        fail(f"--identity {identity!r}: {exc}")
-    gateway = connection["gateway"]
-    return GatewayClient(gateway["endpoint"], signer, Path(gateway["tlsRootCert"]).read_bytes())
+        if not known and Path(identity).is_dir():  # an MSP folder, by its path
+            signer = load_signing_identity(Path(identity), connection["mspId"])
+            gateway = connection["gateway"]
+            return GatewayClient(
+                gateway["endpoint"], signer, Path(gateway["tlsRootCert"]).read_bytes()
+            )
+        return GatewayClient.from_connection(connection, identity, users=users)
+    except (GatewayClientError, CaError) as exc:
+        fail(f"--identity {exc}")

@@ -4,7 +4,8 @@
      "operations": {"listen": "127.0.0.1:9446"},
      "control_plane": {"url": "http://127.0.0.1:7100", "network_id": "n-…",
                        "account": "111111111111"},
-     "members": {"org1": {"mspid": "Org1MSP", "connection": "…/connection/org1.json"}},
+     "members": {"org1": {"mspid": "Org1MSP", "connection": "…/connection/org1.json",
+                          "users": "…/members/org1/users"}},
      "channels": {"mychannel": ["org1", "org2"]},
      "nodes": [{"name": "peer-org1-peer0", "kind": "peer", "member": "org1",
                 "address": "127.0.0.1:7051"}, …],
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from network.errors import NetworkError
+from network.gateway_client import GatewayClient, member_identities
 
 
 class ExplorerConfigError(NetworkError):
@@ -55,6 +57,21 @@ class ExplorerConfig:
     def connection(self, member: str) -> dict[str, Any]:
         """The member's connection file, read when needed (``up`` rewrites it)."""
         return json.loads(Path(self.members[member]["connection"]).read_text())
+
+    def users(self, member: str) -> Path:
+        """Where ``consortium ca adduser`` enrolls the member's later identities."""
+        return Path(self.members[member].get("users", "/nonexistent"))
+
+    def identities(self, member: str) -> list[str]:
+        """Every identity the member can act as, enrolled later ones included."""
+        return member_identities(self.connection(member), self.users(member))
+
+    def client(self, member: str, identity: str = "user1") -> GatewayClient:
+        """A gateway client of the member acting as ``identity`` (GatewayClientError
+        names an identity it does not have)."""
+        return GatewayClient.from_connection(
+            self.connection(member), identity, users=self.users(member)
+        )
 
     def reader_of(self, channel: str) -> str:
         """The member whose identity reads ``channel`` (its first member with a file)."""

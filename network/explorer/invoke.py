@@ -1,5 +1,6 @@
 """Evaluating or submitting a contract function from the Chaincode page, as one of a
-member's identities (those in its connection file), through its gateway peer — what
+member's identities (its connection file's, and any enrolled later with ``consortium
+ca adduser``), through its gateway peer — what
 ``consortium query`` / ``invoke`` do, from a form that works without script.
 
 Every field is checked at the edge and a bad one is named; the form is refused when it
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from network.errors import NetworkError
 from network.explorer.config import ExplorerConfig
-from network.gateway_client import CommitError, GatewayClient, GatewayClientError
+from network.gateway_client import CommitError, GatewayClientError
 
 ACTIONS = ("evaluate", "submit")
 
@@ -63,7 +64,7 @@ def read_form(config: ExplorerConfig, form: Mapping[str, str]) -> Invocation:
             f"member: no member {member!r} (known: {', '.join(config.members)})"
         )
     identity = field("identity")
-    known = list(config.connection(member).get("identities", {}))
+    known = config.identities(member)
     if identity not in known:
         raise InvocationRefused(f"identity: {member} has no {identity!r} ({', '.join(known)})")
     if action not in ACTIONS:
@@ -84,8 +85,10 @@ def pretty(result: bytes) -> str:
 
 async def run(config: ExplorerConfig, invocation: Invocation) -> Outcome:
     """Evaluate, or submit and wait for the commit; the network's refusal is an outcome."""
-    connection = {**config.connection(invocation.member)}
-    client = GatewayClient.from_connection(connection, invocation.identity)
+    try:
+        client = config.client(invocation.member, invocation.identity)
+    except GatewayClientError as exc:  # its MSP folder went bad since the form was read
+        return Outcome(invocation, error=f"identity {exc}")
     call = (invocation.channel, invocation.chaincode, invocation.function, *invocation.args)
     try:
         if invocation.action == "evaluate":

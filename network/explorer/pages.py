@@ -27,6 +27,9 @@ NAV = (
 
 def layout(config: ExplorerConfig, title: str, body: str, page: str = "") -> str:
     links = "".join(f'<li><a href="{href}">{name}</a></li>' for href, name in NAV)
+    channels = "".join(
+        f'<li><a href="/channels/{escape(c)}/blocks">{escape(c)}</a></li>' for c in config.channels
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)} · {escape(config.network)} explorer</title>"
@@ -36,6 +39,7 @@ def layout(config: ExplorerConfig, title: str, body: str, page: str = "") -> str
         '<a class="skip" href="#main">Skip to content</a>'
         f"<header><strong>{escape(config.network)}</strong> explorer"
         f'<nav aria-label="Pages"><ul>{links}</ul></nav>'
+        f'<nav aria-label="Channels">Channels: <ul id="channels">{channels}</ul></nav>'
         '<span id="live" role="status" aria-live="polite"></span></header>'
         f'<main id="main"><h1>{escape(title)}</h1>{body}</main></body></html>'
     )

@@ -36,7 +36,7 @@ from network.explorer.heights import heights_on_nodes
 from network.explorer.invoke import InvocationRefused, Outcome, read_form, run
 from network.explorer.ledger import Ledger, Place
 from network.explorer.proofs import ProofUnavailable, inclusion
-from network.gateway_client import GatewayClient, GatewayClientError
+from network.gateway_client import GatewayClientError
 from proto.operations import split_listen, start_operations
 
 __all__ = ["app", "load_config", "serve"]
@@ -173,10 +173,9 @@ def _threshold(policy: dict[str, Any]) -> str:
 async def _definitions(config: ExplorerConfig, channel: str) -> list[dict[str, Any]]:
     """The channel's committed chaincode definitions, queried as its reading member."""
     try:
-        connection = config.connection(config.reader_of(channel))
-    except (ExplorerConfigError, OSError, ValueError):
+        client = config.client(config.reader_of(channel))
+    except (ExplorerConfigError, GatewayClientError, OSError, ValueError):
         return []  # no member of ours reads it (or its file is gone): nothing to show
-    client = GatewayClient.from_connection(connection, "user1")
     try:
         return await asyncio.wait_for(query_committed(client, channel), 5.0)
     except (GatewayClientError, TimeoutError):
@@ -219,15 +218,15 @@ async def blocks(request: web.Request) -> web.Response:
     channel = request.match_info["channel"]
     if channel not in config.channels:
         return _missing(request, f"There is no channel {channel!r} in {config.network}.")
-    chain = ledger.blocks.get(channel, [])
+    height = ledger.height(channel)
     try:
-        before = int(request.query.get("before", len(chain)))
+        before = int(request.query.get("before", height))
     except ValueError:
         return _missing(
             request, f"'before' must be a block number, not {request.query['before']!r}."
         )
-    shown = list(reversed(chain[max(0, before - PAGE_SIZE) : max(0, before)]))
-    return _html(pages.blocks_page(config, channel, shown, len(chain), PAGE_SIZE))
+    shown = ledger.newest_first(channel, before, PAGE_SIZE)
+    return _html(pages.blocks_page(config, channel, shown, height, PAGE_SIZE))
 
 
 def _block_of(request: web.Request) -> BlockView | str:
@@ -285,8 +284,8 @@ async def chaincode(
 
 def _identities(config: ExplorerConfig, member: str) -> list[str]:
     try:
-        return list(config.connection(member).get("identities", {}))
-    except (OSError, ValueError):
+        return config.identities(member)
+    except (OSError, ValueError, KeyError):
         return []
 
 
@@ -338,7 +337,8 @@ async def proof(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: one ``block`` event per block appended from now on."""
+    """Server-sent events: one ``block`` event per block appended from now on, one
+    ``channel`` event per channel the explorer starts following."""
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
@@ -346,18 +346,17 @@ async def events(request: web.Request) -> web.StreamResponse:
     with request.app[LEDGER].subscription() as queue, contextlib.suppress(ConnectionResetError):
         while True:  # until the page goes away (its connection resets)
             try:
-                view = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                name, data = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
                 continue
-            data = json.dumps(view.summary())
-            await response.write(f"event: block\ndata: {data}\n\n".encode())
+            await response.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
     return response
 
 
-def app(config: ExplorerConfig, ledger: Ledger) -> web.Application:
+def app(ledger: Ledger) -> web.Application:
     application = web.Application(middlewares=[not_found_pages])
-    application[CONFIG] = LiveConfig(config)
+    application[CONFIG] = ledger.live
     application[LEDGER] = ledger
     application.add_routes(
         [
@@ -380,8 +379,8 @@ def app(config: ExplorerConfig, ledger: Ledger) -> web.Application:
 async def serve(config: ExplorerConfig) -> None:
     """Follow every channel, serve the pages until SIGTERM or SIGINT."""
     ledger = Ledger(config)
-    followers = [asyncio.create_task(ledger.follow(channel)) for channel in config.channels]
-    runner = web.AppRunner(app(config, ledger), shutdown_timeout=1.0)
+    watcher = asyncio.create_task(ledger.watch())
+    runner = web.AppRunner(app(ledger), shutdown_timeout=1.0)
     await runner.setup()
     host, port = split_listen(config.listen)
     await web.TCPSite(runner, host, port).start()
@@ -392,8 +391,10 @@ async def serve(config: ExplorerConfig) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopped.set)
     await stopped.wait()
-    for task in followers:
-        task.cancel()
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    ledger.store.close()
     await runner.cleanup()
     if operations is not None:
         await operations.stop()

@@ -55,6 +55,7 @@ class ChannelUpdates(SupervisorBase):
         joined_later = {m["name"] for m in self.state.get("joined", [])}
         self._approve_chaincodes([member_name] if member_name in joined_later else [])
         self.write_connection_files()
+        self.refresh_explorer_config()
 
     def remove_channel_member(self, channel_name: str, member_name: str) -> None:
         """Remove ``member_name``'s organization from a channel by a config update (the
@@ -78,6 +79,7 @@ class ChannelUpdates(SupervisorBase):
             joined.remove(member_name)
         self.home.save_state(self.state)
         self.write_connection_files()
+        self.refresh_explorer_config()
         self.progress(f"  {member_name} removed from channel {channel.name} by config update")
 
     def channel_config(self, channel_name: str) -> ChannelConfig:

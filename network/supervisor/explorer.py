@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from network.processes import CONSORTIUM
@@ -39,10 +40,8 @@ class ExplorerNode(SupervisorBase):
                 if process.name == EXPLORER:
                     process.stop()
             return
-        folder = self.home.root / EXPLORER
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "explorer.json"
-        path.write_text(json.dumps(self.explorer_config(), indent=2))
+        (self.home.root / EXPLORER).mkdir(parents=True, exist_ok=True)
+        path = self.refresh_explorer_config()
         host, _, port = self.explorer_address().rpartition(":")
         listen = self.operations_listen(EXPLORER, "127.0.0.1", 0)
         command = [*CONSORTIUM, "node", "run", "explorer", "--config", str(path)]
@@ -51,6 +50,17 @@ class ExplorerNode(SupervisorBase):
         self._ready(EXPLORER)
         if EXPLORER in self.started:
             self.progress(f"  explorer: http://{host}:{port}/")
+
+    def refresh_explorer_config(self) -> Path:
+        """Write ``explorer/explorer.json`` again (atomically: the running explorer reads
+        it whenever it changes) once the explorer has a folder, so a channel created or
+        joined since ``up`` is followed without restarting it."""
+        path = self.home.root / EXPLORER / "explorer.json"
+        if path.parent.is_dir():
+            partial = path.with_suffix(".json.partial")
+            partial.write_text(json.dumps(self.explorer_config(), indent=2))
+            partial.replace(path)
+        return path
 
     def _stop_if_moved(self, address: str) -> None:
         """A running explorer on another address than the spec now gives is stopped, so
@@ -116,6 +126,7 @@ class ExplorerNode(SupervisorBase):
                 m.name: {
                     "mspid": m.mspid,
                     "connection": str(root / "connection" / f"{m.name}.json"),
+                    "users": str(self.home.member(m.name) / "users"),  # `ca adduser`'s
                 }
                 for m in members
             },

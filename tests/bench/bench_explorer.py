@@ -107,12 +107,12 @@ def _big_ledger(folder: Path) -> tuple[Ledger, str]:
         rwset = TxRWSet()
         rwset.namespace("basic").writes[f"k{n}"] = b"v"
         ledger.add("mychannel", fixture.block([fixture.transaction(rwset)]))
-    middle = ledger.blocks["mychannel"][BLOCKS // 2].txs[0].txid
+    middle = ledger.block("mychannel", BLOCKS // 2).txs[0].txid
     return ledger, middle
 
 
 async def _serve(ledger: Ledger, port: int, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(app(ledger.config, ledger))
+    runner = web.AppRunner(app(ledger))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     ready.set()

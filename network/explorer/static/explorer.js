@@ -38,6 +38,21 @@ function addBlockRow(table, block) {
   table.tBodies[0].insertBefore(row, table.tBodies[0].firstChild);
 }
 
+// A channel the explorer has started following (created or joined since the page
+// loaded): a link to its blocks in the header's channel list.
+function addChannel(channel) {
+  const list = document.getElementById("channels");
+  const href = "/channels/" + encodeURIComponent(channel) + "/blocks";
+  if (!list || list.querySelector('a[href="' + CSS.escape(href) + '"]')) return;
+  const item = document.createElement("li");
+  const link = document.createElement("a");
+  link.href = href;
+  link.textContent = channel;
+  item.appendChild(link);
+  list.appendChild(item);
+  say("now following channel " + channel);
+}
+
 function follow() {
   if (!window.EventSource) return;
   const source = new EventSource("/events");
@@ -46,6 +61,9 @@ function follow() {
     say("live");
   });
   source.addEventListener("error", function () { say("reconnecting…"); });
+  source.addEventListener("channel", function (event) {
+    addChannel(JSON.parse(event.data).channel);
+  });
   source.addEventListener("block", function (event) {
     const block = JSON.parse(event.data);
     document.querySelectorAll('[data-height="' + CSS.escape(block.channel) + '"]').forEach(

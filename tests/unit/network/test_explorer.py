@@ -104,9 +104,10 @@ def test_the_ledger_indexes_txids_finds_the_last_writer_and_tells_subscribers(
         for block in blocks:
             ledger.add(CHANNEL, block)
         ledger.add(CHANNEL, blocks[1])  # delivered again after a reconnect: kept once
-        assert [queue.get_nowait().number for _ in range(3)] == [0, 1, 2] and queue.empty()
+        assert [queue.get_nowait()[1]["number"] for _ in range(3)] == [0, 1, 2]
+        assert queue.empty()
     assert ledger.height(CHANNEL) == 3
-    view, tx = ledger.find(ledger.blocks[CHANNEL][2].txs[0].txid)
+    view, tx = ledger.find(ledger.block(CHANNEL, 2).txs[0].txid)
     assert (view.number, tx.index) == (2, 0)
     writer = ledger.last_writer(CHANNEL, "basic/k", Place(CHANNEL, 2, 0))
     assert writer is not None and writer[0] == 1
@@ -264,7 +265,7 @@ async def test_unknown_things_are_404_pages_naming_them_and_events_stream_blocks
 ) -> None:
     config = load_config(_config(tmp_path))
     ledger = Ledger(config)
-    async with TestClient(TestServer(app(config, ledger))) as client:
+    async with TestClient(TestServer(app(ledger))) as client:
         for path, named in (
             ("/tx/<b>nope</b>", "&lt;b&gt;nope&lt;/b&gt;"),
             ("/channels/mychannel/blocks/7", "no block 7 on channel mychannel"),
