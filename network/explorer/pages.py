@@ -254,10 +254,15 @@ def block_page(config: ExplorerConfig, view: BlockView) -> str:
     near = f'<a href="{base}/{view.number - 1}">previous block</a> ' if view.number else ""
     proof = (
         f'<section id="proof" data-channel="{escape(view.channel)}" '
-        f'data-block="{view.number}"><h2>Verify in the browser</h2>'
-        "<p>Fetches this block's inclusion proof from the orderer's journal and the "
-        "current digest, and checks them here with Web Crypto SHA-256.</p>"
+        f'data-block="{view.number}" data-header-hash="{escape(view.header_hash)}">'
+        "<h2>Verify in the browser</h2>"
+        "<p>Fetches this block as the orderer stored it in its journal, the journal block's "
+        "inclusion proof and the current digest, and hashes them again here with Web Crypto "
+        "SHA-256: the data hash from the transactions, the header hash from number, "
+        "previous hash and data hash (as Fabric does), the journal entry and block hashes, "
+        "then the path to the digest. Each step is listed.</p>"
         '<button type="button" id="verify">Verify this block</button> '
+        '<button type="button" id="verify-tampered-block">Verify a tampered block</button> '
         '<button type="button" id="verify-tampered">Verify a tampered proof</button>'
         '<p id="proof-result" role="status" aria-live="polite"></p>'
         '<ol id="proof-steps"></ol></section>'

@@ -3,15 +3,20 @@
 The orderer appends each Fabric block to its channel's journal before anyone sees it
 (DESIGN.md: Order); the journal's Merkle digest commits to every block so far. The
 explorer reads the journal read-only, as ``consortium ledger block --node`` does, and
-hands the page the journal block's hash, the proof (sibling hashes) and the digest;
-the page recomputes the path itself with Web Crypto, so it trusts no verdict but its own.
+hands the page the journal block's contents (the Fabric block as the orderer stored it,
+and the journal block's header fields), the proof (sibling hashes) and the digest; the
+page recomputes every hash itself with Web Crypto — the Fabric data and header hashes,
+the journal entry and block hashes, the path to the digest — so it trusts no verdict
+but its own.
 """
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
+from ledgerdb.block import Block, ion_hash
 from ledgerdb.errors import LedgerError
 from ledgerdb.journal import Journal
 from network.errors import NetworkError
@@ -46,5 +51,21 @@ def inclusion(journals: dict[str, Path], channel: str, number: int) -> dict[str,
             "tip": digest.tip.sequence_no,
             "digest": digest.digest.hex(),
             "proof": [sibling.hex() for sibling in proof],
+            **_contents(block),
         }
     raise ProofUnavailable(f"no proof of block {number} of {channel}: " + "; ".join(problems))
+
+
+def _contents(block: Block) -> dict[str, Any]:
+    """What the page needs to hash the journal block again itself: the entry (the Fabric
+    block as the orderer stored it, base64), the journal block's own header fields and
+    its predecessor's hash. The transactionInfo's Ion Hash is given, not recomputed: Ion
+    Hash in the page would be a second implementation of a spec for one small struct."""
+    return {
+        "entry": base64.b64encode(block.entries[0].body).decode() if block.entries else "",
+        "strandId": block.address.strand_id,
+        "transactionId": block.transaction_id,
+        "timestampMicros": block.timestamp_micros,
+        "infoHash": ion_hash(block.transaction_info_value()).hex(),
+        "previousBlockHash": block.previous_block_hash.hex(),
+    }

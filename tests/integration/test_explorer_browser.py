@@ -66,6 +66,7 @@ def test_explorer_shows_transactions_live_in_chromium(tmp_path: Path) -> None:
     assert not missing(), missing()
     with explorer_network(tmp_path) as network, Browser() as browser:
         _live_blocks_and_flows(browser, network.url, tmp_path, network.connection)
+        consortium(network.folder, "ca", "adduser", "auditor", "--member", "org2")
         _governance_chaincode_and_bad_input(browser, network.url)
         _unreachable_node(browser, network.url, network.home)
 
@@ -103,12 +104,30 @@ def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: di
     _shot(browser, "transaction-conflict")
 
     assert browser.open(f"{url}channels/mychannel/blocks/{block}") == 200
+    _verify_in_page(browser)
+
+
+def _verify_in_page(browser: Browser) -> None:
+    """The page hashes the block again itself (data hash, header hash, journal entry and
+    block hashes, the path to the digest); a tampered block or proof names its step."""
     browser.do("click", selector="#verify")
     browser.wait("#proof-result.proof-ok")
+    steps = browser.texts("#proof-steps li")
+    assert steps[0].startswith("✓ data hash") and steps[1].startswith("✓ header hash")
+    assert any(s.startswith("✓ journal block") for s in steps)
+    assert steps[-1].startswith("✓ digest") and not any(s.startswith("✗") for s in steps)
     _shot(browser, "block")
+    browser.do("click", selector="#verify-tampered-block")
+    browser.wait("#proof-result.proof-bad")
+    assert browser.evaluate("document.getElementById('proof-result').dataset.failed") == (
+        "data hash"
+    )
+    assert browser.texts("#proof-steps li")[0].startswith("✗ data hash")
     browser.do("click", selector="#verify-tampered")
     browser.wait("#proof-result.proof-bad")
-    assert "NOT verified" in browser.text("#proof-result")
+    assert "NOT verified: the proof step fails" in browser.text("#proof-result")
+    steps = browser.texts("#proof-steps li")
+    assert steps[0].startswith("✓ data hash") and steps[-1].startswith("✗ digest")
 
 
 def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
@@ -118,11 +137,14 @@ def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
     _shot(browser, "governance")
     assert browser.open(f"{url}chaincode") == 200
     assert "AND('Org1MSP.peer', 'Org2MSP.peer')" in browser.text("main")
-    browser.do("select", selector="#member-mychannel", value="org2")  # as org2's user1
+    browser.do("select", selector="#member-mychannel", value="org2")
+    browser.do("select", selector="#identity-mychannel", value="auditor")  # enrolled later
     browser.do("fill", selector="#function-mychannel", value="ReadAsset")
     browser.do("fill", selector="#args-mychannel", value="x1")
     browser.do("submit", selector='button[value="evaluate"]')
     assert '"ID": "x1"' in browser.text("#outcome pre")
+    assert "as auditor of org2" in browser.text("#outcome")
+    browser.do("select", selector="#identity-mychannel", value="user1")
     _shot(browser, "chaincode")
     browser.do("fill", selector="#function-mychannel", value="CreateAsset")
     browser.do("fill", selector="#args-mychannel", value="y1\nblue\n2\nBo\n5")
@@ -142,12 +164,20 @@ def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
 
 
 def _wait_gone(pid: int) -> None:
-    """Until the killed process is gone (its listening socket closes with it)."""
-    status = Path(f"/proc/{pid}/status")
-    for _ in range(100):
-        if not status.exists() or "zombie" in status.read_text():
-            return
-        time.sleep(0.1)
+    """Until every thread of the killed process has exited. Its main thread shows as a
+    zombie as soon as it exits, while its other threads (gRPC's) may still be exiting:
+    they share its file table, so its listening socket stays open, and accepts, until
+    the last of them is gone — the page then (rarely) still saw the peer RUNNING. Only
+    when /proc/PID/task lists no thread but the zombie leader are its files closed."""
+    tasks, status = Path(f"/proc/{pid}/task"), Path(f"/proc/{pid}/status")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if [p.name for p in tasks.iterdir()] == [str(pid)] and "zombie" in status.read_text():
+                return
+        except FileNotFoundError:
+            return  # reaped: gone altogether
+        time.sleep(0.05)
     raise AssertionError(f"process {pid} outlived SIGKILL")
 
 
@@ -157,15 +187,11 @@ def _unreachable_node(browser: Browser, url: str, home: Path) -> None:
     pid = int((home / "pids" / "peer-org2-peer0.pid").read_text())
     os.killpg(pid, signal.SIGKILL)  # the node's whole process group, as a crash takes it
     _wait_gone(pid)
-    for _ in range(10):  # what the page says once the node is gone (a reload asks again)
-        assert browser.open(url) == 200
-        state = browser.evaluate(
-            "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
-            "'peer-org2-peer0').cells[4].textContent"
-        )
-        if state == "UNREACHABLE":
-            break
-        time.sleep(0.5)
+    assert browser.open(url) == 200
+    state = browser.evaluate(
+        "[...document.querySelectorAll('tbody tr')].find(r => r.cells[0].textContent === "
+        "'peer-org2-peer0').cells[4].textContent"
+    )
     assert state == "UNREACHABLE"
     heights = browser.texts("ul.heights li")  # each node's height of the channel
     assert "peer-org2-peer0: no answer" in heights
