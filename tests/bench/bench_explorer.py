@@ -4,10 +4,14 @@
    transactions submitted one at a time; for each, the time from ``CommitStatus``
    answering (the block is committed on org1's peer) to its row appearing in the open
    page (the page stamps each row's arrival with the same wall clock). p50 / p99.
-2. **Page load with 10,000 blocks**: the explorer's app serving a channel of 10,000
-   orderer-signed blocks (built in-process: ordering 10,000 blocks on this machine would
-   take the whole run), the block list, a block and a transaction page loaded in
-   Chromium; navigation start → load event, p50 / p99 of 20 loads each.
+2. **Page load and memory with 100,000 blocks**: the explorer's app, in its own process,
+   serving a channel of 100,000 orderer-signed blocks from its store (built in-process
+   first: ordering 100,000 blocks on this machine would take the whole run); the block
+   list (newest, a middle page, and a different page each load so every block is read
+   from disk), a block and a transaction page loaded in Chromium; navigation start →
+   load event, p50 / p99 of 20 loads each; then the process's resident memory.
+   ``BENCH_EXPLORER_BLOCKS=N`` changes the size; ``BENCH_EXPLORER_STORE=DIR`` keeps the
+   built store for the next run.
 
 Run: ``make browser`` (or ``PYTHONPATH=. .venv/bin/python tests/bench/bench_explorer.py``).
 """
@@ -16,14 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from aiohttp import web
 
 from chaincode.rwset import TxRWSet
 from network.explorer.config import load_config
@@ -35,8 +40,10 @@ from tests.support.channel import ChannelFixture
 from tests.support.explorer_network import explorer_network
 from tests.support.fabric_network import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
+
 COMMITS = 40
-BLOCKS = 10_000
+BLOCKS = int(os.environ.get("BENCH_EXPLORER_BLOCKS", "100000"))
 LOADS = 20
 STAMP_ROWS = """
 window.arrivals = {};
@@ -87,8 +94,10 @@ def commit_to_page() -> list[float]:
     return [arrivals[str(block)] / 1000 - at for block, at in committed]
 
 
-def _big_ledger(folder: Path) -> tuple[Ledger, str]:
-    fixture = ChannelFixture(folder)
+def _big_store(folder: Path) -> str:
+    """A channel of BLOCKS orderer-signed blocks in an explorer's store (its config file
+    in ``folder``); returns the txid of the middle block's transaction."""
+    fixture = ChannelFixture(folder / "channel")
     config_file = folder / "explorer.json"
     config_file.write_text(
         json.dumps(
@@ -102,44 +111,64 @@ def _big_ledger(folder: Path) -> tuple[Ledger, str]:
         )
     )
     ledger = Ledger(load_config(config_file))
-    ledger.add("mychannel", fixture.genesis)
-    for n in range(1, BLOCKS):
-        rwset = TxRWSet()
-        rwset.namespace("basic").writes[f"k{n}"] = b"v"
-        ledger.add("mychannel", fixture.block([fixture.transaction(rwset)]))
+    if ledger.height("mychannel") < BLOCKS:  # BENCH_EXPLORER_STORE keeps one between runs
+        ledger.add("mychannel", fixture.genesis)
+        for n in range(ledger.height("mychannel"), BLOCKS):
+            rwset = TxRWSet()
+            rwset.namespace("basic").writes[f"k{n}"] = b"v"
+            ledger.add("mychannel", fixture.block([fixture.transaction(rwset)]))
     middle = ledger.block("mychannel", BLOCKS // 2).txs[0].txid
-    return ledger, middle
+    ledger.store.close()
+    return middle
 
 
-async def _serve(ledger: Ledger, port: int, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(app(ledger))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    ready.set()
-    await stop.wait()
-    await runner.cleanup()
+def serve_store(config_file: str, port: int) -> None:
+    """The explorer's web app over an existing store, in its own process (so its memory
+    is measured alone): what ``consortium node run explorer`` serves, minus the peers."""
+    from aiohttp import web
+
+    ledger = Ledger(load_config(Path(config_file)))
+    web.run_app(app(ledger), host="127.0.0.1", port=port, print=None, shutdown_timeout=1.0)
 
 
-def page_loads() -> dict[str, list[float]]:
-    import threading
+def _memory(pid: int) -> dict[str, int]:
+    """VmRSS, RssAnon (the heap: what "bounded" is about), RssFile (mapped store pages,
+    reclaimable) and VmHWM (the peak), in MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+            fields[name] = int(value.split()[0]) // 1024
+    return fields
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-explorer-big-"))
+
+def page_loads() -> tuple[dict[str, list[float]], dict[str, int]]:
+    kept = os.environ.get("BENCH_EXPLORER_STORE", "")
+    folder = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="bench-explorer-big-"))
+    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    ledger, txid = _big_ledger(folder)
-    print(f"  {BLOCKS} blocks built and indexed in {time.perf_counter() - started:.1f}s")
+    txid = _big_store(folder)
+    print(f"  {BLOCKS} blocks built and stored in {time.perf_counter() - started:.1f}s")
     port = free_port()
-    loop = asyncio.new_event_loop()
-    ready, stop = asyncio.Event(), asyncio.Event()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(_serve(ledger, port, ready, stop),)
-    )
-    thread.start()
-    while not ready.is_set():
-        time.sleep(0.05)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tests.bench.bench_explorer import serve_store; "
+         "serve_store(sys.argv[1], int(sys.argv[2]))", str(folder / "explorer.json"), str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    at_start = _memory(server.pid)
     pages = {
         "block list (newest 50)": f"{base}/channels/mychannel/blocks",
-        "block list, page 100": f"{base}/channels/mychannel/blocks?before=5000",
+        "block list, a middle page": f"{base}/channels/mychannel/blocks?before={BLOCKS // 2}",
+        "block list, a page a load (nothing cached)": "",
         "one block": f"{base}/channels/mychannel/blocks/{BLOCKS - 1}",
         "one transaction (no peer to trace)": f"{base}/tx/{txid}",
     }
@@ -147,14 +176,25 @@ def page_loads() -> dict[str, list[float]]:
     try:
         with Browser() as browser:
             for name, url in pages.items():
-                for _ in range(LOADS):
-                    browser.open(url)
+                for n in range(LOADS):
+                    if not url:  # a different page each load: every block read from disk
+                        before = BLOCKS - (BLOCKS // (LOADS + 1)) * (n + 1)
+                        browser.open(f"{base}/channels/mychannel/blocks?before={before}")
+                    else:
+                        browser.open(url)
                     times[name].append(float(browser.evaluate(LOAD_TIME)))
+        memory = {f"{k} at start": v for k, v in at_start.items()}
+        memory.update({f"{k} after the loads": v for k, v in _memory(server.pid).items()})
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join()
-        shutil.rmtree(folder, ignore_errors=True)
-    return times
+        server.terminate()  # open pages hold event streams: it waits 1 s for them
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
+    return times, memory
 
 
 def main() -> None:
@@ -167,10 +207,12 @@ def main() -> None:
         f"max {max(latencies):.0f} ms, mean {statistics.mean(latencies):.0f} ms"
     )
     print(f"explorer: page load in Chromium, channel of {BLOCKS} blocks, {LOADS} loads each")
-    for name, values in page_loads().items():
+    times, memory = page_loads()
+    for name, values in times.items():
         print(
             f"  {name}: p50 {percentile(values, 0.5):.0f} ms, p99 {percentile(values, 0.99):.0f} ms"
         )
+    print("  explorer process memory (MiB): " + ", ".join(f"{k} {v}" for k, v in memory.items()))
 
 
 if __name__ == "__main__":
