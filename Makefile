@@ -56,7 +56,7 @@ bench-caliper: install
 # The explorer in Debian's Chromium: the browser test with a screenshot of each page
 # (docs/explorer/), then the explorer's figures (tests/bench/bench_explorer.py).
 browser: install
-	CONSORTIUM_SCREENSHOTS=docs/explorer $(VENV)/bin/pytest -q tests/integration/test_explorer_browser.py
+	CONSORTIUM_SCREENSHOTS=docs/explorer CONSORTIUM_BROWSER_LONG=1 $(VENV)/bin/pytest -q tests/integration/test_explorer_browser.py
 	PYTHONPATH=$(CURDIR) $(PY) tests/bench/bench_explorer.py
 
 # The fidelity scenarios against real Fabric 2.5.12 (../shared/anchors/fabric, built once

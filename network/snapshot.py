@@ -20,7 +20,8 @@ while every node keeps serving. What makes the copy consistent:
 Left out: logs, pid files, the MQTT bridge's checkpoint (a restored bridge publishes
 again from the oldest block: at-least-once), the analytics databases (derived from the
 blocks and possibly ahead of the copied height: a restored analytics node writes them
-again from block 0), Mosquitto's store, peers' transient stores
+again from block 0), the explorer's block store (derived the same way: a restored
+explorer reads the blocks again from its peer), Mosquitto's store, peers' transient stores
 and trace stores, and clear private data (not in blocks, so not replayed). The copy is
 made in ``snapshots/.<name>.partial`` and renamed when complete, so a snapshot that
 exists is whole. ``restore`` copies one back over a stopped network, or into a new home.
@@ -197,7 +198,7 @@ def _skipped(relative: Path, is_dir: bool) -> bool:
         return relative.name in SKIPPED_FILES or relative.name.endswith(SKIPPED_SUFFIXES)
     if len(parts) == 1:
         return parts[0] in TOP_SKIPPED
-    if parts[:2] in (("ordering", "nats"), ("events", "mosquitto")):
+    if parts[:2] in (("ordering", "nats"), ("events", "mosquitto"), ("explorer", "store")):
         return True
     if parts[-1] == "index" and parts[-3:-1] == ("control-plane", "ledger"):
         return True

@@ -4,7 +4,9 @@ page is open, and what a person sees — the block list growing without a reload
 transaction's flow with its endorsers and code, the proof checked in the page (and
 refused when tampered), the votes that let org2 in, 404 pages that name what is missing.
 
-``CONSORTIUM_SCREENSHOTS=DIR`` (``make browser``) also saves a screenshot of each page.
+``CONSORTIUM_SCREENSHOTS=DIR`` (``make browser``) also saves a screenshot of each page;
+``CONSORTIUM_BROWSER_LONG=1`` (``make browser``) also creates a channel while the page is
+open, by ``up`` with an edited spec, and sees it followed live.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from fabric_protos.gateway import gateway_pb2
 from network.gateway_client import GatewayClient
 from proto.proposal import propose
 from tests.support.browser import Browser, missing
-from tests.support.explorer_network import explorer_network
+from tests.support.explorer_network import ExplorerNetwork, explorer_network
 from tests.support.processes import consortium
 
 SCREENSHOTS = os.environ.get("CONSORTIUM_SCREENSHOTS", "")
+LONG = os.environ.get("CONSORTIUM_BROWSER_LONG", "") == "1"
 
 
 async def _conflicting_transfers(connection: dict, asset: str) -> dict[str, str]:
@@ -68,6 +71,8 @@ def test_explorer_shows_transactions_live_in_chromium(tmp_path: Path) -> None:
         _live_blocks_and_flows(browser, network.url, tmp_path, network.connection)
         consortium(network.folder, "ca", "adduser", "auditor", "--member", "org2")
         _governance_chaincode_and_bad_input(browser, network.url)
+        if LONG:  # `make browser`: a re-`up` costs more than the default suite can spend
+            _new_channel_followed_live(browser, network)
         _unreachable_node(browser, network.url, network.home)
 
 
@@ -161,6 +166,24 @@ def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
     assert browser.evaluate("document.activeElement.textContent") == "Skip to content"
     browser.do("press", key="Enter")
     assert browser.evaluate("location.hash") == "#main"
+
+
+def _new_channel_followed_live(browser: Browser, network: ExplorerNetwork) -> None:
+    """A channel created after the explorer started (the spec edited, ``up`` again)
+    appears in the open page without a reload, and its blocks stream."""
+    assert browser.open(f"{network.url}blocks") == 200
+    browser.wait('body[data-live="yes"]')
+    browser.evaluate("window.notReloaded = true")
+    spec = network.folder / "net.yaml"
+    text = spec.read_text()
+    spec.write_text(
+        text.replace("channels:\n", "channels:\n  - name: second\n    members: [org1]\n", 1)
+    )
+    consortium(network.folder, "up", str(spec), "--no-reconcile", "-o", "json")
+    browser.wait('#channels a[href="/channels/second/blocks"]')
+    assert browser.evaluate("window.notReloaded === true") is True
+    assert browser.open(f"{network.url}channels/second/blocks") == 200
+    browser.wait('#blocks a[href="/channels/second/blocks/0"]')
 
 
 def _wait_gone(pid: int) -> None:

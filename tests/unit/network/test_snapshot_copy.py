@@ -73,6 +73,8 @@ def test_the_snapshot_height_is_the_lowest_running_node_s(tmp_path: Path) -> Non
         ("members/org1/ca/registry.db-wal", False, True),
         ("events/checkpoint.json", False, True),
         ("analytics", True, True),  # derived from the blocks: written again from block 0
+        ("explorer/store", True, True),  # derived too: the explorer reads its peer again
+        ("explorer", True, False),  # its config is kept
         ("members/org1/ca/registry.db", False, False),
         ("state.json", False, False),
     ],
