@@ -60,6 +60,20 @@ async def _conflicting_transfers(connection: dict, asset: str) -> dict[str, str]
         await client.close()
 
 
+async def _endorsed_by_org1_only(connection: dict) -> tuple[str, int]:
+    """A transaction only org1 endorsed, under a policy that needs both: ordered, then
+    refused by every peer at validation. Returns (txid, validation code)."""
+    client = GatewayClient.from_connection(connection, "user1")
+    try:
+        txid, _ = await client.submit_async(
+            "mychannel", "basic", "CreateAsset", "p1", "grey", "1", "Ann", "1",
+            endorsing_organizations=["Org1MSP"],
+        )  # fmt: skip
+        return txid, (await client.commit_status("mychannel", txid))[0]
+    finally:
+        await client.close()
+
+
 def _shot(browser: Browser, name: str) -> None:
     if SCREENSHOTS:
         browser.screenshot(Path(SCREENSHOTS) / f"{name}.png")
@@ -107,6 +121,12 @@ def _live_blocks_and_flows(browser: Browser, url: str, cwd: Path, connection: di
     assert browser.text("#code") == "MVCC_READ_CONFLICT"
     assert winner in browser.text("main")  # who wrote the key it had read
     _shot(browser, "transaction-conflict")
+
+    refused, code = asyncio.run(_endorsed_by_org1_only(connection))
+    assert code == 10  # ENDORSEMENT_POLICY_FAILURE
+    assert browser.open(f"{url}tx/{refused}") == 200
+    assert browser.text("#code") == "ENDORSEMENT_POLICY_FAILURE"
+    assert "missing: Org2MSP" in " ".join(browser.texts("#steps > li"))
 
     assert browser.open(f"{url}channels/mychannel/blocks/{block}") == 200
     _verify_in_page(browser)
