@@ -148,6 +148,7 @@ def _verify_in_page(browser: Browser) -> None:
         "data hash"
     )
     assert browser.texts("#proof-steps li")[0].startswith("✗ data hash")
+    _shot(browser, "block-tampered")
     browser.do("click", selector="#verify-tampered")
     browser.wait("#proof-result.proof-bad")
     assert "NOT verified: the proof step fails" in browser.text("#proof-result")
