@@ -145,5 +145,12 @@ def verify_history(history: Mapping[str, Any]) -> list[dict[str, Any]]:
             raise HistoryNotVerified(
                 f"{where}: the document differs from the one in block {block.sequence_no}"
             )
-        checked.append({**entry, "SequenceNo": block.sequence_no, "Verified": True})
+        checked.append(
+            {
+                **entry,
+                "SequenceNo": block.sequence_no,
+                "BlockHash": base64.b64encode(block.block_hash).decode(),
+                "Verified": True,
+            }
+        )
     return checked

@@ -466,8 +466,13 @@ def _votes(proposal: dict[str, Any]) -> str:
         else:
             siblings = "".join(f"<li>{short(h)}</li>" for h in proof["proof"]) or "<li>none</li>"
             where = (
-                f"journal block {proof['block']}, verified against the digest "
-                f"{short(proof['digest'])} at block {proof['tip']}; proof:<ol>{siblings}</ol>"
+                f'<div class="vote-proof" data-block-hash="{escape(proof["blockHash"])}" '
+                f'data-proof="{escape(" ".join(proof["proof"]))}" '
+                f'data-digest="{escape(proof["digest"])}">'
+                f"journal block {proof['block']} (hash {short(proof['blockHash'])}), verified "
+                f"by the explorer against the digest {short(proof['digest'])} at block "
+                f"{proof['tip']}; proof:<ol>{siblings}</ol>"
+                '<p class="vote-check" role="status"></p></div>'
             )
         rows.append([escape(vote.get("MemberName", "")), escape(vote.get("Vote", "")), where])
     return _table(["member", "vote", "journal proof"], rows)
@@ -488,6 +493,14 @@ def governance_page(config: ExplorerConfig, proposals: list[dict[str, Any]]) -> 
         )
     threshold = escape(str(proposals[0].get("threshold", ""))) if proposals else ""
     head = f"<p>Voting policy: {threshold}</p>" if threshold else ""
+    if any(p.get("votes") for p in proposals):
+        head += (
+            "<p>Each vote is a journal entry of the control plane's ledger. The explorer "
+            "checked every proof below; the button checks them again in this page (Web "
+            "Crypto SHA-256): each vote's journal block hash folded with its proof must "
+            'give the digest.</p><button type="button" id="verify-votes">Check the vote '
+            "proofs in this page</button>"
+        )
     return layout(
         config,
         "Governance",

@@ -144,6 +144,7 @@ def _vote_proofs(client: Client, proposal_id: str) -> dict[str, Any]:
     return {
         entry["Document"]["MemberId"]: {
             "block": entry["SequenceNo"],
+            "blockHash": base64.b64decode(entry["BlockHash"]).hex(),
             "proof": [base64.b64decode(h).hex() for h in entry["Proof"]],
             "digest": digest,
             "tip": history["DigestTip"],

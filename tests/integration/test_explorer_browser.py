@@ -159,7 +159,11 @@ def _verify_in_page(browser: Browser) -> None:
 def _governance_chaincode_and_bad_input(browser: Browser, url: str) -> None:
     assert browser.open(f"{url}governance") == 200
     assert "APPROVED" in browser.text("main") and "YES" in browser.text("main")
-    assert "verified against the digest" in browser.text("main")  # each vote's proof
+    assert "verified by the explorer against the digest" in browser.text("main")
+    browser.do("click", selector="#verify-votes")  # and each vote's proof, in the page
+    browser.wait(".vote-check.proof-ok")
+    checks = browser.texts(".vote-check")
+    assert checks and all(c.startswith("✓ checked in this page") for c in checks), checks
     _shot(browser, "governance")
     assert browser.open(f"{url}chaincode") == 200
     assert "AND('Org1MSP.peer', 'Org2MSP.peer')" in browser.text("main")

@@ -315,8 +315,27 @@ async function verify(section, tamper) {
   result.dataset.failed = failed;
 }
 
+// Each vote's proof on the Governance page: its journal block hash, folded with the
+// siblings, must give the control plane's digest.
+async function verifyVotes() {
+  for (const box of document.querySelectorAll(".vote-proof")) {
+    let hash = fromHex(box.dataset.blockHash);
+    for (const sibling of box.dataset.proof.split(" ").filter(Boolean)) {
+      hash = await dot(hash, fromHex(sibling));
+    }
+    const ok = toHex(hash) === box.dataset.digest;
+    const out = box.querySelector(".vote-check");
+    out.className = "vote-check " + (ok ? "proof-ok" : "proof-bad");
+    out.textContent = ok
+      ? "✓ checked in this page: the block hash and the proof give the digest"
+      : "✗ checked in this page: the proof gives " + toHex(hash) + ", not the digest";
+  }
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   follow();
+  const votes = document.getElementById("verify-votes");
+  if (votes) votes.addEventListener("click", verifyVotes);
   const section = document.getElementById("proof");
   if (section) {
     document.getElementById("verify").addEventListener("click", function () {
