@@ -58,11 +58,14 @@ def inclusion(journals: dict[str, Path], channel: str, number: int) -> dict[str,
 
 def _contents(block: Block) -> dict[str, Any]:
     """What the page needs to hash the journal block again itself: the entry (the Fabric
-    block as the orderer stored it, base64), the journal block's own header fields and
-    its predecessor's hash. The transactionInfo's Ion Hash is given, not recomputed: Ion
-    Hash in the page would be a second implementation of a spec for one small struct."""
+    block as the orderer stored it, base64), the journal block's own header fields, its
+    transactionInfo (Ion binary, base64) and Ion Hash, and its predecessor's hash. The
+    orderer's transactionInfo is always the empty struct, whose Ion Hash the page
+    recomputes; any other is shown as given (a whole Ion Hash in the page would be a
+    second implementation of that spec)."""
     return {
         "entry": base64.b64encode(block.entries[0].body).decode() if block.entries else "",
+        "transactionInfo": base64.b64encode(block.transaction_info).decode(),
         "strandId": block.address.strand_id,
         "transactionId": block.transaction_id,
         "timestampMicros": block.timestamp_micros,

@@ -139,6 +139,7 @@ def _verify_in_page(browser: Browser) -> None:
     browser.wait("#proof-result.proof-ok")
     steps = browser.texts("#proof-steps li")
     assert steps[0].startswith("✓ data hash") and steps[1].startswith("✓ header hash")
+    assert any(s.startswith("✓ transactionInfo is the empty struct") for s in steps)
     assert any(s.startswith("✓ journal block") for s in steps)
     assert steps[-1].startswith("✓ digest") and not any(s.startswith("✗") for s in steps)
     _shot(browser, "block")

@@ -223,6 +223,9 @@ function journalHeaderPreimage(proof) {
   ]);
 }
 
+// Ion binary of {} (version marker, empty struct): the orderer's every transactionInfo.
+const EMPTY_ION_STRUCT = "e00100ead0";
+
 // -- the check, one step a line ----------------------------------------------------
 
 function step(list, text, value, verdict) {
@@ -294,9 +297,19 @@ async function verify(section, tamper) {
   step(list, "journal header hash = SHA-256 of strand " + proof.strandId + ", sequence " +
        proof.sequenceNo + ", transaction " + proof.transactionId + ", time " +
        proof.timestampMicros + " µs:", toHex(journalHeader));
-  const entries = await dot(await dot(fromHex(proof.infoHash), entryHash), journalHeader);
-  step(list, "entries hash = dot(dot(transactionInfo's Ion hash " + proof.infoHash +
-       ", entry hash), header hash):", toHex(entries));
+  let infoHash = fromHex(proof.infoHash);
+  if (toHex(fromBase64(proof.transactionInfo)) === EMPTY_ION_STRUCT) {
+    infoHash = await sha256(new Uint8Array([0x0b, 0xd0, 0x0e]));  // Ion Hash of {}
+    check("transactionInfo hash", "transactionInfo is the empty struct {}: its Ion hash = " +
+          "SHA-256(0B D0 0E); the journal states " + proof.infoHash + ":",
+          infoHash, proof.infoHash);
+  } else {
+    step(list, "transactionInfo's Ion hash, as the journal states it (not an empty struct: " +
+         "not re-hashed here):", proof.infoHash);
+  }
+  const entries = await dot(await dot(infoHash, entryHash), journalHeader);
+  step(list, "entries hash = dot(dot(transactionInfo hash, entry hash), header hash):",
+       toHex(entries));
   let hash = await dot(entries, fromHex(proof.previousBlockHash));
   check("journal block hash", "journal block " + proof.sequenceNo + " of " + proof.orderer +
         " = dot(entries hash, previous block hash " + proof.previousBlockHash +

@@ -127,6 +127,8 @@ def test_the_proof_carries_what_reproduces_the_journal_block_hash(tmp_path: Path
         proof["transactionId"],
         proof["timestampMicros"],
     )
+    assert base64.b64decode(proof["transactionInfo"]) == bytes.fromhex("e00100ead0")  # {}
+    assert proof["infoHash"] == sha256(b"\x0b\xd0\x0e").hex()  # its Ion Hash, as the page has it
     entries = dot(dot(bytes.fromhex(proof["infoHash"]), sha256(entry)), journal_header)
     block_hash = dot(entries, bytes.fromhex(proof["previousBlockHash"]))
     assert block_hash.hex() == proof["blockHash"]
