@@ -29,6 +29,7 @@ from network.explorer.config import ExplorerConfig, ExplorerConfigError, LiveCon
 from network.explorer.store import BlockStore, Place
 from network.gateway_client import GatewayClientError
 from network.mqtt.deliver import follow_blocks
+from proto.blockhash import block_header_hash
 
 __all__ = ["Event", "Ledger", "Place"]
 
@@ -94,10 +95,31 @@ class Ledger:
             return
         try:
             self.following[channel] = f"following as {member}"
-            async for block in follow_blocks(client, channel, self.store.height(channel)):
+            height = self.store.height(channel)
+            async for block in follow_blocks(client, channel, max(0, height - 1)):
+                if block.header.number == height - 1 and not self._agrees(channel, block):
+                    return  # forgotten: the watcher follows the channel again from block 0
                 self.add(channel, block)
         finally:
             await client.close()
+
+    def _agrees(self, channel: str, block: common_pb2.Block) -> bool:
+        """Whether the peer's block is the one stored under its number (the follower asks
+        for the last stored block again first); if not, the channel was made again in
+        this folder, and what the store holds of it is forgotten."""
+        stored = self.block(channel, block.header.number)
+        if stored is not None and stored.header_hash == block_header_hash(block.header).hex():
+            return True
+        log.warning(
+            "channel %s: the peer's block %d differs from the stored one; reading the "
+            "channel again from block 0",
+            channel,
+            block.header.number,
+        )
+        self.store.forget(channel)
+        for key in [key for key in self._cache if key[0] == channel]:
+            del self._cache[key]
+        return False
 
     def add(self, channel: str, block: common_pb2.Block) -> BlockView:
         """Store the channel's next block (a block out of order or seen before is not

@@ -112,6 +112,22 @@ class BlockStore:
             txn.put(channel.encode(), _HEIGHT.pack(number + 1), db=self._heights)
         return True
 
+    def forget(self, channel: str) -> None:
+        """Drop every block and index entry of ``channel`` (its chain is not the one the
+        peer now has: the network was made again in the same folder)."""
+        prefix = channel.encode() + b"\0"
+        with self.env.begin(write=True) as txn:
+            for db in (self._blocks, self._writes):
+                cursor = txn.cursor(db=db)
+                if cursor.set_range(prefix):
+                    while cursor.key().startswith(prefix) and cursor.delete():
+                        pass
+            cursor = txn.cursor(db=self._txids)
+            for key, value in list(cursor):
+                if value.startswith(prefix):
+                    txn.delete(key, db=self._txids)
+            txn.delete(channel.encode(), db=self._heights)
+
     def block(self, channel: str, number: int) -> bytes | None:
         with self.env.begin(db=self._blocks) as txn:
             return txn.get(_block_key(channel, number))

@@ -135,3 +135,27 @@ def test_the_proof_carries_what_reproduces_the_journal_block_hash(tmp_path: Path
     for sibling in proof["proof"]:
         block_hash = dot(block_hash, bytes.fromhex(sibling))
     assert block_hash.hex() == proof["digest"]
+
+
+def test_a_channel_made_again_in_the_same_folder_is_forgotten_and_read_again(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(load_config(_config(tmp_path, {CHANNEL: [], "other": []})))
+    old, new = ChannelFixture(tmp_path / "old"), ChannelFixture(tmp_path / "new")
+    ledger.add(CHANNEL, old.genesis)
+    ledger.add("other", old.genesis)
+    old_blocks = [_writing(old, f"k{n}") for n in range(3)]
+    for block in old_blocks:
+        ledger.add(CHANNEL, block)
+    new_blocks = [_writing(new, f"k{n}") for n in range(3)]
+    forgotten_tx = ledger.block(CHANNEL, 2).txs[0].txid
+
+    assert ledger._agrees(CHANNEL, old_blocks[-1])  # what the follower asks first: the same
+    assert ledger.height(CHANNEL) == 4
+    assert not ledger._agrees(CHANNEL, new_blocks[-1])  # the peer has another chain
+    assert ledger.height(CHANNEL) == 0 and ledger.block(CHANNEL, 1) is None
+    assert ledger.find(forgotten_tx) is None
+    assert ledger.last_writer(CHANNEL, "basic/k0", Place(CHANNEL, 9, 0)) is None
+    assert ledger.height("other") == 1  # another channel keeps its blocks
+    ledger.add(CHANNEL, new.genesis)
+    assert ledger.height(CHANNEL) == 1
