@@ -116,16 +116,20 @@ class LiveConfig:
 
     def __init__(self, config: ExplorerConfig) -> None:
         self._config = config
-        self._stamp = self._mtime()
+        self._stamp: tuple[int, int, int] = (0, 0, 0)
+        self._stamp = self._stat()
 
-    def _mtime(self) -> int:
+    def _stat(self) -> tuple[int, int, int]:
+        """The file's inode, mtime and size: the supervisor replaces it atomically (a new
+        inode each time), so two writes within one clock tick are still told apart."""
         try:
-            return self._config.file.stat().st_mtime_ns if self._config.file else 0
+            found = self._config.file.stat() if self._config.file else None
         except OSError:
             return self._stamp
+        return (found.st_ino, found.st_mtime_ns, found.st_size) if found else (0, 0, 0)
 
     def current(self) -> ExplorerConfig:
-        stamp = self._mtime()
+        stamp = self._stat()
         if stamp != self._stamp:
             try:
                 self._config = load_config(self._config.file)  # type: ignore[arg-type]
