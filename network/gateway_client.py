@@ -280,11 +280,12 @@ def signer_of(connection: Mapping[str, Any], identity: str) -> Signer:
     return SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
 
 
-def member_identities(connection: Mapping[str, Any], users: Path) -> list[str]:
+def member_identities(connection: Mapping[str, Any], users: Path | None) -> list[str]:
     """Every identity a member can sign as: its connection file's (``user1``,
     ``orgadmin``) and each one enrolled later into ``users/NAME/msp`` (``consortium ca
     adduser``), sorted."""
-    enrolled = (path.parent.name for path in users.glob("*/msp") if path.is_dir())
+    found = users.glob("*/msp") if users else ()
+    enrolled = (path.parent.name for path in found if path.is_dir())
     return sorted({*connection["identities"], *enrolled})
 
 

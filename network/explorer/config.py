@@ -58,9 +58,11 @@ class ExplorerConfig:
         """The member's connection file, read when needed (``up`` rewrites it)."""
         return json.loads(Path(self.members[member]["connection"]).read_text())
 
-    def users(self, member: str) -> Path:
-        """Where ``consortium ca adduser`` enrolls the member's later identities."""
-        return Path(self.members[member].get("users", "/nonexistent"))
+    def users(self, member: str) -> Path | None:
+        """Where ``consortium ca adduser`` enrolls the member's later identities (None in
+        a config written before the explorer knew of them)."""
+        folder = self.members[member].get("users")
+        return Path(folder) if folder else None
 
     def identities(self, member: str) -> list[str]:
         """Every identity the member can act as, enrolled later ones included."""
