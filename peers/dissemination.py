@@ -12,7 +12,8 @@
 - ``PrivateDataService.Pull``: clear data of one transaction's collection, from the
   transient store or the committed private data, only to a caller whose organization is
   a member of the collection (its signed identity is checked).
-- ``Puller``: the committer's side of Pull, called from the commit worker thread.
+- ``Puller``: the committer's side of Pull, called from the commit worker thread, and
+  the reconciler's (``peers.reconciler``), on the event loop.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ class Puller:
         self, channel_id: str, tx_id: str, namespace: str, collection: Collection
     ) -> list[bytes]:
         future = asyncio.run_coroutine_threadsafe(
-            self._pull(channel_id, tx_id, namespace, collection), self._loop
+            self.fetch(channel_id, tx_id, namespace, collection), self._loop
         )
         try:
             return future.result(timeout=PULL_TIMEOUT * (len(self._peers()) + 1))
@@ -181,9 +182,11 @@ class Puller:
             future.cancel()
             return []
 
-    async def _pull(
+    async def fetch(
         self, channel_id: str, tx_id: str, namespace: str, collection: Collection
     ) -> list[bytes]:
+        """Pull from every known peer of the collection's member organizations, on the
+        event loop (the reconciler's way; the committer thread calls ``pull``)."""
         payload = privatedata_pb2.PullPayload(
             channel_id=channel_id,
             tx_id=tx_id,
