@@ -114,8 +114,9 @@ def test_a_revoked_identity_is_refused_everywhere(tmp_path: Path) -> None:
             assert refused.code() == grpc.StatusCode.UNKNOWN, member
             assert DENIED in refused.details(), (member, refused.details())
         # ... the CLI says so ...
-        again = consortium(tmp_path, "invoke", "basic", "CreateAsset", "a2", "blue", "5", "A",
-                           "10", "--member", "org1", "--identity", "alice", check=False)  # fmt: skip
+        again = consortium(tmp_path, "invoke", "basic", "CreateAsset", "a2", "blue", "5",
+                           "A", "10", "--member", "org1", "--identity", "alice",
+                           check=False)  # fmt: skip
         assert again.returncode == 1 and "access denied" in again.stderr
         # ... what she had endorsed before is not ordered ...
         refused = asyncio.run(_submit(*peers["org1"], tx_id, early))
