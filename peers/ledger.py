@@ -116,7 +116,7 @@ class Ledger:
         """Apply a stored block's update to the world state, then let go of the transient
         entries it settled: committed transactions' now, never-committed ones after
         retention. The block's private data gets its purge schedule (block_to_live)."""
-        if update.hashed_writes or update.expected_private:
+        if update.hashed_writes or update.hashed_metadata or update.expected_private:
             update.expiring = expiry_schedule(update, definitions_block_to_live(self.state))
         self.state.commit_block(update)
         if update.expected_private:

@@ -115,23 +115,37 @@ def resolve_private(
     return outcome
 
 
-def clear_writes(clear: bytes) -> list[tuple[str, bytes | None]] | None:
-    """(key, value or None = delete) of a collection's clear ``KVRWSet``; None if it does
-    not decode (its hash matched, so an endorser signed garbage: only the hash is kept)."""
+@dataclass(frozen=True)
+class ClearData:
+    """A collection's clear ``KVRWSet``, read: its writes (value None = delete) and its
+    metadata writes (e.g. a key-level endorsement policy), by key."""
+
+    writes: list[tuple[str, bytes | None]]
+    metadata: list[tuple[str, dict[str, bytes]]]
+
+
+def read_clear(clear: bytes) -> ClearData | None:
+    """None if it does not decode (its hash matched, so an endorser signed garbage: only
+    the hash is kept)."""
     try:
         kv = kv_rwset_pb2.KVRWSet.FromString(clear)
     except DecodeError:
         return None
-    return [(w.key, None if w.is_delete else w.value) for w in kv.writes]
+    return ClearData(
+        [(w.key, None if w.is_delete else w.value) for w in kv.writes],
+        [(m.key, {e.name: e.value for e in m.entries}) for m in kv.metadata_writes],
+    )
 
 
 def _apply(update: BlockUpdate, position: Version, namespace: str, name: str, clear: bytes) -> None:
-    writes = clear_writes(clear)
-    if writes is None:
+    data = read_clear(clear)
+    if data is None:
         update.missing_private.append((position, namespace, name))
         return
-    for key, value in writes:
+    for key, value in data.writes:
         update.private_writes.append((position, namespace, name, key, value))
+    for key, entries in data.metadata:
+        update.private_metadata.append((position, namespace, name, key, entries))
 
 
 def _hold(

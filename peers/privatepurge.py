@@ -72,15 +72,20 @@ def key_hash(key: str) -> bytes:
 
 def expiry_schedule(update: BlockUpdate, block_to_live: BlockToLive) -> list[Expiry]:
     """When the private data ``update`` writes is purged: one entry per key written
-    (Fabric schedules no purge for a delete), one per collection with clear data held."""
+    or given new metadata (Fabric schedules no purge for a delete), one per collection with
+    clear data held."""
     clear = {
         (namespace, collection, key_hash(key)): key
-        for _, namespace, collection, key, _ in update.private_writes
+        for _, namespace, collection, key, _ in [*update.private_writes, *update.private_metadata]
     }
     schedule: dict[tuple[str, str, bytes], Expiry] = {}
-    for _, namespace, collection, hashed, value_hash in update.hashed_writes:
-        if value_hash is None:
-            continue
+    written = [
+        (ns, coll, hashed)
+        for _, ns, coll, hashed, value in update.hashed_writes
+        if value is not None
+    ]
+    written += [(ns, coll, hashed) for _, ns, coll, hashed, _ in update.hashed_metadata]
+    for namespace, collection, hashed in written:
         name = clear.get((namespace, collection, hashed), "")
         for entry in key_expiries(
             update.number,

@@ -27,7 +27,7 @@ from peers.collections import Collection, collections_of
 from peers.errors import PeerError
 from peers.ledger import Ledger
 from peers.lifecycle import read_definition
-from peers.privatedata import add_collection, clear_writes, matches_hash
+from peers.privatedata import add_collection, matches_hash, read_clear
 from peers.privatepurge import key_expiries, key_hash
 from peers.rwset import BadRWSet, decode_rwset
 from proto.envelope import Invalid, parse_block
@@ -112,9 +112,10 @@ def _expected_hash(
 def _commit(
     ledger: Ledger, position: Version, collection: Collection, namespace: str, clear: bytes
 ) -> int | None:
-    writes = clear_writes(clear)
-    if writes is None:
+    data = read_clear(clear)
+    if data is None:
         return None
+    writes = data.writes
     stored = ledger.state.private_rwsets(position.block).get(position.tx)
     private = (
         rwset_pb2.TxPvtReadWriteSet.FromString(stored)

@@ -14,7 +14,8 @@ Each transaction is checked the way Fabric's committer checks it, and gets exact
   chaincode (``INVALID_CHAINCODE``; as Fabric 2's validator, no version check: an
   endorsement under an older definition fails MVCC on the ``_lifecycle`` sequence it read),
   writes only its own namespace (``ILLEGAL_WRITESET``), and its endorsements satisfy the
-  chaincode's policy and any key-level policy (``ENDORSEMENT_POLICY_FAILURE``);
+  chaincode's policy and any key-level policy, public or private (a private key's policy
+  is in the metadata of its hash, which every peer holds) (``ENDORSEMENT_POLICY_FAILURE``);
 - **MVCC** — in block order, against committed state plus the block's earlier valid
   writes (``MVCC_READ_CONFLICT``, ``PHANTOM_READ_CONFLICT``).
 
@@ -225,7 +226,13 @@ class BlockValidator:
             current = self.state.get(namespace, key)
             if current is not None and VALIDATION_PARAMETER in current.metadata:
                 key_policies.append((key, current.metadata[VALIDATION_PARAMETER]))
-        plain_writes = len(rwset.written_keys()) > len(key_policies)
+        for namespace, collection, key_hash in rwset.written_key_hashes():  # private keys
+            hashed = self.state.get_private_hash(namespace, collection, key_hash)
+            if hashed is not None and VALIDATION_PARAMETER in hashed.metadata:
+                label = f"{collection}/{key_hash.hex()[:16]}…"
+                key_policies.append((label, hashed.metadata[VALIDATION_PARAMETER]))
+        written = len(rwset.written_keys()) + len(rwset.written_key_hashes())
+        plain_writes = written > len(key_policies)
         if plain_writes or not key_policies:
             keys = [key for _, key in rwset.written_keys()]
             policy_name, satisfied = self._chaincode_policy(name, definition, endorsements, keys)

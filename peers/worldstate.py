@@ -61,12 +61,18 @@ class BlockUpdate:
     hashed_writes: list[tuple[Version, str, str, bytes, bytes | None]] = field(
         default_factory=list
     )  # (version, namespace, collection, key hash, value hash or None = delete)
+    hashed_metadata: list[tuple[Version, str, str, bytes, dict[str, bytes]]] = field(
+        default_factory=list
+    )  # (version, namespace, collection, key hash, new metadata) of private keys
     expected_private: list[tuple[Version, str, str, str, bytes]] = field(
         default_factory=list
     )  # (version, txid, namespace, collection, pvt_rwset_hash) of valid transactions
     private_writes: list[tuple[Version, str, str, str, bytes | None]] = field(
         default_factory=list
     )  # (version, namespace, collection, key, clear value or None = delete), hash-checked
+    private_metadata: list[tuple[Version, str, str, str, dict[str, bytes]]] = field(
+        default_factory=list
+    )  # (version, namespace, collection, key, new metadata), from the same clear data
     private_rwsets: list[tuple[Version, bytes]] = field(
         default_factory=list
     )  # (version, TxPvtReadWriteSet bytes): the clear data this peer holds, per transaction
@@ -94,6 +100,10 @@ def block_update(
         for w in rwset.hashed_writes:
             update.hashed_writes.append(
                 (position, w.namespace, w.collection, w.key_hash, w.value_hash)
+            )
+        for m in rwset.hashed_metadata_writes:
+            update.hashed_metadata.append(
+                (position, m.namespace, m.collection, m.key_hash, m.entries)
             )
         for c in rwset.collection_hashes:
             update.expected_private.append(
@@ -125,6 +135,33 @@ def _with_prefix(
                 break
             found.append((raw_key, raw))
     return found
+
+
+def _apply_versioned(
+    txn: lmdb.Transaction,
+    db: lmdb._Database,
+    writes: Iterable[tuple[Version, bytes, bytes | None]],
+    metadata_writes: Iterable[tuple[Version, bytes, dict[str, bytes]]],
+) -> None:
+    """Private values or hashes (None = delete) and metadata writes, in transaction order
+    (a transaction's value before its metadata): a value write keeps the key's metadata,
+    a metadata write keeps its value (none for a key that does not exist), and the key's
+    version becomes the writer's, as Fabric applies a block."""
+    ordered = sorted(
+        [(position, 0, key, value) for position, key, value in writes]
+        + [(position, 1, key, entries) for position, key, entries in metadata_writes],
+        key=lambda change: (change[0], change[1]),
+    )
+    for position, kind, key, payload in ordered:
+        old = txn.get(key, db=db)
+        if kind == 1:
+            if old is not None:
+                txn.put(key, _encode_value(_decode_value(old).value, position, payload), db=db)
+        elif payload is None:
+            txn.delete(key, db=db)
+        else:
+            metadata = _decode_value(old).metadata if old is not None else {}
+            txn.put(key, _encode_value(payload, position, metadata), db=db)
 
 
 def _encode_value(value: bytes, version: Version, metadata: Mapping[str, bytes]) -> bytes:
@@ -276,13 +313,13 @@ class WorldState:
                         )
                 for position, tx_id, rwset in update.writes:
                     self._apply(txn, position, tx_id, update.timestamp, rwset)
-                for position, namespace, collection, key_hash, value_hash in update.hashed_writes:
-                    key = _key(namespace, collection, key_hash)
-                    if value_hash is None:
-                        txn.delete(key, db=self._hashes)
-                    else:
-                        txn.put(key, _encode_value(value_hash, position, {}), db=self._hashes)
                 self._purge_expired(txn, update.number)
+                _apply_versioned(
+                    txn,
+                    self._hashes,
+                    [(p, _key(ns, c, h), v) for p, ns, c, h, v in update.hashed_writes],
+                    [(p, _key(ns, c, h), m) for p, ns, c, h, m in update.hashed_metadata],
+                )
                 self._apply_private(txn, update)
                 self._schedule(txn, update.expiring)
                 txn.put(b"height", struct.pack(">Q", update.number + 1), db=self._meta)
@@ -290,12 +327,12 @@ class WorldState:
             raise StorageError(f"cannot commit block {update.number}: {exc}") from None
 
     def _apply_private(self, txn: lmdb.Transaction, update: BlockUpdate) -> None:
-        for position, namespace, collection, key, value in update.private_writes:
-            private_key = _key(namespace, collection, key)
-            if value is None:
-                txn.delete(private_key, db=self._private)
-            else:
-                txn.put(private_key, _encode_value(value, position, {}), db=self._private)
+        _apply_versioned(
+            txn,
+            self._private,
+            [(p, _key(ns, c, k), v) for p, ns, c, k, v in update.private_writes],
+            [(p, _key(ns, c, k), m) for p, ns, c, k, m in update.private_metadata],
+        )
         for position, data in update.private_rwsets:
             txn.put(_VERSION.pack(position.block, position.tx), data, db=self._rwsets)
         for position, namespace, collection in update.missing_private:

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from ca.policy import from_string
 from network.chaincode_deploy import collections_from_json
-from network.gateway_client import GatewayClient
+from network.gateway_client import CommitError, GatewayClient
 from peers.rwset import decode_rwset
-from proto.envelope import parse_block
+from proto.envelope import Code, parse_block
 from proto.seek import build_seek_envelope
 from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
@@ -108,6 +109,28 @@ async def test_block_to_live_purges_at_fabrics_block(network: FabricNetwork) -> 
             ("shortlived", True)
         ]
         assert [c.collection for c in rwset.collection_hashes] == ["shortlived"]
+
+
+async def test_a_key_level_policy_on_a_private_key_is_enforced(network: FabricNetwork) -> None:
+    """Seal (SetPrivateDataValidationParameter) a bid: from then on a write to it needs
+    both organizations, whatever the chaincode's policy (one of them) says."""
+    both = from_string("AND('Org1MSP.peer', 'Org2MSP.peer')").SerializeToString().hex()
+    async with network.client("Org1MSP") as org1:
+        await _bid(org1, "bids", "chair", b"5")
+        await org1.submit(CHANNEL, "auction", "Seal", "bids", "chair", both,
+                          endorsing_organizations=["Org1MSP"])  # fmt: skip
+        with pytest.raises(CommitError) as refused:
+            await _bid(org1, "bids", "chair", b"6")
+        assert refused.value.status == Code.ENDORSEMENT_POLICY_FAILURE
+        assert await _read(org1, "bids", "chair") == b"5"
+        raised = await org1.submit(
+            CHANNEL, "auction", "Bid", "bids", "chair", transient={"bid": b"7"},
+            endorsing_organizations=["Org1MSP", "Org2MSP"],
+        )  # fmt: skip
+        await network.wait_committed([raised.tx_id])
+        assert await _read(org1, "bids", "chair") == b"7"
+        # A write to an unsealed key still needs only the chaincode's policy.
+        await _bid(org1, "bids", "table", b"1")
 
 
 async def test_a_peer_that_missed_private_data_reconciles_it(network: FabricNetwork) -> None:
