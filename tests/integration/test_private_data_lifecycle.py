@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from fabric_protos.ledger.rwset import rwset_pb2
+from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 
 from ca.policy import from_string
 from network.chaincode_deploy import collections_from_json
 from network.gateway_client import CommitError, GatewayClient
+from peers.dissemination import sign_request
+from peers.replay import stamp
 from peers.rwset import decode_rwset
+from proto import privatedata_pb2, privatedata_pb2_grpc
 from proto.envelope import Code, parse_block
 from proto.seek import build_seek_envelope
 from tests.support.fabric_network import FabricNetwork
@@ -131,6 +136,47 @@ async def test_a_key_level_policy_on_a_private_key_is_enforced(network: FabricNe
         assert await _read(org1, "bids", "chair") == b"7"
         # A write to an unsealed key still needs only the chaincode's policy.
         await _bid(org1, "bids", "table", b"1")
+
+
+async def test_push_is_kept_only_from_members_where_only_members_write(
+    network: FabricNetwork,
+) -> None:
+    """Org1's peer keeps a pushed "reserve" (members only: Org1; only members write) from
+    a peer of Org1, not from a peer of Org2; "bids" (anyone may write) from either."""
+
+    def push(pusher: str, collection: str) -> privatedata_pb2.SignedRequest:
+        kv = kv_rwset_pb2.KVWrite(key="k", value=b"v")
+        private = rwset_pb2.TxPvtReadWriteSet(
+            ns_pvt_rwset=[
+                rwset_pb2.NsPvtReadWriteSet(
+                    namespace="auction",
+                    collection_pvt_rwset=[
+                        rwset_pb2.CollectionPvtReadWriteSet(
+                            collection_name=collection,
+                            rwset=kv_rwset_pb2.KVRWSet(writes=[kv]).SerializeToString(),
+                        )
+                    ],
+                )
+            ]
+        )
+        payload = privatedata_pb2.PushPayload(
+            channel_id=CHANNEL, tx_id="f" * 64, private_rwset=private.SerializeToString(), **stamp()
+        ).SerializeToString()
+        return sign_request(network.orgs[pusher].identity(f"peer7.{pusher}", "peer"), payload)
+
+    async with network.client("Org1MSP") as org1:
+        stub = privatedata_pb2_grpc.PrivateDataStub(org1.channel)
+        accepted = {
+            (pusher, collection): list((await stub.Push(push(pusher, collection))).accepted)
+            for pusher in ("Org1MSP", "Org2MSP")
+            for collection in ("reserve", "bids")
+        }
+    assert accepted == {
+        ("Org1MSP", "reserve"): ["auction/reserve"],
+        ("Org2MSP", "reserve"): [],
+        ("Org1MSP", "bids"): ["auction/bids"],
+        ("Org2MSP", "bids"): ["auction/bids"],
+    }
 
 
 async def test_a_peer_that_missed_private_data_reconciles_it(network: FabricNetwork) -> None:
