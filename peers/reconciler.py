@@ -23,6 +23,7 @@ import lmdb
 from fabric_protos.ledger.rwset import rwset_pb2
 
 from chaincode.state import Version
+from ledgerdb.errors import LedgerError
 from peers.collections import Collection, collections_of
 from peers.errors import PeerError
 from peers.ledger import Ledger
@@ -56,7 +57,7 @@ class Reconciler:
             await asyncio.sleep(self.interval)
             try:
                 await self.reconcile()
-            except (PeerError, lmdb.Error) as exc:
+            except (PeerError, LedgerError, lmdb.Error) as exc:
                 log.warning("reconciliation of missing private data failed: %s", exc)
 
     async def reconcile(self) -> int:
