@@ -127,6 +127,11 @@ def test_a_revoked_identity_is_refused_everywhere(tmp_path: Path) -> None:
                      "--member", "org1")  # fmt: skip
         assert fine["status"] == "VALID"
 
+        # An identity the CA does not know is a clear error, and nothing changes.
+        unknown = consortium(tmp_path, "ca", "revoke", "nobody", "--member", "org1",
+                             check=False)  # fmt: skip
+        assert unknown.returncode != 0 and "refused to revoke 'nobody'" in unknown.stderr
+
         # Running it again changes nothing in the channel and says where the CRL is.
         second = _json(tmp_path, "ca", "revoke", "alice", "--member", "org1")
         assert second["channels updated"] == CHANNEL
