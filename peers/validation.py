@@ -15,7 +15,9 @@ Each transaction is checked the way Fabric's committer checks it, and gets exact
   endorsement under an older definition fails MVCC on the ``_lifecycle`` sequence it read),
   writes only its own namespace (``ILLEGAL_WRITESET``), and its endorsements satisfy the
   chaincode's policy and any key-level policy, public or private (a private key's policy
-  is in the metadata of its hash, which every peer holds) (``ENDORSEMENT_POLICY_FAILURE``);
+  is in the metadata of its hash, which every peer holds; without one, a write to a
+  collection that has its own endorsement policy needs that one instead of the
+  chaincode's) (``ENDORSEMENT_POLICY_FAILURE``);
 - **MVCC** — in block order, against committed state plus the block's earlier valid
   writes (``MVCC_READ_CONFLICT``, ``PHANTOM_READ_CONFLICT``).
 
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2, policies_pb2
+from fabric_protos.peer import policy_pb2
 from google.protobuf.message import DecodeError
 
 from ca.channelconfig import ChannelConfig
@@ -35,6 +38,7 @@ from ca.errors import CaError
 from ca.policy import evaluate
 from chaincode.mvcc import MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT, validate
 from chaincode.state import StateReader, Version, VersionedValue
+from peers.collections import collections_of
 from peers.lifecycle import APPROVAL_PREFIX, LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.rwset import BadRWSet, CommittedRWSet, decode_rwset
 from peers.worldstate import BlockUpdate, WorldState, block_update
@@ -226,16 +230,36 @@ class BlockValidator:
             current = self.state.get(namespace, key)
             if current is not None and VALIDATION_PARAMETER in current.metadata:
                 key_policies.append((key, current.metadata[VALIDATION_PARAMETER]))
-        for namespace, collection, key_hash in rwset.written_key_hashes():  # private keys
+        plain_writes = len(rwset.written_keys()) - len(key_policies)
+        # A private key: its key-level policy, else its collection's endorsement policy,
+        # else the chaincode's (Fabric's order).
+        private_keys = rwset.written_key_hashes()
+        collections = collections_of(definition) if private_keys else {}
+        collection_policies: dict[str, bytes] = {}
+        for namespace, collection, key_hash in private_keys:
             hashed = self.state.get_private_hash(namespace, collection, key_hash)
+            found = collections.get(collection) if namespace == name else None
             if hashed is not None and VALIDATION_PARAMETER in hashed.metadata:
                 label = f"{collection}/{key_hash.hex()[:16]}…"
                 key_policies.append((label, hashed.metadata[VALIDATION_PARAMETER]))
-        written = len(rwset.written_keys()) + len(rwset.written_key_hashes())
-        plain_writes = written > len(key_policies)
-        if plain_writes or not key_policies:
+            elif found is not None and found.endorsement_policy:
+                collection_policies[collection] = found.endorsement_policy
+            else:
+                plain_writes += 1
+        if plain_writes or not (key_policies or collection_policies):
             keys = [key for _, key in rwset.written_keys()]
             policy_name, satisfied = self._chaincode_policy(name, definition, endorsements, keys)
+            if not satisfied:
+                raise Invalid(
+                    Code.ENDORSEMENT_POLICY_FAILURE,
+                    f"endorsements of {len(endorsements)} peer(s) do not satisfy {policy_name}",
+                )
+        for collection, raw in collection_policies.items():
+            policy_name, satisfied = self._application_policy(
+                policy_pb2.ApplicationPolicy.FromString(raw),
+                f"the endorsement policy of collection {collection}",
+                endorsements,
+            )
             if not satisfied:
                 raise Invalid(
                     Code.ENDORSEMENT_POLICY_FAILURE,
@@ -264,9 +288,16 @@ class BlockValidator:
         if definition is None:  # _lifecycle itself
             path = lifecycle_policy_path(written)
             return path, self.config.evaluate(path, endorsements)
-        policy = definition.endorsement_policy
+        return self._application_policy(
+            definition.endorsement_policy, f"the signature policy of {name}", endorsements
+        )
+
+    def _application_policy(
+        self, policy: policy_pb2.ApplicationPolicy, label: str, endorsements: list[SignedData]
+    ) -> tuple[str, bool]:
+        """A chaincode's or collection's endorsement policy: a signature policy (named
+        ``label``) or a channel policy (named by its path)."""
         if policy.HasField("signature_policy"):
-            label = f"the signature policy of {name}"
             return label, evaluate(policy.signature_policy, endorsements, self.config.msps)
         path = policy.channel_config_policy_reference or "/Channel/Application/Endorsement"
         return path, self.config.evaluate(path, endorsements)

@@ -335,6 +335,20 @@ async def test_a_key_level_policy_on_a_private_key_is_enforced(network: FabricNe
         await _bid(org1, "bids", "table", b"1")
 
 
+async def test_a_collection_s_endorsement_policy_replaces_the_chaincode_s(
+    network: FabricNetwork,
+) -> None:
+    """ "escrow" has its own endorsementPolicy (both organizations): one organization's
+    endorsement, enough for the chaincode's policy, is not enough for a write to it."""
+    async with network.client("Org1MSP") as org1:
+        with pytest.raises(CommitError) as refused:
+            await _bid(org1, "escrow", "ring", b"9")
+        assert refused.value.status == Code.ENDORSEMENT_POLICY_FAILURE
+        done = await _put(org1, "escrow", "ring", b"9", ["Org1MSP", "Org2MSP"])
+        await network.wait_committed([done.tx_id])
+        assert await _read(org1, "escrow", "ring") == b"9"
+
+
 async def test_push_is_kept_only_from_members_where_only_members_write(
     network: FabricNetwork,
 ) -> None:
