@@ -124,9 +124,13 @@ class BlockValidator:
         verdicts: list[TxVerdict] = []
         checked: list[Checked | None] = []
         seen: set[str] = set()
+        new_metadata: set[tuple[str, str, str | bytes]] = set()
         for tx in txs:
             try:
-                checked.append(self._check(tx, seen))
+                item = self._check(tx, seen)
+                if item is not None:
+                    _check_metadata_dependency(item.rwset, new_metadata)
+                checked.append(item)
                 verdicts.append(TxVerdict(tx.tx_id, Code.VALID))
             except Invalid as invalid:
                 checked.append(None)
@@ -330,6 +334,33 @@ class BlockValidator:
             if (current.version if current else None) != read.version:
                 return Code.MVCC_READ_CONFLICT
         return Code.VALID
+
+
+def _check_metadata_dependency(
+    rwset: CommittedRWSet, new_metadata: set[tuple[str, str, str | bytes]]
+) -> None:
+    """Fabric's rule for key-level policies within a block: once an earlier transaction
+    that passed the endorsement checks wrote a key's metadata (its policy may have
+    changed), a later one writing that key is ``ENDORSEMENT_POLICY_FAILURE``: it was
+    endorsed under a policy that may no longer hold (``ValidationParameterUpdatedError``).
+    Records this transaction's metadata writes for the ones after it."""
+    if new_metadata:
+        written = {(ns, "", key) for ns, key in rwset.written_keys()}
+        written |= set(rwset.written_key_hashes())
+        clash = written & new_metadata
+        if clash:
+            ns, collection, key = sorted(clash, key=repr)[0]
+            name = key if isinstance(key, str) else f"{collection}/{key.hex()[:16]}…"
+            raise Invalid(
+                Code.ENDORSEMENT_POLICY_FAILURE,
+                f"the metadata of key {name!r} ({ns}) was written by an earlier transaction "
+                "in this block",
+            )
+    for ns, rw in rwset.public.namespaces.items():
+        new_metadata.update((ns, "", key) for key in rw.metadata_writes)
+    new_metadata.update(
+        (w.namespace, w.collection, w.key_hash) for w in rwset.hashed_metadata_writes
+    )
 
 
 def lifecycle_policy_path(written: list[str]) -> str:
