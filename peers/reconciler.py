@@ -5,12 +5,13 @@ was not pushed the data and no member peer answered its pull: they were down, or
 peer was catching up while they were) records it as missing and commits the block with
 the hashes only. Every ``interval`` seconds (Fabric's
 ``peer.gossip.pvtData.reconcileSleepInterval``, 1 minute by default) the reconciler takes
-up to ``BATCH`` missing records (Fabric's ``reconcileBatchSize``, 10), pulls each from the
-collection's member peers, keeps the first answer whose hash is the block's
-``pvt_rwset_hash``, and commits it (``WorldState.reconcile``): a key still at that
-transaction's version gets its clear value, the transaction's clear data is stored for
-``DeliverWithPrivateData`` and ``Pull``, and the record goes. What nobody can give stays
-missing for the next pass; what expired (block_to_live) is no longer missing.
+up to ``BATCH`` missing records (Fabric's ``reconcileBatchSize``, 10; each pass goes on
+after the last record the one before tried), pulls each from the collection's member
+peers, keeps the first answer whose hash is the block's ``pvt_rwset_hash``, and commits
+it (``WorldState.reconcile``): a key still at that transaction's version gets its clear
+value, the transaction's clear data is stored for ``DeliverWithPrivateData`` and
+``Pull``, and the record goes. What nobody can give stays missing for the next pass;
+what expired (block_to_live) is no longer missing.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Reconciler:
         self.ledger = ledger
         self.fetch = fetch
         self.interval = interval
+        self._last: tuple[Version, str, str] | None = None
 
     async def run(self) -> None:
         """Reconcile every ``interval`` seconds until cancelled; a failed pass is logged
@@ -66,7 +68,7 @@ class Reconciler:
         if ledger.config is None:
             return 0
         filled = 0
-        for position, namespace, name in ledger.state.missing_private()[:BATCH]:
+        for position, namespace, name in self._next_batch():
             expected = _expected_hash(ledger, position, namespace, name)
             collection = collections_of(read_definition(ledger.state, namespace)).get(name)
             if expected is None or collection is None or not collection.is_member(ledger.mspid):
@@ -90,6 +92,17 @@ class Reconciler:
                     written,
                 )
         return filled
+
+    def _next_batch(self) -> list[tuple[Version, str, str]]:
+        """Up to ``BATCH`` missing records, starting after the last one tried, so records
+        nobody can give do not keep the ones after them from ever being tried."""
+        missing = self.ledger.state.missing_private()
+        last = self._last
+        start = 0 if last is None else next((n for n, r in enumerate(missing) if r > last), 0)
+        batch = (missing[start:] + missing[:start])[:BATCH]
+        if batch:
+            self._last = batch[-1]
+        return batch
 
 
 def _expected_hash(

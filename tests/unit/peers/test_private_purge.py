@@ -1,16 +1,18 @@
 """block_to_live purging in the world state (Fabric's rule: data block b wrote with
 block_to_live N is readable through block b + N and purged by the commit of b + N + 1;
-a key written again since is kept), and reconciliation's write rule."""
+a key written again since is kept), and reconciliation's write rule and batches."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fabric_protos.ledger.rwset import rwset_pb2
 
 from chaincode.state import Version
 from peers.privatepurge import expiring_block, expiry_schedule, key_hash
+from peers.reconciler import BATCH, Reconciler
 from peers.worldstate import BlockUpdate, WorldState
 
 BTL = 2
@@ -97,3 +99,14 @@ def test_missing_data_is_reconciled_until_it_expires(state: WorldState) -> None:
     for _ in range(BTL + 1):
         _commit(state)
     assert state.missing_private() == []  # expired: nothing left to reconcile
+
+
+def test_each_reconciliation_pass_goes_on_after_the_last_record_tried() -> None:
+    """Records nobody can give do not starve the ones after them."""
+    records = [(Version(b, 0), "cc", "coll") for b in range(1, 26)]
+    ledger = SimpleNamespace(state=SimpleNamespace(missing_private=lambda: records))
+    reconciler = Reconciler(ledger, fetch=None)  # type: ignore[arg-type]
+    batches = [reconciler._next_batch() for _ in range(3)]
+    assert [len(b) for b in batches] == [BATCH] * 3
+    assert batches[0][0] == records[0] and batches[1][0] == records[BATCH]
+    assert batches[2] == records[2 * BATCH :] + records[: 3 * BATCH - len(records)]
