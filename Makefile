@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation clean
 
 install: $(STAMP) proto
 
@@ -73,6 +73,13 @@ CHAOS_ROUNDS ?= 5
 chaos: install
 	ORDERHA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(VENV)/bin/pytest -x -q -p no:cacheprovider \
 		tests/integration/test_multihost.py
+
+# Revocation end to end on a whole `up` network (about 50 s, so not in `test`, which runs
+# the validator's half in tests/unit/peers/test_revoked_creator.py): `consortium ca
+# revoke --member`, the CRL in the channel by config update, every peer refusing.
+revocation: install
+	CONSORTIUM_REVOCATION_E2E=1 $(VENV)/bin/pytest -x -q -p no:cacheprovider \
+		tests/integration/test_revocation.py
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

@@ -110,17 +110,39 @@ def _collection(entry: Any, where: str) -> collection_pb2.CollectionConfig:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise CaError(f"collections file {where}.{key}: must be a whole number ≥ 0")
         numbers[key] = value
-    return collection_pb2.CollectionConfig(
-        static_collection_config=collection_pb2.StaticCollectionConfig(
-            name=str(entry["name"]),
-            member_orgs_policy=collection_pb2.CollectionPolicyConfig(signature_policy=members),
-            required_peer_count=numbers["requiredPeerCount"],
-            maximum_peer_count=numbers["maxPeerCount"],
-            block_to_live=numbers["blockToLive"],
-            member_only_read=bool(entry.get("memberOnlyRead", True)),
-            member_only_write=bool(entry.get("memberOnlyWrite", True)),
-        )
+    static = collection_pb2.StaticCollectionConfig(
+        name=str(entry["name"]),
+        member_orgs_policy=collection_pb2.CollectionPolicyConfig(signature_policy=members),
+        required_peer_count=numbers["requiredPeerCount"],
+        maximum_peer_count=numbers["maxPeerCount"],
+        block_to_live=numbers["blockToLive"],
+        member_only_read=bool(entry.get("memberOnlyRead", True)),
+        member_only_write=bool(entry.get("memberOnlyWrite", True)),
     )
+    if "endorsementPolicy" in entry:
+        static.endorsement_policy.CopyFrom(
+            _collection_endorsement(entry["endorsementPolicy"], f"{where}.endorsementPolicy")
+        )
+    return collection_pb2.CollectionConfig(static_collection_config=static)
+
+
+def _collection_endorsement(raw: Any, where: str) -> policy_pb2.ApplicationPolicy:
+    """Fabric's ``{"signaturePolicy": "…"}`` or ``{"channelConfigPolicy": "…"}`` (one)."""
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise CaError(
+            f"collections file {where}: must hold one of signaturePolicy, channelConfigPolicy"
+        )
+    ((kind, text),) = raw.items()
+    if kind not in ("signaturePolicy", "channelConfigPolicy") or not isinstance(text, str):
+        raise CaError(
+            f"collections file {where}: must hold one of signaturePolicy, channelConfigPolicy"
+        )
+    if kind == "channelConfigPolicy" and not text.startswith("/"):
+        text = "/" + text  # Fabric's examples write Channel/Application/…
+    try:
+        return application_policy(text)
+    except CaError as exc:
+        raise CaError(f"collections file {where}.{kind}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@
 Only what the peer acts on is kept: which organizations are members (the MSP IDs named by
 the ``member_orgs_policy`` signature policy, as Fabric's ``MemberOrgs``), how many peers
 must (``required_peer_count``) and may (``maximum_peer_count``) receive the clear data at
-endorsement, how long committed data lives (``block_to_live``, 0 = forever) and the
-member-only read/write flags.
+endorsement, how long committed data lives (``block_to_live``, 0 = forever), the member-only
+read/write flags and the collection's own endorsement policy, if any.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ class Collection:
     block_to_live: int = 0
     member_only_read: bool = False
     member_only_write: bool = False
+    endorsement_policy: bytes = b""
+    """A serialized ``ApplicationPolicy`` that replaces the chaincode's for writes to the
+    collection (Fabric 2's collection-level endorsement policy); b"" = none."""
 
     def is_member(self, mspid: str) -> bool:
         return mspid in self.member_orgs
@@ -74,6 +77,11 @@ def collection_from_config(config: collection_pb2.StaticCollectionConfig) -> Col
         block_to_live=config.block_to_live,
         member_only_read=config.member_only_read,
         member_only_write=config.member_only_write,
+        endorsement_policy=(
+            config.endorsement_policy.SerializeToString()
+            if config.HasField("endorsement_policy")
+            else b""
+        ),
     )
 
 

@@ -30,9 +30,23 @@ def _public_writes(update: BlockUpdate, state: StateReader) -> dict[tuple[str, s
     return final
 
 
-def _hashed_writes(update: BlockUpdate) -> dict[tuple[str, str, bytes], KVWrite]:
+def _hashed_writes(
+    update: BlockUpdate, state: StateReader
+) -> dict[tuple[str, str, bytes], KVWrite]:
+    """The same for private keys by hash (a metadata-only write keeps the value hash)."""
+    changes = sorted(
+        [(v, 0, ns, coll, h, value) for v, ns, coll, h, value in update.hashed_writes]
+        + [(v, 1, ns, coll, h, None) for v, ns, coll, h, _ in update.hashed_metadata],
+        key=lambda change: (change[0], change[1]),
+    )
     final: dict[tuple[str, str, bytes], KVWrite] = {}
-    for version, namespace, collection, key_hash, value_hash in update.hashed_writes:
+    for version, kind, namespace, collection, key_hash, value_hash in changes:
+        if kind == 1:
+            earlier = final.get((namespace, collection, key_hash))
+            current = state.get_private_hash(namespace, collection, key_hash)
+            value_hash = earlier.value if earlier else (current.value if current else None)
+            if value_hash is None:
+                continue  # metadata of a key that does not exist
         final[(namespace, collection, key_hash)] = KVWrite(
             namespace, collection, key_hash, value_hash, version.block, version.tx
         )
@@ -43,5 +57,5 @@ def block_commit_hash(
     update: BlockUpdate, state: StateReader, transactions_filter: bytes, previous: bytes
 ) -> bytes:
     """The block's commit hash, chained to the ``previous`` block's."""
-    writes = [*_public_writes(update, state).values(), *_hashed_writes(update).values()]
+    writes = [*_public_writes(update, state).values(), *_hashed_writes(update, state).values()]
     return commit_hash(transactions_filter, updates_bytes(writes), previous)

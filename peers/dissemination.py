@@ -6,13 +6,15 @@
   most ``maximum_peer_count`` known peers of the collection's member organizations; at
   least ``required_peer_count`` must acknowledge or the endorsement fails (Fabric's rule).
 - ``PrivateDataService.Push``: a peer keeps pushed collections its org is a member of in
-  its transient store; the pusher must be a peer of the channel and sign. Every request
+  its transient store; the pusher must be a peer of the channel and sign, and, for a
+  collection only members may write, a peer of a member organization. Every request
   carries its time and a nonce in the signed payload and is accepted once, within a
   window (``peers.replay``).
 - ``PrivateDataService.Pull``: clear data of one transaction's collection, from the
   transient store or the committed private data, only to a caller whose organization is
   a member of the collection (its signed identity is checked).
-- ``Puller``: the committer's side of Pull, called from the commit worker thread.
+- ``Puller``: the committer's side of Pull, called from the commit worker thread, and
+  the reconciler's (``peers.reconciler``), on the event loop.
 """
 
 from __future__ import annotations
@@ -173,7 +175,7 @@ class Puller:
         self, channel_id: str, tx_id: str, namespace: str, collection: Collection
     ) -> list[bytes]:
         future = asyncio.run_coroutine_threadsafe(
-            self._pull(channel_id, tx_id, namespace, collection), self._loop
+            self.fetch(channel_id, tx_id, namespace, collection), self._loop
         )
         try:
             return future.result(timeout=PULL_TIMEOUT * (len(self._peers()) + 1))
@@ -181,9 +183,11 @@ class Puller:
             future.cancel()
             return []
 
-    async def _pull(
+    async def fetch(
         self, channel_id: str, tx_id: str, namespace: str, collection: Collection
     ) -> list[bytes]:
+        """Pull from every known peer of the collection's member organizations, on the
+        event loop (the reconciler's way; the committer thread calls ``pull``)."""
         payload = privatedata_pb2.PullPayload(
             channel_id=channel_id,
             tx_id=tx_id,
@@ -254,7 +258,9 @@ class PrivateDataService(privatedata_pb2_grpc.PrivateDataServicer):
     async def Push(
         self, request: privatedata_pb2.SignedRequest, context: grpc.aio.ServicerContext
     ) -> privatedata_pb2.PushResponse:
-        payload, ledger, _ = await self._authenticate(request, privatedata_pb2.PushPayload, context)
+        payload, ledger, pusher = await self._authenticate(
+            request, privatedata_pb2.PushPayload, context
+        )
         try:
             private = rwset_pb2.TxPvtReadWriteSet.FromString(payload.private_rwset)
         except DecodeError:
@@ -264,8 +270,19 @@ class PrivateDataService(privatedata_pb2_grpc.PrivateDataServicer):
             collections = collections_of(read_definition(ledger.state, ns.namespace))
             for c in ns.collection_pvt_rwset:
                 coll = collections.get(c.collection_name)
-                if coll is not None and coll.is_member(self.mspid):
+                if coll is None or not coll.is_member(self.mspid):
+                    continue
+                if may_push(coll, pusher):
                     wanted.add((ns.namespace, c.collection_name))
+                else:
+                    log.warning(
+                        "push of %s: %s is not a member of %s/%s, whose members only may "
+                        "write; refused",
+                        payload.tx_id,
+                        pusher,
+                        ns.namespace,
+                        c.collection_name,
+                    )
         kept = _private_subset(private, wanted)
         accepted = await asyncio.to_thread(
             ledger.transient.put, payload.tx_id, payload.height, kept
@@ -291,6 +308,13 @@ class PrivateDataService(privatedata_pb2_grpc.PrivateDataServicer):
         if clear is None:
             clear = committed_rwset(ledger, payload.tx_id, payload.namespace, payload.collection)
         return privatedata_pb2.PullResponse(found=clear is not None, rwset=clear or b"")
+
+
+def may_push(collection: Collection, mspid: str) -> bool:
+    """A peer of a member organization may push a collection's data; so may any peer of
+    the channel when non-members may write it (``member_only_write`` false), as in Fabric,
+    where a non-member endorser disseminates what it wrote to the members' peers."""
+    return collection.is_member(mspid) or not collection.member_only_write
 
 
 def _check_peer(msp: Msp, identity: Identity) -> None:

@@ -22,6 +22,7 @@ from ca.channelconfig import ChannelConfig
 from ledgerdb.block import Payload
 from ledgerdb.journal import Journal
 from peers.privatedata import PrivateDataPuller, resolve_private
+from peers.privatepurge import definitions_block_to_live, expiry_schedule
 from peers.rwset import CommittedRWSet, decode_rwset
 from peers.transientstore import TransientStore
 from peers.worldstate import BlockUpdate, WorldState, block_update
@@ -114,7 +115,9 @@ class Ledger:
     def apply(self, update: BlockUpdate) -> None:
         """Apply a stored block's update to the world state, then let go of the transient
         entries it settled: committed transactions' now, never-committed ones after
-        retention."""
+        retention. The block's private data gets its purge schedule (block_to_live)."""
+        if update.hashed_writes or update.hashed_metadata or update.expected_private:
+            update.expiring = expiry_schedule(update, definitions_block_to_live(self.state))
         self.state.commit_block(update)
         if update.expected_private:
             self.transient.purge({tx_id for _, tx_id, *_ in update.expected_private})

@@ -21,6 +21,8 @@
       basic: 127.0.0.1:9999
     operations:                   # optional: /metrics, /healthz, /logspec (proto.operations)
       listen: 127.0.0.1:9443
+    private_data:                 # optional
+      reconcile_interval: 60      # seconds between pulls of missing private data
 
 Relative paths are relative to the config file.
 """
@@ -61,6 +63,7 @@ from peers.ledger import Ledger
 from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
 from peers.packages import PackageError, PackageStore
+from peers.reconciler import RECONCILE_INTERVAL, Reconciler
 from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
 from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
@@ -97,6 +100,7 @@ class PeerConfig:
     peers: tuple[RemotePeerConfig, ...] = ()
     chaincodes: dict[str, str] = field(default_factory=dict)
     operations_listen: str = ""
+    reconcile_interval: float = RECONCILE_INTERVAL
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -124,6 +128,7 @@ def load_config(path: Path) -> PeerConfig:
         "peers",
         "chaincodes",
         "operations",
+        "private_data",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -176,6 +181,7 @@ def load_config(path: Path) -> PeerConfig:
     except ValueError as exc:
         raise PeerConfigError(f"{path}: {exc}") from None
     return PeerConfig(
+        reconcile_interval=_reconcile_interval(raw.get("private_data"), path),
         listen=_address(raw["listen"], "listen", path),
         mspid=str(raw["mspid"]),
         msp_dir=resolve(raw["msp_dir"]),
@@ -189,6 +195,19 @@ def load_config(path: Path) -> PeerConfig:
     )
 
 
+def _reconcile_interval(section: Any, path: Path) -> float:
+    if section is None:
+        return RECONCILE_INTERVAL
+    if not isinstance(section, dict) or set(section) - {"reconcile_interval"}:
+        raise PeerConfigError(f"{path}: private_data takes only reconcile_interval")
+    value = section.get("reconcile_interval", RECONCILE_INTERVAL)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise PeerConfigError(
+            f"{path}: private_data.reconcile_interval must be a positive number of seconds"
+        )
+    return float(value)
+
+
 class PeerNode:
     """Owns one peer's channels, chaincode connections and servers."""
 
@@ -200,6 +219,7 @@ class PeerNode:
         self.endpoints: dict[tuple[str, str], ChaincodeEndpoint] = {}
         self._resolved: dict[tuple[str, str, int], ChaincodeEndpoint] = {}
         self.remote_peers = [self._remote(p) for p in config.peers]
+        self._reconcilers: dict[str, asyncio.Task[None]] = {}
         self._join_lock = asyncio.Lock()
         self.traces = TraceStore(config.data_dir / "trace")
         self.snapshots = Snapshots(config.data_dir / "snapshots", self._ledger)
@@ -254,7 +274,12 @@ class PeerNode:
     def _open_channel(self, channel_id: str) -> PeerChannel:
         ledger = Ledger(self.channels_dir / channel_id, self.config.mspid)
         ledger.recover()
-        ledger.puller = Puller(self.signer, lambda: self.remote_peers, asyncio.get_running_loop())
+        puller = Puller(self.signer, lambda: self.remote_peers, asyncio.get_running_loop())
+        ledger.puller = puller
+        reconciler = Reconciler(ledger, puller.fetch, self.config.reconcile_interval)
+        self._reconcilers[channel_id] = asyncio.create_task(
+            reconciler.run(), name=f"reconcile:{channel_id}"
+        )
         channel = PeerChannel(channel_id, ledger, self.signer, self.trace)
         channel.on_commit(lambda committed: self._record_approvals(channel_id, committed))
         channel.on_commit(lambda committed: metrics.count_block(channel_id, committed))
@@ -375,6 +400,9 @@ class PeerNode:
             await self.gateway.close()
         for endpoint in self.endpoints.values():
             await endpoint.close()
+        for task in self._reconcilers.values():
+            task.cancel()
+        await asyncio.gather(*self._reconcilers.values(), return_exceptions=True)
         for channel in list(self.channels.values()):
             await channel.close()
         for peer in self.remote_peers:

@@ -7,8 +7,7 @@ when it is not there or its hash does not match the block's ``pvt_rwset_hash``, 
 from peers of the collection's member organizations. Data whose hash matches is written
 to the private state and kept per transaction for ``DeliverWithPrivateData``; a tampered
 value is refused; data nobody could give is recorded as missing and the block commits
-anyway (Fabric's reconciliation of missing data is not built). A non-member stores only
-the hashes, as before.
+anyway, and ``peers.reconciler`` fetches it later. A non-member stores only the hashes.
 """
 
 from __future__ import annotations
@@ -53,7 +52,8 @@ class PrivateOutcome:
         self.by_tx.setdefault(tx_id, {})[f"{namespace}/{collection}"] = outcome
 
 
-def _matches(candidate: bytes | None, expected: bytes) -> bool:
+def matches_hash(candidate: bytes | None, expected: bytes) -> bool:
+    """Is ``candidate`` the clear data whose hash a block's ``pvt_rwset_hash`` holds."""
     return candidate is not None and hashlib.sha256(candidate).digest() == expected
 
 
@@ -78,7 +78,7 @@ def resolve_private(
             continue  # hashes only
         clear = transient.get(tx_id, namespace, name)
         how = "transient"
-        if clear is not None and not _matches(clear, expected):
+        if clear is not None and not matches_hash(clear, expected):
             log.warning(
                 "channel %s: tx %s: private data of %s/%s from the transient store does not "
                 "match the block's hash; refused",
@@ -92,7 +92,7 @@ def resolve_private(
         if clear is None and puller is not None:
             how = "pulled"
             candidates = puller.pull(channel_id, tx_id, namespace, collection)
-            clear = next((c for c in candidates if _matches(c, expected)), None)
+            clear = next((c for c in candidates if matches_hash(c, expected)), None)
         if clear is None:
             log.warning(
                 "channel %s: tx %s: private data of %s/%s is missing (recorded)",
@@ -115,15 +115,37 @@ def resolve_private(
     return outcome
 
 
-def _apply(update: BlockUpdate, position: Version, namespace: str, name: str, clear: bytes) -> None:
+@dataclass(frozen=True)
+class ClearData:
+    """A collection's clear ``KVRWSet``, read: its writes (value None = delete) and its
+    metadata writes (e.g. a key-level endorsement policy), by key."""
+
+    writes: list[tuple[str, bytes | None]]
+    metadata: list[tuple[str, dict[str, bytes]]]
+
+
+def read_clear(clear: bytes) -> ClearData | None:
+    """None if it does not decode (its hash matched, so an endorser signed garbage: only
+    the hash is kept)."""
     try:
         kv = kv_rwset_pb2.KVRWSet.FromString(clear)
-    except DecodeError:  # its hash matched, so an endorser signed garbage; keep the hash only
+    except DecodeError:
+        return None
+    return ClearData(
+        [(w.key, None if w.is_delete else w.value) for w in kv.writes],
+        [(m.key, {e.name: e.value for e in m.entries}) for m in kv.metadata_writes],
+    )
+
+
+def _apply(update: BlockUpdate, position: Version, namespace: str, name: str, clear: bytes) -> None:
+    data = read_clear(clear)
+    if data is None:
         update.missing_private.append((position, namespace, name))
         return
-    for write in kv.writes:
-        value = None if write.is_delete else write.value
-        update.private_writes.append((position, namespace, name, write.key, value))
+    for key, value in data.writes:
+        update.private_writes.append((position, namespace, name, key, value))
+    for key, entries in data.metadata:
+        update.private_metadata.append((position, namespace, name, key, entries))
 
 
 def _hold(
@@ -136,6 +158,13 @@ def _hold(
     private = held.setdefault(
         position, rwset_pb2.TxPvtReadWriteSet(data_model=rwset_pb2.TxReadWriteSet.KV)
     )
+    add_collection(private, namespace, name, clear)
+
+
+def add_collection(
+    private: rwset_pb2.TxPvtReadWriteSet, namespace: str, name: str, clear: bytes
+) -> None:
+    """Add one collection's clear ``KVRWSet`` bytes to a transaction's private data."""
     ns = next((n for n in private.ns_pvt_rwset if n.namespace == namespace), None)
     if ns is None:
         ns = private.ns_pvt_rwset.add(namespace=namespace)

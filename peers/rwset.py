@@ -40,6 +40,16 @@ class HashedWrite:
 
 
 @dataclass(frozen=True)
+class HashedMetadataWrite:
+    """New metadata of a private key (e.g. its key-level endorsement policy), by hash."""
+
+    namespace: str
+    collection: str
+    key_hash: bytes
+    entries: dict[str, bytes]
+
+
+@dataclass(frozen=True)
 class CollectionHash:
     """A collection the transaction wrote, with the hash its clear write set must have."""
 
@@ -53,11 +63,19 @@ class CommittedRWSet:
     public: TxRWSet
     hashed_reads: list[HashedRead] = field(default_factory=list)
     hashed_writes: list[HashedWrite] = field(default_factory=list)
+    hashed_metadata_writes: list[HashedMetadataWrite] = field(default_factory=list)
     collection_hashes: list[CollectionHash] = field(default_factory=list)
 
     def written_keys(self) -> list[tuple[str, str]]:
         return [(ns, key) for ns, rw in self.public.namespaces.items() for key in rw.writes] + [
             (ns, key) for ns, rw in self.public.namespaces.items() for key in rw.metadata_writes
+        ]
+
+    def written_key_hashes(self) -> list[tuple[str, str, bytes]]:
+        """(namespace, collection, key hash) of every private key written or given new
+        metadata: what key-level endorsement policies on private data apply to."""
+        return [(w.namespace, w.collection, w.key_hash) for w in self.hashed_writes] + [
+            (w.namespace, w.collection, w.key_hash) for w in self.hashed_metadata_writes
         ]
 
 
@@ -108,6 +126,15 @@ def decode_rwset(data: bytes) -> CommittedRWSet:
                             coll.collection_name,
                             write.key_hash,
                             None if write.is_delete else write.value_hash,
+                        )
+                    )
+                for meta in hashed.metadata_writes:
+                    result.hashed_metadata_writes.append(
+                        HashedMetadataWrite(
+                            ns.namespace,
+                            coll.collection_name,
+                            meta.key_hash,
+                            {e.name: e.value for e in meta.entries},
                         )
                     )
     except (DecodeError, UnicodeDecodeError) as exc:

@@ -14,7 +14,10 @@ Each transaction is checked the way Fabric's committer checks it, and gets exact
   chaincode (``INVALID_CHAINCODE``; as Fabric 2's validator, no version check: an
   endorsement under an older definition fails MVCC on the ``_lifecycle`` sequence it read),
   writes only its own namespace (``ILLEGAL_WRITESET``), and its endorsements satisfy the
-  chaincode's policy and any key-level policy (``ENDORSEMENT_POLICY_FAILURE``);
+  chaincode's policy and any key-level policy, public or private (a private key's policy
+  is in the metadata of its hash, which every peer holds; without one, a write to a
+  collection that has its own endorsement policy needs that one instead of the
+  chaincode's) (``ENDORSEMENT_POLICY_FAILURE``);
 - **MVCC** — in block order, against committed state plus the block's earlier valid
   writes (``MVCC_READ_CONFLICT``, ``PHANTOM_READ_CONFLICT``).
 
@@ -27,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2, policies_pb2
+from fabric_protos.peer import policy_pb2
 from google.protobuf.message import DecodeError
 
 from ca.channelconfig import ChannelConfig
@@ -34,6 +38,7 @@ from ca.errors import CaError
 from ca.policy import evaluate
 from chaincode.mvcc import MVCC_READ_CONFLICT, PHANTOM_READ_CONFLICT, validate
 from chaincode.state import StateReader, Version, VersionedValue
+from peers.collections import collections_of
 from peers.lifecycle import APPROVAL_PREFIX, LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.rwset import BadRWSet, CommittedRWSet, decode_rwset
 from peers.worldstate import BlockUpdate, WorldState, block_update
@@ -119,9 +124,13 @@ class BlockValidator:
         verdicts: list[TxVerdict] = []
         checked: list[Checked | None] = []
         seen: set[str] = set()
+        new_metadata: set[tuple[str, str, str | bytes]] = set()
         for tx in txs:
             try:
-                checked.append(self._check(tx, seen))
+                item = self._check(tx, seen)
+                if item is not None:
+                    _check_metadata_dependency(item.rwset, new_metadata)
+                checked.append(item)
                 verdicts.append(TxVerdict(tx.tx_id, Code.VALID))
             except Invalid as invalid:
                 checked.append(None)
@@ -225,10 +234,36 @@ class BlockValidator:
             current = self.state.get(namespace, key)
             if current is not None and VALIDATION_PARAMETER in current.metadata:
                 key_policies.append((key, current.metadata[VALIDATION_PARAMETER]))
-        plain_writes = len(rwset.written_keys()) > len(key_policies)
-        if plain_writes or not key_policies:
+        plain_writes = len(rwset.written_keys()) - len(key_policies)
+        # A private key: its key-level policy, else its collection's endorsement policy,
+        # else the chaincode's (Fabric's order).
+        private_keys = rwset.written_key_hashes()
+        collections = collections_of(definition) if private_keys else {}
+        collection_policies: dict[str, bytes] = {}
+        for namespace, collection, key_hash in private_keys:
+            hashed = self.state.get_private_hash(namespace, collection, key_hash)
+            found = collections.get(collection) if namespace == name else None
+            if hashed is not None and VALIDATION_PARAMETER in hashed.metadata:
+                label = f"{collection}/{key_hash.hex()[:16]}…"
+                key_policies.append((label, hashed.metadata[VALIDATION_PARAMETER]))
+            elif found is not None and found.endorsement_policy:
+                collection_policies[collection] = found.endorsement_policy
+            else:
+                plain_writes += 1
+        if plain_writes or not (key_policies or collection_policies):
             keys = [key for _, key in rwset.written_keys()]
             policy_name, satisfied = self._chaincode_policy(name, definition, endorsements, keys)
+            if not satisfied:
+                raise Invalid(
+                    Code.ENDORSEMENT_POLICY_FAILURE,
+                    f"endorsements of {len(endorsements)} peer(s) do not satisfy {policy_name}",
+                )
+        for collection, raw in collection_policies.items():
+            policy_name, satisfied = self._application_policy(
+                policy_pb2.ApplicationPolicy.FromString(raw),
+                f"the endorsement policy of collection {collection}",
+                endorsements,
+            )
             if not satisfied:
                 raise Invalid(
                     Code.ENDORSEMENT_POLICY_FAILURE,
@@ -257,9 +292,16 @@ class BlockValidator:
         if definition is None:  # _lifecycle itself
             path = lifecycle_policy_path(written)
             return path, self.config.evaluate(path, endorsements)
-        policy = definition.endorsement_policy
+        return self._application_policy(
+            definition.endorsement_policy, f"the signature policy of {name}", endorsements
+        )
+
+    def _application_policy(
+        self, policy: policy_pb2.ApplicationPolicy, label: str, endorsements: list[SignedData]
+    ) -> tuple[str, bool]:
+        """A chaincode's or collection's endorsement policy: a signature policy (named
+        ``label``) or a channel policy (named by its path)."""
         if policy.HasField("signature_policy"):
-            label = f"the signature policy of {name}"
             return label, evaluate(policy.signature_policy, endorsements, self.config.msps)
         path = policy.channel_config_policy_reference or "/Channel/Application/Endorsement"
         return path, self.config.evaluate(path, endorsements)
@@ -292,6 +334,33 @@ class BlockValidator:
             if (current.version if current else None) != read.version:
                 return Code.MVCC_READ_CONFLICT
         return Code.VALID
+
+
+def _check_metadata_dependency(
+    rwset: CommittedRWSet, new_metadata: set[tuple[str, str, str | bytes]]
+) -> None:
+    """Fabric's rule for key-level policies within a block: once an earlier transaction
+    that passed the endorsement checks wrote a key's metadata (its policy may have
+    changed), a later one writing that key is ``ENDORSEMENT_POLICY_FAILURE``: it was
+    endorsed under a policy that may no longer hold (``ValidationParameterUpdatedError``).
+    Records this transaction's metadata writes for the ones after it."""
+    if new_metadata:
+        written = {(ns, "", key) for ns, key in rwset.written_keys()}
+        written |= set(rwset.written_key_hashes())
+        clash = written & new_metadata
+        if clash:
+            ns, collection, key = sorted(clash, key=repr)[0]
+            name = key if isinstance(key, str) else f"{collection}/{key.hex()[:16]}…"
+            raise Invalid(
+                Code.ENDORSEMENT_POLICY_FAILURE,
+                f"the metadata of key {name!r} ({ns}) was written by an earlier transaction "
+                "in this block",
+            )
+    for ns, rw in rwset.public.namespaces.items():
+        new_metadata.update((ns, "", key) for key in rw.metadata_writes)
+    new_metadata.update(
+        (w.namespace, w.collection, w.key_hash) for w in rwset.hashed_metadata_writes
+    )
 
 
 def lifecycle_policy_path(written: list[str]) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lmdb
+from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import transaction_pb2
 
 from chaincode.rwset import TxRWSet
@@ -31,6 +32,22 @@ from peers.rwset import CommittedRWSet
 _VERSION = struct.Struct(">QI")
 _SEP = b"\x00"
 _MAP_SIZE = 1 << 36  # address space only; LMDB grows the file as it fills
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """When private data written in block ``committed`` is purged: at the commit of
+    block ``at`` (``peers.privatepurge`` computes it from the collection's
+    ``block_to_live``). ``key_hash`` names one key's hashed entry (and ``key`` its clear
+    entry, "" when this peer holds only the hash); an empty ``key_hash`` stands for the
+    collection's whole data of that block in the per-transaction store."""
+
+    at: int
+    committed: int
+    namespace: str
+    collection: str
+    key_hash: bytes = b""
+    key: str = ""
 
 
 @dataclass
@@ -44,18 +61,25 @@ class BlockUpdate:
     hashed_writes: list[tuple[Version, str, str, bytes, bytes | None]] = field(
         default_factory=list
     )  # (version, namespace, collection, key hash, value hash or None = delete)
+    hashed_metadata: list[tuple[Version, str, str, bytes, dict[str, bytes]]] = field(
+        default_factory=list
+    )  # (version, namespace, collection, key hash, new metadata) of private keys
     expected_private: list[tuple[Version, str, str, str, bytes]] = field(
         default_factory=list
     )  # (version, txid, namespace, collection, pvt_rwset_hash) of valid transactions
     private_writes: list[tuple[Version, str, str, str, bytes | None]] = field(
         default_factory=list
     )  # (version, namespace, collection, key, clear value or None = delete), hash-checked
+    private_metadata: list[tuple[Version, str, str, str, dict[str, bytes]]] = field(
+        default_factory=list
+    )  # (version, namespace, collection, key, new metadata), from the same clear data
     private_rwsets: list[tuple[Version, bytes]] = field(
         default_factory=list
     )  # (version, TxPvtReadWriteSet bytes): the clear data this peer holds, per transaction
     missing_private: list[tuple[Version, str, str]] = field(
         default_factory=list
     )  # (version, namespace, collection) a member should hold but does not
+    expiring: list[Expiry] = field(default_factory=list)  # this block's private data's end
 
 
 def block_update(
@@ -77,6 +101,10 @@ def block_update(
             update.hashed_writes.append(
                 (position, w.namespace, w.collection, w.key_hash, w.value_hash)
             )
+        for m in rwset.hashed_metadata_writes:
+            update.hashed_metadata.append(
+                (position, m.namespace, m.collection, m.key_hash, m.entries)
+            )
         for c in rwset.collection_hashes:
             update.expected_private.append(
                 (position, tx_id, c.namespace, c.collection, c.pvt_rwset_hash)
@@ -92,6 +120,48 @@ def _history_prefix(namespace: str, key: str) -> bytes:
     """Length-prefixed: composite keys contain NUL, so a separator alone is ambiguous."""
     encoded = key.encode()
     return _key(namespace, b"") + struct.pack(">I", len(encoded)) + encoded
+
+
+def _with_prefix(
+    txn: lmdb.Transaction, db: lmdb._Database, prefix: bytes
+) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of ``db`` whose key starts with ``prefix``, read whole so the
+    caller may write to ``db`` while going through them."""
+    found = []
+    cursor = txn.cursor(db=db)
+    if cursor.set_range(prefix):
+        for raw_key, raw in cursor:
+            if not raw_key.startswith(prefix):
+                break
+            found.append((raw_key, raw))
+    return found
+
+
+def _apply_versioned(
+    txn: lmdb.Transaction,
+    db: lmdb._Database,
+    writes: Iterable[tuple[Version, bytes, bytes | None]],
+    metadata_writes: Iterable[tuple[Version, bytes, dict[str, bytes]]],
+) -> None:
+    """Private values or hashes (None = delete) and metadata writes, in transaction order
+    (a transaction's value before its metadata): a value write keeps the key's metadata,
+    a metadata write keeps its value (none for a key that does not exist), and the key's
+    version becomes the writer's, as Fabric applies a block."""
+    ordered = sorted(
+        [(position, 0, key, value) for position, key, value in writes]
+        + [(position, 1, key, entries) for position, key, entries in metadata_writes],
+        key=lambda change: (change[0], change[1]),
+    )
+    for position, kind, key, payload in ordered:
+        old = txn.get(key, db=db)
+        if kind == 1:
+            if old is not None:
+                txn.put(key, _encode_value(_decode_value(old).value, position, payload), db=db)
+        elif payload is None:
+            txn.delete(key, db=db)
+        else:
+            metadata = _decode_value(old).metadata if old is not None else {}
+            txn.put(key, _encode_value(payload, position, metadata), db=db)
 
 
 def _encode_value(value: bytes, version: Version, metadata: Mapping[str, bytes]) -> bytes:
@@ -120,7 +190,7 @@ class WorldState:
         path.mkdir(parents=True, exist_ok=True)
         try:
             self.env = lmdb.open(
-                str(path), map_size=_MAP_SIZE, max_dbs=8, sync=True, readahead=False
+                str(path), map_size=_MAP_SIZE, max_dbs=16, sync=True, readahead=False
             )
         except lmdb.Error as exc:
             raise StorageError(f"cannot open world state in {path}: {exc}") from None
@@ -132,6 +202,7 @@ class WorldState:
         self._meta = self.env.open_db(b"meta")
         self._rwsets = self.env.open_db(b"private-rwsets")
         self._missing = self.env.open_db(b"private-missing")
+        self._expiry = self.env.open_db(b"private-expiry")
 
     def close(self) -> None:
         self.env.close()
@@ -202,16 +273,9 @@ class WorldState:
     def private_rwsets(self, block: int) -> dict[int, bytes]:
         """The clear private data this peer committed in ``block``: tx number →
         ``TxPvtReadWriteSet`` bytes (what ``DeliverWithPrivateData`` and ``Pull`` serve)."""
-        prefix = struct.pack(">Q", block)
-        found = {}
-        with self.env.begin(db=self._rwsets) as txn:
-            cursor = txn.cursor()
-            if cursor.set_range(prefix):
-                for raw_key, raw in cursor:
-                    if not raw_key.startswith(prefix):
-                        break
-                    found[_VERSION.unpack(raw_key)[1]] = raw
-        return found
+        with self.env.begin() as txn:
+            found = _with_prefix(txn, self._rwsets, struct.pack(">Q", block))
+        return {_VERSION.unpack(raw_key)[1]: raw for raw_key, raw in found}
 
     def missing_private(self) -> list[tuple[Version, str, str]]:
         """(position, namespace, collection) this peer should hold but never received."""
@@ -249,29 +313,126 @@ class WorldState:
                         )
                 for position, tx_id, rwset in update.writes:
                     self._apply(txn, position, tx_id, update.timestamp, rwset)
-                for position, namespace, collection, key_hash, value_hash in update.hashed_writes:
-                    key = _key(namespace, collection, key_hash)
-                    if value_hash is None:
-                        txn.delete(key, db=self._hashes)
-                    else:
-                        txn.put(key, _encode_value(value_hash, position, {}), db=self._hashes)
+                self._purge_expired(txn, update.number)
+                _apply_versioned(
+                    txn,
+                    self._hashes,
+                    [(p, _key(ns, c, h), v) for p, ns, c, h, v in update.hashed_writes],
+                    [(p, _key(ns, c, h), m) for p, ns, c, h, m in update.hashed_metadata],
+                )
                 self._apply_private(txn, update)
+                self._schedule(txn, update.expiring)
                 txn.put(b"height", struct.pack(">Q", update.number + 1), db=self._meta)
         except lmdb.Error as exc:
             raise StorageError(f"cannot commit block {update.number}: {exc}") from None
 
     def _apply_private(self, txn: lmdb.Transaction, update: BlockUpdate) -> None:
-        for position, namespace, collection, key, value in update.private_writes:
-            private_key = _key(namespace, collection, key)
-            if value is None:
-                txn.delete(private_key, db=self._private)
-            else:
-                txn.put(private_key, _encode_value(value, position, {}), db=self._private)
+        _apply_versioned(
+            txn,
+            self._private,
+            [(p, _key(ns, c, k), v) for p, ns, c, k, v in update.private_writes],
+            [(p, _key(ns, c, k), m) for p, ns, c, k, m in update.private_metadata],
+        )
         for position, data in update.private_rwsets:
             txn.put(_VERSION.pack(position.block, position.tx), data, db=self._rwsets)
         for position, namespace, collection in update.missing_private:
             missing = _VERSION.pack(position.block, position.tx) + _key(namespace, collection)
             txn.put(missing, b"", db=self._missing)
+
+    def reconcile(
+        self,
+        position: Version,
+        namespace: str,
+        collection: str,
+        writes: Sequence[tuple[str, bytes | None]],
+        private_rwset: bytes,
+        expiring: Iterable[Expiry],
+    ) -> int:
+        """Commit one collection's private data that was missing at its block's commit
+        (Fabric's reconciler), in one LMDB transaction: a key is written only while its
+        hashed entry still has this transaction's version (one rewritten since keeps the
+        newer value, as Fabric's); ``private_rwset`` replaces the transaction's stored
+        clear data. Returns the keys written; 0 when nothing was missing any more
+        (reconciled already, or purged by block_to_live)."""
+        missing = _VERSION.pack(position.block, position.tx) + _key(namespace, collection)
+        written = 0
+        with self.env.begin(write=True) as txn:
+            if txn.get(missing, db=self._missing) is None:
+                return 0
+            for key, value in writes:
+                hashed = txn.get(
+                    _key(namespace, collection, hashlib.sha256(key.encode()).digest()),
+                    db=self._hashes,
+                )
+                current = Version(*_VERSION.unpack_from(hashed)) if hashed is not None else None
+                private_key = _key(namespace, collection, key)
+                if value is None and current is None:
+                    txn.delete(private_key, db=self._private)
+                elif value is not None and current == position:
+                    txn.put(private_key, _encode_value(value, position, {}), db=self._private)
+                else:
+                    continue
+                written += 1
+            txn.put(_VERSION.pack(position.block, position.tx), private_rwset, db=self._rwsets)
+            self._schedule(txn, expiring)
+            txn.delete(missing, db=self._missing)
+        return written
+
+    # -- block_to_live: the purge Fabric's purge manager does ----------------------------
+
+    def _schedule(self, txn: lmdb.Transaction, expiring: Iterable[Expiry]) -> None:
+        for entry in expiring:
+            key = struct.pack(">QQ", entry.at, entry.committed) + _key(
+                entry.namespace, entry.collection, entry.key_hash
+            )
+            txn.put(key, entry.key.encode(), db=self._expiry)
+
+    def _purge_expired(self, txn: lmdb.Transaction, number: int) -> None:
+        """Before block ``number``'s own writes: delete the private data that expires with
+        it. A key rewritten since (its version is no longer the expiring block's) stays."""
+        prefix = struct.pack(">Q", number)
+        for raw_key, raw in _with_prefix(txn, self._expiry, prefix):
+            (committed,) = struct.unpack_from(">Q", raw_key, 8)
+            namespace, collection, key_hash = raw_key[16:].split(_SEP, 2)
+            if not key_hash:
+                self._purge_block_data(txn, committed, namespace, collection)
+            else:
+                self._purge_key(txn, committed, _key(namespace, collection, key_hash), self._hashes)
+                if raw:
+                    self._purge_key(txn, committed, _key(namespace, collection, raw), self._private)
+            txn.delete(raw_key, db=self._expiry)
+
+    @staticmethod
+    def _purge_key(txn: lmdb.Transaction, committed: int, key: bytes, db: lmdb._Database) -> None:
+        current = txn.get(key, db=db)
+        if current is not None and _VERSION.unpack_from(current)[0] == committed:
+            txn.delete(key, db=db)
+
+    def _purge_block_data(
+        self, txn: lmdb.Transaction, block: int, namespace: bytes, collection: bytes
+    ) -> None:
+        """Drop one collection from block ``block``'s per-transaction private data (what
+        ``DeliverWithPrivateData`` and ``Pull`` serve) and from its missing records."""
+        prefix = struct.pack(">Q", block)
+        for raw_key, raw in _with_prefix(txn, self._rwsets, prefix):
+            private = rwset_pb2.TxPvtReadWriteSet.FromString(raw)
+            kept = rwset_pb2.TxPvtReadWriteSet(data_model=private.data_model)
+            for ns in private.ns_pvt_rwset:
+                collections = [
+                    c
+                    for c in ns.collection_pvt_rwset
+                    if (ns.namespace.encode(), c.collection_name.encode())
+                    != (namespace, collection)
+                ]
+                if collections:
+                    kept.ns_pvt_rwset.add(namespace=ns.namespace, collection_pvt_rwset=collections)
+            if kept.ns_pvt_rwset:
+                txn.put(raw_key, kept.SerializeToString(deterministic=True), db=self._rwsets)
+            else:
+                txn.delete(raw_key, db=self._rwsets)
+        for raw_key, _ in _with_prefix(txn, self._missing, prefix):
+            if raw_key[_VERSION.size :] == _key(namespace, collection):
+                txn.delete(raw_key, db=self._missing)
 
     def _apply(
         self, txn: lmdb.Transaction, position: Version, tx_id: str, timestamp: float, rwset: TxRWSet

@@ -264,29 +264,59 @@ def register_command(
 
 
 @COMMAND.command("revoke")
-@_URL
+@click.argument("name", required=False)
+@click.option(
+    "--member",
+    default=None,
+    help="A running network's member: revoke NAME at its CA and put the new CRL in "
+    "every channel it is in (a config update signed by its admin).",
+)
+@click.option("--url", default=None, help="CA URL (without --member), e.g. https://host:7054")
 @_MSPID
 @_TLS_CA
-@_CALLER
+@click.option(
+    "--msp",
+    "caller_msp",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="The caller's local MSP folder (without --member).",
+)
 @click.option("--id", "identity_id", default=None, help="Revoke every certificate of an ID.")
 @click.option("--serial", default=None)
 @click.option("--aki", default=None)
 @click.option("--reason", default=None, help="e.g. keycompromise, superseded")
 @click.option("--crl-out", type=click.Path(dir_okay=False), help="Also write the new CRL.")
+@click.option(
+    "--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".consortium")
+)
+@click.option("--network", default=None, help="With --member; default: the only network.")
 @OUTPUT_OPTION
 def revoke_command(
-    url: str,
+    name: str | None,
+    member: str | None,
+    url: str | None,
     mspid: str,
     tls_ca_cert: str | None,
-    caller_msp: str,
+    caller_msp: str | None,
     identity_id: str | None,
     serial: str | None,
     aki: str | None,
     reason: str | None,
     crl_out: str | None,
+    home: Path,
+    network: str | None,
     output: str,
 ) -> None:
-    """Revoke an identity or one certificate (needs hf.Revoker)."""
+    """Revoke an identity or one certificate (needs hf.Revoker). With --member M NAME, on
+    a running network: M's CA revokes NAME and every channel M is in gets the new CRL, so
+    NAME's proposals and transactions are refused on every peer."""
+    if member is not None:
+        if not name or url or caller_msp or identity_id or serial or aki:
+            fail("--member takes one NAME and none of --url, --msp, --id, --serial, --aki")
+        _revoke_in_network(home, network, member, name, reason or "", output)
+        return
+    if name or not url or not caller_msp:
+        fail("without --member, give --url and --msp (and --id or --serial/--aki), not NAME")
     client, _, _ = _client(url, mspid, tls_ca_cert)
     caller = load_signing_identity(caller_msp, mspid)
     fields = {"id": identity_id, "serial": serial, "aki": aki, "reason": reason}
@@ -296,6 +326,29 @@ def revoke_command(
         Path(crl_out).write_bytes(base64.b64decode(result["CRL"]))
     revoked = [f"{c['Serial']} (AKI {c['AKI']})" for c in result["RevokedCerts"]]
     emit_record({"revoked": ", ".join(revoked) or "none"}, output, "revoked")
+
+
+def _revoke_in_network(
+    home: Path, network: str | None, member: str, name: str, reason: str, output: str
+) -> None:
+    from network.commands.lifecycle import open_running
+    from network.errors import SupervisorError
+
+    supervisor = open_running(home, network)
+    try:
+        done = supervisor.revoke_identity(member, name, reason)
+    except SupervisorError as exc:
+        fail(str(exc))
+    emit_record(
+        {
+            "identity": name,
+            "member": member,
+            "revoked": ", ".join(done.serials) or "none",
+            "channels updated": ", ".join(done.channels) or "none",
+        },
+        output,
+        "revoked",
+    )
 
 
 @COMMAND.command("gencrl")

@@ -7,7 +7,8 @@ its ``state.json``), ``base`` (what every part shares: members, channels, proces
 ``chaincodes`` (chaincode-as-a-service and the lifecycle), ``connections``,
 ``events`` (the MQTT bridge), ``analytics`` (the analytics node), ``explorer`` (the
 web view), ``channels`` (adding or removing an organization by config update),
-``certs`` (certificate rotation) and
+``certs`` (certificate rotation), ``revocation`` (revoking an identity and sending the CRL
+to the channels) and
 ``reconcile`` (keeping the network matching the control plane).
 
 ``up`` runs the steps of ``UP_STEPS`` in order (listed at the end of this docstring,
@@ -35,6 +36,7 @@ from network.supervisor.governance import Governance
 from network.supervisor.home import Home
 from network.supervisor.nodes import Nodes
 from network.supervisor.reconcile import Reconciler
+from network.supervisor.revocation import Revocation
 
 __all__ = ["UP_STEPS", "Home", "Step", "Supervisor"]
 
@@ -80,6 +82,7 @@ class Supervisor(
     ExplorerNode,
     ChannelUpdates,
     CertificateRotation,
+    Revocation,
     Reconciler,
 ):
     """Runs one network: ``up``, ``down``, ``reconcile`` and channel membership changes."""

@@ -39,6 +39,29 @@ def test_a_fabric_collections_file_becomes_the_definition_package(tmp_path: Path
     static = config.static_collection_config
     assert (static.name, static.maximum_peer_count, static.block_to_live) == ("secrets", 3, 10)
     assert static.member_only_read and not static.member_only_write
+    assert not static.HasField("endorsement_policy")
+
+
+def test_a_collection_s_endorsement_policy_is_kept(tmp_path: Path) -> None:
+    """Fabric's collection-level endorsementPolicy, either form."""
+    entries = [
+        {
+            "name": "a",
+            "policy": "OR('A.member')",
+            "endorsementPolicy": {"signaturePolicy": "AND('A.peer', 'B.peer')"},
+        },
+        {
+            "name": "b",
+            "policy": "OR('A.member')",
+            "endorsementPolicy": {"channelConfigPolicy": "Channel/Application/Writers"},
+        },
+    ]
+    first, second = (
+        c.static_collection_config.endorsement_policy
+        for c in collections_from_file(_file(tmp_path, entries)).config
+    )
+    assert first == application_policy("AND('A.peer', 'B.peer')")
+    assert second.channel_config_policy_reference == "/Channel/Application/Writers"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +72,20 @@ def test_a_fabric_collections_file_becomes_the_definition_package(tmp_path: Path
         ([{"name": "x", "policy": "OR("}], r"\[0\]\.policy"),
         ([{"name": "x", "policy": "OR('A.member')", "maxPeerCount": -1}], "maxPeerCount"),
         ([{"name": "x", "policy": "OR('A.member')", "colour": 1}], "colour: unknown field"),
+        (
+            [{"name": "x", "policy": "OR('A.member')", "endorsementPolicy": "OR('A.peer')"}],
+            r"\[0\]\.endorsementPolicy: must hold one of signaturePolicy, channelConfigPolicy",
+        ),
+        (
+            [
+                {
+                    "name": "x",
+                    "policy": "OR('A.member')",
+                    "endorsementPolicy": {"signaturePolicy": "OR("},
+                }
+            ],
+            r"endorsementPolicy\.signaturePolicy",
+        ),
     ],
 )
 def test_a_bad_collections_file_is_named(tmp_path: Path, entries, message: str) -> None:

@@ -273,3 +273,26 @@ def test_mvcc_sees_the_block_s_earlier_valid_writes_only(
         (Version(1, 0), verdicts[0].tx_id),
         (Version(1, 4), verdicts[4].tx_id),
     ]
+
+
+def test_a_key_whose_metadata_an_earlier_transaction_wrote_is_not_writable_in_the_block(
+    validator: BlockValidator, channel: ChannelFixture
+) -> None:
+    """Fabric's ValidationParameterUpdatedError: the later write was endorsed under a
+    policy the earlier one may have replaced; public keys and private keys (by hash)."""
+    sealed = TxRWSet()
+    sealed.namespace("basic").metadata_writes["a"] = {"VALIDATION_PARAMETER": b"p"}
+    sealed.namespace("basic").collection("c").metadata_writes["s"] = {"k": b"v"}
+    public_later = writes(a=b"2")
+    private_later = TxRWSet()
+    private_later.namespace("basic").collection("c").writes["s"] = b"x"
+    other = writes(b=b"3")
+    envelopes = [channel.transaction(r) for r in (public_later, sealed, public_later)]
+    envelopes += [channel.transaction(r) for r in (private_later, other)]
+    assert codes(validator, envelopes) == [
+        "VALID",  # before the metadata write: unaffected
+        "VALID",
+        "ENDORSEMENT_POLICY_FAILURE",
+        "ENDORSEMENT_POLICY_FAILURE",
+        "VALID",
+    ]
