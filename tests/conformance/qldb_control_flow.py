@@ -24,6 +24,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import ionhash  # noqa: F401  (gives Ion values their ion_hash method, as pyqldb uses it)
 from amazon.ion.simpleion import dumps, loads
 from pyqldb.driver.qldb_driver import QldbDriver
 
@@ -51,6 +52,51 @@ def fold(start: bytes, proof_text: str) -> bytes:
     for item in loads(proof_text):
         result = join(result, bytes(item))
     return result
+
+
+def merkle_root(hashes: list[bytes]) -> bytes:
+    """The Java tutorial's ``Verifier.calculateMerkleTreeRootHash``: pair neighbours left to
+    right with the QLDB join, an odd last hash moves up unchanged, until one is left."""
+    level = list(hashes)
+    while len(level) > 1:
+        level = [
+            join(*level[i : i + 2]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0] if level else b""
+
+
+def ion_hash_of(value: Any) -> bytes:
+    return bytes(loads(dumps(value, binary=True)).ion_hash("SHA256"))
+
+
+def java_block_check(block: Any) -> str:
+    """AWS's Java tutorial's ``JournalBlock.verifyBlockHash``, step by step: the
+    transactionInfo's hash is in entriesHashList; every user revision's hash is
+    dot(IonHash(metadata), IonHash(data)); the Merkle root of the revision hashes is in
+    entriesHashList; the root of entriesHashList is entriesHash; blockHash is
+    dot(entriesHash, previousBlockHash). Returns "" or the first step that failed."""
+    listed = {bytes(item) for item in block["entriesHashList"]}
+    if block.get("transactionInfo") is not None:
+        if ion_hash_of(block["transactionInfo"]) not in listed:
+            return "transactionInfo hash not in entriesHashList"
+    revisions = block.get("revisions")
+    if revisions is not None:
+        for revision in revisions:
+            if "metadata" in revision and "data" in revision:
+                computed = join(ion_hash_of(revision["metadata"]), ion_hash_of(revision["data"]))
+                if computed != bytes(revision["hash"]):
+                    return "revision hash does not match its metadata and data"
+        if merkle_root([bytes(item["hash"]) for item in revisions]) not in listed:
+            return "revisions hash not in entriesHashList"
+    entries_hash = merkle_root([bytes(item) for item in block["entriesHashList"]])
+    if entries_hash != bytes(block["entriesHash"]):
+        return "entriesHash is not the root of entriesHashList"
+    if join(entries_hash, bytes(block.get("previousBlockHash") or b"")) != bytes(
+        block["blockHash"]
+    ):
+        return "blockHash is not dot(entriesHash, previousBlockHash)"
+    return ""
 
 
 def flip_bit(value: bytes) -> bytes:
@@ -301,7 +347,10 @@ def export_and_validate(qldb: Any, digest: dict[str, Any]) -> dict[str, Any]:
         rehashed = join(bytes(block["entriesHash"]), bytes(previous["blockHash"]))
         if not linked or rehashed != bytes(block["blockHash"]):
             broken.append(block["blockAddress"]["sequenceNo"])
+    java_checked = {block["blockAddress"]["sequenceNo"]: java_block_check(block) for block in chain}
     return {
+        "java_block_check": {number: why for number, why in java_checked.items() if why},
+        "multi_revision_blocks": sum(len(block.get("revisions") or ()) > 1 for block in chain),
         "status": described["ExportDescription"]["Status"],
         "started_manifest": f"{config['Prefix']}{export_id}.started.manifest" in keys,
         "blocks": len(chain),

@@ -190,6 +190,9 @@ def test_export_to_s3_validates_block_by_block(flow: dict[str, Any]) -> None:
     assert export["status"] == "COMPLETED"
     assert export["started_manifest"]
     assert export["blocks"] >= 3 and export["broken"] == []
+    # AWS's Java tutorial's block check, on blocks of one and of several revisions.
+    assert export["java_block_check"] == {}
+    assert export["multi_revision_blocks"] >= 1
     assert export["tutorial_split"]
     assert export["last_is_digest_tip"]
     assert export["listed"] and export["listed_for_ledger"] == 1
