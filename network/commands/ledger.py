@@ -474,6 +474,15 @@ def _ion_parameter(text: str) -> Any:
     help="Serve both ports over TLS with this certificate (PEM; with --tls-key).",
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its key (PEM).")
+@click.option(
+    "--credentials",
+    "credentials_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="LEDGER_QLDB_CREDENTIALS",
+    help="A JSON file {access key id: secret access key}: the QLDB APIs then verify every "
+    "request's SigV4 signature against it (default: the header is checked, not verified).",
+)
 def serve(
     ledger: str | None,
     host: str,
@@ -485,6 +494,7 @@ def serve(
     export_folder: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    credentials_file: str | None,
 ) -> None:
     """Serve the --ledger database over gRPC (ledgerdb.v1.LedgerDB + health) until
     SIGTERM/SIGINT, and with --qldb-port also over QLDB's own APIs (session and control
@@ -504,7 +514,8 @@ def serve(
     tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
     database = _database(ledger) if ledger is not None else None
     exports = Path(export_folder or Path(ledgers_dir or str(ledger)) / "s3-exports")
-    qldb = _QldbOptions(qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports)
+    credentials = _credentials(credentials_file, qldb_port)
+    qldb = _QldbOptions(qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports, credentials)
 
     def announce(bound: int) -> None:
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
@@ -526,6 +537,21 @@ class _QldbOptions:
     ledgers_dir: str | None
     s3_endpoint: str | None
     export_folder: Path
+    credentials: Any = None  # ledgerdb.sigv4.Credentials, or None: signatures not verified
+
+
+def _credentials(path: str | None, qldb_port: int | None) -> Any:
+    """The SigV4 credentials the QLDB APIs verify against; a bad file stops the start."""
+    if path is None:
+        return None
+    if qldb_port is None:
+        fail("--credentials needs --qldb-port: they sign requests to QLDB's APIs")
+    from ledgerdb.sigv4 import Credentials
+
+    try:
+        return Credentials.load(Path(path))
+    except LedgerError as exc:
+        fail(str(exc))
 
 
 async def _serve(
@@ -581,7 +607,10 @@ async def _start_qldb(
         export_target=target,
         any_name_ledger=any_name,
         ssl_context=_ssl_context(*tls) if tls else None,
+        credentials=qldb.credentials,
     )
+    if qldb.credentials is None:
+        click.echo("QLDB APIs: no --credentials, so SigV4 signatures are not verified")
     scheme = "https" if tls else "http"
     click.echo(f"QLDB session API listening on {scheme}://{host}:{bound}")
     click.echo(f"QLDB control plane listening on {scheme}://{host}:{bound}")

@@ -77,9 +77,9 @@ def java_block_check(block: Any) -> str:
     entriesHashList; the root of entriesHashList is entriesHash; blockHash is
     dot(entriesHash, previousBlockHash). Returns "" or the first step that failed."""
     listed = {bytes(item) for item in block["entriesHashList"]}
-    if block.get("transactionInfo") is not None:
-        if ion_hash_of(block["transactionInfo"]) not in listed:
-            return "transactionInfo hash not in entriesHashList"
+    info = block.get("transactionInfo")
+    if info is not None and ion_hash_of(info) not in listed:
+        return "transactionInfo hash not in entriesHashList"
     revisions = block.get("revisions")
     if revisions is not None:
         for revision in revisions:

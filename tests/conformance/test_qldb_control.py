@@ -9,6 +9,7 @@ only. Proofs are checked there by a verifier written from AWS's published algori
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -79,10 +81,23 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def qldb_port(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[int]:
-    ledgers = tmp_path_factory.mktemp("qldb-control") / "ledgers"
+    folder = tmp_path_factory.mktemp("qldb-control")
+    ledgers = folder / "ledgers"
+    secrets = folder / "credentials.json"  # every request's SigV4 signature is verified
+    secrets.write_text(json.dumps({ACCESS_KEY: SECRET_KEY}))
     command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
     process = subprocess.Popen(
-        [*command, "--ledgers", str(ledgers), "--qldb-port", "0", "--s3-endpoint", s3_endpoint],
+        [
+            *command,
+            "--ledgers",
+            str(ledgers),
+            "--qldb-port",
+            "0",
+            "--s3-endpoint",
+            s3_endpoint,
+            "--credentials",
+            str(secrets),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -103,10 +118,19 @@ def qldb_port(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Ite
         _stop(process)
 
 
+def _utc_now() -> datetime.datetime:
+    """botocore's clock: naive UTC."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+ACCESS_KEY = "AKIDLEDGERTEST"
+SECRET_KEY = "ledger-secret-for-tests"
+
+
 def _credentials() -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
 
@@ -208,21 +232,49 @@ def test_protection_off_then_delete(flow: dict[str, Any]) -> None:
 # --- bad input at the HTTP level: one clear error, nothing written, the server keeps serving
 
 
-def _raw(port: int, method: str, path: str, body: bytes = b"{}", signed: bool = True) -> tuple:
+def _raw(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"{}",
+    signed: bool = True,
+    headers: dict[str, str] | None = None,
+    **change: Any,
+) -> tuple:
+    """One request, signed by botocore's own SigV4 signer unless ``signed`` is False;
+    ``change`` signs it wrongly: another ``secret`` or ``access_key``, or ``signed_at``."""
     import http.client
 
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"}
+    sent = dict(headers or {"Content-Type": "application/json"})
     if signed:
-        headers["Authorization"] = (
-            "AWS4-HMAC-SHA256 Credential=k/20261206/eu-west-1/qldb/aws4_request, "
-            "SignedHeaders=host, Signature=" + "0" * 64
-        )
-    connection.request(method, path, body, headers)
+        sent = _signed(method, f"http://127.0.0.1:{port}{path}", body, sent, **change)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body, sent)
     response = connection.getresponse()
     answer = json.loads(response.read())
     connection.close()
     return response.status, response.getheader("x-amzn-ErrorType"), answer
+
+
+def _signed(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    secret: str = SECRET_KEY,
+    access_key: str = ACCESS_KEY,
+    signed_at: datetime.datetime | None = None,
+) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method, url, data=body, headers=headers)
+    signer = SigV4Auth(Credentials(access_key, secret), "qldb", "eu-west-1")
+    moment = signed_at or _utc_now()
+    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+        signer.add_auth(request)
+    return dict(request.headers.items())
 
 
 @pytest.mark.parametrize(
@@ -285,3 +337,32 @@ def test_an_unsigned_request_is_refused(qldb_port: int) -> None:
         "MissingAuthenticationTokenException",
         "MissingAuthenticationTokenException",
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "says"),
+    [
+        ({"secret": "not-the-secret"}, "InvalidSignatureException", "does not match"),
+        ({"access_key": "AKIDSTRANGER"}, "UnrecognizedClientException", "invalid"),
+        (
+            {"signed_at": _utc_now() - datetime.timedelta(minutes=20)},
+            "InvalidSignatureException",
+            "Signature expired",
+        ),
+    ],
+)
+def test_sigv4_is_verified(qldb_port: int, change: dict[str, Any], code: str, says: str) -> None:
+    """A wrong secret, an unknown key or an old date is refused with QLDB's error code on
+    both APIs; the same request signed right is answered."""
+    for path, body, target in (
+        ("/ledgers", b"", None),
+        ("/", b'{"StartSession": {"LedgerName": "scratch"}}', "QLDBSession.SendCommand"),
+    ):
+        headers = {"Content-Type": "application/json"}
+        if target is not None:
+            headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}
+        method = "GET" if target is None else "POST"
+        status, _, answer = _raw(qldb_port, method, path, body, headers=headers, **change)
+        assert status == 403
+        assert answer["__type"] == code and says in (answer.get("message") or answer["Message"])
+    assert _raw(qldb_port, "GET", "/ledgers", b"")[0] == 200
