@@ -57,6 +57,7 @@ Classes kept next to the code that raises them are marked with their module::
         ├── IncompleteSignatureException
         ├── InvalidSignatureException
         ├── UnrecognizedClientException
+        ├── AccessDeniedException
         └── InternalFailure
 """
 

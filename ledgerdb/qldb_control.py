@@ -51,6 +51,7 @@ from ledgerdb.qldb_ledgers import (
     QldbLedgers,
     ledger_arn,
 )
+from ledgerdb.qldb_permissions import LedgerAccess, Policies
 from ledgerdb.qldb_session import (
     BadRequestException,
     QldbSessionError,
@@ -282,8 +283,10 @@ class QldbEndpoint:
         export_target: ExportTarget,
         any_name_ledger: str | None = None,
         credentials: Credentials | None = None,
+        policies: Policies | None = None,
     ) -> None:
         self.ledgers = ledgers
+        self.policies = policies  # STANDARD-mode ledgers: who may run which PartiQL command
         self.credentials = credentials  # None: SigV4 headers are checked, not verified
         self.export_target = export_target
         self.any_name_ledger = any_name_ledger  # --ledger without --ledger-name: any name
@@ -364,17 +367,19 @@ class QldbEndpoint:
 
     # -- the session API, routed by ledger -----------------------------------------------------
 
-    async def _send(self, command: str, arguments: dict[str, Any], token: str | None) -> dict:
+    async def _send(
+        self, command: str, arguments: dict[str, Any], token: str | None, caller: str
+    ) -> dict:
         """Route a session command to its ledger: by name at StartSession, then by token
         (ours is the ledger's own token followed by the ledger's name)."""
         if token is None:
             name = arguments.get("LedgerName")
             name = name if isinstance(name, str) else ""
             server = self._session_server(name)
-            result = await server.answer(command, arguments, None)
+            result = await server.answer(command, arguments, None, caller)
             return {"SessionToken": result["SessionToken"] + name}
         inner, name = token[:_INNER_TOKEN], token[_INNER_TOKEN:]
-        return await self._session_server(name).answer(command, arguments, inner)
+        return await self._session_server(name).answer(command, arguments, inner, caller)
 
     def _session_server(self, name: str) -> QldbSessionServer:
         if name not in self._sessions:
@@ -385,10 +390,20 @@ class QldbEndpoint:
                 if self.any_name_ledger is None:
                     raise BadRequestException(f"Ledger {name!r} does not exist") from None
                 database, ledger_name = self.ledgers.database(self.any_name_ledger), None
-            server = QldbSessionServer(database, ledger_name=ledger_name)
+            served = name if ledger_name is not None else self.any_name_ledger
+            assert served is not None
+            access = LedgerAccess(
+                self.ledgers.record(served).arn,
+                partial(self._mode, served),
+                self.policies,
+            )
+            server = QldbSessionServer(database, ledger_name=ledger_name, access=access)
             server.start()
             self._sessions[name] = server
         return self._sessions[name]
+
+    def _mode(self, name: str) -> str:
+        return self.ledgers.record(name).permissions_mode
 
     # -- ledgers ------------------------------------------------------------------------------
 
@@ -688,6 +703,7 @@ async def start_qldb_endpoint(
     any_name_ledger: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     credentials: Credentials | None = None,
+    policies: Policies | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve both QLDB APIs for ``ledgers`` (over TLS with ``ssl_context``); returns the
     runner and the bound port."""
@@ -696,6 +712,7 @@ async def start_qldb_endpoint(
         export_target=export_target,
         any_name_ledger=any_name_ledger,
         credentials=credentials,
+        policies=policies,
     )
     runner = web.AppRunner(endpoint.app, access_log=None)
     await runner.setup()

@@ -55,6 +55,7 @@ from ledgerdb import errors
 from ledgerdb.commit_digest import CommitDigest
 from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLError
+from ledgerdb.qldb_permissions import LedgerAccess
 from ledgerdb.sessions import (
     TRANSACTION_LIFETIME_SECONDS,
     SessionBusy,
@@ -63,7 +64,7 @@ from ledgerdb.sessions import (
     UnknownPage,
     UnknownSession,
 )
-from ledgerdb.sigv4 import Credentials, SignatureProblem, SignedRequest, verify
+from ledgerdb.sigv4 import Authorization, Credentials, SignatureProblem, SignedRequest, verify
 
 __all__ = [
     "BadRequestException",
@@ -168,6 +169,11 @@ class InvalidSignatureException(QldbSessionError):
     changed request, or a date more than 5 minutes from the server's clock."""
 
     status = 403
+
+
+class AccessDeniedException(QldbSessionError):
+    """STANDARD permissions mode: no policy allows the caller this statement's action on
+    this table (``ledgerdb.qldb_permissions``)."""
 
 
 class UnrecognizedClientException(QldbSessionError):
@@ -288,16 +294,16 @@ _SIGNATURE_ERRORS: dict[str, type[QldbSessionError]] = {
 
 async def authenticate(
     request: web.Request, credentials: Credentials | None, max_body_bytes: int
-) -> str:
-    """Check the request's SigV4 signature (see ``ledgerdb.sigv4``) and answer the region
-    it was signed for; refused requests raise QLDB's error for the reason."""
+) -> Authorization:
+    """Check the request's SigV4 signature (see ``ledgerdb.sigv4``) and answer who signed
+    it, for which region; refused requests raise QLDB's error for the reason."""
     signed = SignedRequest(request.method, request.raw_path, request.headers, b"")
     if credentials is not None:
         signed = SignedRequest(
             signed.method, signed.raw_path, signed.headers, await _raw(request, max_body_bytes)
         )
     try:
-        return verify(signed, SIGNING_NAME, credentials).region
+        return verify(signed, SIGNING_NAME, credentials)
     except SignatureProblem as problem:
         raise _SIGNATURE_ERRORS[problem.kind](str(problem)) from None
 
@@ -344,9 +350,11 @@ class QldbSessionServer:
         limits: QldbSessionLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         credentials: Credentials | None = None,
+        access: LedgerAccess | None = None,
     ) -> None:
         self.database = database
         self.credentials = credentials
+        self.access = access  # None: every statement runs (ALLOW_ALL)
         self.ledger_name = ledger_name
         self.limits = limits or QldbSessionLimits()
         self._clock = clock
@@ -416,8 +424,13 @@ class QldbSessionServer:
             request, self.answer, self.limits.max_body_bytes, self.credentials
         )
 
-    async def answer(self, command: str, arguments: dict[str, Any], token: str | None) -> dict:
-        """Run one command on the thread pool; the result is the command's response member."""
+    async def answer(
+        self, command: str, arguments: dict[str, Any], token: str | None, caller: str = ""
+    ) -> dict:
+        """Run one command on the thread pool; the result is the command's response member.
+        ``caller`` is the access key that signed the request (for STANDARD mode)."""
+        if command == "ExecuteStatement":
+            return await self._run(self._ExecuteStatement, arguments, token, caller)
         return await self._run(self._dispatch, command, arguments, token)
 
     # -- commands (run on the thread pool) ---------------------------------------------------
@@ -460,7 +473,7 @@ class QldbSessionServer:
             )
         return {"TransactionId": transaction_id}
 
-    def _ExecuteStatement(self, arguments: dict[str, Any], token: str) -> dict:
+    def _ExecuteStatement(self, arguments: dict[str, Any], token: str, caller: str = "") -> dict:
         _struct(
             arguments,
             "ExecuteStatement",
@@ -485,6 +498,7 @@ class QldbSessionServer:
         try:
             with self.sessions.using(token, transaction_id) as opened:
                 state.digest.add_statement(statement, parameters)
+                self._authorize(caller, statement, parameters, opened.transaction)
                 outcome = opened.transaction.execute(statement, *parameters)
                 values = [simpleion.dumps(value, binary=True) for value in outcome.values]
                 first, next_token = opened.first_page(values)
@@ -495,6 +509,22 @@ class QldbSessionServer:
             "TimingInformation": {"ProcessingTimeMilliseconds": round(outcome.processing_time_ms)},
             "ConsumedIOs": {"ReadIOs": int(outcome.read_ios), "WriteIOs": 0},
         }
+
+    def _authorize(
+        self, caller: str, statement: str, parameters: list[Any], transaction: Any
+    ) -> None:
+        """STANDARD mode: the statement runs only if a policy allows it to ``caller``. The
+        statement still counts in the commit digest (the driver counted it too)."""
+        if self.access is None:
+            return
+
+        def table_id(name: str) -> str | None:
+            table = transaction.catalog.table(name)
+            return None if table is None else str(table.table_id)
+
+        denied = self.access.check(caller, statement, parameters, table_id)
+        if denied is not None:
+            raise AccessDeniedException(denied.message)
 
     def _FetchPage(self, arguments: dict[str, Any], token: str) -> dict:
         _struct(arguments, "FetchPage", required=("TransactionId", "NextPageToken"))
@@ -627,7 +657,7 @@ def _page(values: Sequence[bytes], next_token: str) -> dict[str, Any]:
     return page
 
 
-Answer = Callable[[str, dict[str, Any], "str | None"], Awaitable[dict]]
+Answer = Callable[[str, dict[str, Any], "str | None", str], Awaitable[dict]]
 
 
 async def send_command(
@@ -643,7 +673,7 @@ async def send_command(
     """
     started = time.perf_counter()
     try:
-        await authenticate(request, credentials, max_body_bytes)
+        caller = (await authenticate(request, credentials, max_body_bytes)).access_key
         target = request.headers.get("X-Amz-Target", "")
         if target != TARGET:
             raise UnknownOperationException(
@@ -654,7 +684,7 @@ async def send_command(
             raise BadRequestException(f"Content-Type {content_type!r} is not {CONTENT_TYPE}")
         body = await _body(request, max_body_bytes)
         command, arguments, token = parse_command(body)
-        result = await answer(command, arguments, token)
+        result = await answer(command, arguments, token, caller)
         elapsed = max(0, round((time.perf_counter() - started) * 1000))
         result.setdefault("TimingInformation", {"ProcessingTimeMilliseconds": elapsed})
         return _respond(200, {command: result})

@@ -483,6 +483,15 @@ def _ion_parameter(text: str) -> Any:
     help="A JSON file {access key id: secret access key}: the QLDB APIs then verify every "
     "request's SigV4 signature against it (default: the header is checked, not verified).",
 )
+@click.option(
+    "--policies",
+    "policies_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="LEDGER_QLDB_POLICIES",
+    help="A JSON file {access key id: [IAM policy statements]}: what each caller may run on "
+    "STANDARD-mode ledgers (needs --credentials; default: STANDARD denies every command).",
+)
 def serve(
     ledger: str | None,
     host: str,
@@ -495,6 +504,7 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     credentials_file: str | None,
+    policies_file: str | None,
 ) -> None:
     """Serve the --ledger database over gRPC (ledgerdb.v1.LedgerDB + health) until
     SIGTERM/SIGINT, and with --qldb-port also over QLDB's own APIs (session and control
@@ -515,7 +525,10 @@ def serve(
     database = _database(ledger) if ledger is not None else None
     exports = Path(export_folder or Path(ledgers_dir or str(ledger)) / "s3-exports")
     credentials = _credentials(credentials_file, qldb_port)
-    qldb = _QldbOptions(qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports, credentials)
+    policies = _policies(policies_file, credentials)
+    qldb = _QldbOptions(
+        qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports, credentials, policies
+    )
 
     def announce(bound: int) -> None:
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
@@ -538,6 +551,7 @@ class _QldbOptions:
     s3_endpoint: str | None
     export_folder: Path
     credentials: Any = None  # ledgerdb.sigv4.Credentials, or None: signatures not verified
+    policies: Any = None  # ledgerdb.qldb_permissions.Policies, or None: STANDARD denies all
 
 
 def _credentials(path: str | None, qldb_port: int | None) -> Any:
@@ -550,6 +564,20 @@ def _credentials(path: str | None, qldb_port: int | None) -> Any:
 
     try:
         return Credentials.load(Path(path))
+    except LedgerError as exc:
+        fail(str(exc))
+
+
+def _policies(path: str | None, credentials: Any) -> Any:
+    """The STANDARD-mode policies; keyed by access key, so only with verified signatures."""
+    if path is None:
+        return None
+    if credentials is None:
+        fail("--policies needs --credentials: policies name access keys, which must be verified")
+    from ledgerdb.qldb_permissions import Policies
+
+    try:
+        return Policies.load(Path(path))
     except LedgerError as exc:
         fail(str(exc))
 
@@ -608,6 +636,7 @@ async def _start_qldb(
         any_name_ledger=any_name,
         ssl_context=_ssl_context(*tls) if tls else None,
         credentials=qldb.credentials,
+        policies=qldb.policies,
     )
     if qldb.credentials is None:
         click.echo("QLDB APIs: no --credentials, so SigV4 signatures are not verified")

@@ -242,6 +242,7 @@ def main() -> None:
     seen["tags"] = qldb.list_tags_for_resource(ResourceArn=seen["arn"])["Tags"]
 
     seen["export"] = export_and_validate(qldb, digest)
+    seen["permissions"] = permissions(qldb)
 
     seen["unprotected"] = qldb.update_ledger(Name=LEDGER, DeletionProtection=False)[
         "DeletionProtection"
@@ -254,6 +255,47 @@ def main() -> None:
     errors["deleted"] = error_of(lambda: qldb.describe_ledger(Name=LEDGER))
     seen["listed_after"] = sorted(item["Name"] for item in qldb.list_ledgers()["Ledgers"])
     print(json.dumps(seen))
+
+
+def permissions(qldb: Any) -> dict[str, Any]:
+    """STANDARD mode with pyqldb: the reader (READER_* keys, whose policy allows SendCommand
+    and PartiQLSelect on table Vehicle only) reads Vehicle and nothing else; ALLOW_ALL lets
+    it do everything, also once the mode is switched while its driver stays open."""
+    import os
+
+    qldb.create_ledger(Name="standard", PermissionsMode="STANDARD", DeletionProtection=False)
+    owner = QldbDriver("standard")
+    owner.execute_lambda(lambda txn: txn.execute_statement("CREATE TABLE Vehicle"))
+    owner.execute_lambda(lambda txn: txn.execute_statement("CREATE TABLE Person"))
+    owner.execute_lambda(
+        lambda txn: txn.execute_statement("INSERT INTO Vehicle ?", {"VIN": "1N4AL11D75C109151"})
+    )
+    reader_session = boto3.Session(
+        aws_access_key_id=os.environ["READER_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["READER_SECRET_ACCESS_KEY"],
+        region_name=os.environ["AWS_DEFAULT_REGION"],
+    )
+    reader = QldbDriver("standard", boto3_session=reader_session)
+
+    def run(statement: str) -> Any:
+        try:
+            return len(reader.execute_lambda(lambda txn: list(txn.execute_statement(statement))))
+        except botocore.exceptions.ClientError as exc:
+            return [exc.response["Error"]["Code"], exc.response["Error"].get("Message", "")]
+
+    seen = {
+        "select": run("SELECT * FROM Vehicle"),
+        "insert": run("INSERT INTO Vehicle {'VIN': 'KM8SRDHF6EU074761'}"),
+        "other_table": run("SELECT * FROM Person"),
+        "history": run("SELECT * FROM history(Vehicle)"),
+    }
+    qldb.update_ledger_permissions_mode(Name="standard", PermissionsMode="ALLOW_ALL")
+    seen["insert_allow_all"] = run("INSERT INTO Vehicle {'VIN': 'KM8SRDHF6EU074761'}")
+    seen["count_allow_all"] = run("SELECT * FROM Vehicle")
+    reader.close()
+    owner.close()
+    qldb.delete_ledger(Name="standard")
+    return seen
 
 
 def redact(driver: QldbDriver) -> tuple[dict[str, Any], tuple[Any, str]]:

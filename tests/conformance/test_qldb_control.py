@@ -84,7 +84,9 @@ def qldb_port(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Ite
     folder = tmp_path_factory.mktemp("qldb-control")
     ledgers = folder / "ledgers"
     secrets = folder / "credentials.json"  # every request's SigV4 signature is verified
-    secrets.write_text(json.dumps({ACCESS_KEY: SECRET_KEY}))
+    secrets.write_text(json.dumps({ACCESS_KEY: SECRET_KEY, READER_KEY: READER_SECRET}))
+    policies = folder / "policies.json"  # what each key may run on STANDARD-mode ledgers
+    policies.write_text(json.dumps(POLICIES))
     command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
     process = subprocess.Popen(
         [
@@ -97,6 +99,8 @@ def qldb_port(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Ite
             s3_endpoint,
             "--credentials",
             str(secrets),
+            "--policies",
+            str(policies),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -125,6 +129,23 @@ def _utc_now() -> datetime.datetime:
 
 ACCESS_KEY = "AKIDLEDGERTEST"
 SECRET_KEY = "ledger-secret-for-tests"
+READER_KEY = "AKIDREADER"
+READER_SECRET = "reader-secret-for-tests"
+POLICIES = {
+    ACCESS_KEY: {"Statement": [{"Effect": "Allow", "Action": "qldb:*", "Resource": "*"}]},
+    READER_KEY: [
+        {
+            "Effect": "Allow",
+            "Action": "qldb:SendCommand",
+            "Resource": "arn:aws:qldb:*:*:ledger/standard",
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["qldb:PartiQLSelect"],
+            "Resource": "arn:aws:qldb:*:*:ledger/standard/table/Vehicle",
+        },
+    ],
+}
 
 
 def _credentials() -> dict[str, str]:
@@ -144,6 +165,8 @@ def flow(qldb_port: int, s3_endpoint: str) -> dict[str, Any]:
         "AWS_ENDPOINT_URL_QLDB": endpoint,
         "AWS_ENDPOINT_URL_QLDB_SESSION": endpoint,
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "READER_ACCESS_KEY_ID": READER_KEY,
+        "READER_SECRET_ACCESS_KEY": READER_SECRET,
     }
     completed = subprocess.run(
         [str(PYQLDB_PYTHON), str(FLOW), LEDGER],
@@ -203,6 +226,22 @@ def test_a_redacted_revision_keeps_its_hash_and_proof(flow: dict[str, Any]) -> N
     assert redaction["history"] == [[False, True], [True, False]]  # dataHash, not data
     assert "latest revision" in redaction["latest_refused"]
     assert flow["redacted_revision"] == {"has_data": False, "has_data_hash": True, "verified": True}
+
+
+def test_standard_mode_runs_only_what_a_policy_allows(flow: dict[str, Any]) -> None:
+    seen = flow["permissions"]
+    assert seen["select"] == 1
+    for denied, action in (
+        ("insert", "PartiQLInsert"),
+        ("other_table", "PartiQLSelect"),
+        ("history", "PartiQLHistoryFunction"),
+    ):
+        code, message = seen[denied]
+        assert code == "AccessDeniedException"
+        assert f"not authorized to perform: qldb:{action} on resource: arn:aws:qldb:" in message
+        assert "ledger/standard/table/" in message
+    # ALLOW_ALL keeps running everything; the switch applies to an open driver at once.
+    assert seen["insert_allow_all"] == 1 and seen["count_allow_all"] == 2
 
 
 def test_tags_are_added_and_removed(flow: dict[str, Any]) -> None:
