@@ -11,8 +11,12 @@ Prints figures and never asserts on them (the issue's goal: ≤ 5 ms each at 1 M
    boto3 would (a SigV4-shaped header; the server does not verify signatures).
 3. GetDigest; GetRevision with the digest's tip, then the proof folded with ``dot`` from
    the revision hash and compared with the digest (the client's verification).
-4. ExportJournalToS3 of the whole journal to the export folder (Ion text), timed from the
-   request to DescribeJournalS3Export answering COMPLETED.
+4. ExportJournalToS3 of the whole journal to the export folder in each ``--formats``
+   (default Ion text), timed from the request to DescribeJournalS3Export answering
+   COMPLETED; with the server's CPU time (user + system) per block.
+
+``--ledger DIR`` keeps the built ledger there and reuses it on the next run (to compare
+two versions of the server on the same journal).
 """
 
 from __future__ import annotations
@@ -161,7 +165,8 @@ def latencies(client: Client, sample: list[tuple[str, dict]], rounds: int) -> in
     return simpleion.loads(digest["DigestTipAddress"]["IonText"])["sequenceNo"] + 1
 
 
-def export(client: Client, blocks: int) -> None:
+def export(client: Client, blocks: int, form: str, server: int) -> None:
+    cpu = _cpu_seconds(server)
     started = time.perf_counter()
     export_id = client.call(
         "POST",
@@ -175,6 +180,7 @@ def export(client: Client, blocks: int) -> None:
                 "Prefix": "export/",
                 "EncryptionConfiguration": {"ObjectEncryptionType": "NO_ENCRYPTION"},
             },
+            "OutputFormat": form,
         },
     )["ExportId"]
     while True:
@@ -183,28 +189,46 @@ def export(client: Client, blocks: int) -> None:
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
+    used = _cpu_seconds(server) - cpu
+    revisions = blocks * DOCUMENTS_PER_TRANSACTION
     print(
-        f"4. ExportJournalToS3 of {blocks:,} blocks to a folder (Ion text): {elapsed:.1f} s, "
-        f"{blocks / elapsed:,.0f} blocks/s ({status['ExportDescription']['Status']})"
+        f"4. ExportJournalToS3 of {blocks:,} blocks to a folder ({form}): {elapsed:.1f} s, "
+        f"{blocks / elapsed:,.0f} blocks/s, {revisions / elapsed:,.0f} revisions/s; server CPU "
+        f"{used / blocks * 1e3:.2f} ms/block ({status['ExportDescription']['Status']})"
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--revisions", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=500)
+    parser.add_argument("--formats", default="ION_TEXT", help="e.g. ION_TEXT,ION_BINARY,JSON")
+    parser.add_argument("--ledger", type=Path, default=None, help="build here, or reuse")
     arguments = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
     )
     root = Path(tempfile.mkdtemp(prefix="bench-qldb-", dir=ROOT))
+    ledger = arguments.ledger or root / "ledger"
     try:
-        sample = build(root / "ledger", arguments.revisions)
-        process, port = serve(root / "ledger", root / "exports")
+        if (ledger / "sample.json").exists():
+            sample = json.loads((ledger / "sample.json").read_text())
+        else:
+            sample = build(ledger, arguments.revisions)
+            (ledger / "sample.json").write_text(json.dumps(sample))
+        process, port = serve(ledger, root / "exports")
         try:
             client = Client(port)
-            export(client, latencies(client, sample, arguments.rounds))
+            blocks = latencies(client, sample, arguments.rounds)
+            for form in arguments.formats.split(","):
+                export(client, blocks, form, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=30)
