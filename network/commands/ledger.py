@@ -522,10 +522,10 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         fail("--tls-cert and --tls-key go together")
     tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
+    credentials = _credentials(credentials_file, qldb_port)  # checked before opening
+    policies = _policies(policies_file, credentials)
     database = _database(ledger) if ledger is not None else None
     exports = Path(export_folder or Path(ledgers_dir or str(ledger)) / "s3-exports")
-    credentials = _credentials(credentials_file, qldb_port)
-    policies = _policies(policies_file, credentials)
     qldb = _QldbOptions(
         qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports, credentials, policies
     )

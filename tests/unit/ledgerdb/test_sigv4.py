@@ -94,3 +94,34 @@ def test_credentials_files_are_checked(tmp_path: Path) -> None:
         bad.write_text(text)
         with pytest.raises(InvalidInput, match="--credentials"):
             Credentials.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({"--credentials": "{}"}, "--credentials needs --qldb-port"),
+        ({"--credentials": "[]", "--qldb-port": None}, "JSON object of access key id"),
+        ({"--policies": "{}", "--qldb-port": None}, "--policies needs --credentials"),
+        (
+            {"--credentials": '{"AK": "s"}', "--policies": '{"AK": 1}', "--qldb-port": None},
+            "list of policy statements",
+        ),
+    ],
+)
+def test_ledger_serve_refuses_bad_credentials_and_policies_before_serving(
+    tmp_path: Path, files: dict[str, str | None], says: str
+) -> None:
+    from click.testing import CliRunner
+
+    from network.cli import cli
+
+    arguments = ["ledger", "serve", "--ledger", str(tmp_path / "db")]
+    for option, text in files.items():
+        if text is None:
+            arguments += [option, "0"]
+            continue
+        path = tmp_path / f"{option.strip('-')}.json"
+        path.write_text(text)
+        arguments += [option, str(path)]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code != 0 and says in result.output
