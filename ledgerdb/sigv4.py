@@ -173,7 +173,17 @@ def verify(
         )
     if "host" not in auth.signed_headers:
         raise SignatureProblem("incomplete", "SignedHeaders must include host")
-    expected = signature(secret, auth, stamp, canonical_request(request, auth.signed_headers))
+    payload = hashlib.sha256(request.body).hexdigest()
+    stated = request.headers.get("X-Amz-Content-SHA256")
+    if stated is not None and stated != payload:
+        raise SignatureProblem(
+            "mismatch", "X-Amz-Content-SHA256 is not the SHA-256 of the request body"
+        )
+    path, _, query = request.raw_path.partition("?")
+    canonical = canonical_request(
+        request.method, path, query, request.headers, auth.signed_headers, payload
+    )
+    expected = signature(secret, stamp, auth.scope, canonical)
     if not hmac.compare_digest(expected, auth.signature):
         raise SignatureProblem(
             "mismatch",
@@ -183,27 +193,29 @@ def verify(
     return auth
 
 
-def canonical_request(request: SignedRequest, signed_headers: tuple[str, ...]) -> str:
-    """SigV4's canonical request, as botocore and the other SDKs build it."""
-    path, _, query = request.raw_path.partition("?")
-    normalized = posixpath.normpath(path or "/")
-    if path.endswith("/") and normalized != "/":
+def canonical_request(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    signed_headers: tuple[str, ...],
+    payload_hash: str,
+) -> str:
+    """SigV4's canonical request as botocore and the other SDKs build it: the path as sent
+    (percent-encoded once) normalized and encoded again, as for every service but S3; the
+    query's pairs re-encoded and sorted. Also used to sign (``network.controlplane.sigv4``)."""
+    normalized = posixpath.normpath(raw_path or "/")
+    if raw_path.endswith("/") and normalized != "/":
         normalized += "/"
-    headers = "".join(f"{name}:{_header_value(request.headers, name)}\n" for name in signed_headers)
-    payload = hashlib.sha256(request.body).hexdigest()
-    stated = request.headers.get("X-Amz-Content-SHA256")
-    if stated is not None and stated != payload:
-        raise SignatureProblem(
-            "mismatch", "X-Amz-Content-SHA256 is not the SHA-256 of the request body"
-        )
+    lines = "".join(f"{name}:{_header_value(headers, name)}\n" for name in signed_headers)
     return "\n".join(
         (
-            request.method.upper(),
+            method.upper(),
             quote(normalized, safe="/~"),
-            _canonical_query(query),
-            headers,
+            _canonical_query(raw_query),
+            lines,
             ";".join(signed_headers),
-            payload,
+            payload_hash,
         )
     )
 
@@ -222,11 +234,13 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{key}={value}" for key, value in sorted(pairs))
 
 
-def signature(secret: str, auth: Authorization, stamp: str, canonical: str) -> str:
+def signature(secret: str, amz_date: str, scope: str, canonical: str) -> str:
+    """The hex signature of a canonical request, signed at ``amz_date`` for ``scope``
+    (``date/region/service/aws4_request``) with the secret access key."""
     to_sign = "\n".join(
-        (ALGORITHM, stamp, auth.scope, hashlib.sha256(canonical.encode()).hexdigest())
+        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
     )
     key = f"AWS4{secret}".encode()
-    for part in (auth.date, auth.region, auth.service, "aws4_request"):
+    for part in scope.split("/"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
