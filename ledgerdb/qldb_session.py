@@ -673,7 +673,7 @@ async def send_command(
     """
     started = time.perf_counter()
     try:
-        caller = (await authenticate(request, credentials, max_body_bytes)).access_key
+        caller = (await authenticate(request, credentials, max_body_bytes)).access_key_id
         target = request.headers.get("X-Amz-Target", "")
         if target != TARGET:
             raise UnknownOperationException(

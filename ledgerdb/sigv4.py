@@ -42,7 +42,7 @@ _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 class Authorization:
     """The parts of a SigV4 ``Authorization`` header."""
 
-    access_key: str
+    access_key_id: str
     date: str
     region: str
     service: str
@@ -142,7 +142,7 @@ def verify(
         )
     if credentials is None:
         return auth
-    secret = credentials.secrets.get(auth.access_key)
+    secret = credentials.secrets.get(auth.access_key_id)
     if secret is None:
         raise SignatureProblem(
             "unknown_key", "The security token included in the request is invalid."

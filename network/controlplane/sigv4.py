@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ledgerdb.sigv4 import ALGORITHM, canonical_request, signature
+from ledgerdb.sigv4 import ALGORITHM, Authorization, canonical_request, signature
 from network.controlplane.errors import AccessDeniedException
 from network.controlplane.resources import DEFAULT_ACCOUNT
 
@@ -40,20 +40,6 @@ class Key:
     access_key_id: str
     secret: str
     account: str
-
-
-@dataclass(frozen=True)
-class Authorization:
-    access_key_id: str
-    date: str
-    region: str
-    service: str
-    signed_headers: tuple[str, ...]
-    signature: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
 def load_credentials(path: Path) -> dict[str, Key]:

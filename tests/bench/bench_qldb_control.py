@@ -28,10 +28,8 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,6 +42,7 @@ from amazon.ion import simpleion
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.hashing import dot
 from ledgerdb.limits import DOCUMENTS_PER_TRANSACTION
+from tests.support.ledger_serve import start_qldb_server
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = "bench"
@@ -105,24 +104,8 @@ class Client:
 
 
 def serve(directory: Path, exports: Path) -> tuple[subprocess.Popen[str], int]:
-    command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
-    process = subprocess.Popen(
-        [
-            *command,
-            *("--ledger", str(directory), "--qldb-port", "0", "--ledger-name", LEDGER),
-            *("--export-folder", str(exports)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if match := re.search(r"control plane listening on http://127\.0\.0\.1:(\d+)", line):
-            return process, int(match[1])
-    raise RuntimeError(f"server exited with {process.wait()}")
+    arguments = ("--ledger", str(directory), "--ledger-name", LEDGER)
+    return start_qldb_server([*arguments, "--export-folder", str(exports)])
 
 
 def _percentiles(samples: list[float]) -> str:

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,10 +28,10 @@ import pytest
 from tests.conformance.test_qldb_control import (  # noqa: F401  (s3_endpoint: a fixture)
     MOTO_SERVER,
     PYQLDB_PYTHON,
-    ROOT,
     _stop,
     s3_endpoint,
 )
+from tests.support.ledger_serve import start_qldb_server
 
 TUTORIAL = os.environ.get("DMV_TUTORIAL", "")
 RUNNER = Path(__file__).with_name("dmv_tutorial_runner.py")
@@ -52,27 +51,15 @@ pytestmark = [
 def ledger_port(tmp_path: Path, s3_endpoint: str) -> Iterator[int]:  # noqa: F811
     keys = tmp_path / "credentials.json"
     keys.write_text(json.dumps({KEY: SECRET}))
-    command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
-    process = subprocess.Popen(
+    process, port = start_qldb_server(
         [
-            *command,
-            *("--ledgers", str(tmp_path / "ledgers"), "--qldb-port", "0"),
+            *("--ledgers", str(tmp_path / "ledgers")),
             *("--s3-endpoint", s3_endpoint, "--credentials", str(keys)),
         ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **_aws(KEY, SECRET)},
+        _aws(KEY, SECRET),
     )
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if match := re.search(r"control plane listening on http://127\.0\.0\.1:(\d+)", line):
-                break
-        else:
-            raise AssertionError(f"ledger serve exited with {process.wait()}")
-        yield int(match[1])
+        yield port
     finally:
         _stop(process)
 

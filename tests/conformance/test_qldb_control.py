@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
+from tests.support.ledger_serve import start_qldb_server, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PYQLDB_PYTHON = ROOT / ".venv-pyqldb" / "bin" / "python"
@@ -46,13 +47,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+_stop = stop
 
 
 @pytest.fixture(scope="module")
@@ -87,37 +82,15 @@ def qldb_port(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Ite
     secrets.write_text(json.dumps({ACCESS_KEY: SECRET_KEY, READER_KEY: READER_SECRET}))
     policies = folder / "policies.json"  # what each key may run on STANDARD-mode ledgers
     policies.write_text(json.dumps(POLICIES))
-    command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
-    process = subprocess.Popen(
+    process, port = start_qldb_server(
         [
-            *command,
-            "--ledgers",
-            str(ledgers),
-            "--qldb-port",
-            "0",
-            "--s3-endpoint",
-            s3_endpoint,
-            "--credentials",
-            str(secrets),
-            "--policies",
-            str(policies),
+            *("--ledgers", str(ledgers), "--s3-endpoint", s3_endpoint),
+            *("--credentials", str(secrets), "--policies", str(policies)),
         ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **_credentials()},
+        _credentials(),
     )
     try:
-        assert process.stdout is not None
-        seen = []
-        for line in process.stdout:
-            seen.append(line)
-            if match := re.search(r"control plane listening on http://127\.0\.0\.1:(\d+)", line):
-                break
-        else:
-            raise AssertionError(f"server exited ({process.wait()}):\n{''.join(seen)}")
-        yield int(match[1])
+        yield port
     finally:
         _stop(process)
 

@@ -40,7 +40,7 @@ def _signed(
 
 
 def test_a_botocore_signature_verifies() -> None:
-    assert verify(_signed(), "qldb", KEYS, NOW).access_key == "AKIDONE"
+    assert verify(_signed(), "qldb", KEYS, NOW).access_key_id == "AKIDONE"
     posted = _signed("POST", "/ledgers/dmv/digest", b'{"x": 1}')
     assert verify(posted, "qldb", KEYS, NOW).region == "eu-west-1"
 
@@ -82,7 +82,7 @@ def test_unknown_keys_other_services_and_missing_headers_are_refused() -> None:
         verify(SignedRequest("GET", "/", CIMultiDict(), b""), "qldb", KEYS, NOW)
     assert refused.value.kind == "missing"
     # Without credentials the shape is checked, the signature not (the old behaviour).
-    assert verify(_signed(secret="anything"), "qldb", None, NOW).access_key == "AKIDONE"
+    assert verify(_signed(secret="anything"), "qldb", None, NOW).access_key_id == "AKIDONE"
 
 
 def test_credentials_files_are_checked(tmp_path: Path) -> None:
