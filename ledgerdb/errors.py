@@ -36,6 +36,7 @@ Classes kept next to the code that raises them are marked with their module::
     │       ├── UnknownTable
     │       ├── UnknownIndex
     │       └── UnknownVariable
+    ├── SignatureProblem                       sigv4
     ├── LedgerExists                           qldb_ledgers
     ├── LedgerProtected                        qldb_ledgers
     ├── QldbControlError                       qldb_control (QLDB control-plane errors)
@@ -55,6 +56,8 @@ Classes kept next to the code that raises them are marked with their module::
         ├── MissingAuthenticationTokenException
         ├── IncompleteSignatureException
         ├── InvalidSignatureException
+        ├── UnrecognizedClientException
+        ├── AccessDeniedException
         └── InternalFailure
 """
 

@@ -51,13 +51,15 @@ from ledgerdb.qldb_ledgers import (
     QldbLedgers,
     ledger_arn,
 )
+from ledgerdb.qldb_permissions import LedgerAccess, Policies
 from ledgerdb.qldb_session import (
     BadRequestException,
     QldbSessionError,
     QldbSessionServer,
-    check_authorization,
+    authenticate,
     send_command,
 )
+from ledgerdb.sigv4 import Credentials
 
 __all__ = ["QldbControlError", "QldbEndpoint", "start_qldb_endpoint"]
 
@@ -71,6 +73,7 @@ _BUCKET = re.compile(r"^[A-Za-z0-9._-]{3,255}$")
 _REGION = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/")
 _INNER_TOKEN = 22  # the session table's tokens; the ledger's name follows in ours
 CONTENT_TYPE = "application/json"
+_MAX_BODY = 8 * 1024 * 1024
 
 
 # --- errors: the qldb model's exception shapes -------------------------------------------
@@ -279,14 +282,18 @@ class QldbEndpoint:
         *,
         export_target: ExportTarget,
         any_name_ledger: str | None = None,
+        credentials: Credentials | None = None,
+        policies: Policies | None = None,
     ) -> None:
         self.ledgers = ledgers
+        self.policies = policies  # STANDARD-mode ledgers: who may run which PartiQL command
+        self.credentials = credentials  # None: SigV4 headers are checked, not verified
         self.export_target = export_target
         self.any_name_ledger = any_name_ledger  # --ledger without --ledger-name: any name
         self._sessions: dict[str, QldbSessionServer] = {}
         self._executor = ThreadPoolExecutor(4, thread_name_prefix="qldb-control")
         self._exports: set[asyncio.Task[None]] = set()
-        self.app = web.Application(client_max_size=8 * 1024 * 1024)
+        self.app = web.Application(client_max_size=_MAX_BODY)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
         self.app.on_cleanup.append(self._on_cleanup)
         self._routes = _routes(self)
@@ -306,9 +313,9 @@ class QldbEndpoint:
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.method == "POST" and request.path == "/" and "X-Amz-Target" in request.headers:
-            return await send_command(request, self._send, 8 * 1024 * 1024)
+            return await send_command(request, self._send, _MAX_BODY, self.credentials)
         try:
-            check_authorization(request.headers.get("Authorization"))
+            await authenticate(request, self.credentials, _MAX_BODY)
             handler, params = self._route(request)
             body = await self._json(request)
             status, result = await handler(request, params, body)
@@ -360,17 +367,19 @@ class QldbEndpoint:
 
     # -- the session API, routed by ledger -----------------------------------------------------
 
-    async def _send(self, command: str, arguments: dict[str, Any], token: str | None) -> dict:
+    async def _send(
+        self, command: str, arguments: dict[str, Any], token: str | None, caller: str
+    ) -> dict:
         """Route a session command to its ledger: by name at StartSession, then by token
         (ours is the ledger's own token followed by the ledger's name)."""
         if token is None:
             name = arguments.get("LedgerName")
             name = name if isinstance(name, str) else ""
             server = self._session_server(name)
-            result = await server.answer(command, arguments, None)
+            result = await server.answer(command, arguments, None, caller)
             return {"SessionToken": result["SessionToken"] + name}
         inner, name = token[:_INNER_TOKEN], token[_INNER_TOKEN:]
-        return await self._session_server(name).answer(command, arguments, inner)
+        return await self._session_server(name).answer(command, arguments, inner, caller)
 
     def _session_server(self, name: str) -> QldbSessionServer:
         if name not in self._sessions:
@@ -381,10 +390,20 @@ class QldbEndpoint:
                 if self.any_name_ledger is None:
                     raise BadRequestException(f"Ledger {name!r} does not exist") from None
                 database, ledger_name = self.ledgers.database(self.any_name_ledger), None
-            server = QldbSessionServer(database, ledger_name=ledger_name)
+            served = name if ledger_name is not None else self.any_name_ledger
+            assert served is not None
+            access = LedgerAccess(
+                self.ledgers.record(served).arn,
+                partial(self._mode, served),
+                self.policies,
+            )
+            server = QldbSessionServer(database, ledger_name=ledger_name, access=access)
             server.start()
             self._sessions[name] = server
         return self._sessions[name]
+
+    def _mode(self, name: str) -> str:
+        return self.ledgers.record(name).permissions_mode
 
     # -- ledgers ------------------------------------------------------------------------------
 
@@ -683,10 +702,18 @@ async def start_qldb_endpoint(
     export_target: ExportTarget,
     any_name_ledger: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    credentials: Credentials | None = None,
+    policies: Policies | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve both QLDB APIs for ``ledgers`` (over TLS with ``ssl_context``); returns the
     runner and the bound port."""
-    endpoint = QldbEndpoint(ledgers, export_target=export_target, any_name_ledger=any_name_ledger)
+    endpoint = QldbEndpoint(
+        ledgers,
+        export_target=export_target,
+        any_name_ledger=any_name_ledger,
+        credentials=credentials,
+        policies=policies,
+    )
     runner = web.AppRunner(endpoint.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)

@@ -20,15 +20,19 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from amazon.ion import simpleion
 
 from ledgerdb.block import Block
 from ledgerdb.errors import InvalidInput
-from ledgerdb.export import block_ion_text, block_json, block_view
+from ledgerdb.export import block_ion_text, block_json, block_views
 
+T = TypeVar("T")
 BLOCKS_PER_OBJECT = 1000
+# Ion binary objects are written this many blocks at a time: fewer decoded blocks alive at
+# once (the garbage collector's cost grows with them), one symbol table per group.
+BINARY_GROUP = 32
 _EXTENSIONS = {"ION_TEXT": "ion", "ION_BINARY": "ion", "JSON": "json"}
 
 
@@ -97,16 +101,19 @@ def blocks_in_window(journal: Any, start_micros: int, end_micros: int) -> Iterat
 
 def encode_object(blocks: Sequence[Block], form: str) -> bytes:
     """One data object: the blocks in the export's output format."""
+    views = block_views(blocks)
     if form == "ION_TEXT":
-        return " ".join(block_ion_text(block) for block in blocks).encode()
-    if form == "ION_BINARY":
-        views = [block_view(block) for block in blocks]
-        return simpleion.dumps(views, binary=True, sequence_as_stream=True)
-    return "\n".join(json.dumps(block_json(block)) for block in blocks).encode()
+        texts = (block_ion_text(block, view) for block, view in zip(blocks, views, strict=True))
+        return " ".join(texts).encode()
+    if form == "ION_BINARY":  # one Ion stream; a symbol table per group of blocks
+        groups = _chunks(iter(views), BINARY_GROUP)
+        return b"".join(simpleion.dumps(g, binary=True, sequence_as_stream=True) for g in groups)
+    shown = (block_json(block, view) for block, view in zip(blocks, views, strict=True))
+    return "\n".join(json.dumps(item) for item in shown).encode()
 
 
-def _chunks(blocks: Iterator[Block], size: int) -> Iterator[list[Block]]:
-    chunk: list[Block] = []
+def _chunks(blocks: Iterator[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for block in blocks:
         chunk.append(block)
         if len(chunk) == size:

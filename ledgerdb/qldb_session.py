@@ -18,9 +18,10 @@ What QLDB does, this does too:
 - Sessions idle too long are forgotten (InvalidSessionException, which the drivers answer
   with a new session). Too many sessions is RateExceededException; too many transactions
   open at once (QLDB's active-session quota) is LimitExceededException.
-- Requests must carry a SigV4 ``Authorization`` header scoped to service ``qldb``; the
-  signature itself is NOT verified (no secrets are configured here), so the header only
-  proves the caller speaks the protocol: run this API on a trusted network.
+- Requests must carry a SigV4 ``Authorization`` header scoped to service ``qldb``. With
+  credentials configured (``ledgerdb.sigv4``) the signature is verified as AWS verified
+  it: another secret, an unknown access key or a date more than 5 minutes off is refused
+  with QLDB's error code. Without credentials only the header's shape is checked.
 
 Sessions and their open transactions live in ``ledgerdb.sessions.SessionTable``, shared
 with the gRPC service. The database is synchronous, so every call into it runs on a
@@ -54,6 +55,7 @@ from ledgerdb import errors
 from ledgerdb.commit_digest import CommitDigest
 from ledgerdb.ion_input import load_untrusted
 from ledgerdb.partiql.errors import PartiQLError
+from ledgerdb.qldb_permissions import LedgerAccess
 from ledgerdb.sessions import (
     TRANSACTION_LIFETIME_SECONDS,
     SessionBusy,
@@ -62,6 +64,7 @@ from ledgerdb.sessions import (
     UnknownPage,
     UnknownSession,
 )
+from ledgerdb.sigv4 import Authorization, Credentials, SignatureProblem, SignedRequest, verify
 
 __all__ = [
     "BadRequestException",
@@ -162,7 +165,19 @@ class IncompleteSignatureException(QldbSessionError):
 
 
 class InvalidSignatureException(QldbSessionError):
-    """The SigV4 credential is scoped to another service."""
+    """The SigV4 signature does not hold: another service's scope, another secret, a
+    changed request, or a date more than 5 minutes from the server's clock."""
+
+    status = 403
+
+
+class AccessDeniedException(QldbSessionError):
+    """STANDARD permissions mode: no policy allows the caller this statement's action on
+    this table (``ledgerdb.qldb_permissions``)."""
+
+
+class UnrecognizedClientException(QldbSessionError):
+    """The SigV4 access key is none of the configured credentials."""
 
     status = 403
 
@@ -267,20 +282,37 @@ def encode_value(value: Any) -> dict[str, str]:
     return {"IonBinary": base64.b64encode(simpleion.dumps(value, binary=True)).decode()}
 
 
-def check_authorization(header: str | None) -> None:
-    """A SigV4 header scoped to ``qldb`` must be present; its signature is not verified."""
-    if not header:
-        raise MissingAuthenticationTokenException("Missing Authentication Token")
-    match = _AUTHORIZATION.match(header.strip())
-    if match is None:
-        raise IncompleteSignatureException(
-            "Authorization header is not an AWS Signature Version 4 (AWS4-HMAC-SHA256) header"
+_SIGNATURE_ERRORS: dict[str, type[QldbSessionError]] = {
+    "missing": MissingAuthenticationTokenException,
+    "incomplete": IncompleteSignatureException,
+    "scope": InvalidSignatureException,
+    "mismatch": InvalidSignatureException,
+    "expired": InvalidSignatureException,
+    "unknown_key": UnrecognizedClientException,
+}
+
+
+async def authenticate(
+    request: web.Request, credentials: Credentials | None, max_body_bytes: int
+) -> Authorization:
+    """Check the request's SigV4 signature (see ``ledgerdb.sigv4``) and answer who signed
+    it, for which region; refused requests raise QLDB's error for the reason."""
+    signed = SignedRequest(request.method, request.raw_path, request.headers, b"")
+    if credentials is not None:
+        signed = SignedRequest(
+            signed.method, signed.raw_path, signed.headers, await _raw(request, max_body_bytes)
         )
-    if match["service"] != SIGNING_NAME:
-        raise InvalidSignatureException(
-            f"Credential should be scoped to correct service: '{SIGNING_NAME}', "
-            f"not {match['service']!r}"
-        )
+    try:
+        return verify(signed, SIGNING_NAME, credentials)
+    except SignatureProblem as problem:
+        raise _SIGNATURE_ERRORS[problem.kind](str(problem)) from None
+
+
+async def _raw(request: web.Request, max_body_bytes: int) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise BadRequestException(f"request body exceeds {max_body_bytes} bytes") from None
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -317,8 +349,12 @@ class QldbSessionServer:
         ledger_name: str | None = None,
         limits: QldbSessionLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        credentials: Credentials | None = None,
+        access: LedgerAccess | None = None,
     ) -> None:
         self.database = database
+        self.credentials = credentials
+        self.access = access  # None: every statement runs (ALLOW_ALL)
         self.ledger_name = ledger_name
         self.limits = limits or QldbSessionLimits()
         self._clock = clock
@@ -384,10 +420,17 @@ class QldbSessionServer:
     # -- HTTP -------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        return await send_command(request, self.answer, self.limits.max_body_bytes)
+        return await send_command(
+            request, self.answer, self.limits.max_body_bytes, self.credentials
+        )
 
-    async def answer(self, command: str, arguments: dict[str, Any], token: str | None) -> dict:
-        """Run one command on the thread pool; the result is the command's response member."""
+    async def answer(
+        self, command: str, arguments: dict[str, Any], token: str | None, caller: str = ""
+    ) -> dict:
+        """Run one command on the thread pool; the result is the command's response member.
+        ``caller`` is the access key that signed the request (for STANDARD mode)."""
+        if command == "ExecuteStatement":
+            return await self._run(self._ExecuteStatement, arguments, token, caller)
         return await self._run(self._dispatch, command, arguments, token)
 
     # -- commands (run on the thread pool) ---------------------------------------------------
@@ -430,7 +473,7 @@ class QldbSessionServer:
             )
         return {"TransactionId": transaction_id}
 
-    def _ExecuteStatement(self, arguments: dict[str, Any], token: str) -> dict:
+    def _ExecuteStatement(self, arguments: dict[str, Any], token: str, caller: str = "") -> dict:
         _struct(
             arguments,
             "ExecuteStatement",
@@ -455,6 +498,7 @@ class QldbSessionServer:
         try:
             with self.sessions.using(token, transaction_id) as opened:
                 state.digest.add_statement(statement, parameters)
+                self._authorize(caller, statement, parameters, opened.transaction)
                 outcome = opened.transaction.execute(statement, *parameters)
                 values = [simpleion.dumps(value, binary=True) for value in outcome.values]
                 first, next_token = opened.first_page(values)
@@ -465,6 +509,22 @@ class QldbSessionServer:
             "TimingInformation": {"ProcessingTimeMilliseconds": round(outcome.processing_time_ms)},
             "ConsumedIOs": {"ReadIOs": int(outcome.read_ios), "WriteIOs": 0},
         }
+
+    def _authorize(
+        self, caller: str, statement: str, parameters: list[Any], transaction: Any
+    ) -> None:
+        """STANDARD mode: the statement runs only if a policy allows it to ``caller``. The
+        statement still counts in the commit digest (the driver counted it too)."""
+        if self.access is None:
+            return
+
+        def table_id(name: str) -> str | None:
+            table = transaction.catalog.table(name)
+            return None if table is None else str(table.table_id)
+
+        denied = self.access.check(caller, statement, parameters, table_id)
+        if denied is not None:
+            raise AccessDeniedException(denied.message)
 
     def _FetchPage(self, arguments: dict[str, Any], token: str) -> dict:
         _struct(arguments, "FetchPage", required=("TransactionId", "NextPageToken"))
@@ -597,10 +657,15 @@ def _page(values: Sequence[bytes], next_token: str) -> dict[str, Any]:
     return page
 
 
-Answer = Callable[[str, dict[str, Any], "str | None"], Awaitable[dict]]
+Answer = Callable[[str, dict[str, Any], "str | None", str], Awaitable[dict]]
 
 
-async def send_command(request: web.Request, answer: Answer, max_body_bytes: int) -> web.Response:
+async def send_command(
+    request: web.Request,
+    answer: Answer,
+    max_body_bytes: int,
+    credentials: Credentials | None = None,
+) -> web.Response:
     """One ``SendCommand`` request: check the envelope, let ``answer`` run the command.
 
     ``answer`` is one ledger's ``QldbSessionServer.answer`` or a router choosing the ledger
@@ -608,7 +673,7 @@ async def send_command(request: web.Request, answer: Answer, max_body_bytes: int
     """
     started = time.perf_counter()
     try:
-        check_authorization(request.headers.get("Authorization"))
+        caller = (await authenticate(request, credentials, max_body_bytes)).access_key_id
         target = request.headers.get("X-Amz-Target", "")
         if target != TARGET:
             raise UnknownOperationException(
@@ -619,7 +684,7 @@ async def send_command(request: web.Request, answer: Answer, max_body_bytes: int
             raise BadRequestException(f"Content-Type {content_type!r} is not {CONTENT_TYPE}")
         body = await _body(request, max_body_bytes)
         command, arguments, token = parse_command(body)
-        result = await answer(command, arguments, token)
+        result = await answer(command, arguments, token, caller)
         elapsed = max(0, round((time.perf_counter() - started) * 1000))
         result.setdefault("TimingInformation", {"ProcessingTimeMilliseconds": elapsed})
         return _respond(200, {command: result})
@@ -639,10 +704,7 @@ def _respond(status: int, payload: Mapping[str, Any]) -> web.Response:
 
 
 async def _body(request: web.Request, max_body_bytes: int) -> dict[str, Any]:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise BadRequestException(f"request body exceeds {max_body_bytes} bytes") from None
+    raw = await _raw(request, max_body_bytes)
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -685,13 +747,16 @@ async def start_qldb_session_server(
     ledger_name: str | None = None,
     limits: QldbSessionLimits | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    credentials: Credentials | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the QLDB session API for ``database``; returns the runner and the bound port.
 
     ``await runner.cleanup()`` stops it (open transactions are aborted). ``port`` 0 picks a
     free port. With ``ledger_name`` set, StartSession accepts only that name.
     """
-    server = QldbSessionServer(database, ledger_name=ledger_name, limits=limits)
+    server = QldbSessionServer(
+        database, ledger_name=ledger_name, limits=limits, credentials=credentials
+    )
     runner = web.AppRunner(server.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)

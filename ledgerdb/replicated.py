@@ -35,7 +35,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import nats.errors
@@ -76,6 +76,7 @@ from ledgerdb.jetstream import (
     message,
 )
 from ledgerdb.journal import AsyncJournal, Digest, Entries, Journal
+from ledgerdb.redaction import RedactionRefused
 from ledgerdb.segments import DEFAULT_SEGMENT_BYTES, HEADER_SIZE, unframe
 from ledgerdb.verify import verify_block, verify_follows
 
@@ -296,6 +297,18 @@ class ReplicatedJournal:
 
     async def consistency_proof(self, first_tip: int, second_tip: int) -> list[bytes]:
         return await self._local.consistency_proof(first_tip, second_tip)
+
+    async def redact(self, sequence_no: int, bodies: Mapping[int, bytes]) -> Block:
+        """Refused: a redaction must remove the data from every copy, and this journal's
+        stream keeps the original record on every server (JetStream messages cannot be
+        rewritten, and the stream is deny_delete/deny_purge so no block can be dropped)."""
+        raise RedactionRefused(
+            f"redact_revision is not supported on the replicated journal {self.stream}: "
+            f"block {sequence_no}'s original record stays in the JetStream stream on every "
+            "server (messages cannot be rewritten; the stream denies delete and purge), so "
+            "the data would not leave the replicas; keep redactable documents in a local "
+            "ledgerdb database"
+        )
 
     async def wait_for(self, sequence_no: int, timeout: float | None = None) -> BlockAddress:
         """Until the local copy holds block ``sequence_no`` durably (following, or after

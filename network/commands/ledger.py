@@ -474,6 +474,24 @@ def _ion_parameter(text: str) -> Any:
     help="Serve both ports over TLS with this certificate (PEM; with --tls-key).",
 )
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="Its key (PEM).")
+@click.option(
+    "--credentials",
+    "credentials_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="LEDGER_QLDB_CREDENTIALS",
+    help="A JSON file {access key id: secret access key}: the QLDB APIs then verify every "
+    "request's SigV4 signature against it (default: the header is checked, not verified).",
+)
+@click.option(
+    "--policies",
+    "policies_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="LEDGER_QLDB_POLICIES",
+    help="A JSON file {access key id: [IAM policy statements]}: what each caller may run on "
+    "STANDARD-mode ledgers (needs --credentials; default: STANDARD denies every command).",
+)
 def serve(
     ledger: str | None,
     host: str,
@@ -485,6 +503,8 @@ def serve(
     export_folder: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    credentials_file: str | None,
+    policies_file: str | None,
 ) -> None:
     """Serve the --ledger database over gRPC (ledgerdb.v1.LedgerDB + health) until
     SIGTERM/SIGINT, and with --qldb-port also over QLDB's own APIs (session and control
@@ -502,9 +522,13 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         fail("--tls-cert and --tls-key go together")
     tls = (Path(tls_cert), Path(tls_key)) if tls_cert and tls_key else None
+    credentials = _credentials(credentials_file, qldb_port)  # checked before opening
+    policies = _policies(policies_file, credentials)
     database = _database(ledger) if ledger is not None else None
     exports = Path(export_folder or Path(ledgers_dir or str(ledger)) / "s3-exports")
-    qldb = _QldbOptions(qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports)
+    qldb = _QldbOptions(
+        qldb_port, ledger_name, ledgers_dir, s3_endpoint, exports, credentials, policies
+    )
 
     def announce(bound: int) -> None:
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
@@ -526,6 +550,36 @@ class _QldbOptions:
     ledgers_dir: str | None
     s3_endpoint: str | None
     export_folder: Path
+    credentials: Any = None  # ledgerdb.sigv4.Credentials, or None: signatures not verified
+    policies: Any = None  # ledgerdb.qldb_permissions.Policies, or None: STANDARD denies all
+
+
+def _credentials(path: str | None, qldb_port: int | None) -> Any:
+    """The SigV4 credentials the QLDB APIs verify against; a bad file stops the start."""
+    if path is None:
+        return None
+    if qldb_port is None:
+        fail("--credentials needs --qldb-port: they sign requests to QLDB's APIs")
+    from ledgerdb.sigv4 import Credentials
+
+    try:
+        return Credentials.load(Path(path))
+    except LedgerError as exc:
+        fail(str(exc))
+
+
+def _policies(path: str | None, credentials: Any) -> Any:
+    """The STANDARD-mode policies; keyed by access key, so only with verified signatures."""
+    if path is None:
+        return None
+    if credentials is None:
+        fail("--policies needs --credentials: policies name access keys, which must be verified")
+    from ledgerdb.qldb_permissions import Policies
+
+    try:
+        return Policies.load(Path(path))
+    except LedgerError as exc:
+        fail(str(exc))
 
 
 async def _serve(
@@ -581,7 +635,11 @@ async def _start_qldb(
         export_target=target,
         any_name_ledger=any_name,
         ssl_context=_ssl_context(*tls) if tls else None,
+        credentials=qldb.credentials,
+        policies=qldb.policies,
     )
+    if qldb.credentials is None:
+        click.echo("QLDB APIs: no --credentials, so SigV4 signatures are not verified")
     scheme = "https" if tls else "http"
     click.echo(f"QLDB session API listening on {scheme}://{host}:{bound}")
     click.echo(f"QLDB control plane listening on {scheme}://{host}:{bound}")

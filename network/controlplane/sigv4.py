@@ -7,8 +7,9 @@ local accounts need no set-up: ``AWS_ACCESS_KEY_ID=111111111111`` is account
 111111111111. In strict mode the key must be in the credentials file and the signature
 is recomputed with its secret, byte for byte as botocore computes it.
 
-The same canonicalisation signs the CLI's own requests (``sign``), so one module holds
-the algorithm for both sides.
+The same canonicalisation signs the CLI's own requests (``sign``); the algorithm itself
+(canonical request, signing key, signature) is ``ledgerdb.sigv4``'s, which the QLDB
+APIs verify with, so one module holds it for every side.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
+from ledgerdb.sigv4 import ALGORITHM, Authorization, canonical_request, signature
 from network.controlplane.errors import AccessDeniedException
 from network.controlplane.resources import DEFAULT_ACCOUNT
 
-ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "managedblockchain"
 MAX_SKEW = timedelta(minutes=15)
 _AUTH = re.compile(
@@ -40,20 +40,6 @@ class Key:
     access_key_id: str
     secret: str
     account: str
-
-
-@dataclass(frozen=True)
-class Authorization:
-    access_key_id: str
-    date: str
-    region: str
-    service: str
-    signed_headers: tuple[str, ...]
-    signature: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
 def load_credentials(path: Path) -> dict[str, Key]:
@@ -98,39 +84,6 @@ def account_for(access_key_id: str, keys: Mapping[str, Key]) -> str:
     if len(access_key_id) == 12 and access_key_id.isdigit():
         return access_key_id
     return DEFAULT_ACCOUNT
-
-
-def canonical_request(
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Mapping[str, str],
-    signed_headers: tuple[str, ...],
-    payload_hash: str,
-) -> str:
-    """Path and query exactly as sent (already percent-encoded once), as botocore signs them."""
-    uri = quote(raw_path or "/", safe="/~")
-    pairs = sorted(pair.partition("=")[::2] for pair in raw_query.split("&") if raw_query)
-    query = "&".join(f"{key}={value}" for key, value in pairs)
-    lines = "".join(
-        f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_headers
-    )
-    return "\n".join([method, uri, query, lines, ";".join(signed_headers), payload_hash])
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
-
-
-def signature(secret: str, amz_date: str, scope: str, canonical: str) -> str:
-    date, region, service, _ = scope.split("/")
-    string_to_sign = "\n".join(
-        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = _hmac(("AWS4" + secret).encode(), date)
-    for part in (region, service, "aws4_request"):
-        key = _hmac(key, part)
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def payload_hash(headers: Mapping[str, str], body: bytes) -> str:

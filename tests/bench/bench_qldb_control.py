@@ -11,8 +11,12 @@ Prints figures and never asserts on them (the issue's goal: ≤ 5 ms each at 1 M
    boto3 would (a SigV4-shaped header; the server does not verify signatures).
 3. GetDigest; GetRevision with the digest's tip, then the proof folded with ``dot`` from
    the revision hash and compared with the digest (the client's verification).
-4. ExportJournalToS3 of the whole journal to the export folder (Ion text), timed from the
-   request to DescribeJournalS3Export answering COMPLETED.
+4. ExportJournalToS3 of the whole journal to the export folder in each ``--formats``
+   (default Ion text), timed from the request to DescribeJournalS3Export answering
+   COMPLETED; with the server's CPU time (user + system) per block.
+
+``--ledger DIR`` keeps the built ledger there and reuses it on the next run (to compare
+two versions of the server on the same journal).
 """
 
 from __future__ import annotations
@@ -24,10 +28,8 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,6 +42,7 @@ from amazon.ion import simpleion
 from ledgerdb.database import LedgerDatabase
 from ledgerdb.hashing import dot
 from ledgerdb.limits import DOCUMENTS_PER_TRANSACTION
+from tests.support.ledger_serve import start_qldb_server
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = "bench"
@@ -101,24 +104,8 @@ class Client:
 
 
 def serve(directory: Path, exports: Path) -> tuple[subprocess.Popen[str], int]:
-    command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
-    process = subprocess.Popen(
-        [
-            *command,
-            *("--ledger", str(directory), "--qldb-port", "0", "--ledger-name", LEDGER),
-            *("--export-folder", str(exports)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if match := re.search(r"control plane listening on http://127\.0\.0\.1:(\d+)", line):
-            return process, int(match[1])
-    raise RuntimeError(f"server exited with {process.wait()}")
+    arguments = ("--ledger", str(directory), "--ledger-name", LEDGER)
+    return start_qldb_server([*arguments, "--export-folder", str(exports)])
 
 
 def _percentiles(samples: list[float]) -> str:
@@ -161,7 +148,8 @@ def latencies(client: Client, sample: list[tuple[str, dict]], rounds: int) -> in
     return simpleion.loads(digest["DigestTipAddress"]["IonText"])["sequenceNo"] + 1
 
 
-def export(client: Client, blocks: int) -> None:
+def export(client: Client, blocks: int, form: str, server: int) -> None:
+    cpu = _cpu_seconds(server)
     started = time.perf_counter()
     export_id = client.call(
         "POST",
@@ -175,6 +163,7 @@ def export(client: Client, blocks: int) -> None:
                 "Prefix": "export/",
                 "EncryptionConfiguration": {"ObjectEncryptionType": "NO_ENCRYPTION"},
             },
+            "OutputFormat": form,
         },
     )["ExportId"]
     while True:
@@ -183,28 +172,46 @@ def export(client: Client, blocks: int) -> None:
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
+    used = _cpu_seconds(server) - cpu
+    revisions = blocks * DOCUMENTS_PER_TRANSACTION
     print(
-        f"4. ExportJournalToS3 of {blocks:,} blocks to a folder (Ion text): {elapsed:.1f} s, "
-        f"{blocks / elapsed:,.0f} blocks/s ({status['ExportDescription']['Status']})"
+        f"4. ExportJournalToS3 of {blocks:,} blocks to a folder ({form}): {elapsed:.1f} s, "
+        f"{blocks / elapsed:,.0f} blocks/s, {revisions / elapsed:,.0f} revisions/s; server CPU "
+        f"{used / blocks * 1e3:.2f} ms/block ({status['ExportDescription']['Status']})"
     )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--revisions", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=500)
+    parser.add_argument("--formats", default="ION_TEXT", help="e.g. ION_TEXT,ION_BINARY,JSON")
+    parser.add_argument("--ledger", type=Path, default=None, help="build here, or reuse")
     arguments = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
     )
     root = Path(tempfile.mkdtemp(prefix="bench-qldb-", dir=ROOT))
+    ledger = arguments.ledger or root / "ledger"
     try:
-        sample = build(root / "ledger", arguments.revisions)
-        process, port = serve(root / "ledger", root / "exports")
+        if (ledger / "sample.json").exists():
+            sample = json.loads((ledger / "sample.json").read_text())
+        else:
+            sample = build(ledger, arguments.revisions)
+            (ledger / "sample.json").write_text(json.dumps(sample))
+        process, port = serve(ledger, root / "exports")
         try:
             client = Client(port)
-            export(client, latencies(client, sample, arguments.rounds))
+            blocks = latencies(client, sample, arguments.rounds)
+            for form in arguments.formats.split(","):
+                export(client, blocks, form, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -24,6 +24,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import ionhash  # noqa: F401  (gives Ion values their ion_hash method, as pyqldb uses it)
 from amazon.ion.simpleion import dumps, loads
 from pyqldb.driver.qldb_driver import QldbDriver
 
@@ -51,6 +52,51 @@ def fold(start: bytes, proof_text: str) -> bytes:
     for item in loads(proof_text):
         result = join(result, bytes(item))
     return result
+
+
+def merkle_root(hashes: list[bytes]) -> bytes:
+    """The Java tutorial's ``Verifier.calculateMerkleTreeRootHash``: pair neighbours left to
+    right with the QLDB join, an odd last hash moves up unchanged, until one is left."""
+    level = list(hashes)
+    while len(level) > 1:
+        level = [
+            join(*level[i : i + 2]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0] if level else b""
+
+
+def ion_hash_of(value: Any) -> bytes:
+    return bytes(loads(dumps(value, binary=True)).ion_hash("SHA256"))
+
+
+def java_block_check(block: Any) -> str:
+    """AWS's Java tutorial's ``JournalBlock.verifyBlockHash``, step by step: the
+    transactionInfo's hash is in entriesHashList; every user revision's hash is
+    dot(IonHash(metadata), IonHash(data)); the Merkle root of the revision hashes is in
+    entriesHashList; the root of entriesHashList is entriesHash; blockHash is
+    dot(entriesHash, previousBlockHash). Returns "" or the first step that failed."""
+    listed = {bytes(item) for item in block["entriesHashList"]}
+    info = block.get("transactionInfo")
+    if info is not None and ion_hash_of(info) not in listed:
+        return "transactionInfo hash not in entriesHashList"
+    revisions = block.get("revisions")
+    if revisions is not None:
+        for revision in revisions:
+            if "metadata" in revision and "data" in revision:
+                computed = join(ion_hash_of(revision["metadata"]), ion_hash_of(revision["data"]))
+                if computed != bytes(revision["hash"]):
+                    return "revision hash does not match its metadata and data"
+        if merkle_root([bytes(item["hash"]) for item in revisions]) not in listed:
+            return "revisions hash not in entriesHashList"
+    entries_hash = merkle_root([bytes(item) for item in block["entriesHashList"]])
+    if entries_hash != bytes(block["entriesHash"]):
+        return "entriesHash is not the root of entriesHashList"
+    if join(entries_hash, bytes(block.get("previousBlockHash") or b"")) != bytes(
+        block["blockHash"]
+    ):
+        return "blockHash is not dot(entriesHash, previousBlockHash)"
+    return ""
 
 
 def flip_bit(value: bytes) -> bytes:
@@ -196,6 +242,7 @@ def main() -> None:
     seen["tags"] = qldb.list_tags_for_resource(ResourceArn=seen["arn"])["Tags"]
 
     seen["export"] = export_and_validate(qldb, digest)
+    seen["permissions"] = permissions(qldb)
 
     seen["unprotected"] = qldb.update_ledger(Name=LEDGER, DeletionProtection=False)[
         "DeletionProtection"
@@ -208,6 +255,47 @@ def main() -> None:
     errors["deleted"] = error_of(lambda: qldb.describe_ledger(Name=LEDGER))
     seen["listed_after"] = sorted(item["Name"] for item in qldb.list_ledgers()["Ledgers"])
     print(json.dumps(seen))
+
+
+def permissions(qldb: Any) -> dict[str, Any]:
+    """STANDARD mode with pyqldb: the reader (READER_* keys, whose policy allows SendCommand
+    and PartiQLSelect on table Vehicle only) reads Vehicle and nothing else; ALLOW_ALL lets
+    it do everything, also once the mode is switched while its driver stays open."""
+    import os
+
+    qldb.create_ledger(Name="standard", PermissionsMode="STANDARD", DeletionProtection=False)
+    owner = QldbDriver("standard")
+    owner.execute_lambda(lambda txn: txn.execute_statement("CREATE TABLE Vehicle"))
+    owner.execute_lambda(lambda txn: txn.execute_statement("CREATE TABLE Person"))
+    owner.execute_lambda(
+        lambda txn: txn.execute_statement("INSERT INTO Vehicle ?", {"VIN": "1N4AL11D75C109151"})
+    )
+    reader_session = boto3.Session(
+        aws_access_key_id=os.environ["READER_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["READER_SECRET_ACCESS_KEY"],
+        region_name=os.environ["AWS_DEFAULT_REGION"],
+    )
+    reader = QldbDriver("standard", boto3_session=reader_session)
+
+    def run(statement: str) -> Any:
+        try:
+            return len(reader.execute_lambda(lambda txn: list(txn.execute_statement(statement))))
+        except botocore.exceptions.ClientError as exc:
+            return [exc.response["Error"]["Code"], exc.response["Error"].get("Message", "")]
+
+    seen = {
+        "select": run("SELECT * FROM Vehicle"),
+        "insert": run("INSERT INTO Vehicle {'VIN': 'KM8SRDHF6EU074761'}"),
+        "other_table": run("SELECT * FROM Person"),
+        "history": run("SELECT * FROM history(Vehicle)"),
+    }
+    qldb.update_ledger_permissions_mode(Name="standard", PermissionsMode="ALLOW_ALL")
+    seen["insert_allow_all"] = run("INSERT INTO Vehicle {'VIN': 'KM8SRDHF6EU074761'}")
+    seen["count_allow_all"] = run("SELECT * FROM Vehicle")
+    reader.close()
+    owner.close()
+    qldb.delete_ledger(Name="standard")
+    return seen
 
 
 def redact(driver: QldbDriver) -> tuple[dict[str, Any], tuple[Any, str]]:
@@ -301,7 +389,10 @@ def export_and_validate(qldb: Any, digest: dict[str, Any]) -> dict[str, Any]:
         rehashed = join(bytes(block["entriesHash"]), bytes(previous["blockHash"]))
         if not linked or rehashed != bytes(block["blockHash"]):
             broken.append(block["blockAddress"]["sequenceNo"])
+    java_checked = {block["blockAddress"]["sequenceNo"]: java_block_check(block) for block in chain}
     return {
+        "java_block_check": {number: why for number, why in java_checked.items() if why},
+        "multi_revision_blocks": sum(len(block.get("revisions") or ()) > 1 for block in chain),
         "status": described["ExportDescription"]["Status"],
         "started_manifest": f"{config['Prefix']}{export_id}.started.manifest" in keys,
         "blocks": len(chain),

@@ -10,15 +10,15 @@ it saw as JSON; this test asserts on it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.ledger_serve import start_qldb_server, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PYQLDB_PYTHON = ROOT / ".venv-pyqldb" / "bin" / "python"
@@ -34,45 +34,12 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     ledger = tmp_path_factory.mktemp("qldb") / "ledger"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from network.cli import main; main()",
-            "ledger",
-            "serve",
-            "--ledger",
-            str(ledger),
-            "--port",
-            "0",
-            "--qldb-port",
-            "0",
-            "--ledger-name",
-            LEDGER_NAME,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    arguments = ["--ledger", str(ledger), "--port", "0", "--ledger-name", LEDGER_NAME]
+    process, port = start_qldb_server(arguments)
     try:
-        assert process.stdout is not None
-        seen = []
-        for line in process.stdout:  # ends when the process exits
-            seen.append(line)
-            if match := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
-                break
-        else:
-            raise AssertionError(f"server exited ({process.wait()}):\n{''.join(seen)}")
-        yield int(match[1])
+        yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ only. Proofs are checked there by a verifier written from AWS's published algori
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -20,8 +20,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+
+from tests.support.ledger_serve import start_qldb_server, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PYQLDB_PYTHON = ROOT / ".venv-pyqldb" / "bin" / "python"
@@ -44,13 +47,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+_stop = stop
 
 
 @pytest.fixture(scope="module")
@@ -79,34 +76,55 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def qldb_port(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[int]:
-    ledgers = tmp_path_factory.mktemp("qldb-control") / "ledgers"
-    command = [sys.executable, "-c", "from network.cli import main; main()", "ledger", "serve"]
-    process = subprocess.Popen(
-        [*command, "--ledgers", str(ledgers), "--qldb-port", "0", "--s3-endpoint", s3_endpoint],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **_credentials()},
+    folder = tmp_path_factory.mktemp("qldb-control")
+    ledgers = folder / "ledgers"
+    secrets = folder / "credentials.json"  # every request's SigV4 signature is verified
+    secrets.write_text(json.dumps({ACCESS_KEY: SECRET_KEY, READER_KEY: READER_SECRET}))
+    policies = folder / "policies.json"  # what each key may run on STANDARD-mode ledgers
+    policies.write_text(json.dumps(POLICIES))
+    process, port = start_qldb_server(
+        [
+            *("--ledgers", str(ledgers), "--s3-endpoint", s3_endpoint),
+            *("--credentials", str(secrets), "--policies", str(policies)),
+        ],
+        _credentials(),
     )
     try:
-        assert process.stdout is not None
-        seen = []
-        for line in process.stdout:
-            seen.append(line)
-            if match := re.search(r"control plane listening on http://127\.0\.0\.1:(\d+)", line):
-                break
-        else:
-            raise AssertionError(f"server exited ({process.wait()}):\n{''.join(seen)}")
-        yield int(match[1])
+        yield port
     finally:
         _stop(process)
 
 
+def _utc_now() -> datetime.datetime:
+    """botocore's clock: naive UTC."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+ACCESS_KEY = "AKIDLEDGERTEST"
+SECRET_KEY = "ledger-secret-for-tests"
+READER_KEY = "AKIDREADER"
+READER_SECRET = "reader-secret-for-tests"
+POLICIES = {
+    ACCESS_KEY: {"Statement": [{"Effect": "Allow", "Action": "qldb:*", "Resource": "*"}]},
+    READER_KEY: [
+        {
+            "Effect": "Allow",
+            "Action": "qldb:SendCommand",
+            "Resource": "arn:aws:qldb:*:*:ledger/standard",
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["qldb:PartiQLSelect"],
+            "Resource": "arn:aws:qldb:*:*:ledger/standard/table/Vehicle",
+        },
+    ],
+}
+
+
 def _credentials() -> dict[str, str]:
     return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
 
@@ -120,6 +138,8 @@ def flow(qldb_port: int, s3_endpoint: str) -> dict[str, Any]:
         "AWS_ENDPOINT_URL_QLDB": endpoint,
         "AWS_ENDPOINT_URL_QLDB_SESSION": endpoint,
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "READER_ACCESS_KEY_ID": READER_KEY,
+        "READER_SECRET_ACCESS_KEY": READER_SECRET,
     }
     completed = subprocess.run(
         [str(PYQLDB_PYTHON), str(FLOW), LEDGER],
@@ -181,6 +201,22 @@ def test_a_redacted_revision_keeps_its_hash_and_proof(flow: dict[str, Any]) -> N
     assert flow["redacted_revision"] == {"has_data": False, "has_data_hash": True, "verified": True}
 
 
+def test_standard_mode_runs_only_what_a_policy_allows(flow: dict[str, Any]) -> None:
+    seen = flow["permissions"]
+    assert seen["select"] == 1
+    for denied, action in (
+        ("insert", "PartiQLInsert"),
+        ("other_table", "PartiQLSelect"),
+        ("history", "PartiQLHistoryFunction"),
+    ):
+        code, message = seen[denied]
+        assert code == "AccessDeniedException"
+        assert f"not authorized to perform: qldb:{action} on resource: arn:aws:qldb:" in message
+        assert "ledger/standard/table/" in message
+    # ALLOW_ALL keeps running everything; the switch applies to an open driver at once.
+    assert seen["insert_allow_all"] == 1 and seen["count_allow_all"] == 2
+
+
 def test_tags_are_added_and_removed(flow: dict[str, Any]) -> None:
     assert flow["tags"] == {"team": "dmv", "stage": "test"}
 
@@ -190,6 +226,9 @@ def test_export_to_s3_validates_block_by_block(flow: dict[str, Any]) -> None:
     assert export["status"] == "COMPLETED"
     assert export["started_manifest"]
     assert export["blocks"] >= 3 and export["broken"] == []
+    # AWS's Java tutorial's block check, on blocks of one and of several revisions.
+    assert export["java_block_check"] == {}
+    assert export["multi_revision_blocks"] >= 1
     assert export["tutorial_split"]
     assert export["last_is_digest_tip"]
     assert export["listed"] and export["listed_for_ledger"] == 1
@@ -205,21 +244,49 @@ def test_protection_off_then_delete(flow: dict[str, Any]) -> None:
 # --- bad input at the HTTP level: one clear error, nothing written, the server keeps serving
 
 
-def _raw(port: int, method: str, path: str, body: bytes = b"{}", signed: bool = True) -> tuple:
+def _raw(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"{}",
+    signed: bool = True,
+    headers: dict[str, str] | None = None,
+    **change: Any,
+) -> tuple:
+    """One request, signed by botocore's own SigV4 signer unless ``signed`` is False;
+    ``change`` signs it wrongly: another ``secret`` or ``access_key``, or ``signed_at``."""
     import http.client
 
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json"}
+    sent = dict(headers or {"Content-Type": "application/json"})
     if signed:
-        headers["Authorization"] = (
-            "AWS4-HMAC-SHA256 Credential=k/20261206/eu-west-1/qldb/aws4_request, "
-            "SignedHeaders=host, Signature=" + "0" * 64
-        )
-    connection.request(method, path, body, headers)
+        sent = _signed(method, f"http://127.0.0.1:{port}{path}", body, sent, **change)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body, sent)
     response = connection.getresponse()
     answer = json.loads(response.read())
     connection.close()
     return response.status, response.getheader("x-amzn-ErrorType"), answer
+
+
+def _signed(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    secret: str = SECRET_KEY,
+    access_key: str = ACCESS_KEY,
+    signed_at: datetime.datetime | None = None,
+) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method, url, data=body, headers=headers)
+    signer = SigV4Auth(Credentials(access_key, secret), "qldb", "eu-west-1")
+    moment = signed_at or _utc_now()
+    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+        signer.add_auth(request)
+    return dict(request.headers.items())
 
 
 @pytest.mark.parametrize(
@@ -282,3 +349,32 @@ def test_an_unsigned_request_is_refused(qldb_port: int) -> None:
         "MissingAuthenticationTokenException",
         "MissingAuthenticationTokenException",
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "says"),
+    [
+        ({"secret": "not-the-secret"}, "InvalidSignatureException", "does not match"),
+        ({"access_key": "AKIDSTRANGER"}, "UnrecognizedClientException", "invalid"),
+        (
+            {"signed_at": _utc_now() - datetime.timedelta(minutes=20)},
+            "InvalidSignatureException",
+            "Signature expired",
+        ),
+    ],
+)
+def test_sigv4_is_verified(qldb_port: int, change: dict[str, Any], code: str, says: str) -> None:
+    """A wrong secret, an unknown key or an old date is refused with QLDB's error code on
+    both APIs; the same request signed right is answered."""
+    for path, body, target in (
+        ("/ledgers", b"", None),
+        ("/", b'{"StartSession": {"LedgerName": "scratch"}}', "QLDBSession.SendCommand"),
+    ):
+        headers = {"Content-Type": "application/json"}
+        if target is not None:
+            headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}
+        method = "GET" if target is None else "POST"
+        status, _, answer = _raw(qldb_port, method, path, body, headers=headers, **change)
+        assert status == 403
+        assert answer["__type"] == code and says in (answer.get("message") or answer["Message"])
+    assert _raw(qldb_port, "GET", "/ledgers", b"")[0] == 200

@@ -123,3 +123,17 @@ def test_both_backends_offer_the_orderer_the_same_interface(backend: type) -> No
         assert list(inspect.signature(offered).parameters) == list(
             inspect.signature(wanted).parameters
         ), f"{backend.__name__}.{name} takes other parameters"
+
+
+def test_redaction_on_the_replicated_journal_is_refused_naming_why() -> None:
+    """Redaction must take the data out of every copy; JetStream keeps the original record
+    on every server, so the replicated journal refuses it (issue 25) and changes nothing."""
+    from ledgerdb.redaction import RedactionRefused
+
+    journal = ReplicatedJournal.__new__(ReplicatedJournal)  # no servers needed to refuse
+    journal.stream = "LEDGERDB_orderers-mychannel"
+    with pytest.raises(RedactionRefused) as refused:
+        asyncio.run(journal.redact(3, {0: b"x"}))
+    message = str(refused.value)
+    assert "LEDGERDB_orderers-mychannel" in message and "block 3" in message
+    assert "denies delete and purge" in message and "replicas" in message
