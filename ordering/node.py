@@ -58,6 +58,7 @@ from ordering.participation import json_errors, participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 from proto import keepalive
 from proto.credentials import server_credentials
+from proto.limits import Limits, LimitsError, parse_limits
 from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.server import add_health, new_server
 
@@ -93,6 +94,7 @@ class OrdererConfig:
     batch_defaults: dict[str, Any] = field(default_factory=dict)
     cluster: ClusterConfig | None = None
     operations_listen: str = ""
+    limits: Limits = field(default_factory=Limits)
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -119,6 +121,7 @@ def load_config(path: Path) -> OrdererConfig:
         "tls",
         "cluster",
         "operations",
+        "limits",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -149,7 +152,8 @@ def load_config(path: Path) -> OrdererConfig:
         )
     try:
         operations_listen = listen_setting(raw.get("operations"))
-    except ValueError as exc:
+        limits = parse_limits(raw.get("limits"))
+    except (ValueError, LimitsError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return OrdererConfig(
         listen=_address(raw["listen"], "listen", path),
@@ -160,6 +164,7 @@ def load_config(path: Path) -> OrdererConfig:
         tls=tls,
         cluster=_cluster(raw.get("cluster"), path),
         operations_listen=operations_listen,
+        limits=limits,
     )
 
 
@@ -301,13 +306,7 @@ class OrdererNode:
         await site.start()
         self._admin = runner
         self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
-        server = new_server(
-            options=[
-                ("grpc.max_receive_message_length", 100 * 1024 * 1024),
-                ("grpc.max_send_message_length", 100 * 1024 * 1024),
-                *keepalive.SERVER_OPTIONS,
-            ]
-        )
+        server = new_server(options=keepalive.SERVER_OPTIONS, limits=self.config.limits)
         add_to_server(AtomicBroadcast(self.chains.get), server)
         publish_heights(lambda: self.chains)
         health_servicer = add_health(server)

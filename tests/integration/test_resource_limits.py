@@ -1,0 +1,157 @@
+"""Resource limits on a real orderer process: an oversized message, a flood of Deliver
+streams from one client and a client that never reads are refused or cut with
+RESOURCE_EXHAUSTED, memory stays bounded, and another client is served meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from fabric_protos.common import common_pb2
+from fabric_protos.orderer import ab_pb2_grpc
+
+from proto.seek import build_seek_envelope
+from tests.support.orderer import CHANNEL, OrdererFixture, transaction
+
+PER_CLIENT = 8
+PER_SERVICE = 12
+WRITE_TIMEOUT = 2
+LIMITS = f"""limits:
+  max_message_bytes: 1048576
+  streams_per_client: {PER_CLIENT}
+  streams_per_service: {PER_SERVICE}
+  write_timeout_seconds: {WRITE_TIMEOUT}
+"""
+
+
+async def _broadcast_one(fixture: OrdererFixture, client: dict[str, Path], size: int) -> int:
+    """The status of one Broadcast of an envelope of about ``size`` bytes."""
+    envelope = transaction(
+        fixture.client(), fixture.orgs["Org1MSP"].identity("peer0", "peer"), size=size
+    )
+    async with fixture.channel(client) as channel:
+        call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(iter([envelope]))
+        return [response.status async for response in call][0]
+
+
+def _open_deliver(channel: grpc.aio.Channel, fixture: OrdererFixture) -> grpc.aio.StreamStreamCall:
+    """A Deliver stream waiting for block 1 and after (the channel holds only block 0)."""
+    seek = build_seek_envelope(fixture.client(), CHANNEL, 1, 2**63 - 1, False)
+    return ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
+
+
+async def _refusals(calls: list[grpc.aio.StreamStreamCall], wait: float = 3.0) -> list[str]:
+    """The details of the calls refused with RESOURCE_EXHAUSTED within ``wait`` seconds;
+    the others are admitted (a read is not cancelled: grpc
+    would cancel the call with it)."""
+    reads = [asyncio.ensure_future(call.read()) for call in calls]
+    await asyncio.wait(reads, timeout=wait)
+    refused = []
+    for read in reads:
+        if not read.done() or read.exception() is None:  # admitted
+            continue
+        error = read.exception()
+        assert isinstance(error, grpc.aio.AioRpcError), read
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+        refused.append(error.details() or "")
+    return refused
+
+
+def _rss(pid: int) -> int:
+    """A process's resident memory in bytes, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+@pytest.fixture
+async def orderer(tmp_path: Path):  # type: ignore[no-untyped-def]
+    fixture = OrdererFixture(tmp_path, mutual=True, settings=LIMITS)
+    fixture.start()
+    assert (await fixture.join())[0] == 201
+    try:
+        yield fixture
+    finally:
+        fixture.stop()
+
+
+async def test_oversized_message_is_refused_and_the_node_keeps_serving(
+    orderer: OrdererFixture,
+) -> None:
+    alice = orderer.client_tls("Org1MSP", "alice")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _broadcast_one(orderer, alice, 2 * 1024 * 1024)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert await _broadcast_one(orderer, alice, 1024) == common_pb2.SUCCESS
+
+
+async def test_deliver_flood_is_bounded_per_client_and_per_service(
+    orderer: OrdererFixture,
+) -> None:
+    flooder, second, good = (
+        orderer.client_tls("Org1MSP", name) for name in ("flooder", "second", "good")
+    )
+    pid = orderer.process.process.pid  # type: ignore[union-attr]
+    rss_before = _rss(pid)
+    async with orderer.channel(flooder) as flood, orderer.channel(second) as other:
+        held = [_open_deliver(flood, orderer) for _ in range(PER_CLIENT + 1)]
+        refused = await _refusals(held)
+        assert len(refused) == 1 and "per client (8)" in refused[0], refused
+        # another client still gets streams, up to the service's total
+        more = [_open_deliver(other, orderer) for _ in range(PER_SERVICE - PER_CLIENT + 1)]
+        refused = await _refusals(more)
+        assert len(refused) == 1 and "exceeding concurrency limit (12)" in refused[0], refused
+        # Broadcast is another service: a good client is served meanwhile
+        started = time.perf_counter()
+        assert await _broadcast_one(orderer, good, 512) == common_pb2.SUCCESS
+        latency = time.perf_counter() - started
+        rss_during = _rss(pid)
+        for call in [*held, *more]:
+            call.cancel()
+    # the slots are given back: the flooder can open as many streams again
+    async with orderer.channel(flooder) as flood:
+        deadline = time.monotonic() + 30
+        while True:
+            again = [_open_deliver(flood, orderer) for _ in range(PER_CLIENT)]
+            refused = await _refusals(again, wait=1.0)
+            for call in again:
+                call.cancel()
+            if not refused:
+                break
+            assert time.monotonic() < deadline, "the flooder's slots were never released"
+    print(f"rss before {rss_before} during {rss_during}; good client's Broadcast {latency:.3f}s")
+    assert rss_during - rss_before < 64 * 1024 * 1024
+
+
+async def test_a_client_that_never_reads_is_cut_off(orderer: OrdererFixture) -> None:
+    """Blocks far bigger than the flow-control window, read by nobody: the orderer's
+    write waits at most write_timeout_seconds, then the stream ends RESOURCE_EXHAUSTED."""
+    sloth = orderer.client_tls("Org2MSP", "sloth")
+    good = orderer.client_tls("Org1MSP", "good")
+    for _ in range(24):  # ~12 blocks of ~64 KB (AbsoluteMaxBytes)
+        assert await _broadcast_one(orderer, good, 30000) == common_pb2.SUCCESS
+    seek = build_seek_envelope(orderer.client(), CHANNEL, "oldest", 2**63 - 1, False)
+    options = [("grpc.http2.lookahead_bytes", 1024), ("grpc.max_receive_message_length", -1)]
+    credentials = grpc.ssl_channel_credentials(
+        orderer.tls_paths["ca"].read_bytes(),
+        sloth["key"].read_bytes(),
+        sloth["cert"].read_bytes(),
+    )
+    async with grpc.aio.secure_channel(
+        f"127.0.0.1:{orderer.port}", credentials, options=options
+    ) as channel:
+        call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
+        deadline = time.monotonic() + 60
+        code = None
+        while time.monotonic() < deadline:  # never read: just wait for the server to cut it
+            await asyncio.sleep(0.5)
+            if call.done():
+                code = await call.code()
+                break
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "read nothing" in (await call.details() or "")
+    assert await _broadcast_one(orderer, good, 512) == common_pb2.SUCCESS
