@@ -127,31 +127,33 @@ async def test_deliver_flood_is_bounded_per_client_and_per_service(
     assert rss_during - rss_before < 64 * 1024 * 1024
 
 
-async def test_a_client_that_never_reads_is_cut_off(orderer: OrdererFixture) -> None:
-    """Blocks far bigger than the flow-control window, read by nobody: the orderer's
-    write waits at most write_timeout_seconds, then the stream ends RESOURCE_EXHAUSTED."""
-    sloth = orderer.client_tls("Org2MSP", "sloth")
-    good = orderer.client_tls("Org1MSP", "good")
-    for _ in range(24):  # ~12 blocks of ~64 KB (AbsoluteMaxBytes)
-        assert await _broadcast_one(orderer, good, 30000) == common_pb2.SUCCESS
-    seek = build_seek_envelope(orderer.client(), CHANNEL, "oldest", 2**63 - 1, False)
-    options = [("grpc.http2.lookahead_bytes", 1024), ("grpc.max_receive_message_length", -1)]
-    credentials = grpc.ssl_channel_credentials(
-        orderer.tls_paths["ca"].read_bytes(),
-        sloth["key"].read_bytes(),
-        sloth["cert"].read_bytes(),
-    )
-    async with grpc.aio.secure_channel(
-        f"127.0.0.1:{orderer.port}", credentials, options=options
-    ) as channel:
-        call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
-        deadline = time.monotonic() + 60
-        code = None
-        while time.monotonic() < deadline:  # never read: just wait for the server to cut it
-            await asyncio.sleep(0.5)
-            if call.done():
-                code = await call.code()
-                break
-        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "read nothing" in (await call.details() or "")
-    assert await _broadcast_one(orderer, good, 512) == common_pb2.SUCCESS
+async def test_a_client_that_never_reads_is_cut_off(tmp_path: Path) -> None:
+    """Blocks far bigger than the flow-control windows, read by nobody: the orderer's
+    write waits at most write_timeout_seconds, then the stream ends RESOURCE_EXHAUSTED,
+    so the client that reads later finds fewer blocks than there are, then the refusal."""
+    big = {"timeout": "200ms", "count": "1", "absolute": "1 MB", "preferred": "1 MB"}
+    orderer = OrdererFixture(tmp_path, mutual=True, settings=LIMITS, batch=big)
+    orderer.start()
+    try:
+        assert (await orderer.join())[0] == 201
+        sloth = orderer.client_tls("Org2MSP", "sloth")
+        good = orderer.client_tls("Org1MSP", "good")
+        blocks = 24
+        for _ in range(blocks):  # 12 MB, one 500 KB envelope a block
+            assert await _broadcast_one(orderer, good, 500_000) == common_pb2.SUCCESS
+        seek = build_seek_envelope(orderer.client(), CHANNEL, "oldest", 2**63 - 1, False)
+        async with orderer.channel(sloth) as channel:
+            call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
+            await asyncio.sleep(WRITE_TIMEOUT * 3)  # read nothing meanwhile
+            received = 0
+            with pytest.raises(grpc.aio.AioRpcError) as cut:
+                while True:
+                    response = await asyncio.wait_for(call.read(), 30)
+                    assert response is not grpc.aio.EOF
+                    received += 1
+        assert cut.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "read nothing" in (cut.value.details() or "")
+        assert received < blocks + 1
+        assert await _broadcast_one(orderer, good, 512) == common_pb2.SUCCESS
+    finally:
+        orderer.stop()
