@@ -34,7 +34,8 @@ async def _broadcast_one(fixture: OrdererFixture, client: dict[str, Path], size:
     )
     async with fixture.channel(client) as channel:
         call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(iter([envelope]))
-        return [response.status async for response in call][0]
+        statuses = [response.status async for response in call]
+        return statuses[0]
 
 
 def _open_deliver(channel: grpc.aio.Channel, fixture: OrdererFixture) -> grpc.aio.StreamStreamCall:
