@@ -54,6 +54,7 @@ from ordering.ingress import OPEN_SECONDS
 from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
+from ordering.recovery import reopen_halted_channels
 from ordering.participation import json_errors, participation_routes
 from ordering.service import AtomicBroadcast, add_to_server
 from proto import keepalive
@@ -209,6 +210,7 @@ class OrdererNode:
         self._lock = asyncio.Lock()
         self._grpc: grpc.aio.Server | None = None
         self._admin: web.AppRunner | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self.port = 0
         self.admin_port = 0
 
@@ -296,6 +298,9 @@ class OrdererNode:
         """The admin API listens before the gRPC port opens, so whoever sees the gRPC port
         accept connections (the supervisor waits on it) can join channels at once."""
         await self.open_channels()
+        self._recovery = asyncio.ensure_future(
+            reopen_halted_channels(self.chains, self._open_chain, self._lock)
+        )
         app = web.Application(client_max_size=100 * 1024 * 1024, middlewares=[json_errors])
         app.add_routes(participation_routes(self))
         runner = web.AppRunner(app, access_log=None)
@@ -337,6 +342,8 @@ class OrdererNode:
         return context
 
     async def stop(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
         if self._grpc is not None:
             await self._grpc.stop(grace=2)
         if self._admin is not None:
