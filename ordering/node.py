@@ -54,8 +54,8 @@ from ordering.ingress import OPEN_SECONDS
 from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
-from ordering.recovery import reopen_halted_channels
 from ordering.participation import json_errors, participation_routes
+from ordering.recovery import reopen_halted_channels
 from ordering.service import AtomicBroadcast, add_to_server
 from proto import keepalive
 from proto.credentials import server_credentials
