@@ -12,8 +12,10 @@ from typing import Any
 from ca.msp import load_signing_identity
 from ca.signing import SoftwareSigner
 from network.controlplane.client import Client
+from network.controlplane.keyfile import secret_for
 from network.errors import SupervisorError
 from network.gateway_client import GatewayClient
+from network.localnet import CREDENTIALS
 from network.processes import NodeProcess
 from network.spec import Member, NetworkSpec, Node
 from network.supervisor.home import Home, free_port
@@ -110,7 +112,9 @@ class SupervisorBase:
         return f"http://{plane.host}:{plane.port}"
 
     def _client(self, account: str) -> Client:
-        return Client(self.control_plane_url, access_key_id=account)
+        """A control-plane client acting as ``account``, with its secret (strict SigV4)."""
+        secret = secret_for(self.home.root / CREDENTIALS, account)
+        return Client(self.control_plane_url, access_key_id=account, secret=secret)
 
     def _start(
         self, name: str, command: list[str], host: str, port: int, operations: str = ""

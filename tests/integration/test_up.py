@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from network.controlplane.client import Client
+from network.controlplane.keyfile import local_secret, secret_for
+from network.localnet import CREDENTIALS
 from tests.support.fabric_network import free_port
 from tests.support.processes import consortium
 
@@ -97,7 +99,13 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         assert heights["peer-org1-peer0"] == heights["orderer-orderer0"] >= 2
         assert sorted(m["name"] for m in status["members"]) == ["org1", "org2"]
         assert status["open_proposals"] == []
-        plane = Client(f"http://{status['nodes']['control-plane']['address']}", "111111111111")
+        plane = Client(
+            f"http://{status['nodes']['control-plane']['address']}",
+            "111111111111",
+            secret=str(
+                local_secret(tmp_path / ".consortium" / "two-members" / CREDENTIALS, "1" * 12)
+            ),
+        )
         peers = {
             row["PeerEndpoint"]: row["Status"]
             for row in _query(
@@ -295,8 +303,12 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         ]
         port = re.search(r"control_plane:\n  port: (\d+)", spec.read_text()).group(1)
         endpoint = f"http://127.0.0.1:{port}"
+        # up runs the control plane in strict SigV4: each account signs with its secret
+        # from the network's credentials file; the invited account's key is added there
+        # as a user adds one (the control plane reads the file again when it changes)
         org1, org2, org3 = (
-            Client(endpoint, access_key_id=a) for a in ("1" * 12, "2" * 12, "3" * 12)
+            Client(endpoint, access_key_id=a, secret=secret_for(home / CREDENTIALS, a))
+            for a in ("1" * 12, "2" * 12, "3" * 12)
         )
         members = {
             m["Name"]: m["Id"]
