@@ -99,13 +99,11 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         assert heights["peer-org1-peer0"] == heights["orderer-orderer0"] >= 2
         assert sorted(m["name"] for m in status["members"]) == ["org1", "org2"]
         assert status["open_proposals"] == []
-        plane = Client(
-            f"http://{status['nodes']['control-plane']['address']}",
-            "111111111111",
-            secret=str(
-                local_secret(tmp_path / ".consortium" / "two-members" / CREDENTIALS, "1" * 12)
-            ),
-        )
+        url = f"http://{status['nodes']['control-plane']['address']}"
+        secret = local_secret(tmp_path / ".consortium" / "two-members" / CREDENTIALS, "1" * 12)
+        assert secret is not None
+        _assert_strict_sigv4(url, "1" * 12, secret)
+        plane = Client(url, "1" * 12, secret=secret)
         peers = {
             row["PeerEndpoint"]: row["Status"]
             for row in _query(
@@ -204,6 +202,19 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert "this contract cannot load" in result.stderr  # the end of its log
     status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
     assert status["nodes"] == {}  # what had started was stopped
+
+
+def _assert_strict_sigv4(url: str, account: str, secret: str) -> None:
+    """up's control plane checks signatures: boto3 with the account's secret from the
+    network's credentials file is served, with any other secret refused."""
+    from botocore.exceptions import ClientError
+
+    from tests.integration.test_controlplane_server import client
+
+    assert "Networks" in client(url, account, secret).list_networks()
+    with pytest.raises(ClientError) as refused:
+        client(url, account, "not-" + secret).list_networks()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def _invite_org3(network_id: str, org1, org2, org3, token: str) -> None:
