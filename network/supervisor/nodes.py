@@ -245,10 +245,12 @@ class Nodes(SupervisorBase):
 
     def write_orderer_tls(self, issuer: Issuer, orderer: Node, folder: Path) -> None:
         """An orderer's TLS server certificate, key and root, as Fabric nodes lay them out."""
+        self.write_tls_server(issuer, orderer.name, orderer.host, folder)
+
+    def write_tls_server(self, issuer: Issuer, name: str, host: str, folder: Path) -> None:
+        """A TLS server certificate for ``host`` (and localhost), its key and root."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = issuer.issue(
-            key.public_key(), orderer.name, hosts=(orderer.host, "localhost"), tls=True
-        )
+        cert = issuer.issue(key.public_key(), name, hosts=(host, "localhost"), tls=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "server.crt").write_bytes(certificates.to_pem(cert))
         _write_key(folder / "server.key", key)

@@ -103,6 +103,7 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         secret = local_secret(tmp_path / ".consortium" / "two-members" / CREDENTIALS, "1" * 12)
         assert secret is not None
         _assert_strict_sigv4(url, "1" * 12, secret)
+        asyncio.run(_assert_mqtt_ingress_is_org1s(tmp_path / ".consortium" / "two-members"))
         plane = Client(url, "1" * 12, secret=secret)
         peers = {
             row["PeerEndpoint"]: row["Status"]
@@ -202,6 +203,40 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert "this contract cannot load" in result.stderr  # the end of its log
     status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
     assert status["nodes"] == {}  # what had started was stopped
+
+
+async def _assert_mqtt_ingress_is_org1s(network: Path) -> None:
+    """up's broker takes TLS logins from the connection files; org1 (the ingress member)
+    submits over MQTT, and org2's request on the same topic never reaches the bridge."""
+    from network.mqtt import broker, topics
+    from network.mqtt.access import Login
+
+    def login(member: str) -> tuple[str, int, Login]:
+        mqtt = json.loads((network / "connection" / f"{member}.json").read_text())["mqtt"]
+        host, port = mqtt["endpoint"].rsplit(":", 1)
+        return host, int(port), Login(mqtt["username"], mqtt["password"], mqtt["tlsRootCert"])
+
+    submit = topics.submit("two-members", "mychannel", "basic", "CreateAsset")
+    results = {}
+    for member in ("org2", "org1"):  # org2 first: its request must not be answered
+        host, port, who = login(member)
+        request = {"id": f"mqtt-{member}", "args": [f"mqtt-{member}", "red", "1", "M", "1"]}
+        async with broker.client(host, port, login=who) as client:
+            if member == "org1":  # the ingress member reads replies
+                await client.subscribe(topics.result("two-members", "mychannel", "+"), qos=1)
+            await client.publish(submit, json.dumps(request), qos=1)
+            if member == "org1":
+
+                async def replies() -> None:
+                    async for message in client.messages:
+                        body = json.loads(message.payload)
+                        results[str(message.topic).rsplit("/", 1)[1]] = body
+                        if "mqtt-org1" in results:
+                            return
+
+                await asyncio.wait_for(replies(), 60)
+    assert set(results) == {"mqtt-org1"}, results  # org2's was never submitted
+    assert results["mqtt-org1"]["ok"] is True, results
 
 
 def _assert_strict_sigv4(url: str, account: str, secret: str) -> None:
