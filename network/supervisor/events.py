@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ca.issuing import Issuer, ca_name, self_signed_ca
+from ca.keystore import SoftwareCaKey
 from network.errors import SupervisorError
 from network.mqtt.access import BRIDGE_USER, BrokerFiles, acl, new_password, password_line
 from network.processes import CONSORTIUM
@@ -54,15 +58,16 @@ class EventsBridge(SupervisorBase):
         config.write_text(mosquitto_config(host, port, folder / "mosquitto", secured))
         self._start("mosquitto", [binary, "-c", str(config)], host, port)
 
-    def _broker_files(self, events: Events) -> BrokerFiles | None:
-        """TLS (a certificate from the ordering organization's CA), a password for the
-        bridge and for each member, and ACLs (``network.mqtt.access``); None for a network
-        made before the ordering CA's key was kept (its broker stays anonymous)."""
-        issuer = self.ordering_issuer()
-        if issuer is None:
-            return None
+    def _broker_files(self, events: Events) -> BrokerFiles:
+        """TLS (a certificate from a CA of the broker's own: the broker starts before the
+        ordering organization exists), a password for the bridge and for each member, and
+        ACLs (``network.mqtt.access``). Made once; a restart keeps them."""
         tls = self.home.root / MQTT_TLS
         if not (tls / "server.crt").exists():
+            raw_key = ec.generate_private_key(ec.SECP256R1())
+            root_key = SoftwareCaKey(raw_key)
+            subject = ca_name(f"mqtt-broker.{self.spec.name}", "events")
+            issuer = Issuer(self_signed_ca(root_key, subject, 3650), root_key)
             self.write_tls_server(issuer, "mqtt-broker", events.broker_host, tls)
         users_file = self.home.root / MQTT_USERS
         users = json.loads(users_file.read_text()) if users_file.exists() else {}

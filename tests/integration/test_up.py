@@ -223,7 +223,7 @@ async def _assert_mqtt_ingress_is_org1s(network: Path) -> None:
         request = {"id": f"mqtt-{member}", "args": [f"mqtt-{member}", "red", "1", "M", "1"]}
         async with broker.client(host, port, login=who) as client:
             if member == "org1":  # the ingress member reads replies
-                await client.subscribe(topics.result("two-members", "mychannel", "+"), qos=1)
+                await client.subscribe("consortium/two-members/mychannel/result/+", qos=1)
             await client.publish(submit, json.dumps(request), qos=1)
             if member == "org1":
 
