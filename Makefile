@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz hardening clean
 
 install: $(STAMP) proto
 
@@ -73,6 +73,12 @@ CHAOS_ROUNDS ?= 5
 chaos: install
 	ORDERHA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(VENV)/bin/pytest -x -q -p no:cacheprovider \
 		tests/integration/test_multihost.py
+
+# Issue 21's checks that start whole networks (too long for `test`): resource limits on
+# real peers, besides the orderer-side ones `test` runs.
+hardening: install
+	CONSORTIUM_HARDENING=1 $(VENV)/bin/pytest -q -s tests/integration/test_peer_resource_limits.py \
+		tests/integration/test_resource_limits.py tests/integration/test_disk_full.py
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

@@ -78,6 +78,7 @@ class FabricNetwork:
     contract_dir: Path | None = None  # default: chaincode/samples/<sample>
     node_contract: bool = False  # a Node fabric-shim contract instead of a Python one
     collections: collection_pb2.CollectionConfigPackage | None = None  # private data
+    peer_settings: str = ""  # more YAML for each peer.yaml (``limits:`` …)
     orderer: OrdererFixture = field(init=False)
     peers: dict[str, PeerProcess] = field(init=False, default_factory=dict)
     contract: subprocess.Popen | None = field(init=False, default=None)
@@ -150,7 +151,7 @@ class FabricNetwork:
             f"tls:\n  cert: {tls['cert']}\n  key: {tls['key']}\n"
             f"orderers:\n  - address: 127.0.0.1:{self.orderer.port}\n"
             f"    tls_root: {self.orderer.tls_paths['ca']}\n"
-            f"peers:\n{others}"
+            f"peers:\n{others}" + self.peer_settings
         )
         return PeerProcess(mspid, directory, config, tls)
 
