@@ -198,7 +198,8 @@ async def _write_all(
     """Write each answer, giving up on a client that has not made room within ``timeout``."""
     async for answer in answers:
         try:
-            await asyncio.wait_for(context.write(answer), timeout)
+            async with asyncio.timeout(timeout):  # no task per write, unlike wait_for
+                await context.write(answer)
         except TimeoutError:
             await answers.aclose()  # type: ignore[attr-defined]
             await context.abort(
