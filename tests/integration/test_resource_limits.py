@@ -149,7 +149,7 @@ async def test_a_client_that_never_reads_is_cut_off(orderer: OrdererFixture) -> 
     seek = build_seek_envelope(orderer.client(), CHANNEL, start, 2**63 - 1, False)
     async with orderer.channel(sloth) as channel:
         call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
-        await asyncio.sleep(WRITE_TIMEOUT * 3)  # read nothing meanwhile
+        await asyncio.sleep(WRITE_TIMEOUT * 2.5)  # read nothing meanwhile
         received = 0
         with pytest.raises(grpc.aio.AioRpcError) as cut:
             while True:
