@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation hardening clean
 
 install: $(STAMP) proto
 
@@ -80,6 +80,12 @@ chaos: install
 revocation: install
 	CONSORTIUM_REVOCATION_E2E=1 $(VENV)/bin/pytest -x -q -p no:cacheprovider \
 		tests/integration/test_revocation.py
+
+# Issue 21's checks that start whole networks (too long for `test`): resource limits on
+# real peers, besides the orderer-side ones `test` runs.
+hardening: install
+	CONSORTIUM_HARDENING=1 $(VENV)/bin/pytest -q -s tests/integration/test_peer_resource_limits.py \
+		tests/integration/test_resource_limits.py tests/integration/test_disk_full.py
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

@@ -34,6 +34,10 @@ class LocalNetwork:
     endpoint: str
     network_id: str
     accounts: dict[str, str] = field(default_factory=dict)  # member name → account
+    credentials: Path | None = None  # the control plane's secrets (strict SigV4)
+
+
+CREDENTIALS = "control-plane/credentials"  # under a network's folder
 
 
 def is_id(value: str) -> bool:
@@ -62,7 +66,11 @@ def find_local(home: Path | None = None) -> LocalNetwork | None:
     accounts = {m.name: m.account for m in spec.members}
     accounts.update({m["name"]: m["account"] for m in state.get("joined", [])})
     return LocalNetwork(
-        spec.name, f"http://{plane.host}:{plane.port}", state.get("network_id", ""), accounts
+        spec.name,
+        f"http://{plane.host}:{plane.port}",
+        state.get("network_id", ""),
+        accounts,
+        home / spec.name / CREDENTIALS,
     )
 
 

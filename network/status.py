@@ -21,6 +21,8 @@ from fabric_protos.peer import events_pb2_grpc
 
 from network.controlplane.client import Client
 from network.controlplane.errors import ControlPlaneError
+from network.controlplane.keyfile import local_secret
+from network.localnet import CREDENTIALS
 from network.supervisor import Supervisor
 from peers.channel import OrdererEndpoint
 from proto.metrics import parse_samples
@@ -259,7 +261,10 @@ def governance(supervisor: Supervisor) -> dict[str, Any]:
     if not network_id:
         return {"members": [], "open_proposals": []}
     account = supervisor.spec.members[0].account
-    client = Client(supervisor.control_plane_url, access_key_id=account, timeout=TIMEOUT)
+    secret = local_secret(supervisor.home.root / CREDENTIALS, account) or "local"
+    client = Client(
+        supervisor.control_plane_url, access_key_id=account, secret=secret, timeout=TIMEOUT
+    )
     try:
         members = list(client.pages(f"/networks/{network_id}/members", "Members"))
         proposals = list(client.pages(f"/networks/{network_id}/proposals", "Proposals"))

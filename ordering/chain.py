@@ -362,6 +362,11 @@ class Chain:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    @property
+    def failure(self) -> BaseException | None:
+        """The write failure that halted this channel, if one did."""
+        return self._failure
+
     def _check_running(self) -> None:
         if self._failure is not None:
             raise OrderingError(f"channel {self.channel_id} halted: {self._failure}")
@@ -381,6 +386,10 @@ class Chain:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        queued, self._queue = self._queue, []
+        for _, _, future in queued:  # never written: not acknowledged
+            if not future.done():
+                future.set_exception(OrderingError(f"channel {self.channel_id} is stopped"))
         async with self._new_block:
             self._new_block.notify_all()
         await self.blocks.close()

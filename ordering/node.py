@@ -55,9 +55,11 @@ from ordering.lease import DEFAULT_SECONDS as DEFAULT_LEASE_SECONDS
 from ordering.lease import CuttingLease, lease_bucket
 from ordering.metrics import publish_heights
 from ordering.participation import json_errors, participation_routes
+from ordering.recovery import reopen_halted_channels
 from ordering.service import AtomicBroadcast, add_to_server
 from proto import keepalive
 from proto.credentials import server_credentials
+from proto.limits import Limits, LimitsError, parse_limits
 from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.server import add_health, new_server
 
@@ -93,6 +95,7 @@ class OrdererConfig:
     batch_defaults: dict[str, Any] = field(default_factory=dict)
     cluster: ClusterConfig | None = None
     operations_listen: str = ""
+    limits: Limits = field(default_factory=Limits)
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -119,6 +122,7 @@ def load_config(path: Path) -> OrdererConfig:
         "tls",
         "cluster",
         "operations",
+        "limits",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -149,7 +153,8 @@ def load_config(path: Path) -> OrdererConfig:
         )
     try:
         operations_listen = listen_setting(raw.get("operations"))
-    except ValueError as exc:
+        limits = parse_limits(raw.get("limits"))
+    except (ValueError, LimitsError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return OrdererConfig(
         listen=_address(raw["listen"], "listen", path),
@@ -160,6 +165,7 @@ def load_config(path: Path) -> OrdererConfig:
         tls=tls,
         cluster=_cluster(raw.get("cluster"), path),
         operations_listen=operations_listen,
+        limits=limits,
     )
 
 
@@ -204,6 +210,7 @@ class OrdererNode:
         self._lock = asyncio.Lock()
         self._grpc: grpc.aio.Server | None = None
         self._admin: web.AppRunner | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self.port = 0
         self.admin_port = 0
 
@@ -291,6 +298,9 @@ class OrdererNode:
         """The admin API listens before the gRPC port opens, so whoever sees the gRPC port
         accept connections (the supervisor waits on it) can join channels at once."""
         await self.open_channels()
+        self._recovery = asyncio.ensure_future(
+            reopen_halted_channels(self.chains, self._open_chain, self._lock)
+        )
         app = web.Application(client_max_size=100 * 1024 * 1024, middlewares=[json_errors])
         app.add_routes(participation_routes(self))
         runner = web.AppRunner(app, access_log=None)
@@ -301,13 +311,7 @@ class OrdererNode:
         await site.start()
         self._admin = runner
         self.admin_port = runner.addresses[0][1]  # the bound port, also when asked for 0
-        server = new_server(
-            options=[
-                ("grpc.max_receive_message_length", 100 * 1024 * 1024),
-                ("grpc.max_send_message_length", 100 * 1024 * 1024),
-                *keepalive.SERVER_OPTIONS,
-            ]
-        )
+        server = new_server(options=keepalive.SERVER_OPTIONS, limits=self.config.limits)
         add_to_server(AtomicBroadcast(self.chains.get), server)
         publish_heights(lambda: self.chains)
         health_servicer = add_health(server)
@@ -338,6 +342,8 @@ class OrdererNode:
         return context
 
     async def stop(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
         if self._grpc is not None:
             await self._grpc.stop(grace=2)
         if self._admin is not None:

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
+PIPELINE_DEPTH = 1000  # envelopes of one Broadcast stream being ordered at once
+
+
 class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
     def __init__(self, chains: Callable[[str], Chain | None]) -> None:
         self._chains = chains
@@ -67,7 +70,9 @@ class AtomicBroadcast(ab_pb2_grpc.AtomicBroadcastServicer):
         request_iterator: AsyncIterator[common_pb2.Envelope],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ab_pb2.BroadcastResponse]:
-        answers: asyncio.Queue[object] = asyncio.Queue()
+        # bounded: a client that sends without reading answers stops being read (HTTP/2
+        # flow control then holds it back) instead of growing this queue
+        answers: asyncio.Queue[object] = asyncio.Queue(maxsize=PIPELINE_DEPTH)
 
         async def read() -> None:
             try:

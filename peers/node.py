@@ -68,13 +68,13 @@ from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
 from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
 from proto.credentials import server_credentials
+from proto.limits import Limits, LimitsError, parse_limits
 from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.server import add_health, new_server
 from proto.tracing import trace_record
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"^(?P<host>[^:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
-_MAX_MESSAGE = 100 * 1024 * 1024
 
 
 class PeerConfigError(PeerError):
@@ -101,6 +101,7 @@ class PeerConfig:
     chaincodes: dict[str, str] = field(default_factory=dict)
     operations_listen: str = ""
     reconcile_interval: float = RECONCILE_INTERVAL
+    limits: Limits = field(default_factory=Limits)
 
 
 def _address(value: Any, name: str, where: Path) -> str:
@@ -129,6 +130,7 @@ def load_config(path: Path) -> PeerConfig:
         "chaincodes",
         "operations",
         "private_data",
+        "limits",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -178,7 +180,8 @@ def load_config(path: Path) -> PeerConfig:
     }
     try:
         operations_listen = listen_setting(raw.get("operations"))
-    except ValueError as exc:
+        limits = parse_limits(raw.get("limits"))
+    except (ValueError, LimitsError) as exc:
         raise PeerConfigError(f"{path}: {exc}") from None
     return PeerConfig(
         reconcile_interval=_reconcile_interval(raw.get("private_data"), path),
@@ -192,6 +195,7 @@ def load_config(path: Path) -> PeerConfig:
         peers=peers,
         chaincodes=chaincodes,
         operations_listen=operations_listen,
+        limits=limits,
     )
 
 
@@ -345,13 +349,7 @@ class PeerNode:
             trace=self.trace,
             private=Disseminator(self.config.mspid, self.signer, lambda: self.remote_peers),
         )
-        server = new_server(
-            options=[
-                ("grpc.max_receive_message_length", _MAX_MESSAGE),
-                ("grpc.max_send_message_length", _MAX_MESSAGE),
-                *keepalive.SERVER_OPTIONS,
-            ]
-        )
+        server = new_server(options=keepalive.SERVER_OPTIONS, limits=self.config.limits)
         if self.config.tls_cert is None:
             self.port = server.add_insecure_port(self.config.listen)
         else:

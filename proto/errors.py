@@ -6,6 +6,7 @@ Fabric does without knowing how the message was read::
 
     ProtoError
     ├── Invalid       proto.envelope: a transaction's validation code other than VALID
+    ├── LimitsError   proto.limits: a node's ``limits:`` setting that is not positive numbers
     ├── LogSpecError  proto.logspec: a logging specification that does not parse
     ├── MetricsError  proto.metrics: a metric declared twice differently, labels miscounted
     └── SeekError     proto.seek: a Deliver request answered with a non-SUCCESS status

@@ -26,6 +26,8 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from proto.limits import Limits, StreamLimiter
+
 Options = Sequence[tuple[str, Any]]
 Decoder = Callable[[bytes], Any]
 Behaviour = Callable[..., Any]
@@ -47,9 +49,15 @@ def undecoded(message_type: type[Message]) -> Undecoded:
     return Undecoded(message_type)
 
 
-def new_server(options: Options = ()) -> grpc.aio.Server:
-    """A ``grpc.aio`` server whose every method refuses undecodable requests the same way."""
-    return grpc.aio.server(interceptors=[DecodeGuard()], options=list(options))
+def new_server(options: Options = (), limits: Limits | None = None) -> grpc.aio.Server:
+    """A ``grpc.aio`` server whose every method refuses undecodable requests the same way
+    and holds to ``limits`` (message size, streams per service and client, write deadline;
+    Fabric's defaults when None). ``options`` come last, so a caller can still override."""
+    limits = limits or Limits()
+    return grpc.aio.server(
+        interceptors=[StreamLimiter(limits), DecodeGuard()],
+        options=list({**dict(limits.message_options()), **dict(options)}.items()),
+    )
 
 
 class Health(health.aio.HealthServicer):

@@ -37,7 +37,11 @@ def COMMAND() -> None:
 @click.option("--channel", default=None, help="Default: every channel (MQTT) / the member's.")
 @click.option("--broker", "broker_address", default=None, help="host:port of the MQTT broker.")
 @click.option("--from-deliver", is_flag=True, help="Read the member's peer, not the broker.")
-@click.option("--member", default=None, help="Whose peer and user (--from-deliver).")
+@click.option(
+    "--member",
+    default=None,
+    help="Whose peer and user (--from-deliver), or whose broker login (default: the first).",
+)
 @click.option("--from-block", type=click.IntRange(0), default=None, help="Default: live.")
 @click.option("--count", type=click.IntRange(1), default=None, help="Stop after N events.")
 @HOME_OPTION
@@ -61,7 +65,8 @@ def tail(
         source = _from_deliver(home, network, member, channel, from_block, printer)
     else:
         name, host, port = _broker(home, network, broker_address)
-        source = _from_broker(name, channel, host, port, printer)
+        login = None if broker_address else _login(home, name, member)
+        source = _from_broker(name, channel, host, port, printer, login)
     with contextlib.suppress(KeyboardInterrupt, _Done):
         asyncio.run(source)
 
@@ -115,8 +120,32 @@ def _broker(home: Path, network: str | None, address: str | None) -> tuple[str, 
     return name, spec.events.broker_host, spec.events.broker_port
 
 
+def _login(home: Path, network: str, member: str | None) -> Any:
+    """The member's login on the broker ``up`` runs, from its connection file's ``mqtt``
+    section (None: that broker takes anonymous clients)."""
+    from network.mqtt.access import Login
+
+    folder = home / network / "connection"
+    names = [member] if member else sorted(p.stem for p in folder.glob("*.json"))
+    for name in names:
+        try:
+            mqtt = json.loads((folder / f"{name}.json").read_text()).get("mqtt")
+        except (OSError, ValueError):
+            if member:
+                fail(f"--member: no connection file for {member!r} in {folder}")
+            continue
+        if mqtt:
+            return Login(mqtt["username"], mqtt["password"], mqtt["tlsRootCert"])
+    return None
+
+
 async def _from_broker(
-    network: str, channel: str | None, host: str, port: int, show: _Printer
+    network: str,
+    channel: str | None,
+    host: str,
+    port: int,
+    show: _Printer,
+    login: Any = None,
 ) -> None:
     import aiomqtt
 
@@ -126,7 +155,7 @@ async def _from_broker(
     backoff = Backoff()
     while True:
         try:
-            async with broker.client(host, port) as client:
+            async with broker.client(host, port, login=login) as client:
                 filters = topics.event_filters(network, channel)
                 for topic in filters:
                     await client.subscribe(topic, qos=1)

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from network.controlplane.client import Client
+from network.controlplane.keyfile import local_secret
 from network.localnet import LocalNetwork, find_local, is_id, pick_by_name
 from network.output import emit_json, emit_record, emit_table, fail
 
@@ -58,11 +59,19 @@ def api_command(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _as_member(client: Client, local: LocalNetwork | None, member: str | None) -> Client:
     """On the local network, act as the named member's account unless
-    ``AWS_ACCESS_KEY_ID`` chooses one (the spec knows each member's account)."""
-    if local is None or "AWS_ACCESS_KEY_ID" in os.environ or not local.accounts:
+    ``AWS_ACCESS_KEY_ID`` chooses one (the spec knows each member's account), signing
+    with that account's secret from the network's credentials file unless
+    ``AWS_SECRET_ACCESS_KEY`` gives one (``up`` runs the control plane in strict mode)."""
+    if local is None:
         return client
-    account = local.accounts.get(member or "", next(iter(local.accounts.values())))
-    return dataclasses.replace(client, access_key_id=account)
+    if "AWS_ACCESS_KEY_ID" not in os.environ and local.accounts:
+        account = local.accounts.get(member or "", next(iter(local.accounts.values())))
+        client = dataclasses.replace(client, access_key_id=account)
+    if "AWS_SECRET_ACCESS_KEY" not in os.environ and local.credentials is not None:
+        secret = local_secret(local.credentials, client.access_key_id)
+        if secret is not None:
+            client = dataclasses.replace(client, secret=secret)
+    return client
 
 
 def _resolve(client: Client, local: LocalNetwork | None, kwargs: dict[str, Any]) -> None:

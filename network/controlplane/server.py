@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from network.controlplane import sigv4
 from network.controlplane.api import Api, Auth, Limiter
 from network.controlplane.clock import ManualClock, SystemClock
 from network.controlplane.errors import StoreError
+from network.controlplane.keyfile import KeyFile
 from network.controlplane.ledger import open_ledger
 from network.controlplane.passwords import Secrets
 from network.controlplane.resources import DEFAULT_REGION
@@ -119,7 +121,9 @@ def _ledger_problem(service: ControlPlane) -> str | None:
 
 def build(data: Path, config: Config) -> tuple[ControlPlane, web.Application]:
     data.mkdir(parents=True, exist_ok=True)
-    keys = sigv4.load_credentials(config.credentials_file) if config.credentials_file else {}
+    keys: Mapping[str, sigv4.Key] = (
+        KeyFile(config.credentials_file) if config.credentials_file else {}
+    )
     clock = ManualClock() if config.clock == "manual" else SystemClock()
     service = ControlPlane(
         open_ledger(data / "ledger"),

@@ -53,6 +53,7 @@ class ExplorerConfig:
     nodes: tuple[NodeRef, ...]
     journals: dict[str, Path]  # orderer node → its channels' journal folder
     file: Path | None = None
+    credentials: Path | None = None  # the control plane's secrets (strict SigV4)
 
     def connection(self, member: str) -> dict[str, Any]:
         """The member's connection file, read when needed (``up`` rewrites it)."""
@@ -105,6 +106,7 @@ def load_config(path: Path) -> ExplorerConfig:
             nodes=tuple(NodeRef(**node) for node in raw.get("nodes", [])),
             journals={str(k): Path(v) for k, v in raw.get("journals", {}).items()},
             file=Path(path),
+            credentials=Path(plane["credentials"]) if plane.get("credentials") else None,
         )
     except KeyError as exc:
         raise ExplorerConfigError(f"{path}: {exc.args[0]} is required") from None

@@ -22,6 +22,7 @@ from aiohttp import web
 from network.chaincode_deploy import query_committed
 from network.controlplane.client import Client, HistoryNotVerified, verify_history
 from network.controlplane.errors import ControlPlaneError
+from network.controlplane.keyfile import local_secret
 from network.explorer import pages
 from network.explorer.blocks import BlockView
 from network.explorer.config import (
@@ -95,7 +96,13 @@ async def _probe(node: NodeRef) -> str:
 
 
 def _plane(config: ExplorerConfig) -> Client:
-    return Client(config.control_plane_url, access_key_id=config.account, timeout=3.0)
+    secret = local_secret(config.credentials, config.account) if config.credentials else None
+    return Client(
+        config.control_plane_url,
+        access_key_id=config.account,
+        secret=secret or "local",
+        timeout=3.0,
+    )
 
 
 def _members(config: ExplorerConfig) -> list[dict[str, Any]]:

@@ -95,6 +95,7 @@ class Bridge:
             config.broker_port,
             config.client_id,
             persistent=ingress is not None,
+            login=config.login,
         )
         async with client:
             CONNECTED.set(1)

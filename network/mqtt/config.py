@@ -11,6 +11,8 @@
       control_plane: http://127.0.0.1:7100
       network_id: n-...               # optional: only this network's events
     ingress: {connection: connection/org1.json, identity: user1}   # optional
+    login: {username: consortium-bridge, password: ..., tlsRootCert: events/tls/ca.crt}
+                                      # optional: TLS and a password (the broker up runs)
     operations: {listen: 127.0.0.1:9445}   # optional: /metrics, /healthz, /logspec
 
 ``connection`` files are the ones ``consortium up`` writes (any Fabric gateway client
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from network.gateway_client import GatewayClient
+from network.mqtt.access import Login
 from network.mqtt.address import parse_address
 from network.mqtt.errors import BridgeConfigError
 from network.spec import SpecError, _Reader, read_yaml
@@ -61,6 +64,7 @@ class BridgeConfig:
     network_id: str = ""
     ingress: Identity | None = None
     operations_listen: str = ""
+    login: Login | None = None
 
     @property
     def broker(self) -> str:
@@ -91,7 +95,7 @@ def _load(file: Path) -> BridgeConfig:
     top = reader.mapping(
         data,
         (),
-        known | {"governance", "ingress", "operations"},
+        known | {"governance", "ingress", "operations", "login"},
         {"network", "broker", "channels", "deliver", "checkpoint"},
     )
     base = file.parent
@@ -137,7 +141,16 @@ def _load(file: Path) -> BridgeConfig:
         if "ingress" in top
         else None,
         operations_listen=operations_listen,
+        login=_login(reader, top.get("login"), base),
     )
+
+
+def _login(reader: _Reader, raw: Any, base: Path) -> Login | None:
+    if raw is None:
+        return None
+    fields = {"username", "password", "tlsRootCert"}
+    value = reader.mapping(raw, ("login",), fields, fields)
+    return Login(str(value["username"]), str(value["password"]), str(base / value["tlsRootCert"]))
 
 
 def open_gateway(who: Identity) -> GatewayClient:

@@ -4,6 +4,7 @@ state, the processes it started, who is a member of what, and how to reach them.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,19 @@ from typing import Any
 from ca.msp import load_signing_identity
 from ca.signing import SoftwareSigner
 from network.controlplane.client import Client
+from network.controlplane.keyfile import secret_for
 from network.errors import SupervisorError
 from network.gateway_client import GatewayClient
+from network.localnet import CREDENTIALS
+from network.mqtt.access import Login
 from network.processes import NodeProcess
 from network.spec import Member, NetworkSpec, Node
 from network.supervisor.home import Home, free_port
 from ordering.blockcutter import BatchSize
 from ordering.configtx import parse_size
+
+MQTT_USERS = "events/mqtt-users.json"  # user → password on the broker up runs (0600)
+MQTT_TLS = "events/tls"  # the broker's TLS certificate, key and root
 
 
 @dataclass
@@ -109,8 +116,22 @@ class SupervisorBase:
         plane = self.spec.control_plane
         return f"http://{plane.host}:{plane.port}"
 
+    def mqtt_login(self, user: str) -> Login | None:
+        """``user``'s login on the broker ``up`` runs (a member's name, or the bridge's);
+        None without a local broker or for a network made before brokers took logins."""
+        events = self.spec.events
+        users = self.home.root / MQTT_USERS
+        if events is None or not events.local or not users.exists():
+            return None
+        password = json.loads(users.read_text()).get(user)
+        if password is None:
+            return None
+        return Login(user, password, str((self.home.root / MQTT_TLS / "ca.crt").resolve()))
+
     def _client(self, account: str) -> Client:
-        return Client(self.control_plane_url, access_key_id=account)
+        """A control-plane client acting as ``account``, with its secret (strict SigV4)."""
+        secret = secret_for(self.home.root / CREDENTIALS, account)
+        return Client(self.control_plane_url, access_key_id=account, secret=secret)
 
     def _start(
         self, name: str, command: list[str], host: str, port: int, operations: str = ""

@@ -70,6 +70,13 @@ class ConnectionFiles(SupervisorBase):
                 ],
                 "identities": identities,
             }
+            login = self.mqtt_login(member.name)
+            if login is not None and self.spec.events is not None:
+                events = self.spec.events
+                connection["mqtt"] = {
+                    "endpoint": f"{events.broker_host}:{events.broker_port}",
+                    **login.as_json(),
+                }
             write_atomically(folder / f"{member.name}.json", json.dumps(connection, indent=2))
             ca = {
                 "url": f"https://{member.ca.host}:{member.ca.port}",

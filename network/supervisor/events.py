@@ -6,10 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ca.issuing import Issuer, ca_name, self_signed_ca
+from ca.keystore import SoftwareCaKey
 from network.errors import SupervisorError
+from network.mqtt.access import BRIDGE_USER, BrokerFiles, acl, new_password, password_line
 from network.processes import CONSORTIUM
 from network.spec import Events
-from network.supervisor.base import SupervisorBase
+from network.supervisor.base import MQTT_TLS, MQTT_USERS, SupervisorBase
+from network.supervisor.home import write_atomically
 
 
 class EventsBridge(SupervisorBase):
@@ -48,8 +54,42 @@ class EventsBridge(SupervisorBase):
             )
         config = folder / "mosquitto.conf"
         host, port = events.broker_host, events.broker_port
-        config.write_text(mosquitto_config(host, port, folder / "mosquitto"))
+        secured = self._broker_files(events)
+        config.write_text(mosquitto_config(host, port, folder / "mosquitto", secured))
         self._start("mosquitto", [binary, "-c", str(config)], host, port)
+
+    def _broker_files(self, events: Events) -> BrokerFiles:
+        """TLS (a certificate from a CA of the broker's own: the broker starts before the
+        ordering organization exists), a password for the bridge and for each member, and
+        ACLs (``network.mqtt.access``). Made once; a restart keeps them."""
+        tls = self.home.root / MQTT_TLS
+        if not (tls / "server.crt").exists():
+            raw_key = ec.generate_private_key(ec.SECP256R1())
+            root_key = SoftwareCaKey(raw_key)
+            subject = ca_name(f"mqtt-broker.{self.spec.name}", "events")
+            issuer = Issuer(self_signed_ca(root_key, subject, 3650), root_key)
+            self.write_tls_server(issuer, "mqtt-broker", events.broker_host, tls)
+        users_file = self.home.root / MQTT_USERS
+        users = json.loads(users_file.read_text()) if users_file.exists() else {}
+        for user in (BRIDGE_USER, *(m.name for m in self.members)):
+            users.setdefault(user, new_password())
+        write_atomically(users_file, json.dumps(users, indent=2), mode=0o600)
+        folder = users_file.parent
+        files = BrokerFiles(
+            tls / "server.crt",
+            tls / "server.key",
+            tls / "ca.crt",
+            folder / "passwd",
+            folder / "acl",
+        )
+        lines = "".join(password_line(user, password) for user, password in users.items())
+        write_atomically(files.passwords, lines, mode=0o600)
+        channels = {
+            m.name: [c.name for c in self.spec.channels if m.name in self.channel_members(c)]
+            for m in self.members
+        }
+        write_atomically(files.acl, acl(self.spec.name, channels, events.ingress_member or None))
+        return files
 
     def _start_bridge(self, events: Events, folder: Path) -> None:
         connections = self.home.root / "connection"
@@ -67,6 +107,9 @@ class EventsBridge(SupervisorBase):
                 "network_id": self.state.get("network_id", ""),
             },
         }
+        login = self.mqtt_login(BRIDGE_USER)
+        if login is not None:
+            config["login"] = login.as_json()
         if events.ingress_member:
             config["ingress"] = {
                 "connection": str(connections / f"{events.ingress_member}.json"),

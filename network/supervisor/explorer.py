@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from network.localnet import CREDENTIALS
 from network.processes import CONSORTIUM
 from network.supervisor.base import SupervisorBase
 
@@ -121,6 +122,7 @@ class ExplorerNode(SupervisorBase):
                 "url": self.control_plane_url,
                 "network_id": self.state.get("network_id", ""),
                 "account": self.spec.members[0].account,
+                "credentials": str(self.home.root / CREDENTIALS),
             },
             "members": {
                 m.name: {

@@ -22,7 +22,10 @@ from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import SoftwareCaKey
 from ca.msp import MspConfig, NodeOUs, write_msp
 from ca.signing import SoftwareSigner
+from network.controlplane.keyfile import secret_for
+from network.controlplane.resources import DEFAULT_ACCOUNT
 from network.errors import SupervisorError
+from network.localnet import CREDENTIALS
 from network.nats_cluster import NatsNode, nats_server_binary, readiness_problem, server_config
 from network.processes import CONSORTIUM
 from network.spec import Member, Node
@@ -60,13 +63,20 @@ class Nodes(SupervisorBase):
         )
 
     def control_plane_config(self) -> list[str]:
-        """``--config FILE`` for the control plane: its clock, and ``reconcile: external``
-        — a resource stays CREATING or DELETING until this supervisor reports that its
-        nodes run or are gone, as AMB shows it."""
+        """``--config FILE`` for the control plane: its clock, ``reconcile: external`` — a
+        resource stays CREATING or DELETING until this supervisor reports that its nodes
+        run or are gone, as AMB shows it — and strict SigV4 against a credentials file
+        holding a secret for each member's account and the default one."""
         folder = self.home.root / "control-plane"
         folder.mkdir(parents=True, exist_ok=True)
+        credentials = self.home.root / CREDENTIALS
+        for account in {DEFAULT_ACCOUNT, *(m.account for m in self.spec.members)}:
+            secret_for(credentials, account)
         path = folder / "config.yaml"
-        path.write_text(f"clock: {self.spec.control_plane_clock}\nreconcile: external\n")
+        path.write_text(
+            f"clock: {self.spec.control_plane_clock}\nreconcile: external\n"
+            f"strict: true\ncredentials_file: {credentials.name}\n"
+        )
         return ["--config", str(path)]
 
     def _ca_ssl(self, member: Member) -> ssl.SSLContext:
@@ -235,10 +245,12 @@ class Nodes(SupervisorBase):
 
     def write_orderer_tls(self, issuer: Issuer, orderer: Node, folder: Path) -> None:
         """An orderer's TLS server certificate, key and root, as Fabric nodes lay them out."""
+        self.write_tls_server(issuer, orderer.name, orderer.host, folder)
+
+    def write_tls_server(self, issuer: Issuer, name: str, host: str, folder: Path) -> None:
+        """A TLS server certificate for ``host`` (and localhost), its key and root."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = issuer.issue(
-            key.public_key(), orderer.name, hosts=(orderer.host, "localhost"), tls=True
-        )
+        cert = issuer.issue(key.public_key(), name, hosts=(host, "localhost"), tls=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "server.crt").write_bytes(certificates.to_pem(cert))
         _write_key(folder / "server.key", key)

@@ -73,6 +73,14 @@ def test_networks_create_get_list(api: Any) -> None:
     assert member["Name"] == "org1" and member["Status"] == "AVAILABLE"
     assert member["FrameworkAttributes"]["Fabric"]["AdminUsername"] == "admin"
     assert "AdminPassword" not in str(member)
+    # AVAILABLE at once (no supervisor), so with the endpoints AMB would give them
+    domain = f"{network_id.lower()}.managedblockchain.us-east-1.amazonaws.com"
+    assert network["FrameworkAttributes"]["Fabric"]["OrderingServiceEndpoint"] == (
+        f"orderer.{domain}:30001"
+    )
+    assert member["FrameworkAttributes"]["Fabric"]["CaEndpoint"] == (
+        f"ca.{member_id.lower()}.{domain}:30002"
+    )
 
 
 def test_members_list_update_delete(server: ControlPlaneProcess) -> None:  # noqa: F811
@@ -140,6 +148,12 @@ def test_nodes_create_get_list_update_delete(api: Any) -> None:
     node = api.get_node(NetworkId=network_id, MemberId=member_id, NodeId=node_id)["Node"]
     assert node["Status"] == "AVAILABLE" and node["StateDB"] == "LevelDB"
     assert node["AvailabilityZone"] == "us-east-1a" and node["Tags"] == {"role": "endorser"}
+    fabric = node["FrameworkAttributes"]["Fabric"]
+    host = f"{node_id.lower()}.{member_id.lower()}.{network_id.lower()}"
+    assert fabric == {
+        "PeerEndpoint": f"{host}.managedblockchain.us-east-1.amazonaws.com:30003",
+        "PeerEventEndpoint": f"{host}.managedblockchain.us-east-1.amazonaws.com:30004",
+    }
     assert [n["Id"] for n in api.list_nodes(NetworkId=network_id, MemberId=member_id)["Nodes"]] == [
         node_id
     ]

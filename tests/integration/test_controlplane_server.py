@@ -8,6 +8,7 @@ process on a free port, and ``client`` builds an unmodified boto3 client for an 
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import re
 import signal
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -385,6 +387,22 @@ def test_strict_mode_verifies_signatures(tmp_path: Path) -> None:
             with pytest.raises(ClientError) as excinfo:
                 forged.list_networks()
             assert error_code(excinfo) == "AccessDeniedException"
+        # a request signed 20 minutes ago (replayed, or a skewed clock): AWS's 15-minute rule
+        old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=20)
+        with (
+            mock.patch("botocore.auth.get_current_datetime", lambda: old.replace(tzinfo=None)),
+            pytest.raises(ClientError) as excinfo,
+        ):
+            alice.list_networks()
+        assert error_code(excinfo) == "AccessDeniedException"
+        assert "Signature expired" in str(excinfo.value)
+        # a key added to the file later is honoured at once (the file is read again)
+        with credentials.open("a") as file:
+            file.write(
+                "[bob]\naws_access_key_id = AKIABOB\naws_secret_access_key = bob-secret\n"
+                "aws_account_id = 777788889999\n"
+            )
+        assert "Networks" in client(process.url, "AKIABOB", "bob-secret").list_networks()
     finally:
         process.stop()
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from network.controlplane.client import Client
+from network.controlplane.keyfile import local_secret, secret_for
+from network.localnet import CREDENTIALS
 from tests.support.fabric_network import free_port
 from tests.support.processes import consortium
 
@@ -97,7 +99,12 @@ def test_up_invoke_down_resume(tmp_path: Path) -> None:
         assert heights["peer-org1-peer0"] == heights["orderer-orderer0"] >= 2
         assert sorted(m["name"] for m in status["members"]) == ["org1", "org2"]
         assert status["open_proposals"] == []
-        plane = Client(f"http://{status['nodes']['control-plane']['address']}", "111111111111")
+        url = f"http://{status['nodes']['control-plane']['address']}"
+        secret = local_secret(tmp_path / ".consortium" / "two-members" / CREDENTIALS, "1" * 12)
+        assert secret is not None
+        _assert_strict_sigv4(url, "1" * 12, secret)
+        asyncio.run(_assert_mqtt_ingress_is_org1s(tmp_path / ".consortium" / "two-members"))
+        plane = Client(url, "1" * 12, secret=secret)
         peers = {
             row["PeerEndpoint"]: row["Status"]
             for row in _query(
@@ -198,6 +205,53 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert status["nodes"] == {}  # what had started was stopped
 
 
+async def _assert_mqtt_ingress_is_org1s(network: Path) -> None:
+    """up's broker takes TLS logins from the connection files; org1 (the ingress member)
+    submits over MQTT, and org2's request on the same topic never reaches the bridge."""
+    from network.mqtt import broker, topics
+    from network.mqtt.access import Login
+
+    def login(member: str) -> tuple[str, int, Login]:
+        mqtt = json.loads((network / "connection" / f"{member}.json").read_text())["mqtt"]
+        host, port = mqtt["endpoint"].rsplit(":", 1)
+        return host, int(port), Login(mqtt["username"], mqtt["password"], mqtt["tlsRootCert"])
+
+    submit = topics.submit("two-members", "mychannel", "basic", "CreateAsset")
+    results = {}
+    for member in ("org2", "org1"):  # org2 first: its request must not be answered
+        host, port, who = login(member)
+        request = {"id": f"mqtt-{member}", "args": [f"mqtt-{member}", "red", "1", "M", "1"]}
+        async with broker.client(host, port, login=who) as client:
+            if member == "org1":  # the ingress member reads replies
+                await client.subscribe("consortium/two-members/mychannel/result/+", qos=1)
+            await client.publish(submit, json.dumps(request), qos=1)
+            if member == "org1":
+
+                async def replies() -> None:
+                    async for message in client.messages:
+                        body = json.loads(message.payload)
+                        results[str(message.topic).rsplit("/", 1)[1]] = body
+                        if "mqtt-org1" in results:
+                            return
+
+                await asyncio.wait_for(replies(), 60)
+    assert set(results) == {"mqtt-org1"}, results  # org2's was never submitted
+    assert results["mqtt-org1"]["ok"] is True, results
+
+
+def _assert_strict_sigv4(url: str, account: str, secret: str) -> None:
+    """up's control plane checks signatures: boto3 with the account's secret from the
+    network's credentials file is served, with any other secret refused."""
+    from botocore.exceptions import ClientError
+
+    from tests.integration.test_controlplane_server import client
+
+    assert "Networks" in client(url, account, secret).list_networks()
+    with pytest.raises(ClientError) as refused:
+        client(url, account, "not-" + secret).list_networks()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
 def _invite_org3(network_id: str, org1, org2, org3, token: str) -> None:
     """Org1 proposes inviting account 333333333333, org1 and org2 vote YES, and the
     invited account creates its member, named org3 (as a user does it with boto3)."""
@@ -295,8 +349,12 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         ]
         port = re.search(r"control_plane:\n  port: (\d+)", spec.read_text()).group(1)
         endpoint = f"http://127.0.0.1:{port}"
+        # up runs the control plane in strict SigV4: each account signs with its secret
+        # from the network's credentials file; the invited account's key is added there
+        # as a user adds one (the control plane reads the file again when it changes)
         org1, org2, org3 = (
-            Client(endpoint, access_key_id=a) for a in ("1" * 12, "2" * 12, "3" * 12)
+            Client(endpoint, access_key_id=a, secret=secret_for(home / CREDENTIALS, a))
+            for a in ("1" * 12, "2" * 12, "3" * 12)
         )
         members = {
             m["Name"]: m["Id"]

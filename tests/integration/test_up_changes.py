@@ -242,13 +242,20 @@ def test_anchor_peers_and_policies_change_on_a_running_channel(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_boto3_create_node_and_delete_node_start_and_stop_a_real_peer(tmp_path: Path) -> None:
+    from network.controlplane.keyfile import local_secret
+    from network.localnet import CREDENTIALS
     from tests.integration.test_controlplane_server import client
 
     spec = spec_with_free_ports(tmp_path)
     try:
         consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
         status = _status(tmp_path)
-        amb = client(f"http://{status['nodes']['control-plane']['address']}", "111111111111")
+        credentials = tmp_path / ".consortium" / "two-members" / CREDENTIALS
+        amb = client(
+            f"http://{status['nodes']['control-plane']['address']}",
+            "111111111111",
+            str(local_secret(credentials, "111111111111")),
+        )
         network_id = status["network_id"]
         member_id = next(m["id"] for m in status["members"] if m["name"] == "org1")
         node_id = amb.create_node(

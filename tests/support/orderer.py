@@ -64,6 +64,8 @@ class OrdererFixture:
     nats: Sequence[str] = ()  # NATS URLs: this node is one of an ordering cluster
     lease_seconds: float = 1.0
     shared: OrdererFixture | None = None  # another node of the cluster: same orgs, genesis
+    mutual: bool = False  # clients must present a TLS certificate of Org1MSP or Org2MSP
+    settings: str = ""  # more YAML for orderer.yaml (``limits:`` …)
     orgs: dict[str, Org] = field(init=False)
     process: NodeProcess | None = field(init=False, default=None)
     port: int = field(init=False, default=0)
@@ -90,6 +92,9 @@ class OrdererFixture:
             if self.tls
             else "tls:\n  enabled: false\n"
         )
+        if self.tls and self.mutual:
+            roots = [self.client_tls(m, "root")["ca"] for m in ("Org1MSP", "Org2MSP")]
+            tls += "  client_root_cas: [" + ", ".join(str(r) for r in roots) + "]\n"
         cluster = (
             f"cluster:\n  node: {self.node}\n  nats: [{', '.join(self.nats)}]\n"
             f"  lease_seconds: {self.lease_seconds}\n"
@@ -99,7 +104,8 @@ class OrdererFixture:
         self.config_path = folder / "orderer.yaml"
         self._template = (
             "listen: 127.0.0.1:{port}\nadmin_listen: 127.0.0.1:{admin}\nmspid: OrdererMSP\n"
-            "msp_dir: msp\ndata_dir: data\n" + tls + cluster.replace("{", "{{").replace("}", "}}")
+            "msp_dir: msp\ndata_dir: data\n"
+            + (tls + cluster + self.settings).replace("{", "{{").replace("}", "}}")
         )
         (self.root / "configtx.yaml").write_text(PROFILE.format(**self.batch))
 
@@ -132,17 +138,30 @@ class OrdererFixture:
 
     # -- clients ----------------------------------------------------------------------
 
-    def channel(self) -> grpc.aio.Channel:
+    def client_tls(self, mspid: str, name: str) -> dict[str, Path]:
+        """A TLS client certificate (and its CA) of ``mspid``, for mutual TLS."""
+        return write_tls(self.orgs[mspid], self.root / "clients" / mspid / name, name, ())
+
+    def channel(self, client: dict[str, Path] | None = None) -> grpc.aio.Channel:
+        """A channel to the orderer, presenting ``client``'s TLS certificate if given."""
         target = f"127.0.0.1:{self.port}"
         if not self.tls:
             return grpc.aio.insecure_channel(target)
-        credentials = grpc.ssl_channel_credentials(self.tls_paths["ca"].read_bytes())
+        credentials = grpc.ssl_channel_credentials(
+            self.tls_paths["ca"].read_bytes(),
+            client["key"].read_bytes() if client else None,
+            client["cert"].read_bytes() if client else None,
+        )
         return grpc.aio.secure_channel(target, credentials)
 
     def admin_ssl(self) -> ssl.SSLContext | bool:
         if not self.tls:
             return False
-        return ssl.create_default_context(cafile=str(self.tls_paths["ca"]))
+        context = ssl.create_default_context(cafile=str(self.tls_paths["ca"]))
+        if self.mutual:
+            admin = self.client_tls("Org1MSP", "admin")
+            context.load_cert_chain(admin["cert"], admin["key"])
+        return context
 
     @property
     def admin_url(self) -> str:

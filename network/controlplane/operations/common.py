@@ -133,6 +133,12 @@ def created_status(call: Call) -> str:
     return "AVAILABLE" if call.env.reconcile == "immediate" else "CREATING"
 
 
+def created_endpoints(call: Call, endpoints: dict[str, str]) -> dict[str, str]:
+    """``endpoints`` for a resource AVAILABLE at once (no supervisor); none for one that
+    waits for its supervisor to report where its process listens."""
+    return endpoints if call.env.reconcile == "immediate" else {}
+
+
 def removed_status(call: Call) -> str:
     """With no supervisor to report, a removed resource is DELETED at once."""
     return "DELETED" if call.env.reconcile == "immediate" else "DELETING"

@@ -12,6 +12,7 @@ from typing import Any
 
 from network.controlplane import request_shapes as shapes
 from network.controlplane import resources as res
+from network.controlplane.endpoints import member_endpoints
 from network.controlplane.errors import (
     InvalidRequestException,
     ResourceAlreadyExistsException,
@@ -25,6 +26,7 @@ from network.controlplane.operations.common import (
     available,
     check_invitee,
     checked_tags,
+    created_endpoints,
     created_status,
     edition,
     find_member,
@@ -76,7 +78,14 @@ def stage_member(
             "Id": member_id,
             "Name": config["Name"],
             "Description": config.get("Description"),
-            "FrameworkAttributes": {"Fabric": {"AdminUsername": fabric["AdminUsername"]}},
+            "FrameworkAttributes": {
+                "Fabric": {
+                    "AdminUsername": fabric["AdminUsername"],
+                    **created_endpoints(
+                        call, member_endpoints(call.env.region, network["Id"], member_id)
+                    ),
+                }
+            },
             "LogPublishingConfiguration": config.get("LogPublishingConfiguration"),
             "Status": created_status(call),
             "CreationDate": res.iso(call.env.clock.now()),

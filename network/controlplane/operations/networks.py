@@ -11,10 +11,12 @@ from typing import Any
 
 from network.controlplane import request_shapes as shapes
 from network.controlplane import resources as res
+from network.controlplane.endpoints import network_endpoints
 from network.controlplane.errors import InvalidRequestException
 from network.controlplane.operations.base import Call, Mutation, Read
 from network.controlplane.operations.common import (
     checked_tags,
+    created_endpoints,
     created_status,
     matches,
     networks_of,
@@ -64,7 +66,12 @@ def create_network(call: Call) -> dict[str, str]:
         "Description": params.get("Description"),
         "Framework": params["Framework"],
         "FrameworkVersion": params["FrameworkVersion"],
-        "FrameworkAttributes": {"Fabric": {"Edition": edition}},
+        "FrameworkAttributes": {
+            "Fabric": {
+                "Edition": edition,
+                **created_endpoints(call, network_endpoints(call.env.region, network_id)),
+            }
+        },
         "VotingPolicy": params["VotingPolicy"],
         "Status": created_status(call),
         "CreationDate": res.iso(now),

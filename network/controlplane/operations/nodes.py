@@ -11,6 +11,7 @@ from typing import Any
 
 from network.controlplane import request_shapes as shapes
 from network.controlplane import resources as res
+from network.controlplane.endpoints import node_endpoints
 from network.controlplane.errors import (
     AccessDeniedException,
     InvalidRequestException,
@@ -24,6 +25,7 @@ from network.controlplane.operations.common import (
     acting_member,
     available,
     checked_tags,
+    created_endpoints,
     created_status,
     edition,
     find_network,
@@ -98,7 +100,11 @@ def create_node(call: Call, network_id: str) -> dict[str, str]:
             "Id": node_id,
             "InstanceType": instance_type,
             "AvailabilityZone": zone,
-            "FrameworkAttributes": {"Fabric": {}},
+            "FrameworkAttributes": {
+                "Fabric": created_endpoints(
+                    call, node_endpoints(call.env.region, network_id, member_id, node_id)
+                )
+            },
             "LogPublishingConfiguration": config.get("LogPublishingConfiguration"),
             "StateDB": config.get("StateDB", "CouchDB"),
             "Status": created_status(call),

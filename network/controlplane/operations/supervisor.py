@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from network.controlplane import request_shapes as shapes
+from network.controlplane.endpoints import reported
 from network.controlplane.errors import InvalidRequestException, ResourceNotFoundException
 from network.controlplane.operations.base import Call, Mutation, Read
 
@@ -17,11 +18,6 @@ STATUSES = {
     "networks": shapes.NetworkStatus,
     "members": shapes.MemberStatus,
     "nodes": shapes.NodeStatus,
-}
-ENDPOINT_FIELD = {
-    "networks": "OrderingServiceEndpoint",
-    "members": "CaEndpoint",
-    "nodes": "PeerEndpoint",
 }
 REPORT_INPUT = shapes.Struct(
     {
@@ -61,10 +57,7 @@ def report_status(call: Call) -> dict[str, Any]:
     updated = {**document, "Status": status}
     endpoint = call.params.get("Endpoint")
     if endpoint:
-        fabric = {
-            **updated["FrameworkAttributes"].get("Fabric", {}),
-            ENDPOINT_FIELD[table]: endpoint,
-        }
+        fabric = {**updated["FrameworkAttributes"].get("Fabric", {}), **reported(table, endpoint)}
         updated["FrameworkAttributes"] = {**updated["FrameworkAttributes"], "Fabric": fabric}
     call.txn.put(table, updated)
     return {}
