@@ -24,6 +24,15 @@ with ``consortium ledger verify`` like any other.
 - **Starting.** The local copy must be a prefix of the stream: if it holds a block the
   stream lacks, or a different block at some position, the open is refused naming the
   first such block; neither side is ever truncated or rewritten.
+- **Restoring.** While it runs, every block in the copy has been seen in the stream
+  (acknowledged to this writer, or read from it). If the stream is later found holding
+  fewer blocks (nats-server 2.9.10 elected a replica that had missed them as the
+  stream's leader: ``docs/architecture.md``), and the stream's last block is the copy's
+  block at that position, the stream lost acknowledged blocks: the journal republishes
+  the missing ones from its copy, with the same conditions as any append (the same bytes
+  at the same positions, each on its predecessor's hash), so a restore can only put back
+  what was there, never fork. Every process holding the copy does this, whoever gets
+  each position first; the others find their own block there.
 """
 
 from __future__ import annotations
@@ -171,6 +180,8 @@ class ReplicatedJournal:
         self._queue: deque[_Queued] = deque()
         self._wake = asyncio.Event()
         self._pulling = asyncio.Lock()
+        self._restoring = asyncio.Lock()
+        self.restored = 0  # blocks this process put back into the stream (``_restore``)
         self._batch = 64
         self._stale = False
         self._closing = False
@@ -319,6 +330,8 @@ class ReplicatedJournal:
         self._check_usable()
         target, average = await self._retrying(self._reader.last_sequence)
         self._batch = max(1, min(1024, CATCH_UP_BYTES // max(average, 1)))
+        if target < self._head.sequence_no:
+            await self._restore(target)
         if self._follower is None or self._follower.done():
             await self._pull_until(target)
         if target:
@@ -384,6 +397,8 @@ class ReplicatedJournal:
                 last, _ = await self._reader.last_sequence()
                 if last >= position:  # the stream has more: our consumer is lost, renew it
                     await self._reader.drop()
+                elif last < self._head.sequence_no:  # it lost blocks we took from it
+                    await self._restore(last)
                 return False
             blocks, refused = await asyncio.to_thread(self._verified_prefix, records)
             self._take(blocks)
@@ -688,9 +703,12 @@ class ReplicatedJournal:
                 raise closed_error(self.stream, exc) from None
             return _RETRY
         if number and previous is None:
-            # Our predecessor was acknowledged, and the stream never loses a message; a
-            # leader elected a moment ago may not have applied all it holds yet (seen
-            # when a partitioned server rejoined): ask again until the deadline.
+            # Our predecessor was acknowledged, yet the stream does not hold it: a leader
+            # elected a moment ago may not have applied all it holds yet (seen when a
+            # partitioned server rejoined), or it never got it (a stale replica elected):
+            # put back what the copy holds beyond the stream's tip, then send again.
+            if not self._restoring.locked():  # (a restore's own sends just wait for it)
+                await self._restore_below(number)
             return _RETRY
         if number and previous.block_hash != block.previous_block_hash:
             raise ReplicaMismatch(
@@ -702,6 +720,80 @@ class ReplicatedJournal:
         # failed: a leader restored from a snapshot forgets the last message id. With the
         # predecessor checked by hand, one block goes by position alone.
         return _UNLINKED if outcome.err_code == WRONG_LAST_MSG_ID else _RETRY
+
+    async def _restore_below(self, number: int) -> None:
+        """Restore the stream if it holds fewer than ``number`` blocks (no answer: the
+        append's retry asks again)."""
+        try:
+            last, _ = await self._reader.last_sequence()
+        except LedgerError:
+            raise
+        except Exception as exc:
+            if is_closed(exc):
+                raise closed_error(self.stream, exc) from None
+            return
+        if last < number:
+            await self._restore(last)
+
+    async def _restore(self, stream_blocks: int) -> None:
+        """Put back into the stream the copy's blocks beyond its ``stream_blocks`` blocks.
+
+        Only ever called with blocks this process saw acknowledged or read from the
+        stream (the copy was checked to be a prefix of the stream at open), so they were
+        in the stream once: the stream lost them. They go back under the append's
+        conditions: position and predecessor hash, and a position found taken by the very
+        same block (another process restoring too, or a leader that had them after all)
+        counts as put back. A *different* block at a position is a fork that cannot be
+        mended here: the journal stops with ``ReplicaMismatch`` naming it.
+        """
+        async with self._restoring:
+            held = self._head.sequence_no
+            stream_blocks, _ = await self._retrying(self._reader.last_sequence)
+            if stream_blocks >= held:
+                return  # restored meanwhile (by us or another process), or caught up
+            if stream_blocks and not await self._agrees(stream_blocks - 1):
+                raise self._failed(
+                    ReplicaMismatch(
+                        self.stream,
+                        stream_blocks - 1,
+                        f"the stream fell back to {stream_blocks} blocks and holds another "
+                        "block here than the local copy, which holds "
+                        f"{held}: it cannot be restored from this copy",
+                    )
+                )
+            log.error(
+                "stream %s holds %d blocks, but %d were acknowledged: its leader lost "
+                "blocks %d to %d; putting them back from the verified local copy",
+                self.stream,
+                stream_blocks,
+                held,
+                stream_blocks,
+                held - 1,
+            )
+            await self.wait_for(held - 1, self._timeout)  # durable in the copy: readable
+            for start in range(stream_blocks, held, MAX_BATCH_BLOCKS):
+                blocks = await self._local.read_range(start, min(held, start + MAX_BATCH_BLOCKS))
+                try:
+                    await self._publish(blocks)
+                except _Stopped as stopped:
+                    if isinstance(stopped.error, JournalConflict):
+                        raise self._failed(
+                            ReplicaMismatch(
+                                self.stream,
+                                stopped.error.sequence_no,
+                                "another block took this position while the stream was "
+                                f"being restored from the local copy ({stopped.error.detail})",
+                            )
+                        ) from None
+                    raise stopped.error from None
+                self.restored += len(blocks)
+            log.warning(
+                "stream %s: blocks %d to %d put back; it holds %d blocks again",
+                self.stream,
+                stream_blocks,
+                held - 1,
+                held,
+            )
 
     async def _stream_block_once(self, sequence_no: int) -> Block | None:
         data = await self._reader.message_at(sequence_no + 1)

@@ -335,3 +335,90 @@ async def test_appends_go_on_when_the_stream_forgot_its_last_message_id(
     async with opened(tmp_path / "reader", nats_cluster) as reader:
         assert reader.tip.sequence_no == 3
     assert audit(tmp_path / "reader").ok
+
+
+async def roll_back(cluster: NatsCluster, keep: int, then: bytes | None = None) -> None:
+    """Leave the stream as a stale leader did (nats-server 2.9.10, two partitions in a
+    row): its first ``keep`` messages only, and then ``then`` if given. The stream is made
+    anew with that prefix (it refuses purges); the journal sees only its shorter tail."""
+    connection = await nats.connect(cluster.urls)
+    try:
+        js = connection.jetstream()
+        kept = [await js.get_msg(STREAM, sequence) for sequence in range(1, keep + 1)]
+        await js.delete_stream(STREAM)
+        await js.add_stream(layout(NAME).config(3))
+        for held in [*kept]:
+            await js.publish(layout(NAME).subject, held.data, headers=held.headers)
+        if then is not None:
+            await js.publish(layout(NAME).subject, then)
+    finally:
+        await connection.close()
+
+
+async def stream_blocks(cluster: NatsCluster) -> int:
+    connection = await nats.connect(cluster.urls)
+    try:
+        return (await connection.jetstream().stream_info(STREAM)).state.last_seq
+    finally:
+        await connection.close()
+
+
+async def test_acknowledged_blocks_a_stream_lost_are_put_back_from_the_copies(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The stream falls back from 10 blocks to 4: a following reader notices and puts
+    blocks 4..9 back from its verified copy; the writer's next append lands at 10; the
+    stream's blocks are the ones acknowledged before, byte for byte."""
+    async with (
+        opened(tmp_path / "writer", nats_cluster) as writer,
+        opened(tmp_path / "reader", nats_cluster, follow=True) as reader,
+    ):
+        for number in range(10):
+            await writer.append([Payload(b"block %d" % number)])
+        await reader.wait_for(9, 20)
+        acknowledged = await reader.digest()
+        await roll_back(nats_cluster, 4)
+        deadline = asyncio.get_running_loop().time() + 20
+        while await stream_blocks(nats_cluster) < 10:  # the reader alone restores it
+            assert asyncio.get_running_loop().time() < deadline, "the stream was not restored"
+            await asyncio.sleep(0.1)
+        assert reader.restored >= 1
+        assert (await writer.append([Payload(b"block 10")])).sequence_no == 10
+        await reader.wait_for(10, 20)
+        await digests_match(writer, reader)
+        assert (await writer.digest(9)) == acknowledged
+    async with opened(tmp_path / "fresh", nats_cluster) as fresh:  # from the stream alone
+        assert fresh.tip.sequence_no == 10
+        assert (await fresh.digest(9)) == acknowledged
+    assert audit(tmp_path / "fresh").ok
+
+
+async def test_a_writer_puts_back_lost_blocks_before_its_append(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """No reader follows: the writer's own append finds the position behind the stream's
+    tip, restores blocks 3..5, then lands at 6."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        for number in range(6):
+            await writer.append([Payload(b"block %d" % number)])
+        await roll_back(nats_cluster, 3)
+        assert (await writer.append([Payload(b"block 6")])).sequence_no == 6
+        assert writer.restored == 3
+    assert await stream_blocks(nats_cluster) == 7
+
+
+async def test_a_stream_that_fell_back_and_forked_is_not_restored(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """After the fall back, another block took position 3: the copy cannot be put back
+    on it; the journal stops naming the block, and the stream keeps what it holds."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        for number in range(6):
+            await writer.append([Payload(b"block %d" % number)])
+        block_2 = await writer.read(2)
+        other = ChainHead(layout(NAME).strand_id, 3, block_2.block_hash)
+        data, _ = message(other.seal(prepare([Payload(b"another block 3")]), 0))
+        await roll_back(nats_cluster, 3, then=data)
+        with pytest.raises(ReplicaMismatch, match=f"stream {STREAM}, block 3"):
+            await writer.append([Payload(b"block 6")])
+    assert await stream_blocks(nats_cluster) == 4
