@@ -28,6 +28,7 @@ from ledgerdb.replicated import ReplicatedJournal
 from ledgerdb.verify import verify_block, verify_inclusion
 from network.nats_cluster import NatsCluster
 from tests.support.processes import consortium
+from tests.support.stream_faults import roll_back_stream
 
 pytest_plugins = ["tests.support.nats"]
 
@@ -338,21 +339,7 @@ async def test_appends_go_on_when_the_stream_forgot_its_last_message_id(
 
 
 async def roll_back(cluster: NatsCluster, keep: int, then: bytes | None = None) -> None:
-    """Leave the stream as a stale leader did (nats-server 2.9.10, two partitions in a
-    row): its first ``keep`` messages only, and then ``then`` if given. The stream is made
-    anew with that prefix (it refuses purges); the journal sees only its shorter tail."""
-    connection = await nats.connect(cluster.urls)
-    try:
-        js = connection.jetstream()
-        kept = [await js.get_msg(STREAM, sequence) for sequence in range(1, keep + 1)]
-        await js.delete_stream(STREAM)
-        await js.add_stream(layout(NAME).config(3))
-        for held in [*kept]:
-            await js.publish(layout(NAME).subject, held.data, headers=held.headers)
-        if then is not None:
-            await js.publish(layout(NAME).subject, then)
-    finally:
-        await connection.close()
+    await roll_back_stream(cluster.urls, STREAM, keep, then)
 
 
 async def stream_blocks(cluster: NatsCluster) -> int:
