@@ -174,10 +174,11 @@ async def test_streams_that_lost_acknowledged_messages_are_mended_and_ordering_g
     osns, nats_cluster: NatsCluster
 ) -> None:
     """Both of the channel's streams fall back, as after a stale replica became their
-    leader (nats-server 2.9.10, two partitions in a row): the block journal to the genesis
-    block alone, the ingress to 3 envelopes. The nodes put the lost blocks back from their copies, the
-    cutter fills the ingress positions it had read, and the next envelopes are ordered
-    after the old ones: no acknowledged block lost or changed, none ordered twice."""
+    leader (nats-server 2.9.10, two partitions in a row): the block journal to the
+    genesis block alone, the ingress to 3 envelopes. The nodes put the lost blocks back
+    from their copies, the cutter fills the ingress positions it had read, and the next
+    envelopes are ordered after the old ones: nothing acknowledged lost or changed, no
+    envelope ordered twice."""
     client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
     before = [transaction(client, endorser, 200) for _ in range(12)]
     assert await _broadcast_round_robin(osns, before) == 12
