@@ -349,15 +349,23 @@ class ReplicatedJournal:
         """Tail the stream until ``close`` (``start_following`` runs this in a task).
 
         Stops only on a block that does not verify (raising ``ReplicaMismatch``, after
-        which the journal refuses appends); a lost server or an election just waits.
+        which the journal refuses appends and waiters get the error) or a closed
+        connection; a lost server, an election or a restore that timed out just waits and
+        tries again (a follower that stopped silently left its node's Deliver, and the
+        peers pulling from it, at one height for good).
         """
         pauses = _pauses()
         while not self._closing:
             try:
                 if await self._pull_step(FOLLOW_WAIT):
                     pauses = _pauses()
-            except LedgerError:
+            except (ReplicaMismatch, LedgerClosed) as exc:
+                log.error("stream %s: following stopped: %s", self.stream, exc)
+                self._tips.fail(self._failed(exc))  # waiters (Deliver) learn it, not hang
                 raise
+            except LedgerError as exc:  # no answer in time (a restore's, say): go on
+                log.warning("stream %s: following: %s", self.stream, exc)
+                await asyncio.sleep(next(pauses))
             except Exception as exc:
                 if is_closed(exc):
                     raise self._failed(exc) from None

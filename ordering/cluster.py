@@ -289,7 +289,10 @@ class ClusterChain(Chain):
     async def wait_for(self, number: int) -> None:
         """Return once block ``number`` is in this node's copy (Deliver's BLOCK_UNTIL_READY)."""
         self._check_running()
-        await self.blocks.wait_for(number)
+        try:
+            await self.blocks.wait_for(number)
+        except LedgerError as exc:  # the copy stopped following: clients go elsewhere
+            raise OrderingError(f"channel {self.channel_id}: {exc}") from None
 
     async def read_block(self, number: int) -> common_pb2.Block:
         stored = await self.blocks.read(number)
