@@ -15,6 +15,9 @@ import pytest
 from fabric_protos.common import common_pb2
 
 from network.nats_cluster import NatsCluster
+from peers.channel import OrdererEndpoint, PeerChannel
+from peers.committer import commit_block
+from peers.ledger import Ledger
 from proto.blockhash import block_header_hash
 from proto.envelope import parse_block
 from tests.support.orderer import CHANNEL, OrdererFixture, transaction
@@ -143,12 +146,30 @@ def parse_block_tx(envelope: common_pb2.Envelope) -> str:
     return parse_block(block)[0].tx_id
 
 
+async def _peer_pulling_from(
+    first: OrdererFixture, nodes: list[OrdererFixture], tmp_path: Path
+) -> PeerChannel:
+    """A peer's channel (its ledger, its block puller, in this process) pulling from
+    ``first``, then the other nodes in turn; it has block 0 (a peer's join block)."""
+    genesis = (await first.deliver(first.client(), 0, 0))[0][0]
+    ledger = Ledger(tmp_path / "peer")
+    commit_block(ledger, genesis)
+    channel = PeerChannel(CHANNEL, ledger, first.client("Org2MSP", "peer0"))
+    order = [first] + [n for n in nodes if n is not first]
+    channel.start_pulling(
+        [OrdererEndpoint(f"127.0.0.1:{n.port}", n.tls_paths["ca"].read_bytes()) for n in order]
+    )
+    return channel
+
+
 @pytest.mark.parametrize("fault", ["kill", "pause"])
-async def test_the_cutter_lost_another_continues(osns, fault: str) -> None:
+async def test_the_cutter_lost_another_continues(osns, fault: str, tmp_path: Path) -> None:
+    """... and a peer that pulled blocks from it goes on at its height from another."""
     client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
     before = [transaction(client, endorser, 200) for _ in range(10)]
     assert await _broadcast_round_robin(osns, before) == 10
     cutter = await _cutter(osns)
+    peer = await _peer_pulling_from(cutter, osns, tmp_path)  # the cutter first
     pid = cutter.process.process.pid
     if fault == "kill":
         os.kill(pid, signal.SIGKILL)
@@ -167,7 +188,15 @@ async def test_the_cutter_lost_another_continues(osns, fault: str) -> None:
         assert await _broadcast_round_robin(osns, more) == 5
         after += more
     wanted = {parse_block_tx(e) for e in before + after}
-    await _converged(osns, wanted)
+    chain = await _converged(osns, wanted)
+    try:
+        await asyncio.wait_for(peer.wait_for_height(len(chain)), 30)
+        committed = [peer.ledger.read_block(n) for n in range(len(chain))]
+        assert [block_header_hash(b.header) for b in committed] == [
+            block_header_hash(b.header) for b in chain
+        ]
+    finally:
+        await peer.close()
 
 
 async def test_streams_that_lost_acknowledged_messages_are_mended_and_ordering_goes_on(
