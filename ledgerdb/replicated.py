@@ -153,7 +153,7 @@ class _Stopped(LedgerError):
 
 
 _LANDED, _RETRY, _UNLINKED = "landed", "retry", "unlinked"
-_Queued = tuple[list[Transaction], asyncio.Future[list[BlockAddress]]]
+_Queued = tuple[list[Transaction], asyncio.Future[list[BlockAddress]], int | None]
 
 
 class ReplicatedJournal:
@@ -520,21 +520,28 @@ class ReplicatedJournal:
         return (await self.append_many([(entries, transaction_info, transaction_id)]))[0]
 
     async def append_many(
-        self, transactions: Sequence[tuple[Entries, Any, str | None]]
+        self, transactions: Sequence[tuple[Entries, Any, str | None]], at: int | None = None
     ) -> list[BlockAddress]:
         """Append consecutive blocks; returns once every one is stored and local.
 
         ``JournalConflict`` if another writer took a position first (``appended`` lists
-        any of these blocks that landed before it); catch up and append again.
+        any of these blocks that landed before it); catch up and append again. With
+        ``at``, the first block must go at that position: if the local copy has moved
+        past it meanwhile (blocks another writer appended, read while following), the
+        append is refused with ``JournalConflict`` before anything is sent, so a writer
+        whose own numbering is ``at`` (the orderer's block numbers) never lands off by
+        some.
         ``ReplicationUnavailable`` if the servers did not answer in time: the blocks may
         still be stored, and the next append (or ``catch_up``) will find out.
         """
         self._check_usable()
         if not transactions or isinstance(transactions, str | bytes):
             raise InvalidInput("transactions: nothing to append")
+        if at is not None and (not isinstance(at, int) or at < 0):
+            raise InvalidInput(f"at: a position is a non-negative integer, not {at!r}")
         prepared = [self._prepared(item) for item in transactions]
         waiter: asyncio.Future[list[BlockAddress]] = asyncio.get_running_loop().create_future()
-        self._queue.append((prepared, waiter))
+        self._queue.append((prepared, waiter, at))
         self._wake.set()
         return await waiter
 
@@ -574,7 +581,7 @@ class ReplicatedJournal:
                 await self._append_batch(batch)
             except Exception as exc:
                 error = exc if isinstance(exc, LedgerError) else closed_error(self.stream, exc)
-                for _, waiter in batch:
+                for _, waiter, _ in batch:
                     if not waiter.done():
                         waiter.set_exception(error)
 
@@ -582,7 +589,7 @@ class ReplicatedJournal:
         batch: list[_Queued] = []
         blocks = size = 0
         while self._queue:
-            transactions, waiter = self._queue[0]
+            transactions, waiter, at = self._queue[0]
             grows = sum(len(entry.body) for t in transactions for entry in t.entries)
             if batch and (
                 blocks + len(transactions) > MAX_BATCH_BLOCKS or size + grows > MAX_BATCH_BYTES
@@ -590,14 +597,17 @@ class ReplicatedJournal:
                 break
             self._queue.popleft()
             if not waiter.done():  # a caller that gave up before sealing is not sent
-                batch.append((transactions, waiter))
+                batch.append((transactions, waiter, at))
                 blocks, size = blocks + len(transactions), size + grows
         return batch
 
-    async def _append_batch(self, batch: list[_Queued]) -> None:
+    async def _append_batch(self, queued: list[_Queued]) -> None:
+        batch = self._where_meant(queued)
+        if not batch:
+            return
         head = self._head.copy()
         now = _now_micros()
-        sealed = [[head.seal(item, now) for item in transactions] for transactions, _ in batch]
+        sealed = [[head.seal(item, now) for item in transactions] for transactions, _, _ in batch]
         blocks = [block for group in sealed for block in group]
         error: LedgerError | None = None
         try:
@@ -607,7 +617,7 @@ class ReplicatedJournal:
             self._stale = True
         self._take(blocks[:landed])
         offset = 0
-        for group, (_, waiter) in zip(sealed, batch, strict=True):
+        for group, (_, waiter, _) in zip(sealed, batch, strict=True):
             done = max(0, min(len(group), landed - offset))
             offset += len(group)
             if error is None or done == len(group):
@@ -616,9 +626,38 @@ class ReplicatedJournal:
                 waiter.set_exception(_for_caller(error, [b.address for b in group[:done]]))
         if isinstance(error, JournalConflict):
             while self._queue:  # they were to follow blocks that are not in the stream
-                _, waiter = self._queue.popleft()
+                _, waiter, _ = self._queue.popleft()
                 if not waiter.done():
                     waiter.set_exception(_for_caller(error, []))
+
+    def _where_meant(self, batch: list[_Queued]) -> list[_Queued]:
+        """The appends of ``batch`` that go where their callers meant (``at``); the others
+        are refused with ``JournalConflict``, unsent."""
+        kept: list[_Queued] = []
+        position = self._head.sequence_no
+        for transactions, waiter, at in batch:
+            if at is not None and at != position:
+                if waiter.done():
+                    continue
+                waiter.set_exception(
+                    JournalConflict(
+                        self.stream,
+                        at,
+                        f"the append was meant for block {at}, but the next block of the "
+                        f"local copy is {position}",
+                    )
+                )
+                continue
+            kept.append((transactions, waiter, at))
+            position += len(transactions)
+        return kept
+
+    async def settle(self) -> BlockAddress | None:
+        """Until every block handed to the local copy is durable there (the copy's tip is
+        then the newest block this journal knows); returns the tip."""
+        if self._head.sequence_no:
+            await self.wait_for(self._head.sequence_no - 1, self._timeout)
+        return self.tip
 
     def _settle_when_local(
         self, waiter: asyncio.Future[list[BlockAddress]], addresses: list[BlockAddress]

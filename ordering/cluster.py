@@ -184,6 +184,7 @@ class ClusterChain(Chain):
         to end (lease renewal, ingress mending, ingress reading, block writing) ends the
         term."""
         await self.blocks.catch_up()
+        await self.blocks.settle()  # what following took meanwhile is durable: the tip
         await self._resume_from_tip()
         self._cutter = BlockCutter(self._cutter.batch_size)
         tasks = [
@@ -257,7 +258,8 @@ class ClusterChain(Chain):
             number = blocks[0].header.number
             raise LeaseLost(f"channel {self.channel_id}: the lease ran out before block {number}")
         await self.blocks.append_many(
-            [([Payload(block.SerializeToString())], None, None) for block in blocks]
+            [([Payload(block.SerializeToString())], None, None) for block in blocks],
+            at=blocks[0].header.number,  # block n at position n, or not at all
         )
 
     def _writing_failed(self, exc: Exception) -> None:

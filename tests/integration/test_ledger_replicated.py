@@ -409,3 +409,25 @@ async def test_a_stream_that_fell_back_and_forked_is_not_restored(
         with pytest.raises(ReplicaMismatch, match=f"stream {STREAM}, block 3"):
             await writer.append([Payload(b"block 6")])
     assert await stream_blocks(nats_cluster) == 4
+
+
+async def test_an_append_meant_for_a_position_the_copy_moved_past_is_refused_unsent(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """A writer numbering its own blocks (an orderer's block n must be block n) names the
+    position: when its copy took other blocks meanwhile, the append is refused before it
+    is sent, instead of landing further on with the wrong number inside."""
+    async with (
+        opened(tmp_path / "other", nats_cluster) as other,
+        opened(tmp_path / "writer", nats_cluster, follow=True) as writer,
+    ):
+        await other.append_many([([Payload(b"block %d" % n)], None, None) for n in range(3)])
+        await writer.wait_for(2, 20)
+        with pytest.raises(JournalConflict, match=r"meant for block 1, but the next block .* 3"):
+            await writer.append_many([([Payload(b"my block 1")], None, None)], at=1)
+        assert await stream_blocks(nats_cluster) == 3
+        assert (await writer.append_many([([Payload(b"block 3")], None, None)], at=3))[
+            0
+        ].sequence_no == 3
+        with pytest.raises(InvalidInput, match="at: a position"):
+            await writer.append_many([([Payload(b"x")], None, None)], at=-1)
