@@ -196,15 +196,13 @@ class Ingress:
                 if exc.err_code != WRONG_LAST_SEQUENCE:
                     raise
                 now = await self.last_sequence()
-                for position in range(last + 1, min(now, read) + 1):
-                    overtaken.append(await self.js.get_msg(self.stream, position))
+                overtaken += await self._not_cut(range(last + 1, min(now, read) + 1), cut)
                 last = now
-        again = [held for held in overtaken if (held.headers or {}).get(KIND) != FILLER]
-        for held in again:  # (another cutter's fillers are skipped)
+        for held in overtaken:
             headers = dict(held.headers or {})
             headers["Nats-Msg-Id"] = f"{headers.get('Nats-Msg-Id', '')}/again@{held.seq}"
             await self._publish(held.data or b"", headers)
-        return len(again)
+        return len(overtaken)
 
     async def _admitted_since_fall_back(self, last: int, cut: IsCut) -> list[RawStreamMsg]:
         """The messages from the stream's tip back to the newest one a block holds (or a
@@ -212,11 +210,26 @@ class Ingress:
         found: list[RawStreamMsg] = []
         for position in range(last, 0, -1):
             held = await self.js.get_msg(self.stream, position)
-            kind = (held.headers or {}).get(KIND)
-            if kind == FILLER or await cut(position, held.data or b"", kind == CONFIG_UPDATE):
+            if not await self._admitted_anew(held, cut):
                 break
             found.append(held)
         return found[::-1]
+
+    async def _not_cut(self, positions: range, cut: IsCut) -> list[RawStreamMsg]:
+        """The envelopes at ``positions`` that no block holds there (not fillers)."""
+        found = []
+        for position in positions:
+            held = await self.js.get_msg(self.stream, position)
+            if await self._admitted_anew(held, cut):
+                found.append(held)
+        return found
+
+    @staticmethod
+    async def _admitted_anew(held: RawStreamMsg, cut: IsCut) -> bool:
+        kind = (held.headers or {}).get(KIND)
+        if kind == FILLER:
+            return False
+        return not await cut(held.seq, held.data or b"", kind == CONFIG_UPDATE)
 
     async def read(self, after: int) -> AsyncIterator[Admitted]:
         """Every envelope after position ``after``, in order, waiting for new ones (an

@@ -213,8 +213,15 @@ async def test_streams_that_lost_acknowledged_messages_are_mended_and_ordering_g
     assert await _broadcast_round_robin(osns, before) == 12
     acknowledged = await _converged(osns, {parse_block_tx(e) for e in before})
     assert len(acknowledged) >= 3, "the envelopes went in too few blocks to lose some"
-    await roll_back_stream(nats_cluster.urls, f"LEDGERDB_ordering-{CHANNEL}", 1)
-    await roll_back_stream(nats_cluster.urls, f"ORDERING_INGRESS_{CHANNEL}", 3)
+    pids = [node.process.process.pid for node in osns]
+    for pid in pids:  # the fall back is one instant to them, as a leader change is
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await roll_back_stream(nats_cluster.urls, f"LEDGERDB_ordering-{CHANNEL}", 1)
+        await roll_back_stream(nats_cluster.urls, f"ORDERING_INGRESS_{CHANNEL}", 3)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
     after = [transaction(client, endorser, 200) for _ in range(6)]
     assert await _broadcast_round_robin(osns, after) == 6
     chain = await _converged(osns, {parse_block_tx(e) for e in before + after})
