@@ -693,6 +693,9 @@ class ReplicatedJournal:
                 landed += 1
             if landed == len(blocks):
                 break
+            if landed - start == len(outcomes):  # all sent landed (one, unlinked): the rest
+                linked = True
+                continue
             outcome = outcomes[landed - start]
             try:
                 resolution = await self._resolve(blocks[landed], outcome)

@@ -329,12 +329,15 @@ async def test_appends_go_on_when_the_stream_forgot_its_last_message_id(
         await publish_raw(nats_cluster, data, headers)
         with pytest.raises(JournalConflict, match="block 1 was taken"):
             await writer.append([Payload(b"sealed on block 0")])
-        third = await writer.append([Payload(b"block 2")])  # caught up, then unlinked
-        assert (first.sequence_no, third.sequence_no) == (0, 2)
-        fourth = await writer.append([Payload(b"block 3")])  # linked again
-        assert fourth.sequence_no == 3
+        # caught up; block 2 goes unlinked, then block 3 (same batch) linked again
+        third, fourth = await writer.append_many(
+            [([Payload(b"block 2")], None, None), ([Payload(b"block 3")], None, None)]
+        )
+        assert (first.sequence_no, third.sequence_no, fourth.sequence_no) == (0, 2, 3)
+        fifth = await writer.append([Payload(b"block 4")])
+        assert fifth.sequence_no == 4
     async with opened(tmp_path / "reader", nats_cluster) as reader:
-        assert reader.tip.sequence_no == 3
+        assert reader.tip.sequence_no == 4
     assert audit(tmp_path / "reader").ok
 
 
