@@ -520,25 +520,35 @@ class ReplicatedJournal:
         return (await self.append_many([(entries, transaction_info, transaction_id)]))[0]
 
     async def append_many(
-        self, transactions: Sequence[tuple[Entries, Any, str | None]], at: int | None = None
+        self, transactions: Sequence[tuple[Entries, Any, str | None]]
     ) -> list[BlockAddress]:
         """Append consecutive blocks; returns once every one is stored and local.
 
         ``JournalConflict`` if another writer took a position first (``appended`` lists
-        any of these blocks that landed before it); catch up and append again. With
-        ``at``, the first block must go at that position: if the local copy has moved
-        past it meanwhile (blocks another writer appended, read while following), the
-        append is refused with ``JournalConflict`` before anything is sent, so a writer
-        whose own numbering is ``at`` (the orderer's block numbers) never lands off by
-        some.
+        any of these blocks that landed before it); catch up and append again.
         ``ReplicationUnavailable`` if the servers did not answer in time: the blocks may
         still be stored, and the next append (or ``catch_up``) will find out.
         """
+        return await self._enqueue(transactions, None)
+
+    async def append_at(
+        self, at: int, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]:
+        """``append_many`` whose first block must go at position ``at``: if the local copy
+        has moved past it meanwhile (blocks another writer appended, read while
+        following), the append is refused with ``JournalConflict`` before anything is
+        sent, so a writer that numbers its own blocks (an orderer's block n is journal
+        block n) never lands off by some."""
+        if not isinstance(at, int) or at < 0:
+            raise InvalidInput(f"at: a position is a non-negative integer, not {at!r}")
+        return await self._enqueue(transactions, at)
+
+    async def _enqueue(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]], at: int | None
+    ) -> list[BlockAddress]:
         self._check_usable()
         if not transactions or isinstance(transactions, str | bytes):
             raise InvalidInput("transactions: nothing to append")
-        if at is not None and (not isinstance(at, int) or at < 0):
-            raise InvalidInput(f"at: a position is a non-negative integer, not {at!r}")
         prepared = [self._prepared(item) for item in transactions]
         waiter: asyncio.Future[list[BlockAddress]] = asyncio.get_running_loop().create_future()
         self._queue.append((prepared, waiter, at))

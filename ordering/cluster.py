@@ -257,9 +257,9 @@ class ClusterChain(Chain):
         if not self.lease.held():
             number = blocks[0].header.number
             raise LeaseLost(f"channel {self.channel_id}: the lease ran out before block {number}")
-        await self.blocks.append_many(
+        await self.blocks.append_at(  # block n at position n, or not at all
+            blocks[0].header.number,
             [([Payload(block.SerializeToString())], None, None) for block in blocks],
-            at=blocks[0].header.number,  # block n at position n, or not at all
         )
 
     def _writing_failed(self, exc: Exception) -> None:

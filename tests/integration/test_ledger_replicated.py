@@ -427,10 +427,9 @@ async def test_an_append_meant_for_a_position_the_copy_moved_past_is_refused_uns
         await other.append_many([([Payload(b"block %d" % n)], None, None) for n in range(3)])
         await writer.wait_for(2, 20)
         with pytest.raises(JournalConflict, match=r"meant for block 1, but the next block .* 3"):
-            await writer.append_many([([Payload(b"my block 1")], None, None)], at=1)
+            await writer.append_at(1, [([Payload(b"my block 1")], None, None)])
         assert await stream_blocks(nats_cluster) == 3
-        assert (await writer.append_many([([Payload(b"block 3")], None, None)], at=3))[
-            0
-        ].sequence_no == 3
+        (landed,) = await writer.append_at(3, [([Payload(b"block 3")], None, None)])
+        assert landed.sequence_no == 3
         with pytest.raises(InvalidInput, match="at: a position"):
-            await writer.append_many([([Payload(b"x")], None, None)], at=-1)
+            await writer.append_at(-1, [([Payload(b"x")], None, None)])
