@@ -118,11 +118,6 @@ def _world_states(home: Path) -> dict[str, list]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    "ORDERHA_CHAOS_ROUNDS" not in os.environ,
-    reason="run by `make chaos`: in the suite, the cut host's orderer and peer sometimes "
-    "did not catch up within the wait after the heal (1 run in 3, 2026-12-06; issue 18)",
-)
 def test_three_hosts_survive_faults_under_load(tmp_path: Path, hosts: Hosts) -> None:
     home = tmp_path / ".consortium" / NAME
     load = Load(home)
