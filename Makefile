@@ -66,9 +66,9 @@ differential: install
 
 # The long version of tests/integration/test_multihost.py: the network on three hosts
 # (network namespaces of this machine; needs root), CHAOS_ROUNDS faults under load (the
-# cutter's host cut off, the cutter paused past its lease, killed, another host cut off,
-# a host throttled until packets drop), every promise checked after each. `make test`
-# runs the first.
+# cutter's host cut off, then another host cut off: two partitions in a row; the cutter
+# paused past its lease, killed, a host throttled until packets drop), every promise
+# checked after each. `make test` runs the first.
 CHAOS_ROUNDS ?= 5
 chaos: install
 	ORDERHA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(VENV)/bin/pytest -x -q -p no:cacheprovider \

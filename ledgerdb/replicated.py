@@ -24,6 +24,15 @@ with ``consortium ledger verify`` like any other.
 - **Starting.** The local copy must be a prefix of the stream: if it holds a block the
   stream lacks, or a different block at some position, the open is refused naming the
   first such block; neither side is ever truncated or rewritten.
+- **Restoring.** While it runs, every block in the copy has been seen in the stream
+  (acknowledged to this writer, or read from it). If the stream is later found holding
+  fewer blocks (nats-server 2.9.10 elected a replica that had missed them as the
+  stream's leader: ``docs/architecture.md``), and the stream's last block is the copy's
+  block at that position, the stream lost acknowledged blocks: the journal republishes
+  the missing ones from its copy, with the same conditions as any append (the same bytes
+  at the same positions, each on its predecessor's hash), so a restore can only put back
+  what was there, never fork. Every process holding the copy does this, whoever gets
+  each position first; the others find their own block there.
 """
 
 from __future__ import annotations
@@ -145,7 +154,7 @@ class _Stopped(LedgerError):
 
 
 _LANDED, _RETRY, _UNLINKED = "landed", "retry", "unlinked"
-_Queued = tuple[list[Transaction], asyncio.Future[list[BlockAddress]]]
+_Queued = tuple[list[Transaction], asyncio.Future[list[BlockAddress]], int | None]
 
 
 class ReplicatedJournal:
@@ -172,6 +181,8 @@ class ReplicatedJournal:
         self._queue: deque[_Queued] = deque()
         self._wake = asyncio.Event()
         self._pulling = asyncio.Lock()
+        self._restoring = asyncio.Lock()
+        self.restored = 0  # blocks this process put back into the stream (``_restore``)
         self._batch = 64
         self._stale = False
         self._closing = False
@@ -332,6 +343,8 @@ class ReplicatedJournal:
         self._check_usable()
         target, average = await self._retrying(self._reader.last_sequence)
         self._batch = max(1, min(1024, CATCH_UP_BYTES // max(average, 1)))
+        if target < self._head.sequence_no:
+            await self._restore(target)
         if self._follower is None or self._follower.done():
             await self._pull_until(target)
         if target:
@@ -349,15 +362,23 @@ class ReplicatedJournal:
         """Tail the stream until ``close`` (``start_following`` runs this in a task).
 
         Stops only on a block that does not verify (raising ``ReplicaMismatch``, after
-        which the journal refuses appends); a lost server or an election just waits.
+        which the journal refuses appends and waiters get the error) or a closed
+        connection; a lost server, an election or a restore that timed out just waits and
+        tries again (a follower that stopped silently left its node's Deliver, and the
+        peers pulling from it, at one height for good).
         """
         pauses = _pauses()
         while not self._closing:
             try:
                 if await self._pull_step(FOLLOW_WAIT):
                     pauses = _pauses()
-            except LedgerError:
+            except (ReplicaMismatch, LedgerClosed) as exc:
+                log.error("stream %s: following stopped: %s", self.stream, exc)
+                self._tips.fail(self._failed(exc))  # waiters (Deliver) learn it, not hang
                 raise
+            except LedgerError as exc:  # no answer in time (a restore's, say): go on
+                log.warning("stream %s: following: %s", self.stream, exc)
+                await asyncio.sleep(next(pauses))
             except Exception as exc:
                 if is_closed(exc):
                     raise self._failed(exc) from None
@@ -397,6 +418,8 @@ class ReplicatedJournal:
                 last, _ = await self._reader.last_sequence()
                 if last >= position:  # the stream has more: our consumer is lost, renew it
                     await self._reader.drop()
+                elif last < self._head.sequence_no:  # it lost blocks we took from it
+                    await self._restore(last)
                 return False
             blocks, refused = await asyncio.to_thread(self._verified_prefix, records)
             self._take(blocks)
@@ -519,12 +542,29 @@ class ReplicatedJournal:
         ``ReplicationUnavailable`` if the servers did not answer in time: the blocks may
         still be stored, and the next append (or ``catch_up``) will find out.
         """
+        return await self._enqueue(transactions, None)
+
+    async def append_at(
+        self, at: int, transactions: Sequence[tuple[Entries, Any, str | None]]
+    ) -> list[BlockAddress]:
+        """``append_many`` whose first block must go at position ``at``: if the local copy
+        has moved past it meanwhile (blocks another writer appended, read while
+        following), the append is refused with ``JournalConflict`` before anything is
+        sent, so a writer that numbers its own blocks (an orderer's block n is journal
+        block n) never lands off by some."""
+        if not isinstance(at, int) or at < 0:
+            raise InvalidInput(f"at: a position is a non-negative integer, not {at!r}")
+        return await self._enqueue(transactions, at)
+
+    async def _enqueue(
+        self, transactions: Sequence[tuple[Entries, Any, str | None]], at: int | None
+    ) -> list[BlockAddress]:
         self._check_usable()
         if not transactions or isinstance(transactions, str | bytes):
             raise InvalidInput("transactions: nothing to append")
         prepared = [self._prepared(item) for item in transactions]
         waiter: asyncio.Future[list[BlockAddress]] = asyncio.get_running_loop().create_future()
-        self._queue.append((prepared, waiter))
+        self._queue.append((prepared, waiter, at))
         self._wake.set()
         return await waiter
 
@@ -564,7 +604,7 @@ class ReplicatedJournal:
                 await self._append_batch(batch)
             except Exception as exc:
                 error = exc if isinstance(exc, LedgerError) else closed_error(self.stream, exc)
-                for _, waiter in batch:
+                for _, waiter, _ in batch:
                     if not waiter.done():
                         waiter.set_exception(error)
 
@@ -572,7 +612,7 @@ class ReplicatedJournal:
         batch: list[_Queued] = []
         blocks = size = 0
         while self._queue:
-            transactions, waiter = self._queue[0]
+            transactions, waiter, at = self._queue[0]
             grows = sum(len(entry.body) for t in transactions for entry in t.entries)
             if batch and (
                 blocks + len(transactions) > MAX_BATCH_BLOCKS or size + grows > MAX_BATCH_BYTES
@@ -580,14 +620,17 @@ class ReplicatedJournal:
                 break
             self._queue.popleft()
             if not waiter.done():  # a caller that gave up before sealing is not sent
-                batch.append((transactions, waiter))
+                batch.append((transactions, waiter, at))
                 blocks, size = blocks + len(transactions), size + grows
         return batch
 
-    async def _append_batch(self, batch: list[_Queued]) -> None:
+    async def _append_batch(self, queued: list[_Queued]) -> None:
+        batch = self._where_meant(queued)
+        if not batch:
+            return
         head = self._head.copy()
         now = _now_micros()
-        sealed = [[head.seal(item, now) for item in transactions] for transactions, _ in batch]
+        sealed = [[head.seal(item, now) for item in transactions] for transactions, _, _ in batch]
         blocks = [block for group in sealed for block in group]
         error: LedgerError | None = None
         try:
@@ -597,7 +640,7 @@ class ReplicatedJournal:
             self._stale = True
         self._take(blocks[:landed])
         offset = 0
-        for group, (_, waiter) in zip(sealed, batch, strict=True):
+        for group, (_, waiter, _) in zip(sealed, batch, strict=True):
             done = max(0, min(len(group), landed - offset))
             offset += len(group)
             if error is None or done == len(group):
@@ -606,9 +649,38 @@ class ReplicatedJournal:
                 waiter.set_exception(_for_caller(error, [b.address for b in group[:done]]))
         if isinstance(error, JournalConflict):
             while self._queue:  # they were to follow blocks that are not in the stream
-                _, waiter = self._queue.popleft()
+                _, waiter, _ = self._queue.popleft()
                 if not waiter.done():
                     waiter.set_exception(_for_caller(error, []))
+
+    def _where_meant(self, batch: list[_Queued]) -> list[_Queued]:
+        """The appends of ``batch`` that go where their callers meant (``at``); the others
+        are refused with ``JournalConflict``, unsent."""
+        kept: list[_Queued] = []
+        position = self._head.sequence_no
+        for transactions, waiter, at in batch:
+            if at is not None and at != position:
+                if waiter.done():
+                    continue
+                waiter.set_exception(
+                    JournalConflict(
+                        self.stream,
+                        at,
+                        f"the append was meant for block {at}, but the next block of the "
+                        f"local copy is {position}",
+                    )
+                )
+                continue
+            kept.append((transactions, waiter, at))
+            position += len(transactions)
+        return kept
+
+    async def settle(self) -> BlockAddress | None:
+        """Until every block handed to the local copy is durable there (the copy's tip is
+        then the newest block this journal knows); returns the tip."""
+        if self._head.sequence_no:
+            await self.wait_for(self._head.sequence_no - 1, self._timeout)
+        return self.tip
 
     def _settle_when_local(
         self, waiter: asyncio.Future[list[BlockAddress]], addresses: list[BlockAddress]
@@ -644,6 +716,9 @@ class ReplicatedJournal:
                 landed += 1
             if landed == len(blocks):
                 break
+            if landed - start == len(outcomes):  # all sent landed (one, unlinked): the rest
+                linked = True
+                continue
             outcome = outcomes[landed - start]
             try:
                 resolution = await self._resolve(blocks[landed], outcome)
@@ -701,9 +776,12 @@ class ReplicatedJournal:
                 raise closed_error(self.stream, exc) from None
             return _RETRY
         if number and previous is None:
-            # Our predecessor was acknowledged, and the stream never loses a message; a
-            # leader elected a moment ago may not have applied all it holds yet (seen
-            # when a partitioned server rejoined): ask again until the deadline.
+            # Our predecessor was acknowledged, yet the stream does not hold it: a leader
+            # elected a moment ago may not have applied all it holds yet (seen when a
+            # partitioned server rejoined), or it never got it (a stale replica elected):
+            # put back what the copy holds beyond the stream's tip, then send again.
+            if not self._restoring.locked():  # (a restore's own sends just wait for it)
+                await self._restore_below(number)
             return _RETRY
         if number and previous.block_hash != block.previous_block_hash:
             raise ReplicaMismatch(
@@ -715,6 +793,80 @@ class ReplicatedJournal:
         # failed: a leader restored from a snapshot forgets the last message id. With the
         # predecessor checked by hand, one block goes by position alone.
         return _UNLINKED if outcome.err_code == WRONG_LAST_MSG_ID else _RETRY
+
+    async def _restore_below(self, number: int) -> None:
+        """Restore the stream if it holds fewer than ``number`` blocks (no answer: the
+        append's retry asks again)."""
+        try:
+            last, _ = await self._reader.last_sequence()
+        except LedgerError:
+            raise
+        except Exception as exc:
+            if is_closed(exc):
+                raise closed_error(self.stream, exc) from None
+            return
+        if last < number:
+            await self._restore(last)
+
+    async def _restore(self, stream_blocks: int) -> None:
+        """Put back into the stream the copy's blocks beyond its ``stream_blocks`` blocks.
+
+        Only ever called with blocks this process saw acknowledged or read from the
+        stream (the copy was checked to be a prefix of the stream at open), so they were
+        in the stream once: the stream lost them. They go back under the append's
+        conditions: position and predecessor hash, and a position found taken by the very
+        same block (another process restoring too, or a leader that had them after all)
+        counts as put back. A *different* block at a position is a fork that cannot be
+        mended here: the journal stops with ``ReplicaMismatch`` naming it.
+        """
+        async with self._restoring:
+            held = self._head.sequence_no
+            stream_blocks, _ = await self._retrying(self._reader.last_sequence)
+            if stream_blocks >= held:
+                return  # restored meanwhile (by us or another process), or caught up
+            if stream_blocks and not await self._agrees(stream_blocks - 1):
+                raise self._failed(
+                    ReplicaMismatch(
+                        self.stream,
+                        stream_blocks - 1,
+                        f"the stream fell back to {stream_blocks} blocks and holds another "
+                        "block here than the local copy, which holds "
+                        f"{held}: it cannot be restored from this copy",
+                    )
+                )
+            log.error(
+                "stream %s holds %d blocks, but %d were acknowledged: its leader lost "
+                "blocks %d to %d; putting them back from the verified local copy",
+                self.stream,
+                stream_blocks,
+                held,
+                stream_blocks,
+                held - 1,
+            )
+            await self.wait_for(held - 1, self._timeout)  # durable in the copy: readable
+            for start in range(stream_blocks, held, MAX_BATCH_BLOCKS):
+                blocks = await self._local.read_range(start, min(held, start + MAX_BATCH_BLOCKS))
+                try:
+                    await self._publish(blocks)
+                except _Stopped as stopped:
+                    if isinstance(stopped.error, JournalConflict):
+                        raise self._failed(
+                            ReplicaMismatch(
+                                self.stream,
+                                stopped.error.sequence_no,
+                                "another block took this position while the stream was "
+                                f"being restored from the local copy ({stopped.error.detail})",
+                            )
+                        ) from None
+                    raise stopped.error from None
+                self.restored += len(blocks)
+            log.warning(
+                "stream %s: blocks %d to %d put back; it holds %d blocks again",
+                self.stream,
+                stream_blocks,
+                held - 1,
+                held,
+            )
 
     async def _stream_block_once(self, sequence_no: int) -> Block | None:
         data = await self._reader.message_at(sequence_no + 1)

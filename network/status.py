@@ -203,18 +203,21 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
     return heights
 
 
-def cutters(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, Any]]:
-    """Channel → the ordering cluster node cutting its blocks, and its lease term, as the
-    orderers' channel participation API reports it (a one-orderer network: none)."""
+def orderer_roles(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, str]]:
+    """Channel → each ordering cluster node → its role as that node reports it on its
+    channel participation API: "cutter", "follower", or "no answer" (a one-orderer
+    network: none). Each node is asked, rather than the lease bucket read, so a node
+    that believes it cuts while the bucket says otherwise shows as it is."""
     import json
     import ssl
     import urllib.request
 
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, dict[str, str]] = {}
     if not supervisor.spec.nats:
         return found
     for orderer in supervisor.spec.orderers:
-        if f"orderer-{orderer.name}" not in running:
+        node = f"orderer-{orderer.name}"
+        if node not in running:
             continue
         tls = supervisor.home.root / "ordering" / orderer.name / "tls" / "ca.crt"
         context = ssl.create_default_context(cafile=str(tls))
@@ -226,12 +229,22 @@ def cutters(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, An
                 ) as answer:
                     info = json.loads(answer.read())
             except (OSError, ValueError):
-                continue
-            if info.get("role") == "cutter":
-                found[channel.name] = {
-                    "orderer": f"orderer-{orderer.name}",
-                    "term": info.get("leaseTerm"),
-                }
+                info = {}
+            role = info.get("role") or "no answer"
+            if role == "cutter":
+                role = f"cutter (lease term {info.get('leaseTerm')})"
+            found.setdefault(channel.name, {})[node] = role
+    return found
+
+
+def cutters(roles: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
+    """Channel → the node cutting its blocks and its lease term, from ``orderer_roles``."""
+    found: dict[str, dict[str, Any]] = {}
+    for channel, nodes in roles.items():
+        for node, role in nodes.items():
+            if role.startswith("cutter (lease term "):
+                term = role.removeprefix("cutter (lease term ").removesuffix(")")
+                found[channel] = {"orderer": node, "term": int(term) if term.isdigit() else None}
     return found
 
 
@@ -320,12 +333,14 @@ def network_status(supervisor: Supervisor) -> dict[str, Any]:
     if state.get("network_id") and running:
         heights = asyncio.run(channel_heights(supervisor, running))
     plane_up = "control-plane" in running
+    roles = orderer_roles(supervisor, running)
     return {
         "network": supervisor.spec.name,
         "network_id": state.get("network_id"),
         "nodes": nodes,
         "channels": heights,
-        "cutters": cutters(supervisor, running),
+        "cutters": cutters(roles),
+        "roles": roles,
         "nats": nats_servers(supervisor, nodes),
         "expiring_certificates": expiring_certificates(supervisor.home.root),
         **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),

@@ -18,6 +18,13 @@ none is lost, duplicated or reordered. A cutter appends only while its lease hol
 the journal's conditional append refuses a block at a position another cutter already
 filled (``JournalConflict``), so even a cutter wrong about its lease cannot fork the chain:
 it steps down and follows.
+
+If JetStream loses acknowledged messages (nats-server 2.9.10 can elect a replica that
+missed them as a stream's leader), both streams are mended while ordering goes on: every
+node's block journal puts back the blocks its verified copy holds beyond the stream's tip
+(``ledgerdb.replicated``), and the cutter fills the ingress positions it has read past
+(``Ingress.mend``, checked every third of the lease), so new envelopes get positions after
+the ones already cut.
 """
 
 from __future__ import annotations
@@ -173,13 +180,16 @@ class ClusterChain(Chain):
                 self._cancel_timer()
 
     async def _lead(self) -> None:
-        """Cut from the ingress until the lease is lost; the first of the three tasks
-        to end (lease renewal, ingress reading, block writing) ends the term."""
+        """Cut from the ingress until the lease is lost; the first of the four tasks
+        to end (lease renewal, ingress mending, ingress reading, block writing) ends the
+        term."""
         await self.blocks.catch_up()
+        await self.blocks.settle()  # what following took meanwhile is durable: the tip
         await self._resume_from_tip()
         self._cutter = BlockCutter(self._cutter.batch_size)
         tasks = [
             asyncio.create_task(self._keep_lease()),
+            asyncio.create_task(self._mend_ingress()),
             asyncio.create_task(self._read_ingress()),
             asyncio.create_task(self._block_writer()),
         ]
@@ -201,6 +211,39 @@ class ClusterChain(Chain):
             if not await self.lease.renew():
                 raise LeaseLost(f"channel {self.channel_id}: the cutting lease was lost")
 
+    async def _mend_ingress(self) -> None:
+        """Keep the ingress at least as long as what this term has read (it fell back if
+        a stale replica became its leader: ``Ingress.mend``)."""
+        while True:
+            read = self._last_fed[0]
+            if read > 0:
+                again = await self.ingress.mend(read, self._holds_envelope)
+                if again:
+                    log.warning(
+                        "channel %s: %d envelopes admitted again after the ingress fell back",
+                        self.channel_id,
+                        again,
+                    )
+            await asyncio.sleep(self.lease.seconds / 3)
+
+    async def _holds_envelope(self, position: int, envelope: bytes, config_update: bool) -> bool:
+        """Whether the block cut from ingress position ``position`` holds ``envelope`` (a
+        config update: whether that block is a config block; it holds the new config)."""
+        tip = self.blocks.tip
+        low, high = 1, (tip.sequence_no if tip else 0) + 1
+        while low < high:  # the first block whose last envelope is at or after position
+            middle = (low + high) // 2
+            if decode_position(await self.read_block(middle))[0] < position:
+                low = middle + 1
+            else:
+                high = middle
+        if tip is None or low > tip.sequence_no:
+            return False
+        block = await self.read_block(low)
+        if config_update:
+            return last_config_index(block) == low
+        return envelope in block.data.data
+
     async def _read_ingress(self) -> None:
         after = self._last_fed[0] if self._last_fed != NOTHING else 0
         async for admitted in self.ingress.read(after):
@@ -214,8 +257,9 @@ class ClusterChain(Chain):
         if not self.lease.held():
             number = blocks[0].header.number
             raise LeaseLost(f"channel {self.channel_id}: the lease ran out before block {number}")
-        await self.blocks.append_many(
-            [([Payload(block.SerializeToString())], None, None) for block in blocks]
+        await self.blocks.append_at(  # block n at position n, or not at all
+            blocks[0].header.number,
+            [([Payload(block.SerializeToString())], None, None) for block in blocks],
         )
 
     def _writing_failed(self, exc: Exception) -> None:
@@ -247,7 +291,10 @@ class ClusterChain(Chain):
     async def wait_for(self, number: int) -> None:
         """Return once block ``number`` is in this node's copy (Deliver's BLOCK_UNTIL_READY)."""
         self._check_running()
-        await self.blocks.wait_for(number)
+        try:
+            await self.blocks.wait_for(number)
+        except LedgerError as exc:  # the copy stopped following: clients go elsewhere
+            raise OrderingError(f"channel {self.channel_id}: {exc}") from None
 
     async def read_block(self, number: int) -> common_pb2.Block:
         stored = await self.blocks.read(number)

@@ -13,14 +13,25 @@ Layout: stream ``ORDERING_INGRESS_<channel>`` with the one subject
 have no ``_``, so the mapping is one to one). Each message's ``Nats-Msg-Id`` is the
 SHA-256 of the envelope, so a client that retries a Broadcast on another node within
 JetStream's duplicate window (two minutes) does not get its envelope ordered twice.
+
+**A stream that fell back.** nats-server 2.9.10 can elect as a stream's leader a replica
+that missed messages (two partitions in a row: ``docs/architecture.md``); the ingress
+then ends *before* positions the blocks already recorded, and what it admits next would
+get positions the cutter has read past, and be skipped. The cutter mends it
+(``mend``): it fills the lost positions with *filler* messages (header
+``Consortium-Kind: filler``, no envelope; never cut) under expected-last-sequence
+conditions, and admits again, at the tail, every envelope that landed on a position it
+had read past meanwhile. Positions it has read are in blocks already; what the lost tail
+held beyond them (admitted, not yet read) no copy holds and is not recovered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import nats.errors
@@ -30,6 +41,7 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    RawStreamMsg,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -43,6 +55,9 @@ STREAM_PREFIX = "ORDERING_INGRESS_"
 SUBJECT_PREFIX = "ordering.ingress."
 KIND = "Consortium-Kind"  # header: "config-update" marks a CONFIG_UPDATE envelope
 CONFIG_UPDATE = "config-update"
+FILLER = "filler"  # ... and "filler" a position put back after a fall back (``mend``)
+EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
+WRONG_LAST_SEQUENCE = 10071
 PUBLISH_SECONDS = 2.0
 ADMIT_SECONDS = 20.0
 """How long admission keeps trying: nats-server 2.9 takes 5–9 s to elect a stream's new
@@ -50,6 +65,12 @@ leader after its leader dies; the envelope is acknowledged once it has one."""
 OPEN_SECONDS = 30.0
 """How long a starting node waits for its stream: a NATS server that has just restarted
 leaves the cluster without a JetStream leader for some seconds."""
+
+
+log = logging.getLogger(__name__)
+
+IsCut = Callable[[int, bytes, bool], Awaitable[bool]]
+"""Whether a block holds the envelope (bytes, is it a config update) at an ingress position."""
 
 
 class IngressUnavailable(OrderingError):
@@ -116,12 +137,16 @@ class Ingress:
         headers = {"Nats-Msg-Id": hashlib.sha256(envelope).hexdigest()}
         if is_config_update:
             headers[KIND] = CONFIG_UPDATE
+        return await self._publish(envelope, headers)
+
+    async def _publish(self, data: bytes, headers: dict[str, str]) -> int:
+        """Publish until JetStream acknowledges, for up to ``ADMIT_SECONDS``; the position."""
         deadline = time.monotonic() + ADMIT_SECONDS
         pause = 0.05
         while True:  # sent again after no answer: the message id makes it count once
             try:
                 ack = await self.js.publish(
-                    self.subject, envelope, timeout=PUBLISH_SECONDS, headers=headers
+                    self.subject, data, timeout=PUBLISH_SECONDS, headers=headers
                 )
                 return ack.seq
             except (nats.errors.Error, TimeoutError) as exc:
@@ -138,6 +163,74 @@ class Ingress:
         info = await self.js.stream_info(self.stream)
         return info.state.last_seq
 
+    async def mend(self, read: int, cut: IsCut) -> int:
+        """Make the stream reach position ``read`` (the last one the cutter read) again if
+        it fell back below it; returns how many envelopes were admitted again.
+
+        First, the envelopes admitted since the fall back onto positions up to ``read``:
+        walking back from the stream's tip, every message that is not the envelope a block
+        holds for its position (``cut`` says) came after the fall back. Then fillers go in
+        one position at a time, each on the expected last sequence, until the stream
+        reaches ``read`` (an envelope that takes a position meanwhile joins the others).
+        Last, those envelopes are admitted again at the tail (their message id marked, or
+        JetStream would take each for a duplicate of itself), where the cutter reads them.
+        """
+        last = await self.last_sequence()
+        if last >= read:
+            return 0
+        log.error(
+            "channel %s: ingress stream %s holds %d envelopes, but the blocks record %d: "
+            "its leader lost positions up to %d; filling them (those envelopes are in blocks)",
+            self.channel_id,
+            self.stream,
+            last,
+            read,
+            read,
+        )
+        overtaken = await self._admitted_since_fall_back(last, cut)
+        while last < read:
+            headers = {KIND: FILLER, EXPECTED_LAST_SEQUENCE: str(last)}
+            try:
+                last = (await self.js.publish(self.subject, b"", headers=headers)).seq
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != WRONG_LAST_SEQUENCE:
+                    raise
+                now = await self.last_sequence()
+                overtaken += await self._not_cut(range(last + 1, min(now, read) + 1), cut)
+                last = now
+        for held in overtaken:
+            headers = dict(held.headers or {})
+            headers["Nats-Msg-Id"] = f"{headers.get('Nats-Msg-Id', '')}/again@{held.seq}"
+            await self._publish(held.data or b"", headers)
+        return len(overtaken)
+
+    async def _admitted_since_fall_back(self, last: int, cut: IsCut) -> list[RawStreamMsg]:
+        """The messages from the stream's tip back to the newest one a block holds (or a
+        filler): admitted after the fall back, in order."""
+        found: list[RawStreamMsg] = []
+        for position in range(last, 0, -1):
+            held = await self.js.get_msg(self.stream, position)
+            if not await self._admitted_anew(held, cut):
+                break
+            found.append(held)
+        return found[::-1]
+
+    async def _not_cut(self, positions: range, cut: IsCut) -> list[RawStreamMsg]:
+        """The envelopes at ``positions`` that no block holds there (not fillers)."""
+        found = []
+        for position in positions:
+            held = await self.js.get_msg(self.stream, position)
+            if await self._admitted_anew(held, cut):
+                found.append(held)
+        return found
+
+    @staticmethod
+    async def _admitted_anew(held: RawStreamMsg, cut: IsCut) -> bool:
+        kind = (held.headers or {}).get(KIND)
+        if kind == FILLER:
+            return False
+        return not await cut(held.seq, held.data or b"", kind == CONFIG_UPDATE)
+
     async def read(self, after: int) -> AsyncIterator[Admitted]:
         """Every envelope after position ``after``, in order, waiting for new ones (an
         ordered consumer: JetStream redelivers from the right place after a hiccup)."""
@@ -151,6 +244,7 @@ class Ingress:
             async for message in subscription.messages:
                 sequence = message.metadata.sequence.stream
                 kind = (message.headers or {}).get(KIND)
-                yield Admitted(sequence, message.data, kind == CONFIG_UPDATE)
+                if kind != FILLER:
+                    yield Admitted(sequence, message.data, kind == CONFIG_UPDATE)
         finally:
             await subscription.unsubscribe()

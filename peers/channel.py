@@ -17,12 +17,16 @@ from peers.committer import BlockRejected, CommittedBlock, commit_block
 from peers.ledger import Ledger
 from peers.tracestore import Tracer, no_trace
 from proto import keepalive
-from proto.seek import FOREVER, build_seek_envelope
+from proto.seek import FOREVER, NEWEST, build_seek_envelope
 from proto.signer import Signer
 from proto.tracing import Step
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+STALL_SECONDS = 5.0
+"""An orderer that sent no block for this long is compared with the others: one that is
+alive but behind (its copy of a replicated journal stuck, say) is left for one ahead."""
+ASK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class PeerChannel:
         self._tx_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._listeners: list[Callable[[CommittedBlock], None]] = []
         self._puller: asyncio.Task[None] | None = None
+        self._committing = asyncio.Lock()  # a puller is cancelled between blocks only
         self._stopped = False
 
     @property
@@ -113,19 +118,77 @@ class PeerChannel:
         self._puller = asyncio.create_task(self._pull(orderers), name=f"pull:{self.channel_id}")
 
     async def _pull(self, orderers: list[OrdererEndpoint]) -> None:
-        """Follow the channel on the ordering service forever, resuming at our height."""
+        """Follow the channel on the ordering service forever, resuming at our height on
+        the next orderer after an error, or on one that is ahead of a silent one."""
         attempt = 0
         while not self._stopped:
             endpoint = orderers[attempt % len(orderers)]
             attempt += 1
             try:
-                await self._pull_from(endpoint)
+                ahead = await self._pull_while_current(endpoint, orderers)
+                if ahead is not None:
+                    log.warning(
+                        "channel %s: orderer %s sent no block for %gs while %s has more; "
+                        "pulling from %s at height %d",
+                        self.channel_id,
+                        endpoint.address,
+                        STALL_SECONDS,
+                        ahead.address,
+                        ahead.address,
+                        self.height,
+                    )
+                    attempt = orderers.index(ahead)
+                    continue
             except (grpc.aio.AioRpcError, BlockRejected, OSError) as exc:
                 log.warning(
                     "channel %s: deliver from %s: %s", self.channel_id, endpoint.address, exc
                 )
             if not self._stopped:
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def _pull_while_current(
+        self, endpoint: OrdererEndpoint, orderers: list[OrdererEndpoint]
+    ) -> OrdererEndpoint | None:
+        """Pull from ``endpoint`` until its stream ends (None), or until it sent nothing
+        for ``STALL_SECONDS`` while another orderer holds a block we lack (that one)."""
+        pulling = asyncio.create_task(self._pull_from(endpoint))
+        others = [o for o in orderers if o is not endpoint]
+        try:
+            while True:
+                height = self.height
+                done, _ = await asyncio.wait({pulling}, timeout=STALL_SECONDS)
+                if done:
+                    pulling.result()
+                    return None
+                if self.height == height and others:
+                    ahead = await self._orderer_ahead(others)
+                    if ahead is not None:
+                        return ahead
+        finally:
+            async with self._committing:  # never in the middle of committing a block
+                pulling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pulling
+
+    async def _orderer_ahead(self, others: list[OrdererEndpoint]) -> OrdererEndpoint | None:
+        """The first of ``others`` whose newest block is one we lack (asked once each;
+        one that does not answer in ``ASK_SECONDS`` is skipped)."""
+        for endpoint in others:
+            seek = build_seek_envelope(
+                self.signer, self.channel_id, NEWEST, NEWEST, fail_if_not_ready=True
+            )
+            try:
+                async with endpoint.channel() as channel:
+                    stub = ab_pb2_grpc.AtomicBroadcastStub(channel)
+                    async with asyncio.timeout(ASK_SECONDS):
+                        async for response in stub.Deliver(iter([seek])):
+                            if response.WhichOneof("Type") != "block":
+                                break
+                            if response.block.header.number >= self.height:
+                                return endpoint
+            except (grpc.aio.AioRpcError, OSError, TimeoutError):
+                continue
+        return None
 
     async def _pull_from(self, endpoint: OrdererEndpoint) -> None:
         seek = build_seek_envelope(self.signer, self.channel_id, self.height, FOREVER)
@@ -141,7 +204,8 @@ class PeerChannel:
                     return
                 if response.block.header.number < self.height:
                     continue
-                committed = await self.commit(response.block)
+                async with self._committing:
+                    committed = await self.commit(response.block)
                 invalid = sum(1 for v in committed.verdicts if v.code != 0)
                 log.info(
                     "channel %s: committed block %d (%d txs, %d invalid)",

@@ -267,10 +267,10 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         title=f"network {report['network']} ({report['network_id'] or 'not created'})",
     )
     for channel, heights in report["channels"].items():
-        cutter = report["cutters"].get(channel, {})
+        roles = report["roles"].get(channel, {})
         emit_table(
             ["node", "height", "role"],
-            [(node, "?" if h is None else h, _role(node, cutter)) for node, h in heights.items()],
+            [(node, "?" if h is None else h, _role(node, roles)) for node, h in heights.items()],
             title=f"channel {channel}",
         )
     if servers := list(report["nats"].items()):
@@ -297,12 +297,11 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
         click.echo("no open proposals")
 
 
-def _role(node: str, cutter: dict) -> str:
+def _role(node: str, roles: dict[str, str]) -> str:
+    """A node's role: a cluster orderer's as it reported it (``status.orderer_roles``)."""
     if not node.startswith("orderer-"):
         return "peer"
-    if not cutter:
-        return "orderer"
-    return f"cutter (lease term {cutter['term']})" if node == cutter["orderer"] else "follower"
+    return roles.get(node, "orderer")
 
 
 def _yes_no(node) -> str:

@@ -28,6 +28,7 @@ from ledgerdb.replicated import ReplicatedJournal
 from ledgerdb.verify import verify_block, verify_inclusion
 from network.nats_cluster import NatsCluster
 from tests.support.processes import consortium
+from tests.support.stream_faults import roll_back_stream
 
 pytest_plugins = ["tests.support.nats"]
 
@@ -328,10 +329,107 @@ async def test_appends_go_on_when_the_stream_forgot_its_last_message_id(
         await publish_raw(nats_cluster, data, headers)
         with pytest.raises(JournalConflict, match="block 1 was taken"):
             await writer.append([Payload(b"sealed on block 0")])
-        third = await writer.append([Payload(b"block 2")])  # caught up, then unlinked
-        assert (first.sequence_no, third.sequence_no) == (0, 2)
-        fourth = await writer.append([Payload(b"block 3")])  # linked again
-        assert fourth.sequence_no == 3
+        # caught up; block 2 goes unlinked, then block 3 (same batch) linked again
+        third, fourth = await writer.append_many(
+            [([Payload(b"block 2")], None, None), ([Payload(b"block 3")], None, None)]
+        )
+        assert (first.sequence_no, third.sequence_no, fourth.sequence_no) == (0, 2, 3)
+        fifth = await writer.append([Payload(b"block 4")])
+        assert fifth.sequence_no == 4
     async with opened(tmp_path / "reader", nats_cluster) as reader:
-        assert reader.tip.sequence_no == 3
+        assert reader.tip.sequence_no == 4
     assert audit(tmp_path / "reader").ok
+
+
+async def roll_back(cluster: NatsCluster, keep: int, then: bytes | None = None) -> None:
+    await roll_back_stream(cluster.urls, STREAM, keep, then)
+
+
+async def stream_blocks(cluster: NatsCluster) -> int:
+    connection = await nats.connect(cluster.urls)
+    try:
+        return (await connection.jetstream().stream_info(STREAM)).state.last_seq
+    finally:
+        await connection.close()
+
+
+async def test_acknowledged_blocks_a_stream_lost_are_put_back_from_the_copies(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The stream falls back from 10 blocks to 4: a following reader notices and puts
+    blocks 4..9 back from its verified copy; the writer's next append lands at 10; the
+    stream's blocks are the ones acknowledged before, byte for byte."""
+    async with (
+        opened(tmp_path / "writer", nats_cluster) as writer,
+        opened(tmp_path / "reader", nats_cluster, follow=True) as reader,
+    ):
+        for number in range(10):
+            await writer.append([Payload(b"block %d" % number)])
+        await reader.wait_for(9, 20)
+        acknowledged = await reader.digest()
+        await roll_back(nats_cluster, 4)
+        deadline = asyncio.get_running_loop().time() + 20
+        while await stream_blocks(nats_cluster) < 10:  # the reader alone restores it
+            assert asyncio.get_running_loop().time() < deadline, "the stream was not restored"
+            await asyncio.sleep(0.1)
+        assert reader.restored >= 1
+        assert (await writer.append([Payload(b"block 10")])).sequence_no == 10
+        await reader.wait_for(10, 20)
+        await digests_match(writer, reader)
+        assert (await writer.digest(9)) == acknowledged
+    async with opened(tmp_path / "fresh", nats_cluster) as fresh:  # from the stream alone
+        assert fresh.tip.sequence_no == 10
+        assert (await fresh.digest(9)) == acknowledged
+    assert audit(tmp_path / "fresh").ok
+
+
+async def test_a_writer_puts_back_lost_blocks_before_its_append(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """No reader follows: the writer's own append finds the position behind the stream's
+    tip, restores blocks 3..5, then lands at 6."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        for number in range(6):
+            await writer.append([Payload(b"block %d" % number)])
+        await roll_back(nats_cluster, 3)
+        assert (await writer.append([Payload(b"block 6")])).sequence_no == 6
+        assert writer.restored == 3
+    assert await stream_blocks(nats_cluster) == 7
+
+
+async def test_a_stream_that_fell_back_and_forked_is_not_restored(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """After the fall back, another block took position 3: the copy cannot be put back
+    on it; the journal stops naming the block, and the stream keeps what it holds."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        for number in range(6):
+            await writer.append([Payload(b"block %d" % number)])
+        block_2 = await writer.read(2)
+        other = ChainHead(layout(NAME).strand_id, 3, block_2.block_hash)
+        data, _ = message(other.seal(prepare([Payload(b"another block 3")]), 0))
+        await roll_back(nats_cluster, 3, then=data)
+        with pytest.raises(ReplicaMismatch, match=f"stream {STREAM}, block 3"):
+            await writer.append([Payload(b"block 6")])
+    assert await stream_blocks(nats_cluster) == 4
+
+
+async def test_an_append_meant_for_a_position_the_copy_moved_past_is_refused_unsent(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """A writer numbering its own blocks (an orderer's block n must be block n) names the
+    position: when its copy took other blocks meanwhile, the append is refused before it
+    is sent, instead of landing further on with the wrong number inside."""
+    async with (
+        opened(tmp_path / "other", nats_cluster) as other,
+        opened(tmp_path / "writer", nats_cluster, follow=True) as writer,
+    ):
+        await other.append_many([([Payload(b"block %d" % n)], None, None) for n in range(3)])
+        await writer.wait_for(2, 20)
+        with pytest.raises(JournalConflict, match=r"meant for block 1, but the next block .* 3"):
+            await writer.append_at(1, [([Payload(b"my block 1")], None, None)])
+        assert await stream_blocks(nats_cluster) == 3
+        (landed,) = await writer.append_at(3, [([Payload(b"block 3")], None, None)])
+        assert landed.sequence_no == 3
+        with pytest.raises(InvalidInput, match="at: a position"):
+            await writer.append_at(-1, [([Payload(b"x")], None, None)])

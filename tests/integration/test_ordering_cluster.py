@@ -15,9 +15,13 @@ import pytest
 from fabric_protos.common import common_pb2
 
 from network.nats_cluster import NatsCluster
+from peers.channel import OrdererEndpoint, PeerChannel
+from peers.committer import commit_block
+from peers.ledger import Ledger
 from proto.blockhash import block_header_hash
 from proto.envelope import parse_block
 from tests.support.orderer import CHANNEL, OrdererFixture, transaction
+from tests.support.stream_faults import roll_back_stream
 
 pytest_plugins = ["tests.support.nats"]
 
@@ -49,6 +53,8 @@ async def osns(tmp_path: Path, nats_cluster: NatsCluster):
     finally:
         for node in nodes:
             node.stop()
+            if node.process is not None:  # shown when the test failed
+                print(f"---- {node.node}", node.process.output, sep="\n")
 
 
 async def _info(node: OrdererFixture) -> dict:
@@ -140,12 +146,30 @@ def parse_block_tx(envelope: common_pb2.Envelope) -> str:
     return parse_block(block)[0].tx_id
 
 
+async def _peer_pulling_from(
+    first: OrdererFixture, nodes: list[OrdererFixture], tmp_path: Path
+) -> PeerChannel:
+    """A peer's channel (its ledger, its block puller, in this process) pulling from
+    ``first``, then the other nodes in turn; it has block 0 (a peer's join block)."""
+    genesis = (await first.deliver(first.client(), 0, 0))[0][0]
+    ledger = Ledger(tmp_path / "peer")
+    commit_block(ledger, genesis)
+    channel = PeerChannel(CHANNEL, ledger, first.client("Org2MSP", "peer0"))
+    order = [first] + [n for n in nodes if n is not first]
+    channel.start_pulling(
+        [OrdererEndpoint(f"127.0.0.1:{n.port}", n.tls_paths["ca"].read_bytes()) for n in order]
+    )
+    return channel
+
+
 @pytest.mark.parametrize("fault", ["kill", "pause"])
-async def test_the_cutter_lost_another_continues(osns, fault: str) -> None:
+async def test_the_cutter_lost_another_continues(osns, fault: str, tmp_path: Path) -> None:
+    """... and a peer that pulled blocks from it goes on at its height from another."""
     client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
     before = [transaction(client, endorser, 200) for _ in range(10)]
     assert await _broadcast_round_robin(osns, before) == 10
     cutter = await _cutter(osns)
+    peer = await _peer_pulling_from(cutter, osns, tmp_path)  # the cutter first
     pid = cutter.process.process.pid
     if fault == "kill":
         os.kill(pid, signal.SIGKILL)
@@ -164,4 +188,42 @@ async def test_the_cutter_lost_another_continues(osns, fault: str) -> None:
         assert await _broadcast_round_robin(osns, more) == 5
         after += more
     wanted = {parse_block_tx(e) for e in before + after}
-    await _converged(osns, wanted)
+    chain = await _converged(osns, wanted)
+    try:
+        await asyncio.wait_for(peer.wait_for_height(len(chain)), 30)
+        committed = [peer.ledger.read_block(n) for n in range(len(chain))]
+        assert [block_header_hash(b.header) for b in committed] == [
+            block_header_hash(b.header) for b in chain
+        ]
+    finally:
+        await peer.close()
+
+
+async def test_streams_that_lost_acknowledged_messages_are_mended_and_ordering_goes_on(
+    osns, nats_cluster: NatsCluster
+) -> None:
+    """Both of the channel's streams fall back, as after a stale replica became their
+    leader (nats-server 2.9.10, two partitions in a row): the block journal to the
+    genesis block alone, the ingress to 3 envelopes. The nodes put the lost blocks back
+    from their copies, the cutter fills the ingress positions it had read, and the next
+    envelopes are ordered after the old ones: nothing acknowledged lost or changed, no
+    envelope ordered twice."""
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    before = [transaction(client, endorser, 200) for _ in range(12)]
+    assert await _broadcast_round_robin(osns, before) == 12
+    acknowledged = await _converged(osns, {parse_block_tx(e) for e in before})
+    assert len(acknowledged) >= 3, "the envelopes went in too few blocks to lose some"
+    pids = [node.process.process.pid for node in osns]
+    for pid in pids:  # the fall back is one instant to them, as a leader change is
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await roll_back_stream(nats_cluster.urls, f"LEDGERDB_ordering-{CHANNEL}", 1)
+        await roll_back_stream(nats_cluster.urls, f"ORDERING_INGRESS_{CHANNEL}", 3)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    after = [transaction(client, endorser, 200) for _ in range(6)]
+    assert await _broadcast_round_robin(osns, after) == 6
+    chain = await _converged(osns, {parse_block_tx(e) for e in before + after})
+    old = [block_header_hash(b.header) for b in acknowledged]
+    assert [block_header_hash(b.header) for b in chain[: len(old)]] == old

@@ -63,7 +63,11 @@ def test_three_orderers_survive_the_loss_of_the_cutter_and_of_a_nats_server(
     try:
         consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
         _invoke(tmp_path, "c1", "org1")
-        cutter = _status(tmp_path)["cutters"]["mychannel"]["orderer"]
+        first = _status(tmp_path)
+        cutter = first["cutters"]["mychannel"]["orderer"]
+        roles = first["roles"]["mychannel"]  # as each orderer reports its own role
+        assert roles[cutter].startswith("cutter (lease term ")
+        assert sorted(r for n, r in roles.items() if n != cutter) == ["follower", "follower"]
 
         _kill(tmp_path, cutter)
         _invoke(tmp_path, "c2", "org2")  # another orderer takes the lease

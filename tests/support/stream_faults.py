@@ -1,0 +1,28 @@
+"""Faults made to JetStream streams by hand, for tests of what a node does about them."""
+
+from __future__ import annotations
+
+import nats
+
+
+async def roll_back_stream(
+    urls: list[str], stream: str, keep: int, then: bytes | None = None
+) -> None:
+    """Leave ``stream`` as a stale leader did (nats-server 2.9.10, two partitions in a
+    row: acknowledged messages gone): its first ``keep`` messages only, then ``then`` if
+    given. The stream is made anew with that prefix, same config (journal streams refuse
+    purges); its users see only a shorter tail."""
+    connection = await nats.connect(urls)
+    try:
+        js = connection.jetstream()
+        info = await js.stream_info(stream)
+        kept = [await js.get_msg(stream, sequence) for sequence in range(1, keep + 1)]
+        await js.delete_stream(stream)
+        await js.add_stream(info.config)
+        (subject,) = info.config.subjects
+        for held in kept:
+            await js.publish(subject, held.data or b"", headers=held.headers)
+        if then is not None:
+            await js.publish(subject, then)
+    finally:
+        await connection.close()
