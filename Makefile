@@ -35,7 +35,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=30
 
 # The fuzz tests (tests/fuzz) with 40 times the inputs `make test` gives them (~90 s there).
 FUZZ_SCALE ?= 40
