@@ -45,7 +45,7 @@ HEIGHT = METRICS.gauge(
 async def pump(deliver: GatewayClient, channel: str, database: ChannelDatabase) -> None:
     """Write ``channel``'s blocks into ``database`` forever, from its checkpoint on."""
     done = await asyncio.to_thread(database.checkpoint)
-    start = 0 if done is None else done.block + 1
+    start = 0 if done is None else done.next_block
     HEIGHT.set(start, channel)
     log.info("analytics following %s from block %d", channel, start)
     async for delivered in follow_blocks_with_private_data(deliver, channel, start):

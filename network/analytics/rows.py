@@ -8,7 +8,9 @@ A key's document is the JSON object's own fields (so ``WHERE color = 'blue'`` wo
 ``fabric: {key, block, position, txid}``, the Fabric coordinates of the revision. A value
 that is JSON but not an object (or an object with its own ``fabric`` field) is kept under
 ``value``; anything that is not JSON as ``{blob, length, sha256}`` (``blob`` left out
-above ``BLOB_BYTES``).
+above ``BLOB_BYTES``). A JSON value whose document would pass ledgerdb's 128 KB document
+limit is kept as ``{length, sha256, note}`` too: one oversized value must not stop the
+node (and with it every later block of the channel).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from amazon.ion import simpleion
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.msp import identities_pb2
 from google.protobuf.message import DecodeError
 
+from ledgerdb.limits import DOCUMENT_BYTES
 from proto.blockhash import block_header_hash
 from proto.envelope import Code, ParsedTx, parse_block
 
@@ -37,6 +41,10 @@ TRANSACTIONS_TABLE = "transactions"
 RESERVED_TABLES = frozenset({BLOCKS_TABLE, TRANSACTIONS_TABLE})
 BLOB_BYTES = 100 * 1024
 """Larger non-JSON values keep only length and SHA-256 (a document is at most 128 KB)."""
+MEASURE_BYTES = 32 * 1024
+"""JSON values from this size on have their document's Ion size measured: a document
+below it cannot reach ``DOCUMENT_BYTES`` (Ion binary is never 4x its JSON text), and
+measuring every small value would cost the catch-up rate."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class KeyWrite:
     table: str
     key: str
     document: dict[str, Any] | None
+    position: int = 0
+    """The writing transaction's position in its block (a delete has no document)."""
 
 
 @dataclass(frozen=True)
@@ -72,13 +82,40 @@ def key_document(key: str, value: bytes, block: int, position: int, txid: str) -
     coordinates = {"key": key, "block": block, "position": position, "txid": txid}
     try:
         parsed = json.loads(value, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        digest = hashlib.sha256(value).hexdigest()
-        document = {FABRIC: coordinates, "length": len(value), "sha256": digest}
-        return {**document, "blob": value} if len(value) <= BLOB_BYTES else document
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        if len(value) <= BLOB_BYTES:
+            return {**_digest_document(value, coordinates), "blob": value}
+        return _digest_document(value, coordinates, f"not JSON and over {BLOB_BYTES} bytes")
     if isinstance(parsed, dict) and FABRIC not in parsed:
-        return {**parsed, FABRIC: coordinates}
-    return {FABRIC: coordinates, "value": parsed}
+        document = {**parsed, FABRIC: coordinates}
+    else:
+        document = {FABRIC: coordinates, "value": parsed}
+    if len(value) >= MEASURE_BYTES and _ion_size(document) > DOCUMENT_BYTES:
+        return _digest_document(
+            value, coordinates, f"JSON over ledgerdb's {DOCUMENT_BYTES}-byte document limit"
+        )
+    return document
+
+
+def _digest_document(value: bytes, coordinates: dict, why: str = "") -> dict[str, Any]:
+    """A value kept as its length and SHA-256; ``why`` (if any) becomes ``note``, so a
+    reader knows the value was left out and why."""
+    document = {
+        FABRIC: coordinates,
+        "length": len(value),
+        "sha256": hashlib.sha256(value).hexdigest(),
+    }
+    if why:
+        document["note"] = f"value not stored: {why}; length and sha256 identify it"
+    return document
+
+
+def _ion_size(document: dict[str, Any]) -> int:
+    """The document's Ion binary size, as ledgerdb counts it against its limit."""
+    try:
+        return len(simpleion.dumps(document, binary=True))
+    except (TypeError, ValueError):  # not representable: ledgerdb would refuse it anyway
+        return DOCUMENT_BYTES + 1
 
 
 def validation_codes(block: common_pb2.Block) -> bytes:
@@ -192,7 +229,7 @@ def _key_writes(tx: ParsedTx, block: int, position: int, clear: Clear) -> list[K
 
 def _clear(table: str, writes: Sequence[kv_rwset_pb2.KVWrite], at: Coordinates) -> list[KeyWrite]:
     return [
-        KeyWrite(table, w.key, None if w.is_delete else key_document(w.key, w.value, *at))
+        KeyWrite(table, w.key, None if w.is_delete else key_document(w.key, w.value, *at), at[1])
         for w in writes
     ]
 
@@ -207,5 +244,5 @@ def _hashed(
         key = w.key_hash.hex()
         coordinates = {"key": key, "block": block, "position": position, "txid": txid}
         document = {FABRIC: coordinates, "key_hash": key, "value_hash": w.value_hash.hex()}
-        writes.append(KeyWrite(table, key, None if w.is_delete else document))
+        writes.append(KeyWrite(table, key, None if w.is_delete else document, position))
     return writes

@@ -7,12 +7,23 @@ block's rows, a kill at any instant leaves either the whole block and its checkp
 neither, and the node resumes at the next block with nothing missed or applied twice.
 The header hash is also what the next block's ``previous_hash`` must equal: a block that
 does not chain stops the node and writes nothing.
+
+A block in which two valid transactions write the same key is the one exception to "one
+block, one transaction": ledgerdb keeps one revision per document per transaction, and
+``history()`` must show both writes as the peer's ``GetHistoryForKey`` does. Such a block
+is written in *parts*, each a run of its transactions in which no key repeats, each one
+ledgerdb transaction whose checkpoint also says ``written_through`` (the last
+transaction position written). A kill between parts resumes inside the block, at the
+next part, so exactly-once holds per part; the ``blocks`` and ``transactions`` rows go
+with the first part.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +46,17 @@ MAX_DOCUMENTS = 1_000_000
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """The last block written; ``written_through`` is set while only its transactions
+    0 … ``written_through`` are (a block written in parts, see the module docstring)."""
+
     block: int
     header_hash: bytes
+    written_through: int | None = None
+
+    @property
+    def next_block(self) -> int:
+        """The block to write next: this one again while it is written only in part."""
+        return self.block if self.written_through is not None else self.block + 1
 
 
 def quoted(name: str) -> str:
@@ -87,7 +107,12 @@ class ChannelDatabase:
         rows = self.db.execute(f"SELECT * FROM {quoted(CHECKPOINT_TABLE)}").values
         if not rows:
             return None
-        return Checkpoint(int(rows[0]["block"]), bytes.fromhex(str(rows[0]["header_hash"])))
+        through = rows[0].get("written_through")
+        return Checkpoint(
+            int(rows[0]["block"]),
+            bytes.fromhex(str(rows[0]["header_hash"])),
+            None if through is None else int(through),
+        )
 
     def write(self, rows: BlockRows, data: list[bytes]) -> None:
         """Check ``rows``'s block chains on the checkpoint, then write it and advance the
@@ -98,33 +123,90 @@ class ChannelDatabase:
 
     def _write_block(self, rows: BlockRows, data: list[bytes]) -> None:
         done = self.checkpoint()
-        expected = 0 if done is None else done.block + 1
+        expected = 0 if done is None else done.next_block
         if rows.number < expected:
             return
-        _check_chain(rows, data, done, expected)
-        tables = {write.table for write in rows.writes} - self._tables
-        self.db.execute_lambda(lambda txn: _write(txn, rows, tables, done is None))
-        self._tables |= tables  # they exist once the block committed
+        resumed = done is not None and done.written_through is not None
+        if resumed:
+            _check_same_block(rows, done)
+        else:
+            _check_chain(rows, data, done, expected)
+        parts = block_parts(rows.writes)
+        for number, part in enumerate(parts):
+            last = number == len(parts) - 1
+            if resumed and part and part[-1].position <= done.written_through:
+                continue  # written before the node stopped
+            checkpoint = {"block": rows.number, "header_hash": rows.header_hash.hex()}
+            if not last:
+                checkpoint["written_through"] = part[-1].position
+            head = rows if number == 0 else None
+            tables = {write.table for write in part} - self._tables
+            first = done is None and number == 0
+            self.db.execute_lambda(
+                partial(
+                    _write,
+                    head=head,
+                    writes=part,
+                    tables=tables,
+                    checkpoint=checkpoint,
+                    first=first,
+                )
+            )
+            self._tables |= tables  # they exist once the part committed
 
 
-def _write(txn: Transaction, rows: BlockRows, tables: set[str], first: bool) -> None:
-    """The block's rows, its key writes (tables made first) and the checkpoint."""
+def block_parts(writes: list[KeyWrite]) -> list[list[KeyWrite]]:
+    """A block's key writes cut into runs of whole transactions in which no key is
+    written twice: one run (the whole block) unless two transactions write one key."""
+    parts: list[list[KeyWrite]] = [[]]
+    seen: set[tuple[str, str]] = set()
+    for _, group in itertools.groupby(writes, key=lambda write: write.position):
+        mine = list(group)
+        keys = {(write.table, write.key) for write in mine}
+        if keys & seen:
+            parts.append([])
+            seen = set()
+        parts[-1].extend(mine)
+        seen |= keys
+    return parts
+
+
+def _write(
+    txn: Transaction,
+    head: BlockRows | None,
+    writes: list[KeyWrite],
+    tables: set[str],
+    checkpoint: dict[str, Any],
+    first: bool,
+) -> None:
+    """One part of a block: its ``blocks`` and ``transactions`` rows (``head``, with the
+    first part), its key writes (tables made first) and the checkpoint."""
     for table in sorted(tables):
         txn.execute(f"CREATE TABLE {quoted(table)}")
         txn.execute(f"CREATE INDEX ON {quoted(table)} ({FABRIC}.key)")
-    txn.execute(f"INSERT INTO {BLOCKS_TABLE} ?", rows.block)
-    if rows.transactions:
-        txn.execute(f"INSERT INTO {TRANSACTIONS_TABLE} ?", rows.transactions)
-    for table in dict.fromkeys(write.table for write in rows.writes):
-        _apply(txn, table, [write for write in rows.writes if write.table == table])
-    checkpoint = {"block": rows.number, "header_hash": rows.header_hash.hex()}
+    if head is not None:
+        txn.execute(f"INSERT INTO {BLOCKS_TABLE} ?", head.block)
+        if head.transactions:
+            txn.execute(f"INSERT INTO {TRANSACTIONS_TABLE} ?", head.transactions)
+    for table in dict.fromkeys(write.table for write in writes):
+        _apply(txn, table, [write for write in writes if write.table == table])
     if first:
         txn.execute(f"INSERT INTO {quoted(CHECKPOINT_TABLE)} ?", checkpoint)
-    else:
+    else:  # a finished block drops written_through
+        through = "?" if "written_through" in checkpoint else "MISSING"
         txn.execute(
-            f"UPDATE {quoted(CHECKPOINT_TABLE)} AS c SET c.block = ?, c.header_hash = ?",
-            checkpoint["block"],
-            checkpoint["header_hash"],
+            f"UPDATE {quoted(CHECKPOINT_TABLE)} AS c SET c.block = ?, c.header_hash = ?, "
+            f"c.written_through = {through}",
+            *checkpoint.values(),
+        )
+
+
+def _check_same_block(rows: BlockRows, done: Checkpoint) -> None:
+    """The block a part of which is written must come again with the same header hash."""
+    if rows.header_hash != done.header_hash:
+        raise BrokenChain(
+            f"block {rows.number}: header hash {rows.header_hash.hex()} is not the "
+            f"{done.header_hash.hex()} of the block partly written before"
         )
 
 
@@ -148,7 +230,7 @@ def _apply(txn: Transaction, table: str, writes: list[KeyWrite]) -> None:
     """A block's writes to one table, in four statements or fewer plus one per changed
     key: one indexed lookup of every key, one INSERT of the new ones, one DELETE of the
     deleted ones, and an UPDATE of each changed one (the same document id, so history
-    follows the key). A key written twice in the block ends as its last write."""
+    follows the key). ``block_parts`` sees to it that no key comes twice."""
     final = {write.key: write.document for write in writes}
     name = quoted(table)
     found = {

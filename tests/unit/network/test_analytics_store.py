@@ -304,11 +304,12 @@ def test_a_key_s_history_is_the_peer_s_get_history_for_key(committed, database) 
 
 
 def _valid_txids_of(database: ChannelDatabase, sequence_no: int) -> list[str]:
-    """The VALID Fabric transactions of the block written in ledgerdb block ``sequence_no``."""
+    """The VALID Fabric transactions of the block written in ledgerdb block ``sequence_no``
+    (the checkpoint's revision written with it names the block)."""
     (number,) = _query(
         database,
-        "SELECT VALUE b.data.number FROM _ql_committed_blocks AS b "
-        "WHERE b.blockAddress.sequenceNo = ?",
+        'SELECT VALUE c.data.block FROM history("_checkpoint") AS c '
+        "WHERE c.blockAddress.sequenceNo = ?",
         sequence_no,
     )
     return _query(
@@ -317,3 +318,143 @@ def _valid_txids_of(database: ChannelDatabase, sequence_no: int) -> list[str]:
         "WHERE t.block = ? AND t.validation_code = 'VALID'",
         number,
     )
+
+
+def _history_of(database: ChannelDatabase, key: str) -> list[tuple[str, object]]:
+    """(txid, value) of each revision of ``basic``'s ``key``, oldest first; a deletion's
+    txid is the VALID transaction of its Fabric block, found through the checkpoint
+    revision written in the same ledgerdb block."""
+    ids = _query(
+        database,
+        "SELECT DISTINCT VALUE h.metadata.id FROM history(basic) AS h WHERE h.data.fabric.key = ?",
+        key,
+    )
+    revisions = _query(
+        database,
+        "SELECT h.data, h.blockAddress.sequenceNo AS seq FROM history(basic) AS h "
+        "WHERE h.metadata.id IN ? ORDER BY seq",
+        list(ids),
+    )
+    mine: list[tuple[str, object]] = []
+    for revision in revisions:
+        data = revision.get("data")
+        if data is None:
+            (txid,) = _valid_txids_of(database, revision["seq"])
+            mine.append((txid, None))
+        else:
+            value = {k: v for k, v in data.items() if k != "fabric"}
+            mine.append((data["fabric"]["txid"], value))
+    return mine
+
+
+def test_two_writes_of_one_key_in_one_block_are_two_revisions(committed, database) -> None:
+    """Blind writes by two transactions of one block (both VALID in Fabric): the peer's
+    GetHistoryForKey has both, so history() has both, each with its own coordinates."""
+    channel, ledger, _ = committed
+    block = commit_block(
+        ledger,
+        channel.block(
+            [
+                channel.transaction(_rwset("basic", k=b'{"v": 1}', other=b'{"o": 1}')),
+                channel.transaction(_rwset("basic", k=b'{"v": 2}')),
+                channel.transaction(_rwset("basic", other=b'{"o": 2}')),
+                channel.transaction(_rwset("basic", k=b'{"v": 3}')),
+            ]
+        ),
+    ).block
+    _write(database, block)
+    for key in ("k", "other"):
+        peer = [
+            (m.tx_id, json.loads(m.value))
+            for m in reversed(list(ledger.state.history("basic", key)))
+        ]
+        assert _history_of(database, key) == peer
+    positions = _query(
+        database,
+        "SELECT VALUE h.data.fabric.position FROM history(basic) AS h "
+        "WHERE h.data.fabric.key = 'k'",
+    )
+    assert sorted(positions) == [0, 1, 3]
+    (row,) = _query(database, "SELECT * FROM blocks WHERE number = ?", block.header.number)
+    assert row["transaction_count"] == 4  # the block's rows are written once
+    checkpoint = database.checkpoint()
+    assert checkpoint is not None and checkpoint.block == block.header.number
+    assert checkpoint.written_through is None  # the block is whole
+
+
+def test_a_block_written_in_parts_resumes_at_the_next_part(
+    committed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop between two parts of a block (the second part's transaction never commits):
+    reopened, the node writes the rest of that block, not the block after it, and nothing
+    is written twice."""
+    import network.analytics.store as store
+
+    channel, ledger, genesis = committed
+    block = commit_block(
+        ledger,
+        channel.block(
+            [channel.transaction(_rwset("basic", k=v)) for v in (b'{"v": 1}', b'{"v": 2}')]
+        ),
+    ).block
+    folder = tmp_path / "parts" / "mychannel"
+    database = ChannelDatabase(folder)
+    _write(database, genesis)
+    real, calls = store._write, []
+
+    def stop_after_one_part(txn, **part):
+        calls.append(part)
+        if len(calls) > 1:
+            raise KeyboardInterrupt  # the node killed before part two commits
+        real(txn, **part)
+
+    monkeypatch.setattr(store, "_write", stop_after_one_part)
+    with pytest.raises(KeyboardInterrupt):
+        _write(database, block)
+    monkeypatch.setattr(store, "_write", real)
+    database.close()
+    database = ChannelDatabase(folder)
+    try:
+        partly = database.checkpoint()
+        assert partly is not None and partly.written_through == 0
+        assert partly.next_block == block.header.number
+        _write(database, block)
+        peer = [
+            (m.tx_id, json.loads(m.value))
+            for m in reversed(list(ledger.state.history("basic", "k")))
+        ]
+        assert _history_of(database, "k") == peer
+        txids = _query(
+            database,
+            "SELECT VALUE t.txid FROM transactions AS t WHERE t.block = ?",
+            block.header.number,
+        )
+        assert len(txids) == 2
+        done = database.checkpoint()
+        assert done is not None and (done.block, done.written_through) == (
+            block.header.number,
+            None,
+        )
+    finally:
+        database.close()
+
+
+def test_a_json_value_over_the_document_limit_is_kept_as_length_and_sha256(
+    committed, database
+) -> None:
+    """ledgerdb refuses documents over 128 KB: such a value is stored as its length and
+    SHA-256 with a note, the block is written and the node goes on to the next one."""
+    channel, ledger, _ = committed
+    big = json.dumps({"items": ["x" * 100] * 1500}).encode()  # ~155 KB of JSON
+    assert len(big) > 128 * 1024
+    blocks = [
+        commit_block(ledger, channel.block([channel.transaction(_rwset("basic", **w))])).block
+        for w in ({"big": big, "small": b'{"n": 1}'}, {"after": b'{"n": 2}'})
+    ]
+    for block in blocks:
+        _write(database, block)
+    (doc,) = _query(database, "SELECT * FROM basic WHERE fabric.key = 'big'")
+    assert (doc["length"], doc["sha256"]) == (len(big), hashlib.sha256(big).hexdigest())
+    assert "document limit" in doc["note"] and "items" not in doc
+    assert len(_query(database, "SELECT * FROM basic")) == 3
+    assert database.checkpoint().block == blocks[1].header.number
