@@ -105,12 +105,18 @@ def verify(
             fail(f"{chaincode} has no key {key!r} on {channel} (never written, or deleted)")
         steps = checks.ledger_steps(database, revision)
 
-        async def fetch() -> list:
+        async def fetch() -> tuple[list, Any]:
+            """The revision's block to the tip, and the config block it names."""
             async with open_gateway(_config(Path(home), network).deliver) as client:
-                return await checks.peer_blocks(client, channel, revision.block)
+                blocks = await checks.peer_blocks(client, channel, revision.block)
+                number = checks.config_block_number(blocks[0]) if blocks else None
+                if number is None:
+                    return blocks, None
+                config = await checks.peer_blocks(client, channel, number, number)
+                return blocks, config[0] if config else None
 
-        blocks = asyncio.run(fetch())
-        steps += checks.fabric_steps(database, revision, chaincode, key, blocks)
+        blocks, config_block = asyncio.run(fetch())
+        steps += checks.fabric_steps(database, revision, chaincode, key, blocks, config_block)
     if output == "json":
         emit_json(
             {"key": key, "verified": all(s.ok for s in steps), "steps": [s.__dict__ for s in steps]}

@@ -15,9 +15,10 @@ from chaincode.rwset import TxRWSet
 from network.analytics.errors import BrokenChain
 from network.analytics.rows import block_rows, table_name
 from network.analytics.store import ChannelDatabase
-from network.analytics.verify import fabric_steps, latest_revision, ledger_steps
+from network.analytics.verify import fabric_steps, latest_revision, ledger_steps, orderer_step
 from peers.committer import commit_block
 from peers.ledger import Ledger
+from proto.blocksign import sign_block
 from tests.support.channel import ChannelFixture, define
 
 
@@ -173,7 +174,7 @@ def test_a_chaincode_named_like_an_analytics_table_gets_its_own_name() -> None:
 
 
 def test_verify_names_the_step_that_does_not_match(committed, database) -> None:
-    channel, ledger, _ = committed
+    channel, ledger, genesis = committed
     blocks = [
         commit_block(ledger, channel.block([channel.transaction(_rwset("basic", k=v))])).block
         for v in (b'{"n": 1}', b'{"n": 2}')
@@ -183,12 +184,13 @@ def test_verify_names_the_step_that_does_not_match(committed, database) -> None:
     revision = latest_revision(database.db, "basic", "k")
     assert revision is not None and revision.block == blocks[1].header.number
     assert [s.ok for s in ledger_steps(database.db, revision)] == [True]
-    good = fabric_steps(database.db, revision, "basic", "k", blocks[1:])
+    good = fabric_steps(database.db, revision, "basic", "k", blocks[1:], genesis)
     assert all(step.ok for step in good), good
+    assert [s.name for s in good][2] == "orderer signature"
     forged = common_pb2.Block()
     forged.CopyFrom(blocks[1])
     forged.header.data_hash = b"\x02" * 32
-    bad = {s.name: s for s in fabric_steps(database.db, revision, "basic", "k", [forged])}
+    bad = {s.name: s for s in fabric_steps(database.db, revision, "basic", "k", [forged], genesis)}
     assert not bad["block header hash"].ok and not bad["block data hash"].ok
     assert f"block {forged.header.number}" in bad["block header hash"].detail
     assert bad["transaction"].ok
@@ -458,3 +460,44 @@ def test_a_json_value_over_the_document_limit_is_kept_as_length_and_sha256(
     assert "document limit" in doc["note"] and "items" not in doc
     assert len(_query(database, "SELECT * FROM basic")) == 3
     assert database.checkpoint().block == blocks[1].header.number
+
+
+def test_verify_checks_the_orderer_s_signature_and_names_what_fails(committed, database) -> None:
+    """The block's signature must come from an orderer organization of the channel
+    config the block names, verify, and satisfy /Channel/Orderer/BlockValidation."""
+    channel, ledger, genesis = committed
+
+    def signed_by(signer) -> common_pb2.Block:
+        block = commit_block(
+            ledger, channel.block([channel.transaction(_rwset("basic", k=b'{"n": 1}'))])
+        ).block
+        sign_block(block, signer, last_config_index=0)  # as another orderer would have
+        return block
+
+    block = signed_by(channel.orderer)
+    _write(database, block)
+    assert orderer_step(database.db, block, genesis).ok
+    peer_signed = common_pb2.Block()
+    peer_signed.CopyFrom(block)
+    sign_block(peer_signed, channel.peers["Org1MSP"], last_config_index=0)
+    step = orderer_step(database.db, peer_signed, genesis)
+    assert not step.ok and "Org1MSP, not an orderer organization" in step.detail
+    tampered = common_pb2.Block()
+    tampered.CopyFrom(block)
+    metadata = common_pb2.Metadata.FromString(tampered.metadata.metadata[common_pb2.SIGNATURES])
+    metadata.signatures[0].signature = metadata.signatures[0].signature[:-2] + b"\x00\x01"
+    tampered.metadata.metadata[common_pb2.SIGNATURES] = metadata.SerializeToString()
+    step = orderer_step(database.db, tampered, genesis)
+    assert not step.ok and "OrdererMSP's signature" in step.detail, step.detail
+    unsigned = common_pb2.Block()
+    unsigned.CopyFrom(block)
+    unsigned.metadata.metadata[common_pb2.SIGNATURES] = common_pb2.Metadata(
+        value=common_pb2.Metadata.FromString(block.metadata.metadata[common_pb2.SIGNATURES]).value
+    ).SerializeToString()
+    step = orderer_step(database.db, unsigned, genesis)
+    assert not step.ok and "carries no orderer signature" in step.detail
+    stranger = ChannelFixture(database.db.directory.parent / "other")  # same names, other CAs
+    step = orderer_step(database.db, signed_by(stranger.orderer), genesis)
+    assert not step.ok and "OrdererMSP's certificate" in step.detail, step.detail
+    step = orderer_step(database.db, block, None)
+    assert not step.ok and "did not serve config block 0" in step.detail
