@@ -39,6 +39,8 @@ wrong`` so a person can go straight to it. Every key, with an example, is in
       peer: peer0
       channels: [mychannel]
       port: 7400                        # channel n's database served on port + n
+      qldb_port: 7410                   # and over QLDB's session API (pyqldb), read-only,
+                                        # on qldb_port + n (default: right after port's)
     explorer: {port: 7080}              # optional: the web view (docs/explorer.md); on by
                                         # default on a free port; `explorer: off` for none
 
@@ -214,13 +216,14 @@ class Events:
 class Analytics:
     """The analytics node (``docs/analytics.md``): whose peer it follows, as which member,
     which channels it copies into ledgerdb, and where channel n's database is served
-    (``port`` + n)."""
+    (``port`` + n over ledgerdb's gRPC, ``qldb_port`` + n over QLDB's session API)."""
 
     member: str
     peer: str
     channels: tuple[str, ...]
     host: str
     port: int
+    qldb_port: int = 0
     line: int = field(default=0, compare=False)
     operations_port: int = field(default=0, compare=False)  # 0: picked by up
 
@@ -295,6 +298,8 @@ class NetworkSpec:
             for n, channel in enumerate(analytics.channels):
                 what = f"analytics database {channel}"
                 found.append((what, analytics.host, analytics.port + n, analytics.line))
+                qldb = analytics.qldb_port + n
+                found.append((f"{what} (QLDB API)", analytics.host, qldb, analytics.line))
         if self.explorer.enabled and self.explorer.port:
             explorer = self.explorer
             found.append(("explorer", explorer.host, explorer.port, explorer.line))
@@ -821,9 +826,10 @@ def _events(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Events:
 
 def _analytics(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Analytics:
     """``analytics``: ``member``, its ``peer`` (default its first), ``channels`` (default
-    the member's), ``port`` (default 7400: channel n's database on port + n)."""
+    the member's), ``port`` (default 7400: channel n's database on port + n), ``qldb_port``
+    (default: the port after the last of those; channel n's QLDB session API on + n)."""
     path: Path_ = ("analytics",)
-    known = {"member", "peer", "channels", "port", "operations_port"}
+    known = {"member", "peer", "channels", "port", "qldb_port", "operations_port"}
     analytics = reader.mapping(raw, path, known, {"member"})
     member_name = str(analytics["member"])
     if member_name not in [m.name for m in spec.members]:
@@ -845,12 +851,19 @@ def _analytics(reader: _Reader, raw: Any, spec: NetworkSpec, host: str) -> Analy
             )
     _unique(reader, [((*path, "channels", n), c) for n, c in enumerate(channels)], "channel")
     port = reader.number(analytics.get("port", 7400), (*path, "port"), 1, 65535 - len(channels))
+    qldb_port = reader.number(
+        analytics.get("qldb_port", port + len(channels)),
+        (*path, "qldb_port"),
+        1,
+        65535 - len(channels),
+    )
     return Analytics(
         member_name,
         peer,
         channels,
         host,
         port,
+        qldb_port,
         line=reader.lines.get((*path, "member"), 0),
         operations_port=_optional_port(reader, analytics, path, "operations_port"),
     )

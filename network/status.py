@@ -325,6 +325,24 @@ def expiring_certificates(
     return found
 
 
+def analytics_endpoints(supervisor: Supervisor) -> dict[str, dict[str, Any]]:
+    """Where each channel's analytics database answers: ledgerdb's gRPC service and
+    QLDB's session API (pyqldb, ledger named like the channel), and whether it does."""
+    analytics = supervisor.spec.analytics
+    if analytics is None:
+        return {}
+    found = {}
+    for n, channel in enumerate(analytics.channels):
+        qldb = f"{analytics.host}:{analytics.qldb_port + n}"
+        found[channel] = {
+            "ledgerdb": f"{analytics.host}:{analytics.port + n}",
+            "qldb": qldb,
+            "qldb_ledger": channel,
+            "qldb_listening": listening(qldb),
+        }
+    return found
+
+
 def network_status(supervisor: Supervisor) -> dict[str, Any]:
     state = supervisor.state = supervisor.home.load_state()  # members joined after `up` too
     nodes = node_statuses(supervisor)
@@ -342,6 +360,7 @@ def network_status(supervisor: Supervisor) -> dict[str, Any]:
         "cutters": cutters(roles),
         "roles": roles,
         "nats": nats_servers(supervisor, nodes),
+        "analytics": analytics_endpoints(supervisor),
         "expiring_certificates": expiring_certificates(supervisor.home.root),
         **(governance(supervisor) if plane_up else {"members": [], "open_proposals": []}),
     }

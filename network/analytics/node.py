@@ -19,9 +19,11 @@ import logging
 import signal
 
 from ledgerdb.errors import LedgerError
+from ledgerdb.qldb_session import start_qldb_session_server
 from ledgerdb.service import LedgerServer
 from network.analytics.config import AnalyticsConfig, load_config
 from network.analytics.errors import AnalyticsError
+from network.analytics.readonly import ReadOnlyDatabase
 from network.analytics.rows import block_rows
 from network.analytics.store import ChannelDatabase
 from network.gateway_client import GatewayClient
@@ -68,7 +70,7 @@ async def run(config: AnalyticsConfig) -> None:
             database = ChannelDatabase(config.database(channel))
             stack.callback(database.close)
             databases[channel] = database
-            await _serve_database(stack, database, config.listen(channel))
+            await _serve_database(stack, database, config, channel)
         log.info(
             "analytics serving %s on %s", ",".join(databases), config.listen(config.channels[0])
         )
@@ -78,13 +80,25 @@ async def run(config: AnalyticsConfig) -> None:
 
 
 async def _serve_database(
-    stack: contextlib.AsyncExitStack, database: ChannelDatabase, listen: str
+    stack: contextlib.AsyncExitStack,
+    database: ChannelDatabase,
+    config: AnalyticsConfig,
+    channel: str,
 ) -> None:
     """Serve the database over ledgerdb's gRPC service, so ``consortium analytics query``
     and ``consortium ledger … --endpoint`` read it while the node holds it (one process
-    per database: the journal's lock). Stopped before the database closes."""
+    per database: the journal's lock), and, when the config says ``qldb``, over QLDB's
+    session API, read-only (``readonly``), so ``pyqldb`` reads it unchanged as the ledger
+    named like the channel. Both stop before the database closes."""
+    if qldb := config.qldb_listen(channel):  # first: up waits for the gRPC port
+        host, _, port = qldb.rpartition(":")
+        runner, _ = await start_qldb_session_server(
+            ReadOnlyDatabase(database.db, channel), host, int(port), ledger_name=channel
+        )
+        stack.push_async_callback(runner.cleanup)
+        log.info("analytics serves %s over QLDB's session API on %s", channel, qldb)
     server = LedgerServer(database.db)
-    await server.start(listen)
+    await server.start(config.listen(channel))
     stack.push_async_callback(server.stop)
 
 

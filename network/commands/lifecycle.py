@@ -279,6 +279,15 @@ def status(spec_file: Path | None, home: Path, network: str | None, output: str)
             [(name, *(s[k] for k in ("state", "address", "jetstream"))) for name, s in servers],
             title="replicated ordering service",
         )
+    if databases := list(report["analytics"].items()):
+        emit_table(
+            ["channel", "ledgerdb gRPC", "QLDB session API (ledger)", "listening"],
+            [
+                (c, a["ledgerdb"], f"{a['qldb']} ({a['qldb_ledger']})", _yes(a["qldb_listening"]))
+                for c, a in databases
+            ],
+            title="analytics databases",
+        )
     emit_table(
         ["member", "id", "status"],
         [(m["name"], m["id"], m["status"]) for m in report["members"]],
@@ -304,10 +313,14 @@ def _role(node: str, roles: dict[str, str]) -> str:
     return roles.get(node, "orderer")
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def _yes_no(node) -> str:
     if not node.address:
         return "-"  # the reconciler listens nowhere
-    return "yes" if node.listening else "no"
+    return _yes(node.listening)
 
 
 @click.command("connection")

@@ -36,6 +36,7 @@ class AnalyticsNode(SupervisorBase):
             },
             "databases": str(folder),
             "listen": f"{analytics.host}:{analytics.port}",
+            "qldb": f"{analytics.host}:{analytics.qldb_port}",
             "operations": {"listen": listen},
         }
         path = folder / "analytics.yaml"
@@ -45,3 +46,9 @@ class AnalyticsNode(SupervisorBase):
         command = [*CONSORTIUM, "node", "run", NAME, "--config", str(path)]
         self._start(NAME, command, analytics.host, analytics.port, listen)
         self._ready(NAME)
+        if NAME in self.started:
+            for n, channel in enumerate(analytics.channels):
+                self.progress(
+                    f"  analytics: {channel} over QLDB's session API (pyqldb, ledger "
+                    f"{channel}) on {analytics.host}:{analytics.qldb_port + n}"
+                )
