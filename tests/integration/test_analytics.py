@@ -1,15 +1,20 @@
 """The analytics node on a real network (issue 22): `up` starts it from the spec, the
 basic sample's transactions become PartiQL-queryable documents whose Fabric coordinates
-point back to the peer's blocks, and kill -9 mid-stream loses and repeats nothing once the
+point back to the peer's blocks, the unmodified QLDB driver reads the database while the
+node writes it, a contract with private data collections leaves clear values where org1
+is a member and hashes elsewhere, two writes of one key in one block are two revisions as
+GetHistoryForKey has them, and kill -9 mid-stream loses and repeats nothing once the
 reconciler has restarted it — real processes, the CLI as a user types it."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,23 +32,30 @@ from tests.integration.test_up import spec_with_free_ports
 from tests.support.processes import consortium
 
 CHANNEL = "mychannel"
+ROOT = Path(__file__).resolve().parents[2]
+PYQLDB_PYTHON = ROOT / ".venv-pyqldb" / "bin" / "python"
+SEALED_BIDS = Path(__file__).with_name("contracts") / "sealed_bids"
 
 
 def _connection(home: Path, member: str) -> dict:
     return json.loads((home / "connection" / f"{member}.json").read_text())
 
 
-async def _submit(home: Path, steps: list[tuple[str, str, tuple[str, ...]]]) -> list[Submitted]:
+async def _submit(
+    home: Path, steps: list[tuple[str, str, tuple[str, ...]]], chaincode: str = "basic", **options
+) -> list[Submitted]:
     """Each (member, function, args) submitted in order through the member's gateway."""
     done = []
     for member, function, args in steps:
         async with GatewayClient.from_connection(_connection(home, member), "user1") as client:
-            done.append(await client.submit(CHANNEL, "basic", function, *args))
+            done.append(await client.submit(CHANNEL, chaincode, function, *args, **options))
     return done
 
 
-def _query(cwd: Path, statement: str) -> list:
-    done = consortium(cwd, "analytics", "query", "--channel", CHANNEL, statement, "-o", "json")
+def _query(cwd: Path, statement: str, *options: str) -> list:
+    done = consortium(
+        cwd, "analytics", "query", "--channel", CHANNEL, statement, *options, "-o", "json"
+    )
     return json.loads(done.stdout)
 
 
@@ -125,6 +137,7 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
     assert [step["name"] for step in answer["steps"]] == [
         "revision proof",
         "block header hash",
+        "orderer signature",
         "block data hash",
         "chain to the peer's tip",
         "transaction",
@@ -135,6 +148,113 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
     block = asyncio.run(_peer_block(home, moved.block))
     assert row["header_hash"] == block_header_hash(block.header).hex()
     assert row["previous_hash"] == block.header.previous_hash.hex()
+    _check_qldb_driver(cwd, [(created.tx_id, "Tomoko"), (moved.tx_id, "Max")])
+
+
+def _check_qldb_driver(cwd: Path, a1_history: list[tuple[str, str]]) -> None:
+    """pyqldb, unmodified, on the QLDB endpoint `status` shows, while the node runs."""
+    status = json.loads(consortium(cwd, "status", "-o", "json").stdout)
+    endpoint = status["analytics"][CHANNEL]
+    assert endpoint["qldb_listening"] and endpoint["qldb_ledger"] == CHANNEL
+    if not PYQLDB_PYTHON.exists():
+        pytest.skip(f"{PYQLDB_PYTHON} is missing: run `bash deploy/install-deps.sh`")
+    port = endpoint["qldb"].rsplit(":", 1)[1]
+    ran = subprocess.run(
+        [
+            str(PYQLDB_PYTHON),
+            str(ROOT / "tests/integration/analytics_pyqldb.py"),
+            port,
+            CHANNEL,
+            "a1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    seen = json.loads(ran.stdout)
+    assert seen["keys"] == ["a1"]  # a2 was deleted
+    assert seen["transactions"] == len(_query(cwd, "SELECT VALUE t.txid FROM transactions AS t"))
+    assert sorted((h["txid"], h["owner"]) for h in seen["history"]) == sorted(a1_history)
+    assert seen["write"]["code"] == "BadRequestException", seen["write"]
+    assert "read-only" in seen["write"]["message"]
+
+
+async def _notes_in_one_block(home: Path, key: str) -> list[Submitted]:
+    """Two blind writes of ``key``, one per member, submitted at once: usually one block
+    (the batch timeout is 250 ms); the caller retries with another key if not."""
+
+    async def note(member: str, text: str) -> Submitted:
+        (done,) = await _submit(home, [(member, "Note", (key, text))], "sealed")
+        return done
+
+    return list(await asyncio.gather(note("org1", "from org1"), note("org2", "from org2")))
+
+
+def _check_private_data_and_blind_writes(cwd: Path, home: Path) -> None:
+    collections = cwd / "sealed-collections.json"
+    collections.write_text(
+        json.dumps(
+            [
+                {"name": "org1only", "policy": "OR('Org1MSP.member')", "maxPeerCount": 1},
+                {"name": "org2only", "policy": "OR('Org2MSP.member')", "maxPeerCount": 1},
+            ]
+        )
+    )
+    consortium(cwd, "chaincode", "deploy", str(SEALED_BIDS), "--name", "sealed",
+               "--policy", "OR('Org1MSP.peer', 'Org2MSP.peer')",
+               "--collections", str(collections))  # fmt: skip
+    asyncio.run(
+        _submit(
+            home,
+            [("org1", "Seal", ("org1only", "s1"))],
+            "sealed",
+            transient={"bid": b'{"amount": 10}'},
+        )
+    )
+    asyncio.run(
+        _submit(
+            home,
+            [("org2", "Seal", ("org2only", "s2"))],
+            "sealed",
+            transient={"bid": b'{"amount": 20}'},
+        )
+    )
+    for attempt in range(5):
+        key = f"note{attempt}"
+        notes = asyncio.run(_notes_in_one_block(home, key))
+        if notes[0].block == notes[1].block:
+            break
+    assert notes[0].block == notes[1].block, "two notes never landed in one block"
+    _wait_caught_up(home, _peer_height(cwd))
+
+    (clear,) = _query(cwd, 'SELECT * FROM "sealed$org1only"')  # org1 is a member
+    assert (clear["amount"], clear["fabric"]["key"]) == (10, "s1")
+    (hidden,) = _query(cwd, 'SELECT * FROM "sealed$org2only"')  # org1 is not
+    assert hidden["key_hash"] == hashlib.sha256(b"s2").hexdigest()
+    assert hidden["value_hash"] == hashlib.sha256(b'{"amount": 20}').hexdigest()
+    assert "amount" not in hidden
+    public = {d["fabric"]["key"]: d for d in _query(cwd, "SELECT * FROM sealed")}
+    assert public["s2"]["collection"] == "org2only"
+
+    peer = asyncio.run(_evaluate(home, "sealed", "History", key))
+    revisions = _query(
+        cwd,
+        "SELECT h.data.text, h.data.fabric.txid, h.data.fabric.block, h.data.fabric.position "
+        "FROM history(sealed) AS h WHERE h.data.fabric.key = ?",
+        "--param",
+        json.dumps(key),
+    )
+    assert len(revisions) == 2, revisions  # one per transaction, not one per block
+    mine = sorted(revisions, key=lambda r: (r["block"], r["position"]))
+    assert [(r["txid"], {"text": r["text"]}) for r in mine] == [
+        (e["txId"], e["value"]) for e in reversed(json.loads(peer))
+    ]
+
+
+async def _evaluate(home: Path, chaincode: str, *args: str) -> bytes:
+    async with GatewayClient.from_connection(_connection(home, "org1"), "user1") as client:
+        return await client.evaluate(CHANNEL, chaincode, *args)
 
 
 async def _load(home: Path, stop: asyncio.Event, made: list[str]) -> None:
@@ -215,6 +335,7 @@ def test_analytics_follows_the_channel_and_survives_kill_9(tmp_path: Path) -> No
         up = json.loads(consortium(tmp_path, "up", str(spec), "-o", "json").stdout)
         assert "analytics" in up["nodes"]
         _check_documents_and_coordinates(tmp_path, home)
+        _check_private_data_and_blind_writes(tmp_path, home)
         made = asyncio.run(_kill_while_streaming(home, kills=2))
         assert made, "the load committed nothing"
         _check_nothing_lost_or_repeated(tmp_path, home, made)

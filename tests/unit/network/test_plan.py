@@ -122,5 +122,5 @@ def test_analytics_can_be_added_but_not_changed_while_running(tmp_path: Path) ->
     added = plan_changes(load_spec(tmp_path / "a.yaml"), load_spec(tmp_path / "b.yaml"))
     assert added.refusals == []
     assert added.changes == ["start the analytics node: org1's peer0 on mychannel"]
-    moved = _plan(tmp_path, "  port: 7400", "  port: 7410")
+    moved = _plan(tmp_path, "  port: 7400", "  port: 7420")
     assert moved.changes == [] and "analytics" in moved.refusals[0]
