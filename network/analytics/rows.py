@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,9 +73,18 @@ class BlockRows:
 
 
 def table_name(namespace: str) -> str:
-    """The table a chaincode namespace's keys go to: its name, unless that is one of the
-    analytics tables (a chaincode called ``blocks`` gets ``blocks_chaincode``)."""
-    return f"{namespace}_chaincode" if namespace in RESERVED_TABLES else namespace
+    """The table a chaincode namespace's keys go to: its name as a table name (see
+    ``_identifier``), unless that is one of the analytics tables (a chaincode called
+    ``blocks`` gets ``blocks_chaincode``)."""
+    return f"{namespace}_chaincode" if namespace in RESERVED_TABLES else _identifier(namespace)
+
+
+def _identifier(name: str) -> str:
+    """``name`` as ledgerdb (QLDB) allows table names: letters, digits and ``_``, not
+    starting with a digit. Fabric allows ``-`` in chaincode and collection names and a
+    leading digit; ``-`` becomes ``_`` and a leading digit gets a ``_`` before it."""
+    table = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return f"_{table}" if table[:1].isdigit() else table
 
 
 def key_document(key: str, value: bytes, block: int, position: int, txid: str) -> dict:
@@ -129,9 +139,10 @@ PrivateData = Mapping[int, rwset_pb2.TxPvtReadWriteSet]
 
 
 def collection_table(namespace: str, collection: str) -> str:
-    """The table of a private data collection: ``basic$assetCollection`` (Fabric names
-    its private namespaces ``basic$$p…``; ``$`` is in no chaincode or collection name)."""
-    return f"{namespace}${collection}"
+    """The table of a private data collection: ``basic__assetCollection``. ``__`` is in
+    no chaincode name (Fabric's ``[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*``), so the first
+    ``__`` separates the chaincode from the collection."""
+    return f"{_identifier(namespace)}__{_identifier(collection)}"
 
 
 def block_rows(block: common_pb2.Block, private: PrivateData | None = None) -> BlockRows:

@@ -137,8 +137,8 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
     assert [step["name"] for step in answer["steps"]] == [
         "revision proof",
         "block header hash",
-        "orderer signature",
         "block data hash",
+        "orderer signature",
         "chain to the peer's tip",
         "transaction",
     ]
@@ -228,9 +228,9 @@ def _check_private_data_and_blind_writes(cwd: Path, home: Path) -> None:
     assert notes[0].block == notes[1].block, "two notes never landed in one block"
     _wait_caught_up(home, _peer_height(cwd))
 
-    (clear,) = _query(cwd, 'SELECT * FROM "sealed$org1only"')  # org1 is a member
+    (clear,) = _query(cwd, 'SELECT * FROM "sealed__org1only"')  # org1 is a member
     assert (clear["amount"], clear["fabric"]["key"]) == (10, "s1")
-    (hidden,) = _query(cwd, 'SELECT * FROM "sealed$org2only"')  # org1 is not
+    (hidden,) = _query(cwd, 'SELECT * FROM "sealed__org2only"')  # org1 is not
     assert hidden["key_hash"] == hashlib.sha256(b"s2").hexdigest()
     assert hidden["value_hash"] == hashlib.sha256(b'{"amount": 20}').hexdigest()
     assert "amount" not in hidden
@@ -342,4 +342,7 @@ def test_analytics_follows_the_channel_and_survives_kill_9(tmp_path: Path) -> No
         status = json.loads(consortium(tmp_path, "status", "-o", "json").stdout)
         assert status["nodes"]["analytics"]["listening"]
     finally:
+        log = home / "logs" / "analytics.log"
+        if log.exists():
+            print(log.read_text()[-6000:])  # shown by pytest when the test failed
         consortium(tmp_path, "down", "--purge", check=False)

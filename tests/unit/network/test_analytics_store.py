@@ -13,7 +13,7 @@ from fabric_protos.common import common_pb2
 
 from chaincode.rwset import TxRWSet
 from network.analytics.errors import BrokenChain
-from network.analytics.rows import block_rows, table_name
+from network.analytics.rows import block_rows, collection_table, table_name
 from network.analytics.store import ChannelDatabase
 from network.analytics.verify import fabric_steps, latest_revision, ledger_steps, orderer_step
 from peers.committer import commit_block
@@ -196,7 +196,9 @@ def test_verify_names_the_step_that_does_not_match(committed, database) -> None:
     assert bad["transaction"].ok
 
 
-def test_private_collections_clear_where_served_and_hashes_elsewhere(committed) -> None:
+def test_private_collections_clear_where_served_and_hashes_elsewhere(
+    committed, tmp_path: Path
+) -> None:
     channel, _, _ = committed
     rwset = TxRWSet()
     rwset.namespace("basic").collection("mine").writes["k"] = b'{"secret": 1}'
@@ -207,12 +209,30 @@ def test_private_collections_clear_where_served_and_hashes_elsewhere(committed) 
     block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER] = bytes([0])  # VALID
     served = rwset.to_private_proto()
     del served.ns_pvt_rwset[0].collection_pvt_rwset[1]  # the member is not in "theirs"
-    writes = {w.table: w for w in block_rows(block, {0: served}).writes}
-    assert writes["basic$mine"].document["secret"] == 1
-    hidden = writes["basic$theirs"].document
+    rows = block_rows(block, {0: served})
+    writes = {w.table: w for w in rows.writes}
+    assert writes["basic__mine"].document["secret"] == 1
+    hidden = writes["basic__theirs"].document
     assert hidden["key_hash"] == hashlib.sha256(b"h").hexdigest()
     assert hidden["value_hash"] == hashlib.sha256(b"hidden").hexdigest()
     assert "hidden" not in str(hidden)
+    database = ChannelDatabase(tmp_path / "private")  # and the tables can be written
+    try:
+        _write(database, committed[2])
+        database.write(rows, list(block.data.data))
+        (mine,) = _query(database, "SELECT * FROM basic__mine")
+        assert mine["secret"] == 1
+        (theirs,) = _query(database, "SELECT * FROM basic__theirs")
+        assert theirs["key_hash"] == hashlib.sha256(b"h").hexdigest()
+    finally:
+        database.close()
+
+
+def test_chaincode_and_collection_names_become_table_names() -> None:
+    """Fabric allows ``-`` and a leading digit; ledgerdb's table names do not."""
+    assert table_name("asset-transfer") == "asset_transfer"
+    assert table_name("1cc") == "_1cc"
+    assert collection_table("my-cc", "org-1") == "my_cc__org_1"
 
 
 @pytest.fixture
