@@ -7,8 +7,10 @@ when org1's peer served it on Deliver to this process (it is committed by then),
 the analytics node's ledgerdb service first answers with that block in ``_checkpoint``
 (polled every ``POLL`` s, so the figure is at most that much late).
 
-Run: ``python tests/bench/bench_analytics_lag.py [TRANSACTIONS]`` (default 400). Prints
-p50 / p99 / max; asserts nothing about timing.
+Run: ``python tests/bench/bench_analytics_lag.py [TRANSACTIONS [IN_FLIGHT]]`` (default
+400 and 8; the benchmark load is 3,000 with 64 in flight, as many as the network commits).
+Prints the load reached, p50 / p99 / max of the lag and the analytics node's CPU ms per
+transaction; asserts nothing about timing.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from tests.integration.test_up import spec_with_free_ports
 from tests.support.processes import consortium
 
 CHANNEL = "mychannel"
-CONCURRENCY = 8
 POLL = 0.01
 
 
@@ -73,7 +74,7 @@ def watch_analytics(listen: str, visible: dict[int, float], stop: list[bool]) ->
             time.sleep(POLL)
 
 
-async def load(home: Path, count: int) -> None:
+async def load(home: Path, count: int, in_flight: int) -> None:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(count):
         queue.put_nowait(n)
@@ -86,10 +87,16 @@ async def load(home: Path, count: int) -> None:
                     CHANNEL, "basic", "CreateAsset", f"lag{n}", "red", "1", "x", "1"
                 )
 
-    await asyncio.gather(*(worker(("org1", "org2")[i % 2]) for i in range(CONCURRENCY)))
+    await asyncio.gather(*(worker(("org1", "org2")[i % 2]) for i in range(in_flight)))
 
 
-async def measure(home: Path, transactions: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(home: Path, transactions: int, in_flight: int) -> None:
     served: dict[int, float] = {}
     visible: dict[int, float] = {}
     stop: list[bool] = []
@@ -97,10 +104,13 @@ async def measure(home: Path, transactions: int) -> None:
     peer = asyncio.create_task(watch_peer(home, served))
     poller = asyncio.create_task(asyncio.to_thread(watch_analytics, listen, visible, stop))
     await asyncio.sleep(1)
+    node = int((home / "pids" / "analytics.pid").read_text())
+    cpu_before = cpu_seconds(node)
     started = time.monotonic()
-    await load(home, transactions)
+    await load(home, transactions, in_flight)
     elapsed = time.monotonic() - started
     await asyncio.sleep(2)
+    cpu = cpu_seconds(node) - cpu_before
     stop.append(True)
     peer.cancel()
     await poller
@@ -108,7 +118,12 @@ async def measure(home: Path, transactions: int) -> None:
     lags = [max(0.0, visible[n] - served[n]) for n in served if n in visible]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     rate = transactions / elapsed
-    print(f"load: {transactions} CreateAsset in {elapsed:.1f} s ({rate:.0f} tx/s)")
+    print(f"load average: {os.getloadavg()[0]:.1f}")
+    print(
+        f"load: {transactions} CreateAsset, {in_flight} in flight, in {elapsed:.1f} s "
+        f"({rate:.0f} tx/s, {len(served)} blocks)"
+    )
+    print(f"analytics node CPU: {1000 * cpu / transactions:.2f} ms per transaction")
     print(
         f"lag commit → queryable: p50 {1000 * percentile(lags, 0.5):.0f} ms, "
         f"p99 {1000 * percentile(lags, 0.99):.0f} ms, max {1000 * max(lags):.0f} ms "
@@ -118,12 +133,13 @@ async def measure(home: Path, transactions: int) -> None:
 
 def main() -> None:
     transactions = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    in_flight = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         spec = spec_with_free_ports(root)
         try:
             consortium(root, "up", str(spec), "-o", "json")
-            asyncio.run(measure(root / ".consortium" / "two-members", transactions))
+            asyncio.run(measure(root / ".consortium" / "two-members", transactions, in_flight))
         finally:
             consortium(root, "down", "--purge", check=False)
 
