@@ -521,3 +521,25 @@ def test_verify_checks_the_orderer_s_signature_and_names_what_fails(committed, d
     assert not step.ok and "OrdererMSP's certificate" in step.detail, step.detail
     step = orderer_step(database.db, block, None)
     assert not step.ok and "did not serve config block 0" in step.detail
+
+
+def test_the_qldb_view_reads_and_refuses_every_write(database) -> None:
+    """What QLDB's session API gets: queries run; INSERT, DELETE, CREATE, EXEC are
+    refused before they run, naming the statement; a commit writes no journal block."""
+    from ledgerdb.qldb_session import BadRequestException
+    from network.analytics.readonly import ReadOnlyDatabase
+
+    view = ReadOnlyDatabase(database.db, "mychannel")
+    before = database.db.digest().tip.sequence_no
+    transaction = view.start_transaction()
+    assert transaction.execute("SELECT VALUE b.number FROM blocks AS b").values == [0]
+    for statement, kind in (
+        ("INSERT INTO blocks {'number': 99}", "Insert"),
+        ("DELETE FROM transactions", "Delete"),
+        ("CREATE TABLE mine", "CreateTable"),
+    ):
+        with pytest.raises(BadRequestException, match=f"{kind} refused.*read-only"):
+            transaction.execute(statement)
+    transaction.commit()
+    assert database.db.digest().tip.sequence_no == before
+    assert _query(database, "SELECT VALUE b.number FROM blocks AS b") == [0]
