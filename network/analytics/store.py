@@ -116,8 +116,9 @@ class ChannelDatabase:
 
     def write(self, rows: BlockRows, data: list[bytes]) -> None:
         """Check ``rows``'s block chains on the checkpoint, then write it and advance the
-        checkpoint in one ledgerdb transaction. ``data`` is the block's envelopes (for
-        its data hash). A block already written is skipped."""
+        checkpoint in one ledgerdb transaction (one per part, see the module docstring).
+        ``data`` is the block's envelopes (for its data hash). A block already written is
+        skipped; a block written in part is finished."""
         with self._writing:
             self._write_block(rows, data)
 
