@@ -24,6 +24,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.peer import events_pb2_grpc
 
 from ledgerdb.client import LedgerClient
+from ledgerdb.export import to_json
 from network.analytics.config import load_config
 from network.gateway_client import GatewayClient, GatewayClientError, Submitted
 from proto.blockhash import block_header_hash
@@ -57,6 +58,18 @@ def _query(cwd: Path, statement: str, *options: str) -> list:
         cwd, "analytics", "query", "--channel", CHANNEL, statement, *options, "-o", "json"
     )
     return json.loads(done.stdout)
+
+
+def _read(home: Path, statement: str, *params: object) -> list:
+    """``statement`` through the node's ledgerdb service in an aborted transaction, as
+    `analytics query` runs it, without a CLI process per query."""
+    listen = load_config(home / "analytics" / "analytics.yaml").listen(CHANNEL)
+    with LedgerClient(listen, timeout=30.0) as client:
+        transaction = client.start_transaction()
+        try:
+            return [to_json(value) for value in transaction.execute(statement, *params).values]
+        finally:
+            transaction.abort()
 
 
 def _peer_height(cwd: Path) -> int:
@@ -148,17 +161,16 @@ def _check_documents_and_coordinates(cwd: Path, home: Path) -> None:
     block = asyncio.run(_peer_block(home, moved.block))
     assert row["header_hash"] == block_header_hash(block.header).hex()
     assert row["previous_hash"] == block.header.previous_hash.hex()
-    _check_qldb_driver(cwd, [(created.tx_id, "Tomoko"), (moved.tx_id, "Max")])
+    _check_qldb_driver(home, [(created.tx_id, "Tomoko"), (moved.tx_id, "Max")])
 
 
-def _check_qldb_driver(cwd: Path, a1_history: list[tuple[str, str]]) -> None:
-    """pyqldb, unmodified, on the QLDB endpoint `status` shows, while the node runs."""
-    status = json.loads(consortium(cwd, "status", "-o", "json").stdout)
-    endpoint = status["analytics"][CHANNEL]
-    assert endpoint["qldb_listening"] and endpoint["qldb_ledger"] == CHANNEL
+def _check_qldb_driver(home: Path, a1_history: list[tuple[str, str]]) -> None:
+    """pyqldb, unmodified, on the node's QLDB endpoint (`status` shows it, checked at the
+    end), while the node runs."""
     if not PYQLDB_PYTHON.exists():
         pytest.skip(f"{PYQLDB_PYTHON} is missing: run `bash deploy/install-deps.sh`")
-    port = endpoint["qldb"].rsplit(":", 1)[1]
+    qldb = load_config(home / "analytics" / "analytics.yaml").qldb_listen(CHANNEL)
+    port = qldb.rsplit(":", 1)[1]
     ran = subprocess.run(
         [
             str(PYQLDB_PYTHON),
@@ -174,21 +186,46 @@ def _check_qldb_driver(cwd: Path, a1_history: list[tuple[str, str]]) -> None:
     assert ran.returncode == 0, ran.stderr[-3000:]
     seen = json.loads(ran.stdout)
     assert seen["keys"] == ["a1"]  # a2 was deleted
-    assert seen["transactions"] == len(_query(cwd, "SELECT VALUE t.txid FROM transactions AS t"))
+    assert seen["transactions"] == len(_read(home, "SELECT VALUE t.txid FROM transactions AS t"))
     assert sorted((h["txid"], h["owner"]) for h in seen["history"]) == sorted(a1_history)
     assert seen["write"]["code"] == "BadRequestException", seen["write"]
     assert "read-only" in seen["write"]["message"]
 
 
-async def _notes_in_one_block(home: Path, key: str) -> list[Submitted]:
-    """Two blind writes of ``key``, one per member, submitted at once: usually one block
-    (the batch timeout is 250 ms); the caller retries with another key if not."""
+async def _sealed_writes(home: Path) -> tuple[str, int]:
+    """Both members' sealed bids and, at the same time, two blind notes of one key, one per
+    member (usually one block: the batch timeout is 250 ms; another key is tried if not);
+    then org1 removes s1. Returns the notes' key and the last block written."""
 
-    async def note(member: str, text: str) -> Submitted:
-        (done,) = await _submit(home, [(member, "Note", (key, text))], "sealed")
+    async def one(member: str, function: str, *args: str, **options) -> Submitted:
+        (done,) = await _submit(home, [(member, function, args)], "sealed", **options)
         return done
 
-    return list(await asyncio.gather(note("org1", "from org1"), note("org2", "from org2")))
+    async def notes(key: str) -> list[Submitted]:
+        return list(
+            await asyncio.gather(one("org1", "Note", key, "a"), one("org2", "Note", key, "b"))
+        )
+
+    first = await asyncio.gather(
+        one("org1", "Seal", "org1only", "s1", transient={"bid": b'{"amount": 10}'}),
+        one("org2", "Seal", "org2only", "s2", transient={"bid": b'{"amount": 20}'}),
+        notes("note0"),
+    )
+    key, written = "note0", first[2]
+    for attempt in range(1, 5):
+        if written[0].block == written[1].block:
+            break
+        key = f"note{attempt}"
+        written = await notes(key)
+    assert written[0].block == written[1].block, "two notes never landed in one block"
+    removed = await one("org1", "Remove", "s1")
+    return key, removed.block
+
+
+async def _peer_histories(home: Path, keys: list[str]) -> dict[str, list]:
+    """The sealed contract's History (the peer's GetHistoryForKey) of each key."""
+    async with GatewayClient.from_connection(_connection(home, "org1"), "user1") as client:
+        return {k: json.loads(await client.evaluate(CHANNEL, "sealed", "History", k)) for k in keys}
 
 
 def _check_private_data_and_blind_writes(cwd: Path, home: Path) -> None:
@@ -204,57 +241,57 @@ def _check_private_data_and_blind_writes(cwd: Path, home: Path) -> None:
     consortium(cwd, "chaincode", "deploy", str(SEALED_BIDS), "--name", "sealed",
                "--policy", "OR('Org1MSP.peer', 'Org2MSP.peer')",
                "--collections", str(collections))  # fmt: skip
-    asyncio.run(
-        _submit(
-            home,
-            [("org1", "Seal", ("org1only", "s1"))],
-            "sealed",
-            transient={"bid": b'{"amount": 10}'},
-        )
-    )
-    asyncio.run(
-        _submit(
-            home,
-            [("org2", "Seal", ("org2only", "s2"))],
-            "sealed",
-            transient={"bid": b'{"amount": 20}'},
-        )
-    )
-    for attempt in range(5):
-        key = f"note{attempt}"
-        notes = asyncio.run(_notes_in_one_block(home, key))
-        if notes[0].block == notes[1].block:
-            break
-    assert notes[0].block == notes[1].block, "two notes never landed in one block"
-    _wait_caught_up(home, _peer_height(cwd))
+    key, last = asyncio.run(_sealed_writes(home))
+    _wait_caught_up(home, last + 1)
 
-    (clear,) = _query(cwd, 'SELECT * FROM "sealed__org1only"')  # org1 is a member
+    (clear,) = _read(home, "SELECT * FROM sealed__org1only")  # org1 is a member
     assert (clear["amount"], clear["fabric"]["key"]) == (10, "s1")
-    (hidden,) = _query(cwd, 'SELECT * FROM "sealed__org2only"')  # org1 is not
+    (hidden,) = _read(home, "SELECT * FROM sealed__org2only")  # org1 is not
     assert hidden["key_hash"] == hashlib.sha256(b"s2").hexdigest()
     assert hidden["value_hash"] == hashlib.sha256(b'{"amount": 20}').hexdigest()
     assert "amount" not in hidden
-    public = {d["fabric"]["key"]: d for d in _query(cwd, "SELECT * FROM sealed")}
-    assert public["s2"]["collection"] == "org2only"
+    public = {d["fabric"]["key"]: d for d in _read(home, "SELECT * FROM sealed")}
+    assert public["s2"]["collection"] == "org2only" and "s1" not in public
 
-    peer = asyncio.run(_evaluate(home, "sealed", "History", key))
-    revisions = _query(
-        cwd,
-        "SELECT h.data.text, h.data.fabric.txid, h.data.fabric.block, h.data.fabric.position "
-        "FROM history(sealed) AS h WHERE h.data.fabric.key = ?",
-        "--param",
-        json.dumps(key),
+    revisions = _read(
+        home,
+        "SELECT h.data.fabric.block, h.data.fabric.position FROM history(sealed) AS h "
+        "WHERE h.data.fabric.key = ?",
+        key,
     )
     assert len(revisions) == 2, revisions  # one per transaction, not one per block
-    mine = sorted(revisions, key=lambda r: (r["block"], r["position"]))
-    assert [(r["txid"], {"text": r["text"]}) for r in mine] == [
-        (e["txId"], e["value"]) for e in reversed(json.loads(peer))
-    ]
+    assert revisions[0]["block"] == revisions[1]["block"]
+    peer = asyncio.run(_peer_histories(home, ["s1", "s2", key]))
+    for each, entries in peer.items():  # every key of the contract, a deletion included
+        assert _history(home, "sealed", each) == [
+            (e["txId"] if e["value"] is not None else None, e["value"]) for e in reversed(entries)
+        ]
 
 
-async def _evaluate(home: Path, chaincode: str, *args: str) -> bytes:
-    async with GatewayClient.from_connection(_connection(home, "org1"), "user1") as client:
-        return await client.evaluate(CHANNEL, chaincode, *args)
+def _history(home: Path, table: str, key: str) -> list[tuple[str | None, dict | None]]:
+    """(txid, value) of each revision of ``key``, oldest first; a deletion is (None, None)
+    (it carries no data, so no Fabric coordinates of its own)."""
+    ids = _read(
+        home,
+        f"SELECT DISTINCT VALUE h.metadata.id FROM history({table}) AS h "
+        "WHERE h.data.fabric.key = ?",
+        key,
+    )
+    revisions = _read(
+        home,
+        f"SELECT h.data, h.blockAddress.sequenceNo AS seq FROM history({table}) AS h "
+        "WHERE h.metadata.id IN ? ORDER BY seq",
+        ids,
+    )
+    found: list[tuple[str | None, dict | None]] = []
+    for revision in revisions:
+        data = revision.get("data")
+        if data is None:
+            found.append((None, None))
+        else:
+            value = {k: v for k, v in data.items() if k != "fabric"}
+            found.append((data["fabric"]["txid"], value))
+    return found
 
 
 async def _load(home: Path, stop: asyncio.Event, made: list[str]) -> None:
@@ -341,6 +378,13 @@ def test_analytics_follows_the_channel_and_survives_kill_9(tmp_path: Path) -> No
         _check_nothing_lost_or_repeated(tmp_path, home, made)
         status = json.loads(consortium(tmp_path, "status", "-o", "json").stdout)
         assert status["nodes"]["analytics"]["listening"]
+        qldb = load_config(home / "analytics" / "analytics.yaml").qldb_listen(CHANNEL)
+        assert status["analytics"][CHANNEL] == {
+            "ledgerdb": status["nodes"]["analytics"]["address"],
+            "qldb": qldb,
+            "qldb_ledger": CHANNEL,
+            "qldb_listening": True,
+        }
     finally:
         log = home / "logs" / "analytics.log"
         if log.exists():

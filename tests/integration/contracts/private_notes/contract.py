@@ -1,5 +1,6 @@
 """``Seal(collection, key)`` with the bid in the transient field ``bid``; ``Note(key,
-text)`` blindly; ``History(key)`` as the peer's GetHistoryForKey answers it.
+text)`` and ``Remove(key)`` blindly; ``History(key)`` as the peer's GetHistoryForKey
+answers it.
 
 The official Python shim leaves ``put_private_data`` unimplemented, so the private write
 goes through its handler's PUT_STATE with the collection named, as the Go and Node shims
@@ -25,6 +26,9 @@ class PrivateNotes(Contract):
 
     async def Note(self, ctx: TransactionContext, key: str, text: str) -> None:
         await ctx.get_stub().put_state(key, json.dumps({"text": text}).encode())
+
+    async def Remove(self, ctx: TransactionContext, key: str) -> None:
+        await ctx.get_stub().delete_state(key)
 
     async def History(self, ctx: TransactionContext, key: str) -> str:
         history = await ctx.get_stub().get_history_for_key(key)
