@@ -543,3 +543,24 @@ def test_the_qldb_view_reads_and_refuses_every_write(database) -> None:
     transaction.commit()
     assert database.db.digest().tip.sequence_no == before
     assert _query(database, "SELECT VALUE b.number FROM blocks AS b") == [0]
+
+
+def test_the_config_s_qldb_endpoint_is_channel_n_on_port_plus_n(tmp_path: Path) -> None:
+    from network.analytics.config import load_config
+    from network.analytics.errors import AnalyticsConfigError
+
+    base = (
+        "network: net\nchannels: [one, two]\ndeliver: {connection: org1.json}\n"
+        "databases: .\nlisten: 127.0.0.1:7400\n"
+    )
+    (tmp_path / "a.yaml").write_text(base + "qldb: 127.0.0.1:7410\n")
+    config = load_config(tmp_path / "a.yaml")
+    assert (config.qldb_listen("one"), config.qldb_listen("two")) == (
+        "127.0.0.1:7410",
+        "127.0.0.1:7411",
+    )
+    (tmp_path / "b.yaml").write_text(base)
+    assert load_config(tmp_path / "b.yaml").qldb_listen("one") == ""  # none asked for
+    (tmp_path / "c.yaml").write_text(base + "qldb: 10.0.0.9:7410\n")
+    with pytest.raises(AnalyticsConfigError, match=r"qldb.*listen host"):
+        load_config(tmp_path / "c.yaml")
