@@ -35,7 +35,7 @@ from tests.support.processes import consortium
 CHANNEL = "mychannel"
 ROOT = Path(__file__).resolve().parents[2]
 PYQLDB_PYTHON = ROOT / ".venv-pyqldb" / "bin" / "python"
-SEALED_BIDS = Path(__file__).with_name("contracts") / "sealed_bids"
+PRIVATE_NOTES = Path(__file__).with_name("contracts") / "private_notes"
 
 
 def _connection(home: Path, member: str) -> dict:
@@ -238,7 +238,7 @@ def _check_private_data_and_blind_writes(cwd: Path, home: Path) -> None:
             ]
         )
     )
-    consortium(cwd, "chaincode", "deploy", str(SEALED_BIDS), "--name", "sealed",
+    consortium(cwd, "chaincode", "deploy", str(PRIVATE_NOTES), "--name", "sealed",
                "--policy", "OR('Org1MSP.peer', 'Org2MSP.peer')",
                "--collections", str(collections))  # fmt: skip
     key, last = asyncio.run(_sealed_writes(home))
