@@ -163,7 +163,8 @@ def test_port_in_use_is_found_and_the_cli_exits_2(tmp_path: Path) -> None:
         path = tmp_path / "spec.yaml"
         path.write_text(text)
         spec = load_spec(path)
-        assert [what for what, *_ in ports_in_use(spec)] == ["chaincode basic"]
+        # other networks on this machine may hold some of the spec's fixed ports too
+        assert "chaincode basic" in [what for what, *_ in ports_in_use(spec)]
         result = subprocess.run(
             [
                 sys.executable,
@@ -179,7 +180,7 @@ def test_port_in_use_is_found_and_the_cli_exits_2(tmp_path: Path) -> None:
         )
     assert result.returncode == 2
     assert f"port 127.0.0.1:{port} is already in use" in result.stderr
-    assert result.stderr.count("\n") == 1
+    assert all("is already in use" in line for line in result.stderr.splitlines())
 
 
 def test_two_chaincodes_of_one_name_are_refused(tmp_path: Path) -> None:
