@@ -13,6 +13,7 @@ ones listed in its ``CONTRACTS``) becomes part of the chaincode.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import importlib.util
 import logging
@@ -24,8 +25,9 @@ from typing import Any
 import grpc
 import uvloop
 from fabric_chaincode_python.fabric_contract_api import Contract, ContractChaincode
-from fabric_chaincode_python.fabric_shim.handler import Handler
+from fabric_chaincode_python.fabric_shim.handler import STATES, Handler
 from fabric_chaincode_python.fabric_shim.interfaces import Chaincode
+from fabric_chaincode_python.fabric_shim.msg_queue_handler import MsgQueueHandler
 from fabric_chaincode_python.fabric_shim.server import ChaincodeService
 from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub
 from fabric_protos.peer import (
@@ -92,11 +94,43 @@ class _SerialWriter:
             await self._context.write(message)
 
 
+_ANSWERS = (Message.RESPONSE, Message.ERROR)
+"""What the peer sends back to a request the contract made (GET_STATE, PUT_STATE, …)."""
+
+
 class ContractHandler(Handler):
     """The Python shim's handler, sending the event and turning crashes into ERROR."""
 
-    async def chat_with_peer(self, stream: Any, context: Any) -> Any:
-        return await super().chat_with_peer(stream, _SerialWriter(context))
+    async def chat_with_peer(self, stream: Any, context: Any) -> None:
+        """The shim's own loop, the same messages in the same order, without its costs per
+        message (a quarter of the contract's CPU on CreateAsset): 2.5.4 formats every
+        message it receives, the whole signed proposal included, into log strings the
+        logger then drops, and starts a task even for a RESPONSE, which only completes
+        the request waiting for it."""
+        self.state = STATES.CREATED
+        self.context = _SerialWriter(context)
+        self.msg_queue_handler = MsgQueueHandler(self)
+        register = Message(type=Message.REGISTER, payload=self.chaincode_id.SerializeToString())
+        register.timestamp.FromDatetime(datetime.datetime.now())
+        await self.context.write(register)
+        async for message in stream:
+            if self.state == STATES.READY and message.type in _ANSWERS:
+                await self.msg_queue_handler.handle_msg_response(message)
+            else:
+                self._track_task(self.handle_message(message))
+        if self._pending_tasks:
+            await asyncio.gather(*self._pending_tasks, return_exceptions=True)
+
+    async def handle_message(self, msg: Message) -> None:
+        """The shim's dispatch by state, without the warning it logs for every message."""
+        if msg.type == Message.KEEPALIVE:
+            return
+        if self.state == STATES.READY:
+            await self.handle_message_ready(msg)
+        elif self.state == STATES.ESTABLISHED:
+            await self.handle_message_established(msg)
+        else:
+            await self.handle_message_created(msg)
 
     async def handle_stub_interaction(self, msg: Message, action: str = "Invoke") -> None:
         try:

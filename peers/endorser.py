@@ -168,15 +168,16 @@ class Endorser:
         return (await self.endorse(signed))[0]
 
     async def endorse(
-        self, signed: proposal_pb2.SignedProposal
+        self, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal | None = None
     ) -> tuple[proposal_response_pb2.ProposalResponse, str | None]:
         """The response and, as Fabric's ``ProcessProposal`` returns beside it, the error
-        of a proposal refused before simulation (None otherwise)."""
-        unpacked: UnpackedProposal | None = None
+        of a proposal refused before simulation (None otherwise). ``unpacked`` is
+        ``signed`` already decoded (by this peer's gateway), so it is not decoded twice."""
         rwset: TxRWSet | None = None
         error = None
         try:
-            unpacked = unpack_proposal(signed)
+            if unpacked is None:
+                unpacked = unpack_proposal(signed)
             if not unpacked.channel_header.channel_id:
                 system = self.system.get(unpacked.chaincode)
                 if system is None:

@@ -162,11 +162,16 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
     # -- endorsing ------------------------------------------------------------------------
 
     async def _ask_peer(
-        self, mspid: str, peer: RemotePeer | None, signed: proposal_pb2.SignedProposal
+        self,
+        mspid: str,
+        peer: RemotePeer | None,
+        signed: proposal_pb2.SignedProposal,
+        unpacked: UnpackedProposal,
     ) -> Answer:
-        """One endorser's answer: this peer (``None``) in-process, another over gRPC."""
+        """One endorser's answer: this peer (``None``) in-process, handed the proposal
+        this gateway already decoded, another over gRPC."""
         if peer is None:
-            response, error = await self.endorser.endorse(signed)
+            response, error = await self.endorser.endorse(signed, unpacked)
             return from_response(mspid, self.address, response, error)
         try:
             response = await peer.endorser().ProcessProposal(signed, timeout=30)
@@ -179,7 +184,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         return local + [p for p in self._peers() if p.mspid == mspid]
 
     async def _ask_org(
-        self, mspid: str, signed: proposal_pb2.SignedProposal
+        self, mspid: str, signed: proposal_pb2.SignedProposal, unpacked: UnpackedProposal
     ) -> tuple[Answer, list[gateway_pb2.ErrorDetail]]:
         """An organization's endorsement: its peers in turn while a failure says another
         may do better (Fabric's next peer in the group); the last answer and the
@@ -187,7 +192,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         failures: list[gateway_pb2.ErrorDetail] = []
         answer = unreachable(mspid, "", f"no peer of {mspid} is known to this gateway")
         for peer in self._peers_of(mspid):
-            answer = await self._ask_peer(mspid, peer, signed)
+            answer = await self._ask_peer(mspid, peer, signed, unpacked)
             if answer.ok:
                 break
             failures.append(answer.detail)
@@ -202,12 +207,14 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             raise GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{prefix}{exc}") from None
 
     async def _endorse(
-        self, signed: proposal_pb2.SignedProposal, requested: Sequence[str]
+        self,
+        signed: proposal_pb2.SignedProposal,
+        unpacked: UnpackedProposal,
+        requested: Sequence[str],
     ) -> tuple[list[str], list[proposal_response_pb2.ProposalResponse]]:
         """Endorse as Fabric's gateway does: the organizations the client named, or
         first this gateway's own organization — whose failure is the answer at once —
         and then whichever others the endorsement policy needs."""
-        unpacked = self._unpack(signed)
         channel = self._channels(unpacked.channel_header.channel_id)
         configured = channel is not None and channel.ledger.config is not None
         available = self._organizations(channel, unpacked.chaincode) if configured else []
@@ -218,22 +225,23 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
                     grpc.StatusCode.UNAVAILABLE,
                     f"failed to find any endorsing peers for org(s): {', '.join(missing)}",
                 )
-            return await self._gather(signed, requested, {})
+            return await self._gather(signed, unpacked, requested, {})
         if not available:
             raise GatewayError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"{_NO_COMBINATION}No metadata was found for chaincode {unpacked.chaincode} "
                 f"in channel {unpacked.channel_header.channel_id}",
             )
-        first, failures = await self._ask_org(available[0], signed)
+        first, failures = await self._ask_org(available[0], signed, unpacked)
         if not first.ok:
             raise GatewayError(grpc.StatusCode.ABORTED, _ENDORSE_FAILED, failures)
         assert first.response is not None
-        return await self._gather(signed, requested, {first.mspid: first.response})
+        return await self._gather(signed, unpacked, requested, {first.mspid: first.response})
 
     async def _gather(
         self,
         signed: proposal_pb2.SignedProposal,
+        unpacked: UnpackedProposal,
         requested: Sequence[str],
         gathered: dict[str, proposal_response_pb2.ProposalResponse],
     ) -> tuple[list[str], list[proposal_response_pb2.ProposalResponse]]:
@@ -246,9 +254,9 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         excluded = self._recently_unreachable() - set(gathered)
         unreachable_details: list[gateway_pb2.ErrorDetail] = []
         while True:
-            organizations = self._plan_around(signed, requested, excluded, unreachable_details)
+            organizations = self._plan_around(unpacked, requested, excluded, unreachable_details)
             asked = [m for m in organizations if m not in gathered]
-            answers = await asyncio.gather(*(self._ask_org(m, signed) for m in asked))
+            answers = await asyncio.gather(*(self._ask_org(m, signed, unpacked) for m in asked))
             refused = []
             for answer, failures in answers:
                 if answer.ok:
@@ -286,7 +294,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
 
     def _plan_around(
         self,
-        signed: proposal_pb2.SignedProposal,
+        unpacked: UnpackedProposal,
         requested: Sequence[str],
         excluded: set[str],
         unreachable_details: list[gateway_pb2.ErrorDetail],
@@ -295,7 +303,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         endorsement failed (with the unreachable ones as details), unless the exclusions
         were only remembered from earlier transactions: then they are tried again."""
         try:
-            return self._plan(signed, requested, excluded)
+            return self._plan(unpacked, requested, excluded)
         except GatewayError:
             if unreachable_details:
                 raise GatewayError(
@@ -304,15 +312,14 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             if not excluded:
                 raise
             excluded.clear()
-            return self._plan(signed, requested, excluded)
+            return self._plan(unpacked, requested, excluded)
 
     def _plan(
         self,
-        signed: proposal_pb2.SignedProposal,
+        unpacked: UnpackedProposal,
         requested: Sequence[str],
         excluded: set[str] | frozenset[str] = frozenset(),
     ) -> list[str]:
-        unpacked = self._unpack(signed)
         channel = self._channel(unpacked.channel_header.channel_id)
         if requested:
             return list(dict.fromkeys(requested))
@@ -343,14 +350,16 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         try:
             signed = request.proposed_transaction
             trace(Step.PROPOSE, requested_organizations=list(request.endorsing_organizations))
-            organizations, responses = await self._endorse(signed, request.endorsing_organizations)
+            unpacked = self._unpack(signed)
+            organizations, responses = await self._endorse(
+                signed, unpacked, request.endorsing_organizations
+            )
             trace(Step.PLAN, organizations=organizations)
             trace(
                 Step.ENDORSE,
                 endorsers=[_mspid(r.endorsement.endorser) for r in responses],
             )
-            proposal = proposal_pb2.Proposal.FromString(signed.proposal_bytes)
-            payload = build_transaction_payload(proposal, responses)
+            payload = build_transaction_payload(unpacked.proposal, responses)
         except GatewayError as error:
             trace(Step.ENDORSE, error=str(error), details=[d.message for d in error.details])
             await _abort(context, error)
@@ -386,7 +395,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             targets = [self.mspid]
         details: list[gateway_pb2.ErrorDetail] = []
         for mspid, peer in self._evaluators(channel, unpacked, targets):
-            answer = await self._ask_peer(mspid, peer, signed)
+            answer = await self._ask_peer(mspid, peer, signed, unpacked)
             if answer.ok:
                 assert answer.response is not None
                 return answer.response.response

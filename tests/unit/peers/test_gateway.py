@@ -9,6 +9,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_event_pb2
 
 from peers.channel import PeerChannel
+from peers.endorser import unpack_proposal
 from peers.gateway import Gateway, GatewayError, RemotePeer, _chaincode_events
 from peers.ledger import Ledger
 from proto.envelope import parse_block
@@ -65,22 +66,26 @@ def _proposal(channel: ChannelFixture, chaincode: str = "basic", channel_id: str
     return propose(channel.clients["Org1MSP"], channel_id, chaincode, ["CreateAsset"]).signed
 
 
+def _unpacked(channel: ChannelFixture, chaincode: str = "basic", channel_id: str = CHANNEL):
+    return unpack_proposal(_proposal(channel, chaincode, channel_id))
+
+
 def test_the_plan_follows_the_endorsement_policy(gateway: Gateway, channel) -> None:
-    assert gateway._plan(_proposal(channel), []) == ["Org1MSP", "Org2MSP"]
-    assert gateway._plan(_proposal(channel), ["Org2MSP", "Org2MSP"]) == ["Org2MSP"]
-    assert gateway._plan(_proposal(channel, "nosuch"), []) == ["Org1MSP"]  # endorser refuses
+    assert gateway._plan(_unpacked(channel), []) == ["Org1MSP", "Org2MSP"]
+    assert gateway._plan(_unpacked(channel), ["Org2MSP", "Org2MSP"]) == ["Org2MSP"]
+    assert gateway._plan(_unpacked(channel, "nosuch"), []) == ["Org1MSP"]  # endorser refuses
 
 
 def test_plan_refusals(gateway: Gateway, channel) -> None:
     garbage = _proposal(channel)
     garbage.proposal_bytes = b"\xff\xff"
     with pytest.raises(GatewayError) as raised:
-        gateway._plan(garbage, [])
+        gateway._unpack(garbage)
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(GatewayError, match="channel 'elsewhere' not found") as raised:
-        gateway._plan(_proposal(channel, channel_id="elsewhere"), [])
+        gateway._plan(_unpacked(channel, channel_id="elsewhere"), [])
     assert raised.value.code == grpc.StatusCode.NOT_FOUND
     gateway._peers = list  # Org2 unreachable: no plan satisfies AND(Org1, Org2)
     with pytest.raises(GatewayError, match="no peer combination can satisfy") as raised:
-        gateway._plan(_proposal(channel), [])
+        gateway._plan(_unpacked(channel), [])
     assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION
