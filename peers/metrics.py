@@ -76,16 +76,17 @@ def publish_heights(channels: Callable[[], Mapping[str, Any]]) -> None:
 
 
 def meter_proposals(
-    endorse: Callable[[Any], Awaitable[tuple[Any, str | None]]],
-) -> Callable[[Any], Awaitable[tuple[Any, str | None]]]:
+    endorse: Callable[..., Awaitable[tuple[Any, str | None]]],
+) -> Callable[..., Awaitable[tuple[Any, str | None]]]:
     """Count proposals received and the successful ones (status below 400, as Fabric's
     endorser counts them). Wraps ``Endorser.endorse``, the one door of both the gRPC
-    ``ProcessProposal`` and the gateway's in-process endorsement."""
+    ``ProcessProposal`` and the gateway's in-process endorsement (which passes the
+    proposal it already decoded)."""
 
     @functools.wraps(endorse)
-    async def metered(signed: Any) -> tuple[Any, str | None]:
+    async def metered(signed: Any, unpacked: Any = None) -> tuple[Any, str | None]:
         PROPOSALS_RECEIVED.add()
-        response, error = await endorse(signed)
+        response, error = await endorse(signed, unpacked)
         if response.response.status < 400:
             SUCCESSFUL_PROPOSALS.add()
         return response, error
