@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import struct
+from datetime import UTC, datetime
 
 import pytest
 from amazon.ion import simpleion
@@ -22,6 +23,8 @@ from ledgerdb.block import (
     derived_id,
     encode,
     encoded_size,
+    entry_hash,
+    ion_timestamp,
     make_entry,
     new_id,
     prepare,
@@ -263,6 +266,47 @@ def test_flat_transaction_info_is_stored_as_simpleion_writes_it(info: dict) -> N
     from ledgerdb.block import ion_bytes
 
     assert ion_bytes(info, "transaction_info") == simpleion.dumps(info, binary=True)
+
+
+_UTC_DATETIMES = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+)
+_PLAIN = st.recursive(
+    st.one_of(
+        _FLAT_VALUES,
+        st.binary(max_size=40),
+        _UTC_DATETIMES,
+        _UTC_DATETIMES.map(lambda moment: ion_timestamp(moment, 3)),
+        _UTC_DATETIMES.map(lambda moment: ion_timestamp(moment, 6)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _PLAIN, max_size=5), _PLAIN)
+def test_values_hashed_without_the_round_trip_hash_as_their_stored_bytes(info, data) -> None:
+    """A commit hashes plain revisions and transactionInfo (nested dicts and lists of
+    scalars, blobs, UTC datetimes, ``txTime``s) from the values, not from their stored
+    bytes read back; verification hashes the stored bytes: both must agree."""
+    meta = {**META, "txTime": ion_timestamp(datetime(2026, 12, 6, 23, 30, tzinfo=UTC), 3)}
+    block = build([Revision(meta, data)], info)
+    (entry,) = block.entries
+    assert entry.hash == entry_hash(EntryKind.REVISION, entry.body)
+    assert block.entries_hash_list[0] == ion_hash(simpleion.loads(block.transaction_info))
+    verify_block(block)
+
+
+def test_other_values_take_the_round_trip() -> None:
+    from ledgerdb.block import _hashes_as_stored
+
+    naive = datetime(2026, 12, 6)
+    coarse = ion_timestamp(datetime(2026, 12, 6, tzinfo=UTC), 3).replace(microsecond=123456)
+    for value in (0.5, {"a": [naive]}, {1: "x"}, coarse, simpleion.loads("a::1")):
+        assert not _hashes_as_stored(value)
 
 
 def test_transaction_info_outside_the_flat_shape_still_goes_through_simpleion() -> None:
