@@ -9,7 +9,8 @@ is removed at the end. (Over gRPC: ``tests/bench/bench_ledgerdb_grpc.py``.)
 1. Single-document INSERT transactions/s, 8 threads, each ``db.execute("INSERT …")`` its
    own transaction, acknowledged only once its journal block is fsynced; SQLite in WAL
    mode with ``synchronous=FULL`` doing the same inserts (one transaction each, 8 threads
-   with a connection each) in the same directory; interleaved twice, medians shown.
+   with a connection each) in the same directory; interleaved twice, medians shown, with
+   the process's CPU per commit (every thread).
 2. Indexed point SELECT (``WHERE VIN = ?`` on 10,000 documents): latency p50/p99 of the
    statement inside an open transaction, and of a whole one-statement transaction.
 3. ``history()`` of one document with 1,000 revisions (looked up by document id).
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import tempfile
@@ -79,6 +81,7 @@ def _vehicle_row(doc: dict) -> tuple[str, str]:
 def inserts(root: Path, per_writer: int) -> None:
     print(f"\n1. single-document INSERT transactions/s, {WRITERS} threads, fsync per commit")
     rounds: dict[str, list[float]] = {"ledgerdb (embedded)": [], "sqlite WAL FULL": []}
+    cpu: dict[str, list[float]] = {name: [] for name in rounds}
     for round_number in range(2):  # interleaved, so a noisy minute hits both sides
         for name, function in (
             ("sqlite WAL FULL", sqlite_vehicle_inserts),
@@ -86,13 +89,25 @@ def inserts(root: Path, per_writer: int) -> None:
         ):
             directory = root / f"inserts-{name.split()[0]}-{round_number}"
             directory.mkdir()
+            started = _cpu_seconds()
             rounds[name].append(function(directory, per_writer))
+            cpu[name].append((_cpu_seconds() - started) / (WRITERS * per_writer))
             shutil.rmtree(directory)
     sqlite = statistics.median(rounds["sqlite WAL FULL"])
     for name, figures in rounds.items():
         rate = statistics.median(figures)
         runs = ", ".join(f"{figure:,.0f}" for figure in figures)
-        print(f"   {name:22s} {rate:8,.0f} commits/s  ({runs}; {rate / sqlite:.2f}x SQLite)")
+        per = statistics.median(cpu[name]) * 1e3
+        print(
+            f"   {name:22s} {rate:8,.0f} commits/s  ({runs}; {rate / sqlite:.2f}x SQLite), "
+            f"CPU {per:.3f} ms per commit"
+        )
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU (every thread: writers, the journal's, LMDB's) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _percentiles(samples: list[float]) -> str:
