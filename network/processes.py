@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from network.errors import SupervisorError
-from proto.grpc_runtime import node_environment
 from proto.logspec import BACKUPS, DEFAULT_MAX_BYTES, LOG_FILE_VARIABLE, LOG_MAX_BYTES_VARIABLE
 
 CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
@@ -44,12 +43,7 @@ class NodeProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.cwd,
-                env={
-                    **node_environment(os.environ),
-                    "PYTHONUNBUFFERED": "1",
-                    **logging,
-                    **(environment or {}),
-                },
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **logging, **(environment or {})},
                 start_new_session=True,
             )
         _forget_finished()

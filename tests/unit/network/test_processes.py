@@ -10,7 +10,6 @@ import pytest
 
 from network.errors import SupervisorError
 from network.processes import NodeProcess, exit_reason
-from proto.grpc_runtime import NODE_GRPC_EXPERIMENTS
 
 
 def _node(tmp_path: Path, code: str) -> NodeProcess:
@@ -47,28 +46,3 @@ def test_a_signal_is_named(tmp_path: Path) -> None:
 
 def test_a_process_started_elsewhere_is_unknown() -> None:
     assert exit_reason(1) == "exit status unknown: another process started it"
-
-
-def _environment_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None) -> str:
-    if value is None:
-        monkeypatch.delenv("GRPC_EXPERIMENTS", raising=False)
-    else:
-        monkeypatch.setenv("GRPC_EXPERIMENTS", value)
-    out = tmp_path / "experiments.txt"
-    code = (
-        f"import os, pathlib; pathlib.Path({str(out)!r}).write_text(os.environ['GRPC_EXPERIMENTS'])"
-    )
-    node = _node(tmp_path, code)
-    node.start()
-    with pytest.raises(SupervisorError):
-        node.wait_ready(timeout=20)
-    return out.read_text()
-
-
-def test_nodes_run_grpc_on_its_iomgr_transport_unless_told_otherwise(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """gRPC reads GRPC_EXPERIMENTS at import, so the choice travels in the environment
-    (proto/grpc_runtime.py says why); a user's own value is kept."""
-    assert _environment_of(tmp_path, monkeypatch, None) == NODE_GRPC_EXPERIMENTS
-    assert _environment_of(tmp_path, monkeypatch, "") == ""
