@@ -103,10 +103,10 @@ class ContractHandler(Handler):
 
     async def chat_with_peer(self, stream: Any, context: Any) -> None:
         """The shim's own loop, the same messages in the same order, without its costs per
-        message (a quarter of the contract's CPU on CreateAsset): 2.5.4 formats every
-        message it receives, the whole signed proposal included, into log strings the
-        logger then drops, and starts a task even for a RESPONSE, which only completes
-        the request waiting for it."""
+        message (12–22 % of the contract's CPU on CreateAsset, docs/benchmarks.md): 2.5.4
+        formats every message it receives, the whole signed proposal included, into log
+        strings the logger then drops, and starts a task even for a RESPONSE, which only
+        completes the request waiting for it."""
         self.state = STATES.CREATED
         self.context = _SerialWriter(context)
         self.msg_queue_handler = MsgQueueHandler(self)
