@@ -24,8 +24,9 @@ class Load:
     """CreateAsset s<n> submitted through org1's gateway, 8 at a time, until stopped;
     remembers the block each one committed in (submit returns once it is VALID)."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, network: str = NETWORK) -> None:
         self.tmp_path = tmp_path
+        self.network = network
         self.blocks: dict[str, int] = {}
         self.failures: list[str] = []
         self.stop = threading.Event()
@@ -35,7 +36,7 @@ class Load:
         from network.gateway_client import GatewayClient
 
         connection = json.loads(
-            (self.tmp_path / ".consortium" / NETWORK / "connection" / "org1.json").read_text()
+            (self.tmp_path / ".consortium" / self.network / "connection" / "org1.json").read_text()
         )
         async with GatewayClient.from_connection(connection, "user1") as client:
             counter = iter(range(10**6))
@@ -69,12 +70,12 @@ def _wait_for(load: Load, count: int) -> None:
         time.sleep(0.1)
 
 
-async def _existing(tmp_path: Path, assets: list[str]) -> set[str]:
+async def _existing(tmp_path: Path, assets: list[str], network: str = NETWORK) -> set[str]:
     """Which of ``assets`` org2's peer has in its world state."""
     from network.gateway_client import GatewayClient, GatewayClientError
 
     connection = json.loads(
-        (tmp_path / ".consortium" / NETWORK / "connection" / "org2.json").read_text()
+        (tmp_path / ".consortium" / network / "connection" / "org2.json").read_text()
     )
     found = set()
     async with GatewayClient.from_connection(connection, "user1") as client:
