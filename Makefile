@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation hardening clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation hardening snapshot-cluster clean
 
 install: $(STAMP) proto
 
@@ -86,6 +86,13 @@ revocation: install
 hardening: install
 	CONSORTIUM_HARDENING=1 $(VENV)/bin/pytest -q -s tests/integration/test_peer_resource_limits.py \
 		tests/integration/test_resource_limits.py tests/integration/test_disk_full.py
+
+# Snapshots of a three-orderer network on NATS under load: create, restore (JetStream
+# re-seeded by `up`), continue, reset (~2.5 min: three whole networks). `make test` runs
+# the re-seeding itself on real NATS servers (tests/integration/test_snapshot_streams.py).
+snapshot-cluster: install
+	SNAPSHOT_CLUSTER=1 $(VENV)/bin/pytest -x -q -p no:cacheprovider \
+		tests/integration/test_snapshot_cluster.py
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

@@ -3,7 +3,7 @@ as a user types them: taken under load, restored over the stopped network (whose
 JetStream starts empty and is re-seeded by `up`), the network continues with the same
 heights and digests; `reset` goes back to `up`'s bootstrap.
 
-A whole three-orderer `up` takes about 25 s, and this test does three, so it runs under
+A whole three-orderer `up` takes about 25 s, and this test does three (2.5 min in all), so it runs under
 `make snapshot-cluster` (``SNAPSHOT_CLUSTER=1``); the default suite runs the re-seeding
 itself against real NATS servers (tests/integration/test_snapshot_streams.py).
 """
@@ -29,7 +29,7 @@ NODES = ("orderer0", "orderer1", "orderer2", "peer-org1-peer0", "peer-org2-peer0
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("SNAPSHOT_CLUSTER"),
-    reason="three whole three-orderer networks (~90 s): `make snapshot-cluster`",
+    reason="three whole three-orderer networks (~2.5 min): `make snapshot-cluster`",
 )
 
 
@@ -95,9 +95,11 @@ def test_a_cluster_snapshot_taken_under_load_restores_and_continues(tmp_path: Pa
             )  # fmt: skip
             assert json.loads(created.stdout)["status"] == "VALID"
         deadline = time.monotonic() + 30
-        while len({tip for tip, _ in (grown := _verified_tips(tmp_path)).values()}) != 1:
+        grown = _verified_tips(tmp_path)
+        while len({tip for tip, _ in grown.values()}) != 1:
             assert time.monotonic() < deadline, grown  # every node, the same new tip
             time.sleep(0.5)
+            grown = _verified_tips(tmp_path)
         assert grown["orderer0"][0] > height - 1 and len(_orderer_digests(grown)) == 1, grown
 
         # reset: back to what `up` first made, on an empty JetStream again.
