@@ -3,9 +3,9 @@ as a user types them: taken under load, restored over the stopped network (whose
 JetStream starts empty and is re-seeded by `up`), the network continues with the same
 heights and digests; `reset` goes back to `up`'s bootstrap.
 
-A whole three-orderer `up` takes about 25 s, and this test does three (2.5 min in all), so it runs under
-`make snapshot-cluster` (``SNAPSHOT_CLUSTER=1``); the default suite runs the re-seeding
-itself against real NATS servers (tests/integration/test_snapshot_streams.py).
+A whole three-orderer `up` takes about 25 s and this test does three (2.5 min in all),
+so it runs under `make snapshot-cluster` (``SNAPSHOT_CLUSTER=1``); the default suite
+runs the re-seeding itself against real NATS servers (test_snapshot_streams.py).
 """
 
 from __future__ import annotations
