@@ -28,6 +28,7 @@ from network.errors import SupervisorError
 from network.localnet import CREDENTIALS
 from network.nats_cluster import NatsNode, nats_server_binary, readiness_problem, server_config
 from network.processes import CONSORTIUM
+from network.snapshot_peer import snapshot_channel
 from network.snapshot_streams import reseed
 from network.spec import Member, Node
 from network.supervisor.base import SupervisorBase
@@ -467,8 +468,15 @@ class Nodes(SupervisorBase):
                         joined = await admin.propose("", "cscc", "GetChannels")
                         if channel.name.encode() in joined.response.payload:
                             continue
-                        await admin.propose("", "cscc", "JoinChain", block)
-                    self.progress(f"  {name}/{peer.name} joined channel {channel.name}")
+                        snapshot = snapshot_channel(peer.snapshot)
+                        if snapshot == channel.name:  # Fabric's `peer channel joinbysnapshot`
+                            await admin.propose(
+                                "", "cscc", "JoinChainBySnapshot", peer.snapshot.encode()
+                            )
+                        else:
+                            await admin.propose("", "cscc", "JoinChain", block)
+                    how = " from its snapshot" if snapshot == channel.name else ""
+                    self.progress(f"  {name}/{peer.name} joined channel {channel.name}{how}")
 
     def launch_first(self) -> None:
         """What depends on nothing starts at once, so start-up times overlap."""
