@@ -4,7 +4,8 @@ serves the channel from the snapshot's height — its world state is the snapsho
 commits and endorses new blocks, and the blocks before the snapshot are not on it, as in
 Fabric. When Fabric's own ``peer`` binary is on this machine, its unmodified
 ``joinbysnapshot`` and ``joinbysnapshotstatus`` join another peer process the same way.
-Real processes throughout."""
+Real processes throughout; about 2 minutes, so under `make snapshots` (``SNAPSHOTS_LONG=1``);
+the default suite joins in-process (tests/unit/peers/test_snapshot_join.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ from tests.support.fabric_network import free_port
 from tests.support.processes import CONSORTIUM, consortium
 
 CHANNEL = "mychannel"
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("SNAPSHOTS_LONG"),
+    reason="a network, a peer added to it and Fabric's CLI (~2 min): `make snapshots`",
+)
 
 
 def _invoke(tmp_path: Path, asset: str, member: str = "org1") -> None:

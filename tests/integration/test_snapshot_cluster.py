@@ -4,7 +4,7 @@ JetStream starts empty and is re-seeded by `up`), the network continues with the
 heights and digests; `reset` goes back to `up`'s bootstrap.
 
 A whole three-orderer `up` takes about 25 s and this test does three (2.5 min in all),
-so it runs under `make snapshot-cluster` (``SNAPSHOT_CLUSTER=1``); the default suite
+so it runs under `make snapshots` (``SNAPSHOTS_LONG=1``); the default suite
 runs the re-seeding itself against real NATS servers (test_snapshot_streams.py).
 """
 
@@ -28,8 +28,8 @@ CHANNEL = "mychannel"
 NODES = ("orderer0", "orderer1", "orderer2", "peer-org1-peer0", "peer-org2-peer0")
 
 pytestmark = pytest.mark.skipif(
-    not os.environ.get("SNAPSHOT_CLUSTER"),
-    reason="three whole three-orderer networks (~2.5 min): `make snapshot-cluster`",
+    not os.environ.get("SNAPSHOTS_LONG"),
+    reason="three whole three-orderer networks (~2.5 min): `make snapshots`",
 )
 
 
