@@ -24,6 +24,7 @@ from fabric_protos.peer import events_pb2_grpc
 
 from tests.integration.test_peer_snapshot import FABRIC_PEER, _call, _completed, _height, _home
 from tests.integration.test_up import spec_with_free_ports
+from tests.integration.test_up_cluster import _invoke
 from tests.support.fabric_network import free_port
 from tests.support.processes import CONSORTIUM, consortium
 
@@ -33,14 +34,6 @@ pytestmark = pytest.mark.skipif(
     not os.environ.get("SNAPSHOTS_LONG"),
     reason="a network, a peer added to it and Fabric's CLI (~2 min): `make snapshots`",
 )
-
-
-def _invoke(tmp_path: Path, asset: str, member: str = "org1") -> None:
-    created = consortium(
-        tmp_path, "invoke", "basic", "CreateAsset", asset, "red", "1", member, "1",
-        "--member", member, "-o", "json",
-    )  # fmt: skip
-    assert json.loads(created.stdout)["status"] == "VALID"
 
 
 def _heights(tmp_path: Path) -> dict[str, int]:
@@ -80,7 +73,7 @@ def test_a_peer_added_from_a_snapshot_serves_the_channel_from_its_height(tmp_pat
     try:
         consortium(tmp_path, "up", str(spec), "-o", "json")
         for n in range(3):
-            _invoke(tmp_path, f"before{n}")
+            _invoke(tmp_path, f"before{n}", "org1")
         asyncio.run(_call(tmp_path, "Generate", "orgadmin", 0))  # at the last block
         last = _height(tmp_path) - 1
         snapshot = _completed(tmp_path) / str(last)

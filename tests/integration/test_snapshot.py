@@ -93,21 +93,25 @@ def _heights(tmp_path: Path) -> dict[str, int]:
     return status["channels"][CHANNEL]
 
 
+def snapshot_under_load(tmp_path: Path, spec: Path, network: str) -> tuple[int, Load, dict]:
+    """`up`, then snapshot `busy` taken while transactions commit before and after it:
+    the bootstrap snapshot's height, the load's record, and the snapshot's manifest."""
+    consortium(tmp_path, "up", str(spec), "-o", "json")
+    listed = json.loads(consortium(tmp_path, "snapshot", "list", "-o", "json").stdout)
+    assert [s["name"] for s in listed] == ["bootstrap"]
+    with Load(tmp_path, network) as load:
+        _wait_for(load, 20)
+        taken = consortium(tmp_path, "snapshot", "create", "busy", "-o", "json")
+        _wait_for(load, len(load.blocks) + 20)
+    assert not load.failures, load.failures
+    return listed[0]["heights"][CHANNEL], load, json.loads(taken.stdout)
+
+
 @pytest.mark.slow
 def test_a_snapshot_taken_under_load_restores_the_state_at_its_heights(tmp_path: Path) -> None:
     spec = spec_with_free_ports(tmp_path)
     try:
-        consortium(tmp_path, "up", str(spec), "-o", "json")
-        listed = json.loads(consortium(tmp_path, "snapshot", "list", "-o", "json").stdout)
-        assert [s["name"] for s in listed] == ["bootstrap"]
-        bootstrap_height = listed[0]["heights"][CHANNEL]
-
-        with Load(tmp_path) as load:
-            _wait_for(load, 20)
-            taken = consortium(tmp_path, "snapshot", "create", "busy", "-o", "json")
-            _wait_for(load, len(load.blocks) + 20)
-        assert not load.failures, load.failures
-        manifest = json.loads(taken.stdout)
+        bootstrap_height, load, manifest = snapshot_under_load(tmp_path, spec, NETWORK)
         height = manifest["heights"][CHANNEL]
         before = {a for a, block in load.blocks.items() if block < height}
         after = set(load.blocks) - before

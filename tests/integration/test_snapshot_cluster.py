@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_snapshot import Load, _existing, _wait_for
+from tests.integration.test_snapshot import _existing, snapshot_under_load
 from tests.integration.test_up_cluster import _spec
 from tests.support.processes import consortium
 
@@ -58,17 +58,7 @@ def _orderer_digests(tips: dict[str, tuple[int, str]]) -> set[str]:
 def test_a_cluster_snapshot_taken_under_load_restores_and_continues(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     try:
-        consortium(tmp_path, "up", str(spec), "-o", "json")
-        listed = json.loads(consortium(tmp_path, "snapshot", "list", "-o", "json").stdout)
-        assert [s["name"] for s in listed] == ["bootstrap"]
-        bootstrap_height = listed[0]["heights"][CHANNEL]
-
-        with Load(tmp_path, NETWORK) as load:
-            _wait_for(load, 20)
-            taken = consortium(tmp_path, "snapshot", "create", "busy", "-o", "json")
-            _wait_for(load, len(load.blocks) + 20)
-        assert not load.failures, load.failures
-        manifest = json.loads(taken.stdout)
+        bootstrap_height, load, manifest = snapshot_under_load(tmp_path, spec, NETWORK)
         height = manifest["heights"][CHANNEL]
         seed = manifest["streams"][CHANNEL]
         assert seed["blocks"] == height and seed["ingress_next"] > 1, seed
