@@ -40,7 +40,9 @@ def timed(*args: str, cwd: Path) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds of the command's own process, and its output."""
     before = os.times()
     started = time.perf_counter()
-    done = subprocess.run([*CLI, *args], cwd=cwd, check=True, capture_output=True, text=True)
+    done = subprocess.run([*CLI, *args], cwd=cwd, check=False, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"consortium {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
     after = os.times()
     cpu = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
