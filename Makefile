@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard proto/*.proto)
 GENERATED := $(PROTOS:.proto=_pb2.py) $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation hardening clean
+.PHONY: install test demo proto lint format bench bench-caliper browser differential chaos fuzz revocation hardening snapshots clean
 
 install: $(STAMP) proto
 
@@ -86,6 +86,15 @@ revocation: install
 hardening: install
 	CONSORTIUM_HARDENING=1 $(VENV)/bin/pytest -q -s tests/integration/test_peer_resource_limits.py \
 		tests/integration/test_resource_limits.py tests/integration/test_disk_full.py
+
+# The long snapshot tests (~4.5 min): a three-orderer network on NATS snapshotted under
+# load, restored (JetStream re-seeded by `up`), continuing, reset; a peer added to a
+# running network from a peer snapshot, and Fabric's own `peer channel joinbysnapshot`.
+# `make test` runs their short versions: test_snapshot_streams.py (real NATS servers)
+# and tests/unit/peers/test_snapshot_join.py.
+snapshots: install
+	SNAPSHOTS_LONG=1 $(VENV)/bin/pytest -x -q -p no:cacheprovider \
+		tests/integration/test_snapshot_cluster.py tests/integration/test_peer_join_snapshot.py
 
 clean:
 	rm -rf $(VENV) $(GENERATED) proto/*_pb2.pyi

@@ -11,7 +11,7 @@ marked with their module::
     ├── NetworkNotFound                        locate
     ├── MemberNotFound                         locate
     ├── NameNotFound                           localnet (a name of the local network)
-    ├── SnapshotError                          snapshot
+    ├── SnapshotError
     ├── SpecError                              spec
     ├── ExplorerConfigError                    explorer.config
     ├── ProofUnavailable                       explorer.proofs
@@ -52,3 +52,8 @@ class NetworkError(Exception):
 
 class SupervisorError(NetworkError):
     """Bringing a network up or down failed; the message names the node and why."""
+
+
+class SnapshotError(NetworkError):
+    """A snapshot cannot be made, found or restored (or an ordering cluster's streams
+    re-seeded from one); the message says why."""

@@ -18,6 +18,8 @@ from network.errors import SupervisorError
 from proto.logspec import BACKUPS, DEFAULT_MAX_BYTES, LOG_FILE_VARIABLE, LOG_MAX_BYTES_VARIABLE
 
 CONSORTIUM = [sys.executable, "-c", "from network.cli import main; main()"]
+PROGRESS_TIMEOUTS = 40
+"""How many ``wait_ready`` timeouts a node that keeps logging may take to listen."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,17 @@ class NodeProcess:
         return pid if _alive(pid) else None
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Until the node accepts TCP connections; fail with the end of its log."""
-        deadline = time.monotonic() + timeout
+        """Until the node accepts TCP connections; fail with the end of its log.
+
+        A node still working its way there gets another ``timeout`` whenever its log
+        grows (a peer restored from a snapshot replays every block into a new world state
+        before it listens, one log line per block: minutes for 100,000 transactions on a
+        busy machine), up to ``PROGRESS_TIMEOUTS`` of them; a silent one fails as before.
+        """
+        now = time.monotonic()
+        deadline, cap = now + timeout, now + timeout * PROGRESS_TIMEOUTS
         started = self._recorded_pid()
+        logged = self._log_size()
         while time.monotonic() < deadline:
             if self.pid is None:
                 raise SupervisorError(self.exit_report(started))
@@ -99,9 +109,18 @@ class NodeProcess:
                 if probe.connect_ex((self.host, self.port)) == 0:
                     return
             time.sleep(0.1)
+            if (size := self._log_size()) != logged:
+                logged = size
+                deadline = min(time.monotonic() + timeout, cap)
         raise SupervisorError(
             f"{self.name} did not listen on {self.port} in {timeout:g}s:\n{self.tail()}"
         )
+
+    def _log_size(self) -> int:
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
 
     def _recorded_pid(self) -> int | None:
         try:

@@ -10,6 +10,9 @@ while every node keeps serving. What makes the copy consistent:
   Merkle digest must equal the source's digest at the same tip.
 - **the orderer's inbox** is copied up to the last envelope the newest copied block
   holds, so a restored orderer has nothing left to re-order beyond that height.
+- **an ordering cluster on NATS** keeps its blocks and ingress in JetStream streams:
+  every orderer's verified local copy is copied like any journal, and what the streams
+  must hold again is recorded for ``up`` to re-seed them (``network.snapshot_streams``).
 - **world state is rebuilt, not copied**: a peer's LMDB state is ahead of the height
   chosen, and the block journal is the truth, so the copy leaves the state out and the
   restored peer replays its blocks on start (``peers.ledger.Ledger.recover``).
@@ -42,8 +45,8 @@ from typing import Any
 
 from ledgerdb.block import Payload
 from ledgerdb.journal import META, Journal
-from network.errors import NetworkError
-from ordering.chain import NOTHING, decode_position, fabric_block
+from network.errors import SnapshotError
+from network.snapshot_streams import ordered_position, record
 
 SNAPSHOTS = "snapshots"
 BOOTSTRAP = "bootstrap"
@@ -53,10 +56,6 @@ TOP_SKIPPED = {"logs", "pids", SNAPSHOTS, "analytics"}
 SKIPPED_FILES = {"reconcile.lock", "checkpoint.json", "LOCK"}
 SKIPPED_SUFFIXES = ("-wal", "-shm", ".partial", ".tmp")
 _NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
-
-
-class SnapshotError(NetworkError):
-    """A snapshot cannot be made, found or restored; the message says why."""
 
 
 @dataclass
@@ -149,17 +148,6 @@ def copy_journal(source: Path, target: Path, blocks: int | None = None) -> dict[
     return {"blocks": count, "digest": digest}
 
 
-def _inbox_position(blocks: Path, height: int) -> tuple[int, int]:
-    """The inbox position the newest of the first ``height`` blocks records (walking
-    back past blocks that record none, such as the genesis block)."""
-    with Journal.open(blocks, create=False, read_only=True) as reader:
-        for number in range(height - 1, -1, -1):
-            position = decode_position(fabric_block(reader.read(number).entries[0].body))
-            if position != NOTHING:
-                return position
-    return NOTHING
-
-
 def copy_inbox(source: Path, target: Path, position: tuple[int, int]) -> dict[str, Any]:
     """An orderer's inbox up to ``position`` (inbox block, entry): whole blocks as they
     were sealed, the last one cut after that entry, so nothing remains to re-order."""
@@ -225,7 +213,7 @@ def _copy_tree(root: Path, target: Path, heights: dict[str, int], copy: _Copy) -
             inbox = here.parent / "inbox"
             if channel is not None and relative.parts[0] == "ordering" and inbox.is_dir():
                 height = copy.journals[str(relative)]["blocks"]
-                position = _inbox_position(here, height)
+                position = ordered_position(here, height)
                 name = str(relative.parent / "inbox")
                 copy.journals[name] = copy_inbox(
                     inbox, target / relative.parent / "inbox", position
@@ -243,6 +231,11 @@ def _copy_tree(root: Path, target: Path, heights: dict[str, int], copy: _Copy) -
             copy.files += 1
 
 
+def _clustered(root: Path) -> bool:
+    """The network orders on NATS: its channels' journals live in JetStream streams."""
+    return (root / "ordering" / "nats").is_dir()
+
+
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -250,11 +243,6 @@ def _size(folder: Path) -> int:
 def create(root: Path, running: set[str], name: str | None = None) -> dict[str, Any]:
     """Take a snapshot of the network in ``root`` while it runs; returns its manifest."""
     name = check_name(name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S"))
-    if (root / "ordering" / "nats").exists():
-        raise SnapshotError(
-            "snapshots of an ordering cluster on NATS are not supported yet (its blocks "
-            "live in JetStream streams)"
-        )
     folder = snapshots_folder(root)
     final = folder / name
     if final.exists():
@@ -267,12 +255,14 @@ def create(root: Path, running: set[str], name: str | None = None) -> dict[str, 
     copy = _Copy(heights)
     try:
         _copy_tree(root, partial / "network", heights, copy)
+        streams = record(partial / "network", copy.journals, heights) if _clustered(root) else {}
         manifest = {
             "name": name,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "network": root.name,
             "heights": heights,
             "journals": copy.journals,
+            "streams": streams,
             "files": copy.files,
             "bytes": _size(partial),
             "seconds": round(time.monotonic() - started, 3),

@@ -149,6 +149,9 @@ class Node:
     # /metrics, /healthz, /logspec; 0: a free port `up` picks once and keeps. Not part
     # of where the node "is": a changed one takes effect when the node next starts.
     operations_port: int = field(default=0, compare=False)
+    # A peer's only: a peer snapshot folder (`peer snapshot submitrequest`'s output) the
+    # peer joins its channel from, at that height, instead of from the genesis block.
+    snapshot: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -414,7 +417,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
         ordering_mspid=_ordering_mspid(reader, top["ordering"]),
         orderers=_orderers(reader, top["ordering"], host),
         nats=_nats(reader, top["ordering"], host),
-        members=_members(reader, top["members"], host),
+        members=_members(reader, top["members"], host, Path(path).parent),
         channels=(),
         chaincodes=(),
         host=host,
@@ -492,10 +495,20 @@ def _network(reader: _Reader, raw: Any) -> dict[str, Any]:
 
 
 NODE_KEYS = {"name", "host", "port", "admin_port", "operations_port"}
+PEER_KEYS = NODE_KEYS | {"snapshot"}
 
 
-def _node(reader: _Reader, raw: Any, path: Path_, host: str, default_name: str) -> Node:
-    node = reader.mapping(raw, path, NODE_KEYS, {"port"})
+def _node(
+    reader: _Reader,
+    raw: Any,
+    path: Path_,
+    host: str,
+    default_name: str,
+    keys: set[str] = NODE_KEYS,
+    folder: Path | None = None,
+) -> Node:
+    node = reader.mapping(raw, path, keys, {"port"})
+    snapshot = str(Path(folder or ".") / str(node["snapshot"])) if "snapshot" in node else ""
     return Node(
         name=str(node.get("name", default_name)),
         host=str(node.get("host", host)),
@@ -505,6 +518,7 @@ def _node(reader: _Reader, raw: Any, path: Path_, host: str, default_name: str) 
         else 0,
         line=reader.lines.get((*path, "port"), 0),
         operations_port=_optional_port(reader, node, path, "operations_port"),
+        snapshot=snapshot,
     )
 
 
@@ -607,7 +621,7 @@ def _hosts(reader: _Reader, raw: Any) -> dict[str, str]:
     return found
 
 
-def _members(reader: _Reader, raw: Any, host: str) -> tuple[Member, ...]:
+def _members(reader: _Reader, raw: Any, host: str, folder: Path) -> tuple[Member, ...]:
     members = []
     for n, item in enumerate(reader.sequence(raw, ("members",), 1)):
         path: Path_ = ("members", n)
@@ -615,7 +629,7 @@ def _members(reader: _Reader, raw: Any, host: str) -> tuple[Member, ...]:
             item, path, {"name", "account", "mspid", "ca", "peers"}, {"name", "mspid", "ca"}
         )
         peers = tuple(
-            _node(reader, peer, (*path, "peers", p), host, f"peer{p}")
+            _node(reader, peer, (*path, "peers", p), host, f"peer{p}", PEER_KEYS, folder)
             for p, peer in enumerate(reader.sequence(member.get("peers") or [], (*path, "peers")))
         )
         members.append(

@@ -101,9 +101,10 @@ class Ingress:
         self.stream = STREAM_PREFIX + token
         self.subject = SUBJECT_PREFIX + token
 
-    async def open(self) -> None:
-        """Make the stream if it is not there (every node tries; the first one makes it)."""
-        config = StreamConfig(
+    def stream_config(self) -> StreamConfig:
+        """The stream as every node makes it (a restored snapshot makes it the same way,
+        starting at the position its blocks reached: ``network.snapshot_streams``)."""
+        return StreamConfig(
             name=self.stream,
             subjects=[self.subject],
             description=f"envelopes admitted to channel {self.channel_id}, in order",
@@ -114,6 +115,10 @@ class Ingress:
             deny_delete=True,
             deny_purge=True,
         )
+
+    async def open(self) -> None:
+        """Make the stream if it is not there (every node tries; the first one makes it)."""
+        config = self.stream_config()
 
         async def attempt() -> StreamInfo:
             try:

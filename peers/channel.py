@@ -14,10 +14,11 @@ from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
 from peers.committer import BlockRejected, CommittedBlock, commit_block
+from peers.errors import BlockNotAvailable
 from peers.ledger import Ledger
 from peers.tracestore import Tracer, no_trace
 from proto import keepalive
-from proto.seek import FOREVER, NEWEST, build_seek_envelope
+from proto.seek import FOREVER, NEWEST, SeekError, build_seek_envelope
 from proto.signer import Signer
 from proto.tracing import Step
 
@@ -259,7 +260,10 @@ class PeerChannel:
             if number >= self.height:
                 await self.wait_for_height(number + 1)
                 continue
-            yield await asyncio.to_thread(self.ledger.read_block, number)
+            try:
+                yield await asyncio.to_thread(self.ledger.read_block, number)
+            except BlockNotAvailable as exc:  # before the snapshot the peer joined from
+                raise SeekError(common_pb2.NOT_FOUND, str(exc)) from None
             number += 1
 
     async def close(self) -> None:

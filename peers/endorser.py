@@ -64,6 +64,7 @@ class ProposalRejected(ProposalRefused):
 
 WRITERS = "/Channel/Application/Writers"
 _INVALID = "error validating proposal: "
+CSCC_NAME = "cscc"
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,17 @@ def unpack_proposal(signed: proposal_pb2.SignedProposal) -> UnpackedProposal:
         invocation = chaincode_pb2.ChaincodeInvocationSpec.FromString(payload.input)
     except DecodeError as exc:
         raise ProposalRefused(f"proposal does not decode: {exc}") from None
-    if channel_header.type != common_pb2.ENDORSER_TRANSACTION:
+    name = extension.chaincode_id.name or invocation.chaincode_spec.chaincode_id.name
+    if not name:
+        raise ProposalRefused("proposal names no chaincode")
+    # Fabric's CLI sends cscc's join proposals (`peer channel join | joinbysnapshot`)
+    # with a CONFIG header, which Fabric's endorser takes.
+    config_join = channel_header.type == common_pb2.CONFIG and name == CSCC_NAME
+    if channel_header.type != common_pb2.ENDORSER_TRANSACTION and not config_join:
         raise ProposalRefused(
             f"invalid header type {header_type_name(channel_header.type)}; "
             "a proposal is an ENDORSER_TRANSACTION"
         )
-    name = extension.chaincode_id.name or invocation.chaincode_spec.chaincode_id.name
-    if not name:
-        raise ProposalRefused("proposal names no chaincode")
     return UnpackedProposal(
         proposal,
         channel_header,

@@ -6,6 +6,8 @@ that raises them are marked with their module::
 
     PeerError
     ├── StorageError
+    ├── BlockNotAvailable       ledger (before the snapshot a channel was joined from)
+    ├── SnapshotJoinRefused     snapshot_join
     ├── BadRWSet                rwset
     ├── BlockRejected           committer
     ├── CollectionError         collections
@@ -28,3 +30,7 @@ class PeerError(Exception):
 
 class StorageError(PeerError):
     """The world state or block store cannot be read or written."""
+
+
+class BlockNotAvailable(PeerError):
+    """A block before the snapshot this peer joined the channel from was asked for."""

@@ -9,6 +9,11 @@ commits the block's writes and the new height in one LMDB transaction. After a c
 between the two, ``recover`` re-applies the stored blocks above the state's height using
 the codes recorded in them, so the state ends exactly where a peer that never crashed
 would be.
+
+A channel joined from a snapshot (``peers.snapshot_join``) starts later: its block store
+holds the blocks after the snapshot's height, numbered on from there, and the blocks
+before it are not on this peer (asking for one is ``BlockNotAvailable``, in Fabric's
+words).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from fabric_protos.common import common_pb2
 from ca.channelconfig import ChannelConfig
 from ledgerdb.block import Payload
 from ledgerdb.journal import Journal
+from peers.errors import BlockNotAvailable
 from peers.privatedata import PrivateDataPuller, resolve_private
 from peers.privatepurge import definitions_block_to_live, expiry_schedule
 from peers.rwset import CommittedRWSet, decode_rwset
+from peers.snapshot_join import Bootstrap, config_block
 from peers.transientstore import TransientStore
 from peers.worldstate import BlockUpdate, WorldState, block_update
 from proto.blockhash import block_header_hash
@@ -53,6 +60,9 @@ class Ledger:
         self.mspid = mspid
         self.puller: PrivateDataPuller | None = None
         self.blocks = Journal.open(directory / "blocks")
+        self.bootstrap = Bootstrap.read(directory)
+        self.first_block = 0 if self.bootstrap is None else self.bootstrap.first_block
+        """The number of the block store's first block (0 unless joined from a snapshot)."""
         self.state = WorldState(directory / "state")
         self.transient = TransientStore(directory / "transient")
         self.config: ChannelConfig | None = None
@@ -64,10 +74,16 @@ class Ledger:
     @property
     def height(self) -> int:
         tip = self.blocks.tip
-        return 0 if tip is None else tip.sequence_no + 1
+        return self.first_block + (0 if tip is None else tip.sequence_no + 1)
 
     def read_block(self, number: int) -> common_pb2.Block:
-        return common_pb2.Block.FromString(self.blocks.read(number).entries[0].body)
+        if number < self.first_block:
+            raise BlockNotAvailable(
+                f"cannot serve block [{number}]. The ledger is bootstrapped from a snapshot. "
+                f"First available block = [{self.first_block}]"
+            )
+        stored = self.blocks.read(number - self.first_block)
+        return common_pb2.Block.FromString(stored.entries[0].body)
 
     def close(self) -> None:
         self.blocks.close()
@@ -81,11 +97,19 @@ class Ledger:
         height = self.height
         if height == 0:
             return
-        last = self.read_block(height - 1)
-        self.previous_hash = block_header_hash(last.header)
-        self.commit_hash = read_commit_hash(last)
-        config_number = last_config_index(last) if last.header.number else 0
-        self.config = ChannelConfig.from_block(self.read_block(config_number))
+        if self.bootstrap is not None and height == self.first_block:  # none since
+            self.previous_hash = self.bootstrap.last_block_hash
+            self.commit_hash = self.bootstrap.commit_hash
+            config_number = -1
+        else:
+            last = self.read_block(height - 1)
+            self.previous_hash = block_header_hash(last.header)
+            self.commit_hash = read_commit_hash(last)
+            config_number = last_config_index(last) if last.header.number else 0
+        if config_number < self.first_block:  # the config in force at the snapshot
+            self.config = ChannelConfig.from_block(config_block(self.directory))
+        else:
+            self.config = ChannelConfig.from_block(self.read_block(config_number))
         for number in range(self.state.height, height):
             update = _replayed_update(self.read_block(number))
             self.resolve_private(update, None)

@@ -64,6 +64,7 @@ from peers.lifecycle import LIFECYCLE_NAMESPACE, ChaincodeDefinition
 from peers.lifecycle_chaincode import LifecycleChaincode, committed_approvals
 from peers.packages import PackageError, PackageStore
 from peers.reconciler import RECONCILE_INTERVAL, Reconciler
+from peers.snapshot_join import join_from_snapshot, snapshot_approvals
 from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
 from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
@@ -225,8 +226,15 @@ class PeerNode:
         self.remote_peers = [self._remote(p) for p in config.peers]
         self._reconcilers: dict[str, asyncio.Task[None]] = {}
         self._join_lock = asyncio.Lock()
+        self.joining_from = ""
+        """The snapshot folder a channel is being joined from right now ("" if none)."""
         self.traces = TraceStore(config.data_dir / "trace")
-        self.snapshots = Snapshots(config.data_dir / "snapshots", self._ledger)
+        self.snapshots = Snapshots(
+            config.data_dir / "snapshots",
+            self._ledger,
+            config.mspid,
+            self.packages.channel_approvals,
+        )
         self._server: grpc.aio.Server | None = None
         self.gateway: Gateway | None = None
         self.port = 0
@@ -330,10 +338,34 @@ class PeerNode:
         log.info("joined channel %s", channel_id)
         return channel_id
 
+    async def join_by_snapshot(self, snapshot: str) -> str:
+        """Join the channel a peer snapshot was taken of, from its height on (cscc
+        JoinChainBySnapshot: ``peer channel joinbysnapshot``)."""
+        if self._join_lock.locked() and self.joining_from:
+            raise ProposalRefused(
+                f"a ledger is being created from a snapshot at {self.joining_from}. Call "
+                "ledger creation again after it is done."
+            )
+        async with self._join_lock:
+            self.joining_from = snapshot
+            try:
+                channel_id = await asyncio.to_thread(
+                    join_from_snapshot, Path(snapshot), self.channels_dir
+                )
+            except PeerError as exc:
+                raise ProposalRefused(str(exc)) from None
+            finally:
+                self.joining_from = ""
+            for name, sequence, package in snapshot_approvals(Path(snapshot), self.config.mspid):
+                self.packages.record_approval(channel_id, name, sequence, package)
+            self._open_channel(channel_id)
+        log.info("joined channel %s from the snapshot in %s", channel_id, snapshot)
+        return channel_id
+
     async def start(self) -> None:
         self.channels_dir.mkdir(parents=True, exist_ok=True)
         for directory in sorted(self.channels_dir.iterdir()):
-            if (directory / "blocks").is_dir():
+            if (directory / "blocks").is_dir() and not directory.name.startswith("."):
                 self._open_channel(directory.name)
         local_msp = load_msp(self.config.msp_dir, self.config.mspid)
         lifecycle = LifecycleChaincode(local_msp, self.packages)
@@ -342,7 +374,13 @@ class PeerNode:
             self._ledger,
             self._endpoint,
             system={
-                CSCC: ConfigSystemChaincode(local_msp, self.join, lambda: sorted(self.channels)),
+                CSCC: ConfigSystemChaincode(
+                    local_msp,
+                    self.join,
+                    lambda: sorted(self.channels),
+                    self.join_by_snapshot,
+                    lambda: self.joining_from,
+                ),
                 LIFECYCLE_NAMESPACE: lifecycle,
             },
             lifecycle=lifecycle,

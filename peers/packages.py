@@ -88,6 +88,16 @@ class PackageStore:
     def approved_package(self, channel: str, name: str, sequence: int) -> str | None:
         return self._approvals().get(f"{channel}/{name}/{sequence}")
 
+    def channel_approvals(self, channel: str) -> list[tuple[str, int, str]]:
+        """(name, sequence, package ID) of every approval recorded for ``channel``: what a
+        peer snapshot carries to another peer of the organization (``peers.snapshots``)."""
+        found = []
+        for key, identifier in sorted(self._approvals().items()):
+            on, name, sequence = key.rsplit("/", 2)
+            if on == channel:
+                found.append((name, int(sequence), identifier))
+        return found
+
 
 def _write_atomically(target: Path, data: bytes) -> None:
     temporary = target.with_suffix(target.suffix + ".tmp")

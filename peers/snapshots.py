@@ -7,7 +7,9 @@ the last committed block, a block below it is refused, a duplicate is refused, a
 an admin of the peer's own organization may ask. A snapshot is written to
 ``snapshots/completed/<channel>/<block>/``: the world state's public keys, private data
 hashes and committed txids at that block (one ``<key hex> <value hex>`` line each: our
-format, since the files are read only by us), with Fabric's two metadata files naming
+format, since the files are read only by us) and the channel's config block in force
+there (what a peer joining from the snapshot needs: ``peers.snapshot_join``), with
+Fabric's two metadata files naming
 the channel, the block, its hash and every file's SHA-256. Commits pause while it is
 written, as Fabric's do.
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+from fabric_protos.common import common_pb2
 from fabric_protos.peer import snapshot_pb2, snapshot_pb2_grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import DecodeError
@@ -31,12 +34,18 @@ from ca.msp import Msp
 from peers.committer import CommittedBlock
 from peers.errors import PeerError
 from peers.ledger import Ledger
+from peers.snapshot_join import (
+    ADDITIONAL_METADATA,
+    APPROVALS,
+    BOOTSTRAP,
+    CONFIG_BLOCK,
+    SIGNABLE_METADATA,
+    STATE_DB_TYPE,
+)
 from proto.blockhash import block_header_hash
+from proto.blocksign import last_config_index
 
 log = logging.getLogger(__name__)
-
-SIGNABLE_METADATA = "_snapshot_signable_metadata.json"
-ADDITIONAL_METADATA = "_snapshot_additional_metadata.json"
 
 
 class SnapshotRefused(PeerError):
@@ -82,9 +91,17 @@ class SnapshotRequests:
 class Snapshots:
     """Every channel's requests on one peer, and the writing of each snapshot."""
 
-    def __init__(self, folder: Path, ledger: Callable[[str], Ledger | None]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        ledger: Callable[[str], Ledger | None],
+        mspid: str = "",
+        approvals: Callable[[str], list[tuple[str, int, str]]] = lambda _: [],
+    ) -> None:
         self.folder = folder
         self._ledger = ledger
+        self.mspid = mspid
+        self._approvals = approvals
         self._requests: dict[str, SnapshotRequests] = {}
 
     def ledger(self, channel: str) -> Ledger:
@@ -126,13 +143,17 @@ class Snapshots:
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
         hashes = ledger.state.export(temp)
+        hashes[CONFIG_BLOCK] = _write_config_block(ledger, block, temp / CONFIG_BLOCK)
+        approvals = {"mspid": self.mspid, "approvals": self._approvals(channel)}
+        (temp / APPROVALS).write_text(json.dumps(approvals, indent=2))
+        hashes[APPROVALS] = hashlib.sha256((temp / APPROVALS).read_bytes()).hexdigest()
         signable = {
             "channel_name": channel,
             "last_block_number": number,
             "last_block_hash": block_header_hash(block.header).hex(),
             "previous_block_hash": block.header.previous_hash.hex(),
             "snapshot_files_raw_hashes": hashes,
-            "state_db_type": "consortium-lmdb",
+            "state_db_type": STATE_DB_TYPE,
         }
         text = json.dumps(signable, indent=4).encode()
         (temp / SIGNABLE_METADATA).write_bytes(text)
@@ -149,6 +170,18 @@ class Snapshots:
             requests.cancel(number)
         log.info("generated snapshot of channel %s at block %d in %s", channel, number, target)
         return target
+
+
+def _write_config_block(ledger: Ledger, last: common_pb2.Block, path: Path) -> str:
+    """The config block in force at ``last`` (a peer joining from the snapshot needs the
+    channel's config, whose block is before the snapshot); returns its file's SHA-256."""
+    number = last_config_index(last) if last.header.number else 0
+    if number < ledger.first_block:  # this peer joined from a snapshot itself
+        data = (ledger.directory / BOOTSTRAP / CONFIG_BLOCK).read_bytes()
+    else:
+        data = ledger.read_block(number).SerializeToString()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 class SnapshotService(snapshot_pb2_grpc.SnapshotServicer):

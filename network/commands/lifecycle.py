@@ -188,12 +188,9 @@ def up(spec_file: Path, home: Path, output: str, no_reconcile: bool, no_explorer
 
 
 def _bootstrap_snapshot(supervisor, quiet: bool) -> None:
-    """The network as `up` first made it, kept so `consortium reset` can go back to it
-    (not for an ordering cluster on NATS, whose blocks live in JetStream)."""
+    """The network as `up` first made it, kept so `consortium reset` can go back to it."""
     from network.snapshot import BOOTSTRAP, SnapshotError, create
 
-    if supervisor.spec.nats:
-        return
     running = {p.name for p in supervisor.all_processes() if p.pid is not None}
     try:
         create(supervisor.home.root, running, BOOTSTRAP)

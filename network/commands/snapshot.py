@@ -134,7 +134,7 @@ def reset(ctx: click.Context, spec_file: Path | None, home: Path, network: str |
     supervisor = _supervisor(spec, home, network)
     if not (supervisor.home.root / "snapshots" / BOOTSTRAP).is_dir():
         fail(f"{supervisor.spec.name} has no {BOOTSTRAP} snapshot (networks first started by "
-             "an older consortium, or on a NATS ordering cluster, have none)")  # fmt: skip
+             "an older consortium have none)")  # fmt: skip
     ctx.invoke(down, spec_file=spec, home=home, network=network, purge=False)
     try:
         restore(supervisor.home.root, BOOTSTRAP, None, _running(supervisor))

@@ -28,6 +28,8 @@ from network.errors import SupervisorError
 from network.localnet import CREDENTIALS
 from network.nats_cluster import NatsNode, nats_server_binary, readiness_problem, server_config
 from network.processes import CONSORTIUM
+from network.snapshot_peer import snapshot_channel
+from network.snapshot_streams import reseed
 from network.spec import Member, Node
 from network.supervisor.base import SupervisorBase
 from network.supervisor.home import (
@@ -332,9 +334,24 @@ class Nodes(SupervisorBase):
         """An orderer's ``cluster:`` settings when the spec has NATS servers."""
         if not self.spec.nats:
             return ""
-        urls = ", ".join(f"nats://{s.host}:{s.port}" for s in self.spec.nats)
-        replicas = min(3, len(self.spec.nats))
+        urls = ", ".join(self._nats_urls())
+        replicas = self._stream_replicas()
         return f"cluster:\n  node: {orderer.name}\n  nats: [{urls}]\n  replicas: {replicas}\n"
+
+    def _nats_urls(self) -> list[str]:
+        return [f"nats://{s.host}:{s.port}" for s in self.spec.nats]
+
+    def _stream_replicas(self) -> int:
+        return min(3, len(self.spec.nats))
+
+    def reseed_streams(self) -> None:
+        """A network restored from a snapshot starts with an empty JetStream: its streams
+        get the snapshot's blocks and ingress position before any orderer starts
+        (``network.snapshot_streams``; nothing to do otherwise)."""
+        if not self.spec.nats:
+            return
+        for line in reseed(self.home.root, self._nats_urls(), self._stream_replicas()):
+            self.progress(f"  {line}")
 
     # -- the replicated ordering service's NATS servers ----------------------------------
 
@@ -451,8 +468,15 @@ class Nodes(SupervisorBase):
                         joined = await admin.propose("", "cscc", "GetChannels")
                         if channel.name.encode() in joined.response.payload:
                             continue
-                        await admin.propose("", "cscc", "JoinChain", block)
-                    self.progress(f"  {name}/{peer.name} joined channel {channel.name}")
+                        snapshot = snapshot_channel(peer.snapshot)
+                        if snapshot == channel.name:  # Fabric's `peer channel joinbysnapshot`
+                            await admin.propose(
+                                "", "cscc", "JoinChainBySnapshot", peer.snapshot.encode()
+                            )
+                        else:
+                            await admin.propose("", "cscc", "JoinChain", block)
+                    how = " from its snapshot" if snapshot == channel.name else ""
+                    self.progress(f"  {name}/{peer.name} joined channel {channel.name}{how}")
 
     def launch_first(self) -> None:
         """What depends on nothing starts at once, so start-up times overlap."""
@@ -467,6 +491,7 @@ class Nodes(SupervisorBase):
 
     def start_orderers_and_peers(self) -> None:
         self.nats_ready()
+        self.reseed_streams()
         self.start_orderers()
         self.start_peers()
 

@@ -24,8 +24,9 @@ class Load:
     """CreateAsset s<n> submitted through org1's gateway, 8 at a time, until stopped;
     remembers the block each one committed in (submit returns once it is VALID)."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, network: str = NETWORK) -> None:
         self.tmp_path = tmp_path
+        self.network = network
         self.blocks: dict[str, int] = {}
         self.failures: list[str] = []
         self.stop = threading.Event()
@@ -35,7 +36,7 @@ class Load:
         from network.gateway_client import GatewayClient
 
         connection = json.loads(
-            (self.tmp_path / ".consortium" / NETWORK / "connection" / "org1.json").read_text()
+            (self.tmp_path / ".consortium" / self.network / "connection" / "org1.json").read_text()
         )
         async with GatewayClient.from_connection(connection, "user1") as client:
             counter = iter(range(10**6))
@@ -69,12 +70,12 @@ def _wait_for(load: Load, count: int) -> None:
         time.sleep(0.1)
 
 
-async def _existing(tmp_path: Path, assets: list[str]) -> set[str]:
+async def _existing(tmp_path: Path, assets: list[str], network: str = NETWORK) -> set[str]:
     """Which of ``assets`` org2's peer has in its world state."""
     from network.gateway_client import GatewayClient, GatewayClientError
 
     connection = json.loads(
-        (tmp_path / ".consortium" / NETWORK / "connection" / "org2.json").read_text()
+        (tmp_path / ".consortium" / network / "connection" / "org2.json").read_text()
     )
     found = set()
     async with GatewayClient.from_connection(connection, "user1") as client:
@@ -92,21 +93,25 @@ def _heights(tmp_path: Path) -> dict[str, int]:
     return status["channels"][CHANNEL]
 
 
+def snapshot_under_load(tmp_path: Path, spec: Path, network: str) -> tuple[int, Load, dict]:
+    """`up`, then snapshot `busy` taken while transactions commit before and after it:
+    the bootstrap snapshot's height, the load's record, and the snapshot's manifest."""
+    consortium(tmp_path, "up", str(spec), "-o", "json")
+    listed = json.loads(consortium(tmp_path, "snapshot", "list", "-o", "json").stdout)
+    assert [s["name"] for s in listed] == ["bootstrap"]
+    with Load(tmp_path, network) as load:
+        _wait_for(load, 20)
+        taken = consortium(tmp_path, "snapshot", "create", "busy", "-o", "json")
+        _wait_for(load, len(load.blocks) + 20)
+    assert not load.failures, load.failures
+    return listed[0]["heights"][CHANNEL], load, json.loads(taken.stdout)
+
+
 @pytest.mark.slow
 def test_a_snapshot_taken_under_load_restores_the_state_at_its_heights(tmp_path: Path) -> None:
     spec = spec_with_free_ports(tmp_path)
     try:
-        consortium(tmp_path, "up", str(spec), "-o", "json")
-        listed = json.loads(consortium(tmp_path, "snapshot", "list", "-o", "json").stdout)
-        assert [s["name"] for s in listed] == ["bootstrap"]
-        bootstrap_height = listed[0]["heights"][CHANNEL]
-
-        with Load(tmp_path) as load:
-            _wait_for(load, 20)
-            taken = consortium(tmp_path, "snapshot", "create", "busy", "-o", "json")
-            _wait_for(load, len(load.blocks) + 20)
-        assert not load.failures, load.failures
-        manifest = json.loads(taken.stdout)
+        bootstrap_height, load, manifest = snapshot_under_load(tmp_path, spec, NETWORK)
         height = manifest["heights"][CHANNEL]
         before = {a for a, block in load.blocks.items() if block < height}
         after = set(load.blocks) - before

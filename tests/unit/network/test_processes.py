@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 
 from network.errors import SupervisorError
+from network.nats_cluster import free_port
 from network.processes import NodeProcess, exit_reason
 
 
-def _node(tmp_path: Path, code: str) -> NodeProcess:
+def _node(tmp_path: Path, code: str, port: int = 1) -> NodeProcess:
     return NodeProcess(
         "probe",
         (sys.executable, "-c", code),
         "127.0.0.1",
-        1,  # nothing listens there: wait_ready can only end by the process dying
+        port,  # 1: nothing listens there, wait_ready can only end by the process dying
         tmp_path / "probe.log",
         tmp_path / "probe.pid",
     )
@@ -46,3 +47,30 @@ def test_a_signal_is_named(tmp_path: Path) -> None:
 
 def test_a_process_started_elsewhere_is_unknown() -> None:
     assert exit_reason(1) == "exit status unknown: another process started it"
+
+
+def test_a_node_that_keeps_logging_is_waited_for_past_the_timeout(tmp_path: Path) -> None:
+    """A restored peer replays its blocks, a line each, before it listens."""
+    port = free_port()
+    code = (
+        "import socket, time\n"
+        "for n in range(16):\n"
+        "    print(f'replayed block {n}', flush=True); time.sleep(0.25)\n"
+        f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(30)\n"
+    )
+    node = _node(tmp_path, code, port)
+    node.start()
+    try:
+        node.wait_ready(timeout=2)  # 4 s of replay: twice the timeout
+    finally:
+        node.stop()
+
+
+def test_a_silent_node_is_given_up_on_at_the_timeout(tmp_path: Path) -> None:
+    node = _node(tmp_path, "import time; time.sleep(30)")
+    node.start()
+    try:
+        with pytest.raises(SupervisorError, match=r"did not listen on 1 in 0\.5s"):
+            node.wait_ready(timeout=0.5)
+    finally:
+        node.stop()

@@ -271,3 +271,13 @@ def test_an_address_listed_twice_is_refused(tmp_path: Path) -> None:
     twice = "hosts:\n  - {address: 10.0.0.1, netns: a}\n  - {address: 10.0.0.1, netns: b}\n"
     error = _error(tmp_path, twice + TWO)
     assert error.field == "hosts[1].address" and "listed twice" in error.message
+
+
+def test_a_peer_may_name_a_snapshot_to_join_from_and_an_orderer_may_not(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(TWO.replace("port: 7051\n", "port: 7051\n        snapshot: taken/7\n", 1))
+    peer = load_spec(path).members[0].peers[0]
+    assert peer.snapshot == str(tmp_path / "taken" / "7")  # relative to the spec file
+    orderer = TWO.replace("admin_port: 7053\n", "admin_port: 7053\n      snapshot: taken/7\n", 1)
+    error = _error(tmp_path, orderer)
+    assert error.field == "ordering.orderers[0].snapshot" and "unknown key" in error.message

@@ -34,7 +34,7 @@ def test_unpack_refuses_what_does_not_decode(channel: ChannelFixture) -> None:
 @pytest.mark.parametrize(
     ("header_type", "named"),
     # found by the fuzzer: a type HeaderType has no name for was a ValueError (UNKNOWN)
-    [(common_pb2.CONFIG, "CONFIG"), (1796590158, "1796590158")],
+    [(common_pb2.CONFIG, "CONFIG"), (common_pb2.MESSAGE, "MESSAGE"), (1796590158, "1796590158")],
 )
 def test_unpack_refuses_what_is_not_a_chaincode_proposal(
     channel: ChannelFixture, header_type: int, named: str
