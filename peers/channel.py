@@ -1,23 +1,37 @@
 """A channel this peer has joined: its ledger, the block puller that feeds it from the
-ordering service, and the notifications that commit status and events wait on."""
+ordering service, and the notifications that commit status and events wait on.
+
+A block the ledger fails to store or apply (a full disk, an I/O error) halts the
+channel rather than ending the puller: the failure is logged once and reported
+(``halted``: the ``/healthz`` check, a metric, UNAVAILABLE from the gateway and endorser),
+and the same block is tried again with a bounded backoff, each time after
+``Ledger.reopen`` has put the stores back as a restart would. The channel resumes by
+itself once the write succeeds. Commit-status waiters keep waiting meanwhile: nothing is
+announced that the ledger does not hold.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import grpc
+import lmdb
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
+from ledgerdb.errors import LedgerError
 from peers.committer import BlockRejected, CommittedBlock, commit_block
-from peers.errors import BlockNotAvailable
-from peers.ledger import Ledger
+from peers.errors import BlockNotAvailable, PeerError
+from peers.ledger import Ledger, transactions_filter
 from peers.tracestore import Tracer, no_trace
+from peers.validation import TxVerdict
 from proto import keepalive
+from proto.envelope import parse_block
 from proto.seek import FOREVER, NEWEST, SeekError, build_seek_envelope
 from proto.signer import Signer
 from proto.tracing import Step
@@ -28,6 +42,33 @@ STALL_SECONDS = 5.0
 """An orderer that sent no block for this long is compared with the others: one that is
 alive but behind (its copy of a replicated journal stuck, say) is left for one ahead."""
 ASK_SECONDS = 2.0
+HALT_RETRY_FIRST = 0.25
+HALT_RETRY_MOST = 2.0
+"""A halted channel retries its block after HALT_RETRY_FIRST seconds, doubling up to
+HALT_RETRY_MOST: room that comes back is used within two seconds, and a disk that stays
+full costs a reopen of the ledger every two seconds."""
+
+
+def _pauses() -> Iterator[float]:
+    delay = HALT_RETRY_FIRST
+    while True:
+        yield delay
+        delay = min(delay * 2, HALT_RETRY_MOST)
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why a channel stopped committing: the block it keeps trying and the first error."""
+
+    block: int
+    error: str
+    since: float  # time.monotonic()
+
+    def sentence(self, channel_id: str) -> str:
+        return (
+            f"channel {channel_id} is unavailable on this peer: committing block "
+            f"{self.block} failed ({self.error}); retrying"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +111,14 @@ class PeerChannel:
         self._puller: asyncio.Task[None] | None = None
         self._committing = asyncio.Lock()  # a puller is cancelled between blocks only
         self._stopped = False
+        self.halted: Halt | None = None
+        """Set while a block cannot be committed (see the module docstring)."""
+        self.failed_commits = 0
+        """Commit attempts that failed on a ledger error, ever (a metric)."""
+
+    def unavailable(self) -> str | None:
+        """The sentence refusals carry while the channel is halted, else None."""
+        return None if self.halted is None else self.halted.sentence(self.channel_id)
 
     @property
     def height(self) -> int:
@@ -106,14 +155,78 @@ class PeerChannel:
     # -- committing --------------------------------------------------------------------
 
     async def commit(self, block: common_pb2.Block) -> CommittedBlock:
-        committed = await asyncio.to_thread(commit_block, self.ledger, block)
-        self._trace_block(committed)
-        for listener in self._listeners:
-            listener(committed)
+        """Commit the next block, halting until it commits if the ledger fails to write
+        it; raise ``BlockRejected`` for a block that is not the next valid one."""
+        committed = await self._commit_until_done(block)
+        for announce in (self._trace_block, *self._listeners):
+            try:  # the block is committed whatever a listener does: never stop here
+                announce(committed)
+            except Exception:
+                log.exception("channel %s: after block %d", self.channel_id, self.height - 1)
         self._wake(v.tx_id for v in committed.verdicts)
         async with self._committed:
             self._committed.notify_all()
         return committed
+
+    async def _commit_until_done(self, block: common_pb2.Block) -> CommittedBlock:
+        """Commit ``block``; after a ledger failure, reopen the ledger at once (readers
+        need it) and retry after a growing pause, until the block is committed."""
+        number = block.header.number
+        pauses = _pauses()
+        while True:
+            try:
+                return self._resumed(await asyncio.to_thread(commit_block, self.ledger, block))
+            except BlockRejected:
+                self.halted = None  # the ledger answers: the block is what is wrong
+                raise
+            except Exception as exc:
+                self._halt(number, exc)
+            done = await self._reopen_until_open(number, pauses)
+            if done is not None:  # recovery finished the commit from the block store
+                return self._resumed(done)
+            await asyncio.sleep(next(pauses))
+
+    async def _reopen_until_open(
+        self, number: int, pauses: Iterator[float]
+    ) -> CommittedBlock | None:
+        while True:
+            try:
+                return self._reopen(number)
+            except Exception as exc:  # opening writes too: it fails while the disk is full
+                self._halt(number, exc)
+            await asyncio.sleep(next(pauses))
+
+    def _resumed(self, committed: CommittedBlock) -> CommittedBlock:
+        if self.halted is not None:
+            log.warning(
+                "channel %s resumed: block %d committed after %.1f s halted",
+                self.channel_id,
+                self.halted.block,
+                time.monotonic() - self.halted.since,
+            )
+            self.halted = None
+        return committed
+
+    def _halt(self, number: int, exc: Exception) -> None:
+        """Record a failed attempt; the first of a halt is logged (with the traceback if
+        it is not a storage error), the others only at DEBUG."""
+        self.failed_commits += 1
+        error = f"{type(exc).__name__}: {exc}"
+        if self.halted is not None:
+            log.debug("channel %s: block %d still fails: %s", self.channel_id, number, error)
+            return
+        self.halted = Halt(number, error, time.monotonic())
+        storage = isinstance(exc, PeerError | LedgerError | lmdb.Error | OSError)
+        log.error("%s", self.halted.sentence(self.channel_id), exc_info=not storage)
+
+    def _reopen(self, number: int) -> CommittedBlock | None:
+        """Reopen the ledger (on the event loop: nothing reads it half-open); the block
+        as committed if recovery finished it (it was stored before the failure), else
+        None (commit it again)."""
+        self.ledger.reopen()
+        if self.ledger.height <= number:
+            return None
+        return _committed_from_store(self.ledger.read_block(number))
 
     def start_pulling(self, orderers: list[OrdererEndpoint]) -> None:
         self._puller = asyncio.create_task(self._pull(orderers), name=f"pull:{self.channel_id}")
@@ -144,6 +257,8 @@ class PeerChannel:
                 log.warning(
                     "channel %s: deliver from %s: %s", self.channel_id, endpoint.address, exc
                 )
+            except Exception:  # the follower must outlive whatever went wrong
+                log.exception("channel %s: deliver from %s", self.channel_id, endpoint.address)
             if not self._stopped:
                 await asyncio.sleep(RETRY_SECONDS)
 
@@ -161,7 +276,7 @@ class PeerChannel:
                 if done:
                     pulling.result()
                     return None
-                if self.height == height and others:
+                if self.height == height and others and self.halted is None:
                     ahead = await self._orderer_ahead(others)
                     if ahead is not None:
                         return ahead
@@ -229,7 +344,7 @@ class PeerChannel:
         holds it (with fifty commit-status calls waiting, waking all of them for every
         block and having each look itself up cost more than the commit-status calls).
         """
-        found = self.ledger.state.transaction(tx_id)
+        found = self._lookup(tx_id)
         if found is None and not self._stopped:
             future = asyncio.get_running_loop().create_future()
             waiters = self._tx_waiters.setdefault(tx_id, [])
@@ -242,10 +357,18 @@ class PeerChannel:
                     del self._tx_waiters[tx_id]
             if self._stopped:  # the ledger is closed
                 raise asyncio.CancelledError(f"channel {self.channel_id} stopped")
-            found = self.ledger.state.transaction(tx_id)
+            found = self._lookup(tx_id)
         if found is None:
             raise asyncio.CancelledError(f"channel {self.channel_id} stopped")
         return found
+
+    def _lookup(self, tx_id: str) -> tuple[int, int, int] | None:
+        """A committed transaction, or None — also while a halted ledger cannot answer:
+        the caller then waits for the block, as for one not committed yet."""
+        try:
+            return self.ledger.state.transaction(tx_id)
+        except lmdb.Error:
+            return None
 
     def _wake(self, tx_ids: Iterable[str]) -> None:
         for tx_id in tx_ids:
@@ -276,3 +399,11 @@ class PeerChannel:
         async with self._committed:
             self._committed.notify_all()
         self.ledger.close()
+
+
+def _committed_from_store(block: common_pb2.Block) -> CommittedBlock:
+    """A stored block as the committer would have reported it: the codes it records."""
+    codes = transactions_filter(block)
+    txs = parse_block(block)
+    verdicts = [TxVerdict(tx.tx_id, codes[n]) for n, tx in enumerate(txs)]
+    return CommittedBlock(block, verdicts, txs=txs)

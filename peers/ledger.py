@@ -14,13 +14,21 @@ A channel joined from a snapshot (``peers.snapshot_join``) starts later: its blo
 holds the blocks after the snapshot's height, numbered on from there, and the blocks
 before it are not on this peer (asking for one is ``BlockNotAvailable``, in Fabric's
 words).
+
+A write that fails (a full disk) leaves the stores as a crash at that instant would:
+the journal stops at its first failed write and keeps nothing after its durable tip, and
+an LMDB write transaction that fails commits nothing. ``reopen`` is then what a restart
+does — open again what the failure left unusable and ``recover`` — so the peer retries
+without being restarted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
+import lmdb
 from fabric_protos.common import common_pb2
 
 from ca.channelconfig import ChannelConfig
@@ -90,6 +98,26 @@ class Ledger:
         self.state.close()
         self.transient.close()
 
+    def reopen(self) -> None:
+        """After a failed write, open again what it left unusable and finish the commit it
+        interrupted, as a restart would: the journal refuses everything after its first
+        failed write, so it is always reopened (a torn tail is cut); an LMDB environment
+        is reopened only if it no longer answers (one whose meta page could not be written
+        refuses every transaction), so readers of a healthy one are not disturbed. Raises
+        the store's error while the disk still refuses the writes this takes."""
+        with contextlib.suppress(Exception):  # a failed journal may fail to close, too
+            self.blocks.close()
+        self.blocks = Journal.open(self.directory / "blocks")
+        if not _answers(self.state.env):
+            with contextlib.suppress(lmdb.Error):
+                self.state.close()
+            self.state = WorldState(self.directory / "state")
+        if not _answers(self.transient.env):
+            with contextlib.suppress(lmdb.Error):
+                self.transient.close()
+            self.transient = TransientStore(self.directory / "transient")
+        self.recover()
+
     # -- recovery -------------------------------------------------------------------------
 
     def recover(self) -> None:
@@ -147,6 +175,15 @@ class Ledger:
             self.transient.purge({tx_id for _, tx_id, *_ in update.expected_private})
         if update.number % TRANSIENT_PURGE_EVERY == 0:
             self.transient.purge_older_than(update.number)
+
+
+def _answers(env: lmdb.Environment) -> bool:
+    """Whether an LMDB environment still begins a transaction."""
+    try:
+        with env.begin():
+            return True
+    except lmdb.Error:
+        return False
 
 
 def _replayed_update(block: common_pb2.Block) -> BlockUpdate:

@@ -5,46 +5,16 @@ orderer orders again once the filesystem has room (no restart)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
 from ca.channelconfig import ChannelConfig
 from tests.integration.test_orderer import assert_chain_verifies, envelopes_in
 from tests.support.orderer import OrdererFixture, transaction
-
-SMALL = "1m"
-ROOMY = "64m"
-
-
-@contextlib.contextmanager
-def small_filesystem(folder: Path) -> Iterator[None]:
-    """``folder`` as a tmpfs of ``SMALL`` bytes (root only), unmounted afterwards."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={SMALL}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def grow(folder: Path) -> None:
-    subprocess.run(["mount", "-o", f"remount,size={ROOMY}", str(folder)], check=True)
+from tests.support.tmpfs import grow, small_filesystem
 
 
 async def _load(
@@ -74,7 +44,7 @@ async def _load(
 
 async def test_full_disk_refuses_then_resumes_and_loses_nothing(tmp_path: Path) -> None:
     fixture = OrdererFixture(tmp_path, tls=False)
-    with small_filesystem(fixture.data_dir):
+    with small_filesystem(fixture.data_dir, "1m"):
         fixture.start()
         try:
             assert (await fixture.join())[0] == 201
