@@ -145,6 +145,15 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
             )
         return channel
 
+    def _check_available(self, channel_id: str) -> None:
+        """A channel halted on a ledger failure answers UNAVAILABLE, what a Fabric client
+        gets from a peer that is down: endorsing on its stale state, or accepting a
+        transaction whose commit it cannot report, would mislead the client."""
+        channel = self._channels(channel_id)
+        reason = None if channel is None else channel.unavailable()
+        if reason is not None:
+            raise GatewayError(grpc.StatusCode.UNAVAILABLE, reason)
+
     def _organizations(self, channel: PeerChannel, chaincode: str) -> list[str]:
         """The channel's organizations with a peer this gateway knows that can run
         ``chaincode`` (defined on the channel); its own first."""
@@ -215,6 +224,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         """Endorse as Fabric's gateway does: the organizations the client named, or
         first this gateway's own organization — whose failure is the answer at once —
         and then whichever others the endorsement policy needs."""
+        self._check_available(unpacked.channel_header.channel_id)
         channel = self._channels(unpacked.channel_header.channel_id)
         configured = channel is not None and channel.ledger.config is not None
         available = self._organizations(channel, unpacked.chaincode) if configured else []
@@ -389,6 +399,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
     ) -> proposal_response_pb2.Response:
         signed = request.proposed_transaction
         unpacked = self._unpack(signed, "failed to unpack transaction proposal: ")
+        self._check_available(unpacked.channel_header.channel_id)
         channel = self._configured(unpacked.channel_header.channel_id, grpc.StatusCode.UNAVAILABLE)
         targets = list(request.target_organizations)
         if not targets and unpacked.transient:
@@ -450,6 +461,7 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
         """Fabric's Submit: each orderer in turn; a client error (4xx) is the answer at
         once, in the message; only orderers that could not be reached are details."""
         self._configured(request.channel_id, grpc.StatusCode.FAILED_PRECONDITION)
+        self._check_available(request.channel_id)
         if not request.prepared_transaction.signature:
             raise GatewayError(
                 grpc.StatusCode.INVALID_ARGUMENT, "prepared transaction must be signed"

@@ -75,6 +75,31 @@ def publish_heights(channels: Callable[[], Mapping[str, Any]]) -> None:
     METRICS.gauge("ledger_blockchain_height", "Height of the chain in blocks.", ("channel",), read)
 
 
+def publish_halts(channels: Callable[[], Mapping[str, Any]]) -> None:
+    """``ledger_commit_halted``: 1 while a channel cannot commit its next block (a full
+    disk), and ``ledger_commit_failures``: the failed attempts so far — both asked when
+    scraped, from the channel's own record."""
+
+    def halted() -> dict[Labels, float]:
+        return {(name,): float(c.halted is not None) for name, c in channels().items()}
+
+    def failures() -> dict[Labels, float]:
+        return {(name,): float(c.failed_commits) for name, c in channels().items()}
+
+    METRICS.gauge(
+        "ledger_commit_halted",
+        "1 while the channel cannot commit its next block (ours).",
+        ("channel",),
+        halted,
+    )
+    METRICS.gauge(
+        "ledger_commit_failures",
+        "Block commits that failed on a ledger error and were retried (ours).",
+        ("channel",),
+        failures,
+    )
+
+
 def meter_proposals(
     endorse: Callable[..., Awaitable[tuple[Any, str | None]]],
 ) -> Callable[..., Awaitable[tuple[Any, str | None]]]:

@@ -56,7 +56,7 @@ from peers.committer import CommittedBlock, commit_block
 from peers.cscc import CSCC, ConfigSystemChaincode
 from peers.deliver import PeerDeliver
 from peers.dissemination import Disseminator, PrivateDataService, Puller
-from peers.endorser import Endorser, ProposalRefused
+from peers.endorser import Endorser, ProposalRefused, unpack_proposal
 from peers.errors import PeerError
 from peers.gateway import Gateway, RemotePeer
 from peers.ledger import Ledger
@@ -408,12 +408,15 @@ class PeerNode:
         )
         # metered on the endorser itself: the gateway's local endorsements count too
         endorser.endorse = metrics.meter_proposals(endorser.endorse)  # type: ignore[method-assign]
-        peer_pb2_grpc.add_EndorserServicer_to_server(_EndorserService(endorser), server)
+        peer_pb2_grpc.add_EndorserServicer_to_server(
+            _EndorserService(endorser, self.channels), server
+        )
         snapshot_pb2_grpc.add_SnapshotServicer_to_server(
             SnapshotService(self.snapshots, local_msp), server
         )
         metrics.meter_gateway(self.gateway)
         metrics.publish_heights(lambda: self.channels)
+        metrics.publish_halts(lambda: self.channels)
         gateway_pb2_grpc.add_GatewayServicer_to_server(self.gateway, server)
         events_pb2_grpc.add_DeliverServicer_to_server(PeerDeliver(self.channels.get), server)
         trace_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(self.traces), server)
@@ -461,14 +464,32 @@ def _log_commit(channel_id: str, committed: CommittedBlock) -> None:
 
 
 class _EndorserService(peer_pb2_grpc.EndorserServicer):
-    def __init__(self, endorser: Endorser) -> None:
+    def __init__(self, endorser: Endorser, channels: dict[str, PeerChannel]) -> None:
         self._endorser = endorser
+        self._channels = channels
+
+    def _unavailable(self, request: proposal_pb2.SignedProposal) -> str | None:
+        """Why the proposal's channel cannot endorse (halted on a ledger failure); the
+        proposal is decoded for it only while some channel is halted."""
+        if not any(channel.halted for channel in self._channels.values()):
+            return None
+        try:
+            channel_id = unpack_proposal(request).channel_header.channel_id
+        except ProposalRefused:
+            return None  # the endorser names what is wrong with it
+        channel = self._channels.get(channel_id)
+        return None if channel is None else channel.unavailable()
 
     async def ProcessProposal(
         self, request: proposal_pb2.SignedProposal, context: grpc.aio.ServicerContext
     ):
         """A proposal refused before simulation is a gRPC error, as a Go endorser's
-        ``(response, err)`` reaches its remote caller; anything else is the response."""
+        ``(response, err)`` reaches its remote caller; anything else is the response. A
+        halted channel answers UNAVAILABLE, as a peer that is down: a gateway asking it
+        then plans around it (Fabric's gateway reads UNAVAILABLE as an unreachable peer)."""
+        reason = self._unavailable(request)
+        if reason is not None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, reason)
         response, error = await self._endorser.endorse(request)
         if error is not None:
             await context.abort(grpc.StatusCode.UNKNOWN, error)
@@ -509,11 +530,15 @@ async def _start_operations(node: PeerNode) -> OperationsServer | None:
         broken = [name for name, channel in node.channels.items() if channel.height < 1]
         return f"channels without a ledger: {', '.join(broken)}" if broken else None
 
+    def commits() -> str | None:
+        halted = [channel.unavailable() for channel in node.channels.values()]
+        return "; ".join(reason for reason in halted if reason) or None
+
     try:
         return await start_operations(
             f"peer {node.config.mspid}",
             node.config.operations_listen,
-            {"grpc": serving, "ledger": ledgers},
+            {"grpc": serving, "ledger": ledgers, "commit": commits},
         )
     except OSError as exc:
         listen = node.config.operations_listen
