@@ -15,11 +15,15 @@ and a write transaction each cost more than the record. ``add`` queues a record 
 inside an event loop, writes everything queued ``FLUSH_DELAY`` seconds later in one SQLite
 transaction (at once without a loop, or once ``FLUSH_COUNT`` are queued); a read flushes
 first, so ``records`` always sees every record added before it.
+
+A batch the disk refuses (full) is dropped with one warning until a batch is written
+again: a diagnostic must not fail the endorsement or commit that recorded it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +33,7 @@ import grpc
 from proto import trace_pb2, trace_pb2_grpc
 from proto.tracing import TraceRecord
 
+log = logging.getLogger(__name__)
 FILE = "traces.sqlite"
 OLDER_FILES = ("data.mdb", "lock.mdb")  # the LMDB layout of earlier versions
 FLUSH_DELAY = 0.05
@@ -60,6 +65,7 @@ class TraceStore:
             self._db.execute(statement)
         self._pending: list[TraceRecord] = []
         self._scheduled: asyncio.TimerHandle | None = None
+        self._failing = False
 
     def add(self, record: TraceRecord) -> None:
         """Queue one record (call from the event loop's thread, or without a loop)."""
@@ -83,9 +89,16 @@ class TraceStore:
         if not pending:
             return
         rows = [(record.tx_id, record.SerializeToString()) for record in pending]
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO records (tx_id, body) VALUES (?, ?)", rows)
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT INTO records (tx_id, body) VALUES (?, ?)", rows)
+        except sqlite3.Error as exc:
+            if not self._failing:
+                log.warning("trace records dropped until they can be written: %s", exc)
+            self._failing = True
+            return
+        self._failing = False
 
     def records(self, tx_id: str) -> list[TraceRecord]:
         """The transaction's records in the order they were recorded."""

@@ -62,6 +62,7 @@ class PeerProcess:
     tls: dict[str, Path]
     process: NodeProcess | None = None
     port: int = 0
+    operations: str = ""  # HOST:PORT of /healthz and /metrics, when the network has them
 
     @property
     def address(self) -> str:
@@ -79,6 +80,7 @@ class FabricNetwork:
     node_contract: bool = False  # a Node fabric-shim contract instead of a Python one
     collections: collection_pb2.CollectionConfigPackage | None = None  # private data
     peer_settings: str = ""  # more peer.yaml lines, e.g. "private_data: {reconcile_interval: 1}"
+    operations: bool = False  # each peer serves /healthz and /metrics on a port of its own
     orderer: OrdererFixture = field(init=False)
     peers: dict[str, PeerProcess] = field(init=False, default_factory=dict)
     contract: subprocess.Popen | None = field(init=False, default=None)
@@ -145,6 +147,7 @@ class FabricNetwork:
             for other in ORGS
             if other != mspid
         )
+        operations = f"127.0.0.1:{free_port()}" if self.operations else ""
         config = directory / "peer.yaml"
         config.write_text(
             f"listen: 127.0.0.1:{ports[mspid]}\nmspid: {mspid}\nmsp_dir: msp\ndata_dir: data\n"
@@ -152,8 +155,9 @@ class FabricNetwork:
             f"orderers:\n  - address: 127.0.0.1:{self.orderer.port}\n"
             f"    tls_root: {self.orderer.tls_paths['ca']}\n"
             f"peers:\n{others}{self.peer_settings}\n"
+            + (f"operations:\n  listen: {operations}\n" if operations else "")
         )
-        return PeerProcess(mspid, directory, config, tls)
+        return PeerProcess(mspid, directory, config, tls, operations=operations)
 
     def start_peer(self, peer: PeerProcess) -> None:
         peer.process = NodeProcess(["node", "run", "peer", "--config", str(peer.config)])
