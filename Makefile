@@ -82,10 +82,12 @@ revocation: install
 		tests/integration/test_revocation.py
 
 # Issue 21's checks that start whole networks (too long for `test`): resource limits on
-# real peers, besides the orderer-side ones `test` runs.
+# real peers, besides the orderer-side ones `test` runs, and a peer whose disk fills
+# (root, for the tmpfs; `test` runs its in-process half, tests/unit/peers/test_commit_halts.py).
 hardening: install
 	CONSORTIUM_HARDENING=1 $(VENV)/bin/pytest -q -s tests/integration/test_peer_resource_limits.py \
-		tests/integration/test_resource_limits.py tests/integration/test_disk_full.py
+		tests/integration/test_resource_limits.py tests/integration/test_disk_full.py \
+		tests/integration/test_peer_disk_full.py
 
 # The long snapshot tests (~4.5 min): a three-orderer network on NATS snapshotted under
 # load, restored (JetStream re-seeded by `up`), continuing, reset; a peer added to a
