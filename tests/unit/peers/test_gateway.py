@@ -6,9 +6,10 @@ from __future__ import annotations
 import grpc
 import pytest
 from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import chaincode_event_pb2
 
-from peers.channel import PeerChannel
+from peers.channel import Halt, PeerChannel
 from peers.endorser import unpack_proposal
 from peers.gateway import Gateway, GatewayError, RemotePeer, _chaincode_events
 from peers.ledger import Ledger
@@ -89,3 +90,32 @@ def test_plan_refusals(gateway: Gateway, channel) -> None:
     with pytest.raises(GatewayError, match="no peer combination can satisfy") as raised:
         gateway._plan(_unpacked(channel), [])
     assert raised.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+# -- a channel halted on a ledger failure -------------------------------------------------
+
+
+async def test_a_halted_channel_answers_unavailable(gateway: Gateway, channel) -> None:
+    """What a Fabric client gets from a peer that is down: Endorse, Evaluate and Submit
+    refused with UNAVAILABLE and the reason, before anything is simulated or sent."""
+    peer_channel = gateway._channels(CHANNEL)
+    assert peer_channel is not None
+    peer_channel.halted = Halt(7, "StorageFailure: no space left on device", 0.0)
+    signed = _proposal(channel)
+    calls = [
+        gateway._endorse(signed, unpack_proposal(signed), []),
+        gateway._evaluate(gateway_pb2.EvaluateRequest(proposed_transaction=signed)),
+        gateway._submit(
+            gateway_pb2.SubmitRequest(
+                channel_id=CHANNEL, prepared_transaction=common_pb2.Envelope(signature=b"s")
+            )
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(GatewayError) as raised:
+            await call
+        assert raised.value.code == grpc.StatusCode.UNAVAILABLE
+        assert str(raised.value) == (
+            f"channel {CHANNEL} is unavailable on this peer: committing block 7 failed "
+            "(StorageFailure: no space left on device); retrying"
+        )
