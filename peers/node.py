@@ -30,6 +30,7 @@ Relative paths are relative to the config file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import shutil
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import lmdb
 import yaml
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2_grpc
@@ -50,6 +52,7 @@ from ca.errors import CaError
 from ca.msp import ReloadingSigner, load_msp
 from ca.signing import SoftwareSigner
 from chaincode.endpoint import ChaincodeEndpoint
+from ledgerdb.errors import LedgerError
 from peers import metrics
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.committer import CommittedBlock, commit_block
@@ -331,9 +334,12 @@ class PeerNode:
             directory = self.channels_dir / channel_id
             if directory.exists():  # a join that crashed half-way
                 shutil.rmtree(directory)
-            ledger = Ledger(directory, self.config.mspid)
-            commit_block(ledger, block)
-            ledger.close()
+            try:
+                await asyncio.to_thread(_create_ledger, directory, self.config.mspid, block)
+            except (PeerError, LedgerError, lmdb.Error, OSError) as exc:  # e.g. a full disk
+                log.error("cannot join channel %s: %s", channel_id, exc)
+                shutil.rmtree(directory, ignore_errors=True)
+                raise ProposalRefused(f"cannot create ledger from genesis block: {exc}") from None
             self._open_channel(channel_id)
         log.info("joined channel %s", channel_id)
         return channel_id
@@ -447,6 +453,17 @@ class PeerNode:
         for peer in self.remote_peers:
             await peer.channel.close()
         self.traces.close()
+
+
+def _create_ledger(directory: Path, mspid: str, genesis: common_pb2.Block) -> None:
+    """A new channel's ledger holding its genesis block; closed whether or not the
+    commit succeeds (a refused one is removed by the caller)."""
+    ledger = Ledger(directory, mspid)
+    try:
+        commit_block(ledger, genesis)
+    finally:
+        with contextlib.suppress(Exception):
+            ledger.close()
 
 
 def _log_commit(channel_id: str, committed: CommittedBlock) -> None:
