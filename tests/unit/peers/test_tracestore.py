@@ -10,6 +10,7 @@ import lmdb
 
 from peers.tracestore import TraceStore
 from proto.tracing import Step, details_of, trace_record
+from tests.support.tmpfs import fill, small_filesystem
 
 
 def test_records_come_back_per_transaction_in_recorded_order(tmp_path: Path) -> None:
@@ -66,3 +67,18 @@ def test_a_records_details_are_sorted_json_with_anything_else_as_text() -> None:
     record = trace_record(Step.ENDORSE, "tx", "ch", "node", **details)
     assert record.detail_json == json.dumps(details, sort_keys=True, default=str)
     assert record.detail_json.startswith('{"a": {"b": true}, "path": "/x"')
+
+
+def test_records_the_disk_refuses_are_dropped_not_raised(tmp_path: Path) -> None:
+    """A full disk loses diagnostics, never the endorsement or commit that traced them."""
+    folder = tmp_path / "trace"
+    with small_filesystem(folder, "1m"):
+        store = TraceStore(folder)
+        ballast = fill(folder)
+        for n in range(3000):  # past FLUSH_COUNT: flushed inline, and refused
+            store.add(trace_record(Step.PROPOSE, f"tx-{n}", "ch", "peer0", pad="x" * 200))
+        store.flush()
+        ballast.unlink()
+        store.add(trace_record(Step.COMMIT, "tx-after", "ch", "peer0"))
+        assert [r.step for r in store.records("tx-after")] == [Step.COMMIT]
+        store.close()
