@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 from fabric_protos.common import common_pb2
+from fabric_protos.peer import collection_pb2
+from fabric_protos.peer.lifecycle import lifecycle_pb2
 
+from ca.policy import from_string
 from chaincode.rwset import TxRWSet
+from chaincode.state import Version
 from peers import channel as channel_module
 from peers.channel import PeerChannel
 from peers.committer import commit_block
 from peers.errors import StorageError
 from peers.ledger import Ledger
+from peers.lifecycle import LIFECYCLE_NAMESPACE, definition_key, encode_definition
 from peers.worldstate import WorldState
 from proto.envelope import parse_envelope
 from tests.support.channel import ChannelFixture, define
@@ -138,3 +143,60 @@ async def test_a_full_disk_halts_the_channel_until_there_is_room(
         reopened.recover()
         assert (reopened.height, reopened.state.state_hash()) == (height, state)
         reopened.close()
+
+
+async def test_private_data_of_a_block_whose_state_write_failed_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clear private data, its hashes and the per-transaction copy land in the same LMDB
+    transaction as the public writes, so a refused write keeps none of them; recovery
+    finds the clear data still in the transient store (purged only after the commit)."""
+    fixture = ChannelFixture(tmp_path / "channel")
+    ledger = Ledger(tmp_path / "peer", mspid="Org1MSP")
+    commit_block(ledger, fixture.genesis)
+    _define_with_collection(ledger.state)
+    channel = PeerChannel("ch", ledger, fixture.peers["Org1MSP"])
+    rwset = TxRWSet()
+    rwset.namespace("basic").collection("mine").writes["secret"] = b"s3cret"
+    envelope = fixture.transaction(rwset)
+    tx_id = _tx_id(envelope)
+    ledger.transient.put(tx_id, 1, rwset.to_private_proto())
+    real = WorldState.commit_block
+    seen: list[tuple] = []
+
+    def failing(self: WorldState, update) -> None:
+        if not seen:
+            seen.append((self.get_private("basic", "mine", "secret"), self.private_rwsets(1)))
+            raise StorageError("cannot commit block 1: mdb_txn_commit: Input/output error")
+        real(self, update)
+
+    monkeypatch.setattr(WorldState, "commit_block", failing)
+    await channel.commit(fixture.block([envelope]))
+    assert seen == [(None, {})]  # nothing private before the refused write
+    state = channel.ledger.state
+    assert state.get_private("basic", "mine", "secret").value == b"s3cret"
+    assert state.private_rwsets(1) and not state.missing_private()
+    assert channel.ledger.transient.get(tx_id, "basic", "mine") is None  # purged after
+    _in_step(channel.ledger)
+    await channel.close()
+
+
+def _define_with_collection(state: WorldState) -> None:
+    """``basic`` with a collection ``mine`` of Org1 only."""
+    define(state)
+    collection = collection_pb2.StaticCollectionConfig(
+        name="mine",
+        member_orgs_policy=collection_pb2.CollectionPolicyConfig(
+            signature_policy=from_string("OR('Org1MSP.member')")
+        ),
+        maximum_peer_count=1,
+    )
+    current = state.get(LIFECYCLE_NAMESPACE, definition_key("basic"))
+    assert current is not None
+    definition = lifecycle_pb2.QueryChaincodeDefinitionResult.FromString(current.value)
+    definition.collections.config.add(static_collection_config=collection)
+    rwset = TxRWSet()
+    rwset.namespace(LIFECYCLE_NAMESPACE).writes[definition_key("basic")] = encode_definition(
+        definition
+    )
+    state.commit(Version(0, 0), "define", 0.0, rwset)
