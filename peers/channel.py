@@ -191,7 +191,7 @@ class PeerChannel:
     ) -> CommittedBlock | None:
         while True:
             try:
-                return self._reopen(number)
+                return await asyncio.to_thread(self._reopen, number)
             except Exception as exc:  # opening writes too: it fails while the disk is full
                 self._halt(number, exc)
             await asyncio.sleep(next(pauses))
@@ -220,9 +220,11 @@ class PeerChannel:
         log.error("%s", self.halted.sentence(self.channel_id), exc_info=not storage)
 
     def _reopen(self, number: int) -> CommittedBlock | None:
-        """Reopen the ledger (on the event loop: nothing reads it half-open); the block
-        as committed if recovery finished it (it was stored before the failure), else
-        None (commit it again)."""
+        """Reopen the ledger; the block as committed if recovery finished it (it was
+        stored before the failure), else None (commit it again). Runs in a worker thread:
+        reopening a journal scans its open segment (tens of milliseconds, see
+        tests/bench/bench_ledger_reopen.py), too long to hold the event loop; a reader of
+        the failed journal meanwhile gets its LedgerClosed, as during the whole halt."""
         self.ledger.reopen()
         if self.ledger.height <= number:
             return None

@@ -33,6 +33,7 @@ from fabric_protos.common import common_pb2
 
 from ca.channelconfig import ChannelConfig
 from ledgerdb.block import Payload
+from ledgerdb.errors import LedgerError
 from ledgerdb.journal import Journal
 from peers.errors import BlockNotAvailable
 from peers.privatedata import PrivateDataPuller, resolve_private
@@ -100,14 +101,16 @@ class Ledger:
 
     def reopen(self) -> None:
         """After a failed write, open again what it left unusable and finish the commit it
-        interrupted, as a restart would: the journal refuses everything after its first
-        failed write, so it is always reopened (a torn tail is cut); an LMDB environment
-        is reopened only if it no longer answers (one whose meta page could not be written
-        refuses every transaction), so readers of a healthy one are not disturbed. Raises
-        the store's error while the disk still refuses the writes this takes."""
-        with contextlib.suppress(Exception):  # a failed journal may fail to close, too
-            self.blocks.close()
-        self.blocks = Journal.open(self.directory / "blocks")
+        interrupted, as a restart would. Only what no longer answers is reopened: the
+        journal after its own failed write (it refuses everything after one; opening it
+        again cuts a torn tail, and scans its open segment), an LMDB environment whose
+        meta page could not be written (it refuses every transaction); a healthy store's
+        readers are not disturbed. Raises the store's error while the disk still refuses
+        the writes this takes."""
+        if not _journal_answers(self.blocks):
+            with contextlib.suppress(Exception):  # a failed journal may fail to close, too
+                self.blocks.close()
+            self.blocks = Journal.open(self.directory / "blocks")
         if not _answers(self.state.env):
             with contextlib.suppress(lmdb.Error):
                 self.state.close()
@@ -175,6 +178,18 @@ class Ledger:
             self.transient.purge({tx_id for _, tx_id, *_ in update.expected_private})
         if update.number % TRANSIENT_PURGE_EVERY == 0:
             self.transient.purge_older_than(update.number)
+
+
+def _journal_answers(journal: Journal) -> bool:
+    """Whether the journal still reads its tip (one that failed a write, or is closed,
+    refuses)."""
+    tip = journal.tip
+    try:
+        if tip is not None:
+            journal.read(tip.sequence_no)
+    except LedgerError:
+        return False
+    return True
 
 
 def _answers(env: lmdb.Environment) -> bool:
