@@ -317,6 +317,7 @@ class PeerNode:
         approvals = committed_approvals(committed.txs, committed.verdicts, self.config.mspid)
         for name, sequence, package in approvals:
             self.packages.record_approval(channel_id, name, sequence, package)
+        self.packages.write_approvals()  # any a full disk refused earlier
 
     async def join(self, block: common_pb2.Block) -> str:
         """Join the channel whose genesis block this is (cscc JoinChain)."""

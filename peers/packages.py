@@ -5,11 +5,16 @@ kept under ``packages/<package id>.tar.gz``. A chaincode-as-a-service package na
 contract's address in its ``connection.json``; when an org approves a definition with a
 package ID, this peer records which package serves that (channel, name, sequence), so the
 endorser knows where to dial.
+
+An approval the disk refuses to record (full) is kept in memory, served from there, and
+written by the next ``write_approvals`` (the node calls it after every committed block),
+so an approval committed while the disk filled is not forgotten.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,8 @@ from pathlib import Path
 from chaincode.errors import PackagingError
 from chaincode.packaging import package_id, read_package
 from peers.errors import PeerError
+
+log = logging.getLogger(__name__)
 
 
 class PackageError(PeerError):
@@ -35,6 +42,7 @@ class PackageStore:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._approved_file = directory / "approved.json"
+        self._unwritten: dict[str, str] = {}  # approvals the disk refused so far
 
     def install(self, data: bytes) -> InstalledPackage:
         try:
@@ -76,14 +84,26 @@ class PackageStore:
     # -- approvals ---------------------------------------------------------------------
 
     def _approvals(self) -> dict[str, str]:
-        if not self._approved_file.exists():
-            return {}
-        return json.loads(self._approved_file.read_text())
+        written = (
+            json.loads(self._approved_file.read_text()) if self._approved_file.exists() else {}
+        )
+        return {**written, **self._unwritten}
 
     def record_approval(self, channel: str, name: str, sequence: int, identifier: str) -> None:
-        approvals = self._approvals()
-        approvals[f"{channel}/{name}/{sequence}"] = identifier
-        _write_atomically(self._approved_file, json.dumps(approvals, indent=2).encode())
+        self._unwritten[f"{channel}/{name}/{sequence}"] = identifier
+        self.write_approvals()
+
+    def write_approvals(self) -> None:
+        """Write the approvals not written yet; on a refusal (a full disk) keep them for
+        the next call."""
+        if not self._unwritten:
+            return
+        try:
+            _write_atomically(self._approved_file, json.dumps(self._approvals(), indent=2).encode())
+        except OSError as exc:
+            log.warning("approvals kept in memory until they can be written: %s", exc)
+            return
+        self._unwritten.clear()
 
     def approved_package(self, channel: str, name: str, sequence: int) -> str | None:
         return self._approvals().get(f"{channel}/{name}/{sequence}")

@@ -22,6 +22,7 @@ from peers.committer import commit_block
 from peers.errors import StorageError
 from peers.ledger import Ledger
 from peers.lifecycle import LIFECYCLE_NAMESPACE, definition_key, encode_definition
+from peers.packages import PackageStore
 from peers.worldstate import WorldState
 from proto.envelope import parse_envelope
 from tests.support.channel import ChannelFixture, define
@@ -200,3 +201,18 @@ def _define_with_collection(state: WorldState) -> None:
         definition
     )
     state.commit(Version(0, 0), "define", 0.0, rwset)
+
+
+def test_an_approval_the_disk_refuses_is_kept_and_written_later(tmp_path: Path) -> None:
+    """Which package serves an approved definition: recorded after the approval commits,
+    so a full disk then must not make the peer forget it."""
+    folder = tmp_path / "packages"
+    with small_filesystem(folder, "256k"):
+        store = PackageStore(folder)
+        ballast = fill(folder)
+        store.record_approval("ch", "basic", 1, "basic_1.0:abc")  # refused, not raised
+        assert store.approved_package("ch", "basic", 1) == "basic_1.0:abc"
+        assert PackageStore(folder).approved_package("ch", "basic", 1) is None
+        ballast.unlink()
+        store.write_approvals()
+        assert PackageStore(folder).approved_package("ch", "basic", 1) == "basic_1.0:abc"
