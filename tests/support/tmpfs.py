@@ -37,6 +37,16 @@ def grow(folder: Path, size: str = "64m") -> None:
     subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
 
 
+def leave_room(folder: Path, room: int) -> None:
+    """Shrink the tmpfs at ``folder`` to what it holds now plus ``room`` bytes (a remount:
+    the node writing there sees its filesystem fill, as a real disk would)."""
+    stats = os.statvfs(folder)
+    used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+    subprocess.run(
+        ["mount", "-o", f"remount,size={(used + room) // 1024}k", str(folder)], check=True
+    )
+
+
 def fill(folder: Path, leave: int = 0) -> Path:
     """Write a ballast file into ``folder`` until at most ``leave`` bytes are free;
     returns it (delete it to give the room back)."""
