@@ -184,7 +184,7 @@ class PeerChannel:
             done = await self._reopen_until_open(number, pauses)
             if done is not None:  # recovery finished the commit from the block store
                 return self._resumed(done)
-            await asyncio.sleep(next(pauses))
+            await self._pause(pauses)
 
     async def _reopen_until_open(
         self, number: int, pauses: Iterator[float]
@@ -194,7 +194,18 @@ class PeerChannel:
                 return await asyncio.to_thread(self._reopen, number)
             except Exception as exc:  # opening writes too: it fails while the disk is full
                 self._halt(number, exc)
-            await asyncio.sleep(next(pauses))
+            await self._pause(pauses)
+
+    async def _pause(self, pauses: Iterator[float]) -> None:
+        """The pause before the next attempt; a channel being closed stops retrying (its
+        close waits for the block being committed, which would otherwise never end)."""
+        self._raise_if_stopped()
+        await asyncio.sleep(next(pauses))
+        self._raise_if_stopped()
+
+    def _raise_if_stopped(self) -> None:
+        if self._stopped:
+            raise asyncio.CancelledError(f"channel {self.channel_id} stopped while halted")
 
     def _resumed(self, committed: CommittedBlock) -> CommittedBlock:
         if self.halted is not None:

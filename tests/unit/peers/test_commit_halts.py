@@ -216,3 +216,19 @@ def test_an_approval_the_disk_refuses_is_kept_and_written_later(tmp_path: Path) 
         ballast.unlink()
         store.write_approvals()
         assert PackageStore(folder).approved_package("ch", "basic", 1) == "basic_1.0:abc"
+
+
+async def test_a_halted_channel_closes(tmp_path: Path) -> None:
+    """Closing (the peer stopping) ends the retries: close waits for the block being
+    committed, so a retry that never ended would hang the peer's shutdown."""
+    fixture = ChannelFixture(tmp_path / "channel")
+    folder = tmp_path / "peer"
+    with small_filesystem(folder, "1m"):
+        channel = _channel(fixture, folder)
+        fill(folder)
+        envelope = fixture.transaction(_writes("k", 200_000))
+        commit = asyncio.create_task(channel.commit(fixture.block([envelope])))
+        await _until(lambda: channel.halted is not None, "the halt")
+        await asyncio.wait_for(channel.close(), 10)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(commit, 10)
