@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from network.controlplane.errors import InvalidRequestException
@@ -119,6 +119,7 @@ class MapOf:
     value: Str
     min: int | None = None
     max: int | None = None
+    reserved: str | None = None  # a prefix no key or value may begin with (any case)
 
     def check(self, value: Any, path: str) -> dict[str, str]:
         if not isinstance(value, Mapping):
@@ -126,9 +127,15 @@ class MapOf:
         if self.max is not None and len(value) > self.max:
             raise _fail(path, f"Member must have length less than or equal to {self.max}")
         return {
-            self.key.check(key, f"{path}.key"): self.value.check(item, f"{path}.{key}")
+            self._entry(self.key, key, f"{path}.key"): self._entry(self.value, item, f"{path}.{key}")
             for key, item in value.items()
         }
+
+    def _entry(self, shape: Str, value: Any, path: str) -> str:
+        checked = shape.check(value, path)
+        if self.reserved and checked.lower().startswith(self.reserved):
+            raise _fail(path, f"Member must not begin with {self.reserved} (reserved for AWS use)")
+        return checked
 
 
 def _join(path: str, name: str) -> str:
@@ -157,7 +164,8 @@ AvailabilityZoneString = Str()
 String = Str()
 TagKey = Str(min=1, max=128)
 TagValue = Str(min=0, max=256)
-InputTagMap = MapOf(TagKey, TagValue, min=0, max=50)
+# AWS's tagging rules (the reference text, not the model): "aws:" begins no key or value.
+InputTagMap = MapOf(TagKey, TagValue, min=0, max=50, reserved="aws:")
 TagKeyList = ListOf(TagKey, min=0, max=200)
 
 Framework = Str(enum=("HYPERLEDGER_FABRIC", "ETHEREUM"))
@@ -334,12 +342,10 @@ TagResourceInput = Struct({"Tags": InputTagMap}, required=("Tags",))
 UntagResourceInput = Struct({"tagKeys": TagKeyList}, required=("tagKeys",))
 
 
-@dataclass(frozen=True)
-class PathId:
-    """A resource id taken from the URL path."""
+# Path members: every route id is a ResourceIdString except the tagged resource's ARN.
+PATH_SHAPES: Mapping[str, Str] = {"resourceArn": ArnString}
 
-    name: str
-    shape: Str = field(default=ResourceIdString)
 
-    def check(self, value: str) -> str:
-        return self.shape.check(value, self.name)
+def check_path_id(name: str, value: str) -> str:
+    """A route's id (``networkId``, ``resourceArn``…) against its shape in the model."""
+    return PATH_SHAPES.get(name, ResourceIdString).check(value, name)
