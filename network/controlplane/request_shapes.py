@@ -127,7 +127,9 @@ class MapOf:
         if self.max is not None and len(value) > self.max:
             raise _fail(path, f"Member must have length less than or equal to {self.max}")
         return {
-            self._entry(self.key, key, f"{path}.key"): self._entry(self.value, item, f"{path}.{key}")
+            self._entry(self.key, key, f"{path}.key"): self._entry(
+                self.value, item, f"{path}.{key}"
+            )
             for key, item in value.items()
         }
 

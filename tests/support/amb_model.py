@@ -118,7 +118,7 @@ def required(operation: str) -> Iterator[Field]:
             if isinstance(step, str) and step in parent.get("required", ()):
                 prefix = field.path[:depth]
                 wire = field.wire if depth == len(field.path) else _wire_of(field, depth)
-                if not field.location == "uri" and not field.part:
+                if field.location != "uri" and not field.part:
                     yield Field(prefix, "", field.location, wire)
 
 

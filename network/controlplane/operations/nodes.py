@@ -23,12 +23,12 @@ from network.controlplane.operations.base import Call, Document, NetworkMutation
 from network.controlplane.operations.common import (
     LIVE_NODE,
     acting_member,
-    available,
     checked_tags,
     created_endpoints,
     created_status,
     edition,
     find_network,
+    listed_network,
     matches,
     removed_status,
     update_log_publishing,
@@ -140,7 +140,7 @@ def get_node(call: Call, network_id: str, node_id: str) -> dict[str, Any]:
 
 
 def list_nodes(call: Call, network_id: str) -> dict[str, Any]:
-    visible_network(call, network_id)
+    listed_network(call, network_id)
     filters = {"memberId": "MemberId", "status": "Status"}
     nodes = call.txn.where("nodes", "NetworkId", network_id)
     rows = [n for n in nodes if matches(call.params, n, filters)]
@@ -153,7 +153,6 @@ def _summary(node: Mapping[str, Any]) -> dict[str, Any]:
 
 def update_node(call: Call, network_id: str, node_id: str) -> dict[str, Any]:
     node = _owned_node(call, network_id, node_id, call.params.get("MemberId"))
-    available("Node", node, node_id)
     return update_log_publishing(call, "nodes", node)
 
 

@@ -196,7 +196,7 @@ def test_every_constraint_of_every_field_is_enforced(name: str) -> None:
 
 @pytest.mark.parametrize("key", ["aws:owner", "AWS:x", "Aws:"])
 def test_a_tag_may_not_use_the_reserved_prefix(key: str) -> None:
-    with pytest.raises(InvalidRequestException, match="Tags.key"):
+    with pytest.raises(InvalidRequestException, match=r"Tags\.key"):
         shapes.TagResourceInput.check({"Tags": {key: "v"}}, "")
     with pytest.raises(InvalidRequestException, match="reserved"):
         shapes.TagResourceInput.check({"Tags": {"k": key}}, "")
