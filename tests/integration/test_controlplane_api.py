@@ -490,6 +490,15 @@ def test_not_ready_and_the_supervisor_report(tmp_path: Path) -> None:
             MemberId=member_id,
             NodeConfiguration={"InstanceType": "bc.t3.small"},
         )
+        # AMB lists no ResourceNotReadyException for UpdateMember: a bad request
+        message = expect(
+            "InvalidRequestException",
+            api.update_member,
+            NetworkId=network_id,
+            MemberId=member_id,
+            LogPublishingConfiguration={"Fabric": {"CaLogs": {"Cloudwatch": {"Enabled": True}}}},
+        )
+        assert "CREATING" in message
         desired = process.internal("/internal/desired")
         assert {m["Id"]: m["AdminPassword"] for m in desired["Members"]} == {member_id: PASSWORD}
         process.internal(
@@ -523,6 +532,15 @@ def test_not_ready_and_the_supervisor_report(tmp_path: Path) -> None:
             NodeConfiguration={"InstanceType": "bc.t3.small"},
         )["NodeId"]
         assert api.get_node(NetworkId=network_id, NodeId=node_id)["Node"]["Status"] == "CREATING"
+        logs = {"Fabric": {"PeerLogs": {"Cloudwatch": {"Enabled": True}}}}
+        message = expect(
+            "InvalidRequestException",
+            api.update_node,
+            NetworkId=network_id,
+            NodeId=node_id,
+            LogPublishingConfiguration=logs,
+        )
+        assert "CREATING" in message
         api_delete = api.delete_member
         expect("ResourceNotReadyException", api.delete_node, NetworkId=network_id, NodeId=node_id)
         api_delete(NetworkId=network_id, MemberId=member_id)

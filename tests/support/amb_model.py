@@ -54,7 +54,7 @@ class Field:
     part: str = ""  # "key" or "value" for a map's keys and values
 
     def __str__(self) -> str:
-        return self.wire + (f" ({self.part})" if self.part else "")
+        return self.wire + (" (values)" if self.part == "value" else "")
 
 
 def input_shape(operation: str) -> dict[str, Any]:
@@ -229,3 +229,52 @@ def _member_shape(shape: dict[str, Any], step: str | int) -> str:
     if shape["type"] == "list":
         return shape["member"]["shape"]
     return shape["members"][step]["shape"]
+
+
+AUDIT_HEADER = (
+    "| Operation | Field | In | Constraints (model) | Broken and refused |",
+    "|---|---|---|---|---|",
+)
+
+
+def audit_table() -> list[str]:
+    """docs/controlplane.md's audit table: one row per field of each served operation,
+    with the constraints the model gives it and the ways the tests break it (``unit``:
+    the shapes in-process; ``boto3``: sent to a running control plane)."""
+    rows = list(AUDIT_HEADER)
+    for operation in SERVED:
+        tried: dict[tuple[str, str], list[str]] = {}
+        for field, constraint, _ in cases(operation):
+            key = (str(field), field.location or "body")
+            label = constraint if sendable(operation, field, constraint) else f"{constraint}*"
+            tried.setdefault(key, []).append(label)
+        for (name, where), broken in tried.items():
+            shape = next((f.shape for f in fields(operation) if str(f) == name), "") or "structure"
+            rows.append(
+                f"| {operation} | `{name}` | {where} | {_constraints(shape)} | "
+                f"{', '.join(broken)} |"
+            )
+    return rows
+
+
+def _constraints(shape_name: str) -> str:
+    shape = SHAPES.get(shape_name)
+    if shape is None:
+        return "structure"
+    found = [shape["type"]]
+    if "min" in shape or "max" in shape:
+        found.append(f"{shape.get('min', 0)}..{shape.get('max', '∞')}")
+    if "pattern" in shape:
+        found.append(f"pattern `{shape['pattern']}`".replace("|", "\\|"))
+    if "enum" in shape:
+        found.append(" / ".join(shape["enum"]))
+    return ", ".join(found)
+
+
+def sendable(operation: str, field: Field, constraint: str) -> bool:
+    """Whether an HTTP request can carry the fault: an empty path member makes another
+    URL, and every SDK fills in a missing ClientRequestToken."""
+    if field.location == "uri" and constraint.startswith("min"):
+        return False
+    token = input_shape(operation)["members"].get(field.path[0], {})
+    return not (constraint == "required" and token.get("idempotencyToken"))

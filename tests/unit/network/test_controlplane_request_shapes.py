@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import botocore.loaders
 import pytest
@@ -200,3 +201,13 @@ def test_a_tag_may_not_use_the_reserved_prefix(key: str) -> None:
         shapes.TagResourceInput.check({"Tags": {key: "v"}}, "")
     with pytest.raises(InvalidRequestException, match="reserved"):
         shapes.TagResourceInput.check({"Tags": {"k": key}}, "")
+
+
+def test_the_documented_audit_table_is_the_model_s() -> None:
+    doc = Path(__file__).parents[3] / "docs" / "controlplane.md"
+    rows = [line for line in doc.read_text().splitlines() if line.startswith("|")]
+    table = amb_model.audit_table()
+    start = rows.index(table[0])
+    assert rows[start : start + len(table)] == table, (
+        "docs/controlplane.md's audit table is stale: paste tests.support.amb_model.audit_table()"
+    )
