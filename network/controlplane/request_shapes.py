@@ -32,10 +32,13 @@ class Str:
     max: int | None = None
     pattern: str | None = None
     enum: tuple[str, ...] | None = None
+    blank: bool = False  # "" stands for "not given", where the reference text says so
 
     def check(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise _fail(path, "Member must be a string")
+        if self.blank and value == "":
+            return value
         if self.min is not None and len(value) < self.min:
             raise _fail(path, f"Member must have length greater than or equal to {self.min}")
         if self.max is not None and len(value) > self.max:
@@ -159,6 +162,9 @@ PasswordString = Str(
     pattern=r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?!.*[@'\\" + '"' + r"/])[a-zA-Z0-9\S]*$",
 )
 ArnString = Str(min=1, max=1011, pattern=r"^arn:.+:.+:.+:.+:.+")
+# MemberConfiguration.KmsKeyArn: the reference text lets "" (like leaving it out) choose
+# the AWS owned key, though the model's ArnString has min 1.
+KmsKeyArn = Str(min=1, max=1011, pattern=ArnString.pattern, blank=True)
 PaginationToken = Str(max=128)
 PrincipalString = Str()
 InstanceTypeString = Str()
@@ -227,7 +233,7 @@ MemberConfiguration = Struct(
         "FrameworkConfiguration": Struct({"Fabric": MemberFabricConfiguration}),
         "LogPublishingConfiguration": MemberLogPublishingConfiguration,
         "Tags": InputTagMap,
-        "KmsKeyArn": ArnString,
+        "KmsKeyArn": KmsKeyArn,
     },
     required=("Name", "FrameworkConfiguration"),
 )

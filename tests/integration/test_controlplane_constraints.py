@@ -75,7 +75,8 @@ def test_rules_only_the_reference_text_states(server: ControlPlaneProcess) -> No
     """Beyond the model: a Fabric version AMB offers, HYPERLEDGER_FABRIC only, a whole
     voting policy, an Edition, an account id as invitee, no ``aws:`` tags; and each
     operation's error type is one its reference lists."""
-    owner = client(server.url, account())
+    owner_account = account()
+    owner = client(server.url, owner_account)
     network_id, member_id = create_network(owner)
     network_arn = owner.get_network(NetworkId=network_id)["Network"]["Arn"]
     tip = server.internal("/ping")["LedgerTip"]
@@ -125,3 +126,20 @@ def test_rules_only_the_reference_text_states(server: ControlPlaneProcess) -> No
     assert server.internal("/ping")["LedgerTip"] == tip
     assert [n["Id"] for n in owner.list_networks()["Networks"]] == [network_id]
     assert owner.list_tags_for_resource(ResourceArn=network_arn)["Tags"] == {}
+    # the reference text over the model: KmsKeyArn "" (min 1 in the model) is the AWS
+    # owned key, which the member and its nodes then show, as AMB does (boto3's own
+    # validation follows the model and would not send it)
+    keyless = {**member_config("org1"), "KmsKeyArn": ""}
+    created = unvalidated(server.url, owner_account).create_network(
+        **{**base, "Name": "keyless", "MemberConfiguration": keyless}
+    )
+    other_network, other_member = created["NetworkId"], created["MemberId"]
+    member = owner.get_member(NetworkId=other_network, MemberId=other_member)["Member"]
+    assert member["KmsKeyArn"] == "AWS Owned KMS Key"
+    node_id = owner.create_node(
+        NetworkId=other_network,
+        MemberId=other_member,
+        NodeConfiguration={"InstanceType": "bc.t3.small"},
+    )["NodeId"]
+    node = owner.get_node(NetworkId=other_network, NodeId=node_id)["Node"]
+    assert node["KmsKeyArn"] == "AWS Owned KMS Key"

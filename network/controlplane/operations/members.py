@@ -93,7 +93,7 @@ def stage_member(
             "CreationDate": res.iso(call.env.clock.now()),
             "Tags": checked_tags(config.get("Tags"), member_arn),
             "Arn": member_arn,
-            "KmsKeyArn": config.get("KmsKeyArn"),
+            "KmsKeyArn": config.get("KmsKeyArn") or res.AWS_OWNED_KEY,
             "Owner": call.caller,
             "InvitationId": invitation_id,
         },

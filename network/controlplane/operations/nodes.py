@@ -87,7 +87,7 @@ def create_node(call: Call, network_id: str) -> dict[str, str]:
     if "MemberId" not in call.params:
         raise InvalidRequestException("MemberId is required for HYPERLEDGER_FABRIC nodes.")
     member_id = call.params["MemberId"]
-    acting_member(call, network_id, member_id)
+    member = acting_member(call, network_id, member_id)
     instance_type, zone = _placement(call, network, member_id)
     config = call.params["NodeConfiguration"]
     node_id = res.new_id("nodes")
@@ -107,6 +107,7 @@ def create_node(call: Call, network_id: str) -> dict[str, str]:
             },
             "LogPublishingConfiguration": config.get("LogPublishingConfiguration"),
             "StateDB": config.get("StateDB", "CouchDB"),
+            "KmsKeyArn": member.get("KmsKeyArn") or res.AWS_OWNED_KEY,  # AMB: inherited
             "Status": created_status(call),
             "CreationDate": res.iso(call.env.clock.now()),
             "Tags": checked_tags(call.params.get("Tags"), node_arn),
