@@ -101,6 +101,14 @@ def test_rules_only_the_reference_text_states(server: ControlPlaneProcess) -> No
     for change, field in refusals:
         message = expect("InvalidRequestException", owner.create_network, **{**base, **change})
         assert field in message, (change, message)
+    raw = unvalidated(server.url, owner_account)
+    for password in amb_model.BAD_PASSWORDS:  # each of the reference's password rules
+        fabric = {"AdminUsername": "admin", "AdminPassword": password}
+        config = {"Name": "org1", "FrameworkConfiguration": {"Fabric": fabric}}
+        message = expect(
+            "InvalidRequestException", raw.create_network, **{**base, "MemberConfiguration": config}
+        )
+        assert "'MemberConfiguration.FrameworkConfiguration.Fabric.AdminPassword'" in message
     message = expect(
         "InvalidRequestException", owner.tag_resource, ResourceArn=network_arn, Tags={"k": "AWS:v"}
     )
@@ -130,9 +138,7 @@ def test_rules_only_the_reference_text_states(server: ControlPlaneProcess) -> No
     # owned key, which the member and its nodes then show, as AMB does (boto3's own
     # validation follows the model and would not send it)
     keyless = {**member_config("org1"), "KmsKeyArn": ""}
-    created = unvalidated(server.url, owner_account).create_network(
-        **{**base, "Name": "keyless", "MemberConfiguration": keyless}
-    )
+    created = raw.create_network(**{**base, "Name": "keyless", "MemberConfiguration": keyless})
     other_network, other_member = created["NetworkId"], created["MemberId"]
     member = owner.get_member(NetworkId=other_network, MemberId=other_member)["Member"]
     assert member["KmsKeyArn"] == "AWS Owned KMS Key"

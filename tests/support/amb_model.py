@@ -40,6 +40,22 @@ EXAMPLES: dict[str, Any] = {
 # Candidates for "fails the pattern": the first of the right length that does not match.
 OFF_PATTERN = ("1org", "-", "org--1", "   ", "lowercase1", "Password@123", "notanarn", "a b")
 
+# AdminPassword as the reference text words it: 8 to 32 characters, an upper-case letter,
+# a lower-case letter and a digit, and none of ' " / \ @ or a space.
+BAD_PASSWORDS = (
+    "Pass12",
+    "Password1" * 4,
+    "PASSWORD123",
+    "password123",
+    "Passwordabc",
+    "Pass'word123",
+    'Pass"word123',
+    "Pass/word123",
+    "Pass\\word123",
+    "Pass@word123",
+    "Pass word123",
+)
+
 # Where the reference text overrides the model: (field, constraint) -> why it is allowed.
 OVERRIDDEN = {
     ("MemberConfiguration.KmsKeyArn", "min 1"): '"" chooses the AWS owned key',

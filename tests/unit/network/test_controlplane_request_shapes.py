@@ -81,6 +81,7 @@ def test_errors_name_the_field_path() -> None:
         (shapes.PasswordString, "Password123", True),
         (shapes.PasswordString, "Password@123", False),
         (shapes.PasswordString, "password123", False),
+        *((shapes.PasswordString, password, False) for password in amb_model.BAD_PASSWORDS),
         (shapes.UsernameString, "admin1", True),
         (shapes.UsernameString, "ad-min", False),
         (shapes.NameString, " x ", True),
