@@ -49,6 +49,19 @@ def expect(code: str, call: Any, *args: Any, **kwargs: Any) -> str:
     return excinfo.value.response["Error"]["Message"]
 
 
+def network_request(**change: Any) -> dict[str, Any]:
+    """A valid CreateNetwork request (STARTER, org1), with ``change`` over it."""
+    return {
+        "Name": "valid",
+        "Framework": "HYPERLEDGER_FABRIC",
+        "FrameworkVersion": "2.2",
+        "FrameworkConfiguration": {"Fabric": {"Edition": "STARTER"}},
+        "VotingPolicy": policy(),
+        "MemberConfiguration": member_config("org1"),
+        **change,
+    }
+
+
 @pytest.fixture
 def api(server: ControlPlaneProcess) -> Any:  # noqa: F811
     return client(server.url, account())
@@ -328,16 +341,7 @@ def test_idempotency_tokens(api: Any) -> None:
     ids=lambda value: str(value)[:40],
 )
 def test_create_network_validation(api: Any, change: dict[str, Any], field: str) -> None:
-    arguments = {
-        "Name": "valid",
-        "Framework": "HYPERLEDGER_FABRIC",
-        "FrameworkVersion": "2.2",
-        "FrameworkConfiguration": {"Fabric": {"Edition": "STARTER"}},
-        "VotingPolicy": policy(),
-        "MemberConfiguration": member_config("org1"),
-        **change,
-    }
-    message = expect("InvalidRequestException", api.create_network, **arguments)
+    message = expect("InvalidRequestException", api.create_network, **network_request(**change))
     assert field in message
     assert api.list_networks()["Networks"] == []  # nothing written
 

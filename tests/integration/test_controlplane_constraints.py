@@ -18,13 +18,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.test_controlplane_api import STATUS, account, expect
+from tests.integration.test_controlplane_api import STATUS, account, expect, network_request
 from tests.integration.test_controlplane_server import (
     ControlPlaneProcess,
     client,
     create_network,
     member_config,
-    policy,
     server,  # noqa: F401 - a fixture
 )
 from tests.support import amb_model
@@ -80,14 +79,7 @@ def test_rules_only_the_reference_text_states(server: ControlPlaneProcess) -> No
     network_id, member_id = create_network(owner)
     network_arn = owner.get_network(NetworkId=network_id)["Network"]["Arn"]
     tip = server.internal("/ping")["LedgerTip"]
-    base = {
-        "Name": "valid",
-        "Framework": "HYPERLEDGER_FABRIC",
-        "FrameworkVersion": "2.2",
-        "FrameworkConfiguration": {"Fabric": {"Edition": "STARTER"}},
-        "VotingPolicy": policy(),
-        "MemberConfiguration": member_config("org1"),
-    }
+    base = network_request()
     refusals = [
         ({"FrameworkVersion": "2.5"}, "FrameworkVersion"),
         ({"Framework": "ETHEREUM"}, "Framework"),
