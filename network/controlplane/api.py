@@ -39,7 +39,7 @@ from network.controlplane.errors import (
 )
 from network.controlplane.operations import OPERATIONS
 from network.controlplane.operations.base import Operation
-from network.controlplane.request_shapes import Int, ResourceIdString, Struct
+from network.controlplane.request_shapes import Int, Struct, check_path_id
 from network.controlplane.service import ControlPlane
 
 log = logging.getLogger(__name__)
@@ -109,14 +109,8 @@ def _query(request: web.Request) -> dict[str, Any]:
 
 
 def _path_ids(request: web.Request, operation: Operation) -> list[str]:
-    """The route's ids in order; an ARN (which holds slashes) is its operation's to check."""
-    found = []
-    for name in operation.path_ids:
-        value = request.match_info[name]
-        found.append(
-            unquote(value) if name == "resourceArn" else ResourceIdString.check(value, name)
-        )
-    return found
+    """The route's ids in order, each checked against its shape (an ARN arrives quoted)."""
+    return [check_path_id(name, unquote(request.match_info[name])) for name in operation.path_ids]
 
 
 def _input(request: web.Request, operation: Operation) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from network.controlplane.errors import InvalidRequestException
@@ -32,10 +32,13 @@ class Str:
     max: int | None = None
     pattern: str | None = None
     enum: tuple[str, ...] | None = None
+    blank: bool = False  # "" stands for "not given", where the reference text says so
 
     def check(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise _fail(path, "Member must be a string")
+        if self.blank and value == "":
+            return value
         if self.min is not None and len(value) < self.min:
             raise _fail(path, f"Member must have length greater than or equal to {self.min}")
         if self.max is not None and len(value) > self.max:
@@ -119,6 +122,7 @@ class MapOf:
     value: Str
     min: int | None = None
     max: int | None = None
+    reserved: str | None = None  # a prefix no key or value may begin with (any case)
 
     def check(self, value: Any, path: str) -> dict[str, str]:
         if not isinstance(value, Mapping):
@@ -126,9 +130,17 @@ class MapOf:
         if self.max is not None and len(value) > self.max:
             raise _fail(path, f"Member must have length less than or equal to {self.max}")
         return {
-            self.key.check(key, f"{path}.key"): self.value.check(item, f"{path}.{key}")
+            self._entry(self.key, key, f"{path}.key"): self._entry(
+                self.value, item, f"{path}.{key}"
+            )
             for key, item in value.items()
         }
+
+    def _entry(self, shape: Str, value: Any, path: str) -> str:
+        checked = shape.check(value, path)
+        if self.reserved and checked.lower().startswith(self.reserved):
+            raise _fail(path, f"Member must not begin with {self.reserved} (reserved for AWS use)")
+        return checked
 
 
 def _join(path: str, name: str) -> str:
@@ -150,6 +162,9 @@ PasswordString = Str(
     pattern=r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?!.*[@'\\" + '"' + r"/])[a-zA-Z0-9\S]*$",
 )
 ArnString = Str(min=1, max=1011, pattern=r"^arn:.+:.+:.+:.+:.+")
+# MemberConfiguration.KmsKeyArn: the reference text lets "" (like leaving it out) choose
+# the AWS owned key, though the model's ArnString has min 1.
+KmsKeyArn = Str(min=1, max=1011, pattern=ArnString.pattern, blank=True)
 PaginationToken = Str(max=128)
 PrincipalString = Str()
 InstanceTypeString = Str()
@@ -157,7 +172,8 @@ AvailabilityZoneString = Str()
 String = Str()
 TagKey = Str(min=1, max=128)
 TagValue = Str(min=0, max=256)
-InputTagMap = MapOf(TagKey, TagValue, min=0, max=50)
+# AWS's tagging rules (the reference text, not the model): "aws:" begins no key or value.
+InputTagMap = MapOf(TagKey, TagValue, min=0, max=50, reserved="aws:")
 TagKeyList = ListOf(TagKey, min=0, max=200)
 
 Framework = Str(enum=("HYPERLEDGER_FABRIC", "ETHEREUM"))
@@ -217,7 +233,7 @@ MemberConfiguration = Struct(
         "FrameworkConfiguration": Struct({"Fabric": MemberFabricConfiguration}),
         "LogPublishingConfiguration": MemberLogPublishingConfiguration,
         "Tags": InputTagMap,
-        "KmsKeyArn": ArnString,
+        "KmsKeyArn": KmsKeyArn,
     },
     required=("Name", "FrameworkConfiguration"),
 )
@@ -334,12 +350,10 @@ TagResourceInput = Struct({"Tags": InputTagMap}, required=("Tags",))
 UntagResourceInput = Struct({"tagKeys": TagKeyList}, required=("tagKeys",))
 
 
-@dataclass(frozen=True)
-class PathId:
-    """A resource id taken from the URL path."""
+# Path members: every route id is a ResourceIdString except the tagged resource's ARN.
+PATH_SHAPES: Mapping[str, Str] = {"resourceArn": ArnString}
 
-    name: str
-    shape: Str = field(default=ResourceIdString)
 
-    def check(self, value: str) -> str:
-        return self.shape.check(value, self.name)
+def check_path_id(name: str, value: str) -> str:
+    """A route's id (``networkId``, ``resourceArn``…) against its shape in the model."""
+    return PATH_SHAPES.get(name, ResourceIdString).check(value, name)

@@ -19,6 +19,7 @@ DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 FABRIC_VERSIONS = ("1.2", "1.4", "2.2")
 INVITATION_DAYS = 7
+AWS_OWNED_KEY = "AWS Owned KMS Key"  # a member's KmsKeyArn when none was given
 
 # the account that owns changes nobody requested (expiry sweeps, supervisor reports)
 SYSTEM = "system"

@@ -49,6 +49,19 @@ def expect(code: str, call: Any, *args: Any, **kwargs: Any) -> str:
     return excinfo.value.response["Error"]["Message"]
 
 
+def network_request(**change: Any) -> dict[str, Any]:
+    """A valid CreateNetwork request (STARTER, org1), with ``change`` over it."""
+    return {
+        "Name": "valid",
+        "Framework": "HYPERLEDGER_FABRIC",
+        "FrameworkVersion": "2.2",
+        "FrameworkConfiguration": {"Fabric": {"Edition": "STARTER"}},
+        "VotingPolicy": policy(),
+        "MemberConfiguration": member_config("org1"),
+        **change,
+    }
+
+
 @pytest.fixture
 def api(server: ControlPlaneProcess) -> Any:  # noqa: F811
     return client(server.url, account())
@@ -328,16 +341,7 @@ def test_idempotency_tokens(api: Any) -> None:
     ids=lambda value: str(value)[:40],
 )
 def test_create_network_validation(api: Any, change: dict[str, Any], field: str) -> None:
-    arguments = {
-        "Name": "valid",
-        "Framework": "HYPERLEDGER_FABRIC",
-        "FrameworkVersion": "2.2",
-        "FrameworkConfiguration": {"Fabric": {"Edition": "STARTER"}},
-        "VotingPolicy": policy(),
-        "MemberConfiguration": member_config("org1"),
-        **change,
-    }
-    message = expect("InvalidRequestException", api.create_network, **arguments)
+    message = expect("InvalidRequestException", api.create_network, **network_request(**change))
     assert field in message
     assert api.list_networks()["Networks"] == []  # nothing written
 
@@ -490,6 +494,15 @@ def test_not_ready_and_the_supervisor_report(tmp_path: Path) -> None:
             MemberId=member_id,
             NodeConfiguration={"InstanceType": "bc.t3.small"},
         )
+        # AMB lists no ResourceNotReadyException for UpdateMember: a bad request
+        message = expect(
+            "InvalidRequestException",
+            api.update_member,
+            NetworkId=network_id,
+            MemberId=member_id,
+            LogPublishingConfiguration={"Fabric": {"CaLogs": {"Cloudwatch": {"Enabled": True}}}},
+        )
+        assert "CREATING" in message
         desired = process.internal("/internal/desired")
         assert {m["Id"]: m["AdminPassword"] for m in desired["Members"]} == {member_id: PASSWORD}
         process.internal(
@@ -523,6 +536,15 @@ def test_not_ready_and_the_supervisor_report(tmp_path: Path) -> None:
             NodeConfiguration={"InstanceType": "bc.t3.small"},
         )["NodeId"]
         assert api.get_node(NetworkId=network_id, NodeId=node_id)["Node"]["Status"] == "CREATING"
+        logs = {"Fabric": {"PeerLogs": {"Cloudwatch": {"Enabled": True}}}}
+        message = expect(
+            "InvalidRequestException",
+            api.update_node,
+            NetworkId=network_id,
+            NodeId=node_id,
+            LogPublishingConfiguration=logs,
+        )
+        assert "CREATING" in message
         api_delete = api.delete_member
         expect("ResourceNotReadyException", api.delete_node, NetworkId=network_id, NodeId=node_id)
         api_delete(NetworkId=network_id, MemberId=member_id)

@@ -8,11 +8,12 @@ reads the same whichever operation meets it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from network.controlplane import resources as res
 from network.controlplane.errors import (
     AccessDeniedException,
+    InvalidRequestException,
     ResourceNotFoundException,
     ResourceNotReadyException,
     TooManyTagsException,
@@ -64,10 +65,29 @@ def visible_network(call: Call, network_id: str) -> Document:
     """The network, if the caller may see it (AMB: a member of it, or invited to it)."""
     found = find_network(call.txn, network_id)
     if not participates(call.txn, call.caller, network_id):
-        raise AccessDeniedException(
-            f"Account {call.caller} is neither a member of nor invited to network {network_id}."
-        )
+        _not_taking_part(call, network_id)
     return found
+
+
+def listed_network(call: Call, network_id: str) -> Document:
+    """The network whose members, nodes or votes the caller lists.
+
+    AMB lists no ResourceNotFoundException for ListMembers, ListNodes and
+    ListProposalVotes: to a caller, a network that does not exist is one it takes no
+    part in, so both answer AccessDeniedException.
+    """
+    found = call.txn.get("networks", network_id)
+    if found is None or found["Status"] == "DELETED":
+        _not_taking_part(call, network_id)
+    if not participates(call.txn, call.caller, network_id):
+        _not_taking_part(call, network_id)
+    return found
+
+
+def _not_taking_part(call: Call, network_id: str) -> NoReturn:
+    raise AccessDeniedException(
+        f"Account {call.caller} is neither a member of nor invited to network {network_id}."
+    )
 
 
 def edition(network_doc: Mapping[str, Any]) -> res.Edition:
@@ -152,7 +172,17 @@ def checked_tags(tags: Mapping[str, str] | None, arn: str) -> dict[str, str]:
 
 
 def update_log_publishing(call: Call, table: str, document: Mapping[str, Any]) -> dict[str, Any]:
-    """UpdateMember and UpdateNode change one thing: where the resource publishes logs."""
+    """UpdateMember and UpdateNode change one thing: where the resource publishes logs.
+
+    Only an AVAILABLE resource changes. AMB lists no ResourceNotReadyException for
+    either operation, so any other status is InvalidRequestException.
+    """
+    if document["Status"] != "AVAILABLE":
+        kind = {"members": "Member", "nodes": "Node"}[table]
+        raise InvalidRequestException(
+            f"{kind} {document['Id']} is {document['Status']}; only an AVAILABLE "
+            f"{kind.lower()} can be updated."
+        )
     if "LogPublishingConfiguration" in call.params:
         updated = {
             **document,

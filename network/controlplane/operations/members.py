@@ -31,8 +31,10 @@ from network.controlplane.operations.common import (
     edition,
     find_member,
     find_network,
+    listed_network,
     live_members,
     matches,
+    owned_member,
     removed_status,
     update_log_publishing,
     visible_network,
@@ -91,7 +93,7 @@ def stage_member(
             "CreationDate": res.iso(call.env.clock.now()),
             "Tags": checked_tags(config.get("Tags"), member_arn),
             "Arn": member_arn,
-            "KmsKeyArn": config.get("KmsKeyArn"),
+            "KmsKeyArn": config.get("KmsKeyArn") or res.AWS_OWNED_KEY,
             "Owner": call.caller,
             "InvitationId": invitation_id,
         },
@@ -133,7 +135,7 @@ def get_member(call: Call, network_id: str, member_id: str) -> dict[str, Any]:
 
 
 def list_members(call: Call, network_id: str) -> dict[str, Any]:
-    visible_network(call, network_id)
+    listed_network(call, network_id)
     members = call.txn.where("members", "NetworkId", network_id)
     rows = [{**m, "IsOwned": m["Owner"] == call.caller} for m in members]
     filters = {"name": "Name", "status": "Status", "isOwned": "IsOwned"}
@@ -147,7 +149,7 @@ def _summary(member: Mapping[str, Any]) -> dict[str, Any]:
 
 def update_member(call: Call, network_id: str, member_id: str) -> dict[str, Any]:
     find_network(call.txn, network_id)
-    return update_log_publishing(call, "members", acting_member(call, network_id, member_id))
+    return update_log_publishing(call, "members", owned_member(call, network_id, member_id))
 
 
 def delete_member(call: Call, network_id: str, member_id: str) -> dict[str, Any]:

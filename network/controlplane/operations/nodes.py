@@ -23,12 +23,12 @@ from network.controlplane.operations.base import Call, Document, NetworkMutation
 from network.controlplane.operations.common import (
     LIVE_NODE,
     acting_member,
-    available,
     checked_tags,
     created_endpoints,
     created_status,
     edition,
     find_network,
+    listed_network,
     matches,
     removed_status,
     update_log_publishing,
@@ -87,7 +87,7 @@ def create_node(call: Call, network_id: str) -> dict[str, str]:
     if "MemberId" not in call.params:
         raise InvalidRequestException("MemberId is required for HYPERLEDGER_FABRIC nodes.")
     member_id = call.params["MemberId"]
-    acting_member(call, network_id, member_id)
+    member = acting_member(call, network_id, member_id)
     instance_type, zone = _placement(call, network, member_id)
     config = call.params["NodeConfiguration"]
     node_id = res.new_id("nodes")
@@ -107,6 +107,7 @@ def create_node(call: Call, network_id: str) -> dict[str, str]:
             },
             "LogPublishingConfiguration": config.get("LogPublishingConfiguration"),
             "StateDB": config.get("StateDB", "CouchDB"),
+            "KmsKeyArn": member.get("KmsKeyArn") or res.AWS_OWNED_KEY,  # AMB: inherited
             "Status": created_status(call),
             "CreationDate": res.iso(call.env.clock.now()),
             "Tags": checked_tags(call.params.get("Tags"), node_arn),
@@ -140,7 +141,7 @@ def get_node(call: Call, network_id: str, node_id: str) -> dict[str, Any]:
 
 
 def list_nodes(call: Call, network_id: str) -> dict[str, Any]:
-    visible_network(call, network_id)
+    listed_network(call, network_id)
     filters = {"memberId": "MemberId", "status": "Status"}
     nodes = call.txn.where("nodes", "NetworkId", network_id)
     rows = [n for n in nodes if matches(call.params, n, filters)]
@@ -153,7 +154,6 @@ def _summary(node: Mapping[str, Any]) -> dict[str, Any]:
 
 def update_node(call: Call, network_id: str, node_id: str) -> dict[str, Any]:
     node = _owned_node(call, network_id, node_id, call.params.get("MemberId"))
-    available("Node", node, node_id)
     return update_log_publishing(call, "nodes", node)
 
 

@@ -27,6 +27,7 @@ from network.controlplane.operations.common import (
     available,
     checked_tags,
     find_network,
+    listed_network,
     live_members,
     owned_member,
     visible_network,
@@ -236,9 +237,17 @@ def vote_on_proposal(call: Call, network_id: str, proposal_id: str) -> dict[str,
 
 
 def list_proposal_votes(call: Call, network_id: str, proposal_id: str) -> dict[str, Any]:
-    """Votes in the order they were cast (the block that wrote each one)."""
-    visible_network(call, network_id)
-    find_proposal(call, network_id, proposal_id)
+    """Votes in the order they were cast (the block that wrote each one).
+
+    AMB lists no ResourceNotFoundException for ListProposalVotes: a proposal id that is
+    not one of the network's is a bad input, InvalidRequestException.
+    """
+    listed_network(call, network_id)
+    proposal = call.txn.get("proposals", proposal_id)
+    if proposal is None or proposal["NetworkId"] != network_id:
+        raise InvalidRequestException(
+            f"proposalId {proposal_id} is not a proposal of network {network_id}."
+        )
     written = call.txn.in_order("votes", "ProposalId", proposal_id)
     rows = [{**vote, "Order": f"{sequence_no:012d}"} for _, sequence_no, vote in written]
     return listing("ProposalVotes", rows, call.params, 100, _vote_summary, _cast_order)

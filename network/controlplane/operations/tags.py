@@ -28,7 +28,6 @@ def _may_see(call: Call, table: str, document: Document) -> bool:
 
 def _tagged(call: Call, resource_arn: str) -> tuple[str, Document]:
     """(table, document) of the live resource the caller may see under ``resource_arn``."""
-    shapes.ArnString.check(resource_arn, "resourceArn")
     named = res.parse_arn(resource_arn)
     document = None if named is None else call.txn.get(*named)
     if named is None or document is None or document.get("Arn") != resource_arn:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import botocore.loaders
 import pytest
 
 from network.controlplane import request_shapes as shapes
 from network.controlplane.errors import InvalidRequestException
+from network.controlplane.operations import OPERATIONS
+from tests.support import amb_model
 
 MODEL = botocore.loaders.Loader().load_service_model("managedblockchain", "service-2")["shapes"]
 NAMED = {
@@ -76,6 +81,7 @@ def test_errors_name_the_field_path() -> None:
         (shapes.PasswordString, "Password123", True),
         (shapes.PasswordString, "Password@123", False),
         (shapes.PasswordString, "password123", False),
+        *((shapes.PasswordString, password, False) for password in amb_model.BAD_PASSWORDS),
         (shapes.UsernameString, "admin1", True),
         (shapes.UsernameString, "ad-min", False),
         (shapes.NameString, " x ", True),
@@ -93,3 +99,116 @@ def test_patterns_and_ranges(shape: object, value: object, ok: bool) -> None:
     else:
         with pytest.raises(InvalidRequestException):
             shape.check(value, "field")
+
+
+# ---- every field of every operation, from the model ---------------------------------------
+
+OURS = {operation.name: operation for operation in OPERATIONS}
+
+
+def test_every_operation_of_the_model_is_served_on_its_route() -> None:
+    for name in amb_model.SERVED:
+        http = amb_model.MODEL["operations"][name]["http"]
+        route = re.sub(r":[^}]*}", "}", OURS[name].path)  # {resourceArn:.+} is {resourceArn}
+        assert (OURS[name].method, route) == (http["method"], http["requestUri"]), name
+
+
+@pytest.mark.parametrize("name", amb_model.SERVED)
+def test_shape_tree_matches_the_model(name: str) -> None:
+    """Our input shape, member by member and all the way down, is the model's."""
+    model = amb_model.input_shape(name)
+    members = {
+        spec.get("locationName", member): spec["shape"]
+        for member, spec in model["members"].items()
+        if spec.get("location") != "uri"
+    }
+    ours = OURS[name].shape
+    if not members:
+        assert ours is None
+        return
+    assert ours is not None
+    assert set(ours.members) == set(members)
+    wire = {spec.get("locationName", m): m for m, spec in model["members"].items()}
+    assert {wire[m] for m in ours.required} == {
+        m for m in model.get("required", []) if model["members"][m].get("location") != "uri"
+    }
+    for member, shape_name in members.items():
+        _same(ours.members[member], shape_name, f"{name}.{member}")
+    for member, spec in model["members"].items():
+        if spec.get("location") == "uri":
+            path_shape = shapes.PATH_SHAPES.get(spec["locationName"], shapes.ResourceIdString)
+            _same(path_shape, spec["shape"], f"{name}.{member}")
+
+
+def _same(ours: object, shape_name: str, where: str) -> None:
+    model = amb_model.SHAPES[shape_name]
+    kind = model["type"]
+    if kind == "structure":
+        assert isinstance(ours, shapes.Struct), where
+        assert set(ours.members) == set(model["members"]), where
+        assert set(ours.required) == set(model.get("required", [])), where
+        for member, spec in model["members"].items():
+            _same(ours.members[member], spec["shape"], f"{where}.{member}")
+    elif kind == "list":
+        assert isinstance(ours, shapes.ListOf), where
+        assert (ours.min, ours.max) == (model.get("min"), model.get("max")), where
+        _same(ours.member, model["member"]["shape"], f"{where}[]")
+    elif kind == "map":
+        assert isinstance(ours, shapes.MapOf), where
+        assert (ours.min, ours.max) == (model.get("min"), model.get("max")), where
+        _same(ours.key, model["key"]["shape"], f"{where}.key")
+        _same(ours.value, model["value"]["shape"], f"{where}.value")
+    else:
+        expected = {"string": shapes.Str, "integer": shapes.Int, "boolean": shapes.Bool}[kind]
+        assert isinstance(ours, expected), where
+        for constraint in ("min", "max", "pattern", "enum"):
+            mine = getattr(ours, constraint, None)
+            theirs = model.get(constraint)
+            assert mine == (tuple(theirs) if constraint == "enum" and theirs else theirs), (
+                f"{where}: {constraint}"
+            )
+
+
+def _checked(name: str, request: dict) -> None:
+    """What the REST layer does before an operation runs: path ids, then the input."""
+    operation = OURS[name]
+    model = amb_model.input_shape(name)["members"]
+    payload = {}
+    for member, value in request.items():
+        spec = model[member]
+        if spec.get("location") == "uri":
+            shapes.check_path_id(spec["locationName"], value)
+        else:
+            payload[spec.get("locationName", member)] = value
+    operation.check(payload)
+
+
+@pytest.mark.parametrize("name", amb_model.SERVED)
+def test_every_constraint_of_every_field_is_enforced(name: str) -> None:
+    """Each field broken alone, each way the model allows: refused, naming the field."""
+    _checked(name, amb_model.valid(amb_model.MODEL["operations"][name]["input"]["shape"]))
+    tried = 0
+    for field, constraint, value in amb_model.cases(name):
+        with pytest.raises(InvalidRequestException) as excinfo:
+            _checked(name, amb_model.request(name, field, value))
+        assert f"'{field.wire}" in str(excinfo.value), (str(field), constraint)
+        tried += 1
+    assert tried >= 2
+
+
+@pytest.mark.parametrize("key", ["aws:owner", "AWS:x", "Aws:"])
+def test_a_tag_may_not_use_the_reserved_prefix(key: str) -> None:
+    with pytest.raises(InvalidRequestException, match=r"Tags\.key"):
+        shapes.TagResourceInput.check({"Tags": {key: "v"}}, "")
+    with pytest.raises(InvalidRequestException, match="reserved"):
+        shapes.TagResourceInput.check({"Tags": {"k": key}}, "")
+
+
+def test_the_documented_audit_table_is_the_model_s() -> None:
+    doc = Path(__file__).parents[3] / "docs" / "controlplane.md"
+    rows = [line for line in doc.read_text().splitlines() if line.startswith("|")]
+    table = amb_model.audit_table()
+    start = rows.index(table[0])
+    assert rows[start : start + len(table)] == table, (
+        "docs/controlplane.md's audit table is stale: paste tests.support.amb_model.audit_table()"
+    )
