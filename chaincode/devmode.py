@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaincode.errors import ContractLoadError
+from proto.ports import free_port
 
 WATCHED_SUFFIXES = (".py", ".json")
 
@@ -57,9 +58,7 @@ def require_free(address: str, field: str = "") -> None:
 def free_address(host: str = "127.0.0.1") -> str:
     """A loopback address no one listens on (dev mode's default, so it never collides
     with a network's chaincode port)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return f"{host}:{probe.getsockname()[1]}"
+    return f"{host}:{free_port(host)}"
 
 
 class DevServer:

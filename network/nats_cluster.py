@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from typing import Any
 
 from network.errors import SupervisorError
 from network.processes import NodeProcess
+from proto.ports import free_port
 
 MAX_PAYLOAD = 8 * 1024 * 1024
 """The largest message the servers take, so the largest journal block (one block is one
@@ -44,12 +44,6 @@ def nats_server_binary() -> str | None:
         (p for p in ("/usr/sbin/nats-server", "/usr/local/bin/nats-server") if Path(p).exists()),
         None,
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 @dataclass(frozen=True)

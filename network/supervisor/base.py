@@ -20,9 +20,10 @@ from network.localnet import CREDENTIALS
 from network.mqtt.access import Login
 from network.processes import NodeProcess
 from network.spec import Member, NetworkSpec, Node
-from network.supervisor.home import Home, free_port
+from network.supervisor.home import Home
 from ordering.blockcutter import BatchSize
 from ordering.configtx import parse_size
+from proto.ports import free_port
 
 MQTT_USERS = "events/mqtt-users.json"  # user → password on the broker up runs (0600)
 MQTT_TLS = "events/tls"  # the broker's TLS certificate, key and root

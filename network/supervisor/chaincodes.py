@@ -31,7 +31,8 @@ from network.errors import SupervisorError
 from network.gateway_client import GatewayClientError
 from network.spec import Chaincode, Member, Node
 from network.supervisor.base import SupervisorBase
-from network.supervisor.home import SAMPLES, free_port
+from network.supervisor.home import SAMPLES
+from proto.ports import free_port
 
 
 @dataclass(frozen=True)

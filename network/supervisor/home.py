@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NODE_INSTANCE_TYPE = "bc.t3.small"  # what a local peer "is", to the control plane
 SAMPLES = ROOT / "chaincode" / "samples"
 CONFIG_BLOCK_POLLS = 300  # 0.1 s apart: how long a config update may take to show
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def new_password() -> str:

@@ -24,6 +24,7 @@ from unittest import mock
 
 import pytest
 
+from proto.ports import free_port as _free_port
 from tests.support.ledger_serve import start_qldb_server, stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +40,6 @@ pytestmark = [
     ),
     pytest.mark.skipif(MOTO_SERVER is None, reason="moto_server (moto[server]) is not installed"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 _stop = stop

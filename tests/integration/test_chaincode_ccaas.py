@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from chaincode.errors import ShimError
 from chaincode.testing import ContractHarness, IdentityFactory
+from proto.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "chaincode" / "samples" / "asset_transfer"
@@ -23,12 +23,6 @@ SAMPLE = ROOT / "chaincode" / "samples" / "asset_transfer"
 @pytest.fixture(scope="module")
 def identities() -> IdentityFactory:
     return IdentityFactory()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_line(process: subprocess.Popen, needle: str, timeout: float = 20.0) -> None:

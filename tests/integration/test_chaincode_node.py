@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +21,7 @@ import pytest_asyncio
 
 from chaincode.samples.asset_transfer import AssetTransfer
 from chaincode.testing import Collection, ContractHarness, IdentityFactory
+from proto.ports import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "chaincode" / "conformance" / "node_contract"
@@ -32,12 +32,6 @@ pytestmark = [
     ),
     pytest.mark.slow,  # one Node process for the module, plus an npm install on first use
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_up import _distinct_free_port
+from proto.ports import free_port
 from tests.support.processes import consortium
 
 SPEC = """
@@ -56,8 +56,7 @@ def _invoke(tmp_path: Path, chaincode: str, asset: str, member: str, check: bool
 @pytest.mark.slow
 def test_endorsement_fails_over_and_private_channels_stay_private(tmp_path: Path) -> None:
     spec = tmp_path / "companies.yaml"
-    taken: set[int] = set()
-    spec.write_text(SPEC.format(p=[_distinct_free_port(taken) for _ in range(11)]))
+    spec.write_text(SPEC.format(p=[free_port() for _ in range(11)]))
     try:
         consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
         assert json.loads(_invoke(tmp_path, "basic", "w1", "acme").stdout)["status"] == "VALID"

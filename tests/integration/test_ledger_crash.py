@@ -75,7 +75,7 @@ def test_kill_minus_nine_loses_nothing_acknowledged(tmp_path: Path) -> None:
     path = tmp_path / "ledger"
     randomness = random.Random(4)
     acknowledged: dict[str, int] = {}
-    rounds = 10
+    rounds = int(os.environ.get("LEDGER_CRASH_ROUNDS", "5"))  # `make chaos`: 20
     for run in range(rounds):
         acknowledged.update(run_and_kill(path, run, randomness.uniform(0.05, 0.8)))
         with Journal.open(path, segment_bytes=64 * 1024) as journal:

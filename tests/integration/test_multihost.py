@@ -118,6 +118,11 @@ def _world_states(home: Path) -> dict[str, list]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    "ORDERHA_CHAOS_ROUNDS" not in os.environ,
+    reason="run by `make chaos` (~50 s for one fault): the suite keeps to its 15-minute "
+    "budget with test_up_cluster and the stream-mending test as the short versions",
+)
 def test_three_hosts_survive_faults_under_load(tmp_path: Path, hosts: Hosts) -> None:
     home = tmp_path / ".consortium" / NAME
     load = Load(home)

@@ -28,22 +28,13 @@ def _query(plane: Client, statement: str, *parameters: str) -> list[dict]:
 
 
 def spec_with_free_ports(directory: Path) -> Path:
-    """deploy/two-members.yaml with every port a free one, no two alike (the kernel may
-    hand out a port it just handed out, once the probing socket is closed)."""
+    """deploy/two-members.yaml with every port a free one (``free_port`` never gives
+    one twice)."""
     text = (ROOT / "deploy" / "two-members.yaml").read_text()
-    taken: set[int] = set()
-    text = re.sub(r"port: \d+", lambda _: f"port: {_distinct_free_port(taken)}", text)
+    text = re.sub(r"port: \d+", lambda _: f"port: {free_port()}", text)
     path = directory / "net.yaml"
     path.write_text(text)
     return path
-
-
-def _distinct_free_port(taken: set[int]) -> int:
-    port = free_port()
-    while port in taken:
-        port = free_port()
-    taken.add(port)
-    return port
 
 
 @pytest.mark.slow

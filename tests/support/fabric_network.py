@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package, package_id
 from network.chaincode_deploy import Definition, OrgAdmins, approve, commit, deploy
 from network.gateway_client import GatewayClient
+from proto.ports import free_port
 from tests.support.orderer import CHANNEL, OrdererFixture
 from tests.support.pki import write_local_msp, write_tls
 from tests.support.processes import NodeProcess
@@ -46,12 +46,6 @@ def write_identity_files(signer: SoftwareSigner, directory: Path) -> dict[str, s
         "cert": str(directory / "cert.pem"),
         "key": str(directory / "key.pem"),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from network.gateway_client import GatewayClient, GatewayClientError
-from network.nats_cluster import free_port
+from proto.ports import free_port
 from tests.support.invariants import check_ledgers, check_orderer_journals, read_ledger
 from tests.support.processes import consortium
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from network.errors import SupervisorError
-from network.nats_cluster import free_port
 from network.processes import NodeProcess, exit_reason
+from proto.ports import free_port
 
 
 def _node(tmp_path: Path, code: str, port: int = 1) -> NodeProcess:
