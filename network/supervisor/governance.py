@@ -10,10 +10,8 @@ from typing import Any
 from network.errors import SupervisorError
 from network.spec import Member
 from network.supervisor.base import SupervisorBase
-from network.supervisor.home import (
-    NODE_INSTANCE_TYPE,
-    free_port,
-)
+from network.supervisor.home import NODE_INSTANCE_TYPE
+from proto.ports import free_port
 
 
 class Governance(SupervisorBase):
