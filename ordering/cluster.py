@@ -36,13 +36,16 @@ from pathlib import Path
 
 import nats.errors
 from fabric_protos.common import common_pb2
+from nats.aio.client import Client
 
 from ca.channelconfig import ChannelConfig
 from ledgerdb.block import Payload
 from ledgerdb.errors import JournalConflict, LedgerError
 from ledgerdb.replicated import ReplicatedJournal
+from ordering.admissions import Admissions
 from ordering.blockcutter import BlockCutter
 from ordering.chain import NOTHING, Chain, decode_position, fabric_block
+from ordering.copies import CopyHeights
 from ordering.errors import OrderingError
 from ordering.ingress import Ingress, IngressUnavailable
 from ordering.lease import CuttingLease
@@ -56,6 +59,11 @@ RETRY_SECONDS = 0.5
 
 class LeaseLost(OrderingError):
     """This node's cutting lease ran out (or another node holds it): it stops cutting."""
+
+
+class CopiesAhead(LeaseLost):
+    """Another node's copy holds blocks the stream lost, and the stream did not get them
+    back within this node's lease: it lets the lease go rather than cut behind them."""
 
 
 def journal_name(channel_id: str) -> str:
@@ -74,6 +82,7 @@ class ClusterChain(Chain):
         ingress: Ingress,
         lease: CuttingLease,
         signer: Signer,
+        connection: Client | None = None,
     ) -> None:
         super().__init__(channel_id, directory, blocks, None, signer)  # type: ignore[arg-type]
         self.blocks: ReplicatedJournal = blocks
@@ -81,6 +90,14 @@ class ClusterChain(Chain):
         self.lease = lease
         self.role = "follower"
         self._leading: asyncio.Task[None] | None = None
+        self.copies = (
+            None
+            if connection is None
+            else CopyHeights(
+                connection, channel_id, lease.node, lambda: self.height, self.blocks.catch_up
+            )
+        )
+        self.admissions = Admissions(ingress, grace=0.0)  # the grace is set from the config
 
     # -- opening ------------------------------------------------------------------------
 
@@ -96,6 +113,7 @@ class ClusterChain(Chain):
         lease: CuttingLease,
         replicas: int,
         genesis: common_pb2.Block | None = None,
+        connection: Client | None = None,
     ) -> ClusterChain:
         """Open the channel's replicated journal (its local copy in ``directory``) and
         ingress, append ``genesis`` if the journal is empty, and start following and
@@ -108,9 +126,11 @@ class ClusterChain(Chain):
             follow=True,
         )
         ingress = Ingress(js, channel_id, replicas)
-        chain = cls(channel_id, directory, blocks, ingress, lease, signer)
+        chain = cls(channel_id, directory, blocks, ingress, lease, signer, connection)
         try:
             await ingress.open()
+            if chain.copies is not None:
+                await chain.copies.answer()
             await chain._start(genesis)
         except BaseException:
             await chain.close()
@@ -126,7 +146,8 @@ class ClusterChain(Chain):
         await self._resume_from_tip()
         self._tasks = [
             asyncio.create_task(self._compete(), name=f"lease:{self.channel_id}"),
-            asyncio.create_task(self._watch_config(), name=f"config:{self.channel_id}"),
+            asyncio.create_task(self._watch_blocks(), name=f"blocks:{self.channel_id}"),
+            asyncio.create_task(self._admit_lost(), name=f"admitted:{self.channel_id}"),
         ]
 
     async def _resume_from_tip(self) -> None:
@@ -140,6 +161,8 @@ class ClusterChain(Chain):
         self._use_config(ChannelConfig.from_block(await self.read_block(self._last_config)))
         self._last_fed = decode_position(last)
         self._positions = []
+        # Long enough for a cutter that read an envelope to have put it in a block.
+        self.admissions.grace = self._timeout + 3 * self.lease.seconds
         self._cancel_timer()
         self._pending_blocks = asyncio.Queue()
 
@@ -148,10 +171,26 @@ class ClusterChain(Chain):
     async def order(self, envelope: bytes, is_config_update: bool) -> None:
         """Return once ``envelope`` is in the channel's replicated ingress (SUCCESS)."""
         self._check_running()
+        self.admissions.keep(envelope, is_config_update)
         try:
-            await self.ingress.admit(envelope, is_config_update)
-        except IngressUnavailable as exc:
-            raise OrderingError(str(exc)) from None
+            position = await self.ingress.admit(envelope, is_config_update)
+        except BaseException as exc:
+            self.admissions.refused(envelope)
+            if isinstance(exc, IngressUnavailable):
+                raise OrderingError(str(exc)) from None
+            raise
+        self.admissions.placed(envelope, position)
+
+    async def _admit_lost(self) -> None:
+        """Every lease: admit again the envelopes this node admitted that the ingress lost
+        before a cutter read them (``Admissions``)."""
+        while not self._stopped:
+            await asyncio.sleep(self.lease.seconds)
+            try:
+                if len(self.admissions) and await self.blocks.stream_length() <= self.height:
+                    await self.admissions.admit_lost(self._holds_envelope)
+            except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
+                log.warning("channel %s: checking admitted envelopes: %s", self.channel_id, exc)
 
     # -- leading: cutting while the lease holds -------------------------------------------
 
@@ -169,6 +208,10 @@ class ClusterChain(Chain):
             self.role = "cutter"
             try:
                 await self._lead()
+            except CopiesAhead as exc:
+                log.warning("channel %s: %s", self.channel_id, exc)
+                await self.lease.release()
+                await asyncio.sleep(self.lease.seconds)  # another node may do better
             except (LeaseLost, JournalConflict) as exc:
                 log.warning("channel %s: stopped cutting: %s", self.channel_id, exc)
             except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
@@ -183,7 +226,7 @@ class ClusterChain(Chain):
         """Cut from the ingress until the lease is lost; the first of the four tasks
         to end (lease renewal, ingress mending, ingress reading, block writing) ends the
         term."""
-        await self.blocks.catch_up()
+        await self._reach_longest_copy()
         await self.blocks.settle()  # what following took meanwhile is durable: the tip
         await self._resume_from_tip()
         self._cutter = BlockCutter(self._cutter.batch_size)
@@ -204,6 +247,40 @@ class ClusterChain(Chain):
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    async def _reach_longest_copy(self) -> None:
+        """Bring the copy to the stream's end, and the stream to the longest copy the
+        other nodes report, before cutting: a cutter behind a copy that holds blocks the
+        stream lost would cut other blocks at their positions, and halt the nodes holding
+        them. Waits at most one lease (``CopiesAhead``), renewing it meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.seconds
+        while True:
+            await self.blocks.catch_up()  # puts back what this copy holds beyond the stream
+            stream = await self.blocks.stream_length()
+            heights = await self.copies.ask(stream) if self.copies is not None else {}
+            ahead = {node: height for node, height in heights.items() if height > stream}
+            if not ahead:
+                if stream > self.height:  # more came meanwhile
+                    await self.blocks.catch_up()
+                return
+            if loop.time() >= deadline:
+                raise CopiesAhead(
+                    f"the stream holds {stream} blocks, the copies of "
+                    + ", ".join(f"{node} {height}" for node, height in sorted(ahead.items()))
+                    + f", and it was not put back within {self.lease.seconds:g}s: "
+                    "letting the cutting lease go"
+                )
+            log.warning(
+                "channel %s: the stream holds %d blocks, but %s: waiting for it to be put "
+                "back before cutting",
+                self.channel_id,
+                stream,
+                ", ".join(f"{node} holds {height}" for node, height in sorted(ahead.items())),
+            )
+            await asyncio.sleep(0.1)
+            if not await self.lease.renew():
+                raise LeaseLost(f"channel {self.channel_id}: the cutting lease was lost")
 
     async def _keep_lease(self) -> None:
         while True:
@@ -269,16 +346,19 @@ class ClusterChain(Chain):
 
     # -- following: every node's view of the channel ------------------------------------
 
-    async def _watch_config(self) -> None:
-        """Keep admission's config current on every node: a config block another node
-        cut reaches this node's copy through following."""
+    async def _watch_blocks(self) -> None:
+        """Every block reaching this node's copy: keeps admission's config current (a
+        config block another node cut reaches it through following) and forgets the
+        admitted envelopes it holds."""
         number = self.height
         while not self._stopped:
             await self.blocks.wait_for(number)
             block = await self.read_block(number)
-            if self.role != "cutter" and last_config_index(block) == number:
+            is_config = last_config_index(block) == number
+            if self.role != "cutter" and is_config:
                 self._use_config(ChannelConfig.from_block(block))
                 self._last_config = number
+            self.admissions.ordered(block, is_config)
             number += 1
 
     # -- Deliver: from the local copy ---------------------------------------------------
@@ -302,6 +382,8 @@ class ClusterChain(Chain):
 
     async def close(self) -> None:
         self._stopped = True
+        if self.copies is not None:
+            await self.copies.close()
         await self.lease.release()
         self._cancel_timer()
         for task in self._tasks:

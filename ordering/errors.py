@@ -7,6 +7,7 @@ Classes kept next to the code that raises them are marked with their module::
     ├── Rejected                msgprocessor (with the Fabric status to answer)
     ├── IngressUnavailable      ingress
     └── LeaseLost               cluster
+        └── CopiesAhead         cluster
 """
 
 
