@@ -68,11 +68,12 @@ differential: install
 # (network namespaces of this machine; needs root), CHAOS_ROUNDS faults under load (the
 # cutter's host cut off, then another host cut off: two partitions in a row; the cutter
 # paused past its lease, killed, a host throttled until packets drop), every promise
-# checked after each. `make test` runs the first.
+# checked after each. `make test` runs the first. Then the ordering cluster's fall-back
+# faults that take longer (a behind cutter, a lease bucket that fell back).
 CHAOS_ROUNDS ?= 5
 chaos: install
 	ORDERHA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(VENV)/bin/pytest -x -q -p no:cacheprovider \
-		tests/integration/test_multihost.py
+		tests/integration/test_multihost.py tests/integration/test_ordering_cluster.py
 
 # Revocation end to end on a whole `up` network (about 50 s, so not in `test`, which runs
 # the validator's half in tests/unit/peers/test_revoked_creator.py): `consortium ca

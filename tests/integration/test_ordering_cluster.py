@@ -282,6 +282,7 @@ async def test_a_cutter_whose_copy_is_behind_waits_for_the_stream_to_be_put_back
     assert [block_header_hash(b.header) for b in chain[: len(old)]] == old
 
 
+@CHAOS
 async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
     osns, nats_cluster: NatsCluster
 ) -> None:
