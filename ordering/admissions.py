@@ -88,6 +88,12 @@ class Admissions:
                 if kept.is_config_update and kept.position <= position:
                     del self._kept[envelope]
 
+    def overdue(self) -> bool:
+        """Whether any envelope is kept past the grace time (then ``admit_lost`` has
+        something to check)."""
+        limit = time.monotonic() - self.grace
+        return any(k.position != ADMITTING and k.since < limit for k in self._kept.values())
+
     async def admit_lost(self, cut: IsCut) -> int:
         """Admit again every envelope kept past the grace time that the ingress no longer
         holds at its position and the block of that position does not hold; how many.

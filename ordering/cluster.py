@@ -24,7 +24,10 @@ missed them as a stream's leader), both streams are mended while ordering goes o
 node's block journal puts back the blocks its verified copy holds beyond the stream's tip
 (``ledgerdb.replicated``), and the cutter fills the ingress positions it has read past
 (``Ingress.mend``, checked every third of the lease), so new envelopes get positions after
-the ones already cut.
+the ones already cut. A new cutter first asks the other nodes how long their copies are
+(``ordering.copies``) and cuts only once the stream holds that many blocks, or lets the
+lease go; and each node admits again the envelopes it admitted that the ingress lost
+before any cutter read them (``ordering.admissions``).
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ class ClusterChain(Chain):
             None
             if connection is None
             else CopyHeights(
-                connection, channel_id, lease.node, lambda: self.height, self.blocks.catch_up
+                connection, channel_id, lease.node, self._copy_height, self.blocks.catch_up
             )
         )
         self.admissions = Admissions(ingress, grace=0.0)  # the grace is set from the config
@@ -181,13 +184,19 @@ class ClusterChain(Chain):
             raise
         self.admissions.placed(envelope, position)
 
+    def _copy_height(self) -> int | None:
+        """The copy's height, as other nodes ask it (None: it stopped, it cannot help)."""
+        return None if self.blocks.stopped is not None else self.height
+
     async def _admit_lost(self) -> None:
         """Every lease: admit again the envelopes this node admitted that the ingress lost
-        before a cutter read them (``Admissions``)."""
+        before a cutter read them (``Admissions``). Only with the copy at the end of the
+        longest chain it can learn of: a block holding such an envelope, lost by the block
+        stream and not put back yet, would otherwise have it ordered twice."""
         while not self._stopped:
             await asyncio.sleep(self.lease.seconds)
             try:
-                if len(self.admissions) and await self.blocks.stream_length() <= self.height:
+                if self.admissions.overdue() and await self._at_longest_copy():
                     await self.admissions.admit_lost(self._holds_envelope)
             except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
                 log.warning("channel %s: checking admitted envelopes: %s", self.channel_id, exc)
@@ -338,6 +347,14 @@ class ClusterChain(Chain):
             blocks[0].header.number,
             [([Payload(block.SerializeToString())], None, None) for block in blocks],
         )
+
+    async def _at_longest_copy(self) -> bool:
+        """Whether this copy holds every block the stream and the other copies hold."""
+        stream = await self.blocks.stream_length()
+        if stream > self.height:
+            return False
+        heights = await self.copies.ask(stream) if self.copies is not None else {}
+        return all(height <= self.height for height in heights.values())
 
     def _writing_failed(self, exc: Exception) -> None:
         """A lost lease or position ends this node's term (the chain goes on, followed);

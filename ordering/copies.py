@@ -47,7 +47,7 @@ class CopyHeights:
         connection: Client,
         channel_id: str,
         node: str,
-        height: Callable[[], int],
+        height: Callable[[], int | None],
         restore: Callable[[], Awaitable[object]],
     ) -> None:
         self.connection = connection
@@ -64,6 +64,8 @@ class CopyHeights:
 
     async def _on_ask(self, message: Msg) -> None:
         height = self._height()
+        if height is None:  # a copy that stopped cannot put anything back: no answer
+            return
         with contextlib.suppress(ValueError, TypeError):
             stream = int(json.loads(message.data)["stream"])
             if stream < height and (self._restoring is None or self._restoring.done()):
@@ -78,7 +80,7 @@ class CopyHeights:
             "them back",
             self.subject,
             stream,
-            self._height(),
+            self._height() or 0,
         )
         try:
             await self._restore()

@@ -22,7 +22,9 @@ get positions the cutter has read past, and be skipped. The cutter mends it
 ``Consortium-Kind: filler``, no envelope; never cut) under expected-last-sequence
 conditions, and admits again, at the tail, every envelope that landed on a position it
 had read past meanwhile. Positions it has read are in blocks already; what the lost tail
-held beyond them (admitted, not yet read) no copy holds and is not recovered.
+held beyond them (admitted, not yet read) no copy holds: the node that admitted each
+such envelope keeps it until a block holds it and admits it again (``admit_again``,
+``ordering.admissions``).
 """
 
 from __future__ import annotations
