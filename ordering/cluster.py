@@ -64,6 +64,12 @@ class LeaseLost(OrderingError):
     """This node's cutting lease ran out (or another node holds it): it stops cutting."""
 
 
+class IngressMended(OrderingError):
+    """The ingress fell back and was mended: the term ends, and the next one reads it
+    afresh (the old consumer may be gone with the stale leader, and waited ~20 s for
+    heartbeats to notice)."""
+
+
 class CopiesAhead(LeaseLost):
     """Another node's copy holds blocks the stream lost, and the stream did not get them
     back within this node's lease: it lets the lease go rather than cut behind them."""
@@ -221,7 +227,7 @@ class ClusterChain(Chain):
                 log.warning("channel %s: %s", self.channel_id, exc)
                 await self.lease.release()
                 await asyncio.sleep(self.lease.seconds)  # another node may do better
-            except (LeaseLost, JournalConflict) as exc:
+            except (LeaseLost, JournalConflict, IngressMended) as exc:
                 log.warning("channel %s: stopped cutting: %s", self.channel_id, exc)
             except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
                 log.warning("channel %s: cutting interrupted: %s", self.channel_id, exc)
@@ -304,11 +310,10 @@ class ClusterChain(Chain):
             read = self._last_fed[0]
             if read > 0:
                 again = await self.ingress.mend(read, self._holds_envelope)
-                if again:
-                    log.warning(
-                        "channel %s: %d envelopes admitted again after the ingress fell back",
-                        self.channel_id,
-                        again,
+                if again is not None:
+                    raise IngressMended(
+                        f"channel {self.channel_id}: the ingress fell back below position "
+                        f"{read} and was mended ({again} envelopes admitted again)"
                     )
             await asyncio.sleep(self.lease.seconds / 3)
 

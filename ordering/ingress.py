@@ -186,9 +186,10 @@ class Ingress:
         info = await self.js.stream_info(self.stream)
         return info.state.last_seq
 
-    async def mend(self, read: int, cut: IsCut) -> int:
+    async def mend(self, read: int, cut: IsCut) -> int | None:
         """Make the stream reach position ``read`` (the last one the cutter read) again if
-        it fell back below it; returns how many envelopes were admitted again.
+        it fell back below it; returns how many envelopes were admitted again (None: it
+        had not fallen back).
 
         First, the envelopes admitted since the fall back onto positions up to ``read``:
         walking back from the stream's tip, every message that is not the envelope a block
@@ -200,7 +201,7 @@ class Ingress:
         """
         last = await self.last_sequence()
         if last >= read:
-            return 0
+            return None
         log.error(
             "channel %s: ingress stream %s holds %d envelopes, but the blocks record %d: "
             "its leader lost positions up to %d; filling them (those envelopes are in blocks)",
