@@ -64,9 +64,9 @@ class LeaseLost(OrderingError):
     """This node's cutting lease ran out (or another node holds it): it stops cutting."""
 
 
-class IngressMended(OrderingError):
-    """The ingress fell back and was mended: the term ends, and the next one reads it
-    afresh (the old consumer may be gone with the stale leader, and waited ~20 s for
+class IngressFellBack(OrderingError):
+    """The ingress fell back: the term ends once it is mended, and the next one reads it
+    afresh (the old consumer may be gone with the stale leader; it waited ~20 s for
     heartbeats to notice)."""
 
 
@@ -227,7 +227,7 @@ class ClusterChain(Chain):
                 log.warning("channel %s: %s", self.channel_id, exc)
                 await self.lease.release()
                 await asyncio.sleep(self.lease.seconds)  # another node may do better
-            except (LeaseLost, JournalConflict, IngressMended) as exc:
+            except (LeaseLost, JournalConflict, IngressFellBack) as exc:
                 log.warning("channel %s: stopped cutting: %s", self.channel_id, exc)
             except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
                 log.warning("channel %s: cutting interrupted: %s", self.channel_id, exc)
@@ -308,14 +308,35 @@ class ClusterChain(Chain):
         a stale replica became its leader: ``Ingress.mend``)."""
         while True:
             read = self._last_fed[0]
-            if read > 0:
+            if read > 0 and await self.ingress.last_sequence() < read:
+                read = await self._write_what_was_read()
                 again = await self.ingress.mend(read, self._holds_envelope)
                 if again is not None:
-                    raise IngressMended(
+                    raise IngressFellBack(
                         f"channel {self.channel_id}: the ingress fell back below position "
                         f"{read} and was mended ({again} envelopes admitted again)"
                     )
             await asyncio.sleep(self.lease.seconds / 3)
+
+    async def _write_what_was_read(self) -> int:
+        """Cut and write every envelope this term has read; the last position read. Before
+        a mend compares the ingress with the blocks (an envelope only in the cutter's
+        batch would look admitted anew, and be ordered twice), and before the term ends
+        (the next one resumes after the newest block's position)."""
+        self._cancel_timer()
+        self._cut(self._cutter.cut())
+        read = self._last_fed[0]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.seconds
+        while decode_position(await self.read_block(self.height - 1))[0] < read:
+            if loop.time() >= deadline:
+                raise IngressFellBack(
+                    f"channel {self.channel_id}: the ingress fell back, and the blocks of "
+                    f"what was read up to position {read} were not written within "
+                    f"{self.lease.seconds:g}s: not mended by this term"
+                )
+            await asyncio.sleep(0.02)
+        return read
 
     async def _holds_envelope(self, position: int, envelope: bytes, config_update: bool) -> bool:
         """Whether the block cut from ingress position ``position`` holds ``envelope`` (a
