@@ -288,8 +288,8 @@ async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
 ) -> None:
     """Under load, the lease bucket falls back to an older term naming another node: for
     a moment two nodes believe they cut. The journal's conditions let only one block in
-    at each position, the old cutter steps down within two leases, and nothing is lost,
-    forked or ordered twice."""
+    at each position, the old cutter steps down within two leases and a second, and
+    nothing is lost, forked or ordered twice."""
     client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
     before = [transaction(client, endorser, 200) for _ in range(4)]
     assert await _broadcast_round_robin(osns, before) == 4
