@@ -68,12 +68,15 @@ differential: install
 # (network namespaces of this machine; needs root), CHAOS_ROUNDS faults under load (the
 # cutter's host cut off, then another host cut off: two partitions in a row; the cutter
 # paused past its lease, killed, a host throttled until packets drop), every promise
-# checked after each; with the ledgerdb kill -9 loop at 20 rounds. `make test` runs neither
-# long version (test_up_cluster and the stream-mending test are its short ones).
+# checked after each; then the ordering cluster's fall-back faults that take longer (a
+# behind cutter, a lease bucket that fell back) and the ledgerdb kill -9 loop at 20 rounds.
+# `make test` runs none of these long versions (test_up_cluster, the stream-mending and
+# lost-envelope tests are their short ones).
 CHAOS_ROUNDS ?= 5
 chaos: install
 	ORDERHA_CHAOS_ROUNDS=$(CHAOS_ROUNDS) LEDGER_CRASH_ROUNDS=20 $(VENV)/bin/pytest -x -q -p no:cacheprovider \
-		tests/integration/test_multihost.py tests/integration/test_ledger_crash.py
+		tests/integration/test_multihost.py tests/integration/test_ordering_cluster.py \
+		tests/integration/test_ledger_crash.py
 
 # Revocation end to end on a whole `up` network (about 50 s, so not in `test`, which runs
 # the validator's half in tests/unit/peers/test_revoked_creator.py): `consortium ca

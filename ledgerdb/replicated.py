@@ -351,6 +351,19 @@ class ReplicatedJournal:
             await self.wait_for(target - 1, self._timeout)
         return self.tip
 
+    @property
+    def stopped(self) -> LedgerError | None:
+        """Why this journal stopped taking appends (a block that did not verify, a fork
+        it cannot mend), or None while it works."""
+        return self._failure
+
+    async def stream_length(self) -> int:
+        """How many blocks the stream holds now: fewer than the copy if it fell back (a
+        new cutter compares it with the other nodes' copies before it cuts)."""
+        self._check_usable()
+        blocks, _ = await self._retrying(self._reader.last_sequence)
+        return blocks
+
     def start_following(self) -> asyncio.Task[None]:
         """Tail the stream in a task until ``close``: blocks others append reach the local
         copy (verified) moments after JetStream stores them."""

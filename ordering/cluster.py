@@ -24,7 +24,10 @@ missed them as a stream's leader), both streams are mended while ordering goes o
 node's block journal puts back the blocks its verified copy holds beyond the stream's tip
 (``ledgerdb.replicated``), and the cutter fills the ingress positions it has read past
 (``Ingress.mend``, checked every third of the lease), so new envelopes get positions after
-the ones already cut.
+the ones already cut. A new cutter first asks the other nodes how long their copies are
+(``ordering.copies``) and cuts only once the stream holds that many blocks, or lets the
+lease go; and each node admits again the envelopes it admitted that the ingress lost
+before any cutter read them (``ordering.admissions``).
 """
 
 from __future__ import annotations
@@ -36,13 +39,16 @@ from pathlib import Path
 
 import nats.errors
 from fabric_protos.common import common_pb2
+from nats.aio.client import Client
 
 from ca.channelconfig import ChannelConfig
 from ledgerdb.block import Payload
 from ledgerdb.errors import JournalConflict, LedgerError
 from ledgerdb.replicated import ReplicatedJournal
+from ordering.admissions import Admissions
 from ordering.blockcutter import BlockCutter
 from ordering.chain import NOTHING, Chain, decode_position, fabric_block
+from ordering.copies import CopyHeights
 from ordering.errors import OrderingError
 from ordering.ingress import Ingress, IngressUnavailable
 from ordering.lease import CuttingLease
@@ -56,6 +62,17 @@ RETRY_SECONDS = 0.5
 
 class LeaseLost(OrderingError):
     """This node's cutting lease ran out (or another node holds it): it stops cutting."""
+
+
+class IngressFellBack(OrderingError):
+    """The ingress fell back: the term ends once it is mended, and the next one reads it
+    afresh (the old consumer may be gone with the stale leader; it waited ~20 s for
+    heartbeats to notice)."""
+
+
+class CopiesAhead(LeaseLost):
+    """Another node's copy holds blocks the stream lost, and the stream did not get them
+    back within this node's lease: it lets the lease go rather than cut behind them."""
 
 
 def journal_name(channel_id: str) -> str:
@@ -74,6 +91,7 @@ class ClusterChain(Chain):
         ingress: Ingress,
         lease: CuttingLease,
         signer: Signer,
+        connection: Client | None = None,
     ) -> None:
         super().__init__(channel_id, directory, blocks, None, signer)  # type: ignore[arg-type]
         self.blocks: ReplicatedJournal = blocks
@@ -81,6 +99,14 @@ class ClusterChain(Chain):
         self.lease = lease
         self.role = "follower"
         self._leading: asyncio.Task[None] | None = None
+        self.copies = (
+            None
+            if connection is None
+            else CopyHeights(
+                connection, channel_id, lease.node, self._copy_height, self.blocks.catch_up
+            )
+        )
+        self.admissions = Admissions(ingress, grace=0.0)  # the grace is set from the config
 
     # -- opening ------------------------------------------------------------------------
 
@@ -96,6 +122,7 @@ class ClusterChain(Chain):
         lease: CuttingLease,
         replicas: int,
         genesis: common_pb2.Block | None = None,
+        connection: Client | None = None,
     ) -> ClusterChain:
         """Open the channel's replicated journal (its local copy in ``directory``) and
         ingress, append ``genesis`` if the journal is empty, and start following and
@@ -108,9 +135,11 @@ class ClusterChain(Chain):
             follow=True,
         )
         ingress = Ingress(js, channel_id, replicas)
-        chain = cls(channel_id, directory, blocks, ingress, lease, signer)
+        chain = cls(channel_id, directory, blocks, ingress, lease, signer, connection)
         try:
             await ingress.open()
+            if chain.copies is not None:
+                await chain.copies.answer()
             await chain._start(genesis)
         except BaseException:
             await chain.close()
@@ -126,7 +155,8 @@ class ClusterChain(Chain):
         await self._resume_from_tip()
         self._tasks = [
             asyncio.create_task(self._compete(), name=f"lease:{self.channel_id}"),
-            asyncio.create_task(self._watch_config(), name=f"config:{self.channel_id}"),
+            asyncio.create_task(self._watch_blocks(), name=f"blocks:{self.channel_id}"),
+            asyncio.create_task(self._admit_lost(), name=f"admitted:{self.channel_id}"),
         ]
 
     async def _resume_from_tip(self) -> None:
@@ -140,6 +170,8 @@ class ClusterChain(Chain):
         self._use_config(ChannelConfig.from_block(await self.read_block(self._last_config)))
         self._last_fed = decode_position(last)
         self._positions = []
+        # Long enough for a cutter that read an envelope to have put it in a block.
+        self.admissions.grace = self._timeout + 3 * self.lease.seconds
         self._cancel_timer()
         self._pending_blocks = asyncio.Queue()
 
@@ -148,10 +180,32 @@ class ClusterChain(Chain):
     async def order(self, envelope: bytes, is_config_update: bool) -> None:
         """Return once ``envelope`` is in the channel's replicated ingress (SUCCESS)."""
         self._check_running()
+        self.admissions.keep(envelope, is_config_update)
         try:
-            await self.ingress.admit(envelope, is_config_update)
-        except IngressUnavailable as exc:
-            raise OrderingError(str(exc)) from None
+            position = await self.ingress.admit(envelope, is_config_update)
+        except BaseException as exc:
+            self.admissions.refused(envelope)
+            if isinstance(exc, IngressUnavailable):
+                raise OrderingError(str(exc)) from None
+            raise
+        self.admissions.placed(envelope, position)
+
+    def _copy_height(self) -> int | None:
+        """The copy's height, as other nodes ask it (None: it stopped, it cannot help)."""
+        return None if self.blocks.stopped is not None else self.height
+
+    async def _admit_lost(self) -> None:
+        """Every lease: admit again the envelopes this node admitted that the ingress lost
+        before a cutter read them (``Admissions``). Only with the copy at the end of the
+        longest chain it can learn of: a block holding such an envelope, lost by the block
+        stream and not put back yet, would otherwise have it ordered twice."""
+        while not self._stopped:
+            await asyncio.sleep(self.lease.seconds)
+            try:
+                if self.admissions.overdue() and await self._at_longest_copy():
+                    await self.admissions.admit_lost(self._holds_envelope)
+            except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
+                log.warning("channel %s: checking admitted envelopes: %s", self.channel_id, exc)
 
     # -- leading: cutting while the lease holds -------------------------------------------
 
@@ -169,7 +223,11 @@ class ClusterChain(Chain):
             self.role = "cutter"
             try:
                 await self._lead()
-            except (LeaseLost, JournalConflict) as exc:
+            except CopiesAhead as exc:
+                log.warning("channel %s: %s", self.channel_id, exc)
+                await self.lease.release()
+                await asyncio.sleep(self.lease.seconds)  # another node may do better
+            except (LeaseLost, JournalConflict, IngressFellBack) as exc:
                 log.warning("channel %s: stopped cutting: %s", self.channel_id, exc)
             except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
                 log.warning("channel %s: cutting interrupted: %s", self.channel_id, exc)
@@ -183,7 +241,7 @@ class ClusterChain(Chain):
         """Cut from the ingress until the lease is lost; the first of the four tasks
         to end (lease renewal, ingress mending, ingress reading, block writing) ends the
         term."""
-        await self.blocks.catch_up()
+        await self._reach_longest_copy()
         await self.blocks.settle()  # what following took meanwhile is durable: the tip
         await self._resume_from_tip()
         self._cutter = BlockCutter(self._cutter.batch_size)
@@ -205,6 +263,40 @@ class ClusterChain(Chain):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
+    async def _reach_longest_copy(self) -> None:
+        """Bring the copy to the stream's end, and the stream to the longest copy the
+        other nodes report, before cutting: a cutter behind a copy that holds blocks the
+        stream lost would cut other blocks at their positions, and halt the nodes holding
+        them. Waits at most one lease (``CopiesAhead``), renewing it meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.seconds
+        while True:
+            await self.blocks.catch_up()  # puts back what this copy holds beyond the stream
+            stream = await self.blocks.stream_length()
+            heights = await self.copies.ask(stream) if self.copies is not None else {}
+            ahead = {node: height for node, height in heights.items() if height > stream}
+            if not ahead:
+                if stream > self.height:  # more came meanwhile
+                    await self.blocks.catch_up()
+                return
+            if loop.time() >= deadline:
+                raise CopiesAhead(
+                    f"the stream holds {stream} blocks, the copies of "
+                    + ", ".join(f"{node} {height}" for node, height in sorted(ahead.items()))
+                    + f", and it was not put back within {self.lease.seconds:g}s: "
+                    "letting the cutting lease go"
+                )
+            log.warning(
+                "channel %s: the stream holds %d blocks, but %s: waiting for it to be put "
+                "back before cutting",
+                self.channel_id,
+                stream,
+                ", ".join(f"{node} holds {height}" for node, height in sorted(ahead.items())),
+            )
+            await asyncio.sleep(0.1)
+            if not await self.lease.renew():
+                raise LeaseLost(f"channel {self.channel_id}: the cutting lease was lost")
+
     async def _keep_lease(self) -> None:
         while True:
             await asyncio.sleep(self.lease.seconds / 3)
@@ -216,15 +308,35 @@ class ClusterChain(Chain):
         a stale replica became its leader: ``Ingress.mend``)."""
         while True:
             read = self._last_fed[0]
-            if read > 0:
+            if read > 0 and await self.ingress.last_sequence() < read:
+                read = await self._write_what_was_read()
                 again = await self.ingress.mend(read, self._holds_envelope)
-                if again:
-                    log.warning(
-                        "channel %s: %d envelopes admitted again after the ingress fell back",
-                        self.channel_id,
-                        again,
+                if again is not None:
+                    raise IngressFellBack(
+                        f"channel {self.channel_id}: the ingress fell back below position "
+                        f"{read} and was mended ({again} envelopes admitted again)"
                     )
             await asyncio.sleep(self.lease.seconds / 3)
+
+    async def _write_what_was_read(self) -> int:
+        """Cut and write every envelope this term has read; the last position read. Before
+        a mend compares the ingress with the blocks (an envelope only in the cutter's
+        batch would look admitted anew, and be ordered twice), and before the term ends
+        (the next one resumes after the newest block's position)."""
+        self._cancel_timer()
+        self._cut(self._cutter.cut())
+        read = self._last_fed[0]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lease.seconds
+        while decode_position(await self.read_block(self.height - 1))[0] < read:
+            if loop.time() >= deadline:
+                raise IngressFellBack(
+                    f"channel {self.channel_id}: the ingress fell back, and the blocks of "
+                    f"what was read up to position {read} were not written within "
+                    f"{self.lease.seconds:g}s: not mended by this term"
+                )
+            await asyncio.sleep(0.02)
+        return read
 
     async def _holds_envelope(self, position: int, envelope: bytes, config_update: bool) -> bool:
         """Whether the block cut from ingress position ``position`` holds ``envelope`` (a
@@ -262,6 +374,14 @@ class ClusterChain(Chain):
             [([Payload(block.SerializeToString())], None, None) for block in blocks],
         )
 
+    async def _at_longest_copy(self) -> bool:
+        """Whether this copy holds every block the stream and the other copies hold."""
+        stream = await self.blocks.stream_length()
+        if stream > self.height:
+            return False
+        heights = await self.copies.ask(stream) if self.copies is not None else {}
+        return all(height <= self.height for height in heights.values())
+
     def _writing_failed(self, exc: Exception) -> None:
         """A lost lease or position ends this node's term (the chain goes on, followed);
         raised out of the block writer, it ends ``_lead``."""
@@ -269,16 +389,19 @@ class ClusterChain(Chain):
 
     # -- following: every node's view of the channel ------------------------------------
 
-    async def _watch_config(self) -> None:
-        """Keep admission's config current on every node: a config block another node
-        cut reaches this node's copy through following."""
+    async def _watch_blocks(self) -> None:
+        """Every block reaching this node's copy: keeps admission's config current (a
+        config block another node cut reaches it through following) and forgets the
+        admitted envelopes it holds."""
         number = self.height
         while not self._stopped:
             await self.blocks.wait_for(number)
             block = await self.read_block(number)
-            if self.role != "cutter" and last_config_index(block) == number:
+            is_config = last_config_index(block) == number
+            if self.role != "cutter" and is_config:
                 self._use_config(ChannelConfig.from_block(block))
                 self._last_config = number
+            self.admissions.ordered(block, is_config)
             number += 1
 
     # -- Deliver: from the local copy ---------------------------------------------------
@@ -302,6 +425,8 @@ class ClusterChain(Chain):
 
     async def close(self) -> None:
         self._stopped = True
+        if self.copies is not None:
+            await self.copies.close()
         await self.lease.release()
         self._cancel_timer()
         for task in self._tasks:

@@ -6,7 +6,9 @@ Classes kept next to the code that raises them are marked with their module::
     ├── ConfigError
     ├── Rejected                msgprocessor (with the Fabric status to answer)
     ├── IngressUnavailable      ingress
+    ├── IngressFellBack         cluster
     └── LeaseLost               cluster
+        └── CopiesAhead         cluster
 """
 
 

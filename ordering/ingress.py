@@ -22,7 +22,9 @@ get positions the cutter has read past, and be skipped. The cutter mends it
 ``Consortium-Kind: filler``, no envelope; never cut) under expected-last-sequence
 conditions, and admits again, at the tail, every envelope that landed on a position it
 had read past meanwhile. Positions it has read are in blocks already; what the lost tail
-held beyond them (admitted, not yet read) no copy holds and is not recovered.
+held beyond them (admitted, not yet read) no copy holds: the node that admitted each
+such envelope keeps it until a block holds it and admits it again (``admit_again``,
+``ordering.admissions``).
 """
 
 from __future__ import annotations
@@ -139,10 +141,26 @@ class Ingress:
     async def admit(self, envelope: bytes, is_config_update: bool) -> int:
         """Publish ``envelope``; its position once JetStream acknowledged it (a
         duplicate of an envelope admitted before answers that one's position)."""
-        headers = {"Nats-Msg-Id": hashlib.sha256(envelope).hexdigest()}
-        if is_config_update:
-            headers[KIND] = CONFIG_UPDATE
+        return await self._publish(envelope, _headers(envelope, is_config_update))
+
+    async def admit_again(self, envelope: bytes, is_config_update: bool, was_at: int) -> int:
+        """Admit at the tail an envelope the stream held at ``was_at`` before it fell
+        back; its new position. The message id is marked with the old position (the
+        original id would be taken for a duplicate of itself), the same mark whoever
+        admits it again (the cutter's ``mend``, the admitting node's ``Admissions``), so
+        JetStream keeps one of them."""
+        headers = _headers(envelope, is_config_update)
+        headers["Nats-Msg-Id"] += f"/again@{was_at}"
         return await self._publish(envelope, headers)
+
+    async def holds(self, position: int, envelope: bytes) -> bool:
+        """Whether the stream holds ``envelope`` at ``position`` (not after a fall back
+        that lost it, or gave the position to another message)."""
+        try:
+            held = await self.js.get_msg(self.stream, position)
+        except nats.js.errors.NotFoundError:
+            return False
+        return (held.data or b"") == envelope
 
     async def _publish(self, data: bytes, headers: dict[str, str]) -> int:
         """Publish until JetStream acknowledges, for up to ``ADMIT_SECONDS``; the position."""
@@ -168,9 +186,10 @@ class Ingress:
         info = await self.js.stream_info(self.stream)
         return info.state.last_seq
 
-    async def mend(self, read: int, cut: IsCut) -> int:
+    async def mend(self, read: int, cut: IsCut) -> int | None:
         """Make the stream reach position ``read`` (the last one the cutter read) again if
-        it fell back below it; returns how many envelopes were admitted again.
+        it fell back below it; returns how many envelopes were admitted again (None: it
+        had not fallen back).
 
         First, the envelopes admitted since the fall back onto positions up to ``read``:
         walking back from the stream's tip, every message that is not the envelope a block
@@ -182,7 +201,7 @@ class Ingress:
         """
         last = await self.last_sequence()
         if last >= read:
-            return 0
+            return None
         log.error(
             "channel %s: ingress stream %s holds %d envelopes, but the blocks record %d: "
             "its leader lost positions up to %d; filling them (those envelopes are in blocks)",
@@ -204,9 +223,8 @@ class Ingress:
                 overtaken += await self._not_cut(range(last + 1, min(now, read) + 1), cut)
                 last = now
         for held in overtaken:
-            headers = dict(held.headers or {})
-            headers["Nats-Msg-Id"] = f"{headers.get('Nats-Msg-Id', '')}/again@{held.seq}"
-            await self._publish(held.data or b"", headers)
+            is_config_update = (held.headers or {}).get(KIND) == CONFIG_UPDATE
+            await self.admit_again(held.data or b"", is_config_update, held.seq)
         return len(overtaken)
 
     async def _admitted_since_fall_back(self, last: int, cut: IsCut) -> list[RawStreamMsg]:
@@ -253,3 +271,12 @@ class Ingress:
                     yield Admitted(sequence, message.data, kind == CONFIG_UPDATE)
         finally:
             await subscription.unsubscribe()
+
+
+def _headers(envelope: bytes, is_config_update: bool) -> dict[str, str]:
+    """An admitted envelope's headers: its SHA-256 as message id (a retry on another node
+    within the duplicate window counts once) and its kind."""
+    headers = {"Nats-Msg-Id": hashlib.sha256(envelope).hexdigest()}
+    if is_config_update:
+        headers[KIND] = CONFIG_UPDATE
+    return headers

@@ -274,6 +274,7 @@ class OrdererNode:
                 lease=CuttingLease(self._leases, channel_id, cluster.node, cluster.lease_seconds),
                 replicas=cluster.replicas,
                 genesis=genesis,
+                connection=self._nats,
             )
         except LedgerError as exc:
             raise OrderingError(f"channel {channel_id} on {cluster.node}: {exc}") from None

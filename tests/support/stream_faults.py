@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import nats
+
+from ordering.lease import BUCKET, lease_key
 
 
 async def roll_back_stream(
@@ -24,5 +29,27 @@ async def roll_back_stream(
             await js.publish(subject, held.data or b"", headers=held.headers)
         if then is not None:
             await js.publish(subject, then)
+    finally:
+        await connection.close()
+
+
+async def set_lease(urls: list[str], channel: str, holder: str, term: int, seconds: float) -> None:
+    """Write a channel's cutting lease as a lease bucket that fell back would hold it:
+    ``holder`` under ``term``, valid for ``seconds`` from now (``holder`` may name no
+    node: then nobody cuts until it runs out)."""
+    connection = await nats.connect(urls)
+    try:
+        bucket = await connection.jetstream().key_value(BUCKET)
+        record = {"holder": holder, "term": term, "until": time.time() + seconds}
+        await bucket.put(lease_key(channel), json.dumps(record).encode())
+    finally:
+        await connection.close()
+
+
+async def stream_length(urls: list[str], stream: str) -> int:
+    """How many messages ``stream`` holds (its last sequence)."""
+    connection = await nats.connect(urls)
+    try:
+        return (await connection.jetstream().stream_info(stream)).state.last_seq
     finally:
         await connection.close()

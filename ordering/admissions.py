@@ -1,0 +1,135 @@
+"""The envelopes one ordering node admitted that no block holds yet, kept to admit again
+if the ingress loses them.
+
+Why: Broadcast answers SUCCESS once the ingress stream acknowledged an envelope. If the
+stream then falls back (nats-server 2.9.10 can elect a replica that missed messages as
+its leader) before any cutter read the envelope, no block and no node's copy holds it.
+Fabric promises no more than "accepted for ordering" either (a Raft leader that changes
+drops envelopes it had not proposed; clients resubmit after a commit-status timeout:
+``docs/architecture.md``), but the node that admitted the envelope still has it. It keeps
+it until a block in its copy holds it, and if the stream no longer holds it at its
+position after a grace time (a cutter that read it has put it in a block by then), it
+admits it again at the tail. Kept in memory only: an admitting node that dies in the
+same window still loses them (its clients resubmit, as with Fabric).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fabric_protos.common import common_pb2
+
+from ordering.chain import decode_position
+from ordering.ingress import Ingress
+
+log = logging.getLogger(__name__)
+
+FORGET_SECONDS = 300.0
+"""Kept at most this long: a client has long since timed out and resubmitted."""
+
+IsCut = Callable[[int, bytes, bool], Awaitable[bool]]
+
+
+ADMITTING = -1
+"""The position of an envelope whose admission is not acknowledged yet."""
+
+
+@dataclass
+class _Kept:
+    position: int
+    is_config_update: bool
+    since: float  # monotonic: admitted (or admitted again)
+
+
+class Admissions:
+    """This node's admitted, not yet ordered envelopes of one channel."""
+
+    def __init__(self, ingress: Ingress, grace: float) -> None:
+        self.ingress = ingress
+        self.grace = grace
+        self._kept: dict[bytes, _Kept] = {}
+        self._covered = 0  # the ingress position the newest block in the copy records
+        self.admitted_again = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def keep(self, envelope: bytes, is_config_update: bool) -> None:
+        """Keep ``envelope`` from before it is published (a block holding it may reach
+        the copy before the acknowledgement reaches this node)."""
+        self._kept[envelope] = _Kept(ADMITTING, is_config_update, time.monotonic())
+
+    def placed(self, envelope: bytes, position: int) -> None:
+        """The ingress acknowledged ``envelope`` at ``position``."""
+        kept = self._kept.get(envelope)
+        if kept is not None and kept.position == ADMITTING:
+            kept.position = position
+
+    def refused(self, envelope: bytes) -> None:
+        """Not admitted (not acknowledged): nothing to keep."""
+        kept = self._kept.get(envelope)
+        if kept is not None and kept.position == ADMITTING:
+            del self._kept[envelope]
+
+    def ordered(self, block: common_pb2.Block, is_config: bool) -> None:
+        """Forget what ``block`` holds (a config block holds the update's result, not the
+        update: config updates up to its position are forgotten)."""
+        self._covered = max(self._covered, decode_position(block)[0])
+        if not self._kept:
+            return
+        for envelope in block.data.data:
+            self._kept.pop(envelope, None)
+        if is_config:
+            position = decode_position(block)[0]
+            for envelope, kept in list(self._kept.items()):
+                if kept.is_config_update and kept.position <= position:
+                    del self._kept[envelope]
+
+    def overdue(self) -> bool:
+        """Whether any envelope is kept past the grace time (then ``admit_lost`` has
+        something to check)."""
+        limit = time.monotonic() - self.grace
+        return any(k.position != ADMITTING and k.since < limit for k in self._kept.values())
+
+    async def admit_lost(self, cut: IsCut) -> int:
+        """Admit again every envelope kept past the grace time that the ingress no longer
+        holds at its position and the block of that position does not hold; how many.
+        Call it only with the copy at the block stream's end (a block holding the
+        envelope must have reached the copy), or it could admit one twice.
+
+        One the ingress still holds where the blocks have passed is ordered (in the block
+        of its position, or admitted again by the cutter's ``mend``): it is forgotten."""
+        now = time.monotonic()
+        again = 0
+        for envelope, kept in list(self._kept.items()):
+            if now - kept.since > FORGET_SECONDS:
+                del self._kept[envelope]
+                continue
+            if kept.position == ADMITTING or now - kept.since < self.grace:
+                continue
+            if await self.ingress.holds(kept.position, envelope):
+                if kept.position <= self._covered:
+                    self._kept.pop(envelope, None)
+                continue
+            if envelope not in self._kept:  # a block holding it arrived meanwhile
+                continue
+            if await cut(kept.position, envelope, kept.is_config_update):
+                del self._kept[envelope]
+                continue
+            position = await self.ingress.admit_again(
+                envelope, kept.is_config_update, kept.position
+            )
+            log.warning(
+                "channel %s: an envelope admitted at ingress position %d was lost by the "
+                "stream before any block held it: admitted again at %d",
+                self.ingress.channel_id,
+                kept.position,
+                position,
+            )
+            self._kept[envelope] = _Kept(position, kept.is_config_update, time.monotonic())
+            again += 1
+        self.admitted_again += again
+        return again

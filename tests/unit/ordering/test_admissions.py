@@ -1,0 +1,105 @@
+"""What an ordering node keeps of the envelopes it admitted, and when it admits one
+again: the bookkeeping of ``ordering.admissions`` against a stand-in for the ingress
+stream (the real stream's fall back is in tests/integration/test_ordering_cluster.py)."""
+
+from __future__ import annotations
+
+from fabric_protos.common import common_pb2
+
+from ordering.admissions import Admissions
+from ordering.chain import encode_position
+from proto.messages import build_block
+
+
+class StandInIngress:
+    """Positions → envelopes, as a stream holds them; ``admit_again`` appends."""
+
+    channel_id = "mychannel"
+
+    def __init__(self) -> None:
+        self.held: dict[int, bytes] = {}
+
+    def admit(self, envelope: bytes) -> int:
+        position = max(self.held, default=0) + 1
+        self.held[position] = envelope
+        return position
+
+    async def holds(self, position: int, envelope: bytes) -> bool:
+        return self.held.get(position) == envelope
+
+    async def admit_again(self, envelope: bytes, is_config_update: bool, was_at: int) -> int:
+        return self.admit(envelope)
+
+
+async def never_cut(position: int, envelope: bytes, config_update: bool) -> bool:
+    return False
+
+
+def admitted(admissions: Admissions, ingress: StandInIngress, envelope: bytes) -> int:
+    admissions.keep(envelope, False)
+    position = ingress.admit(envelope)
+    admissions.placed(envelope, position)
+    return position
+
+
+def block_of(envelopes: list[bytes], position: int) -> common_pb2.Block:
+    """A block recording ``position`` as its last envelope's, as a cutter signs it."""
+    block = build_block(1, b"\0" * 32, envelopes)
+    orderer = common_pb2.OrdererBlockMetadata(consenter_metadata=encode_position((position, 0)))
+    metadata = common_pb2.Metadata(value=orderer.SerializeToString())
+    block.metadata.metadata[common_pb2.SIGNATURES] = metadata.SerializeToString()
+    return block
+
+
+async def test_a_block_holding_an_envelope_forgets_it() -> None:
+    ingress = StandInIngress()
+    admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
+    position = admitted(admissions, ingress, b"one")
+    admitted(admissions, ingress, b"two")
+    admissions.ordered(block_of([b"one"], position), is_config=False)
+    assert len(admissions) == 1
+
+
+async def test_an_envelope_the_stream_lost_is_admitted_again_once() -> None:
+    ingress = StandInIngress()
+    admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
+    kept = admitted(admissions, ingress, b"kept")
+    lost = admitted(admissions, ingress, b"lost")
+    del ingress.held[lost]  # the stream fell back to before it
+    ingress.admit(b"someone else's")  # and gave its position to another envelope
+    assert admissions.overdue()
+    assert await admissions.admit_lost(never_cut) == 1
+    assert list(ingress.held.values()).count(b"lost") == 1
+    # still held where the blocks have not reached: kept, not admitted again
+    assert await admissions.admit_lost(never_cut) == 0
+    assert len(admissions) == 2
+    # once a block records a later position, what the stream holds there is ordered
+    admissions.ordered(block_of([b"other"], kept), is_config=False)
+    admissions.ordered(block_of([b"lost"], max(ingress.held)), is_config=False)
+    assert await admissions.admit_lost(never_cut) == 0
+    assert len(admissions) == 0
+
+
+async def test_nothing_is_admitted_again_within_the_grace_time_or_unacknowledged() -> None:
+    ingress = StandInIngress()
+    admissions = Admissions(ingress, grace=60.0)  # type: ignore[arg-type]
+    position = admitted(admissions, ingress, b"young")
+    del ingress.held[position]
+    admissions.keep(b"in flight", False)  # no acknowledgement yet
+    assert not admissions.overdue()
+    assert await admissions.admit_lost(never_cut) == 0
+    admissions.refused(b"in flight")
+    assert len(admissions) == 1
+
+
+async def test_one_the_block_of_its_position_holds_is_forgotten_not_admitted() -> None:
+    ingress = StandInIngress()
+    admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
+    position = admitted(admissions, ingress, b"cut")
+    del ingress.held[position]
+
+    async def cut(at: int, envelope: bytes, config_update: bool) -> bool:
+        return at == position and envelope == b"cut"
+
+    assert await admissions.admit_lost(cut) == 0
+    assert len(admissions) == 0 and not ingress.held
