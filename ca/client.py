@@ -154,12 +154,15 @@ def split_chain(chain_pem: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]
     return tuple(roots), tuple(intermediates)
 
 
-def save_enrollment(enrollment: Enrollment, out: str | os.PathLike[str], tls: bool) -> Path:
+def save_enrollment(
+    enrollment: Enrollment, out: str | os.PathLike[str], tls: bool, tls_name: str = "server"
+) -> Path:
     """Write an enrollment the way nodes read it.
 
     An enrollment certificate becomes a local MSP folder (cacerts, intermediatecerts,
     signcerts, keystore, config.yaml with NodeOUs); a TLS certificate becomes
-    ``ca.crt``, ``server.crt`` and ``server.key`` (0600), the layout Fabric nodes use.
+    ``ca.crt``, ``server.crt`` and ``server.key`` (0600), the layout Fabric nodes use
+    (``tls_name="client"``: ``client.crt``/``client.key``, Fabric's layout for users).
     """
     roots, intermediates = split_chain(enrollment.ca_chain_pem)
     target = Path(out)
@@ -170,14 +173,14 @@ def save_enrollment(enrollment: Enrollment, out: str | os.PathLike[str], tls: bo
         return write_msp(target, config, signer=enrollment.signer)
     target.mkdir(parents=True, exist_ok=True)
     (target / "ca.crt").write_bytes(b"".join(roots + intermediates))
-    (target / "server.crt").write_bytes(enrollment.signer.certificate_pem)
+    (target / f"{tls_name}.crt").write_bytes(enrollment.signer.certificate_pem)
     key_pem = enrollment.signer.private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    key_file = target / "server.key"
-    temp = key_file.with_name(".server.key.tmp")
+    key_file = target / f"{tls_name}.key"
+    temp = key_file.with_name(f".{tls_name}.key.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key_pem)

@@ -73,6 +73,11 @@ def common_connection_profile(
             for channel in connection.get("channels", [])
         },
     }
+    client_tls = connection.get("clientTls")
+    if client_tls:  # Fabric's CCP names the client's mutual-TLS key pair here
+        profile["client"]["tlsCerts"] = {
+            "client": {"key": {"path": client_tls["key"]}, "cert": {"path": client_tls["cert"]}}
+        }
     if ca is not None:
         name = f"ca.{member}"
         organization["certificateAuthorities"] = [name]

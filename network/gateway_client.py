@@ -27,6 +27,7 @@ from grpc_status import rpc_status
 
 from network.errors import NetworkError
 from proto import keepalive
+from proto.credentials import TlsIdentity, channel_credentials
 from proto.envelope import Code, read_endorsed_action
 from proto.proposal import propose
 from proto.signer import Signer
@@ -87,7 +88,10 @@ class GatewayClient:
         signer: Signer,
         tls_root: bytes | None = None,
         hostname_override: str = "",
+        client: TlsIdentity | None = None,
     ) -> None:
+        """``client``: the TLS certificate presented to a peer that requires mutual TLS
+        (a member's, from its TLS CA; ``tls_identity_of`` finds it in a connection file)."""
         options = [
             ("grpc.max_receive_message_length", 100 * 1024 * 1024),
             *keepalive.CLIENT_OPTIONS,
@@ -97,7 +101,7 @@ class GatewayClient:
         if tls_root is None:
             self.channel = grpc.aio.insecure_channel(address, options=options)
         else:
-            credentials = grpc.ssl_channel_credentials(tls_root)
+            credentials = channel_credentials(tls_root, client)
             self.channel = grpc.aio.secure_channel(address, credentials, options=options)
         self.signer = signer
         self.gateway = gateway_pb2_grpc.GatewayStub(self.channel)
@@ -124,7 +128,8 @@ class GatewayClient:
             if gateway is None:
                 raise GatewayClientError(f"the connection file has no gateway peer {endpoint}")
         tls_root = Path(gateway["tlsRootCert"]).read_bytes()
-        return cls(gateway["endpoint"], signer, tls_root)
+        client = tls_identity_of(connection, identity, users)
+        return cls(gateway["endpoint"], signer, tls_root, client=client)
 
     async def close(self) -> None:
         await self.channel.close()
@@ -278,6 +283,26 @@ def signer_of(connection: Mapping[str, Any], identity: str) -> Signer:
     files = connection["identities"][identity]
     key = serialization.load_pem_private_key(Path(files["key"]).read_bytes(), None)
     return SoftwareSigner(connection["mspId"], Path(files["cert"]).read_bytes(), key)
+
+
+def tls_identity_of(
+    connection: Mapping[str, Any], identity: str, users: Path | None = None
+) -> TlsIdentity | None:
+    """The TLS client certificate to present as ``identity``: its own from the connection
+    file (``tlsCert``/``tlsKey``) or its ``users/<identity>/tls`` folder, else the
+    member's (``clientTls``; any certificate of the member's TLS CA is let in), None in a
+    connection file written before mutual TLS."""
+    files = connection.get("identities", {}).get(identity, {})
+    if files.get("tlsCert") and files.get("tlsKey"):
+        return TlsIdentity.from_files(Path(files["tlsCert"]), Path(files["tlsKey"]))
+    if users is not None and "/" not in identity and identity not in ("", ".", ".."):
+        found = TlsIdentity.from_folder(users / identity / "tls")
+        if found is not None:
+            return found
+    member = connection.get("clientTls")
+    if member:
+        return TlsIdentity.from_files(Path(member["cert"]), Path(member["key"]))
+    return None
 
 
 def member_identities(connection: Mapping[str, Any], users: Path | None) -> list[str]:

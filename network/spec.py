@@ -43,6 +43,8 @@ wrong`` so a person can go straight to it. Every key, with an example, is in
                                         # on qldb_port + n (default: right after port's)
     explorer: {port: 7080}              # optional: the web view (docs/explorer.md); on by
                                         # default on a free port; `explorer: off` for none
+    tls: {client_auth: true}            # optional: false lets clients without a member's
+                                        # TLS certificate in (teaching); mutual TLS by default
 
 Ports are on ``host`` (default ``127.0.0.1``); a member or node may name another host.
 """
@@ -265,6 +267,9 @@ class NetworkSpec:
     # address → network namespace: a node on that address runs inside it (`hosts:`)
     namespaces: Mapping[str, str] = field(default_factory=dict)
     explorer: Explorer = field(default_factory=Explorer)
+    # every node requires a client certificate from a TLS CA of the network (mutual TLS);
+    # `tls: {client_auth: false}` turns that off, for teaching with plain TLS clients
+    client_auth: bool = True
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -406,6 +411,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
             "events",
             "analytics",
             "explorer",
+            "tls",
         },
         {"network", "ordering", "members"},
     )
@@ -422,6 +428,7 @@ def load_spec(path: str | Path) -> NetworkSpec:
         chaincodes=(),
         host=host,
         namespaces=_hosts(reader, top.get("hosts") or []),
+        client_auth=_client_auth(reader, top.get("tls")),
     )
     channels = _channels(reader, top.get("channels") or [], spec)
     chaincodes = _chaincodes(reader, top.get("chaincodes") or [], channels, Path(path).parent)
@@ -440,6 +447,17 @@ def load_spec(path: str | Path) -> NetworkSpec:
         )
     _check_ports(reader, spec)
     return spec
+
+
+def _client_auth(reader: _Reader, raw: Any) -> bool:
+    """``tls: {client_auth: BOOL}``; on when absent (TLS itself is always on)."""
+    if raw is None:
+        return True
+    tls = reader.mapping(raw, ("tls",), {"client_auth"}, set())
+    value = tls.get("client_auth", True)
+    if not isinstance(value, bool):
+        raise reader.error(("tls", "client_auth"), f"{value!r} must be true or false")
+    return value
 
 
 def _explorer(reader: _Reader, raw: Any, host: str) -> Explorer:

@@ -195,7 +195,8 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
                 if node not in running:
                     continue
                 tls = supervisor._peer_tls_root(member.name, peer.name).read_bytes()
-                endpoint = OrdererEndpoint(f"{peer.host}:{peer.port}", tls)
+                client = supervisor.tls_client(member)
+                endpoint = OrdererEndpoint(f"{peer.host}:{peer.port}", tls, client=client)
                 async with endpoint.channel() as grpc_channel:
                     stub = events_pb2_grpc.DeliverStub(grpc_channel)
                     reader = supervisor._user(member)
@@ -209,7 +210,6 @@ def orderer_roles(supervisor: Supervisor, running: set[str]) -> dict[str, dict[s
     network: none). Each node is asked, rather than the lease bucket read, so a node
     that believes it cuts while the bucket says otherwise shows as it is."""
     import json
-    import ssl
     import urllib.request
 
     found: dict[str, dict[str, str]] = {}
@@ -219,8 +219,7 @@ def orderer_roles(supervisor: Supervisor, running: set[str]) -> dict[str, dict[s
         node = f"orderer-{orderer.name}"
         if node not in running:
             continue
-        tls = supervisor.home.root / "ordering" / orderer.name / "tls" / "ca.crt"
-        context = ssl.create_default_context(cafile=str(tls))
+        context = supervisor.orderer_admin_ssl(orderer)
         base = f"https://{orderer.host}:{orderer.admin_port}/participation/v1/channels"
         for channel in supervisor.spec.channels:
             try:

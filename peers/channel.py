@@ -31,6 +31,7 @@ from peers.ledger import Ledger, transactions_filter
 from peers.tracestore import Tracer, no_trace
 from peers.validation import TxVerdict
 from proto import keepalive
+from proto.credentials import TlsIdentity, channel_credentials
 from proto.envelope import parse_block
 from proto.seek import FOREVER, NEWEST, SeekError, build_seek_envelope
 from proto.signer import Signer
@@ -76,6 +77,7 @@ class OrdererEndpoint:
     address: str
     tls_root: bytes | None = None
     hostname_override: str = ""
+    client: TlsIdentity | None = None  # presented to servers that require mutual TLS
 
     def channel(self) -> grpc.aio.Channel:
         options = [
@@ -91,7 +93,7 @@ class OrdererEndpoint:
             return grpc.aio.insecure_channel(self.address, options=options)
         if self.hostname_override:
             options.append(("grpc.ssl_target_name_override", self.hostname_override))
-        credentials = grpc.ssl_channel_credentials(self.tls_root)
+        credentials = channel_credentials(self.tls_root, self.client)
         return grpc.aio.secure_channel(self.address, credentials, options=options)
 
 

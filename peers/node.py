@@ -8,8 +8,9 @@
     msp_dir: msp                  # local MSP: signcerts/ and keystore/ sign endorsements
     data_dir: data                # channels/<id>/{blocks,state}
     tls:                          # on unless `enabled: false` is written
-      cert: tls/server.crt
+      cert: tls/server.crt        # also presented as this peer's client certificate
       key: tls/server.key
+      client_root_cas: [roots.pem]  # when set, clients must present a certificate
     orderers:                     # where blocks come from and transactions go
       - address: 127.0.0.1:7050
         tls_root: orderer-tls-ca.pem
@@ -71,7 +72,7 @@ from peers.snapshot_join import join_from_snapshot, snapshot_approvals
 from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
 from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
-from proto.credentials import server_credentials
+from proto.credentials import TlsIdentity, server_credentials
 from proto.limits import Limits, LimitsError, parse_limits
 from proto.operations import OperationsServer, listen_setting, start_operations
 from proto.server import add_health, new_server
@@ -101,6 +102,8 @@ class PeerConfig:
     tls_cert: Path | None
     tls_key: Path | None
     orderers: tuple[OrdererEndpoint, ...]
+    client_root_cas: tuple[Path, ...] = ()
+    client_identity: TlsIdentity | None = None  # presented to orderers and other peers
     peers: tuple[RemotePeerConfig, ...] = ()
     chaincodes: dict[str, str] = field(default_factory=dict)
     operations_listen: str = ""
@@ -162,11 +165,13 @@ def load_config(path: Path) -> PeerConfig:
     tls_on = tls.get("enabled", True)
     if tls_on and not (tls.get("cert") and tls.get("key")):
         raise PeerConfigError(f"{path}: tls.cert and tls.key are required when TLS is on")
+    client = _client_identity(resolve(tls["cert"]), resolve(tls["key"]), path) if tls_on else None
     orderers = tuple(
         OrdererEndpoint(
             _address(o.get("address"), f"orderers[{n}].address", path),
             read(o.get("tls_root"), f"orderers[{n}].tls_root"),
             str(o.get("hostname_override", "")),
+            client,
         )
         for n, o in enumerate(raw["orderers"])
     )
@@ -196,11 +201,24 @@ def load_config(path: Path) -> PeerConfig:
         tls_cert=resolve(tls["cert"]) if tls_on else None,
         tls_key=resolve(tls["key"]) if tls_on else None,
         orderers=orderers,
+        client_identity=client,
+        client_root_cas=tuple(resolve(p) for p in tls.get("client_root_cas") or ())
+        if tls_on
+        else (),
         peers=peers,
         chaincodes=chaincodes,
         operations_listen=operations_listen,
         limits=limits,
     )
+
+
+def _client_identity(cert: Path, key: Path, path: Path) -> TlsIdentity:
+    """The peer's TLS certificate, which it also presents as a client (to orderers and
+    other peers), as Fabric's test-network peers do."""
+    try:
+        return TlsIdentity.from_files(cert, key)
+    except OSError as exc:
+        raise PeerConfigError(f"{path}: tls: {exc.strerror}: {exc.filename}") from None
 
 
 def _reconcile_interval(section: Any, path: Path) -> float:
@@ -226,7 +244,7 @@ class PeerNode:
         self.packages = PackageStore(config.data_dir / "packages")
         self.endpoints: dict[tuple[str, str], ChaincodeEndpoint] = {}
         self._resolved: dict[tuple[str, str, int], ChaincodeEndpoint] = {}
-        self.remote_peers = [self._remote(p) for p in config.peers]
+        self.remote_peers = [self._remote(p, config.client_identity) for p in config.peers]
         self._reconcilers: dict[str, asyncio.Task[None]] = {}
         self._join_lock = asyncio.Lock()
         self.joining_from = ""
@@ -243,9 +261,9 @@ class PeerNode:
         self.port = 0
 
     @staticmethod
-    def _remote(peer: RemotePeerConfig) -> RemotePeer:
+    def _remote(peer: RemotePeerConfig, client: TlsIdentity | None) -> RemotePeer:
         tls_root = peer.tls_root.read_bytes() if peer.tls_root is not None else None
-        channel = OrdererEndpoint(peer.address, tls_root).channel()  # a node's gRPC channel
+        channel = OrdererEndpoint(peer.address, tls_root, client=client).channel()
         return RemotePeer(peer.mspid, peer.address, channel)
 
     def _endpoint(
@@ -399,7 +417,9 @@ class PeerNode:
             self.port = server.add_insecure_port(self.config.listen)
         else:
             assert self.config.tls_key is not None
-            credentials = server_credentials(self.config.tls_cert, self.config.tls_key)
+            credentials = server_credentials(
+                self.config.tls_cert, self.config.tls_key, self.config.client_root_cas
+            )
             self.port = server.add_secure_port(self.config.listen, credentials)
         if self.port == 0:
             raise PeerError(f"cannot listen on {self.config.listen}")

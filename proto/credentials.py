@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -61,3 +62,34 @@ def server_credentials(
 ) -> grpc.ServerCredentials:
     """TLS server credentials that follow their files (mutual TLS when ``client_roots``)."""
     return ReloadingCredentials(cert, key, client_roots).server_credentials()
+
+
+@dataclass(frozen=True)
+class TlsIdentity:
+    """A client's TLS certificate and key (PEM), presented where servers require mutual
+    TLS. It is not the signing identity: Fabric issues it from the member's TLS CA."""
+
+    cert: bytes
+    key: bytes
+
+    @classmethod
+    def from_files(cls, cert: Path, key: Path) -> TlsIdentity:
+        return cls(cert.read_bytes(), key.read_bytes())
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> TlsIdentity | None:
+        """The identity in a TLS folder as enrollment writes it (``server.crt`` and
+        ``server.key``, or Fabric's ``client.crt``/``client.key``), None when absent."""
+        for cert, key in (("client.crt", "client.key"), ("server.crt", "server.key")):
+            if (folder / cert).is_file() and (folder / key).is_file():
+                return cls.from_files(folder / cert, folder / key)
+        return None
+
+
+def channel_credentials(
+    root: bytes, identity: TlsIdentity | None = None
+) -> grpc.ChannelCredentials:
+    """Client credentials trusting ``root`` and, with ``identity``, presenting it."""
+    if identity is None:
+        return grpc.ssl_channel_credentials(root)
+    return grpc.ssl_channel_credentials(root, identity.key, identity.cert)

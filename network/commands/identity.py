@@ -27,7 +27,7 @@ def gateway_client(home: Path, network: str | None, member: str, identity: str):
     (``consortium ca enroll --out`` there; attributes included), or an MSP folder path."""
     from ca.errors import CaError
     from ca.msp import load_signing_identity
-    from network.gateway_client import GatewayClient, GatewayClientError
+    from network.gateway_client import GatewayClient, GatewayClientError, tls_identity_of
     from network.locate import network_folder
 
     connection = connection_file(home, network, member)
@@ -37,9 +37,9 @@ def gateway_client(home: Path, network: str | None, member: str, identity: str):
         if not known and Path(identity).is_dir():  # an MSP folder, by its path
             signer = load_signing_identity(Path(identity), connection["mspId"])
             gateway = connection["gateway"]
-            return GatewayClient(
-                gateway["endpoint"], signer, Path(gateway["tlsRootCert"]).read_bytes()
-            )
+            tls_root = Path(gateway["tlsRootCert"]).read_bytes()
+            client = tls_identity_of(connection, "user1")  # the member's TLS certificate
+            return GatewayClient(gateway["endpoint"], signer, tls_root, client=client)
         return GatewayClient.from_connection(connection, identity, users=users)
     except (GatewayClientError, CaError) as exc:
         fail(f"--identity {exc}")

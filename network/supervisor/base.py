@@ -23,6 +23,7 @@ from network.spec import Member, NetworkSpec, Node
 from network.supervisor.home import Home
 from ordering.blockcutter import BatchSize
 from ordering.configtx import parse_size
+from proto.credentials import TlsIdentity
 from proto.ports import free_port
 
 MQTT_USERS = "events/mqtt-users.json"  # user → password on the broker up runs (0600)
@@ -227,12 +228,20 @@ class SupervisorBase:
     def _peer_admin(self, member: Member, peer: Node) -> GatewayClient:
         """The member's admin, talking to one of its peers (install, join, approve)."""
         tls = self._peer_tls_root(member.name, peer.name).read_bytes()
-        return GatewayClient(f"{peer.host}:{peer.port}", self._admin(member), tls)
+        client = self.tls_client(member, "orgadmin")
+        return GatewayClient(f"{peer.host}:{peer.port}", self._admin(member), tls, client=client)
 
     def gateway(self, member: Member, signer: SoftwareSigner | None = None) -> GatewayClient:
         peer = member.peers[0]
         tls = self._peer_tls_root(member.name, peer.name).read_bytes()
-        return GatewayClient(f"{peer.host}:{peer.port}", signer or self._user(member), tls)
+        signer = signer or self._user(member)
+        client = self.tls_client(member, "user1")
+        return GatewayClient(f"{peer.host}:{peer.port}", signer, tls, client=client)
+
+    def tls_client(self, member: Member, user: str = "user1") -> TlsIdentity | None:
+        """The TLS client certificate a member's ``user`` presents (enrolled at ``up``);
+        None for a network enrolled before mutual TLS."""
+        return TlsIdentity.from_folder(self.home.member(member.name) / "users" / user / "tls")
 
     def all_processes(self) -> list[NodeProcess]:
         pids = self.home.root / "pids"

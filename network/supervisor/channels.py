@@ -307,7 +307,8 @@ class ChannelUpdates(SupervisorBase):
 
     def orderer_endpoint(self, orderer) -> OrdererEndpoint:
         tls = (self.home.root / "ordering" / orderer.name / "tls" / "ca.crt").read_bytes()
-        return OrdererEndpoint(f"{orderer.host}:{orderer.port}", tls)
+        client = self.tls_client(self.members[0]) if self.members else None
+        return OrdererEndpoint(f"{orderer.host}:{orderer.port}", tls, client=client)
 
     async def _on_any_orderer(self, ask):
         """``ask(stub)`` on the first orderer that answers (an ordering cluster keeps

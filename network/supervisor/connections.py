@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 
 from network.connection_profiles import common_connection_profile
 from network.supervisor.base import SupervisorBase
@@ -35,6 +36,7 @@ class ConnectionFiles(SupervisorBase):
                 identities[user] = {
                     "cert": str(next((msp / "signcerts").iterdir()).resolve()),
                     "key": str(next((msp / "keystore").iterdir()).resolve()),
+                    **tls_files(base / "users" / user / "tls"),
                 }
             channels = [
                 c.name for c in self.spec.channels if member.name in self.channel_members(c)
@@ -70,6 +72,9 @@ class ConnectionFiles(SupervisorBase):
                 ],
                 "identities": identities,
             }
+            if "tlsCert" in identities["user1"]:  # what a client of the member presents
+                user1 = identities["user1"]
+                connection["clientTls"] = {"cert": user1["tlsCert"], "key": user1["tlsKey"]}
             login = self.mqtt_login(member.name)
             if login is not None and self.spec.events is not None:
                 events = self.spec.events
@@ -85,6 +90,15 @@ class ConnectionFiles(SupervisorBase):
             profile = common_connection_profile(member.name, connection, ca)
             profile_text = json.dumps(profile, indent=2)
             write_atomically(folder / PROFILES / f"{member.name}.json", profile_text)
+
+
+def tls_files(folder: Path) -> dict[str, str]:
+    """``tlsCert``/``tlsKey``: a user's TLS client certificate and key (mutual TLS),
+    nothing for a user enrolled before mutual TLS."""
+    cert, key = folder / "client.crt", folder / "client.key"
+    if not (cert.is_file() and key.is_file()):
+        return {}
+    return {"tlsCert": str(cert.resolve()), "tlsKey": str(key.resolve())}
 
 
 def tls_server_name(host: str) -> str:

@@ -32,9 +32,7 @@ from network.snapshot_peer import snapshot_channel
 from network.snapshot_streams import reseed
 from network.spec import Member, Node
 from network.supervisor.base import SupervisorBase
-from network.supervisor.home import (
-    new_password,
-)
+from network.supervisor.home import new_password, write_atomically
 from ordering.configtx import genesis_block, load_profile, policy_entry
 
 
@@ -85,6 +83,20 @@ class Nodes(SupervisorBase):
         return ssl.create_default_context(
             cafile=str(self.home.member(member.name) / "ca" / "tlsca-cert.pem")
         )
+
+    def orderer_admin_ssl(self, orderer: Node) -> ssl.SSLContext:
+        """What the supervisor presents to an orderer's admin (participation) API: the
+        ordering organization's admin TLS certificate, as ``osnadmin`` does."""
+        folder = self.home.root / "ordering"
+        context = ssl.create_default_context(cafile=str(folder / orderer.name / "tls" / "ca.crt"))
+        admin_tls = folder / "admin" / "tls"
+        if not (admin_tls / "server.crt").is_file():  # a network made before mutual TLS
+            issuer = self.ordering_issuer()
+            if issuer is None:
+                return context
+            self.write_tls_server(issuer, "Admin@ordering", "localhost", admin_tls)
+        context.load_cert_chain(admin_tls / "server.crt", admin_tls / "server.key")
+        return context
 
     def start_member_cas(self) -> None:
         for member in self.members:
@@ -164,6 +176,7 @@ class Nodes(SupervisorBase):
         for user, kind in (("orgadmin", "admin"), ("user1", "client")):
             secret = client.register(registrar, user, type=kind)
             save_enrollment(client.enroll(user, secret), folder / "users" / user / "msp", tls=False)
+            _enroll_tls_client(client, user, secret, folder / "users" / user / "tls")
         for peer in member.peers:
             self._enroll_peer(client, registrar, member, peer)
         self.progress(f"  {member.name}: admin, user1 and {len(member.peers)} peer(s) enrolled")
@@ -183,6 +196,7 @@ class Nodes(SupervisorBase):
         secret = client.register(registrar, user, type=kind, attrs=attributes)
         requests = [{"name": a["name"], "optional": True} for a in attributes]
         enrollment = client.enroll(user, secret, attr_reqs=requests or None)
+        _enroll_tls_client(client, user, secret, target.parent / "tls")
         return save_enrollment(enrollment, target, tls=False)
 
     def _enroll_peer(
@@ -222,6 +236,7 @@ class Nodes(SupervisorBase):
             MspConfig(self.spec.ordering_mspid, (root_pem,)),
             SoftwareSigner(self.spec.ordering_mspid, certificates.to_pem(admin_cert), admin_key),
         )
+        self.write_tls_server(issuer, "Admin@ordering", "localhost", folder / "admin" / "tls")
         for orderer in self.spec.orderers:
             self.write_orderer_msp(issuer, orderer, folder / orderer.name / "msp")
             self.write_orderer_tls(issuer, orderer, folder / orderer.name / "tls")
@@ -320,7 +335,9 @@ class Nodes(SupervisorBase):
                 f"admin_listen: {orderer.host}:{orderer.admin_port}\n"
                 f"mspid: {self.spec.ordering_mspid}\nmsp_dir: msp\ndata_dir: data\n"
                 "tls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
-                f"operations:\n  listen: {listen}\n" + self._cluster_section(orderer)
+                + self._client_roots_setting()
+                + f"operations:\n  listen: {listen}\n"
+                + self._cluster_section(orderer)
             )
             self._start(
                 name,
@@ -329,6 +346,30 @@ class Nodes(SupervisorBase):
                 orderer.port,
                 listen,
             )
+
+    def client_roots_file(self) -> Path:
+        return self.home.root / "tls" / "client-roots.pem"
+
+    def write_client_roots(self) -> None:
+        """``tls/client-roots.pem``: the TLS root of every member and of the ordering
+        organization, the certificates a node's client must chain to. Written whole
+        (atomically) whenever members change; nodes read it again at their next
+        handshake (``proto.credentials``), so a joined member is let in without a
+        restart and a removed one is refused."""
+        roots = [self.home.root / "ordering" / "ca" / "ca.crt"]
+        roots += [self.home.member(m.name) / "ca" / "tlsca-cert.pem" for m in self.members]
+        text = "".join(p.read_text() for p in roots if p.is_file())
+        target = self.client_roots_file()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_text() != text:
+            write_atomically(target, text)
+
+    def _client_roots_setting(self) -> str:
+        """A node config's ``tls.client_root_cas`` line, unless the spec turns mutual TLS
+        off (``tls: {client_auth: false}``)."""
+        if not self.spec.client_auth:
+            return ""
+        return f"  client_root_cas: [{self.client_roots_file()}]\n"
 
     def _cluster_section(self, orderer) -> str:
         """An orderer's ``cluster:`` settings when the spec has NATS servers."""
@@ -396,9 +437,7 @@ class Nodes(SupervisorBase):
     def _join_orderer(self, orderer) -> None:
         import urllib.request
 
-        context = ssl.create_default_context(
-            cafile=str(self.home.root / "ordering" / orderer.name / "tls" / "ca.crt")
-        )
+        context = self.orderer_admin_ssl(orderer)
         base = f"https://{orderer.host}:{orderer.admin_port}/participation/v1/channels"
         with urllib.request.urlopen(base, context=context, timeout=10) as response:
             joined = {c["name"] for c in json.loads(response.read())["channels"]}
@@ -447,7 +486,8 @@ class Nodes(SupervisorBase):
                 config.write_text(
                     f"listen: {peer.host}:{peer.port}\nmspid: {member.mspid}\nmsp_dir: msp\n"
                     "data_dir: data\ntls:\n  cert: tls/server.crt\n  key: tls/server.key\n"
-                    f"operations:\n  listen: {listen}\n"
+                    + self._client_roots_setting()
+                    + f"operations:\n  listen: {listen}\n"
                     f"orderers:\n{orderers}" + (f"peers:\n{others}" if others else "")
                 )
                 self._start(
@@ -492,6 +532,7 @@ class Nodes(SupervisorBase):
     def start_orderers_and_peers(self) -> None:
         self.nats_ready()
         self.reseed_streams()
+        self.write_client_roots()
         self.start_orderers()
         self.start_peers()
 
@@ -530,6 +571,12 @@ class Nodes(SupervisorBase):
         if purge and self.home.root.exists():
             shutil.rmtree(self.home.root)
         return stopped
+
+
+def _enroll_tls_client(client: FabricCaClient, user: str, secret: str, folder: Path) -> None:
+    """A user's TLS client certificate from the member's TLS CA (``client.crt``,
+    ``client.key``, ``ca.crt``), as Fabric's test-network gives each user one."""
+    save_enrollment(client.enroll(user, secret, profile="tls"), folder, tls=True, tls_name="client")
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
