@@ -40,6 +40,7 @@ class Reconciler(SupervisorBase):
         self.start_member_cas()  # (re)starts any CA, orderer, peer or contract that died
         self.start_nats()
         self.enroll_members()
+        self.write_client_roots()  # a member voted in is let in, one voted out refused
         self.start_orderers()
         self.start_peers()
         self.launch_contracts()

@@ -14,6 +14,7 @@ import pytest
 from tests.integration.test_up import spec_with_free_ports
 from tests.support.caliper import WORKSPACE, run_caliper, summary, write_network_config
 from tests.support.processes import consortium
+from tests.support.specs import without_client_auth
 
 SMOKE = WORKSPACE / "benchmarks" / "smoke.yaml"
 
@@ -23,7 +24,8 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A folder where ``consortium up`` runs the two-member network."""
     folder = tmp_path_factory.mktemp("caliper")
     try:
-        consortium(folder, "up", str(spec_with_free_ports(folder)), "--no-reconcile", "-o", "json")
+        spec = without_client_auth(spec_with_free_ports(folder))  # Caliper has no client cert
+        consortium(folder, "up", str(spec), "--no-reconcile", "-o", "json")
         yield folder
     finally:
         consortium(folder, "down", "--purge", check=False)

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.test_up import spec_with_free_ports
 from tests.support.processes import consortium
+from tests.support.specs import without_client_auth
 
 HERE = Path(__file__).resolve().parent
 APP = "asset-transfer-basic/application-gateway-typescript/src/app.ts"
@@ -58,7 +59,7 @@ def test_the_fabric_samples_application_runs_unmodified(tmp_path: Path) -> None:
     source = _app_source(tmp_path)
     app = tmp_path / "app.js"
     subprocess.run([node, HERE / "transpile.js", source, app], check=True, timeout=120)
-    spec = spec_with_free_ports(tmp_path)
+    spec = without_client_auth(spec_with_free_ports(tmp_path))  # the app has no client cert
     try:
         consortium(tmp_path, "up", str(spec), "--no-reconcile", "-o", "json")
         connection = json.loads(consortium(tmp_path, "connection", "org1", "-o", "json").stdout)

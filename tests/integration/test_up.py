@@ -312,6 +312,7 @@ async def _submit_as_org3_through_org1(tmp_path: Path) -> str:
     """Org3's user, still holding its keys, tries org1's gateway; the refusal text."""
     from ca.msp import load_signing_identity
     from network.gateway_client import GatewayClient, GatewayClientError
+    from proto.credentials import TlsIdentity
 
     network = tmp_path / ".consortium" / "two-members"
     user = load_signing_identity(
@@ -319,7 +320,8 @@ async def _submit_as_org3_through_org1(tmp_path: Path) -> str:
     )
     org1 = json.loads((network / "connection" / "org1.json").read_text())["gateway"]
     tls = Path(org1["tlsRootCert"]).read_bytes()
-    async with GatewayClient(org1["endpoint"], user, tls) as client:
+    client_tls = TlsIdentity.from_folder(network / "members" / "org3" / "users" / "user1" / "tls")
+    async with GatewayClient(org1["endpoint"], user, tls, client=client_tls) as client:
         try:
             await client.submit("mychannel", "basic", "CreateAsset", "x", "red", "1", "M", "1")
         except GatewayClientError as exc:
