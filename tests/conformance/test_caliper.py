@@ -13,8 +13,8 @@ import pytest
 
 from tests.integration.test_up import spec_with_free_ports
 from tests.support.caliper import WORKSPACE, run_caliper, summary, write_network_config
+from tests.support.mtls import without_client_auth
 from tests.support.processes import consortium
-from tests.support.specs import without_client_auth
 
 SMOKE = WORKSPACE / "benchmarks" / "smoke.yaml"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_up import spec_with_free_ports
+from tests.support.mtls import without_client_auth
 from tests.support.processes import consortium
-from tests.support.specs import without_client_auth
 
 HERE = Path(__file__).resolve().parent
 APP = "asset-transfer-basic/application-gateway-typescript/src/app.ts"

@@ -17,7 +17,9 @@ import pytest
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import snapshot_pb2, snapshot_pb2_grpc
 
+from proto.credentials import channel_credentials
 from tests.integration.test_up import spec_with_free_ports
+from tests.support.mtls import member_tls
 from tests.support.processes import consortium
 
 NETWORK = "two-members"
@@ -50,7 +52,8 @@ async def _call(tmp_path: Path, method: str, user: str, block: int = 0):
         message = snapshot_pb2.SnapshotQuery(channel_id="mychannel")
     else:
         message = snapshot_pb2.SnapshotRequest(channel_id="mychannel", block_number=block)
-    async with grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(tls)) as channel:
+    credentials = channel_credentials(tls, member_tls(_home(tmp_path), "org1"))
+    async with grpc.aio.secure_channel(address, credentials) as channel:
         stub = snapshot_pb2_grpc.SnapshotStub(channel)
         try:
             return await getattr(stub, method)(_signed(tmp_path, user, message), timeout=10)
@@ -130,6 +133,7 @@ def _fabric_cli_lists_and_submits(tmp_path: Path, block: int) -> None:
     home = _home(tmp_path)
     status = json.loads(consortium(tmp_path, "status", "-o", "json").stdout)
     tls = home / "members" / "org1" / "peers" / "peer0" / "tls" / "ca.crt"
+    admin_tls = home / "members" / "org1" / "users" / "orgadmin" / "tls"
     env = {
         **os.environ,
         "FABRIC_CFG_PATH": str(FABRIC_PEER.parent.parent / "config"),
@@ -137,6 +141,10 @@ def _fabric_cli_lists_and_submits(tmp_path: Path, block: int) -> None:
         "CORE_PEER_MSPCONFIGPATH": str(home / "members" / "org1" / "users" / "orgadmin" / "msp"),
         "CORE_PEER_TLS_ENABLED": "true",
         "CORE_PEER_TLS_ROOTCERT_FILE": str(tls),
+        # mutual TLS, as Fabric's CLI is told to present the admin's TLS certificate
+        "CORE_PEER_TLS_CLIENTAUTHREQUIRED": "true",
+        "CORE_PEER_TLS_CLIENTCERT_FILE": str(admin_tls / "client.crt"),
+        "CORE_PEER_TLS_CLIENTKEY_FILE": str(admin_tls / "client.key"),
     }
     where = ["--peerAddress", status["nodes"]["peer-org1-peer0"]["address"],
              "--tlsRootCertFile", str(tls), "-c", "mychannel"]  # fmt: skip

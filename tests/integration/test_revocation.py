@@ -20,45 +20,43 @@ from ca.msp import load_signing_identity
 from peers.channel import OrdererEndpoint
 from proto.proposal import propose
 from tests.integration.test_up import spec_with_free_ports
+from tests.support.mtls import member_tls
 from tests.support.processes import consortium
 
 CHANNEL = "mychannel"
 DENIED = f"access denied: channel [{CHANNEL}] creator org [Org1MSP]"
 
 
-def secure_channel(address: str, tls_root: bytes) -> grpc.aio.Channel:
-    return OrdererEndpoint(address, tls_root).channel()  # any node's gRPC channel
-
-
 def _json(tmp_path: Path, *args: str) -> dict:
     return json.loads(consortium(tmp_path, *args, "-o", "json").stdout)
 
 
-def _peers(tmp_path: Path) -> dict[str, tuple[str, bytes]]:
-    """member → (peer address, its TLS root)."""
+def _peers(tmp_path: Path) -> dict[str, OrdererEndpoint]:
+    """member → its peer (address, TLS root), dialled with org1's TLS client certificate."""
     home = tmp_path / ".consortium" / "two-members"
     nodes = _json(tmp_path, "status")["nodes"]
     return {
-        member: (
+        member: OrdererEndpoint(
             nodes[f"peer-{member}-peer0"]["address"],
             (home / "members" / member / "peers" / "peer0" / "tls" / "ca.crt").read_bytes(),
+            client=member_tls(home, "org1"),
         )
         for member in ("org1", "org2")
     }
 
 
-async def _endorse_at(address: str, tls_root: bytes, signer, asset: str) -> grpc.aio.AioRpcError:
+async def _endorse_at(peer: OrdererEndpoint, signer, asset: str) -> grpc.aio.AioRpcError:
     proposed = propose(signer, CHANNEL, "basic", ["CreateAsset", asset, "red", "1", "A", "1"])
-    async with secure_channel(address, tls_root) as channel:
+    async with peer.channel() as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await peer_pb2_grpc.EndorserStub(channel).ProcessProposal(proposed.signed)
     return refused.value
 
 
-async def _prepared(address: str, tls_root: bytes, signer) -> tuple[str, object]:
+async def _prepared(peer: OrdererEndpoint, signer) -> tuple[str, object]:
     """A transaction endorsed by both members (through org1's gateway), not yet submitted."""
     proposed = propose(signer, CHANNEL, "basic", ["CreateAsset", "early", "red", "1", "A", "1"])
-    async with secure_channel(address, tls_root) as channel:
+    async with peer.channel() as channel:
         endorsed = await gateway_pb2_grpc.GatewayStub(channel).Endorse(
             gateway_pb2.EndorseRequest(
                 transaction_id=proposed.tx_id,
@@ -71,8 +69,8 @@ async def _prepared(address: str, tls_root: bytes, signer) -> tuple[str, object]
     return proposed.tx_id, envelope
 
 
-async def _submit(address: str, tls_root: bytes, tx_id: str, envelope) -> grpc.aio.AioRpcError:
-    async with secure_channel(address, tls_root) as channel:
+async def _submit(peer: OrdererEndpoint, tx_id: str, envelope) -> grpc.aio.AioRpcError:
+    async with peer.channel() as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await gateway_pb2_grpc.GatewayStub(channel).Submit(
                 gateway_pb2.SubmitRequest(
@@ -99,7 +97,7 @@ def test_a_revoked_identity_is_refused_everywhere(tmp_path: Path) -> None:
         home = tmp_path / ".consortium" / "two-members"
         alice = load_signing_identity(home / "members/org1/users/alice/msp", "Org1MSP")
         peers = _peers(tmp_path)
-        tx_id, early = asyncio.run(_prepared(*peers["org1"], alice))
+        tx_id, early = asyncio.run(_prepared(peers["org1"], alice))
 
         revoked = _json(tmp_path, "ca", "revoke", "alice", "--member", "org1")
         assert revoked["channels updated"] == CHANNEL and revoked["revoked"] != "none"
@@ -109,8 +107,8 @@ def test_a_revoked_identity_is_refused_everywhere(tmp_path: Path) -> None:
         assert json.dumps(org1["values"]["MSP"]).count("revocation_list") == 1
 
         # Every peer's endorser refuses her proposals with Fabric's answer ...
-        for member, (address, tls_root) in peers.items():
-            refused = asyncio.run(_endorse_at(address, tls_root, alice, f"x-{member}"))
+        for member, peer in peers.items():
+            refused = asyncio.run(_endorse_at(peer, alice, f"x-{member}"))
             assert refused.code() == grpc.StatusCode.UNKNOWN, member
             assert DENIED in refused.details(), (member, refused.details())
         # ... the CLI says so ...
@@ -119,7 +117,7 @@ def test_a_revoked_identity_is_refused_everywhere(tmp_path: Path) -> None:
                            check=False)  # fmt: skip
         assert again.returncode == 1 and "access denied" in again.stderr
         # ... what she had endorsed before is not ordered ...
-        refused = asyncio.run(_submit(*peers["org1"], tx_id, early))
+        refused = asyncio.run(_submit(peers["org1"], tx_id, early))
         assert refused.code() == grpc.StatusCode.ABORTED, refused.details()
         assert "FORBIDDEN" in refused.details() or "access denied" in refused.details()
         # ... and org1's other identities are unaffected.

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.test_up import spec_with_free_ports
 from tests.support.fabric_network import free_port
+from tests.support.mtls import member_tls
 from tests.support.processes import consortium
 
 NETWORK = "two-members"
@@ -32,7 +33,7 @@ async def _submit_through(tmp_path: Path, member: str, peer: str, asset: str) ->
     address = _status(tmp_path)["nodes"][f"peer-{member}-{peer}"]["address"]
     user = load_signing_identity(home / "members" / member / "users" / "user1" / "msp", "Org1MSP")
     tls = (home / "members" / member / "peers" / peer / "tls" / "ca.crt").read_bytes()
-    async with GatewayClient(address, user, tls) as client:
+    async with GatewayClient(address, user, tls, client=member_tls(home, member)) as client:
         await client.submit("mychannel", "basic", "CreateAsset", asset, "teal", "2", "Peer1", "3")
         read = await client.evaluate("mychannel", "basic", "ReadAsset", asset)
     return "VALID", json.loads(read)["Owner"]  # submit raises unless the commit is VALID
@@ -123,7 +124,8 @@ async def _blocks_of_concurrent_submits(tmp_path: Path, count: int, tag: str) ->
     connection = json.loads((home / "connection" / "org1.json").read_text())
     user = load_signing_identity(home / "members" / "org1" / "users" / "user1" / "msp", "Org1MSP")
     tls = Path(connection["gateway"]["tlsRootCert"]).read_bytes()
-    async with GatewayClient(connection["gateway"]["endpoint"], user, tls) as client:
+    endpoint = connection["gateway"]["endpoint"]
+    async with GatewayClient(endpoint, user, tls, client=member_tls(home, "org1")) as client:
         submitted = await asyncio.gather(
             *(
                 client.submit_async(
