@@ -77,3 +77,39 @@ def test_caliper_configuration_keeps_member_order_and_merges_chaincodes() -> Non
             "clientSignedCert": {"path": "/n/Org2MSP/cert.pem"},
         }
     ]
+
+
+def test_a_profile_carries_the_members_tls_client_key_pair_as_fabrics_ccp_does() -> None:
+    connection = _connection("Org1MSP", 7051, {})
+    assert "tlsCerts" not in common_connection_profile("org1", connection)["client"]
+    connection["clientTls"] = {"cert": "/n/u/tls/client.crt", "key": "/n/u/tls/client.key"}
+    profile = common_connection_profile("org1", connection)
+    assert profile["client"]["tlsCerts"] == {
+        "client": {"key": {"path": "/n/u/tls/client.key"}, "cert": {"path": "/n/u/tls/client.crt"}}
+    }
+
+
+def test_the_tls_identity_of_a_connection_file_is_the_users_else_the_members(
+    tmp_path: Path,
+) -> None:
+    from network.gateway_client import tls_identity_of
+
+    for name in ("own", "member"):
+        (tmp_path / f"{name}.crt").write_text(f"{name} cert")
+        (tmp_path / f"{name}.key").write_text(f"{name} key")
+    users = tmp_path / "users"
+    (users / "alice" / "tls").mkdir(parents=True)
+    (users / "alice" / "tls" / "client.crt").write_text("alice cert")
+    (users / "alice" / "tls" / "client.key").write_text("alice key")
+    connection = _connection("Org1MSP", 7051, {})
+    assert tls_identity_of(connection, "user1") is None  # a file from before mutual TLS
+    connection["identities"]["user1"].update(
+        tlsCert=str(tmp_path / "own.crt"), tlsKey=str(tmp_path / "own.key")
+    )
+    connection["clientTls"] = {
+        "cert": str(tmp_path / "member.crt"),
+        "key": str(tmp_path / "member.key"),
+    }
+    assert tls_identity_of(connection, "user1").cert == b"own cert"
+    assert tls_identity_of(connection, "alice", users).cert == b"alice cert"
+    assert tls_identity_of(connection, "bob", users).cert == b"member cert"

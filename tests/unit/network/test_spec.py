@@ -281,3 +281,15 @@ def test_a_peer_may_name_a_snapshot_to_join_from_and_an_orderer_may_not(tmp_path
     orderer = TWO.replace("admin_port: 7053\n", "admin_port: 7053\n      snapshot: taken/7\n", 1)
     error = _error(tmp_path, orderer)
     assert error.field == "ordering.orderers[0].snapshot" and "unknown key" in error.message
+
+
+def test_client_auth_is_on_unless_the_spec_turns_it_off(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(TWO)
+    assert load_spec(path).client_auth is True
+    path.write_text(TWO + "\ntls: {client_auth: false}\n")
+    assert load_spec(path).client_auth is False
+    error = _error(tmp_path, TWO + "\ntls: {client_auth: maybe}\n")
+    assert error.field == "tls.client_auth" and "true or false" in error.message
+    error = _error(tmp_path, TWO + "\ntls: {mutual: true}\n")
+    assert error.field == "tls.mutual" and "unknown key" in error.message
