@@ -3,13 +3,14 @@ certificates before they expire, on a running network, failing no transaction.
 
 Each peer re-enrolls with its member's CA (Fabric CA's ``reenroll``, authenticated by
 the certificate it has, a new key each time), for its enrollment certificate and its
-TLS certificate; each member's users re-enroll the same way, keeping the attributes
-their certificates carry; each orderer gets new certificates from the ordering
-organization's CA. Node folders are replaced whole (a new folder renamed into place), and
-the nodes are told one at a time: the TLS certificate is read again at the next
-handshake (``proto.credentials``), the signing identity on SIGHUP (``ReloadingSigner``).
-No node restarts, so no connection drops and no transaction fails. The CAs' own
-certificates (ten years) are not rotated: a new root would be a channel config update.
+TLS certificate; each member's users re-enroll the same way (their TLS client
+certificates too), keeping the attributes their certificates carry; each orderer gets
+new certificates from the ordering organization's CA. Node folders are replaced whole
+(a new folder renamed into place), and the nodes are told one at a time: the TLS
+certificate is read again at the next handshake (``proto.credentials``), the signing
+identity on SIGHUP (``ReloadingSigner``). No node restarts, so no connection drops and
+no transaction fails. The CAs' own certificates (ten years) are not rotated: a new root
+would be a channel config update.
 """
 
 from __future__ import annotations
@@ -87,7 +88,13 @@ class CertificateRotation(SupervisorBase):
             attr_reqs = [{"name": name, "optional": True} for name in wanted] or None
             identity = client.reenroll(current, attr_reqs=attr_reqs)
             _replace(msp, functools.partial(save_enrollment, identity, tls=False))
-            rotated.append(_rotated(f"{member.name}/{msp.parent.name}", "identity", identity))
+            owner = f"{member.name}/{msp.parent.name}"
+            rotated.append(_rotated(owner, "identity", identity))
+            if (msp.parent / "tls").is_dir():  # the user's TLS client certificate (mTLS)
+                tls = client.reenroll(current, profile="tls")
+                save = functools.partial(save_enrollment, tls, tls=True, tls_name="client")
+                _replace(msp.parent / "tls", save)
+                rotated.append(_rotated(owner, "tls", tls))
         return rotated
 
     # -- orderers: new certificates from the ordering organization's CA ---------------

@@ -112,6 +112,7 @@ def test_rotation_under_load_renews_every_certificate_and_fails_no_transaction(
             ("orderer-orderer0", "identity"),
             ("orderer-orderer0", "tls"),
             ("org1/user1", "identity"),
+            ("org1/user1", "tls"),  # the TLS client certificate it presents (mutual TLS)
             ("org2/orgadmin", "identity"),
         } <= owners
         assert len(outcomes) >= 3 and set(outcomes) == {"VALID"}, outcomes
