@@ -20,7 +20,7 @@ from ca import certificates
 from ca.client import FabricCaClient, save_enrollment, split_chain
 from ca.issuing import Issuer, ca_name, self_signed_ca
 from ca.keystore import SoftwareCaKey
-from ca.msp import MspConfig, NodeOUs, write_msp
+from ca.msp import MspConfig, NodeOUs, load_signing_identity, write_msp
 from ca.signing import SoftwareSigner
 from network.controlplane.keyfile import secret_for
 from network.controlplane.resources import DEFAULT_ACCOUNT
@@ -155,6 +155,23 @@ class Nodes(SupervisorBase):
                     self._enroll_peer(client, registrar, member, peer)
                 names = ", ".join(p.name for p in new_peers)
                 self.progress(f"  {member.name}: new peer(s) {names} enrolled")
+            self._enroll_missing_tls_clients(member)
+
+    def _enroll_missing_tls_clients(self, member: Member) -> None:
+        """A TLS client certificate for each user enrolled before mutual TLS (a network
+        made by an earlier consortium): re-enrolled with the tls profile, authenticated
+        by the user's own certificate, as ``certs rotate`` does."""
+        users = self.home.member(member.name) / "users"
+        missing = [msp for msp in sorted(users.glob("*/msp")) if not (msp.parent / "tls").exists()]
+        if not missing:
+            return
+        client = self._ca_client(member)
+        for msp in missing:
+            current = load_signing_identity(msp, member.mspid)
+            tls = client.reenroll(current, profile="tls")
+            save_enrollment(tls, msp.parent / "tls", tls=True, tls_name="client")
+        names = ", ".join(msp.parent.name for msp in missing)
+        self.progress(f"  {member.name}: TLS client certificates for {names}")
 
     def _ca_client(self, member: Member) -> FabricCaClient:
         url = f"https://{member.ca.host}:{member.ca.port}"
