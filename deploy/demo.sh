@@ -54,6 +54,8 @@ consortium query board Edition --member org1 --home "$HOME_DIR"
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 NETWORK_ID=$(consortium status "$SPEC" --home "$HOME_DIR" -o json | json_field 'd["network_id"]')
 export CONSORTIUM_ENDPOINT=http://127.0.0.1:7100
+# the network up started, so governance commands sign with its accounts' secrets (strict SigV4)
+export CONSORTIUM_HOME="$HOME_DIR"
 as_account() { AWS_ACCESS_KEY_ID=$1 "${@:2}"; }
 member_id() { as_account "$1" consortium member list --network "$NETWORK_ID" -o json |
   json_field "[m['Id'] for m in (d if isinstance(d, list) else d['Members']) if m['Name']=='$2'][0]"; }

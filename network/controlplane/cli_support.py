@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from network.controlplane.client import Client
-from network.controlplane.keyfile import local_secret
+from network.controlplane.keyfile import secret_for
 from network.localnet import LocalNetwork, find_local, is_id, pick_by_name
 from network.output import emit_json, emit_record, emit_table, fail
 
@@ -61,16 +61,19 @@ def _as_member(client: Client, local: LocalNetwork | None, member: str | None) -
     """On the local network, act as the named member's account unless
     ``AWS_ACCESS_KEY_ID`` chooses one (the spec knows each member's account), signing
     with that account's secret from the network's credentials file unless
-    ``AWS_SECRET_ACCESS_KEY`` gives one (``up`` runs the control plane in strict mode)."""
+    ``AWS_SECRET_ACCESS_KEY`` gives one (``up`` runs the control plane in strict mode).
+    An account the file does not know yet — one just invited — gets a secret there, as
+    an AWS account has its own keys: whoever can run the CLI on the network's folder
+    could write that file anyway."""
     if local is None:
         return client
     if "AWS_ACCESS_KEY_ID" not in os.environ and local.accounts:
         account = local.accounts.get(member or "", next(iter(local.accounts.values())))
         client = dataclasses.replace(client, access_key_id=account)
-    if "AWS_SECRET_ACCESS_KEY" not in os.environ and local.credentials is not None:
-        secret = local_secret(local.credentials, client.access_key_id)
-        if secret is not None:
-            client = dataclasses.replace(client, secret=secret)
+    credentials = local.credentials
+    if "AWS_SECRET_ACCESS_KEY" not in os.environ and credentials and credentials.exists():
+        secret = secret_for(credentials, client.access_key_id)
+        client = dataclasses.replace(client, secret=secret)
     return client
 
 

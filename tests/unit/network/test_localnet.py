@@ -3,6 +3,8 @@ ids whole, logs rotated by size."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from network.commands.clock import parse_duration
@@ -116,3 +118,27 @@ def test_status_names_certificates_that_expire_within_30_days(tmp_path) -> None:
     assert found == [
         {"file": "members/org1/peers/peer0/tls/server.crt", "subject": "CN=peer0", "days_left": 10}
     ]
+
+
+def test_an_invited_account_gets_its_own_secret_in_the_credentials_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`as_account 333333333333 consortium member create …` (the demo) on a network up
+    runs in strict SigV4: the invited account signs with a secret the file now holds."""
+    from network.controlplane.cli_support import _as_member
+    from network.controlplane.client import Client
+    from network.controlplane.keyfile import local_secret, secret_for
+    from network.localnet import LocalNetwork
+
+    keys = tmp_path / "credentials"
+    org1 = secret_for(keys, "111111111111")
+    local = LocalNetwork("n", "http://127.0.0.1:1", "n-1", {"org1": "111111111111"}, keys)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    assert _as_member(Client.from_environment(), local, "org1").secret == org1
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "333333333333")
+    invited = _as_member(Client.from_environment(), local, None)
+    assert invited.access_key_id == "333333333333"
+    assert invited.secret == local_secret(keys, "333333333333") != org1
+    assert _as_member(Client.from_environment(), local, None).secret == invited.secret
