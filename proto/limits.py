@@ -24,13 +24,14 @@ import asyncio
 import hashlib
 import inspect
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import grpc
 
 from proto.errors import ProtoError
+from proto.interceptors import WrappingInterceptor
 
 MIB = 1024 * 1024
 
@@ -128,29 +129,18 @@ class StreamCounter:
             del self.clients[(service, client)]
 
 
-class StreamLimiter(grpc.aio.ServerInterceptor):
+class StreamLimiter(WrappingInterceptor):
     """Counts every call that streams answers (Deliver, ChaincodeEvents, Broadcast,
     chaincode Connect …) against ``Limits`` and bounds how long one write may wait."""
 
     def __init__(self, limits: Limits) -> None:
+        super().__init__()
         self.counter = StreamCounter(limits)
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Any],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or not handler.response_streaming:
-            return handler
-        method = handler_call_details.method
-        known = self._wrapped.get(method)
-        if known is None or known[0] is not handler:
-            known = self._wrapped[method] = (handler, self._limit(handler, method))
-        return known[1]
+    def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        return bool(handler.response_streaming)
 
-    def _limit(self, handler: Any, method: str) -> Any:
+    def wrap(self, handler: Any, method: str) -> Any:
         kind = "stream_stream" if handler.request_streaming else "unary_stream"
         behaviour = getattr(handler, kind)
         if behaviour is None or not inspect.isasyncgenfunction(behaviour):

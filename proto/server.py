@@ -26,6 +26,7 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from proto.interceptors import WrappingInterceptor
 from proto.limits import Limits, StreamLimiter
 
 Options = Sequence[tuple[str, Any]]
@@ -96,26 +97,14 @@ def refusal(method: str, deserializer: Decoder) -> str:
     return f"{method}: the request does not decode as a {message_name(deserializer)} message"
 
 
-class DecodeGuard(grpc.aio.ServerInterceptor):
+class DecodeGuard(WrappingInterceptor):
     """Moves request decoding from grpc into each call, where a failure can be answered."""
 
-    def __init__(self) -> None:
-        # method -> (handler as registered, guarded handler): handlers are static
-        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+    def wraps(self, handler: grpc.RpcMethodHandler) -> bool:
+        return handler.request_deserializer is not None
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Any],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        method = handler_call_details.method
-        known = self._guarded.get(method)
-        if known is None or known[0] is not handler:
-            known = self._guarded[method] = (handler, guard(handler, method))
-        return known[1]
+    def wrap(self, handler: Any, method: str) -> Any:
+        return guard(handler, method)
 
 
 def guard(handler: Any, method: str) -> Any:
