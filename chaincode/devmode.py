@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chaincode.errors import ContractLoadError
@@ -70,6 +70,7 @@ class DevServer:
         chaincode_id: str,
         address: str,
         log: Callable[[str], None] = print,
+        runner_options: Sequence[str] = (),
     ) -> None:
         if not (directory / "__init__.py").is_file():
             raise ContractLoadError(f"directory {directory}: not a Python package")
@@ -77,6 +78,7 @@ class DevServer:
         self.directory = directory
         self.chaincode_id = chaincode_id
         self.address = address
+        self.runner_options = list(runner_options)  # e.g. TLS, as the network ran it
         self.log = log
         self.restarts = 0
         self._child: subprocess.Popen | None = None
@@ -92,6 +94,7 @@ class DevServer:
             self.chaincode_id,
             "--address",
             self.address,
+            *self.runner_options,
         ]
         self._child = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

@@ -53,6 +53,7 @@ from ca.errors import CaError
 from ca.msp import ReloadingSigner, load_msp
 from ca.signing import SoftwareSigner
 from chaincode.endpoint import ChaincodeEndpoint
+from chaincode.server_info import ServerInfo
 from ledgerdb.errors import LedgerError
 from peers import metrics
 from peers.channel import OrdererEndpoint, PeerChannel
@@ -275,21 +276,24 @@ class PeerNode:
         key = (channel_id, definition.name, definition.sequence)
         if key not in self._resolved:
             package = self.packages.approved_package(*key)
-            address = (
-                self._package_address(package)
-                if package
-                else self.config.chaincodes.get(definition.name)
-            )
-            if address is None:
+            if package:
+                server = self._package_server(package)
+            else:
+                address = self.config.chaincodes.get(definition.name)
+                server = ServerInfo(address) if address else None
+            if server is None:
                 return None
             # The contract must register as the package (or, without one, the chaincode)
             # this peer dialled for: another contract at the address is refused.
             expected = package or definition.name
-            if (address, expected) not in self.endpoints:
-                self.endpoints[address, expected] = ChaincodeEndpoint(
-                    address, expected_name=expected
+            if (server.address, expected) not in self.endpoints:
+                self.endpoints[server.address, expected] = ChaincodeEndpoint(
+                    server.address,
+                    tls=server.tls,  # connection.json's TLS and client certificate
+                    expected_name=expected,
+                    dial_timeout=server.dial_timeout,
                 )
-            self._resolved[key] = self.endpoints[address, expected]
+            self._resolved[key] = self.endpoints[server.address, expected]
         return self._resolved[key]
 
     def _ledger(self, channel_id: str) -> Ledger | None:
@@ -322,11 +326,11 @@ class PeerNode:
         channel.start_pulling(list(self.config.orderers))
         return channel
 
-    def _package_address(self, package: str) -> str | None:
-        """Where an approved package's chaincode listens; None until it is installed here
-        (a peer may learn its organization's approval before it gets the package)."""
+    def _package_server(self, package: str) -> ServerInfo | None:
+        """Where and how to dial an approved package's chaincode; None until it is
+        installed here (a peer may learn its organization's approval before the package)."""
         try:
-            return self.packages.get(package).address
+            return self.packages.get(package).server
         except PackageError:
             return None
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from chaincode.errors import PackagingError
 from chaincode.packaging import package_id, read_package
+from chaincode.server_info import ServerInfo, server_info
 from peers.errors import PeerError
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,11 @@ class PackageError(PeerError):
 class InstalledPackage:
     package_id: str
     label: str
-    address: str
+    server: ServerInfo  # connection.json: address, dial timeout, TLS as Fabric reads them
+
+    @property
+    def address(self) -> str:
+        return self.server.address
 
 
 class PackageStore:
@@ -55,25 +60,20 @@ class PackageStore:
                 f"package type {metadata.get('type')!r} is not supported; use a "
                 "chaincode-as-a-service package (type ccaas)"
             )
-        try:
-            address = json.loads(code["connection.json"])["address"]
-        except (KeyError, ValueError) as exc:
-            raise PackageError(f"package {label}: connection.json has no address ({exc})") from None
+        server = _server(label, code)
         identifier = package_id(label, data)
         target = self.directory / f"{identifier}.tar.gz"
         if target.exists():
             raise PackageError(f"chaincode already successfully installed: {identifier}")
         _write_atomically(target, data)
-        return InstalledPackage(identifier, label, address)
+        return InstalledPackage(identifier, label, server)
 
     def get(self, identifier: str) -> InstalledPackage:
         path = self.directory / f"{identifier}.tar.gz"
         if not path.exists():
             raise PackageError(f"chaincode install package '{identifier}' not found")
         metadata, code = read_package(path.read_bytes())
-        return InstalledPackage(
-            identifier, metadata["label"], json.loads(code["connection.json"])["address"]
-        )
+        return InstalledPackage(identifier, metadata["label"], _server(metadata["label"], code))
 
     def installed(self) -> list[InstalledPackage]:
         return [
@@ -117,6 +117,17 @@ class PackageStore:
             if on == channel:
                 found.append((name, int(sequence), identifier))
         return found
+
+
+def _server(label: str, code: dict[str, bytes]) -> ServerInfo:
+    """The package's connection.json read as Fabric's peer reads it, checked at install
+    (Fabric's ccaas builder refuses a malformed one then too)."""
+    if "connection.json" not in code:
+        raise PackageError(f"package {label}: connection.json not found")
+    try:
+        return server_info(code["connection.json"])
+    except PackagingError as exc:
+        raise PackageError(f"package {label}: {exc}") from None
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -234,13 +234,19 @@ def dev(
 
     folder = _contract_folder(directory)
     taken = _take_over(name, home, network) if name else None
+    options: list[str] = []
     if taken is not None:
         supervisor, record = taken
         address = address or f"127.0.0.1:{record['port']}"
         chaincode_id = chaincode_id or record["package_id"]
+        options = supervisor.runner_tls_options(record)  # peers dial it as its package says
     try:
         server = DevServer(
-            folder, chaincode_id or name or folder.name, address or free_address(), click.echo
+            folder,
+            chaincode_id or name or folder.name,
+            address or free_address(),
+            click.echo,
+            options,
         )
     except ChaincodeError as exc:
         if taken is not None:

@@ -31,6 +31,7 @@ from network.errors import SupervisorError
 from network.gateway_client import GatewayClientError
 from network.spec import Chaincode, Member, Node
 from network.supervisor.base import SupervisorBase
+from network.supervisor.contract_tls import ContractTls
 from network.supervisor.home import SAMPLES
 from proto.ports import free_port
 
@@ -51,9 +52,12 @@ class Wanted:
     def label(self) -> str:
         return f"{self.name}_{self.version}"
 
-    def package(self, host: str = "127.0.0.1") -> bytes:
-        """The CCaaS package: peers dial ``host``:port (the spec's top-level host)."""
-        return build_package(Path(self.directory), self.label, Connection(f"{host}:{self.port}"))
+    def package(self, host: str = "127.0.0.1", tls: ContractTls | None = None) -> bytes:
+        """The CCaaS package: peers dial ``host``:port (the spec's top-level host), with
+        mutual TLS when ``tls`` is given."""
+        address = f"{host}:{self.port}"
+        connection = tls.connection(address) if tls is not None else Connection(address)
+        return build_package(Path(self.directory), self.label, connection)
 
 
 @dataclass(frozen=True)
@@ -117,18 +121,25 @@ class Chaincodes(SupervisorBase):
             entry = next((c for c in self.spec.chaincodes if c.name == name), None)
             if entry is not None and name not in records:
                 wanted = self.wanted_from_spec(entry)
-                records[name] = self._record(wanted, 1, self._store_package(wanted), entry)
+                identifier = self._store_package(wanted, tls=False)
+                records[name] = self._record(wanted, 1, identifier, entry, tls=False)
                 records[name]["installed"] = self.state.get("installed", {}).get(name, [])
                 records[name]["approved"] = self.state.get("approved", {}).get(name, [])
         return records
 
     def _record(
-        self, wanted: Wanted, sequence: int, package: str, entry: Chaincode | None
+        self,
+        wanted: Wanted,
+        sequence: int,
+        package: str,
+        entry: Chaincode | None,
+        tls: bool = True,
     ) -> dict[str, Any]:
         return {
             **dataclasses.asdict(wanted),
             "sequence": sequence,
             "package_id": package,
+            "tls": tls,  # the package's connection.json asks for mutual TLS
             "code": code_digest(wanted.directory),
             # the collections as approved: the file may change or go after the deploy
             "collections_json": _read(wanted.collections),
@@ -181,10 +192,27 @@ class Chaincodes(SupervisorBase):
     def _packages(self) -> Path:
         return self.home.root / "chaincodes"
 
-    def _store_package(self, wanted: Wanted) -> str:
-        """Build the package, keep it (peers added later get these very bytes), return its
+    def contract_tls(self, name: str) -> ContractTls:
+        """The chaincode's TLS folder (``contract_tls``), whether issued yet or not."""
+        return ContractTls(self._packages() / "tls" / name)
+
+    def _issued_tls(self, wanted: Wanted) -> ContractTls:
+        """The chaincode's TLS key pairs, issued by its channel's first member's TLS CA
+        the first time (``network.supervisor.contract_tls``)."""
+        tls = self.contract_tls(wanted.name)
+        if not tls.ready:
+            owner = self.member(self.channel_members(self.spec_channel(wanted.channel))[0])
+            client = self._ca_client(owner)  # type: ignore[attr-defined]
+            registrar = client.enroll("admin", self.state["passwords"][owner.name]).signer
+            tls.issue(client, registrar, wanted.name, [self.spec.host, "localhost"])
+            self.progress(f"  chaincode {wanted.name}: TLS certificates from {owner.name}'s CA")
+        return tls
+
+    def _store_package(self, wanted: Wanted, tls: bool = True) -> str:
+        """Build the package (mutual TLS unless ``tls`` is false: a record made before
+        chaincode TLS), keep it (peers added later get these very bytes), return its
         package ID."""
-        package = wanted.package(self.spec.host)
+        package = wanted.package(self.spec.host, self._issued_tls(wanted) if tls else None)
         identifier = package_id(wanted.label, package)
         folder = self._packages()
         folder.mkdir(parents=True, exist_ok=True)
@@ -217,6 +245,7 @@ class Chaincodes(SupervisorBase):
             record["package_id"],
             "--address",
             f"{self.spec.host}:{record['port']}",
+            *self.runner_tls_options(record),
         ]
         if process is None:
             self._start(name, command, self.spec.host, record["port"])
@@ -230,6 +259,11 @@ class Chaincodes(SupervisorBase):
         node.start()
         self.started.append(process)
 
+    def runner_tls_options(self, record: dict[str, Any]) -> list[str]:
+        """The runner's TLS options for the record's package (none for a package made
+        before chaincode TLS, whose connection.json is plaintext)."""
+        return self.contract_tls(record["name"]).runner_options() if record.get("tls") else []
+
     def launch_contracts(self) -> None:
         """Every recorded chaincode's runner (unless ``chaincode dev`` holds it), and the
         spec's chaincodes that are not deployed yet."""
@@ -242,7 +276,9 @@ class Chaincodes(SupervisorBase):
             if dev_pid(record) is None:
                 self._runner(record)
         for chaincode in self.spec.chaincodes:
-            if chaincode.name not in records:
+            # before its first deploy a runner starts early only if its TLS certificates
+            # are issued (the CAs may not answer yet); the deploy starts it otherwise
+            if chaincode.name not in records and self.contract_tls(chaincode.name).ready:
                 wanted = self.wanted_from_spec(chaincode)
                 self._runner(self._record(wanted, 1, self._store_package(wanted), chaincode))
 
@@ -266,7 +302,8 @@ class Chaincodes(SupervisorBase):
         self._ready("chaincode-")
         for chaincode in self.spec.chaincodes:
             record = self.chaincode_records.get(chaincode.name)
-            if record is not None and record.get("spec") == self._entry(chaincode):
+            same = record is not None and record.get("spec") == self._entry(chaincode)
+            if same and record.get("tls"):  # a plaintext one is upgraded to mutual TLS
                 asyncio.run(self._install_on_new_peers(record))
                 continue
             done = self.deploy_chaincode(self.wanted_from_spec(chaincode), chaincode)
@@ -313,7 +350,9 @@ class Chaincodes(SupervisorBase):
         old = self.chaincode_records.get(wanted.name)
         if old is None:
             return False
-        identifier = package_id(wanted.label, wanted.package(self.spec.host))
+        identifier = package_id(
+            wanted.label, wanted.package(self.spec.host, self._issued_tls(wanted))
+        )
         return self._unchanged(old, wanted, identifier)
 
     @staticmethod

@@ -1,9 +1,14 @@
 """Mutual TLS on a network `up` started (issue 21): on every port kind a client without a
 certificate, and one whose certificate comes from a CA outside the network, is refused
-at the handshake; a member's client (its TLS certificate from `up`) is let in."""
+at the handshake; a member's client (its TLS certificate from `up`) is let in. The
+chaincode port (CCaaS, the peer dials the contract) too: its package's connection.json
+asks for mutual TLS, and only the client certificate it carries (from the chaincode's
+owner member's TLS CA) is let in."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import ssl
 import urllib.error
@@ -14,6 +19,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from chaincode.endpoint import ChaincodeEndpoint
+from chaincode.errors import ShimError
+from chaincode.packaging import read_package
+from chaincode.server_info import server_info
+from chaincode.transport import ClientTLS
 from proto.credentials import TlsIdentity, channel_credentials
 from tests.integration.test_up import spec_with_free_ports
 from tests.support.pki import make_org, write_tls
@@ -50,6 +60,50 @@ def _admin(url: str, root: Path, client: TlsIdentity | None, folder: Path) -> st
             return "ok"
     except (urllib.error.URLError, ssl.SSLError, ConnectionError) as exc:
         return f"refused: {exc}"
+
+
+def _chaincode(address: str, tls: ClientTLS | None, package_id: str) -> str:
+    """``registered`` when the contract at ``address`` took the shim's REGISTER over
+    ``tls`` (plaintext when None), else the refusal."""
+
+    async def dial() -> str:
+        endpoint = ChaincodeEndpoint(address, tls=tls, expected_name=package_id, dial_timeout=3)
+        try:
+            await endpoint.handler()
+            return "registered"
+        except ShimError as exc:
+            return f"refused: {exc}"
+        finally:
+            await endpoint.close()
+
+    return asyncio.run(dial())
+
+
+def _chaincode_refusals(network: Path, stranger: TlsIdentity, org2: TlsIdentity) -> None:
+    """The chaincode port: the package's connection.json as Fabric reads it asks for
+    mutual TLS; its client certificate is let in, none, a stranger's, another member's
+    (org2's: the contract trusts its owner org1's TLS CA) or plaintext are refused."""
+    record = json.loads((network / "state.json").read_text())["chaincodes"]["basic"]
+    package_id = record["package_id"]
+    package = (network / "chaincodes" / f"{package_id}.tar.gz").read_bytes()
+    connection = json.loads(read_package(package)[1]["connection.json"])
+    assert connection["tls_required"] and connection["client_auth_required"]
+    server = server_info(json.dumps(connection).encode())
+    assert server.tls is not None and server.tls.certificate_chain is not None
+    assert _chaincode(server.address, server.tls, package_id) == "registered"
+    without = dataclasses.replace(server.tls, private_key=None, certificate_chain=None)
+    refused = {
+        "no certificate": without,
+        "stranger": dataclasses.replace(
+            without, private_key=stranger.key, certificate_chain=stranger.cert
+        ),
+        "org2 user": dataclasses.replace(
+            without, private_key=org2.key, certificate_chain=org2.cert
+        ),
+        "plaintext": None,
+    }
+    for name, tls in refused.items():
+        assert _chaincode(server.address, tls, package_id).startswith("refused"), name
 
 
 @pytest.mark.slow
@@ -89,7 +143,13 @@ def test_every_port_refuses_clients_without_a_members_tls_certificate(tmp_path: 
         assert _admin(url, root, stranger, tmp_path).startswith("refused"), "admin stranger"
         assert _admin(url, root, admin_tls, tmp_path) == "ok"
 
-        # the CLI presents the member's certificate from the connection file
+        org2_user = TlsIdentity.from_files(
+            Path(org2["clientTls"]["cert"]), Path(org2["clientTls"]["key"])
+        )
+        _chaincode_refusals(network, stranger, org2_user)
+
+        # the CLI presents the member's certificate from the connection file;
+        # both members' peers dial the contract with mutual TLS to endorse
         created = consortium(
             tmp_path, "invoke", "basic", "CreateAsset", "m1", "red", "3", "Ann", "9",
             "--member", "org1", "-o", "json",
