@@ -14,14 +14,18 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from chaincode.errors import ShimError
 from chaincode.samples.asset_transfer import AssetTransfer
 from chaincode.testing import Collection, ContractHarness, IdentityFactory
+from chaincode.transport import ClientTLS
 from proto.ports import free_port as _free_port
+from tests.support.pki import make_org, write_tls
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "chaincode" / "conformance" / "node_contract"
@@ -34,8 +38,18 @@ pytestmark = [
 ]
 
 
+@dataclass(frozen=True)
+class NodeContract:
+    """The Node contract's address and the TLS a peer dials it with (mutual TLS)."""
+
+    address: str
+    tls: ClientTLS
+
+
 @pytest.fixture(scope="module")
-def node_address() -> Iterator[str]:
+def node_contract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeContract]:
+    """The Node contract served with mutual TLS, as `up` serves contracts: its server key
+    pair and the peer's client key pair from one member TLS CA, clients required."""
     if not (CONTRACT / "node_modules" / "fabric-shim").is_dir():
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--silent"],
@@ -43,8 +57,19 @@ def node_address() -> Iterator[str]:
             check=True,
             timeout=300,
         )
+    folder = tmp_path_factory.mktemp("node-tls")
+    org = make_org("Org1MSP")
+    server = write_tls(org, folder / "server", "chaincode", ("localhost", "127.0.0.1"))
+    peer = write_tls(org, folder / "peer", "peer0", ("localhost",))
     address = f"127.0.0.1:{_free_port()}"
-    env = {**os.environ, "CHAINCODE_ID": "probe_1.0:abc", "CHAINCODE_SERVER_ADDRESS": address}
+    env = {
+        **os.environ,
+        "CHAINCODE_ID": "probe_1.0:abc",
+        "CHAINCODE_SERVER_ADDRESS": address,
+        "CHAINCODE_TLS_KEY": str(server["key"]),
+        "CHAINCODE_TLS_CERT": str(server["cert"]),
+        "CHAINCODE_CLIENT_CA_CERT": str(server["ca"]),
+    }
     process = subprocess.Popen(
         ["node", "index.js"], cwd=CONTRACT, env=env, stdout=subprocess.PIPE, text=True
     )
@@ -55,18 +80,21 @@ def node_address() -> Iterator[str]:
             break
         if not line and process.poll() is not None:
             raise AssertionError("node contract exited before serving")
+    tls = ClientTLS(server["ca"].read_bytes(), peer["key"].read_bytes(), peer["cert"].read_bytes())
     try:
-        yield address
+        yield NodeContract(address, tls)
     finally:
         process.terminate()
         process.wait(10)
 
 
 @pytest_asyncio.fixture
-async def harness(node_address: str) -> AsyncIterator[ContractHarness]:
+async def harness(node_contract: NodeContract) -> AsyncIterator[ContractHarness]:
     async with ContractHarness(identities=IDENTITIES) as harness:
         collections = [Collection("secrets", members=("Org1MSP",))]
-        await harness.connect(node_address, "probe", collections=collections)
+        await harness.connect(
+            node_contract.address, "probe", collections=collections, tls=node_contract.tls
+        )
         await harness.deploy(AssetTransfer(), name="basic")
         yield harness
 
@@ -154,3 +182,12 @@ async def test_chaincode_to_chaincode_call(harness):
 async def test_contract_error_is_a_500(harness):
     result = await harness.invoke("fail", chaincode="probe")
     assert result.status == 500 and result.message == "deliberate failure"
+
+
+async def test_a_peer_without_the_client_certificate_is_refused(node_contract: NodeContract):
+    """fabric-shim's server requires the client certificate: no certificate, or plain
+    TCP, does not get to register a handler."""
+    async with ContractHarness(identities=IDENTITIES) as harness:
+        for tls in (replace(node_contract.tls, private_key=None, certificate_chain=None), None):
+            with pytest.raises(ShimError):
+                await harness.connect(node_contract.address, "probe", tls=tls, dial_timeout=1)

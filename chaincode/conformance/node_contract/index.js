@@ -6,6 +6,7 @@
  */
 'use strict';
 
+const fs = require('fs');
 const shim = require('fabric-shim');
 
 async function collect(iterator, map) {
@@ -96,9 +97,21 @@ class Probe {
     }
 }
 
+// TLS as Fabric's CCaaS samples take it (file paths in the environment, the same names
+// as `python -m chaincode.runner`); with a client CA, peers must present a certificate.
+const tlsFile = (name) => (process.env[name] ? fs.readFileSync(process.env[name]) : null);
+const tlsProps = process.env.CHAINCODE_TLS_KEY
+    ? {
+          key: tlsFile('CHAINCODE_TLS_KEY'),
+          cert: tlsFile('CHAINCODE_TLS_CERT'),
+          clientCACerts: tlsFile('CHAINCODE_CLIENT_CA_CERT'),
+      }
+    : undefined;
+
 const server = shim.server(new Probe(), {
     ccid: process.env.CHAINCODE_ID,
     address: process.env.CHAINCODE_SERVER_ADDRESS,
+    tlsProps,
 });
 server.start().then(() => {
     console.log(`serving chaincode ${process.env.CHAINCODE_ID}`);

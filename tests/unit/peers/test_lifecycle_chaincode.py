@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,11 @@ from fabric_protos.peer.lifecycle import lifecycle_pb2
 from ca.channelconfig import ChannelConfig
 from ca.msp import Msp
 from chaincode.memory import MemoryState
+from chaincode.packaging import Connection, _tar, build_package
 from chaincode.simulation import TxSimulator
 from chaincode.state import Version
 from peers.lifecycle_chaincode import LifecycleChaincode
-from peers.packages import PackageStore
+from peers.packages import PackageError, PackageStore
 from tests.support.channel import ChannelFixture
 
 
@@ -76,3 +79,31 @@ def test_sequences(setup) -> None:
     assert status == 500 and "must be sequence 2" in message
     status, _ = run(setup, "Org1MSP", "CommitChaincodeDefinition", commit, 8)
     assert status == 500  # the committed sequence cannot be committed again
+
+
+def test_install_reads_connection_json_as_fabric_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    """The TLS a package's connection.json asks for is what the peer dials with; one
+    Fabric's peer would refuse (TLS without root_cert) is refused at install, naming it."""
+    contract = tmp_path / "cc"
+    contract.mkdir()
+    (contract / "__init__.py").write_text("")
+    store = PackageStore(tmp_path / "packages")
+    tls = Connection(
+        "127.0.0.1:7", tls_required=True, client_auth_required=True, root_cert="R",
+        client_key="K", client_cert="C",
+    )  # fmt: skip
+    installed = store.install(build_package(contract, "cc_1", tls))
+    server = store.get(installed.package_id).server
+    assert server.address == "127.0.0.1:7" and server.tls is not None
+    assert (server.tls.root_certificates, server.tls.certificate_chain) == (b"R", b"C")
+    # a connection.json Fabric's peer refuses (TLS without root_cert), built by hand
+    unchecked = dataclasses.replace(tls, root_cert="", client_auth_required=False)
+    with pytest.raises(PackageError, match="root_cert"):
+        store.install(_package_with(unchecked))
+
+
+def _package_with(connection) -> bytes:
+    """A package around ``connection`` without the packager's own checks."""
+    code = _tar([("connection.json", connection.to_json())])
+    metadata = json.dumps({"type": "ccaas", "label": "bad_1"}).encode()
+    return _tar([("metadata.json", metadata), ("code.tar.gz", code)])
