@@ -19,7 +19,7 @@ import functools
 import hashlib
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -755,9 +755,10 @@ class ReloadingSigner:
         self.current = fresh
         return True
 
-    def reload_on_sighup(self) -> None:
-        """SIGHUP, as ``certs rotate`` sends it, reloads the identity; the log line
-        names the new certificate's serial number, which the rotation waits for."""
+    def reload_on_sighup(self, also: Callable[[], object] | None = None) -> None:
+        """SIGHUP, as ``certs rotate`` sends it, reloads the identity (after ``also``,
+        the node's own reloads: its TLS client certificate); the log line names the new
+        certificate's serial number, which the rotation waits for."""
         import asyncio
         import logging
         import signal
@@ -765,6 +766,8 @@ class ReloadingSigner:
         log = logging.getLogger("ca.msp")
 
         def reload() -> None:
+            if also is not None:
+                also()
             try:
                 changed = self.reload()
             except MspConfigError as exc:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -95,6 +95,25 @@ class OrdererEndpoint:
             options.append(("grpc.ssl_target_name_override", self.hostname_override))
         credentials = channel_credentials(self.tls_root, self.client)
         return grpc.aio.secure_channel(self.address, credentials, options=options)
+
+
+REPLACED_GRACE_SECONDS = 30.0
+"""How long a connection replaced by one with a rotated client certificate stays open,
+so the calls in flight on it finish (a rotation fails no transaction)."""
+
+_closing: set[asyncio.Task[object]] = set()
+
+
+def close_later(close: Callable[[], Awaitable[object]]) -> None:
+    """Close a replaced connection after ``REPLACED_GRACE_SECONDS``."""
+    loop = asyncio.get_running_loop()
+
+    def start() -> None:
+        task = loop.create_task(close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    loop.call_later(REPLACED_GRACE_SECONDS, start)
 
 
 class PeerChannel:
@@ -404,12 +423,23 @@ class PeerChannel:
                 raise SeekError(common_pb2.NOT_FOUND, str(exc)) from None
             number += 1
 
-    async def close(self) -> None:
-        self._stopped = True
+    async def _stop_puller(self) -> None:
+        """Stop following; the puller leaves between blocks, never inside a commit."""
         if self._puller is not None:
             self._puller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._puller
+
+    async def pull_again(self, orderers: list[OrdererEndpoint]) -> None:
+        """Follow the channel on ``orderers`` from now on, at our height: after the
+        peer's TLS client certificate was rotated, the stream is opened again with it."""
+        await self._stop_puller()
+        if not self._stopped:
+            self.start_pulling(orderers)
+
+    async def close(self) -> None:
+        self._stopped = True
+        await self._stop_puller()
         self._wake(list(self._tx_waiters))
         async with self._committed:
             self._committed.notify_all()

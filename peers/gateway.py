@@ -42,7 +42,7 @@ from grpc_status import rpc_status
 
 from ca.errors import CaError
 from peers.broadcaster import Broadcaster
-from peers.channel import OrdererEndpoint, PeerChannel
+from peers.channel import OrdererEndpoint, PeerChannel, close_later
 from peers.endorsements import Answer, from_response, go_status_text, unreachable
 from peers.endorser import Endorser, ProposalRefused, UnpackedProposal, unpack_proposal
 from peers.errors import PeerError
@@ -441,7 +441,9 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
 
     def _broadcaster(self, endpoint: OrdererEndpoint) -> Broadcaster:
         broadcaster = self._broadcasters.get(endpoint.address)
-        if broadcaster is None:
+        if broadcaster is None or broadcaster.endpoint != endpoint:
+            if broadcaster is not None:  # a rotated client certificate: a new stream
+                close_later(broadcaster.close)
             broadcaster = self._broadcasters[endpoint.address] = Broadcaster(endpoint)
         return broadcaster
 

@@ -36,7 +36,7 @@ import logging
 import re
 import shutil
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from fabric_protos.gateway import gateway_pb2_grpc
 from fabric_protos.peer import events_pb2_grpc, peer_pb2_grpc, proposal_pb2, snapshot_pb2_grpc
 from grpc_health.v1 import health_pb2
 
+from ca.certificates import load_certificate
 from ca.channelconfig import ChannelConfig, ChannelConfigError
 from ca.errors import CaError
 from ca.msp import ReloadingSigner, load_msp
@@ -56,7 +57,7 @@ from chaincode.endpoint import ChaincodeEndpoint
 from chaincode.server_info import ServerInfo
 from ledgerdb.errors import LedgerError
 from peers import metrics
-from peers.channel import OrdererEndpoint, PeerChannel
+from peers.channel import OrdererEndpoint, PeerChannel, close_later
 from peers.committer import CommittedBlock, commit_block
 from peers.cscc import CSCC, ConfigSystemChaincode
 from peers.deliver import PeerDeliver
@@ -247,6 +248,7 @@ class PeerNode:
         self._resolved: dict[tuple[str, str, int], ChaincodeEndpoint] = {}
         self.remote_peers = [self._remote(p, config.client_identity) for p in config.peers]
         self._reconcilers: dict[str, asyncio.Task[None]] = {}
+        self._repointing: set[asyncio.Task[None]] = set()  # pullers reopened after a rotation
         self._join_lock = asyncio.Lock()
         self.joining_from = ""
         """The snapshot folder a channel is being joined from right now ("" if none)."""
@@ -266,6 +268,38 @@ class PeerNode:
         tls_root = peer.tls_root.read_bytes() if peer.tls_root is not None else None
         channel = OrdererEndpoint(peer.address, tls_root, client=client).channel()
         return RemotePeer(peer.mspid, peer.address, channel)
+
+    def reload_client_tls(self) -> bool:
+        """Present the TLS certificate now in the node's files (``certs rotate`` wrote
+        it) on every connection to orderers and peers: new channels to the other peers
+        and a new Deliver stream per channel at once, a new Broadcast stream at the next
+        submit; the replaced connections close after the calls on them had time to
+        finish. False when the certificate did not change or cannot be read."""
+        config = self.config
+        if config.tls_cert is None or config.tls_key is None:
+            return False
+        try:
+            fresh = TlsIdentity.from_files(config.tls_cert, config.tls_key)
+        except OSError as exc:
+            log.warning("TLS client certificate not reloaded, keeping the current one: %s", exc)
+            return False
+        if fresh == config.client_identity:
+            return False
+        orderers = tuple(replace(o, client=fresh) for o in config.orderers)
+        self.config = replace(config, client_identity=fresh, orderers=orderers)
+        replaced, self.remote_peers = (
+            self.remote_peers,
+            [self._remote(p, fresh) for p in config.peers],
+        )
+        for peer in replaced:
+            close_later(peer.channel.close)
+        for channel in self.channels.values():
+            task = asyncio.create_task(channel.pull_again(list(orderers)))
+            self._repointing.add(task)
+            task.add_done_callback(self._repointing.discard)
+        serial = load_certificate(fresh.cert).serial_number
+        log.info("TLS client certificate reloaded (serial %x)", serial)
+        return True
 
     def _endpoint(
         self, channel_id: str, definition: ChaincodeDefinition
@@ -549,7 +583,7 @@ async def serve(config: PeerConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    signer.reload_on_sighup()
+    signer.reload_on_sighup(also=node.reload_client_tls)
     await node.start()
     operations = await _start_operations(node)
     print(f"peer {config.mspid} listening on port {node.port}", flush=True)
