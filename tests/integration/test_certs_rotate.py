@@ -125,6 +125,15 @@ def test_rotation_under_load_renews_every_certificate_and_fails_no_transaction(
         assert _served_serial(orderer) == new[("orderer-orderer0", "tls")] != old[1]
         endorser = asyncio.run(_endorser_serial(tmp_path))
         assert endorser == new[("peer-org1-peer0", "identity")] != old[2]
+        # Each peer dials orderers and peers with its new TLS certificate as client too
+        # (tests/integration/test_peer_client_tls_reload.py shows what a server sees)
+        logs = tmp_path / ".consortium" / NETWORK / "logs"
+        for name in ("peer-org1-peer0", "peer-org2-peer0"):
+            serial = f"{new[(name, 'tls')]:x}"
+            assert (
+                f"TLS client certificate reloaded (serial {serial})"
+                in (logs / f"{name}.log").read_text()
+            ), name
         # The CLI's own identities were renewed too, and still transact.
         consortium(tmp_path, "invoke", "basic", "CreateAsset", "after", "blue", "1", "Z", "1",
                    "--member", "org2")  # fmt: skip
