@@ -441,7 +441,9 @@ class Gateway(gateway_pb2_grpc.GatewayServicer):
 
     def _broadcaster(self, endpoint: OrdererEndpoint) -> Broadcaster:
         broadcaster = self._broadcasters.get(endpoint.address)
-        if broadcaster is None or broadcaster.endpoint != endpoint:
+        if broadcaster is None or (
+            broadcaster.endpoint is not endpoint and broadcaster.endpoint != endpoint
+        ):
             if broadcaster is not None:  # a rotated client certificate: a new stream
                 close_later(broadcaster.close)
             broadcaster = self._broadcasters[endpoint.address] = Broadcaster(endpoint)
