@@ -38,6 +38,7 @@ from fabric_protos.peer import (
 )
 
 from chaincode.errors import ContractLoadError
+from proto.credentials import server_credentials
 from proto.server import new_server
 
 Message = chaincode_shim_pb2.ChaincodeMessage
@@ -258,22 +259,31 @@ def contract_service(chaincode_id: str, contracts: Any, shim: str = "repaired") 
 @dataclass(frozen=True)
 class ServerTLS:
     """The contract server's TLS key pair (PEM); with ``client_ca``, peers must present a
-    certificate it issued (mutual TLS, ``client_auth_required`` in connection.json)."""
+    certificate it issued (mutual TLS, ``client_auth_required`` in connection.json).
+    Read from ``files``, it follows them: a renewed pair (``certs rotate``) is served
+    from the next handshake on, without a restart."""
 
     private_key: bytes
     certificate: bytes
     client_ca: bytes | None = None
+    files: tuple[Path, Path, Path | None] | None = None  # key, cert, client CA
 
     @classmethod
     def from_files(cls, key: Path, cert: Path, client_ca: Path | None = None) -> ServerTLS:
         try:
             return cls(
-                key.read_bytes(), cert.read_bytes(), client_ca.read_bytes() if client_ca else None
+                key.read_bytes(),
+                cert.read_bytes(),
+                client_ca.read_bytes() if client_ca else None,
+                (key, cert, client_ca),
             )
         except OSError as exc:
             raise ContractLoadError(f"TLS file {exc.filename}: {exc.strerror}") from None
 
     def credentials(self) -> grpc.ServerCredentials:
+        if self.files is not None:
+            key, cert, client_ca = self.files
+            return server_credentials(cert, key, [client_ca] if client_ca else [])
         return grpc.ssl_server_credentials(
             [(self.private_key, self.certificate)],
             root_certificates=self.client_ca,

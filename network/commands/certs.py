@@ -19,7 +19,11 @@ def COMMAND() -> None:
 
 @COMMAND.command("rotate")
 @click.option("--member", default=None, help="Only this member's peers and users.")
-@click.option("--node", default=None, help="Only this node, as status names it (peer-org1-peer0).")
+@click.option(
+    "--node",
+    default=None,
+    help="Only this node, as status names it (peer-org1-peer0, chaincode-basic).",
+)
 @HOME_OPTION
 @NETWORK_OPTION
 @OUTPUT_OPTION

@@ -5,7 +5,9 @@ Each peer re-enrolls with its member's CA (Fabric CA's ``reenroll``, authenticat
 the certificate it has, a new key each time), for its enrollment certificate and its
 TLS certificate; each member's users re-enroll the same way (their TLS client
 certificates too), keeping the attributes their certificates carry; each orderer gets
-new certificates from the ordering organization's CA. Node folders are replaced whole
+new certificates from the ordering organization's CA; each contract served with mutual
+TLS gets a new server certificate from the member CA that issued its first (its runner
+reads it at the next handshake). Node folders are replaced whole
 (a new folder renamed into place), and the nodes are told one at a time: the TLS
 certificate is read again at the next handshake (``proto.credentials``), the signing
 identity on SIGHUP (``ReloadingSigner``). No node restarts, so no connection drops and
@@ -60,8 +62,11 @@ class CertificateRotation(SupervisorBase):
         if member is None:
             orderers = [o for o in self.spec.orderers if node in (None, f"orderer-{o.name}")]
             rotated += [r for o in orderers for r in self._rotate_orderer(o)]
+        rotated += self._rotate_contracts({m.name for m in chosen}, node)
         if node is not None and not rotated:
-            raise SupervisorError(f"--node {node}: no peer or orderer of this network by that name")
+            raise SupervisorError(
+                f"--node {node}: no peer, orderer or contract of this network by that name"
+            )
         return rotated
 
     # -- members: peers and users re-enroll with the member's CA --------------------------
@@ -115,6 +120,28 @@ class CertificateRotation(SupervisorBase):
         self._reload(name, identity.certificate_pem)
         tls = (folder / "tls" / "server.crt").read_bytes()
         return [_from_pem(name, "identity", identity.certificate_pem), _from_pem(name, "tls", tls)]
+
+    # -- contracts: a new server key pair from the member CA that issued theirs --------
+
+    def _rotate_contracts(self, members: set[str], node: str | None) -> list[Rotated]:
+        """Each mutual-TLS contract's server pair whose issuer is among ``members``; its
+        runner serves the new one from the next handshake (``chaincode.runner``). The
+        peers' client pair is inside the package: renewing it is an upgrade, left to
+        ``chaincode deploy``."""
+        rotated = []
+        for name, record in self.chaincode_records.items():  # type: ignore[attr-defined]
+            tls = self.contract_tls(name)  # type: ignore[attr-defined]
+            owner = f"chaincode-{name}"
+            if not record.get("tls") or not tls.ready or node not in (None, owner):
+                continue
+            if tls.issuer not in members:
+                continue
+            authority = self.tls_authority(tls.issuer)  # type: ignore[attr-defined]
+            hosts = self.contract_hosts()  # type: ignore[attr-defined]
+            _replace(tls.folder, functools.partial(tls.renew_server, authority, name, hosts))
+            rotated.append(_from_pem(owner, "tls", (tls.folder / "server.crt").read_bytes()))
+            self.progress(f"  {owner}: new TLS certificate, served from its next connection")
+        return rotated
 
     # -- telling a node -----------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from network.errors import SupervisorError
 from network.gateway_client import GatewayClientError
 from network.spec import Chaincode, Member, Node
 from network.supervisor.base import SupervisorBase
-from network.supervisor.contract_tls import ContractTls
+from network.supervisor.contract_tls import Authority, ContractTls
 from network.supervisor.home import SAMPLES
 from proto.ports import free_port
 
@@ -201,12 +201,20 @@ class Chaincodes(SupervisorBase):
         the first time (``network.supervisor.contract_tls``)."""
         tls = self.contract_tls(wanted.name)
         if not tls.ready:
-            owner = self.member(self.channel_members(self.spec_channel(wanted.channel))[0])
-            client = self._ca_client(owner)  # type: ignore[attr-defined]
-            registrar = client.enroll("admin", self.state["passwords"][owner.name]).signer
-            tls.issue(client, registrar, wanted.name, [self.spec.host, "localhost"])
-            self.progress(f"  chaincode {wanted.name}: TLS certificates from {owner.name}'s CA")
+            owner = self.channel_members(self.spec_channel(wanted.channel))[0]
+            tls.issue(self.tls_authority(owner), wanted.name, self.contract_hosts())
+            self.progress(f"  chaincode {wanted.name}: TLS certificates from {owner}'s CA")
         return tls
+
+    def tls_authority(self, member: str) -> Authority:
+        """``member``'s CA, driven by its bootstrap admin, to issue TLS key pairs."""
+        client = self._ca_client(self.member(member))  # type: ignore[attr-defined]
+        registrar = client.enroll("admin", self.state["passwords"][member]).signer
+        return Authority(member, client, registrar)
+
+    def contract_hosts(self) -> list[str]:
+        """The names a contract server's TLS certificate is issued for."""
+        return [self.spec.host, "localhost"]
 
     def _store_package(self, wanted: Wanted, tls: bool = True) -> str:
         """Build the package (mutual TLS unless ``tls`` is false: a record made before

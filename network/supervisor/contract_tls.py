@@ -60,20 +60,43 @@ class ContractTls:
             client_cert=read("client.crt"),
         )
 
-    def issue(
-        self, client: FabricCaClient, registrar: SoftwareSigner, name: str, hosts: list[str]
-    ) -> None:
-        """Register and enroll (``tls`` profile) the server's key pair, for ``hosts``, and
-        the peers' client key pair; written beside the folder, then renamed into place,
-        so a folder that exists is whole."""
+    @property
+    def issuer(self) -> str:
+        """The member whose TLS CA issued the pairs (and must renew them)."""
+        return (self.folder / "issuer").read_text().strip()
+
+    def issue(self, authority: Authority, name: str, hosts: list[str]) -> None:
+        """The server's key pair, for ``hosts``, and the peers' client key pair; written
+        beside the folder, then renamed into place, so a folder that exists is whole."""
         staging = self.folder.with_name(f".{self.folder.name}.issuing")
         shutil.rmtree(staging, ignore_errors=True)
         for role, names in (("server", hosts), ("client", None)):
-            # a fresh enrollment ID each time: a folder lost after a registration must not
-            # make the next `up` fail on "already registered"
-            enrollment_id = f"{name}.chaincode-{role}.{secrets.token_hex(4)}"
-            secret = client.register(registrar, enrollment_id, type="client")
-            enrollment = client.enroll(enrollment_id, secret, profile="tls", hosts=names)
-            save_enrollment(enrollment, staging, tls=True, tls_name=role)
+            authority.enroll(staging, f"{name}.chaincode-{role}", role, names)
+        (staging / "issuer").write_text(authority.member + "\n")
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(self.folder)
+
+    def renew_server(self, authority: Authority, name: str, hosts: list[str], into: Path) -> None:
+        """A copy of the folder in ``into`` with a new server key pair (the client pair is
+        in the package: renewing it is a chaincode upgrade). The runner serves the new
+        pair from its next handshake once ``into`` is renamed into place."""
+        shutil.copytree(self.folder, into)
+        authority.enroll(into, f"{name}.chaincode-server", "server", hosts)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A member's TLS CA, as its bootstrap admin registers and enrolls with it."""
+
+    member: str
+    client: FabricCaClient
+    registrar: SoftwareSigner
+
+    def enroll(self, folder: Path, prefix: str, role: str, hosts: list[str] | None) -> None:
+        """Register a fresh identity (a random suffix: a folder lost after a registration
+        must not make the next `up` fail on "already registered") and enroll its TLS
+        pair (``tls`` profile) into ``folder/<role>.crt|key`` and ``ca.crt``."""
+        enrollment_id = f"{prefix}.{secrets.token_hex(4)}"
+        secret = self.client.register(self.registrar, enrollment_id, type="client")
+        enrollment = self.client.enroll(enrollment_id, secret, profile="tls", hosts=hosts)
+        save_enrollment(enrollment, folder, tls=True, tls_name=role)

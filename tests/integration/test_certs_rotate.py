@@ -1,6 +1,7 @@
 """`consortium certs rotate` on a running network under load: every identity and TLS
-certificate renewed, each node using the new ones without a restart, and no transaction
-failed — real processes, real CA, the CLI as a user types it."""
+certificate renewed (the contract's TLS server certificate too), each node using the new
+ones without a restart, and no transaction failed — real processes, real CA, the CLI as
+a user types it."""
 
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def test_rotation_under_load_renews_every_certificate_and_fails_no_transaction(
             _served_serial(orderer),
             asyncio.run(_endorser_serial(tmp_path)),
         )
+        state = json.loads((tmp_path / ".consortium" / NETWORK / "state.json").read_text())
+        contract = f"127.0.0.1:{state['chaincodes']['basic']['port']}"
+        old_contract = _served_serial(contract)  # mutual TLS: the server speaks first
 
         done, outcomes = threading.Event(), []
         load = threading.Thread(target=lambda: asyncio.run(_load(tmp_path, done, outcomes)))
@@ -114,6 +118,7 @@ def test_rotation_under_load_renews_every_certificate_and_fails_no_transaction(
             ("org1/user1", "identity"),
             ("org1/user1", "tls"),  # the TLS client certificate it presents (mutual TLS)
             ("org2/orgadmin", "identity"),
+            ("chaincode-basic", "tls"),  # the contract's server pair, from org1's TLS CA
         } <= owners
         assert len(outcomes) >= 3 and set(outcomes) == {"VALID"}, outcomes
         # Every node presents and signs with the new certificates; none restarted.
@@ -123,6 +128,7 @@ def test_rotation_under_load_renews_every_certificate_and_fails_no_transaction(
         new = {(r["owner"], r["kind"]): int(r["serial"], 16) for r in rotated}
         assert _served_serial(peer) == new[("peer-org1-peer0", "tls")] != old[0]
         assert _served_serial(orderer) == new[("orderer-orderer0", "tls")] != old[1]
+        assert _served_serial(contract) == new[("chaincode-basic", "tls")] != old_contract
         endorser = asyncio.run(_endorser_serial(tmp_path))
         assert endorser == new[("peer-org1-peer0", "identity")] != old[2]
         # Each peer dials orderers and peers with its new TLS certificate as client too
