@@ -35,7 +35,9 @@ class ContractTls:
 
     @property
     def ready(self) -> bool:
-        return all((self.folder / f).is_file() for f in ("ca.crt", "server.key", "client.key"))
+        return all(
+            (self.folder / f).is_file() for f in ("ca.crt", "server.key", "client.key", "issuer")
+        )
 
     def runner_options(self) -> list[str]:
         """``python -m chaincode.runner``'s options: serve TLS, require a client cert."""

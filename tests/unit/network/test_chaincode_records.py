@@ -27,7 +27,7 @@ def _tls_issued(supervisor: Supervisor, name: str) -> None:
     """Stand-ins for the key pairs `up` has the member's TLS CA issue (no CA runs here)."""
     folder = supervisor.contract_tls(name).folder
     folder.mkdir(parents=True)
-    for file in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key"):
+    for file in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key", "issuer"):
         (folder / file).write_text(f"PEM of {file}")
 
 
