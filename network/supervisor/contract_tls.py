@@ -10,9 +10,10 @@ for clients. One package serves every member's peers (one runner per chaincode, 
 ``up`` deploys it), so every peer presents the certificate its package carries, as
 Fabric's peers do with a shared package.
 
-The files live in ``chaincodes/tls/<name>/`` (``server.*``, ``client.*``, ``ca.crt``;
-keys 0600) and are issued once: the package's bytes, hence its package ID, stay the same
-from one ``up`` to the next.
+The files live in ``chaincodes/tls/<name>/`` (``server.*``, ``client.*``, ``ca.crt``,
+``issuer``; keys 0600) and are issued once: the package's bytes, hence its package ID,
+stay the same from one ``up`` to the next. ``certs rotate`` renews the server pair only
+(the runner reloads it); the client pair is in the package, so renewing it is an upgrade.
 """
 
 from __future__ import annotations
