@@ -132,7 +132,8 @@ def _server(label: str, code: dict[str, bytes]) -> ServerInfo:
 
 def _write_atomically(target: Path, data: bytes) -> None:
     temporary = target.with_suffix(target.suffix + ".tmp")
-    with open(temporary, "wb") as handle:
+    # owner-only: a CCaaS package's connection.json may hold a TLS client key
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

@@ -224,7 +224,10 @@ class Chaincodes(SupervisorBase):
         identifier = package_id(wanted.label, package)
         folder = self._packages()
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{identifier}.tar.gz").write_bytes(package)
+        target = folder / f"{identifier}.tar.gz"
+        target.touch(mode=0o600)  # its connection.json holds the peers' TLS client key
+        target.chmod(0o600)
+        target.write_bytes(package)
         return identifier
 
     def _package_bytes(self, record: dict[str, Any]) -> bytes:

@@ -54,7 +54,9 @@ def test_code_settings_and_address_changes_are_upgrades(tmp_path):
     supervisor.state["chaincodes"] = {"basic": supervisor._record(wanted, 1, identifier, entry)}
     assert supervisor.runs_as(wanted)
     # the package asks peers for mutual TLS, and the runner serves it
-    package = (supervisor.home.root / "chaincodes" / f"{identifier}.tar.gz").read_bytes()
+    stored = supervisor.home.root / "chaincodes" / f"{identifier}.tar.gz"
+    assert stored.stat().st_mode & 0o777 == 0o600  # it holds the peers' TLS client key
+    package = stored.read_bytes()
     connection = json.loads(read_package(package)[1]["connection.json"])
     assert connection["client_cert"] == "PEM of client.crt"
     assert connection["tls_required"] and connection["client_auth_required"]
