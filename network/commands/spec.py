@@ -24,8 +24,13 @@ def validate(file: Path, output: str) -> None:
     spec = load_spec(file)
     busy = ports_in_use(spec)
     if busy:
-        what, host, port, line = busy[0]
-        fail(f"{file}:{line}: {what}: port {host}:{port} is already in use")
+        # every busy port at once: a user editing the spec fixes them in one pass
+        fail(
+            "\nerror: ".join(
+                f"{file}:{line}: {what}: port {host}:{port} is already in use"
+                for what, host, port, line in busy
+            )
+        )
     rows = [(what, f"{host}:{port}") for what, host, port, _ in spec.ports()]
     if output == "json":
         emit_json({"valid": True, "network": spec.name, "listens": dict(rows)})
