@@ -143,6 +143,16 @@ class NodeProcess:
         except OSError:
             return "(no log)"
 
+    def reload(self) -> bool:
+        """Ask the running node to re-read its configuration files (SIGHUP: Mosquitto
+        re-reads its password and ACL files, keeps the clients they still let in and
+        disconnects the others). False when it does not run (it reads them at start)."""
+        pid = self.pid
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGHUP)
+        return True
+
     def stop(self, timeout: float = 10.0) -> None:
         pid = self.pid
         if pid is None:  # already gone: forget it

@@ -56,6 +56,7 @@ class ChannelUpdates(SupervisorBase):
         self._approve_chaincodes([member_name] if member_name in joined_later else [])
         self.write_connection_files()
         self.refresh_explorer_config()
+        self.refresh_broker_access()  # its MQTT user reads the channel's events, or no more
 
     def remove_channel_member(self, channel_name: str, member_name: str) -> None:
         """Remove ``member_name``'s organization from a channel by a config update (the
@@ -80,6 +81,7 @@ class ChannelUpdates(SupervisorBase):
         self.home.save_state(self.state)
         self.write_connection_files()
         self.refresh_explorer_config()
+        self.refresh_broker_access()  # its MQTT user reads the channel's events, or no more
         self.progress(f"  {member_name} removed from channel {channel.name} by config update")
 
     def channel_config(self, channel_name: str) -> ChannelConfig:

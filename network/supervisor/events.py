@@ -54,14 +54,30 @@ class EventsBridge(SupervisorBase):
             )
         config = folder / "mosquitto.conf"
         host, port = events.broker_host, events.broker_port
-        secured = self._broker_files(events)
+        secured, changed = self._broker_files(events)
         config.write_text(mosquitto_config(host, port, folder / "mosquitto", secured))
         self._start("mosquitto", [binary, "-c", str(config)], host, port)
+        if changed and "mosquitto" not in self.started:
+            self.processes["mosquitto"].reload()
 
-    def _broker_files(self, events: Events) -> BrokerFiles:
+    def refresh_broker_access(self) -> None:
+        """Bring the running broker's logins and ACLs in line with the network's members
+        and their channels (after ``channel add-member`` / ``remove-member``): the files
+        are rewritten and the broker told to re-read them, without a restart."""
+        events = self.spec.events
+        if events is None or not events.local:
+            return
+        _, changed = self._broker_files(events)
+        if changed:
+            self.home.process("mosquitto", [], events.broker_host, events.broker_port).reload()
+
+    def _broker_files(self, events: Events) -> tuple[BrokerFiles, bool]:
         """TLS (a certificate from a CA of the broker's own: the broker starts before the
-        ordering organization exists), a password for the bridge and for each member, and
-        ACLs (``network.mqtt.access``). Made once; a restart keeps them."""
+        ordering organization exists), a password for the bridge and for each current
+        member, and ACLs (``network.mqtt.access``); and whether who may sign in or what
+        they may do changed since the files were last written (the broker must then
+        re-read them). TLS and passwords are made once; a restart keeps them. A member
+        voted out loses its password, so one invited back under its name gets a new one."""
         tls = self.home.root / MQTT_TLS
         if not (tls / "server.crt").exists():
             raw_key = ec.generate_private_key(ec.SECP256R1())
@@ -70,10 +86,9 @@ class EventsBridge(SupervisorBase):
             issuer = Issuer(self_signed_ca(root_key, subject, 3650), root_key)
             self.write_tls_server(issuer, "mqtt-broker", events.broker_host, tls)
         users_file = self.home.root / MQTT_USERS
-        users = json.loads(users_file.read_text()) if users_file.exists() else {}
-        for user in (BRIDGE_USER, *(m.name for m in self.members)):
-            users.setdefault(user, new_password())
-        write_atomically(users_file, json.dumps(users, indent=2), mode=0o600)
+        kept = json.loads(users_file.read_text()) if users_file.exists() else {}
+        names = (BRIDGE_USER, *(m.name for m in self.members))
+        users = {name: kept.get(name) or new_password() for name in names}
         folder = users_file.parent
         files = BrokerFiles(
             tls / "server.crt",
@@ -82,14 +97,18 @@ class EventsBridge(SupervisorBase):
             folder / "passwd",
             folder / "acl",
         )
-        lines = "".join(password_line(user, password) for user, password in users.items())
-        write_atomically(files.passwords, lines, mode=0o600)
         channels = {
             m.name: [c.name for c in self.spec.channels if m.name in self.channel_members(c)]
             for m in self.members
         }
-        write_atomically(files.acl, acl(self.spec.name, channels, events.ingress_member or None))
-        return files
+        rules = acl(self.spec.name, channels, events.ingress_member or None)
+        if users == kept and _text(files.acl) == rules and files.passwords.exists():
+            return files, False
+        write_atomically(users_file, json.dumps(users, indent=2), mode=0o600)
+        lines = "".join(password_line(user, password) for user, password in users.items())
+        write_atomically(files.passwords, lines, mode=0o600)
+        write_atomically(files.acl, rules)
+        return files, True
 
     def _start_bridge(self, events: Events, folder: Path) -> None:
         connections = self.home.root / "connection"
@@ -122,3 +141,10 @@ class EventsBridge(SupervisorBase):
         command = [*CONSORTIUM, "node", "run", "mqtt-bridge", "--config", str(path)]
         # host:port is where it publishes (it listens nowhere), shown by `up` and `status`
         self._start("mqtt-bridge", command, events.broker_host, events.broker_port, listen)
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None

@@ -16,7 +16,9 @@ import pytest
 from network.controlplane.client import Client
 from network.controlplane.keyfile import local_secret, secret_for
 from network.localnet import CREDENTIALS
+from network.mqtt.access import Login
 from tests.support.fabric_network import free_port
+from tests.support.mosquitto import LiveLogin, LoginRefused
 from tests.support.processes import consortium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,21 +198,23 @@ def test_a_node_that_fails_to_start_stops_everything_and_is_named(tmp_path: Path
     assert status["nodes"] == {}  # what had started was stopped
 
 
-async def _assert_mqtt_ingress_is_org1s(network: Path) -> None:
-    """up's broker takes TLS logins from the connection files; org1 (the ingress member)
-    submits over MQTT, and org2's request on the same topic never reaches the bridge."""
-    from network.mqtt import broker, topics
-    from network.mqtt.access import Login
+def _mqtt_login(network: Path, member: str) -> tuple[str, int, Login]:
+    """The broker's address and ``member``'s login, from its connection file."""
+    mqtt = json.loads((network / "connection" / f"{member}.json").read_text())["mqtt"]
+    host, port = mqtt["endpoint"].rsplit(":", 1)
+    return host, int(port), Login(mqtt["username"], mqtt["password"], mqtt["tlsRootCert"])
 
-    def login(member: str) -> tuple[str, int, Login]:
-        mqtt = json.loads((network / "connection" / f"{member}.json").read_text())["mqtt"]
-        host, port = mqtt["endpoint"].rsplit(":", 1)
-        return host, int(port), Login(mqtt["username"], mqtt["password"], mqtt["tlsRootCert"])
+
+async def _assert_mqtt_ingress_is_org1s(network: Path, others: tuple[str, ...] = ("org2",)) -> None:
+    """up's broker takes TLS logins from the connection files; org1 (the ingress member)
+    submits over MQTT, and the requests of ``others`` on the same topic never reach the
+    bridge."""
+    from network.mqtt import broker, topics
 
     submit = topics.submit("two-members", "mychannel", "basic", "CreateAsset")
     results = {}
-    for member in ("org2", "org1"):  # org2 first: its request must not be answered
-        host, port, who = login(member)
+    for member in (*others, "org1"):  # the others first: their requests must not be answered
+        host, port, who = _mqtt_login(network, member)
         request = {"id": f"mqtt-{member}", "args": [f"mqtt-{member}", "red", "1", "M", "1"]}
         async with broker.client(host, port, login=who) as client:
             if member == "org1":  # the ingress member reads replies
@@ -333,11 +337,17 @@ async def _submit_as_org3_through_org1(tmp_path: Path, tls_of: str = "org3") -> 
 @pytest.mark.slow
 def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> None:
     from network.controlplane.client import Client
+    from network.mqtt import topics
 
     spec = spec_with_free_ports(tmp_path)
     home = tmp_path / ".consortium" / "two-members"
+    live: list[LiveLogin] = []  # MQTT clients held open across the votes
     try:
         consortium(tmp_path, "up", str(spec), "-o", "json")
+        broker_pid = (home / "pids" / "mosquitto.pid").read_text()
+        mqtt_host, mqtt_port, org1_login = _mqtt_login(home, "org1")
+        org1_live = LiveLogin(mqtt_host, mqtt_port, org1_login)
+        live.append(org1_live)
         network_id = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)[
             "network_id"
         ]
@@ -359,6 +369,11 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
                    "7", "--member", "org1")  # fmt: skip
         reconciled = consortium(tmp_path, "reconcile", str(spec))
         assert "org3" in reconciled.stdout
+        # The running broker learnt org3's login and ACL (same process, no client dropped)
+        _, _, org3_login = _mqtt_login(home, "org3")
+        org3_live = LiveLogin(mqtt_host, mqtt_port, org3_login)
+        live.append(org3_live)
+        org3_live.subscribe(topics.blocks("two-members", "mychannel"))
         # CREATING until its CA ran (AMB's way), then AVAILABLE with the CA's endpoint.
         org3_row = next(
             m
@@ -399,6 +414,10 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
             "json",
         )
         assert json.loads(created.stdout)["status"] == "VALID"
+        # in the channel, org3's MQTT user reads its blocks (the ACL followed add-member),
+        # and it cannot submit on the ingress topics, which are org1's
+        org3_live.wait_until(lambda c: topics.blocks("two-members", "mychannel") in c.received)
+        asyncio.run(_assert_mqtt_ingress_is_org1s(home, others=("org3",)))
         read = consortium(
             tmp_path, "query", "basic", "ReadAsset", "o3", "--member", "org1", "-o", "json"
         )
@@ -444,6 +463,14 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
             "GET", f"/networks/{network_id}/nodes", query={"memberId": members["org3"]}
         )
         assert {n["Status"] for n in nodes["Nodes"]} == {"DELETED"}
+        # Its MQTT login stopped working: its open session was closed and it cannot sign
+        # in again; org1 stayed connected to the same broker throughout
+        org3_live.wait_until(lambda c: bool(c.disconnects))
+        with pytest.raises(LoginRefused):
+            LiveLogin(mqtt_host, mqtt_port, org3_login).close()
+        assert (home / "pids" / "mosquitto.pid").read_text() == broker_pid
+        assert org1_live.disconnects == []
+        assert org1_live.publish(topics.submit("two-members", "mychannel", "basic", "x"), b"{}")
         # Its TLS CA left the network's trust bundle: refused at the handshake ...
         refused = asyncio.run(_submit_as_org3_through_org1(tmp_path))
         assert "UNAVAILABLE" in refused and "Org3MSP" not in refused
@@ -459,6 +486,9 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         assert (home / "members" / "org3.removed-1" / "ca").is_dir()
         status = json.loads(consortium(tmp_path, "status", str(spec), "-o", "json").stdout)
         assert status["nodes"]["peer-org3-peer0"]["state"] == "RUNNING"
+        _, _, org3_again = _mqtt_login(home, "org3")  # a new member: a new password
+        assert org3_again.password != org3_login.password
+        LiveLogin(mqtt_host, mqtt_port, org3_again).close()
         consortium(tmp_path, "channel", "add-member", "mychannel", "org3")
         created = consortium(
             tmp_path, "invoke", "basic", "CreateAsset", "o4", "blue", "1", "Org3", "1",
@@ -466,4 +496,6 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         )  # fmt: skip
         assert json.loads(created.stdout)["status"] == "VALID"
     finally:
+        for client in live:
+            client.close()
         consortium(tmp_path, "down", str(spec), "--purge", check=False)

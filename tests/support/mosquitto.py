@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 from network.mqtt import broker
+from network.mqtt.access import Login
 from network.mqtt.broker import mosquitto_binary, mosquitto_config
 from tests.support.fabric_network import FabricNetwork, free_port, write_identity_files
 from tests.support.orderer import CHANNEL
@@ -200,3 +203,90 @@ def write_bridge_config(
     path = directory / "bridge.yaml"
     path.write_text(json.dumps(config))
     return path
+
+
+# -- a login held open across synchronous steps ----------------------------------------------
+
+
+class LoginRefused(Exception):
+    """The broker answered CONNECT with a failure (a bad or unknown login)."""
+
+
+class LiveLogin:
+    """One MQTT 5 client signed in with a member's login, kept connected by paho's network
+    thread, so a test that runs CLI commands in between can tell whether the broker
+    dropped it (a reload must not) and what it received meanwhile."""
+
+    def __init__(self, host: str, port: int, login: Login, timeout: float = 10.0) -> None:
+        self.disconnects: list[str] = []
+        self.received: list[str] = []
+        self._connack = threading.Event()
+        self._refusal = ""
+        self._lock = threading.Lock()
+        client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=f"live-{login.username}-{uuid.uuid4().hex[:8]}",
+            protocol=paho.MQTTv5,
+        )
+        client.username_pw_set(login.username, login.password)
+        client.tls_set(ca_certs=login.ca_file)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(60, 60)  # a dropped client stays dropped for the test
+        self.client = client
+        client.connect(host, port, keepalive=10)
+        client.loop_start()
+        if not self._connack.wait(timeout):
+            self.close()
+            raise AssertionError(f"no CONNACK for {login.username} in {timeout}s")
+        if self._refusal:
+            self.close()
+            raise LoginRefused(f"{login.username}: {self._refusal}")
+
+    def _on_connect(self, _client, _userdata, _flags, reason, _properties) -> None:
+        if reason.is_failure:
+            self._refusal = str(reason)
+        self._connack.set()
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason, _properties) -> None:
+        with self._lock:
+            self.disconnects.append(str(reason))
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        with self._lock:
+            self.received.append(message.topic)
+
+    def subscribe(self, topic: str) -> None:
+        result, _ = self.client.subscribe(topic, qos=1)
+        assert result == paho.MQTT_ERR_SUCCESS, result
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 10.0) -> bool:
+        """A QoS 1 publish; True once the broker acknowledged it (Mosquitto acknowledges
+        publishes its ACL refuses too: what arrives tells those apart)."""
+        info = self.client.publish(topic, payload, qos=1)
+        try:
+            info.wait_for_publish(timeout)
+        except RuntimeError:  # not connected
+            return False
+        return info.is_published()
+
+    def wait_until(self, condition: Callable[[LiveLogin], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"not there in {timeout}s: received {self.received[-10:]}, "
+                    f"disconnects {self.disconnects}"
+                )
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> LiveLogin:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
