@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const crypto = require('node:crypto');
 const grpc = require('@grpc/grpc-js');
 const { connect, signers, hash } = require('@hyperledger/fabric-gateway');
+const { credentialsFor } = require('./client_tls');
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const utf8 = new TextDecoder();
@@ -46,7 +47,7 @@ function gatewayFor(org, identityName, signer) {
     const peer = config.peers[org];
     const identity = config.identities[identityName];
     const options = peer.hostnameOverride ? { 'grpc.ssl_target_name_override': peer.hostnameOverride } : {};
-    const client = new grpc.Client(peer.address, grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert)), options);
+    const client = new grpc.Client(peer.address, credentialsFor(peer), options);
     const gateway = connect({
         client,
         identity: { mspId: identity.mspId, credentials: fs.readFileSync(identity.cert) },

@@ -9,17 +9,15 @@ const grpc = require('@grpc/grpc-js');
 const {
     connect, signers, hash, checkpointers, EndorseError, CommitError, GatewayError,
 } = require('@hyperledger/fabric-gateway');
+const { credentialsFor } = require('./client_tls');
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const utf8 = new TextDecoder();
 
-function gatewayFor(org, identityName) {
+function gatewayFor(org, identityName, tlsOptions) {
     const peer = config.peers[org];
     const identity = config.identities[identityName];
-    const client = new grpc.Client(
-        peer.address,
-        grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert)),
-    );
+    const client = new grpc.Client(peer.address, credentialsFor(peer, tlsOptions));
     const gateway = connect({
         client,
         identity: { mspId: identity.mspId, credentials: fs.readFileSync(identity.cert) },
@@ -123,6 +121,20 @@ async function main() {
             stranger.gateway.close();
             stranger.client.close();
         }
+
+        // a client that presents no TLS client certificate (createSsl(root) alone)
+        const bare = gatewayFor('Org1MSP', 'user1', { withoutClientCert: true });
+        try {
+            await bare.gateway.getNetwork(config.channel).getContract(config.chaincode)
+                .evaluateTransaction('ReadAsset', 'node1');
+            report.withoutClientCertError = null;
+        } catch (err) {
+            report.withoutClientCertError = errorReport(err);
+        } finally {
+            bare.gateway.close();
+            bare.client.close();
+        }
+        report.mutualTls = Boolean(config.peers.Org1MSP.tlsClientKey);
     } finally {
         org1.gateway.close();
         org1.client.close();

@@ -92,3 +92,13 @@ def test_unknown_msp_gives_endorse_error_with_details(report: dict) -> None:
     assert [d["mspId"] for d in error["details"]] == ["Org1MSP"]
     assert "creator org unknown" in error["details"][0]["message"]
     assert "Org9MSP" not in error["details"][0]["message"]
+
+
+def test_a_client_without_a_tls_client_certificate_is_refused(report: dict) -> None:
+    """The network wants mutual TLS, as ``up`` runs it, and every call above presented
+    the organization's TLS client certificate; the same client with the TLS root alone
+    (``createSsl(root)``) is refused at the handshake: UNAVAILABLE, no answer."""
+    assert report["mutualTls"]
+    error = report["withoutClientCertError"]
+    assert error is not None and error["isGatewayError"], error
+    assert error["code"] == 14, error  # grpc.status.UNAVAILABLE

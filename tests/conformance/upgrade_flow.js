@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const crypto = require('node:crypto');
 const grpc = require('@grpc/grpc-js');
 const { connect, signers, hash } = require('@hyperledger/fabric-gateway');
+const { credentialsFor } = require('./client_tls');
 
 const [configPath, step, file] = process.argv.slice(2);
 const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
@@ -16,7 +17,7 @@ const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
 async function main() {
     const peer = config.peers.Org1MSP;
     const identity = config.identities.user1;
-    const client = new grpc.Client(peer.address, grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert)));
+    const client = new grpc.Client(peer.address, credentialsFor(peer));
     const gateway = connect({
         client,
         identity: { mspId: identity.mspId, credentials: fs.readFileSync(identity.cert) },

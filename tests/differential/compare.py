@@ -68,6 +68,9 @@ def consortium_config(home: Path, identities: dict) -> dict:
             "tlsRootCert": gateway["tlsRootCert"],
             "hostnameOverride": gateway["hostnameOverride"],
         }
+        if "clientTls" in connection:  # up's mutual TLS: present the member's certificate
+            tls = connection["clientTls"]
+            peers[connection["mspId"]] |= {"tlsClientCert": tls["cert"], "tlsClientKey": tls["key"]}
         users[f"user{n}"] = {"mspId": connection["mspId"], **connection["identities"]["user1"]}
     return {"peers": peers, "identities": {**users, **identities}}
 

@@ -67,10 +67,7 @@ def _methods() -> list[tuple[str, MethodDescriptor]]:
 @pytest.fixture(scope="module")
 def nodes(fabric: FabricNetwork) -> Iterator[dict[str, Node]]:
     peer = fabric.peers["Org1MSP"]
-    credentials = {
-        "peer": grpc.ssl_channel_credentials(peer.tls["ca"].read_bytes()),
-        "orderer": grpc.ssl_channel_credentials(fabric.orderer.tls_paths["ca"].read_bytes()),
-    }
+    credentials = {"peer": fabric.credentials("Org1MSP"), "orderer": fabric.orderer.credentials()}
     opened = {
         "peer": Node("peer", grpc.secure_channel(peer.address, credentials["peer"])),
         "orderer": Node(

@@ -22,8 +22,7 @@ def test_a_signed_request_whose_inner_request_does_not_decode(
 ) -> None:
     """Was UNKNOWN "Unexpected <class 'DecodeError'>"; now Fabric's gateway answer."""
     peer = fabric.peers["Org1MSP"]
-    credentials = grpc.ssl_channel_credentials(peer.tls["ca"].read_bytes())
-    with grpc.secure_channel(peer.address, credentials) as channel:
+    with grpc.secure_channel(peer.address, fabric.credentials("Org1MSP")) as channel:
         kind = channel.unary_unary if answer_type else channel.unary_stream
         call = kind(f"/gateway.Gateway/{method}", request_serializer=None)
         signed = b"\n\x01\x00"  # request = b"\x00": field number 0 never decodes

@@ -297,7 +297,8 @@ def participation_requests(draw: st.DrawFn, genesis: bytes) -> tuple[str, str, b
 def test_channel_participation_api(fabric: FabricNetwork) -> None:
     """Fabric's ``{"error": …}`` with a 4xx; the channel list and height unchanged."""
     orderer = fabric.orderer
-    context = ssl.create_default_context(cafile=str(orderer.tls_paths["ca"]))
+    context = orderer.admin_ssl()
+    assert isinstance(context, ssl.SSLContext)
     base = f"https://127.0.0.1:{orderer.admin_port}"
     genesis = orderer.genesis().SerializeToString()
 

@@ -62,7 +62,10 @@ async def test_gateway_errors_carry_details(fabric_network: FabricNetwork) -> No
     network = fabric_network
     peer = network.peers["Org1MSP"]
     stranger = make_org("Org9MSP").identity("mallory", "client")
-    async with GatewayClient(peer.address, stranger, peer.tls["ca"].read_bytes()) as client:
+    # past the handshake (an Org1 TLS certificate), the endorser judges the signer
+    tls = network.client_tls("Org1MSP")
+    root = peer.tls["ca"].read_bytes()
+    async with GatewayClient(peer.address, stranger, root, client=tls) as client:
         with pytest.raises(GatewayClientError) as failure:
             await client.submit(CHANNEL, "basic", "CreateAsset", "x", "red", "1", "M", "1")
     error = failure.value

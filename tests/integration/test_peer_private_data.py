@@ -122,6 +122,7 @@ async def test_members_get_clear_values_non_members_only_hashes(network: FabricN
             network.peers["Org1MSP"].address,
             network.users["Org2MSP"],
             network.peers["Org1MSP"].tls["ca"].read_bytes(),
+            client=network.client_tls("Org2MSP"),
         ) as org2_at_org1:
             assert await _private_data(org2_at_org1, mine.block) == {}
 

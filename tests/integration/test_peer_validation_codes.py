@@ -27,7 +27,10 @@ async def _filtered_codes(network: FabricNetwork, start: int) -> list[tuple[str,
     """(txid, code) of every transaction in blocks start..newest, via DeliverFiltered."""
     peer = network.peers["Org1MSP"]
     async with GatewayClient(
-        peer.address, network.users["Org1MSP"], peer.tls["ca"].read_bytes()
+        peer.address,
+        network.users["Org1MSP"],
+        peer.tls["ca"].read_bytes(),
+        client=network.client_tls("Org1MSP"),
     ) as client:
         seek = build_seek_envelope(network.users["Org1MSP"], CHANNEL, start, "newest", True)
         stub = events_pb2_grpc.DeliverStub(client.channel)

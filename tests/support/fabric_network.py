@@ -1,7 +1,9 @@
 """A whole network of real processes for tests: one orderer, a peer per organization, a
-chaincode-as-a-service contract, TLS everywhere — and the admin steps that make it usable
-(join, install, approve, commit), done through the same gateway and proposals a user's
-tools would use."""
+chaincode-as-a-service contract, TLS everywhere — mutual, as ``consortium up`` runs it:
+every peer and the orderer want a client certificate from a member's TLS CA, and every
+client here presents its organization's — and the admin steps that make it usable (join,
+install, approve, commit), done through the same gateway and proposals a user's tools
+would use."""
 
 from __future__ import annotations
 
@@ -14,13 +16,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from cryptography.hazmat.primitives import serialization
 from fabric_protos.peer import collection_pb2
 
+from ca import certificates
 from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package, package_id
 from network.chaincode_deploy import Definition, OrgAdmins, approve, commit, deploy
 from network.gateway_client import GatewayClient
+from proto.credentials import TlsIdentity, channel_credentials
 from proto.ports import free_port
 from tests.support.orderer import CHANNEL, OrdererFixture
 from tests.support.pki import write_local_msp, write_tls
@@ -75,16 +80,15 @@ class FabricNetwork:
     collections: collection_pb2.CollectionConfigPackage | None = None  # private data
     peer_settings: str = ""  # more peer.yaml lines, e.g. "private_data: {reconcile_interval: 1}"
     operations: bool = False  # each peer serves /healthz and /metrics on a port of its own
+    mutual: bool = True  # nodes want a client certificate of a member's TLS CA (up's default)
     orderer: OrdererFixture = field(init=False)
     peers: dict[str, PeerProcess] = field(init=False, default_factory=dict)
     contract: subprocess.Popen | None = field(init=False, default=None)
     contract_address: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        if self.batch is None:
-            self.orderer = OrdererFixture(self.root / "orderer")
-        else:
-            self.orderer = OrdererFixture(self.root / "orderer", batch=self.batch)
+        batch = {} if self.batch is None else {"batch": self.batch}
+        self.orderer = OrdererFixture(self.root / "orderer", mutual=self.mutual, **batch)
         self.orgs = self.orderer.orgs
         self.admins = {m: self.orgs[m].identity(f"admin.{m}", "admin") for m in ORGS}
         self.users = {m: self.orgs[m].identity(f"user.{m}", "client") for m in ORGS}
@@ -143,15 +147,24 @@ class FabricNetwork:
         )
         operations = f"127.0.0.1:{free_port()}" if self.operations else ""
         config = directory / "peer.yaml"
+        client_roots = f"  client_root_cas: [{self._client_roots()}]\n" if self.mutual else ""
         config.write_text(
             f"listen: 127.0.0.1:{ports[mspid]}\nmspid: {mspid}\nmsp_dir: msp\ndata_dir: data\n"
-            f"tls:\n  cert: {tls['cert']}\n  key: {tls['key']}\n"
+            f"tls:\n  cert: {tls['cert']}\n  key: {tls['key']}\n{client_roots}"
             f"orderers:\n  - address: 127.0.0.1:{self.orderer.port}\n"
             f"    tls_root: {self.orderer.tls_paths['ca']}\n"
             f"peers:\n{others}{self.peer_settings}\n"
             + (f"operations:\n  listen: {operations}\n" if operations else "")
         )
         return PeerProcess(mspid, directory, config, tls, operations=operations)
+
+    def _client_roots(self) -> Path:
+        """Every organization's TLS CA in one file, as ``up``'s ``tls/client-roots.pem``:
+        the clients a peer lets in (users, other peers, the ordering organization)."""
+        path = self.root / "client-roots.pem"
+        roots = (self.orgs[m].root.certificate for m in ("OrdererMSP", *ORGS))
+        path.write_bytes(b"".join(certificates.to_pem(root) for root in roots))
+        return path
 
     def start_peer(self, peer: PeerProcess) -> None:
         peer.process = NodeProcess(["node", "run", "peer", "--config", str(peer.config)])
@@ -180,16 +193,39 @@ class FabricNetwork:
 
     def client(self, mspid: str, signer: SoftwareSigner | None = None) -> GatewayClient:
         peer = self.peers[mspid]
-        return GatewayClient(peer.address, signer or self.users[mspid], peer.tls["ca"].read_bytes())
+        return GatewayClient(
+            peer.address,
+            signer or self.users[mspid],
+            peer.tls["ca"].read_bytes(),
+            client=self.client_tls(mspid),
+        )
+
+    def credentials(self, mspid: str = "Org1MSP") -> grpc.ChannelCredentials:
+        """TLS to ``mspid``'s peer as its clients have it: its root, and their certificate."""
+        return channel_credentials(self.peers[mspid].tls["ca"].read_bytes(), self.client_tls(mspid))
+
+    def client_tls_files(self, mspid: str) -> dict[str, Path]:
+        """The TLS client certificate and key ``mspid``'s users present (issued by its TLS
+        CA, as ``up`` enrolls ``users/<u>/tls``); made once."""
+        return self.orderer.client_tls(mspid, "user")
+
+    def client_tls(self, mspid: str) -> TlsIdentity | None:
+        """What a client of ``mspid`` presents at the handshake (None without mutual TLS)."""
+        if not self.mutual:
+            return None
+        files = self.client_tls_files(mspid)
+        return TlsIdentity.from_files(files["cert"], files["key"])
 
     def node_client_config(self, directory: Path, identities: dict[str, SoftwareSigner]) -> Path:
         """The JSON file the Node fabric-gateway scripts read: peers, TLS roots, identities
-        (certificate and PKCS#8 key files)."""
+        (certificate and PKCS#8 key files), and the TLS client certificate a client of each
+        peer's organization presents (``tests/conformance/client_tls.js`` reads it)."""
         config = {
             "channel": CHANNEL,
             "chaincode": self.chaincode,
             "peers": {
                 mspid: {"address": peer.address, "tlsRootCert": str(peer.tls["ca"])}
+                | self._node_client_tls(mspid)
                 for mspid, peer in self.peers.items()
             },
             "identities": {
@@ -200,6 +236,12 @@ class FabricNetwork:
         path = directory / "config.json"
         path.write_text(json.dumps(config))
         return path
+
+    def _node_client_tls(self, mspid: str) -> dict[str, str]:
+        if not self.mutual:
+            return {}
+        files = self.client_tls_files(mspid)
+        return {"tlsClientCert": str(files["cert"]), "tlsClientKey": str(files["key"])}
 
     # -- the admin steps ----------------------------------------------------------------
 

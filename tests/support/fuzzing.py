@@ -192,10 +192,16 @@ def check_answer(method: Any, data: bytes, answer: Any) -> None:
         assert not any(leak in answer.details() for leak in LEAKS), answer.details()
 
 
-def _newest(target: str, root: bytes, service: str, answer: type[Message], signer: Any) -> int:
+def _newest(
+    target: str,
+    credentials: grpc.ChannelCredentials,
+    service: str,
+    answer: type[Message],
+    signer: Any,
+) -> int:
     """The newest block's number, read by Deliver as a client reads it."""
     seek = build_seek_envelope(signer, CHANNEL, "newest", "newest", True)
-    with grpc.secure_channel(target, grpc.ssl_channel_credentials(root)) as channel:
+    with grpc.secure_channel(target, credentials) as channel:
         deliver = channel.stream_stream(
             f"/{service}/Deliver",
             request_serializer=lambda message: message.SerializeToString(),
@@ -210,14 +216,14 @@ def _newest(target: str, root: bytes, service: str, answer: type[Message], signe
 def peer_height(fabric: Any) -> int:
     """Org1's peer's newest block number: a refused input must leave it as it was."""
     peer = fabric.peers["Org1MSP"]
-    root = peer.tls["ca"].read_bytes()
+    credentials = fabric.credentials("Org1MSP")
     signer = fabric.users["Org1MSP"]
-    return _newest(peer.address, root, "protos.Deliver", events_pb2.DeliverResponse, signer)
+    return _newest(peer.address, credentials, "protos.Deliver", events_pb2.DeliverResponse, signer)
 
 
 def orderer_height(fabric: Any) -> int:
     """The orderer's newest block number."""
     orderer = fabric.orderer
-    target, root = f"127.0.0.1:{orderer.port}", orderer.tls_paths["ca"].read_bytes()
+    target, credentials = f"127.0.0.1:{orderer.port}", orderer.credentials()
     signer = fabric.users["Org1MSP"]
-    return _newest(target, root, "orderer.AtomicBroadcast", ab_pb2.DeliverResponse, signer)
+    return _newest(target, credentials, "orderer.AtomicBroadcast", ab_pb2.DeliverResponse, signer)

@@ -173,6 +173,9 @@ def write_connection_file(fabric: FabricNetwork, mspid: str, directory: Path) ->
         },
         "identities": {"user1": {"cert": user["cert"], "key": user["key"]}},
     }
+    if fabric.mutual:  # the member's TLS client certificate, where `up` writes it
+        tls = fabric.client_tls_files(mspid)
+        connection["clientTls"] = {"cert": str(tls["cert"]), "key": str(tls["key"])}
     path = directory / f"{mspid}.json"
     path.write_text(json.dumps(connection))
     return path

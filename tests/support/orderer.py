@@ -139,20 +139,35 @@ class OrdererFixture:
     # -- clients ----------------------------------------------------------------------
 
     def client_tls(self, mspid: str, name: str) -> dict[str, Path]:
-        """A TLS client certificate (and its CA) of ``mspid``, for mutual TLS."""
-        return write_tls(self.orgs[mspid], self.root / "clients" / mspid / name, name, ())
+        """A TLS client certificate (and its CA) of ``mspid``, for mutual TLS; made once
+        per name, so every reader of the files sees one certificate and its key."""
+        folder = self.root / "clients" / mspid / name
+        paths = {
+            "cert": folder / "server.crt",
+            "key": folder / "server.key",
+            "ca": folder / "ca.crt",
+        }
+        if all(path.exists() for path in paths.values()):
+            return paths
+        return write_tls(self.orgs[mspid], folder, name, ())
 
     def channel(self, client: dict[str, Path] | None = None) -> grpc.aio.Channel:
-        """A channel to the orderer, presenting ``client``'s TLS certificate if given."""
+        """A channel to the orderer, presenting ``client``'s TLS certificate (``credentials``)."""
         target = f"127.0.0.1:{self.port}"
         if not self.tls:
             return grpc.aio.insecure_channel(target)
-        credentials = grpc.ssl_channel_credentials(
+        return grpc.aio.secure_channel(target, self.credentials(client))
+
+    def credentials(self, client: dict[str, Path] | None = None) -> grpc.ChannelCredentials:
+        """TLS trusting the orderer's root, presenting ``client``'s certificate (an orderer
+        that wants one gets Org1MSP's ``client1``'s otherwise)."""
+        if client is None and self.mutual:
+            client = self.client_tls("Org1MSP", "client1")
+        return grpc.ssl_channel_credentials(
             self.tls_paths["ca"].read_bytes(),
             client["key"].read_bytes() if client else None,
             client["cert"].read_bytes() if client else None,
         )
-        return grpc.aio.secure_channel(target, credentials)
 
     def admin_ssl(self) -> ssl.SSLContext | bool:
         if not self.tls:
