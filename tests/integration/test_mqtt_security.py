@@ -5,8 +5,6 @@ cannot submit as org1) nor read a channel it is not in."""
 from __future__ import annotations
 
 import asyncio
-import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -15,8 +13,7 @@ import pytest
 
 from network.mqtt import broker, topics
 from network.mqtt.access import BRIDGE_USER, BrokerFiles, Login, acl, password_line
-from tests.support.fabric_network import free_port
-from tests.support.mosquitto import HOST
+from tests.support.mosquitto import HOST, Mosquitto
 from tests.support.pki import make_org, write_tls
 
 NETWORK = "secured"
@@ -32,31 +29,13 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str
     files = BrokerFiles(tls["cert"], tls["key"], tls["ca"], folder / "passwd", folder / "acl")
     files.passwords.write_text("".join(password_line(u, p) for u, p in PASSWORDS.items()))
     files.acl.write_text(acl(NETWORK, MEMBERS, ingress_member="org1"))
-    port = free_port()
-    config = folder / "mosquitto.conf"
-    config.write_text(broker.mosquitto_config(HOST, port, folder / "data", files))
-    binary = broker.mosquitto_binary()
-    if binary is None:
+    if broker.mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed")
-    log = (folder / "mosquitto.log").open("wb")
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with ssl.create_default_context(cafile=str(tls["ca"])).wrap_socket(
-                __import__("socket").create_connection((HOST, port), timeout=1),
-                server_hostname=HOST,
-            ):
-                break
-        except OSError:
-            time.sleep(0.05)
-    assert process.poll() is None, (folder / "mosquitto.log").read_text()
+    secured = Mosquitto(folder, secured=files).start()
     try:
-        yield port, str(tls["ca"])
+        yield secured.port, str(tls["ca"])
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+        secured.stop()
 
 
 def login(user: str, ca: str) -> Login:

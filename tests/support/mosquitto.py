@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import socket
 import subprocess
 import threading
@@ -20,7 +21,7 @@ import aiomqtt
 import paho.mqtt.client as paho
 
 from network.mqtt import broker
-from network.mqtt.access import Login
+from network.mqtt.access import BrokerFiles, Login
 from network.mqtt.broker import mosquitto_binary, mosquitto_config
 from tests.support.fabric_network import FabricNetwork, free_port, write_identity_files
 from tests.support.orderer import CHANNEL
@@ -29,7 +30,11 @@ HOST = "127.0.0.1"
 
 
 class Mosquitto:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    """``secured``: TLS, logins and ACLs as ``up`` runs it (else anonymous, loopback)."""
+
+    def __init__(
+        self, directory: Path, port: int | None = None, secured: BrokerFiles | None = None
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed (deploy/install-deps.sh installs it)")
@@ -39,7 +44,7 @@ class Mosquitto:
         self.config = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
         directory.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(mosquitto_config(HOST, self.port, directory / "data"))
+        self.config.write_text(mosquitto_config(HOST, self.port, directory / "data", secured))
         self.process: subprocess.Popen | None = None
 
     @property
@@ -75,6 +80,11 @@ class Mosquitto:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def reload(self) -> None:
+        """SIGHUP, as the supervisor sends it: re-read the password and ACL files."""
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGHUP)
 
 
 @dataclass
@@ -223,6 +233,7 @@ class LiveLogin:
     def __init__(self, host: str, port: int, login: Login, timeout: float = 10.0) -> None:
         self.disconnects: list[str] = []
         self.received: list[str] = []
+        self.arrived: list[float] = []  # time.monotonic() of each message, in order
         self._connack = threading.Event()
         self._refusal = ""
         self._lock = threading.Lock()
@@ -259,6 +270,7 @@ class LiveLogin:
     def _on_message(self, _client, _userdata, message) -> None:
         with self._lock:
             self.received.append(message.topic)
+            self.arrived.append(time.monotonic())
 
     def subscribe(self, topic: str) -> None:
         result, _ = self.client.subscribe(topic, qos=1)
