@@ -4,6 +4,7 @@ log, read from the process that started it."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,25 @@ def test_a_silent_node_is_given_up_on_at_the_timeout(tmp_path: Path) -> None:
             node.wait_ready(timeout=0.5)
     finally:
         node.stop()
+
+
+def test_reload_sends_sighup_to_a_running_node_only(tmp_path: Path) -> None:
+    marker = tmp_path / "hup"
+    code = (
+        "import signal, time, pathlib\n"
+        f"signal.signal(signal.SIGHUP, lambda *_: pathlib.Path({str(marker)!r}).touch())\n"
+        f"pathlib.Path({str(tmp_path / 'ready')!r}).touch()\n"
+        "time.sleep(60)\n"
+    )
+    node = _node(tmp_path, code)
+    node.start()
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "ready").exists():
+        assert time.monotonic() < deadline, node.tail()
+        time.sleep(0.02)
+    assert node.reload()
+    while not marker.exists():
+        assert time.monotonic() < deadline, "SIGHUP never arrived"
+        time.sleep(0.02)
+    node.stop()
+    assert not node.reload()  # not running: it reads its files when it starts
