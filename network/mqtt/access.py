@@ -5,8 +5,9 @@ one for the bridge. The bridge publishes every event and reads the ingress topic
 member reads the events of its own channels (blocks, transactions, chaincode events)
 and the network's governance events; the ingress member — the one whose identity the
 bridge submits with — alone publishes on the submit topics of its channels and reads
-their replies. So org2 cannot submit as org1: the broker refuses its publish, and the
-bridge never sees it.
+their replies, and every member publishes on its own ``…/members/<member>/submit/…``
+topics, which the bridge submits as that member. So org2 cannot submit as org1: the
+broker refuses its publish on org1's topics, and the bridge never sees it.
 
 Passwords are stored the way ``mosquitto_passwd`` stores them (``$7$``: PBKDF2-SHA512,
 101 iterations, a 12-byte salt), so the file needs no Mosquitto tool to write.
@@ -53,7 +54,10 @@ def password_line(username: str, password: str, salt: bytes | None = None) -> st
 
 
 def acl(network: str, members: Mapping[str, Sequence[str]], ingress_member: str | None) -> str:
-    """A Mosquitto ACL file: ``members`` maps each member (its MQTT user) to its channels."""
+    """A Mosquitto ACL file: ``members`` maps each member (its MQTT user) to its channels.
+    With an ingress (``ingress_member`` set), every member also publishes on its own
+    submit topics of its channels and reads their replies; the bridge submits those as
+    that member."""
     root = f"{topics.ROOT}/{topics.level(network)}"
     lines = [f"user {BRIDGE_USER}", f"topic readwrite {root}/#", ""]
     for member, channels in members.items():
@@ -66,6 +70,9 @@ def acl(network: str, members: Mapping[str, Sequence[str]], ingress_member: str 
             if member == ingress_member:
                 lines.append(f"topic write {prefix}/submit/+/+")
                 lines.append(f"topic read {prefix}/result/+")
+            if ingress_member is not None:
+                own = topics.member_prefix(network, channel, member)
+                lines += [f"topic write {own}/submit/+/+", f"topic read {own}/result/+"]
         lines.append("")
     return "\n".join(lines)
 

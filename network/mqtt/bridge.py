@@ -30,6 +30,7 @@ from network.mqtt.deliver import follow_blocks
 from network.mqtt.governance import follow_governance
 from network.mqtt.inflight import InFlight
 from network.mqtt.ingress import Ingress, ReplyTo, reply_properties
+from network.mqtt.member_gateways import MemberGateways
 from network.mqtt.retry import Backoff
 from proto.metrics import METRICS
 from proto.operations import start_operations
@@ -68,8 +69,13 @@ class Bridge:
             ingress = None
             if self.config.ingress is not None:
                 gateway = await stack.enter_async_context(open_gateway(self.config.ingress))
+                members = None
+                if self.config.member_ingress is not None:
+                    who = self.config.member_ingress
+                    members = MemberGateways(who.connection, who.identity)
+                    stack.push_async_callback(members.close)
                 ingress = self._ingress = Ingress(
-                    self.config.network, self.config.channels, gateway
+                    self.config.network, self.config.channels, gateway, members
                 )
             backoff = Backoff()
             while True:

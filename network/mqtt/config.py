@@ -11,6 +11,10 @@
       control_plane: http://127.0.0.1:7100
       network_id: n-...               # optional: only this network's events
     ingress: {connection: connection/org1.json, identity: user1}   # optional
+    member_ingress: {connections: connection, identity: user1}
+                                      # optional: each member submits as itself on its
+                                      # …/members/<member>/submit/… topics, through
+                                      # <connections>/<member>.json
     login: {username: consortium-bridge, password: ..., tlsRootCert: events/tls/ca.crt}
                                       # optional: TLS and a password (the broker up runs)
     operations: {listen: 127.0.0.1:9445}   # optional: /metrics, /healthz, /logspec
@@ -63,6 +67,7 @@ class BridgeConfig:
     control_plane: str = ""
     network_id: str = ""
     ingress: Identity | None = None
+    member_ingress: Identity | None = None  # connection: the folder of members' files
     operations_listen: str = ""
     login: Login | None = None
 
@@ -95,7 +100,7 @@ def _load(file: Path) -> BridgeConfig:
     top = reader.mapping(
         data,
         (),
-        known | {"governance", "ingress", "operations", "login"},
+        known | {"governance", "ingress", "member_ingress", "operations", "login"},
         {"network", "broker", "channels", "deliver", "checkpoint"},
     )
     base = file.parent
@@ -140,9 +145,23 @@ def _load(file: Path) -> BridgeConfig:
         ingress=identity_setting(reader, top["ingress"], "ingress", base)
         if "ingress" in top
         else None,
+        member_ingress=_member_ingress(reader, top.get("member_ingress"), base),
         operations_listen=operations_listen,
         login=_login(reader, top.get("login"), base),
     )
+
+
+def _member_ingress(reader: _Reader, raw: Any, base: Path) -> Identity | None:
+    """``{connections: FOLDER, identity: NAME}``: members' connection files, and which of
+    each member's identities submits its requests."""
+    if raw is None:
+        return None
+    key = "member_ingress"
+    value = reader.mapping(raw, (key,), {"connections", "identity"}, {"connections"})
+    identity = str(value.get("identity", "user1"))
+    if not _NAME.match(identity):
+        raise reader.error((key, "identity"), f"{identity!r} is not an identity name")
+    return Identity(base / str(value["connections"]), identity)
 
 
 def _login(reader: _Reader, raw: Any, base: Path) -> Login | None:

@@ -1,11 +1,14 @@
 """MQTT → transactions: a message on ``consortium/<network>/<channel>/submit/<chaincode>/
-<function>`` is submitted through the gateway as the configured identity, and its outcome
-is published as a reply.
+<function>`` is submitted through the gateway as the configured identity (the ingress
+member's), one on ``…/<channel>/members/<member>/submit/<chaincode>/<function>`` as that
+member (``network.mqtt.member_gateways``; the broker lets only the member publish there),
+and its outcome is published as a reply.
 
 The payload is a JSON list of strings (the arguments), or ``{"id": "...", "args": [...]}``
 to choose the request id. The reply goes to the MQTT 5 response topic with the request's
 correlation data when the request has one, else to ``…/<channel>/result/<id>`` (the id
-chosen, or generated). A malformed request gets an error reply naming the bad part and
+chosen, or generated; ``…/members/<member>/result/<id>`` for a member's own request). A
+malformed request gets an error reply naming the bad part and
 nothing is submitted.
 """
 
@@ -26,6 +29,7 @@ from paho.mqtt.properties import Properties
 from network.gateway_client import CommitError, GatewayClient, GatewayClientError
 from network.mqtt import payloads, topics
 from network.mqtt.errors import IngressError
+from network.mqtt.member_gateways import MemberGateways
 
 log = logging.getLogger(__name__)
 MAX_ARGS = 64
@@ -39,6 +43,7 @@ class SubmitRequest:
     chaincode: str
     function: str
     args: tuple[str, ...]
+    member: str = ""  # who submits: "" the ingress member, else the member named in the topic
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,20 @@ def chosen_id(payload: object) -> str | None:
 
 
 def reply_target(
-    network: str, channel: str, request_id: str, properties: Properties | None
+    network: str,
+    channel: str,
+    request_id: str,
+    properties: Properties | None,
+    member: str = "",
 ) -> ReplyTo:
-    """Where the reply goes: the request's response topic (MQTT 5) or result/<id>."""
+    """Where the reply goes: the request's response topic (MQTT 5) or result/<id> (the
+    member's own, for a member's request)."""
     response_topic = getattr(properties, "ResponseTopic", None) if properties else None
     correlation = getattr(properties, "CorrelationData", None) if properties else None
     if response_topic:
         return ReplyTo(topics.check_publish_topic(response_topic), correlation)
+    if member:
+        return ReplyTo(topics.member_result(network, channel, member, request_id), correlation)
     return ReplyTo(topics.result(network, channel, request_id), correlation)
 
 
@@ -103,24 +115,38 @@ def parse_request(
     if named_network != network or channel not in channels:
         raise IngressError("topic", f"{topic!r} is not a channel this bridge serves")
     request_id, args = _arguments(payload)
-    return SubmitRequest(request_id or str(uuid.uuid4()), channel, chaincode, function, args)
+    member = topics.submitter(topic)
+    return SubmitRequest(
+        request_id or str(uuid.uuid4()), channel, chaincode, function, args, member
+    )
 
 
 Publish = Callable[[ReplyTo, dict[str, Any]], Awaitable[None]]
 
 
 class Ingress:
-    """Handles submit requests, each in its own task (at most ``MAX_IN_FLIGHT`` at once)."""
+    """Handles submit requests, each in its own task (at most ``MAX_IN_FLIGHT`` at once):
+    the ingress member's through ``gateway``, each member's own through ``members``."""
 
-    def __init__(self, network: str, channels: tuple[str, ...], gateway: GatewayClient) -> None:
+    def __init__(
+        self,
+        network: str,
+        channels: tuple[str, ...],
+        gateway: GatewayClient,
+        members: MemberGateways | None = None,
+    ) -> None:
         self.network = network
         self.channels = channels
         self.gateway = gateway
+        self.members = members
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def filters(self) -> list[str]:
-        return [topics.submit_filter(self.network, channel) for channel in self.channels]
+        found = [topics.submit_filter(self.network, channel) for channel in self.channels]
+        if self.members is not None:
+            found += [topics.member_submit_filter(self.network, c) for c in self.channels]
+        return found
 
     async def dispatch(self, message: aiomqtt.Message, publish: Publish) -> None:
         """Start handling ``message``; waits only when too many are in flight."""
@@ -139,15 +165,28 @@ class Ingress:
         try:
             request = parse_request(self.network, self.channels, topic, payload)
             target = reply_target(
-                self.network, request.channel, request.request_id, message.properties
+                self.network,
+                request.channel,
+                request.request_id,
+                message.properties,
+                request.member,
             )
+            gateway = await self._gateway(request.member)
         except IngressError as exc:
             await self._reject(message, exc, publish)
             return
-        reply = await self.submit(request)
+        reply = await self.submit(request, gateway)
         outcome = reply.get("code_name") or reply["error"]["message"]
         log.info("ingress %s %s: %s", request.request_id, topic, outcome)
         await publish(target, reply)
+
+    async def _gateway(self, member: str) -> GatewayClient:
+        """The gateway that submits as ``member`` ("": the ingress member)."""
+        if not member:
+            return self.gateway
+        if self.members is None:
+            raise IngressError("topic", "this bridge takes no member's own requests")
+        return await self.members.gateway(member)
 
     async def _reject(
         self, message: aiomqtt.Message, error: IngressError, publish: Publish
@@ -160,16 +199,20 @@ class Ingress:
             channel = topics.parse_submit(message.topic.value)[1]
         except IngressError:
             channel = ""
+        member = topics.submitter(message.topic.value)
         try:
-            target = reply_target(self.network, channel, request_id, message.properties)
+            target = reply_target(self.network, channel, request_id, message.properties, member)
         except IngressError:
             target = ReplyTo(topics.result(self.network, channel, request_id))
         await publish(target, payloads.error_reply(request_id, error.field, error.reason))
 
-    async def submit(self, request: SubmitRequest) -> dict[str, Any]:
-        """Submit and wait for commit; the reply for every outcome."""
+    async def submit(
+        self, request: SubmitRequest, gateway: GatewayClient | None = None
+    ) -> dict[str, Any]:
+        """Submit (through ``gateway``, else the ingress member's) and wait for commit;
+        the reply for every outcome."""
         try:
-            done = await self.gateway.submit(
+            done = await (gateway or self.gateway).submit(
                 request.channel, request.chaincode, request.function, *request.args
             )
         except CommitError as exc:

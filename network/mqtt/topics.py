@@ -54,6 +54,25 @@ def result(network: str, channel: str, request_id: str) -> str:
     return f"{prefix(network, channel)}/result/{level(request_id)}"
 
 
+def member_prefix(network: str, channel: str, member: str) -> str:
+    """Where ``member`` submits as itself on ``channel`` (and reads its replies)."""
+    return f"{prefix(network, channel)}/members/{level(member)}"
+
+
+def member_submit_filter(network: str, channel: str) -> str:
+    """What the ingress subscribes to for every member's own requests on ``channel``."""
+    return f"{prefix(network, channel)}/members/+/submit/+/+"
+
+
+def member_submit(network: str, channel: str, member: str, chaincode: str, function: str) -> str:
+    base = member_prefix(network, channel, member)
+    return f"{base}/submit/{level(chaincode)}/{level(function)}"
+
+
+def member_result(network: str, channel: str, member: str, request_id: str) -> str:
+    return f"{member_prefix(network, channel, member)}/result/{level(request_id)}"
+
+
 def event_filters(network: str, channel: str | None = None) -> list[str]:
     """Everything the bridge publishes for ``network`` (one channel, or all of them)."""
     base = prefix(network, channel) if channel else f"{ROOT}/{level(network)}/+"
@@ -66,17 +85,31 @@ def event_filters(network: str, channel: str | None = None) -> list[str]:
 
 
 def parse_submit(topic: str) -> tuple[str, str, str, str]:
-    """(network, channel, chaincode, function) of a submit topic, levels unescaped."""
+    """(network, channel, chaincode, function) of a submit topic — the ingress member's
+    ``…/<channel>/submit/<cc>/<fn>`` or a member's own ``…/<channel>/members/<member>/
+    submit/<cc>/<fn>`` — levels unescaped."""
     parts = topic.split("/")
+    if len(parts) == 8 and parts[3] == "members" and parts[5] == "submit":
+        parts = [*parts[:3], *parts[5:]]
     if len(parts) != 6 or parts[0] != ROOT or parts[3] != "submit":
         raise IngressError(
             "topic",
-            f"{topic!r} is not {ROOT}/<network>/<channel>/submit/<chaincode>/<function>",
+            f"{topic!r} is not {ROOT}/<network>/<channel>/[members/<member>/]submit/"
+            "<chaincode>/<function>",
         )
     network, channel, _, chaincode, function = (unescape(p) for p in parts[1:])
     if not chaincode or not function:
         raise IngressError("topic", f"{topic!r} names no chaincode or no function")
     return network, channel, chaincode, function
+
+
+def submitter(topic: str) -> str:
+    """The member a ``…/members/<member>/submit/…`` topic submits as ("" for the ingress
+    member's own ``…/submit/…`` topics), unescaped."""
+    parts = topic.split("/")
+    if len(parts) == 8 and parts[3] == "members" and parts[5] == "submit":
+        return unescape(parts[4])
+    return ""
 
 
 def unescape(text: str) -> str:

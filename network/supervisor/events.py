@@ -134,6 +134,12 @@ class EventsBridge(SupervisorBase):
                 "connection": str(connections / f"{events.ingress_member}.json"),
                 "identity": events.ingress_identity,
             }
+            # and every member submits as itself on its own topics (a member voted in
+            # later too: the bridge finds its connection file at its first request)
+            config["member_ingress"] = {
+                "connections": str(connections),
+                "identity": events.ingress_identity,
+            }
         listen = self.operations_listen("mqtt-bridge", "127.0.0.1", events.operations_port)
         config["operations"] = {"listen": listen}
         path = folder / "bridge.yaml"

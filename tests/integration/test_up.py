@@ -234,6 +234,45 @@ async def _assert_mqtt_ingress_is_org1s(network: Path, others: tuple[str, ...] =
     assert results["mqtt-org1"]["ok"] is True, results
 
 
+async def _assert_mqtt_submits_as_itself(network: Path, member: str, other: str) -> None:
+    """``member`` submits over MQTT on its own topics and the transaction's creator is its
+    organization; what it publishes on ``other``'s own topics never reaches the bridge."""
+    from network.mqtt import broker, topics
+
+    host, port, who = _mqtt_login(network, member)
+    channel = "mychannel"
+
+    def request(name: str) -> bytes:
+        return json.dumps({"id": name, "args": [name, "red", "1", "M", "1"]}).encode()
+
+    async with broker.client(host, port, login=who) as client:
+        own_prefix = topics.member_prefix("two-members", channel, member)
+        await client.subscribe(f"{own_prefix}/result/+", qos=1)
+        await client.subscribe(f"{topics.prefix('two-members', channel)}/tx/+", qos=1)
+        theirs = topics.member_submit("two-members", channel, other, "basic", "CreateAsset")
+        await client.publish(theirs, request(f"mqtt-as-{other}"), qos=1)
+        own = topics.member_submit("two-members", channel, member, "basic", "CreateAsset")
+        await client.publish(own, request(f"mqtt-as-{member}"), qos=1)
+        replies, creators = {}, {}
+
+        async def until_committed() -> None:
+            async for message in client.messages:
+                body = json.loads(message.payload)
+                if "/result/" in str(message.topic):
+                    replies[str(message.topic).rsplit("/", 1)[1]] = body
+                elif body.get("kind") == "tx":
+                    creators[body["txid"]] = body["creator_mspid"]
+                done = replies.get(f"mqtt-as-{member}")
+                if done is not None and (not done["ok"] or done["txid"] in creators):
+                    return
+
+        await asyncio.wait_for(until_committed(), 60)
+    reply = replies[f"mqtt-as-{member}"]
+    assert reply["ok"] is True, reply
+    assert creators[reply["txid"]] == f"{member.capitalize()}MSP"
+    assert set(replies) == {f"mqtt-as-{member}"}, replies
+
+
 def _assert_strict_sigv4(url: str, account: str, secret: str) -> None:
     """up's control plane checks signatures: boto3 with the account's secret from the
     network's credentials file is served, with any other secret refused."""
@@ -415,9 +454,12 @@ def test_a_member_voted_in_after_up_gets_nodes_and_transacts(tmp_path: Path) -> 
         )
         assert json.loads(created.stdout)["status"] == "VALID"
         # in the channel, org3's MQTT user reads its blocks (the ACL followed add-member),
-        # and it cannot submit on the ingress topics, which are org1's
+        # submits as itself on its own ingress topics, and cannot submit on org1's
         org3_live.wait_until(lambda c: topics.blocks("two-members", "mychannel") in c.received)
         asyncio.run(_assert_mqtt_ingress_is_org1s(home, others=("org3",)))
+        asyncio.run(_assert_mqtt_submits_as_itself(home, "org3", other="org1"))
+        missing = consortium(tmp_path, "query", "basic", "ReadAsset", "mqtt-as-org1", check=False)
+        assert missing.returncode != 0  # org3's request on org1's own topics was never run
         read = consortium(
             tmp_path, "query", "basic", "ReadAsset", "o3", "--member", "org1", "-o", "json"
         )

@@ -18,6 +18,7 @@ deliver: {connection: connection/org1.json}
 checkpoint: events/checkpoint.json
 governance: {control_plane: "http://127.0.0.1:7100", network_id: n-1}
 ingress: {connection: connection/org2.json, identity: orgadmin}
+member_ingress: {connections: connection}
 """
 
 
@@ -30,6 +31,11 @@ def test_a_full_config_loads_with_paths_beside_the_file(tmp_path: Path) -> None:
     assert config.deliver.connection == tmp_path / "connection" / "org1.json"
     assert config.deliver.identity == "user1"
     assert config.ingress is not None and config.ingress.identity == "orgadmin"
+    assert config.member_ingress is not None
+    assert (config.member_ingress.connection, config.member_ingress.identity) == (
+        tmp_path / "connection",
+        "user1",
+    )
     assert config.checkpoint == tmp_path / "events" / "checkpoint.json"
     assert config.client_id == "consortium-bridge-two-members"
     assert (config.control_plane, config.network_id, config.start) == (

@@ -7,8 +7,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from network.mqtt import topics
+from network.mqtt.access import acl
 from network.mqtt.errors import IngressError
 from network.mqtt.ingress import chosen_id, parse_request, reply_properties, reply_target
+from network.mqtt.member_gateways import MemberGateways
 
 TOPIC = "consortium/net/ch/submit/basic/CreateAsset"
 
@@ -85,3 +88,34 @@ def test_the_id_of_a_bad_request_is_still_used_when_readable() -> None:
     assert chosen_id(b'{"id": "r9", "args": [1]}') == "r9"
     assert chosen_id(b"[1]") is None
     assert chosen_id(b"nonsense") is None
+
+
+def test_a_members_own_topic_submits_as_that_member_and_replies_on_its_own_result() -> None:
+    topic = topics.member_submit("net", "ch", "org3", "basic", "CreateAsset")
+    assert topic == "consortium/net/ch/members/org3/submit/basic/CreateAsset"
+    request = _parse(b'{"id": "r1", "args": []}', topic)
+    assert (request.member, request.channel, request.function) == ("org3", "ch", "CreateAsset")
+    assert _parse(b"[]").member == ""  # the ingress member's own topic
+    target = reply_target("net", "ch", "r1", None, request.member)
+    assert target.topic == "consortium/net/ch/members/org3/result/r1"
+
+
+async def test_member_gateways_come_from_connection_files_and_go_with_them(tmp_path) -> None:
+    gateways = MemberGateways(tmp_path, "user1")
+    with pytest.raises(IngressError, match="is not a member of this network"):
+        await gateways.gateway("org3")  # no connection file: voted out, or never in
+    with pytest.raises(IngressError, match="is not a member name"):
+        await gateways.gateway("../org1")  # a topic level never names a path
+    (tmp_path / "org3.json").write_text("{}")
+    with pytest.raises(IngressError, match="cannot submit here"):
+        await gateways.gateway("org3")
+    await gateways.close()
+
+
+def test_the_acl_gives_each_member_its_own_submit_topics_when_ingress_is_on() -> None:
+    rules = acl("net", {"org1": ["ch"], "org2": ["ch"]}, ingress_member="org1")
+    org2 = rules.split("user org2\n", 1)[1]
+    assert "topic write consortium/net/ch/members/org2/submit/+/+" in org2
+    assert "topic read consortium/net/ch/members/org2/result/+" in org2
+    assert "members/org1" not in org2 and "topic write consortium/net/ch/submit" not in org2
+    assert "members/" not in acl("net", {"org1": ["ch"]}, ingress_member=None)
