@@ -4,7 +4,8 @@ them as that member, so a member submits as itself and never as another.
 
 The gateway is opened from the member's connection file in the folder ``consortium up``
 writes them to (``connection/<member>.json``) on the member's first request, and opened
-again when the file changes (certificate rotation, a member invited back). A member
+again when the file's content changes (certificate rotation, a member invited back; the
+supervisor rewrites every file on each reconcile pass, so its time stamp says nothing). A member
 voted in after the bridge started is found the same way, without a restart; one voted
 out has no file any more, and its requests are refused (the broker's ACL refuses them
 first).
@@ -28,26 +29,27 @@ class MemberGateways:
     def __init__(self, connections: Path, identity: str) -> None:
         self.connections = connections
         self.identity = identity
-        self._open: dict[str, tuple[float, GatewayClient]] = {}
+        self._open: dict[str, tuple[str, GatewayClient]] = {}
+        self._retired: list[GatewayClient] = []  # replaced: requests may still be on them
 
     async def gateway(self, member: str) -> GatewayClient:
         """``member``'s gateway; ``IngressError`` when no such member submits here."""
         path = self._file(member)
         try:
-            changed = path.stat().st_mtime
+            text = path.read_text()
         except OSError:
             await self._forget(member)
             raise IngressError("topic", f"{member!r} is not a member of this network") from None
         cached = self._open.get(member)
-        if cached is not None and cached[0] == changed:
+        if cached is not None and cached[0] == text:
             return cached[1]
-        await self._forget(member)
+        if cached is not None:  # closed at the end: a request in flight keeps its channel
+            self._retired.append(self._open.pop(member)[1])
         try:
-            connection = json.loads(path.read_text())
-            client = GatewayClient.from_connection(connection, self.identity)
+            client = GatewayClient.from_connection(json.loads(text), self.identity)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IngressError("topic", f"{member!r} cannot submit here: {exc}") from None
-        self._open[member] = (changed, client)
+        self._open[member] = (text, client)
         return client
 
     def _file(self, member: str) -> Path:
@@ -63,3 +65,6 @@ class MemberGateways:
     async def close(self) -> None:
         for member in list(self._open):
             await self._forget(member)
+        for client in self._retired:
+            await client.close()
+        self._retired.clear()

@@ -3,6 +3,8 @@ reply goes."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -12,6 +14,8 @@ from network.mqtt.access import acl
 from network.mqtt.errors import IngressError
 from network.mqtt.ingress import chosen_id, parse_request, reply_properties, reply_target
 from network.mqtt.member_gateways import MemberGateways
+from tests.support.fabric_network import write_identity_files
+from tests.support.pki import make_org, write_tls
 
 TOPIC = "consortium/net/ch/submit/basic/CreateAsset"
 
@@ -119,3 +123,30 @@ def test_the_acl_gives_each_member_its_own_submit_topics_when_ingress_is_on() ->
     assert "topic read consortium/net/ch/members/org2/result/+" in org2
     assert "members/org1" not in org2 and "topic write consortium/net/ch/submit" not in org2
     assert "members/" not in acl("net", {"org1": ["ch"]}, ingress_member=None)
+
+
+async def test_a_members_gateway_is_kept_until_its_connection_file_says_otherwise(
+    tmp_path,
+) -> None:
+    """The supervisor rewrites connection files on every reconcile pass: the same content
+    keeps the gateway; another content (a rotated certificate) opens a new one."""
+    org = make_org("Org3MSP")
+    user = write_identity_files(org.identity("user1", "client"), tmp_path / "user1")
+    tls = write_tls(org, tmp_path / "tls", "peer0", ("127.0.0.1",))
+
+    def connection(port: int) -> str:
+        gateway = {"endpoint": f"127.0.0.1:{port}", "tlsRootCert": str(tls["ca"])}
+        identities = {"user1": {"cert": user["cert"], "key": user["key"]}}
+        return json.dumps({"mspId": "Org3MSP", "gateway": gateway, "identities": identities})
+
+    gateways = MemberGateways(tmp_path, "user1")
+    (tmp_path / "org3.json").write_text(connection(7051))
+    first = await gateways.gateway("org3")
+    (tmp_path / "org3.json").write_text(connection(7051))  # rewritten, same content
+    assert await gateways.gateway("org3") is first
+    (tmp_path / "org3.json").write_text(connection(7052))
+    assert await gateways.gateway("org3") is not first
+    (tmp_path / "org3.json").unlink()  # voted out
+    with pytest.raises(IngressError, match="is not a member of this network"):
+        await gateways.gateway("org3")
+    await gateways.close()
