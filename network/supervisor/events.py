@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from network.processes import CONSORTIUM
 from network.spec import Events
 from network.supervisor.base import MQTT_TLS, MQTT_USERS, SupervisorBase
 from network.supervisor.home import write_atomically
+
+MQTT_APPLIED = "events/broker-access.applied"  # digest of the logins and ACL the broker read
 
 
 class EventsBridge(SupervisorBase):
@@ -54,11 +57,13 @@ class EventsBridge(SupervisorBase):
             )
         config = folder / "mosquitto.conf"
         host, port = events.broker_host, events.broker_port
-        secured, changed = self._broker_files(events)
+        secured, pending = self._broker_files(events)
         config.write_text(mosquitto_config(host, port, folder / "mosquitto", secured))
         self._start("mosquitto", [binary, "-c", str(config)], host, port)
-        if changed and "mosquitto" not in self.started:
-            self.processes["mosquitto"].reload()
+        if pending is not None:  # a broker started now reads them anyway
+            if "mosquitto" not in self.started:
+                self.processes["mosquitto"].reload()
+            self._broker_applied(pending)
 
     def refresh_broker_access(self) -> None:
         """Bring the running broker's logins and ACLs in line with the network's members
@@ -67,17 +72,23 @@ class EventsBridge(SupervisorBase):
         events = self.spec.events
         if events is None or not events.local:
             return
-        _, changed = self._broker_files(events)
-        if changed:
+        _, pending = self._broker_files(events)
+        if pending is not None:  # a broker that does not run reads them when it starts
             self.home.process("mosquitto", [], events.broker_host, events.broker_port).reload()
+            self._broker_applied(pending)
 
-    def _broker_files(self, events: Events) -> tuple[BrokerFiles, bool]:
+    def _broker_files(self, events: Events) -> tuple[BrokerFiles, str | None]:
         """TLS (a certificate from a CA of the broker's own: the broker starts before the
         ordering organization exists), a password for the bridge and for each current
-        member, and ACLs (``network.mqtt.access``); and whether who may sign in or what
-        they may do changed since the files were last written (the broker must then
-        re-read them). TLS and passwords are made once; a restart keeps them. A member
-        voted out loses its password, so one invited back under its name gets a new one."""
+        member, and ACLs (``network.mqtt.access``). TLS and passwords are made once; a
+        restart keeps them. A member voted out loses its password, so one invited back
+        under its name gets a new one.
+
+        Also what the broker has not been told yet: the digest of these logins and rules
+        when they differ from the ones last applied (``_broker_applied``, recorded after
+        the broker re-read them), else None. The record is written last, so a crash
+        between writing the files and the broker re-reading them is redone by the next
+        pass; nothing is rewritten (re-salted) or signalled when nothing changed."""
         tls = self.home.root / MQTT_TLS
         if not (tls / "server.crt").exists():
             raw_key = ec.generate_private_key(ec.SECP256R1())
@@ -102,13 +113,18 @@ class EventsBridge(SupervisorBase):
             for m in self.members
         }
         rules = acl(self.spec.name, channels, events.ingress_member or None)
-        if users == kept and _text(files.acl) == rules and files.passwords.exists():
-            return files, False
+        digest = hashlib.sha256((json.dumps(users, sort_keys=True) + rules).encode()).hexdigest()
+        if _text(self.home.root / MQTT_APPLIED) == digest and files.passwords.exists():
+            return files, None
         write_atomically(users_file, json.dumps(users, indent=2), mode=0o600)
         lines = "".join(password_line(user, password) for user, password in users.items())
         write_atomically(files.passwords, lines, mode=0o600)
         write_atomically(files.acl, rules)
-        return files, True
+        return files, digest
+
+    def _broker_applied(self, digest: str) -> None:
+        """Record that the broker has read the logins and rules of ``digest``."""
+        write_atomically(self.home.root / MQTT_APPLIED, digest, mode=0o600)
 
     def _start_bridge(self, events: Events, folder: Path) -> None:
         connections = self.home.root / "connection"

@@ -1,6 +1,6 @@
 """The broker's password and ACL files follow the network's members: rewritten (and the
-broker told to re-read them) only when a member came, went or changed channels, and a
-member voted out loses its password."""
+broker told to re-read them) only when a member came, went or changed channels, and
+again after a crash between the two; a member voted out loses its password."""
 
 from __future__ import annotations
 
@@ -25,31 +25,42 @@ def test_files_change_with_the_members_and_only_then(tmp_path: Path) -> None:
     )
     events = supervisor.spec.events
     assert events is not None
-    files, changed = supervisor._broker_files(events)
-    assert changed and _users(files.passwords) == {BRIDGE_USER, "org1", "org2"}
-    written = files.passwords.read_text(), files.acl.read_text()
 
-    _, changed = supervisor._broker_files(events)  # a reconcile pass with nothing new
-    assert not changed and (files.passwords.read_text(), files.acl.read_text()) == written
+    def apply() -> str | None:
+        """One pass as the supervisor makes it: write, (signal,) record."""
+        _, pending = supervisor._broker_files(events)
+        if pending is not None:
+            supervisor._broker_applied(pending)
+        return pending
+
+    assert apply() is not None
+    files, _ = supervisor._broker_files(events)
+    assert _users(files.passwords) == {BRIDGE_USER, "org1", "org2"}
+    written = files.passwords.read_text(), files.acl.read_text()
+    assert apply() is None  # a reconcile pass with nothing new: nothing rewritten
+    assert (files.passwords.read_text(), files.acl.read_text()) == written
 
     joined = {"name": "org3", "account": "3" * 12, "mspid": "Org3MSP"}
     supervisor.state["joined"] = [joined | {"ca_port": 1, "peer_port": 2}]
-    _, changed = supervisor._broker_files(events)  # voted in: a login, in no channel yet
-    assert changed and _users(files.passwords) == {BRIDGE_USER, "org1", "org2", "org3"}
+    _, pending = supervisor._broker_files(events)  # voted in: a login, in no channel yet
+    assert pending is not None and _users(files.passwords) == {BRIDGE_USER, "org1", "org2", "org3"}
     org3_rules = files.acl.read_text().split("user org3\n", 1)[1]
     assert "governance" in org3_rules and "mychannel" not in org3_rules
+    # the supervisor died before the broker re-read the files: the next pass signals it
+    assert supervisor._broker_files(events)[1] == pending
+    supervisor._broker_applied(pending)
     old_password = json.loads((supervisor.home.root / MQTT_USERS).read_text())["org3"]
 
     supervisor.state["joined_channels"] = {"mychannel": ["org3"]}
-    _, changed = supervisor._broker_files(events)  # added to the channel: reads its events
-    assert changed and "mychannel/blocks" in files.acl.read_text().split("user org3\n", 1)[1]
+    assert apply() is not None  # added to the channel: reads its events
+    assert "mychannel/blocks" in files.acl.read_text().split("user org3\n", 1)[1]
 
     supervisor.state["removed"] = ["org3"]
-    _, changed = supervisor._broker_files(events)  # voted out: no login, no password kept
-    assert changed and _users(files.passwords) == {BRIDGE_USER, "org1", "org2"}
+    assert apply() is not None  # voted out: no login, no password kept
+    assert _users(files.passwords) == {BRIDGE_USER, "org1", "org2"}
     assert "user org3" not in files.acl.read_text()
     assert "org3" not in json.loads((supervisor.home.root / MQTT_USERS).read_text())
 
     supervisor.state["removed"] = []  # invited back under its name: a new password
-    supervisor._broker_files(events)
+    apply()
     assert json.loads((supervisor.home.root / MQTT_USERS).read_text())["org3"] != old_password
