@@ -24,7 +24,6 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from amazon.ion import simpleion
@@ -32,6 +31,7 @@ from amazon.ion.core import Timestamp, TimestampPrecision
 
 from ledgerdb.errors import InvalidInput, VerificationError
 from ledgerdb.hashing import EMPTY, HASH_SIZE, dot, merkle_root, sha256
+from ledgerdb.plain_ion import plain_bytes
 
 FORMAT_VERSION = 1
 ID_LENGTH = 22
@@ -44,6 +44,13 @@ MAX_CONTENT_BYTES = 128 * 1024 * 1024
 def ion_hash(value: Any) -> bytes:
     """Ion Hash, imported on first use so the journal's other modules load without it."""
     from ledgerdb.ionhash import ion_hash as hasher
+
+    return hasher(value)
+
+
+def plain_ion_hash(value: Any) -> bytes | None:
+    """``ionhash.plain_ion_hash``, imported on first use like ``ion_hash``."""
+    from ledgerdb.ionhash import plain_ion_hash as hasher
 
     return hasher(value)
 
@@ -93,118 +100,13 @@ def ion_timestamp(moment: datetime, fraction_digits: int) -> Timestamp:
 
 def ion_bytes(value: Any, field: str) -> bytes:
     """Ion binary of a caller's value; what is stored is exactly what gets hashed."""
-    flat = _flat_struct_bytes(value)
-    if flat is not None:
-        return flat
+    written = plain_bytes(value)  # plain values, without simpleion's set-up cost
+    if written is not None:
+        return written
     try:
         return simpleion.dumps(value, binary=True)
     except Exception as exc:  # amazon.ion raises bare TypeError/ValueError/IonException
         raise InvalidInput(f"{field} is not an Ion value: {exc}") from None
-
-
-# ---- Ion binary of a flat struct, byte for byte as simpleion writes it ---------------------
-#
-# ``simpleion.dumps`` costs ~9 µs even for ``{"writer": 3, "n": 7}``, and most appends carry
-# such a transactionInfo. A dict of str keys and str/int/bool/None values is written here
-# directly (~2 µs): the version marker, a local symbol table listing the keys that are not
-# system symbols (in first-seen order, ids from 10), then the struct. Anything else, or a
-# string that is not valid UTF-8, goes to simpleion. A test checks both give equal bytes.
-
-_IVM = b"\xe0\x01\x00\xea"
-_SYSTEM_SYMBOLS = {
-    text: sid
-    for sid, text in enumerate(
-        (
-            "$ion",
-            "$ion_1_0",
-            "$ion_symbol_table",
-            "name",
-            "version",
-            "imports",
-            "symbols",
-            "max_id",
-            "$ion_shared_symbol_table",
-        ),
-        start=1,
-    )
-}
-_FIRST_LOCAL_SID = 10
-_MAX_FLAT_FIELDS = 64
-
-
-def _varuint(value: int) -> bytes:
-    out = bytearray((0x80 | (value & 0x7F),))
-    value >>= 7
-    while value:
-        out.append(value & 0x7F)
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def _typed(type_code: int, body: bytes) -> bytes:
-    """A type descriptor (with its length, inline below 14) followed by the body."""
-    size = len(body)
-    if size < 14:
-        return bytes((type_code | size,)) + body
-    return bytes((type_code | 14,)) + _varuint(size) + body
-
-
-def _flat_scalar(value: Any) -> bytes:
-    kind = type(value)
-    if kind is int:
-        small = _SMALL_INTS.get(value)
-        if small is not None:
-            return small
-        magnitude = abs(value)
-        body = magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "big")
-        return _typed(0x20 if value > 0 else 0x30, body)
-    if kind is str:
-        return _typed(0x80, value.encode())
-    if kind is bool:
-        return b"\x11" if value else b"\x10"
-    return b"\x0f"  # None: null.null
-
-
-_SMALL_INTS = {0: b"\x20"}
-_SMALL_INTS.update({n: _flat_scalar(n) for n in range(-128, 1024) if n})
-
-
-@functools.lru_cache(maxsize=256)
-def _struct_layout(keys: tuple[str, ...]) -> tuple[bytes, tuple[bytes, ...]]:
-    """For one set of field names (they repeat from append to append): the version
-    marker and local symbol table, and each field's symbol id as written."""
-    symbols: list[bytes] = []
-    sids: list[bytes] = []
-    for key in keys:
-        sid = _SYSTEM_SYMBOLS.get(key)
-        if sid is None:
-            sid = _FIRST_LOCAL_SID + len(symbols)
-            symbols.append(_typed(0x80, key.encode()))
-        sids.append(_varuint(sid))
-    if not symbols:
-        return _IVM, tuple(sids)
-    table = _typed(0xD0, b"\x87" + _typed(0xB0, b"".join(symbols)))  # {symbols: [...]}
-    return _IVM + _typed(0xE0, b"\x81\x83" + table), tuple(sids)  # $ion_symbol_table::
-
-
-def _flat_struct_bytes(value: Any) -> bytes | None:
-    """Ion binary of a flat dict of plain scalars, or None when simpleion must write it."""
-    if type(value) is not dict or len(value) > _MAX_FLAT_FIELDS:
-        return None
-    keys = tuple(value)
-    for key in keys:
-        if type(key) is not str:
-            return None
-    items = list(value.values())
-    for item in items:
-        if type(item) not in _PLAIN_SCALARS:
-            return None
-    try:
-        prefix, sids = _struct_layout(keys)
-        body = b"".join([sid + _flat_scalar(item) for sid, item in zip(sids, items, strict=True)])
-    except UnicodeEncodeError:  # a lone surrogate: simpleion reports it
-        return None
-    return prefix + _typed(0xD0, body)
 
 
 def ion_value(data: bytes, field: str, *, untrusted: bool = False) -> Any:
@@ -314,9 +216,12 @@ def make_entry(item: Payload | Revision) -> Entry:
         if item.data is not None:
             value["data"] = item.data
         body = ion_bytes(value, "revision")
-        if _hashes_as_stored(value):  # a third of a commit's CPU was reading body back
-            return Entry(EntryKind.REVISION, body, _revision_hash(value))
-        return Entry(EntryKind.REVISION, body, entry_hash(EntryKind.REVISION, body))
+        # a third of a commit's CPU was reading body back: plain values hash as they are
+        data_hash = EMPTY if item.data is None else plain_ion_hash(item.data)
+        meta_hash = plain_ion_hash(item.metadata)
+        if data_hash is None or meta_hash is None:
+            return Entry(EntryKind.REVISION, body, entry_hash(EntryKind.REVISION, body))
+        return Entry(EntryKind.REVISION, body, dot(meta_hash, data_hash))
     raise InvalidInput(f"entries must be Payload or Revision, not {type(item).__name__}")
 
 
@@ -444,48 +349,12 @@ def prepare(
 
 
 _EMPTY_STRUCT = simpleion.dumps({}, binary=True)
-# Python types that simpleion writes as exactly one Ion type (str → string, int → int,
-# bool → bool, None → null): a flat struct of these hashes the same before and after
-# the round trip through its stored bytes, so the round trip can be skipped.
-_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-def _hashes_as_stored(value: Any) -> bool:
-    """Whether ``value`` has the Ion Hash of its stored bytes read back, so hashing may
-    skip that round trip: plain scalars, bytes (a blob), UTC ``datetime``s (a statement's
-    ``startTime``), the timestamps ``ion_timestamp`` makes (UTC, 3 or 6 fraction digits
-    and nothing finer: a revision's ``txTime``), and lists and str-keyed dicts of these.
-    Anything else (floats, decimals, symbols, values with annotations, other timestamps)
-    takes the round trip."""
-    kind = type(value)
-    if kind in _PLAIN_SCALARS or kind is bytes:
-        return True
-    if kind is datetime:
-        return value.tzinfo is UTC
-    if kind is dict:
-        return all(type(key) is str and _hashes_as_stored(item) for key, item in value.items())
-    if kind is list:
-        return all(_hashes_as_stored(item) for item in value)
-    if kind is not Timestamp or value.tzinfo is not UTC:
-        return False
-    digits, fraction = (getattr(value, name, None) for name in _FRACTION)
-    return (
-        getattr(value, "precision", None) is TimestampPrecision.SECOND
-        and digits in (3, 6)
-        and fraction == Decimal(value.microsecond).scaleb(-6)
-        and fraction.as_tuple().exponent == -digits
-    )
-
-
-_FRACTION = ("fractional_precision", "fractional_seconds")
-"""A Timestamp's fraction digits and their value (a copy made by ``replace`` has none)."""
 
 
 def _info_hash(info: Any, info_bytes: bytes) -> bytes:
     """IonHash of transactionInfo; always equal to the hash of its stored bytes."""
-    if type(info) is dict and _hashes_as_stored(info):
-        return ion_hash(info)
-    return _stored_info_hash(info_bytes)
+    hashed = plain_ion_hash(info) if type(info) is dict else None
+    return _stored_info_hash(info_bytes) if hashed is None else hashed
 
 
 @functools.lru_cache(maxsize=256)

@@ -7,7 +7,9 @@ plain Python values, and is checked against vectors produced by `ionhash` itself
 (`tests/unit/ledgerdb/data/`). The exact byte rules are written down in `docs/ionhash.md`.
 
 Public API: `ion_hash(value) -> bytes` (32-byte digest), `hash_input(value) -> bytes`
-(the serialized bytes s(value) that get hashed) and `IonHashError`.
+(the serialized bytes s(value) that get hashed), `plain_ion_hash(value) -> bytes | None`
+(the hash of a value that keeps it through its stored Ion binary, else None) and
+`IonHashError`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import math
 import struct
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -40,7 +42,14 @@ from amazon.ion.symbols import SymbolToken
 
 from ledgerdb.errors import LedgerError
 
-__all__ = ["IonHashError", "hash_input", "ion_hash"]
+__all__ = [
+    "IonHashError",
+    "hash_input",
+    "ion_hash",
+    "is_plain_timestamp",
+    "plain_ion_hash",
+    "timestamp_repr",
+]
 
 
 class IonHashError(LedgerError, ValueError):
@@ -595,3 +604,99 @@ def _serialize(value: Any) -> bytes:
     if handler is None:
         handler = _resolve(value.__class__)
     return handler(value)
+
+
+# --- values that hash the same before and after their round trip through Ion binary ---------
+#
+# A commit hashes a revision from the value it stores, not from its stored bytes read back
+# (that round trip was a third of a commit's CPU). That is only right for values whose Ion
+# Hash the round trip keeps: plain scalars (str → string, int → int, bool, None → null,
+# bytes → blob), lists, str-keyed dicts, UTC ``datetime``s and the timestamps
+# ``block.ion_timestamp`` makes (UTC, 3 or 6 fraction digits, nothing finer). One walk
+# both checks that and hashes; anything else (floats, decimals, symbols, annotations,
+# other timestamps, IonPy values) answers None and the caller takes the round trip.
+
+_UTC_TZ = UTC
+
+
+class _NotPlain(Exception):
+    """Raised from inside the walk: the value is not of the kinds above."""
+
+
+def plain_ion_hash(value: Any) -> bytes | None:
+    """Ion Hash of ``value`` if its stored Ion binary read back hashes the same, else None."""
+    handler = _PLAIN.get(value.__class__)
+    if handler is None:
+        return None
+    try:
+        return _sha256(handler(value)).digest()
+    except (_NotPlain, _Unhashable, RecursionError):
+        return None
+
+
+def _p_child(value: Any) -> bytes:
+    handler = _PLAIN.get(value.__class__)
+    if handler is None:
+        raise _NotPlain
+    return handler(value)
+
+
+def _p_dict(value: dict) -> bytes:
+    digests: list[bytes] = []
+    append = digests.append
+    plain = _PLAIN
+    names = _SYMBOL_CACHE
+    for name, child in value.items():
+        if name.__class__ is not str:
+            raise _NotPlain
+        handler = plain.get(child.__class__)
+        if handler is None:
+            raise _NotPlain
+        append(_sha256((names.get(name) or _s_symbol_text(name)) + handler(child)).digest())
+    return _s_struct(digests)
+
+
+def _p_list(value: list) -> bytes:
+    return b"".join([_BEGIN_LIST, *map(_p_child, value), _E])
+
+
+def is_plain_timestamp(value: datetime) -> bool:
+    """A UTC ``datetime``, or a Timestamp of the shape ``block.ion_timestamp`` makes (its
+    fraction exactly the microseconds at 3 or 6 digits): what its stored bytes give back."""
+    if value.tzinfo is not _UTC_TZ:
+        return False
+    if value.__class__ is datetime:
+        return True
+    digits = getattr(value, "fractional_precision", None)
+    fraction = getattr(value, "fractional_seconds", None)
+    return (
+        getattr(value, "precision", None) == _SECOND
+        and digits in (3, 6)
+        and fraction == Decimal(value.microsecond).scaleb(-6)
+        and fraction.as_tuple().exponent == -digits
+    )
+
+
+def timestamp_repr(value: datetime) -> bytes:
+    """The Ion binary representation of a timestamp (offset, fields, fraction): what Ion
+    Hash hashes, and what a timestamp's Ion binary holds after its type descriptor."""
+    return _timestamp_repr(value)
+
+
+def _p_timestamp(value: datetime) -> bytes:
+    if not is_plain_timestamp(value):
+        raise _NotPlain
+    return _s_timestamp(value)
+
+
+_PLAIN: dict[type, Callable[[Any], bytes]] = {
+    str: _s_string,
+    int: _s_int,
+    bool: _s_bool,
+    type(None): _s_none,
+    bytes: _s_blob,
+    dict: _p_dict,
+    list: _p_list,
+    datetime: _p_timestamp,
+    Timestamp: _p_timestamp,
+}

@@ -301,12 +301,12 @@ def test_values_hashed_without_the_round_trip_hash_as_their_stored_bytes(info, d
 
 
 def test_other_values_take_the_round_trip() -> None:
-    from ledgerdb.block import _hashes_as_stored
+    from ledgerdb.ionhash import plain_ion_hash
 
     naive = datetime(2026, 12, 6)
     coarse = ion_timestamp(datetime(2026, 12, 6, tzinfo=UTC), 3).replace(microsecond=123456)
     for value in (0.5, {"a": [naive]}, {1: "x"}, coarse, simpleion.loads("a::1")):
-        assert not _hashes_as_stored(value)
+        assert plain_ion_hash(value) is None
 
 
 def test_transaction_info_outside_the_flat_shape_still_goes_through_simpleion() -> None:
@@ -330,3 +330,38 @@ def test_a_derived_id_has_the_shape_of_a_random_one_and_is_the_same_for_everyone
     assert derived_id(b"orderers-mychannel") == derived_id(b"orderers-mychannel")
     assert derived_id(b"orderers-mychannel") != derived_id(b"orderers-other")
     assert len(derived_id(b"x")) == len(new_id()) == 22 and derived_id(b"x").isalnum()
+
+
+_PLAIN_NAMED = st.recursive(
+    st.one_of(
+        _FLAT_VALUES,
+        st.text(min_size=100, max_size=300),
+        st.binary(max_size=200),
+        _UTC_DATETIMES,
+        _UTC_DATETIMES.map(lambda moment: ion_timestamp(moment, 3)),
+        _UTC_DATETIMES.map(lambda moment: ion_timestamp(moment, 6)),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6),
+        st.dictionaries(st.one_of(st.text(max_size=8), _SYSTEM_NAMES), inner, max_size=6),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PLAIN_NAMED)
+def test_plain_values_are_stored_as_simpleion_writes_them(value) -> None:
+    """The direct writer (``plain_ion``) must store exactly simpleion's bytes, nested
+    values, blobs, timestamps and system-symbol field names included."""
+    from ledgerdb.block import ion_bytes
+
+    assert ion_bytes(value, "value") == simpleion.dumps(value, binary=True)
+
+
+def test_values_the_direct_writer_leaves_to_simpleion() -> None:
+    from ledgerdb.plain_ion import plain_bytes
+
+    naive = datetime(2026, 12, 6)
+    for value in (0.5, {"a": [naive]}, {1: "x"}, simpleion.loads("a::1"), {"s": "\ud800"}):
+        assert plain_bytes(value) is None
