@@ -7,18 +7,17 @@ commit the workspace turns into the journal block's contents (``build``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from amazon.ion import simpleion
-
 from ledgerdb import limits, occ
-from ledgerdb.block import Revision, Transaction, prepare
+from ledgerdb.block import Revision, Transaction, ion_bytes, prepare
 from ledgerdb.errors import InvalidInput
 from ledgerdb.hashing import dot
-from ledgerdb.ionhash import ion_hash
+from ledgerdb.ionhash import ion_hash, plain_ion_hash
 from ledgerdb.partiql import changes as ch
 from ledgerdb.partiql.catalog import indexed_value
 from ledgerdb.partiql.values import MISSING
@@ -55,10 +54,16 @@ class PreparedCommit:
 
 def statement_digest(statement: str, parameters: Sequence[Any]) -> bytes:
     """QLDB's statement hash: IonHash of the text, dotted with each parameter's IonHash."""
-    digest = ion_hash(statement)
+    digest = _text_hash(statement)
     for parameter in parameters:
-        digest = dot(digest, ion_hash(parameter))
+        digest = dot(digest, plain_ion_hash(parameter) or ion_hash(parameter))
     return digest
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_hash(statement: str) -> bytes:
+    """A statement's own IonHash: the same parameterised texts come again and again."""
+    return ion_hash(statement)
 
 
 class Workspace:
@@ -166,10 +171,7 @@ class Workspace:
             )
             return
         data = change.document  # type: ignore[union-attr]
-        try:
-            size = len(simpleion.dumps(data, binary=True))
-        except Exception as exc:  # amazon.ion raises bare TypeError/ValueError
-            raise InvalidInput(f"document {document_id} is not an Ion value: {exc}") from None
+        size = len(ion_bytes(data, f"document {document_id}"))
         limits.check_document_size(document_id, size)
         docs[document_id] = PendingDocument(
             table.table_id, document_id, data, base_version, base_data, size, statements
