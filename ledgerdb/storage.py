@@ -180,6 +180,7 @@ class Storage:
         self._schema_lock = threading.Lock()
         with self.env.begin() as txn:
             self._schema = self._load_schema(txn)
+        self._strand = self.strand_id
         self._marked = False
 
     def _discard_after_system_crash(self) -> None:
@@ -260,10 +261,12 @@ class Storage:
                 for block in blocks:
                     schema = self._apply_block(txn, block, schema)
                 txn.put(b"height", _U64.pack(blocks[-1].sequence_no + 1), db=self.meta)
-                txn.put(b"strand", strand_id.encode(), db=self.meta)
+                if strand_id != self._strand:  # once: every LMDB call hands the GIL over
+                    txn.put(b"strand", strand_id.encode(), db=self.meta)
         except lmdb.Error as exc:
             raise StorageFailure(f"indexed storage {self.path}: {exc}") from None
         self._schema = schema
+        self._strand = strand_id
 
     def redact(self, table_id: str, document_id: str, version: int, stored: bytes) -> None:
         """Replace one history revision by its redacted form (never the current one)."""
