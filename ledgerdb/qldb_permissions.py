@@ -21,7 +21,6 @@ needs each action on each table it touches, as QLDB's reference table lists them
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerdb.errors import InvalidInput
+from ledgerdb.json_files import load_json_object
 from ledgerdb.partiql import ast
 from ledgerdb.partiql.parser import parse
 
@@ -165,12 +165,7 @@ class Policies:
 
     @classmethod
     def load(cls, path: Path) -> Policies:
-        try:
-            value = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"--policies {path}: not a readable JSON file: {exc}") from None
-        if not isinstance(value, dict):
-            raise InvalidInput(f"--policies {path}: must be a JSON object keyed by access key id")
+        value = load_json_object(path, "--policies", "a JSON object keyed by access key id")
         return cls({key: _rules(path, key, policy) for key, policy in value.items()})
 
     def allows(self, access_key: str, action: str, resources: Sequence[str]) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import posixpath
 import re
 from collections.abc import Mapping
@@ -26,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from ledgerdb.errors import InvalidInput, LedgerError
+from ledgerdb.errors import LedgerError
+from ledgerdb.json_files import load_json_object
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)  # AWS's limit between X-Amz-Date and its clock
@@ -96,22 +96,20 @@ class Credentials:
     @classmethod
     def load(cls, path: Path) -> Credentials:
         """A JSON file ``{"AKID": "secret", …}`` (kept out of the command line and ps)."""
-        try:
-            value = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"--credentials {path}: not a readable JSON file: {exc}") from None
-        if (
-            not isinstance(value, dict)
-            or not value
-            or not all(
-                isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()
-            )
-        ):
-            raise InvalidInput(
-                f"--credentials {path}: must be a JSON object of access key id → secret "
-                "access key (non-empty strings)"
-            )
+        value = load_json_object(
+            path,
+            "--credentials",
+            "a JSON object of access key id → secret access key (non-empty strings)",
+            _all_named_secrets,
+        )
         return cls(dict(value))
+
+
+def _all_named_secrets(value: dict[str, object]) -> bool:
+    return bool(value) and all(
+        isinstance(key, str) and key and isinstance(secret, str) and secret
+        for key, secret in value.items()
+    )
 
 
 @dataclass(frozen=True)
