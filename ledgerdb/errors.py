@@ -23,6 +23,7 @@ Classes kept next to the code that raises them are marked with their module::
     ├── JournalConflict
     ├── IonHashError (also a ValueError)       ionhash
     ├── _Unhashable                            ionhash (never leaves it)
+    ├── NotPlain                               ionhash (never leaves plain hashing/writing)
     ├── _Stopped                               replicated (never leaves it)
     ├── UnknownSession                         sessions
     ├── TransactionNotOpen                     sessions

@@ -44,6 +44,7 @@ from ledgerdb.errors import LedgerError
 
 __all__ = [
     "IonHashError",
+    "NotPlain",
     "hash_input",
     "ion_hash",
     "is_plain_timestamp",
@@ -619,8 +620,9 @@ def _serialize(value: Any) -> bytes:
 _UTC_TZ = UTC
 
 
-class _NotPlain(Exception):
-    """Raised from inside the walk: the value is not of the kinds above."""
+class NotPlain(LedgerError):
+    """Raised inside the walks of ``plain_ion_hash`` and ``plain_ion.plain_bytes``: the
+    value is not of the kinds above (never leaves them: they answer None)."""
 
 
 def plain_ion_hash(value: Any) -> bytes | None:
@@ -630,14 +632,14 @@ def plain_ion_hash(value: Any) -> bytes | None:
         return None
     try:
         return _sha256(handler(value)).digest()
-    except (_NotPlain, _Unhashable, RecursionError):
+    except (NotPlain, _Unhashable, RecursionError):
         return None
 
 
 def _p_child(value: Any) -> bytes:
     handler = _PLAIN.get(value.__class__)
     if handler is None:
-        raise _NotPlain
+        raise NotPlain
     return handler(value)
 
 
@@ -648,10 +650,10 @@ def _p_dict(value: dict) -> bytes:
     names = _SYMBOL_CACHE
     for name, child in value.items():
         if name.__class__ is not str:
-            raise _NotPlain
+            raise NotPlain
         handler = plain.get(child.__class__)
         if handler is None:
-            raise _NotPlain
+            raise NotPlain
         append(_sha256((names.get(name) or _s_symbol_text(name)) + handler(child)).digest())
     return _s_struct(digests)
 
@@ -685,7 +687,7 @@ def timestamp_repr(value: datetime) -> bytes:
 
 def _p_timestamp(value: datetime) -> bytes:
     if not is_plain_timestamp(value):
-        raise _NotPlain
+        raise NotPlain
     return _s_timestamp(value)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from amazon.ion.core import Timestamp
 
-from ledgerdb.ionhash import is_plain_timestamp, timestamp_repr
+from ledgerdb.ionhash import NotPlain, is_plain_timestamp, timestamp_repr
 
 __all__ = ["plain_bytes"]
 
@@ -43,17 +43,13 @@ _SYSTEM_SYMBOLS = {
 _FIRST_LOCAL_SID = 10
 
 
-class _NotPlain(Exception):
-    """Raised from inside the walk: simpleion must write this value."""
-
-
 def plain_bytes(value: Any) -> bytes | None:
     """Ion binary of ``value`` (what ``simpleion.dumps(value, binary=True)`` gives), or
     None when ``value`` is not plain."""
     symbols: dict[str, int] = {}
     try:
         body = _write(value, symbols)
-    except (_NotPlain, UnicodeEncodeError, RecursionError):
+    except (NotPlain, UnicodeEncodeError, RecursionError):
         return None
     if not symbols:
         return _IVM + body
@@ -102,7 +98,7 @@ def _write(value: Any, symbols: dict[str, int]) -> bytes:
         append = parts.append
         for name, child in value.items():
             if name.__class__ is not str:
-                raise _NotPlain
+                raise NotPlain
             sid = _SYSTEM_SYMBOLS.get(name) or symbols.get(name)
             if sid is None:
                 sid = symbols[name] = _FIRST_LOCAL_SID + len(symbols)
@@ -121,7 +117,7 @@ def _write(value: Any, symbols: dict[str, int]) -> bytes:
         return _typed(0xA0, value)
     if kind in _TIMESTAMPS and is_plain_timestamp(value):
         return _typed(0x60, timestamp_repr(value))
-    raise _NotPlain
+    raise NotPlain
 
 
 _TIMESTAMPS = frozenset({datetime, Timestamp})
