@@ -138,7 +138,9 @@ class Payload:
 @dataclass(frozen=True)
 class Revision:
     """A QLDB document revision; ``data`` is None for a deleted document's last revision,
-    and for a redacted one, which keeps ``data_hash`` (the Ion Hash of the data it had)."""
+    and for a redacted one, which keeps ``data_hash`` (the Ion Hash of the data it had).
+    With ``data``, ``data_hash`` is its Ion Hash when the caller has it already (a commit
+    hashed the plain parameter the document was copied from), and is trusted."""
 
     metadata: Mapping[str, Any]
     data: Any = None
@@ -217,7 +219,7 @@ def make_entry(item: Payload | Revision) -> Entry:
             value["data"] = item.data
         body = ion_bytes(value, "revision")
         # a third of a commit's CPU was reading body back: plain values hash as they are
-        data_hash = EMPTY if item.data is None else plain_ion_hash(item.data)
+        data_hash = EMPTY if item.data is None else item.data_hash or plain_ion_hash(item.data)
         meta_hash = plain_ion_hash(item.metadata)
         if data_hash is None or meta_hash is None:
             return Entry(EntryKind.REVISION, body, entry_hash(EntryKind.REVISION, body))

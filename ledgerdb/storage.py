@@ -288,7 +288,7 @@ class Storage:
             table = schema.tables.get(revision.table_id)
             indexes = table.index_paths() if table is not None else {}
             key = document_key(revision.table_id, revision.document_id)
-            if indexes:
+            if indexes and revision.version:  # version 0 is a new document: no old keys
                 old = txn.get(key, db=self.docs)
                 if old is not None:
                     self._unindex(txn, indexes, revision.document_id, StoredRevision(old).data)

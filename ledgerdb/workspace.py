@@ -41,6 +41,7 @@ class PendingDocument:
     base_data: Any  # the committed data (for its old index keys)
     size: int
     statements: list[int] = field(default_factory=list)
+    data_hash: bytes | None = None  # IonHash of data, when known already
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,14 @@ class PreparedCommit:
 
 def statement_digest(statement: str, parameters: Sequence[Any]) -> bytes:
     """QLDB's statement hash: IonHash of the text, dotted with each parameter's IonHash."""
+    return _digest(statement, [plain_ion_hash(parameter) for parameter in parameters], parameters)
+
+
+def _digest(statement: str, plain: Sequence[bytes | None], parameters: Sequence[Any]) -> bytes:
+    """``statement_digest`` given the parameters' plain hashes (None: not plain)."""
     digest = _text_hash(statement)
-    for parameter in parameters:
-        digest = dot(digest, plain_ion_hash(parameter) or ion_hash(parameter))
+    for hashed, parameter in zip(plain, parameters, strict=True):
+        digest = dot(digest, hashed or ion_hash(parameter))
     return digest
 
 
@@ -101,17 +107,22 @@ class Workspace:
     ) -> None:
         """Record a successful statement and its changes, all or nothing."""
         number = len(self.statements)
+        plain = [plain_ion_hash(parameter) for parameter in parameters]
         if changes:
-            self._apply(changes, number)
+            # a plain parameter's copy hashes as the parameter did: hashed once, here
+            known = {id(p): h for p, h in zip(parameters, plain, strict=True) if h is not None}
+            self._apply(changes, number, known)
         self.statements.append(
             {
                 "statement": statement,
                 "startTime": at,  # a datetime: µs precision, cheaper than a Timestamp
-                "statementDigest": statement_digest(statement, parameters),
+                "statementDigest": _digest(statement, plain, parameters),
             }
         )
 
-    def _apply(self, changes: Sequence[ch.Change], number: int) -> None:
+    def _apply(
+        self, changes: Sequence[ch.Change], number: int, known: dict[int, bytes] | None = None
+    ) -> None:
         schema = self.schema
         tables = dict(self.tables)
         table_statements = {table: list(n) for table, n in self.table_statements.items()}
@@ -128,7 +139,7 @@ class Workspace:
                     self.reads.add(occ.ALL_TABLES)
                     limits.check_tables(schema.active_count, len(schema.tables))
             else:
-                self._apply_document(schema, documents, change, number)
+                self._apply_document(schema, documents, change, number, known or {})
         modified = sum(len(docs) for docs in documents.values())
         limits.check_documents(modified, self.max_documents)
         size = sum(doc.size for docs in documents.values() for doc in docs.values())
@@ -143,6 +154,7 @@ class Workspace:
         documents: dict[str, dict[str, PendingDocument]],
         change: ch.Change,
         number: int,
+        known: dict[int, bytes],
     ) -> None:
         table = schema.active(change.table)  # type: ignore[union-attr]
         if table is None:  # the evaluator resolved it, so this is a bug, not input
@@ -173,8 +185,10 @@ class Workspace:
         data = change.document  # type: ignore[union-attr]
         size = len(ion_bytes(data, f"document {document_id}"))
         limits.check_document_size(document_id, size)
+        source = getattr(change, "source", None)
+        data_hash = None if source is None else known.get(id(source))
         docs[document_id] = PendingDocument(
-            table.table_id, document_id, data, base_version, base_data, size, statements
+            table.table_id, document_id, data, base_version, base_data, size, statements, data_hash
         )
 
     # ---- commit --------------------------------------------------------------------------
@@ -188,10 +202,16 @@ class Workspace:
         keys: list[occ.ReadKey] = []
 
         def add(
-            table_id: str, name: str, document_id: str, version: int, data: Any, where: list[int]
+            table_id: str,
+            name: str,
+            document_id: str,
+            version: int,
+            data: Any,
+            where: list[int],
+            data_hash: bytes | None = None,
         ) -> None:
             meta = metadata(document_id, version, time, transaction_id)
-            entries.append(Revision(meta, data))
+            entries.append(Revision(meta, data, data_hash))
             written.append((table_id, document_id, version, data))
             places[document_id] = {"tableName": name, "tableId": table_id, "statements": where}
 
@@ -218,7 +238,15 @@ class Workspace:
             keys.append(occ.table(table_id))
             for document_id, doc in docs.items():
                 version = 0 if doc.base_version is None else doc.base_version + 1
-                add(table_id, table.name, document_id, version, doc.data, doc.statements)
+                add(
+                    table_id,
+                    table.name,
+                    document_id,
+                    version,
+                    doc.data,
+                    doc.statements,
+                    doc.data_hash,
+                )
                 keys.append(occ.document(table_id, document_id))
                 keys += _index_read_keys(indexes, doc.base_data)
                 keys += _index_read_keys(indexes, doc.data)

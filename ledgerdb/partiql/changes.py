@@ -7,7 +7,7 @@ place, and so a failed statement leaves nothing behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,6 +16,9 @@ class InsertDocument:
     table: str
     document_id: str
     document: Any
+    # What ``document`` was copied from (often a ``?`` parameter, whose Ion Hash the
+    # statement digest computes anyway: the commit then need not hash the copy again).
+    source: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

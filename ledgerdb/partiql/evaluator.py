@@ -263,7 +263,9 @@ class _Evaluator:
                     "INSERT", f"document {position + 1} is a {type_name(document)}, not a struct"
                 )
             document_id = self.catalog.new_id()
-            changes.append(ch.InsertDocument(statement.table, document_id, plain(document)))
+            changes.append(
+                ch.InsertDocument(statement.table, document_id, plain(document), document)
+            )
             results.append({"documentId": document_id})
         return StatementResult(results, False, changes)
 
