@@ -8,6 +8,7 @@ block when storage is rebuilt, so both paths apply the same thing the same way.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,8 +24,16 @@ from ledgerdb.errors import InvalidInput, VerificationError
 
 
 def tx_time(moment: datetime) -> Timestamp:
-    """A revision's ``txTime``: UTC, millisecond precision (as QLDB shows it)."""
-    return ion_timestamp(moment, 3)
+    """A revision's ``txTime``: UTC, millisecond precision (as QLDB shows it).
+
+    Commits in the same millisecond share one (immutable) Timestamp: making one costs
+    more than the rest of a revision's metadata."""
+    return _tx_time_at(moment.replace(microsecond=moment.microsecond // 1000 * 1000))
+
+
+@functools.lru_cache(maxsize=8)
+def _tx_time_at(millisecond: datetime) -> Timestamp:
+    return ion_timestamp(millisecond, 3)
 
 
 def metadata(document_id: str, version: int, time: Timestamp, transaction_id: str) -> dict:

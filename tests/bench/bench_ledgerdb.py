@@ -17,11 +17,17 @@ is removed at the end. (Over gRPC: ``tests/bench/bench_ledgerdb_grpc.py``.)
 4. Full rebuild of indexed storage from a journal holding ``--documents`` documents
    (default 100,000, inserted 40 per transaction, one index): ``rebuild()``, and the
    open of a database whose ``index/`` directory was deleted.
+5. ``--only phases``: where a single-document INSERT commit's CPU goes, one writer
+   thread: the writer thread's CPU per commit in each phase (nested phases are inside
+   their parents' figures), and the process's CPU per commit (the journal's writer and
+   syncer threads included).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import functools
 import json
 import os
 import platform
@@ -31,8 +37,11 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from ledgerdb import storage, transaction, workspace
 from ledgerdb.database import INDEX_DIRECTORY, LedgerDatabase
 from ledgerdb.limits import DOCUMENTS_PER_TRANSACTION
 from tests.bench.sqlite_baseline import in_threads, sqlite_inserts
@@ -200,12 +209,60 @@ def rebuild(root: Path, documents: int) -> None:
     print(f"   open with index/ deleted (replays the journal): {opened:.1f} s; {found}")
 
 
+PHASES = (
+    (transaction.Transaction, "execute", "statement (parse, evaluate, size, digest)"),
+    (transaction.Transaction, "commit", "commit (all below)"),
+    (workspace.Workspace, "build", "  block contents: Ion, hashes, OCC keys"),
+    (LedgerDatabase, "_apply_in_order", "  indexed storage (LMDB)"),
+    (storage.Snapshot, "__init__", "snapshot (LMDB read transaction)"),
+)
+
+
+def phases(root: Path, commits: int = 3_000) -> None:
+    print(f"\n5. where one writer's commit CPU goes ({commits:,} single-document INSERTs)")
+    spent: collections.Counter[str] = collections.Counter()
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in PHASES]
+    for (owner, name, original), (_, _, label) in zip(originals, PHASES, strict=True):
+        setattr(owner, name, _timed(original, label, spent))
+    try:
+        with LedgerDatabase.open(root / "phases") as db:
+            db.execute("CREATE TABLE Vehicle")
+            db.execute("CREATE INDEX ON Vehicle (VIN)")
+            process, thread = _cpu_seconds(), time.thread_time()
+            for index in range(commits):
+                db.execute("INSERT INTO Vehicle ?", document(0, index))
+            thread, process = time.thread_time() - thread, _cpu_seconds() - process
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    print(f"   process CPU per commit:       {process / commits * 1e3:.3f} ms (all threads)")
+    print(f"   writer thread CPU per commit: {thread / commits * 1e3:.3f} ms, of which")
+    for _, _, label in PHASES:
+        print(f"     {label:42s} {spent[label] / commits * 1e3:.3f} ms")
+
+
+def _timed(
+    function: Callable[..., Any], label: str, spent: collections.Counter[str]
+) -> Callable[..., Any]:
+    """``function``, adding the calling thread's CPU time in it to ``spent[label]``."""
+
+    @functools.wraps(function)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] += time.thread_time() - start
+
+    return timed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--per-writer", type=int, default=300)
     parser.add_argument("--dir", type=Path, default=Path(__file__).resolve().parents[2])
-    parser.add_argument("--only", choices=["inserts", "select", "history", "rebuild"])
+    parser.add_argument("--only", choices=["inserts", "select", "history", "rebuild", "phases"])
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, "
@@ -221,6 +278,8 @@ def main() -> None:
             history(root)
         if args.only in (None, "rebuild"):
             rebuild(root, args.documents)
+        if args.only in (None, "phases"):
+            phases(root)
     finally:
         shutil.rmtree(root)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
