@@ -423,6 +423,17 @@ def plain(value: Value) -> Value:
     containers are rebuilt so a document can be edited without touching the stored one,
     keeping their annotations (an annotated container is rebuilt as an IonPy container).
     """
+    cls = value.__class__
+    if cls is dict:  # the common document: plain Python containers, no annotations
+        return {
+            key if key.__class__ is str else text(key): plain(item)
+            for key, item in value.items()
+            if item is not MISSING
+        }
+    if cls is list:
+        return [None if item is MISSING else plain(item) for item in value]
+    if cls is str or cls is int:
+        return value
     value_kind = kind(value)
     annotations = getattr(value, "ion_annotations", ())
     if value_kind is Kind.STRUCT:
