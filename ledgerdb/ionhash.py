@@ -49,6 +49,7 @@ __all__ = [
     "ion_hash",
     "is_plain_timestamp",
     "plain_ion_hash",
+    "plain_timestamp_repr",
     "timestamp_repr",
 ]
 
@@ -685,10 +686,27 @@ def timestamp_repr(value: datetime) -> bytes:
     return _timestamp_repr(value)
 
 
-def _p_timestamp(value: datetime) -> bytes:
-    if not is_plain_timestamp(value):
+def plain_timestamp_repr(value: datetime) -> bytes:
+    """``timestamp_repr`` of a plain timestamp (else ``NotPlain``), remembered for the last
+    few objects: a commit's ``txTime`` is one shared object, hashed and written per commit."""
+    seen = _RECENT_TIMESTAMPS.get(id(value))
+    if seen is not None and seen[0] is value:
+        representation = seen[1]
+    else:
+        representation = timestamp_repr(value) if is_plain_timestamp(value) else None
+        if len(_RECENT_TIMESTAMPS) >= 16:
+            _RECENT_TIMESTAMPS.clear()
+        _RECENT_TIMESTAMPS[id(value)] = (value, representation)  # holds it: ids stay unique
+    if representation is None:
         raise NotPlain
-    return _s_timestamp(value)
+    return representation
+
+
+_RECENT_TIMESTAMPS: dict[int, tuple[datetime, bytes | None]] = {}
+
+
+def _p_timestamp(value: datetime) -> bytes:
+    return _BEGIN_TIMESTAMP + _escape(plain_timestamp_repr(value)) + _E
 
 
 _PLAIN: dict[type, Callable[[Any], bytes]] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from amazon.ion.core import Timestamp
 
-from ledgerdb.ionhash import NotPlain, is_plain_timestamp, timestamp_repr
+from ledgerdb.ionhash import NotPlain, plain_timestamp_repr
 
 __all__ = ["plain_bytes"]
 
@@ -92,18 +92,26 @@ def _write(value: Any, symbols: dict[str, int]) -> bytes:
     """One value; field names are interned into ``symbols`` in the order they are met."""
     kind = value.__class__
     if kind is str:
-        return _typed(0x80, value.encode())
+        data = value.encode()
+        size = len(data)
+        return _SHORT_STRINGS[size] + data if size < 14 else _typed(0x80, data)
     if kind is dict:
         parts = []
         append = parts.append
+        system = _SYSTEM_SYMBOLS
         for name, child in value.items():
             if name.__class__ is not str:
                 raise NotPlain
-            sid = _SYSTEM_SYMBOLS.get(name) or symbols.get(name)
+            sid = system.get(name) or symbols.get(name)
             if sid is None:
                 sid = symbols[name] = _FIRST_LOCAL_SID + len(symbols)
-            append(_varuint(sid))
-            append(_write(child, symbols))
+            append(_SMALL_VARUINTS[sid] if sid < 0x80 else _varuint(sid))
+            if child.__class__ is str:  # most fields: inline, no call
+                data = child.encode()
+                size = len(data)
+                append(_SHORT_STRINGS[size] + data if size < 14 else _typed(0x80, data))
+            else:
+                append(_write(child, symbols))
         return _typed(0xD0, b"".join(parts))
     if kind is int:
         return _int(value)
@@ -115,9 +123,10 @@ def _write(value: Any, symbols: dict[str, int]) -> bytes:
         return b"\x0f"
     if kind is bytes:
         return _typed(0xA0, value)
-    if kind in _TIMESTAMPS and is_plain_timestamp(value):
-        return _typed(0x60, timestamp_repr(value))
+    if kind in _TIMESTAMPS:
+        return _typed(0x60, plain_timestamp_repr(value))
     raise NotPlain
 
 
+_SHORT_STRINGS = [bytes((0x80 | size,)) for size in range(14)]
 _TIMESTAMPS = frozenset({datetime, Timestamp})
