@@ -13,6 +13,7 @@ goes to simpleion. Tests check both give equal bytes, so stored journals do not 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -51,11 +52,18 @@ def plain_bytes(value: Any) -> bytes | None:
         body = _write(value, symbols)
     except (NotPlain, UnicodeEncodeError, RecursionError):
         return None
+    return _prelude(tuple(symbols)) + body
+
+
+@functools.lru_cache(maxsize=1024)
+def _prelude(symbols: tuple[str, ...]) -> bytes:
+    """The version marker and local symbol table for these field names (the same few
+    sets come again and again: a table's documents, revisions, transactionInfo)."""
     if not symbols:
-        return _IVM + body
+        return _IVM
     names = b"".join([_typed(0x80, name.encode()) for name in symbols])
     table = _typed(0xD0, b"\x87" + _typed(0xB0, names))  # {symbols: [...]}
-    return _IVM + _typed(0xE0, b"\x81\x83" + table) + body  # $ion_symbol_table::
+    return _IVM + _typed(0xE0, b"\x81\x83" + table)  # $ion_symbol_table::
 
 
 def _varuint(value: int) -> bytes:
@@ -81,6 +89,13 @@ def _typed(type_code: int, body: bytes) -> bytes:
 
 
 def _int(value: int) -> bytes:
+    cached = _SMALL_INTS.get(value)
+    if cached is not None:
+        return cached
+    return _int_uncached(value)
+
+
+def _int_uncached(value: int) -> bytes:
     if value == 0:
         return b"\x20"
     magnitude = -value if value < 0 else value
@@ -129,4 +144,5 @@ def _write(value: Any, symbols: dict[str, int]) -> bytes:
 
 
 _SHORT_STRINGS = [bytes((0x80 | size,)) for size in range(14)]
+_SMALL_INTS = {value: _int_uncached(value) for value in range(-128, 4096)}  # counts, years
 _TIMESTAMPS = frozenset({datetime, Timestamp})
