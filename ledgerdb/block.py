@@ -100,7 +100,10 @@ def ion_timestamp(moment: datetime, fraction_digits: int) -> Timestamp:
 
 def ion_bytes(value: Any, field: str) -> bytes:
     """Ion binary of a caller's value; what is stored is exactly what gets hashed."""
-    written = plain_bytes(value)  # plain values, without simpleion's set-up cost
+    try:
+        written = plain_bytes(value)  # plain values, without simpleion's set-up cost
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"{field} is not an Ion value: {exc}") from None
     if written is not None:
         return written
     try:

@@ -46,11 +46,13 @@ _FIRST_LOCAL_SID = 10
 
 def plain_bytes(value: Any) -> bytes | None:
     """Ion binary of ``value`` (what ``simpleion.dumps(value, binary=True)`` gives), or
-    None when ``value`` is not plain."""
+    None when ``value`` is not plain. Text that is not valid Unicode (a lone surrogate)
+    raises ``UnicodeEncodeError``: simpleion hangs on such a field name (amazon.ion 0.15),
+    so the caller must refuse the value, not hand it on."""
     symbols: dict[str, int] = {}
     try:
         body = _write(value, symbols)
-    except (NotPlain, UnicodeEncodeError, RecursionError):
+    except (NotPlain, RecursionError):
         return None
     return _prelude(tuple(symbols)) + body
 

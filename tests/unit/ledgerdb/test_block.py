@@ -363,5 +363,14 @@ def test_values_the_direct_writer_leaves_to_simpleion() -> None:
     from ledgerdb.plain_ion import plain_bytes
 
     naive = datetime(2026, 12, 6)
-    for value in (0.5, {"a": [naive]}, {1: "x"}, simpleion.loads("a::1"), {"s": "\ud800"}):
+    for value in (0.5, {"a": [naive]}, {1: "x"}, simpleion.loads("a::1")):
         assert plain_bytes(value) is None
+
+
+@pytest.mark.parametrize("value", [{"s": "\ud800"}, {"\ud800": 1}, {"a": {"b\udfff": [1]}}])
+def test_text_that_is_not_unicode_is_refused_not_handed_to_simpleion(value) -> None:
+    """simpleion (amazon.ion 0.15) hangs writing a field name with a lone surrogate."""
+    from ledgerdb.block import ion_bytes
+
+    with pytest.raises(InvalidInput, match="revision is not an Ion value"):
+        ion_bytes(value, "revision")

@@ -12,6 +12,7 @@ from amazon.ion import simpleion
 
 from ledgerdb.block import EntryKind, entry_hash
 from ledgerdb.database import LedgerDatabase
+from ledgerdb.errors import InvalidInput
 from ledgerdb.ionhash import ion_hash
 from ledgerdb.verify import verify_block
 from ledgerdb.workspace import statement_digest
@@ -61,3 +62,13 @@ def test_a_parameter_changed_after_the_statement_changes_nothing(db: LedgerDatab
     (entry,) = block.entries
     assert entry.hash == entry_hash(EntryKind.REVISION, entry.body)
     assert simpleion.loads(entry.body)["data"]["Year"] == 2020
+
+
+def test_a_field_name_that_is_not_unicode_is_refused(db: LedgerDatabase) -> None:
+    """amazon.ion 0.15 hangs writing such a name; the statement fails, nothing is written,
+    and the database goes on serving."""
+    db.execute("CREATE TABLE Vehicle")
+    with pytest.raises(InvalidInput, match="is not an Ion value"):
+        db.execute("INSERT INTO Vehicle ?", {"\ud800": 1})
+    db.execute("INSERT INTO Vehicle ?", PLAIN)
+    assert db.execute("SELECT COUNT(*) AS n FROM Vehicle").values == [{"n": 1}]
