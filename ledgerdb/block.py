@@ -31,7 +31,7 @@ from amazon.ion.core import Timestamp, TimestampPrecision
 
 from ledgerdb.errors import InvalidInput, VerificationError
 from ledgerdb.hashing import EMPTY, HASH_SIZE, dot, merkle_root, sha256
-from ledgerdb.plain_ion import plain_bytes
+from ledgerdb.plain_ion import check_names, plain_bytes
 
 FORMAT_VERSION = 1
 ID_LENGTH = 22
@@ -102,10 +102,11 @@ def ion_bytes(value: Any, field: str) -> bytes:
     """Ion binary of a caller's value; what is stored is exactly what gets hashed."""
     try:
         written = plain_bytes(value)  # plain values, without simpleion's set-up cost
-    except UnicodeEncodeError as exc:
+        if written is not None:
+            return written
+        check_names(value)  # simpleion hangs on a field name that is not valid Unicode
+    except (UnicodeEncodeError, RecursionError) as exc:
         raise InvalidInput(f"{field} is not an Ion value: {exc}") from None
-    if written is not None:
-        return written
     try:
         return simpleion.dumps(value, binary=True)
     except Exception as exc:  # amazon.ion raises bare TypeError/ValueError/IonException

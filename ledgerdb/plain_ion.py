@@ -14,6 +14,7 @@ goes to simpleion. Tests check both give equal bytes, so stored journals do not 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from amazon.ion.core import Timestamp
 
 from ledgerdb.ionhash import NotPlain, plain_timestamp_repr
 
-__all__ = ["plain_bytes"]
+__all__ = ["check_names", "plain_bytes"]
 
 _IVM = b"\xe0\x01\x00\xea"
 _SYSTEM_SYMBOLS = {
@@ -148,3 +149,19 @@ def _write(value: Any, symbols: dict[str, int]) -> bytes:
 _SHORT_STRINGS = [bytes((0x80 | size,)) for size in range(14)]
 _SMALL_INTS = {value: _int_uncached(value) for value in range(-128, 4096)}  # counts, years
 _TIMESTAMPS = frozenset({datetime, Timestamp})
+
+
+def check_names(value: Any) -> None:
+    """Raise ``UnicodeEncodeError`` if a field name anywhere in ``value`` is not valid
+    Unicode: what must be refused before any value goes to simpleion, which hangs on one
+    (strings that are not valid Unicode it refuses itself)."""
+    if isinstance(value, Mapping):
+        items = value.iteritems() if hasattr(value, "iteritems") else value.items()
+        for name, child in items:
+            text = getattr(name, "text", name)
+            if isinstance(text, str):
+                text.encode()
+            check_names(child)
+    elif isinstance(value, list | tuple):
+        for child in value:
+            check_names(child)

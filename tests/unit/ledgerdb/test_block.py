@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import struct
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from amazon.ion import simpleion
@@ -367,7 +368,16 @@ def test_values_the_direct_writer_leaves_to_simpleion() -> None:
         assert plain_bytes(value) is None
 
 
-@pytest.mark.parametrize("value", [{"s": "\ud800"}, {"\ud800": 1}, {"a": {"b\udfff": [1]}}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"s": "\ud800"},
+        {"\ud800": 1},
+        {"a": {"b\udfff": [1]}},
+        {"ratio": 0.5, "b\udfff": 1},  # not plain: simpleion's path
+        {"x": [simpleion.loads("a::{}"), {"\ud800": Decimal(1)}]},
+    ],
+)
 def test_text_that_is_not_unicode_is_refused_not_handed_to_simpleion(value) -> None:
     """simpleion (amazon.ion 0.15) hangs writing a field name with a lone surrogate."""
     from ledgerdb.block import ion_bytes
