@@ -261,7 +261,7 @@ class Storage:
                 for block in blocks:
                     schema = self._apply_block(txn, block, schema)
                 txn.put(b"height", _U64.pack(blocks[-1].sequence_no + 1), db=self.meta)
-                if strand_id != self._strand:  # once: every LMDB call hands the GIL over
+                if strand_id != self._strand:  # once, not in every transaction
                     txn.put(b"strand", strand_id.encode(), db=self.meta)
         except lmdb.Error as exc:
             raise StorageFailure(f"indexed storage {self.path}: {exc}") from None
