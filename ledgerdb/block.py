@@ -31,6 +31,7 @@ from amazon.ion.core import Timestamp, TimestampPrecision
 
 from ledgerdb.errors import InvalidInput, VerificationError
 from ledgerdb.hashing import EMPTY, HASH_SIZE, dot, merkle_root, sha256
+from ledgerdb.ionhash import ion_hash, plain_ion_hash
 from ledgerdb.plain_ion import check_names, plain_bytes
 
 FORMAT_VERSION = 1
@@ -39,20 +40,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TEXT_BYTES = 0xFFFF
 # A block is one record; this keeps every block well inside a record's 256 MiB limit.
 MAX_CONTENT_BYTES = 128 * 1024 * 1024
-
-
-def ion_hash(value: Any) -> bytes:
-    """Ion Hash, imported on first use so the journal's other modules load without it."""
-    from ledgerdb.ionhash import ion_hash as hasher
-
-    return hasher(value)
-
-
-def plain_ion_hash(value: Any) -> bytes | None:
-    """``ionhash.plain_ion_hash``, imported on first use like ``ion_hash``."""
-    from ledgerdb.ionhash import plain_ion_hash as hasher
-
-    return hasher(value)
 
 
 # base64's two non-alphanumeric characters mapped into the alphabet: ids stay base62
