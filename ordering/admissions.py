@@ -9,8 +9,9 @@ drops envelopes it had not proposed; clients resubmit after a commit-status time
 ``docs/architecture.md``), but the node that admitted the envelope still has it. It keeps
 it until a block in its copy holds it, and if the stream no longer holds it at its
 position after a grace time (a cutter that read it has put it in a block by then), it
-admits it again at the tail. Kept in memory only: an admitting node that dies in the
-same window still loses them (its clients resubmit, as with Fabric).
+admits it again at the tail. Each acknowledged one is on disk before SUCCESS is answered
+(``ordering.admission_log``), so a node killed in the same window reads them back when it
+restarts and goes on checking them: the checks below hold whatever the node did before.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fabric_protos.common import common_pb2
 
+from ordering.admission_log import AdmissionLog, AdmissionRecord
 from ordering.chain import decode_position
 from ordering.ingress import Ingress
 
@@ -43,16 +46,51 @@ class _Kept:
     is_config_update: bool
     since: float  # monotonic: admitted (or admitted again)
 
+    def record(self, envelope: bytes) -> AdmissionRecord:
+        admitted_at = time.time() - (time.monotonic() - self.since)
+        return AdmissionRecord(envelope, self.position, self.is_config_update, admitted_at)
+
 
 class Admissions:
     """This node's admitted, not yet ordered envelopes of one channel."""
 
-    def __init__(self, ingress: Ingress, grace: float) -> None:
+    def __init__(self, ingress: Ingress, grace: float, directory: Path | None = None) -> None:
+        """``directory``: the channel's folder, where the kept envelopes are recorded
+        (None: in memory only, for unit tests of the bookkeeping)."""
         self.ingress = ingress
         self.grace = grace
         self._kept: dict[bytes, _Kept] = {}
         self._covered = 0  # the ingress position the newest block in the copy records
         self.admitted_again = 0
+        self.log = None if directory is None else AdmissionLog(directory, self.records)
+        if self.log is not None:
+            self._restore(self.log.read())
+
+    def _restore(self, records: list[AdmissionRecord]) -> None:
+        """Keep again what a previous run of this node recorded (its clients got SUCCESS)."""
+        now, monotonic = time.time(), time.monotonic()
+        for record in records:
+            since = monotonic - max(now - record.admitted_at, 0.0)
+            self._kept[record.envelope] = _Kept(record.position, record.is_config_update, since)
+        if records:
+            log.info(
+                "channel %s: %d admitted envelopes recorded by the previous run are checked "
+                "until a block holds them",
+                self.ingress.channel_id,
+                len(records),
+            )
+
+    def records(self) -> list[AdmissionRecord]:
+        """The acknowledged envelopes kept now, as the admission log records them."""
+        return [
+            kept.record(envelope)
+            for envelope, kept in self._kept.items()
+            if kept.position != ADMITTING
+        ]
+
+    def covered(self, block: common_pb2.Block) -> None:
+        """The copy reaches ``block`` (at start: its newest block)."""
+        self._covered = max(self._covered, decode_position(block)[0])
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -62,11 +100,16 @@ class Admissions:
         the copy before the acknowledgement reaches this node)."""
         self._kept[envelope] = _Kept(ADMITTING, is_config_update, time.monotonic())
 
-    def placed(self, envelope: bytes, position: int) -> None:
-        """The ingress acknowledged ``envelope`` at ``position``."""
+    async def placed(self, envelope: bytes, position: int) -> None:
+        """The ingress acknowledged ``envelope`` at ``position``: return once that is
+        recorded on disk (then SUCCESS may be answered; ``AdmissionLogFailed`` if not)."""
         kept = self._kept.get(envelope)
-        if kept is not None and kept.position == ADMITTING:
+        if kept is None:  # a block holding it reached the copy first: ordered already
+            return
+        if kept.position == ADMITTING:
             kept.position = position
+        if self.log is not None:
+            await self.log.write(kept.record(envelope))
 
     def refused(self, envelope: bytes) -> None:
         """Not admitted (not acknowledged): nothing to keep."""
@@ -77,7 +120,7 @@ class Admissions:
     def ordered(self, block: common_pb2.Block, is_config: bool) -> None:
         """Forget what ``block`` holds (a config block holds the update's result, not the
         update: config updates up to its position are forgotten)."""
-        self._covered = max(self._covered, decode_position(block)[0])
+        self.covered(block)
         if not self._kept:
             return
         for envelope in block.data.data:
@@ -129,7 +172,11 @@ class Admissions:
                 kept.position,
                 position,
             )
-            self._kept[envelope] = _Kept(position, kept.is_config_update, time.monotonic())
+            self._kept[envelope] = again_kept = _Kept(
+                position, kept.is_config_update, time.monotonic()
+            )
+            if self.log is not None:  # a restart must check the new position, not the old
+                await self.log.write(again_kept.record(envelope))
             again += 1
         self.admitted_again += again
         return again

@@ -106,7 +106,8 @@ class ClusterChain(Chain):
                 connection, channel_id, lease.node, self._copy_height, self.blocks.catch_up
             )
         )
-        self.admissions = Admissions(ingress, grace=0.0)  # the grace is set from the config
+        # the grace is set from the config; kept envelopes are recorded in the folder
+        self.admissions = Admissions(ingress, grace=0.0, directory=directory)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -169,6 +170,7 @@ class ClusterChain(Chain):
         self._last_config = last_config_index(last) if last.header.number > 0 else 0
         self._use_config(ChannelConfig.from_block(await self.read_block(self._last_config)))
         self._last_fed = decode_position(last)
+        self.admissions.covered(last)
         self._positions = []
         # Long enough for a cutter that read an envelope to have put it in a block.
         self.admissions.grace = self._timeout + 3 * self.lease.seconds
@@ -188,7 +190,7 @@ class ClusterChain(Chain):
             if isinstance(exc, IngressUnavailable):
                 raise OrderingError(str(exc)) from None
             raise
-        self.admissions.placed(envelope, position)
+        await self.admissions.placed(envelope, position)  # on disk before SUCCESS
 
     def _copy_height(self) -> int | None:
         """The copy's height, as other nodes ask it (None: it stopped, it cannot help)."""
@@ -434,4 +436,6 @@ class ClusterChain(Chain):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.admissions.log is not None:
+            await self.admissions.log.close()
         await self.blocks.close()

@@ -310,9 +310,11 @@ async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
 async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitted_again(
     osns, nats_cluster: NatsCluster
 ) -> None:
-    """No node cuts (the lease names a node that is not there) while 5 envelopes are
-    admitted; then the ingress falls back to before them. The nodes that admitted them
-    still hold them and admit them again: every SUCCESS is ordered, once."""
+    """No node cuts (the lease names a node that is not there) while 6 envelopes are
+    admitted, two by each node; then the node that admitted two of them is killed -9, and
+    the ingress falls back to before all six. The live nodes still hold theirs; the killed
+    one recorded its own on disk before answering SUCCESS and, restarted, reads them back:
+    every SUCCESS is ordered, once."""
     client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
     before = [transaction(client, endorser, 200) for _ in range(4)]
     assert await _broadcast_round_robin(osns, before) == 4
@@ -320,10 +322,15 @@ async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitt
     await set_lease(nats_cluster.urls, CHANNEL, "nobody", 1000, 60)
     await _roles_become(osns, ["follower"] * 3)
     read = await stream_length(nats_cluster.urls, INGRESS)
-    lost = [transaction(client, endorser, 200) for _ in range(5)]
-    assert await _broadcast_round_robin(osns, lost) == 5
-    assert await stream_length(nats_cluster.urls, INGRESS) == read + 5
-    pids = [_pid(node) for node in osns]
+    lost = [transaction(client, endorser, 200) for _ in range(6)]
+    for index, envelope in enumerate(lost):  # each node admits two; no failover
+        (answer,) = await osns[index % 3].broadcast([envelope])
+        assert answer.status == common_pb2.SUCCESS, answer
+    assert await stream_length(nats_cluster.urls, INGRESS) == read + 6
+    killed = osns[1]
+    os.kill(_pid(killed), signal.SIGKILL)
+    killed.process.process.wait(10)
+    pids = [_pid(node) for node in osns if node is not killed]
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -332,6 +339,7 @@ async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitt
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
+    killed.start()  # same folder, same ports
     after = [transaction(client, endorser, 200) for _ in range(3)]
     assert await _broadcast_round_robin(osns, after) == 3
     await _converged(osns, {parse_block_tx(e) for e in before + lost + after})

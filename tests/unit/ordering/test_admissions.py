@@ -4,8 +4,18 @@ stream (the real stream's fall back is in tests/integration/test_ordering_cluste
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fabric_protos.common import common_pb2
 
+from ordering.admission_log import (
+    FILE_NAME,
+    REWRITE_AFTER,
+    AdmissionLog,
+    AdmissionRecord,
+    decode_records,
+    encode_record,
+)
 from ordering.admissions import Admissions
 from ordering.chain import encode_position
 from proto.messages import build_block
@@ -35,10 +45,10 @@ async def never_cut(position: int, envelope: bytes, config_update: bool) -> bool
     return False
 
 
-def admitted(admissions: Admissions, ingress: StandInIngress, envelope: bytes) -> int:
+async def admitted(admissions: Admissions, ingress: StandInIngress, envelope: bytes) -> int:
     admissions.keep(envelope, False)
     position = ingress.admit(envelope)
-    admissions.placed(envelope, position)
+    await admissions.placed(envelope, position)
     return position
 
 
@@ -54,8 +64,8 @@ def block_of(envelopes: list[bytes], position: int) -> common_pb2.Block:
 async def test_a_block_holding_an_envelope_forgets_it() -> None:
     ingress = StandInIngress()
     admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
-    position = admitted(admissions, ingress, b"one")
-    admitted(admissions, ingress, b"two")
+    position = await admitted(admissions, ingress, b"one")
+    await admitted(admissions, ingress, b"two")
     admissions.ordered(block_of([b"one"], position), is_config=False)
     assert len(admissions) == 1
 
@@ -63,8 +73,8 @@ async def test_a_block_holding_an_envelope_forgets_it() -> None:
 async def test_an_envelope_the_stream_lost_is_admitted_again_once() -> None:
     ingress = StandInIngress()
     admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
-    kept = admitted(admissions, ingress, b"kept")
-    lost = admitted(admissions, ingress, b"lost")
+    kept = await admitted(admissions, ingress, b"kept")
+    lost = await admitted(admissions, ingress, b"lost")
     del ingress.held[lost]  # the stream fell back to before it
     ingress.admit(b"someone else's")  # and gave its position to another envelope
     assert admissions.overdue()
@@ -83,7 +93,7 @@ async def test_an_envelope_the_stream_lost_is_admitted_again_once() -> None:
 async def test_nothing_is_admitted_again_within_the_grace_time_or_unacknowledged() -> None:
     ingress = StandInIngress()
     admissions = Admissions(ingress, grace=60.0)  # type: ignore[arg-type]
-    position = admitted(admissions, ingress, b"young")
+    position = await admitted(admissions, ingress, b"young")
     del ingress.held[position]
     admissions.keep(b"in flight", False)  # no acknowledgement yet
     assert not admissions.overdue()
@@ -95,7 +105,7 @@ async def test_nothing_is_admitted_again_within_the_grace_time_or_unacknowledged
 async def test_one_the_block_of_its_position_holds_is_forgotten_not_admitted() -> None:
     ingress = StandInIngress()
     admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
-    position = admitted(admissions, ingress, b"cut")
+    position = await admitted(admissions, ingress, b"cut")
     del ingress.held[position]
 
     async def cut(at: int, envelope: bytes, config_update: bool) -> bool:
@@ -103,3 +113,54 @@ async def test_one_the_block_of_its_position_holds_is_forgotten_not_admitted() -
 
     assert await admissions.admit_lost(cut) == 0
     assert len(admissions) == 0 and not ingress.held
+
+
+async def test_what_a_killed_node_acknowledged_is_checked_again_after_its_restart(
+    tmp_path: Path,
+) -> None:
+    """The acknowledged envelopes are on disk before SUCCESS: a new ``Admissions`` on the
+    same folder (the restarted node) keeps them, at their latest position, and admits a
+    lost one again; one a block holds is forgotten."""
+    ingress = StandInIngress()
+    first = Admissions(ingress, grace=0.0, directory=tmp_path)  # type: ignore[arg-type]
+    kept = await admitted(first, ingress, b"kept")
+    lost = await admitted(first, ingress, b"lost")
+    first.keep(b"in flight", False)  # never acknowledged: not on disk
+    # killed here (no close): the next run reads what the first one made durable
+    del ingress.held[lost]
+    again = Admissions(ingress, grace=0.0, directory=tmp_path)  # type: ignore[arg-type]
+    assert sorted(record.envelope for record in again.records()) == [b"kept", b"lost"]
+    assert await again.admit_lost(never_cut) == 1
+    assert list(ingress.held.values()).count(b"lost") == 1
+    new_position = max(ingress.held)
+    third = Admissions(ingress, grace=0.0, directory=tmp_path)  # type: ignore[arg-type]
+    positions = {record.envelope: record.position for record in third.records()}
+    assert positions == {b"kept": kept, b"lost": new_position}
+    third.ordered(block_of([b"kept", b"lost"], new_position), is_config=False)
+    assert len(third) == 0
+    await first.log.close()
+    await again.log.close()
+
+
+def test_a_torn_last_write_is_cut_off(tmp_path: Path) -> None:
+    records = [AdmissionRecord(b"one", 1, False, 1.0), AdmissionRecord(b"two", 2, True, 2.0)]
+    whole = b"".join(encode_record(record) for record in records)
+    (tmp_path / FILE_NAME).write_bytes(whole + encode_record(records[0])[:-3])
+    assert AdmissionLog(tmp_path, list).read() == records
+    assert (tmp_path / FILE_NAME).read_bytes() == whole
+    assert decode_records(whole[:-1]) == (records[:1], len(encode_record(records[0])))
+
+
+async def test_the_log_is_rewritten_with_the_live_records_only(tmp_path: Path) -> None:
+    ingress = StandInIngress()
+    admissions = Admissions(ingress, grace=0.0, directory=tmp_path)  # type: ignore[arg-type]
+    for number in range(REWRITE_AFTER + 10):
+        envelope = b"envelope %d" % number
+        position = await admitted(admissions, ingress, envelope)
+        admissions.ordered(block_of([envelope], position), is_config=False)
+    await admitted(admissions, ingress, b"still kept")
+    assert admissions.log is not None
+    await admissions.log.close()
+    on_disk = AdmissionLog(tmp_path, list).read()
+    assert len(on_disk) < 20
+    assert on_disk[-1].envelope == b"still kept"
