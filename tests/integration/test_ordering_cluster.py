@@ -5,15 +5,21 @@ paused past its lease, another continues with nothing lost, duplicated or forked
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import nats
 import pytest
 from fabric_protos.common import common_pb2
 
+from ledgerdb.audit import audit
+from ledgerdb.journal import Journal
+from ledgerdb.replicated import MAX_BATCH_BLOCKS
 from network.nats_cluster import NatsCluster
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.committer import commit_block
@@ -37,8 +43,19 @@ CHAOS = pytest.mark.skipif(
 
 @pytest.fixture
 async def osns(tmp_path: Path, nats_cluster: NatsCluster):
+    async with _cluster(tmp_path, nats_cluster) as nodes:
+        yield nodes
+
+
+@contextlib.asynccontextmanager
+async def _cluster(
+    tmp_path: Path, nats_cluster: NatsCluster, batch: dict[str, str] | None = None
+) -> AsyncIterator[list[OrdererFixture]]:
+    """Three ordering nodes on ``nats_cluster``, joined to the channel (``batch``: its
+    BatchSize and BatchTimeout, the fixture's defaults if not given)."""
+    options = {} if batch is None else {"batch": batch}
     first = OrdererFixture(tmp_path, node=NODES[0], nats=nats_cluster.urls,
-                           lease_seconds=LEASE_SECONDS)  # fmt: skip
+                           lease_seconds=LEASE_SECONDS, **options)  # fmt: skip
     nodes = [first] + [
         OrdererFixture(
             tmp_path,
@@ -343,3 +360,93 @@ async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitt
     after = [transaction(client, endorser, 200) for _ in range(3)]
     assert await _broadcast_round_robin(osns, after) == 3
     await _converged(osns, {parse_block_tx(e) for e in before + lost + after})
+
+
+MENDED_BLOCKS = MAX_BATCH_BLOCKS + 40  # restored in two publishing rounds
+
+
+async def _kill_in_the_middle(urls: list[str], stream: str, low: int, high: int, pid: int) -> int:
+    """Run ``pid`` 2 ms in every 20 (a loaded host: what it sends goes out slowly) until
+    ``stream`` holds more than ``low`` and fewer than ``high`` messages, then SIGKILL it;
+    how many the stream holds once what the process had sent has landed."""
+    connection = await nats.connect(urls)
+    try:
+        js = connection.jetstream()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(0.002)
+            os.kill(pid, signal.SIGSTOP)
+            held = (await js.stream_info(stream)).state.last_seq
+            if held >= high:
+                os.kill(pid, signal.SIGCONT)
+                return held
+            if low < held:
+                os.kill(pid, signal.SIGKILL)
+                break
+            await asyncio.sleep(0.02)
+        while True:  # until nothing more arrives for half a second
+            await asyncio.sleep(0.5)
+            now = (await js.stream_info(stream)).state.last_seq
+            if now == held:
+                return held
+            held = now
+    finally:
+        await connection.close()
+
+
+@CHAOS  # 13-22 s; tests/integration/test_ledger_replicated.py has the short version
+async def test_a_node_killed_in_the_middle_of_a_mend_restarts_and_finishes_it(
+    tmp_path: Path, nats_cluster: NatsCluster
+) -> None:
+    """296 blocks (one envelope each: put back in two publishing rounds); both streams
+    fall back to their first message while every node is paused. Only the cutter is woken,
+    slowed down: it starts putting the lost blocks back from its copy and is killed -9
+    between the rounds. Restarted alone, its copy is longer than the stream: it puts the
+    rest back and mends the ingress; then the others wake. The stream ends complete, every
+    node serves the blocks acknowledged before, nothing is forked or ordered twice, and
+    every node's journal copy verifies with equal digests."""
+    one_per_block = {"timeout": "200ms", "count": "1", "absolute": "64 KB", "preferred": "32 KB"}
+    async with _cluster(tmp_path, nats_cluster, one_per_block) as nodes:
+        client, endorser = nodes[0].client(), nodes[0].client("Org2MSP", "peer0")
+        before = [transaction(client, endorser, 2000) for _ in range(MENDED_BLOCKS)]
+        answers = await asyncio.gather(
+            *(node.broadcast(before[index::3]) for index, node in enumerate(nodes))
+        )
+        assert all(a.status == common_pb2.SUCCESS for group in answers for a in group)
+        acknowledged = await _converged(nodes, {parse_block_tx(e) for e in before})
+        mender = await _cutter(nodes)
+        others = [node for node in nodes if node is not mender]
+        for node in nodes:
+            os.kill(_pid(node), signal.SIGSTOP)
+        try:
+            await roll_back_stream(nats_cluster.urls, BLOCKS, 1)
+            await roll_back_stream(nats_cluster.urls, INGRESS, 1)
+        finally:
+            os.kill(_pid(mender), signal.SIGCONT)
+        try:
+            held = await _kill_in_the_middle(
+                nats_cluster.urls, BLOCKS, 1, len(acknowledged), _pid(mender)
+            )
+            assert 1 < held < len(acknowledged), f"the mend was not caught mid-way ({held})"
+            mender.process.process.wait(10)
+            mender.start()  # alone: its copy is the only one awake that holds the rest
+            deadline = time.monotonic() + 30
+            while await stream_length(nats_cluster.urls, BLOCKS) < len(acknowledged):
+                assert time.monotonic() < deadline, "the restarted node did not finish the mend"
+                await asyncio.sleep(0.1)
+        finally:
+            for node in others:
+                os.kill(_pid(node), signal.SIGCONT)
+        after = [transaction(client, endorser, 200) for _ in range(3)]
+        assert await _broadcast_round_robin(nodes, after) == 3
+        chain = await _converged(nodes, {parse_block_tx(e) for e in before + after})
+        old = [block_header_hash(b.header) for b in acknowledged]
+        assert [block_header_hash(b.header) for b in chain[: len(old)]] == old
+        digests = set()
+        for node in nodes:
+            copy = node.data_dir / "channels" / CHANNEL / "blocks"
+            assert audit(copy).ok, node.node
+            with Journal.open(copy, read_only=True) as journal:
+                digests.add(journal.digest(len(chain) - 1).digest)
+        assert len(digests) == 1, "the nodes' journal copies differ"
