@@ -89,10 +89,17 @@ def decode_records(data: bytes) -> tuple[list[AdmissionRecord], int]:
 class AdmissionLog:
     """The ``admitted.log`` of one channel on one node."""
 
-    def __init__(self, directory: Path, live: Callable[[], list[AdmissionRecord]]) -> None:
-        """``live`` answers the records still kept, for a rewrite."""
+    def __init__(
+        self,
+        directory: Path,
+        live: Callable[[], list[AdmissionRecord]],
+        live_count: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """``live`` answers the records still kept, for a rewrite; ``live_count`` how many
+        there are (asked after every write: cheaper than the records)."""
         self.path = directory / FILE_NAME
         self._live = live
+        self._live_count = live_count
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._since_rewrite = 0
@@ -141,9 +148,9 @@ class AdmissionLog:
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
-            if self._since_rewrite > max(REWRITE_AFTER, 2 * len(live := self._live())):
+            if self._since_rewrite > max(REWRITE_AFTER, 2 * self._live_count()):
                 try:
-                    await asyncio.to_thread(self._rewrite, live)
+                    await asyncio.to_thread(self._rewrite, self._live())
                 except OSError as exc:  # the old file is still whole: it only stays longer
                     log.warning("%s: rewriting with the live records: %s", self.path, exc)
 

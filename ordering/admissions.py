@@ -62,7 +62,9 @@ class Admissions:
         self._kept: dict[bytes, _Kept] = {}
         self._covered = 0  # the ingress position the newest block in the copy records
         self.admitted_again = 0
-        self.log = None if directory is None else AdmissionLog(directory, self.records)
+        self.log = (
+            None if directory is None else AdmissionLog(directory, self.records, self.__len__)
+        )
         if self.log is not None:
             self._restore(self.log.read())
 
