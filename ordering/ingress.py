@@ -256,7 +256,12 @@ class Ingress:
 
     async def read(self, after: int) -> AsyncIterator[Admitted]:
         """Every envelope after position ``after``, in order, waiting for new ones (an
-        ordered consumer: JetStream redelivers from the right place after a hiccup)."""
+        ordered consumer: JetStream redelivers from the right place after a hiccup).
+
+        A stream that fell back below ``after`` starts such a consumer at its own end, not
+        at ``after + 1`` (nats-server clamps the start sequence to the last one + 1): what
+        it delivers up to ``after`` is the mend's to deal with (``mend``), never the
+        cutter's, which would cut it into a block recording an earlier position."""
         subscription = await self.js.subscribe(
             self.subject,
             ordered_consumer=True,
@@ -267,7 +272,7 @@ class Ingress:
             async for message in subscription.messages:
                 sequence = message.metadata.sequence.stream
                 kind = (message.headers or {}).get(KIND)
-                if kind != FILLER:
+                if kind != FILLER and sequence > after:
                     yield Admitted(sequence, message.data, kind == CONFIG_UPDATE)
         finally:
             await subscription.unsubscribe()

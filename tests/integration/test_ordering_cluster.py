@@ -366,9 +366,10 @@ MENDED_BLOCKS = MAX_BATCH_BLOCKS + 40  # restored in two publishing rounds
 
 
 async def _kill_in_the_middle(urls: list[str], stream: str, low: int, high: int, pid: int) -> int:
-    """Run ``pid`` 2 ms in every 20 (a loaded host: what it sends goes out slowly) until
-    ``stream`` holds more than ``low`` and fewer than ``high`` messages, then SIGKILL it;
-    how many the stream holds once what the process had sent has landed."""
+    """Run the stopped process ``pid`` 2 ms in every 20 (a loaded host: what it sends goes
+    out slowly) until ``stream`` holds more than ``low`` and fewer than ``high`` messages,
+    then SIGKILL it; how many the stream holds once what the process had sent has landed
+    (it is never let run at full speed: the whole mend takes it well under a second)."""
     connection = await nats.connect(urls)
     try:
         js = connection.jetstream()
@@ -416,16 +417,12 @@ async def test_a_node_killed_in_the_middle_of_a_mend_restarts_and_finishes_it(
         assert all(a.status == common_pb2.SUCCESS for group in answers for a in group)
         acknowledged = await _converged(nodes, {parse_block_tx(e) for e in before})
         mender = await _cutter(nodes)
-        others = [node for node in nodes if node is not mender]
         for node in nodes:
             os.kill(_pid(node), signal.SIGSTOP)
         try:
             await roll_back_stream(nats_cluster.urls, BLOCKS, 1)
             await roll_back_stream(nats_cluster.urls, INGRESS, 1)
-        finally:
-            os.kill(_pid(mender), signal.SIGCONT)
-        try:
-            held = await _kill_in_the_middle(
+            held = await _kill_in_the_middle(  # it wakes slowed down
                 nats_cluster.urls, BLOCKS, 1, len(acknowledged), _pid(mender)
             )
             assert 1 < held < len(acknowledged), f"the mend was not caught mid-way ({held})"
@@ -436,8 +433,9 @@ async def test_a_node_killed_in_the_middle_of_a_mend_restarts_and_finishes_it(
                 assert time.monotonic() < deadline, "the restarted node did not finish the mend"
                 await asyncio.sleep(0.1)
         finally:
-            for node in others:
-                os.kill(_pid(node), signal.SIGCONT)
+            for node in nodes:  # the mender too, if the test failed before its kill
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(_pid(node), signal.SIGCONT)
         after = [transaction(client, endorser, 200) for _ in range(3)]
         assert await _broadcast_round_robin(nodes, after) == 3
         chain = await _converged(nodes, {parse_block_tx(e) for e in before + after})
