@@ -106,66 +106,74 @@ class Result:
 async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         nodes, pids = await start_nodes(Path(tmp), cluster)
-        fixture = nodes[0]
-        client = fixture.client()
-        endorser = fixture.orgs["Org1MSP"].identity("peer0", "peer")
-        print(f"signing {count} envelopes …", flush=True)
-        envelopes = [transaction(client, endorser, size=1024) for _ in range(count)]
-        size = len(envelopes[0].SerializeToString())
-        sent: dict[bytes, float] = {}
-        acked: dict[bytes, float] = {}
-        delivered: dict[bytes, float] = {}
-        done = asyncio.Event()
+        try:
+            fixture = nodes[0]
+            client = fixture.client()
+            endorser = fixture.orgs["Org1MSP"].identity("peer0", "peer")
+            print(f"signing {count} envelopes …", flush=True)
+            envelopes = [transaction(client, endorser, size=1024) for _ in range(count)]
+            size = len(envelopes[0].SerializeToString())
+            sent: dict[bytes, float] = {}
+            acked: dict[bytes, float] = {}
+            delivered: dict[bytes, float] = {}
+            done = asyncio.Event()
 
-        async def follow() -> None:
-            seek = build_seek_envelope(client, CHANNEL, 1, FOREVER)
-            async with fixture.channel() as channel:
-                call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
-                async for response in call:
-                    now = time.perf_counter()
-                    for envelope in response.block.data.data:
-                        delivered[envelope] = now
-                    if len(delivered) >= count:
-                        done.set()
-                        call.cancel()
-                        return
+            async def follow() -> None:
+                seek = build_seek_envelope(client, CHANNEL, 1, FOREVER)
+                async with fixture.channel() as channel:
+                    call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
+                    async for response in call:
+                        now = time.perf_counter()
+                        for envelope in response.block.data.data:
+                            delivered[envelope] = now
+                        if len(delivered) >= count:
+                            done.set()
+                            call.cancel()
+                            return
 
-        def sending(chunk: list[common_pb2.Envelope]):
-            for envelope in chunk:
-                sent[envelope.SerializeToString()] = time.perf_counter()
-                yield envelope
+            def sending(chunk: list[common_pb2.Envelope]):
+                for envelope in chunk:
+                    sent[envelope.SerializeToString()] = time.perf_counter()
+                    yield envelope
 
-        async def broadcast(chunk: list[common_pb2.Envelope], node: OrdererFixture) -> None:
-            async with node.channel() as channel:
-                call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(sending(chunk))
-                index = 0
-                async for response in call:
-                    assert response.status == common_pb2.SUCCESS, response.info
-                    acked[chunk[index].SerializeToString()] = time.perf_counter()
-                    index += 1
+            async def broadcast(chunk: list[common_pb2.Envelope], node: OrdererFixture) -> None:
+                async with node.channel() as channel:
+                    call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(sending(chunk))
+                    index = 0
+                    async for response in call:
+                        assert response.status == common_pb2.SUCCESS, response.info
+                        acked[chunk[index].SerializeToString()] = time.perf_counter()
+                        index += 1
 
-        print("broadcasting …", flush=True)
-        follower = asyncio.ensure_future(follow())
-        await asyncio.sleep(0.3)
-        assert fixture.process is not None
-        profilers = await start_profilers(nodes, py_spy) if py_spy else []
-        cpu_before = {p: cpu_seconds(p) for p in pids}
-        start = time.perf_counter()
-        await asyncio.gather(
-            *(broadcast(envelopes[i::streams], nodes[i % len(nodes)]) for i in range(streams))
-        )
-        await asyncio.wait_for(done.wait(), timeout=300)
-        elapsed = max(delivered.values()) - start
-        per_process = {p: cpu_seconds(p) - cpu_before[p] for p in pids}
-        orderer_cpu = sum(per_process.values())
-        follower.cancel()
-        for profiler in profilers:
-            profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
-            profiler.wait()
-        for node in nodes:
-            node.stop()
-        for other in pids[len(nodes) :]:
-            os.kill(other, 9)
+            print("broadcasting …", flush=True)
+            follower = asyncio.ensure_future(follow())
+            await asyncio.sleep(0.3)
+            assert fixture.process is not None
+            profilers = await start_profilers(nodes, py_spy) if py_spy else []
+            cpu_before = {p: cpu_seconds(p) for p in pids}
+            start = time.perf_counter()
+            await asyncio.gather(
+                *(broadcast(envelopes[i::streams], nodes[i % len(nodes)]) for i in range(streams))
+            )
+            try:
+                await asyncio.wait_for(done.wait(), timeout=300)
+            except TimeoutError:
+                print(f"only {len(delivered)} of {count} envelopes delivered in 300 s")
+                for node in nodes:
+                    print(f"---- {node.node}", node.process.output[-4000:], sep="\n")
+                raise
+            elapsed = max(delivered.values()) - start
+            per_process = {p: cpu_seconds(p) - cpu_before[p] for p in pids}
+            orderer_cpu = sum(per_process.values())
+            follower.cancel()
+            for profiler in profilers:
+                profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
+                profiler.wait()
+        finally:
+            for node in nodes:
+                node.stop()
+            for other in pids[len(nodes) :]:
+                os.kill(other, 9)
 
     latencies = [delivered[e] - sent[e] for e in sent]
     after_ack = [max(delivered[e] - acked[e], 0.0) for e in acked]
