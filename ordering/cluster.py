@@ -192,6 +192,15 @@ class ClusterChain(Chain):
             raise
         await self.admissions.placed(envelope, position)  # on disk before SUCCESS
 
+    @property
+    def halted(self) -> str | None:
+        """Why this node's journal copy stopped (a block in the stream that is not the one
+        its copy holds, naming the stream and the block), or None while it follows: the
+        node then neither cuts nor serves blocks past its height until an operator acts
+        (``docs/architecture.md``, issue 18: a node halted on ReplicaMismatch)."""
+        stopped = self.blocks.stopped
+        return None if stopped is None else str(stopped)
+
     def _copy_height(self) -> int | None:
         """The copy's height, as other nodes ask it (None: it stopped, it cannot help)."""
         return None if self.blocks.stopped is not None else self.height

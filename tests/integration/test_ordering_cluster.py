@@ -448,3 +448,37 @@ async def test_a_node_killed_in_the_middle_of_a_mend_restarts_and_finishes_it(
             with Journal.open(copy, read_only=True) as journal:
                 digests.add(journal.digest(len(chain) - 1).digest)
         assert len(digests) == 1, "the nodes' journal copies differ"
+
+
+async def test_a_node_whose_copy_the_stream_contradicts_halts_and_says_where(
+    osns, nats_cluster: NatsCluster
+) -> None:
+    """The block stream falls back to the genesis block and then holds something else at
+    position 1 (a fork no copy can mend): every node's copy stops there, and each node
+    reports itself halted on its participation API (what ``consortium status`` shows),
+    naming the stream and the block, instead of following or cutting on."""
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    before = [transaction(client, endorser, 200) for _ in range(12)]
+    assert await _broadcast_round_robin(osns, before) == 12
+    acknowledged = await _converged(osns, {parse_block_tx(e) for e in before})
+    assert len(acknowledged) >= 3
+    pids = [_pid(node) for node in osns]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await roll_back_stream(nats_cluster.urls, BLOCKS, 1, then=b"not this chain's block 1")
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while True:
+        infos = [await _info(node) for node in osns]
+        if all(info.get("role") == "halted" for info in infos):
+            break
+        assert time.monotonic() < deadline, infos
+        await asyncio.sleep(0.2)
+    for info in infos:
+        assert info["status"] == "failed"
+        assert f"stream {BLOCKS}, block 1" in info["halted"], info["halted"]
+    for node in osns:  # what they hold stays, and is still served
+        assert len(await _all_blocks(node, len(acknowledged))) == len(acknowledged)
