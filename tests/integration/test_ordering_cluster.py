@@ -365,18 +365,21 @@ async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitt
 MENDED_BLOCKS = MAX_BATCH_BLOCKS + 40  # restored in two publishing rounds
 
 
-async def _kill_in_the_middle(urls: list[str], stream: str, low: int, high: int, pid: int) -> int:
-    """Run the stopped process ``pid`` 2 ms in every 20 (a loaded host: what it sends goes
-    out slowly) until ``stream`` holds more than ``low`` and fewer than ``high`` messages,
-    then SIGKILL it; how many the stream holds once what the process had sent has landed
-    (it is never let run at full speed: the whole mend takes it well under a second)."""
+async def _kill_in_the_middle(
+    urls: list[str], stream: str, low: int, high: int, pid: int, run: float = 0.002
+) -> int:
+    """Run the stopped process ``pid`` ``run`` seconds in every 20 ms more (a loaded
+    host: what it sends goes out slowly) until ``stream`` holds more than ``low`` and fewer
+    than ``high`` messages, then SIGKILL it; how many the stream holds once what the
+    process had sent has landed (it is never let run at full speed: the whole mend takes
+    it well under a second)."""
     connection = await nats.connect(urls)
     try:
         js = connection.jetstream()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             os.kill(pid, signal.SIGCONT)
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(run)
             os.kill(pid, signal.SIGSTOP)
             held = (await js.stream_info(stream)).state.last_seq
             if held >= high:
@@ -482,3 +485,47 @@ async def test_a_node_whose_copy_the_stream_contradicts_halts_and_says_where(
         assert f"stream {BLOCKS}, block 1" in info["halted"], info["halted"]
     for node in osns:  # what they hold stays, and is still served
         assert len(await _all_blocks(node, len(acknowledged))) == len(acknowledged)
+
+
+@CHAOS  # ≈ 20 s
+async def test_a_cutter_killed_while_filling_the_ingress_leaves_no_envelope_behind(
+    osns, nats_cluster: NatsCluster
+) -> None:
+    """The ingress falls back to its first message; a non-cutting node admits 3 envelopes
+    onto the lost positions (the lease stays with the paused cutter). The cutter wakes
+    slowed down and alone, starts filling the lost positions (one at a time) and is killed
+    -9 part way: the envelopes it had found were in its memory only. Restarted, it
+    continues the same mend past the fillers it left and admits the 3 again: every
+    SUCCESS is ordered, once (before, the admitting node took them for ordered: the
+    ingress held them where the blocks had passed)."""
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    before = [transaction(client, endorser, 200) for _ in range(100)]
+    assert await _broadcast_round_robin(osns, before) == 100
+    await _converged(osns, {parse_block_tx(e) for e in before})
+    read = await stream_length(nats_cluster.urls, INGRESS)
+    mender = await _cutter(osns)
+    admitter = next(node for node in osns if node is not mender)
+    await set_lease(nats_cluster.urls, CHANNEL, mender.node, 1000, 120)
+    for node in osns:
+        os.kill(_pid(node), signal.SIGSTOP)
+    try:
+        await roll_back_stream(nats_cluster.urls, INGRESS, 1)
+        os.kill(_pid(admitter), signal.SIGCONT)
+        overtaken = [transaction(client, endorser, 200) for _ in range(3)]
+        for envelope in overtaken:
+            (answer,) = await admitter.broadcast([envelope])
+            assert answer.status == common_pb2.SUCCESS, answer
+        os.kill(_pid(admitter), signal.SIGSTOP)  # nobody takes the slowed cutter's lease
+        held = await _kill_in_the_middle(  # one filler per round trip: slowed more
+            nats_cluster.urls, INGRESS, 4, read, _pid(mender), run=0.0005
+        )
+        assert 4 < held < read, f"the mend was not caught mid-way ({held} of {read})"
+        mender.process.process.wait(10)
+        mender.start()  # alone again: the mend is its to finish
+    finally:
+        for node in osns:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(_pid(node), signal.SIGCONT)
+    after = [transaction(client, endorser, 200) for _ in range(3)]
+    assert await _broadcast_round_robin(osns, after) == 3
+    await _converged(osns, {parse_block_tx(e) for e in before + overtaken + after})
