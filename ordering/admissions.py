@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 FORGET_SECONDS = 300.0
 """Kept at most this long: a client has long since timed out and resubmitted."""
+OVERTAKEN_SECONDS = 100.0
+"""An envelope the blocks passed over is admitted again only this long after its
+admission: well inside JetStream's two-minute duplicate window, which then keeps one of
+this admission and the mend's (the mend's came after the envelope's admission)."""
 
 IsCut = Callable[[int, bytes, bool], Awaitable[bool]]
 
@@ -140,13 +144,24 @@ class Admissions:
         return any(k.position != ADMITTING and k.since < limit for k in self._kept.values())
 
     async def admit_lost(self, cut: IsCut) -> int:
-        """Admit again every envelope kept past the grace time that the ingress no longer
-        holds at its position and the block of that position does not hold; how many.
-        Call it only with the copy at the block stream's end (a block holding the
-        envelope must have reached the copy), or it could admit one twice.
+        """Admit again every envelope kept past the grace time that no block holds where
+        it was placed; how many. Call it only with the copy at the block stream's end (a
+        block holding the envelope must have reached the copy), or it could admit one
+        twice.
 
-        One the ingress still holds where the blocks have passed is ordered (in the block
-        of its position, or admitted again by the cutter's ``mend``): it is forgotten."""
+        - The ingress no longer holds it at its position, and the block of that position
+          does not hold it: the stream lost it before any cutter read it.
+        - The ingress holds it where the blocks have passed, and the block of its position
+          does not hold it: it took a position the stream had lost, and the cutter's mend
+          admits such envelopes again once it has filled the lost positions; a cutter
+          killed between the two took that list with it. It is admitted again here
+          under the same message id as the mend's (``Ingress.admit_again``), so
+          JetStream keeps one, but only within JetStream's duplicate window
+          (``OVERTAKEN_SECONDS`` after its admission): later, whether the mend admitted
+          it cannot be told, and it is forgotten, with a warning. Not a config update:
+          the cutter drops one that no longer applies (as Fabric does), so no block
+          holding it proves nothing; it is forgotten, as before.
+        - Held where no block has passed: not read yet, kept."""
         now = time.monotonic()
         again = 0
         for envelope, kept in list(self._kept.items()):
@@ -155,23 +170,38 @@ class Admissions:
                 continue
             if kept.position == ADMITTING or now - kept.since < self.grace:
                 continue
-            if await self.ingress.holds(kept.position, envelope):
-                if kept.position <= self._covered:
-                    self._kept.pop(envelope, None)
+            held = await self.ingress.holds(kept.position, envelope)
+            if held and kept.position > self._covered:
+                continue
+            if held and kept.is_config_update:  # the cutter may have dropped it: no block
+                self._kept.pop(envelope, None)
                 continue
             if envelope not in self._kept:  # a block holding it arrived meanwhile
                 continue
             if await cut(kept.position, envelope, kept.is_config_update):
                 del self._kept[envelope]
                 continue
+            if held and now - kept.since >= OVERTAKEN_SECONDS:
+                log.warning(
+                    "channel %s: an envelope admitted at ingress position %d was passed over "
+                    "by the blocks %.0f s ago; too late to tell whether a mend admitted it "
+                    "again: forgotten (its client resubmits if it got no commit status)",
+                    self.ingress.channel_id,
+                    kept.position,
+                    now - kept.since,
+                )
+                del self._kept[envelope]
+                continue
             position = await self.ingress.admit_again(
                 envelope, kept.is_config_update, kept.position
             )
             log.warning(
-                "channel %s: an envelope admitted at ingress position %d was lost by the "
-                "stream before any block held it: admitted again at %d",
+                "channel %s: an envelope admitted at ingress position %d %s: admitted again at %d",
                 self.ingress.channel_id,
                 kept.position,
+                "was passed over by the blocks (a mend did not admit it again)"
+                if held
+                else "was lost by the stream before any block held it",
                 position,
             )
             self._kept[envelope] = again_kept = _Kept(

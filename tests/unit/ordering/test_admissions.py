@@ -4,6 +4,7 @@ stream (the real stream's fall back is in tests/integration/test_ordering_cluste
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fabric_protos.common import common_pb2
@@ -16,7 +17,7 @@ from ordering.admission_log import (
     decode_records,
     encode_record,
 )
-from ordering.admissions import Admissions
+from ordering.admissions import OVERTAKEN_SECONDS, Admissions
 from ordering.chain import encode_position
 from proto.messages import build_block
 
@@ -28,6 +29,7 @@ class StandInIngress:
 
     def __init__(self) -> None:
         self.held: dict[int, bytes] = {}
+        self.again: list[tuple[bytes, int]] = []  # (envelope, the position it was at)
 
     def admit(self, envelope: bytes) -> int:
         position = max(self.held, default=0) + 1
@@ -38,6 +40,7 @@ class StandInIngress:
         return self.held.get(position) == envelope
 
     async def admit_again(self, envelope: bytes, is_config_update: bool, was_at: int) -> int:
+        self.again.append((envelope, was_at))
         return self.admit(envelope)
 
 
@@ -83,11 +86,37 @@ async def test_an_envelope_the_stream_lost_is_admitted_again_once() -> None:
     # still held where the blocks have not reached: kept, not admitted again
     assert await admissions.admit_lost(never_cut) == 0
     assert len(admissions) == 2
-    # once a block records a later position, what the stream holds there is ordered
-    admissions.ordered(block_of([b"other"], kept), is_config=False)
+    # once the blocks pass its position, one the block of that position holds is ordered
+    # (here no block reached ``ordered`` with it: a node restarted since, say)
     admissions.ordered(block_of([b"lost"], max(ingress.held)), is_config=False)
-    assert await admissions.admit_lost(never_cut) == 0
+
+    async def cut(at: int, envelope: bytes, config_update: bool) -> bool:
+        return (at, envelope) == (kept, b"kept")
+
+    assert await admissions.admit_lost(cut) == 0
     assert len(admissions) == 0
+
+
+async def test_one_the_blocks_passed_over_is_admitted_again_under_the_mends_mark(
+    tmp_path: Path,
+) -> None:
+    """Held where the blocks have passed, but the block of its position does not hold it:
+    it took a lost position, and the mend that should admit it again may have died with
+    its cutter. Admitted again, marked with its old position as the mend marks it (so
+    JetStream keeps one), while that is inside the duplicate window; later, forgotten."""
+    ingress = StandInIngress()
+    admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
+    position = await admitted(admissions, ingress, b"overtaken")
+    admissions.covered(block_of([b"a filler's block"], position + 5))
+    assert await admissions.admit_lost(never_cut) == 1
+    assert ingress.again == [(b"overtaken", position)]
+    late = AdmissionRecord(b"too late", 3, False, time.time() - OVERTAKEN_SECONDS - 1)
+    (tmp_path / FILE_NAME).write_bytes(encode_record(late))
+    ingress.held[3] = b"too late"
+    restarted = Admissions(ingress, grace=0.0, directory=tmp_path)  # type: ignore[arg-type]
+    restarted.covered(block_of([b"a filler's block"], 10))
+    assert await restarted.admit_lost(never_cut) == 0
+    assert len(restarted) == 0 and ingress.again == [(b"overtaken", position)]
 
 
 async def test_nothing_is_admitted_again_within_the_grace_time_or_unacknowledged() -> None:
