@@ -58,6 +58,7 @@ from proto.signer import Signer
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 0.5
+LOOKUP_CACHE_BLOCKS = 64
 
 
 class LeaseLost(OrderingError):
@@ -106,6 +107,7 @@ class ClusterChain(Chain):
                 connection, channel_id, lease.node, self._copy_height, self.blocks.catch_up
             )
         )
+        self._parsed: dict[int, common_pb2.Block] = {}  # ``_looked_up``
         # the grace is set from the config; kept envelopes are recorded in the folder
         self.admissions = Admissions(ingress, grace=0.0, directory=directory)
 
@@ -356,16 +358,27 @@ class ClusterChain(Chain):
         low, high = 1, (tip.sequence_no if tip else 0) + 1
         while low < high:  # the first block whose last envelope is at or after position
             middle = (low + high) // 2
-            if decode_position(await self.read_block(middle))[0] < position:
+            if decode_position(await self._looked_up(middle))[0] < position:
                 low = middle + 1
             else:
                 high = middle
         if tip is None or low > tip.sequence_no:
             return False
-        block = await self.read_block(low)
+        block = await self._looked_up(low)
         if config_update:
             return last_config_index(block) == low
         return envelope in block.data.data
+
+    async def _looked_up(self, number: int) -> common_pb2.Block:
+        """Block ``number`` of the copy, parsed, from a small cache: the lookups of many
+        envelopes (a restarted node checking what it recorded) walk the same blocks, and
+        a block in the copy never changes."""
+        block = self._parsed.get(number)
+        if block is None:
+            block = self._parsed[number] = await self.read_block(number)
+            if len(self._parsed) > LOOKUP_CACHE_BLOCKS:
+                del self._parsed[next(iter(self._parsed))]
+        return block
 
     async def _read_ingress(self) -> None:
         after = self._last_fed[0] if self._last_fed != NOTHING else 0
