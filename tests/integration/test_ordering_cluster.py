@@ -299,6 +299,22 @@ async def test_a_cutter_whose_copy_is_behind_waits_for_the_stream_to_be_put_back
     assert [block_header_hash(b.header) for b in chain[: len(old)]] == old
 
 
+def _terms_ended(node: OrdererFixture) -> int:
+    """How many cutting terms ``node`` has ended so far, as its log says."""
+    output = node.process.output
+    return output.count("stopped cutting") + output.count("cutting interrupted")
+
+
+async def _stepped_down(node: OrdererFixture, ended: int, timeout: float) -> None:
+    """Until ``node`` is no longer the cutter, or has ended a term since its log counted
+    ``ended`` (under load it may step down and win the lease back, once the lease the
+    bucket named another node for runs out, between two looks at its role)."""
+    deadline = time.monotonic() + timeout
+    while (await _info(node))["role"] == "cutter" and _terms_ended(node) == ended:
+        assert time.monotonic() < deadline, "the old cutter did not step down"
+        await asyncio.sleep(0.1)
+
+
 @CHAOS
 async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
     osns, nats_cluster: NatsCluster
@@ -316,8 +332,9 @@ async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
     during = [transaction(client, endorser, 200) for _ in range(20)]
     load = asyncio.create_task(_broadcast_round_robin(osns, during))
     await asyncio.sleep(0.2)
+    ended = _terms_ended(cutter)
     await set_lease(nats_cluster.urls, CHANNEL, named.node, 1, LEASE_SECONDS)
-    await _roles_become([cutter], ["follower"], LEASE_SECONDS * 2 + 1)
+    await _stepped_down(cutter, ended, LEASE_SECONDS * 2 + 1)
     assert await load == 20
     chain = await _converged(osns, {parse_block_tx(e) for e in before + during})
     old = [block_header_hash(b.header) for b in acknowledged]
