@@ -13,6 +13,9 @@ while every node keeps serving. What makes the copy consistent:
 - **an ordering cluster on NATS** keeps its blocks and ingress in JetStream streams:
   every orderer's verified local copy is copied like any journal, and what the streams
   must hold again is recorded for ``up`` to re-seed them (``network.snapshot_streams``).
+  Each orderer's ``admitted.log`` (envelopes admitted, not yet in a block:
+  ``ordering.admission_log``) is left out, as the inbox beyond the height is: a
+  restored orderer has nothing to admit again from before the snapshot.
 - **world state is rebuilt, not copied**: a peer's LMDB state is ahead of the height
   chosen, and the block journal is the truth, so the copy leaves the state out and the
   restored peer replays its blocks on start (``peers.ledger.Ledger.recover``).
@@ -53,7 +56,7 @@ BOOTSTRAP = "bootstrap"
 MANIFEST = "snapshot.json"
 # Not part of a network's data: logs, pids, locks, what is rebuilt or republished.
 TOP_SKIPPED = {"logs", "pids", SNAPSHOTS, "analytics"}
-SKIPPED_FILES = {"reconcile.lock", "checkpoint.json", "LOCK"}
+SKIPPED_FILES = {"reconcile.lock", "checkpoint.json", "LOCK", "admitted.log"}
 SKIPPED_SUFFIXES = ("-wal", "-shm", ".partial", ".tmp")
 _NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 

@@ -206,9 +206,10 @@ async def channel_heights(supervisor: Supervisor, running: set[str]) -> dict[str
 
 def orderer_roles(supervisor: Supervisor, running: set[str]) -> dict[str, dict[str, str]]:
     """Channel → each ordering cluster node → its role as that node reports it on its
-    channel participation API: "cutter", "follower", or "no answer" (a one-orderer
-    network: none). Each node is asked, rather than the lease bucket read, so a node
-    that believes it cuts while the bucket says otherwise shows as it is."""
+    channel participation API: "cutter", "follower", "halted: <why, naming the stream
+    and the block>", or "no answer" (a one-orderer network: none). Each node is asked,
+    rather than the lease bucket read, so a node that believes it cuts while the bucket
+    says otherwise shows as it is."""
     import json
     import urllib.request
 
@@ -232,6 +233,8 @@ def orderer_roles(supervisor: Supervisor, running: set[str]) -> dict[str, dict[s
             role = info.get("role") or "no answer"
             if role == "cutter":
                 role = f"cutter (lease term {info.get('leaseTerm')})"
+            elif role == "halted":  # names the stream and the block it stopped at
+                role = f"halted: {info.get('halted')}"
             found.setdefault(channel.name, {})[node] = role
     return found
 

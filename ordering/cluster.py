@@ -58,6 +58,7 @@ from proto.signer import Signer
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 0.5
+LOOKUP_CACHE_BLOCKS = 64
 
 
 class LeaseLost(OrderingError):
@@ -106,7 +107,9 @@ class ClusterChain(Chain):
                 connection, channel_id, lease.node, self._copy_height, self.blocks.catch_up
             )
         )
-        self.admissions = Admissions(ingress, grace=0.0)  # the grace is set from the config
+        self._parsed: dict[int, common_pb2.Block] = {}  # ``_looked_up``
+        # the grace is set from the config; kept envelopes are recorded in the folder
+        self.admissions = Admissions(ingress, grace=0.0, directory=directory)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -169,6 +172,7 @@ class ClusterChain(Chain):
         self._last_config = last_config_index(last) if last.header.number > 0 else 0
         self._use_config(ChannelConfig.from_block(await self.read_block(self._last_config)))
         self._last_fed = decode_position(last)
+        self.admissions.covered(last)
         self._positions = []
         # Long enough for a cutter that read an envelope to have put it in a block.
         self.admissions.grace = self._timeout + 3 * self.lease.seconds
@@ -188,7 +192,16 @@ class ClusterChain(Chain):
             if isinstance(exc, IngressUnavailable):
                 raise OrderingError(str(exc)) from None
             raise
-        self.admissions.placed(envelope, position)
+        await self.admissions.placed(envelope, position)  # on disk before SUCCESS
+
+    @property
+    def halted(self) -> str | None:
+        """Why this node's journal copy stopped (a block in the stream that is not the one
+        its copy holds, naming the stream and the block), or None while it follows: the
+        node then neither cuts nor serves blocks past its height until an operator acts
+        (``docs/architecture.md``, issue 18: a node halted on ReplicaMismatch)."""
+        stopped = self.blocks.stopped
+        return None if stopped is None else str(stopped)
 
     def _copy_height(self) -> int | None:
         """The copy's height, as other nodes ask it (None: it stopped, it cannot help)."""
@@ -345,16 +358,27 @@ class ClusterChain(Chain):
         low, high = 1, (tip.sequence_no if tip else 0) + 1
         while low < high:  # the first block whose last envelope is at or after position
             middle = (low + high) // 2
-            if decode_position(await self.read_block(middle))[0] < position:
+            if decode_position(await self._looked_up(middle))[0] < position:
                 low = middle + 1
             else:
                 high = middle
         if tip is None or low > tip.sequence_no:
             return False
-        block = await self.read_block(low)
+        block = await self._looked_up(low)
         if config_update:
             return last_config_index(block) == low
         return envelope in block.data.data
+
+    async def _looked_up(self, number: int) -> common_pb2.Block:
+        """Block ``number`` of the copy, parsed, from a small cache: the lookups of many
+        envelopes (a restarted node checking what it recorded) walk the same blocks, and
+        a block in the copy never changes."""
+        block = self._parsed.get(number)
+        if block is None:
+            block = self._parsed[number] = await self.read_block(number)
+            if len(self._parsed) > LOOKUP_CACHE_BLOCKS:
+                del self._parsed[next(iter(self._parsed))]
+        return block
 
     async def _read_ingress(self) -> None:
         after = self._last_fed[0] if self._last_fed != NOTHING else 0
@@ -434,4 +458,6 @@ class ClusterChain(Chain):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.admissions.log is not None:
+            await self.admissions.log.close()
         await self.blocks.close()

@@ -6,6 +6,7 @@ Classes kept next to the code that raises them are marked with their module::
     ├── ConfigError
     ├── Rejected                msgprocessor (with the Fabric status to answer)
     ├── IngressUnavailable      ingress
+    ├── AdmissionLogFailed      admission_log
     ├── IngressFellBack         cluster
     └── LeaseLost               cluster
         └── CopiesAhead         cluster

@@ -58,6 +58,7 @@ SUBJECT_PREFIX = "ordering.ingress."
 KIND = "Consortium-Kind"  # header: "config-update" marks a CONFIG_UPDATE envelope
 CONFIG_UPDATE = "config-update"
 FILLER = "filler"  # ... and "filler" a position put back after a fall back (``mend``)
+MEND_OF = "Consortium-Mend"  # a filler's header: the position its mend fills up to
 EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
 WRONG_LAST_SEQUENCE = 10071
 PUBLISH_SECONDS = 2.0
@@ -211,9 +212,9 @@ class Ingress:
             read,
             read,
         )
-        overtaken = await self._admitted_since_fall_back(last, cut)
+        overtaken = await self._admitted_since_fall_back(last, read, cut)
         while last < read:
-            headers = {KIND: FILLER, EXPECTED_LAST_SEQUENCE: str(last)}
+            headers = {KIND: FILLER, EXPECTED_LAST_SEQUENCE: str(last), MEND_OF: str(read)}
             try:
                 last = (await self.js.publish(self.subject, b"", headers=headers)).seq
             except nats.js.errors.APIError as exc:
@@ -227,12 +228,22 @@ class Ingress:
             await self.admit_again(held.data or b"", is_config_update, held.seq)
         return len(overtaken)
 
-    async def _admitted_since_fall_back(self, last: int, cut: IsCut) -> list[RawStreamMsg]:
+    async def _admitted_since_fall_back(
+        self, last: int, read: int, cut: IsCut
+    ) -> list[RawStreamMsg]:
         """The messages from the stream's tip back to the newest one a block holds (or a
-        filler): admitted after the fall back, in order."""
+        filler of another mend): admitted after the fall back, in order.
+
+        Fillers of a mend up to the same ``read`` are passed over: a cutter killed part
+        way through this very mend left them above (and between) the envelopes it had
+        found, and those it kept in memory only. Another mend's fillers end the walk:
+        what lies below them was dealt with by that mend."""
         found: list[RawStreamMsg] = []
         for position in range(last, 0, -1):
             held = await self.js.get_msg(self.stream, position)
+            headers = held.headers or {}
+            if headers.get(KIND) == FILLER and headers.get(MEND_OF) == str(read):
+                continue
             if not await self._admitted_anew(held, cut):
                 break
             found.append(held)
@@ -256,7 +267,12 @@ class Ingress:
 
     async def read(self, after: int) -> AsyncIterator[Admitted]:
         """Every envelope after position ``after``, in order, waiting for new ones (an
-        ordered consumer: JetStream redelivers from the right place after a hiccup)."""
+        ordered consumer: JetStream redelivers from the right place after a hiccup).
+
+        A stream that fell back below ``after`` starts such a consumer at its own end, not
+        at ``after + 1`` (nats-server clamps the start sequence to the last one + 1): what
+        it delivers up to ``after`` is the mend's to deal with (``mend``), never the
+        cutter's, which would cut it into a block recording an earlier position."""
         subscription = await self.js.subscribe(
             self.subject,
             ordered_consumer=True,
@@ -267,7 +283,7 @@ class Ingress:
             async for message in subscription.messages:
                 sequence = message.metadata.sequence.stream
                 kind = (message.headers or {}).get(KIND)
-                if kind != FILLER:
+                if kind != FILLER and sequence > after:
                     yield Admitted(sequence, message.data, kind == CONFIG_UPDATE)
         finally:
             await subscription.unsubscribe()

@@ -68,6 +68,11 @@ def channel_info(chain: Chain) -> dict[str, Any]:
         info["role"] = role
         info["leaseHolder"] = record.holder if record else None
         info["leaseTerm"] = record.term if record else None
+    halted = getattr(chain, "halted", None)
+    if halted is not None:  # its journal copy stopped: it neither cuts nor serves new blocks
+        info["status"] = "failed"
+        info["role"] = "halted"
+        info["halted"] = halted
     return info
 
 

@@ -12,6 +12,12 @@ envelope (user + system, from /proc: the figure to compare changes by on a share
 ``--cluster``: three orderers on a three-server JetStream cluster (streams replicated on
 all three), Broadcast streams spread over the three, Deliver from one; CPU is summed over
 the orderers and the NATS servers.
+
+``--compare ROUNDS``: one node and the cluster in turn, ROUNDS each (alternating, so both
+see the same machine load), then the cluster's throughput and its envelopes per CPU-second
+(all processes of the ordering service: orderers and NATS servers) as ratios of one
+node's. On a shared machine the per-CPU ratio is the figure that load does not move much.
+``--py-spy DIR`` with ``--cluster`` profiles the cutting orderer and a follower.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from fabric_protos.common import common_pb2
 from fabric_protos.orderer import ab_pb2_grpc
 
@@ -77,70 +85,95 @@ async def start_nodes(root: Path, cluster: bool) -> tuple[list[OrdererFixture], 
     return nodes, [n.process.process.pid for n in nodes] + pids
 
 
-async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> None:
+@dataclass(frozen=True)
+class Result:
+    """One run: what was measured, per envelope and in all."""
+
+    count: int
+    elapsed: float  # first send → last delivery, seconds
+    cpu: float  # CPU seconds of every ordering-service process
+    load: float
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.count / self.cpu
+
+
+async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         nodes, pids = await start_nodes(Path(tmp), cluster)
-        fixture = nodes[0]
-        client = fixture.client()
-        endorser = fixture.orgs["Org1MSP"].identity("peer0", "peer")
-        print(f"signing {count} envelopes …", flush=True)
-        envelopes = [transaction(client, endorser, size=1024) for _ in range(count)]
-        size = len(envelopes[0].SerializeToString())
-        sent: dict[bytes, float] = {}
-        acked: dict[bytes, float] = {}
-        delivered: dict[bytes, float] = {}
-        done = asyncio.Event()
+        try:
+            fixture = nodes[0]
+            client = fixture.client()
+            endorser = fixture.orgs["Org1MSP"].identity("peer0", "peer")
+            print(f"signing {count} envelopes …", flush=True)
+            envelopes = [transaction(client, endorser, size=1024) for _ in range(count)]
+            size = len(envelopes[0].SerializeToString())
+            sent: dict[bytes, float] = {}
+            acked: dict[bytes, float] = {}
+            delivered: dict[bytes, float] = {}
+            done = asyncio.Event()
 
-        async def follow() -> None:
-            seek = build_seek_envelope(client, CHANNEL, 1, FOREVER)
-            async with fixture.channel() as channel:
-                call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
-                async for response in call:
-                    now = time.perf_counter()
-                    for envelope in response.block.data.data:
-                        delivered[envelope] = now
-                    if len(delivered) >= count:
-                        done.set()
-                        call.cancel()
-                        return
+            async def follow() -> None:
+                seek = build_seek_envelope(client, CHANNEL, 1, FOREVER)
+                async with fixture.channel() as channel:
+                    call = ab_pb2_grpc.AtomicBroadcastStub(channel).Deliver(iter([seek]))
+                    async for response in call:
+                        now = time.perf_counter()
+                        for envelope in response.block.data.data:
+                            delivered[envelope] = now
+                        if len(delivered) >= count:
+                            done.set()
+                            call.cancel()
+                            return
 
-        def sending(chunk: list[common_pb2.Envelope]):
-            for envelope in chunk:
-                sent[envelope.SerializeToString()] = time.perf_counter()
-                yield envelope
+            def sending(chunk: list[common_pb2.Envelope]):
+                for envelope in chunk:
+                    sent[envelope.SerializeToString()] = time.perf_counter()
+                    yield envelope
 
-        async def broadcast(chunk: list[common_pb2.Envelope], node: OrdererFixture) -> None:
-            async with node.channel() as channel:
-                call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(sending(chunk))
-                index = 0
-                async for response in call:
-                    assert response.status == common_pb2.SUCCESS, response.info
-                    acked[chunk[index].SerializeToString()] = time.perf_counter()
-                    index += 1
+            async def broadcast(chunk: list[common_pb2.Envelope], node: OrdererFixture) -> None:
+                async with node.channel() as channel:
+                    call = ab_pb2_grpc.AtomicBroadcastStub(channel).Broadcast(sending(chunk))
+                    index = 0
+                    async for response in call:
+                        assert response.status == common_pb2.SUCCESS, response.info
+                        acked[chunk[index].SerializeToString()] = time.perf_counter()
+                        index += 1
 
-        print("broadcasting …", flush=True)
-        follower = asyncio.ensure_future(follow())
-        await asyncio.sleep(0.3)
-        assert fixture.process is not None
-        pid = fixture.process.process.pid
-        profiler = start_py_spy(pid, py_spy) if py_spy else None
-        cpu_before = {p: cpu_seconds(p) for p in pids}
-        start = time.perf_counter()
-        await asyncio.gather(
-            *(broadcast(envelopes[i::streams], nodes[i % len(nodes)]) for i in range(streams))
-        )
-        await asyncio.wait_for(done.wait(), timeout=300)
-        elapsed = max(delivered.values()) - start
-        per_process = {p: cpu_seconds(p) - cpu_before[p] for p in pids}
-        orderer_cpu = sum(per_process.values())
-        follower.cancel()
-        if profiler is not None:
-            profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
-            profiler.wait()
-        for node in nodes:
-            node.stop()
-        for other in pids[len(nodes) :]:
-            os.kill(other, 9)
+            print("broadcasting …", flush=True)
+            follower = asyncio.ensure_future(follow())
+            await asyncio.sleep(0.3)
+            assert fixture.process is not None
+            profilers = await start_profilers(nodes, py_spy) if py_spy else []
+            cpu_before = {p: cpu_seconds(p) for p in pids}
+            start = time.perf_counter()
+            await asyncio.gather(
+                *(broadcast(envelopes[i::streams], nodes[i % len(nodes)]) for i in range(streams))
+            )
+            try:
+                await asyncio.wait_for(done.wait(), timeout=300)
+            except TimeoutError:
+                print(f"only {len(delivered)} of {count} envelopes delivered in 300 s")
+                for node in nodes:
+                    print(f"---- {node.node}", node.process.output[-4000:], sep="\n")
+                raise
+            elapsed = max(delivered.values()) - start
+            per_process = {p: cpu_seconds(p) - cpu_before[p] for p in pids}
+            orderer_cpu = sum(per_process.values())
+            follower.cancel()
+            for profiler in profilers:
+                profiler.send_signal(2)  # SIGINT: py-spy writes its file and exits
+                profiler.wait()
+        finally:
+            for node in nodes:
+                node.stop()
+            for other in pids[len(nodes) :]:
+                os.kill(other, 9)
 
     latencies = [delivered[e] - sent[e] for e in sent]
     after_ack = [max(delivered[e] - acked[e], 0.0) for e in acked]
@@ -166,18 +199,77 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> N
             f"{label}: p50 {statistics.median(values) * 1000:.1f} ms, "
             f"p99 {percentile(values, 0.99) * 1000:.1f} ms"
         )
+    return Result(count, elapsed, orderer_cpu, os.getloadavg()[0])
+
+
+async def start_profilers(nodes: list[OrdererFixture], into: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on the one orderer, or on the cluster's cutter and one follower (asked for
+    their roles over the participation API)."""
+    if len(nodes) == 1:
+        return [start_py_spy(nodes[0].process.process.pid, into)]
+    into.mkdir(parents=True, exist_ok=True)
+    roles = {node.node: await role_of(node) for node in nodes}
+    cutter = next(n for n in nodes if roles[n.node] == "cutter")
+    follower = next(n for n in nodes if roles[n.node] == "follower")
+    return [
+        start_py_spy(cutter.process.process.pid, into / "cutter.txt"),
+        start_py_spy(follower.process.process.pid, into / "follower.txt"),
+    ]
+
+
+async def role_of(node: OrdererFixture) -> str:
+    url = f"{node.admin_url}/{CHANNEL}"
+    async with aiohttp.ClientSession() as session, session.get(url, ssl=node.admin_ssl()) as r:
+        return (await r.json()).get("role", "?")
+
+
+async def compare(rounds: int, count: int, streams: int) -> None:
+    """One node and the cluster in turn, ``rounds`` each; the ratios of their medians."""
+    results: dict[bool, list[Result]] = {False: [], True: []}
+    for _ in range(rounds):
+        for cluster in (False, True):
+            results[cluster].append(await run(count, streams, None, cluster))
+            print(flush=True)
+    one, three = results[False], results[True]
+    print("round | 1 node: env/s, env per CPU-s | 3 nodes: env/s, env per CPU-s | load")
+    for n, (a, b) in enumerate(zip(one, three, strict=True)):
+        print(
+            f"{n + 1} | {a.throughput:,.0f}, {a.per_cpu_second:,.0f} | "
+            f"{b.throughput:,.0f}, {b.per_cpu_second:,.0f} | {a.load:.1f}–{b.load:.1f}"
+        )
+    throughput = [b.throughput / a.throughput for a, b in zip(one, three, strict=True)]
+    per_cpu = [b.per_cpu_second / a.per_cpu_second for a, b in zip(one, three, strict=True)]
+    print(
+        f"3 nodes / 1 node, throughput: median {statistics.median(throughput):.0%} "
+        f"(rounds {', '.join(f'{r:.0%}' for r in throughput)})"
+    )
+    print(
+        f"3 nodes / 1 node, envelopes per CPU-second of the whole ordering service: median "
+        f"{statistics.median(per_cpu):.0%} (rounds {', '.join(f'{r:.0%}' for r in per_cpu)})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--envelopes", type=int, default=6000)
     parser.add_argument("--streams", type=int, default=4)
-    parser.add_argument("--py-spy", type=Path, help="write a py-spy profile of the orderer here")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        help="write a py-spy profile of the orderer here (a folder with --cluster: "
+        "cutter.txt, follower.txt)",
+    )
     parser.add_argument(
         "--cluster", action="store_true", help="3 orderers on a 3-server JetStream cluster"
     )
+    parser.add_argument(
+        "--compare", type=int, metavar="ROUNDS", help="1 node and 3 in turn, ROUNDS each"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.envelopes, args.streams, args.py_spy, args.cluster))
+    if args.compare:
+        asyncio.run(compare(args.compare, args.envelopes, args.streams))
+    else:
+        asyncio.run(run(args.envelopes, args.streams, args.py_spy, args.cluster))
 
 
 if __name__ == "__main__":

@@ -433,3 +433,28 @@ async def test_an_append_meant_for_a_position_the_copy_moved_past_is_refused_uns
         assert landed.sequence_no == 3
         with pytest.raises(InvalidInput, match="at: a position"):
             await writer.append_at(-1, [([Payload(b"x")], None, None)])
+
+
+async def test_a_copy_whose_stream_fell_back_while_it_was_down_puts_the_blocks_back(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The writer is killed (no close: its process is gone) with the stream at 8 blocks,
+    or in the middle of putting lost blocks back; the stream meanwhile holds 3. Opened
+    again, its copy (marked as this stream's) is longer than the stream and agrees with
+    its last block: the open puts blocks 3..7 back instead of refusing, and a fresh
+    reader gets the very blocks acknowledged before."""
+    journal = await ReplicatedJournal.open(
+        tmp_path / "writer", servers=nats_cluster.urls, name=NAME
+    )
+    for number in range(8):
+        await journal.append([Payload(b"block %d" % number)])
+    acknowledged = await journal.digest()
+    await journal.close()
+    await roll_back(nats_cluster, 3)
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        assert writer.restored == 5
+        assert await stream_blocks(nats_cluster) == 8
+        assert (await writer.append([Payload(b"block 8")])).sequence_no == 8
+    async with opened(tmp_path / "fresh", nats_cluster) as fresh:
+        assert await fresh.digest(7) == acknowledged
+    assert audit(tmp_path / "fresh").ok

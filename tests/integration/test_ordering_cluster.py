@@ -5,15 +5,21 @@ paused past its lease, another continues with nothing lost, duplicated or forked
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import nats
 import pytest
 from fabric_protos.common import common_pb2
 
+from ledgerdb.audit import audit
+from ledgerdb.journal import Journal
+from ledgerdb.replicated import MAX_BATCH_BLOCKS
 from network.nats_cluster import NatsCluster
 from peers.channel import OrdererEndpoint, PeerChannel
 from peers.committer import commit_block
@@ -37,8 +43,19 @@ CHAOS = pytest.mark.skipif(
 
 @pytest.fixture
 async def osns(tmp_path: Path, nats_cluster: NatsCluster):
+    async with _cluster(tmp_path, nats_cluster) as nodes:
+        yield nodes
+
+
+@contextlib.asynccontextmanager
+async def _cluster(
+    tmp_path: Path, nats_cluster: NatsCluster, batch: dict[str, str] | None = None
+) -> AsyncIterator[list[OrdererFixture]]:
+    """Three ordering nodes on ``nats_cluster``, joined to the channel (``batch``: its
+    BatchSize and BatchTimeout, the fixture's defaults if not given)."""
+    options = {} if batch is None else {"batch": batch}
     first = OrdererFixture(tmp_path, node=NODES[0], nats=nats_cluster.urls,
-                           lease_seconds=LEASE_SECONDS)  # fmt: skip
+                           lease_seconds=LEASE_SECONDS, **options)  # fmt: skip
     nodes = [first] + [
         OrdererFixture(
             tmp_path,
@@ -282,6 +299,22 @@ async def test_a_cutter_whose_copy_is_behind_waits_for_the_stream_to_be_put_back
     assert [block_header_hash(b.header) for b in chain[: len(old)]] == old
 
 
+def _terms_ended(node: OrdererFixture) -> int:
+    """How many cutting terms ``node`` has ended so far, as its log says."""
+    output = node.process.output
+    return output.count("stopped cutting") + output.count("cutting interrupted")
+
+
+async def _stepped_down(node: OrdererFixture, ended: int, timeout: float) -> None:
+    """Until ``node`` is no longer the cutter, or has ended a term since its log counted
+    ``ended`` (under load it may step down and win the lease back, once the lease the
+    bucket named another node for runs out, between two looks at its role)."""
+    deadline = time.monotonic() + timeout
+    while (await _info(node))["role"] == "cutter" and _terms_ended(node) == ended:
+        assert time.monotonic() < deadline, "the old cutter did not step down"
+        await asyncio.sleep(0.1)
+
+
 @CHAOS
 async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
     osns, nats_cluster: NatsCluster
@@ -299,8 +332,9 @@ async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
     during = [transaction(client, endorser, 200) for _ in range(20)]
     load = asyncio.create_task(_broadcast_round_robin(osns, during))
     await asyncio.sleep(0.2)
+    ended = _terms_ended(cutter)
     await set_lease(nats_cluster.urls, CHANNEL, named.node, 1, LEASE_SECONDS)
-    await _roles_become([cutter], ["follower"], LEASE_SECONDS * 2 + 1)
+    await _stepped_down(cutter, ended, LEASE_SECONDS * 2 + 1)
     assert await load == 20
     chain = await _converged(osns, {parse_block_tx(e) for e in before + during})
     old = [block_header_hash(b.header) for b in acknowledged]
@@ -310,9 +344,11 @@ async def test_a_lease_bucket_that_fell_back_lets_no_losers_block_in(
 async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitted_again(
     osns, nats_cluster: NatsCluster
 ) -> None:
-    """No node cuts (the lease names a node that is not there) while 5 envelopes are
-    admitted; then the ingress falls back to before them. The nodes that admitted them
-    still hold them and admit them again: every SUCCESS is ordered, once."""
+    """No node cuts (the lease names a node that is not there) while 6 envelopes are
+    admitted, two by each node; then the node that admitted two of them is killed -9, and
+    the ingress falls back to before all six. The live nodes still hold theirs; the killed
+    one recorded its own on disk before answering SUCCESS and, restarted, reads them back:
+    every SUCCESS is ordered, once."""
     client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
     before = [transaction(client, endorser, 200) for _ in range(4)]
     assert await _broadcast_round_robin(osns, before) == 4
@@ -320,10 +356,15 @@ async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitt
     await set_lease(nats_cluster.urls, CHANNEL, "nobody", 1000, 60)
     await _roles_become(osns, ["follower"] * 3)
     read = await stream_length(nats_cluster.urls, INGRESS)
-    lost = [transaction(client, endorser, 200) for _ in range(5)]
-    assert await _broadcast_round_robin(osns, lost) == 5
-    assert await stream_length(nats_cluster.urls, INGRESS) == read + 5
-    pids = [_pid(node) for node in osns]
+    lost = [transaction(client, endorser, 200) for _ in range(6)]
+    for index, envelope in enumerate(lost):  # each node admits two; no failover
+        (answer,) = await osns[index % 3].broadcast([envelope])
+        assert answer.status == common_pb2.SUCCESS, answer
+    assert await stream_length(nats_cluster.urls, INGRESS) == read + 6
+    killed = osns[1]
+    os.kill(_pid(killed), signal.SIGKILL)
+    killed.process.process.wait(10)
+    pids = [_pid(node) for node in osns if node is not killed]
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -332,6 +373,176 @@ async def test_envelopes_the_ingress_lost_before_any_cutter_read_them_are_admitt
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
+    killed.start()  # same folder, same ports
     after = [transaction(client, endorser, 200) for _ in range(3)]
     assert await _broadcast_round_robin(osns, after) == 3
     await _converged(osns, {parse_block_tx(e) for e in before + lost + after})
+
+
+MENDED_BLOCKS = MAX_BATCH_BLOCKS + 40  # restored in two publishing rounds
+
+
+async def _kill_in_the_middle(
+    urls: list[str], stream: str, low: int, high: int, pid: int, run: float = 0.002
+) -> int:
+    """Run the stopped process ``pid`` ``run`` seconds in every 20 ms more (a loaded
+    host: what it sends goes out slowly) until ``stream`` holds more than ``low`` and fewer
+    than ``high`` messages, then SIGKILL it; how many the stream holds once what the
+    process had sent has landed (it is never let run at full speed: the whole mend takes
+    it well under a second)."""
+    connection = await nats.connect(urls)
+    try:
+        js = connection.jetstream()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(run)
+            os.kill(pid, signal.SIGSTOP)
+            held = (await js.stream_info(stream)).state.last_seq
+            if held >= high:
+                os.kill(pid, signal.SIGCONT)
+                return held
+            if low < held:
+                os.kill(pid, signal.SIGKILL)
+                break
+            await asyncio.sleep(0.02)
+        while True:  # until nothing more arrives for half a second
+            await asyncio.sleep(0.5)
+            now = (await js.stream_info(stream)).state.last_seq
+            if now == held:
+                return held
+            held = now
+    finally:
+        await connection.close()
+
+
+@CHAOS  # 13-22 s; tests/integration/test_ledger_replicated.py has the short version
+async def test_a_node_killed_in_the_middle_of_a_mend_restarts_and_finishes_it(
+    tmp_path: Path, nats_cluster: NatsCluster
+) -> None:
+    """296 blocks (one envelope each: put back in two publishing rounds); both streams
+    fall back to their first message while every node is paused. Only the cutter is woken,
+    slowed down: it starts putting the lost blocks back from its copy and is killed -9
+    between the rounds. Restarted alone, its copy is longer than the stream: it puts the
+    rest back and mends the ingress; then the others wake. The stream ends complete, every
+    node serves the blocks acknowledged before, nothing is forked or ordered twice, and
+    every node's journal copy verifies with equal digests."""
+    one_per_block = {"timeout": "200ms", "count": "1", "absolute": "64 KB", "preferred": "32 KB"}
+    async with _cluster(tmp_path, nats_cluster, one_per_block) as nodes:
+        client, endorser = nodes[0].client(), nodes[0].client("Org2MSP", "peer0")
+        before = [transaction(client, endorser, 2000) for _ in range(MENDED_BLOCKS)]
+        answers = await asyncio.gather(
+            *(node.broadcast(before[index::3]) for index, node in enumerate(nodes))
+        )
+        assert all(a.status == common_pb2.SUCCESS for group in answers for a in group)
+        acknowledged = await _converged(nodes, {parse_block_tx(e) for e in before})
+        mender = await _cutter(nodes)
+        for node in nodes:
+            os.kill(_pid(node), signal.SIGSTOP)
+        try:
+            await roll_back_stream(nats_cluster.urls, BLOCKS, 1)
+            await roll_back_stream(nats_cluster.urls, INGRESS, 1)
+            held = await _kill_in_the_middle(  # it wakes slowed down
+                nats_cluster.urls, BLOCKS, 1, len(acknowledged), _pid(mender)
+            )
+            assert 1 < held < len(acknowledged), f"the mend was not caught mid-way ({held})"
+            mender.process.process.wait(10)
+            mender.start()  # alone: its copy is the only one awake that holds the rest
+            deadline = time.monotonic() + 30
+            while await stream_length(nats_cluster.urls, BLOCKS) < len(acknowledged):
+                assert time.monotonic() < deadline, "the restarted node did not finish the mend"
+                await asyncio.sleep(0.1)
+        finally:
+            for node in nodes:  # the mender too, if the test failed before its kill
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(_pid(node), signal.SIGCONT)
+        after = [transaction(client, endorser, 200) for _ in range(3)]
+        assert await _broadcast_round_robin(nodes, after) == 3
+        chain = await _converged(nodes, {parse_block_tx(e) for e in before + after})
+        old = [block_header_hash(b.header) for b in acknowledged]
+        assert [block_header_hash(b.header) for b in chain[: len(old)]] == old
+        digests = set()
+        for node in nodes:
+            copy = node.data_dir / "channels" / CHANNEL / "blocks"
+            assert audit(copy).ok, node.node
+            with Journal.open(copy, read_only=True) as journal:
+                digests.add(journal.digest(len(chain) - 1).digest)
+        assert len(digests) == 1, "the nodes' journal copies differ"
+
+
+async def test_a_node_whose_copy_the_stream_contradicts_halts_and_says_where(
+    osns, nats_cluster: NatsCluster
+) -> None:
+    """The block stream falls back to the genesis block and then holds something else at
+    position 1 (a fork no copy can mend): every node's copy stops there, and each node
+    reports itself halted on its participation API (what ``consortium status`` shows),
+    naming the stream and the block, instead of following or cutting on."""
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    before = [transaction(client, endorser, 200) for _ in range(12)]
+    assert await _broadcast_round_robin(osns, before) == 12
+    acknowledged = await _converged(osns, {parse_block_tx(e) for e in before})
+    assert len(acknowledged) >= 3
+    pids = [_pid(node) for node in osns]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        await roll_back_stream(nats_cluster.urls, BLOCKS, 1, then=b"not this chain's block 1")
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while True:
+        infos = [await _info(node) for node in osns]
+        if all(info.get("role") == "halted" for info in infos):
+            break
+        assert time.monotonic() < deadline, infos
+        await asyncio.sleep(0.2)
+    for info in infos:
+        assert info["status"] == "failed"
+        assert f"stream {BLOCKS}, block 1" in info["halted"], info["halted"]
+    for node in osns:  # what they hold stays, and is still served
+        assert len(await _all_blocks(node, len(acknowledged))) == len(acknowledged)
+
+
+@CHAOS  # ≈ 20 s
+async def test_a_cutter_killed_while_filling_the_ingress_leaves_no_envelope_behind(
+    osns, nats_cluster: NatsCluster
+) -> None:
+    """The ingress falls back to its first message; a non-cutting node admits 3 envelopes
+    onto the lost positions (the lease stays with the paused cutter). The cutter wakes
+    slowed down and alone, starts filling the lost positions (one at a time) and is killed
+    -9 part way: the envelopes it had found were in its memory only. Restarted, it
+    continues the same mend past the fillers it left and admits the 3 again: every
+    SUCCESS is ordered, once (before, the admitting node took them for ordered: the
+    ingress held them where the blocks had passed)."""
+    client, endorser = osns[0].client(), osns[0].client("Org2MSP", "peer0")
+    before = [transaction(client, endorser, 200) for _ in range(100)]
+    assert await _broadcast_round_robin(osns, before) == 100
+    await _converged(osns, {parse_block_tx(e) for e in before})
+    read = await stream_length(nats_cluster.urls, INGRESS)
+    mender = await _cutter(osns)
+    admitter = next(node for node in osns if node is not mender)
+    await set_lease(nats_cluster.urls, CHANNEL, mender.node, 1000, 120)
+    for node in osns:
+        os.kill(_pid(node), signal.SIGSTOP)
+    try:
+        await roll_back_stream(nats_cluster.urls, INGRESS, 1)
+        os.kill(_pid(admitter), signal.SIGCONT)
+        overtaken = [transaction(client, endorser, 200) for _ in range(3)]
+        for envelope in overtaken:
+            (answer,) = await admitter.broadcast([envelope])
+            assert answer.status == common_pb2.SUCCESS, answer
+        os.kill(_pid(admitter), signal.SIGSTOP)  # nobody takes the slowed cutter's lease
+        held = await _kill_in_the_middle(  # one filler per round trip: slowed more
+            nats_cluster.urls, INGRESS, 4, read, _pid(mender), run=0.0005
+        )
+        assert 4 < held < read, f"the mend was not caught mid-way ({held} of {read})"
+        mender.process.process.wait(10)
+        mender.start()  # alone again: the mend is its to finish
+    finally:
+        for node in osns:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(_pid(node), signal.SIGCONT)
+    after = [transaction(client, endorser, 200) for _ in range(3)]
+    assert await _broadcast_round_robin(osns, after) == 3
+    await _converged(osns, {parse_block_tx(e) for e in before + overtaken + after})
