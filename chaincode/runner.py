@@ -38,6 +38,7 @@ from fabric_protos.peer import (
 )
 
 from chaincode.errors import ContractLoadError
+from proto.collector import settle_after_start
 from proto.credentials import server_credentials
 from proto.server import new_server
 
@@ -320,6 +321,7 @@ async def run_server(
     """Serve the contract in ``directory`` until cancelled or terminated."""
     service = contract_service(chaincode_id, load_contracts(directory))
     server, port = await serve(service, address, tls)
+    settle_after_start()
     host = address.rpartition(":")[0] or "0.0.0.0"
     print(f"serving chaincode {chaincode_id} on {host}:{port}", flush=True)
     try:

@@ -74,6 +74,7 @@ from peers.snapshot_join import join_from_snapshot, snapshot_approvals
 from peers.snapshots import Snapshots, SnapshotService
 from peers.tracestore import TraceService, TraceStore
 from proto import keepalive, privatedata_pb2_grpc, trace_pb2_grpc
+from proto.collector import settle_after_start
 from proto.credentials import TlsIdentity, server_credentials
 from proto.limits import Limits, LimitsError, parse_limits
 from proto.operations import OperationsServer, listen_setting, start_operations
@@ -586,6 +587,7 @@ async def serve(config: PeerConfig) -> None:
     signer.reload_on_sighup(also=node.reload_client_tls)
     await node.start()
     operations = await _start_operations(node)
+    settle_after_start()
     print(f"peer {config.mspid} listening on port {node.port}", flush=True)
     try:
         await stop.wait()
