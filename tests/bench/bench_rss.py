@@ -56,6 +56,12 @@ def load_config(home: Path, directory: Path) -> Path:
             "Org1MSP": {
                 "address": connection["gateway"]["endpoint"],
                 "tlsRootCert": connection["gateway"]["tlsRootCert"],
+                # mutual TLS is on by default: the client presents its TLS certificate
+                **(
+                    {"tlsClientCert": identity["tlsCert"], "tlsClientKey": identity["tlsKey"]}
+                    if identity.get("tlsCert")
+                    else {}
+                ),
             }
         },
         "identities": {

@@ -18,7 +18,15 @@ const inFlight = Number(inFlightArg);
 async function main() {
     const peer = config.peers.Org1MSP;
     const identity = config.identities.user1;
-    const client = new grpc.Client(peer.address, grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert)));
+    // A network with mutual TLS (the default) wants the client's TLS certificate too.
+    const credentials = peer.tlsClientCert
+        ? grpc.credentials.createSsl(
+              fs.readFileSync(peer.tlsRootCert),
+              fs.readFileSync(peer.tlsClientKey),
+              fs.readFileSync(peer.tlsClientCert),
+          )
+        : grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert));
+    const client = new grpc.Client(peer.address, credentials);
     const gateway = connect({
         client,
         identity: { mspId: identity.mspId, credentials: fs.readFileSync(identity.cert) },
