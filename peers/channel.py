@@ -39,6 +39,11 @@ from proto.tracing import Step
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+RECENT_BLOCKS = 8
+"""Committed blocks a channel keeps in memory for its readers. Live followers (the events
+bridge, the explorer, analytics, chaincode-event streams) each ask for the block just
+committed; serving it from memory spares every one of them a worker-thread hop, a journal
+read and a parse of the whole block (issue 19). Older blocks come from the journal."""
 STALL_SECONDS = 5.0
 """An orderer that sent no block for this long is compared with the others: one that is
 alive but behind (its copy of a replicated journal stuck, say) is left for one ahead."""
@@ -127,6 +132,8 @@ class PeerChannel:
         self.ledger = ledger
         self.signer = signer
         self._committed = asyncio.Condition()
+        self._recent: dict[int, common_pb2.Block] = {}
+        """The last ``RECENT_BLOCKS`` committed blocks, as stored; read-only to readers."""
         self._tx_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._listeners: list[Callable[[CommittedBlock], None]] = []
         self._puller: asyncio.Task[None] | None = None
@@ -179,6 +186,7 @@ class PeerChannel:
         """Commit the next block, halting until it commits if the ledger fails to write
         it; raise ``BlockRejected`` for a block that is not the next valid one."""
         committed = await self._commit_until_done(block)
+        self._remember(committed.block)
         for announce in (self._trace_block, *self._listeners):
             try:  # the block is committed whatever a listener does: never stop here
                 announce(committed)
@@ -188,6 +196,11 @@ class PeerChannel:
         async with self._committed:
             self._committed.notify_all()
         return committed
+
+    def _remember(self, stored: common_pb2.Block) -> None:
+        number = stored.header.number
+        self._recent[number] = stored
+        self._recent.pop(number - RECENT_BLOCKS, None)
 
     async def _commit_until_done(self, block: common_pb2.Block) -> CommittedBlock:
         """Commit ``block``; after a ledger failure, reopen the ledger at once (readers
@@ -417,10 +430,13 @@ class PeerChannel:
             if number >= self.height:
                 await self.wait_for_height(number + 1)
                 continue
-            try:
-                yield await asyncio.to_thread(self.ledger.read_block, number)
-            except BlockNotAvailable as exc:  # before the snapshot the peer joined from
-                raise SeekError(common_pb2.NOT_FOUND, str(exc)) from None
+            block = self._recent.get(number)
+            if block is None:
+                try:
+                    block = await asyncio.to_thread(self.ledger.read_block, number)
+                except BlockNotAvailable as exc:  # before the snapshot the peer joined from
+                    raise SeekError(common_pb2.NOT_FOUND, str(exc)) from None
+            yield block
             number += 1
 
     async def _stop_puller(self) -> None:

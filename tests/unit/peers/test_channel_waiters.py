@@ -10,7 +10,7 @@ import pytest
 from fabric_protos.common import common_pb2
 
 from chaincode.rwset import TxRWSet
-from peers.channel import PeerChannel
+from peers.channel import RECENT_BLOCKS, PeerChannel
 from peers.committer import commit_block
 from peers.ledger import Ledger
 from proto.envelope import parse_envelope
@@ -58,3 +58,31 @@ async def test_closing_the_channel_ends_every_waiter(tmp_path: Path) -> None:
     await channel.close()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+
+
+async def test_recent_blocks_are_served_from_memory_as_stored(tmp_path: Path) -> None:
+    """Readers of the newest blocks get the stored block (validation codes included)
+    without a journal read; older ones still come from the journal, equal."""
+    fixture = ChannelFixture(tmp_path / "channel")
+    ledger = Ledger(tmp_path / "peer")
+    commit_block(ledger, fixture.genesis)
+    define(ledger.state)
+    channel = PeerChannel("ch", ledger, fixture.peers["Org1MSP"])
+    count = RECENT_BLOCKS + 3
+    for n in range(count):
+        await channel.commit(fixture.block([fixture.transaction(_writes(f"k{n}"))]))
+    read_from_journal: list[int] = []
+    journal_read = ledger.read_block
+
+    def read_block(number: int) -> common_pb2.Block:
+        read_from_journal.append(number)
+        return journal_read(number)
+
+    ledger.read_block = read_block  # type: ignore[method-assign]
+    served = [block async for block in channel.blocks(0, count)]
+    assert [b.header.number for b in served] == list(range(count + 1))
+    assert read_from_journal == list(range(count + 1 - RECENT_BLOCKS))
+    for block in served:
+        assert block == journal_read(block.header.number)
+        assert block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER]
+    await channel.close()
