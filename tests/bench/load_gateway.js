@@ -9,6 +9,7 @@ const crypto = require('node:crypto');
 const modules = path.join(__dirname, '..', 'conformance', 'node_modules');
 const grpc = require(path.join(modules, '@grpc/grpc-js'));
 const { connect, signers, hash } = require(path.join(modules, '@hyperledger/fabric-gateway'));
+const { credentialsFor } = require(path.join(__dirname, '..', 'conformance', 'client_tls.js'));
 
 const [configPath, totalArg, inFlightArg] = process.argv.slice(2);
 const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
@@ -18,15 +19,8 @@ const inFlight = Number(inFlightArg);
 async function main() {
     const peer = config.peers.Org1MSP;
     const identity = config.identities.user1;
-    // A network with mutual TLS (the default) wants the client's TLS certificate too.
-    const credentials = peer.tlsClientCert
-        ? grpc.credentials.createSsl(
-              fs.readFileSync(peer.tlsRootCert),
-              fs.readFileSync(peer.tlsClientKey),
-              fs.readFileSync(peer.tlsClientCert),
-          )
-        : grpc.credentials.createSsl(fs.readFileSync(peer.tlsRootCert));
-    const client = new grpc.Client(peer.address, credentials);
+    // mutual TLS (the default): the peer's entry names the client's TLS certificate
+    const client = new grpc.Client(peer.address, credentialsFor(peer));
     const gateway = connect({
         client,
         identity: { mspId: identity.mspId, credentials: fs.readFileSync(identity.cert) },
