@@ -58,6 +58,7 @@ from ordering.participation import json_errors, participation_routes
 from ordering.recovery import reopen_halted_channels
 from ordering.service import AtomicBroadcast, add_to_server
 from proto import keepalive
+from proto.collector import settle_after_start
 from proto.credentials import server_credentials
 from proto.limits import Limits, LimitsError, parse_limits
 from proto.operations import OperationsServer, listen_setting, start_operations
@@ -370,6 +371,7 @@ async def serve(config: OrdererConfig, ready: Any = None) -> None:
     signer.reload_on_sighup()
     await node.start()
     operations = await _start_operations(node)
+    settle_after_start()
     print(
         f"orderer {config.mspid} listening on port {node.port} (admin {node.admin_port})",
         flush=True,
