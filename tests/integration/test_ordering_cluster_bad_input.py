@@ -13,6 +13,7 @@ import pytest
 
 from ledgerdb.block import Payload
 from ledgerdb.journal import Journal
+from ledgerdb.replicated import REPLICA_MARKER
 from network.nats_cluster import NatsCluster
 from tests.support.orderer import CHANNEL, OrdererFixture, transaction
 
@@ -62,6 +63,10 @@ async def test_nats_servers_down_at_start_are_named_with_the_node(
 async def test_a_local_copy_longer_than_the_stream_is_refused_naming_node_and_block(
     osn: OrdererFixture,
 ) -> None:
+    """A longer copy this journal did not keep of the stream (no ``replica-of`` mark: a
+    folder brought from elsewhere) proves nothing about its extra blocks. (A marked copy
+    whose stream fell back is put back instead: test_ledger_replicated.py.)"""
+    (_copy(osn) / REPLICA_MARKER).unlink()
     with Journal.open(_copy(osn)) as copy:
         extra = copy.append([Payload(b"a block the stream never held")]).sequence_no
         digest = copy.digest()
