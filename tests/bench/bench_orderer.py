@@ -18,6 +18,15 @@ see the same machine load), then the cluster's throughput and its envelopes per 
 (all processes of the ordering service: orderers and NATS servers) as ratios of one
 node's. On a shared machine the per-CPU ratio is the figure that load does not move much.
 ``--py-spy DIR`` with ``--cluster`` profiles the cutting orderer and a follower.
+
+Per host: the cluster is meant for three hosts, each running one orderer and one NATS
+server (deploy/three-orderers.yaml pairs orderer *i* with NATS server *i*, as
+tests/integration/test_multihost.py places them). With a core per host the busiest host
+bounds the cluster, so ``--compare`` also prints each host's CPU per envelope (orderer
+*i* + NATS server *i*), the busiest host, and one node's CPU per envelope divided by the
+busiest host's: the cluster's throughput as a share of one node's when each host has a
+core of its own. The one-node service is one orderer on its local journal, with no NATS
+server (the default one-machine network), so its "host" is that one process.
 """
 
 from __future__ import annotations
@@ -93,6 +102,7 @@ class Result:
     elapsed: float  # first send → last delivery, seconds
     cpu: float  # CPU seconds of every ordering-service process
     load: float
+    hosts: tuple[float, ...]  # CPU seconds per host: orderer i + NATS server i
 
     @property
     def throughput(self) -> float:
@@ -101,6 +111,28 @@ class Result:
     @property
     def per_cpu_second(self) -> float:
         return self.count / self.cpu
+
+    def host_micros(self) -> list[float]:
+        """Each host's CPU per envelope, µs."""
+        return [cpu / self.count * 1e6 for cpu in self.hosts]
+
+    def busiest_host(self) -> tuple[int, float]:
+        """The host that spends the most CPU per envelope, and how much (µs): with a core
+        per host it is the one that bounds throughput."""
+        micros = self.host_micros()
+        index = max(range(len(micros)), key=micros.__getitem__)
+        return index, micros[index]
+
+
+def host_cpu(per_process: dict[int, float], pids: list[int], nodes: int) -> tuple[float, ...]:
+    """CPU seconds per host, pairing orderer *i* with NATS server *i* (``pids`` lists the
+    ``nodes`` orderers first, then the NATS servers, both in spec order). One orderer with
+    no NATS server is a host of its own."""
+    orderers, servers = pids[:nodes], pids[nodes:]
+    if not servers:
+        return tuple(per_process[p] for p in orderers)
+    assert len(servers) == len(orderers), "one NATS server per orderer host"
+    return tuple(per_process[o] + per_process[s] for o, s in zip(orderers, servers, strict=True))
 
 
 async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> Result:
@@ -194,12 +226,18 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> R
         named += [f"nats{n} {v:,.0f}" for n, v in enumerate(shares[3:])]
         print(f"CPU per envelope by process (µs): {', '.join(named)}")
         print(f"bound with one core per process: {1e6 / max(shares):,.0f} envelopes/s")
+        hosts = host_cpu(per_process, pids, len(nodes))
+        per_host = [v / count * 1e6 for v in hosts]
+        named = [f"host{n} (osn{n} + nats{n}) {v:,.0f}" for n, v in enumerate(per_host)]
+        print(f"CPU per envelope by host (µs): {', '.join(named)}")
+        print(f"bound with one core per host: {1e6 / max(per_host):,.0f} envelopes/s")
     for label, values in (("send → delivery", latencies), ("SUCCESS → delivery", after_ack)):
         print(
             f"{label}: p50 {statistics.median(values) * 1000:.1f} ms, "
             f"p99 {percentile(values, 0.99) * 1000:.1f} ms"
         )
-    return Result(count, elapsed, orderer_cpu, os.getloadavg()[0])
+    hosts = host_cpu(per_process, pids, len(nodes))
+    return Result(count, elapsed, orderer_cpu, os.getloadavg()[0], hosts)
 
 
 async def start_profilers(nodes: list[OrdererFixture], into: Path) -> list[subprocess.Popen[bytes]]:
@@ -246,6 +284,25 @@ async def compare(rounds: int, count: int, streams: int) -> None:
     print(
         f"3 nodes / 1 node, envelopes per CPU-second of the whole ordering service: median "
         f"{statistics.median(per_cpu):.0%} (rounds {', '.join(f'{r:.0%}' for r in per_cpu)})"
+    )
+    print_per_host(one, three)
+
+
+def print_per_host(one: list[Result], three: list[Result]) -> None:
+    """Per round: each host's CPU per envelope, the busiest host, and one node's CPU per
+    envelope ÷ the busiest host's (the throughput ratio with a core per host)."""
+    print("round | 1 node µs/env | host0, host1, host2 µs/env (osn i + nats i) | busiest | ratio")
+    ratios = []
+    for n, (a, b) in enumerate(zip(one, three, strict=True)):
+        single = a.host_micros()[0]
+        index, busiest = b.busiest_host()
+        ratios.append(single / busiest)
+        hosts = ", ".join(f"{v:,.0f}" for v in b.host_micros())
+        print(f"{n + 1} | {single:,.0f} | {hosts} | host{index} {busiest:,.0f} | {ratios[-1]:.0%}")
+    print(
+        f"3 nodes / 1 node with a core per host (1 node's CPU per envelope ÷ the busiest "
+        f"host's): median {statistics.median(ratios):.0%} "
+        f"(rounds {', '.join(f'{r:.0%}' for r in ratios)})"
     )
 
 
