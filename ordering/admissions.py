@@ -161,16 +161,29 @@ class Admissions:
           it cannot be told, and it is forgotten, with a warning. Not a config update:
           the cutter drops one that no longer applies (as Fabric does), so no block
           holding it proves nothing; it is forgotten, as before.
-        - Held where no block has passed: not read yet, kept."""
+        - Held where no block has passed: not read yet, kept.
+
+        Newest first, and one ingress read for all those not read yet: a stream that
+        falls back loses a suffix of its positions (its new leader missed the tail), so
+        once the stream still holds one kept envelope at its position it holds every
+        older one at theirs. Under a backlog (envelopes waiting longer than the grace time
+        to be read) this asks the stream once per call instead of once per kept envelope,
+        which cost the node and the stream's leader a request each, every lease."""
         now = time.monotonic()
         again = 0
-        for envelope, kept in list(self._kept.items()):
+        intact = 0  # the stream holds, at their positions, the kept envelopes up to here
+        newest_first = sorted(self._kept.items(), key=lambda item: -item[1].position)
+        for envelope, kept in newest_first:
             if now - kept.since > FORGET_SECONDS:
-                del self._kept[envelope]
+                self._kept.pop(envelope, None)
                 continue
             if kept.position == ADMITTING or now - kept.since < self.grace:
                 continue
+            if self._covered < kept.position <= intact:
+                continue  # held where no block has passed: not read yet
             held = await self.ingress.holds(kept.position, envelope)
+            if held:
+                intact = max(intact, kept.position)
             if held and kept.position > self._covered:
                 continue
             if held and kept.is_config_update:  # the cutter may have dropped it: no block
@@ -179,7 +192,7 @@ class Admissions:
             if envelope not in self._kept:  # a block holding it arrived meanwhile
                 continue
             if await cut(kept.position, envelope, kept.is_config_update):
-                del self._kept[envelope]
+                self._kept.pop(envelope, None)
                 continue
             if held and now - kept.since >= OVERTAKEN_SECONDS:
                 log.warning(
@@ -190,7 +203,7 @@ class Admissions:
                     kept.position,
                     now - kept.since,
                 )
-                del self._kept[envelope]
+                self._kept.pop(envelope, None)
                 continue
             position = await self.ingress.admit_again(
                 envelope, kept.is_config_update, kept.position

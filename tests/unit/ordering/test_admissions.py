@@ -119,6 +119,39 @@ async def test_one_the_blocks_passed_over_is_admitted_again_under_the_mends_mark
     assert len(restarted) == 0 and ingress.again == [(b"overtaken", position)]
 
 
+class CountingIngress(StandInIngress):
+    """Counts the stream reads ``admit_lost`` makes (each is a request to the stream's
+    leader on a real cluster)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def holds(self, position: int, envelope: bytes) -> bool:
+        self.reads += 1
+        return await super().holds(position, envelope)
+
+
+async def test_a_backlog_not_read_yet_costs_one_stream_read_and_a_lost_tail_one_each() -> None:
+    """A stream that falls back loses a suffix: once it holds the newest kept envelope
+    at its position, the older ones waiting to be read are not asked about one by one.
+    The lost tail's envelopes (their positions now someone else's) are each found and
+    admitted again; below them, one read again vouches for the rest."""
+    ingress = CountingIngress()
+    admissions = Admissions(ingress, grace=0.0)  # type: ignore[arg-type]
+    for number in range(100):
+        await admitted(admissions, ingress, b"envelope %d" % number)
+    assert await admissions.admit_lost(never_cut) == 0
+    assert ingress.reads == 1 and len(admissions) == 100
+    for position in range(91, 101):  # the stream fell back to 90, then others came
+        ingress.held[position] = b"someone else's %d" % position
+    ingress.reads = 0
+    assert await admissions.admit_lost(never_cut) == 10
+    assert ingress.reads == 11
+    assert sorted(was_at for _, was_at in ingress.again) == list(range(91, 101))
+    assert len(admissions) == 100
+
+
 async def test_nothing_is_admitted_again_within_the_grace_time_or_unacknowledged() -> None:
     ingress = StandInIngress()
     admissions = Admissions(ingress, grace=60.0)  # type: ignore[arg-type]
