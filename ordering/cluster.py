@@ -50,7 +50,7 @@ from ordering.blockcutter import BlockCutter
 from ordering.chain import NOTHING, Chain, decode_position, fabric_block
 from ordering.copies import CopyHeights
 from ordering.errors import OrderingError
-from ordering.ingress import Ingress, IngressUnavailable
+from ordering.ingress import READ_STALL_SECONDS, Ingress, IngressUnavailable
 from ordering.lease import CuttingLease
 from proto.blockhash import block_header_hash
 from proto.blocksign import last_config_index
@@ -69,6 +69,12 @@ class IngressFellBack(OrderingError):
     """The ingress fell back: the term ends once it is mended, and the next one reads it
     afresh (the old consumer may be gone with the stale leader; it waited ~20 s for
     heartbeats to notice)."""
+
+
+class IngressStalled(OrderingError):
+    """The cutter's ingress consumer delivered nothing for a while though the stream
+    holds more (``Ingress.reading_stalled``): the term ends, and the next one reads with
+    a new consumer (or another node, less loaded, takes the lease)."""
 
 
 class CopiesAhead(LeaseLost):
@@ -240,7 +246,7 @@ class ClusterChain(Chain):
                 log.warning("channel %s: %s", self.channel_id, exc)
                 await self.lease.release()
                 await asyncio.sleep(self.lease.seconds)  # another node may do better
-            except (LeaseLost, JournalConflict, IngressFellBack) as exc:
+            except (LeaseLost, JournalConflict, IngressFellBack, IngressStalled) as exc:
                 log.warning("channel %s: stopped cutting: %s", self.channel_id, exc)
             except (IngressUnavailable, LedgerError, nats.errors.Error, TimeoutError) as exc:
                 log.warning("channel %s: cutting interrupted: %s", self.channel_id, exc)
@@ -318,10 +324,18 @@ class ClusterChain(Chain):
 
     async def _mend_ingress(self) -> None:
         """Keep the ingress at least as long as what this term has read (it fell back if
-        a stale replica became its leader: ``Ingress.mend``)."""
+        a stale replica became its leader: ``Ingress.mend``), and end the term if this
+        term's reading stalled (``IngressStalled``)."""
         while True:
             read = self._last_fed[0]
-            if read > 0 and await self.ingress.last_sequence() < read:
+            last = await self.ingress.last_sequence()
+            if self.ingress.reading_stalled(last):
+                raise IngressStalled(
+                    f"channel {self.channel_id}: the ingress holds position {last}, but "
+                    f"nothing after {self.ingress.delivered} reached this cutter in "
+                    f"{READ_STALL_SECONDS:g}s: reading again with a new consumer"
+                )
+            if read > 0 and last < read:
                 read = await self._write_what_was_read()
                 again = await self.ingress.mend(read, self._holds_envelope)
                 if again is not None:

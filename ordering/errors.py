@@ -8,6 +8,7 @@ Classes kept next to the code that raises them are marked with their module::
     ├── IngressUnavailable      ingress
     ├── AdmissionLogFailed      admission_log
     ├── IngressFellBack         cluster
+    ├── IngressStalled          cluster
     └── LeaseLost               cluster
         └── CopiesAhead         cluster
 """

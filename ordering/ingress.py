@@ -65,6 +65,11 @@ PUBLISH_SECONDS = 2.0
 ADMIT_SECONDS = 20.0
 """How long admission keeps trying: nats-server 2.9 takes 5–9 s to elect a stream's new
 leader after its leader dies; the envelope is acknowledged once it has one."""
+READ_STALL_SECONDS = 15.0
+"""How long a cutter's consumer may deliver nothing while the stream holds more before
+the cutter ends its term (``reading_stalled``): nats-py's ordered consumer recreates
+itself after two missed heartbeats (10 s), in a background task whose failure it only
+reports; once that fails, the consumer is gone and the iterator waits for ever."""
 OPEN_SECONDS = 30.0
 """How long a starting node waits for its stream: a NATS server that has just restarted
 leaves the cluster without a JetStream leader for some seconds."""
@@ -103,6 +108,9 @@ class Ingress:
         token = channel_token(channel_id)
         self.stream = STREAM_PREFIX + token
         self.subject = SUBJECT_PREFIX + token
+        self.delivered = 0  # the newest position ``read``'s consumer delivered (fillers too)
+        self.delivered_at = 0.0  # monotonic: when it delivered it (or was made)
+        self.reading = False  # a ``read`` is running
 
     def stream_config(self) -> StreamConfig:
         """The stream as every node makes it (a restored snapshot makes it the same way,
@@ -186,6 +194,14 @@ class Ingress:
     async def last_sequence(self) -> int:
         info = await self.js.stream_info(self.stream)
         return info.state.last_seq
+
+    def reading_stalled(self, last: int) -> bool:
+        """Whether ``read``'s consumer has delivered nothing for ``READ_STALL_SECONDS``
+        while the stream holds messages past what it delivered (``last``: the stream's
+        last position). Found under a backlog: a cutter whose consumer nats-py failed to
+        recreate held its lease, renewing it, and cut nothing for minutes."""
+        waited = time.monotonic() - self.delivered_at
+        return self.reading and last > self.delivered and waited > READ_STALL_SECONDS
 
     async def mend(self, read: int, cut: IsCut) -> int | None:
         """Make the stream reach position ``read`` (the last one the cutter read) again if
@@ -279,13 +295,17 @@ class Ingress:
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             config=ConsumerConfig(opt_start_seq=after + 1),
         )
+        self.delivered, self.delivered_at = after, time.monotonic()
+        self.reading = True
         try:
             async for message in subscription.messages:
                 sequence = message.metadata.sequence.stream
+                self.delivered, self.delivered_at = sequence, time.monotonic()
                 kind = (message.headers or {}).get(KIND)
                 if kind != FILLER and sequence > after:
                     yield Admitted(sequence, message.data, kind == CONFIG_UPDATE)
         finally:
+            self.reading = False
             await subscription.unsubscribe()
 
 
