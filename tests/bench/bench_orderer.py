@@ -103,6 +103,7 @@ class Result:
     cpu: float  # CPU seconds of every ordering-service process
     load: float
     hosts: tuple[float, ...]  # CPU seconds per host: orderer i + NATS server i
+    cutter: str = "-"  # the node that held the cutting lease at the end ("-": one node)
 
     @property
     def throughput(self) -> float:
@@ -196,6 +197,7 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> R
                 raise
             elapsed = max(delivered.values()) - start
             per_process = {p: cpu_seconds(p) - cpu_before[p] for p in pids}
+            cutter = await cutter_of(nodes)
             orderer_cpu = sum(per_process.values())
             follower.cancel()
             for profiler in profilers:
@@ -231,13 +233,14 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> R
         named = [f"host{n} (osn{n} + nats{n}) {v:,.0f}" for n, v in enumerate(per_host)]
         print(f"CPU per envelope by host (µs): {', '.join(named)}")
         print(f"bound with one core per host: {1e6 / max(per_host):,.0f} envelopes/s")
+        print(f"cutting lease at the end: {cutter}")
     for label, values in (("send → delivery", latencies), ("SUCCESS → delivery", after_ack)):
         print(
             f"{label}: p50 {statistics.median(values) * 1000:.1f} ms, "
             f"p99 {percentile(values, 0.99) * 1000:.1f} ms"
         )
     hosts = host_cpu(per_process, pids, len(nodes))
-    return Result(count, elapsed, orderer_cpu, os.getloadavg()[0], hosts)
+    return Result(count, elapsed, orderer_cpu, os.getloadavg()[0], hosts, cutter)
 
 
 async def start_profilers(nodes: list[OrdererFixture], into: Path) -> list[subprocess.Popen[bytes]]:
@@ -253,6 +256,15 @@ async def start_profilers(nodes: list[OrdererFixture], into: Path) -> list[subpr
         start_py_spy(cutter.process.process.pid, into / "cutter.txt"),
         start_py_spy(follower.process.process.pid, into / "follower.txt"),
     ]
+
+
+async def cutter_of(nodes: list[OrdererFixture]) -> str:
+    """The node that holds the cutting lease now (asked over the participation API), so
+    the busiest host can be told apart as the cutting one or not; "-" for one node."""
+    if len(nodes) == 1:
+        return "-"
+    roles = {node.node: await role_of(node) for node in nodes}
+    return next((name for name, role in roles.items() if role == "cutter"), "none")
 
 
 async def role_of(node: OrdererFixture) -> str:
@@ -291,14 +303,20 @@ async def compare(rounds: int, count: int, streams: int) -> None:
 def print_per_host(one: list[Result], three: list[Result]) -> None:
     """Per round: each host's CPU per envelope, the busiest host, and one node's CPU per
     envelope ÷ the busiest host's (the throughput ratio with a core per host)."""
-    print("round | 1 node µs/env | host0, host1, host2 µs/env (osn i + nats i) | busiest | ratio")
+    print(
+        "round | 1 node µs/env | host0, host1, host2 µs/env (osn i + nats i) | busiest | "
+        "cutter | ratio"
+    )
     ratios = []
     for n, (a, b) in enumerate(zip(one, three, strict=True)):
         single = a.host_micros()[0]
         index, busiest = b.busiest_host()
         ratios.append(single / busiest)
         hosts = ", ".join(f"{v:,.0f}" for v in b.host_micros())
-        print(f"{n + 1} | {single:,.0f} | {hosts} | host{index} {busiest:,.0f} | {ratios[-1]:.0%}")
+        print(
+            f"{n + 1} | {single:,.0f} | {hosts} | host{index} {busiest:,.0f} | {b.cutter} | "
+            f"{ratios[-1]:.0%}"
+        )
     print(
         f"3 nodes / 1 node with a core per host (1 node's CPU per envelope ÷ the busiest "
         f"host's): median {statistics.median(ratios):.0%} "
