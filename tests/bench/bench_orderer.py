@@ -136,7 +136,9 @@ def host_cpu(per_process: dict[int, float], pids: list[int], nodes: int) -> tupl
     return tuple(per_process[o] + per_process[s] for o, s in zip(orderers, servers, strict=True))
 
 
-async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> Result:
+async def run(
+    count: int, streams: int, py_spy: Path | None, cluster: bool, logs: bool = False
+) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         nodes, pids = await start_nodes(Path(tmp), cluster)
         try:
@@ -206,6 +208,8 @@ async def run(count: int, streams: int, py_spy: Path | None, cluster: bool) -> R
         finally:
             for node in nodes:
                 node.stop()
+                if logs:  # lease terms, mends, stalls: what the nodes said during the run
+                    print(f"---- {node.node}", node.process.output[-4000:], sep="\n")
             for other in pids[len(nodes) :]:
                 os.kill(other, 9)
 
@@ -340,11 +344,12 @@ def main() -> None:
     parser.add_argument(
         "--compare", type=int, metavar="ROUNDS", help="1 node and 3 in turn, ROUNDS each"
     )
+    parser.add_argument("--logs", action="store_true", help="print each node's log at the end")
     args = parser.parse_args()
     if args.compare:
         asyncio.run(compare(args.compare, args.envelopes, args.streams))
     else:
-        asyncio.run(run(args.envelopes, args.streams, args.py_spy, args.cluster))
+        asyncio.run(run(args.envelopes, args.streams, args.py_spy, args.cluster, args.logs))
 
 
 if __name__ == "__main__":
