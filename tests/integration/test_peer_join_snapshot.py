@@ -26,6 +26,7 @@ from tests.integration.test_peer_snapshot import FABRIC_PEER, _call, _completed,
 from tests.integration.test_up import spec_with_free_ports
 from tests.integration.test_up_cluster import _invoke
 from tests.support.fabric_network import free_port
+from tests.support.mtls import member_tls
 from tests.support.processes import CONSORTIUM, consortium
 
 CHANNEL = "mychannel"
@@ -44,8 +45,11 @@ async def _read(tmp_path: Path, address: str, tls: Path, asset: str) -> str:
     """ReadAsset evaluated on the peer at ``address`` (its gateway runs it locally)."""
     from network.gateway_client import GatewayClient, signer_of
 
-    connection = json.loads((_home(tmp_path) / "connection" / "org1.json").read_text())
-    async with GatewayClient(address, signer_of(connection, "user1"), tls.read_bytes()) as gw:
+    home = _home(tmp_path)
+    connection = json.loads((home / "connection" / "org1.json").read_text())
+    user = signer_of(connection, "user1")
+    client = member_tls(home, "org1")
+    async with GatewayClient(address, user, tls.read_bytes(), client=client) as gw:
         return (await gw.evaluate(CHANNEL, "basic", "ReadAsset", asset)).decode()
 
 
@@ -53,13 +57,14 @@ async def _deliver_from(tmp_path: Path, address: str, tls: Path, number: int):
     """Deliver's answer for block ``number`` on the peer at ``address``: the block's
     number, or the failing status."""
     from ca.msp import load_signing_identity
+    from proto.credentials import channel_credentials
     from proto.seek import build_seek_envelope
 
-    signer = load_signing_identity(_home(tmp_path) / "members/org1/users/user1/msp", "Org1MSP")
+    home = _home(tmp_path)
+    signer = load_signing_identity(home / "members/org1/users/user1/msp", "Org1MSP")
     envelope = build_seek_envelope(signer, CHANNEL, number, number)
-    async with grpc.aio.secure_channel(
-        address, grpc.ssl_channel_credentials(tls.read_bytes())
-    ) as ch:
+    credentials = channel_credentials(tls.read_bytes(), member_tls(home, "org1"))
+    async with grpc.aio.secure_channel(address, credentials) as ch:
         async for answer in events_pb2_grpc.DeliverStub(ch).Deliver(iter([envelope])):
             if answer.HasField("block"):
                 return answer.block.header.number
@@ -121,6 +126,7 @@ def _fabric_cli_joins_by_snapshot(tmp_path: Path, snapshot: Path) -> None:
     process (org1/peer0's identity, its own ports and data) that has joined nothing."""
     home = _home(tmp_path)
     source = home / "members" / "org1" / "peers" / "peer0"
+    admin_tls = home / "members" / "org1" / "users" / "orgadmin" / "tls"
     extra = tmp_path / "extra-peer"
     shutil.copytree(source / "msp", extra / "msp")
     shutil.copytree(source / "tls", extra / "tls")
@@ -143,6 +149,10 @@ def _fabric_cli_joins_by_snapshot(tmp_path: Path, snapshot: Path) -> None:
             "CORE_PEER_TLS_ENABLED": "true",
             "CORE_PEER_TLS_ROOTCERT_FILE": str(extra / "tls" / "ca.crt"),
             "CORE_PEER_ADDRESS": f"127.0.0.1:{port}",
+            # mutual TLS: the peer copies org1/peer0's, which requires a client certificate
+            "CORE_PEER_TLS_CLIENTAUTHREQUIRED": "true",
+            "CORE_PEER_TLS_CLIENTCERT_FILE": str(admin_tls / "client.crt"),
+            "CORE_PEER_TLS_CLIENTKEY_FILE": str(admin_tls / "client.key"),
         }
 
         def peer(*args: str) -> str:
