@@ -892,10 +892,10 @@ class ReplicatedJournal:
         """
         async with self._restoring:
             held = self._head.sequence_no
-            stream_blocks, _ = await self._retrying(self._reader.last_sequence)
+            stream_blocks, agrees = await self._stream_tip()
             if stream_blocks >= held:
                 return  # restored meanwhile (by us or another process), or caught up
-            if stream_blocks and not await self._agrees(stream_blocks - 1):
+            if not agrees:
                 raise self._failed(
                     ReplicaMismatch(
                         self.stream,
@@ -938,6 +938,34 @@ class ReplicatedJournal:
                 held - 1,
                 held,
             )
+
+    async def _stream_tip(self) -> tuple[int, bool]:
+        """The stream's block count and whether its last block is the copy's (an empty
+        stream agrees), when the copy holds more blocks than the stream.
+
+        Count and block are two questions; a stream leader elected between them can
+        answer the second from a shorter stream (seen in `make chaos`: 63 blocks, then
+        block 62 not found on a leader holding 36). A last block no longer there is that,
+        not a fork: ask both again, within the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline, pauses = loop.time() + self._timeout, _pauses()
+        while True:
+            stream_blocks, _ = await self._retrying(self._reader.last_sequence)
+            if not stream_blocks or stream_blocks >= self._head.sequence_no:
+                return stream_blocks, True
+            try:
+                theirs = await self._stream_block(stream_blocks - 1)
+            except ReplicaMismatch:
+                return stream_blocks, False
+            if theirs is not None:
+                ours = await self._local.read(stream_blocks - 1)
+                return stream_blocks, theirs.block_hash == ours.block_hash
+            if loop.time() >= deadline:
+                raise ReplicationUnavailable(
+                    f"stream {self.stream}: its block count kept falling below the blocks "
+                    f"it answered with for {self._timeout:g}s"
+                )
+            await asyncio.sleep(next(pauses))
 
     async def _stream_block_once(self, sequence_no: int) -> Block | None:
         data = await self._reader.message_at(sequence_no + 1)

@@ -397,6 +397,35 @@ async def test_a_writer_puts_back_lost_blocks_before_its_append(
     assert await stream_blocks(nats_cluster) == 7
 
 
+async def test_a_stream_that_fell_back_again_between_two_questions_is_restored(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """The stream answers 5 blocks, then falls back to 2 before its block 4 is asked (a
+    leader elected between the two questions, as in `make chaos`): block 4 not found is
+    no fork; the writer asks again and puts back blocks 2..7 instead of stopping."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        for number in range(8):
+            await writer.append([Payload(b"block %d" % number)])
+        await roll_back(nats_cluster, 5)
+        reader = writer._reader
+        answer = reader.last_sequence
+        calls, falls = [], [2]
+
+        async def then_falls_back() -> tuple[int, int]:
+            """The count, then (the second time: the restore's own question, after the
+            append's) the stream falls back before the caller asks for the block."""
+            answered = await answer()
+            calls.append(answered)
+            if len(calls) == 2:
+                await roll_back(nats_cluster, falls.pop())
+            return answered
+
+        reader.last_sequence = then_falls_back
+        assert (await writer.append([Payload(b"block 8")])).sequence_no == 8
+        assert not falls and writer.restored == 6
+    assert await stream_blocks(nats_cluster) == 9
+
+
 async def test_a_stream_that_fell_back_and_forked_is_not_restored(
     nats_cluster: NatsCluster, tmp_path: Path
 ) -> None:
