@@ -17,6 +17,11 @@ from cryptography.x509.oid import NameOID
 
 from ca.errors import CertificateError
 
+# What cryptography raises for a certificate it cannot parse whole: a DER, name or key
+# it cannot read, or an extension that appears twice (``DuplicateExtension`` is no
+# ``ValueError``; the fuzzer sent a creator whose keyUsage was made a second basicConstraints).
+UNPARSABLE = (ValueError, KeyError, UnsupportedAlgorithm, x509.DuplicateExtension)
+
 # Fabric CA's attribute extension: JSON {"attrs": {name: value}} in a non-critical extension.
 ATTRIBUTES_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
 
@@ -29,14 +34,14 @@ def load_certificate(pem: bytes, what: str = "certificate") -> x509.Certificate:
     """Parse one PEM certificate; the error names ``what`` so callers know which input."""
     try:
         return _whole(x509.load_pem_x509_certificate(pem))
-    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
+    except UNPARSABLE as exc:
         raise CertificateError(f"{what} is not a PEM X.509 certificate: {exc}") from None
 
 
 def load_certificates(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
     try:
         return [_whole(cert) for cert in x509.load_pem_x509_certificates(pem)]
-    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
+    except UNPARSABLE as exc:
         raise CertificateError(f"{what} is not a list of PEM certificates: {exc}") from None
 
 

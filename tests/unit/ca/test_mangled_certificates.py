@@ -1,7 +1,8 @@
 """Found by the fuzzer (tests/fuzz): a creator certificate whose public key is not a point
 on its curve, or on a curve named by an OID no one knows, parsed, then raised
 ``ValueError``/``UnsupportedAlgorithm`` when its key was first used, so a mangled Deliver
-seek reached the client as gRPC UNKNOWN. Certificates are now parsed whole when loaded
+seek reached the client as gRPC UNKNOWN; later (`make fuzz`), one whose keyUsage was made
+a second basicConstraints raised ``DuplicateExtension``, which is no ``ValueError``. Certificates are now parsed whole when loaded
 (``certificates.load_certificate``): an IdentityError when the creator is deserialized (a
 TokenError at the CA), and a signer that does not verify."""
 
@@ -33,11 +34,15 @@ CURVE = bytes([0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])
 SKI = bytes([0x55, 0x1D, 0x0E, 0x04, 0x16])
 # commonName (2.5.4.3) and its UTF8String tag, made 0xFC (no ASN.1 string type)
 COMMON_NAME = bytes([0x55, 0x04, 0x03, 0x0C])
+# keyUsage (2.5.29.15), made basicConstraints (2.5.29.19): the extension appears twice
+KEY_USAGE = bytes([0x55, 0x1D, 0x0F])
+EXTENSIONS = {"broken extension", "duplicate extension"}  # the manglings of an extension
 MANGLINGS = {
     "point off its curve": (POINT, 3, 0x08),
     "unknown curve": (CURVE, 2, 0x1A),
     "broken extension": (SKI, 5, 0x40),
     "name of an unknown string type": (COMMON_NAME, 3, 0xFC),
+    "duplicate extension": (KEY_USAGE, 2, 0x13),
 }
 
 
@@ -89,7 +94,7 @@ def test_a_mangled_creator_is_refused_by_check_signature(how: str) -> None:
         MspManager([org.msp()]).check_signature(creator, b"d", signer.sign(b"d"))
 
 
-@pytest.mark.parametrize("how", sorted(set(MANGLINGS) - {"broken extension"}))  # a CSR has none
+@pytest.mark.parametrize("how", sorted(set(MANGLINGS) - EXTENSIONS))  # a CSR has none
 def test_a_mangled_csr_is_a_bad_request(how: str) -> None:
     """At the CA's enroll: a 400 naming the CSR, not a 500 from a lazily parsed part."""
     key = ec.generate_private_key(ec.SECP256R1())
