@@ -93,5 +93,7 @@ def summary(output: str) -> list[Round]:
         if len(cells) != 8 or not cells[1].isdigit():
             continue  # borders and the header
         name, succ, fail, *figures = cells
-        rounds.append(Round(name, int(succ), int(fail), *(float(f) for f in figures)))
+        # a round with no successful transaction has no latencies: "-"
+        numbers = (float("nan") if f == "-" else float(f) for f in figures)
+        rounds.append(Round(name, int(succ), int(fail), *numbers))
     return rounds
