@@ -2,8 +2,9 @@
 on its curve, or on a curve named by an OID no one knows, parsed, then raised
 ``ValueError``/``UnsupportedAlgorithm`` when its key was first used, so a mangled Deliver
 seek reached the client as gRPC UNKNOWN; later (`make fuzz`), one whose keyUsage was made
-a second basicConstraints raised ``DuplicateExtension``, which is no ``ValueError``. Certificates are now parsed whole when loaded
-(``certificates.load_certificate``): an IdentityError when the creator is deserialized (a
+a second basicConstraints raised ``DuplicateExtension``, which is no ``ValueError``.
+Certificates are now parsed whole when loaded (``certificates.load_certificate``,
+``certificates.UNPARSABLE``): an IdentityError when the creator is deserialized (a
 TokenError at the CA), and a signer that does not verify."""
 
 from __future__ import annotations
