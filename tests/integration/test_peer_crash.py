@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from network.gateway_client import GatewayClient
-from peers.worldstate import WorldState
 from tests.support.fabric_network import FabricNetwork
 from tests.support.orderer import CHANNEL
 
@@ -64,15 +63,8 @@ async def test_kill_minus_nine_during_commit_then_identical_state(tmp_path: Path
     finally:
         network.stop()
 
-    states = {
-        m: WorldState(p.directory / "data" / "channels" / CHANNEL / "state")
-        for m, p in network.peers.items()
-    }
-    try:
+    with network.world_states() as states:
         heights = {m: s.height for m, s in states.items()}
         hashes = {m: s.state_hash() for m, s in states.items()}
-    finally:
-        for state in states.values():
-            state.close()
     assert heights["Org1MSP"] == heights["Org2MSP"] > 5
     assert hashes["Org1MSP"] == hashes["Org2MSP"]

@@ -23,7 +23,6 @@ from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
 
 from network.gateway_client import GatewayClient, GatewayClientError
-from peers.worldstate import WorldState
 from proto.proposal import propose
 from tests.support.fabric_network import FabricNetwork, PeerProcess
 from tests.support.orderer import CHANNEL
@@ -152,17 +151,10 @@ async def test_full_peer_disk_halts_refuses_then_catches_up(tmp_path: Path) -> N
             assert victim.process.process.pid == pid  # type: ignore[union-attr]
             assert victim.process.process.poll() is None  # type: ignore[union-attr]
 
-        states = {
-            m: WorldState(p.directory / "data" / "channels" / CHANNEL / "state")
-            for m, p in network.peers.items()
-        }
-        try:
+        with network.world_states() as states:
             heights = {m: s.height for m, s in states.items()}
             hashes = {m: s.state_hash() for m, s in states.items()}
             codes = {tx_id: states["Org2MSP"].transaction(tx_id) for tx_id in acknowledged}
-        finally:
-            for state in states.values():
-                state.close()
     assert heights == {"Org1MSP": len(blocks), "Org2MSP": len(blocks)}
     assert hashes["Org1MSP"] == hashes["Org2MSP"]
     assert all(found is not None and found[2] == 0 for found in codes.values()), codes

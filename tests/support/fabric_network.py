@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from ca.signing import SoftwareSigner
 from chaincode.packaging import Connection, build_package, package_id
 from network.chaincode_deploy import Definition, OrgAdmins, approve, commit, deploy
 from network.gateway_client import GatewayClient
+from peers.worldstate import WorldState
 from proto.credentials import TlsIdentity, channel_credentials
 from proto.ports import free_port
 from tests.support.orderer import CHANNEL, OrdererFixture
@@ -188,6 +189,20 @@ class FabricNetwork:
             self.contract.terminate()
             self.contract.wait(timeout=10)
         self.orderer.stop()
+
+    @contextlib.contextmanager
+    def world_states(self) -> Iterator[dict[str, WorldState]]:
+        """Each stopped peer's world state of the channel, by MSP id, open for the ``with``
+        body (what crash and disk-fault tests compare after the run)."""
+        states = {
+            mspid: WorldState(peer.directory / "data" / "channels" / CHANNEL / "state")
+            for mspid, peer in self.peers.items()
+        }
+        try:
+            yield states
+        finally:
+            for state in states.values():
+                state.close()
 
     # -- clients --------------------------------------------------------------------------
 
