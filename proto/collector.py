@@ -1,4 +1,4 @@
-"""The cyclic garbage collector's settings for a long-running node (peer, contract).
+"""The cyclic garbage collector's settings for a long-running node (peer, orderer, contract).
 
 Why: CPython runs a young collection every 700 net container allocations, and a full one
 every hundred of those. A node allocates thousands of short-lived tuples, frames, futures
