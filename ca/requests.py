@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ca import protocol
+from ca import certificates, protocol
 
 # golang.org/x/crypto/ocsp reason names, as Fabric CA accepts them.
 REVOCATION_REASONS = {
@@ -118,11 +117,12 @@ def parse_csr(value: Any, identity_id: str) -> x509.CertificateSigningRequest:
             "Invalid request body: field 'certificate_request' (a PEM CSR) is required",
             protocol.ERR_BAD_CSR,
         )
-    try:  # the signature, key and subject are parsed only when asked: ask here
+    try:  # the signature, key, subject and extensions are parsed only when asked: ask here
         csr = x509.load_pem_x509_csr(value.encode())
         signed, key = csr.is_signature_valid, csr.public_key()
         names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
+        list(csr.extensions)  # csr_hosts reads them later
+    except certificates.UNPARSABLE as exc:
         raise protocol.bad_request(
             f"Invalid certificate request: {exc}", protocol.ERR_BAD_CSR
         ) from None

@@ -38,6 +38,8 @@ COMMON_NAME = bytes([0x55, 0x04, 0x03, 0x0C])
 # keyUsage (2.5.29.15), made basicConstraints (2.5.29.19): the extension appears twice
 KEY_USAGE = bytes([0x55, 0x1D, 0x0F])
 EXTENSIONS = {"broken extension", "duplicate extension"}  # the manglings of an extension
+# AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2)
+ECDSA_WITH_SHA256 = bytes([0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02])
 MANGLINGS = {
     "point off its curve": (POINT, 3, 0x08),
     "unknown curve": (CURVE, 2, 0x1A),
@@ -95,7 +97,7 @@ def test_a_mangled_creator_is_refused_by_check_signature(how: str) -> None:
         MspManager([org.msp()]).check_signature(creator, b"d", signer.sign(b"d"))
 
 
-@pytest.mark.parametrize("how", sorted(set(MANGLINGS) - EXTENSIONS))  # a CSR has none
+@pytest.mark.parametrize("how", sorted(set(MANGLINGS) - EXTENSIONS))
 def test_a_mangled_csr_is_a_bad_request(how: str) -> None:
     """At the CA's enroll: a 400 naming the CSR, not a 500 from a lazily parsed part."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -104,8 +106,44 @@ def test_a_mangled_csr_is_a_bad_request(how: str) -> None:
     der = bytearray(csr.public_bytes(Encoding.DER))
     marker, offset, value = MANGLINGS[how]
     der[der.index(marker) + offset] = value
-    body = base64.encodebytes(bytes(der)).decode()
-    pem = f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
     with pytest.raises(CaRequestError) as refused:
-        parse_csr(pem, "admin")
+        parse_csr(_pem(bytes(der)), "admin")
     assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("how", sorted(EXTENSIONS))
+def test_a_signed_csr_whose_extensions_do_not_parse_is_a_bad_request(how: str) -> None:
+    """A CSR carries extensions too (fabric-ca-client asks for its hosts in one), and a
+    client can sign a mangled one with its own key: refused at parsing with a 400, not a
+    500 when the enroll reads the hosts (``csr_hosts``)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "admin")])
+    usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(subject)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(usage, True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    tbs = bytearray(csr.tbs_certrequest_bytes)
+    marker, offset, value = MANGLINGS[how]
+    tbs[tbs.index(marker) + offset] = value
+    signature = key.sign(bytes(tbs), ec.ECDSA(hashes.SHA256()))
+    body = bytes(tbs) + ECDSA_WITH_SHA256 + _der(0x03, b"\x00" + signature)
+    with pytest.raises(CaRequestError, match="Invalid certificate request: ") as refused:
+        parse_csr(_pem(_der(0x30, body)), "admin")
+    assert refused.value.status == 400
+    assert "signature" not in str(refused.value)  # refused for its extensions
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    length = bytes([size]) if size < 0x80 else bytes([0x82]) + size.to_bytes(2, "big")
+    return bytes([tag]) + length + content
+
+
+def _pem(der: bytes) -> str:
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
