@@ -256,7 +256,9 @@ def _pid(node: OrdererFixture) -> int:
     return node.process.process.pid
 
 
-async def _roles_become(nodes: list[OrdererFixture], wanted: list[str], timeout: float = 10):
+async def _roles_become(nodes: list[OrdererFixture], wanted: list[str], timeout: float = 30):
+    # A cutter reports "follower" once its term's tasks have ended; under a full suite's
+    # load that once took 10 s after the lost renewal (a task inside a NATS request).
     deadline = time.monotonic() + timeout
     while (roles := [(await _info(n))["role"] for n in nodes]) != wanted:
         assert time.monotonic() < deadline, roles
