@@ -276,6 +276,10 @@ class ClusterChain(Chain):
                 task.result()  # raises what ended the term
             raise LeaseLost(f"channel {self.channel_id}: cutting ended")
         finally:
+            # Seen as a follower at once: a task may take a while to end (one inside a
+            # NATS request under load kept a term ending for 10 s), and its appends are
+            # conditional, so nothing it still finishes can land after another cutter's.
+            self.role = "follower"
             for task in tasks:
                 task.cancel()
             for task in tasks:
