@@ -73,6 +73,7 @@ from ledgerdb.errors import (
 from ledgerdb.jetstream import (
     EXPECTED_LAST_MSG_ID,
     HEADER_ALLOWANCE,
+    MSG_ID,
     REPLICAS,
     WRONG_LAST_MSG_ID,
     NoAnswer,
@@ -159,7 +160,7 @@ class _Stopped(LedgerError):
         self.error = error
 
 
-_LANDED, _RETRY, _UNLINKED = "landed", "retry", "unlinked"
+_LANDED, _RETRY, _UNLINKED, _UNIDENTIFIED = "landed", "retry", "unlinked", "unidentified"
 _Queued = tuple[list[Transaction], asyncio.Future[list[BlockAddress]], int | None]
 
 
@@ -770,24 +771,24 @@ class ReplicatedJournal:
         loop = asyncio.get_running_loop()
         messages = [message(block) for block in blocks]
         deadline, pauses = loop.time() + self._timeout, _pauses()
-        landed, linked = 0, True
+        landed, form = 0, _LANDED  # (the next send: every block left, with all conditions)
         while landed < len(blocks):
             start = landed
-            sending = messages[start:] if linked else [_unlinked(messages[start])]
+            sending = messages[start:] if form == _LANDED else [_reduced(messages[start], form)]
             try:
                 outcomes = await self._publisher.publish(sending, ACK_TIMEOUT)
             except nats.errors.Error as exc:
                 raise _Stopped(landed, closed_error(self.stream, exc)) from None
             for outcome, block in zip(outcomes, blocks[landed:], strict=False):
-                if not isinstance(outcome, Stored):
+                if not isinstance(outcome, Stored) or _staged(outcome):
                     break
                 if outcome.sequence != block.sequence_no + 1:
                     raise _Stopped(landed, self._stored_elsewhere(block, outcome.sequence))
                 landed += 1
             if landed == len(blocks):
                 break
-            if landed - start == len(outcomes):  # all sent landed (one, unlinked): the rest
-                linked = True
+            if landed - start == len(outcomes):  # all sent landed (one, reduced): the rest
+                form = _LANDED
                 continue
             outcome = outcomes[landed - start]
             try:
@@ -796,7 +797,7 @@ class ReplicatedJournal:
                 raise _Stopped(landed, self._failed(exc)) from None
             except LedgerError as exc:
                 raise _Stopped(landed, exc) from None
-            linked = resolution != _UNLINKED
+            form = resolution if resolution in (_UNLINKED, _UNIDENTIFIED) else _LANDED
             if resolution == _LANDED:
                 landed += 1
             elif resolution == _RETRY:
@@ -819,7 +820,8 @@ class ReplicatedJournal:
         the first copy was stored after all: the copy is refused (its position is taken)
         or recognised as a duplicate (same message id), never stored twice. A failed
         condition: ask the stream what holds the position: this very block (its answer
-        was lost), another writer's (``JournalConflict``), or nothing.
+        was lost), another writer's (``JournalConflict``), or nothing. The same for a
+        "duplicate" answer that names no position (``_staged``).
         """
         number = block.sequence_no
         if isinstance(outcome, NoAnswer) or (isinstance(outcome, Refused) and outcome.transient):
@@ -862,6 +864,8 @@ class ReplicatedJournal:
         # The position is free and follows our block's predecessor, yet the condition
         # failed: a leader restored from a snapshot forgets the last message id. With the
         # predecessor checked by hand, one block goes by position alone.
+        if isinstance(outcome, Stored):  # the leader holds our message id from a lost send
+            return _UNIDENTIFIED
         return _UNLINKED if outcome.err_code == WRONG_LAST_MSG_ID else _RETRY
 
     async def _restore_below(self, number: int) -> None:
@@ -1039,9 +1043,22 @@ def _pauses() -> Any:
     return itertools.chain(RETRY_PAUSES, itertools.repeat(RETRY_PAUSES[-1]))
 
 
-def _unlinked(sent: tuple[bytes, dict[str, str]]) -> tuple[bytes, dict[str, str]]:
+def _reduced(sent: tuple[bytes, dict[str, str]], form: str) -> tuple[bytes, dict[str, str]]:
+    """A block's message with fewer conditions, once its predecessor was checked by hand:
+    ``_UNLINKED`` drops the predecessor's message id; ``_UNIDENTIFIED`` drops its own
+    message id too, which the leader would take for a duplicate. Its position stays a
+    condition, so it still lands at its place or nowhere."""
     data, headers = sent
-    return data, {key: value for key, value in headers.items() if key != EXPECTED_LAST_MSG_ID}
+    dropped = {EXPECTED_LAST_MSG_ID} | ({MSG_ID} if form == _UNIDENTIFIED else set())
+    return data, {key: value for key, value in headers.items() if key not in dropped}
+
+
+def _staged(outcome: Stored) -> bool:
+    """A "duplicate" answer that names no position: the leader staged this message id for
+    a send it has not stored (nats-server stages an id at sequence 0 until the message is
+    applied; a send lost in an election leaves it staged for the duplicate window). It
+    proves nothing about where the block is."""
+    return outcome.duplicate and outcome.sequence == 0
 
 
 def _describe(outcome: Outcome) -> str:
@@ -1049,7 +1066,7 @@ def _describe(outcome: Outcome) -> str:
         return f"refused: {outcome.description}"
     if isinstance(outcome, NoAnswer):
         return f"no answer: {outcome.reason}"
-    return "stored"
+    return "answered as a duplicate of a send not stored" if _staged(outcome) else "stored"
 
 
 def _for_caller(error: LedgerError, appended: list[BlockAddress]) -> LedgerError:

@@ -180,16 +180,20 @@ class Ingress:
                 ack = await self.js.publish(
                     self.subject, data, timeout=PUBLISH_SECONDS, headers=headers
                 )
-                return ack.seq
+                if not (ack.duplicate and ack.seq == 0):
+                    return ack.seq
+                # The leader staged this id for a send it has not stored yet (nats-server
+                # answers such a duplicate with sequence 0): not a position, ask again.
+                problem = "answered as a duplicate of a send not stored yet"
             except (nats.errors.Error, TimeoutError) as exc:
-                if time.monotonic() + pause > deadline:
-                    raise IngressUnavailable(
-                        f"channel {self.channel_id}: ingress stream {self.stream} did not "
-                        f"acknowledge the envelope in {ADMIT_SECONDS:g}s "
-                        f"({exc or type(exc).__name__})"
-                    ) from None
-                await asyncio.sleep(pause)  # a server lost: the stream elects a leader
-                pause = min(pause * 2, 0.5)
+                problem = str(exc) or type(exc).__name__
+            if time.monotonic() + pause > deadline:
+                raise IngressUnavailable(
+                    f"channel {self.channel_id}: ingress stream {self.stream} did not "
+                    f"acknowledge the envelope in {ADMIT_SECONDS:g}s ({problem})"
+                )
+            await asyncio.sleep(pause)  # a server lost: the stream elects a leader
+            pause = min(pause * 2, 0.5)
 
     async def last_sequence(self) -> int:
         info = await self.js.stream_info(self.stream)

@@ -22,7 +22,7 @@ from ledgerdb.errors import (
     LedgerUnavailable,
     ReplicaMismatch,
 )
-from ledgerdb.jetstream import layout, message
+from ledgerdb.jetstream import Stored, layout, message
 from ledgerdb.journal import Journal
 from ledgerdb.replicated import ReplicatedJournal
 from ledgerdb.verify import verify_block, verify_inclusion
@@ -487,3 +487,40 @@ async def test_a_copy_whose_stream_fell_back_while_it_was_down_puts_the_blocks_b
     async with opened(tmp_path / "fresh", nats_cluster) as fresh:
         assert await fresh.digest(7) == acknowledged
     assert audit(tmp_path / "fresh").ok
+
+
+async def test_a_duplicate_answer_naming_no_position_is_not_taken_for_a_stored_block(
+    nats_cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """nats-server 2.10 stages a message id at sequence 0 until the message is applied, and
+    a send lost in an election can leave it staged: a new send of that block is answered
+    "duplicate, sequence 0" (seen in `make chaos`, where it stopped every orderer). The
+    answer is injected here for the first send of block 3; the writer asks the stream,
+    finds the position free, and sends the block again without its message id."""
+    async with opened(tmp_path / "writer", nats_cluster) as writer:
+        for number in range(3):
+            await writer.append([Payload(b"block %d" % number)])
+        publisher = writer._publisher
+        send = publisher.publish
+        answered: list[int] = []
+
+        async def staged_once(messages, timeout):
+            if not answered:
+                answered.append(len(messages))
+                return [Stored(0, duplicate=True)] * len(messages)
+            return await send(messages, timeout)
+
+        publisher.publish = staged_once
+        assert (await writer.append([Payload(b"block 3")])).sequence_no == 3
+        assert (await writer.append([Payload(b"block 4")])).sequence_no == 4
+        assert answered == [1]
+    assert await stream_blocks(nats_cluster) == 5
+    connection = await nats.connect(nats_cluster.urls)
+    try:
+        resent = await connection.jetstream().get_msg(STREAM, 4)
+        assert "Nats-Msg-Id" not in (resent.headers or {})
+    finally:
+        await connection.close()
+    async with opened(tmp_path / "reader", nats_cluster) as reader:
+        assert reader.tip.sequence_no == 4
+    assert audit(tmp_path / "reader").ok
