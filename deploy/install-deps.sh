@@ -25,6 +25,36 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
+# nats-server: at least 2.10. Debian 12 ships 2.9.10, whose stream leader elected after
+# a partition can lack messages it had acknowledged (docs/architecture.md, "nats-server
+# 2.10"); Debian 13 ships 2.10.27. On Debian 12, that package is fetched from Debian 13's
+# signed index (a private apt list folder: the machine's own sources stay as they are)
+# and installed over the older one; it needs only libc6 >= 2.34 and adduser.
+nats_minimum=2.10
+nats_version=$(dpkg-query -W -f='${Version}' nats-server 2>/dev/null || true)
+if ! dpkg --compare-versions "${nats_version:-0}" ge "$nats_minimum"; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "install-deps: nats-server ${nats_version:-missing} is older than $nats_minimum: installing Debian 13's"
+  apt_dir=$(mktemp -d)
+  mkdir -p "$apt_dir/sources" "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  cat > "$apt_dir/sources/trixie.sources" <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  apt_private=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$apt_dir/sources"
+               -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::Archives=$apt_dir/archives"
+               -o APT::Sandbox::User=root)  # (the folder is mktemp's: private to root)
+  $sudo apt-get "${apt_private[@]}" update -qq
+  (cd "$apt_dir" && $sudo apt-get "${apt_private[@]}" download -qq nats-server)
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "$apt_dir"/nats-server_*.deb >/dev/null
+  $sudo rm -rf "$apt_dir"
+fi
+
 # npm projects: the real Fabric clients of the conformance tests, the Node contract
 # (fabric-shim) the chaincode and conformance tests run as chaincode-as-a-service,
 # Caliper (its package.json pins what `caliper bind --caliper-bind-sut fabric:fabric-gateway`

@@ -10,10 +10,13 @@ one (and enough peers) a stream replicated on three servers cannot be created.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -39,11 +42,48 @@ class NatsClusterError(SupervisorError):
     """A NATS server did not start, or the cluster did not become ready in time."""
 
 
+MINIMUM_VERSION = (2, 10)
+"""The oldest nats-server the ordering service runs on. 2.9.10 (Debian 12's) can elect,
+after a partition, a stream leader that lacks blocks the stream had acknowledged; the
+cut-off cutter then holds a block no other node will ever hold (docs/architecture.md,
+"nats-server 2.10"). ``deploy/install-deps.sh`` installs Debian 13's 2.10."""
+
+
 def nats_server_binary() -> str | None:
     return shutil.which("nats-server") or next(
         (p for p in ("/usr/sbin/nats-server", "/usr/local/bin/nats-server") if Path(p).exists()),
         None,
     )
+
+
+@functools.cache
+def nats_server_version(binary: str) -> tuple[int, ...] | None:
+    """``binary``'s version from ``--version`` ("nats-server: v2.10.27"); None when it
+    does not say."""
+    try:
+        said = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"v(\d+)\.(\d+)\.(\d+)", said)
+    return tuple(int(part) for part in found.groups()) if found else None
+
+
+def usable_nats_server() -> str:
+    """The nats-server to run: installed, and not older than ``MINIMUM_VERSION``."""
+    binary = nats_server_binary()
+    if binary is None:
+        raise NatsClusterError("nats-server is not installed (deploy/install-deps.sh installs it)")
+    version = nats_server_version(binary)
+    if version is not None and version[:2] < MINIMUM_VERSION:
+        raise NatsClusterError(
+            f"{binary} is nats-server {'.'.join(map(str, version))}, older than "
+            f"{'.'.join(map(str, MINIMUM_VERSION))}: after a partition it can lose blocks "
+            "the ordering stream acknowledged (deploy/install-deps.sh installs Debian 13's "
+            "nats-server)"
+        )
+    return binary
 
 
 @dataclass(frozen=True)
@@ -123,9 +163,7 @@ class NatsCluster:
         cluster: str = CLUSTER_NAME,
         max_payload: int = MAX_PAYLOAD,
     ) -> None:
-        binary = nats_server_binary()
-        if binary is None:
-            raise NatsClusterError("nats-server is not installed (deploy/install-deps.sh)")
+        binary = usable_nats_server()
         self.nodes = list(nodes)
         self.cluster = cluster
         self.max_payload = max_payload

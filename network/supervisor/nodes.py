@@ -26,7 +26,7 @@ from network.controlplane.keyfile import secret_for
 from network.controlplane.resources import DEFAULT_ACCOUNT
 from network.errors import SupervisorError
 from network.localnet import CREDENTIALS
-from network.nats_cluster import NatsNode, nats_server_binary, readiness_problem, server_config
+from network.nats_cluster import NatsNode, readiness_problem, server_config, usable_nats_server
 from network.processes import CONSORTIUM
 from network.snapshot_peer import snapshot_channel
 from network.snapshot_streams import reseed
@@ -426,11 +426,7 @@ class Nodes(SupervisorBase):
         ingress and journals; each keeps its store under ``ordering/nats/<name>``."""
         if not self.spec.nats:
             return
-        binary = nats_server_binary()
-        if binary is None:
-            raise SupervisorError(
-                "ordering.nats needs nats-server (deploy/install-deps.sh installs it)"
-            )
+        binary = usable_nats_server()
         nodes = self.nats_nodes()
         for node in nodes:
             node.directory.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,19 @@
-"""The nats-server config of a cluster member (no server started)."""
+"""The nats-server config of a cluster member, and which nats-server runs (no server
+started)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from network.nats_cluster import MAX_PAYLOAD, NatsNode, server_config
+import pytest
+
+from network.nats_cluster import (
+    MAX_PAYLOAD,
+    NatsClusterError,
+    NatsNode,
+    server_config,
+    usable_nats_server,
+)
 
 
 def test_each_server_routes_to_every_other_and_stores_in_its_own_folder(tmp_path: Path) -> None:
@@ -20,3 +29,31 @@ def test_each_server_routes_to_every_other_and_stores_in_its_own_folder(tmp_path
     assert 'routes: ["nats-route://127.0.0.1:6220", "nats-route://127.0.0.1:6222"]' in config
     assert f"max_payload: {MAX_PAYLOAD}" in config
     assert "max_payload: 2097152" in server_config(nodes[0], nodes, max_payload=2 * 1024 * 1024)
+
+
+def _nats_server_saying(folder: Path, version_line: str) -> Path:
+    """A program named nats-server that answers ``--version`` as a real one does."""
+    folder.mkdir()
+    program = folder / "nats-server"
+    program.write_text(f"#!/bin/sh\necho '{version_line}'\n")
+    program.chmod(0o755)
+    return program
+
+
+def test_a_nats_server_older_than_2_10_is_refused_naming_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = _nats_server_saying(tmp_path / "old", "nats-server: v2.9.10")
+    monkeypatch.setenv("PATH", str(program.parent))
+    with pytest.raises(NatsClusterError, match=r"nats-server 2\.9\.10, older than 2\.10") as err:
+        usable_nats_server()
+    assert str(program) in str(err.value) and "install-deps.sh" in str(err.value)
+
+
+def test_nats_server_2_10_and_later_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for version in ("2.10.27", "2.15.1", "3.0.0"):
+        program = _nats_server_saying(tmp_path / version, f"nats-server: v{version}")
+        monkeypatch.setenv("PATH", str(program.parent))
+        assert usable_nats_server() == str(program)
