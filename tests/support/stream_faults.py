@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import nats
+import nats.js.errors
+from nats.js import JetStreamContext
 
 from ordering.lease import BUCKET, lease_key
 
@@ -26,11 +29,28 @@ async def roll_back_stream(
         await js.add_stream(info.config)
         (subject,) = info.config.subjects
         for held in kept:
-            await js.publish(subject, held.data or b"", headers=held.headers)
+            await _publish_to_new_stream(js, subject, held.data or b"", held.headers)
         if then is not None:
-            await js.publish(subject, then)
+            await _publish_to_new_stream(js, subject, then, None)
     finally:
         await connection.close()
+
+
+async def _publish_to_new_stream(
+    js: JetStreamContext, subject: str, data: bytes, headers: dict[str, str] | None
+) -> None:
+    """Publish to a stream just made: nats-server 2.10 answers its creation before the new
+    stream has a leader, and a publish meanwhile finds no responders (nothing stored, so
+    sending again is safe). Bounded to 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            await js.publish(subject, data, headers=headers)
+            return
+        except nats.js.errors.NoStreamResponseError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def set_lease(urls: list[str], channel: str, holder: str, term: int, seconds: float) -> None:
