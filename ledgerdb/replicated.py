@@ -100,7 +100,7 @@ ACK_TIMEOUT = 2.0
 TIMEOUT = 30.0
 """How long an append, a catch-up or a start may wait for the servers before giving up
 with ``ReplicationUnavailable``: a stream leader's election after it is lost takes 5 to
-9 seconds on nats-server 2.9, during which nothing can be appended."""
+9 seconds on nats-server 2.9 and 2.10, during which nothing can be appended."""
 MAX_BATCH_BLOCKS = 256
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 REPLICA_MARKER = "replica-of"

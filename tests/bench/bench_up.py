@@ -1,6 +1,7 @@
-"""`consortium up` to ready, `down`, and resume, for the two-member spec (free ports).
+"""`consortium up` to ready, `down`, and resume, for a spec of deploy/ (the two-member
+spec unless ``--spec`` names another), every port moved to a free one.
 
-PYTHONPATH=. python tests/bench/bench_up.py [--runs 3]
+PYTHONPATH=. python tests/bench/bench_up.py [--runs 3] [--spec three-orderers.yaml]
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ def timed(*args: str, cwd: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
+    parser.add_argument("--spec", default="two-members.yaml", help="a spec file of deploy/")
+    args = parser.parse_args()
+    runs = args.runs
     figures: dict[str, list[float]] = {"up (fresh)": [], "down": [], "up (resume)": []}
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             cwd = Path(tmp)
-            text = (ROOT / "deploy" / "two-members.yaml").read_text()
+            text = (ROOT / "deploy" / args.spec).read_text()
             spec = cwd / "net.yaml"
             spec.write_text(re.sub(r"port: \d+", lambda _: f"port: {free_port()}", text))
             try:
@@ -45,10 +48,7 @@ def main() -> None:
             finally:
                 subprocess.run([*CLI, "down", str(spec), "--purge"], cwd=cwd, capture_output=True)
     print(f"machine: {platform.machine()}, CPython {platform.python_version()}")
-    print(
-        "two members × 1 peer, 1 orderer, 1 channel, 1 chaincode, MQTT broker and bridge, "
-        "reconciler (10 processes), TLS on"
-    )
+    print(f"deploy/{args.spec}, TLS on")
     for name, values in figures.items():
         print(
             f"{name}: median {statistics.median(values):.2f} s "
