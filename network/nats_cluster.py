@@ -242,27 +242,58 @@ class NatsCluster:
     def wait_ready(self, timeout: float = 20.0, every_node: bool = True) -> None:
         """Until the running servers agree on a JetStream meta leader, each is healthy, and
         the leader sees every server current (``every_node``) or a majority of them."""
-        deadline = time.monotonic() + timeout
-        while True:
-            problem = self._not_ready(every_node)
-            if problem is None:
-                return
-            if time.monotonic() >= deadline:
-                logs = "\n".join(
-                    f"--- {node.name}:\n{self._processes[node.name].tail(5)}" for node in self.nodes
-                )
-                raise NatsClusterError(
-                    f"NATS cluster {self.cluster} not ready in {timeout:g}s: {problem}\n{logs}"
-                )
-            time.sleep(READY_POLL_SECONDS)
+        try:
+            await_readiness(self.nodes, self._running, self.restart_node, timeout, every_node)
+        except NatsClusterError as exc:
+            logs = "\n".join(
+                f"--- {node.name}:\n{self._processes[node.name].tail(5)}" for node in self.nodes
+            )
+            raise NatsClusterError(f"{exc} ({self.cluster})\n{logs}") from None
 
-    def _not_ready(self, every_node: bool) -> str | None:
-        """Why the cluster is not ready yet, or None when it is."""
+    def restart_node(self, name: str) -> None:
+        self.stop_node(name, timeout=5)
+        self.start_node(name)
+
+    def _running(self, every_node: bool) -> list[NatsNode]:
+        """The servers up; an error when one of them exited and every one is needed."""
         running = self.running()
         stopped = [node.name for node in self.nodes if node not in running]
         if every_node and stopped:
             raise NatsClusterError(f"nats-server {', '.join(stopped)} exited; see its log")
-        return readiness_problem(self.nodes, running, every_node)
+        return running
+
+
+NUDGE_SECONDS = 10.0
+"""How long a running, healthy server may stay behind the meta leader before it is
+restarted, once. nats-server 2.10 now and then leaves a server that joined after the meta
+leader's election behind for good (seen under a full test suite's load: over 60 s, its
+routes up and its health ok); a restart rejoins it. Its store is kept."""
+
+
+def await_readiness(
+    nodes: Sequence[NatsNode],
+    running: Callable[[bool], Sequence[NatsNode]],
+    restart: Callable[[str], None],
+    timeout: float,
+    every_node: bool = True,
+) -> None:
+    """Wait until ``readiness_problem`` finds none, restarting once each server the meta
+    leader has reported behind for ``NUDGE_SECONDS``. ``running(every_node)`` names the
+    servers up (it may raise when one exited)."""
+    deadline = time.monotonic() + timeout
+    behind_since: dict[str, float] = {}
+    restarted: set[str] = set()
+    while (problem := readiness_problem(nodes, running(every_node), every_node)) is not None:
+        now = time.monotonic()
+        if now >= deadline:
+            raise NatsClusterError(f"NATS cluster not ready in {timeout:g}s: {problem}")
+        lagging = [name for name, role in jetstream_roles(nodes).items() if role == "behind"]
+        behind_since = {name: behind_since.get(name, now) for name in lagging}
+        for name, since in behind_since.items():
+            if name not in restarted and now - since >= NUDGE_SECONDS:
+                restart(name)
+                restarted.add(name)
+        time.sleep(READY_POLL_SECONDS)
 
 
 def readiness_problem(

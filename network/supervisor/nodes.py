@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import ssl
-import time
 import uuid
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from network.controlplane.keyfile import secret_for
 from network.controlplane.resources import DEFAULT_ACCOUNT
 from network.errors import SupervisorError
 from network.localnet import CREDENTIALS
-from network.nats_cluster import NatsNode, readiness_problem, server_config, usable_nats_server
+from network.nats_cluster import NatsNode, await_readiness, server_config, usable_nats_server
 from network.processes import CONSORTIUM
 from network.snapshot_peer import snapshot_channel
 from network.snapshot_streams import reseed
@@ -440,12 +439,16 @@ class Nodes(SupervisorBase):
             return
         self._ready("nats-")
         nodes = self.nats_nodes()
-        deadline = time.monotonic() + timeout
-        while (problem := readiness_problem(nodes, nodes)) is not None:
-            if time.monotonic() > deadline:
-                raise SupervisorError(f"NATS servers not ready in {timeout:g}s: {problem}")
-            time.sleep(0.05)
+        await_readiness(nodes, lambda every_node: nodes, self._restart_nats, timeout)
         self.progress(f"  NATS JetStream cluster of {len(nodes)} ready")
+
+    def _restart_nats(self, name: str) -> None:
+        """A server the meta leader keeps reporting behind (``NUDGE_SECONDS``): restarted
+        with its store, the way it would rejoin after a crash."""
+        self.progress(f"  nats-{name} stays behind the JetStream meta leader; restarting it")
+        process = self.processes[f"nats-{name}"]
+        process.stop()
+        process.start()
 
     def _join_orderer(self, orderer) -> None:
         import urllib.request

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from network import nats_cluster
 from network.nats_cluster import (
     MAX_PAYLOAD,
     NatsClusterError,
@@ -57,3 +58,47 @@ def test_nats_server_2_10_and_later_is_used(
         program = _nats_server_saying(tmp_path / version, f"nats-server: v{version}")
         monkeypatch.setenv("PATH", str(program.parent))
         assert usable_nats_server() == str(program)
+
+
+class _StuckCluster:
+    """What the monitoring ports would say of a cluster whose server n2 stays behind the
+    meta leader until it is restarted (nats-server 2.10 under load)."""
+
+    def __init__(self) -> None:
+        self.restarted: list[str] = []
+
+    def problem(self, nodes, running, every_node=True):
+        return None if self.restarted else "meta leader n0 sees 2 current servers, needs 3"
+
+    def roles(self, nodes):
+        return {"n0": "leader", "n1": "current", "n2": "current" if self.restarted else "behind"}
+
+
+def _nodes(tmp_path: Path) -> list[NatsNode]:
+    return [NatsNode(f"n{i}", "127.0.0.1", 1, 2, 3, tmp_path / f"n{i}") for i in range(3)]
+
+
+def test_a_server_left_behind_the_meta_leader_is_restarted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck = _StuckCluster()
+    monkeypatch.setattr(nats_cluster, "readiness_problem", stuck.problem)
+    monkeypatch.setattr(nats_cluster, "jetstream_roles", stuck.roles)
+    monkeypatch.setattr(nats_cluster, "NUDGE_SECONDS", 0.2)
+    nodes = _nodes(tmp_path)
+    nats_cluster.await_readiness(nodes, lambda every: nodes, stuck.restarted.append, timeout=5)
+    assert stuck.restarted == ["n2"]
+
+
+def test_a_server_still_behind_after_its_restart_is_not_restarted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck = _StuckCluster()
+    restarts: list[str] = []
+    monkeypatch.setattr(nats_cluster, "readiness_problem", lambda *a, **k: "n2 behind")
+    monkeypatch.setattr(nats_cluster, "jetstream_roles", stuck.roles)
+    monkeypatch.setattr(nats_cluster, "NUDGE_SECONDS", 0.1)
+    nodes = _nodes(tmp_path)
+    with pytest.raises(NatsClusterError, match=r"not ready in 0.6s: n2 behind"):
+        nats_cluster.await_readiness(nodes, lambda every: nodes, restarts.append, timeout=0.6)
+    assert restarts == ["n2"]
