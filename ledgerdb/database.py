@@ -18,6 +18,7 @@ Commit path (``commit_workspace``), for many concurrent committers:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -83,6 +84,7 @@ class LedgerDatabase:
         self.directory = directory
         self.max_documents = max_documents  # per transaction; QLDB's unless opened with more
         self.journal = journal
+        journal.after_sync = self._apply_durable
         self.strand_id = journal.strand_id
         self._storage = self._open_storage()
         self._commit_lock = threading.Lock()
@@ -116,7 +118,7 @@ class LedgerDatabase:
         path = Path(directory)
         if create:
             path.mkdir(parents=True, exist_ok=True)
-        journal = Journal.open(path / JOURNAL_DIRECTORY, create=create)
+        journal = Journal.open(path / JOURNAL_DIRECTORY, create=create, callers_write=True)
         try:
             return cls(path, journal, max_documents)
         except BaseException:
@@ -245,12 +247,18 @@ class LedgerDatabase:
             self._check_usable()
             self._validate(workspace)
             sequence_no = self._next_sequence
-            future = self.journal.submit([prepared.block])
+            # Staged before it is queued: whichever committer writes the group applies it.
+            self._stage(BlockWrites(sequence_no, prepared.revisions))
+            try:
+                ticket = self.journal.submit([prepared.block])
+            except BaseException:
+                self._unstage(sequence_no)
+                raise
             self._next_sequence = sequence_no + 1
             self._tracker.record(prepared.write_keys, sequence_no)
             self._prune()
         try:
-            address = future.result()[0]
+            address = self.journal.complete(ticket)[0]
         except LedgerError as exc:
             self._fail(exc)
             raise
@@ -261,7 +269,7 @@ class LedgerDatabase:
             )
             self._fail(failure)
             raise failure
-        self._apply_in_order(BlockWrites(sequence_no, prepared.revisions))
+        self._apply_through(sequence_no)  # as a rule done already, by the group's writer
         return CommitResult(transaction_id, address, now)
 
     def _validate(self, workspace: Workspace) -> None:
@@ -280,19 +288,42 @@ class LedgerDatabase:
             horizon = min(self._snapshots.values(), default=self._applied)
             self._tracker.prune(min(horizon, self._applied))
 
-    def _apply_in_order(self, writes: BlockWrites) -> None:
-        """Apply this block once every earlier one is; one caller applies a whole run."""
+    def _stage(self, writes: BlockWrites) -> None:
         with self._apply_cond:
             self._ready[writes.sequence_no] = writes
-            while self._applied < writes.sequence_no:
+
+    def _unstage(self, sequence_no: int) -> None:
+        with self._apply_cond:
+            self._ready.pop(sequence_no, None)
+
+    def _apply_durable(self, target: int) -> None:
+        """The journal made blocks up to ``target`` durable: its caller that wrote them
+        applies them before it wakes their committers, so those rarely wait to apply.
+        A failure is the database's (recorded, raised to every committer), not the
+        journal's."""
+        with contextlib.suppress(LedgerError):
+            self._apply_through(target)
+
+    def _apply_through(self, target: int) -> None:
+        """Apply every staged block up to ``target`` (all durable) in order; one caller
+        applies a whole run while the others wait for it."""
+        with self._apply_cond:
+            while self._applied < target:
                 if self._failure is not None:
                     raise self._failure
-                if self._applying or self._applied + 1 not in self._ready:
+                if self._applying:
                     self._apply_cond.wait()
                     continue
-                batch = []
-                while self._applied + 1 + len(batch) in self._ready:
-                    batch.append(self._ready.pop(self._applied + 1 + len(batch)))
+                first = self._applied + 1
+                batch = [self._ready.pop(n) for n in range(first, target + 1) if n in self._ready]
+                if not batch or batch[-1].sequence_no != first + len(batch) - 1:
+                    self._fail_locked(
+                        StorageFailure(
+                            f"journal block {first + len(batch)} is durable but no commit of "
+                            "this database staged it: something else appends to its journal"
+                        )
+                    )
+                    raise self._failure from None  # type: ignore[misc]
                 self._applying = True
                 self._apply_cond.release()
                 try:

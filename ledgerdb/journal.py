@@ -29,7 +29,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +86,58 @@ CHECKPOINT_SECONDS = 1.0
 _CHECKPOINT = struct.Struct("<Q32sI")  # leaves, root at that size, CRC32C of the first 40
 
 Entries = Sequence[Payload | Revision]
-# Who waits for an append: a concurrent Future (threads) or an asyncio Future (tasks).
-Waiter = Future | asyncio.Future
+
+
+class Ticket:
+    """The waiter of an append in a journal whose callers write (``callers_write``): done
+    with its addresses or its error, or told that its caller leads the next group.
+
+    Its condition shares the journal's lock, so a caller that finishes a group wakes
+    exactly the callers it served and the one it hands the lead to, not every caller
+    waiting (each needless wake-up costs two thread switches under the GIL)."""
+
+    __slots__ = ("_outcome", "_wakeup", "leads")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._wakeup = threading.Condition(lock)
+        self._outcome: tuple[Any, bool] | None = None
+        self.leads = False
+
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    def set_result(self, value: Any) -> None:
+        self._settle((value, False))
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._settle((exc, True))
+
+    def _settle(self, outcome: tuple[Any, bool]) -> None:
+        with self._wakeup:
+            self._outcome = outcome
+            self._wakeup.notify()
+
+    def lead(self) -> None:
+        """Hand this ticket's caller the lead (the journal's lock held)."""
+        self.leads = True
+        self._wakeup.notify()
+
+    def wait(self) -> None:
+        """Until done or told to lead (the journal's lock held)."""
+        while self._outcome is None and not self.leads:
+            self._wakeup.wait()
+
+    def result(self) -> Any:
+        assert self._outcome is not None, "result() of an append not yet complete"
+        value, failed = self._outcome
+        if failed:
+            raise value
+        return value
+
+
+# Who waits for an append: a concurrent Future (threads), an asyncio Future (tasks), or
+# a Ticket (threads that write themselves).
+Waiter = Future | asyncio.Future | Ticket
 _Written = tuple[list[BlockAddress], Waiter]
 
 
@@ -99,10 +149,10 @@ def _settle(outcomes: Sequence[tuple[Waiter, Any, bool]]) -> None:
     """
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Any, bool]]] = {}
     for waiter, value, failed in outcomes:
-        if isinstance(waiter, Future):
-            _settle_one(waiter, value, failed)
-        else:
+        if isinstance(waiter, asyncio.Future):
             by_loop.setdefault(waiter.get_loop(), []).append((waiter, value, failed))
+        else:
+            _settle_one(waiter, value, failed)
     for loop, items in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
             loop.call_soon_threadsafe(_settle_in_loop, items)
@@ -292,8 +342,10 @@ class Journal:
         read_only: bool,
         segment_bytes: int,
         strand_id: str | None = None,
+        callers_write: bool = False,
     ) -> None:
         self.directory = directory
+        self.callers_write = callers_write
         self.read_only = read_only
         self._lock_fd = None if read_only else lock_for_writing(directory)
         self.writer_live = read_only and writer_is_live(directory)
@@ -330,6 +382,13 @@ class Journal:
         self._io_lock = threading.Lock()
         self._queued = threading.Condition(self._lock)
         self._written_ready = threading.Condition(self._lock)
+        # callers_write: whether a caller leads (writes a group) now; who waits inside
+        # ``complete`` for it.
+        self._leading = False
+        self._waiting: list[Ticket] = []
+        self.after_sync: Callable[[int], None] | None = None
+        """Called with the last durable block's number after each fsync, before anyone
+        waiting for those blocks is woken (the database applies them to its storage)."""
         self._queue: deque[tuple[list[Any], Waiter]] = deque()
         self._durable = self._log.count - 1
         self._closed = False
@@ -339,7 +398,7 @@ class Journal:
         self._written: deque[list[_Written] | None] = deque()
         self._threads = (
             []
-            if read_only
+            if read_only or callers_write
             else [
                 threading.Thread(target=loop, name=f"ledgerdb-{name}", daemon=True)
                 for name, loop in (("writer", self._commit_loop), ("syncer", self._sync_loop))
@@ -359,17 +418,22 @@ class Journal:
         read_only: bool = False,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         strand_id: str | None = None,
+        callers_write: bool = False,
     ) -> Journal:
         """Open (and recover) the journal in ``path``; ``create`` makes an empty one.
 
         ``strand_id``: the strand a new journal gets and an existing one must have (a
         copy of a journal kept elsewhere); by default a new journal gets a random one.
+
+        ``callers_write``: no writer and syncer threads; a thread that submitted an
+        append completes it with ``complete``, writing and fsyncing the queued group
+        itself when no other caller is (for callers that are threads: the database).
         """
         directory = Path(path)
         _check_directory(directory, create and not read_only)
         if read_only and not (directory / META).exists():
             raise LedgerNotFound(f"{directory} holds no ledger journal ({META} is missing)")
-        return cls(directory, read_only, segment_bytes, strand_id)
+        return cls(directory, read_only, segment_bytes, strand_id, callers_write)
 
     def _check_strand(self) -> None:
         """The meta file's strand must be the one the blocks carry (their hashes cover it):
@@ -450,13 +514,49 @@ class Journal:
         self, entries: Entries, transaction_info: Any = None, transaction_id: str | None = None
     ) -> BlockAddress:
         """Append one block (one transaction); returns once it is durable."""
-        return self.submit([(entries, transaction_info, transaction_id)]).result()[0]
+        return self.complete(self.submit([(entries, transaction_info, transaction_id)]))[0]
 
     def append_many(
         self, transactions: Sequence[tuple[Entries, Any, str | None]]
     ) -> list[BlockAddress]:
         """Append several blocks under one fsync (bulk loads); returns once all are durable."""
-        return self.submit(transactions).result()
+        return self.complete(self.submit(transactions))
+
+    def complete(self, waiter: Waiter) -> list[BlockAddress]:
+        """The addresses of a submitted append once it is durable (its error otherwise).
+
+        With ``callers_write`` the caller does the writer's work when no other caller is
+        doing it: it takes the whole queue as one group (its own append and every one
+        queued beside it), writes and fsyncs it, wakes the callers it served and hands
+        the lead to one still waiting. That saves the two thread hand-offs per group of
+        the writer and syncer threads, and keeps group commit: appends queued while one
+        caller fsyncs go together in the next group."""
+        if isinstance(waiter, Ticket):
+            self._lead_or_wait(waiter)
+        return waiter.result()
+
+    def _lead_or_wait(self, ticket: Ticket) -> None:
+        with self._lock:
+            if self._leading:
+                self._waiting.append(ticket)
+                ticket.wait()
+                self._waiting.remove(ticket)
+                if ticket.done():
+                    return
+            self._leading = True
+            batch = list(self._queue)
+            self._queue.clear()
+        try:
+            written = self._write_batch(batch)
+            if written:
+                self._sync(written)
+        finally:
+            with self._lock:
+                successor = next((t for t in self._waiting if not t.done()), None)
+                if successor is None:
+                    self._leading = False
+                else:
+                    successor.lead()
 
     def submit(
         self,
@@ -471,9 +571,14 @@ class Journal:
         that it continues the chain; one that does not is refused with nothing written.
 
         ``waiter`` may be an asyncio future of the caller's loop (``AsyncJournal`` passes
-        one); by default a new ``concurrent.futures.Future`` is returned.
+        one); by default a new ``concurrent.futures.Future`` is returned, or where callers
+        write, a ``Ticket`` to pass to ``complete``.
         """
-        future: Waiter = Future() if waiter is None else waiter
+        if waiter is None:
+            waiter = Ticket(self._lock) if self.callers_write else Future()
+        elif self.callers_write:
+            raise ValueError("where callers write, an append's waiter is the journal's Ticket")
+        future = waiter
         with self._lock:
             self._check_writable()
             self._queue.append((list(transactions), future))
@@ -587,6 +692,8 @@ class Journal:
             self._stop(exc, [future for _, future in pending])
             return
         self._durable = target
+        if self.after_sync is not None:
+            self.after_sync(target)
         _settle([(future, addresses, False) for addresses, future in pending])
 
     # ---- reading -------------------------------------------------------------------------
@@ -705,8 +812,12 @@ class Journal:
                 return
             self._closed = True
             self._queued.notify()
+            queued = [future for _, future in self._queue]
         for thread in self._threads:
             thread.join()
+        for ticket in queued:
+            if isinstance(ticket, Ticket):
+                self._lead_or_wait(ticket)
         try:
             if not self.read_only and self._failure is None:
                 self._log.sync()
@@ -743,6 +854,8 @@ class AsyncJournal:
     """
 
     def __init__(self, journal: Journal, workers: int = 64) -> None:
+        if journal.callers_write:
+            raise ValueError("an AsyncJournal needs a journal with its own writer threads")
         self.journal = journal
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="ledgerdb-journal")
 

@@ -98,12 +98,13 @@ def test_the_tree_is_rebuilt_from_the_blocks(ledger: Path) -> None:
     assert audit(ledger).ok
 
 
+@pytest.mark.parametrize("callers_write", [False, True], ids=["threads", "callers"])
 def test_group_commit_shares_fsyncs_and_acknowledges_only_synced_blocks(
-    ledger: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Path, monkeypatch: pytest.MonkeyPatch, callers_write: bool
 ) -> None:
     synced = []
     real_fdatasync = os.fdatasync
-    journal = Journal.open(ledger)
+    journal = Journal.open(ledger, callers_write=callers_write)
 
     def slow_fdatasync(fd: int) -> None:
         count = journal._log.count if hasattr(journal, "_log") else 0
@@ -149,9 +150,12 @@ async def test_async_appenders_share_the_journal(ledger: Path) -> None:
     assert audit(ledger).ok
 
 
-def test_a_failed_fsync_stops_the_journal(ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("callers_write", [False, True], ids=["threads", "callers"])
+def test_a_failed_fsync_stops_the_journal(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch, callers_write: bool
+) -> None:
     fill(ledger, 3)
-    journal = Journal.open(ledger)
+    journal = Journal.open(ledger, callers_write=callers_write)
 
     def broken(fd: int) -> None:
         raise OSError(5, "Input/output error")
@@ -261,8 +265,9 @@ def test_missing_and_unusable_directories(tmp_path: Path) -> None:
         Journal.open(afile)
 
 
-def test_closed_journal_refuses(ledger: Path) -> None:
-    journal = Journal.open(ledger)
+@pytest.mark.parametrize("callers_write", [False, True], ids=["threads", "callers"])
+def test_closed_journal_refuses(ledger: Path, callers_write: bool) -> None:
+    journal = Journal.open(ledger, callers_write=callers_write)
     journal.close()
     with pytest.raises(LedgerClosed):
         journal.append([Payload(b"late")])
@@ -366,3 +371,29 @@ def test_a_meta_file_naming_another_strand_is_refused(ledger: Path) -> None:
     meta.write_text(text.replace(strand, other))
     with pytest.raises(LedgerUnavailable, match=f"names strand {other}, but block 2 belongs"):
         Journal.open(ledger)
+
+
+def test_an_append_whose_caller_never_completed_it_is_written_by_the_next_caller_or_close(
+    ledger: Path,
+) -> None:
+    """Where callers write, a submitted append is written by whichever caller leads the
+    next group, or by ``close``: never left queued."""
+    journal = Journal.open(ledger, callers_write=True)
+    orphan = journal.submit([([Payload(b"submitted, never completed")], None, None)])
+    assert not orphan.done()
+    assert journal.append([Payload(b"next")]).sequence_no == 1
+    assert orphan.result()[0].sequence_no == 0
+    last = journal.submit([([Payload(b"queued at close")], None, None)])
+    journal.close()
+    assert last.result()[0].sequence_no == 2
+    with Journal.open(ledger, read_only=True) as reopened:
+        assert reopened.tip.sequence_no == 2
+    assert audit(ledger).ok
+
+
+def test_asyncio_callers_need_the_writer_threads(ledger: Path) -> None:
+    with (
+        Journal.open(ledger, callers_write=True) as journal,
+        pytest.raises(ValueError, match="own writer threads"),
+    ):
+        AsyncJournal(journal)
