@@ -19,8 +19,8 @@ is removed at the end. (Over gRPC: ``tests/bench/bench_ledgerdb_grpc.py``.)
    open of a database whose ``index/`` directory was deleted.
 5. ``--only phases``: where a single-document INSERT commit's CPU goes, one writer
    thread: the writer thread's CPU per commit in each phase (nested phases are inside
-   their parents' figures), and the process's CPU per commit (the journal's writer and
-   syncer threads included).
+   their parents' figures), and the process's CPU per commit (every thread; since the
+   database's committers write their own journal groups, the writer thread does it all).
 """
 
 from __future__ import annotations

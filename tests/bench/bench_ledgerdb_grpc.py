@@ -3,7 +3,8 @@
 ledgerdb: a real ``consortium ledger serve`` process; each client thread runs
 StartTransaction + ExecuteStatement (one INSERT) + CommitTransaction per document, so
 every document is one durable journal block; then the same with the one-shot Execute RPC
-(one round trip per transaction). SQLite: the same documents, one INSERT
+(one round trip per transaction), each with the server's and the client process's CPU
+per transaction (where the time goes). SQLite: the same documents, one INSERT
 transaction each, WAL with synchronous=FULL, 8 threads each with its own connection, in
 the same directory (same disk). Prints both figures; asserts nothing about speed.
 
@@ -32,6 +33,16 @@ def _document(worker: int, n: int) -> dict:
     return {"VIN": f"VIN-{worker}-{n}", "Make": "Tesla", "Year": 2020, "Owner": f"P{n}"}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU so far (every thread), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    return _cpu_seconds(os.getpid())
+
+
 def _run_threads(work, seconds: float) -> tuple[int, float]:
     """Run ``work(worker, stop, counts)`` in CLIENTS threads for ``seconds``."""
     stop = threading.Event()
@@ -47,8 +58,18 @@ def _run_threads(work, seconds: float) -> tuple[int, float]:
     return sum(counts), time.perf_counter() - started
 
 
-def bench_ledgerdb(directory: Path, seconds: float) -> tuple[float, float]:
-    """(transactions/s with Start+Execute+Commit, with the one-shot Execute RPC)."""
+Figure = tuple[float, float, float]  # transactions/s, server and client CPU ms per transaction
+
+
+def _measured(work, seconds: float, server_pid: int) -> Figure:
+    server, client = _cpu_seconds(server_pid), _own_cpu_seconds()
+    done, elapsed = _run_threads(work, seconds)
+    server, client = _cpu_seconds(server_pid) - server, _own_cpu_seconds() - client
+    return done / elapsed, server / done * 1000, client / done * 1000
+
+
+def bench_ledgerdb(directory: Path, seconds: float) -> tuple[Figure, Figure]:
+    """(Start+Execute+Commit, the one-shot Execute RPC)."""
     node = NodeProcess(["ledger", "serve", "--ledger", str(directory), "--port", "0"], cwd=ROOT)
     try:
         port = node.wait_for(r"ledgerdb serving .* on 127\.0\.0\.1:(\d+)").group(1)
@@ -70,11 +91,11 @@ def bench_ledgerdb(directory: Path, seconds: float) -> tuple[float, float]:
                     client.execute("INSERT INTO Vehicle ?", _document(worker, -counts[worker] - 1))
                     counts[worker] += 1
 
-        done, elapsed = _run_threads(three_calls, seconds)
-        one_done, one_elapsed = _run_threads(one_call, seconds)
+        three = _measured(three_calls, seconds, node.process.pid)
+        one = _measured(one_call, seconds, node.process.pid)
     finally:
         node.stop()
-    return done / elapsed, one_done / one_elapsed
+    return three, one
 
 
 def bench_sqlite(directory: Path, seconds: float) -> float:
@@ -107,12 +128,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as scratch:
         directory = Path(scratch)
-        grpc_rate, one_shot_rate = bench_ledgerdb(directory / "db", args.seconds)
+        three, one = bench_ledgerdb(directory / "db", args.seconds)
         sqlite_rate = bench_sqlite(directory, args.seconds)
     print(f"single-document INSERT transactions, {CLIENTS} client threads, {args.seconds:g} s each")
-    print(f"  ledgerdb over gRPC (Start+Execute+Commit): {grpc_rate:8.0f} tx/s")
-    print(f"  ledgerdb over gRPC (one-shot Execute):     {one_shot_rate:8.0f} tx/s")
-    print(f"  SQLite WAL synchronous=FULL:               {sqlite_rate:8.0f} tx/s")
+    for name, (rate, server, client) in (
+        ("ledgerdb over gRPC (Start+Execute+Commit)", three),
+        ("ledgerdb over gRPC (one-shot Execute)", one),
+    ):
+        print(
+            f"  {name + ':':43s}{rate:8.0f} tx/s  ({rate / sqlite_rate:.2f}x SQLite), CPU per tx: "
+            f"server {server:.2f} ms, client {client:.2f} ms"
+        )
+    print(f"  {'SQLite WAL synchronous=FULL:':43s}{sqlite_rate:8.0f} tx/s")
 
 
 if __name__ == "__main__":
