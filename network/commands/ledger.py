@@ -513,7 +513,7 @@ def serve(
     With --ledgers (and --qldb-port) the QLDB APIs serve every ledger of that folder;
     --ledger may then be left out. Prints the addresses it listens on.
     """
-    import asyncio
+    import uvloop
 
     if ledger is None and ledgers_dir is None:
         fail("--ledger DIR or --ledgers DIR is required: the database(s) to serve")
@@ -534,7 +534,7 @@ def serve(
         click.echo(f"ledgerdb serving {ledger} on {host}:{bound}")
 
     try:
-        asyncio.run(_serve(database, ledger, host, port, qldb, announce, tls))
+        uvloop.run(_serve(database, ledger, host, port, qldb, announce, tls))
     except LedgerError as exc:
         fail(f"cannot serve the ledgers: {exc}")
     finally:
