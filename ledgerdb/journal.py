@@ -386,6 +386,7 @@ class Journal:
         # ``complete`` for it.
         self._leading = False
         self._waiting: list[Ticket] = []
+        self._no_leader = threading.Condition(self._lock)
         self.after_sync: Callable[[int], None] | None = None
         """Called with the last durable block's number after each fsync, before anyone
         waiting for those blocks is woken (the database applies them to its storage)."""
@@ -555,6 +556,7 @@ class Journal:
                 successor = next((t for t in self._waiting if not t.done()), None)
                 if successor is None:
                     self._leading = False
+                    self._no_leader.notify_all()
                 else:
                     successor.lead()
 
@@ -818,6 +820,9 @@ class Journal:
         for ticket in queued:
             if isinstance(ticket, Ticket):
                 self._lead_or_wait(ticket)
+        with self._lock:  # a caller may still be writing a group it took before the close
+            while self._leading:
+                self._no_leader.wait()
         try:
             if not self.read_only and self._failure is None:
                 self._log.sync()

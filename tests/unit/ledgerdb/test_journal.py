@@ -397,3 +397,32 @@ def test_asyncio_callers_need_the_writer_threads(ledger: Path) -> None:
         pytest.raises(ValueError, match="own writer threads"),
     ):
         AsyncJournal(journal)
+
+
+def test_close_waits_for_a_caller_still_writing_its_group(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal.open(ledger, callers_write=True)
+    real_fdatasync = os.fdatasync
+    syncing = threading.Event()
+
+    def slow_fdatasync(fd: int) -> None:
+        if not syncing.is_set():  # only the writer's: close's own fsync is quick
+            syncing.set()
+            time.sleep(0.3)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(ledgerdb.segments.os, "fdatasync", slow_fdatasync)
+    outcome: list[object] = []
+    writer = threading.Thread(
+        target=lambda: outcome.append(journal.append([Payload(b"in flight at close")]))
+    )
+    writer.start()
+    assert syncing.wait(10)
+    journal.close()  # the group was taken before: close must let it finish
+    writer.join(10)
+    assert [address.sequence_no for address in outcome] == [0]
+    monkeypatch.undo()
+    with Journal.open(ledger, read_only=True) as reopened:
+        assert reopened.tip.sequence_no == 0
+    assert audit(ledger).ok
