@@ -694,9 +694,11 @@ class Journal:
             self._stop(exc, [future for _, future in pending])
             return
         self._durable = target
-        if self.after_sync is not None:
-            self.after_sync(target)
-        _settle([(future, addresses, False) for addresses, future in pending])
+        try:
+            if self.after_sync is not None:
+                self.after_sync(target)  # the database's: records its own failures, raises none
+        finally:
+            _settle([(future, addresses, False) for addresses, future in pending])
 
     # ---- reading -------------------------------------------------------------------------
 
