@@ -10,7 +10,7 @@ is removed at the end. (Over gRPC: ``tests/bench/bench_ledgerdb_grpc.py``.)
    own transaction, acknowledged only once its journal block is fsynced; SQLite in WAL
    mode with ``synchronous=FULL`` doing the same inserts (one transaction each, 8 threads
    with a connection each) in the same directory; interleaved twice, medians shown, with
-   the process's CPU per commit (every thread).
+   the process's CPU and context switches per commit (every thread).
 2. Indexed point SELECT (``WHERE VIN = ?`` on 10,000 documents): latency p50/p99 of the
    statement inside an open transaction, and of a whole one-statement transaction.
 3. ``history()`` of one document with 1,000 revisions (looked up by document id).
@@ -91,6 +91,7 @@ def inserts(root: Path, per_writer: int) -> None:
     print(f"\n1. single-document INSERT transactions/s, {WRITERS} threads, fsync per commit")
     rounds: dict[str, list[float]] = {"ledgerdb (embedded)": [], "sqlite WAL FULL": []}
     cpu: dict[str, list[float]] = {name: [] for name in rounds}
+    switches: dict[str, list[float]] = {name: [] for name in rounds}
     for round_number in range(2):  # interleaved, so a noisy minute hits both sides
         for name, function in (
             ("sqlite WAL FULL", sqlite_vehicle_inserts),
@@ -98,9 +99,10 @@ def inserts(root: Path, per_writer: int) -> None:
         ):
             directory = root / f"inserts-{name.split()[0]}-{round_number}"
             directory.mkdir()
-            started = _cpu_seconds()
+            started, switched = _cpu_seconds(), _switches()
             rounds[name].append(function(directory, per_writer))
             cpu[name].append((_cpu_seconds() - started) / (WRITERS * per_writer))
+            switches[name].append((_switches() - switched) / (WRITERS * per_writer))
             shutil.rmtree(directory)
     sqlite = statistics.median(rounds["sqlite WAL FULL"])
     for name, figures in rounds.items():
@@ -109,8 +111,16 @@ def inserts(root: Path, per_writer: int) -> None:
         per = statistics.median(cpu[name]) * 1e3
         print(
             f"   {name:22s} {rate:8,.0f} commits/s  ({runs}; {rate / sqlite:.2f}x SQLite), "
-            f"CPU {per:.3f} ms per commit"
+            f"CPU {per:.3f} ms and {statistics.median(switches[name]):.1f} context switches "
+            "per commit"
         )
+
+
+def _switches() -> int:
+    """This process's context switches so far (every thread; waits and preemptions): on
+    two cores, passing work between threads costs more CPU than most of the work."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def _cpu_seconds() -> float:
