@@ -283,11 +283,15 @@ def await_readiness(
     deadline = time.monotonic() + timeout
     behind_since: dict[str, float] = {}
     restarted: set[str] = set()
-    while (problem := readiness_problem(nodes, running(every_node), every_node)) is not None:
+    while True:
+        metas = {node.name: _meta(node) for node in nodes}  # one poll serves both questions
+        problem = readiness_problem(nodes, running(every_node), every_node, metas)
+        if problem is None:
+            return
         now = time.monotonic()
         if now >= deadline:
             raise NatsClusterError(f"NATS cluster not ready in {timeout:g}s: {problem}")
-        lagging = [name for name, role in jetstream_roles(nodes).items() if role == "behind"]
+        lagging = [name for name, role in _roles(metas).items() if role == "behind"]
         behind_since = {name: behind_since.get(name, now) for name in lagging}
         for name, since in behind_since.items():
             if name not in restarted and now - since >= NUDGE_SECONDS:
@@ -297,33 +301,36 @@ def await_readiness(
 
 
 def readiness_problem(
-    nodes: Sequence[NatsNode], running: Sequence[NatsNode], every_node: bool = True
+    nodes: Sequence[NatsNode],
+    running: Sequence[NatsNode],
+    every_node: bool = True,
+    metas: dict[str, dict[str, Any] | None] | None = None,
 ) -> str | None:
     """Why servers ``running`` of the cluster ``nodes`` cannot yet hold streams replicated
     on all (``every_node``) or a majority of them, or None when they can: the running
     servers agree on a JetStream meta leader, each is healthy, and the leader sees enough
-    of them current. (The supervisor, which runs the servers as its own nodes, asks this
-    too.)"""
+    of them current. ``metas``: each server's meta-group section, when the caller polled
+    them already."""
     if len(running) <= len(nodes) // 2:
         return f"only {len(running)} of {len(nodes)} servers are running"
+    if metas is None:
+        metas = {node.name: _meta(node) for node in running}
     leaders = set()
     for node in running:
         health = _monitor(node, "/healthz")
         if not health or health.get("status") != "ok":
             return f"{node.name} is not healthy: {(health or {}).get('error', 'no answer')}"
-        meta = (_monitor(node, "/jsz") or {}).get("meta_cluster") or {}
-        leaders.add(meta.get("leader"))
+        leaders.add((metas.get(node.name) or {}).get("leader"))
     if len(leaders) != 1 or None in leaders:
         return f"no agreed meta leader (servers name {sorted(map(str, leaders))})"
     name = leaders.pop()
-    leader = next((node for node in nodes if node.name == name), None)
-    if leader is None:
+    if name not in {node.name for node in nodes}:
         return f"meta leader {name} is not one of this cluster's servers"
-    replicas = ((_monitor(leader, "/jsz") or {}).get("meta_cluster") or {}).get("replicas")
+    replicas = (metas.get(name) or {}).get("replicas")
     current = 1 + sum(1 for peer in replicas or [] if peer.get("current"))
     needed = len(nodes) if every_node else len(nodes) // 2 + 1
     if current < needed:
-        return f"meta leader {leader.name} sees {current} current servers, needs {needed}"
+        return f"meta leader {name} sees {current} current servers, needs {needed}"
     return None
 
 
@@ -333,7 +340,11 @@ def jetstream_roles(nodes: Sequence[NatsNode]) -> dict[str, str]:
     ``behind`` (one it does not); ``no leader`` (the server sees none: an election, or
     it is cut off from a majority); ``no answer`` (its monitoring port is silent).
     A second per server at most, so ``status`` stays quick with a server down."""
-    metas = {node.name: _meta(node) for node in nodes}
+    return _roles({node.name: _meta(node) for node in nodes})
+
+
+def _roles(metas: dict[str, dict[str, Any] | None]) -> dict[str, str]:
+    """``jetstream_roles`` from each server's meta-group section (None: no answer)."""
     leaders = {str(m["leader"]) for m in metas.values() if m and m.get("leader")}
     current = set()
     for name in leaders & metas.keys():

@@ -61,17 +61,23 @@ def test_nats_server_2_10_and_later_is_used(
 
 
 class _StuckCluster:
-    """What the monitoring ports would say of a cluster whose server n2 stays behind the
-    meta leader until it is restarted (nats-server 2.10 under load)."""
+    """What the monitoring ports answer for a cluster whose meta group formed without n2
+    (nats-server 2.10 under load): every server healthy and naming leader n0, n0 seeing
+    only n1 current, until n2 is restarted (``fixed_by_restart``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fixed_by_restart: bool = True) -> None:
         self.restarted: list[str] = []
+        self.fixed_by_restart = fixed_by_restart
 
-    def problem(self, nodes, running, every_node=True):
-        return None if self.restarted else "meta leader n0 sees 2 current servers, needs 3"
-
-    def roles(self, nodes):
-        return {"n0": "leader", "n1": "current", "n2": "current" if self.restarted else "behind"}
+    def monitor(self, node: NatsNode, path: str) -> dict:
+        if path == "/healthz":
+            return {"status": "ok"}
+        joined = self.fixed_by_restart and "n2" in self.restarted
+        replicas = [{"name": "n1", "current": True}]
+        if joined:
+            replicas.append({"name": "n2", "current": True})
+        meta = {"leader": "n0", "replicas": replicas} if node.name == "n0" else {"leader": "n0"}
+        return {"meta_cluster": meta}
 
 
 def _nodes(tmp_path: Path) -> list[NatsNode]:
@@ -82,8 +88,7 @@ def test_a_server_left_behind_the_meta_leader_is_restarted_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stuck = _StuckCluster()
-    monkeypatch.setattr(nats_cluster, "readiness_problem", stuck.problem)
-    monkeypatch.setattr(nats_cluster, "jetstream_roles", stuck.roles)
+    monkeypatch.setattr(nats_cluster, "_monitor", stuck.monitor)
     monkeypatch.setattr(nats_cluster, "NUDGE_SECONDS", 0.2)
     nodes = _nodes(tmp_path)
     nats_cluster.await_readiness(nodes, lambda every: nodes, stuck.restarted.append, timeout=5)
@@ -93,12 +98,14 @@ def test_a_server_left_behind_the_meta_leader_is_restarted_once(
 def test_a_server_still_behind_after_its_restart_is_not_restarted_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stuck = _StuckCluster()
-    restarts: list[str] = []
-    monkeypatch.setattr(nats_cluster, "readiness_problem", lambda *a, **k: "n2 behind")
-    monkeypatch.setattr(nats_cluster, "jetstream_roles", stuck.roles)
+    stuck = _StuckCluster(fixed_by_restart=False)
+    monkeypatch.setattr(nats_cluster, "_monitor", stuck.monitor)
     monkeypatch.setattr(nats_cluster, "NUDGE_SECONDS", 0.1)
     nodes = _nodes(tmp_path)
-    with pytest.raises(NatsClusterError, match=r"not ready in 0.6s: n2 behind"):
-        nats_cluster.await_readiness(nodes, lambda every: nodes, restarts.append, timeout=0.6)
-    assert restarts == ["n2"]
+    with pytest.raises(
+        NatsClusterError, match=r"not ready in 0.6s: meta leader n0 sees 2 current servers"
+    ):
+        nats_cluster.await_readiness(
+            nodes, lambda every: nodes, stuck.restarted.append, timeout=0.6
+        )
+    assert stuck.restarted == ["n2"]
