@@ -10,10 +10,12 @@ Commit path (``commit_workspace``), for many concurrent committers:
 1. build the block's revisions and their hashes (no lock held);
 2. under the commit lock: validate the read set against the blocks committed since the
    transaction's snapshot (``occ.ConflictTracker``), reserve the next block number, mark
-   the written keys with it, submit the block to the journal's group commit; release;
-3. wait until the journal made the block durable (fsyncs are shared by the group);
-4. apply blocks to LMDB strictly in journal order, several per LMDB transaction;
-5. return: the next transaction's snapshot includes the commit.
+   the written keys with it, stage its writes for applying, queue the block in the
+   journal (opened ``callers_write``); release;
+3. complete it (``Journal.complete``): a committer finding no other one writing takes
+   the whole queue as one group, writes and fsyncs it, applies it to LMDB in journal
+   order (``_apply_durable``), then wakes the committers it served; the others wait;
+4. return: the next transaction's snapshot includes the commit.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ JetStream stream, and one of these journals as each process's local copy) both p
 Durability: ``append`` returns only after an fsync covered its block. Concurrent
 appenders share fsyncs (group commit): appends queue up; a writer thread seals and writes
 everything queued, a syncer thread fsyncs everything written so far and acknowledges it,
-and while one fsync runs the next group is already being written.
+and while one fsync runs the next group is already being written. Opened
+``callers_write`` (the database's journal), there are no such threads: the appending
+threads take turns writing and fsyncing the queued group themselves (``complete``).
 
 Directory layout: ``journal.meta`` (format and strand id), ``segments/`` (the records:
 the truth), ``tree.nodes`` (every complete subtree hash, derived from the blocks),
@@ -580,13 +582,12 @@ class Journal:
             waiter = Ticket(self._lock) if self.callers_write else Future()
         elif self.callers_write:
             raise ValueError("where callers write, an append's waiter is the journal's Ticket")
-        future = waiter
         with self._lock:
             self._check_writable()
-            self._queue.append((list(transactions), future))
+            self._queue.append((list(transactions), waiter))
             if len(self._queue) == 1:  # the writer sleeps only on an empty queue
                 self._queued.notify()
-        return future
+        return waiter
 
     def _check_writable(self) -> None:
         if self.read_only:

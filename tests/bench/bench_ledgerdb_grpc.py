@@ -39,10 +39,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _own_cpu_seconds() -> float:
-    return _cpu_seconds(os.getpid())
-
-
 def _run_threads(work, seconds: float) -> tuple[int, float]:
     """Run ``work(worker, stop, counts)`` in CLIENTS threads for ``seconds``."""
     stop = threading.Event()
@@ -62,9 +58,9 @@ Figure = tuple[float, float, float]  # transactions/s, server and client CPU ms 
 
 
 def _measured(work, seconds: float, server_pid: int) -> Figure:
-    server, client = _cpu_seconds(server_pid), _own_cpu_seconds()
+    server, client = _cpu_seconds(server_pid), _cpu_seconds(os.getpid())
     done, elapsed = _run_threads(work, seconds)
-    server, client = _cpu_seconds(server_pid) - server, _own_cpu_seconds() - client
+    server, client = _cpu_seconds(server_pid) - server, _cpu_seconds(os.getpid()) - client
     return done / elapsed, server / done * 1000, client / done * 1000
 
 
